@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds etcd, helm and MinIO from the Go module proxy, each cached under
+# ~/.cache/weir/<name>/<version>/bin. Usage: build-go-tools.sh [etcd|helm|minio]...
+source "$(dirname "$0")/lib.sh"
+
+build_with_go_install() { # name version package ldflags
+  local name="$1" version="$2" pkg="$3" ldflags="$4"
+  local out="$WEIR_CACHE/$name/$version/bin"
+  if [[ -x "$out/$name" ]]; then info "$name $version: cached in $out"; return; fi
+  step "$name $version: go install $pkg@$version"
+  mkdir -p "$out"
+  GOBIN="$out.partial" CGO_ENABLED=0 run_logged "$WEIR_CACHE/$name/$version/build.log" \
+    go install -trimpath -ldflags "$ldflags" "$pkg@$version"
+  mv "$out.partial/"* "$out/" && rmdir "$out.partial"
+  done_step
+}
+
+# etcd's server module has relative replaces, so `go install` refuses it; a
+# wrapper module that requires it builds its main package instead.
+build_etcd() {
+  local v="$ETCD_VERSION" out="$WEIR_CACHE/etcd/$ETCD_VERSION/bin"
+  if [[ -x "$out/etcd" ]]; then info "etcd $v: cached in $out"; return; fi
+  step "etcd $v: building go.etcd.io/etcd/server/v3 through a wrapper module"
+  local src="$WEIR_CACHE/etcd/$v/src"
+  mkdir -p "$src" "$out"
+  cat >"$src/go.mod" <<MOD
+module weir.dev/harness/etcd
+
+go 1.24
+
+require go.etcd.io/etcd/server/v3 $v
+MOD
+  printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' >"$src/tools.go"
+  (cd "$src" && run_logged "$src/tidy.log" go mod tidy)
+  (cd "$src" && CGO_ENABLED=0 run_logged "$src/build.log" \
+    go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3)
+  done_step
+}
+
+targets=("$@")
+((${#targets[@]})) || targets=(etcd helm minio)
+for t in "${targets[@]}"; do
+  case "$t" in
+    etcd) build_etcd ;;
+    helm) build_with_go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
+      "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" ;;
+    minio) build_with_go_install minio "$MINIO_VERSION" github.com/minio/minio "-s -w" ;;
+    *) die "unknown tool '$t' (expected etcd, helm or minio)" ;;
+  esac
+done

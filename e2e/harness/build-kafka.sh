@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Resolves a Kafka broker (KRaft) from Maven Central jars: a small pom pulls
+# kafka_2.13 plus a Log4j2 binding, and Maven writes the runtime classpath.
+source "$(dirname "$0")/lib.sh"
+
+v="$KAFKA_VERSION"
+dir="$WEIR_CACHE/kafka/$v"
+if [[ -s "$dir/classpath.txt" ]] && tr ':' '\n' <"$dir/classpath.txt" | head -1 | xargs test -f; then
+  info "kafka $v: cached in $dir"
+  exit 0
+fi
+step "kafka $v: resolving broker jars from Maven Central"
+mkdir -p "$dir"
+cat >"$dir/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>dev.weir.harness</groupId>
+  <artifactId>kafka-broker</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$v</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j2-impl</artifactId><version>2.24.3</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>2.24.3</version></dependency>
+  </dependencies>
+</project>
+POM
+run_logged "$dir/mvn.log" mvn -B -q -f "$dir/pom.xml" \
+  -Dmaven.repo.local="$WEIR_CACHE/maven" \
+  dependency:build-classpath -Dmdep.includeScope=runtime -Dmdep.outputFile="$dir/classpath.txt.partial"
+mv "$dir/classpath.txt.partial" "$dir/classpath.txt"
+cp_jars=$(tr ':' '\n' <"$dir/classpath.txt")
+grep -q "/kafka_2.13-$v.jar" <<<"$cp_jars" || die "kafka_2.13-$v.jar missing from the resolved classpath"
+unzip -l "$(grep "/kafka_2.13-$v.jar" <<<"$cp_jars")" | grep -q 'kafka/tools/StorageTool.class' \
+  || die "kafka.tools.StorageTool not found in kafka_2.13-$v.jar"
+info "$(wc -l <<<"$cp_jars") jars"
+done_step

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Shared helpers for the harness scripts: cache locations, pinned versions and
+# progress output. Sourced, never executed.
+set -euo pipefail
+
+WEIR_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+WEIR_CACHE="${WEIR_CACHE:-$HOME/.cache/weir}"
+WEIR_STATE="${WEIR_STATE:-$WEIR_ROOT/.weir/harness}"
+# shellcheck source=versions.env
+source "$WEIR_ROOT/e2e/harness/versions.env"
+
+export GOMODCACHE="$WEIR_CACHE/go/mod"
+export GOCACHE="$WEIR_CACHE/go/build"
+export GOTOOLCHAIN=local
+export GOFLAGS=-buildvcs=false
+
+step_started_at=0
+step() { step_started_at=$(date +%s); printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+info() { printf '    %s\n' "$*" >&2; }
+done_step() { printf '    done in %ss\n' "$(( $(date +%s) - step_started_at ))" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Runs a long command with its output in a log file, printing a heartbeat so
+# that a cold build never looks hung.
+run_logged() {
+  local log="$1"; shift
+  mkdir -p "$(dirname "$log")"
+  local started; started=$(date +%s)
+  "$@" >"$log" 2>&1 &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 15
+    kill -0 "$pid" 2>/dev/null && info "… still running ($(( $(date +%s) - started ))s, log: $log)"
+  done
+  if ! wait "$pid"; then
+    tail -n 40 "$log" >&2
+    die "command failed: $* (full log: $log)"
+  fi
+}

