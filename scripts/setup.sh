@@ -38,7 +38,24 @@ info "node: $(node --version) at $(command -v node); npm $(npm --version)"
 [[ "$(node --version)" == "v$NODE_VERSION" ]] || die "node on PATH is $(node --version), expected v$NODE_VERSION"
 
 if [[ "${1:-}" != "--no-npm" ]]; then
-  step "npm ci (native Kafka client builds from source on a cold cache: ~2 minutes)"
-  (cd "$root" && run_logged "$WEIR_STATE/../npm-ci.log" npm ci --no-audit --no-fund)
-  done_step
+  # node_modules is keyed by the lockfile and the Node version: the native Kafka
+  # client takes minutes to compile, so a clean clone restores a cached copy.
+  key=$(cat "$root/package-lock.json" "$root/package.json" | sha256sum | cut -c1-16)-node$NODE_VERSION
+  stamp="$root/node_modules/.weir-install-key"
+  cached="$WEIR_CACHE/node_modules/$key"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$key" ]]; then
+    info "node_modules: up to date ($key)"
+  elif [[ -d "$cached" ]]; then
+    step "node_modules: restoring $key from $cached"
+    rm -rf "$root/node_modules"
+    cp -a "$cached" "$root/node_modules"
+    done_step
+  else
+    step "npm ci (the native Kafka client compiles librdkafka: about 3 minutes on 2 cores)"
+    (cd "$root" && run_logged "$WEIR_CACHE/logs/npm-ci.log" npm ci --no-audit --no-fund)
+    echo "$key" >"$stamp"
+    rm -rf "$cached.partial" && mkdir -p "$(dirname "$cached")"
+    cp -a "$root/node_modules" "$cached.partial" && mv "$cached.partial" "$cached"
+    done_step
+  fi
 fi

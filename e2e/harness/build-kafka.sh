@@ -5,7 +5,14 @@ source "$(dirname "$0")/lib.sh"
 
 v="$KAFKA_VERSION"
 dir="$WEIR_CACHE/kafka/$v"
-if [[ -s "$dir/classpath.txt" ]] && tr ':' '\n' <"$dir/classpath.txt" | head -1 | xargs test -f; then
+# Every jar on the recorded classpath must still be in the Maven cache.
+classpath_complete() {
+  local jar
+  [[ -s "$dir/classpath.txt" ]] || return 1
+  IFS=: read -r -a jars <"$dir/classpath.txt"
+  for jar in "${jars[@]}"; do [[ -f "$jar" ]] || return 1; done
+}
+if classpath_complete; then
   info "kafka $v: cached in $dir"
   exit 0
 fi
@@ -29,9 +36,11 @@ run_logged "$dir/mvn.log" mvn -B -q -f "$dir/pom.xml" \
   -Dmaven.repo.local="$WEIR_CACHE/maven" \
   dependency:build-classpath -Dmdep.includeScope=runtime -Dmdep.outputFile="$dir/classpath.txt.partial"
 mv "$dir/classpath.txt.partial" "$dir/classpath.txt"
-cp_jars=$(tr ':' '\n' <"$dir/classpath.txt")
-grep -q "/kafka_2.13-$v.jar" <<<"$cp_jars" || die "kafka_2.13-$v.jar missing from the resolved classpath"
-unzip -l "$(grep "/kafka_2.13-$v.jar" <<<"$cp_jars")" | grep -q 'kafka/tools/StorageTool.class' \
-  || die "kafka.tools.StorageTool not found in kafka_2.13-$v.jar"
-info "$(wc -l <<<"$cp_jars") jars"
+IFS=: read -r -a jars <"$dir/classpath.txt"
+broker_jar=""
+for jar in "${jars[@]}"; do [[ "$jar" == */kafka_2.13-"$v".jar ]] && broker_jar="$jar"; done
+[[ -n "$broker_jar" ]] || die "kafka_2.13-$v.jar missing from the resolved classpath"
+listing=$(unzip -l "$broker_jar")
+[[ "$listing" == *kafka/tools/StorageTool.class* ]] || die "kafka.tools.StorageTool not found in $broker_jar"
+info "${#jars[@]} jars"
 done_step

@@ -1,0 +1,119 @@
+import { execFile } from 'node:child_process';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import type { V1Container, V1Probe } from '@kubernetes/client-node';
+
+export type ProbeResult = { ok: true } | { ok: false; message: string };
+
+function resolvePort(port: number | string | undefined, container: V1Container): number | undefined {
+  if (typeof port === 'number') return port;
+  if (port === undefined) return undefined;
+  if (/^\d+$/.test(port)) return Number(port);
+  return container.ports?.find((p) => p.name === port)?.containerPort;
+}
+
+/** Runs one probe against a container at the pod IP (exec probes enter the container's namespaces). */
+export function runProbe(
+  probe: V1Probe,
+  container: V1Container,
+  podIP: string,
+  pid: number,
+): Promise<ProbeResult> {
+  const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000;
+  if (probe.httpGet) {
+    const port = resolvePort(probe.httpGet.port as number | string, container);
+    if (port === undefined)
+      return Promise.resolve({ ok: false, message: `unknown port ${probe.httpGet.port}` });
+    const headers = Object.fromEntries((probe.httpGet.httpHeaders ?? []).map((h) => [h.name, h.value]));
+    return new Promise((resolve) => {
+      const req = request(
+        {
+          host: probe.httpGet?.host || podIP,
+          port,
+          path: probe.httpGet?.path ?? '/',
+          headers,
+          timeout: timeoutMs,
+        },
+        (res) => {
+          res.resume();
+          const status = res.statusCode ?? 0;
+          resolve(
+            status >= 200 && status < 400
+              ? { ok: true }
+              : { ok: false, message: `HTTP probe failed with statuscode: ${status}` },
+          );
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs}ms`)));
+      req.on('error', (error) =>
+        resolve({ ok: false, message: `Get "http://${podIP}:${port}": ${error.message}` }),
+      );
+      req.end();
+    });
+  }
+  if (probe.tcpSocket) {
+    const port = resolvePort(probe.tcpSocket.port as number | string, container);
+    if (port === undefined)
+      return Promise.resolve({ ok: false, message: `unknown port ${probe.tcpSocket.port}` });
+    return new Promise((resolve) => {
+      const socket = connect({ host: probe.tcpSocket?.host || podIP, port, timeout: timeoutMs });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve({ ok: true });
+      });
+      socket.once('timeout', () => {
+        socket.destroy();
+        resolve({ ok: false, message: `dial tcp ${podIP}:${port}: timeout` });
+      });
+      socket.once('error', (error) =>
+        resolve({ ok: false, message: `dial tcp ${podIP}:${port}: ${error.message}` }),
+      );
+    });
+  }
+  if (probe.exec?.command?.length) {
+    const command = probe.exec.command;
+    return new Promise((resolve) => {
+      execFile(
+        'nsenter',
+        ['-t', String(pid), '-m', '-n', '--', ...command],
+        { timeout: timeoutMs },
+        (error, _out, err) =>
+          resolve(
+            error ? { ok: false, message: `exec probe failed: ${err || error.message}` } : { ok: true },
+          ),
+      );
+    });
+  }
+  return Promise.resolve({ ok: false, message: 'probe has no handler (httpGet, tcpSocket or exec)' });
+}
+
+/** Counts consecutive results against the probe's thresholds, as the kubelet's prober does. */
+export class ProbeTracker {
+  private successes = 0;
+  private failures = 0;
+  state: boolean;
+  lastMessage = '';
+
+  private readonly successThreshold: number;
+  private readonly failureThreshold: number;
+
+  constructor(successThreshold: number, failureThreshold: number, initial: boolean) {
+    this.successThreshold = successThreshold;
+    this.failureThreshold = failureThreshold;
+    this.state = initial;
+  }
+
+  record(result: ProbeResult): boolean {
+    if (result.ok) {
+      this.failures = 0;
+      this.successes++;
+      if (this.successes >= this.successThreshold) this.state = true;
+    } else {
+      this.successes = 0;
+      this.failures++;
+      this.lastMessage = result.message;
+      if (this.failures >= this.failureThreshold) this.state = false;
+    }
+    return this.state;
+  }
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Stops the harness and removes what it made: processes, network namespaces,
+# addresses, mount points and data. Keeps logs and the PKI. Idempotent.
+source "$(dirname "$0")/lib.sh"
+source "$WEIR_ROOT/e2e/harness/services.sh"
+
+step "stopping harness processes"
+for name in "${SERVICES[@]}"; do stop_service "$name"; done
+done_step
+
+step "removing network namespaces and addresses"
+for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^weir-(pod|svc)/ {print $1}'); do
+  for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+  ip netns del "$ns" 2>/dev/null || true
+  info "netns $ns removed"
+done
+bash "$WEIR_ROOT/e2e/harness/netns.sh" release
+for addr in $(ip -4 -o addr show dev lo | awk '{print $4}' | grep -E '^10\.244\.254\.'); do
+  ip addr del "$addr" dev lo
+done
+if [[ -f "$WEIR_STATE/ip_forward.orig" ]]; then
+  cat "$WEIR_STATE/ip_forward.orig" >/proc/sys/net/ipv4/ip_forward
+  rm -f "$WEIR_STATE/ip_forward.orig"
+fi
+done_step
+
+step "removing mount points and data"
+ledger="$WEIR_STATE/data/agent/created-mount-points"
+if [[ -f "$ledger" ]]; then
+  # Deepest first; only what is still empty, so nothing a person put there is lost.
+  sort -ru "$ledger" | while read -r path; do
+    if [[ -d "$path" ]]; then rmdir "$path" 2>/dev/null || true
+    elif [[ -f "$path" && ! -s "$path" ]]; then rm -f "$path"
+    fi
+  done
+fi
+rm -rf "$WEIR_STATE/data" "$WEIR_STATE/pids" "$WEIR_STATE/env"
+done_step
+info "harness down (logs kept in $WEIR_STATE/logs)"

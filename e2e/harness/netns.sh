@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# One place that knows how a network namespace is wired to the root namespace:
+# a veth pair whose host end has no address and answers ARP by proxy, a /32
+# route to the namespace's address, and inside, a default route through a
+# link-local gateway. Used for the services namespace and for every pod.
+# Every harness address is inside 10.192.0.0/10 (services 10.244.255.1, nodes
+# 10.244.254.k, pods 10.(200+k).0.0/16). Namespaces get a route to that block
+# only, never a default route, so nothing in them can send traffic off the machine.
+#   netns.sh create <netns> <host-veth> <address> <root-source-address>
+#   netns.sh delete <netns>
+#   netns.sh link <host-veth> up|down      (cut or heal a namespace's network)
+#   netns.sh contain                        (root namespace: harness addresses without a
+#                                            namespace are unreachable, never routed out)
+set -euo pipefail
+gateway=169.254.1.1
+harness_block=10.192.0.0/10
+
+case "${1:-}" in
+  create)
+    ns="$2" veth="$3" addr="$4" src="$5"
+    ip netns del "$ns" 2>/dev/null || true
+    ip link del "$veth" 2>/dev/null || true
+    ip netns add "$ns"
+    ip link add "$veth" type veth peer name eth0 netns "$ns"
+    ip -n "$ns" link set lo up
+    ip -n "$ns" addr add "$addr/32" dev eth0
+    ip -n "$ns" link set eth0 up
+    ip -n "$ns" route add "$gateway" dev eth0 scope link
+    ip -n "$ns" route add "$harness_block" via "$gateway" dev eth0
+    echo 1 >"/proc/sys/net/ipv4/conf/$veth/proxy_arp"
+    # Proxy ARP answers after a random delay of up to 0.8 s by default; a pod's
+    # first connection should not pay it.
+    echo 0 >"/proc/sys/net/ipv4/neigh/$veth/proxy_delay"
+    ip link set "$veth" up
+    ip route replace "$addr/32" dev "$veth" src "$src"
+    ;;
+  delete)
+    ns="$2"
+    ip netns del "$ns" 2>/dev/null || true
+    ;;
+  link)
+    veth="$2" state="$3"
+    [[ "$state" == up || "$state" == down ]] || { echo "link state must be up or down, got '$state'" >&2; exit 2; }
+    ip link set "$veth" "$state"
+    ;;
+  contain)
+    ip route replace unreachable "$harness_block"
+    ;;
+  release)
+    ip route del unreachable "$harness_block" 2>/dev/null || true
+    ;;
+  *)
+    echo "usage: netns.sh create <netns> <host-veth> <address> <root-source-address> | delete <netns> | link <host-veth> up|down | contain | release" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Names, addresses and process helpers shared by up.sh, down.sh and status.sh.
+# Sourced after lib.sh; the variables are read by the scripts that source it.
+# shellcheck disable=SC2034
+
+SVC_NETNS=weir-svc
+SVC_VETH=weir-svc-h
+SVC_ADDR=10.244.255.1
+ROOT_ADDR=10.244.254.254
+PKI="$WEIR_STATE/pki"
+K8S_BIN="$WEIR_CACHE/kubernetes/$KUBERNETES_VERSION/bin"
+ETCD_BIN="$WEIR_CACHE/etcd/$ETCD_VERSION/bin"
+HELM_BIN="$WEIR_CACHE/helm/$HELM_VERSION/bin"
+MINIO_BIN="$WEIR_CACHE/minio/$MINIO_VERSION/bin"
+KAFKA_DIR="$WEIR_CACHE/kafka/$KAFKA_VERSION"
+S3_ACCESS_KEY=weir-harness
+S3_SECRET_KEY=weir-harness-secret
+S3_BUCKET=weir
+AGENT_NODES="${WEIR_HARNESS_NODES:-2}"
+AGENT_CONTROL_PORT=10299
+# Stopped last to first.
+SERVICES=(node-agent kafka minio kube-scheduler kube-controller-manager kube-apiserver etcd)
+
+pid_of() { cat "$WEIR_STATE/pids/$1.pid" 2>/dev/null || true; }
+
+is_running() {
+  local pid; pid=$(pid_of "$1")
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
+}
+
+# Starts a command in the services namespace, in a session of its own so
+# that down.sh can stop the whole process group. Does nothing when the
+# service's recorded process is still alive.
+start_service() {
+  local name="$1"; shift
+  if is_running "$name"; then info "$name: already running (pid $(pid_of "$name"))"; return; fi
+  setsid ip netns exec "$SVC_NETNS" "$@" >>"$WEIR_STATE/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$WEIR_STATE/pids/$name.pid"
+  info "$name: started (pid $!, log $WEIR_STATE/logs/$name.log)"
+}
+
+# Polls a health command until it succeeds, the service dies, or time runs out.
+wait_for() {
+  local name="$1" timeout="$2"; shift 2
+  local deadline=$(( $(date +%s) + timeout )) last_report=0
+  until "$@" >/dev/null 2>&1; do
+    if [[ -f "$WEIR_STATE/pids/$name.pid" ]] && ! is_running "$name"; then
+      tail -n 30 "$WEIR_STATE/logs/$name.log" >&2 || true
+      die "$name exited during start-up (log: $WEIR_STATE/logs/$name.log)"
+    fi
+    if (( $(date +%s) >= deadline )); then
+      tail -n 30 "$WEIR_STATE/logs/$name.log" >&2 2>/dev/null || true
+      die "$name not healthy after ${timeout}s (check: $*)"
+    fi
+    if (( $(date +%s) - last_report >= 10 )); then
+      last_report=$(date +%s)
+      info "waiting for $name …"
+    fi
+    sleep 1
+  done
+  info "$name: healthy"
+}
+
+stop_service() {
+  local name="$1" pid
+  pid=$(pid_of "$name")
+  [[ -n "$pid" ]] || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    # The agent's own SIGTERM handler kills pods; others just get SIGTERM.
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    kill -KILL "$pid" 2>/dev/null || true
+    info "$name: stopped (pid $pid)"
+  fi
+  rm -f "$WEIR_STATE/pids/$name.pid"
+}
+
+write_kubeconfig() { # identity
+  local who="$1"
+  cat >"$WEIR_STATE/$who.kubeconfig" <<KCFG
+apiVersion: v1
+kind: Config
+clusters:
+- name: weir-harness
+  cluster:
+    server: https://$SVC_ADDR:6443
+    certificate-authority: $PKI/ca.crt
+users:
+- name: $who
+  user:
+    client-certificate: $PKI/$who.crt
+    client-key: $PKI/$who.key
+contexts:
+- name: weir-harness
+  context: {cluster: weir-harness, user: $who}
+current-context: weir-harness
+KCFG
+}
+
+start_kafka() {
+  local dir="$WEIR_STATE/data/kafka"
+  mkdir -p "$dir"
+  cat >"$dir/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$SVC_ADDR:9093
+listeners=PLAINTEXT://$SVC_ADDR:9092,CONTROLLER://$SVC_ADDR:9093
+advertised.listeners=PLAINTEXT://$SVC_ADDR:9092
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$dir/logs
+num.partitions=1
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=10
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+PROPS
+  cat >"$dir/log4j2.properties" <<LOG
+status = error
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.kafka.name = kafka.server.KafkaRaftServer
+logger.kafka.level = INFO
+LOG
+  local cp; cp=$(cat "$KAFKA_DIR/classpath.txt")
+  if [[ ! -f "$dir/logs/meta.properties" ]] && ! is_running kafka; then
+    local cluster_id
+    cluster_id=$(java -cp "$cp" -Dlog4j2.configurationFile="$dir/log4j2.properties" kafka.tools.StorageTool random-uuid)
+    java -cp "$cp" -Dlog4j2.configurationFile="$dir/log4j2.properties" kafka.tools.StorageTool format \
+      -t "$cluster_id" -c "$dir/server.properties" >>"$WEIR_STATE/logs/kafka.log" 2>&1 \
+      || die "kafka storage format failed (log: $WEIR_STATE/logs/kafka.log)"
+    info "kafka: storage formatted (cluster id $cluster_id)"
+  fi
+  start_service kafka java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$cp" kafka.Kafka "$dir/server.properties"
+}
+
+# Image names the node agent understands; `weir:dev` is this checkout.
+write_image_map() {
+  local path="/usr/local/weir-node/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+  cat >"$WEIR_STATE/images.json" <<JSON
+{
+  "weir:dev": {
+    "mounts": { "$WEIR_ROOT": "/app", "$WEIR_NODE_HOME": "/usr/local/weir-node" },
+    "workingDir": "/app",
+    "entrypoint": ["node"],
+    "env": { "PATH": "$path", "NODE_ENV": "production" }
+  },
+  "weir-harness/node:24": {
+    "mounts": { "$WEIR_NODE_HOME": "/usr/local/weir-node" },
+    "workingDir": "/",
+    "entrypoint": ["node"],
+    "env": { "PATH": "$path" }
+  },
+  "weir-harness/shell": {
+    "mounts": {},
+    "workingDir": "/",
+    "entrypoint": ["/bin/sh", "-c"],
+    "env": {}
+  }
+}
+JSON
+}
+
+start_agent() {
+  if is_running node-agent; then info "node-agent: already running (pid $(pid_of node-agent))"; return; fi
+  setsid node "$WEIR_ROOT/e2e/agent/main.ts" \
+    --kubeconfig "$WEIR_STATE/admin.kubeconfig" --nodes "$AGENT_NODES" \
+    --state-dir "$WEIR_STATE/data/agent" --logs-dir "$WEIR_STATE/logs/pods" \
+    --image-map "$WEIR_STATE/images.json" --api-host "$SVC_ADDR" --api-port 6443 \
+    --tls-cert "$PKI/agent.crt" --tls-key "$PKI/agent.key" --ca-cert "$PKI/ca.crt" \
+    --control-port "$AGENT_CONTROL_PORT" --kubelet-version "$KUBERNETES_VERSION" \
+    >>"$WEIR_STATE/logs/node-agent.log" 2>&1 </dev/null &
+  echo $! >"$WEIR_STATE/pids/node-agent.pid"
+  info "node-agent: started (pid $!, log $WEIR_STATE/logs/node-agent.log)"
+}
+
+write_env_file() {
+  cat >"$WEIR_STATE/env" <<ENV
+# Written by e2e/harness/up.sh. Use: source $WEIR_STATE/env
+export KUBECONFIG="$WEIR_STATE/admin.kubeconfig"
+export PATH="$K8S_BIN:$HELM_BIN:$WEIR_NODE_HOME/bin:\$PATH"
+export WEIR_S3_ENDPOINT="http://$SVC_ADDR:9000"
+export WEIR_S3_ACCESS_KEY="$S3_ACCESS_KEY"
+export WEIR_S3_SECRET_KEY="$S3_SECRET_KEY"
+export WEIR_S3_BUCKET="$S3_BUCKET"
+export WEIR_S3_REGION="us-east-1"
+export WEIR_KAFKA_BOOTSTRAP="$SVC_ADDR:9092"
+export WEIR_SERVICES_ADDRESS="$SVC_ADDR"
+export WEIR_HARNESS_AGENT="http://127.0.0.1:$AGENT_CONTROL_PORT"
+export WEIR_HARNESS_LOGS="$WEIR_STATE/logs"
+ENV
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Shows each harness component: process, health, address. Exits 1 if any is down.
+source "$(dirname "$0")/lib.sh"
+source "$WEIR_ROOT/e2e/harness/services.sh"
+
+down=0
+check() { # name health-command...
+  local name="$1"; shift
+  local pid state="down"
+  pid=$(pid_of "$name")
+  if is_running "$name"; then
+    if "$@" >/dev/null 2>&1; then state="healthy"; else state="running, unhealthy"; fi
+  fi
+  [[ "$state" == healthy ]] || down=1
+  printf '  %-24s %-20s %s\n' "$name" "$state" "${pid:+pid $pid}"
+}
+admin=(--cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key")
+echo "weir harness ($WEIR_STATE)"
+check etcd curl -fsS "http://$SVC_ADDR:2379/health"
+check kube-apiserver curl -fsS "${admin[@]}" "https://$SVC_ADDR:6443/readyz"
+check kube-controller-manager curl -fsSk "https://$SVC_ADDR:10257/healthz"
+check kube-scheduler curl -fsSk "https://$SVC_ADDR:10259/healthz"
+check minio curl -fsS "http://$SVC_ADDR:9000/minio/health/ready"
+check kafka bash -c "exec 3<>/dev/tcp/$SVC_ADDR/9092"
+check node-agent curl -fsS "http://127.0.0.1:$AGENT_CONTROL_PORT/healthz"
+if is_running node-agent; then
+  echo "nodes (agent view):"
+  curl -fsS "http://127.0.0.1:$AGENT_CONTROL_PORT/v1/nodes" | sed 's/^/  /'
+fi
+exit "$down"

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The project's test command (`npm test`): installs what is missing, checks
+# lint, format and types, runs the unit tests, brings the local harness up and
+# runs the end-to-end suites against it. Exits non-zero on any failure.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+source "$root/e2e/harness/lib.sh"
+
+bash "$root/scripts/setup.sh"
+source "$root/scripts/node-env.sh"
+cd "$root"
+
+step "lint and format (biome)"
+node_modules/.bin/biome ci --reporter=summary .
+done_step
+
+step "typecheck (tsc, strict)"
+node_modules/.bin/tsc -p tsconfig.json
+done_step
+
+step "shell scripts (shellcheck)"
+shellcheck -x scripts/*.sh e2e/harness/*.sh e2e/agent/*.sh .ci/run
+done_step
+
+step "unit tests"
+node --test --test-reporter=spec 'src/**/*.test.ts' 'e2e/agent/*.test.ts'
+done_step
+
+bash "$root/e2e/harness/up.sh"
+# shellcheck source=/dev/null
+source "$WEIR_STATE/env"
+
+step "end-to-end suites on the local harness"
+node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec 'e2e/suites/**/*.test.ts'
+done_step

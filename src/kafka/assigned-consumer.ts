@@ -1,0 +1,93 @@
+import { settle } from './errors.ts';
+import {
+  type ConsumerGlobalConfig,
+  type KafkaConsumer,
+  type Message,
+  rdkafka,
+  type TopicPartitionOffsetAndMetadata,
+} from './native.ts';
+
+export interface AssignedConsumerOptions {
+  bootstrapServers: string;
+  /** Needed for committed offsets and transactional offset commits; no group membership is used. */
+  groupId: string;
+  clientId?: string;
+  isolation: 'read_committed' | 'read_uncommitted';
+  operationTimeoutMs?: number;
+  settings?: Record<string, string | number | boolean>;
+}
+
+export interface PartitionPosition {
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+export interface CommittedOffset {
+  topic: string;
+  partition: number;
+  /** -1001 (invalid) when nothing is committed. */
+  offset: number;
+  metadata?: string;
+}
+
+/**
+ * A consumer whose partitions are set with assign(): Weir's tasks own fixed
+ * partitions, so group rebalancing would only get in the way.
+ */
+export class AssignedConsumer {
+  readonly native: KafkaConsumer;
+  private readonly timeoutMs: number;
+
+  private constructor(consumer: KafkaConsumer, timeoutMs: number) {
+    this.native = consumer;
+    this.timeoutMs = timeoutMs;
+  }
+
+  static async connect(options: AssignedConsumerOptions): Promise<AssignedConsumer> {
+    const config: ConsumerGlobalConfig = {
+      'bootstrap.servers': options.bootstrapServers,
+      'group.id': options.groupId,
+      'client.id': options.clientId ?? options.groupId,
+      'enable.auto.commit': false,
+      'enable.auto.offset.store': false,
+      'isolation.level': options.isolation,
+      'enable.partition.eof': false,
+      log_level: 0,
+      ...options.settings,
+    };
+    const consumer = new rdkafka.KafkaConsumer(config, { 'auto.offset.reset': 'earliest' });
+    const timeoutMs = options.operationTimeoutMs ?? 30_000;
+    await settle(`connect consumer ${options.groupId}`, (cb) => consumer.connect({ timeout: timeoutMs }, cb));
+    return new AssignedConsumer(consumer, timeoutMs);
+  }
+
+  assign(positions: PartitionPosition[]): void {
+    this.native.assign(positions);
+  }
+
+  /** Up to `max` records, or fewer when the consume timeout passes first. */
+  consume(max: number): Promise<Message[]> {
+    return settle('consume', (cb) => this.native.consume(max, cb));
+  }
+
+  async committed(partitions: { topic: string; partition: number }[]): Promise<CommittedOffset[]> {
+    const offsets = await settle<TopicPartitionOffsetAndMetadata[]>('read committed offsets', (cb) =>
+      this.native.committed(partitions, this.timeoutMs, cb),
+    );
+    return offsets.map(({ topic, partition, offset, metadata }) => ({
+      topic,
+      partition,
+      offset,
+      ...(metadata ? { metadata } : {}),
+    }));
+  }
+
+  setConsumeTimeout(ms: number): void {
+    this.native.setDefaultConsumeTimeout(ms);
+  }
+
+  disconnect(): Promise<void> {
+    return new Promise((resolve) => this.native.disconnect(() => resolve()));
+  }
+}

@@ -1,0 +1,71 @@
+import type { LibrdKafkaError } from './native.ts';
+
+/**
+ * A Kafka failure with a stable code and the retry classification librdkafka
+ * gives it. `abortable` means the transaction must be aborted before retrying;
+ * `fatal` means the client instance is unusable (for example, it was fenced).
+ */
+export class KafkaError extends Error {
+  readonly code: string;
+  readonly kafkaCode: number;
+  readonly retriable: boolean;
+  readonly fatal: boolean;
+  readonly abortable: boolean;
+  readonly operation: string;
+
+  constructor(
+    operation: string,
+    message: string,
+    details: { kafkaCode: number; retriable: boolean; fatal: boolean; abortable: boolean; code?: string },
+  ) {
+    super(`${operation}: ${message}`);
+    this.name = 'KafkaError';
+    this.operation = operation;
+    this.kafkaCode = details.kafkaCode;
+    this.retriable = details.retriable;
+    this.fatal = details.fatal;
+    this.abortable = details.abortable;
+    this.code = details.code ?? `KAFKA_ERROR_${details.kafkaCode}`;
+  }
+}
+
+/** librdkafka error codes that Weir reacts to by name. */
+export const kafkaErrorCodes = {
+  fenced: -144, // RD_KAFKA_RESP_ERR__FENCED
+  producerFenced: 90, // PRODUCER_FENCED
+  invalidProducerEpoch: 47,
+  topicAlreadyExists: 36,
+  unknownTopicOrPartition: 3,
+  timedOut: -185,
+} as const;
+
+const names: Record<number, string> = {
+  [kafkaErrorCodes.fenced]: 'KAFKA_FENCED',
+  [kafkaErrorCodes.producerFenced]: 'KAFKA_FENCED',
+  [kafkaErrorCodes.invalidProducerEpoch]: 'KAFKA_FENCED',
+  [kafkaErrorCodes.topicAlreadyExists]: 'KAFKA_TOPIC_EXISTS',
+  [kafkaErrorCodes.unknownTopicOrPartition]: 'KAFKA_UNKNOWN_TOPIC',
+  [kafkaErrorCodes.timedOut]: 'KAFKA_TIMED_OUT',
+};
+
+export function toKafkaError(operation: string, error: LibrdKafkaError | Error): KafkaError {
+  const native = error as Partial<LibrdKafkaError>;
+  const kafkaCode = typeof native.code === 'number' ? native.code : -1;
+  return new KafkaError(operation, error.message, {
+    kafkaCode,
+    retriable: native.isRetriable ?? false,
+    fatal: native.isFatal ?? false,
+    abortable: native.isTxnRequiresAbort ?? false,
+    ...(names[kafkaCode] ? { code: names[kafkaCode] } : {}),
+  });
+}
+
+/** Adapts a librdkafka callback to a promise that rejects with a KafkaError. */
+export function settle<T>(
+  operation: string,
+  call: (callback: (error: LibrdKafkaError | null | undefined, value: T) => void) => void,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    call((error, value) => (error ? reject(toKafkaError(operation, error)) : resolve(value)));
+  });
+}

@@ -1,0 +1,136 @@
+import type { AssignedConsumer } from './assigned-consumer.ts';
+import { KafkaError, settle, toKafkaError } from './errors.ts';
+import { type Producer, type ProducerGlobalConfig, rdkafka } from './native.ts';
+
+export interface TransactionalProducerOptions {
+  bootstrapServers: string;
+  transactionalId: string;
+  clientId?: string;
+  transactionTimeoutMs?: number;
+  operationTimeoutMs?: number;
+  /** Extra librdkafka settings, e.g. retry.backoff.ms, measured in bench/. */
+  settings?: Record<string, string | number | boolean>;
+}
+
+export interface OffsetWithMetadata {
+  topic: string;
+  partition: number;
+  /** The next offset to read, as Kafka commits it. */
+  offset: number;
+  metadata?: string;
+}
+
+export interface OutgoingRecord {
+  topic: string;
+  partition?: number;
+  key?: Buffer | string | null;
+  value: Buffer | null;
+  headers?: Record<string, string | Buffer>[];
+}
+
+/**
+ * A producer bound to one transactional.id. Initialising it fences every
+ * earlier producer with the same id, which is what stops a zombie task.
+ */
+export class TransactionalProducer {
+  private readonly producer: Producer;
+  private readonly timeoutMs: number;
+  readonly transactionalId: string;
+
+  private constructor(producer: Producer, transactionalId: string, timeoutMs: number) {
+    this.producer = producer;
+    this.transactionalId = transactionalId;
+    this.timeoutMs = timeoutMs;
+  }
+
+  static async connect(options: TransactionalProducerOptions): Promise<TransactionalProducer> {
+    const config: ProducerGlobalConfig = {
+      'bootstrap.servers': options.bootstrapServers,
+      'client.id': options.clientId ?? options.transactionalId,
+      'transactional.id': options.transactionalId,
+      'transaction.timeout.ms': options.transactionTimeoutMs ?? 60_000,
+      'enable.idempotence': true,
+      log_level: 0,
+      ...options.settings,
+    };
+    const producer = new rdkafka.Producer(config);
+    const timeoutMs = options.operationTimeoutMs ?? 30_000;
+    await settle(`connect producer ${options.transactionalId}`, (cb) =>
+      producer.connect({ timeout: timeoutMs }, cb),
+    );
+    producer.setPollInterval(50);
+    const wrapped = new TransactionalProducer(producer, options.transactionalId, timeoutMs);
+    await settle<void>(`init transactions ${options.transactionalId}`, (cb) =>
+      producer.initTransactions(timeoutMs, (error) => cb(error, undefined)),
+    );
+    return wrapped;
+  }
+
+  begin(): Promise<void> {
+    return settle<void>('begin transaction', (cb) =>
+      this.producer.beginTransaction((error) => cb(error, undefined)),
+    );
+  }
+
+  send(record: OutgoingRecord): void {
+    try {
+      this.producer.produce(
+        record.topic,
+        record.partition ?? null,
+        record.value,
+        record.key ?? null,
+        Date.now(),
+        undefined,
+        record.headers,
+      );
+    } catch (error) {
+      throw toKafkaError(`produce to ${record.topic}`, error as Error);
+    }
+  }
+
+  /** Adds source offsets (with per-partition metadata) to the open transaction. */
+  sendOffsets(offsets: OffsetWithMetadata[], consumer: AssignedConsumer): Promise<void> {
+    for (const o of offsets) {
+      if (o.metadata !== undefined && Buffer.byteLength(o.metadata) > 4000) {
+        throw new KafkaError('send offsets', `metadata for ${o.topic}[${o.partition}] exceeds 4000 bytes`, {
+          kafkaCode: -1,
+          retriable: false,
+          fatal: false,
+          abortable: true,
+          code: 'KAFKA_OFFSET_METADATA_TOO_LARGE',
+        });
+      }
+    }
+    return settle<void>('send offsets to transaction', (cb) =>
+      this.producer.sendOffsetsToTransaction(offsets, consumer.native, this.timeoutMs, (error) =>
+        cb(error, undefined),
+      ),
+    );
+  }
+
+  /** Waits until every record sent so far has reached the broker. */
+  flush(): Promise<void> {
+    return settle<void>('flush', (cb) =>
+      this.producer.flush(this.timeoutMs, (error) => cb(error, undefined)),
+    );
+  }
+
+  commit(): Promise<void> {
+    return settle<void>('commit transaction', (cb) =>
+      this.producer.commitTransaction(this.timeoutMs, (error) => cb(error, undefined)),
+    );
+  }
+
+  abort(): Promise<void> {
+    return settle<void>('abort transaction', (cb) =>
+      this.producer.abortTransaction(this.timeoutMs, (error) => cb(error, undefined)),
+    );
+  }
+
+  disconnect(): Promise<void> {
+    return new Promise((resolve) => {
+      this.producer.setPollInterval(0);
+      this.producer.disconnect(this.timeoutMs, () => resolve());
+    });
+  }
+}

@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import {
+  Informer,
+  type ListResult,
+  type ListWatchSource,
+  type WatchEventType,
+  type WatchHandle,
+  type WatchStatus,
+} from './informer.ts';
+
+interface OpenWatch {
+  resourceVersion: string;
+  onEvent: (type: WatchEventType, object: KubernetesObject | WatchStatus) => void;
+  onClose: (error?: unknown) => void;
+  aborted: boolean;
+}
+
+/** Scripted API server: tests set what list returns and drive the open watch by hand. */
+class TestingListWatchSource implements ListWatchSource<KubernetesObject> {
+  listResult: ListResult<KubernetesObject> = { items: [], resourceVersion: '1' };
+  lists = 0;
+  watches: OpenWatch[] = [];
+
+  async list(): Promise<ListResult<KubernetesObject>> {
+    this.lists++;
+    return structuredClone(this.listResult);
+  }
+
+  async watch(
+    resourceVersion: string,
+    onEvent: OpenWatch['onEvent'],
+    onClose: OpenWatch['onClose'],
+  ): Promise<WatchHandle> {
+    const open: OpenWatch = { resourceVersion, onEvent, onClose, aborted: false };
+    this.watches.push(open);
+    return {
+      abort: () => {
+        open.aborted = true;
+      },
+    };
+  }
+
+  get current(): OpenWatch {
+    const open = this.watches.at(-1);
+    assert.ok(open, 'no watch was opened');
+    return open;
+  }
+}
+
+function pod(name: string, resourceVersion: string): KubernetesObject {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { namespace: 'ns', name, resourceVersion } };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+const options = { resyncMs: 0, relistBackoff: { initialMs: 1, maxMs: 4 } };
+
+function recordingInformer(source: TestingListWatchSource) {
+  const informer = new Informer(source, options);
+  const events: string[] = [];
+  informer.subscribe({
+    onAdd: (o) => events.push(`add ${o.metadata?.name}@${o.metadata?.resourceVersion}`),
+    onUpdate: (o) => events.push(`update ${o.metadata?.name}@${o.metadata?.resourceVersion}`),
+    onDelete: (o) => events.push(`delete ${o.metadata?.name}`),
+  });
+  return { informer, events };
+}
+
+describe('Informer', () => {
+  it('has the listed objects in its cache as soon as start resolves', async () => {
+    const source = new TestingListWatchSource();
+    source.listResult = { items: [pod('a', '5'), pod('b', '6')], resourceVersion: '7' };
+    const { informer, events } = recordingInformer(source);
+    await informer.start();
+    assert.equal(informer.hasSynced, true);
+    assert.deepEqual(
+      informer
+        .list()
+        .map((o) => o.metadata?.name)
+        .sort(),
+      ['a', 'b'],
+    );
+    assert.deepEqual(events, ['add a@5', 'add b@6']);
+    assert.equal(source.current.resourceVersion, '7', 'the watch starts at the list resourceVersion');
+    informer.stop();
+  });
+
+  it('applies watch events in order and tracks the resourceVersion', async () => {
+    const source = new TestingListWatchSource();
+    const { informer, events } = recordingInformer(source);
+    await informer.start();
+    source.current.onEvent('ADDED', pod('a', '2'));
+    source.current.onEvent('MODIFIED', pod('a', '3'));
+    source.current.onEvent('BOOKMARK', { metadata: { resourceVersion: '9' } } as KubernetesObject);
+    source.current.onEvent('DELETED', pod('a', '10'));
+    assert.deepEqual(events, ['add a@2', 'update a@3', 'delete a']);
+    assert.equal(informer.get('ns/a'), undefined);
+    source.current.onClose();
+    await settle();
+    assert.equal(source.current.resourceVersion, '10', 'a clean close resumes from the last seen version');
+    assert.equal(source.lists, 1, 'a clean close does not relist');
+    informer.stop();
+  });
+
+  it('relists on 410 Gone and reports deletions that happened while the watch was down', async () => {
+    const source = new TestingListWatchSource();
+    source.listResult = { items: [pod('a', '1'), pod('b', '1')], resourceVersion: '1' };
+    const errors: unknown[] = [];
+    const informer = new Informer(source, { ...options, onError: (e) => errors.push(e) });
+    const events: string[] = [];
+    informer.subscribe({
+      onDelete: (o) => events.push(`delete ${o.metadata?.name}`),
+      onUpdate: (o) => events.push(`update ${o.metadata?.name}@${o.metadata?.resourceVersion}`),
+      onAdd: (o) => events.push(`add ${o.metadata?.name}`),
+    });
+    await informer.start();
+    events.length = 0;
+    source.listResult = { items: [pod('a', '4'), pod('c', '5')], resourceVersion: '20' };
+    const firstWatch = source.current;
+    firstWatch.onEvent('ERROR', { kind: 'Status', code: 410, reason: 'Expired', message: 'too old' });
+    await settle();
+    assert.equal(firstWatch.aborted, true);
+    assert.equal(source.lists, 2);
+    assert.deepEqual(events.sort(), ['add c', 'delete b', 'update a@4']);
+    assert.equal(source.current.resourceVersion, '20');
+    assert.equal(errors.length, 1);
+    informer.stop();
+  });
+
+  it('retries a failed watch with backoff and ignores callbacks of the aborted watch', async () => {
+    const source = new TestingListWatchSource();
+    const { informer, events } = recordingInformer(source);
+    await informer.start();
+    const stale = source.current;
+    stale.onClose(new Error('connection reset'));
+    await settle();
+    assert.equal(source.watches.length, 2);
+    stale.onEvent('ADDED', pod('ghost', '3'));
+    assert.deepEqual(events, [], 'events from a replaced watch are dropped');
+    source.current.onEvent('ADDED', pod('real', '4'));
+    assert.deepEqual(events, ['add real@4']);
+    informer.stop();
+  });
+
+  it('re-delivers every cached object on resync', async () => {
+    const source = new TestingListWatchSource();
+    source.listResult = { items: [pod('a', '1')], resourceVersion: '1' };
+    const informer = new Informer(source, { ...options, resyncMs: 10 });
+    let updates = 0;
+    informer.subscribe({ onUpdate: () => updates++ });
+    await informer.start();
+    await new Promise((resolve) => setTimeout(resolve, 35));
+    informer.stop();
+    assert.ok(updates >= 2, `expected at least 2 resync updates, got ${updates}`);
+  });
+
+  it('keeps delivering to other handlers when one handler throws', async () => {
+    const source = new TestingListWatchSource();
+    const errors: unknown[] = [];
+    const informer = new Informer(source, { ...options, onError: (e) => errors.push(e) });
+    const seen: string[] = [];
+    informer.subscribe({
+      onAdd: () => {
+        throw new Error('handler bug');
+      },
+    });
+    informer.subscribe({ onAdd: (o) => seen.push(o.metadata?.name ?? '') });
+    await informer.start();
+    source.current.onEvent('ADDED', pod('a', '2'));
+    assert.deepEqual(seen, ['a']);
+    assert.equal((errors[0] as Error).message, 'handler bug');
+    informer.stop();
+  });
+});
