@@ -126,6 +126,7 @@ export class NodeAgent {
         ...this.options.tls,
         logsDir: this.options.logsDir,
         isRunning: (namespace, pod) => this.isPodRunning(namespace, pod),
+        restartCount: (namespace, pod, container) => this.findWorker(namespace, pod)?.restartCount(container),
         log: this.log,
       });
       await node.registration.register();
@@ -191,24 +192,22 @@ export class NodeAgent {
   }
 
   async setPodNetwork(namespace: string, name: string, up: boolean): Promise<string> {
-    const entry = [...this.workers.values()].find(
+    const worker = this.findWorker(namespace, name);
+    if (!worker?.podIP) throw new Error(`pod ${namespace}/${name} is not running on this agent`);
+    const script = join(import.meta.dirname, '..', 'harness', 'netns.sh');
+    const args = up ? ['up', worker.podIP, worker.nodeIP] : ['down'];
+    await run('bash', [script, 'link', worker.vethName, ...args]);
+    return worker.vethName;
+  }
+
+  private findWorker(namespace: string, name: string): PodWorker | undefined {
+    return [...this.workers.values()].find(
       (w) => w.pod.metadata?.namespace === namespace && w.pod.metadata?.name === name,
-    );
-    if (!entry?.worker.podIP) throw new Error(`pod ${namespace}/${name} is not running on this agent`);
-    await run('bash', [
-      join(import.meta.dirname, '..', 'harness', 'netns.sh'),
-      'link',
-      entry.worker.vethName,
-      up ? 'up' : 'down',
-    ]);
-    return entry.worker.vethName;
+    )?.worker;
   }
 
   private isPodRunning(namespace: string, name: string): boolean {
-    return [...this.workers.values()].some(
-      (w) =>
-        w.pod.metadata?.namespace === namespace && w.pod.metadata?.name === name && w.worker.isSandboxReady,
-    );
+    return this.findWorker(namespace, name)?.isSandboxReady ?? false;
   }
 
   private onPod(node: ManagedNode, pod: V1Pod): void {

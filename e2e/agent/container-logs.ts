@@ -12,19 +12,36 @@ export function containerLogFiles(
   namespace: string,
   pod: string,
   container: string,
-): string[] {
-  if (!existsSync(logsDir)) return [];
+): Map<number, string> {
+  if (!existsSync(logsDir)) return new Map();
   const podDirs = readdirSync(logsDir)
     .filter((d) => d.startsWith(`${namespace}_${pod}_`))
     .map((d) => join(logsDir, d, container))
     .filter((d) => existsSync(d))
     .sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs);
   const newest = podDirs.at(-1);
-  if (!newest) return [];
-  return readdirSync(newest)
+  if (!newest) return new Map();
+  const runs = readdirSync(newest)
     .filter((f) => /^\d+\.log$/.test(f))
-    .sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10))
-    .map((f) => join(newest, f));
+    .map((f) => [Number.parseInt(f, 10), join(newest, f)] as const);
+  return new Map(runs.sort(([a], [b]) => a - b));
+}
+
+/**
+ * Picks the log of the current run, or with `previous` the run before it, as
+ * the kubelet does: during a crash-loop back-off the restart count is already
+ * raised, so "previous" is the run that just failed.
+ */
+export function selectLogFile(
+  runs: Map<number, string>,
+  restartCount: number | undefined,
+  previous: boolean,
+): string | undefined {
+  const newest = [...runs.keys()].at(-1);
+  if (newest === undefined) return undefined;
+  const current = restartCount ?? newest;
+  if (previous) return runs.get(current - 1);
+  return runs.get(current) ?? runs.get(newest);
 }
 
 async function tailStart(file: string, tailLines: number): Promise<number> {

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { NodeAgent, NodeState } from './agent.ts';
 
 /**
@@ -10,41 +10,58 @@ import type { NodeAgent, NodeState } from './agent.ts';
  */
 export function startControlServer(agent: NodeAgent, port: number): Promise<Server> {
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://agent');
-    const reply = (status: number, body: unknown) => {
-      res.writeHead(status, { 'Content-Type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
-    };
-    const fail = (error: unknown) => reply(400, { error: (error as Error).message });
-    if (req.method === 'GET' && url.pathname === '/healthz') return reply(200, { ok: true });
-    if (req.method === 'GET' && url.pathname === '/v1/nodes') return reply(200, agent.nodeStates());
-    const nodeMatch = /^\/v1\/nodes\/([^/]+)\/state$/.exec(url.pathname);
-    if (req.method === 'POST' && nodeMatch) {
-      const to = url.searchParams.get('to');
-      if (to !== 'running' && to !== 'frozen' && to !== 'stopped') {
-        return reply(400, { error: `query parameter "to" must be running, frozen or stopped, got "${to}"` });
-      }
-      agent
-        .setNodeState(nodeMatch[1] ?? '', to satisfies NodeState)
-        .then(() => reply(200, agent.nodeStates()))
-        .catch(fail);
-      return;
+    try {
+      route(agent, req, res);
+    } catch (error) {
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
+      res.end(`${JSON.stringify({ error: (error as Error).message })}\n`);
     }
-    const podMatch = /^\/v1\/pods\/([^/]+)\/([^/]+)\/network$/.exec(url.pathname);
-    if (req.method === 'POST' && podMatch) {
-      const link = url.searchParams.get('link');
-      if (link !== 'up' && link !== 'down') {
-        return reply(400, { error: `query parameter "link" must be up or down, got "${link}"` });
-      }
-      agent
-        .setPodNetwork(podMatch[1] ?? '', podMatch[2] ?? '', link === 'up')
-        .then((veth) => reply(200, { veth, link }))
-        .catch(fail);
-      return;
-    }
-    reply(404, { error: `${req.method} ${url.pathname} is not an agent endpoint` });
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve(server));
   });
+}
+
+function route(agent: NodeAgent, req: IncomingMessage, res: ServerResponse): void {
+  const url = new URL(req.url ?? '/', 'http://agent');
+  const reply = (status: number, body: unknown) => {
+    res.writeHead(status, { 'Content-Type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
+  };
+  const fail = (error: unknown) => reply(400, { error: (error as Error).message });
+  if (req.method === 'GET' && url.pathname === '/healthz') {
+    reply(200, { ok: true });
+    return;
+  }
+  if (req.method === 'GET' && url.pathname === '/v1/nodes') {
+    reply(200, agent.nodeStates());
+    return;
+  }
+  const nodeMatch = /^\/v1\/nodes\/([^/]+)\/state$/.exec(url.pathname);
+  if (req.method === 'POST' && nodeMatch) {
+    const to = url.searchParams.get('to');
+    if (to !== 'running' && to !== 'frozen' && to !== 'stopped') {
+      reply(400, { error: `query parameter "to" must be running, frozen or stopped, got "${to}"` });
+      return;
+    }
+    agent
+      .setNodeState(nodeMatch[1] ?? '', to satisfies NodeState)
+      .then(() => reply(200, agent.nodeStates()))
+      .catch(fail);
+    return;
+  }
+  const podMatch = /^\/v1\/pods\/([^/]+)\/([^/]+)\/network$/.exec(url.pathname);
+  if (req.method === 'POST' && podMatch) {
+    const link = url.searchParams.get('link');
+    if (link !== 'up' && link !== 'down') {
+      reply(400, { error: `query parameter "link" must be up or down, got "${link}"` });
+      return;
+    }
+    agent
+      .setPodNetwork(podMatch[1] ?? '', podMatch[2] ?? '', link === 'up')
+      .then((veth) => reply(200, { veth, link }))
+      .catch(fail);
+    return;
+  }
+  reply(404, { error: `${req.method} ${url.pathname} is not an agent endpoint` });
 }

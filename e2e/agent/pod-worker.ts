@@ -125,6 +125,15 @@ export class PodWorker {
     return this.hostVeth;
   }
 
+  get nodeIP(): string {
+    return this.ctx.nodeIP;
+  }
+
+  restartCount(container: string): number | undefined {
+    return [...this.initContainers, ...this.containers].find((c) => c.spec.name === container)?.record
+      .restartCount;
+  }
+
   start(): void {
     this.runPod().catch((error: unknown) => this.log.error({ err: error }, 'pod worker failed'));
   }

@@ -8,7 +8,8 @@
 # only, never a default route, so nothing in them can send traffic off the machine.
 #   netns.sh create <netns> <host-veth> <address> <root-source-address>
 #   netns.sh delete <netns>
-#   netns.sh link <host-veth> up|down      (cut or heal a namespace's network)
+#   netns.sh link <host-veth> down          (cut a namespace off: its link and route go)
+#   netns.sh link <host-veth> up <address> <root-source-address>   (heal it)
 #   netns.sh contain                        (root namespace: harness addresses without a
 #                                            namespace are unreachable, never routed out)
 set -euo pipefail
@@ -40,8 +41,12 @@ case "${1:-}" in
     ;;
   link)
     veth="$2" state="$3"
-    [[ "$state" == up || "$state" == down ]] || { echo "link state must be up or down, got '$state'" >&2; exit 2; }
-    ip link set "$veth" "$state"
+    case "$state" in
+      down) ip link set "$veth" down ;;
+      # The kernel drops a route whose device goes down; healing restores it.
+      up) ip link set "$veth" up && ip route replace "$4/32" dev "$veth" src "$5" ;;
+      *) echo "link state must be up or down, got '$state'" >&2; exit 2 ;;
+    esac
     ;;
   contain)
     ip route replace unreachable "$harness_block"
@@ -50,7 +55,7 @@ case "${1:-}" in
     ip route del unreachable "$harness_block" 2>/dev/null || true
     ;;
   *)
-    echo "usage: netns.sh create <netns> <host-veth> <address> <root-source-address> | delete <netns> | link <host-veth> up|down | contain | release" >&2
+    echo "usage: netns.sh create <netns> <host-veth> <address> <root-source-address> | delete <netns> | link <host-veth> down | link <host-veth> up <address> <root-source-address> | contain | release" >&2
     exit 2
     ;;
 esac

@@ -70,6 +70,7 @@ start_service kube-controller-manager "$K8S_BIN/kube-controller-manager" \
   --bind-address=0.0.0.0 --secure-port=10257 --cert-dir="$WEIR_STATE/data/controller-manager" \
   --authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics \
   --leader-elect=false --use-service-account-credentials=true \
+  --node-monitor-period=2s --node-monitor-grace-period=20s \
   --root-ca-file="$PKI/ca.crt" --service-account-private-key-file="$PKI/sa.key" \
   --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key"
 start_service kube-scheduler "$K8S_BIN/kube-scheduler" \
