@@ -44,7 +44,7 @@ interface ManagedNode {
   kubelet?: Server;
 }
 
-/** Node k answers on 10.244.254.k and gives pods addresses from 10.(200+k).0.0/16. */
+/** Node k answers on 10.244.254.k and gives pods addresses from 10.245.16(k-1).0/20 (4094 pods). */
 export function nodeIdentity(
   index: number,
   options: Pick<AgentOptions, 'kubeletVersion' | 'capacity'>,
@@ -52,7 +52,7 @@ export function nodeIdentity(
   return {
     name: `weir-node-${index}`,
     ip: `10.244.254.${index}`,
-    podCIDR: `10.${200 + index}.0.0/16`,
+    podCIDR: `10.245.${(index - 1) * 16}.0/20`,
     capacity: options.capacity,
     kubeletPort: 10250,
     kubeletVersion: options.kubeletVersion,

@@ -35,8 +35,8 @@ const log = pino({ name: 'weir-node-agent' });
 const kubeConfig = new KubeConfig();
 kubeConfig.loadFromFile(required('kubeconfig'));
 const nodeCount = Number(values.nodes);
-if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 50) {
-  process.stderr.write(`weir node agent: --nodes must be an integer from 1 to 50, got "${values.nodes}"\n`);
+if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 16) {
+  process.stderr.write(`weir node agent: --nodes must be an integer from 1 to 16, got "${values.nodes}"\n`);
   process.exit(2);
 }
 

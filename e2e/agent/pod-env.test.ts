@@ -45,7 +45,7 @@ describe('resolveContainerEnv', () => {
         { name: 'MAYBE', valueFrom: { secretKeyRef: { name: 'absent', key: 'k', optional: true } } },
       ],
     };
-    const env = await resolveContainerEnv(pod, container, '10.201.0.5', '10.244.254.1', TestingEnvSources);
+    const env = await resolveContainerEnv(pod, container, '10.245.0.5', '10.244.254.1', TestingEnvSources);
     assert.deepEqual(env, {
       CFG_mode: 'fast',
       CFG_level: '3',
@@ -53,7 +53,7 @@ describe('resolveContainerEnv', () => {
       B: 'one-two-$(A)',
       NAME: 'p',
       APP: 'x',
-      IP: '10.201.0.5',
+      IP: '10.245.0.5',
       HOST: '10.244.254.1',
       PASSWORD: 's3cret',
       MODE: 'fast',

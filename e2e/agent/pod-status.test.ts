@@ -35,7 +35,7 @@ function pod(
   return {
     restartPolicy: policy,
     hostIP: '10.244.254.1',
-    podIP: '10.201.0.2',
+    podIP: '10.245.0.2',
     startTime: t0,
     containers,
     initContainers,

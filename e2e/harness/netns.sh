@@ -3,8 +3,9 @@
 # a veth pair whose host end has no address and answers ARP by proxy, a /32
 # route to the namespace's address, and inside, a default route through a
 # link-local gateway. Used for the services namespace and for every pod.
-# Every harness address is inside 10.192.0.0/10 (services 10.244.255.1, nodes
-# 10.244.254.k, pods 10.(200+k).0.0/16). Namespaces get a route to that block
+# Every harness address is inside 10.244.0.0/14 (services 10.244.255.1, nodes
+# 10.244.254.k, pods 10.245.0.0/16 split into a /20 per node). The block must not
+# hold anything the machine itself uses (its resolver is 10.255.255.53). Namespaces get a route to that block
 # only, never a default route, so nothing in them can send traffic off the machine.
 #   netns.sh create <netns> <host-veth> <address> <root-source-address>
 #   netns.sh delete <netns>
@@ -14,7 +15,7 @@
 #                                            namespace are unreachable, never routed out)
 set -euo pipefail
 gateway=169.254.1.1
-harness_block=10.192.0.0/10
+harness_block=10.244.0.0/14
 
 case "${1:-}" in
   create)
@@ -49,6 +50,11 @@ case "${1:-}" in
     esac
     ;;
   contain)
+    # The unreachable route would cut the machine off from its own resolver.
+    if grep -Eq '^nameserver[[:space:]]+10\.24[4-7]\.' /etc/resolv.conf 2>/dev/null; then
+      echo "the resolver in /etc/resolv.conf is inside $harness_block; the harness would cut it off" >&2
+      exit 1
+    fi
     ip route replace unreachable "$harness_block"
     ;;
   release)

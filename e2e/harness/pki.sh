@@ -38,7 +38,7 @@ issue scheduler "/CN=system:kube-scheduler"
 issue apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
 issue front-proxy-client "/CN=front-proxy-client"
 agent_ips=""
-for i in $(seq 1 50); do agent_ips+="IP:10.244.254.$i,"; done
+for i in $(seq 1 16); do agent_ips+="IP:10.244.254.$i,"; done
 issue agent "/CN=weir-node-agent" "${agent_ips}DNS:localhost"
 openssl genrsa -out sa.key 2048 2>/dev/null
 openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null

@@ -15,6 +15,17 @@ source "$WEIR_ROOT/scripts/node-env.sh"
 [[ -d "$WEIR_ROOT/node_modules/@kubernetes/client-node" ]] || die "node_modules missing: run 'bash scripts/setup.sh' first"
 
 mkdir -p "$WEIR_STATE"/{logs,pids,data}
+# Network namespaces and addresses are machine-wide. A services namespace that
+# this checkout's etcd does not live in belongs to a crashed run or to another
+# checkout; it would hold the ports, so it is removed first.
+if ! is_running etcd && ip netns list | grep -qw "^$SVC_NETNS"; then
+  info "found a harness this checkout does not own (crashed run or other checkout); removing it"
+  pkill -TERM -f 'e2e/agent/main.ts --kubeconfig' 2>/dev/null || true
+  for _ in $(seq 1 150); do pgrep -f 'e2e/agent/main.ts --kubeconfig' >/dev/null || break; sleep 0.1; done
+  pkill -KILL -f 'e2e/agent/main.ts --kubeconfig' 2>/dev/null || true
+  bash "$WEIR_ROOT/e2e/harness/down.sh"
+  mkdir -p "$WEIR_STATE"/{logs,pids,data}
+fi
 step "network: services namespace $SVC_NETNS at $SVC_ADDR"
 [[ -f "$WEIR_STATE/ip_forward.orig" ]] || cat /proc/sys/net/ipv4/ip_forward >"$WEIR_STATE/ip_forward.orig"
 echo 1 >/proc/sys/net/ipv4/ip_forward
