@@ -26,6 +26,7 @@ export interface AgentOptions {
   nodeCount: number;
   stateDir: string;
   logsDir: string;
+  mountLedger: string;
   imageMapFile: string;
   apiServer: { host: string; port: number };
   tls: { certFile: string; keyFile: string; caFile: string };
@@ -80,7 +81,7 @@ export class NodeAgent {
     this.options = options;
     this.log = log;
     this.core = kubeConfig.makeApiClient(CoreV1Api);
-    this.mountPoints = new MountPoints(join(options.stateDir, 'created-mount-points'));
+    this.mountPoints = new MountPoints(options.mountLedger);
     this.sources = kubeSources(kubeConfig);
     this.images = loadImageMap(options.imageMapFile);
   }

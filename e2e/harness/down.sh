@@ -25,7 +25,7 @@ fi
 done_step
 
 step "removing mount points and data"
-ledger="$WEIR_STATE/data/agent/created-mount-points"
+ledger="$MOUNT_LEDGER"
 if [[ -f "$ledger" ]]; then
   # Deepest first; only what is still empty, so nothing a person put there is lost.
   sort -ru "$ledger" | while read -r path; do
@@ -33,6 +33,7 @@ if [[ -f "$ledger" ]]; then
     elif [[ -f "$path" && ! -s "$path" ]]; then rm -f "$path"
     fi
   done
+  rm -f "$ledger"
 fi
 rm -rf "$WEIR_STATE/data" "$WEIR_STATE/pids" "$WEIR_STATE/env"
 done_step

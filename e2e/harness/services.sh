@@ -18,6 +18,10 @@ S3_SECRET_KEY=weir-harness-secret
 S3_BUCKET=weir
 AGENT_NODES="${WEIR_HARNESS_NODES:-2}"
 AGENT_CONTROL_PORT=10299
+# Host paths the agent creates as mount targets. Like the namespaces and
+# addresses, they are machine-wide, so the ledger is too: any checkout's
+# down.sh removes what any checkout's agent made.
+MOUNT_LEDGER=/run/weir-harness/created-mount-points
 # Stopped last to first.
 SERVICES=(node-agent kafka minio kube-scheduler kube-controller-manager kube-apiserver etcd)
 
@@ -177,7 +181,7 @@ start_agent() {
   if is_running node-agent; then info "node-agent: already running (pid $(pid_of node-agent))"; return; fi
   setsid node "$WEIR_ROOT/e2e/agent/main.ts" \
     --kubeconfig "$WEIR_STATE/admin.kubeconfig" --nodes "$AGENT_NODES" \
-    --state-dir "$WEIR_STATE/data/agent" --logs-dir "$WEIR_STATE/logs/pods" \
+    --state-dir "$WEIR_STATE/data/agent" --logs-dir "$WEIR_STATE/logs/pods" --mount-ledger "$MOUNT_LEDGER" \
     --image-map "$WEIR_STATE/images.json" --api-host "$SVC_ADDR" --api-port 6443 \
     --tls-cert "$PKI/agent.crt" --tls-key "$PKI/agent.key" --ca-cert "$PKI/ca.crt" \
     --control-port "$AGENT_CONTROL_PORT" --kubelet-version "$KUBERNETES_VERSION" \
