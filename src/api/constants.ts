@@ -1,0 +1,32 @@
+/** Labels, ports and names shared by the operator and the runtime. Change one only on both sides at once. */
+export const labels = {
+  name: 'app.kubernetes.io/name',
+  instance: 'app.kubernetes.io/instance',
+  component: 'app.kubernetes.io/component',
+  managedBy: 'app.kubernetes.io/managed-by',
+  job: 'weir.dev/job',
+  podIndex: 'weir.dev/pod-index',
+  run: 'weir.dev/run',
+  specHash: 'weir.dev/spec-hash',
+  restartEpoch: 'weir.dev/restart-epoch',
+} as const;
+
+export const managedBy = 'weir-operator';
+export const taskManagerComponent = 'taskmanager';
+
+export const ports = { control: 8081, metrics: 9249 } as const;
+
+/** The per-job Secret holding the control-channel token: <job>-weir-token, key "token". */
+export const tokenSecretKey = 'token';
+export function tokenSecretName(job: string): string {
+  return `${job}-weir-token`;
+}
+
+export function taskManagerPodName(job: string, index: number): string {
+  return `${job}-tm-${index}`;
+}
+
+/** Kafka names, as DESIGN.md's contracts fix them. */
+export function offsetGroup(namespace: string, job: string, runId: string): string {
+  return `weir.${namespace}.${job}.${runId}`;
+}

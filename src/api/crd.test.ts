@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { renderCrdYaml } from './crd-yaml.ts';
+import type { SchemaProps } from './schema.ts';
+import { streamJobSpecSchema, streamJobStatusSchema } from './streamjob-schema.ts';
+
+function undocumented(schema: SchemaProps, path: string): string[] {
+  const missing = schema.description ? [] : [path];
+  for (const [name, child] of Object.entries(schema.properties ?? {}))
+    missing.push(...undocumented(child, `${path}.${name}`));
+  if (schema.items) missing.push(...undocumented(schema.items, `${path}[]`));
+  if (schema.additionalProperties) missing.push(...undocumented(schema.additionalProperties, `${path}{}`));
+  return missing;
+}
+
+describe('StreamJob CRD', () => {
+  it('crds/streamjob.yaml is exactly what the schema renders (run `npm run gen:crd` after a change)', () => {
+    const committed = readFileSync(join(import.meta.dirname, '..', '..', 'crds', 'streamjob.yaml'), 'utf8');
+    assert.equal(committed, renderCrdYaml());
+  });
+
+  it('documents every field, so kubectl explain is useful', () => {
+    assert.deepEqual(
+      [...undocumented(streamJobSpecSchema, 'spec'), ...undocumented(streamJobStatusSchema, 'status')],
+      [],
+    );
+  });
+});

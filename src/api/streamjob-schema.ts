@@ -1,0 +1,461 @@
+import type { SchemaProps } from './schema.ts';
+
+/*
+ * The StreamJob schema: the single definition from which crds/streamjob.yaml
+ * is rendered (npm run gen:crd) and the TypeScript types are computed.
+ * Every field has a description, for `kubectl explain`.
+ */
+
+const duration = (description: string, defaultValue?: string) =>
+  ({
+    type: 'string',
+    description: `${description} A duration such as 500ms, 10s, 1m or 1h30m.`,
+    pattern: '^([0-9]+(ms|s|m|h))+$',
+    maxLength: 32,
+    ...(defaultValue !== undefined ? { default: defaultValue } : {}),
+  }) as const;
+
+const secretReference = {
+  type: 'object',
+  description: 'A reference to a Secret in the StreamJob namespace.',
+  required: ['name'],
+  properties: {
+    name: { type: 'string', description: 'Name of the Secret.', minLength: 1, maxLength: 253 },
+  },
+} as const;
+
+export const restartStrategySchema = {
+  type: 'object',
+  description:
+    'How the job reacts when tasks fail, as in Flink: fixed-delay (a fixed number of restarts), failure-rate (at most maxFailures per interval), exponential-delay (growing back-off, reset after a stable period) or none (the first failure fails the job). The failure history is kept in status, so it survives an operator restart.',
+  default: { type: 'exponential-delay' },
+  required: ['type'],
+  properties: {
+    type: {
+      type: 'string',
+      description: 'The strategy: fixed-delay, failure-rate, exponential-delay or none.',
+      enum: ['fixed-delay', 'failure-rate', 'exponential-delay', 'none'],
+    },
+    attempts: {
+      type: 'integer',
+      description: 'fixed-delay: how many restarts are made before the job is declared Failed.',
+      minimum: 0,
+      maximum: 1000000,
+    },
+    delay: duration('fixed-delay and failure-rate: the wait before each restart.'),
+    maxFailures: {
+      type: 'integer',
+      description: 'failure-rate: the job fails when more than this many failures fall within interval.',
+      minimum: 1,
+      maximum: 1000000,
+    },
+    interval: duration('failure-rate: the sliding window in which failures are counted.'),
+    initialDelay: duration('exponential-delay: the first back-off. Defaults to 1s.'),
+    maxDelay: duration('exponential-delay: the largest back-off. Defaults to 1m.'),
+    multiplier: {
+      type: 'number',
+      description:
+        'exponential-delay: the factor by which the back-off grows per consecutive failure. Defaults to 2.',
+      minimum: 1,
+      maximum: 100,
+    },
+    resetAfter: duration(
+      'exponential-delay: after running this long without a failure, the back-off starts again from initialDelay. Defaults to 10m.',
+    ),
+    jitter: {
+      type: 'number',
+      description:
+        'exponential-delay: the back-off is varied randomly by up to this fraction, so that many jobs do not restart in step. Defaults to 0.1.',
+      minimum: 0,
+      maximum: 1,
+    },
+  },
+  'x-kubernetes-validations': [
+    {
+      rule: "self.type != 'fixed-delay' || (has(self.attempts) && has(self.delay))",
+      message: 'type fixed-delay requires attempts and delay',
+    },
+    {
+      rule: "self.type != 'failure-rate' || (has(self.maxFailures) && has(self.interval) && has(self.delay))",
+      message: 'type failure-rate requires maxFailures, interval and delay',
+    },
+    {
+      rule: "!has(self.attempts) || self.type == 'fixed-delay'",
+      message: 'attempts is only valid for type fixed-delay',
+    },
+    {
+      rule: "!has(self.delay) || self.type == 'fixed-delay' || self.type == 'failure-rate'",
+      message: 'delay is only valid for types fixed-delay and failure-rate',
+    },
+    {
+      rule: "(!has(self.maxFailures) && !has(self.interval)) || self.type == 'failure-rate'",
+      message: 'maxFailures and interval are only valid for type failure-rate',
+    },
+    {
+      rule: "(!has(self.initialDelay) && !has(self.maxDelay) && !has(self.multiplier) && !has(self.resetAfter) && !has(self.jitter)) || self.type == 'exponential-delay'",
+      message:
+        'initialDelay, maxDelay, multiplier, resetAfter and jitter are only valid for type exponential-delay',
+    },
+  ],
+} as const satisfies SchemaProps;
+
+const quantityMap = {
+  type: 'object',
+  description: 'Resource quantities by name (cpu, memory, ...).',
+  additionalProperties: {
+    description: 'A quantity such as 500m or 1Gi.',
+    'x-kubernetes-int-or-string': true,
+    pattern:
+      '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
+  },
+} as const;
+
+export const streamJobSpecSchema = {
+  type: 'object',
+  description: 'StreamJobSpec describes the pipeline to run and how to run it.',
+  required: ['image', 'entry', 'kafka', 'checkpoints'],
+  properties: {
+    image: {
+      type: 'string',
+      description:
+        'The container image holding the job code, built FROM the Weir base image. Changing it upgrades the job.',
+      minLength: 1,
+      maxLength: 512,
+    },
+    entry: {
+      type: 'string',
+      description:
+        'The module inside the image that exports the pipeline, relative to the image working directory.',
+      minLength: 1,
+      maxLength: 512,
+    },
+    args: {
+      type: 'object',
+      description: 'Free-form job parameters, passed to the pipeline as JSON.',
+      'x-kubernetes-preserve-unknown-fields': true,
+    },
+    parallelism: {
+      type: 'integer',
+      description:
+        'The number of tasks per stage. Each task owns the source partitions p with p mod parallelism = task.',
+      minimum: 1,
+      maximum: 4096,
+      default: 1,
+    },
+    taskSlots: {
+      type: 'integer',
+      description: 'Tasks per TaskManager pod; the job runs ceil(parallelism / taskSlots) pods.',
+      minimum: 1,
+      maximum: 256,
+      default: 1,
+    },
+    kafka: {
+      type: 'object',
+      description: 'The Kafka cluster the job reads from and writes to.',
+      required: ['bootstrapServers'],
+      properties: {
+        bootstrapServers: {
+          type: 'string',
+          description: 'Comma-separated host:port pairs of the Kafka bootstrap brokers.',
+          pattern: '^[A-Za-z0-9.-]+:[0-9]{1,5}(,[A-Za-z0-9.-]+:[0-9]{1,5})*$',
+          maxLength: 2048,
+        },
+        secretRef: {
+          ...secretReference,
+          description:
+            'Optional Secret with SASL credentials (keys username, password and mechanism). Credentials are never written inline.',
+        },
+      },
+    },
+    checkpoints: {
+      type: 'object',
+      description: 'Where and how often task state is checkpointed.',
+      required: ['storage'],
+      properties: {
+        storage: {
+          type: 'object',
+          description: 'S3-compatible object storage for checkpoints and savepoints.',
+          required: ['url'],
+          properties: {
+            url: {
+              type: 'string',
+              description:
+                'The bucket and prefix, as s3://bucket/prefix. It cannot change once set: state lives there.',
+              pattern: '^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\\s]*)?$',
+              maxLength: 1024,
+              'x-kubernetes-validations': [
+                { rule: 'self == oldSelf', message: 'is immutable: the job state lives under this URL' },
+              ],
+            },
+            endpoint: {
+              type: 'string',
+              description: 'The S3 endpoint URL, for S3-compatible stores such as MinIO. Empty means AWS S3.',
+              pattern: '^https?://[^\\s/]+(/[^\\s]*)?$',
+              maxLength: 1024,
+            },
+            region: { type: 'string', description: 'The S3 region.', default: 'us-east-1', maxLength: 64 },
+            credentialsSecret: {
+              type: 'object',
+              description:
+                'A Secret holding the access key pair. Without it, the pods use their ambient credentials (for example IRSA). Credentials are never written inline.',
+              required: ['name'],
+              properties: {
+                name: { type: 'string', description: 'Name of the Secret.', minLength: 1, maxLength: 253 },
+                accessKeyIdKey: {
+                  type: 'string',
+                  description: 'The key of the access key id in the Secret.',
+                  default: 'accessKeyId',
+                },
+                secretAccessKeyKey: {
+                  type: 'string',
+                  description: 'The key of the secret access key in the Secret.',
+                  default: 'secretAccessKey',
+                },
+              },
+            },
+          },
+        },
+        interval: duration('How often each task checkpoints.', '10s'),
+        mode: {
+          type: 'string',
+          description:
+            'exactly-once commits outputs, offsets and state atomically in a Kafka transaction; at-least-once uses plain offset commits.',
+          enum: ['exactly-once', 'at-least-once'],
+          default: 'exactly-once',
+        },
+        timeout: duration('A checkpoint that takes longer than this fails.', '60s'),
+        tolerableFailures: {
+          type: 'integer',
+          description: 'Consecutive checkpoint failures tolerated before the task is failed.',
+          minimum: 0,
+          maximum: 1000,
+          default: 3,
+        },
+        retained: {
+          type: 'integer',
+          description:
+            'Completed checkpoints kept per task; older ones are deleted when nothing refers to them.',
+          minimum: 1,
+          maximum: 100,
+          default: 3,
+        },
+      },
+    },
+    restartStrategy: restartStrategySchema,
+    failoverStrategy: {
+      type: 'string',
+      description:
+        'Which tasks restart after a failure: region restarts only the failed pod (tasks are independent regions, joined only through Kafka); full restarts every pod.',
+      enum: ['region', 'full'],
+      default: 'region',
+    },
+    state: {
+      type: 'string',
+      description: 'running runs the job; suspended removes its pods and keeps its status and history.',
+      enum: ['running', 'suspended'],
+      default: 'running',
+    },
+    restartNonce: {
+      type: 'integer',
+      description: 'Change this value to restart every task of the job once.',
+      default: 0,
+    },
+    taskManager: {
+      type: 'object',
+      description: 'Settings of the TaskManager pods.',
+      properties: {
+        resources: {
+          type: 'object',
+          description: 'Compute resources of the TaskManager container.',
+          properties: {
+            requests: { ...quantityMap, description: 'Minimum resources, used by the scheduler.' },
+            limits: { ...quantityMap, description: 'Maximum resources.' },
+          },
+        },
+        env: {
+          type: 'array',
+          description:
+            'Extra environment variables for the TaskManager container (WEIR_* names are reserved).',
+          maxItems: 128,
+          items: {
+            type: 'object',
+            description: 'An environment variable, as in a container spec.',
+            required: ['name'],
+            properties: {
+              name: {
+                type: 'string',
+                description: 'The variable name.',
+                pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+                'x-kubernetes-validations': [
+                  {
+                    rule: "!self.startsWith('WEIR_')",
+                    message: 'names starting with WEIR_ are reserved for Weir',
+                  },
+                ],
+              },
+              value: { type: 'string', description: 'A literal value.' },
+              valueFrom: {
+                type: 'object',
+                description:
+                  'A source for the value (secretKeyRef, configMapKeyRef, fieldRef), as in a container spec.',
+                'x-kubernetes-preserve-unknown-fields': true,
+              },
+            },
+          },
+        },
+        nodeSelector: {
+          type: 'object',
+          description: 'Node labels the TaskManager pods must match.',
+          additionalProperties: { type: 'string', description: 'A label value.' },
+        },
+        tolerations: {
+          type: 'array',
+          description: 'Tolerations of the TaskManager pods, as in a pod spec.',
+          items: {
+            type: 'object',
+            description: 'A toleration.',
+            'x-kubernetes-preserve-unknown-fields': true,
+          },
+        },
+        serviceAccountName: {
+          type: 'string',
+          description:
+            'The ServiceAccount of the pods. TaskManagers need no Kubernetes API access; no token is mounted.',
+          maxLength: 253,
+        },
+        terminationGracePeriodSeconds: {
+          type: 'integer',
+          description: 'How long a TaskManager may take to finish or abort its transaction on shutdown.',
+          minimum: 1,
+          maximum: 3600,
+          default: 30,
+        },
+      },
+    },
+  },
+} as const satisfies SchemaProps;
+
+const timestamp = (description: string) => ({ type: 'string', format: 'date-time', description }) as const;
+
+const failureRecord = {
+  type: 'object',
+  description: 'One task failure.',
+  required: ['time', 'pod', 'reason'],
+  properties: {
+    time: timestamp('When the failure was observed.'),
+    pod: { type: 'string', description: 'The failed pod.' },
+    reason: { type: 'string', description: 'Why it failed, e.g. PodFailed, PodDeleted, NodeLost.' },
+    message: { type: 'string', description: 'Details, such as the exit code.' },
+  },
+} as const;
+
+export const streamJobStatusSchema = {
+  type: 'object',
+  description: 'StreamJobStatus is the observed state of the job, written by the operator.',
+  properties: {
+    phase: {
+      type: 'string',
+      description: 'Deploying, Running, Restarting, Suspended or Failed.',
+      enum: ['Deploying', 'Running', 'Restarting', 'Suspended', 'Failed'],
+    },
+    observedGeneration: { type: 'integer', description: 'The spec generation this status describes.' },
+    conditions: {
+      type: 'array',
+      description: 'Ready, Progressing and Degraded, each with the generation it describes.',
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['type'],
+      items: {
+        type: 'object',
+        description: 'A condition, following the Kubernetes API conventions.',
+        required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
+        properties: {
+          type: { type: 'string', description: 'Ready, Progressing or Degraded.' },
+          status: {
+            type: 'string',
+            description: 'True, False or Unknown.',
+            enum: ['True', 'False', 'Unknown'],
+          },
+          observedGeneration: {
+            type: 'integer',
+            description: 'The spec generation the condition was set for.',
+          },
+          lastTransitionTime: timestamp('When the status last changed.'),
+          reason: { type: 'string', description: 'A CamelCase reason for the status.' },
+          message: { type: 'string', description: 'A human-readable explanation.' },
+        },
+      },
+    },
+    tasks: {
+      type: 'object',
+      description: 'Task counts.',
+      required: ['ready', 'total'],
+      properties: {
+        ready: { type: 'integer', description: 'Tasks in Ready TaskManager pods.' },
+        total: { type: 'integer', description: 'Tasks the job runs (its parallelism).' },
+        pods: { type: 'integer', description: 'TaskManager pods the job runs.' },
+      },
+    },
+    selector: {
+      type: 'string',
+      description: 'The label selector of the TaskManager pods (for the scale subresource).',
+    },
+    run: {
+      type: 'object',
+      description: 'The current run: one lineage of committed state.',
+      required: ['id'],
+      properties: { id: { type: 'string', description: 'The run id, also the pod label weir.dev/run.' } },
+    },
+    specHash: { type: 'string', description: 'A hash of the spec fields that shape the pods.' },
+    restartEpoch: {
+      type: 'integer',
+      description: 'Bumped to replace every pod (full failover, restartNonce); pods carry it as a label.',
+    },
+    observedRestartNonce: { type: 'integer', description: 'The last restartNonce acted upon.' },
+    pods: {
+      type: 'array',
+      description: 'The TaskManager pods the operator currently counts as live; one missing is a failure.',
+      'x-kubernetes-list-type': 'set',
+      items: { type: 'string', description: 'A pod name.' },
+    },
+    checkpoint: {
+      type: 'object',
+      description: 'The latest completed checkpoint (reported once the TaskManager runtime is in place).',
+      properties: {
+        latestCompleted: {
+          type: 'object',
+          description: 'The latest checkpoint completed by every task.',
+          properties: {
+            id: { type: 'integer', description: 'The checkpoint id.' },
+            time: timestamp('When it completed.'),
+          },
+        },
+        consecutiveFailures: { type: 'integer', description: 'Checkpoint failures since the last success.' },
+      },
+    },
+    restarts: {
+      type: 'object',
+      description: 'Failure history, read by the restart strategy.',
+      properties: {
+        count: { type: 'integer', description: 'Task failures since the spec last changed.' },
+        consecutive: {
+          type: 'integer',
+          description: 'Failures since the back-off was last reset (exponential-delay).',
+        },
+        recentFailures: {
+          type: 'array',
+          description: 'The most recent failures, newest last (bounded).',
+          maxItems: 100,
+          items: failureRecord,
+        },
+        lastFailure: failureRecord,
+        lastRestartAt: timestamp('When pods were last recreated after a failure.'),
+        nextRestartAt: timestamp('When the pending restart is due.'),
+        pendingPods: {
+          type: 'array',
+          description: 'Pods waiting for the pending restart.',
+          items: { type: 'string', description: 'A pod name.' },
+        },
+      },
+    },
+  },
+} as const satisfies SchemaProps;

@@ -1,0 +1,34 @@
+import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { FromSchema } from './schema.ts';
+import type {
+  restartStrategySchema,
+  streamJobSpecSchema,
+  streamJobStatusSchema,
+} from './streamjob-schema.ts';
+
+export const group = 'weir.dev';
+export const version = 'v1alpha1';
+export const apiVersion = `${group}/${version}`;
+export const kind = 'StreamJob';
+export const plural = 'streamjobs';
+export const singular = 'streamjob';
+export const shortNames = ['sj'];
+export const categories = ['weir', 'all'];
+
+export type StreamJobSpec = FromSchema<typeof streamJobSpecSchema>;
+export type StreamJobStatus = FromSchema<typeof streamJobStatusSchema>;
+export type RestartStrategySpec = FromSchema<typeof restartStrategySchema>;
+export type Phase = NonNullable<StreamJobStatus['phase']>;
+export type Condition = NonNullable<StreamJobStatus['conditions']>[number];
+export type FailureRecord = NonNullable<NonNullable<StreamJobStatus['restarts']>['lastFailure']>;
+
+export interface StreamJob {
+  apiVersion: typeof apiVersion;
+  kind: typeof kind;
+  metadata: V1ObjectMeta;
+  spec: StreamJobSpec;
+  status?: StreamJobStatus;
+}
+
+/** Pod names are <job>-tm-<index> and must stay a DNS label (63 characters). */
+export const maxJobNameLength = 50;

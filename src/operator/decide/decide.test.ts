@@ -1,0 +1,275 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { StreamJob, StreamJobSpec, StreamJobStatus } from '../../api/streamjob.ts';
+import { type Action, type DecideOptions, type Decision, decide, specHash } from './decide.ts';
+import type { Observation, ObservedNode, ObservedPod } from './observation.ts';
+
+const t0 = new Date('2026-03-01T12:00:00Z');
+const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
+const options: DecideOptions = {
+  nodeLostTimeoutMs: 30_000,
+  degradedWindowMs: 300_000,
+  random: () => 0.5,
+  newRunId: () => 'run1',
+};
+
+function job(spec: Partial<StreamJobSpec> = {}, status?: StreamJobStatus, generation = 1): StreamJob {
+  return {
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'StreamJob',
+    metadata: { name: 'wc', namespace: 'ns', uid: 'u1', generation },
+    spec: {
+      image: 'img:1',
+      entry: 'job.js',
+      parallelism: 4,
+      taskSlots: 2,
+      kafka: { bootstrapServers: 'k:9092' },
+      checkpoints: {
+        storage: { url: 's3://b/p', region: 'us-east-1' },
+        interval: '10s',
+        mode: 'exactly-once',
+        timeout: '60s',
+        tolerableFailures: 3,
+        retained: 3,
+      },
+      restartStrategy: { type: 'fixed-delay', attempts: 2, delay: '5s' },
+      failoverStrategy: 'region',
+      state: 'running',
+      restartNonce: 0,
+      ...spec,
+    },
+    ...(status ? { status } : {}),
+  };
+}
+
+function pod(index: number, overrides: Partial<ObservedPod> = {}, of: StreamJob = job()): ObservedPod {
+  return {
+    name: `wc-tm-${index}`,
+    index,
+    restartEpoch: 0,
+    specHash: specHash(of),
+    runId: 'run1',
+    phase: 'Running',
+    ready: true,
+    deleting: false,
+    nodeName: 'n1',
+    ...overrides,
+  };
+}
+
+function seen(pods: ObservedPod[], nodes: ObservedNode[] = [{ name: 'n1', ready: true }]): Observation {
+  return { pods, nodes: new Map(nodes.map((n) => [n.name, n])) };
+}
+
+/** Decides, then feeds the decided status back, as the controller's record step does. */
+function step(
+  current: StreamJob,
+  observation: Observation,
+  now: Date,
+): { next: StreamJob; decision: Decision } {
+  const decision = decide(current, observation, now, options);
+  return { next: { ...current, status: decision.status }, decision };
+}
+
+const creates = (d: Decision) =>
+  d.actions
+    .filter((a): a is Extract<Action, { kind: 'createPod' }> => a.kind === 'createPod')
+    .map((a) => a.index);
+const deletes = (d: Decision) =>
+  d.actions
+    .filter((a): a is Extract<Action, { kind: 'deletePod' }> => a.kind === 'deletePod')
+    .map((a) => `${a.name}${a.force ? '!' : ''}`);
+const condition = (d: Decision, type: string) => d.status.conditions?.find((c) => c.type === type);
+const reasons = (d: Decision) => d.events.map((e) => e.reason);
+
+/** A job that has been through one pass and has all its pods running and ready. */
+function runningJob(spec: Partial<StreamJobSpec> = {}) {
+  const j = job(spec);
+  const { next } = step(j, seen([]), t0);
+  const pods = [pod(0, {}, j), pod(1, {}, j)];
+  const { next: running, decision } = step(next, seen(pods), at(1));
+  assert.equal(decision.status.phase, 'Running');
+  return { job: running, pods };
+}
+
+describe('decide', () => {
+  it('deploys a new job: ceil(parallelism / taskSlots) pods, a run id, phase Deploying', () => {
+    const d = decide(job({ parallelism: 5, taskSlots: 2 }), seen([]), t0, options);
+    assert.deepEqual(creates(d), [0, 1, 2]);
+    assert.equal(d.status.phase, 'Deploying');
+    assert.equal(d.status.run?.id, 'run1');
+    assert.deepEqual(d.status.tasks, { ready: 0, total: 5, pods: 3 });
+    assert.equal(condition(d, 'Ready')?.status, 'False');
+    assert.equal(condition(d, 'Progressing')?.status, 'True');
+    assert.ok(d.actions.some((a) => a.kind === 'ensureTokenSecret'));
+    assert.deepEqual(reasons(d), ['Deploying']);
+  });
+
+  it('is Running with all tasks ready, and every condition carries the generation', () => {
+    const { job: running } = runningJob();
+    assert.equal(running.status?.tasks?.ready, 4);
+    assert.equal(running.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+    for (const c of running.status?.conditions ?? []) assert.equal(c.observedGeneration, 1);
+  });
+
+  it('is idempotent: the same observation decided again changes nothing and acts the same', () => {
+    const { job: running, pods } = runningJob();
+    const first = decide(running, seen(pods), at(2), options);
+    const second = decide({ ...running, status: first.status }, seen(pods), at(2), options);
+    assert.deepEqual(second.status, first.status);
+    assert.deepEqual(second.actions, first.actions);
+    assert.deepEqual(second.events, []);
+  });
+
+  it('region failover: a failed pod is counted once, deleted alone, and recreated after the delay', () => {
+    const { job: running, pods } = runningJob();
+    const failed = [
+      pod(0, { phase: 'Failed', ready: false, terminationMessage: 'exit code 137' }),
+      pods[1] as ObservedPod,
+    ];
+    const { next, decision } = step(running, seen(failed), at(10));
+    assert.equal(decision.status.restarts?.count, 1);
+    assert.equal(decision.status.restarts?.lastFailure?.reason, 'PodFailed');
+    assert.match(decision.status.restarts?.lastFailure?.message ?? '', /exit code 137/);
+    assert.deepEqual(deletes(decision), ['wc-tm-0']);
+    assert.deepEqual(creates(decision), []);
+    assert.equal(decision.status.phase, 'Restarting');
+    assert.equal(decision.status.restarts?.nextRestartAt, at(15).toISOString());
+    assert.equal(decision.requeueAfterMs, 5000);
+    assert.deepEqual(reasons(decision), ['TaskFailed', 'RestartScheduled', 'Restarting']);
+
+    // Still failed and not yet gone: no second count.
+    const again = decide(next, seen(failed), at(11), options);
+    assert.equal(again.status.restarts?.count, 1);
+    // Gone, and the delay has passed: only index 0 is recreated.
+    const { decision: due } = step(next, seen([pods[1] as ObservedPod]), at(15));
+    assert.deepEqual(creates(due), [0]);
+    assert.equal(due.status.restarts?.nextRestartAt, undefined);
+    assert.equal(due.status.restarts?.lastRestartAt, at(15).toISOString());
+  });
+
+  it('full failover: one failure replaces every pod', () => {
+    const { job: running, pods } = runningJob({ failoverStrategy: 'full' });
+    const failed = [pod(0, { phase: 'Failed', ready: false }), pods[1] as ObservedPod];
+    const { decision } = step(running, seen(failed), at(10));
+    assert.equal(decision.status.restartEpoch, 1);
+    assert.deepEqual(deletes(decision).sort(), ['wc-tm-0', 'wc-tm-1']);
+    assert.equal(decision.status.restarts?.count, 1, 'the replaced healthy pod is not a failure');
+  });
+
+  it('counts a pod deleted out from under the operator', () => {
+    const { job: running, pods } = runningJob();
+    const d = decide(running, seen([pods[1] as ObservedPod]), at(10), options);
+    assert.equal(d.status.restarts?.lastFailure?.reason, 'PodDeleted');
+    assert.equal(d.status.restarts?.count, 1);
+  });
+
+  it('fixed-delay: the failure after the last attempt fails the job and removes its pods', () => {
+    let { job: current, pods } = runningJob();
+    let decision: Decision | undefined;
+    for (let failure = 1; failure <= 3; failure++) {
+      const second = at(failure * 100);
+      ({ next: current, decision } = step(
+        current,
+        seen([pod(0, { phase: 'Failed', ready: false }), pods[1] as ObservedPod]),
+        second,
+      ));
+      if (failure < 3) {
+        assert.equal(decision.status.phase, 'Restarting', `failure ${failure}`);
+        ({ next: current } = step(current, seen([pods[1] as ObservedPod]), at(failure * 100 + 10)));
+        ({ next: current } = step(current, seen(pods), at(failure * 100 + 11)));
+        pods = [pod(0), pods[1] as ObservedPod];
+      }
+    }
+    assert.ok(decision);
+    assert.equal(decision.status.phase, 'Failed');
+    const ready = condition(decision, 'Ready');
+    assert.equal(ready?.reason, 'RestartStrategyExhausted');
+    assert.match(ready?.message ?? '', /fixed-delay: failure 3 exceeds the 2 restart attempts/);
+    assert.deepEqual(deletes(decision).sort(), ['wc-tm-0', 'wc-tm-1']);
+    assert.ok(reasons(decision).includes('RestartStrategyExhausted'));
+    // Failed stays Failed: nothing is recreated.
+    const later = decide(current, seen([]), at(1000), options);
+    assert.equal(later.status.phase, 'Failed');
+    assert.deepEqual(creates(later), []);
+  });
+
+  it('a Failed job is revived by a restartNonce change', () => {
+    const failed = job(
+      {},
+      { phase: 'Failed', observedGeneration: 1, observedRestartNonce: 0, restartEpoch: 0, pods: [] },
+    );
+    const d = decide({ ...failed, spec: { ...failed.spec, restartNonce: 1 } }, seen([]), t0, options);
+    assert.equal(d.status.phase, 'Deploying');
+    assert.deepEqual(creates(d), [0, 1]);
+    assert.equal(d.status.restartEpoch, 1);
+  });
+
+  it('restartNonce replaces every pod without counting failures', () => {
+    const { job: running, pods } = runningJob();
+    const d = decide({ ...running, spec: { ...running.spec, restartNonce: 7 } }, seen(pods), at(5), options);
+    assert.deepEqual(deletes(d).sort(), ['wc-tm-0', 'wc-tm-1']);
+    assert.equal(d.status.restarts?.count ?? 0, 0);
+    assert.ok(reasons(d).includes('RestartRequested'));
+  });
+
+  it('suspends by deleting pods (not failures) and resumes by creating them', () => {
+    const { job: running, pods } = runningJob();
+    const suspended = { ...running, spec: { ...running.spec, state: 'suspended' as const } };
+    const { next, decision } = step(suspended, seen(pods), at(5));
+    assert.deepEqual(deletes(decision).sort(), ['wc-tm-0', 'wc-tm-1']);
+    assert.equal(decision.status.phase, 'Suspended');
+    assert.equal(decision.status.restarts?.count ?? 0, 0);
+    const resumed = decide({ ...next, spec: { ...next.spec, state: 'running' } }, seen([]), at(6), options);
+    assert.deepEqual(creates(resumed), [0, 1]);
+    assert.equal(resumed.status.phase, 'Deploying');
+  });
+
+  it('a pod on a NotReady node is lost only after the timeout, then force-deleted', () => {
+    const { job: running, pods } = runningJob();
+    const down = [{ name: 'n1', ready: false, notReadySince: at(100) }];
+    const early = decide(running, seen(pods, down), at(120), options);
+    assert.equal(early.status.restarts?.count ?? 0, 0);
+    assert.equal(early.requeueAfterMs, 10_000);
+    const late = decide(running, seen(pods, down), at(130), options);
+    assert.equal(late.status.restarts?.count, 2);
+    assert.equal(late.status.restarts?.lastFailure?.reason, 'NodeLost');
+    assert.deepEqual(deletes(late).sort(), ['wc-tm-0!', 'wc-tm-1!']);
+  });
+
+  it('a spec change replaces the pods and resets the failure history', () => {
+    const { job: running, pods } = runningJob();
+    const withFailure = {
+      ...running,
+      status: { ...running.status, restarts: { count: 1, consecutive: 1, recentFailures: [] } },
+    };
+    const changed = {
+      ...withFailure,
+      metadata: { ...withFailure.metadata, generation: 2 },
+      spec: { ...withFailure.spec, image: 'img:2' },
+    };
+    const d = decide(changed, seen(pods), at(5), options);
+    assert.deepEqual(deletes(d).sort(), ['wc-tm-0', 'wc-tm-1']);
+    assert.equal(d.status.restarts?.count, 0);
+    assert.equal(d.status.observedGeneration, 2);
+  });
+
+  it('waits for a terminating pod of the same name before recreating it', () => {
+    const { job: running, pods } = runningJob();
+    const d = decide(
+      running,
+      seen([pod(0, { deleting: true, ready: false }), pods[1] as ObservedPod]),
+      at(5),
+      options,
+    );
+    assert.equal(d.status.restarts?.count, 1);
+    assert.deepEqual(creates(d), []);
+  });
+
+  it('keeps lastTransitionTime while a condition holds', () => {
+    const { job: running, pods } = runningJob();
+    const before = running.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime;
+    const d = decide(running, seen(pods), at(500), options);
+    assert.equal(condition(d, 'Ready')?.lastTransitionTime, before);
+  });
+});
