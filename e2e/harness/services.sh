@@ -167,6 +167,12 @@ write_image_map() {
     "entrypoint": ["node"],
     "env": { "PATH": "$path" }
   },
+  "weir-test/taskmanager-standin": {
+    "mounts": { "$WEIR_ROOT": "/app", "$WEIR_NODE_HOME": "/usr/local/weir-node" },
+    "workingDir": "/app",
+    "entrypoint": ["node", "/app/e2e/support/taskmanager-standin.ts"],
+    "env": { "PATH": "$path" }
+  },
   "weir-harness/shell": {
     "mounts": {},
     "workingDir": "/",
@@ -178,7 +184,11 @@ JSON
 }
 
 start_agent() {
-  if is_running node-agent; then info "node-agent: already running (pid $(pid_of node-agent))"; return; fi
+  if is_running node-agent; then
+    kill -HUP "$(pid_of node-agent)" # re-read the image map written just before
+    info "node-agent: already running (pid $(pid_of node-agent)); image map reloaded"
+    return
+  fi
   setsid node "$WEIR_ROOT/e2e/agent/main.ts" \
     --kubeconfig "$WEIR_STATE/admin.kubeconfig" --nodes "$AGENT_NODES" \
     --state-dir "$WEIR_STATE/data/agent" --logs-dir "$WEIR_STATE/logs/pods" --mount-ledger "$MOUNT_LEDGER" \

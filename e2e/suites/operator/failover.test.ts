@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { V1Pod } from '@kubernetes/client-node';
+import {
+  type Cluster,
+  connect,
+  createTestNamespace,
+  deleteNamespace,
+  harnessContainerPid,
+  waitFor,
+} from '../../support/cluster.ts';
+import { type OperatorProcess, startOperator } from '../../support/operator.ts';
+import { applyCrd, StreamJobs, standinJob } from '../../support/streamjobs.ts';
+
+async function podsByName(cluster: Cluster, namespace: string, job: string): Promise<Map<string, V1Pod>> {
+  const list = await cluster.core.listNamespacedPod({ namespace, labelSelector: `weir.dev/job=${job}` });
+  return new Map(
+    list.items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => [p.metadata?.name ?? '', p]),
+  );
+}
+
+const uids = (pods: Map<string, V1Pod>) =>
+  new Map([...pods].map(([name, pod]) => [name, pod.metadata?.uid ?? '']));
+
+describe('operator: failure detection, failover and restart strategies', () => {
+  let cluster: Cluster;
+  let namespace: string;
+  let jobs: StreamJobs;
+  let operator: OperatorProcess;
+  const start = () =>
+    startOperator({
+      name: namespace,
+      watchNamespaces: [namespace],
+      leaseName: 'weir-operator',
+      leaseNamespace: namespace,
+    });
+
+  before(async () => {
+    cluster = connect();
+    await applyCrd();
+    namespace = await createTestNamespace(cluster, 'op-failover');
+    jobs = new StreamJobs(cluster, namespace);
+    operator = await start();
+  });
+  after(async () => {
+    await operator?.stop();
+    await deleteNamespace(cluster, namespace);
+  });
+
+  async function runningJob(name: string, spec: Parameters<typeof standinJob>[1]) {
+    await jobs.create(standinJob(name, { parallelism: 3, ...spec }));
+    await jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running');
+    return uids(await podsByName(cluster, namespace, name));
+  }
+
+  async function waitReplaced(name: string, before: Map<string, string>, expectReplaced: string[]) {
+    await jobs.waitFor(
+      name,
+      'Running after the failure',
+      (j) => j.status?.phase === 'Running' && (j.status.restarts?.count ?? 0) >= 1,
+    );
+    const after = uids(await podsByName(cluster, namespace, name));
+    const replaced = [...before].filter(([pod, uid]) => after.get(pod) !== uid).map(([pod]) => pod);
+    assert.deepEqual(replaced.sort(), expectReplaced.sort());
+  }
+
+  it('region: a killed TaskManager process is replaced alone', async () => {
+    const before = await runningJob('region-kill', {
+      failoverStrategy: 'region',
+      restartStrategy: { type: 'fixed-delay', attempts: 5, delay: '1s' },
+    });
+    const victim = (await podsByName(cluster, namespace, 'region-kill')).get('region-kill-tm-1');
+    assert.ok(victim);
+    process.kill(harnessContainerPid(victim, 'taskmanager'), 'SIGKILL');
+    await waitReplaced('region-kill', before, ['region-kill-tm-1']);
+    const job = await jobs.get('region-kill');
+    assert.equal(job.status?.restarts?.count, 1);
+    assert.equal(job.status?.restarts?.lastFailure?.reason, 'PodFailed');
+    assert.match(job.status?.restarts?.lastFailure?.message ?? '', /exit code 137/);
+  });
+
+  it('region: a pod deleted out from under the operator is replaced alone', async () => {
+    const before = await runningJob('region-delete', {
+      failoverStrategy: 'region',
+      restartStrategy: { type: 'fixed-delay', attempts: 5, delay: '1s' },
+    });
+    await cluster.core.deleteNamespacedPod({ name: 'region-delete-tm-0', namespace });
+    await waitReplaced('region-delete', before, ['region-delete-tm-0']);
+    assert.equal((await jobs.get('region-delete')).status?.restarts?.lastFailure?.reason, 'PodDeleted');
+  });
+
+  it('full: one killed process replaces every pod', async () => {
+    const before = await runningJob('full-kill', {
+      failoverStrategy: 'full',
+      restartStrategy: { type: 'fixed-delay', attempts: 5, delay: '1s' },
+    });
+    const victim = (await podsByName(cluster, namespace, 'full-kill')).get('full-kill-tm-2');
+    assert.ok(victim);
+    process.kill(harnessContainerPid(victim, 'taskmanager'), 'SIGKILL');
+    await waitReplaced('full-kill', before, ['full-kill-tm-0', 'full-kill-tm-1', 'full-kill-tm-2']);
+    assert.equal(
+      (await jobs.get('full-kill')).status?.restarts?.count,
+      1,
+      'the healthy pods replaced are not failures',
+    );
+  });
+
+  it('full: one deleted pod replaces every pod', async () => {
+    const before = await runningJob('full-delete', {
+      failoverStrategy: 'full',
+      restartStrategy: { type: 'fixed-delay', attempts: 5, delay: '1s' },
+    });
+    await cluster.core.deleteNamespacedPod({ name: 'full-delete-tm-1', namespace });
+    await waitReplaced('full-delete', before, ['full-delete-tm-0', 'full-delete-tm-1', 'full-delete-tm-2']);
+  });
+
+  it('fixed-delay with 2 attempts restarts twice, then fails the job on the third failure', async () => {
+    await runningJob('exhaust', {
+      parallelism: 1,
+      restartStrategy: { type: 'fixed-delay', attempts: 2, delay: '1s' },
+    });
+    for (let failure = 1; failure <= 3; failure++) {
+      const pod = await waitFor(`a running pod before failure ${failure}`, 60_000, async () => {
+        const job = await jobs.get('exhaust');
+        const current = (await podsByName(cluster, namespace, 'exhaust')).get('exhaust-tm-0');
+        return job.status?.phase === 'Running' && current?.status?.phase === 'Running' ? current : undefined;
+      });
+      process.kill(harnessContainerPid(pod, 'taskmanager'), 'SIGKILL');
+      await jobs.waitFor(
+        'exhaust',
+        `failure ${failure} counted`,
+        (j) => (j.status?.restarts?.count ?? 0) >= failure,
+      );
+    }
+    const failed = await jobs.waitFor('exhaust', 'Failed', (j) => j.status?.phase === 'Failed');
+    const ready = failed.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.status, 'False');
+    assert.equal(ready?.reason, 'RestartStrategyExhausted');
+    assert.match(ready?.message ?? '', /fixed-delay: failure 3 exceeds the 2 restart attempts/);
+    await waitFor(
+      'the failed job to have no pods',
+      30_000,
+      async () => (await podsByName(cluster, namespace, 'exhaust')).size === 0,
+    );
+    const events = await cluster.core.listNamespacedEvent({
+      namespace,
+      fieldSelector: 'involvedObject.name=exhaust',
+    });
+    const exhausted = events.items.find((e) => e.reason === 'RestartStrategyExhausted');
+    assert.equal(exhausted?.type, 'Warning');
+  });
+
+  it('a failing liveness probe is detected as a task failure', async () => {
+    await runningJob('liveness', {
+      parallelism: 1,
+      restartStrategy: { type: 'fixed-delay', attempts: 3, delay: '1s' },
+    });
+    const pod = (await podsByName(cluster, namespace, 'liveness')).get('liveness-tm-0');
+    const secret = await cluster.core.readNamespacedSecret({ name: 'liveness-weir-token', namespace });
+    const token = Buffer.from(secret.data?.token ?? '', 'base64').toString();
+    const response = await fetch(`http://${pod?.status?.podIP}:8081/test/unhealthy`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(response.status, 200);
+    const job = await jobs.waitFor(
+      'liveness',
+      'the liveness failure counted',
+      (j) => (j.status?.restarts?.count ?? 0) >= 1,
+      90_000,
+    );
+    assert.match(job.status?.restarts?.lastFailure?.message ?? '', /liveness/);
+    await jobs.waitFor('liveness', 'Running again', (j) => j.status?.phase === 'Running');
+  });
+
+  it('keeps the failure count and the next restart time across an operator restart', async () => {
+    await runningJob('backoff', {
+      parallelism: 1,
+      restartStrategy: { type: 'exponential-delay', initialDelay: '20s', maxDelay: '1m', jitter: 0 },
+    });
+    const pod = (await podsByName(cluster, namespace, 'backoff')).get('backoff-tm-0');
+    assert.ok(pod);
+    process.kill(harnessContainerPid(pod, 'taskmanager'), 'SIGKILL');
+    const pending = await jobs.waitFor('backoff', 'a scheduled restart', (j) =>
+      Boolean(j.status?.restarts?.nextRestartAt),
+    );
+    const nextRestartAt = pending.status?.restarts?.nextRestartAt ?? '';
+
+    await operator.stop();
+    operator = await start();
+    // The new operator reads the same history: one failure, the same due time.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const during = await jobs.get('backoff');
+    assert.equal(during.status?.restarts?.count, 1);
+    assert.equal(during.status?.restarts?.nextRestartAt, nextRestartAt);
+    assert.equal(
+      (await podsByName(cluster, namespace, 'backoff')).size,
+      0,
+      'no pod before the back-off ends',
+    );
+
+    const running = await jobs.waitFor(
+      'backoff',
+      'Running after the back-off',
+      (j) => j.status?.phase === 'Running',
+      60_000,
+    );
+    const recreated = (await podsByName(cluster, namespace, 'backoff')).get('backoff-tm-0');
+    const createdAt = new Date(recreated?.metadata?.creationTimestamp ?? 0).getTime();
+    assert.ok(
+      createdAt >= new Date(nextRestartAt).getTime() - 1000,
+      'the pod was recreated when the back-off ended',
+    );
+    assert.equal(running.status?.restarts?.count, 1);
+  });
+});

@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Condition } from '../../../src/api/streamjob.ts';
+import {
+  type Cluster,
+  connect,
+  createTestNamespace,
+  deleteNamespace,
+  waitFor,
+} from '../../support/cluster.ts';
+import { type OperatorProcess, startOperator } from '../../support/operator.ts';
+import { applyCrd, StreamJobs, standinJob } from '../../support/streamjobs.ts';
+
+async function jobPods(cluster: Cluster, namespace: string, job: string): Promise<V1Pod[]> {
+  const list = await cluster.core.listNamespacedPod({ namespace, labelSelector: `weir.dev/job=${job}` });
+  return list.items.sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+}
+
+describe('operator: StreamJob lifecycle', () => {
+  let cluster: Cluster;
+  let namespace: string;
+  let jobs: StreamJobs;
+  let operator: OperatorProcess;
+
+  before(async () => {
+    cluster = connect();
+    await applyCrd();
+    namespace = await createTestNamespace(cluster, 'op-lifecycle');
+    jobs = new StreamJobs(cluster, namespace);
+    operator = await startOperator({
+      name: namespace,
+      watchNamespaces: [namespace],
+      leaseName: 'weir-operator',
+      leaseNamespace: namespace,
+    });
+  });
+  after(async () => {
+    await operator?.stop();
+    await deleteNamespace(cluster, namespace);
+  });
+
+  it('runs ceil(parallelism / taskSlots) owned TaskManager pods and reports Running', async () => {
+    const created = await jobs.create(standinJob('wc', { parallelism: 3, taskSlots: 2 }));
+    const job = await jobs.waitFor('wc', 'Running with 3 ready tasks', (j) => j.status?.phase === 'Running');
+    assert.deepEqual(job.status?.tasks, { ready: 3, total: 3, pods: 2 });
+    assert.equal(job.status?.observedGeneration, job.metadata.generation);
+    for (const type of ['Ready', 'Progressing', 'Degraded']) {
+      const condition: Condition | undefined = job.status?.conditions?.find((c) => c.type === type);
+      assert.ok(condition, `condition ${type}`);
+      assert.equal(condition.observedGeneration, job.metadata.generation);
+    }
+    assert.equal(job.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+
+    const pods = await jobPods(cluster, namespace, 'wc');
+    assert.deepEqual(
+      pods.map((p) => p.metadata?.name),
+      ['wc-tm-0', 'wc-tm-1'],
+    );
+    for (const [index, pod] of pods.entries()) {
+      const owner = pod.metadata?.ownerReferences?.[0];
+      assert.deepEqual(
+        [owner?.kind, owner?.name, owner?.uid, owner?.controller],
+        ['StreamJob', 'wc', created.metadata.uid, true],
+      );
+      assert.equal(pod.spec?.restartPolicy, 'Never');
+      assert.equal(pod.metadata?.labels?.['weir.dev/pod-index'], String(index));
+      assert.equal(pod.metadata?.labels?.['weir.dev/run'], job.status?.run?.id);
+      assert.equal(pod.spec?.securityContext?.runAsNonRoot, true);
+      assert.equal(pod.spec?.containers[0]?.securityContext?.readOnlyRootFilesystem, true);
+      const env = new Map(pod.spec?.containers[0]?.env?.map((e) => [e.name, e]));
+      assert.equal(env.get('WEIR_TASKS')?.value, index === 0 ? '0,1' : '2');
+      assert.equal(env.get('WEIR_RUN_ID')?.value, job.status?.run?.id);
+      assert.equal(
+        env.get('WEIR_CONTROL_TOKEN')?.valueFrom?.secretKeyRef?.name,
+        'wc-weir-token',
+        'token by reference only',
+      );
+      assert.equal(env.get('WEIR_CONTROL_TOKEN')?.value, undefined);
+    }
+
+    const secret = await cluster.core.readNamespacedSecret({ name: 'wc-weir-token', namespace });
+    assert.equal(secret.metadata?.ownerReferences?.[0]?.uid, created.metadata.uid);
+    const token = Buffer.from(secret.data?.token ?? '', 'base64').toString();
+    assert.match(token, /^[0-9a-f]{64}$/);
+    // The stand-in answers its control API only with the job's token.
+    const ip = pods[0]?.status?.podIP;
+    const unauthenticated = await fetch(`http://${ip}:8081/v1/status`);
+    assert.equal(unauthenticated.status, 401);
+    const status = await fetch(`http://${ip}:8081/v1/status`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.deepEqual(((await status.json()) as { tasks: number[] }).tasks, [0, 1]);
+
+    const events = await cluster.core.listNamespacedEvent({
+      namespace,
+      fieldSelector: 'involvedObject.name=wc',
+    });
+    const reasons = events.items.map((e) => e.reason);
+    assert.ok(reasons.includes('Deploying') && reasons.includes('Running'), `events: ${reasons.join(', ')}`);
+  });
+
+  it('suspends by removing the pods and resumes by bringing them back', async () => {
+    await jobs.patchSpec('wc', { state: 'suspended' });
+    await jobs.waitFor('wc', 'Suspended', (j) => j.status?.phase === 'Suspended');
+    await waitFor(
+      'the pods to be gone',
+      60_000,
+      async () => (await jobPods(cluster, namespace, 'wc')).length === 0,
+    );
+    const suspended = await jobs.get('wc');
+    assert.equal(suspended.status?.restarts?.count ?? 0, 0, 'suspending is not a failure');
+    assert.equal(suspended.status?.conditions?.find((c) => c.type === 'Ready')?.reason, 'Suspended');
+
+    await jobs.patchSpec('wc', { state: 'running' });
+    await jobs.waitFor('wc', 'Running again', (j) => j.status?.phase === 'Running');
+    assert.equal((await jobPods(cluster, namespace, 'wc')).length, 2);
+  });
+
+  it('restarts every pod once when restartNonce changes', async () => {
+    const before = new Set((await jobPods(cluster, namespace, 'wc')).map((p) => p.metadata?.uid));
+    await jobs.patchSpec('wc', { restartNonce: 1 });
+    await waitFor('all pods replaced and ready', 60_000, async () => {
+      const pods = await jobPods(cluster, namespace, 'wc');
+      const job = await jobs.get('wc');
+      return (
+        pods.length === 2 &&
+        pods.every((p) => !before.has(p.metadata?.uid)) &&
+        job.status?.phase === 'Running'
+      );
+    });
+    const job = await jobs.get('wc');
+    assert.equal(job.status?.restarts?.count ?? 0, 0);
+    assert.equal(job.status?.restartEpoch, 1);
+  });
+
+  it('rescales through the scale subresource', async () => {
+    const { execFile } = await import('node:child_process');
+    await new Promise((resolve, reject) =>
+      execFile('kubectl', ['scale', 'streamjob/wc', '-n', namespace, '--replicas=5'], (e) =>
+        e ? reject(e) : resolve(undefined),
+      ),
+    );
+    const job = await jobs.waitFor(
+      'wc',
+      '5 ready tasks',
+      (j) => j.status?.tasks?.ready === 5 && j.status.phase === 'Running',
+    );
+    assert.equal(job.spec.parallelism, 5);
+    assert.equal((await jobPods(cluster, namespace, 'wc')).length, 3);
+  });
+
+  it('deleting the StreamJob garbage-collects its pods and Secret', async () => {
+    await jobs.delete('wc');
+    await waitFor('pods and secret to be collected', 60_000, async () => {
+      const pods = await jobPods(cluster, namespace, 'wc');
+      const secrets = await cluster.core.listNamespacedSecret({
+        namespace,
+        labelSelector: 'weir.dev/job=wc',
+      });
+      return pods.length === 0 && secrets.items.length === 0;
+    });
+  });
+});

@@ -1,0 +1,114 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import type { StreamJob, StreamJobSpec } from '../../src/api/streamjob.ts';
+import { type Cluster, requireEnv, waitFor } from './cluster.ts';
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, '..', '..');
+
+export async function applyCrd(): Promise<void> {
+  await run('kubectl', [
+    'apply',
+    '--server-side',
+    '--force-conflicts',
+    '-f',
+    join(root, 'crds', 'streamjob.yaml'),
+  ]);
+  await run('kubectl', ['wait', '--for=condition=Established', '--timeout=30s', 'crd/streamjobs.weir.dev']);
+}
+
+export type StreamJobInput = Omit<Partial<StreamJobSpec>, 'checkpoints' | 'kafka'> & {
+  checkpoints?: Record<string, unknown>;
+  kafka?: Record<string, unknown>;
+};
+
+/** A minimal valid StreamJob for the stand-in TaskManager image. */
+export function standinJob(name: string, spec: StreamJobInput = {}): Record<string, unknown> {
+  return {
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'StreamJob',
+    metadata: { name },
+    spec: {
+      image: 'weir-test/taskmanager-standin',
+      entry: 'dist/jobs/standin.js',
+      kafka: { bootstrapServers: requireEnv('WEIR_KAFKA_BOOTSTRAP') },
+      checkpoints: { storage: { url: 's3://weir/e2e', endpoint: requireEnv('WEIR_S3_ENDPOINT') } },
+      ...spec,
+    },
+  };
+}
+
+export class StreamJobs {
+  private readonly api: CustomObjectsApi;
+  private readonly namespace: string;
+
+  constructor(cluster: Cluster, namespace: string) {
+    this.api = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.namespace = namespace;
+  }
+
+  create(body: Record<string, unknown>): Promise<StreamJob> {
+    return this.api.createNamespacedCustomObject({
+      group: 'weir.dev',
+      version: 'v1alpha1',
+      plural: 'streamjobs',
+      namespace: this.namespace,
+      body,
+    }) as Promise<StreamJob>;
+  }
+
+  get(name: string): Promise<StreamJob> {
+    return this.api.getNamespacedCustomObject({
+      group: 'weir.dev',
+      version: 'v1alpha1',
+      plural: 'streamjobs',
+      namespace: this.namespace,
+      name,
+    }) as Promise<StreamJob>;
+  }
+
+  /** A JSON merge patch of the spec. */
+  async patchSpec(name: string, spec: Record<string, unknown>): Promise<void> {
+    await run('kubectl', [
+      'patch',
+      'streamjob',
+      name,
+      '-n',
+      this.namespace,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec }),
+    ]);
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.api.deleteNamespacedCustomObject({
+      group: 'weir.dev',
+      version: 'v1alpha1',
+      plural: 'streamjobs',
+      namespace: this.namespace,
+      name,
+    });
+  }
+
+  /** Waits until the job's status satisfies `check`, and returns the job. */
+  async waitFor(
+    name: string,
+    what: string,
+    check: (job: StreamJob) => boolean,
+    timeoutMs = 60_000,
+  ): Promise<StreamJob> {
+    let last: StreamJob | undefined;
+    return waitFor(
+      `streamjob ${name}: ${what}`,
+      timeoutMs,
+      async () => {
+        last = await this.get(name);
+        return check(last) ? last : undefined;
+      },
+      () => JSON.stringify(last?.status ?? {}),
+    );
+  }
+}

@@ -1,0 +1,50 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { parseDuration } from '../api/duration.ts';
+
+export interface OperatorConfig {
+  /** Empty means every namespace. */
+  watchNamespaces: string[];
+  leaseNamespace: string;
+  leaseName: string;
+  identity: string;
+  healthHost: string;
+  healthPort: number;
+  concurrency: number;
+  nodeLostTimeoutMs: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'INVALID_CONFIG';
+  readonly retriable = false;
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+/** Operator settings, from WEIR_OPERATOR_* environment variables (the Helm chart sets them). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
+  const namespaces = (env.WEIR_WATCH_NAMESPACES ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  return {
+    watchNamespaces: namespaces,
+    leaseNamespace: env.WEIR_OPERATOR_NAMESPACE || env.POD_NAMESPACE || 'default',
+    leaseName: env.WEIR_LEADER_ELECTION_ID || 'weir-operator',
+    identity: `${env.POD_NAME || hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+    healthHost: env.WEIR_OPERATOR_HEALTH_HOST || '0.0.0.0',
+    healthPort: integer(env, 'WEIR_OPERATOR_HEALTH_PORT', 8080, 0, 65535),
+    concurrency: integer(env, 'WEIR_OPERATOR_CONCURRENCY', 8, 1, 256),
+    nodeLostTimeoutMs: parseDuration(env.WEIR_NODE_LOST_TIMEOUT || '30s', 'WEIR_NODE_LOST_TIMEOUT'),
+    logLevel: env.WEIR_LOG_LEVEL || 'info',
+  };
+}

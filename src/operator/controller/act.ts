@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { taskManagerPodName, tokenSecretName } from '../../api/constants.ts';
+import type { StreamJob } from '../../api/streamjob.ts';
+import type { Action } from '../decide/decide.ts';
+import { taskManagerPod, tokenSecret } from '../deploy/taskmanager-pod.ts';
+import { httpStatus, OperatorError } from '../errors.ts';
+
+/** Carries out decided actions. Each is idempotent: an existing pod or a missing one is not an error. */
+export class Actuator {
+  private readonly core: CoreV1Api;
+  /** Jobs (by uid) whose token Secret is known to exist, so it is not read on every pass. */
+  private readonly secretsEnsured = new Set<string>();
+
+  constructor(kubeConfig: KubeConfig) {
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+  }
+
+  async apply(job: StreamJob, actions: Action[]): Promise<void> {
+    const status = job.status ?? {};
+    for (const action of actions) {
+      switch (action.kind) {
+        case 'ensureTokenSecret':
+          await this.ensureTokenSecret(job);
+          break;
+        case 'createPod':
+          await this.createPod(
+            job,
+            action.index,
+            status.run?.id ?? '',
+            status.restartEpoch ?? 0,
+            status.specHash ?? '',
+          );
+          break;
+        case 'deletePod':
+          await this.deletePod(job, action.name, action.force);
+          break;
+      }
+    }
+  }
+
+  forget(uid: string): void {
+    this.secretsEnsured.delete(uid);
+  }
+
+  private async ensureTokenSecret(job: StreamJob): Promise<void> {
+    const uid = job.metadata.uid ?? '';
+    if (this.secretsEnsured.has(uid)) return;
+    const namespace = job.metadata.namespace ?? '';
+    try {
+      await this.core.readNamespacedSecret({ name: tokenSecretName(job.metadata.name ?? ''), namespace });
+    } catch (error) {
+      if (httpStatus(error) !== 404) throw wrap('SECRET_READ_FAILED', error);
+      try {
+        await this.core.createNamespacedSecret({
+          namespace,
+          body: tokenSecret(job, randomBytes(32).toString('hex')),
+        });
+      } catch (createError) {
+        if (httpStatus(createError) !== 409) throw wrap('SECRET_CREATE_FAILED', createError);
+      }
+    }
+    this.secretsEnsured.add(uid);
+  }
+
+  private async createPod(
+    job: StreamJob,
+    index: number,
+    runId: string,
+    restartEpoch: number,
+    specHash: string,
+  ) {
+    const body = taskManagerPod(job, { index, runId, restartEpoch, specHash });
+    try {
+      await this.core.createNamespacedPod({ namespace: job.metadata.namespace ?? '', body });
+    } catch (error) {
+      if (httpStatus(error) === 409) return; // created by an earlier pass the cache had not shown yet
+      const code = httpStatus(error);
+      // 422/400: the API server rejected the pod itself; retrying the same spec cannot help.
+      throw wrap(
+        'POD_CREATE_FAILED',
+        error,
+        code !== 422 && code !== 400,
+        taskManagerPodName(job.metadata.name ?? '', index),
+      );
+    }
+  }
+
+  private async deletePod(job: StreamJob, name: string, force: boolean): Promise<void> {
+    try {
+      await this.core.deleteNamespacedPod({
+        name,
+        namespace: job.metadata.namespace ?? '',
+        ...(force ? { gracePeriodSeconds: 0 } : {}),
+      });
+    } catch (error) {
+      if (httpStatus(error) === 404) return;
+      throw wrap('POD_DELETE_FAILED', error, true, name);
+    }
+  }
+}
+
+function wrap(code: string, error: unknown, retriable = true, subject?: string): OperatorError {
+  const body = (error as { body?: unknown }).body;
+  const detail = typeof body === 'string' ? body : (error as Error).message;
+  return new OperatorError(code, `${subject ? `${subject}: ` : ''}${detail}`, retriable, { cause: error });
+}

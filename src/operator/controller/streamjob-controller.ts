@@ -1,0 +1,78 @@
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { labels } from '../../api/constants.ts';
+import { apiVersion, kind, type StreamJob } from '../../api/streamjob.ts';
+import { type DecideOptions, decide } from '../decide/decide.ts';
+import type { EventRecorder } from '../kube/event-recorder.ts';
+import type { ObjectCache } from '../kube/informer-set.ts';
+import type { ReconcileResult } from '../kube/work-queue.ts';
+import type { OperatorMetrics } from '../metrics.ts';
+import type { StatusRecorder } from '../status/status-recorder.ts';
+import type { Actuator } from './act.ts';
+import { observeNode, observePod } from './observe.ts';
+
+export interface ControllerDeps {
+  jobs: ObjectCache<StreamJob>;
+  pods: ObjectCache<V1Pod>;
+  nodes: ObjectCache<V1Node>;
+  status: StatusRecorder;
+  events: EventRecorder;
+  actuator: Actuator;
+  metrics: OperatorMetrics;
+  decideOptions: DecideOptions;
+  now: () => Date;
+  log: Logger;
+}
+
+/**
+ * Reconciles one StreamJob: observe (informer caches) → decide (pure) →
+ * record (status, which carries every intent) → act. An error propagates to
+ * the work queue, which retries it if it is retriable.
+ */
+export class StreamJobController {
+  private readonly deps: ControllerDeps;
+
+  constructor(deps: ControllerDeps) {
+    this.deps = deps;
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult | undefined> {
+    const { jobs, pods, nodes, status, events, actuator, metrics, log } = this.deps;
+    const job = jobs.get(key);
+    if (!job || job.metadata.deletionTimestamp) return undefined; // owned objects go by garbage collection
+    const [namespace, name] = key.split('/') as [string, string];
+    const jobLog = log.child({ job: key });
+
+    const observation = {
+      pods: pods
+        .list()
+        .filter((p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[labels.job] === name)
+        .filter((p) => p.metadata?.ownerReferences?.some((o) => o.uid === job.metadata.uid))
+        .map(observePod),
+      nodes: new Map(nodes.list().map((n) => [n.metadata?.name ?? '', observeNode(n)])),
+    };
+    const decision = decide(job, observation, this.deps.now(), this.deps.decideOptions);
+
+    const written = await status.record(job, decision.status);
+    const target = {
+      apiVersion,
+      kind,
+      name,
+      namespace,
+      uid: job.metadata.uid ?? '',
+      ...(job.metadata.resourceVersion ? { resourceVersion: job.metadata.resourceVersion } : {}),
+    };
+    if (written) {
+      for (const event of decision.events) {
+        jobLog.info({ reason: event.reason, eventType: event.type }, event.message);
+        if (event.reason === 'TaskFailed') metrics.taskFailures.inc({ namespace, job: name });
+        await events.record(target, event.type, event.reason, event.message);
+      }
+    }
+    const recorded: StreamJob = { ...job, status: decision.status };
+    const mutations = decision.actions.filter((a) => a.kind !== 'ensureTokenSecret');
+    if (mutations.length) jobLog.debug({ actions: mutations }, 'acting');
+    await actuator.apply(recorded, decision.actions);
+    return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : undefined;
+  }
+}

@@ -1,0 +1,33 @@
+import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
+
+export interface HealthServerOptions {
+  host: string;
+  port: number;
+  ready: () => boolean;
+  registry: Registry;
+}
+
+/** /healthz (the process serves), /readyz (caches synced) and /metrics (Prometheus). */
+export function startHealthServer(options: HealthServerOptions): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      res.end('ok\n');
+    } else if (path === '/readyz') {
+      const ready = options.ready();
+      res.writeHead(ready ? 200 : 503).end(ready ? 'ok\n' : 'caches not synced\n');
+    } else if (path === '/metrics') {
+      options.registry
+        .metrics()
+        .then((text) => res.writeHead(200, { 'Content-Type': options.registry.contentType }).end(text))
+        .catch((error: unknown) => res.writeHead(500).end(String(error)));
+    } else {
+      res.writeHead(404).end('not found\n');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve(server));
+  });
+}

@@ -1,0 +1,179 @@
+import { randomBytes } from 'node:crypto';
+import { KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { labels, managedBy } from '../api/constants.ts';
+import { apiVersion, group, kind, plural, type StreamJob, version } from '../api/streamjob.ts';
+import { loadConfig } from './config.ts';
+import { Actuator } from './controller/act.ts';
+import { StreamJobController } from './controller/streamjob-controller.ts';
+import { startHealthServer } from './health-server.ts';
+import { EventRecorder } from './kube/event-recorder.ts';
+import { objectKey } from './kube/informer.ts';
+import { InformerSet } from './kube/informer-set.ts';
+import { LeaderElector } from './kube/leader-election.ts';
+import { WorkQueue } from './kube/work-queue.ts';
+import { createMetrics } from './metrics.ts';
+import { StatusRecorder } from './status/status-recorder.ts';
+
+const config = loadConfig();
+const log = pino({ name: 'weir-operator', level: config.logLevel });
+const kubeConfig = new KubeConfig();
+kubeConfig.loadFromDefault(); // KUBECONFIG out of cluster, the service account in a pod
+const informerOptions = (what: string) => ({
+  resyncMs: 5 * 60_000,
+  relistBackoff: { initialMs: 500, maxMs: 30_000 },
+  onError: (error: unknown) => log.warn({ err: error, informer: what }, 'watch error; retrying'),
+});
+
+const jobs = new InformerSet<StreamJob>(
+  kubeConfig,
+  {
+    apiVersion,
+    kind,
+    collection: (ns) =>
+      ns ? `/apis/${group}/${version}/namespaces/${ns}/${plural}` : `/apis/${group}/${version}/${plural}`,
+  },
+  config.watchNamespaces,
+  informerOptions('streamjobs'),
+);
+const pods = new InformerSet<V1Pod>(
+  kubeConfig,
+  {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    collection: (ns) => (ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods'),
+    labelSelector: `${labels.managedBy}=${managedBy}`,
+  },
+  config.watchNamespaces,
+  informerOptions('pods'),
+);
+const nodes = new InformerSet<V1Node>(
+  kubeConfig,
+  { apiVersion: 'v1', kind: 'Node', collection: () => '/api/v1/nodes' },
+  [],
+  informerOptions('nodes'),
+);
+
+const metrics = createMetrics({
+  jobsByPhase: () => {
+    const counts: Record<string, number> = {};
+    for (const job of jobs.list()) {
+      const phase = job.status?.phase ?? 'Pending';
+      counts[phase] = (counts[phase] ?? 0) + 1;
+    }
+    return counts;
+  },
+});
+const actuator = new Actuator(kubeConfig);
+const controller = new StreamJobController({
+  jobs,
+  pods,
+  nodes,
+  status: new StatusRecorder(kubeConfig),
+  events: new EventRecorder(kubeConfig, 'weir-operator', log),
+  actuator,
+  metrics,
+  decideOptions: {
+    nodeLostTimeoutMs: config.nodeLostTimeoutMs,
+    degradedWindowMs: 5 * 60_000,
+    random: Math.random,
+    newRunId: () => randomBytes(4).toString('hex'),
+  },
+  now: () => new Date(),
+  log,
+});
+const queue = new WorkQueue((key) => controller.reconcile(key), {
+  concurrency: config.concurrency,
+  backoff: { baseMs: 500, maxMs: 60_000 },
+  onError: (key, error, retryInMs) => {
+    const code = (error as { code?: unknown }).code;
+    metrics.reconcileErrors.inc({ code: typeof code === 'string' ? code : 'UNKNOWN' });
+    // A conflict only means the cache was behind the API server; the retry reads the newer object.
+    const level = code === 'STATUS_CONFLICT' ? 'debug' : 'warn';
+    log[level](
+      { job: key, err: error, retryInMs },
+      retryInMs === undefined ? 'reconcile failed (not retried)' : 'reconcile failed',
+    );
+  },
+  onDone: (_key, ms, failed) => {
+    metrics.reconcileDuration.observe({ result: failed ? 'error' : 'success' }, ms / 1000);
+    metrics.queueDepth.set(queue.depth);
+  },
+});
+
+const enqueueJob = (job: StreamJob) => queue.add(objectKey(job));
+jobs.subscribe({
+  onAdd: enqueueJob,
+  onUpdate: enqueueJob,
+  onDelete: (job) => actuator.forget(job.metadata.uid ?? ''),
+});
+const enqueueOwner = (pod: V1Pod) => {
+  const job = pod.metadata?.labels?.[labels.job];
+  if (job && pod.metadata?.namespace) queue.add(`${pod.metadata.namespace}/${job}`);
+};
+pods.subscribe({ onAdd: enqueueOwner, onUpdate: enqueueOwner, onDelete: enqueueOwner });
+const nodeReady = (node: V1Node) => node.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+nodes.subscribe({
+  onUpdate: (node, previous) => {
+    if (nodeReady(node) === nodeReady(previous)) return;
+    for (const pod of pods.list()) if (pod.spec?.nodeName === node.metadata?.name) enqueueOwner(pod);
+  },
+});
+
+const health = await startHealthServer({
+  host: config.healthHost,
+  port: config.healthPort,
+  ready: () => jobs.hasSynced && pods.hasSynced && nodes.hasSynced,
+  registry: metrics.registry,
+});
+log.info(
+  { address: health.address(), watchNamespaces: config.watchNamespaces },
+  'serving health and metrics',
+);
+
+await Promise.all([jobs.start(), pods.start(), nodes.start()]);
+log.info({ jobs: jobs.list().length, pods: pods.list().length }, 'caches synced');
+
+const elector = new LeaderElector(
+  kubeConfig,
+  {
+    namespace: config.leaseNamespace,
+    name: config.leaseName,
+    identity: config.identity,
+    leaseDurationMs: 15_000,
+    renewDeadlineMs: 10_000,
+    retryPeriodMs: 2_000,
+    now: () => new Date(),
+  },
+  log,
+);
+elector.run({
+  onStarted: () => {
+    metrics.isLeader.set(1);
+    for (const job of jobs.list()) enqueueJob(job);
+    queue.start();
+  },
+  onStopped: () => {
+    // A replica that lost the lease may be acting on stale state; exiting lets it restart as a standby.
+    metrics.isLeader.set(0);
+    log.error('leadership lost; exiting');
+    process.exit(1);
+  },
+});
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'shutting down: finishing in-flight reconciles');
+  await queue.stop();
+  await elector.stop();
+  jobs.stop();
+  pods.stop();
+  nodes.stop();
+  health.close();
+  log.info('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,59 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface OperatorMetrics {
+  registry: Registry;
+  reconcileDuration: Histogram<'result'>;
+  reconcileErrors: Counter<'code'>;
+  queueDepth: Gauge;
+  jobsByPhase: Gauge<'phase'>;
+  taskFailures: Counter<'namespace' | 'job'>;
+  isLeader: Gauge;
+}
+
+/** Prometheus metrics of the operator, named by the Prometheus conventions (weir_ prefix, base units). */
+export function createMetrics(sources: { jobsByPhase: () => Record<string, number> }): OperatorMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'weir_operator_' });
+  return {
+    registry,
+    reconcileDuration: new Histogram({
+      name: 'weir_reconcile_duration_seconds',
+      help: 'Time to reconcile one StreamJob.',
+      labelNames: ['result'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    reconcileErrors: new Counter({
+      name: 'weir_reconcile_errors_total',
+      help: 'Reconciles that failed, by error code.',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'weir_workqueue_depth',
+      help: 'StreamJob keys waiting to be reconciled.',
+      registers: [registry],
+    }),
+    jobsByPhase: new Gauge({
+      name: 'weir_streamjobs',
+      help: 'StreamJobs by phase.',
+      labelNames: ['phase'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [phase, count] of Object.entries(sources.jobsByPhase())) this.set({ phase }, count);
+      },
+    }),
+    taskFailures: new Counter({
+      name: 'weir_task_failures_total',
+      help: 'TaskManager pod failures seen by the operator.',
+      labelNames: ['namespace', 'job'],
+      registers: [registry],
+    }),
+    isLeader: new Gauge({
+      name: 'weir_operator_leader',
+      help: '1 when this replica is the leader.',
+      registers: [registry],
+    }),
+  };
+}
