@@ -21,6 +21,7 @@ export function observePod(pod: V1Pod): ObservedPod {
   const termination = describeTermination(pod);
   return {
     name: pod.metadata?.name ?? '',
+    uid: pod.metadata?.uid ?? '',
     index: Number.isInteger(index) && index >= 0 ? index : -1,
     restartEpoch: Number.parseInt(podLabels[labels.restartEpoch] ?? '-1', 10),
     specHash: podLabels[labels.specHash] ?? '',

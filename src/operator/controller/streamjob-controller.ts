@@ -29,8 +29,12 @@ export interface ControllerDeps {
  * record (status, which carries every intent) → act. An error propagates to
  * the work queue, which retries it if it is retriable.
  */
+/** How long a deleted pod's uid is remembered; far longer than any cache lag. */
+const releasedTtlMs = 10 * 60_000;
+
 export class StreamJobController {
   private readonly deps: ControllerDeps;
+  private readonly released = new Map<string, number>();
 
   constructor(deps: ControllerDeps) {
     this.deps = deps;
@@ -50,6 +54,7 @@ export class StreamJobController {
         .filter((p) => p.metadata?.ownerReferences?.some((o) => o.uid === job.metadata.uid))
         .map(observePod),
       nodes: new Map(nodes.list().map((n) => [n.metadata?.name ?? '', observeNode(n)])),
+      released: new Set(this.released.keys()),
     };
     const decision = decide(job, observation, this.deps.now(), this.deps.decideOptions);
 
@@ -70,6 +75,11 @@ export class StreamJobController {
       }
     }
     const recorded: StreamJob = { ...job, status: decision.status };
+    const nowMs = this.deps.now().getTime();
+    for (const [uid, expires] of this.released) if (expires < nowMs) this.released.delete(uid);
+    for (const action of decision.actions) {
+      if (action.kind === 'deletePod') this.released.set(action.uid, nowMs + releasedTtlMs);
+    }
     const mutations = decision.actions.filter((a) => a.kind !== 'ensureTokenSecret');
     if (mutations.length) jobLog.debug({ actions: mutations }, 'acting');
     await actuator.apply(recorded, decision.actions);

@@ -45,6 +45,7 @@ function job(spec: Partial<StreamJobSpec> = {}, status?: StreamJobStatus, genera
 function pod(index: number, overrides: Partial<ObservedPod> = {}, of: StreamJob = job()): ObservedPod {
   return {
     name: `wc-tm-${index}`,
+    uid: `uid-${index}`,
     index,
     restartEpoch: 0,
     specHash: specHash(of),
@@ -57,8 +58,12 @@ function pod(index: number, overrides: Partial<ObservedPod> = {}, of: StreamJob 
   };
 }
 
-function seen(pods: ObservedPod[], nodes: ObservedNode[] = [{ name: 'n1', ready: true }]): Observation {
-  return { pods, nodes: new Map(nodes.map((n) => [n.name, n])) };
+function seen(
+  pods: ObservedPod[],
+  nodes: ObservedNode[] = [{ name: 'n1', ready: true }],
+  released: string[] = [],
+): Observation {
+  return { pods, nodes: new Map(nodes.map((n) => [n.name, n])), released: new Set(released) };
 }
 
 /** Decides, then feeds the decided status back, as the controller's record step does. */
@@ -271,5 +276,22 @@ describe('decide', () => {
     const before = running.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime;
     const d = decide(running, seen(pods), at(500), options);
     assert.equal(condition(d, 'Ready')?.lastTransitionTime, before);
+  });
+
+  it('does not adopt again a pod it gave up on that a lagging cache still shows running', () => {
+    const { job: running, pods } = runningJob();
+    const down = [{ name: 'n1', ready: false, notReadySince: at(100) }];
+    const { next, decision } = step(running, seen(pods, down), at(130));
+    assert.equal(decision.status.restarts?.count, 2);
+    // The next pass still sees the force-deleted pods, now on a Ready node.
+    const stale = decide(
+      next,
+      seen(pods, [{ name: 'n1', ready: true }], ['uid-0', 'uid-1']),
+      at(131),
+      options,
+    );
+    assert.deepEqual(stale.status.pods, []);
+    const gone = decide({ ...next, status: stale.status }, seen([]), at(132), options);
+    assert.equal(gone.status.restarts?.count, 2, 'no second failure when they finally disappear');
   });
 });

@@ -14,7 +14,7 @@ import {
 
 export type Action =
   | { kind: 'createPod'; index: number }
-  | { kind: 'deletePod'; name: string; force: boolean; reason: string }
+  | { kind: 'deletePod'; name: string; uid: string; force: boolean; reason: string }
   | { kind: 'ensureTokenSecret' };
 
 export interface EventSpec {
@@ -163,7 +163,7 @@ export function decide(
     tracked.delete(pod.name);
     if (deleting.has(pod.name) || (pod.deleting && !force)) return;
     deleting.add(pod.name);
-    actions.push({ kind: 'deletePod', name: pod.name, force, reason });
+    actions.push({ kind: 'deletePod', name: pod.name, uid: pod.uid, force, reason });
   };
   const deleteAll = (reason: string) => {
     for (const pod of observation.pods) deletePod(pod, reason);
@@ -235,6 +235,8 @@ export function decide(
       const current = pod.restartEpoch === status.restartEpoch && pod.specHash === hash && pod.index >= 0;
       if (!current || pod.index >= wanted) {
         deletePod(pod, current ? 'ScaledDown' : 'Replaced');
+      } else if (deleting.has(pod.name) || observation.released.has(pod.uid)) {
+        // given up on, in this pass or an earlier one that a lagging cache has not caught up with
       } else if (!pod.deleting && pod.phase !== 'Failed' && pod.phase !== 'Succeeded') {
         tracked.add(pod.name); // created by an earlier pass: adopt it
       } else if (!tracked.has(pod.name) && !pod.deleting) {

@@ -1,6 +1,7 @@
 /** What the controller saw of a job's world, reduced to what decisions need. */
 export interface ObservedPod {
   name: string;
+  uid: string;
   /** From the weir.dev/pod-index label; -1 when missing or invalid. */
   index: number;
   restartEpoch: number;
@@ -24,4 +25,10 @@ export interface ObservedNode {
 export interface Observation {
   pods: ObservedPod[];
   nodes: ReadonlyMap<string, ObservedNode>;
+  /**
+   * Pods this operator already deleted or gave up on. A cache that lags
+   * behind the API server can still show them as running; they must not be
+   * adopted again, or their disappearance would count as a second failure.
+   */
+  released: ReadonlySet<string>;
 }

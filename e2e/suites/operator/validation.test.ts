@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import { type Cluster, connect, createTestNamespace, deleteNamespace } from '../../support/cluster.ts';
+import { applyCrd, standinJob } from '../../support/streamjobs.ts';
+
+type Spec = Record<string, unknown>;
+
+/** Each case: what is wrong, how the spec is broken, and the field path the API server must name. */
+const invalid: [string, (spec: Spec) => void, string][] = [
+  [
+    'parallelism 0',
+    (s) => (s.parallelism = 0),
+    'spec.parallelism: Invalid value: 0: spec.parallelism in body should be greater than or equal to 1',
+  ],
+  ['taskSlots 0', (s) => (s.taskSlots = 0), 'spec.taskSlots'],
+  [
+    'a duration that does not parse',
+    (s) => ((s.checkpoints as Spec).interval = '10 seconds'),
+    'spec.checkpoints.interval',
+  ],
+  [
+    'a checkpoint timeout that does not parse',
+    (s) => ((s.checkpoints as Spec).timeout = '1d'),
+    'spec.checkpoints.timeout',
+  ],
+  [
+    'fixed-delay without attempts',
+    (s) => (s.restartStrategy = { type: 'fixed-delay', delay: '1s' }),
+    'spec.restartStrategy: Invalid value: type fixed-delay requires attempts and delay',
+  ],
+  [
+    'failure-rate without interval',
+    (s) => (s.restartStrategy = { type: 'failure-rate', maxFailures: 3, delay: '1s' }),
+    'type failure-rate requires maxFailures, interval and delay',
+  ],
+  [
+    'attempts on exponential-delay',
+    (s) => (s.restartStrategy = { type: 'exponential-delay', attempts: 3 }),
+    'attempts is only valid for type fixed-delay',
+  ],
+  [
+    'multiplier on fixed-delay',
+    (s) => (s.restartStrategy = { type: 'fixed-delay', attempts: 1, delay: '1s', multiplier: 3 }),
+    'only valid for type exponential-delay',
+  ],
+  [
+    'an unknown restart strategy',
+    (s) => (s.restartStrategy = { type: 'sometimes' }),
+    'spec.restartStrategy.type: Unsupported value: "sometimes"',
+  ],
+  [
+    'jitter above 1',
+    (s) => (s.restartStrategy = { type: 'exponential-delay', jitter: 2 }),
+    'spec.restartStrategy.jitter',
+  ],
+  [
+    'a storage URL that is not s3://bucket/prefix',
+    (s) => (((s.checkpoints as Spec).storage as Spec).url = 'http://bucket/x'),
+    'spec.checkpoints.storage.url',
+  ],
+  [
+    'inline storage credentials',
+    (s) => (((s.checkpoints as Spec).storage as Spec).secretAccessKey = 'hunter2'),
+    'unknown field "spec.checkpoints.storage.secretAccessKey"',
+  ],
+  ['a missing image', (s) => delete s.image, 'spec.image: Required value'],
+  [
+    'an unknown failover strategy',
+    (s) => (s.failoverStrategy = 'partial'),
+    'spec.failoverStrategy: Unsupported value: "partial"',
+  ],
+  ['an unknown state', (s) => (s.state = 'paused'), 'spec.state: Unsupported value: "paused"'],
+  [
+    'bootstrap servers without ports',
+    (s) => ((s.kafka as Spec).bootstrapServers = 'broker-a,broker-b'),
+    'spec.kafka.bootstrapServers',
+  ],
+  [
+    'a reserved WEIR_ environment variable',
+    (s) => (s.taskManager = { env: [{ name: 'WEIR_TASKS', value: '0' }] }),
+    'names starting with WEIR_ are reserved for Weir',
+  ],
+];
+
+function message(error: unknown): string {
+  const body = (error as { body?: unknown }).body;
+  if (typeof body === 'string') {
+    try {
+      return (JSON.parse(body) as { message?: string }).message ?? body;
+    } catch {
+      return body;
+    }
+  }
+  return String(error);
+}
+
+describe('StreamJob validation by the API server', () => {
+  let cluster: Cluster;
+  let namespace: string;
+  let api: CustomObjectsApi;
+  const target = () => ({ group: 'weir.dev', version: 'v1alpha1', plural: 'streamjobs', namespace });
+
+  before(async () => {
+    cluster = connect();
+    await applyCrd();
+    namespace = await createTestNamespace(cluster, 'op-validation');
+    api = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
+  });
+  after(() => deleteNamespace(cluster, namespace));
+
+  it('accepts the valid base spec (so every rejection below is due to its one change)', async () => {
+    await api.createNamespacedCustomObject({
+      ...target(),
+      body: standinJob('valid'),
+      dryRun: 'All',
+      fieldValidation: 'Strict',
+    });
+  });
+
+  for (const [what, breakIt, expected] of invalid) {
+    it(`rejects ${what}, naming the field`, async () => {
+      const body = standinJob('broken') as { spec: Spec };
+      breakIt(body.spec);
+      const error = await api
+        .createNamespacedCustomObject({ ...target(), body, dryRun: 'All', fieldValidation: 'Strict' })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      assert.ok(error, 'the API server accepted it');
+      assert.ok(message(error).includes(expected), `message was: ${message(error)}`);
+    });
+  }
+
+  it('rejects a name too long for its pod names', async () => {
+    const error = await api
+      .createNamespacedCustomObject({ ...target(), body: standinJob('x'.repeat(51)), dryRun: 'All' })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    assert.ok(message(error).includes('metadata.name must be at most 50 characters'), message(error));
+  });
+
+  it('rejects a change of the storage URL of an existing job', async () => {
+    await api.createNamespacedCustomObject({ ...target(), body: standinJob('immutable') });
+    const error = await api
+      .patchNamespacedCustomObject({
+        ...target(),
+        name: 'immutable',
+        body: [{ op: 'replace', path: '/spec/checkpoints/storage/url', value: 's3://other/prefix' }],
+        dryRun: 'All',
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    assert.ok(
+      message(error).includes(
+        'spec.checkpoints.storage.url: Invalid value: "s3://other/prefix": is immutable',
+      ),
+      message(error),
+    );
+  });
+});
