@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is missing, brings the local real
-# cluster up, and shows it working. The harness stays up for you to use;
-# `npm run harness:down` removes it.
+# cluster up, installs the StreamJob CRD, starts the operator, applies a
+# StreamJob, kills one of its TaskManagers and shows the operator replacing it.
+# Everything stays up for you to use; `npm run harness:down` removes it all.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 source "$root/e2e/harness/lib.sh"
@@ -10,22 +11,56 @@ bash "$root/scripts/setup.sh"
 bash "$root/e2e/harness/up.sh"
 # shellcheck source=/dev/null
 source "$WEIR_STATE/env"
+source "$root/e2e/harness/services.sh"
+cd "$root"
 
-step "the cluster"
-kubectl version
-kubectl get nodes -o wide
-bash "$root/e2e/harness/status.sh"
+step "StreamJob CRD"
+kubectl apply --server-side --force-conflicts -f crds/streamjob.yaml
+kubectl wait --for=condition=Established --timeout=30s crd/streamjobs.weir.dev
+done_step
+
+step "operator (out of cluster, leader-elected, log: $WEIR_STATE/logs/operator.log)"
+if is_running operator; then
+  info "operator: already running (pid $(pid_of operator))"
+else
+  WEIR_OPERATOR_HEALTH_HOST=127.0.0.1 WEIR_OPERATOR_HEALTH_PORT=18080 WEIR_OPERATOR_NAMESPACE=default \
+    setsid node src/operator/main.ts >>"$WEIR_STATE/logs/operator.log" 2>&1 </dev/null &
+  echo $! >"$WEIR_STATE/pids/operator.pid"
+fi
+wait_for operator 30 curl -fsS http://127.0.0.1:18080/readyz
+done_step
+
+step "apply e2e/demo/streamjob.yaml"
+kubectl delete streamjob demo --ignore-not-found --wait=true >/dev/null
+kubectl apply -f e2e/demo/streamjob.yaml
+kubectl wait streamjob/demo --for=jsonpath='{.status.phase}'=Running --timeout=90s
+kubectl get streamjob demo
+kubectl get pods -l weir.dev/job=demo -o wide
+done_step
+
+step "kill the process of TaskManager demo-tm-1 (region failover replaces only that pod)"
+pid=$(kubectl get pod demo-tm-1 -o jsonpath='{.status.containerStatuses[0].containerID}')
+kill -KILL "${pid#weir-agent://}"
+kubectl wait streamjob/demo --for=jsonpath='{.status.restarts.count}'=1 --timeout=60s
+kubectl wait streamjob/demo --for=jsonpath='{.status.phase}'=Running --timeout=90s
+kubectl get streamjob demo
+kubectl get pods -l weir.dev/job=demo -o wide
+uid=$(kubectl get streamjob demo -o jsonpath='{.metadata.uid}')
+kubectl get events --field-selector "involvedObject.uid=$uid" --sort-by=.lastTimestamp \
+  -o custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message
+done_step
 
 cat <<USAGE
 
-The local harness is up. In your shell:
+Weir is running on the local harness. In your shell:
 
-  source $WEIR_STATE/env          # KUBECONFIG, kubectl, helm, WEIR_S3_*, WEIR_KAFKA_BOOTSTRAP
-  kubectl get nodes
-  kubectl run hello --image=weir-harness/shell --restart=Never -- 'echo hello'
-  kubectl logs hello
-  npm run harness:status
-  npm run harness:down            # stops everything and removes namespaces, addresses and data
+  source $WEIR_STATE/env
+  kubectl get sj                         # StreamJobs: phase, parallelism, ready tasks, restarts
+  kubectl describe sj demo               # status, conditions, events
+  kubectl patch sj demo --type=merge -p '{"spec":{"state":"suspended"}}'
+  kubectl scale sj demo --replicas=6     # rescale (parallelism)
+  curl -s 127.0.0.1:18080/metrics | grep ^weir_
+  npm run harness:down                   # stops the operator and the harness
 
 Kafka:  $WEIR_KAFKA_BOOTSTRAP      MinIO (S3): $WEIR_S3_ENDPOINT bucket $WEIR_S3_BUCKET
 Logs:   $WEIR_HARNESS_LOGS

@@ -29,6 +29,13 @@ done_step
 bash "$root/e2e/harness/up.sh"
 # shellcheck source=/dev/null
 source "$WEIR_STATE/env"
+# The suites run their own operators, scoped to their namespaces; the demo's
+# cluster-wide operator would reconcile the same StreamJobs.
+source "$root/e2e/harness/services.sh"
+if is_running operator; then
+  info "stopping the demo operator for the test run"
+  stop_service operator
+fi
 
 step "end-to-end suites on the local harness"
 node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec 'e2e/suites/**/*.test.ts'

@@ -23,7 +23,7 @@ AGENT_CONTROL_PORT=10299
 # down.sh removes what any checkout's agent made.
 MOUNT_LEDGER=/run/weir-harness/created-mount-points
 # Stopped last to first.
-SERVICES=(node-agent kafka minio kube-scheduler kube-controller-manager kube-apiserver etcd)
+SERVICES=(operator node-agent kafka minio kube-scheduler kube-controller-manager kube-apiserver etcd)
 
 pid_of() { cat "$WEIR_STATE/pids/$1.pid" 2>/dev/null || true; }
 
