@@ -173,6 +173,12 @@ write_image_map() {
     "entrypoint": ["node", "/app/e2e/support/taskmanager-standin.ts"],
     "env": { "PATH": "$path" }
   },
+  "weir-bench/tiny-taskmanager": {
+    "mounts": { "$WEIR_CACHE/bench": "/opt/weir-bench" },
+    "workingDir": "/",
+    "entrypoint": ["/opt/weir-bench/tiny-taskmanager"],
+    "env": {}
+  },
   "weir-harness/shell": {
     "mounts": {},
     "workingDir": "/",

@@ -1,0 +1,247 @@
+/**
+ * Operator scale benchmark (issue 3). For N StreamJobs of parallelism 2 it
+ * measures, on the local harness:
+ *   - baseline: a minimal client loop creating the same 2N pods directly (the
+ *     API server's and node agent's own limit): time until all exist, until all are Ready;
+ *   - Weir: time from applying N StreamJobs until all 2N pods exist and every
+ *     StreamJob is Running; the operator's peak RSS and CPU seconds; reconcile
+ *     latency p50/p99 (from its histogram, interpolated within buckets).
+ * Usage: source .weir/harness/env && node bench/operator-scale.ts --jobs 100 [--concurrency 16]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import {
+  connect,
+  createTestNamespace,
+  deleteNamespace,
+  requireEnv,
+  waitFor,
+} from '../e2e/support/cluster.ts';
+import { startOperator } from '../e2e/support/operator.ts';
+import { applyCrd, standinJob } from '../e2e/support/streamjobs.ts';
+import type { StreamJob } from '../src/api/streamjob.ts';
+import { taskManagerPod } from '../src/operator/deploy/taskmanager-pod.ts';
+
+const { values } = parseArgs({
+  options: { jobs: { type: 'string', default: '100' }, concurrency: { type: 'string', default: '16' } },
+});
+const jobCount = Number(values.jobs);
+const concurrency = Number(values.concurrency);
+const parallelism = 2;
+const image = 'weir-bench/tiny-taskmanager';
+const root = join(import.meta.dirname, '..');
+
+function buildTinyTaskManager(): void {
+  const dir = join(process.env.HOME ?? '/root', '.cache', 'weir', 'bench');
+  mkdirSync(dir, { recursive: true });
+  execFileSync('gcc', [
+    '-O2',
+    '-o',
+    join(dir, 'tiny-taskmanager'),
+    join(root, 'bench', 'tiny-taskmanager.c'),
+  ]);
+}
+
+async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++] as T);
+  });
+  await Promise.all(workers);
+}
+
+const progress = (message: string) => process.stderr.write(`    ${message}\n`);
+const seconds = (ms: number) => Math.round(ms / 100) / 10;
+
+async function countPods(
+  cluster: ReturnType<typeof connect>,
+  namespace: string,
+  ready: boolean,
+): Promise<number> {
+  let count = 0;
+  let token: string | undefined;
+  do {
+    const page = await cluster.core.listNamespacedPod({ namespace, limit: 500, _continue: token });
+    count += page.items.filter((p: V1Pod) =>
+      ready ? p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') : true,
+    ).length;
+    token = page.metadata?._continue || undefined;
+  } while (token);
+  return count;
+}
+
+/** The same pods the operator would create, but from a plain loop. */
+async function baseline(cluster: ReturnType<typeof connect>) {
+  const namespace = await createTestNamespace(cluster, 'bench-baseline');
+  const pods = jobCount * parallelism;
+  // A job object only to feed the pod builder; it is never applied.
+  const template: StreamJob = {
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'StreamJob',
+    metadata: { name: 'base', namespace, uid: '00000000-0000-0000-0000-000000000000' },
+    spec: {
+      image,
+      entry: 'dist/jobs/bench.js',
+      parallelism,
+      taskSlots: 1,
+      kafka: { bootstrapServers: requireEnv('WEIR_KAFKA_BOOTSTRAP') },
+      checkpoints: {
+        storage: { url: 's3://weir/bench', region: 'us-east-1' },
+        interval: '10s',
+        mode: 'exactly-once',
+        timeout: '60s',
+        tolerableFailures: 3,
+        retained: 3,
+      },
+      restartStrategy: { type: 'exponential-delay' },
+      failoverStrategy: 'region',
+      state: 'running',
+      restartNonce: 0,
+    },
+  };
+  const started = performance.now();
+  await inParallel(
+    Array.from({ length: pods }, (_, i) => i),
+    concurrency,
+    async (i) => {
+      const pod = taskManagerPod(template, { index: i % parallelism, runId: 'base', restartEpoch: 0, specHash: 'base' });
+      pod.metadata = { ...pod.metadata, name: `base-${i}`, ownerReferences: [] };
+      await cluster.core.createNamespacedPod({ namespace, body: pod });
+    },
+  );
+  const created = performance.now() - started;
+  progress(`baseline: ${pods} pods created in ${seconds(created)}s`);
+  await waitFor(
+    `${pods} baseline pods ready`,
+    60 * 60_000,
+    async () => (await countPods(cluster, namespace, true)) === pods,
+  );
+  const ready = performance.now() - started;
+  progress(`baseline: all ready after ${seconds(ready)}s`);
+  await cleanUp(cluster, namespace);
+  return { created, ready };
+}
+
+async function cleanUp(cluster: ReturnType<typeof connect>, namespace: string) {
+  await deleteNamespace(cluster, namespace);
+  await waitFor(`namespace ${namespace} to be gone`, 30 * 60_000, async () => {
+    const list = await cluster.core.listNamespace();
+    return !list.items.some((n) => n.metadata?.name === namespace);
+  });
+}
+
+function procStats(pid: number): { cpuSeconds: number; peakRssMiB: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const ticks = Number(stat[11]) + Number(stat[12]); // utime + stime
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return { cpuSeconds: ticks / 100, peakRssMiB: Math.round(hwm / 1024) };
+}
+
+function quantile(metrics: string, q: number): number {
+  const buckets = [
+    ...metrics.matchAll(/weir_reconcile_duration_seconds_bucket\{le="([^"]+)",result="success"\} (\d+)/g),
+  ].map(([, le, count]) => ({
+    le: le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le),
+    count: Number(count),
+  }));
+  const total = buckets.at(-1)?.count ?? 0;
+  const rank = q * total;
+  let previous = { le: 0, count: 0 };
+  for (const bucket of buckets) {
+    if (bucket.count >= rank) {
+      if (!Number.isFinite(bucket.le)) return previous.le;
+      const within =
+        bucket.count === previous.count ? 0 : (rank - previous.count) / (bucket.count - previous.count);
+      return previous.le + within * (bucket.le - previous.le);
+    }
+    previous = bucket;
+  }
+  return Number.NaN;
+}
+
+async function weir(cluster: ReturnType<typeof connect>) {
+  await applyCrd();
+  const namespace = await createTestNamespace(cluster, 'bench-weir');
+  const operator = await startOperator({
+    name: `${namespace}`,
+    watchNamespaces: [namespace],
+    leaseName: 'weir-operator',
+    leaseNamespace: namespace,
+  });
+  const pid = operator.process.pid ?? 0;
+  const before = procStats(pid);
+  const api = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
+  const started = performance.now();
+  await inParallel(
+    Array.from({ length: jobCount }, (_, i) => i),
+    concurrency,
+    async (i) => {
+      await api.createNamespacedCustomObject({
+        group: 'weir.dev',
+        version: 'v1alpha1',
+        plural: 'streamjobs',
+        namespace,
+        body: standinJob(`job-${i}`, { image, parallelism }),
+      });
+    },
+  );
+  progress(`weir: ${jobCount} StreamJobs applied in ${seconds(performance.now() - started)}s`);
+  let podsExistAt = 0;
+  let lastReport = 0;
+  await waitFor(`${jobCount} StreamJobs Running`, 60 * 60_000, async () => {
+    if (!podsExistAt && (await countPods(cluster, namespace, false)) === jobCount * parallelism) {
+      podsExistAt = performance.now() - started;
+      progress(`weir: all ${jobCount * parallelism} pods exist after ${seconds(podsExistAt)}s`);
+    }
+    const list = (await api.listNamespacedCustomObject({
+      group: 'weir.dev',
+      version: 'v1alpha1',
+      plural: 'streamjobs',
+      namespace,
+    })) as { items: StreamJob[] };
+    const running = list.items.filter((j) => j.status?.phase === 'Running').length;
+    if (performance.now() - lastReport > 10_000) {
+      lastReport = performance.now();
+      progress(`weir: ${running}/${jobCount} Running after ${seconds(performance.now() - started)}s`);
+    }
+    return running === jobCount && podsExistAt > 0;
+  });
+  const allRunning = performance.now() - started;
+  const after = procStats(pid);
+  const metrics = await operator.metrics();
+  await operator.stop();
+  await cleanUp(cluster, namespace);
+  return {
+    podsExist: podsExistAt,
+    allRunning,
+    cpuSeconds: Math.round((after.cpuSeconds - before.cpuSeconds) * 10) / 10,
+    peakRssMiB: after.peakRssMiB,
+    p50: quantile(metrics, 0.5),
+    p99: quantile(metrics, 0.99),
+  };
+}
+
+buildTinyTaskManager();
+const cluster = connect();
+process.stderr.write(`==> operator scale benchmark: ${jobCount} StreamJobs × parallelism ${parallelism}\n`);
+const base = await baseline(cluster);
+const result = await weir(cluster);
+const row = {
+  jobs: jobCount,
+  pods: jobCount * parallelism,
+  baselineCreatedS: seconds(base.created),
+  baselineReadyS: seconds(base.ready),
+  weirPodsExistS: seconds(result.podsExist),
+  weirAllRunningS: seconds(result.allRunning),
+  ratioPodsExist: Math.round((result.podsExist / base.created) * 100) / 100,
+  ratioRunning: Math.round((result.allRunning / base.ready) * 100) / 100,
+  operatorPeakRssMiB: result.peakRssMiB,
+  operatorCpuSeconds: result.cpuSeconds,
+  reconcileP50ms: Math.round(result.p50 * 10000) / 10,
+  reconcileP99ms: Math.round(result.p99 * 10000) / 10,
+};
+process.stdout.write(`${JSON.stringify(row)}\n`);
