@@ -23,7 +23,7 @@ import {
 import { startOperator } from '../e2e/support/operator.ts';
 import { applyCrd, standinJob } from '../e2e/support/streamjobs.ts';
 import type { StreamJob } from '../src/api/streamjob.ts';
-import { taskManagerPod } from '../src/operator/deploy/taskmanager-pod.ts';
+import { taskManagerPod, tokenSecret } from '../src/operator/deploy/taskmanager-pod.ts';
 
 const { values } = parseArgs({
   options: { jobs: { type: 'string', default: '100' }, concurrency: { type: 'string', default: '16' } },
@@ -53,6 +53,15 @@ async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promi
   await Promise.all(workers);
 }
 
+/** Polls until `done`; unlike the tests' waitFor, an error ends the benchmark at once. */
+async function poll(what: string, timeoutMs: number, done: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 const progress = (message: string) => process.stderr.write(`    ${message}\n`);
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
 
@@ -65,6 +74,12 @@ async function countPods(
   let token: string | undefined;
   do {
     const page = await cluster.core.listNamespacedPod({ namespace, limit: 500, _continue: token });
+    for (const pod of page.items) {
+      const waiting = pod.status?.containerStatuses?.[0]?.state?.waiting;
+      if (waiting && waiting.reason !== 'ContainerCreating') {
+        throw new Error(`pod ${pod.metadata?.name} cannot start: ${waiting.reason}: ${waiting.message}`);
+      }
+    }
     count += page.items.filter((p: V1Pod) =>
       ready ? p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') : true,
     ).length;
@@ -102,21 +117,30 @@ async function baseline(cluster: ReturnType<typeof connect>) {
       restartNonce: 0,
     },
   };
+  // Without the owner reference: the template job does not exist, so the garbage collector would remove it.
+  const secret = tokenSecret(template, 'bench');
+  secret.metadata = { ...secret.metadata, ownerReferences: [] };
+  await cluster.core.createNamespacedSecret({ namespace, body: secret });
   const started = performance.now();
   await inParallel(
     Array.from({ length: pods }, (_, i) => i),
     concurrency,
     async (i) => {
-      const pod = taskManagerPod(template, { index: i % parallelism, runId: 'base', restartEpoch: 0, specHash: 'base' });
+      const pod = taskManagerPod(template, {
+        index: i % parallelism,
+        runId: 'base',
+        restartEpoch: 0,
+        specHash: 'base',
+      });
       pod.metadata = { ...pod.metadata, name: `base-${i}`, ownerReferences: [] };
       await cluster.core.createNamespacedPod({ namespace, body: pod });
     },
   );
   const created = performance.now() - started;
   progress(`baseline: ${pods} pods created in ${seconds(created)}s`);
-  await waitFor(
+  await poll(
     `${pods} baseline pods ready`,
-    60 * 60_000,
+    20 * 60_000,
     async () => (await countPods(cluster, namespace, true)) === pods,
   );
   const ready = performance.now() - started;
@@ -192,7 +216,7 @@ async function weir(cluster: ReturnType<typeof connect>) {
   progress(`weir: ${jobCount} StreamJobs applied in ${seconds(performance.now() - started)}s`);
   let podsExistAt = 0;
   let lastReport = 0;
-  await waitFor(`${jobCount} StreamJobs Running`, 60 * 60_000, async () => {
+  await poll(`${jobCount} StreamJobs Running`, 20 * 60_000, async () => {
     if (!podsExistAt && (await countPods(cluster, namespace, false)) === jobCount * parallelism) {
       podsExistAt = performance.now() - started;
       progress(`weir: all ${jobCount * parallelism} pods exist after ${seconds(podsExistAt)}s`);
