@@ -18,7 +18,7 @@ import {
   type RestartPolicy,
   terminationFromExit,
 } from './pod-status.ts';
-import { ProbeTracker, runProbe } from './probes.ts';
+import { ContainerProber } from './probes.ts';
 import { type PreparedVolume, prepareVolume, removePodDir, type VolumeSources } from './volumes.ts';
 
 const run = promisify(execFile);
@@ -46,7 +46,7 @@ interface RunningContainer {
   spec: V1Container;
   record: ContainerRecord;
   process?: ContainerProcess;
-  timers: NodeJS.Timeout[];
+  prober?: ContainerProber | undefined;
   livenessKilled: boolean;
   /** Exponent of the next restart delay; reset once a run outlives restartBackoff.resetAfterMs. */
   backoffStep: number;
@@ -101,7 +101,6 @@ export class PodWorker {
         state: { kind: 'waiting', reason: 'ContainerCreating' },
         ready: false,
       },
-      timers: [],
       livenessKilled: false,
       backoffStep: 0,
     });
@@ -414,83 +413,37 @@ export class PodWorker {
   }
 
   private startProbes(container: RunningContainer, process: ContainerProcess): void {
-    const { readinessProbe, livenessProbe } = container.spec;
-    container.record.ready = !readinessProbe;
-    this.markDirty();
-    if (readinessProbe) {
-      const tracker = new ProbeTracker(
-        readinessProbe.successThreshold ?? 1,
-        readinessProbe.failureThreshold ?? 3,
-        false,
-      );
-      this.every(
-        container,
-        readinessProbe.initialDelaySeconds ?? 0,
-        readinessProbe.periodSeconds ?? 10,
-        async () => {
-          const ready = tracker.record(
-            await runProbe(readinessProbe, container.spec, this.record.podIP ?? '', process.pid),
-          );
-          if (ready !== container.record.ready && process.running) {
-            container.record.ready = ready;
-            this.markDirty();
-          }
+    container.prober = new ContainerProber(
+      container.spec,
+      { podIP: this.record.podIP ?? '', pid: process.pid },
+      {
+        onReadiness: (ready) => {
+          if (!process.running) return;
+          container.record.ready = ready;
+          this.markDirty();
         },
-      );
-    }
-    if (livenessProbe) {
-      const tracker = new ProbeTracker(1, livenessProbe.failureThreshold ?? 3, true);
-      this.every(
-        container,
-        livenessProbe.initialDelaySeconds ?? 0,
-        livenessProbe.periodSeconds ?? 10,
-        async () => {
-          const alive = tracker.record(
-            await runProbe(livenessProbe, container.spec, this.record.podIP ?? '', process.pid),
+        onLivenessFailure: async (message) => {
+          if (!process.running) return;
+          container.livenessKilled = true;
+          this.log.warn(
+            { container: container.spec.name, reason: message },
+            'liveness probe failed; killing',
           );
-          if (!alive && process.running && !container.livenessKilled) {
-            container.livenessKilled = true;
-            this.log.warn(
-              { container: container.spec.name, reason: tracker.lastMessage },
-              'liveness probe failed; killing',
-            );
-            const grace =
-              livenessProbe.terminationGracePeriodSeconds ??
-              this.pod.spec?.terminationGracePeriodSeconds ??
-              30;
-            await process.stop(grace * 1000);
-          }
+          const grace =
+            container.spec.livenessProbe?.terminationGracePeriodSeconds ??
+            this.pod.spec?.terminationGracePeriodSeconds ??
+            30;
+          await process.stop(grace * 1000);
         },
-      );
-    }
-  }
-
-  private every(
-    container: RunningContainer,
-    delaySeconds: number,
-    periodSeconds: number,
-    probe: () => Promise<void>,
-  ) {
-    let busy = false;
-    const tick = () => {
-      if (busy) return;
-      busy = true;
-      probe()
-        .catch((error: unknown) => this.log.warn({ err: error }, 'probe error'))
-        .finally(() => {
-          busy = false;
-        });
-    };
-    const first = setTimeout(() => {
-      tick();
-      container.timers.push(setInterval(tick, periodSeconds * 1000));
-    }, delaySeconds * 1000);
-    container.timers.push(first);
+      },
+      (error) => this.log.warn({ err: error }, 'probe error'),
+    );
+    container.prober.start();
   }
 
   private stopProbes(container: RunningContainer): void {
-    for (const timer of container.timers) clearTimeout(timer);
-    container.timers = [];
+    container.prober?.stop();
+    container.prober = undefined;
   }
 
   private async finishIfTerminal(): Promise<void> {

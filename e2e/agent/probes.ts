@@ -117,3 +117,94 @@ export class ProbeTracker {
     return this.state;
   }
 }
+
+export interface ProberCallbacks {
+  /** Readiness changed; the first call reports the initial state. */
+  onReadiness(ready: boolean): void;
+  /** Liveness crossed its failure threshold; called once. */
+  onLivenessFailure(message: string): Promise<void>;
+}
+
+/**
+ * Runs a container's readiness and liveness probes on their schedules. A
+ * probe still running when its next period starts is skipped, not stacked.
+ */
+export class ContainerProber {
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly container: V1Container;
+  private readonly target: { podIP: string; pid: number };
+  private readonly callbacks: ProberCallbacks;
+  private readonly onError: (error: unknown) => void;
+
+  constructor(
+    container: V1Container,
+    target: { podIP: string; pid: number },
+    callbacks: ProberCallbacks,
+    onError: (error: unknown) => void,
+  ) {
+    this.container = container;
+    this.target = target;
+    this.callbacks = callbacks;
+    this.onError = onError;
+  }
+
+  start(): void {
+    const { readinessProbe, livenessProbe } = this.container;
+    let ready = !readinessProbe;
+    this.callbacks.onReadiness(ready);
+    if (readinessProbe) {
+      const tracker = new ProbeTracker(
+        readinessProbe.successThreshold ?? 1,
+        readinessProbe.failureThreshold ?? 3,
+        false,
+      );
+      this.every(readinessProbe, async () => {
+        const now = tracker.record(
+          await runProbe(readinessProbe, this.container, this.target.podIP, this.target.pid),
+        );
+        if (now !== ready) {
+          ready = now;
+          this.callbacks.onReadiness(now);
+        }
+      });
+    }
+    if (livenessProbe) {
+      const tracker = new ProbeTracker(1, livenessProbe.failureThreshold ?? 3, true);
+      let failed = false;
+      this.every(livenessProbe, async () => {
+        const alive = tracker.record(
+          await runProbe(livenessProbe, this.container, this.target.podIP, this.target.pid),
+        );
+        if (!alive && !failed) {
+          failed = true;
+          await this.callbacks.onLivenessFailure(tracker.lastMessage);
+        }
+      });
+    }
+  }
+
+  stop(): void {
+    for (const timer of this.timers.splice(0)) clearTimeout(timer);
+  }
+
+  private every(probe: V1Probe, run: () => Promise<void>): void {
+    let busy = false;
+    const tick = () => {
+      if (busy) return;
+      busy = true;
+      run()
+        .catch(this.onError)
+        .finally(() => {
+          busy = false;
+        });
+    };
+    const first = setTimeout(
+      () => {
+        tick();
+        this.timers.push(setInterval(tick, (probe.periodSeconds ?? 10) * 1000));
+      },
+      (probe.initialDelaySeconds ?? 0) * 1000,
+    );
+    this.timers.push(first);
+  }
+}

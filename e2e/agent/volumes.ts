@@ -127,6 +127,27 @@ async function projectSource(
   return undefined;
 }
 
+/** configMap, secret and downwardAPI volumes are single-source projections; one code path writes them all. */
+function asProjection(volume: V1Volume): { sources: V1VolumeProjection[]; mode: number } | undefined {
+  if (volume.configMap) {
+    const { name, items, optional, defaultMode } = volume.configMap;
+    return { sources: [{ configMap: { name, items, optional } }], mode: defaultMode ?? 0o644 };
+  }
+  if (volume.secret) {
+    const { secretName, items, optional, defaultMode } = volume.secret;
+    return { sources: [{ secret: { name: secretName, items, optional } }], mode: defaultMode ?? 0o644 };
+  }
+  if (volume.downwardAPI) {
+    return {
+      sources: [{ downwardAPI: { items: volume.downwardAPI.items } }],
+      mode: volume.downwardAPI.defaultMode ?? 0o644,
+    };
+  }
+  if (volume.projected)
+    return { sources: volume.projected.sources ?? [], mode: volume.projected.defaultMode ?? 0o644 };
+  return undefined;
+}
+
 /** Materialises one volume under the pod's directory; safe to call again to refresh it. */
 export async function prepareVolume(
   pod: V1Pod,
@@ -135,7 +156,6 @@ export async function prepareVolume(
   volume: V1Volume,
   sources: VolumeSources,
 ): Promise<PreparedVolume> {
-  const namespace = pod.metadata?.namespace ?? 'default';
   const dir = join(podDir, 'volumes', volume.name);
   if (volume.hostPath) return { name: volume.name, hostPath: volume.hostPath.path };
   await mkdir(dir, { recursive: true });
@@ -144,46 +164,11 @@ export async function prepareVolume(
     await chmod(dir, 0o777);
     return { name: volume.name, hostPath: dir };
   }
-  if (volume.configMap) {
-    const data = await sources.configMap(namespace, volume.configMap.name ?? '');
-    if (!data && !volume.configMap.optional) {
-      throw new VolumeSetupError(`volume ${volume.name}: configmap "${volume.configMap.name}" not found`);
-    }
-    const mode = volume.configMap.defaultMode ?? 0o644;
-    await writeKeys(
-      dir,
-      volume.name,
-      data ?? {},
-      volume.configMap.items,
-      mode,
-      `configmap "${volume.configMap.name}"`,
-    );
-    return { name: volume.name, hostPath: dir };
-  }
-  if (volume.secret) {
-    const data = await sources.secret(namespace, volume.secret.secretName ?? '');
-    if (!data && !volume.secret.optional) {
-      throw new VolumeSetupError(`volume ${volume.name}: secret "${volume.secret.secretName}" not found`);
-    }
-    const mode = volume.secret.defaultMode ?? 0o644;
-    await writeKeys(
-      dir,
-      volume.name,
-      data ?? {},
-      volume.secret.items,
-      mode,
-      `secret "${volume.secret.secretName}"`,
-    );
-    return { name: volume.name, hostPath: dir };
-  }
-  if (volume.projected || volume.downwardAPI) {
-    const mode = volume.projected?.defaultMode ?? volume.downwardAPI?.defaultMode ?? 0o644;
-    const projections: V1VolumeProjection[] = volume.projected?.sources ?? [
-      { downwardAPI: { items: volume.downwardAPI?.items ?? [] } },
-    ];
+  const projection = asProjection(volume);
+  if (projection) {
     let refreshAt: Date | undefined;
-    for (const source of projections) {
-      const at = await projectSource(pod, hostIP, dir, volume.name, source, mode, sources);
+    for (const source of projection.sources) {
+      const at = await projectSource(pod, hostIP, dir, volume.name, source, projection.mode, sources);
       if (at && (!refreshAt || at < refreshAt)) refreshAt = at;
     }
     return { name: volume.name, hostPath: dir, ...(refreshAt ? { refreshAt } : {}) };
