@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import type { Server } from 'node:https';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   CoreV1Api,
@@ -17,6 +16,7 @@ import { IpPool } from './ip-pool.ts';
 import { kubeSources } from './kube-sources.ts';
 import { startKubeletServer } from './kubelet-server.ts';
 import { MountPoints } from './mount-points.ts';
+import { cutLink, deleteNetns, healLink } from './netns.ts';
 import { type NodeIdentity, NodeRegistration } from './node-registration.ts';
 import { PodWorker, type PodWorkerContext } from './pod-worker.ts';
 
@@ -195,9 +195,8 @@ export class NodeAgent {
   async setPodNetwork(namespace: string, name: string, up: boolean): Promise<string> {
     const worker = this.findWorker(namespace, name);
     if (!worker?.podIP) throw new Error(`pod ${namespace}/${name} is not running on this agent`);
-    const script = join(import.meta.dirname, '..', 'harness', 'netns.sh');
-    const args = up ? ['up', worker.podIP, worker.nodeIP] : ['down'];
-    await run('bash', [script, 'link', worker.vethName, ...args]);
+    if (up) await healLink(worker.vethName, worker.podIP, worker.nodeIP);
+    else await cutLink(worker.vethName);
     return worker.vethName;
   }
 
@@ -290,17 +289,7 @@ export class NodeAgent {
       .split('\n')
       .map((line) => line.split(' ')[0] ?? '')
       .filter((name) => name.startsWith('weir-pod-'));
-    for (const ns of stale) {
-      const { stdout: pids } = await run('ip', ['netns', 'pids', ns]).catch(() => ({ stdout: '' }));
-      for (const pid of pids.split('\n').filter(Boolean)) {
-        try {
-          process.kill(Number(pid), 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-      await run('ip', ['netns', 'del', ns]).catch(() => undefined);
-    }
+    for (const ns of stale) await deleteNetns(ns);
     if (stale.length) this.log.info({ count: stale.length }, 'removed sandboxes of an earlier agent');
   }
 }

@@ -7,7 +7,6 @@ import { dirname } from 'node:path';
  * created is recorded so that `harness:down` can remove it again.
  */
 export class MountPoints {
-  private readonly created = new Set<string>();
   private readonly ledger: string;
 
   constructor(ledger: string) {
@@ -25,9 +24,7 @@ export class MountPoints {
   }
 
   private record(path: string, create: () => void): void {
-    if (this.created.has(path) && existsSync(path)) return;
     create();
-    this.created.add(path);
     appendFileSync(this.ledger, `${path}\n`);
   }
 }

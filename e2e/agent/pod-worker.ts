@@ -1,12 +1,11 @@
-import { execFile } from 'node:child_process';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { V1Container, V1Pod, V1PodStatus } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ContainerProcess } from './container-process.ts';
 import { type ImageSpec, resolveImage } from './image-map.ts';
 import type { MountPoints } from './mount-points.ts';
+import { createNetns, deleteNetns } from './netns.ts';
 import { type EnvSources, resolveContainerEnv } from './pod-env.ts';
 import { baseEnv, containerArgv, securitySettings } from './pod-launch.ts';
 import {
@@ -20,9 +19,6 @@ import {
 } from './pod-status.ts';
 import { ContainerProber } from './probes.ts';
 import { type PreparedVolume, prepareVolume, removePodDir, type VolumeSources } from './volumes.ts';
-
-const run = promisify(execFile);
-const netnsScript = join(import.meta.dirname, '..', 'harness', 'netns.sh');
 
 export interface PodWorkerContext {
   nodeName: string;
@@ -205,7 +201,7 @@ export class PodWorker {
         if (!this.record.podIP && !this.pod.spec?.hostNetwork) {
           const ip = this.ctx.allocateIP();
           this.record.podIP = ip;
-          await run('bash', [netnsScript, 'create', this.netns, this.hostVeth, ip, this.ctx.nodeIP]);
+          await createNetns(this.netns, this.hostVeth, ip, this.ctx.nodeIP);
         }
         for (const volume of this.pod.spec?.volumes ?? []) {
           this.volumes.set(
@@ -477,7 +473,7 @@ export class PodWorker {
   private async tearDownSandbox(): Promise<void> {
     clearTimeout(this.refreshTimer);
     if (this.record.podIP && !this.pod.spec?.hostNetwork) {
-      await run('bash', [netnsScript, 'delete', this.netns]).catch((error: unknown) =>
+      await deleteNetns(this.netns).catch((error: unknown) =>
         this.log.warn({ err: error }, 'netns delete failed'),
       );
       this.ctx.releaseIP(this.record.podIP);

@@ -10,8 +10,7 @@ done_step
 
 step "removing network namespaces and addresses"
 for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^weir-(pod|svc)/ {print $1}'); do
-  for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
-  ip netns del "$ns" 2>/dev/null || true
+  bash "$WEIR_ROOT/e2e/harness/netns.sh" delete "$ns"
   info "netns $ns removed"
 done
 bash "$WEIR_ROOT/e2e/harness/netns.sh" release

@@ -8,7 +8,7 @@
 # hold anything the machine itself uses (its resolver is 10.255.255.53). Namespaces get a route to that block
 # only, never a default route, so nothing in them can send traffic off the machine.
 #   netns.sh create <netns> <host-veth> <address> <root-source-address>
-#   netns.sh delete <netns>
+#   netns.sh delete <netns>                 (kills what still runs inside)
 #   netns.sh link <host-veth> down          (cut a namespace off: its link and route go)
 #   netns.sh link <host-veth> up <address> <root-source-address>   (heal it)
 #   netns.sh contain                        (root namespace: harness addresses without a
@@ -37,7 +37,9 @@ case "${1:-}" in
     ip route replace "$addr/32" dev "$veth" src "$src"
     ;;
   delete)
+    # Processes still inside would keep the namespace (and its veth) alive.
     ns="$2"
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
     ip netns del "$ns" 2>/dev/null || true
     ;;
   link)
