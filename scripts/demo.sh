@@ -20,13 +20,8 @@ kubectl wait --for=condition=Established --timeout=30s crd/streamjobs.weir.dev
 done_step
 
 step "operator (out of cluster, leader-elected, log: $WEIR_STATE/logs/operator.log)"
-if is_running operator; then
-  info "operator: already running (pid $(pid_of operator))"
-else
-  WEIR_OPERATOR_HEALTH_HOST=127.0.0.1 WEIR_OPERATOR_HEALTH_PORT=18080 WEIR_OPERATOR_NAMESPACE=default \
-    setsid node src/operator/main.ts >>"$WEIR_STATE/logs/operator.log" 2>&1 </dev/null &
-  echo $! >"$WEIR_STATE/pids/operator.pid"
-fi
+WEIR_OPERATOR_HEALTH_HOST=127.0.0.1 WEIR_OPERATOR_HEALTH_PORT=18080 WEIR_OPERATOR_NAMESPACE=default \
+  start_host_service operator node src/operator/main.ts
 wait_for operator 30 curl -fsS http://127.0.0.1:18080/readyz
 done_step
 

@@ -32,16 +32,23 @@ is_running() {
   [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
 }
 
-# Starts a command in the services namespace, in a session of its own so
-# that down.sh can stop the whole process group. Does nothing when the
-# service's recorded process is still alive.
-start_service() {
-  local name="$1"; shift
+# Starts a command in a session of its own (so down.sh can stop its whole
+# process group), logging to logs/<name>.log. Does nothing when the recorded
+# process is still alive. start_service runs it in the services namespace,
+# start_host_service in the root namespace.
+start_in() {
+  local netns="$1" name="$2"; shift 2
   if is_running "$name"; then info "$name: already running (pid $(pid_of "$name"))"; return; fi
-  setsid ip netns exec "$SVC_NETNS" "$@" >>"$WEIR_STATE/logs/$name.log" 2>&1 </dev/null &
+  if [[ -n "$netns" ]]; then
+    setsid ip netns exec "$netns" "$@" >>"$WEIR_STATE/logs/$name.log" 2>&1 </dev/null &
+  else
+    setsid "$@" >>"$WEIR_STATE/logs/$name.log" 2>&1 </dev/null &
+  fi
   echo $! >"$WEIR_STATE/pids/$name.pid"
   info "$name: started (pid $!, log $WEIR_STATE/logs/$name.log)"
 }
+start_service() { start_in "$SVC_NETNS" "$@"; }
+start_host_service() { start_in "" "$@"; }
 
 # Polls a health command until it succeeds, the service dies, or time runs out.
 wait_for() {
@@ -195,15 +202,12 @@ start_agent() {
     info "node-agent: already running (pid $(pid_of node-agent)); image map reloaded"
     return
   fi
-  setsid node "$WEIR_ROOT/e2e/agent/main.ts" \
+  start_host_service node-agent node "$WEIR_ROOT/e2e/agent/main.ts" \
     --kubeconfig "$WEIR_STATE/admin.kubeconfig" --nodes "$AGENT_NODES" \
     --state-dir "$WEIR_STATE/data/agent" --logs-dir "$WEIR_STATE/logs/pods" --mount-ledger "$MOUNT_LEDGER" \
     --image-map "$WEIR_STATE/images.json" --api-host "$SVC_ADDR" --api-port 6443 \
     --tls-cert "$PKI/agent.crt" --tls-key "$PKI/agent.key" --ca-cert "$PKI/ca.crt" \
-    --control-port "$AGENT_CONTROL_PORT" --kubelet-version "$KUBERNETES_VERSION" \
-    >>"$WEIR_STATE/logs/node-agent.log" 2>&1 </dev/null &
-  echo $! >"$WEIR_STATE/pids/node-agent.pid"
-  info "node-agent: started (pid $!, log $WEIR_STATE/logs/node-agent.log)"
+    --control-port "$AGENT_CONTROL_PORT" --kubelet-version "$KUBERNETES_VERSION"
 }
 
 write_env_file() {
