@@ -74,8 +74,8 @@ export class Actuator {
     try {
       await this.core.createNamespacedPod({ namespace: job.metadata.namespace ?? '', body });
     } catch (error) {
-      if (httpStatus(error) === 409) return; // created by an earlier pass the cache had not shown yet
       const code = httpStatus(error);
+      if (code === 409) return; // created by an earlier pass the cache had not shown yet
       // 422/400: the API server rejected the pod itself; retrying the same spec cannot help.
       throw wrap(
         'POD_CREATE_FAILED',

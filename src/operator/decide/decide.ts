@@ -47,6 +47,11 @@ export function specHash(job: StreamJob): string {
   return createHash('sha256').update(JSON.stringify(shaping)).digest('hex').slice(0, 10);
 }
 
+/** The failure history of a fresh deployment. */
+function noFailures(): NonNullable<StreamJobStatus['restarts']> {
+  return { count: 0, consecutive: 0, recentFailures: [] };
+}
+
 function historyFrom(status: StreamJobStatus): FailureHistory {
   const restarts = status.restarts ?? {};
   return {
@@ -134,7 +139,7 @@ export function decide(
 
   // A new generation is a new deployment: the restart strategy starts over, and a Failed job is revived.
   if (!firstSight && status.observedGeneration !== generation) {
-    status.restarts = { count: 0, consecutive: 0, recentFailures: [] };
+    status.restarts = noFailures();
     if (status.phase === 'Failed') status.phase = 'Deploying';
   }
   if (status.observedRestartNonce === undefined) {
@@ -145,7 +150,7 @@ export function decide(
     if (status.restarts) delete status.restarts.nextRestartAt;
     if (status.phase === 'Failed') {
       status.phase = 'Deploying';
-      status.restarts = { count: 0, consecutive: 0, recentFailures: [] };
+      status.restarts = noFailures();
     }
     events.push({
       type: 'Normal',
