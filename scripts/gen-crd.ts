@@ -1,7 +1,12 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { renderCrdYaml } from '../src/api/crd-yaml.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { crdFiles, renderCrdYaml } from '../src/api/crd-yaml.ts';
 
-const target = join(import.meta.dirname, '..', 'crds', 'streamjob.yaml');
-writeFileSync(target, renderCrdYaml());
-process.stdout.write(`wrote ${target}\n`);
+const root = join(import.meta.dirname, '..');
+const yaml = renderCrdYaml();
+for (const file of crdFiles) {
+  const target = join(root, file);
+  mkdirSync(dirname(target), { recursive: true });
+  writeFileSync(target, yaml);
+  process.stdout.write(`wrote ${target}\n`);
+}

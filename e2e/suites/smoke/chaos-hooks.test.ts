@@ -24,7 +24,7 @@ function echoPod(name: string, node: string, extra: Partial<V1Pod['spec']> = {})
       containers: [
         {
           name: 'echo',
-          image: 'weir:dev',
+          image: 'weir-harness/checkout',
           args: ['e2e/suites/smoke/fixtures/echo-server.ts'],
           env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
           ports: [{ name: 'http', containerPort: 8080 }],

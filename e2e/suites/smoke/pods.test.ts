@@ -12,7 +12,7 @@ import {
 } from '../../support/cluster.ts';
 
 const shellImage = 'weir-harness/shell';
-const weirImage = 'weir:dev';
+const checkoutImage = 'weir-harness/checkout';
 
 async function podLog(cluster: Cluster, namespace: string, name: string): Promise<string> {
   return cluster.core.readNamespacedPodLog({ name, namespace });
@@ -76,7 +76,7 @@ describe('local harness: pods', () => {
               containers: [
                 {
                   name: 'echo',
-                  image: weirImage,
+                  image: checkoutImage,
                   args: ['e2e/suites/smoke/fixtures/echo-server.ts'],
                   env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
                   ports: [{ name: 'http', containerPort: 8080 }],
@@ -144,7 +144,7 @@ describe('local harness: pods', () => {
         containers: [
           {
             name: 'main',
-            image: weirImage,
+            image: checkoutImage,
             args: ['e2e/suites/smoke/fixtures/list-pods.ts'],
             securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
             volumeMounts: [{ name: 'config', mountPath: '/etc/weir-config', readOnly: true }],

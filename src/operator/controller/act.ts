@@ -43,21 +43,22 @@ export class Actuator {
     this.secretsEnsured.delete(uid);
   }
 
+  /**
+   * Create-only on purpose: an existing Secret (409) is the job's, and the
+   * operator never needs to read it back, so its RBAC holds no read access to
+   * Secrets anywhere.
+   */
   private async ensureTokenSecret(job: StreamJob): Promise<void> {
     const uid = job.metadata.uid ?? '';
     if (this.secretsEnsured.has(uid)) return;
-    const namespace = job.metadata.namespace ?? '';
     try {
-      await this.core.readNamespacedSecret({ name: tokenSecretName(job.metadata.name ?? ''), namespace });
+      await this.core.createNamespacedSecret({
+        namespace: job.metadata.namespace ?? '',
+        body: tokenSecret(job, randomBytes(32).toString('hex')),
+      });
     } catch (error) {
-      if (httpStatus(error) !== 404) throw wrap('SECRET_READ_FAILED', error);
-      try {
-        await this.core.createNamespacedSecret({
-          namespace,
-          body: tokenSecret(job, randomBytes(32).toString('hex')),
-        });
-      } catch (createError) {
-        if (httpStatus(createError) !== 409) throw wrap('SECRET_CREATE_FAILED', createError);
+      if (httpStatus(error) !== 409) {
+        throw wrap('SECRET_CREATE_FAILED', error, true, tokenSecretName(job.metadata.name ?? ''));
       }
     }
     this.secretsEnsured.add(uid);

@@ -1,0 +1,41 @@
+# syntax=docker/dockerfile:1
+# The Weir image: `weir operator` for the operator Deployment, `weir taskmanager`
+# for TaskManager pods, and the base that job images are built FROM.
+# Build: docker build -t weir:dev .
+
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+# librdkafka is built from the client's bundled source and linked against the
+# distribution's libraries, the same way the project's own setup builds it.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      build-essential python3 ca-certificates \
+      libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev libcurl4-openssl-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+ENV CKJS_LINKING=dynamic
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+FROM ${NODE_IMAGE} AS runtime
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      ca-certificates libssl3 libsasl2-2 zlib1g libzstd1 liblz4-1 libcurl4 \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /opt/weir
+COPY --from=build /src/package.json ./package.json
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+# Job images add their compiled pipeline under /opt/weir/jobs (see the README).
+RUN mkdir -p /opt/weir/jobs \
+ && printf '#!/bin/sh\nexec node /opt/weir/dist/cli/weir.js "$@"\n' >/usr/local/bin/weir \
+ && chmod 0755 /usr/local/bin/weir
+ENV NODE_ENV=production
+# The numeric user lets Kubernetes' runAsNonRoot check it without a passwd lookup.
+USER 65532:65532
+ENTRYPOINT ["weir"]
+CMD ["help"]

@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import { renderCrdYaml } from '../../../src/api/crd-yaml.ts';
+import {
+  clusterPermissions,
+  leaseNamespacePermissions,
+  type Permission,
+  watchedNamespacePermissions,
+} from '../../../src/operator/permissions.ts';
+import { helm, repositoryRoot, runTool } from '../../support/cli.ts';
+
+interface Rule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  rules?: Rule[];
+  spec?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+const chart = join(repositoryRoot, 'charts', 'weir');
+
+async function render(...values: string[]): Promise<Manifest[]> {
+  const text = await helm('template', 'weir', chart, '--namespace', 'weir-system', ...values);
+  return parseAllDocuments(text)
+    .map((d) => d.toJS() as Manifest | null)
+    .filter((m): m is Manifest => m !== null);
+}
+
+function only(manifests: Manifest[], kind: string, name?: string): Manifest {
+  const found = manifests.filter((m) => m.kind === kind && (name === undefined || m.metadata.name === name));
+  assert.equal(found.length, 1, `exactly one ${kind}${name ? ` ${name}` : ''}`);
+  return found[0] as Manifest;
+}
+
+/** "group/resource:verb" cells, so rule sets compare regardless of how rules are grouped. */
+function cells(rules: readonly Rule[] | readonly Permission[]): string[] {
+  const out: string[] = [];
+  for (const rule of rules) {
+    const groups = 'apiGroups' in rule ? rule.apiGroups : [rule.apiGroup];
+    const resources = 'resources' in rule ? rule.resources : [rule.resource];
+    for (const g of groups) for (const r of resources) for (const v of rule.verbs) out.push(`${g}/${r}:${v}`);
+  }
+  return out.sort();
+}
+
+type Container = {
+  args: string[];
+  image: string;
+  env: { name: string; value?: string }[];
+  securityContext: Record<string, unknown>;
+};
+function operatorContainer(manifests: Manifest[]): Container {
+  const deployment = only(manifests, 'Deployment');
+  const spec = deployment.spec as { template: { spec: { containers: Container[] } } };
+  return spec.template.spec.containers[0] as Container;
+}
+
+describe('Helm chart charts/weir', () => {
+  it('passes helm lint --strict, in both RBAC modes', async () => {
+    await helm('lint', '--strict', chart);
+    await helm('lint', '--strict', chart, '--set', 'watchNamespaces={team-a,team-b}');
+  });
+
+  it('runs two operator replicas with leader election and the weir entrypoint', async () => {
+    const manifests = await render();
+    const deployment = only(manifests, 'Deployment');
+    assert.equal((deployment.spec as { replicas: number }).replicas, 2);
+    const container = operatorContainer(manifests);
+    assert.deepEqual(container.args, ['operator']);
+    const chartYaml = readFileSync(join(chart, 'Chart.yaml'), 'utf8');
+    const appVersion = /appVersion: "(.+)"/.exec(chartYaml)?.[1];
+    assert.equal(container.image, `ghcr.io/weir-dev/weir:${appVersion}`);
+    const env = new Map(container.env.map((e) => [e.name, e.value]));
+    assert.equal(env.get('WEIR_LEADER_ELECTION_ID'), 'weir');
+    assert.equal(env.get('WEIR_WATCH_NAMESPACES'), '');
+    assert.ok(env.has('WEIR_OPERATOR_NAMESPACE') && env.has('POD_NAME'));
+    const pdb = only(manifests, 'PodDisruptionBudget');
+    assert.equal((pdb.spec as { minAvailable: number }).minAvailable, 1);
+  });
+
+  it('runs the operator as non-root with a read-only root file system and no capabilities', async () => {
+    const manifests = await render();
+    const deployment = only(manifests, 'Deployment');
+    const podSpec = (deployment.spec as { template: { spec: { securityContext: Record<string, unknown> } } })
+      .template.spec;
+    assert.equal(podSpec.securityContext.runAsNonRoot, true);
+    assert.equal(podSpec.securityContext.runAsUser, 65532);
+    const container = operatorContainer(manifests);
+    assert.equal(container.securityContext.readOnlyRootFilesystem, true);
+    assert.equal(container.securityContext.allowPrivilegeEscalation, false);
+    assert.deepEqual(container.securityContext.capabilities, { drop: ['ALL'] });
+  });
+
+  it('cluster-wide mode grants exactly the permissions the operator uses, and no wildcard', async () => {
+    const manifests = await render();
+    assert.deepEqual(
+      cells(only(manifests, 'ClusterRole', 'weir-jobs').rules ?? []),
+      cells(watchedNamespacePermissions),
+    );
+    assert.deepEqual(
+      cells(only(manifests, 'ClusterRole', 'weir-nodes').rules ?? []),
+      cells(clusterPermissions),
+    );
+    const lease = only(manifests, 'Role', 'weir-leader-election');
+    assert.equal(lease.metadata.namespace, 'weir-system');
+    assert.deepEqual(cells(lease.rules ?? []), cells(leaseNamespacePermissions));
+    for (const role of manifests.filter((m) => m.kind === 'ClusterRole' || m.kind === 'Role')) {
+      for (const cell of cells(role.rules ?? []))
+        assert.doesNotMatch(cell, /\*/, `${role.metadata.name}: ${cell}`);
+    }
+    const secretCells = cells(watchedNamespacePermissions).filter((c) => c.startsWith('/secrets:'));
+    assert.deepEqual(secretCells, ['/secrets:create'], 'the operator never reads Secrets');
+  });
+
+  it('namespaced mode uses a Role per watched namespace and no cluster-wide job access', async () => {
+    const manifests = await render('--set', 'watchNamespaces={team-a,team-b}');
+    const roles = manifests.filter((m) => m.kind === 'Role' && m.metadata.name === 'weir-jobs');
+    assert.deepEqual(roles.map((r) => r.metadata.namespace).sort(), ['team-a', 'team-b']);
+    for (const role of roles) assert.deepEqual(cells(role.rules ?? []), cells(watchedNamespacePermissions));
+    const bindings = manifests.filter((m) => m.kind === 'RoleBinding' && m.metadata.name === 'weir-jobs');
+    assert.equal(bindings.length, 2);
+    assert.deepEqual(
+      manifests.filter((m) => m.kind === 'ClusterRole').map((m) => m.metadata.name),
+      ['weir-nodes'],
+    );
+    const env = new Map(operatorContainer(manifests).env.map((e) => [e.name, e.value]));
+    assert.equal(env.get('WEIR_WATCH_NAMESPACES'), 'team-a,team-b');
+  });
+
+  it('renders the metrics Service, and the ServiceMonitor only when asked', async () => {
+    const defaults = await render();
+    const service = only(defaults, 'Service');
+    assert.equal(service.metadata.name, 'weir-metrics');
+    assert.equal(defaults.filter((m) => m.kind === 'ServiceMonitor').length, 0);
+    const monitored = await render('--set', 'metrics.serviceMonitor.enabled=true');
+    const monitor = only(monitored, 'ServiceMonitor');
+    assert.equal(monitor.apiVersion, 'monitoring.coreos.com/v1');
+  });
+
+  it('passes through scheduling values and the log level', async () => {
+    const manifests = await render(
+      '--set',
+      'nodeSelector.pool=stream',
+      '--set',
+      'tolerations[0].key=dedicated,tolerations[0].operator=Exists',
+      '--set',
+      'logLevel=debug',
+      '--set',
+      'image.tag=1.2.3',
+    );
+    const spec = (only(manifests, 'Deployment').spec as { template: { spec: Record<string, unknown> } })
+      .template.spec;
+    assert.deepEqual(spec.nodeSelector, { pool: 'stream' });
+    assert.deepEqual(spec.tolerations, [{ key: 'dedicated', operator: 'Exists' }]);
+    const container = operatorContainer(manifests);
+    assert.equal(container.image, 'ghcr.io/weir-dev/weir:1.2.3');
+    assert.equal(container.env.find((e) => e.name === 'WEIR_LOG_LEVEL')?.value, 'debug');
+  });
+
+  it('rejects bad values through values.schema.json, naming the value', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--set', 'logLevel=verbose'], /logLevel/],
+      [['--set', 'replicaCount=0'], /replicaCount/],
+      [['--set', 'watchNamespaces={Team_A}'], /watchNamespaces/],
+      [['--set', 'imagePolicy=Always'], /imagePolicy/],
+      [['--set', 'nodeLostTimeout=soon'], /nodeLostTimeout/],
+    ];
+    for (const [values, named] of cases) {
+      const result = await runTool('helm', ['template', 'weir', chart, ...values], { allowFailure: true });
+      assert.notEqual(result.code, 0, `helm accepted ${values.join(' ')}`);
+      assert.match(result.stderr, named);
+    }
+  });
+
+  it('ships the CRD the schema renders in crds/', () => {
+    assert.equal(readFileSync(join(chart, 'crds', 'streamjob.yaml'), 'utf8'), renderCrdYaml());
+  });
+
+  it('manifests/install.yaml is the chart rendered (run `bash scripts/gen-manifests.sh` after a change)', async () => {
+    const rendered = await runTool('bash', [join(repositoryRoot, 'scripts', 'gen-manifests.sh'), '--stdout']);
+    assert.equal(readFileSync(join(repositoryRoot, 'manifests', 'install.yaml'), 'utf8'), rendered.stdout);
+  });
+});

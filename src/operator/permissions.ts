@@ -1,0 +1,59 @@
+import { group, plural } from '../api/streamjob.ts';
+
+/** One RBAC rule the operator needs, and the code path that needs it. */
+export interface Permission {
+  apiGroup: string;
+  resource: string;
+  verbs: readonly string[];
+  why: string;
+}
+
+/**
+ * Everything the operator does against the API, per watched namespace (or
+ * cluster-wide when it watches every namespace). The Helm chart's Roles and
+ * ClusterRoles must grant exactly this; a test renders the chart and compares,
+ * and the RBAC e2e test asks the API server with `kubectl auth can-i`.
+ */
+export const watchedNamespacePermissions: readonly Permission[] = [
+  { apiGroup: group, resource: plural, verbs: ['list', 'watch'], why: 'the StreamJob informer' },
+  {
+    apiGroup: group,
+    resource: `${plural}/status`,
+    verbs: ['update'],
+    why: 'the status recorder (replace with resourceVersion)',
+  },
+  {
+    apiGroup: group,
+    resource: `${plural}/finalizers`,
+    verbs: ['update'],
+    why: 'owner references with blockOwnerDeletion on clusters that enforce OwnerReferencesPermissionEnforcement',
+  },
+  {
+    apiGroup: '',
+    resource: 'pods',
+    verbs: ['list', 'watch', 'create', 'delete'],
+    why: 'the TaskManager pod informer and the actuator',
+  },
+  { apiGroup: '', resource: 'secrets', verbs: ['create'], why: 'the per-job control token (create-only)' },
+  { apiGroup: '', resource: 'events', verbs: ['create'], why: 'the event recorder' },
+];
+
+/** Cluster-scoped reads, needed in every mode. */
+export const clusterPermissions: readonly Permission[] = [
+  {
+    apiGroup: '',
+    resource: 'nodes',
+    verbs: ['list', 'watch'],
+    why: 'node readiness: pods on a lost node are replaced',
+  },
+];
+
+/** In the operator's own namespace only. */
+export const leaseNamespacePermissions: readonly Permission[] = [
+  {
+    apiGroup: 'coordination.k8s.io',
+    resource: 'leases',
+    verbs: ['get', 'create', 'update'],
+    why: 'leader election between the operator replicas',
+  },
+];
