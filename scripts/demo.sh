@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is missing, brings the local real
-# cluster up, installs the StreamJob CRD, starts the operator, applies a
+# cluster up, installs the StreamJob CRD and the operator (Helm chart, two
+# replicas running as pods), applies a
 # StreamJob, kills one of its TaskManagers and shows the operator replacing it.
 # Everything stays up for you to use; `npm run harness:down` removes it all.
 set -euo pipefail
@@ -19,10 +20,11 @@ kubectl apply --server-side --force-conflicts -f crds/streamjob.yaml
 kubectl wait --for=condition=Established --timeout=30s crd/streamjobs.weir.dev
 done_step
 
-step "operator (out of cluster, leader-elected, log: $WEIR_STATE/logs/operator.log)"
-WEIR_OPERATOR_HEALTH_HOST=127.0.0.1 WEIR_OPERATOR_HEALTH_PORT=18080 WEIR_OPERATOR_NAMESPACE=default \
-  start_host_service operator node src/operator/main.ts
-wait_for operator 30 curl -fsS http://127.0.0.1:18080/readyz
+step "operator: helm upgrade --install weir charts/weir (image weir:dev, which the node agent maps to this checkout)"
+helm upgrade --install weir charts/weir --namespace weir-system --create-namespace \
+  --set image.repository=weir --set image.tag=dev --wait --timeout 180s
+kubectl -n weir-system get pods -o wide
+info "leader: $(kubectl -n weir-system get lease weir -o jsonpath='{.spec.holderIdentity}')"
 done_step
 
 step "apply e2e/demo/streamjob.yaml"
@@ -54,8 +56,9 @@ Weir is running on the local harness. In your shell:
   kubectl describe sj demo               # status, conditions, events
   kubectl patch sj demo --type=merge -p '{"spec":{"state":"suspended"}}'
   kubectl scale sj demo --replicas=6     # rescale (parallelism)
-  curl -s 127.0.0.1:18080/metrics | grep ^weir_
-  npm run harness:down                   # stops the operator and the harness
+  kubectl -n weir-system get pods,lease  # the operator's two replicas and the leader's Lease
+  curl -s \$(kubectl -n weir-system get pod -l app.kubernetes.io/component=operator -o jsonpath='{.items[0].status.podIP}'):8080/metrics | grep ^weir_
+  npm run harness:down                   # stops everything
 
 Kafka:  $WEIR_KAFKA_BOOTSTRAP      MinIO (S3): $WEIR_S3_ENDPOINT bucket $WEIR_S3_BUCKET
 Logs:   $WEIR_HARNESS_LOGS

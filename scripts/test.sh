@@ -19,7 +19,11 @@ node_modules/.bin/tsc -p tsconfig.json
 done_step
 
 step "shell scripts (shellcheck)"
-shellcheck -x scripts/*.sh e2e/harness/*.sh e2e/agent/*.sh .ci/run
+shellcheck -x scripts/*.sh e2e/harness/*.sh e2e/agent/*.sh e2e/kind/*.sh .ci/run
+done_step
+
+step "Dockerfiles (hadolint)"
+"$WEIR_CACHE/hadolint/$HADOLINT_VERSION/hadolint" Dockerfile e2e/kind/*.Dockerfile
 done_step
 
 step "unit tests"
@@ -33,8 +37,12 @@ source "$WEIR_STATE/env"
 # cluster-wide operator would reconcile the same StreamJobs.
 source "$root/e2e/harness/services.sh"
 if is_running operator; then
-  info "stopping the demo operator for the test run"
+  info "stopping the out-of-cluster operator for the test run"
   stop_service operator
+fi
+if helm status weir --namespace weir-system >/dev/null 2>&1; then
+  info "uninstalling the demo's Helm release for the test run"
+  helm uninstall weir --namespace weir-system --wait --timeout 120s
 fi
 
 step "end-to-end suites on the local harness"

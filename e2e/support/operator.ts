@@ -42,7 +42,7 @@ export async function startOperator(options: {
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${options.name}.log`);
   const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [join(root, 'src', 'operator', 'main.ts')], {
+  const child = spawn(process.execPath, [join(root, 'src', 'cli', 'weir.ts'), 'operator'], {
     env: {
       ...process.env,
       WEIR_WATCH_NAMESPACES: options.watchNamespaces.join(','),

@@ -31,7 +31,7 @@ export function standinJob(name: string, spec: StreamJobInput = {}): Record<stri
     kind: 'StreamJob',
     metadata: { name },
     spec: {
-      image: 'weir-test/taskmanager-standin',
+      image: 'weir-test/taskmanager-standin:e2e',
       entry: 'dist/jobs/standin.js',
       kafka: { bootstrapServers: requireEnv('WEIR_KAFKA_BOOTSTRAP') },
       checkpoints: { storage: { url: 's3://weir/e2e', endpoint: requireEnv('WEIR_S3_ENDPOINT') } },

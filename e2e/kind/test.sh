@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs the e2e suites that do not need the local harness's node agent against
+# the kind cluster from up.sh (which it runs first). Tests that kill container
+# processes or stop nodes through the agent skip themselves here.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+bash "$here/up.sh"
+# shellcheck source=/dev/null
+source "$root/.weir/kind/env"
+source "$root/scripts/node-env.sh"
+cd "$root"
+node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec \
+  'e2e/suites/operator/*.test.ts' 'e2e/suites/packaging/*.test.ts' \
+  e2e/suites/smoke/kafka.test.ts e2e/suites/smoke/minio.test.ts

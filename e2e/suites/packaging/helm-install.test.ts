@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CoordinationV1Api, type V1Pod } from '@kubernetes/client-node';
+import {
+  clusterPermissions,
+  leaseNamespacePermissions,
+  watchedNamespacePermissions,
+} from '../../../src/operator/permissions.ts';
+import { helm, kubectl, repositoryRoot, runTool } from '../../support/cli.ts';
+import {
+  type Cluster,
+  connect,
+  createTestNamespace,
+  deleteNamespace,
+  waitFor,
+} from '../../support/cluster.ts';
+import { accessMatrix, accessMismatches, grants } from '../../support/rbac.ts';
+import { applyCrd, StreamJobs, standinJob } from '../../support/streamjobs.ts';
+
+/**
+ * The chart installed with Helm: the operator runs as two pods of the Weir
+ * image (on the local harness, the node agent maps `weir:dev` to this
+ * checkout; on kind it is the image built from the Dockerfile), under the
+ * chart's RBAC, with in-cluster config, in namespaced mode.
+ */
+const operatorImage = process.env.WEIR_E2E_OPERATOR_IMAGE ?? 'weir:dev';
+const [imageRepository, imageTag] = operatorImage.split(/:(?=[^:/]+$)/) as [string, string | undefined];
+
+describe('helm install: the operator running in-cluster', () => {
+  let cluster: Cluster;
+  let releaseNamespace: string;
+  let jobsNamespace: string;
+  let unwatchedNamespace: string;
+  let jobs: StreamJobs;
+  let leases: CoordinationV1Api;
+  let installed = false;
+  const release = `weir-e2e-${randomBytes(3).toString('hex')}`;
+
+  async function operatorPods(): Promise<V1Pod[]> {
+    const list = await cluster.core.listNamespacedPod({
+      namespace: releaseNamespace,
+      labelSelector: `app.kubernetes.io/instance=${release},app.kubernetes.io/component=operator`,
+    });
+    return list.items.filter((p) => !p.metadata?.deletionTimestamp);
+  }
+
+  async function leaseHolder(): Promise<string> {
+    const lease = await leases.readNamespacedLease({ name: release, namespace: releaseNamespace });
+    return lease.spec?.holderIdentity ?? '';
+  }
+
+  /** The operator's identity is <pod name>-<pid>-<random>; the pod is the one whose name prefixes it. */
+  async function leaderPod(): Promise<string | undefined> {
+    const holder = await leaseHolder();
+    return (await operatorPods()).map((p) => p.metadata?.name ?? '').find((n) => holder.startsWith(`${n}-`));
+  }
+
+  before(async () => {
+    cluster = connect();
+    leases = cluster.kubeConfig.makeApiClient(CoordinationV1Api);
+    // Other suites may have applied the CRD already; Helm then leaves it as it is.
+    await applyCrd();
+    releaseNamespace = await createTestNamespace(cluster, 'weir-system');
+    jobsNamespace = await createTestNamespace(cluster, 'weir-jobs');
+    unwatchedNamespace = await createTestNamespace(cluster, 'weir-unwatched');
+    jobs = new StreamJobs(cluster, jobsNamespace);
+    await helm(
+      'install',
+      release,
+      join(repositoryRoot, 'charts', 'weir'),
+      '--namespace',
+      releaseNamespace,
+      '--set',
+      `image.repository=${imageRepository}`,
+      '--set',
+      `image.tag=${imageTag ?? 'latest'}`,
+      '--set',
+      `watchNamespaces={${jobsNamespace}}`,
+      '--set',
+      'logLevel=debug',
+      '--wait',
+      '--timeout',
+      '180s',
+    );
+    installed = true;
+  });
+  after(async () => {
+    if (installed) await helm('uninstall', release, '--namespace', releaseNamespace).catch(() => undefined);
+    for (const ns of [releaseNamespace, jobsNamespace, unwatchedNamespace]) {
+      if (ns) await deleteNamespace(cluster, ns);
+    }
+  });
+
+  it('runs two Ready operator pods under the chart service account, one holding the Lease', async () => {
+    const pods = await operatorPods();
+    assert.equal(pods.length, 2);
+    for (const pod of pods) {
+      assert.equal(pod.spec?.serviceAccountName, release);
+      assert.deepEqual(pod.spec?.containers[0]?.args, ['operator']);
+      assert.equal(pod.spec?.containers[0]?.image, `${imageRepository}:${imageTag ?? 'latest'}`);
+      assert.equal(pod.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+    }
+    const leader = await waitFor('a leader among the operator pods', 30_000, leaderPod);
+    assert.ok(pods.some((p) => p.metadata?.name === leader));
+  });
+
+  it('reconciles a StreamJob in its watched namespace and leaves other namespaces alone', async () => {
+    const unwatched = new StreamJobs(cluster, unwatchedNamespace);
+    await unwatched.create(standinJob('ignored'));
+    await jobs.create(standinJob('in-cluster', { parallelism: 1 }));
+    const job = await jobs.waitFor('in-cluster', 'Running', (j) => j.status?.phase === 'Running', 90_000);
+    assert.deepEqual(job.status?.tasks, { ready: 1, total: 1, pods: 1 });
+    const pods = await cluster.core.listNamespacedPod({
+      namespace: jobsNamespace,
+      labelSelector: 'weir.dev/job=in-cluster',
+    });
+    assert.deepEqual(
+      pods.items.map((p) => p.metadata?.name),
+      ['in-cluster-tm-0'],
+    );
+    // The token Secret was created by an operator that cannot read Secrets.
+    await cluster.core.readNamespacedSecret({ name: 'in-cluster-weir-token', namespace: jobsNamespace });
+    assert.equal(
+      (await unwatched.get('ignored')).status,
+      undefined,
+      'a job outside watchNamespaces has no status',
+    );
+  });
+
+  it('holds exactly the RBAC the operator uses, in the watched namespace only', async () => {
+    const user = `system:serviceaccount:${releaseNamespace}:${release}`;
+    const questions = accessMatrix([jobsNamespace, releaseNamespace, unwatchedNamespace]);
+    const mismatches = await accessMismatches(user, questions, (q) => {
+      if (q.allNamespaces) return false;
+      if (q.namespace === undefined) return grants(clusterPermissions, q);
+      if (q.namespace === jobsNamespace) return grants(watchedNamespacePermissions, q);
+      if (q.namespace === releaseNamespace) return grants(leaseNamespacePermissions, q);
+      return false;
+    });
+    assert.deepEqual(mismatches, [], `${questions.length} questions asked`);
+  });
+
+  it('hands leadership to the other replica when the leader pod goes, and keeps reconciling', async () => {
+    const leader = await waitFor('a leader', 30_000, leaderPod);
+    const standby = (await operatorPods()).map((p) => p.metadata?.name).find((n) => n !== leader);
+    await cluster.core.deleteNamespacedPod({ name: leader, namespace: releaseNamespace });
+    const next = await waitFor(
+      `the Lease to move from ${leader}`,
+      60_000,
+      async () => {
+        const holder = await leaseHolder();
+        return holder && !holder.startsWith(`${leader}-`) ? holder : undefined;
+      },
+      leaseHolder,
+    );
+    assert.ok(next.startsWith(`${standby}-`), `the standby ${standby} took over (holder ${next})`);
+
+    await jobs.patchSpec('in-cluster', { parallelism: 2 });
+    const job = await jobs.waitFor(
+      'in-cluster',
+      'Running with 2 tasks after the hand-over',
+      (j) => j.status?.phase === 'Running' && j.status.tasks?.total === 2 && j.status.tasks.ready === 2,
+      90_000,
+    );
+    assert.equal(job.status?.observedGeneration, job.metadata.generation);
+    // The Deployment replaces the deleted pod, which comes back as the new standby.
+    await waitFor('two Ready operator pods again', 90_000, async () => {
+      const pods = await operatorPods();
+      const ready = pods.filter((p) =>
+        p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      );
+      return ready.length === 2;
+    });
+  });
+
+  it('helm uninstall removes everything it installed except the CRD', async () => {
+    await helm('uninstall', release, '--namespace', releaseNamespace, '--wait', '--timeout', '120s');
+    installed = false;
+    const leftovers: string[] = [];
+    for (const [kind, namespace] of [
+      ['deployments,services,serviceaccounts,roles,rolebindings,poddisruptionbudgets', releaseNamespace],
+      ['roles,rolebindings', jobsNamespace],
+    ] as const) {
+      const out = await kubectl(
+        'get',
+        kind,
+        '-n',
+        namespace,
+        '-l',
+        `app.kubernetes.io/instance=${release}`,
+        '-o',
+        'name',
+      );
+      if (out.trim()) leftovers.push(out.trim());
+    }
+    const clusterScoped = await kubectl(
+      'get',
+      'clusterroles,clusterrolebindings',
+      '-l',
+      `app.kubernetes.io/instance=${release}`,
+      '-o',
+      'name',
+    );
+    if (clusterScoped.trim()) leftovers.push(clusterScoped.trim());
+    assert.deepEqual(leftovers, []);
+    await waitFor('the operator pods to be gone', 60_000, async () => (await operatorPods()).length === 0);
+    const crd = await runTool('kubectl', ['get', 'crd', 'streamjobs.weir.dev', '-o', 'name']);
+    assert.equal(crd.stdout.trim(), 'customresourcedefinition.apiextensions.k8s.io/streamjobs.weir.dev');
+  });
+});
