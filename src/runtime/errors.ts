@@ -1,0 +1,27 @@
+/** A TaskManager failure with a stable code; retriable ones may succeed on a later attempt as they are. */
+export class RuntimeError extends Error {
+  readonly code: string;
+  readonly retriable: boolean;
+
+  constructor(code: string, message: string, retriable: boolean, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RuntimeError';
+    this.code = code;
+    this.retriable = retriable;
+  }
+}
+
+/**
+ * A snapshot object that is missing, truncated, or fails its checksum. Never
+ * retriable: restoring from it again gives the same bytes, and silently
+ * starting with empty state would lose data.
+ */
+export class SnapshotCorruptError extends RuntimeError {
+  readonly objectKey: string;
+
+  constructor(objectKey: string, problem: string, options?: { cause?: unknown }) {
+    super('SNAPSHOT_CORRUPT', `snapshot object ${objectKey}: ${problem}`, false, options);
+    this.name = 'SnapshotCorruptError';
+    this.objectKey = objectKey;
+  }
+}
