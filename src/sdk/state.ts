@@ -1,0 +1,134 @@
+/**
+ * Keyed state, stored per source partition: a partition plays the role of
+ * Flink's key group, so rescaling moves whole partitions and never splits state.
+ * Values are kept as JSON bytes, which is also their snapshot encoding.
+ */
+
+/** One value per key. */
+export interface ValueState<T> {
+  get(): T | undefined;
+  set(value: T): void;
+  clear(): void;
+}
+
+/** A map per key. */
+export interface MapState<V> {
+  get(entry: string): V | undefined;
+  set(entry: string, value: V): void;
+  delete(entry: string): void;
+  entries(): [string, V][];
+  clear(): void;
+}
+
+export interface StateSpec {
+  kind: 'value' | 'map';
+}
+export interface ValueStateSpec<T> extends StateSpec {
+  kind: 'value';
+  /** Carries the value type to StateHandles; never set. */
+  readonly __type?: T;
+}
+export interface MapStateSpec<V> extends StateSpec {
+  kind: 'map';
+  readonly __type?: V;
+}
+export function valueState<T>(): ValueStateSpec<T> {
+  return { kind: 'value' };
+}
+export function mapState<V>(): MapStateSpec<V> {
+  return { kind: 'map' };
+}
+
+/** The state handles a keyed process function sees, typed from its declared specs. */
+export type StateHandles<S extends Record<string, StateSpec>> = {
+  [N in keyof S]: S[N] extends MapStateSpec<infer V>
+    ? MapState<V>
+    : S[N] extends ValueStateSpec<infer T>
+      ? ValueState<T>
+      : never;
+};
+
+/** A map-state entry is stored under "<key>\u0000<entry>", so one key's entries sort together. */
+const separator = '\u0000';
+
+/** All stores of one source partition, and whether they changed since the last snapshot. */
+export class PartitionStores {
+  readonly stores = new Map<string, Map<string, Buffer>>();
+  dirty = true;
+  /** Prior values of entries written by the record in progress, so a poison record leaves no trace. */
+  private undo: { store: Map<string, Buffer>; key: string; prior: Buffer | undefined }[] = [];
+  private dirtyBefore = false;
+
+  constructor(restored?: ReadonlyMap<string, ReadonlyMap<string, Buffer>>) {
+    if (restored) {
+      for (const [name, entries] of restored) this.stores.set(name, new Map(entries));
+      this.dirty = false;
+    }
+  }
+
+  /** Starts a record: its writes can be rolled back until the next begin(). */
+  begin(): void {
+    this.undo = [];
+    this.dirtyBefore = this.dirty;
+  }
+
+  rollback(): void {
+    for (const { store, key, prior } of this.undo.reverse()) {
+      if (prior === undefined) store.delete(key);
+      else store.set(key, prior);
+    }
+    this.undo = [];
+    this.dirty = this.dirtyBefore;
+  }
+
+  private store(name: string): Map<string, Buffer> {
+    let store = this.stores.get(name);
+    if (!store) {
+      store = new Map();
+      this.stores.set(name, store);
+    }
+    return store;
+  }
+
+  private write(store: Map<string, Buffer>, key: string, value: Buffer | undefined): void {
+    const prior = store.get(key);
+    if (value === undefined && prior === undefined) return;
+    this.undo.push({ store, key, prior });
+    if (value === undefined) store.delete(key);
+    else store.set(key, value);
+    this.dirty = true;
+  }
+
+  valueState<T>(name: string, key: string): ValueState<T> {
+    const store = this.store(name);
+    return {
+      get: () => decode<T>(store.get(key)),
+      set: (value) => this.write(store, key, encode(value)),
+      clear: () => this.write(store, key, undefined),
+    };
+  }
+
+  mapState<V>(name: string, key: string): MapState<V> {
+    const store = this.store(name);
+    const prefix = `${key}${separator}`;
+    const ownKeys = () => [...store.keys()].filter((k) => k.startsWith(prefix)).sort();
+    return {
+      get: (entry) => decode<V>(store.get(prefix + entry)),
+      set: (entry, value) => this.write(store, prefix + entry, encode(value)),
+      delete: (entry) => this.write(store, prefix + entry, undefined),
+      entries: () => ownKeys().map((k) => [k.slice(prefix.length), decode<V>(store.get(k)) as V]),
+      clear: () => {
+        for (const k of ownKeys()) this.write(store, k, undefined);
+      },
+    };
+  }
+}
+
+function encode(value: unknown): Buffer {
+  if (value === undefined) throw new TypeError('state cannot hold undefined; use clear()');
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+function decode<T>(raw: Buffer | undefined): T | undefined {
+  return raw === undefined ? undefined : (JSON.parse(raw.toString('utf8')) as T);
+}
