@@ -1,0 +1,49 @@
+import { RuntimeError } from '../runtime/errors.ts';
+
+/**
+ * Where snapshot objects and savepoint manifests live. Keys are relative to
+ * the job's storage prefix. Implementations: S3 (clusters) and a local
+ * directory (`weir run --local`).
+ */
+export interface CheckpointStorage {
+  /** Human-readable location of a key, for error messages (s3://bucket/prefix/key, or a path). */
+  describe(key: string): string;
+  put(key: string, bytes: Buffer): Promise<void>;
+  /** The whole object, or the byte range [start, start + length). Missing objects throw ObjectMissingError. */
+  get(key: string, range?: { start: number; length: number }): Promise<Buffer>;
+  /** Keys under a prefix, sorted. */
+  list(prefix: string): Promise<string[]>;
+  /** Deleting a missing key is not an error. */
+  delete(key: string): Promise<void>;
+}
+
+/** A referenced object that does not exist: restoring without it would lose state, so it is never retriable. */
+export class ObjectMissingError extends RuntimeError {
+  readonly location: string;
+
+  constructor(location: string, options?: { cause?: unknown }) {
+    super('SNAPSHOT_MISSING', `snapshot object ${location} does not exist`, false, options);
+    this.name = 'ObjectMissingError';
+    this.location = location;
+  }
+}
+
+/** A storage request that failed in transit or on the server: a later attempt may succeed. */
+export class StorageUnavailableError extends RuntimeError {
+  constructor(operation: string, location: string, cause: unknown) {
+    super(
+      'STORAGE_UNAVAILABLE',
+      `${operation} ${location}: ${(cause as Error)?.message ?? String(cause)}`,
+      true,
+      { cause },
+    );
+    this.name = 'StorageUnavailableError';
+  }
+}
+
+/** Keys are relative and made of plain segments, so no key can escape its job's prefix. */
+export function checkKey(key: string): void {
+  if (key === '' || key.startsWith('/') || key.split('/').some((s) => s === '' || s === '.' || s === '..')) {
+    throw new RuntimeError('STORAGE_KEY_INVALID', `invalid storage key "${key}"`, false);
+  }
+}
