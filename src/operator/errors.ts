@@ -1,15 +1,7 @@
-/** An operator failure with a stable code; the work queue retries it only when retriable. */
-export class OperatorError extends Error {
-  readonly code: string;
-  readonly retriable: boolean;
+import { CodedError } from '../errors.ts';
 
-  constructor(code: string, message: string, retriable: boolean, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'OperatorError';
-    this.code = code;
-    this.retriable = retriable;
-  }
-}
+/** An operator failure; the work queue retries it only when retriable. */
+export class OperatorError extends CodedError {}
 
 export function httpStatus(error: unknown): number | undefined {
   const code = (error as { code?: unknown })?.code;

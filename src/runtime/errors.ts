@@ -1,15 +1,7 @@
-/** A TaskManager failure with a stable code; retriable ones may succeed on a later attempt as they are. */
-export class RuntimeError extends Error {
-  readonly code: string;
-  readonly retriable: boolean;
+import { CodedError } from '../errors.ts';
 
-  constructor(code: string, message: string, retriable: boolean, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'RuntimeError';
-    this.code = code;
-    this.retriable = retriable;
-  }
-}
+/** A TaskManager failure; retriable ones may succeed on a later attempt as they are. */
+export class RuntimeError extends CodedError {}
 
 /**
  * A snapshot object that is missing, truncated, or fails its checksum. Never
@@ -21,7 +13,6 @@ export class SnapshotCorruptError extends RuntimeError {
 
   constructor(objectKey: string, problem: string, options?: { cause?: unknown }) {
     super('SNAPSHOT_CORRUPT', `snapshot object ${objectKey}: ${problem}`, false, options);
-    this.name = 'SnapshotCorruptError';
     this.objectKey = objectKey;
   }
 }

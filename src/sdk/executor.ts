@@ -1,3 +1,4 @@
+import { CodedError } from '../errors.ts';
 import type { JobDefinition, SourcePosition, Step, StreamRecord } from './pipeline.ts';
 import type { PartitionStores } from './state.ts';
 
@@ -10,18 +11,17 @@ export interface OutputRecord {
 }
 
 /** A record that failed, under the job's `fail` policy. Not retriable: it would fail the same way again. */
-export class PoisonRecordError extends Error {
-  readonly code = 'POISON_RECORD';
-  readonly retriable = false;
+export class PoisonRecordError extends CodedError {
   readonly position: SourcePosition;
   readonly operatorId: string;
 
   constructor(position: SourcePosition, operatorId: string, cause: unknown) {
     super(
+      'POISON_RECORD',
       `record ${position.topic}/${position.partition}@${position.offset} failed in "${operatorId}": ${(cause as Error)?.message ?? String(cause)}`,
+      false,
       { cause },
     );
-    this.name = 'PoisonRecordError';
     this.position = position;
     this.operatorId = operatorId;
   }
@@ -34,8 +34,10 @@ export function stateKey(key: unknown): string {
   return `json:${JSON.stringify(key)}`;
 }
 
-class KeyChangedError extends Error {
-  readonly code = 'KEY_CHANGED_BEFORE_KEYED_STATE';
+class KeyChangedError extends CodedError {
+  constructor(message: string) {
+    super('KEY_CHANGED_BEFORE_KEYED_STATE', message, false);
+  }
 }
 
 /**

@@ -1,3 +1,5 @@
+import { CodedError } from '../errors.ts';
+
 /** How a record key or value is read from and written to Kafka bytes. */
 export interface Format<T> {
   readonly name: string;
@@ -5,9 +7,10 @@ export interface Format<T> {
   encode(value: T): Buffer | null;
 }
 
-export class FormatError extends Error {
-  readonly code = 'RECORD_FORMAT';
-  readonly retriable = false;
+export class FormatError extends CodedError {
+  constructor(message: string) {
+    super('RECORD_FORMAT', message, false);
+  }
 }
 
 export const string: Format<string | null> = {

@@ -1,3 +1,4 @@
+import { CodedError } from '../errors.ts';
 import type { Format } from './formats.ts';
 import type { StateHandles, StateSpec } from './state.ts';
 
@@ -74,9 +75,10 @@ export interface JobDefinition {
   readonly poisonRecords: PoisonRecordPolicy;
 }
 
-export class PipelineDefinitionError extends Error {
-  readonly code = 'PIPELINE_INVALID';
-  readonly retriable = false;
+export class PipelineDefinitionError extends CodedError {
+  constructor(message: string) {
+    super('PIPELINE_INVALID', message, false);
+  }
 }
 
 /** Operator ids name state in snapshots, so they must stay stable across versions of a job. */

@@ -23,7 +23,6 @@ export class ObjectMissingError extends RuntimeError {
 
   constructor(location: string, options?: { cause?: unknown }) {
     super('SNAPSHOT_MISSING', `snapshot object ${location} does not exist`, false, options);
-    this.name = 'ObjectMissingError';
     this.location = location;
   }
 }
@@ -37,7 +36,6 @@ export class StorageUnavailableError extends RuntimeError {
       true,
       { cause },
     );
-    this.name = 'StorageUnavailableError';
   }
 }
 
