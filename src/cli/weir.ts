@@ -17,6 +17,30 @@ const commands: Record<string, Command> = {
       await import('../operator/main.ts');
     },
   },
+  taskmanager: {
+    summary: 'run TaskManager tasks (settings from the WEIR_* environment the operator sets on its pods)',
+    run: async () => {
+      const { loadTaskManagerConfig } = await import('../runtime/config.ts');
+      const { runTaskManager } = await import('../runtime/main.ts');
+      process.exit(await runTaskManager(loadTaskManagerConfig()));
+    },
+  },
+  run: {
+    summary: 'run a job locally: weir run --local <job module> --bootstrap <servers> (see weir run --help)',
+    run: async (args) => {
+      const { localRunConfig, runLocalUsage } = await import('./run-local.ts');
+      if (args.includes('--help') || args.includes('-h')) {
+        process.stdout.write(runLocalUsage);
+        return;
+      }
+      const config = localRunConfig(args);
+      const { runTaskManager } = await import('../runtime/main.ts');
+      process.stderr.write(
+        `control API: http://127.0.0.1:${config.control.port} (token ${config.control.token})\n`,
+      );
+      process.exit(await runTaskManager(config));
+    },
+  },
   version: {
     summary: 'print the Weir version',
     run: async () => {
@@ -47,6 +71,15 @@ if (name === undefined || name === 'help' || name === '--help' || name === '-h')
     process.stderr.write(`weir: unknown command "${name}"\n\n${usage()}`);
     process.exitCode = 2;
   } else {
-    await command.run(rest);
+    try {
+      await command.run(rest);
+    } catch (error) {
+      // Coded errors (bad configuration, a job module that does not load) are the user's to fix: say what, not where.
+      const coded = error as { code?: string; message?: string };
+      process.stderr.write(
+        `weir ${name}: ${coded.code ? `${coded.code}: ` : ''}${coded.message ?? String(error)}\n`,
+      );
+      process.exitCode = coded.code ? 2 : 1;
+    }
   }
 }

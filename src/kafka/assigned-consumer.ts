@@ -1,4 +1,4 @@
-import { settle } from './errors.ts';
+import { settle, toKafkaError } from './errors.ts';
 import {
   type ConsumerGlobalConfig,
   type KafkaConsumer,
@@ -75,12 +75,37 @@ export class AssignedConsumer {
     const offsets = await settle<TopicPartitionOffsetAndMetadata[]>('read committed offsets', (cb) =>
       this.native.committed(partitions, this.timeoutMs, cb),
     );
+    // The client leaves `offset` out, rather than -1001, for a partition with nothing committed.
     return offsets.map(({ topic, partition, offset, metadata }) => ({
       topic,
       partition,
-      offset,
+      offset: typeof offset === 'number' ? offset : -1001,
       ...(metadata ? { metadata } : {}),
     }));
+  }
+
+  /**
+   * Commits offsets with metadata outside any transaction (at-least-once
+   * mode). Synchronous in librdkafka: it returns once the broker answered.
+   */
+  commitWithMetadata(
+    offsets: { topic: string; partition: number; offset: number; metadata: string }[],
+  ): void {
+    try {
+      this.native.commitSync(offsets);
+    } catch (error) {
+      throw toKafkaError('commit offsets', error as Error);
+    }
+  }
+
+  /** The partition's high watermark as last seen by a fetch, for lag; undefined before the first fetch. */
+  highWatermark(topic: string, partition: number): number | undefined {
+    try {
+      const { highOffset } = this.native.getWatermarkOffsets(topic, partition);
+      return highOffset >= 0 ? highOffset : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   setConsumeTimeout(ms: number): void {

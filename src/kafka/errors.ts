@@ -69,3 +69,21 @@ export function settle<T>(
     call((error, value) => (error ? reject(toKafkaError(operation, error)) : resolve(value)));
   });
 }
+
+/** Group-coordinator states that pass on their own: a new group's coordinator is still being chosen or loaded. */
+const coordinatorNotReady = new Set([14, 15, 16]); // COORDINATOR_LOAD_IN_PROGRESS, _NOT_AVAILABLE, NOT_COORDINATOR
+
+/** Runs `call` again while it fails with a retriable Kafka error, for at most `budgetMs`. */
+export async function withKafkaRetries<T>(call: () => Promise<T>, budgetMs = 30_000): Promise<T> {
+  const deadline = Date.now() + budgetMs;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
+    try {
+      return await call();
+    } catch (error) {
+      const retriable =
+        error instanceof KafkaError && (error.retriable || coordinatorNotReady.has(error.kafkaCode));
+      if (!retriable || Date.now() + delay > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}

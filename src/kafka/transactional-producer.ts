@@ -4,7 +4,8 @@ import { type Producer, type ProducerGlobalConfig, rdkafka } from './native.ts';
 
 export interface TransactionalProducerOptions {
   bootstrapServers: string;
-  transactionalId: string;
+  /** Without one, the producer is idempotent but not transactional (at-least-once mode). */
+  transactionalId?: string;
   clientId?: string;
   transactionTimeoutMs?: number;
   operationTimeoutMs?: number;
@@ -35,34 +36,36 @@ export interface OutgoingRecord {
 export class TransactionalProducer {
   private readonly producer: Producer;
   private readonly timeoutMs: number;
-  readonly transactionalId: string;
+  readonly transactionalId: string | undefined;
 
-  private constructor(producer: Producer, transactionalId: string, timeoutMs: number) {
+  private constructor(producer: Producer, transactionalId: string | undefined, timeoutMs: number) {
     this.producer = producer;
     this.transactionalId = transactionalId;
     this.timeoutMs = timeoutMs;
   }
 
   static async connect(options: TransactionalProducerOptions): Promise<TransactionalProducer> {
+    const id = options.transactionalId;
     const config: ProducerGlobalConfig = {
       'bootstrap.servers': options.bootstrapServers,
-      'client.id': options.clientId ?? options.transactionalId,
-      'transactional.id': options.transactionalId,
-      'transaction.timeout.ms': options.transactionTimeoutMs ?? 60_000,
+      'client.id': options.clientId ?? id ?? 'weir-producer',
+      ...(id
+        ? { 'transactional.id': id, 'transaction.timeout.ms': options.transactionTimeoutMs ?? 60_000 }
+        : {}),
       'enable.idempotence': true,
       log_level: 0,
       ...options.settings,
     };
     const producer = new rdkafka.Producer(config);
     const timeoutMs = options.operationTimeoutMs ?? 30_000;
-    await settle(`connect producer ${options.transactionalId}`, (cb) =>
-      producer.connect({ timeout: timeoutMs }, cb),
-    );
+    await settle(`connect producer ${id ?? ''}`, (cb) => producer.connect({ timeout: timeoutMs }, cb));
     producer.setPollInterval(50);
-    const wrapped = new TransactionalProducer(producer, options.transactionalId, timeoutMs);
-    await settle<void>(`init transactions ${options.transactionalId}`, (cb) =>
-      producer.initTransactions(timeoutMs, (error) => cb(error, undefined)),
-    );
+    const wrapped = new TransactionalProducer(producer, id, timeoutMs);
+    if (id) {
+      await settle<void>(`init transactions ${id}`, (cb) =>
+        producer.initTransactions(timeoutMs, (error) => cb(error, undefined)),
+      );
+    }
     return wrapped;
   }
 

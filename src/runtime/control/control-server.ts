@@ -1,0 +1,144 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+import { CodedError } from '../../errors.ts';
+
+export interface ControlHandlers {
+  ready: () => boolean;
+  status: () => unknown;
+  savepoint: (id: string) => Promise<unknown>;
+  stop: (savepointId: string | undefined) => Promise<unknown>;
+}
+
+const idPattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const maxBodyBytes = 16 * 1024;
+
+class RequestError extends CodedError {
+  readonly status: number;
+  constructor(status: number, code: string, message: string) {
+    super(code, message, false);
+    this.status = status;
+  }
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, { 'Content-Type': 'application/json', ...headers }).end(`${JSON.stringify(body)}\n`);
+}
+
+async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBodyBytes)
+      throw new RequestError(413, 'BODY_TOO_LARGE', `request body over ${maxBodyBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') return {};
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new Error('not an object');
+    return parsed as Record<string, unknown>;
+  } catch (error) {
+    throw new RequestError(
+      400,
+      'BODY_INVALID',
+      `request body must be a JSON object: ${(error as Error).message}`,
+    );
+  }
+}
+
+function optionalId(body: Record<string, unknown>, field: string, required: boolean): string | undefined {
+  const value = body[field];
+  if (value === undefined && !required) return undefined;
+  if (typeof value !== 'string' || !idPattern.test(value)) {
+    throw new RequestError(400, 'FIELD_INVALID', `${field} must be a string matching ${idPattern}`);
+  }
+  return value;
+}
+
+/**
+ * The TaskManager control API (DESIGN.md): health without credentials,
+ * everything else with `Authorization: Bearer <job token>`.
+ */
+export function startControlServer(options: {
+  host: string;
+  port: number;
+  token: string;
+  handlers: ControlHandlers;
+}): Promise<Server> {
+  const expected = Buffer.from(`Bearer ${options.token}`);
+  const authorized = (req: IncomingMessage) => {
+    const given = Buffer.from(req.headers.authorization ?? '');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const route = `${req.method} ${path}`;
+    if (route === 'GET /healthz') return void res.end('ok\n');
+    if (route === 'GET /readyz') {
+      const ready = options.handlers.ready();
+      return void res.writeHead(ready ? 200 : 503).end(ready ? 'ok\n' : 'restoring\n');
+    }
+    if (!authorized(req)) {
+      return send(
+        res,
+        401,
+        { code: 'UNAUTHORIZED', message: 'Authorization: Bearer <job token> required' },
+        {
+          'WWW-Authenticate': 'Bearer realm="weir-taskmanager"',
+        },
+      );
+    }
+    const handle = async () => {
+      switch (route) {
+        case 'GET /v1/status':
+          return send(res, 200, options.handlers.status());
+        case 'POST /v1/savepoints': {
+          const id = optionalId(await jsonBody(req), 'id', true) as string;
+          return send(res, 200, await options.handlers.savepoint(id));
+        }
+        case 'POST /v1/stop': {
+          const savepointId = optionalId(await jsonBody(req), 'savepointId', false);
+          return send(res, 200, await options.handlers.stop(savepointId));
+        }
+        default:
+          return send(res, 404, { code: 'NOT_FOUND', message: `no route ${route}` });
+      }
+    };
+    handle().catch((error: unknown) => {
+      const status = error instanceof RequestError ? error.status : 500;
+      const coded = error as Partial<CodedError>;
+      send(res, status, {
+        code: coded.code ?? 'INTERNAL',
+        message: (error as Error)?.message ?? String(error),
+        retriable: coded.retriable ?? false,
+      });
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve(server));
+  });
+}
+
+export function startMetricsServer(host: string, port: number, registry: Registry): Promise<Server> {
+  const server = createServer((req, res) => {
+    if ((req.url ?? '/').split('?')[0] !== '/metrics') return void res.writeHead(404).end('not found\n');
+    registry
+      .metrics()
+      .then((text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text))
+      .catch((error: unknown) => res.writeHead(500).end(String(error)));
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}

@@ -1,0 +1,154 @@
+import type { Server } from 'node:http';
+import { type Logger, pino } from 'pino';
+import type { CheckpointStorage } from '../storage/checkpoint-storage.ts';
+import { FilesystemStorage } from '../storage/filesystem-storage.ts';
+import { S3Storage } from '../storage/s3-storage.ts';
+import type { TaskManagerConfig } from './config.ts';
+import { startControlServer, startMetricsServer } from './control/control-server.ts';
+import { RuntimeError } from './errors.ts';
+import { loadJobModule } from './job-module.ts';
+import { createTaskMetrics } from './metrics.ts';
+import { type CheckpointReport, StreamTask } from './task/stream-task.ts';
+
+function storageFor(config: TaskManagerConfig): CheckpointStorage {
+  const s = config.storage;
+  if (s.kind === 'local') return new FilesystemStorage(s.directory);
+  return new S3Storage({
+    url: s.url,
+    region: s.region,
+    ...(s.endpoint ? { endpoint: s.endpoint } : {}),
+    ...(s.accessKeyId && s.secretAccessKey
+      ? { credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey } }
+      : {}),
+    requestTimeoutMs: config.checkpoint.timeoutMs,
+  });
+}
+
+/**
+ * The TaskManager process: restores its tasks, serves the control API and
+ * metrics, runs the tasks, and ends with exit code 0 after a requested stop
+ * or SIGTERM, 1 after any task failure (the operator's restart strategy then
+ * decides), having logged the failure's code.
+ */
+export async function runTaskManager(
+  config: TaskManagerConfig,
+  log: Logger = pino({ name: 'weir-taskmanager' }),
+  options: { shutdownTimeoutMs?: number; installSignalHandlers?: boolean } = {},
+): Promise<number> {
+  const jobLog = log.child({ namespace: config.namespace, job: config.job, run: config.runId });
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 20_000;
+  const storage = storageFor(config);
+  const job = await loadJobModule(config.entry, config.args);
+  const tasks: StreamTask[] = [];
+  const metrics = createTaskMetrics(() => new Map(tasks.map((t) => [t.index, t.lag()])));
+  for (const index of config.tasks) {
+    tasks.push(new StreamTask({ config, index, job, storage, metrics, log: jobLog, now: Date.now }));
+  }
+  let ready = false;
+  let running: Promise<void>[] = [];
+  let stopping: Promise<unknown> | undefined;
+  let finish: (code: number) => void = () => {};
+  const finished = new Promise<number>((resolve) => {
+    finish = resolve;
+  });
+
+  const stop = (
+    savepointId: string | undefined,
+    reason: string,
+  ): Promise<(CheckpointReport | undefined)[]> => {
+    if (!stopping) {
+      jobLog.info(
+        { reason, savepointId },
+        'stopping: finishing the current batch and taking a last checkpoint',
+      );
+      for (const t of tasks) t.requestStop();
+      stopping = (async () => {
+        await Promise.allSettled(running);
+        const timer = setTimeout(() => {
+          jobLog.error(
+            { shutdownTimeoutMs },
+            'stop did not finish in time; exiting with uncommitted work aborted',
+          );
+          finish(1);
+        }, shutdownTimeoutMs);
+        const reports = await Promise.all(
+          tasks.map((t) => t.close({ finalCheckpoint: true, ...(savepointId ? { savepointId } : {}) })),
+        );
+        clearTimeout(timer);
+        finish(0);
+        return reports;
+      })();
+    }
+    return stopping as Promise<(CheckpointReport | undefined)[]>;
+  };
+
+  const servers: Server[] = [];
+  servers.push(
+    await startControlServer({
+      host: config.control.host,
+      port: config.control.port,
+      token: config.control.token,
+      handlers: {
+        ready: () => ready,
+        status: () => ({ job: config.job, runId: config.runId, ready, tasks: tasks.map((t) => t.status()) }),
+        savepoint: async (id) => {
+          const reports = await Promise.all(tasks.map((t) => t.savepoint(id)));
+          if (reports.some((r) => r === undefined)) {
+            throw new RuntimeError(
+              'SAVEPOINT_FAILED',
+              `savepoint ${id}: a snapshot upload failed; try again`,
+              true,
+            );
+          }
+          return { savepointId: id, tasks: reports };
+        },
+        stop: async (savepointId) => ({ stopped: true, tasks: await stop(savepointId, 'control API') }),
+      },
+    }),
+  );
+  servers.push(await startMetricsServer(config.control.host, config.metricsPort, metrics.registry));
+  jobLog.info(
+    { control: servers[0]?.address(), metrics: servers[1]?.address(), tasks: config.tasks },
+    'serving',
+  );
+
+  const failed = (task: StreamTask, error: unknown) => {
+    const coded = error as { code?: string; retriable?: boolean };
+    jobLog.error(
+      { task: task.index, err: error, code: coded.code, retriable: coded.retriable },
+      'task failed',
+    );
+    task.fail();
+    for (const t of tasks) t.requestStop();
+    finish(1);
+  };
+  if (options.installSignalHandlers !== false) {
+    process.once('SIGTERM', () => void stop(undefined, 'SIGTERM'));
+    process.once('SIGINT', () => void stop(undefined, 'SIGINT'));
+  }
+  const restored = await Promise.all(
+    tasks.map((t) =>
+      t.restore().then(
+        () => true,
+        (error: unknown) => {
+          failed(t, error);
+          return false;
+        },
+      ),
+    ),
+  );
+  if (restored.every(Boolean)) {
+    ready = true;
+    running = tasks.map((t) => t.run().catch((error: unknown) => failed(t, error)));
+  }
+  const code = await finished;
+  for (const server of servers) server.close();
+  if (code !== 0) {
+    // Clients are closed without a checkpoint: the open transaction is aborted by the broker or by the next attempt.
+    await Promise.race([
+      Promise.allSettled(tasks.map((t) => t.close({ finalCheckpoint: false }))),
+      new Promise((r) => setTimeout(r, 5_000)),
+    ]);
+  }
+  return code;
+}

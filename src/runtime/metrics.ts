@@ -1,0 +1,75 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface TaskMetrics {
+  registry: Registry;
+  recordsIn: Counter<'task'>;
+  recordsOut: Counter<'task'>;
+  deadLetters: Counter<'task'>;
+  lag: Gauge<'task'>;
+  checkpointDuration: Histogram<'task'>;
+  checkpointBytes: Counter<'task'>;
+  checkpointFailures: Counter<'task'>;
+  checkpointsCompleted: Counter<'task'>;
+}
+
+/** The TaskManager's Prometheus metrics (port 9249, /metrics); `lagOf` is read at scrape time. */
+export function createTaskMetrics(lagOf: () => Map<number, number>): TaskMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'weir_taskmanager_' });
+  const task = ['task'] as const;
+  return {
+    registry,
+    recordsIn: new Counter({
+      name: 'weir_task_records_in_total',
+      help: 'Source records processed.',
+      labelNames: task,
+      registers: [registry],
+    }),
+    recordsOut: new Counter({
+      name: 'weir_task_records_out_total',
+      help: 'Records written to the sink.',
+      labelNames: task,
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: 'weir_task_dead_letters_total',
+      help: 'Poison records written to the dead-letter topic.',
+      labelNames: task,
+      registers: [registry],
+    }),
+    lag: new Gauge({
+      name: 'weir_task_lag_records',
+      help: 'Records between the task position and the high watermark, summed over its partitions.',
+      labelNames: task,
+      registers: [registry],
+      collect() {
+        for (const [t, lag] of lagOf()) this.set({ task: String(t) }, lag);
+      },
+    }),
+    checkpointDuration: new Histogram({
+      name: 'weir_checkpoint_duration_seconds',
+      help: 'Time from the start of a checkpoint to its commit.',
+      labelNames: task,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    checkpointBytes: new Counter({
+      name: 'weir_checkpoint_uploaded_bytes_total',
+      help: 'Snapshot bytes written to checkpoint storage.',
+      labelNames: task,
+      registers: [registry],
+    }),
+    checkpointFailures: new Counter({
+      name: 'weir_checkpoint_failures_total',
+      help: 'Checkpoints that failed (storage errors or timeouts).',
+      labelNames: task,
+      registers: [registry],
+    }),
+    checkpointsCompleted: new Counter({
+      name: 'weir_checkpoints_completed_total',
+      help: 'Checkpoints committed.',
+      labelNames: task,
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,512 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { KafkaAdmin } from '../../kafka/admin.ts';
+import { AssignedConsumer } from '../../kafka/assigned-consumer.ts';
+import { KafkaError, withKafkaRetries } from '../../kafka/errors.ts';
+import { TransactionalProducer } from '../../kafka/transactional-producer.ts';
+import { PipelineExecutor } from '../../sdk/executor.ts';
+import type { JobDefinition } from '../../sdk/pipeline.ts';
+import { PartitionStores } from '../../sdk/state.ts';
+import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
+import {
+  decodeCommitMetadata,
+  encodeCommitMetadata,
+  type PartitionPointer,
+} from '../checkpoint/commit-metadata.ts';
+import { savepointPrefix, snapshotKey, taskStatePrefix, transactionalId } from '../checkpoint/paths.ts';
+import { objectsToDelete } from '../checkpoint/retention.ts';
+import type { TaskManagerConfig } from '../config.ts';
+import { RuntimeError } from '../errors.ts';
+import type { TaskMetrics } from '../metrics.ts';
+import { decodeSection, encodeSnapshot, verifiedSection } from '../state/snapshot-format.ts';
+import { ownedPartitions, partitionId, type TopicPartition } from './assignment.ts';
+import { TaskLifecycle } from './lifecycle.ts';
+
+/** librdkafka's local queue is full: wait for deliveries, then produce again. */
+const queueFullCode = -184;
+const stage = 0;
+
+interface PartitionRuntime {
+  tp: TopicPartition;
+  stores: PartitionStores;
+  /** Next offset to read; undefined until something was read or committed. */
+  position: number | undefined;
+  /** The committed section holding this partition's state. */
+  pointer: PartitionPointer | undefined;
+  /** The position moved since the last commit, so the offset must be committed again. */
+  advanced: boolean;
+}
+
+export interface CheckpointReport {
+  task: number;
+  checkpointId: number;
+  objectKey?: string;
+  bytes: number;
+  durationMs: number;
+  partitions: { topic: string; partition: number; offset: number; pointer: PartitionPointer }[];
+}
+
+export interface TaskStatus {
+  task: number;
+  state: string;
+  transactionalId?: string;
+  partitions: { topic: string; partition: number; offset: number | null; lag: number | null }[];
+  lastCheckpoint: { id: number; at: string; durationMs: number; bytes: number } | null;
+  consecutiveCheckpointFailures: number;
+}
+
+export interface StreamTaskDeps {
+  config: TaskManagerConfig;
+  index: number;
+  job: JobDefinition;
+  storage: CheckpointStorage;
+  metrics: TaskMetrics;
+  log: Logger;
+  now: () => number;
+}
+
+/**
+ * One task: owns partitions p mod N = index of the job's source topics,
+ * processes them through the pipeline, and checkpoints by DESIGN.md's
+ * protocol (snapshot to storage, offsets with pointers in the transaction,
+ * commit). A failed snapshot upload keeps the transaction open and is retried
+ * at the next interval, up to tolerableFailures; anything else fails the task
+ * and the restart restores from the last commit.
+ */
+export class StreamTask {
+  readonly index: number;
+  readonly lifecycle: TaskLifecycle;
+  private readonly deps: StreamTaskDeps;
+  private readonly log: Logger;
+  private readonly executor: PipelineExecutor;
+  private readonly attempt = randomBytes(4).toString('hex');
+  private readonly prefix: string;
+  private readonly partitions = new Map<string, PartitionRuntime>();
+  private consumer: AssignedConsumer | undefined;
+  private producer: TransactionalProducer | undefined;
+  private lastCheckpointId = 0;
+  private lastCheckpoint: TaskStatus['lastCheckpoint'] = null;
+  private failures = 0;
+  private nextCheckpointAt = 0;
+  private stopRequested = false;
+  /** Savepoints asked for over the control API; the run loop takes them between batches, never mid-batch. */
+  private pendingSavepoints: {
+    id: string;
+    resolve: (r: CheckpointReport | undefined) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  private readonly label: { task: string };
+
+  constructor(deps: StreamTaskDeps) {
+    this.deps = deps;
+    this.index = deps.index;
+    this.label = { task: String(deps.index) };
+    this.log = deps.log.child({ task: deps.index });
+    this.executor = new PipelineExecutor(deps.job);
+    const { namespace, job, runId } = deps.config;
+    this.prefix = taskStatePrefix(namespace, job, runId, stage, deps.index);
+    this.lifecycle = new TaskLifecycle((from, to) => this.log.info({ from, to }, `task ${from} → ${to}`));
+  }
+
+  private get exactlyOnce(): boolean {
+    return this.deps.config.checkpoint.mode === 'exactly-once';
+  }
+
+  /** Reads committed offsets and the snapshots they name, and fences earlier attempts of this task. */
+  async restore(): Promise<void> {
+    this.lifecycle.to('restoring');
+    const { config, job } = this.deps;
+    const admin = new KafkaAdmin(config.kafkaBootstrap, { clientId: `weir-t${this.index}-admin` });
+    const counts = new Map<string, number>();
+    try {
+      for (const topic of job.source.topics) counts.set(topic, await admin.partitionCount(topic));
+    } finally {
+      admin.disconnect();
+    }
+    const owned = ownedPartitions(counts, this.index, config.parallelism);
+    const { checkpoint } = config;
+    const id = this.exactlyOnce
+      ? transactionalId(config.namespace, config.job, config.runId, stage, this.index)
+      : undefined;
+    // Initialising the transactional id first fences any earlier attempt before its state is read.
+    this.producer = await TransactionalProducer.connect({
+      bootstrapServers: config.kafkaBootstrap,
+      ...(id ? { transactionalId: id } : {}),
+      clientId: `weir-${config.job}-t${this.index}`,
+      transactionTimeoutMs: Math.min(
+        900_000,
+        Math.max(60_000, checkpoint.intervalMs * (checkpoint.tolerableFailures + 2) + checkpoint.timeoutMs),
+      ),
+      settings: { 'linger.ms': 5 },
+    });
+    this.consumer = await AssignedConsumer.connect({
+      bootstrapServers: config.kafkaBootstrap,
+      groupId: config.offsetGroup,
+      clientId: `weir-${config.job}-t${this.index}`,
+      isolation: 'read_committed',
+    });
+    this.consumer.setConsumeTimeout(100);
+    const consumer = this.consumer;
+    const committed = owned.length ? await withKafkaRetries(() => consumer.committed(owned)) : [];
+    for (const c of committed) {
+      const tp = { topic: c.topic, partition: c.partition };
+      if (c.offset < 0) {
+        this.partitions.set(partitionId(tp), this.fresh(tp));
+        continue;
+      }
+      const pointer = decodeCommitMetadata(partitionId(tp), c.metadata);
+      const bytes = await this.deps.storage.get(pointer.objectKey, {
+        start: pointer.start,
+        length: pointer.length,
+      });
+      const section = verifiedSection(
+        this.deps.storage.describe(pointer.objectKey),
+        { ...tp, start: pointer.start, length: pointer.length, sha256: pointer.sha256 },
+        bytes,
+      );
+      const stores = new PartitionStores(
+        decodeSection(this.deps.storage.describe(pointer.objectKey), section),
+      );
+      this.partitions.set(partitionId(tp), { tp, stores, position: c.offset, pointer, advanced: false });
+      this.lastCheckpointId = Math.max(this.lastCheckpointId, pointer.checkpointId);
+    }
+    this.consumer.assign(
+      [...this.partitions.values()].map((p) => ({
+        ...p.tp,
+        offset: p.position ?? -2 /* OFFSET_BEGINNING */,
+      })),
+    );
+    if (this.exactlyOnce) await this.producer.begin();
+    this.log.info(
+      {
+        partitions: [...this.partitions.keys()],
+        restored: [...this.partitions.values()].filter((p) => p.pointer).length,
+        checkpointId: this.lastCheckpointId,
+        transactionalId: id,
+      },
+      'restored',
+    );
+    await this.sweep();
+    this.nextCheckpointAt = this.deps.now() + checkpoint.intervalMs;
+    this.lifecycle.to('running');
+  }
+
+  private fresh(tp: TopicPartition): PartitionRuntime {
+    const stores = new PartitionStores();
+    stores.dirty = false; // empty state needs no section until something is written
+    return { tp, stores, position: undefined, pointer: undefined, advanced: false };
+  }
+
+  /** Consumes and processes until stop() or a failure; checkpoints on the interval. */
+  async run(): Promise<void> {
+    const consumer = this.consumer as AssignedConsumer;
+    const producer = this.producer as TransactionalProducer;
+    while (!this.stopRequested) {
+      const messages = this.partitions.size ? await consumer.consume(500) : [];
+      if (!this.partitions.size) await new Promise((r) => setTimeout(r, 100));
+      for (const message of messages) {
+        const runtime = this.partitions.get(`${message.topic}/${message.partition}`);
+        if (!runtime) continue;
+        const outputs = this.executor.process(
+          { topic: message.topic, partition: message.partition, offset: String(message.offset) },
+          message.timestamp ?? 0,
+          message.key === undefined || message.key === null
+            ? null
+            : Buffer.isBuffer(message.key)
+              ? message.key
+              : Buffer.from(message.key),
+          message.value ?? null,
+          runtime.stores,
+        );
+        for (const out of outputs) {
+          await this.produce(producer, {
+            topic: out.topic,
+            key: out.key,
+            value: out.value,
+            headers: Object.entries(out.headers).map(([k, v]) => ({ [k]: v })),
+          });
+          if (out.topic === this.deps.job.sink.topic) this.deps.metrics.recordsOut.inc(this.label);
+          else this.deps.metrics.deadLetters.inc(this.label);
+        }
+        runtime.position = message.offset + 1;
+        runtime.advanced = true;
+        this.deps.metrics.recordsIn.inc(this.label);
+      }
+      for (const request of this.pendingSavepoints.splice(0)) {
+        await this.checkpoint(request.id).then(request.resolve, (error: unknown) => {
+          request.reject(error);
+          throw error;
+        });
+      }
+      if (this.deps.now() >= this.nextCheckpointAt) {
+        await this.checkpoint();
+        this.nextCheckpointAt = this.deps.now() + this.deps.config.checkpoint.intervalMs;
+      }
+    }
+    for (const request of this.pendingSavepoints.splice(0)) {
+      request.reject(
+        new RuntimeError('TASK_STOPPING', 'the task stopped before the savepoint was taken', true),
+      );
+    }
+  }
+
+  /** A savepoint taken by the run loop at the next batch boundary; undefined when its upload failed (tolerably). */
+  savepoint(id: string): Promise<CheckpointReport | undefined> {
+    if (this.lifecycle.state !== 'running' && this.lifecycle.state !== 'checkpointing') {
+      return Promise.reject(
+        new RuntimeError('TASK_NOT_RUNNING', `task ${this.index} is ${this.lifecycle.state}`, true),
+      );
+    }
+    return new Promise((resolve, reject) => this.pendingSavepoints.push({ id, resolve, reject }));
+  }
+
+  private async produce(
+    producer: TransactionalProducer,
+    record: Parameters<TransactionalProducer['send']>[0],
+  ) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        producer.send(record);
+        return;
+      } catch (error) {
+        if (!(error instanceof KafkaError) || error.kafkaCode !== queueFullCode || attempt >= 3000)
+          throw error;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+  }
+
+  /**
+   * Snapshot → offsets with pointers in the transaction → commit. With a
+   * savepoint id, every partition is written in full under the savepoint's
+   * prefix, so the savepoint stands alone whatever retention does later.
+   */
+  async checkpoint(savepointId?: string): Promise<CheckpointReport | undefined> {
+    // A final checkpoint while stopping stays in `stopping`; a periodic one passes through `checkpointing`.
+    if (this.lifecycle.state === 'running') this.lifecycle.to('checkpointing');
+    const started = this.deps.now();
+    const { config, storage, metrics } = this.deps;
+    const checkpointId = this.lastCheckpointId + 1;
+    const all = [...this.partitions.values()];
+    const changed = all.filter((p) =>
+      savepointId
+        ? p.pointer || p.position !== undefined || p.stores.dirty
+        : p.stores.dirty || (p.advanced && !p.pointer),
+    );
+    if (!savepointId && changed.length === 0 && !all.some((p) => p.advanced)) {
+      // Nothing was read since the last commit, so nothing was written either: no checkpoint to take.
+      if (this.lifecycle.state === 'checkpointing') this.lifecycle.to('running');
+      return undefined;
+    }
+    let objectKey: string | undefined;
+    let bytes = 0;
+    const newPointers = new Map<string, PartitionPointer>();
+    if (changed.length) {
+      const snapshot = encodeSnapshot(
+        { task: `s${stage}/t${this.index}`, checkpointId, attempt: this.attempt },
+        changed.map((p) => ({ ...p.tp, stores: p.stores.stores })),
+      );
+      objectKey = savepointId
+        ? snapshotKey(
+            `${savepointPrefix(config.namespace, config.job, savepointId)}t${this.index}/`,
+            checkpointId,
+            this.attempt,
+          )
+        : snapshotKey(this.prefix, checkpointId, this.attempt);
+      this.log.info(
+        { checkpointId, objectKey, partitions: changed.length },
+        'checkpoint: uploading snapshot',
+      );
+      try {
+        await withTimeout(
+          storage.put(objectKey, snapshot.bytes),
+          config.checkpoint.timeoutMs,
+          storage.describe(objectKey),
+        );
+      } catch (error) {
+        return this.checkpointFailed(error);
+      }
+      bytes = snapshot.bytes.length;
+      for (const section of snapshot.index.sections) {
+        newPointers.set(`${section.topic}/${section.partition}`, {
+          checkpointId,
+          objectKey,
+          start: section.start,
+          length: section.length,
+          sha256: section.sha256,
+        });
+      }
+    }
+    const offsets = all
+      .filter((p) => p.position !== undefined && (newPointers.has(partitionId(p.tp)) || p.pointer))
+      .filter((p) => savepointId || p.advanced || newPointers.has(partitionId(p.tp)))
+      .map((p) => {
+        const pointer = newPointers.get(partitionId(p.tp)) ?? (p.pointer as PartitionPointer);
+        return { ...p.tp, offset: p.position as number, pointer, metadata: encodeCommitMetadata(pointer) };
+      });
+    this.log.info(
+      { checkpointId, objectKey, offsets: offsets.length },
+      'checkpoint: snapshot stored, committing',
+    );
+    const consumer = this.consumer as AssignedConsumer;
+    const producer = this.producer as TransactionalProducer;
+    if (this.exactlyOnce) {
+      if (offsets.length) await producer.sendOffsets(offsets, consumer);
+      await producer.commit();
+      await producer.begin();
+    } else {
+      await producer.flush();
+      if (offsets.length) consumer.commitWithMetadata(offsets);
+    }
+    for (const p of all) {
+      const pointer = newPointers.get(partitionId(p.tp));
+      if (pointer) {
+        p.pointer = pointer;
+        p.stores.dirty = false;
+      }
+      if (offsets.some((o) => o.topic === p.tp.topic && o.partition === p.tp.partition)) p.advanced = false;
+    }
+    this.lastCheckpointId = checkpointId;
+    this.failures = 0;
+    const durationMs = this.deps.now() - started;
+    this.lastCheckpoint = {
+      id: checkpointId,
+      at: new Date(this.deps.now()).toISOString(),
+      durationMs,
+      bytes,
+    };
+    metrics.checkpointDuration.observe(this.label, durationMs / 1000);
+    metrics.checkpointBytes.inc(this.label, bytes);
+    metrics.checkpointsCompleted.inc(this.label);
+    this.log.info(
+      { checkpointId, objectKey, bytes, durationMs, offsets: offsets.length },
+      'checkpoint: committed',
+    );
+    if (this.lifecycle.state === 'checkpointing') this.lifecycle.to('running');
+    await this.sweep();
+    return {
+      task: this.index,
+      checkpointId,
+      ...(objectKey ? { objectKey } : {}),
+      bytes,
+      durationMs,
+      partitions: offsets.map(({ topic, partition, offset, pointer }) => ({
+        topic,
+        partition,
+        offset,
+        pointer,
+      })),
+    };
+  }
+
+  private checkpointFailed(error: unknown): undefined {
+    this.failures++;
+    this.deps.metrics.checkpointFailures.inc(this.label);
+    const tolerable = this.deps.config.checkpoint.tolerableFailures;
+    this.log.warn(
+      { err: error, consecutiveFailures: this.failures, tolerableFailures: tolerable },
+      'checkpoint failed; the transaction stays open and the next interval retries',
+    );
+    if (this.failures > tolerable) {
+      throw new RuntimeError(
+        'CHECKPOINT_FAILURES_EXCEEDED',
+        `${this.failures} consecutive checkpoints failed (tolerableFailures ${tolerable}); last: ${(error as Error)?.message ?? String(error)}`,
+        false,
+        { cause: error },
+      );
+    }
+    if (this.lifecycle.state === 'checkpointing') this.lifecycle.to('running');
+    return undefined;
+  }
+
+  /** Deletes this task's snapshot objects that no pointer references and that fall outside the retained window. */
+  private async sweep(): Promise<void> {
+    try {
+      const referenced = new Set(
+        [...this.partitions.values()].flatMap((p) => (p.pointer ? [p.pointer.objectKey] : [])),
+      );
+      const listed = await this.deps.storage.list(this.prefix);
+      const doomed = objectsToDelete(
+        listed,
+        referenced,
+        this.lastCheckpointId,
+        this.deps.config.checkpoint.retained,
+      );
+      for (const key of doomed) await this.deps.storage.delete(key);
+      if (doomed.length)
+        this.log.debug({ deleted: doomed.length }, 'retention: deleted unreferenced snapshots');
+    } catch (error) {
+      // Retention is housekeeping: a failed sweep costs storage, never correctness.
+      this.log.warn({ err: error }, 'retention sweep failed; retrying after the next checkpoint');
+    }
+  }
+
+  /** Ends run() after the current batch. */
+  requestStop(): void {
+    this.stopRequested = true;
+  }
+
+  /** After run() returned: a last checkpoint when asked, then the clients close. Uncommitted work is aborted. */
+  async close(options: {
+    finalCheckpoint: boolean;
+    savepointId?: string;
+  }): Promise<CheckpointReport | undefined> {
+    let report: CheckpointReport | undefined;
+    if (this.lifecycle.state === 'running') {
+      this.lifecycle.to('stopping');
+      if (options.finalCheckpoint) {
+        report = await this.checkpoint(options.savepointId).catch((error: unknown) => {
+          this.log.warn({ err: error }, 'final checkpoint failed; its work will be redone after restore');
+          return undefined;
+        });
+      }
+    }
+    if (this.exactlyOnce && this.producer) await this.producer.abort().catch(() => undefined);
+    await this.consumer?.disconnect();
+    await this.producer?.disconnect();
+    if (this.lifecycle.state === 'stopping') this.lifecycle.to('stopped');
+    return report;
+  }
+
+  fail(): void {
+    if (this.lifecycle.state !== 'failed' && this.lifecycle.state !== 'stopped') this.lifecycle.to('failed');
+  }
+
+  status(): TaskStatus {
+    const consumer = this.consumer;
+    return {
+      task: this.index,
+      state: this.lifecycle.state,
+      ...(this.producer?.transactionalId ? { transactionalId: this.producer.transactionalId } : {}),
+      partitions: [...this.partitions.values()].map((p) => {
+        const high = consumer?.highWatermark(p.tp.topic, p.tp.partition);
+        return {
+          ...p.tp,
+          offset: p.position ?? null,
+          lag: high === undefined ? null : Math.max(0, high - (p.position ?? 0)),
+        };
+      }),
+      lastCheckpoint: this.lastCheckpoint,
+      consecutiveCheckpointFailures: this.failures,
+    };
+  }
+
+  lag(): number {
+    return this.status().partitions.reduce((sum, p) => sum + (p.lag ?? 0), 0);
+  }
+}
+
+async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new RuntimeError('CHECKPOINT_TIMEOUT', `${what}: not stored within ${ms} ms`, true)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
