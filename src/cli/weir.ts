@@ -36,7 +36,7 @@ const commands: Record<string, Command> = {
       const config = localRunConfig(args);
       const { runTaskManager } = await import('../runtime/main.ts');
       process.stderr.write(
-        `control API: http://127.0.0.1:${config.control.port} (token ${config.control.token})\n`,
+        `control API token: ${config.control.token} (its address is in the "serving" log line)\n`,
       );
       process.exit(await runTaskManager(config));
     },
