@@ -142,7 +142,19 @@ export async function runTaskManager(
     running = tasks.map((t) => t.run().catch((error: unknown) => failed(t, error)));
   }
   const code = await finished;
-  for (const server of servers) server.close();
+  // close() lets in-flight requests (a /v1/stop among them) finish their responses before the process exits.
+  await Promise.race([
+    Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeIdleConnections();
+          }),
+      ),
+    ),
+    new Promise((resolve) => setTimeout(resolve, 3_000)),
+  ]);
   if (code !== 0) {
     // Clients are closed without a checkpoint: the open transaction is aborted by the broker or by the next attempt.
     await Promise.race([

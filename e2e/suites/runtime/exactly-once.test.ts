@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import {
+  committedCounts,
+  committedOffsets,
+  emittedCounts,
+  expectedCounts,
+  keyedInput,
+} from '../../support/committed-state.ts';
+import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
+import {
+  count,
+  TaskManagerProcess,
+  type TaskManagerSettings,
+  taskManagerEnv,
+} from '../../support/taskmanager-process.ts';
+
+const partitions = 4;
+const keys = 20;
+
+/** Every key's emitted counts are exactly 1..n, once each and in order: nothing lost, nothing duplicated. */
+function assertExactlyOnce(emitted: Map<string, number[]>, expected: Map<string, number>): void {
+  const problems: string[] = [];
+  for (const [key, n] of expected) {
+    const seen = emitted.get(key) ?? [];
+    const want = Array.from({ length: n }, (_, i) => i + 1);
+    if (seen.join(',') !== want.join(',')) {
+      problems.push(
+        `${key}: ${seen.length} records, expected ${n} (first difference at ${seen.findIndex((c, i) => c !== want[i])})`,
+      );
+    }
+  }
+  assert.deepEqual(problems, []);
+  assert.deepEqual([...emitted.keys()].sort(), [...expected.keys()].sort());
+}
+
+describe('TaskManager runtime: exactly-once keyed count on the harness Kafka and MinIO', () => {
+  const running: TaskManagerProcess[] = [];
+  const start = (settings: TaskManagerSettings) => {
+    const tm = new TaskManagerProcess(taskManagerEnv(settings));
+    running.push(tm);
+    return tm;
+  };
+  after(() => {
+    for (const tm of running) tm.signal('SIGKILL');
+  });
+
+  it('processes N records into exactly N outputs and the matching final state', async () => {
+    const input = uniqueName('eo-in');
+    const output = uniqueName('eo-out');
+    await createTopics({ name: input, partitions }, { name: output, partitions });
+    const n = 2000;
+    await produce(input, keyedInput(0, n, keys));
+    const settings = { job: 'count', runId: uniqueName('r'), input, output, parallelism: 2, tasks: [0, 1] };
+    const tm = start(settings);
+    const records = await readCommitted(output, partitions, { expected: n, timeoutMs: 60_000 });
+    tm.signal('SIGTERM');
+    assert.equal(await tm.exited, 0, tm.stderr);
+    assert.equal(records.length, n);
+    assertExactlyOnce(emittedCounts(records), expectedCounts(n, keys));
+    const state = await committedCounts(`weir.e2e.count.${settings.runId}`, input, partitions);
+    assert.deepEqual(state, expectedCounts(n, keys));
+  });
+
+  it('survives 21 SIGKILLs (during uploads, between snapshot and commit, at random) with output and state equal to a run without failures', async () => {
+    const input = uniqueName('kill-in');
+    const output = uniqueName('kill-out');
+    await createTopics({ name: input, partitions }, { name: output, partitions });
+    const settings = {
+      job: 'kill',
+      runId: uniqueName('r'),
+      input,
+      output,
+      parallelism: 2,
+      tasks: [0, 1],
+      interval: '200ms',
+    };
+    const group = `weir.e2e.kill.${settings.runId}`;
+    const batch = 300;
+    let produced = 0;
+    const landed = { upload: 0, beforeCommit: 0, random: 0 };
+    for (let round = 0; round < 21; round++) {
+      await produce(input, keyedInput(produced, batch, keys));
+      produced += batch;
+      const tm = start(settings);
+      const point = (['upload', 'beforeCommit', 'random'] as const)[round % 3] ?? 'random';
+      if (point === 'upload') {
+        await tm.waitForLog('an upload', (l) => l.msg === 'checkpoint: uploading snapshot');
+      } else if (point === 'beforeCommit') {
+        await tm.waitForLog('a stored snapshot', (l) => l.msg === 'checkpoint: snapshot stored, committing');
+      } else {
+        await tm.waitForLog('restored', (l) => l.msg === 'restored');
+        await new Promise((r) => setTimeout(r, 50 + Math.floor(Math.random() * 600)));
+      }
+      tm.signal('SIGKILL');
+      assert.equal(await tm.exited, null, 'killed by the signal');
+      landed[point]++;
+    }
+    const lastProcess = start(settings);
+    const records = await readCommitted(output, partitions, {
+      expected: produced,
+      timeoutMs: 120_000,
+      quietMs: 2000,
+    });
+    lastProcess.signal('SIGTERM');
+    assert.equal(await lastProcess.exited, 0, lastProcess.stderr);
+    assert.deepEqual(landed, { upload: 7, beforeCommit: 7, random: 7 });
+    assert.equal(records.length, produced, 'read_committed output has one record per input record');
+    assertExactlyOnce(emittedCounts(records), expectedCounts(produced, keys));
+    assert.deepEqual(await committedCounts(group, input, partitions), expectedCounts(produced, keys));
+    const offsets = await committedOffsets(group, input, partitions);
+    assert.equal(
+      offsets.reduce((sum, o) => sum + o.offset, 0),
+      produced,
+      'committed offsets cover every input record',
+    );
+  });
+
+  it('fences a zombie: the old process, resumed after a new one took over, cannot commit', async () => {
+    const input = uniqueName('zombie-in');
+    const output = uniqueName('zombie-out');
+    await createTopics({ name: input, partitions }, { name: output, partitions });
+    const settings = { job: 'zombie', runId: uniqueName('r'), input, output, parallelism: 1, tasks: [0] };
+    await produce(input, keyedInput(0, 500, keys));
+    const old = start(settings);
+    await old.waitForLog('a first commit', (l) => l.msg === 'checkpoint: committed');
+    old.signal('SIGSTOP');
+    await produce(input, keyedInput(500, 500, keys));
+    const successor = start(settings);
+    await successor.waitForLog('restored', (l) => l.msg === 'restored');
+    await readCommitted(output, partitions, { expected: 1000, timeoutMs: 60_000, quietMs: 500 });
+    // The zombie wakes up with records it read before the pause and an open transaction.
+    await produce(input, keyedInput(1000, 200, keys));
+    old.signal('SIGCONT');
+    const code = await old.exited;
+    assert.equal(code, 1, 'the zombie fails instead of committing');
+    const failure = old.lines.find((l) => l.msg === 'task failed');
+    assert.match(String(failure?.code), /KAFKA_FENCED|KAFKA_ERROR/, JSON.stringify(failure));
+    const records = await readCommitted(output, partitions, { expected: 1200, timeoutMs: 60_000 });
+    successor.signal('SIGTERM');
+    assert.equal(await successor.exited, 0, successor.stderr);
+    assertExactlyOnce(emittedCounts(records), expectedCounts(1200, keys));
+    assert.ok(count(old.lines, 'checkpoint: committed') >= 1);
+  });
+});

@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { requireEnv } from '../../support/cluster.ts';
+import {
+  committedCounts,
+  committedOffsets,
+  emittedCounts,
+  expectedCounts,
+  keyedInput,
+  runtimeStorage,
+} from '../../support/committed-state.ts';
+import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
+import {
+  count,
+  TaskManagerProcess,
+  type TaskManagerSettings,
+  taskManagerEnv,
+} from '../../support/taskmanager-process.ts';
+import { TcpProxy } from '../../support/tcp-proxy.ts';
+
+const partitions = 4;
+const keys = 10;
+
+describe('TaskManager runtime: failures', () => {
+  const running: TaskManagerProcess[] = [];
+  const start = (settings: TaskManagerSettings) => {
+    const tm = new TaskManagerProcess(taskManagerEnv(settings));
+    running.push(tm);
+    return tm;
+  };
+  after(() => {
+    for (const tm of running) tm.signal('SIGKILL');
+  });
+
+  async function topics(prefix: string) {
+    const input = uniqueName(`${prefix}-in`);
+    const output = uniqueName(`${prefix}-out`);
+    await createTopics({ name: input, partitions }, { name: output, partitions });
+    return { input, output };
+  }
+
+  it('at-least-once loses nothing across SIGKILLs (duplicates allowed), and its state matches the input', async () => {
+    const { input, output } = await topics('alo');
+    const settings: TaskManagerSettings = {
+      job: 'alo',
+      runId: uniqueName('r'),
+      input,
+      output,
+      parallelism: 2,
+      tasks: [0, 1],
+      mode: 'at-least-once',
+      interval: '200ms',
+    };
+    let produced = 0;
+    for (let round = 0; round < 6; round++) {
+      await produce(input, keyedInput(produced, 300, keys));
+      produced += 300;
+      const tm = start(settings);
+      await tm.waitForLog('restored', (l) => l.msg === 'restored');
+      await new Promise((r) => setTimeout(r, 100 + Math.floor(Math.random() * 500)));
+      tm.signal('SIGKILL');
+      await tm.exited;
+    }
+    const last = start(settings);
+    const records = await readCommitted(output, partitions, {
+      expected: produced,
+      timeoutMs: 120_000,
+      quietMs: 2000,
+    });
+    last.signal('SIGTERM');
+    assert.equal(await last.exited, 0, last.stderr);
+    const emitted = emittedCounts(records);
+    const missing: string[] = [];
+    for (const [key, n] of expectedCounts(produced, keys)) {
+      const seen = new Set(emitted.get(key) ?? []);
+      for (let c = 1; c <= n; c++) if (!seen.has(c)) missing.push(`${key}#${c}`);
+    }
+    assert.deepEqual(missing, [], 'every (key, count) was emitted at least once');
+    assert.ok(records.length >= produced);
+    assert.deepEqual(
+      await committedCounts(`weir.e2e.alo.${settings.runId}`, input, partitions),
+      expectedCounts(produced, keys),
+    );
+  });
+
+  it('tolerates tolerableFailures failed checkpoints while MinIO is unreachable, then fails the task', async () => {
+    const { input, output } = await topics('s3down');
+    const minio = new URL(requireEnv('WEIR_S3_ENDPOINT'));
+    const proxy = await TcpProxy.start({ host: minio.hostname, port: Number(minio.port) });
+    try {
+      const tm = start({
+        job: 's3down',
+        runId: uniqueName('r'),
+        input,
+        output,
+        parallelism: 1,
+        tasks: [0],
+        interval: '200ms',
+        timeout: '1s',
+        tolerableFailures: 2,
+        s3Endpoint: proxy.url,
+      });
+      await produce(input, keyedInput(0, 100, keys));
+      await tm.waitForLog('a committed checkpoint', (l) => l.msg === 'checkpoint: committed');
+      proxy.cut();
+      // Records keep arriving, so every interval has a snapshot to upload.
+      const feeding = setInterval(
+        () => void produce(input, keyedInput(0, 10, keys)).catch(() => undefined),
+        150,
+      );
+      const code = await tm.exited;
+      clearInterval(feeding);
+      assert.equal(code, 1);
+      assert.equal(
+        count(tm.lines, 'checkpoint failed; the transaction stays open and the next interval retries'),
+        3,
+      );
+      const failure = tm.lines.find((l) => l.msg === 'task failed');
+      assert.equal(failure?.code, 'CHECKPOINT_FAILURES_EXCEEDED');
+    } finally {
+      proxy.close();
+    }
+  });
+
+  it('refuses to start from a corrupted or a missing snapshot, naming the object', async () => {
+    const { input, output } = await topics('corrupt');
+    const settings = { job: 'corrupt', runId: uniqueName('r'), input, output, parallelism: 1, tasks: [0] };
+    await produce(input, keyedInput(0, 200, keys));
+    const first = start(settings);
+    await readCommitted(output, partitions, { expected: 200, timeoutMs: 60_000, quietMs: 300 });
+    first.signal('SIGTERM');
+    assert.equal(await first.exited, 0, first.stderr);
+    const committed = (await committedOffsets(`weir.e2e.corrupt.${settings.runId}`, input, partitions)).find(
+      (c) => c.pointer,
+    );
+    const pointer = committed?.pointer;
+    assert.ok(pointer, 'a committed pointer');
+    const storage = runtimeStorage();
+    const original = await storage.get(pointer.objectKey);
+    const corrupted = Buffer.from(original);
+    corrupted.writeUInt8(corrupted.readUInt8(pointer.start) ^ 0xff, pointer.start);
+    await storage.put(pointer.objectKey, corrupted);
+
+    const second = start(settings);
+    assert.equal(await second.exited, 1);
+    const failure = second.lines.find((l) => l.msg === 'task failed');
+    assert.equal(failure?.code, 'SNAPSHOT_CORRUPT');
+    assert.match(
+      JSON.stringify(failure),
+      new RegExp(storage.describe(pointer.objectKey).replaceAll('.', '\\.')),
+    );
+    assert.equal(count(second.lines, 'restored'), 0, 'it never ran on empty state');
+
+    await storage.delete(pointer.objectKey);
+    const third = start(settings);
+    assert.equal(await third.exited, 1);
+    const missing = third.lines.find((l) => l.msg === 'task failed');
+    assert.equal(missing?.code, 'SNAPSHOT_MISSING');
+    assert.match(JSON.stringify(missing), new RegExp(pointer.objectKey.replaceAll('.', '\\.')));
+    storage.close();
+  });
+
+  it('sends a poison record to the dead-letter topic with its error, in the same transaction as the outputs', async () => {
+    const { input, output } = await topics('poison');
+    const dlq = uniqueName('poison-dlq');
+    await createTopics({ name: dlq, partitions: 1 });
+    const settings = {
+      job: 'poison',
+      runId: uniqueName('r'),
+      input,
+      output,
+      parallelism: 1,
+      tasks: [0],
+      deadLetterTopic: dlq,
+    };
+    await produce(input, [
+      { key: 'a', value: 'x' },
+      { key: 'a', value: 'poison' },
+      { key: 'a', value: 'y' },
+    ]);
+    const tm = start(settings);
+    const out = await readCommitted(output, partitions, { expected: 2, timeoutMs: 60_000, quietMs: 300 });
+    const dead = await readCommitted(dlq, 1, { expected: 1, timeoutMs: 30_000, quietMs: 300 });
+    tm.signal('SIGTERM');
+    assert.equal(await tm.exited, 0, tm.stderr);
+    assert.deepEqual(emittedCounts(out).get('a'), [1, 2], 'the poison record did not count');
+    assert.equal(dead.length, 1);
+    assert.equal(dead[0]?.value, 'poison');
+  });
+
+  it('fails the task on a poison record under the default policy, naming the record', async () => {
+    const { input, output } = await topics('poisonfail');
+    await produce(input, [{ key: 'a', value: 'poison' }]);
+    const tm = start({
+      job: 'poisonfail',
+      runId: uniqueName('r'),
+      input,
+      output,
+      parallelism: 1,
+      tasks: [0],
+    });
+    assert.equal(await tm.exited, 1);
+    const failure = tm.lines.find((l) => l.msg === 'task failed');
+    assert.equal(failure?.code, 'POISON_RECORD');
+    assert.match(JSON.stringify(failure), new RegExp(`${input}/\\d@0`));
+  });
+});

@@ -1,0 +1,98 @@
+import { AssignedConsumer } from '../../src/kafka/assigned-consumer.ts';
+import { withKafkaRetries } from '../../src/kafka/errors.ts';
+import { decodeCommitMetadata, type PartitionPointer } from '../../src/runtime/checkpoint/commit-metadata.ts';
+import { decodeSection, verifiedSection } from '../../src/runtime/state/snapshot-format.ts';
+import { S3Storage } from '../../src/storage/s3-storage.ts';
+import { requireEnv } from './cluster.ts';
+import { kafkaBootstrap } from './kafka-topics.ts';
+
+export function runtimeStorage(): S3Storage {
+  return new S3Storage({
+    url: `s3://${requireEnv('WEIR_S3_BUCKET')}/e2e-runtime`,
+    endpoint: requireEnv('WEIR_S3_ENDPOINT'),
+    region: 'us-east-1',
+    credentials: {
+      accessKeyId: requireEnv('WEIR_S3_ACCESS_KEY'),
+      secretAccessKey: requireEnv('WEIR_S3_SECRET_KEY'),
+    },
+  });
+}
+
+export interface CommittedPartition {
+  partition: number;
+  offset: number;
+  pointer?: PartitionPointer;
+}
+
+/** The offsets (and their state pointers) committed to a job's offset group. */
+export async function committedOffsets(
+  group: string,
+  topic: string,
+  partitions: number,
+): Promise<CommittedPartition[]> {
+  const consumer = await AssignedConsumer.connect({
+    bootstrapServers: kafkaBootstrap(),
+    groupId: group,
+    isolation: 'read_committed',
+  });
+  try {
+    const offsets = await withKafkaRetries(() =>
+      consumer.committed(Array.from({ length: partitions }, (_, partition) => ({ topic, partition }))),
+    );
+    return offsets.map((o) => ({
+      partition: o.partition,
+      offset: o.offset,
+      ...(o.offset >= 0 ? { pointer: decodeCommitMetadata(`${topic}/${o.partition}`, o.metadata) } : {}),
+    }));
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+/** The keyed-count job's committed counts (its `count/count` value state), merged over the source partitions. */
+export async function committedCounts(
+  group: string,
+  topic: string,
+  partitions: number,
+): Promise<Map<string, number>> {
+  const storage = runtimeStorage();
+  const counts = new Map<string, number>();
+  try {
+    for (const c of await committedOffsets(group, topic, partitions)) {
+      if (!c.pointer) continue;
+      const bytes = await storage.get(c.pointer.objectKey, {
+        start: c.pointer.start,
+        length: c.pointer.length,
+      });
+      const where = storage.describe(c.pointer.objectKey);
+      const section = verifiedSection(where, { topic, partition: c.partition, ...c.pointer }, bytes);
+      for (const [key, value] of decodeSection(where, section).get('count/count') ?? []) {
+        counts.set(key, (counts.get(key) ?? 0) + (JSON.parse(value.toString()) as number));
+      }
+    }
+  } finally {
+    storage.close();
+  }
+  return counts;
+}
+
+/** Per key, the counts the keyed-count job emitted, in the order read. */
+export function emittedCounts(records: { value: string | null }[]): Map<string, number[]> {
+  const byKey = new Map<string, number[]>();
+  for (const r of records) {
+    const { key, count } = JSON.parse(r.value ?? '{}') as { key: string; count: number };
+    byKey.set(key, [...(byKey.get(key) ?? []), count]);
+  }
+  return byKey;
+}
+
+/** Input records spread over `keys` keys; the expected final count of each key. */
+export function keyedInput(from: number, n: number, keys: number): { key: string; value: string }[] {
+  return Array.from({ length: n }, (_, i) => ({ key: `k${(from + i) % keys}`, value: `v${from + i}` }));
+}
+
+export function expectedCounts(n: number, keys: number): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < n; i++) counts.set(`k${i % keys}`, (counts.get(`k${i % keys}`) ?? 0) + 1);
+  return counts;
+}

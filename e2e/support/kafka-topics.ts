@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import { KafkaAdmin } from '../../src/kafka/admin.ts';
+import { AssignedConsumer } from '../../src/kafka/assigned-consumer.ts';
+import { TransactionalProducer } from '../../src/kafka/transactional-producer.ts';
+import { requireEnv } from './cluster.ts';
+
+export function kafkaBootstrap(): string {
+  return requireEnv('WEIR_KAFKA_BOOTSTRAP');
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+export async function createTopics(...topics: { name: string; partitions: number }[]): Promise<void> {
+  const admin = new KafkaAdmin(kafkaBootstrap());
+  try {
+    for (const t of topics) await admin.ensureTopic(t);
+  } finally {
+    admin.disconnect();
+  }
+}
+
+/** Writes records (not transactionally) and waits until the broker has them all. */
+export async function produce(topic: string, records: { key: string; value: string }[]): Promise<void> {
+  const producer = await TransactionalProducer.connect({ bootstrapServers: kafkaBootstrap() });
+  try {
+    for (const r of records) producer.send({ topic, key: r.key, value: Buffer.from(r.value) });
+    await producer.flush();
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export interface ReadRecord {
+  partition: number;
+  offset: number;
+  key: string | null;
+  value: string | null;
+}
+
+/**
+ * Every record a read_committed consumer sees on the topic, read from the
+ * beginning until `expected` arrived and the topic then stayed quiet for
+ * `quietMs` (so that extra records, such as duplicates, are seen too).
+ */
+export async function readCommitted(
+  topic: string,
+  partitions: number,
+  options: { expected: number; timeoutMs: number; quietMs?: number },
+): Promise<ReadRecord[]> {
+  const consumer = await AssignedConsumer.connect({
+    bootstrapServers: kafkaBootstrap(),
+    groupId: uniqueName('weir-e2e-reader'),
+    isolation: 'read_committed',
+  });
+  consumer.setConsumeTimeout(200);
+  consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: -2 })));
+  const records: ReadRecord[] = [];
+  const deadline = Date.now() + options.timeoutMs;
+  let lastArrival = Date.now();
+  try {
+    while (Date.now() < deadline) {
+      const batch = await consumer.consume(1000);
+      for (const m of batch) {
+        records.push({
+          partition: m.partition,
+          offset: m.offset,
+          key: m.key === undefined || m.key === null ? null : m.key.toString(),
+          value: m.value === null ? null : m.value.toString(),
+        });
+      }
+      if (batch.length) lastArrival = Date.now();
+      if (records.length >= options.expected && Date.now() - lastArrival >= (options.quietMs ?? 1500)) break;
+    }
+  } finally {
+    await consumer.disconnect();
+  }
+  return records;
+}

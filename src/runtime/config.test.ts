@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadTaskManagerConfig } from './config.ts';
+
+const base: NodeJS.ProcessEnv = {
+  WEIR_NAMESPACE: 'prod',
+  WEIR_JOB: 'wc',
+  WEIR_RUN_ID: 'r1',
+  WEIR_TASKS: '2,3',
+  WEIR_PARALLELISM: '4',
+  WEIR_ENTRY: '/opt/weir/jobs/wc/job.js',
+  WEIR_ARGS: '{"input":"lines"}',
+  WEIR_OFFSET_GROUP: 'weir.prod.wc.r1',
+  WEIR_CHECKPOINT_MODE: 'exactly-once',
+  WEIR_CHECKPOINT_INTERVAL: '5s',
+  WEIR_S3_URL: 's3://state/wc',
+  WEIR_KAFKA_BOOTSTRAP: 'kafka:9092',
+  WEIR_CONTROL_TOKEN: 'secret',
+  POD_IP: '10.0.0.7',
+};
+
+describe('TaskManager configuration from the pod environment', () => {
+  it('reads what the operator sets', () => {
+    const config = loadTaskManagerConfig(base);
+    assert.deepEqual(config.tasks, [2, 3]);
+    assert.equal(config.checkpoint.intervalMs, 5000);
+    assert.equal(config.checkpoint.tolerableFailures, 3);
+    assert.deepEqual(config.args, { input: 'lines' });
+    assert.deepEqual(config.control, { host: '10.0.0.7', port: 8081, token: 'secret' });
+    assert.equal(config.storage.kind, 's3');
+  });
+
+  const invalid: [string, NodeJS.ProcessEnv, RegExp][] = [
+    ['a missing job', { WEIR_JOB: '' }, /^WEIR_JOB is required/],
+    ['a task outside the parallelism', { WEIR_TASKS: '4' }, /^WEIR_TASKS must list task indexes from 0 to 3/],
+    ['args that are not JSON', { WEIR_ARGS: '{' }, /^WEIR_ARGS is not JSON/],
+    ['an unknown mode', { WEIR_CHECKPOINT_MODE: 'maybe' }, /^WEIR_CHECKPOINT_MODE must be/],
+    ['a bad interval', { WEIR_CHECKPOINT_INTERVAL: 'soon' }, /^WEIR_CHECKPOINT_INTERVAL/],
+    ['no token', { WEIR_CONTROL_TOKEN: undefined }, /^WEIR_CONTROL_TOKEN is required/],
+  ];
+  for (const [what, change, message] of invalid) {
+    it(`rejects ${what}, naming the variable`, () => {
+      assert.throws(
+        () => loadTaskManagerConfig({ ...base, ...change }),
+        (error: unknown) => {
+          assert.equal((error as { code?: string }).code, 'INVALID_CONFIG');
+          assert.match((error as Error).message, message);
+          return true;
+        },
+      );
+    });
+  }
+});
