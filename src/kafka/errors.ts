@@ -70,8 +70,10 @@ export function settle<T>(
   });
 }
 
-/** Group-coordinator states that pass on their own: a new group's coordinator is still being chosen or loaded. */
-const coordinatorNotReady = new Set([14, 15, 16]); // COORDINATOR_LOAD_IN_PROGRESS, _NOT_AVAILABLE, NOT_COORDINATOR
+/** Group-coordinator states that pass on their own. */
+// COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, and UNSTABLE_OFFSET_COMMIT
+// (offsets of a transaction still open: it commits or is aborted shortly).
+const coordinatorNotReady = new Set([14, 15, 16, 88]);
 
 /** Runs `call` again while it fails with a retriable Kafka error, for at most `budgetMs`. */
 export async function withKafkaRetries<T>(call: () => Promise<T>, budgetMs = 30_000): Promise<T> {

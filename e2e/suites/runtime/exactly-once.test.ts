@@ -116,6 +116,38 @@ describe('TaskManager runtime: exactly-once keyed count on the harness Kafka and
     );
   });
 
+  it("after a rescale from 3 tasks to 2, aborts the removed task's open transaction instead of stalling readers", async () => {
+    const input = uniqueName('rescale-in');
+    const output = uniqueName('rescale-out');
+    await createTopics({ name: input, partitions: 6 }, { name: output, partitions });
+    const runId = uniqueName('r');
+    await produce(input, keyedInput(0, 600, keys));
+    // A long interval keeps every task's transaction open when the process dies.
+    const before = start({
+      job: 'rescale',
+      runId,
+      input,
+      output,
+      parallelism: 3,
+      tasks: [0, 1, 2],
+      interval: '10s',
+    });
+    await before.waitForLog('restored', (l) => l.msg === 'restored' && l.task === 2);
+    await new Promise((r) => setTimeout(r, 1500));
+    before.signal('SIGKILL');
+    await before.exited;
+    const after = start({ job: 'rescale', runId, input, output, parallelism: 2, tasks: [0, 1] });
+    await after.waitForLog(
+      'the stale task fenced',
+      (l) => l.msg === 'aborted the transactions of a task the new layout no longer has',
+    );
+    // The transaction timeout is 60 s: reading everything well before it means t2's transaction was aborted.
+    const records = await readCommitted(output, partitions, { expected: 600, timeoutMs: 30_000 });
+    after.signal('SIGTERM');
+    assert.equal(await after.exited, 0, after.stderr);
+    assertExactlyOnce(emittedCounts(records), expectedCounts(600, keys));
+  });
+
   it('fences a zombie: the old process, resumed after a new one took over, cannot commit', async () => {
     const input = uniqueName('zombie-in');
     const output = uniqueName('zombie-out');

@@ -13,6 +13,7 @@ import {
   encodeCommitMetadata,
   type PartitionPointer,
 } from '../checkpoint/commit-metadata.ts';
+import { abortStaleTransactions } from '../checkpoint/layout.ts';
 import { savepointPrefix, snapshotKey, taskStatePrefix, transactionalId } from '../checkpoint/paths.ts';
 import { objectsToDelete } from '../checkpoint/retention.ts';
 import type { TaskManagerConfig } from '../config.ts';
@@ -139,6 +140,9 @@ export class StreamTask {
       ),
       settings: { 'linger.ms': 5 },
     });
+    if (this.exactlyOnce && this.index === 0) {
+      await abortStaleTransactions(this.deps.storage, config, stage, this.log);
+    }
     this.consumer = await AssignedConsumer.connect({
       bootstrapServers: config.kafkaBootstrap,
       groupId: config.offsetGroup,
