@@ -34,7 +34,8 @@ COPY --from=build /src/dist ./dist
 RUN mkdir -p /opt/weir/jobs \
  && printf '#!/bin/sh\nexec node /opt/weir/dist/cli/weir.js "$@"\n' >/usr/local/bin/weir \
  && chmod 0755 /usr/local/bin/weir
-ENV NODE_ENV=production
+# uid 65532 has no passwd entry; HOME points where a pod mounts its writable emptyDir.
+ENV NODE_ENV=production HOME=/tmp
 # The numeric user lets Kubernetes' runAsNonRoot check it without a passwd lookup.
 USER 65532:65532
 ENTRYPOINT ["weir"]

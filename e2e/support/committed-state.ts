@@ -6,9 +6,9 @@ import { S3Storage } from '../../src/storage/s3-storage.ts';
 import { requireEnv } from './cluster.ts';
 import { kafkaBootstrap } from './kafka-topics.ts';
 
-export function runtimeStorage(): S3Storage {
+export function runtimeStorage(url = `s3://${requireEnv('WEIR_S3_BUCKET')}/e2e-runtime`): S3Storage {
   return new S3Storage({
-    url: `s3://${requireEnv('WEIR_S3_BUCKET')}/e2e-runtime`,
+    url,
     endpoint: requireEnv('WEIR_S3_ENDPOINT'),
     region: 'us-east-1',
     credentials: {
@@ -54,8 +54,9 @@ export async function committedCounts(
   group: string,
   topic: string,
   partitions: number,
+  storageUrl?: string,
 ): Promise<Map<string, number>> {
-  const storage = runtimeStorage();
+  const storage = runtimeStorage(storageUrl);
   const counts = new Map<string, number>();
   try {
     for (const c of await committedOffsets(group, topic, partitions)) {

@@ -70,6 +70,9 @@ function weirEnv(job: StreamJob, identity: PodIdentity): V1EnvVar[] {
     { name: 'WEIR_KAFKA_BOOTSTRAP', value: spec.kafka.bootstrapServers },
     { name: 'WEIR_CONTROL_PORT', value: String(ports.control) },
     { name: 'WEIR_METRICS_PORT', value: String(ports.metrics) },
+    // The non-root uid has no passwd entry, and libraries that look for a home directory (the AWS SDK's
+    // config loader) fail without one; /tmp is the pod's writable emptyDir.
+    { name: 'HOME', value: '/tmp' },
     { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     {
