@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is missing, brings the local real
 # cluster up, installs the StreamJob CRD and the operator (Helm chart, two
-# replicas running as pods), applies a
-# StreamJob, kills one of its TaskManagers and shows the operator replacing it.
+# replicas running as pods), runs the keyed-count job over Kafka with
+# checkpoints in MinIO, kills one of its TaskManagers mid-stream, and checks
+# that the output is still exactly once.
 # Everything stays up for you to use; `npm run harness:down` removes it all.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -27,21 +28,33 @@ kubectl -n weir-system get pods -o wide
 info "leader: $(kubectl -n weir-system get lease weir -o jsonpath='{.spec.holderIdentity}')"
 done_step
 
-step "apply e2e/demo/streamjob.yaml"
-kubectl delete streamjob demo --ignore-not-found --wait=true >/dev/null
-kubectl apply -f e2e/demo/streamjob.yaml
-kubectl wait streamjob/demo --for=jsonpath='{.status.phase}'=Running --timeout=90s
-kubectl get streamjob demo
-kubectl get pods -l weir.dev/job=demo -o wide
+suffix=$(date +%s)
+events="demo-events-$suffix" counts="demo-counts-$suffix"
+step "Kafka topics and 10000 input records"
+node e2e/demo/kafka-tool.ts topics "$events" "$counts"
+node e2e/demo/kafka-tool.ts produce "$events" 0 10000
+kubectl create secret generic demo-s3 --from-literal=accessKeyId="$WEIR_S3_ACCESS_KEY" \
+  --from-literal=secretAccessKey="$WEIR_S3_SECRET_KEY" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 done_step
 
-step "kill the process of TaskManager demo-tm-1 (region failover replaces only that pod)"
-pid=$(kubectl get pod demo-tm-1 -o jsonpath='{.status.containerStatuses[0].containerID}')
-kill -KILL "${pid#weir-agent://}"
-kubectl wait streamjob/demo --for=jsonpath='{.status.restarts.count}'=1 --timeout=60s
-kubectl wait streamjob/demo --for=jsonpath='{.status.phase}'=Running --timeout=90s
+step "apply e2e/demo/streamjob.yaml (the keyed-count job; input $events, output $counts)"
+kubectl delete streamjob demo --ignore-not-found --wait=true >/dev/null
+sed -e "s/demo-events/$events/" -e "s/demo-counts/$counts/" e2e/demo/streamjob.yaml | kubectl apply -f -
+kubectl wait streamjob/demo --for=jsonpath='{.status.phase}'=Running --timeout=120s
 kubectl get streamjob demo
 kubectl get pods -l weir.dev/job=demo -o wide
+node e2e/demo/kafka-tool.ts verify "$counts" 10000
+done_step
+
+step "kill the process of TaskManager demo-tm-1 while 10000 more records arrive"
+pid=$(kubectl get pod demo-tm-1 -o jsonpath='{.status.containerStatuses[0].containerID}')
+node e2e/demo/kafka-tool.ts produce "$events" 10000 10000
+kill -KILL "${pid#weir-agent://}"
+kubectl wait streamjob/demo --for=jsonpath='{.status.restarts.count}'=1 --timeout=60s
+kubectl wait streamjob/demo --for=jsonpath='{.status.phase}'=Running --timeout=120s
+kubectl get streamjob demo
+kubectl get pods -l weir.dev/job=demo -o wide
+node e2e/demo/kafka-tool.ts verify "$counts" 20000
 uid=$(kubectl get streamjob demo -o jsonpath='{.metadata.uid}')
 kubectl get events --field-selector "involvedObject.uid=$uid" --sort-by=.lastTimestamp \
   -o custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message
@@ -58,6 +71,8 @@ Weir is running on the local harness. In your shell:
   kubectl scale sj demo --replicas=6     # rescale (parallelism)
   kubectl -n weir-system get pods,lease  # the operator's two replicas and the leader's Lease
   curl -s \$(kubectl -n weir-system get pod -l app.kubernetes.io/component=operator -o jsonpath='{.items[0].status.podIP}'):8080/metrics | grep ^weir_
+  curl -s \$(kubectl get pod demo-tm-0 -o jsonpath='{.status.podIP}'):9249/metrics | grep -E '^weir_(task|checkpoint)'
+  node e2e/demo/kafka-tool.ts produce $events 20000 5000   # more input; then: verify $counts 25000
   npm run harness:down                   # stops everything
 
 Kafka:  $WEIR_KAFKA_BOOTSTRAP      MinIO (S3): $WEIR_S3_ENDPOINT bucket $WEIR_S3_BUCKET
