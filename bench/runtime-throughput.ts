@@ -1,0 +1,282 @@
+/**
+ * TaskManager runtime benchmark (issue 4), on the local harness's Kafka and MinIO.
+ *
+ * Records per second for one task, measured over the same window on the same
+ * input backlog (a 1-partition topic, 1000 distinct keys):
+ *   (a) baseline: a raw consume→produce pipe with @confluentinc/kafka-javascript,
+ *       no state, no transactions, in this process;
+ *   (b) Weir exactly-once keyed count and (c) Weir at-least-once keyed count,
+ *       each a real `weir taskmanager` process, at checkpoint intervals 1s and 10s;
+ *   (d) the raw pipe with kafkajs, so that the client choice rests on numbers.
+ * for 100-byte and 1 KiB values. Then checkpoint cost against state size
+ * (10^4 to 10^6 keys): snapshot encode, upload to MinIO, bytes, and restore
+ * (ranged GETs, checksum, decode).
+ *
+ * Usage: source .weir/harness/env && node bench/runtime-throughput.ts [--window 10] [--quick]
+ */
+import { parseArgs } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
+import { runtimeStorage } from '../e2e/support/committed-state.ts';
+import { createTopics, kafkaBootstrap, uniqueName } from '../e2e/support/kafka-topics.ts';
+import {
+  count as countLines,
+  TaskManagerProcess,
+  taskManagerEnv,
+} from '../e2e/support/taskmanager-process.ts';
+import { KafkaAdmin } from '../src/kafka/admin.ts';
+import { AssignedConsumer } from '../src/kafka/assigned-consumer.ts';
+import { KafkaError } from '../src/kafka/errors.ts';
+import { TransactionalProducer } from '../src/kafka/transactional-producer.ts';
+import { decodeSection, encodeSnapshot, verifiedSection } from '../src/runtime/state/snapshot-format.ts';
+
+const { values } = parseArgs({
+  options: { window: { type: 'string', default: '10' }, quick: { type: 'boolean' } },
+});
+const windowMs = Number(values.window) * 1000;
+const warmupMs = 2000;
+// Large enough that the fastest pipe does not drain it within warm-up + window; a drained
+// backlog ends the window early and is reported.
+const sizes = [
+  { bytes: 100, backlog: values.quick ? 600_000 : 3_000_000 },
+  { bytes: 1024, backlog: values.quick ? 300_000 : 1_200_000 },
+];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function produceBacklog(topic: string, n: number, bytes: number): Promise<number> {
+  const producer = await TransactionalProducer.connect({
+    bootstrapServers: kafkaBootstrap(),
+    settings: { 'linger.ms': 20, 'batch.num.messages': 10000, 'queue.buffering.max.messages': 500000 },
+  });
+  const started = Date.now();
+  const value = Buffer.alloc(bytes, 'x');
+  for (let i = 0; i < n; i++) {
+    for (;;) {
+      try {
+        producer.send({ topic, partition: 0, key: `k${i % 1000}`, value });
+        break;
+      } catch (error) {
+        if (!(error instanceof KafkaError) || error.kafkaCode !== -184) throw error;
+        await sleep(5);
+      }
+    }
+  }
+  await producer.flush();
+  await producer.disconnect();
+  return Date.now() - started;
+}
+
+interface Rate {
+  rate: number;
+  /** The backlog ran out before the window ended: the window was cut where records stopped. */
+  drained: boolean;
+}
+
+/**
+ * Rate of a cumulative record counter over `windowMs` after `warmupMs`. If the
+ * counter stops for a second, the backlog is drained: the window ends at its last move.
+ */
+async function measure(counter: () => Promise<number> | number): Promise<Rate> {
+  await sleep(warmupMs);
+  const v0 = await counter();
+  const t0 = Date.now();
+  let last = v0;
+  let lastMoved = t0;
+  while (Date.now() - t0 < windowMs) {
+    await sleep(200);
+    const v = await counter();
+    if (v !== last) {
+      last = v;
+      lastMoved = Date.now();
+    } else if (Date.now() - lastMoved > 1000) {
+      return { rate: (last - v0) / ((lastMoved - t0) / 1000), drained: true };
+    }
+  }
+  return { rate: (last - v0) / ((Date.now() - t0) / 1000), drained: false };
+}
+
+/** (a) The baseline: consume a batch, produce it, no state, no transactions. */
+async function rawPipe(input: string, output: string): Promise<Rate> {
+  const consumer = await AssignedConsumer.connect({
+    bootstrapServers: kafkaBootstrap(),
+    groupId: uniqueName('bench-raw'),
+    isolation: 'read_uncommitted',
+  });
+  const producer = await TransactionalProducer.connect({
+    bootstrapServers: kafkaBootstrap(),
+    settings: { 'linger.ms': 5 },
+  });
+  consumer.setConsumeTimeout(100);
+  consumer.assign([{ topic: input, partition: 0, offset: -2 }]);
+  let processed = 0;
+  let stop = false;
+  const loop = (async () => {
+    while (!stop) {
+      const batch = await consumer.consume(500);
+      for (const m of batch) {
+        for (;;) {
+          try {
+            producer.send({ topic: output, key: m.key as Buffer, value: m.value });
+            break;
+          } catch (error) {
+            if (!(error instanceof KafkaError) || error.kafkaCode !== -184) throw error;
+            await sleep(2);
+          }
+        }
+      }
+      processed += batch.length;
+    }
+  })();
+  const rate = await measure(() => processed);
+  stop = true;
+  await loop;
+  await consumer.disconnect();
+  await producer.disconnect();
+  return rate;
+}
+
+/** (d) The same pipe with kafkajs (no assign(): a one-member consumer group from the beginning). */
+async function kafkajsPipe(input: string, output: string): Promise<Rate> {
+  const kafka = new Kafka({
+    clientId: 'bench-kafkajs',
+    brokers: kafkaBootstrap().split(','),
+    logLevel: logLevel.NOTHING,
+  });
+  const consumer = kafka.consumer({ groupId: uniqueName('bench-kafkajs') });
+  const producer = kafka.producer();
+  await Promise.all([consumer.connect(), producer.connect()]);
+  await consumer.subscribe({ topic: input, fromBeginning: true });
+  let processed = 0;
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      await producer.send({
+        topic: output,
+        messages: batch.messages.map((m) => ({ key: m.key, value: m.value })),
+      });
+      processed += batch.messages.length;
+    },
+  });
+  const rate = await measure(() => processed);
+  await consumer.disconnect();
+  await producer.disconnect();
+  return rate;
+}
+
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(url)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+/** (b), (c) A real TaskManager process; the rate is read from its records-in counter. */
+async function weirRun(input: string, mode: 'exactly-once' | 'at-least-once', interval: string) {
+  const output = uniqueName('bench-out');
+  await createTopics({ name: output, partitions: 1 });
+  const tm = new TaskManagerProcess(
+    taskManagerEnv({
+      job: 'bench',
+      runId: uniqueName('r'),
+      input,
+      output,
+      parallelism: 1,
+      tasks: [0],
+      mode,
+      interval,
+    }),
+  );
+  const serving = await tm.waitForLog('serving', (l) => l.msg === 'serving');
+  const address = serving.metrics as { address: string; port: number };
+  const metricsUrl = `http://${address.address}:${address.port}/metrics`;
+  await tm.waitForLog('restored', (l) => l.msg === 'restored', 60_000);
+  const rate = await measure(() => metric(metricsUrl, 'weir_task_records_in_total'));
+  const durations = tm.lines
+    .filter((l) => l.msg === 'checkpoint: committed')
+    .map((l) => Number(l.durationMs));
+  const bytes = tm.lines.filter((l) => l.msg === 'checkpoint: committed').map((l) => Number(l.bytes));
+  tm.signal('SIGKILL');
+  await tm.exited;
+  const sorted = durations.sort((a, b) => a - b);
+  return {
+    ...rate,
+    checkpoints: countLines(tm.lines, 'checkpoint: committed'),
+    p50: sorted[Math.floor(sorted.length / 2)] ?? 0,
+    max: sorted.at(-1) ?? 0,
+    bytes: Math.max(0, ...bytes),
+  };
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+async function checkpointCost(keys: number) {
+  const storage = runtimeStorage();
+  const partitions = Array.from({ length: 4 }, (_, p) => {
+    const entries = new Map<string, Buffer>();
+    for (let k = p; k < keys; k += 4) entries.set(`key-${k}`, Buffer.from(JSON.stringify(k)));
+    return { topic: 'bench', partition: p, stores: new Map([['count/count', entries]]) };
+  });
+  let t = performance.now();
+  const snapshot = encodeSnapshot({ task: 's0/t0', checkpointId: 1, attempt: 'bench' }, partitions);
+  const encodeMs = performance.now() - t;
+  const key = `bench/cost/${keys}-${uniqueName('o')}.snap`;
+  t = performance.now();
+  await storage.put(key, snapshot.bytes);
+  const uploadMs = performance.now() - t;
+  t = performance.now();
+  let restored = 0;
+  for (const range of snapshot.index.sections) {
+    const bytes = await storage.get(key, { start: range.start, length: range.length });
+    restored += decodeSection(key, verifiedSection(key, range, bytes)).get('count/count')?.size ?? 0;
+  }
+  const restoreMs = performance.now() - t;
+  await storage.delete(key);
+  storage.close();
+  if (restored !== keys) throw new Error(`restored ${restored} keys of ${keys}`);
+  return { keys, bytes: snapshot.bytes.length, encodeMs, uploadMs, restoreMs };
+}
+
+process.stdout.write(
+  `window ${windowMs / 1000} s after a ${warmupMs / 1000} s warm-up; one task, one input partition\n\n`,
+);
+for (const size of sizes) {
+  const input = uniqueName(`bench-in-${size.bytes}`);
+  await createTopics({ name: input, partitions: 1 });
+  const produceMs = await produceBacklog(input, size.backlog, size.bytes);
+  process.stdout.write(
+    `${size.bytes} B values: backlog ${fmt(size.backlog)} records written in ${(produceMs / 1000).toFixed(1)} s\n`,
+  );
+  const rawOut = uniqueName('bench-raw-out');
+  await createTopics({ name: rawOut, partitions: 1 });
+  const baseline = await rawPipe(input, rawOut);
+  const rows: [string, Rate, string][] = [['(a) raw pipe, confluent client (baseline)', baseline, '']];
+  for (const interval of ['1s', '10s']) {
+    for (const mode of ['exactly-once', 'at-least-once'] as const) {
+      const r = await weirRun(input, mode, interval);
+      rows.push([
+        `(${mode === 'exactly-once' ? 'b' : 'c'}) Weir ${mode} keyed count, interval ${interval}`,
+        r,
+        `${r.checkpoints} checkpoints (p50 ${r.p50} ms, max ${r.max} ms, largest ${fmt(r.bytes)} B)`,
+      ]);
+    }
+  }
+  const kjsOut = uniqueName('bench-kjs-out');
+  await createTopics({ name: kjsOut, partitions: 1 });
+  rows.push(['(d) raw pipe, kafkajs', await kafkajsPipe(input, kjsOut), '']);
+  for (const [what, r, note] of rows) {
+    process.stdout.write(
+      `  ${what.padEnd(52)} ${fmt(r.rate).padStart(9)} rec/s  ${(r.rate / baseline.rate).toFixed(2)}× baseline  ${r.drained ? '[backlog drained early] ' : ''}${note}\n`,
+    );
+  }
+  const admin = new KafkaAdmin(kafkaBootstrap());
+  for (const topic of [input, rawOut, kjsOut]) await admin.deleteTopic(topic).catch(() => undefined);
+  admin.disconnect();
+  process.stdout.write('\n');
+}
+
+process.stdout.write('checkpoint cost against state size (4 partitions, one object, MinIO on the harness)\n');
+for (const keys of [10_000, 100_000, 1_000_000]) {
+  const c = await checkpointCost(keys);
+  process.stdout.write(
+    `  ${fmt(keys).padStart(9)} keys: ${(c.bytes / 1e6).toFixed(1).padStart(5)} MB, encode ${c.encodeMs.toFixed(0)} ms, upload ${c.uploadMs.toFixed(0)} ms, restore (4 ranged GETs + sha256 + decode) ${c.restoreMs.toFixed(0)} ms\n`,
+  );
+}
