@@ -6,37 +6,23 @@ import { KafkaError, withKafkaRetries } from '../../kafka/errors.ts';
 import { TransactionalProducer } from '../../kafka/transactional-producer.ts';
 import { PipelineExecutor } from '../../sdk/executor.ts';
 import type { JobDefinition } from '../../sdk/pipeline.ts';
-import { PartitionStores } from '../../sdk/state.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
-import {
-  decodeCommitMetadata,
-  encodeCommitMetadata,
-  type PartitionPointer,
-} from '../checkpoint/commit-metadata.ts';
+import { encodeCommitMetadata, type PartitionPointer } from '../checkpoint/commit-metadata.ts';
 import { abortStaleTransactions } from '../checkpoint/layout.ts';
 import { savepointPrefix, snapshotKey, taskStatePrefix, transactionalId } from '../checkpoint/paths.ts';
+import { offsetsToCommit, planCheckpoint } from '../checkpoint/plan.ts';
 import { objectsToDelete } from '../checkpoint/retention.ts';
 import type { TaskManagerConfig } from '../config.ts';
 import { RuntimeError } from '../errors.ts';
 import type { TaskMetrics } from '../metrics.ts';
-import { decodeSection, encodeSnapshot, verifiedSection } from '../state/snapshot-format.ts';
-import { ownedPartitions, partitionId, type TopicPartition } from './assignment.ts';
+import { encodeSnapshot } from '../state/snapshot-format.ts';
+import { ownedPartitions } from './assignment.ts';
 import { TaskLifecycle } from './lifecycle.ts';
+import { type PartitionRuntime, restorePartitions } from './partition-runtime.ts';
 
 /** librdkafka's local queue is full: wait for deliveries, then produce again. */
 const queueFullCode = -184;
 const stage = 0;
-
-interface PartitionRuntime {
-  tp: TopicPartition;
-  stores: PartitionStores;
-  /** Next offset to read; undefined until something was read or committed. */
-  position: number | undefined;
-  /** The committed section holding this partition's state. */
-  pointer: PartitionPointer | undefined;
-  /** The position moved since the last commit, so the offset must be committed again. */
-  advanced: boolean;
-}
 
 export interface CheckpointReport {
   task: number;
@@ -152,27 +138,10 @@ export class StreamTask {
     this.consumer.setConsumeTimeout(100);
     const consumer = this.consumer;
     const committed = owned.length ? await withKafkaRetries(() => consumer.committed(owned)) : [];
-    for (const c of committed) {
-      const tp = { topic: c.topic, partition: c.partition };
-      if (c.offset < 0) {
-        this.partitions.set(partitionId(tp), this.fresh(tp));
-        continue;
-      }
-      const pointer = decodeCommitMetadata(partitionId(tp), c.metadata);
-      const bytes = await this.deps.storage.get(pointer.objectKey, {
-        start: pointer.start,
-        length: pointer.length,
-      });
-      const section = verifiedSection(
-        this.deps.storage.describe(pointer.objectKey),
-        { ...tp, start: pointer.start, length: pointer.length, sha256: pointer.sha256 },
-        bytes,
-      );
-      const stores = new PartitionStores(
-        decodeSection(this.deps.storage.describe(pointer.objectKey), section),
-      );
-      this.partitions.set(partitionId(tp), { tp, stores, position: c.offset, pointer, advanced: false });
-      this.lastCheckpointId = Math.max(this.lastCheckpointId, pointer.checkpointId);
+    for (const runtime of await restorePartitions(committed, this.deps.storage)) {
+      this.partitions.set(runtime.id, runtime);
+      if (runtime.pointer)
+        this.lastCheckpointId = Math.max(this.lastCheckpointId, runtime.pointer.checkpointId);
     }
     this.consumer.assign(
       [...this.partitions.values()].map((p) => ({
@@ -193,12 +162,6 @@ export class StreamTask {
     await this.sweep();
     this.nextCheckpointAt = this.deps.now() + checkpoint.intervalMs;
     this.lifecycle.to('running');
-  }
-
-  private fresh(tp: TopicPartition): PartitionRuntime {
-    const stores = new PartitionStores();
-    stores.dirty = false; // empty state needs no section until something is written
-    return { tp, stores, position: undefined, pointer: undefined, advanced: false };
   }
 
   /** Consumes and processes until stop() or a failure; checkpoints on the interval. */
@@ -292,12 +255,9 @@ export class StreamTask {
     const { config, storage, metrics } = this.deps;
     const checkpointId = this.lastCheckpointId + 1;
     const all = [...this.partitions.values()];
-    const changed = all.filter((p) =>
-      savepointId
-        ? p.pointer || p.position !== undefined || p.stores.dirty
-        : p.stores.dirty || (p.advanced && !p.pointer),
-    );
-    if (!savepointId && changed.length === 0 && !all.some((p) => p.advanced)) {
+    const plan = planCheckpoint(all, savepointId !== undefined);
+    const changed = plan.snapshot;
+    if (plan.empty) {
       // Nothing was read since the last commit, so nothing was written either: no checkpoint to take.
       if (this.lifecycle.state === 'checkpointing') this.lifecycle.to('running');
       return undefined;
@@ -341,13 +301,14 @@ export class StreamTask {
         });
       }
     }
-    const offsets = all
-      .filter((p) => p.position !== undefined && (newPointers.has(partitionId(p.tp)) || p.pointer))
-      .filter((p) => savepointId || p.advanced || newPointers.has(partitionId(p.tp)))
-      .map((p) => {
-        const pointer = newPointers.get(partitionId(p.tp)) ?? (p.pointer as PartitionPointer);
-        return { ...p.tp, offset: p.position as number, pointer, metadata: encodeCommitMetadata(pointer) };
-      });
+    const offsets = offsetsToCommit(all, newPointers, savepointId !== undefined).map(
+      ({ partition, offset, pointer }) => ({
+        ...partition.tp,
+        offset,
+        pointer,
+        metadata: encodeCommitMetadata(pointer),
+      }),
+    );
     this.log.info(
       { checkpointId, objectKey, offsets: offsets.length },
       'checkpoint: snapshot stored, committing',
@@ -363,7 +324,7 @@ export class StreamTask {
       if (offsets.length) consumer.commitWithMetadata(offsets);
     }
     for (const p of all) {
-      const pointer = newPointers.get(partitionId(p.tp));
+      const pointer = newPointers.get(p.id);
       if (pointer) {
         p.pointer = pointer;
         p.stores.dirty = false;
