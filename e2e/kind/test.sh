@@ -12,4 +12,5 @@ source "$root/scripts/node-env.sh"
 cd "$root"
 node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=spec \
   'e2e/suites/operator/*.test.ts' 'e2e/suites/packaging/*.test.ts' \
-  'e2e/suites/storage/*.test.ts' e2e/suites/smoke/kafka.test.ts e2e/suites/smoke/minio.test.ts
+  'e2e/suites/storage/*.test.ts' 'e2e/suites/runtime/*.test.ts' \
+  e2e/suites/smoke/kafka.test.ts e2e/suites/smoke/minio.test.ts
