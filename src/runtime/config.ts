@@ -31,6 +31,10 @@ export interface TaskManagerConfig {
       }
     | { kind: 'local'; directory: string };
   kafkaBootstrap: string;
+  /** Start a new run from this savepoint (only while the run has no committed offsets). */
+  restoreSavepoint?: string;
+  /** Let a restore drop savepoint state of operator ids the pipeline no longer has. */
+  allowNonRestoredState: boolean;
   control: { host: string; port: number; token: string };
   metricsPort: number;
 }
@@ -82,6 +86,17 @@ export function loadTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): Tas
     fail('WEIR_CHECKPOINT_MODE', `must be exactly-once or at-least-once, got "${mode}"`);
   }
   const localDirectory = env.WEIR_LOCAL_CHECKPOINT_DIR;
+  const restoreSavepoint = env.WEIR_RESTORE_SAVEPOINT || undefined;
+  if (restoreSavepoint !== undefined && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(restoreSavepoint)) {
+    fail(
+      'WEIR_RESTORE_SAVEPOINT',
+      `must be a savepoint id (lower-case letters, digits, dashes), got "${restoreSavepoint}"`,
+    );
+  }
+  const allowNonRestored = env.WEIR_ALLOW_NON_RESTORED_STATE || 'false';
+  if (allowNonRestored !== 'true' && allowNonRestored !== 'false') {
+    fail('WEIR_ALLOW_NON_RESTORED_STATE', `must be true or false, got "${allowNonRestored}"`);
+  }
   return {
     namespace: required(env, 'WEIR_NAMESPACE'),
     job: required(env, 'WEIR_JOB'),
@@ -109,6 +124,8 @@ export function loadTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): Tas
           ...(env.WEIR_S3_SECRET_KEY ? { secretAccessKey: env.WEIR_S3_SECRET_KEY } : {}),
         },
     kafkaBootstrap: required(env, 'WEIR_KAFKA_BOOTSTRAP'),
+    ...(restoreSavepoint ? { restoreSavepoint } : {}),
+    allowNonRestoredState: allowNonRestored === 'true',
     control: {
       host: env.POD_IP || '127.0.0.1',
       port: integer(env, 'WEIR_CONTROL_PORT', 0, 65535, 8081),

@@ -1,13 +1,16 @@
 import type { Server } from 'node:http';
 import { type Logger, pino } from 'pino';
+import { statefulOperatorIds } from '../sdk/pipeline.ts';
 import type { CheckpointStorage } from '../storage/checkpoint-storage.ts';
 import { FilesystemStorage } from '../storage/filesystem-storage.ts';
 import { S3Storage } from '../storage/s3-storage.ts';
+import { writeManifestPart } from './checkpoint/savepoint-manifest.ts';
 import type { TaskManagerConfig } from './config.ts';
 import { startControlServer, startMetricsServer } from './control/control-server.ts';
 import { RuntimeError } from './errors.ts';
 import { loadJobModule } from './job-module.ts';
 import { createTaskMetrics } from './metrics.ts';
+import { snapshotFormatVersion } from './state/snapshot-format.ts';
 import { type CheckpointReport, StreamTask } from './task/stream-task.ts';
 
 function storageFor(config: TaskManagerConfig): CheckpointStorage {
@@ -82,6 +85,30 @@ export async function runTaskManager(
     return stopping as Promise<(CheckpointReport | undefined)[]>;
   };
 
+  /** Every task's savepoint report, and this TaskManager's part of the savepoint manifest. */
+  const recordSavepoint = async (id: string, reports: (CheckpointReport | undefined)[]) => {
+    if (reports.some((r) => r === undefined)) {
+      throw new RuntimeError(
+        'SAVEPOINT_FAILED',
+        `savepoint ${id}: a snapshot upload failed; try again`,
+        true,
+      );
+    }
+    const manifest = await writeManifestPart(storage, {
+      formatVersion: snapshotFormatVersion,
+      savepointId: id,
+      namespace: config.namespace,
+      job: config.job,
+      runId: config.runId,
+      parallelism: config.parallelism,
+      tasks: config.tasks,
+      createdAt: new Date().toISOString(),
+      operatorIds: statefulOperatorIds(job),
+      partitions: reports.flatMap((r) => r?.partitions ?? []),
+    });
+    return { savepointId: id, manifest, tasks: reports };
+  };
+
   const servers: Server[] = [];
   servers.push(
     await startControlServer({
@@ -91,18 +118,13 @@ export async function runTaskManager(
       handlers: {
         ready: () => ready,
         status: () => ({ job: config.job, runId: config.runId, ready, tasks: tasks.map((t) => t.status()) }),
-        savepoint: async (id) => {
-          const reports = await Promise.all(tasks.map((t) => t.savepoint(id)));
-          if (reports.some((r) => r === undefined)) {
-            throw new RuntimeError(
-              'SAVEPOINT_FAILED',
-              `savepoint ${id}: a snapshot upload failed; try again`,
-              true,
-            );
-          }
-          return { savepointId: id, tasks: reports };
+        savepoint: async (id) => recordSavepoint(id, await Promise.all(tasks.map((t) => t.savepoint(id)))),
+        stop: async (savepointId) => {
+          const reports = await stop(savepointId, 'control API');
+          return savepointId
+            ? { stopped: true, ...(await recordSavepoint(savepointId, reports)) }
+            : { stopped: true, tasks: reports };
         },
-        stop: async (savepointId) => ({ stopped: true, tasks: await stop(savepointId, 'control API') }),
       },
     }),
   );

@@ -169,6 +169,11 @@ export class Pipeline<K, V> {
   }
 }
 
+/** The operator ids that keep state: the names state is stored and restored under. */
+export function statefulOperatorIds(job: JobDefinition): string[] {
+  return job.steps.filter((s) => s.kind === 'process').map((s) => s.id);
+}
+
 function checkId(id: string, taken: Set<string>): void {
   if (!operatorIdPattern.test(id)) {
     throw new PipelineDefinitionError(
