@@ -13,6 +13,7 @@
  * (ranged GETs, checksum, decode).
  *
  * Usage: source .weir/harness/env && node bench/runtime-throughput.ts [--window 10] [--quick]
+ *        [--only throughput|checkpoint|restore]
  */
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
@@ -30,7 +31,11 @@ import { TransactionalProducer } from '../src/kafka/transactional-producer.ts';
 import { decodeSection, encodeSnapshot, verifiedSection } from '../src/runtime/state/snapshot-format.ts';
 
 const { values } = parseArgs({
-  options: { window: { type: 'string', default: '10' }, quick: { type: 'boolean' } },
+  options: {
+    window: { type: 'string', default: '10' },
+    quick: { type: 'boolean' },
+    only: { type: 'string' },
+  },
 });
 const windowMs = Number(values.window) * 1000;
 const warmupMs = 2000;
@@ -235,10 +240,66 @@ async function checkpointCost(keys: number) {
   return { keys, bytes: snapshot.bytes.length, encodeMs, uploadMs, restoreMs };
 }
 
+/**
+ * A whole TaskManager restore: a job with `keys` keys of committed state is
+ * stopped, then started again; the time from spawn to the "restored" log line
+ * (Kafka connections, initTransactions, the offset fetch, the ranged GETs and
+ * decode).
+ */
+async function processRestore(keys: number) {
+  const input = uniqueName('bench-restore-in');
+  const output = uniqueName('bench-restore-out');
+  await createTopics({ name: input, partitions: 4 }, { name: output, partitions: 4 });
+  const producer = await TransactionalProducer.connect({
+    bootstrapServers: kafkaBootstrap(),
+    settings: { 'linger.ms': 20 },
+  });
+  for (let i = 0; i < keys; i++) {
+    for (;;) {
+      try {
+        producer.send({ topic: input, key: `key-${i}`, value: Buffer.from('v') });
+        break;
+      } catch (error) {
+        if (!(error instanceof KafkaError) || error.kafkaCode !== -184) throw error;
+        await sleep(5);
+      }
+    }
+  }
+  await producer.flush();
+  await producer.disconnect();
+  const settings = {
+    job: 'restore',
+    runId: uniqueName('r'),
+    input,
+    output,
+    parallelism: 1,
+    tasks: [0],
+    interval: '2s',
+  };
+  const first = new TaskManagerProcess(taskManagerEnv(settings));
+  const serving = await first.waitForLog('serving', (l) => l.msg === 'serving');
+  const address = serving.metrics as { address: string; port: number };
+  const url = `http://${address.address}:${address.port}/metrics`;
+  while ((await metric(url, 'weir_task_records_in_total')) < keys) await sleep(200);
+  first.signal('SIGTERM');
+  if ((await first.exited) !== 0) throw new Error(`first run failed: ${first.stderr}`);
+  const started = Date.now();
+  const second = new TaskManagerProcess(taskManagerEnv(settings));
+  const restored = await second.waitForLog('restored', (l) => l.msg === 'restored', 120_000);
+  const restoredMs = Date.now() - started;
+  second.signal('SIGKILL');
+  await second.exited;
+  const admin = new KafkaAdmin(kafkaBootstrap());
+  for (const topic of [input, output]) await admin.deleteTopic(topic).catch(() => undefined);
+  admin.disconnect();
+  return { keys, restoredMs, partitions: Number(restored.restored ?? 0) };
+}
+
 process.stdout.write(
   `window ${windowMs / 1000} s after a ${warmupMs / 1000} s warm-up; one task, one input partition\n\n`,
 );
-for (const size of sizes) {
+const runs = (part: string) => values.only === undefined || values.only === part;
+for (const size of runs('throughput') ? sizes : []) {
   const input = uniqueName(`bench-in-${size.bytes}`);
   await createTopics({ name: input, partitions: 1 });
   const produceMs = await produceBacklog(input, size.backlog, size.bytes);
@@ -273,10 +334,23 @@ for (const size of sizes) {
   process.stdout.write('\n');
 }
 
-process.stdout.write('checkpoint cost against state size (4 partitions, one object, MinIO on the harness)\n');
-for (const keys of [10_000, 100_000, 1_000_000]) {
+if (runs('checkpoint'))
+  process.stdout.write(
+    'checkpoint cost against state size (4 partitions, one object, MinIO on the harness)\n',
+  );
+for (const keys of runs('checkpoint') ? [10_000, 100_000, 1_000_000] : []) {
   const c = await checkpointCost(keys);
   process.stdout.write(
     `  ${fmt(keys).padStart(9)} keys: ${(c.bytes / 1e6).toFixed(1).padStart(5)} MB, encode ${c.encodeMs.toFixed(0)} ms, upload ${c.uploadMs.toFixed(0)} ms, restore (4 ranged GETs + sha256 + decode) ${c.restoreMs.toFixed(0)} ms\n`,
+  );
+}
+
+process.stdout.write(
+  '\nwhole TaskManager restore (spawn → "restored": connect, initTransactions, offsets, GETs, decode)\n',
+);
+for (const keys of !runs('restore') ? [] : values.quick ? [10_000] : [10_000, 100_000, 1_000_000]) {
+  const r = await processRestore(keys);
+  process.stdout.write(
+    `  ${fmt(keys).padStart(9)} keys in ${r.partitions} partitions: ${fmt(r.restoredMs)} ms\n`,
   );
 }
