@@ -1,3 +1,4 @@
+import { CodedError } from '../errors.ts';
 import type { LibrdKafkaError } from './native.ts';
 
 /**
@@ -5,10 +6,8 @@ import type { LibrdKafkaError } from './native.ts';
  * gives it. `abortable` means the transaction must be aborted before retrying;
  * `fatal` means the client instance is unusable (for example, it was fenced).
  */
-export class KafkaError extends Error {
-  readonly code: string;
+export class KafkaError extends CodedError {
   readonly kafkaCode: number;
-  readonly retriable: boolean;
   readonly fatal: boolean;
   readonly abortable: boolean;
   readonly operation: string;
@@ -18,14 +17,11 @@ export class KafkaError extends Error {
     message: string,
     details: { kafkaCode: number; retriable: boolean; fatal: boolean; abortable: boolean; code?: string },
   ) {
-    super(`${operation}: ${message}`);
-    this.name = 'KafkaError';
+    super(details.code ?? `KAFKA_ERROR_${details.kafkaCode}`, `${operation}: ${message}`, details.retriable);
     this.operation = operation;
     this.kafkaCode = details.kafkaCode;
-    this.retriable = details.retriable;
     this.fatal = details.fatal;
     this.abortable = details.abortable;
-    this.code = details.code ?? `KAFKA_ERROR_${details.kafkaCode}`;
   }
 }
 

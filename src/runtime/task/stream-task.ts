@@ -1,18 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { KafkaAdmin } from '../../kafka/admin.ts';
-import { AssignedConsumer, type CommittedOffset } from '../../kafka/assigned-consumer.ts';
+import { AssignedConsumer } from '../../kafka/assigned-consumer.ts';
 import { KafkaError, withKafkaRetries } from '../../kafka/errors.ts';
 import { TransactionalProducer } from '../../kafka/transactional-producer.ts';
 import { PipelineExecutor } from '../../sdk/executor.ts';
-import { type JobDefinition, statefulOperatorIds } from '../../sdk/pipeline.ts';
+import type { JobDefinition } from '../../sdk/pipeline.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import { encodeCommitMetadata, type PartitionPointer } from '../checkpoint/commit-metadata.ts';
 import { abortStaleTransactions } from '../checkpoint/layout.ts';
 import { savepointPrefix, snapshotKey, taskStatePrefix, transactionalId } from '../checkpoint/paths.ts';
 import { offsetsToCommit, planCheckpoint } from '../checkpoint/plan.ts';
 import { objectsToDelete } from '../checkpoint/retention.ts';
-import { readManifest, unrestorableOperators } from '../checkpoint/savepoint-manifest.ts';
 import type { TaskManagerConfig } from '../config.ts';
 import { RuntimeError } from '../errors.ts';
 import type { TaskMetrics } from '../metrics.ts';
@@ -20,6 +19,7 @@ import { encodeSnapshot } from '../state/snapshot-format.ts';
 import { ownedPartitions } from './assignment.ts';
 import { TaskLifecycle } from './lifecycle.ts';
 import { type PartitionRuntime, restorePartitions } from './partition-runtime.ts';
+import { dropUnknownState, savepointOffsets } from './savepoint-restore.ts';
 
 /** librdkafka's local queue is full: wait for deliveries, then produce again. */
 const queueFullCode = -184;
@@ -140,11 +140,11 @@ export class StreamTask {
     const consumer = this.consumer;
     let committed = owned.length ? await withKafkaRetries(() => consumer.committed(owned)) : [];
     const fromSavepoint = config.restoreSavepoint !== undefined && committed.every((c) => c.offset < 0);
-    if (fromSavepoint) committed = await this.savepointOffsets(committed);
+    if (fromSavepoint) committed = await savepointOffsets(this.deps, committed, this.log);
     for (const runtime of await restorePartitions(committed, this.deps.storage)) {
       // Restored from a savepoint, the offsets are not yet committed to this run's group: the first checkpoint does it.
       if (fromSavepoint && runtime.pointer) runtime.advanced = true;
-      if (fromSavepoint && config.allowNonRestoredState) this.dropUnknownState(runtime);
+      if (fromSavepoint && config.allowNonRestoredState) dropUnknownState(runtime, job);
       this.partitions.set(runtime.id, runtime);
       if (runtime.pointer)
         this.lastCheckpointId = Math.max(this.lastCheckpointId, runtime.pointer.checkpointId);
@@ -168,40 +168,6 @@ export class StreamTask {
     await this.sweep();
     this.nextCheckpointAt = this.deps.now() + checkpoint.intervalMs;
     this.lifecycle.to('running');
-  }
-
-  /**
-   * A new run restoring from a savepoint: the owned partitions' offsets and
-   * pointers come from its manifest instead of the (empty) offset group.
-   */
-  private async savepointOffsets(empty: CommittedOffset[]): Promise<CommittedOffset[]> {
-    const { config, job, storage } = this.deps;
-    const id = config.restoreSavepoint as string;
-    const manifest = await readManifest(storage, config.namespace, config.job, id);
-    const unknown = unrestorableOperators(manifest.operatorIds, statefulOperatorIds(job));
-    if (unknown.length && !config.allowNonRestoredState) {
-      throw new RuntimeError(
-        'SAVEPOINT_STATE_NOT_RESTORED',
-        `savepoint ${id} holds state of operator id(s) ${unknown.join(', ')}, which the pipeline no longer has; set allowNonRestoredState to drop it`,
-        false,
-      );
-    }
-    const byPartition = new Map(manifest.partitions.map((p) => [`${p.topic}/${p.partition}`, p]));
-    this.log.info({ savepoint: id, from: manifest.runId, dropping: unknown }, 'restoring from a savepoint');
-    return empty.map((c) => {
-      const saved = byPartition.get(`${c.topic}/${c.partition}`);
-      return saved ? { ...c, offset: saved.offset, metadata: encodeCommitMetadata(saved.pointer) } : c;
-    });
-  }
-
-  private dropUnknownState(runtime: PartitionRuntime): void {
-    const known = new Set(statefulOperatorIds(this.deps.job));
-    for (const name of [...runtime.stores.stores.keys()]) {
-      if (known.has(name.split('/')[0] as string)) continue;
-      runtime.stores.stores.delete(name);
-      // A fresh section without the dropped state, so no later restore brings it back.
-      runtime.stores.dirty = true;
-    }
   }
 
   /** Consumes and processes until stop() or a failure; checkpoints on the interval. */
