@@ -26,7 +26,6 @@ import {
 } from '../e2e/support/taskmanager-process.ts';
 import { KafkaAdmin } from '../src/kafka/admin.ts';
 import { AssignedConsumer } from '../src/kafka/assigned-consumer.ts';
-import { KafkaError } from '../src/kafka/errors.ts';
 import { TransactionalProducer } from '../src/kafka/transactional-producer.ts';
 import { decodeSection, encodeSnapshot, verifiedSection } from '../src/runtime/state/snapshot-format.ts';
 
@@ -55,15 +54,7 @@ async function produceBacklog(topic: string, n: number, bytes: number): Promise<
   const started = Date.now();
   const value = Buffer.alloc(bytes, 'x');
   for (let i = 0; i < n; i++) {
-    for (;;) {
-      try {
-        producer.send({ topic, partition: 0, key: `k${i % 1000}`, value });
-        break;
-      } catch (error) {
-        if (!(error instanceof KafkaError) || error.kafkaCode !== -184) throw error;
-        await sleep(5);
-      }
-    }
+    await producer.sendWhenQueued({ topic, partition: 0, key: `k${i % 1000}`, value });
   }
   await producer.flush();
   await producer.disconnect();
@@ -118,15 +109,7 @@ async function rawPipe(input: string, output: string): Promise<Rate> {
     while (!stop) {
       const batch = await consumer.consume(500);
       for (const m of batch) {
-        for (;;) {
-          try {
-            producer.send({ topic: output, key: m.key as Buffer, value: m.value });
-            break;
-          } catch (error) {
-            if (!(error instanceof KafkaError) || error.kafkaCode !== -184) throw error;
-            await sleep(2);
-          }
-        }
+        await producer.sendWhenQueued({ topic: output, key: m.key as Buffer, value: m.value });
       }
       processed += batch.length;
     }
@@ -255,15 +238,7 @@ async function processRestore(keys: number) {
     settings: { 'linger.ms': 20 },
   });
   for (let i = 0; i < keys; i++) {
-    for (;;) {
-      try {
-        producer.send({ topic: input, key: `key-${i}`, value: Buffer.from('v') });
-        break;
-      } catch (error) {
-        if (!(error instanceof KafkaError) || error.kafkaCode !== -184) throw error;
-        await sleep(5);
-      }
-    }
+    await producer.sendWhenQueued({ topic: input, key: `key-${i}`, value: Buffer.from('v') });
   }
   await producer.flush();
   await producer.disconnect();

@@ -147,3 +147,18 @@ export class TaskManagerProcess {
 export function count(lines: LogLine[], msg: string): number {
   return lines.filter((l) => l.msg === msg).length;
 }
+
+/** The TaskManager processes a suite started, so its after() hook can kill whatever is left. */
+export class TaskManagers {
+  private readonly started: TaskManagerProcess[] = [];
+
+  start(settings: TaskManagerSettings, extraEnv: NodeJS.ProcessEnv = {}): TaskManagerProcess {
+    const tm = new TaskManagerProcess({ ...taskManagerEnv(settings), ...extraEnv });
+    this.started.push(tm);
+    return tm;
+  }
+
+  killAll(): void {
+    for (const tm of this.started) tm.signal('SIGKILL');
+  }
+}

@@ -2,6 +2,9 @@ import type { AssignedConsumer } from './assigned-consumer.ts';
 import { KafkaError, settle, toKafkaError } from './errors.ts';
 import { type Producer, type ProducerGlobalConfig, rdkafka } from './native.ts';
 
+/** RD_KAFKA_RESP_ERR__QUEUE_FULL: the local queue holds queue.buffering.max.messages already. */
+const queueFullCode = -184;
+
 export interface TransactionalProducerOptions {
   bootstrapServers: string;
   /** Without one, the producer is idempotent but not transactional (at-least-once mode). */
@@ -88,6 +91,24 @@ export class TransactionalProducer {
       );
     } catch (error) {
       throw toKafkaError(`produce to ${record.topic}`, error as Error);
+    }
+  }
+
+  /**
+   * send(), waiting while librdkafka's local queue is full (the broker is
+   * slower than the producer) instead of failing; bounded at `maxWaitMs`.
+   */
+  async sendWhenQueued(record: OutgoingRecord, maxWaitMs = 30_000): Promise<void> {
+    const deadline = Date.now() + maxWaitMs;
+    for (;;) {
+      try {
+        this.send(record);
+        return;
+      } catch (error) {
+        if (!(error instanceof KafkaError) || error.kafkaCode !== queueFullCode || Date.now() > deadline)
+          throw error;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
     }
   }
 

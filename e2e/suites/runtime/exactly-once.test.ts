@@ -8,12 +8,7 @@ import {
   keyedInput,
 } from '../../support/committed-state.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
-import {
-  count,
-  TaskManagerProcess,
-  type TaskManagerSettings,
-  taskManagerEnv,
-} from '../../support/taskmanager-process.ts';
+import { count, TaskManagers } from '../../support/taskmanager-process.ts';
 
 const partitions = 4;
 const keys = 20;
@@ -35,15 +30,9 @@ function assertExactlyOnce(emitted: Map<string, number[]>, expected: Map<string,
 }
 
 describe('TaskManager runtime: exactly-once keyed count on the harness Kafka and MinIO', () => {
-  const running: TaskManagerProcess[] = [];
-  const start = (settings: TaskManagerSettings) => {
-    const tm = new TaskManagerProcess(taskManagerEnv(settings));
-    running.push(tm);
-    return tm;
-  };
-  after(() => {
-    for (const tm of running) tm.signal('SIGKILL');
-  });
+  const taskManagers = new TaskManagers();
+  const start = taskManagers.start.bind(taskManagers);
+  after(() => taskManagers.killAll());
 
   it('processes N records into exactly N outputs and the matching final state', async () => {
     const input = uniqueName('eo-in');

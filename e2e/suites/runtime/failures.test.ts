@@ -10,27 +10,16 @@ import {
   runtimeStorage,
 } from '../../support/committed-state.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
-import {
-  count,
-  TaskManagerProcess,
-  type TaskManagerSettings,
-  taskManagerEnv,
-} from '../../support/taskmanager-process.ts';
+import { count, type TaskManagerSettings, TaskManagers } from '../../support/taskmanager-process.ts';
 import { TcpProxy } from '../../support/tcp-proxy.ts';
 
 const partitions = 4;
 const keys = 10;
 
 describe('TaskManager runtime: failures', () => {
-  const running: TaskManagerProcess[] = [];
-  const start = (settings: TaskManagerSettings) => {
-    const tm = new TaskManagerProcess(taskManagerEnv(settings));
-    running.push(tm);
-    return tm;
-  };
-  after(() => {
-    for (const tm of running) tm.signal('SIGKILL');
-  });
+  const taskManagers = new TaskManagers();
+  const start = taskManagers.start.bind(taskManagers);
+  after(() => taskManagers.killAll());
 
   async function topics(prefix: string) {
     const input = uniqueName(`${prefix}-in`);

@@ -2,24 +2,14 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { committedCounts, emittedCounts, expectedCounts, keyedInput } from '../../support/committed-state.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
-import {
-  TaskManagerProcess,
-  type TaskManagerSettings,
-  taskManagerEnv,
-} from '../../support/taskmanager-process.ts';
+import { TaskManagers } from '../../support/taskmanager-process.ts';
 
 const keys = 10;
 
 describe('TaskManager runtime: savepoints', () => {
-  const running: TaskManagerProcess[] = [];
-  const start = (settings: TaskManagerSettings, extra: NodeJS.ProcessEnv = {}) => {
-    const tm = new TaskManagerProcess({ ...taskManagerEnv(settings), ...extra });
-    running.push(tm);
-    return tm;
-  };
-  after(() => {
-    for (const tm of running) tm.signal('SIGKILL');
-  });
+  const taskManagers = new TaskManagers();
+  const start = taskManagers.start.bind(taskManagers);
+  after(() => taskManagers.killAll());
 
   it('stops with a savepoint, and a new run restores from it and continues the counts', async () => {
     const input = uniqueName('sp-in');

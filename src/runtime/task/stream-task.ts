@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { KafkaAdmin } from '../../kafka/admin.ts';
 import { AssignedConsumer } from '../../kafka/assigned-consumer.ts';
-import { KafkaError, withKafkaRetries } from '../../kafka/errors.ts';
+import { withKafkaRetries } from '../../kafka/errors.ts';
 import { TransactionalProducer } from '../../kafka/transactional-producer.ts';
 import { PipelineExecutor } from '../../sdk/executor.ts';
 import type { JobDefinition } from '../../sdk/pipeline.ts';
@@ -21,8 +21,6 @@ import { TaskLifecycle } from './lifecycle.ts';
 import { type PartitionRuntime, restorePartitions } from './partition-runtime.ts';
 import { dropUnknownState, savepointOffsets } from './savepoint-restore.ts';
 
-/** librdkafka's local queue is full: wait for deliveries, then produce again. */
-const queueFullCode = -184;
 const stage = 0;
 
 export interface CheckpointReport {
@@ -192,7 +190,7 @@ export class StreamTask {
           runtime.stores,
         );
         for (const out of outputs) {
-          await this.produce(producer, {
+          await producer.sendWhenQueued({
             topic: out.topic,
             key: out.key,
             value: out.value,
@@ -231,22 +229,6 @@ export class StreamTask {
       );
     }
     return new Promise((resolve, reject) => this.pendingSavepoints.push({ id, resolve, reject }));
-  }
-
-  private async produce(
-    producer: TransactionalProducer,
-    record: Parameters<TransactionalProducer['send']>[0],
-  ) {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        producer.send(record);
-        return;
-      } catch (error) {
-        if (!(error instanceof KafkaError) || error.kafkaCode !== queueFullCode || attempt >= 3000)
-          throw error;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    }
   }
 
   /**
