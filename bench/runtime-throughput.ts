@@ -320,9 +320,10 @@ for (const keys of runs('checkpoint') ? [10_000, 100_000, 1_000_000] : []) {
   );
 }
 
-process.stdout.write(
-  '\nwhole TaskManager restore (spawn → "restored": connect, initTransactions, offsets, GETs, decode)\n',
-);
+if (runs('restore'))
+  process.stdout.write(
+    '\nwhole TaskManager restore (spawn → "restored": connect, initTransactions, offsets, GETs, decode)\n',
+  );
 for (const keys of !runs('restore') ? [] : values.quick ? [10_000] : [10_000, 100_000, 1_000_000]) {
   const r = await processRestore(keys);
   process.stdout.write(
