@@ -5,7 +5,12 @@
  *   kafka-tool.ts produce <topic> <from> <count>
  *   kafka-tool.ts verify <output> <expected records>
  */
-import { emittedCounts, expectedCounts, keyedInput } from '../support/committed-state.ts';
+import {
+  emittedCounts,
+  exactlyOnceProblems,
+  expectedCounts,
+  keyedInput,
+} from '../support/committed-state.ts';
 import { createTopics, produce, readCommitted } from '../support/kafka-topics.ts';
 
 const keys = 10;
@@ -24,14 +29,7 @@ switch (command) {
   case 'verify': {
     const expected = Number(b);
     const records = await readCommitted(a, partitions, { expected, timeoutMs: 120_000, quietMs: 2000 });
-    const emitted = emittedCounts(records);
-    const problems: string[] = [];
-    for (const [key, n] of expectedCounts(expected, keys)) {
-      const seen = emitted.get(key) ?? [];
-      if (seen.join(',') !== Array.from({ length: n }, (_, i) => i + 1).join(',')) {
-        problems.push(`${key}: ${seen.length} counts, expected 1..${n}`);
-      }
-    }
+    const problems = exactlyOnceProblems(emittedCounts(records), expectedCounts(expected, keys));
     process.stdout.write(
       `${a}: ${records.length} records read_committed for ${expected} input records; ` +
         (problems.length ? `PROBLEMS: ${problems.join('; ')}\n` : 'every key counted 1..n exactly once\n'),

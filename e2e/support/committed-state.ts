@@ -1,7 +1,7 @@
-import { AssignedConsumer } from '../../src/kafka/assigned-consumer.ts';
+import { AssignedConsumer, type CommittedOffset } from '../../src/kafka/assigned-consumer.ts';
 import { withKafkaRetries } from '../../src/kafka/errors.ts';
 import { decodeCommitMetadata, type PartitionPointer } from '../../src/runtime/checkpoint/commit-metadata.ts';
-import { decodeSection, verifiedSection } from '../../src/runtime/state/snapshot-format.ts';
+import { restorePartitions } from '../../src/runtime/task/partition-runtime.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
 import { requireEnv } from './cluster.ts';
 import { kafkaBootstrap } from './kafka-topics.ts';
@@ -24,32 +24,38 @@ export interface CommittedPartition {
   pointer?: PartitionPointer;
 }
 
-/** The offsets (and their state pointers) committed to a job's offset group. */
-export async function committedOffsets(
-  group: string,
-  topic: string,
-  partitions: number,
-): Promise<CommittedPartition[]> {
+async function committedRaw(group: string, topic: string, partitions: number): Promise<CommittedOffset[]> {
   const consumer = await AssignedConsumer.connect({
     bootstrapServers: kafkaBootstrap(),
     groupId: group,
     isolation: 'read_committed',
   });
   try {
-    const offsets = await withKafkaRetries(() =>
+    return await withKafkaRetries(() =>
       consumer.committed(Array.from({ length: partitions }, (_, partition) => ({ topic, partition }))),
     );
-    return offsets.map((o) => ({
-      partition: o.partition,
-      offset: o.offset,
-      ...(o.offset >= 0 ? { pointer: decodeCommitMetadata(`${topic}/${o.partition}`, o.metadata) } : {}),
-    }));
   } finally {
     await consumer.disconnect();
   }
 }
 
-/** The keyed-count job's committed counts (its `count/count` value state), merged over the source partitions. */
+/** The offsets (and their state pointers) committed to a job's offset group. */
+export async function committedOffsets(
+  group: string,
+  topic: string,
+  partitions: number,
+): Promise<CommittedPartition[]> {
+  return (await committedRaw(group, topic, partitions)).map((o) => ({
+    partition: o.partition,
+    offset: o.offset,
+    ...(o.offset >= 0 ? { pointer: decodeCommitMetadata(`${topic}/${o.partition}`, o.metadata) } : {}),
+  }));
+}
+
+/**
+ * The keyed-count job's committed counts (its `count/count` value state),
+ * merged over the source partitions, read the way a restoring task reads them.
+ */
 export async function committedCounts(
   group: string,
   topic: string,
@@ -59,15 +65,8 @@ export async function committedCounts(
   const storage = runtimeStorage(storageUrl);
   const counts = new Map<string, number>();
   try {
-    for (const c of await committedOffsets(group, topic, partitions)) {
-      if (!c.pointer) continue;
-      const bytes = await storage.get(c.pointer.objectKey, {
-        start: c.pointer.start,
-        length: c.pointer.length,
-      });
-      const where = storage.describe(c.pointer.objectKey);
-      const section = verifiedSection(where, { topic, partition: c.partition, ...c.pointer }, bytes);
-      for (const [key, value] of decodeSection(where, section).get('count/count') ?? []) {
+    for (const restored of await restorePartitions(await committedRaw(group, topic, partitions), storage)) {
+      for (const [key, value] of restored.stores.stores.get('count/count') ?? []) {
         counts.set(key, (counts.get(key) ?? 0) + (JSON.parse(value.toString()) as number));
       }
     }
@@ -96,4 +95,29 @@ export function expectedCounts(n: number, keys: number): Map<string, number> {
   const counts = new Map<string, number>();
   for (let i = 0; i < n; i++) counts.set(`k${i % keys}`, (counts.get(`k${i % keys}`) ?? 0) + 1);
   return counts;
+}
+
+/**
+ * Where the emitted counts differ from exactly-once: each expected key must
+ * show the counts from..n, once each and in order (`from` defaults to 1), and
+ * no other key may appear. Empty when nothing was lost or duplicated.
+ */
+export function exactlyOnceProblems(
+  emitted: ReadonlyMap<string, number[]>,
+  expected: ReadonlyMap<string, number>,
+  from: ReadonlyMap<string, number> = new Map(),
+): string[] {
+  const problems: string[] = [];
+  for (const [key, n] of expected) {
+    const first = (from.get(key) ?? 0) + 1;
+    const want = Array.from({ length: n - first + 1 }, (_, i) => first + i);
+    const seen = emitted.get(key) ?? [];
+    if (seen.join(',') !== want.join(',')) {
+      problems.push(
+        `${key}: ${seen.length} records, expected ${want.length} (first difference at index ${seen.findIndex((c, i) => c !== want[i])})`,
+      );
+    }
+  }
+  for (const key of emitted.keys()) if (!expected.has(key)) problems.push(`${key}: not an input key`);
+  return problems;
 }

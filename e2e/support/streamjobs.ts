@@ -1,22 +1,18 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { StreamJob, StreamJobSpec } from '../../src/api/streamjob.ts';
+import { kubectl, repositoryRoot } from './cli.ts';
 import { type Cluster, requireEnv, waitFor } from './cluster.ts';
 
-const run = promisify(execFile);
-const root = join(import.meta.dirname, '..', '..');
-
 export async function applyCrd(): Promise<void> {
-  await run('kubectl', [
+  await kubectl(
     'apply',
     '--server-side',
     '--force-conflicts',
     '-f',
-    join(root, 'crds', 'streamjob.yaml'),
-  ]);
-  await run('kubectl', ['wait', '--for=condition=Established', '--timeout=30s', 'crd/streamjobs.weir.dev']);
+    join(repositoryRoot, 'crds', 'streamjob.yaml'),
+  );
+  await kubectl('wait', '--for=condition=Established', '--timeout=30s', 'crd/streamjobs.weir.dev');
 }
 
 export type StreamJobInput = Omit<Partial<StreamJobSpec>, 'checkpoints' | 'kafka'> & {
@@ -71,7 +67,7 @@ export class StreamJobs {
 
   /** A JSON merge patch of the spec. */
   async patchSpec(name: string, spec: Record<string, unknown>): Promise<void> {
-    await run('kubectl', [
+    await kubectl(
       'patch',
       'streamjob',
       name,
@@ -80,7 +76,7 @@ export class StreamJobs {
       '--type=merge',
       '-p',
       JSON.stringify({ spec }),
-    ]);
+    );
   }
 
   async delete(name: string): Promise<void> {

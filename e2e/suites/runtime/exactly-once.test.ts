@@ -4,6 +4,7 @@ import {
   committedCounts,
   committedOffsets,
   emittedCounts,
+  exactlyOnceProblems,
   expectedCounts,
   keyedInput,
 } from '../../support/committed-state.ts';
@@ -15,18 +16,7 @@ const keys = 20;
 
 /** Every key's emitted counts are exactly 1..n, once each and in order: nothing lost, nothing duplicated. */
 function assertExactlyOnce(emitted: Map<string, number[]>, expected: Map<string, number>): void {
-  const problems: string[] = [];
-  for (const [key, n] of expected) {
-    const seen = emitted.get(key) ?? [];
-    const want = Array.from({ length: n }, (_, i) => i + 1);
-    if (seen.join(',') !== want.join(',')) {
-      problems.push(
-        `${key}: ${seen.length} records, expected ${n} (first difference at ${seen.findIndex((c, i) => c !== want[i])})`,
-      );
-    }
-  }
-  assert.deepEqual(problems, []);
-  assert.deepEqual([...emitted.keys()].sort(), [...expected.keys()].sort());
+  assert.deepEqual(exactlyOnceProblems(emitted, expected), []);
 }
 
 describe('TaskManager runtime: exactly-once keyed count on the harness Kafka and MinIO', () => {

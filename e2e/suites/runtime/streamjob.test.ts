@@ -9,7 +9,13 @@ import {
   requireEnv,
   waitFor,
 } from '../../support/cluster.ts';
-import { committedCounts, emittedCounts, expectedCounts, keyedInput } from '../../support/committed-state.ts';
+import {
+  committedCounts,
+  emittedCounts,
+  exactlyOnceProblems,
+  expectedCounts,
+  keyedInput,
+} from '../../support/committed-state.ts';
 import { harnessAgentUrl } from '../../support/harness-agent.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
 import { type OperatorProcess, startOperator } from '../../support/operator.ts';
@@ -92,14 +98,7 @@ describe('StreamJob running the real TaskManager runtime', {
     await jobs.waitFor('count', 'Running again', (j) => j.status?.phase === 'Running', 120_000);
     const records = await readCommitted(output, 4, { expected: 6000, timeoutMs: 90_000, quietMs: 2000 });
     assert.equal(records.length, 6000);
-    const emitted = emittedCounts(records);
-    for (const [key, n] of expectedCounts(6000, 10)) {
-      assert.deepEqual(
-        emitted.get(key),
-        Array.from({ length: n }, (_, i) => i + 1),
-        key,
-      );
-    }
+    assert.deepEqual(exactlyOnceProblems(emittedCounts(records), expectedCounts(6000, 10)), []);
     await waitFor('the committed state to reach every record', 30_000, async () => {
       const state = await committedCounts(
         `weir.${namespace}.count.${running.status?.run?.id}`,
