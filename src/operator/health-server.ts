@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import { serveMetrics } from '../metrics-http.ts';
 
 export interface HealthServerOptions {
   host: string;
@@ -18,10 +19,7 @@ export function startHealthServer(options: HealthServerOptions): Promise<Server>
       const ready = options.ready();
       res.writeHead(ready ? 200 : 503).end(ready ? 'ok\n' : 'caches not synced\n');
     } else if (path === '/metrics') {
-      options.registry
-        .metrics()
-        .then((text) => res.writeHead(200, { 'Content-Type': options.registry.contentType }).end(text))
-        .catch((error: unknown) => res.writeHead(500).end(String(error)));
+      serveMetrics(options.registry, res);
     } else {
       res.writeHead(404).end('not found\n');
     }

@@ -1,4 +1,5 @@
 import { parseDuration } from '../api/duration.ts';
+import { savepointIdPattern } from './checkpoint/paths.ts';
 import { RuntimeError } from './errors.ts';
 
 export type CheckpointMode = 'exactly-once' | 'at-least-once';
@@ -87,7 +88,7 @@ export function loadTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): Tas
   }
   const localDirectory = env.WEIR_LOCAL_CHECKPOINT_DIR;
   const restoreSavepoint = env.WEIR_RESTORE_SAVEPOINT || undefined;
-  if (restoreSavepoint !== undefined && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(restoreSavepoint)) {
+  if (restoreSavepoint !== undefined && !savepointIdPattern.test(restoreSavepoint)) {
     fail(
       'WEIR_RESTORE_SAVEPOINT',
       `must be a savepoint id (lower-case letters, digits, dashes), got "${restoreSavepoint}"`,

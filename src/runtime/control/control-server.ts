@@ -2,6 +2,8 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { CodedError } from '../../errors.ts';
+import { serveMetrics } from '../../metrics-http.ts';
+import { savepointIdPattern } from '../checkpoint/paths.ts';
 
 export interface ControlHandlers {
   ready: () => boolean;
@@ -10,7 +12,6 @@ export interface ControlHandlers {
   stop: (savepointId: string | undefined) => Promise<unknown>;
 }
 
-const idPattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const maxBodyBytes = 16 * 1024;
 
 class RequestError extends CodedError {
@@ -58,8 +59,8 @@ async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> 
 function optionalId(body: Record<string, unknown>, field: string, required: boolean): string | undefined {
   const value = body[field];
   if (value === undefined && !required) return undefined;
-  if (typeof value !== 'string' || !idPattern.test(value)) {
-    throw new RequestError(400, 'FIELD_INVALID', `${field} must be a string matching ${idPattern}`);
+  if (typeof value !== 'string' || !savepointIdPattern.test(value)) {
+    throw new RequestError(400, 'FIELD_INVALID', `${field} must be a string matching ${savepointIdPattern}`);
   }
   return value;
 }
@@ -132,10 +133,7 @@ export function startControlServer(options: {
 export function startMetricsServer(host: string, port: number, registry: Registry): Promise<Server> {
   const server = createServer((req, res) => {
     if ((req.url ?? '/').split('?')[0] !== '/metrics') return void res.writeHead(404).end('not found\n');
-    registry
-      .metrics()
-      .then((text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text))
-      .catch((error: unknown) => res.writeHead(500).end(String(error)));
+    serveMetrics(registry, res);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

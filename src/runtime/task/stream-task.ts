@@ -311,13 +311,14 @@ export class StreamTask {
       await producer.flush();
       if (offsets.length) consumer.commitWithMetadata(offsets);
     }
+    const committedIds = new Set(offsets.map((o) => `${o.topic}/${o.partition}`));
     for (const p of all) {
       const pointer = newPointers.get(p.id);
       if (pointer) {
         p.pointer = pointer;
         p.stores.dirty = false;
       }
-      if (offsets.some((o) => o.topic === p.tp.topic && o.partition === p.tp.partition)) p.advanced = false;
+      if (committedIds.has(p.id)) p.advanced = false;
     }
     this.lastCheckpointId = checkpointId;
     this.failures = 0;
