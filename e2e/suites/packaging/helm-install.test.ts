@@ -142,20 +142,21 @@ describe('helm install: the operator running in-cluster', () => {
     assert.deepEqual(mismatches, [], `${questions.length} questions asked`);
   });
 
-  it('hands leadership to the other replica when the leader pod goes, and keeps reconciling', async () => {
+  it('hands leadership to another replica when the leader pod goes, and keeps reconciling', async () => {
     const leader = await waitFor('a leader', 30_000, leaderPod);
-    const standby = (await operatorPods()).map((p) => p.metadata?.name).find((n) => n !== leader);
     await cluster.core.deleteNamespacedPod({ name: leader, namespace: releaseNamespace });
+    // The leader releases the Lease as it shuts down, so either the warm standby or the Deployment's
+    // replacement pod may win it; what matters is that a live replica other than the deleted one holds it.
     const next = await waitFor(
-      `the Lease to move from ${leader}`,
+      `the Lease to move from ${leader} to a live operator pod`,
       60_000,
       async () => {
-        const holder = await leaseHolder();
-        return holder && !holder.startsWith(`${leader}-`) ? holder : undefined;
+        const pod = await leaderPod();
+        return pod && pod !== leader ? pod : undefined;
       },
       leaseHolder,
     );
-    assert.ok(next.startsWith(`${standby}-`), `the standby ${standby} took over (holder ${next})`);
+    assert.notEqual(next, leader);
 
     await jobs.patchSpec('in-cluster', { parallelism: 2 });
     const job = await jobs.waitFor(
