@@ -51,6 +51,7 @@ export async function startOperator(options: {
       WEIR_OPERATOR_HEALTH_HOST: '127.0.0.1',
       WEIR_OPERATOR_HEALTH_PORT: String(port),
       WEIR_NODE_LOST_TIMEOUT: '10s',
+      WEIR_STATUS_POLL_INTERVAL: '2s',
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

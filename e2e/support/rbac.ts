@@ -5,6 +5,8 @@ export interface AccessQuestion {
   /** resource[.group], as kubectl names it: pods, streamjobs.weir.dev, leases.coordination.k8s.io */
   resource: string;
   subresource?: string;
+  /** One object by name; without it the question is about the whole collection. */
+  name?: string;
   /** A namespace, or undefined for cluster-scoped resources and all-namespaces questions. */
   namespace?: string;
   allNamespaces?: boolean;
@@ -12,12 +14,13 @@ export interface AccessQuestion {
 
 export function describeQuestion(q: AccessQuestion): string {
   const where = q.allNamespaces ? ' (all namespaces)' : q.namespace ? ` in ${q.namespace}` : '';
-  return `${q.verb} ${q.resource}${q.subresource ? `/${q.subresource}` : ''}${where}`;
+  const target = `${q.resource}${q.name ? `/${q.name}` : ''}${q.subresource ? ` (subresource ${q.subresource})` : ''}`;
+  return `${q.verb} ${target}${where}`;
 }
 
 /** `kubectl auth can-i --as=<user>`: the API server's own authorizer answers. */
 export async function canI(user: string, q: AccessQuestion): Promise<boolean> {
-  const args = ['auth', 'can-i', q.verb, q.resource, `--as=${user}`];
+  const args = ['auth', 'can-i', q.verb, q.name ? `${q.resource}/${q.name}` : q.resource, `--as=${user}`];
   if (q.subresource) args.push(`--subresource=${q.subresource}`);
   if (q.allNamespaces) args.push('--all-namespaces');
   else if (q.namespace) args.push('--namespace', q.namespace);
@@ -65,14 +68,38 @@ export interface GrantedRule {
   apiGroup: string;
   resource: string;
   verbs: readonly string[];
+  resourceNames?: readonly string[];
 }
 
-/** Whether `rules` grant the question (exact resource, subresource and verb). */
+/**
+ * Whether `rules` grant the question (exact resource, subresource and verb).
+ * A rule limited to resourceNames grants only questions about those objects.
+ */
 export function grants(rules: readonly GrantedRule[], q: AccessQuestion): boolean {
   return rules.some((rule) => {
     const name = kubectlName(rule.apiGroup, rule.resource);
-    return name.resource === q.resource && name.subresource === q.subresource && rule.verbs.includes(q.verb);
+    const object = rule.resourceNames ? q.name !== undefined && rule.resourceNames.includes(q.name) : true;
+    return (
+      object &&
+      name.resource === q.resource &&
+      name.subresource === q.subresource &&
+      rule.verbs.includes(q.verb)
+    );
   });
+}
+
+/** The rules with placeholder resource names (as src/operator/permissions.ts writes them) replaced. */
+export function withNames(rules: readonly GrantedRule[], names: Record<string, string>): GrantedRule[] {
+  return rules.map((rule) =>
+    rule.resourceNames ? { ...rule, resourceNames: rule.resourceNames.map((n) => names[n] ?? n) } : rule,
+  );
+}
+
+/** Every verb on one named object, and on another object of the same kind next to it. */
+export function namedObjectQuestions(namespace: string, resource: string, name: string): AccessQuestion[] {
+  return [name, `${name}-other`].flatMap((n) =>
+    allVerbs.map((verb) => ({ verb, resource, name: n, namespace })),
+  );
 }
 
 /** Namespaced kinds an operator could plausibly be granted, to ask every verb of. */

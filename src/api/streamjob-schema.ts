@@ -419,17 +419,26 @@ export const streamJobStatusSchema = {
     },
     checkpoint: {
       type: 'object',
-      description: 'The latest completed checkpoint (reported once the TaskManager runtime is in place).',
+      description:
+        'Checkpoint progress, read from the TaskManagers over their control channel while the job runs.',
       properties: {
         latestCompleted: {
           type: 'object',
-          description: 'The latest checkpoint completed by every task.',
+          description:
+            "The slowest task's progress: by `time`, everything each task had read was committed (a task with nothing new to commit counts as up to date).",
           properties: {
-            id: { type: 'integer', description: 'The checkpoint id.' },
-            time: timestamp('When it completed.'),
+            id: {
+              type: 'integer',
+              description:
+                "The lowest checkpoint id the tasks' state stands on (each task numbers its own; 0 before its first).",
+            },
+            time: timestamp("The time up to which every task's input is committed."),
           },
         },
-        consecutiveFailures: { type: 'integer', description: 'Checkpoint failures since the last success.' },
+        consecutiveFailures: {
+          type: 'integer',
+          description: 'Checkpoint failures since the last success, of the task with the most.',
+        },
       },
     },
     restarts: {

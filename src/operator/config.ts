@@ -12,6 +12,10 @@ export interface OperatorConfig {
   healthPort: number;
   concurrency: number;
   nodeLostTimeoutMs: number;
+  /** The Secret in leaseNamespace holding the key job control tokens are derived from. */
+  controlKeySecret: string;
+  /** How often a Running job's TaskManagers are asked for their checkpoint progress. */
+  statusPollIntervalMs: number;
   logLevel: string;
 }
 
@@ -30,21 +34,33 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return value;
 }
 
+function pollInterval(env: NodeJS.ProcessEnv): number {
+  const ms = parseDuration(env.WEIR_STATUS_POLL_INTERVAL || '10s', 'WEIR_STATUS_POLL_INTERVAL');
+  if (ms < 1000)
+    throw new ConfigError(
+      `WEIR_STATUS_POLL_INTERVAL must be at least 1s, got "${env.WEIR_STATUS_POLL_INTERVAL}"`,
+    );
+  return ms;
+}
+
 /** Operator settings, from WEIR_OPERATOR_* environment variables (the Helm chart sets them). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
   const namespaces = (env.WEIR_WATCH_NAMESPACES ?? '')
     .split(',')
     .map((n) => n.trim())
     .filter(Boolean);
+  const leaseName = env.WEIR_LEADER_ELECTION_ID || 'weir-operator';
   return {
     watchNamespaces: namespaces,
     leaseNamespace: env.WEIR_OPERATOR_NAMESPACE || env.POD_NAMESPACE || 'default',
-    leaseName: env.WEIR_LEADER_ELECTION_ID || 'weir-operator',
+    leaseName,
     identity: `${env.POD_NAME || hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     healthHost: env.WEIR_OPERATOR_HEALTH_HOST || '0.0.0.0',
     healthPort: integer(env, 'WEIR_OPERATOR_HEALTH_PORT', 8080, 0, 65535),
     concurrency: integer(env, 'WEIR_OPERATOR_CONCURRENCY', 8, 1, 256),
     nodeLostTimeoutMs: parseDuration(env.WEIR_NODE_LOST_TIMEOUT || '30s', 'WEIR_NODE_LOST_TIMEOUT'),
+    controlKeySecret: env.WEIR_CONTROL_KEY_SECRET || `${leaseName}-control-key`,
+    statusPollIntervalMs: pollInterval(env),
     logLevel: env.WEIR_LOG_LEVEL || 'info',
   };
 }

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { labels, managedBy } from '../api/constants.ts';
 import { apiVersion, group, kind, plural, type StreamJob, version } from '../api/streamjob.ts';
 import { loadConfig } from './config.ts';
+import { loadControlKey } from './control/control-key.ts';
+import { TaskManagerPoller } from './control/taskmanager-poller.ts';
 import { Actuator } from './controller/act.ts';
 import { StreamJobController } from './controller/streamjob-controller.ts';
 import { startHealthServer } from './health-server.ts';
@@ -23,6 +25,17 @@ const informerOptions = (what: string) => ({
   resyncMs: 5 * 60_000,
   relistBackoff: { initialMs: 500, maxMs: 30_000 },
   onError: (error: unknown) => log.warn({ err: error, informer: what }, 'watch error; retrying'),
+});
+
+// Before anything else: without the key the operator could neither create job tokens nor call TaskManagers.
+const controlKey = await loadControlKey({
+  core: kubeConfig.makeApiClient(CoreV1Api),
+  namespace: config.leaseNamespace,
+  name: config.controlKeySecret,
+  log,
+}).catch((error: unknown) => {
+  log.fatal({ err: error }, 'cannot load the control key');
+  process.exit(1);
 });
 
 const jobs = new InformerSet<StreamJob>(
@@ -63,8 +76,21 @@ const metrics = createMetrics({
     }
     return counts;
   },
+  checkpoints: () =>
+    jobs.list().map((job) => ({
+      namespace: job.metadata.namespace ?? '',
+      job: job.metadata.name ?? '',
+      checkpoint: job.status?.checkpoint,
+    })),
 });
-const actuator = new Actuator(kubeConfig);
+const actuator = new Actuator(kubeConfig, controlKey);
+const taskManagers = new TaskManagerPoller({
+  key: controlKey,
+  minIntervalMs: config.statusPollIntervalMs / 2,
+  timeoutMs: 2_000,
+  now: () => new Date(),
+  log,
+});
 const controller = new StreamJobController({
   jobs,
   pods,
@@ -72,12 +98,14 @@ const controller = new StreamJobController({
   status: new StatusRecorder(kubeConfig),
   events: new EventRecorder(kubeConfig, 'weir-operator', log),
   actuator,
+  taskManagers,
   metrics,
   decideOptions: {
     nodeLostTimeoutMs: config.nodeLostTimeoutMs,
     degradedWindowMs: 5 * 60_000,
     random: Math.random,
     newRunId: () => randomBytes(4).toString('hex'),
+    checkpointPollIntervalMs: config.statusPollIntervalMs,
   },
   now: () => new Date(),
   log,
@@ -105,7 +133,10 @@ const enqueueJob = (job: StreamJob) => queue.add(objectKey(job));
 jobs.subscribe({
   onAdd: enqueueJob,
   onUpdate: enqueueJob,
-  onDelete: (job) => actuator.forget(job.metadata.uid ?? ''),
+  onDelete: (job) => {
+    actuator.forget(job.metadata.uid ?? '');
+    taskManagers.forget(job.metadata.uid ?? '');
+  },
 });
 const enqueueOwner = (pod: V1Pod) => {
   const job = pod.metadata?.labels?.[labels.job];

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { StreamJobStatus } from '../api/streamjob.ts';
 
 export interface OperatorMetrics {
   registry: Registry;
@@ -8,10 +9,21 @@ export interface OperatorMetrics {
   jobsByPhase: Gauge<'phase'>;
   taskFailures: Counter<'namespace' | 'job'>;
   isLeader: Gauge;
+  lastCheckpointTime: Gauge<'namespace' | 'job'>;
+  checkpointFailures: Gauge<'namespace' | 'job'>;
+}
+
+export interface JobCheckpoint {
+  namespace: string;
+  job: string;
+  checkpoint: StreamJobStatus['checkpoint'];
 }
 
 /** Prometheus metrics of the operator, named by the Prometheus conventions (weir_ prefix, base units). */
-export function createMetrics(sources: { jobsByPhase: () => Record<string, number> }): OperatorMetrics {
+export function createMetrics(sources: {
+  jobsByPhase: () => Record<string, number>;
+  checkpoints: () => JobCheckpoint[];
+}): OperatorMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'weir_operator_' });
   return {
@@ -54,6 +66,32 @@ export function createMetrics(sources: { jobsByPhase: () => Record<string, numbe
       name: 'weir_operator_leader',
       help: '1 when this replica is the leader.',
       registers: [registry],
+    }),
+    // A timestamp rather than an age, as Prometheus advises: alert on time() - this.
+    lastCheckpointTime: new Gauge({
+      name: 'weir_streamjob_last_checkpoint_timestamp_seconds',
+      help: 'When every task of the StreamJob had last completed a checkpoint (status.checkpoint.latestCompleted).',
+      labelNames: ['namespace', 'job'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { namespace, job, checkpoint } of sources.checkpoints()) {
+          const time = checkpoint?.latestCompleted?.time;
+          if (time) this.set({ namespace, job }, Date.parse(time) / 1000);
+        }
+      },
+    }),
+    checkpointFailures: new Gauge({
+      name: 'weir_streamjob_checkpoint_consecutive_failures',
+      help: 'Consecutive checkpoint failures of the StreamJob’s worst task.',
+      labelNames: ['namespace', 'job'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { namespace, job, checkpoint } of sources.checkpoints()) {
+          if (checkpoint) this.set({ namespace, job }, checkpoint.consecutiveFailures ?? 0);
+        }
+      },
     }),
   };
 }

@@ -5,8 +5,17 @@ export interface Permission {
   apiGroup: string;
   resource: string;
   verbs: readonly string[];
+  /** When set, the rule covers only these objects by name. */
+  resourceNames?: readonly string[];
   why: string;
 }
+
+/**
+ * Stands for the name of the operator's control key Secret in rules; the
+ * chart names it <release fullname>-control-key and passes that name to the
+ * operator as WEIR_CONTROL_KEY_SECRET.
+ */
+export const controlKeySecretName = '<control-key-secret>';
 
 /**
  * Everything the operator does against the API, per watched namespace (or
@@ -49,11 +58,18 @@ export const clusterPermissions: readonly Permission[] = [
 ];
 
 /** In the operator's own namespace only. */
-export const leaseNamespacePermissions: readonly Permission[] = [
+export const operatorNamespacePermissions: readonly Permission[] = [
   {
     apiGroup: 'coordination.k8s.io',
     resource: 'leases',
     verbs: ['get', 'create', 'update'],
     why: 'leader election between the operator replicas',
+  },
+  {
+    apiGroup: '',
+    resource: 'secrets',
+    verbs: ['get', 'update'],
+    resourceNames: [controlKeySecretName],
+    why: 'the key job control tokens are derived from: read at start, generated into the chart-made Secret once',
   },
 ];

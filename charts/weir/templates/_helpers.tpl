@@ -39,6 +39,11 @@ app.kubernetes.io/part-of: weir
 {{- end }}
 {{- end }}
 
+{{/* The Secret holding the key job control tokens are derived from; the operator fills it in. */}}
+{{- define "weir.controlKeySecretName" -}}
+{{- printf "%s-control-key" (include "weir.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{- define "weir.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}

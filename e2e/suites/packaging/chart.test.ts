@@ -6,7 +6,8 @@ import { parseAllDocuments } from 'yaml';
 import { renderCrdYaml } from '../../../src/api/crd-yaml.ts';
 import {
   clusterPermissions,
-  leaseNamespacePermissions,
+  controlKeySecretName,
+  operatorNamespacePermissions,
   type Permission,
   watchedNamespacePermissions,
 } from '../../../src/operator/permissions.ts';
@@ -16,6 +17,7 @@ interface Rule {
   apiGroups: string[];
   resources: string[];
   verbs: string[];
+  resourceNames?: string[];
 }
 interface Manifest {
   apiVersion: string;
@@ -41,13 +43,21 @@ function only(manifests: Manifest[], kind: string, name?: string): Manifest {
   return found[0] as Manifest;
 }
 
-/** "group/resource:verb" cells, so rule sets compare regardless of how rules are grouped. */
+/**
+ * "group/resource[/name]:verb" cells, so rule sets compare regardless of how
+ * rules are grouped; a permission's placeholder names become the chart's.
+ */
 function cells(rules: readonly Rule[] | readonly Permission[]): string[] {
   const out: string[] = [];
   for (const rule of rules) {
     const groups = 'apiGroups' in rule ? rule.apiGroups : [rule.apiGroup];
     const resources = 'resources' in rule ? rule.resources : [rule.resource];
-    for (const g of groups) for (const r of resources) for (const v of rule.verbs) out.push(`${g}/${r}:${v}`);
+    const names = (rule.resourceNames ?? ['']).map((n) =>
+      n === controlKeySecretName ? 'weir-control-key' : n,
+    );
+    for (const g of groups)
+      for (const r of resources)
+        for (const n of names) for (const v of rule.verbs) out.push(`${g}/${r}${n ? `/${n}` : ''}:${v}`);
   }
   return out.sort();
 }
@@ -83,6 +93,13 @@ describe('Helm chart charts/weir', () => {
     assert.equal(env.get('WEIR_LEADER_ELECTION_ID'), 'weir');
     assert.equal(env.get('WEIR_WATCH_NAMESPACES'), '');
     assert.ok(env.has('WEIR_OPERATOR_NAMESPACE') && env.has('POD_NAME'));
+    assert.equal(env.get('WEIR_CONTROL_KEY_SECRET'), 'weir-control-key');
+    assert.equal(env.get('WEIR_STATUS_POLL_INTERVAL'), '10s');
+    // The key Secret is rendered without data: the operator generates the key, so no render carries it.
+    const key = only(manifests, 'Secret', 'weir-control-key');
+    assert.equal(key.metadata.namespace, 'weir-system');
+    assert.equal(key.data, undefined);
+    assert.equal(key.stringData, undefined);
     const pdb = only(manifests, 'PodDisruptionBudget');
     assert.equal((pdb.spec as { minAvailable: number }).minAvailable, 1);
   });
@@ -110,9 +127,13 @@ describe('Helm chart charts/weir', () => {
       cells(only(manifests, 'ClusterRole', 'weir-nodes').rules ?? []),
       cells(clusterPermissions),
     );
-    const lease = only(manifests, 'Role', 'weir-leader-election');
-    assert.equal(lease.metadata.namespace, 'weir-system');
-    assert.deepEqual(cells(lease.rules ?? []), cells(leaseNamespacePermissions));
+    const own = only(manifests, 'Role', 'weir-operator');
+    assert.equal(own.metadata.namespace, 'weir-system');
+    assert.deepEqual(cells(own.rules ?? []), cells(operatorNamespacePermissions));
+    assert.ok(
+      cells(own.rules ?? []).includes('/secrets/weir-control-key:get'),
+      'only its key Secret, by name',
+    );
     for (const role of manifests.filter((m) => m.kind === 'ClusterRole' || m.kind === 'Role')) {
       for (const cell of cells(role.rules ?? []))
         assert.doesNotMatch(cell, /\*/, `${role.metadata.name}: ${cell}`);

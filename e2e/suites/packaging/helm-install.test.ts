@@ -5,7 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import { CoordinationV1Api, type V1Pod } from '@kubernetes/client-node';
 import {
   clusterPermissions,
-  leaseNamespacePermissions,
+  controlKeySecretName,
+  operatorNamespacePermissions,
   watchedNamespacePermissions,
 } from '../../../src/operator/permissions.ts';
 import { helm, kubectl, repositoryRoot, runTool } from '../../support/cli.ts';
@@ -16,7 +17,13 @@ import {
   deleteNamespace,
   waitFor,
 } from '../../support/cluster.ts';
-import { accessMatrix, accessMismatches, grants } from '../../support/rbac.ts';
+import {
+  accessMatrix,
+  accessMismatches,
+  grants,
+  namedObjectQuestions,
+  withNames,
+} from '../../support/rbac.ts';
 import { applyCrd, StreamJobs, standinJob } from '../../support/streamjobs.ts';
 
 /**
@@ -104,6 +111,12 @@ describe('helm install: the operator running in-cluster', () => {
     }
     const leader = await waitFor('a leader among the operator pods', 30_000, leaderPod);
     assert.ok(pods.some((p) => p.metadata?.name === leader));
+    // The chart made the key Secret empty; an operator replica generated the key into it.
+    const key = await cluster.core.readNamespacedSecret({
+      name: `${release}-control-key`,
+      namespace: releaseNamespace,
+    });
+    assert.equal(Buffer.from(key.data?.key ?? '', 'base64').length, 32);
   });
 
   it('reconciles a StreamJob in its watched namespace and leaves other namespaces alone', async () => {
@@ -131,12 +144,18 @@ describe('helm install: the operator running in-cluster', () => {
 
   it('holds exactly the RBAC the operator uses, in the watched namespace only', async () => {
     const user = `system:serviceaccount:${releaseNamespace}:${release}`;
-    const questions = accessMatrix([jobsNamespace, releaseNamespace, unwatchedNamespace]);
+    const keySecret = `${release}-control-key`;
+    const operatorNamespace = withNames(operatorNamespacePermissions, { [controlKeySecretName]: keySecret });
+    const questions = [
+      ...accessMatrix([jobsNamespace, releaseNamespace, unwatchedNamespace]),
+      ...namedObjectQuestions(releaseNamespace, 'secrets', keySecret),
+      ...namedObjectQuestions(jobsNamespace, 'secrets', keySecret),
+    ];
     const mismatches = await accessMismatches(user, questions, (q) => {
       if (q.allNamespaces) return false;
       if (q.namespace === undefined) return grants(clusterPermissions, q);
       if (q.namespace === jobsNamespace) return grants(watchedNamespacePermissions, q);
-      if (q.namespace === releaseNamespace) return grants(leaseNamespacePermissions, q);
+      if (q.namespace === releaseNamespace) return grants(operatorNamespace, q);
       return false;
     });
     assert.deepEqual(mismatches, [], `${questions.length} questions asked`);
@@ -176,12 +195,60 @@ describe('helm install: the operator running in-cluster', () => {
     });
   });
 
+  it('helm upgrade keeps the generated control key, and the upgraded operator keeps reconciling', async () => {
+    const keyOf = async () =>
+      (
+        await cluster.core.readNamespacedSecret({
+          name: `${release}-control-key`,
+          namespace: releaseNamespace,
+        })
+      ).data?.key;
+    const before = await keyOf();
+    assert.ok(before);
+    await helm(
+      'upgrade',
+      release,
+      join(repositoryRoot, 'charts', 'weir'),
+      '--namespace',
+      releaseNamespace,
+      '--reuse-values',
+      '--set',
+      'statusPollInterval=5s',
+      '--wait',
+      '--timeout',
+      '180s',
+    );
+    assert.equal(await keyOf(), before, 'Helm’s three-way merge left the data the chart never sets');
+    await waitFor('two Ready operator pods of the upgraded Deployment', 120_000, async () => {
+      const pods = await operatorPods();
+      return (
+        pods.length === 2 &&
+        pods.every(
+          (p) =>
+            p.spec?.containers[0]?.env?.find((e) => e.name === 'WEIR_STATUS_POLL_INTERVAL')?.value === '5s' &&
+            p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        )
+      );
+    });
+    await waitFor('a leader among the upgraded pods', 60_000, leaderPod);
+    await jobs.patchSpec('in-cluster', { parallelism: 1 });
+    await jobs.waitFor(
+      'in-cluster',
+      'Running with 1 task after the upgrade',
+      (j) => j.status?.phase === 'Running' && j.status.tasks?.total === 1 && j.status.tasks.ready === 1,
+      90_000,
+    );
+  });
+
   it('helm uninstall removes everything it installed except the CRD', async () => {
     await helm('uninstall', release, '--namespace', releaseNamespace, '--wait', '--timeout', '120s');
     installed = false;
     const leftovers: string[] = [];
     for (const [kind, namespace] of [
-      ['deployments,services,serviceaccounts,roles,rolebindings,poddisruptionbudgets', releaseNamespace],
+      [
+        'deployments,services,serviceaccounts,secrets,roles,rolebindings,poddisruptionbudgets',
+        releaseNamespace,
+      ],
       ['roles,rolebindings', jobsNamespace],
     ] as const) {
       const out = await kubectl(

@@ -6,12 +6,19 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   clusterPermissions,
-  leaseNamespacePermissions,
+  controlKeySecretName,
+  operatorNamespacePermissions,
   watchedNamespacePermissions,
 } from '../../../src/operator/permissions.ts';
 import { helm, kubectl, repositoryRoot } from '../../support/cli.ts';
 import { type Cluster, connect, createTestNamespace, deleteNamespace } from '../../support/cluster.ts';
-import { accessMatrix, accessMismatches, grants } from '../../support/rbac.ts';
+import {
+  accessMatrix,
+  accessMismatches,
+  grants,
+  namedObjectQuestions,
+  withNames,
+} from '../../support/rbac.ts';
 import { applyCrd } from '../../support/streamjobs.ts';
 
 /**
@@ -57,11 +64,17 @@ describe('chart RBAC, cluster-wide mode: exactly what the operator uses', () => 
 
   it('allows every verb the operator uses and denies every other cell of the matrix', async () => {
     const user = `system:serviceaccount:${releaseNamespace}:${release}`;
-    const questions = accessMatrix([jobsNamespace, releaseNamespace]);
+    const keySecret = `${release}-control-key`;
+    const operatorNamespace = withNames(operatorNamespacePermissions, { [controlKeySecretName]: keySecret });
+    const questions = [
+      ...accessMatrix([jobsNamespace, releaseNamespace]),
+      ...namedObjectQuestions(releaseNamespace, 'secrets', keySecret),
+      ...namedObjectQuestions(jobsNamespace, 'secrets', keySecret),
+    ];
     const mismatches = await accessMismatches(user, questions, (q) => {
       if (q.allNamespaces) return false;
       if (q.namespace === undefined) return grants(clusterPermissions, q);
-      const here = q.namespace === releaseNamespace ? leaseNamespacePermissions : [];
+      const here = q.namespace === releaseNamespace ? operatorNamespace : [];
       return grants([...watchedNamespacePermissions, ...here], q);
     });
     assert.deepEqual(mismatches, [], `${questions.length} questions asked`);

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { jobToken } from '../../../src/operator/control/job-token.ts';
+import { kubectl } from '../../support/cli.ts';
 import {
   type Cluster,
   connect,
@@ -108,5 +110,44 @@ describe('StreamJob running the real TaskManager runtime', {
       );
       return [...expectedCounts(6000, 10)].every(([k, n]) => state.get(k) === n);
     });
+  });
+
+  it('reports checkpoint progress in status, the CHECKPOINT column and the operator metrics', async () => {
+    const since = new Date();
+    // The job is idle now: an idle task counts as up to date, so progress keeps moving without input.
+    const job = await jobs.waitFor(
+      'count',
+      `status.checkpoint to move past ${since.toISOString()}`,
+      (j) => new Date(j.status?.checkpoint?.latestCompleted?.time ?? 0) > since,
+      30_000,
+    );
+    assert.equal(job.status?.checkpoint?.consecutiveFailures, 0);
+    assert.ok((job.status?.checkpoint?.latestCompleted?.id ?? 0) >= 1, 'every task has checkpointed');
+
+    const [header, row] = (await kubectl('get', 'sj', 'count', '-n', namespace)).trim().split('\n');
+    const columns = (header ?? '').split(/\s+/);
+    const checkpointAge = (row ?? '').split(/\s+/)[columns.indexOf('CHECKPOINT')];
+    assert.match(checkpointAge ?? '', /^\d+s$/, `CHECKPOINT column in:\n${header}\n${row}`);
+
+    const metrics = await operator.metrics();
+    const sample = new RegExp(
+      `^weir_streamjob_last_checkpoint_timestamp_seconds\\{namespace="${namespace}",job="count"\\} (\\S+)$`,
+      'm',
+    ).exec(metrics);
+    assert.ok(sample, 'the last-checkpoint gauge has the job');
+    assert.ok(Number(sample[1]) * 1000 > since.getTime() - 60_000);
+
+    // The job's token Secret holds the token derived from the operator's key, which is how the operator
+    // reads status without being allowed to read Secrets in the job's namespace.
+    const key = await cluster.core.readNamespacedSecret({ name: 'weir-operator-control-key', namespace });
+    const token = await cluster.core.readNamespacedSecret({ name: 'count-weir-token', namespace });
+    assert.equal(
+      Buffer.from(token.data?.token ?? '', 'base64').toString(),
+      jobToken(Buffer.from(key.data?.key ?? '', 'base64'), {
+        namespace,
+        name: 'count',
+        uid: job.metadata.uid ?? '',
+      }),
+    );
   });
 });

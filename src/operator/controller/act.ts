@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { taskManagerPodName, tokenSecretName } from '../../api/constants.ts';
 import type { StreamJob } from '../../api/streamjob.ts';
+import { jobToken } from '../control/job-token.ts';
 import type { Action } from '../decide/decide.ts';
 import { taskManagerPod, tokenSecret } from '../deploy/taskmanager-pod.ts';
 import { httpStatus, OperatorError } from '../errors.ts';
@@ -12,8 +12,11 @@ export class Actuator {
   /** Jobs (by uid) whose token Secret is known to exist, so it is not read on every pass. */
   private readonly secretsEnsured = new Set<string>();
 
-  constructor(kubeConfig: KubeConfig) {
+  private readonly controlKey: Buffer;
+
+  constructor(kubeConfig: KubeConfig, controlKey: Buffer) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.controlKey = controlKey;
   }
 
   async apply(job: StreamJob, actions: Action[]): Promise<void> {
@@ -44,9 +47,10 @@ export class Actuator {
   }
 
   /**
-   * Create-only on purpose: an existing Secret (409) is the job's, and the
-   * operator never needs to read it back, so its RBAC holds no read access to
-   * Secrets anywhere.
+   * Create-only on purpose: the token is derived from the operator's key, so
+   * the operator never needs to read the Secret back, and its RBAC holds no
+   * read access to Secrets in the jobs' namespaces. An existing Secret (409)
+   * is the job's.
    */
   private async ensureTokenSecret(job: StreamJob): Promise<void> {
     const uid = job.metadata.uid ?? '';
@@ -54,7 +58,14 @@ export class Actuator {
     try {
       await this.core.createNamespacedSecret({
         namespace: job.metadata.namespace ?? '',
-        body: tokenSecret(job, randomBytes(32).toString('hex')),
+        body: tokenSecret(
+          job,
+          jobToken(this.controlKey, {
+            namespace: job.metadata.namespace ?? '',
+            name: job.metadata.name ?? '',
+            uid,
+          }),
+        ),
       });
     } catch (error) {
       if (httpStatus(error) !== 409) {

@@ -2,6 +2,7 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { labels } from '../../api/constants.ts';
 import { apiVersion, kind, type StreamJob } from '../../api/streamjob.ts';
+import type { TaskManagerPoller } from '../control/taskmanager-poller.ts';
 import { type DecideOptions, decide } from '../decide/decide.ts';
 import type { EventRecorder } from '../kube/event-recorder.ts';
 import type { ObjectCache } from '../kube/informer-set.ts';
@@ -18,6 +19,8 @@ export interface ControllerDeps {
   status: StatusRecorder;
   events: EventRecorder;
   actuator: Actuator;
+  /** Reads checkpoint progress from the TaskManagers; without it status.checkpoint is not observed. */
+  taskManagers?: TaskManagerPoller;
   metrics: OperatorMetrics;
   decideOptions: DecideOptions;
   now: () => Date;
@@ -47,14 +50,16 @@ export class StreamJobController {
     const [namespace, name] = key.split('/') as [string, string];
     const jobLog = log.child({ job: key });
 
+    const owned = pods
+      .list()
+      .filter((p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[labels.job] === name)
+      .filter((p) => p.metadata?.ownerReferences?.some((o) => o.uid === job.metadata.uid));
+    const checkpoints = await this.deps.taskManagers?.poll(job, owned);
     const observation = {
-      pods: pods
-        .list()
-        .filter((p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[labels.job] === name)
-        .filter((p) => p.metadata?.ownerReferences?.some((o) => o.uid === job.metadata.uid))
-        .map(observePod),
+      pods: owned.map(observePod),
       nodes: new Map(nodes.list().map((n) => [n.metadata?.name ?? '', observeNode(n)])),
       released: new Set(this.released.keys()),
+      ...(checkpoints ? { checkpoints } : {}),
     };
     const decision = decide(job, observation, this.deps.now(), this.deps.decideOptions);
 

@@ -294,4 +294,31 @@ describe('decide', () => {
     const gone = decide({ ...next, status: stale.status }, seen([]), at(132), options);
     assert.equal(gone.status.restarts?.count, 2, 'no second failure when they finally disappear');
   });
+
+  it('records checkpoint progress only when the TaskManagers were asked, and polls while Running', () => {
+    const { job: running, pods } = runningJob();
+    const polled = { ...options, checkpointPollIntervalMs: 10_000 };
+    const unasked = decide(running, seen(pods), at(5), polled);
+    assert.equal(unasked.status.checkpoint, undefined);
+    assert.equal(unasked.requeueAfterMs, 10_000, 'a Running job is reconciled again to poll');
+    assert.equal(decide(running, seen(pods), at(5), options).requeueAfterMs, undefined);
+
+    const reports = [0, 1, 2, 3].map((task) => ({
+      task,
+      checkpointId: 10 + task,
+      committedAsOf: at(3 - task),
+      consecutiveFailures: task === 2 ? 1 : 0,
+    }));
+    const asked = decide(running, { ...seen(pods), checkpoints: reports }, at(5), polled);
+    assert.deepEqual(asked.status.checkpoint, {
+      latestCompleted: { id: 10, time: at(0).toISOString() },
+      consecutiveFailures: 1,
+    });
+    assert.ok(reasons(asked).includes('CheckpointFailing'));
+
+    const suspended = job({ state: 'suspended' }, asked.status);
+    const quiet = decide(suspended, seen([]), at(6), polled);
+    assert.equal(quiet.requeueAfterMs, undefined, 'no polling once nothing runs');
+    assert.deepEqual(quiet.status.checkpoint, asked.status.checkpoint, 'the last progress stays visible');
+  });
 });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { taskManagerPodName } from '../../api/constants.ts';
 import type { FailureRecord, Phase, StreamJob, StreamJobStatus } from '../../api/streamjob.ts';
 import { jobSelector, podCount, tasksOfPod } from '../deploy/taskmanager-pod.ts';
+import { checkpointEvents, summarizeCheckpoints } from './checkpoint-summary.ts';
 import { setCondition } from './conditions.ts';
 import type { Observation, ObservedPod } from './observation.ts';
 import {
@@ -38,6 +39,8 @@ export interface DecideOptions {
   degradedWindowMs: number;
   random: () => number;
   newRunId: () => string;
+  /** While Running, reconcile at least this often so TaskManager checkpoint progress reaches status. */
+  checkpointPollIntervalMs?: number;
 }
 
 /** The spec fields that shape the pods; a change to any of them replaces the pods. */
@@ -285,6 +288,13 @@ export function decide(
     phase = 'Restarting';
   else phase = 'Deploying';
   status.phase = phase;
+  if (observation.checkpoints) {
+    status.checkpoint = summarizeCheckpoints(previous.checkpoint, observation.checkpoints, spec.parallelism);
+    events.push(
+      ...checkpointEvents(previous.checkpoint, status.checkpoint, spec.checkpoints.tolerableFailures),
+    );
+  }
+  if (phase === 'Running' && options.checkpointPollIntervalMs) requeue(options.checkpointPollIntervalMs);
 
   failedMessage ??=
     previous.conditions?.find((c) => c.type === 'Ready' && c.reason === 'RestartStrategyExhausted')

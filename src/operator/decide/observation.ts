@@ -1,3 +1,5 @@
+import type { ObservedTaskCheckpoint } from './checkpoint-summary.ts';
+
 /** What the controller saw of a job's world, reduced to what decisions need. */
 export interface ObservedPod {
   name: string;
@@ -31,4 +33,6 @@ export interface Observation {
    * adopted again, or their disappearance would count as a second failure.
    */
   released: ReadonlySet<string>;
+  /** The current run's task checkpoint reports; absent when the TaskManagers were not asked this pass. */
+  checkpoints?: readonly ObservedTaskCheckpoint[];
 }

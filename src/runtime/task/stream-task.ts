@@ -37,7 +37,15 @@ export interface TaskStatus {
   state: string;
   transactionalId?: string;
   partitions: { topic: string; partition: number; offset: number | null; lag: number | null }[];
+  /** The checkpoint this task's state stands on: restored, or the last it completed. 0 before any. */
+  lastCheckpointId: number;
   lastCheckpoint: { id: number; at: string; durationMs: number; bytes: number } | null;
+  /**
+   * Everything this task read before this time is committed. A checkpoint
+   * moves it to its start; so does a checkpoint due with nothing new to
+   * commit, so an idle task does not look stuck.
+   */
+  committedAsOf: string | null;
   consecutiveCheckpointFailures: number;
 }
 
@@ -72,6 +80,7 @@ export class StreamTask {
   private producer: TransactionalProducer | undefined;
   private lastCheckpointId = 0;
   private lastCheckpoint: TaskStatus['lastCheckpoint'] = null;
+  private committedAsOf: number | undefined;
   private failures = 0;
   private nextCheckpointAt = 0;
   private stopRequested = false;
@@ -164,6 +173,7 @@ export class StreamTask {
       'restored',
     );
     await this.sweep();
+    this.committedAsOf = this.deps.now(); // nothing read yet: all of it is committed
     this.nextCheckpointAt = this.deps.now() + checkpoint.intervalMs;
     this.lifecycle.to('running');
   }
@@ -247,6 +257,7 @@ export class StreamTask {
     const changed = plan.snapshot;
     if (plan.empty) {
       // Nothing was read since the last commit, so nothing was written either: no checkpoint to take.
+      this.committedAsOf = started;
       if (this.lifecycle.state === 'checkpointing') this.lifecycle.to('running');
       return undefined;
     }
@@ -321,6 +332,7 @@ export class StreamTask {
       if (committedIds.has(p.id)) p.advanced = false;
     }
     this.lastCheckpointId = checkpointId;
+    this.committedAsOf = started;
     this.failures = 0;
     const durationMs = this.deps.now() - started;
     this.lastCheckpoint = {
@@ -440,7 +452,9 @@ export class StreamTask {
           lag: high === undefined ? null : Math.max(0, high - (p.position ?? 0)),
         };
       }),
+      lastCheckpointId: this.lastCheckpointId,
       lastCheckpoint: this.lastCheckpoint,
+      committedAsOf: this.committedAsOf === undefined ? null : new Date(this.committedAsOf).toISOString(),
       consecutiveCheckpointFailures: this.failures,
     };
   }

@@ -1,0 +1,91 @@
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { labels } from '../../api/constants.ts';
+import type { StreamJob } from '../../api/streamjob.ts';
+import { jobToken } from './job-token.ts';
+import {
+  fetchTaskManagerStatus,
+  type TaskCheckpointReport,
+  type TaskManagerReport,
+} from './taskmanager-status.ts';
+
+export interface TaskManagerPollerOptions {
+  key: Buffer;
+  /** A job's TaskManagers are asked at most once per this interval, however often it is reconciled. */
+  minIntervalMs: number;
+  timeoutMs: number;
+  now: () => Date;
+  log: Logger;
+  fetchStatus?: (podIP: string, token: string, timeoutMs: number) => Promise<TaskManagerReport>;
+}
+
+/**
+ * Observes the checkpoint progress of a job's TaskManagers over their
+ * control channel. A TaskManager that does not answer is simply not
+ * observed this time: its liveness is the pod probes' business, not this one's.
+ */
+export class TaskManagerPoller {
+  private readonly options: TaskManagerPollerOptions;
+  private readonly fetchStatus: NonNullable<TaskManagerPollerOptions['fetchStatus']>;
+  private readonly lastPolledAt = new Map<string, number>();
+  /** "<job uid> <error code>" already logged at warn, so a broken job does not repeat itself every poll. */
+  private readonly warned = new Set<string>();
+
+  constructor(options: TaskManagerPollerOptions) {
+    this.options = options;
+    this.fetchStatus = options.fetchStatus ?? fetchTaskManagerStatus;
+  }
+
+  /** The current run's task reports, or undefined when nothing was asked this time. */
+  async poll(job: StreamJob, pods: readonly V1Pod[]): Promise<TaskCheckpointReport[] | undefined> {
+    const uid = job.metadata.uid ?? '';
+    const runId = job.status?.run?.id;
+    const nowMs = this.options.now().getTime();
+    const last = this.lastPolledAt.get(uid);
+    if (!runId || (last !== undefined && nowMs - last < this.options.minIntervalMs)) return undefined;
+    const targets = pods.filter(
+      (p) =>
+        p.status?.podIP &&
+        p.status.phase === 'Running' &&
+        !p.metadata?.deletionTimestamp &&
+        p.metadata?.labels?.[labels.run] === runId &&
+        p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
+    if (targets.length === 0) return undefined;
+    this.lastPolledAt.set(uid, nowMs);
+
+    const token = jobToken(this.options.key, {
+      namespace: job.metadata.namespace ?? '',
+      name: job.metadata.name ?? '',
+      uid,
+    });
+    const log = this.options.log.child({ job: `${job.metadata.namespace}/${job.metadata.name}` });
+    const answers = await Promise.all(
+      targets.map(async (pod) => {
+        try {
+          const report = await this.fetchStatus(pod.status?.podIP ?? '', token, this.options.timeoutMs);
+          return report.runId === runId ? report.tasks : [];
+        } catch (error) {
+          const code = (error as { code?: unknown }).code;
+          const retriable = (error as { retriable?: unknown }).retriable === true;
+          const warnKey = `${uid} ${String(code)}`;
+          if (!retriable && !this.warned.has(warnKey)) {
+            this.warned.add(warnKey);
+            log.warn({ err: error, pod: pod.metadata?.name }, 'cannot read TaskManager status');
+          } else {
+            log.debug({ err: error, pod: pod.metadata?.name }, 'TaskManager status not read this time');
+          }
+          return undefined;
+        }
+      }),
+    );
+    const answered = answers.filter((a) => a !== undefined);
+    if (answered.length === 0) return undefined;
+    return answered.flat();
+  }
+
+  forget(uid: string): void {
+    this.lastPolledAt.delete(uid);
+    for (const key of this.warned) if (key.startsWith(`${uid} `)) this.warned.delete(key);
+  }
+}

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseTaskManagerStatus } from './taskmanager-status.ts';
+
+const task = (fields: Record<string, unknown> = {}) => ({
+  task: 1,
+  state: 'running',
+  partitions: [],
+  lastCheckpointId: 4,
+  lastCheckpoint: null,
+  committedAsOf: '2026-11-22T04:00:00.000Z',
+  consecutiveCheckpointFailures: 0,
+  ...fields,
+});
+const body = (tasks: unknown[], extra: Record<string, unknown> = {}) => ({
+  job: 'j',
+  runId: 'r1',
+  tasks,
+  ...extra,
+});
+
+describe('parseTaskManagerStatus', () => {
+  it('reads each task’s checkpoint id, committed time and failures', () => {
+    assert.deepEqual(parseTaskManagerStatus(body([task(), task({ task: 3, committedAsOf: null })])), {
+      runId: 'r1',
+      tasks: [
+        {
+          task: 1,
+          checkpointId: 4,
+          committedAsOf: new Date('2026-11-22T04:00:00.000Z'),
+          consecutiveFailures: 0,
+        },
+        { task: 3, checkpointId: 4, consecutiveFailures: 0 },
+      ],
+    });
+  });
+
+  const invalid: { name: string; body: unknown; field: string }[] = [
+    { name: 'not an object', body: [], field: '(document)' },
+    { name: 'no run id', body: { tasks: [] }, field: 'runId' },
+    { name: 'tasks not a list', body: { runId: 'r', tasks: {} }, field: 'tasks' },
+    { name: 'a task index that is negative', body: body([task({ task: -1 })]), field: 'tasks[0].task' },
+    {
+      name: 'a fractional checkpoint id',
+      body: body([task({ lastCheckpointId: 1.5 })]),
+      field: 'tasks[0].lastCheckpointId',
+    },
+    {
+      name: 'a missing checkpoint id',
+      body: body([task({ lastCheckpointId: undefined })]),
+      field: 'tasks[0].lastCheckpointId',
+    },
+    {
+      name: 'a failure count as text',
+      body: body([task(), task({ consecutiveCheckpointFailures: '2' })]),
+      field: 'tasks[1].consecutiveCheckpointFailures',
+    },
+    {
+      name: 'a time that does not parse',
+      body: body([task({ committedAsOf: 'yesterday' })]),
+      field: 'tasks[0].committedAsOf',
+    },
+    {
+      name: 'a time as a number',
+      body: body([task({ committedAsOf: 17 })]),
+      field: 'tasks[0].committedAsOf',
+    },
+  ];
+  for (const c of invalid) {
+    it(`refuses ${c.name}, naming ${c.field}`, () => {
+      assert.throws(
+        () => parseTaskManagerStatus(c.body),
+        (error: Error & { code?: string; retriable?: boolean }) => {
+          assert.equal(error.code, 'TASKMANAGER_STATUS_INVALID');
+          assert.equal(error.retriable, false);
+          assert.ok(error.message.startsWith(`status field ${c.field}:`), error.message);
+          return true;
+        },
+      );
+    });
+  }
+});

@@ -1,0 +1,89 @@
+import { ports } from '../../api/constants.ts';
+import { OperatorError } from '../errors.ts';
+
+/** One task's checkpoint progress, as a TaskManager reports it on GET /v1/status. */
+export interface TaskCheckpointReport {
+  task: number;
+  /** The checkpoint the task's state stands on (restored or completed); 0 before any. */
+  checkpointId: number;
+  /** Everything the task read before this time is committed; absent until its restore finished. */
+  committedAsOf?: Date;
+  consecutiveFailures: number;
+}
+
+export interface TaskManagerReport {
+  runId: string;
+  tasks: TaskCheckpointReport[];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function nonNegativeInteger(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
+/**
+ * Validates a TaskManager's status document. The TaskManager may run another
+ * Weir version than the operator, so anything unexpected is an error naming
+ * the field rather than a guess.
+ */
+export function parseTaskManagerStatus(body: unknown): TaskManagerReport {
+  const invalid = (field: string, why: string) =>
+    new OperatorError('TASKMANAGER_STATUS_INVALID', `status field ${field}: ${why}`, false);
+  if (!isRecord(body)) throw invalid('(document)', 'not a JSON object');
+  if (typeof body.runId !== 'string') throw invalid('runId', 'not a string');
+  if (!Array.isArray(body.tasks)) throw invalid('tasks', 'not an array');
+  const tasks = body.tasks.map((raw: unknown, i): TaskCheckpointReport => {
+    if (!isRecord(raw)) throw invalid(`tasks[${i}]`, 'not an object');
+    if (!nonNegativeInteger(raw.task)) throw invalid(`tasks[${i}].task`, 'not a task index');
+    const failures = raw.consecutiveCheckpointFailures;
+    if (!nonNegativeInteger(failures))
+      throw invalid(`tasks[${i}].consecutiveCheckpointFailures`, 'not a count');
+    if (!nonNegativeInteger(raw.lastCheckpointId))
+      throw invalid(`tasks[${i}].lastCheckpointId`, 'not a checkpoint id');
+    const report: TaskCheckpointReport = {
+      task: raw.task,
+      checkpointId: raw.lastCheckpointId,
+      consecutiveFailures: failures,
+    };
+    if (raw.committedAsOf === null) return report;
+    const asOf = typeof raw.committedAsOf === 'string' ? new Date(raw.committedAsOf) : undefined;
+    if (!asOf || Number.isNaN(asOf.getTime()))
+      throw invalid(`tasks[${i}].committedAsOf`, 'not a timestamp or null');
+    return { ...report, committedAsOf: asOf };
+  });
+  return { runId: body.runId, tasks };
+}
+
+/** GET /v1/status of one TaskManager pod over its control channel. */
+export async function fetchTaskManagerStatus(
+  podIP: string,
+  token: string,
+  timeoutMs: number,
+): Promise<TaskManagerReport> {
+  const host = podIP.includes(':') ? `[${podIP}]` : podIP;
+  const url = `http://${host}:${ports.control}/v1/status`;
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      headers: { Authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    throw new OperatorError('TASKMANAGER_UNREACHABLE', `${url}: ${(error as Error).message}`, true, {
+      cause: error,
+    });
+  }
+  if (response.status === 401) {
+    await response.body?.cancel();
+    // The job's Secret holds a token this operator's key did not derive (made by another key or by hand).
+    throw new OperatorError('TASKMANAGER_UNAUTHORIZED', `${url}: the job's token was refused`, false);
+  }
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new OperatorError('TASKMANAGER_STATUS_FAILED', `${url}: HTTP ${response.status}`, true);
+  }
+  return parseTaskManagerStatus(await response.json());
+}

@@ -1,0 +1,68 @@
+import type { StreamJobStatus } from '../../api/streamjob.ts';
+
+/** One task's checkpoint progress as observed over the control channel, for the current run only. */
+export interface ObservedTaskCheckpoint {
+  task: number;
+  /** The checkpoint the task's state stands on; 0 before any. */
+  checkpointId: number;
+  /** Everything the task read before this time is committed. */
+  committedAsOf?: Date;
+  consecutiveFailures: number;
+}
+
+type CheckpointStatus = NonNullable<StreamJobStatus['checkpoint']>;
+
+/**
+ * status.checkpoint from the tasks' reports. Tasks checkpoint independently,
+ * so the job-level "latest completed" is the slowest task's: the time up to
+ * which every task's input is committed. It moves only when every task has
+ * reported; until then the previous value is still a true lower bound.
+ */
+export function summarizeCheckpoints(
+  previous: StreamJobStatus['checkpoint'],
+  reports: readonly ObservedTaskCheckpoint[],
+  parallelism: number,
+): StreamJobStatus['checkpoint'] {
+  const current = reports.filter((r) => r.task >= 0 && r.task < parallelism);
+  if (current.length === 0) return previous;
+  const summary: CheckpointStatus = {
+    ...previous,
+    consecutiveFailures: Math.max(...current.map((r) => r.consecutiveFailures)),
+  };
+  const perTask = new Map<number, { id: number; at: Date }>();
+  for (const report of current) {
+    const known = perTask.get(report.task);
+    if (report.committedAsOf && (!known || report.committedAsOf > known.at)) {
+      perTask.set(report.task, { id: report.checkpointId, at: report.committedAsOf });
+    }
+  }
+  if (perTask.size === parallelism) {
+    const all = [...perTask.values()];
+    const slowest = all.reduce((a, b) => (b.at < a.at ? b : a));
+    summary.latestCompleted = { id: Math.min(...all.map((c) => c.id)), time: slowest.at.toISOString() };
+  }
+  return summary;
+}
+
+/** Events for the transitions of checkpoint health: failing starts, and recovery. */
+export function checkpointEvents(
+  before: StreamJobStatus['checkpoint'],
+  after: StreamJobStatus['checkpoint'],
+  tolerableFailures: number,
+): { type: 'Normal' | 'Warning'; reason: string; message: string }[] {
+  const was = before?.consecutiveFailures ?? 0;
+  const is = after?.consecutiveFailures ?? 0;
+  if (was === 0 && is > 0) {
+    return [
+      {
+        type: 'Warning',
+        reason: 'CheckpointFailing',
+        message: `${is} consecutive checkpoint failure(s); a task fails after ${tolerableFailures + 1}`,
+      },
+    ];
+  }
+  if (was > 0 && is === 0) {
+    return [{ type: 'Normal', reason: 'CheckpointRecovered', message: 'every task is checkpointing again' }];
+  }
+  return [];
+}
