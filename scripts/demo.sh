@@ -55,6 +55,15 @@ kubectl wait streamjob/demo --for=jsonpath='{.status.phase}'=Running --timeout=1
 kubectl get streamjob demo
 kubectl get pods -l weir.dev/job=demo -o wide
 node e2e/demo/kafka-tool.ts verify "$counts" 20000
+# The operator reads each TaskManager's progress over the control API: the CHECKPOINT column is its age.
+checkpoint_time() { kubectl get streamjob demo -o jsonpath='{.status.checkpoint.latestCompleted.time}'; }
+for _ in $(seq 1 60); do
+  [[ -n "$(checkpoint_time)" ]] && break
+  sleep 1
+done
+[[ -n "$(checkpoint_time)" ]] || { echo "status.checkpoint was not reported within 60s" >&2; exit 1; }
+kubectl get streamjob demo -o jsonpath='status.checkpoint: {.status.checkpoint}{"\n"}'
+kubectl get streamjob demo
 uid=$(kubectl get streamjob demo -o jsonpath='{.metadata.uid}')
 kubectl get events --field-selector "involvedObject.uid=$uid" --sort-by=.lastTimestamp \
   -o custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message
@@ -65,7 +74,7 @@ cat <<USAGE
 Weir is running on the local harness. In your shell:
 
   source $WEIR_STATE/env
-  kubectl get sj                         # StreamJobs: phase, parallelism, ready tasks, restarts
+  kubectl get sj                         # StreamJobs: phase, parallelism, ready tasks, checkpoint age, restarts
   kubectl describe sj demo               # status, conditions, events
   kubectl patch sj demo --type=merge -p '{"spec":{"state":"suspended"}}'
   kubectl scale sj demo --replicas=6     # rescale (parallelism)

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadConfig } from './config.ts';
+
+describe('operator loadConfig', () => {
+  it('defaults: all namespaces, the key Secret named after the lease, a 10s status poll', () => {
+    const config = loadConfig({});
+    assert.deepEqual(config.watchNamespaces, []);
+    assert.equal(config.leaseName, 'weir-operator');
+    assert.equal(config.controlKeySecret, 'weir-operator-control-key');
+    assert.equal(config.statusPollIntervalMs, 10_000);
+  });
+
+  it('takes the chart’s settings', () => {
+    const config = loadConfig({
+      WEIR_WATCH_NAMESPACES: 'team-a, team-b',
+      WEIR_LEADER_ELECTION_ID: 'weir',
+      WEIR_CONTROL_KEY_SECRET: 'weir-control-key',
+      WEIR_STATUS_POLL_INTERVAL: '1m30s',
+    });
+    assert.deepEqual(config.watchNamespaces, ['team-a', 'team-b']);
+    assert.equal(config.controlKeySecret, 'weir-control-key');
+    assert.equal(config.statusPollIntervalMs, 90_000);
+  });
+
+  const invalid: [Record<string, string>, RegExp][] = [
+    [{ WEIR_STATUS_POLL_INTERVAL: '500ms' }, /^WEIR_STATUS_POLL_INTERVAL must be at least 1s, got "500ms"$/],
+    [{ WEIR_STATUS_POLL_INTERVAL: 'often' }, /^WEIR_STATUS_POLL_INTERVAL: "often" is not a duration/],
+    [
+      { WEIR_OPERATOR_CONCURRENCY: '0' },
+      /^WEIR_OPERATOR_CONCURRENCY must be an integer from 1 to 256, got "0"$/,
+    ],
+    [{ WEIR_NODE_LOST_TIMEOUT: '30' }, /^WEIR_NODE_LOST_TIMEOUT: "30" is not a duration/],
+  ];
+  for (const [env, message] of invalid) {
+    it(`refuses ${JSON.stringify(env)}, naming the variable`, () => {
+      assert.throws(
+        () => loadConfig(env),
+        (error: Error) => message.test(error.message),
+      );
+    });
+  }
+});
