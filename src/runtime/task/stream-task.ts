@@ -12,10 +12,10 @@ import { abortStaleTransactions } from '../checkpoint/layout.ts';
 import { savepointPrefix, snapshotKey, taskStatePrefix, transactionalId } from '../checkpoint/paths.ts';
 import { offsetsToCommit, planCheckpoint } from '../checkpoint/plan.ts';
 import { objectsToDelete } from '../checkpoint/retention.ts';
+import { uploadSnapshot } from '../checkpoint/snapshot-upload.ts';
 import type { TaskManagerConfig } from '../config.ts';
 import { RuntimeError } from '../errors.ts';
 import type { TaskMetrics } from '../metrics.ts';
-import { encodeSnapshot } from '../state/snapshot-format.ts';
 import { ownedPartitions } from './assignment.ts';
 import { TaskLifecycle } from './lifecycle.ts';
 import { type PartitionRuntime, restorePartitions } from './partition-runtime.ts';
@@ -263,12 +263,8 @@ export class StreamTask {
     }
     let objectKey: string | undefined;
     let bytes = 0;
-    const newPointers = new Map<string, PartitionPointer>();
+    let newPointers = new Map<string, PartitionPointer>();
     if (changed.length) {
-      const snapshot = encodeSnapshot(
-        { task: `s${stage}/t${this.index}`, checkpointId, attempt: this.attempt },
-        changed.map((p) => ({ ...p.tp, stores: p.stores.stores })),
-      );
       objectKey = savepointId
         ? snapshotKey(
             `${savepointPrefix(config.namespace, config.job, savepointId)}t${this.index}/`,
@@ -276,28 +272,17 @@ export class StreamTask {
             this.attempt,
           )
         : snapshotKey(this.prefix, checkpointId, this.attempt);
-      this.log.info(
-        { checkpointId, objectKey, partitions: changed.length },
-        'checkpoint: uploading snapshot',
-      );
+      const upload = {
+        task: `s${stage}/t${this.index}`,
+        checkpointId,
+        attempt: this.attempt,
+        objectKey,
+        timeoutMs: config.checkpoint.timeoutMs,
+      };
       try {
-        await withTimeout(
-          storage.put(objectKey, snapshot.bytes),
-          config.checkpoint.timeoutMs,
-          storage.describe(objectKey),
-        );
+        ({ bytes, pointers: newPointers } = await uploadSnapshot(storage, upload, changed, this.log));
       } catch (error) {
         return this.checkpointFailed(error);
-      }
-      bytes = snapshot.bytes.length;
-      for (const section of snapshot.index.sections) {
-        newPointers.set(`${section.topic}/${section.partition}`, {
-          checkpointId,
-          objectKey,
-          start: section.start,
-          length: section.length,
-          sha256: section.sha256,
-        });
       }
     }
     const offsets = offsetsToCommit(all, newPointers, savepointId !== undefined).map(
@@ -461,20 +446,5 @@ export class StreamTask {
 
   lag(): number {
     return this.status().partitions.reduce((sum, p) => sum + (p.lag ?? 0), 0);
-  }
-}
-
-async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new RuntimeError('CHECKPOINT_TIMEOUT', `${what}: not stored within ${ms} ms`, true)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
