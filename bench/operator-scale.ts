@@ -115,6 +115,8 @@ async function baseline(cluster: ReturnType<typeof connect>) {
       failoverStrategy: 'region',
       state: 'running',
       restartNonce: 0,
+      savepointTriggerNonce: 0,
+      allowNonRestoredState: false,
     },
   };
   // Without the owner reference: the template job does not exist, so the garbage collector would remove it.

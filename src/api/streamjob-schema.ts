@@ -260,6 +260,25 @@ export const streamJobSpecSchema = {
       description: 'Change this value to restart every task of the job once.',
       default: 0,
     },
+    savepointTriggerNonce: {
+      type: 'integer',
+      description:
+        'Change this value to take a savepoint of the running job now; status.savepoints lists it once complete.',
+      default: 0,
+    },
+    initialSavepoint: {
+      type: 'string',
+      description:
+        'The id of a savepoint of this job (see status.savepoints). Setting or changing it starts a new run whose tasks restore from that savepoint; removing it changes nothing.',
+      pattern: '^[a-z0-9][a-z0-9-]{0,62}$',
+      maxLength: 63,
+    },
+    allowNonRestoredState: {
+      type: 'boolean',
+      description:
+        'When restoring from initialSavepoint, drop savepoint state of operator ids the pipeline no longer has instead of refusing to start.',
+      default: false,
+    },
     taskManager: {
       type: 'object',
       description: 'Settings of the TaskManager pods.',
@@ -337,6 +356,12 @@ export const streamJobSpecSchema = {
 
 const timestamp = (description: string) => ({ type: 'string', format: 'date-time', description }) as const;
 
+const savepointReason = {
+  type: 'string',
+  description: 'Why the savepoint was taken: manual (savepointTriggerNonce).',
+  enum: ['manual'],
+} as const;
+
 const failureRecord = {
   type: 'object',
   description: 'One task failure.',
@@ -403,7 +428,13 @@ export const streamJobStatusSchema = {
       type: 'object',
       description: 'The current run: one lineage of committed state.',
       required: ['id'],
-      properties: { id: { type: 'string', description: 'The run id, also the pod label weir.dev/run.' } },
+      properties: {
+        id: { type: 'string', description: 'The run id, also the pod label weir.dev/run.' },
+        restoredFrom: {
+          type: 'string',
+          description: 'The savepoint the run started from (spec.initialSavepoint), if any.',
+        },
+      },
     },
     specHash: { type: 'string', description: 'A hash of the spec fields that shape the pods.' },
     restartEpoch: {
@@ -411,6 +442,50 @@ export const streamJobStatusSchema = {
       description: 'Bumped to replace every pod (full failover, restartNonce); pods carry it as a label.',
     },
     observedRestartNonce: { type: 'integer', description: 'The last restartNonce acted upon.' },
+    observedSavepointTriggerNonce: {
+      type: 'integer',
+      description: 'The last savepointTriggerNonce acted upon.',
+    },
+    savepointInProgress: {
+      type: 'object',
+      description:
+        'A savepoint being taken, recorded before the TaskManagers are asked, so an operator restart finishes it.',
+      required: ['id', 'reason', 'startedAt'],
+      properties: {
+        id: { type: 'string', description: 'The savepoint id.' },
+        reason: savepointReason,
+        startedAt: timestamp('When it was requested.'),
+      },
+    },
+    savepoints: {
+      type: 'array',
+      description: 'Completed savepoints, newest last (the 10 most recent).',
+      maxItems: 10,
+      items: {
+        type: 'object',
+        description: 'A complete savepoint: every task wrote its part of the manifest.',
+        required: ['id', 'path', 'time', 'reason'],
+        properties: {
+          id: { type: 'string', description: 'The savepoint id, for spec.initialSavepoint.' },
+          path: {
+            type: 'string',
+            description: 'Where it is stored: s3://<bucket>/<prefix>/<ns>/<job>/savepoints/<id>/.',
+          },
+          time: timestamp('When it completed.'),
+          reason: savepointReason,
+        },
+      },
+    },
+    lastSavepointFailure: {
+      type: 'object',
+      description: 'The most recent savepoint that failed.',
+      required: ['id', 'time', 'message'],
+      properties: {
+        id: { type: 'string', description: 'The savepoint id.' },
+        time: timestamp('When it failed.'),
+        message: { type: 'string', description: 'Why it failed.' },
+      },
+    },
     pods: {
       type: 'array',
       description: 'The TaskManager pods the operator currently counts as live; one missing is a failure.',

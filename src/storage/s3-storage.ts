@@ -12,6 +12,7 @@ import {
   ObjectMissingError,
   StorageUnavailableError,
 } from './checkpoint-storage.ts';
+import { parseS3Url } from './s3-url.ts';
 
 export interface S3StorageOptions {
   /** s3://bucket/prefix */
@@ -21,13 +22,6 @@ export interface S3StorageOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** Per-request timeout; a hung store must fail the checkpoint, not stall it past its timeout. */
   requestTimeoutMs?: number;
-}
-
-export function parseS3Url(url: string): { bucket: string; prefix: string } {
-  const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
-  if (!match) throw new Error(`storage url "${url}" is not s3://<bucket>[/<prefix>]`);
-  const prefix = (match[2] ?? '').replace(/\/+$/, '');
-  return { bucket: match[1] as string, prefix: prefix ? `${prefix}/` : '' };
 }
 
 function isMissing(error: unknown): boolean {

@@ -7,7 +7,7 @@ import {
   fetchTaskManagerStatus,
   type TaskCheckpointReport,
   type TaskManagerReport,
-} from './taskmanager-status.ts';
+} from './taskmanager-client.ts';
 
 export interface TaskManagerPollerOptions {
   key: Buffer;

@@ -1,9 +1,12 @@
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { taskManagerPodName, tokenSecretName } from '../../api/constants.ts';
+import { parseDuration } from '../../api/duration.ts';
 import type { StreamJob } from '../../api/streamjob.ts';
 import { jobToken } from '../control/job-token.ts';
+import { triggerTaskManagerSavepoint } from '../control/taskmanager-client.ts';
 import type { Action } from '../decide/decide.ts';
-import { taskManagerPod, tokenSecret } from '../deploy/taskmanager-pod.ts';
+import type { SavepointOutcome, TriggerSavepoint } from '../decide/savepoint.ts';
+import { type PodIdentity, taskManagerPod, tokenSecret } from '../deploy/taskmanager-pod.ts';
 import { httpStatus, OperatorError } from '../errors.ts';
 
 /** Carries out decided actions. Each is idempotent: an existing pod or a missing one is not an error. */
@@ -19,27 +22,57 @@ export class Actuator {
     this.controlKey = controlKey;
   }
 
-  async apply(job: StreamJob, actions: Action[]): Promise<void> {
+  /** Carries out the actions in order; returns how the savepoints among them ended, for the status. */
+  async apply(job: StreamJob, actions: Action[]): Promise<SavepointOutcome[]> {
     const status = job.status ?? {};
+    const outcomes: SavepointOutcome[] = [];
     for (const action of actions) {
       switch (action.kind) {
+        case 'triggerSavepoint':
+          outcomes.push(await this.triggerSavepoint(job, action));
+          break;
         case 'ensureTokenSecret':
           await this.ensureTokenSecret(job);
           break;
         case 'createPod':
-          await this.createPod(
-            job,
-            action.index,
-            status.run?.id ?? '',
-            status.restartEpoch ?? 0,
-            status.specHash ?? '',
-          );
+          await this.createPod(job, {
+            index: action.index,
+            runId: status.run?.id ?? '',
+            restartEpoch: status.restartEpoch ?? 0,
+            specHash: status.specHash ?? '',
+            ...(status.run?.restoredFrom ? { restoreSavepoint: status.run.restoredFrom } : {}),
+          });
           break;
         case 'deletePod':
           await this.deletePod(job, action.name, action.force);
           break;
       }
     }
+    return outcomes;
+  }
+
+  /**
+   * Asks every TaskManager at once; the savepoint is complete only when all
+   * of them stored their part. A failure is an outcome, not an error: it is
+   * recorded in status rather than retried with the same id.
+   */
+  private async triggerSavepoint(job: StreamJob, action: TriggerSavepoint): Promise<SavepointOutcome> {
+    const token = jobToken(this.controlKey, {
+      namespace: job.metadata.namespace ?? '',
+      name: job.metadata.name ?? '',
+      uid: job.metadata.uid ?? '',
+    });
+    const timeoutMs =
+      parseDuration(job.spec.checkpoints.timeout ?? '60s', 'spec.checkpoints.timeout') + 30_000;
+    const results = await Promise.allSettled(
+      action.targets.map((t) => triggerTaskManagerSavepoint(t.podIP, token, action.id, timeoutMs)),
+    );
+    const failures = results.flatMap((r, i) =>
+      r.status === 'rejected' ? [`${action.targets[i]?.pod}: ${(r.reason as Error).message}`] : [],
+    );
+    return failures.length
+      ? { id: action.id, ok: false, message: failures.join('; ') }
+      : { id: action.id, ok: true };
   }
 
   forget(uid: string): void {
@@ -75,14 +108,8 @@ export class Actuator {
     this.secretsEnsured.add(uid);
   }
 
-  private async createPod(
-    job: StreamJob,
-    index: number,
-    runId: string,
-    restartEpoch: number,
-    specHash: string,
-  ) {
-    const body = taskManagerPod(job, { index, runId, restartEpoch, specHash });
+  private async createPod(job: StreamJob, identity: PodIdentity) {
+    const body = taskManagerPod(job, identity);
     try {
       await this.core.createNamespacedPod({ namespace: job.metadata.namespace ?? '', body });
     } catch (error) {
@@ -93,7 +120,7 @@ export class Actuator {
         'POD_CREATE_FAILED',
         error,
         code !== 422 && code !== 400,
-        taskManagerPodName(job.metadata.name ?? '', index),
+        taskManagerPodName(job.metadata.name ?? '', identity.index),
       );
     }
   }

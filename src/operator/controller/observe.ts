@@ -30,6 +30,7 @@ export function observePod(pod: V1Pod): ObservedPod {
     ready: pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
     deleting: Boolean(pod.metadata?.deletionTimestamp),
     ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
+    ...(pod.status?.podIP ? { podIP: pod.status.podIP } : {}),
     ...(termination ? { terminationMessage: termination } : {}),
   };
 }

@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import { labels } from '../../api/constants.ts';
 import { apiVersion, kind, type StreamJob } from '../../api/streamjob.ts';
 import type { TaskManagerPoller } from '../control/taskmanager-poller.ts';
-import { type DecideOptions, decide } from '../decide/decide.ts';
+import { type DecideOptions, decide, type EventSpec } from '../decide/decide.ts';
+import { applySavepointOutcome } from '../decide/savepoint.ts';
+import { savepointLocation } from '../deploy/savepoint-location.ts';
 import type { EventRecorder } from '../kube/event-recorder.ts';
 import type { ObjectCache } from '../kube/informer-set.ts';
 import type { ReconcileResult } from '../kube/work-queue.ts';
@@ -72,14 +74,20 @@ export class StreamJobController {
       uid: job.metadata.uid ?? '',
       ...(job.metadata.resourceVersion ? { resourceVersion: job.metadata.resourceVersion } : {}),
     };
-    if (written) {
-      for (const event of decision.events) {
+    const emit = async (list: readonly EventSpec[]) => {
+      for (const event of list) {
         jobLog.info({ reason: event.reason, eventType: event.type }, event.message);
         if (event.reason === 'TaskFailed') metrics.taskFailures.inc({ namespace, job: name });
         await events.record(target, event.type, event.reason, event.message);
       }
-    }
-    const recorded: StreamJob = { ...job, status: decision.status };
+    };
+    if (written) await emit(decision.events);
+    // The intent is recorded; acting from here on goes with the resourceVersion that write produced.
+    const recorded: StreamJob = {
+      ...job,
+      metadata: written?.metadata ?? job.metadata,
+      status: decision.status,
+    };
     const nowMs = this.deps.now().getTime();
     for (const [uid, expires] of this.released) if (expires < nowMs) this.released.delete(uid);
     for (const action of decision.actions) {
@@ -87,7 +95,16 @@ export class StreamJobController {
     }
     const mutations = decision.actions.filter((a) => a.kind !== 'ensureTokenSecret');
     if (mutations.length) jobLog.debug({ actions: mutations }, 'acting');
-    await actuator.apply(recorded, decision.actions);
+    const outcomes = await actuator.apply(recorded, decision.actions);
+    if (outcomes.length) {
+      // How a savepoint ended is known only after acting: recorded as a second write, against the first.
+      const after = structuredClone(decision.status);
+      const when = this.deps.now();
+      const outcomeEvents = outcomes.flatMap((o) =>
+        applySavepointOutcome(after, o, savepointLocation(job, o.id), when),
+      );
+      if (await status.record(recorded, after)) await emit(outcomeEvents);
+    }
     return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : undefined;
   }
 }

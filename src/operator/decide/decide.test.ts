@@ -36,6 +36,8 @@ function job(spec: Partial<StreamJobSpec> = {}, status?: StreamJobStatus, genera
       failoverStrategy: 'region',
       state: 'running',
       restartNonce: 0,
+      savepointTriggerNonce: 0,
+      allowNonRestoredState: false,
       ...spec,
     },
     ...(status ? { status } : {}),
@@ -320,5 +322,62 @@ describe('decide', () => {
     const quiet = decide(suspended, seen([]), at(6), polled);
     assert.equal(quiet.requeueAfterMs, undefined, 'no polling once nothing runs');
     assert.deepEqual(quiet.status.checkpoint, asked.status.checkpoint, 'the last progress stays visible');
+  });
+
+  it('starts a new run from spec.initialSavepoint, once, and replaces the pods of the old run', () => {
+    let runs = 0;
+    const fresh = { ...options, newRunId: () => `run${++runs}` };
+    const created = decide(job({ initialSavepoint: 'manual-1' }), seen([]), t0, fresh);
+    assert.deepEqual(created.status.run, { id: 'run1', restoredFrom: 'manual-1' });
+    assert.ok(reasons(created).includes('RestoringFromSavepoint'));
+
+    const { job: running, pods } = runningJob();
+    const rewound = decide(
+      { ...running, spec: { ...running.spec, initialSavepoint: 'manual-2' } },
+      seen(pods),
+      at(5),
+      fresh,
+    );
+    assert.equal(rewound.status.run?.restoredFrom, 'manual-2');
+    assert.notEqual(rewound.status.run?.id, running.status?.run?.id);
+    assert.equal(rewound.status.restartEpoch, (running.status?.restartEpoch ?? 0) + 1);
+    assert.deepEqual(deletes(rewound).sort(), ['wc-tm-0', 'wc-tm-1']);
+
+    const again = decide(
+      { ...running, spec: { ...running.spec, initialSavepoint: 'manual-2' }, status: rewound.status },
+      seen([]),
+      at(6),
+      fresh,
+    );
+    assert.equal(
+      again.status.run?.id,
+      rewound.status.run?.id,
+      'the same savepoint does not start yet another run',
+    );
+    const removed = decide({ ...running, status: rewound.status }, seen([]), at(7), fresh);
+    assert.deepEqual(removed.status.run, rewound.status.run, 'removing initialSavepoint changes nothing');
+  });
+
+  it('takes a savepoint on a new savepointTriggerNonce only when every pod is Ready and has an address', () => {
+    const { job: running, pods } = runningJob();
+    const withIPs = pods.map((p, i) => ({ ...p, podIP: `10.245.0.${i + 2}` }));
+    const bumped = { ...running, spec: { ...running.spec, savepointTriggerNonce: 1 } };
+    const missingIP = decide(
+      bumped,
+      seen([withIPs[0] as ObservedPod, pods[1] as ObservedPod]),
+      at(5),
+      options,
+    );
+    assert.equal(
+      missingIP.actions.some((a) => a.kind === 'triggerSavepoint'),
+      false,
+    );
+    const d = decide(bumped, seen(withIPs), at(5), options);
+    const trigger = d.actions.find((a) => a.kind === 'triggerSavepoint');
+    assert.deepEqual(trigger && 'targets' in trigger ? trigger.targets.map((t) => t.pod) : [], [
+      'wc-tm-0',
+      'wc-tm-1',
+    ]);
+    assert.equal(d.status.savepointInProgress?.id, trigger && 'id' in trigger ? trigger.id : undefined);
   });
 });

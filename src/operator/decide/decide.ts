@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { taskManagerPodName } from '../../api/constants.ts';
+import { parseDuration } from '../../api/duration.ts';
 import type { FailureRecord, Phase, StreamJob, StreamJobStatus } from '../../api/streamjob.ts';
 import { jobSelector, podCount, tasksOfPod } from '../deploy/taskmanager-pod.ts';
 import { checkpointEvents, summarizeCheckpoints } from './checkpoint-summary.ts';
@@ -12,11 +13,13 @@ import {
   recordFailure,
   resolveRestartStrategy,
 } from './restart-strategy.ts';
+import { decideSavepoint, type TriggerSavepoint } from './savepoint.ts';
 
 export type Action =
   | { kind: 'createPod'; index: number }
   | { kind: 'deletePod'; name: string; uid: string; force: boolean; reason: string }
-  | { kind: 'ensureTokenSecret' };
+  | { kind: 'ensureTokenSecret' }
+  | TriggerSavepoint;
 
 export interface EventSpec {
   type: 'Normal' | 'Warning';
@@ -45,8 +48,28 @@ export interface DecideOptions {
 
 /** The spec fields that shape the pods; a change to any of them replaces the pods. */
 export function specHash(job: StreamJob): string {
-  const { image, entry, args, parallelism, taskSlots, kafka, checkpoints, taskManager } = job.spec;
-  const shaping = { image, entry, args, parallelism, taskSlots, kafka, checkpoints, taskManager };
+  const {
+    image,
+    entry,
+    args,
+    parallelism,
+    taskSlots,
+    kafka,
+    checkpoints,
+    taskManager,
+    allowNonRestoredState,
+  } = job.spec;
+  const shaping = {
+    image,
+    entry,
+    args,
+    parallelism,
+    taskSlots,
+    kafka,
+    checkpoints,
+    taskManager,
+    ...(allowNonRestoredState ? { allowNonRestoredState } : {}),
+  };
   return createHash('sha256').update(JSON.stringify(shaping)).digest('hex').slice(0, 10);
 }
 
@@ -135,6 +158,17 @@ export function decide(
     requeueAfterMs = Math.max(1, Math.min(requeueAfterMs ?? ms, ms));
   };
 
+  // A savepoint to start from, not yet the origin of the current run: a new run restores from it.
+  if (spec.initialSavepoint && status.run?.restoredFrom !== spec.initialSavepoint) {
+    const replacing = status.run !== undefined;
+    status.run = { id: options.newRunId(), restoredFrom: spec.initialSavepoint };
+    if (replacing) status.restartEpoch = (status.restartEpoch ?? 0) + 1;
+    events.push({
+      type: 'Normal',
+      reason: 'RestoringFromSavepoint',
+      message: `starting run ${status.run.id} from savepoint ${spec.initialSavepoint}`,
+    });
+  }
   status.run ??= { id: options.newRunId() };
   status.restartEpoch ??= 0;
   status.selector = jobSelector(name);
@@ -288,6 +322,19 @@ export function decide(
     phase = 'Restarting';
   else phase = 'Deploying';
   status.phase = phase;
+  const savepoint = decideSavepoint(status, {
+    nonce: spec.savepointTriggerNonce,
+    phase,
+    // Every task must take part, or the savepoint would be missing partitions.
+    targets:
+      readyPods.length === wanted && readyPods.every((p) => p.podIP)
+        ? readyPods.map((p) => ({ pod: p.name, podIP: p.podIP ?? '' }))
+        : [],
+    now,
+    timeoutMs: 2 * parseDuration(spec.checkpoints.timeout ?? '60s', 'spec.checkpoints.timeout') + 60_000,
+  });
+  events.push(...savepoint.events);
+  if (savepoint.action) actions.push(savepoint.action);
   if (observation.checkpoints) {
     status.checkpoint = summarizeCheckpoints(previous.checkpoint, observation.checkpoints, spec.parallelism);
     events.push(

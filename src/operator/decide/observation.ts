@@ -13,6 +13,7 @@ export interface ObservedPod {
   ready: boolean;
   deleting: boolean;
   nodeName?: string;
+  podIP?: string;
   /** Why the pod ended, e.g. "exit code 137 (Error)". */
   terminationMessage?: string;
 }

@@ -16,6 +16,8 @@ export interface PodIdentity {
   runId: string;
   restartEpoch: number;
   specHash: string;
+  /** The savepoint the run starts from (status.run.restoredFrom). */
+  restoreSavepoint?: string;
 }
 
 /** Task indexes run by pod `index`: a contiguous block of taskSlots, the last one possibly shorter. */
@@ -64,6 +66,11 @@ function weirEnv(job: StreamJob, identity: PodIdentity): V1EnvVar[] {
     { name: 'WEIR_CHECKPOINT_TIMEOUT', value: spec.checkpoints.timeout },
     { name: 'WEIR_CHECKPOINT_TOLERABLE_FAILURES', value: String(spec.checkpoints.tolerableFailures) },
     { name: 'WEIR_CHECKPOINT_RETAINED', value: String(spec.checkpoints.retained) },
+    // Honoured by the TaskManager only while the run has no committed offsets: failovers resume the run.
+    ...(identity.restoreSavepoint
+      ? [{ name: 'WEIR_RESTORE_SAVEPOINT', value: identity.restoreSavepoint }]
+      : []),
+    { name: 'WEIR_ALLOW_NON_RESTORED_STATE', value: String(spec.allowNonRestoredState) },
     { name: 'WEIR_S3_URL', value: storage.url },
     { name: 'WEIR_S3_REGION', value: storage.region },
     ...(storage.endpoint ? [{ name: 'WEIR_S3_ENDPOINT', value: storage.endpoint }] : []),

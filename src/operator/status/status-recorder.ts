@@ -15,21 +15,20 @@ export class StatusRecorder {
     this.api = kubeConfig.makeApiClient(CustomObjectsApi);
   }
 
-  /** Returns whether a write happened. */
-  async record(job: StreamJob, status: StreamJobStatus): Promise<boolean> {
+  /** Returns the job as written (with its new resourceVersion), or undefined when nothing was written. */
+  async record(job: StreamJob, status: StreamJobStatus): Promise<StreamJob | undefined> {
     if (isDeepStrictEqual(JSON.parse(JSON.stringify(job.status ?? {})), JSON.parse(JSON.stringify(status)))) {
-      return false;
+      return undefined;
     }
     try {
-      await this.api.replaceNamespacedCustomObjectStatus({
+      return (await this.api.replaceNamespacedCustomObjectStatus({
         group,
         version,
         plural,
         namespace: job.metadata.namespace ?? '',
         name: job.metadata.name ?? '',
         body: { ...job, status },
-      });
-      return true;
+      })) as StreamJob;
     } catch (error) {
       const code = httpStatus(error);
       if (code === 409) {
@@ -42,7 +41,7 @@ export class StatusRecorder {
           },
         );
       }
-      if (code === 404) return false;
+      if (code === 404) return undefined;
       throw new OperatorError(
         'STATUS_WRITE_FAILED',
         `could not write status: ${(error as Error).message}`,

@@ -57,14 +57,18 @@ export function parseTaskManagerStatus(body: unknown): TaskManagerReport {
   return { runId: body.runId, tasks };
 }
 
+function controlUrl(podIP: string, path: string): string {
+  const host = podIP.includes(':') ? `[${podIP}]` : podIP;
+  return `http://${host}:${ports.control}${path}`;
+}
+
 /** GET /v1/status of one TaskManager pod over its control channel. */
 export async function fetchTaskManagerStatus(
   podIP: string,
   token: string,
   timeoutMs: number,
 ): Promise<TaskManagerReport> {
-  const host = podIP.includes(':') ? `[${podIP}]` : podIP;
-  const url = `http://${host}:${ports.control}/v1/status`;
+  const url = controlUrl(podIP, '/v1/status');
   let response: Response;
   try {
     response = await fetch(url, {
@@ -86,4 +90,48 @@ export async function fetchTaskManagerStatus(
     throw new OperatorError('TASKMANAGER_STATUS_FAILED', `${url}: HTTP ${response.status}`, true);
   }
   return parseTaskManagerStatus(await response.json());
+}
+
+/**
+ * POST /v1/savepoints on one TaskManager: its tasks snapshot every partition
+ * under the savepoint's prefix, commit, and write the TaskManager's part of
+ * the manifest. Resolves once that part is stored.
+ */
+export async function triggerTaskManagerSavepoint(
+  podIP: string,
+  token: string,
+  savepointId: string,
+  timeoutMs: number,
+): Promise<void> {
+  const url = controlUrl(podIP, '/v1/savepoints');
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ id: savepointId }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    throw new OperatorError('TASKMANAGER_UNREACHABLE', `${url}: ${(error as Error).message}`, true, {
+      cause: error,
+    });
+  }
+  if (response.ok) {
+    await response.body?.cancel();
+    return;
+  }
+  const text = await response.text();
+  let detail = text.trim();
+  try {
+    const body = JSON.parse(text) as { code?: unknown; message?: unknown };
+    if (typeof body.message === 'string') detail = `${String(body.code ?? 'ERROR')}: ${body.message}`;
+  } catch {
+    // not JSON: the raw text is the best detail there is
+  }
+  throw new OperatorError(
+    'TASKMANAGER_SAVEPOINT_FAILED',
+    `${url}: HTTP ${response.status}: ${detail}`,
+    response.status >= 500,
+  );
 }

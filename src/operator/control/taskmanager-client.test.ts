@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseTaskManagerStatus } from './taskmanager-status.ts';
+import { parseTaskManagerStatus } from './taskmanager-client.ts';
 
 const task = (fields: Record<string, unknown> = {}) => ({
   task: 1,

@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Phase, StreamJobStatus } from '../../api/streamjob.ts';
+import {
+  applySavepointOutcome,
+  decideSavepoint,
+  type SavepointInput,
+  savepointHistoryLimit,
+  savepointIdAt,
+} from './savepoint.ts';
+
+const t0 = new Date('2026-11-22T04:15:00.123Z');
+const at = (s: number) => new Date(t0.getTime() + s * 1000);
+const targets = [
+  { pod: 'wc-tm-0', podIP: '10.245.0.2' },
+  { pod: 'wc-tm-1', podIP: '10.245.16.3' },
+];
+const input = (fields: Partial<SavepointInput> = {}): SavepointInput => ({
+  nonce: 1,
+  phase: 'Running',
+  targets,
+  now: t0,
+  timeoutMs: 180_000,
+  ...fields,
+});
+const inProgress = (startedAt: Date): StreamJobStatus => ({
+  observedSavepointTriggerNonce: 1,
+  savepointInProgress: {
+    id: 'manual-20261122t041500z',
+    reason: 'manual',
+    startedAt: startedAt.toISOString(),
+  },
+});
+
+describe('savepointIdAt', () => {
+  it('is a valid, sortable savepoint id', () => {
+    assert.equal(savepointIdAt('manual', t0), 'manual-20261122t041500z');
+    assert.match(savepointIdAt('manual', t0), /^[a-z0-9][a-z0-9-]{0,62}$/);
+    assert.ok(savepointIdAt('manual', at(1)) > savepointIdAt('manual', t0));
+  });
+});
+
+describe('decideSavepoint', () => {
+  const cases: {
+    name: string;
+    status: StreamJobStatus;
+    input: SavepointInput;
+    trigger?: string;
+    events: string[];
+    observed: number;
+    inProgress: boolean;
+  }[] = [
+    {
+      name: 'first sight adopts the nonce without a savepoint',
+      status: {},
+      input: input({ nonce: 5 }),
+      events: [],
+      observed: 5,
+      inProgress: false,
+    },
+    {
+      name: 'an unchanged nonce does nothing',
+      status: { observedSavepointTriggerNonce: 1 },
+      input: input(),
+      events: [],
+      observed: 1,
+      inProgress: false,
+    },
+    {
+      name: 'a new nonce on a Running job records the intent and asks every pod',
+      status: { observedSavepointTriggerNonce: 0 },
+      input: input(),
+      trigger: 'manual-20261122t041500z',
+      events: ['Normal SavepointRequested'],
+      observed: 1,
+      inProgress: true,
+    },
+    ...(['Deploying', 'Restarting'] as Phase[]).map((phase) => ({
+      name: `a new nonce while ${phase} waits, nonce not yet observed`,
+      status: { observedSavepointTriggerNonce: 0 },
+      input: input({ phase, targets: [] }),
+      events: [],
+      observed: 0,
+      inProgress: false,
+    })),
+    {
+      name: 'a new nonce while Running but a pod not Ready waits',
+      status: { observedSavepointTriggerNonce: 0 },
+      input: input({ targets: [] }),
+      events: [],
+      observed: 0,
+      inProgress: false,
+    },
+    ...(['Suspended', 'Failed'] as Phase[]).map((phase) => ({
+      name: `a new nonce while ${phase} is observed and skipped with a warning`,
+      status: { observedSavepointTriggerNonce: 0 },
+      input: input({ phase, targets: [] }),
+      events: ['Warning SavepointSkipped'],
+      observed: 1,
+      inProgress: false,
+    })),
+    {
+      name: 'one in progress (an operator restart) is asked for again with the same id',
+      status: inProgress(t0),
+      input: input({ now: at(30) }),
+      trigger: 'manual-20261122t041500z',
+      events: [],
+      observed: 1,
+      inProgress: true,
+    },
+    {
+      name: 'one in progress while pods restart waits',
+      status: inProgress(t0),
+      input: input({ now: at(30), phase: 'Restarting', targets: [] }),
+      events: [],
+      observed: 1,
+      inProgress: true,
+    },
+    {
+      name: 'one in progress past its timeout fails',
+      status: inProgress(t0),
+      input: input({ now: at(181), phase: 'Restarting', targets: [] }),
+      events: ['Warning SavepointFailed'],
+      observed: 1,
+      inProgress: false,
+    },
+    {
+      name: 'one in progress when the job is suspended fails',
+      status: inProgress(t0),
+      input: input({ now: at(5), phase: 'Suspended', targets: [] }),
+      events: ['Warning SavepointFailed'],
+      observed: 1,
+      inProgress: false,
+    },
+    {
+      name: 'a new nonce while one is in progress waits for it',
+      status: inProgress(t0),
+      input: input({ nonce: 2, now: at(5), targets: [] }),
+      events: [],
+      observed: 1,
+      inProgress: true,
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const status = structuredClone(c.status);
+      const decision = decideSavepoint(status, c.input);
+      assert.equal(decision.action?.id, c.trigger);
+      if (decision.action) assert.deepEqual(decision.action.targets, c.input.targets);
+      assert.deepEqual(
+        decision.events.map((e) => `${e.type} ${e.reason}`),
+        c.events,
+      );
+      assert.equal(status.observedSavepointTriggerNonce, c.observed);
+      assert.equal(status.savepointInProgress !== undefined, c.inProgress);
+    });
+  }
+});
+
+describe('applySavepointOutcome', () => {
+  const path = 's3://weir/p/ns/wc/savepoints/manual-20261122t041500z/';
+
+  it('a success joins the history, bounded, newest last', () => {
+    const old = Array.from({ length: savepointHistoryLimit }, (_, i) => ({
+      id: `manual-${i}`,
+      path: `p${i}`,
+      time: t0.toISOString(),
+      reason: 'manual' as const,
+    }));
+    const status: StreamJobStatus = { ...inProgress(t0), savepoints: old };
+    const events = applySavepointOutcome(status, { id: 'manual-20261122t041500z', ok: true }, path, at(4));
+    assert.deepEqual(
+      events.map((e) => e.reason),
+      ['SavepointCompleted'],
+    );
+    assert.equal(status.savepointInProgress, undefined);
+    assert.equal(status.savepoints?.length, savepointHistoryLimit);
+    assert.deepEqual(status.savepoints?.at(-1), {
+      id: 'manual-20261122t041500z',
+      path,
+      time: at(4).toISOString(),
+      reason: 'manual',
+    });
+    assert.equal(status.savepoints?.[0]?.id, 'manual-1');
+  });
+
+  it('a failure is recorded with its message and does not join the history', () => {
+    const status = inProgress(t0);
+    const events = applySavepointOutcome(
+      status,
+      { id: 'manual-20261122t041500z', ok: false, message: 'wc-tm-1: HTTP 503' },
+      path,
+      at(4),
+    );
+    assert.deepEqual(
+      events.map((e) => `${e.type} ${e.reason}`),
+      ['Warning SavepointFailed'],
+    );
+    assert.deepEqual(status.lastSavepointFailure, {
+      id: 'manual-20261122t041500z',
+      time: at(4).toISOString(),
+      message: 'wc-tm-1: HTTP 503',
+    });
+    assert.equal(status.savepoints, undefined);
+  });
+
+  it('an outcome for another savepoint changes nothing', () => {
+    const status = inProgress(t0);
+    assert.deepEqual(applySavepointOutcome(status, { id: 'manual-other', ok: true }, path, at(4)), []);
+    assert.deepEqual(status, inProgress(t0));
+  });
+});
