@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import {
   committedCounts,
+  committedOffsets,
   emittedCounts,
   exactlyOnceProblems,
   expectedCounts,
@@ -43,13 +44,21 @@ describe('TaskManager runtime: savepoints', () => {
     assert.match(body.manifest, new RegExp(`^e2e/${job}/savepoints/before-upgrade/_manifest-t0-t1\\.json$`));
     assert.equal(await first.exited, 0);
 
-    await produce(input, keyedInput(500, 500, keys));
     // A new run (new offset group, new transactional ids) of the "upgraded" job, writing to a new topic.
     const second = start(
       { ...base, runId: 'r2', output: secondOut },
       { WEIR_RESTORE_SAVEPOINT: 'before-upgrade' },
     );
     await second.waitForLog('restoring from a savepoint', (l) => l.msg === 'restoring from a savepoint');
+    // Before any new input, the first checkpoint copies the restored state into the run: its commits name only
+    // its own snapshots, so deleting the savepoint cannot break it.
+    await second.waitForLog('the first checkpoint of the new run', (l) => l.msg === 'checkpoint: committed');
+    const pointers = (await committedOffsets(`weir.e2e.${job}.r2`, input, 4)).map(
+      (p) => p.pointer?.objectKey,
+    );
+    assert.equal(pointers.length, 4);
+    for (const key of pointers) assert.match(key ?? '', new RegExp(`^e2e/${job}/runs/r2/`));
+    await produce(input, keyedInput(500, 500, keys));
     const records = await readCommitted(secondOut, 4, { expected: 500, timeoutMs: 60_000 });
     second.signal('SIGTERM');
     assert.equal(await second.exited, 0, second.stderr);

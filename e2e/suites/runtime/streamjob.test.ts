@@ -13,6 +13,7 @@ import {
 } from '../../support/cluster.ts';
 import {
   committedCounts,
+  committedOffsets,
   emittedCounts,
   exactlyOnceProblems,
   expectedCounts,
@@ -180,6 +181,12 @@ describe('StreamJob running the real TaskManager runtime', {
     } finally {
       storage.close();
     }
+
+    // The running job does not keep depending on the savepoint: the next checkpoint rewrites its state.
+    await waitFor('the run to commit only its own snapshots after the savepoint', 30_000, async () => {
+      const committed = await committedOffsets(`weir.${namespace}.count.${saved.status?.run?.id}`, input, 4);
+      return committed.every((c) => c.pointer?.objectKey.includes(`/runs/${saved.status?.run?.id}/`));
+    });
 
     // Rewind to it: a new run whose tasks restore the savepoint's state and offsets, then new input.
     const previousRun = saved.status?.run?.id;

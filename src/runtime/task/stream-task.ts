@@ -150,7 +150,11 @@ export class StreamTask {
     if (fromSavepoint) committed = await savepointOffsets(this.deps, committed, this.log);
     for (const runtime of await restorePartitions(committed, this.deps.storage)) {
       // Restored from a savepoint, the offsets are not yet committed to this run's group: the first checkpoint does it.
-      if (fromSavepoint && runtime.pointer) runtime.advanced = true;
+      if (fromSavepoint && runtime.pointer) {
+        runtime.advanced = true;
+        // The first checkpoint copies the state into this run, so nothing it commits names the savepoint.
+        runtime.stores.dirty = true;
+      }
       if (fromSavepoint && config.allowNonRestoredState) dropUnknownState(runtime, job);
       this.partitions.set(runtime.id, runtime);
       if (runtime.pointer)
@@ -312,7 +316,9 @@ export class StreamTask {
       const pointer = newPointers.get(p.id);
       if (pointer) {
         p.pointer = pointer;
-        p.stores.dirty = false;
+        // After a savepoint the next checkpoint writes the state again under the run's own prefix: the
+        // savepoint belongs to the user, who may delete it, and the run must not depend on it for long.
+        p.stores.dirty = savepointId !== undefined;
       }
       if (committedIds.has(p.id)) p.advanced = false;
     }
