@@ -1,4 +1,4 @@
-import type { Condition } from '../../api/streamjob.ts';
+import type { Condition, FailureRecord, Phase } from '../../api/streamjob.ts';
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
@@ -19,4 +19,67 @@ export function setCondition(
   return [...conditions.filter((c) => c.type !== next.type), updated].sort((a, b) =>
     a.type.localeCompare(b.type),
   );
+}
+
+export interface JobConditionsInput {
+  phase: Phase;
+  parallelism: number;
+  readyTasks: number;
+  /** Why a Failed job failed (the restart strategy's verdict). */
+  failedMessage: string;
+  lastFailure?: FailureRecord;
+  /** A task failed within the degraded window. */
+  recentlyFailed: boolean;
+  generation: number;
+  now: Date;
+}
+
+/** Ready, Progressing and Degraded for a phase, and the Ready message (phase events quote it). */
+export function jobConditions(
+  current: Condition[],
+  input: JobConditionsInput,
+): { conditions: Condition[]; readyMessage: string } {
+  const { phase, parallelism, readyTasks, generation, now, lastFailure } = input;
+  const ready = {
+    Running: { status: 'True', reason: 'Running', message: `all ${parallelism} tasks are ready` },
+    Deploying: { status: 'False', reason: 'Deploying', message: `${readyTasks}/${parallelism} tasks ready` },
+    Restarting: {
+      status: 'False',
+      reason: 'Restarting',
+      message: `${readyTasks}/${parallelism} tasks ready`,
+    },
+    Suspended: { status: 'False', reason: 'Suspended', message: 'the job is suspended' },
+    Failed: { status: 'False', reason: 'RestartStrategyExhausted', message: input.failedMessage },
+  } as const;
+  let conditions = setCondition(current, { type: 'Ready', ...ready[phase] }, generation, now);
+  const progressing = phase === 'Deploying' || phase === 'Restarting';
+  conditions = setCondition(
+    conditions,
+    {
+      type: 'Progressing',
+      status: progressing ? 'True' : 'False',
+      reason: progressing ? phase : phase === 'Running' ? 'Stable' : phase,
+      message: progressing ? ready[phase].message : `the job is ${phase.toLowerCase()}`,
+    },
+    generation,
+    now,
+  );
+  const degraded = phase === 'Failed' || phase === 'Restarting' || input.recentlyFailed;
+  conditions = setCondition(
+    conditions,
+    {
+      type: 'Degraded',
+      status: degraded ? 'True' : 'False',
+      reason: degraded
+        ? phase === 'Failed'
+          ? 'RestartStrategyExhausted'
+          : 'TaskFailures'
+        : 'NoRecentFailures',
+      message:
+        degraded && lastFailure ? (lastFailure.message ?? lastFailure.reason) : 'no task failed recently',
+    },
+    generation,
+    now,
+  );
+  return { conditions, readyMessage: ready[phase].message };
 }

@@ -4,7 +4,7 @@ import { parseDuration } from '../../api/duration.ts';
 import type { FailureRecord, Phase, StreamJob, StreamJobStatus } from '../../api/streamjob.ts';
 import { jobSelector, podCount, tasksOfPod } from '../deploy/taskmanager-pod.ts';
 import { checkpointEvents, summarizeCheckpoints } from './checkpoint-summary.ts';
-import { setCondition } from './conditions.ts';
+import { jobConditions } from './conditions.ts';
 import type { Observation, ObservedPod } from './observation.ts';
 import {
   decideRestart,
@@ -346,65 +346,29 @@ export function decide(
   failedMessage ??=
     previous.conditions?.find((c) => c.type === 'Ready' && c.reason === 'RestartStrategyExhausted')
       ?.message ?? 'the job failed';
-  let conditions = status.conditions ?? [];
-  const ready = {
-    Running: { status: 'True', reason: 'Running', message: `all ${spec.parallelism} tasks are ready` },
-    Deploying: {
-      status: 'False',
-      reason: 'Deploying',
-      message: `${readyTasks}/${spec.parallelism} tasks ready`,
-    },
-    Restarting: {
-      status: 'False',
-      reason: 'Restarting',
-      message: `${readyTasks}/${spec.parallelism} tasks ready`,
-    },
-    Suspended: { status: 'False', reason: 'Suspended', message: 'the job is suspended' },
-    Failed: { status: 'False', reason: 'RestartStrategyExhausted', message: failedMessage },
-  } as const;
-  conditions = setCondition(conditions, { type: 'Ready', ...ready[phase] }, generation, now);
-  const progressing = phase === 'Deploying' || phase === 'Restarting';
-  conditions = setCondition(
-    conditions,
-    {
-      type: 'Progressing',
-      status: progressing ? 'True' : 'False',
-      reason: progressing ? phase : phase === 'Running' ? 'Stable' : phase,
-      message: progressing ? ready[phase].message : `the job is ${phase.toLowerCase()}`,
-    },
-    generation,
-    now,
-  );
   const lastFailure = status.restarts?.lastFailure;
   const sinceFailure = lastFailure
     ? now.getTime() - new Date(lastFailure.time).getTime()
     : Number.POSITIVE_INFINITY;
-  const degraded = phase === 'Failed' || phase === 'Restarting' || sinceFailure < options.degradedWindowMs;
   if (phase !== 'Failed' && sinceFailure < options.degradedWindowMs)
     requeue(options.degradedWindowMs - sinceFailure);
-  conditions = setCondition(
-    conditions,
-    {
-      type: 'Degraded',
-      status: degraded ? 'True' : 'False',
-      reason: degraded
-        ? phase === 'Failed'
-          ? 'RestartStrategyExhausted'
-          : 'TaskFailures'
-        : 'NoRecentFailures',
-      message:
-        degraded && lastFailure ? (lastFailure.message ?? lastFailure.reason) : 'no task failed recently',
-    },
+  const summary = jobConditions(status.conditions ?? [], {
+    phase,
+    parallelism: spec.parallelism,
+    readyTasks,
+    failedMessage,
+    ...(lastFailure ? { lastFailure } : {}),
+    recentlyFailed: sinceFailure < options.degradedWindowMs,
     generation,
     now,
-  );
-  status.conditions = conditions;
+  });
+  status.conditions = summary.conditions;
 
   if (previousPhase !== phase) {
     events.push({
       type: phase === 'Failed' ? 'Warning' : 'Normal',
       reason: phase,
-      message: `phase ${previousPhase ?? 'none'} → ${phase}: ${ready[phase].message}`,
+      message: `phase ${previousPhase ?? 'none'} → ${phase}: ${summary.readyMessage}`,
     });
   }
   // Pods on a NotReady node are rechecked when the node-lost timeout expires.
