@@ -58,6 +58,12 @@ export class PartitionStores {
   /** Prior values of entries written by the record in progress, so a poison record leaves no trace. */
   private undo: { store: Map<string, Buffer>; key: string; prior: Buffer | undefined }[] = [];
   private dirtyBefore = false;
+  /**
+   * For stores used as map state: each key's stored entry keys, so entries()
+   * and clear() cost the key's entries rather than a scan of the whole store.
+   * Built on first use of a store, then kept in step by every write and rollback.
+   */
+  private readonly entryIndex = new WeakMap<Map<string, Buffer>, Map<string, Set<string>>>();
 
   constructor(restored?: ReadonlyMap<string, ReadonlyMap<string, Buffer>>) {
     if (restored) {
@@ -76,6 +82,7 @@ export class PartitionStores {
     for (const { store, key, prior } of this.undo.reverse()) {
       if (prior === undefined) store.delete(key);
       else store.set(key, prior);
+      this.indexEntry(store, key, prior !== undefined);
     }
     this.undo = [];
     this.dirty = this.dirtyBefore;
@@ -96,7 +103,33 @@ export class PartitionStores {
     this.undo.push({ store, key, prior });
     if (value === undefined) store.delete(key);
     else store.set(key, value);
+    this.indexEntry(store, key, value !== undefined);
     this.dirty = true;
+  }
+
+  private indexEntry(store: Map<string, Buffer>, storedKey: string, present: boolean): void {
+    const index = this.entryIndex.get(store);
+    const cut = storedKey.indexOf(separator);
+    if (!index || cut < 0) return;
+    const key = storedKey.slice(0, cut);
+    let entries = index.get(key);
+    if (present) {
+      if (!entries) index.set(key, (entries = new Set()));
+      entries.add(storedKey);
+    } else if (entries) {
+      entries.delete(storedKey);
+      if (entries.size === 0) index.delete(key);
+    }
+  }
+
+  private indexOf(store: Map<string, Buffer>): Map<string, Set<string>> {
+    let index = this.entryIndex.get(store);
+    if (!index) {
+      index = new Map();
+      this.entryIndex.set(store, index);
+      for (const storedKey of store.keys()) this.indexEntry(store, storedKey, true);
+    }
+    return index;
   }
 
   valueState<T>(name: string, key: string): ValueState<T> {
@@ -111,7 +144,12 @@ export class PartitionStores {
   mapState<V>(name: string, key: string): MapState<V> {
     const store = this.store(name);
     const prefix = `${key}${separator}`;
-    const ownKeys = () => [...store.keys()].filter((k) => k.startsWith(prefix)).sort();
+    const index = this.indexOf(store);
+    // The index files stored keys under the text before their first NUL, which is the key itself unless the
+    // key holds a NUL; such a key (possible only for string keys) is looked up by prefix instead.
+    const ownKeys = key.includes(separator)
+      ? () => [...store.keys()].filter((k) => k.startsWith(prefix)).sort()
+      : () => [...(index.get(key) ?? [])].sort();
     return {
       get: (entry) => decode<V>(store.get(prefix + entry)),
       set: (entry, value) => this.write(store, prefix + entry, encode(value)),
