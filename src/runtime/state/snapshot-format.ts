@@ -58,15 +58,17 @@ function sha256(...chunks: Buffer[]): Buffer {
  */
 export function encodeSection(stores: ReadonlyMap<string, ReadonlyMap<string, Buffer>>): Buffer {
   const names = [...stores.keys()].sort();
-  const sortedKeys = names.map((name) =>
-    [...(stores.get(name) as ReadonlyMap<string, Buffer>).keys()].sort(),
-  );
-  let size = 4;
-  for (const [n, name] of names.entries()) {
+  const sorted = names.map((name) => {
     const entries = stores.get(name) as ReadonlyMap<string, Buffer>;
+    const keys = [...entries.keys()].sort();
+    return { name, keys, values: keys.map((key) => entries.get(key) as Buffer) };
+  });
+  let size = 4;
+  for (const { name, keys, values } of sorted) {
     size += 8 + Buffer.byteLength(name);
-    for (const key of sortedKeys[n] as string[])
-      size += 8 + Buffer.byteLength(key) + (entries.get(key) as Buffer).length;
+    for (let i = 0; i < keys.length; i++) {
+      size += 8 + Buffer.byteLength(keys[i] as string) + (values[i] as Buffer).length;
+    }
   }
   const out = Buffer.allocUnsafe(size);
   let at = out.writeUInt32BE(names.length, 0);
@@ -75,15 +77,15 @@ export function encodeSection(stores: ReadonlyMap<string, ReadonlyMap<string, Bu
     out.writeUInt32BE(length, at);
     at += 4 + length;
   };
-  for (const [n, name] of names.entries()) {
-    const entries = stores.get(name) as ReadonlyMap<string, Buffer>;
+  for (const { name, keys, values } of sorted) {
     writeString(name);
-    at = out.writeUInt32BE(entries.size, at);
-    for (const key of sortedKeys[n] as string[]) {
-      const value = entries.get(key) as Buffer;
-      writeString(key);
+    at = out.writeUInt32BE(keys.length, at);
+    for (let i = 0; i < keys.length; i++) {
+      const value = values[i] as Buffer;
+      writeString(keys[i] as string);
       at = out.writeUInt32BE(value.length, at);
-      at += value.copy(out, at);
+      out.set(value, at);
+      at += value.length;
     }
   }
   return out;
