@@ -212,6 +212,29 @@ describe('decide', () => {
     assert.equal(d.status.restartEpoch, 1);
   });
 
+  it('a savepointTriggerNonce change on a Failed job restarts it and waits to take the savepoint', () => {
+    const failed = job(
+      { savepointTriggerNonce: 1 },
+      {
+        phase: 'Failed',
+        observedGeneration: 1,
+        observedRestartNonce: 0,
+        observedSavepointTriggerNonce: 0,
+        restartEpoch: 0,
+        pods: [],
+      },
+      2,
+    );
+    const d = decide(failed, seen([]), t0, options);
+    assert.equal(d.status.phase, 'Deploying');
+    assert.deepEqual(creates(d), [0, 1]);
+    assert.equal(d.status.observedSavepointTriggerNonce, 0, 'not taken yet: nothing runs');
+    assert.equal(
+      d.actions.some((a) => a.kind === 'triggerSavepoint'),
+      false,
+    );
+  });
+
   it('restartNonce replaces every pod without counting failures', () => {
     const { job: running, pods } = runningJob();
     const d = decide({ ...running, spec: { ...running.spec, restartNonce: 7 } }, seen(pods), at(5), options);
