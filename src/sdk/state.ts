@@ -114,7 +114,10 @@ export class PartitionStores {
     const key = storedKey.slice(0, cut);
     let entries = index.get(key);
     if (present) {
-      if (!entries) index.set(key, (entries = new Set()));
+      if (!entries) {
+        entries = new Set();
+        index.set(key, entries);
+      }
       entries.add(storedKey);
     } else if (entries) {
       entries.delete(storedKey);
