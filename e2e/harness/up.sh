@@ -15,10 +15,14 @@ source "$WEIR_ROOT/scripts/node-env.sh"
 [[ -d "$WEIR_ROOT/node_modules/@kubernetes/client-node" ]] || die "node_modules missing: run 'bash scripts/setup.sh' first"
 
 mkdir -p "$WEIR_STATE"/{logs,pids,data}
-# Network namespaces and addresses are machine-wide. A services namespace that
-# this checkout's etcd does not live in belongs to a crashed run or to another
-# checkout; it would hold the ports, so it is removed first.
-if ! is_running etcd && ip netns list | grep -qw "^$SVC_NETNS"; then
+# Network namespaces, addresses and the agent's node ports are machine-wide. A
+# services namespace this checkout's etcd does not live in, or a node agent this
+# checkout did not start, belongs to a crashed run or to another checkout (whose
+# own down.sh may have removed only part of it); either would hold the ports, so
+# it is removed first.
+foreign_services() { ! is_running etcd && ip netns list | grep -qw "^$SVC_NETNS"; }
+foreign_agent() { ! is_running node-agent && pgrep -f 'e2e/agent/main.ts --kubeconfig' >/dev/null; }
+if foreign_services || foreign_agent; then
   info "found a harness this checkout does not own (crashed run or other checkout); removing it"
   pkill -TERM -f 'e2e/agent/main.ts --kubeconfig' 2>/dev/null || true
   for _ in $(seq 1 150); do pgrep -f 'e2e/agent/main.ts --kubeconfig' >/dev/null || break; sleep 0.1; done

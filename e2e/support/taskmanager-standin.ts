@@ -1,9 +1,12 @@
 import { createServer } from 'node:http';
 
 /**
- * A stand-in TaskManager for operator tests, until the real runtime lands. It
- * is started by the operator's own pod spec (image entrypoint + "taskmanager"),
- * serves the control port's health endpoints, and lets tests make it fail.
+ * A stand-in TaskManager for the operator's pod-management tests: it starts in
+ * milliseconds and needs no Kafka, where the real runtime (tested with real
+ * pods in e2e/suites/runtime/streamjob.test.ts) needs both. It is started by the
+ * operator's own pod spec (image entrypoint + "taskmanager"), serves the
+ * control port's health endpoints and the runtime's status shape, and lets
+ * tests make it fail.
  *   GET  /healthz, /readyz
  *   GET  /v1/status                 (bearer token)
  *   POST /test/exit?code=N          (bearer token) exits with code N
@@ -46,7 +49,16 @@ const server = createServer((req, res) => {
         job: process.env.WEIR_JOB,
         namespace: process.env.WEIR_NAMESPACE,
         runId: process.env.WEIR_RUN_ID,
-        tasks: (process.env.WEIR_TASKS ?? '').split(',').map(Number),
+        // The runtime's task shape, with nothing checkpointed: the operator's poll reads it as tasks restoring.
+        tasks: (process.env.WEIR_TASKS ?? '').split(',').map((task) => ({
+          task: Number(task),
+          state: 'running',
+          partitions: [],
+          lastCheckpointId: 0,
+          lastCheckpoint: null,
+          committedAsOf: null,
+          consecutiveCheckpointFailures: 0,
+        })),
         parallelism: Number(process.env.WEIR_PARALLELISM),
         pid: process.pid,
       }),

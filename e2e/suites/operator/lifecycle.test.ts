@@ -90,7 +90,11 @@ describe('operator: StreamJob lifecycle', () => {
     const status = await fetch(`http://${ip}:8081/v1/status`, {
       headers: { authorization: `Bearer ${token}` },
     });
-    assert.deepEqual(((await status.json()) as { tasks: number[] }).tasks, [0, 1]);
+    const body = (await status.json()) as { tasks: { task: number }[] };
+    assert.deepEqual(
+      body.tasks.map((t) => t.task),
+      [0, 1],
+    );
 
     const events = await cluster.core.listNamespacedEvent({
       namespace,
