@@ -57,11 +57,11 @@ kubectl get pods -l weir.dev/job=demo -o wide
 node e2e/demo/kafka-tool.ts verify "$counts" 20000
 # The operator reads each TaskManager's progress over the control API: the CHECKPOINT column is its age.
 checkpoint_time() { kubectl get streamjob demo -o jsonpath='{.status.checkpoint.latestCompleted.time}'; }
-for _ in $(seq 1 60); do
+for _ in $(seq 1 90); do
   [[ -n "$(checkpoint_time)" ]] && break
   sleep 1
 done
-[[ -n "$(checkpoint_time)" ]] || { echo "status.checkpoint was not reported within 60s" >&2; exit 1; }
+[[ -n "$(checkpoint_time)" ]] || { echo "status.checkpoint was not reported within 90s" >&2; exit 1; }
 kubectl get streamjob demo -o jsonpath='status.checkpoint: {.status.checkpoint}{"\n"}'
 kubectl get streamjob demo
 uid=$(kubectl get streamjob demo -o jsonpath='{.metadata.uid}')

@@ -3,12 +3,12 @@ import { describe, it } from 'node:test';
 import { loadConfig } from './config.ts';
 
 describe('operator loadConfig', () => {
-  it('defaults: all namespaces, the key Secret named after the lease, a 10s status poll', () => {
+  it('defaults: all namespaces, the key Secret named after the lease, a 30s status poll', () => {
     const config = loadConfig({});
     assert.deepEqual(config.watchNamespaces, []);
     assert.equal(config.leaseName, 'weir-operator');
     assert.equal(config.controlKeySecret, 'weir-operator-control-key');
-    assert.equal(config.statusPollIntervalMs, 10_000);
+    assert.equal(config.statusPollIntervalMs, 30_000);
   });
 
   it('takes the chart’s settings', () => {

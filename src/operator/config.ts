@@ -35,7 +35,7 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
 }
 
 function pollInterval(env: NodeJS.ProcessEnv): number {
-  const ms = parseDuration(env.WEIR_STATUS_POLL_INTERVAL || '10s', 'WEIR_STATUS_POLL_INTERVAL');
+  const ms = parseDuration(env.WEIR_STATUS_POLL_INTERVAL || '30s', 'WEIR_STATUS_POLL_INTERVAL');
   if (ms < 1000)
     throw new ConfigError(
       `WEIR_STATUS_POLL_INTERVAL must be at least 1s, got "${env.WEIR_STATUS_POLL_INTERVAL}"`,

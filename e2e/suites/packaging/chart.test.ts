@@ -94,7 +94,7 @@ describe('Helm chart charts/weir', () => {
     assert.equal(env.get('WEIR_WATCH_NAMESPACES'), '');
     assert.ok(env.has('WEIR_OPERATOR_NAMESPACE') && env.has('POD_NAME'));
     assert.equal(env.get('WEIR_CONTROL_KEY_SECRET'), 'weir-control-key');
-    assert.equal(env.get('WEIR_STATUS_POLL_INTERVAL'), '10s');
+    assert.equal(env.get('WEIR_STATUS_POLL_INTERVAL'), '30s');
     // The key Secret is rendered without data: the operator generates the key, so no render carries it.
     const key = only(manifests, 'Secret', 'weir-control-key');
     assert.equal(key.metadata.namespace, 'weir-system');
