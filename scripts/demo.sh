@@ -78,6 +78,8 @@ Weir is running on the local harness. In your shell:
   kubectl describe sj demo               # status, conditions, events
   kubectl patch sj demo --type=merge -p '{"spec":{"state":"suspended"}}'
   kubectl scale sj demo --replicas=6     # rescale (parallelism)
+  kubectl patch sj demo --type=merge -p '{"spec":{"savepointTriggerNonce":1}}'   # a savepoint: status.savepoints
+  kubectl patch sj demo --type=merge -p '{"spec":{"initialSavepoint":"<id>"}}'   # a new run restored from it
   kubectl -n weir-system get pods,lease  # the operator's two replicas and the leader's Lease
   curl -s \$(kubectl -n weir-system get pod -l app.kubernetes.io/component=operator -o jsonpath='{.items[0].status.podIP}'):8080/metrics | grep ^weir_
   curl -s \$(kubectl get pod demo-tm-0 -o jsonpath='{.status.podIP}'):9249/metrics | grep -E '^weir_(task|checkpoint)'
