@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { labels, managedBy } from '../api/constants.ts';
+import { labels, managedBy, tokenSecretName } from '../api/constants.ts';
 import { apiVersion, group, kind, plural, type StreamJob, version } from '../api/streamjob.ts';
 import { loadConfig } from './config.ts';
 import { loadControlKey } from './control/control-key.ts';
@@ -9,7 +9,7 @@ import { TaskManagerPoller } from './control/taskmanager-poller.ts';
 import { Actuator } from './controller/act.ts';
 import { StreamJobController } from './controller/streamjob-controller.ts';
 import { startHealthServer } from './health-server.ts';
-import { EventRecorder } from './kube/event-recorder.ts';
+import { EventRecorder, streamJobEventTarget } from './kube/event-recorder.ts';
 import { objectKey } from './kube/informer.ts';
 import { InformerSet } from './kube/informer-set.ts';
 import { LeaderElector } from './kube/leader-election.ts';
@@ -84,19 +84,32 @@ const metrics = createMetrics({
     })),
 });
 const actuator = new Actuator(kubeConfig, controlKey);
+const events = new EventRecorder(kubeConfig, 'weir-operator', log);
 const taskManagers = new TaskManagerPoller({
   key: controlKey,
   minIntervalMs: config.statusPollIntervalMs / 2,
   timeoutMs: 2_000,
   now: () => new Date(),
   log,
+  onPersistentError: (job, pod, error) => {
+    const rejected = error.code === 'TASKMANAGER_UNAUTHORIZED';
+    const message = rejected
+      ? `TaskManager ${pod} refused the operator's token: the job's ${tokenSecretName(job.metadata.name ?? '')} Secret was not made with this operator's key; delete it and restart the job (restartNonce) to renew it`
+      : `cannot read TaskManager ${pod} status: ${error.message}`;
+    void events.record(
+      streamJobEventTarget(job),
+      'Warning',
+      rejected ? 'ControlTokenRejected' : 'TaskManagerStatusUnreadable',
+      message,
+    );
+  },
 });
 const controller = new StreamJobController({
   jobs,
   pods,
   nodes,
   status: new StatusRecorder(kubeConfig),
-  events: new EventRecorder(kubeConfig, 'weir-operator', log),
+  events,
   actuator,
   taskManagers,
   metrics,

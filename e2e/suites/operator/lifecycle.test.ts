@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Condition } from '../../../src/api/streamjob.ts';
+import { jobToken } from '../../../src/operator/control/job-token.ts';
 import {
   type Cluster,
   connect,
@@ -152,6 +153,52 @@ describe('operator: StreamJob lifecycle', () => {
     );
     assert.equal(job.spec.parallelism, 5);
     assert.equal((await jobPods(cluster, namespace, 'wc')).length, 3);
+  });
+
+  it('warns when TaskManagers refuse the operator token, and renews a deleted token Secret with the next pods', async () => {
+    // A token Secret this operator's key did not derive (made by hand, or by an operator with another key).
+    await cluster.core.deleteNamespacedSecret({ name: 'wc-weir-token', namespace });
+    await cluster.core.createNamespacedSecret({
+      namespace,
+      body: { metadata: { name: 'wc-weir-token' }, stringData: { token: 'f'.repeat(64) } },
+    });
+    const allReplaced = async (nonce: number) => {
+      const old = new Set((await jobPods(cluster, namespace, 'wc')).map((p) => p.metadata?.uid));
+      await jobs.patchSpec('wc', { restartNonce: nonce });
+      await waitFor(`all pods replaced and Running (restartNonce ${nonce})`, 90_000, async () => {
+        const pods = await jobPods(cluster, namespace, 'wc');
+        const job = await jobs.get('wc');
+        return (
+          pods.length === 3 && pods.every((p) => !old.has(p.metadata?.uid)) && job.status?.phase === 'Running'
+        );
+      });
+    };
+    await allReplaced(2);
+    const warning = await waitFor('a ControlTokenRejected event', 60_000, async () => {
+      const events = await cluster.core.listNamespacedEvent({
+        namespace,
+        fieldSelector: 'involvedObject.name=wc',
+      });
+      return events.items.find((e) => e.reason === 'ControlTokenRejected');
+    });
+    assert.equal(warning.type, 'Warning');
+    assert.match(warning.message ?? '', /wc-weir-token/);
+
+    // The remedy the event names: delete the Secret and restart; the new pods come with a renewed Secret.
+    await cluster.core.deleteNamespacedSecret({ name: 'wc-weir-token', namespace });
+    await allReplaced(3);
+    const job = await jobs.get('wc');
+    const key = await cluster.core.readNamespacedSecret({ name: 'weir-operator-control-key', namespace });
+    const renewed = await cluster.core.readNamespacedSecret({ name: 'wc-weir-token', namespace });
+    assert.equal(
+      Buffer.from(renewed.data?.token ?? '', 'base64').toString(),
+      jobToken(Buffer.from(key.data?.key ?? '', 'base64'), {
+        namespace,
+        name: 'wc',
+        uid: job.metadata.uid ?? '',
+      }),
+    );
+    assert.equal(renewed.metadata?.ownerReferences?.[0]?.uid, job.metadata.uid);
   });
 
   it('deleting the StreamJob garbage-collects its pods and Secret', async () => {

@@ -17,6 +17,12 @@ export interface TaskManagerPollerOptions {
   now: () => Date;
   log: Logger;
   fetchStatus?: (podIP: string, token: string, timeoutMs: number) => Promise<TaskManagerReport>;
+  /**
+   * Told once per job and error code when a TaskManager refuses or garbles
+   * status for a reason retrying cannot fix (a token from another key, an
+   * incompatible TaskManager), so it can reach the job's events.
+   */
+  onPersistentError?: (job: StreamJob, pod: string, error: { code: string; message: string }) => void;
 }
 
 /**
@@ -72,6 +78,10 @@ export class TaskManagerPoller {
           if (!retriable && !this.warned.has(warnKey)) {
             this.warned.add(warnKey);
             log.warn({ err: error, pod: pod.metadata?.name }, 'cannot read TaskManager status');
+            this.options.onPersistentError?.(job, pod.metadata?.name ?? '', {
+              code: String(code),
+              message: (error as Error).message,
+            });
           } else {
             log.debug({ err: error, pod: pod.metadata?.name }, 'TaskManager status not read this time');
           }

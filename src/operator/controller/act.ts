@@ -26,6 +26,9 @@ export class Actuator {
   async apply(job: StreamJob, actions: Action[]): Promise<SavepointOutcome[]> {
     const status = job.status ?? {};
     const outcomes: SavepointOutcome[] = [];
+    // New pods read the token Secret at start: make sure it exists then, even if it was deleted meanwhile
+    // (the way to renew a token made with another key).
+    if (actions.some((a) => a.kind === 'createPod')) this.secretsEnsured.delete(job.metadata.uid ?? '');
     for (const action of actions) {
       switch (action.kind) {
         case 'triggerSavepoint':

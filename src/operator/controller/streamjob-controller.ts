@@ -1,12 +1,12 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { labels } from '../../api/constants.ts';
-import { apiVersion, kind, type StreamJob } from '../../api/streamjob.ts';
+import type { StreamJob } from '../../api/streamjob.ts';
 import type { TaskManagerPoller } from '../control/taskmanager-poller.ts';
 import { type DecideOptions, decide, type EventSpec } from '../decide/decide.ts';
 import { applySavepointOutcome } from '../decide/savepoint.ts';
 import { savepointLocation } from '../deploy/savepoint-location.ts';
-import type { EventRecorder } from '../kube/event-recorder.ts';
+import { type EventRecorder, streamJobEventTarget } from '../kube/event-recorder.ts';
 import type { ObjectCache } from '../kube/informer-set.ts';
 import type { ReconcileResult } from '../kube/work-queue.ts';
 import type { OperatorMetrics } from '../metrics.ts';
@@ -66,14 +66,7 @@ export class StreamJobController {
     const decision = decide(job, observation, this.deps.now(), this.deps.decideOptions);
 
     const written = await status.record(job, decision.status);
-    const target = {
-      apiVersion,
-      kind,
-      name,
-      namespace,
-      uid: job.metadata.uid ?? '',
-      ...(job.metadata.resourceVersion ? { resourceVersion: job.metadata.resourceVersion } : {}),
-    };
+    const target = streamJobEventTarget(job);
     const emit = async (list: readonly EventSpec[]) => {
       for (const event of list) {
         jobLog.info({ reason: event.reason, eventType: event.type }, event.message);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { apiVersion, kind, type StreamJob } from '../../api/streamjob.ts';
 
 export interface EventTarget {
   apiVersion: string;
@@ -9,6 +10,18 @@ export interface EventTarget {
   namespace: string;
   uid: string;
   resourceVersion?: string;
+}
+
+/** A StreamJob as the object its Events are about. */
+export function streamJobEventTarget(job: StreamJob): EventTarget {
+  return {
+    apiVersion,
+    kind,
+    name: job.metadata.name ?? '',
+    namespace: job.metadata.namespace ?? '',
+    uid: job.metadata.uid ?? '',
+    ...(job.metadata.resourceVersion ? { resourceVersion: job.metadata.resourceVersion } : {}),
+  };
 }
 
 /** Writes core/v1 Events for a resource; a failed write is logged, never fatal. */
