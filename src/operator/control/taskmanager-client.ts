@@ -57,22 +57,30 @@ export function parseTaskManagerStatus(body: unknown): TaskManagerReport {
   return { runId: body.runId, tasks };
 }
 
-function controlUrl(podIP: string, path: string): string {
-  const host = podIP.includes(':') ? `[${podIP}]` : podIP;
-  return `http://${host}:${ports.control}${path}`;
-}
-
-/** GET /v1/status of one TaskManager pod over its control channel. */
-export async function fetchTaskManagerStatus(
+/**
+ * One authenticated call to a TaskManager's control API. Network failures are
+ * retriable; a refused token is not (the job's Secret holds a token this
+ * operator's key did not derive: made by another key, or by hand).
+ */
+async function controlRequest(
   podIP: string,
+  path: string,
   token: string,
   timeoutMs: number,
-): Promise<TaskManagerReport> {
-  const url = controlUrl(podIP, '/v1/status');
+  body?: unknown,
+): Promise<{ url: string; response: Response }> {
+  const host = podIP.includes(':') ? `[${podIP}]` : podIP;
+  const url = `http://${host}:${ports.control}${path}`;
   let response: Response;
   try {
     response = await fetch(url, {
-      headers: { Authorization: `Bearer ${token}` },
+      ...(body === undefined
+        ? { headers: { Authorization: `Bearer ${token}` } }
+        : {
+            method: 'POST',
+            headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+            body: JSON.stringify(body),
+          }),
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
@@ -82,9 +90,18 @@ export async function fetchTaskManagerStatus(
   }
   if (response.status === 401) {
     await response.body?.cancel();
-    // The job's Secret holds a token this operator's key did not derive (made by another key or by hand).
     throw new OperatorError('TASKMANAGER_UNAUTHORIZED', `${url}: the job's token was refused`, false);
   }
+  return { url, response };
+}
+
+/** GET /v1/status of one TaskManager pod over its control channel. */
+export async function fetchTaskManagerStatus(
+  podIP: string,
+  token: string,
+  timeoutMs: number,
+): Promise<TaskManagerReport> {
+  const { url, response } = await controlRequest(podIP, '/v1/status', token, timeoutMs);
   if (!response.ok) {
     await response.body?.cancel();
     throw new OperatorError('TASKMANAGER_STATUS_FAILED', `${url}: HTTP ${response.status}`, true);
@@ -103,20 +120,9 @@ export async function triggerTaskManagerSavepoint(
   savepointId: string,
   timeoutMs: number,
 ): Promise<void> {
-  const url = controlUrl(podIP, '/v1/savepoints');
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ id: savepointId }),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-  } catch (error) {
-    throw new OperatorError('TASKMANAGER_UNREACHABLE', `${url}: ${(error as Error).message}`, true, {
-      cause: error,
-    });
-  }
+  const { url, response } = await controlRequest(podIP, '/v1/savepoints', token, timeoutMs, {
+    id: savepointId,
+  });
   if (response.ok) {
     await response.body?.cancel();
     return;
@@ -124,8 +130,8 @@ export async function triggerTaskManagerSavepoint(
   const text = await response.text();
   let detail = text.trim();
   try {
-    const body = JSON.parse(text) as { code?: unknown; message?: unknown };
-    if (typeof body.message === 'string') detail = `${String(body.code ?? 'ERROR')}: ${body.message}`;
+    const parsed = JSON.parse(text) as { code?: unknown; message?: unknown };
+    if (typeof parsed.message === 'string') detail = `${String(parsed.code ?? 'ERROR')}: ${parsed.message}`;
   } catch {
     // not JSON: the raw text is the best detail there is
   }

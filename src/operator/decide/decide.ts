@@ -47,29 +47,21 @@ export interface DecideOptions {
 }
 
 /** The spec fields that shape the pods; a change to any of them replaces the pods. */
+const podShapingFields = [
+  'image',
+  'entry',
+  'args',
+  'parallelism',
+  'taskSlots',
+  'kafka',
+  'checkpoints',
+  'taskManager',
+] as const;
+
 export function specHash(job: StreamJob): string {
-  const {
-    image,
-    entry,
-    args,
-    parallelism,
-    taskSlots,
-    kafka,
-    checkpoints,
-    taskManager,
-    allowNonRestoredState,
-  } = job.spec;
-  const shaping = {
-    image,
-    entry,
-    args,
-    parallelism,
-    taskSlots,
-    kafka,
-    checkpoints,
-    taskManager,
-    ...(allowNonRestoredState ? { allowNonRestoredState } : {}),
-  };
+  const shaping: Record<string, unknown> = Object.fromEntries(podShapingFields.map((f) => [f, job.spec[f]]));
+  // Only when set, so jobs that never used it keep the hash (and pods) they had before the field existed.
+  if (job.spec.allowNonRestoredState) shaping.allowNonRestoredState = true;
   return createHash('sha256').update(JSON.stringify(shaping)).digest('hex').slice(0, 10);
 }
 
