@@ -91,6 +91,7 @@ const taskManagers = new TaskManagerPoller({
   timeoutMs: 2_000,
   now: () => new Date(),
   log,
+  onReports: (job) => queue.add(objectKey(job)),
   onPersistentError: (job, pod, error) => {
     const rejected = error.code === 'TASKMANAGER_UNAUTHORIZED';
     const message = rejected

@@ -23,17 +23,23 @@ export interface TaskManagerPollerOptions {
    * incompatible TaskManager), so it can reach the job's events.
    */
   onPersistentError?: (job: StreamJob, pod: string, error: { code: string; message: string }) => void;
+  /** Told when new reports of a job arrived, so the job is reconciled with them. */
+  onReports: (job: StreamJob) => void;
 }
 
 /**
  * Observes the checkpoint progress of a job's TaskManagers over their
- * control channel. A TaskManager that does not answer is simply not
- * observed this time: its liveness is the pod probes' business, not this one's.
+ * control channel, in the background: a reconcile reads the latest reports
+ * without waiting on the network, and a finished poll requeues the job. A
+ * TaskManager that does not answer is simply not observed this time: its
+ * liveness is the pod probes' business, not this one's.
  */
 export class TaskManagerPoller {
   private readonly options: TaskManagerPollerOptions;
   private readonly fetchStatus: NonNullable<TaskManagerPollerOptions['fetchStatus']>;
   private readonly lastPolledAt = new Map<string, number>();
+  private readonly inFlight = new Set<string>();
+  private readonly latest = new Map<string, { runId: string; tasks: TaskCheckpointReport[] }>();
   /** "<job uid> <error code>" already logged at warn, so a broken job does not repeat itself every poll. */
   private readonly warned = new Set<string>();
 
@@ -42,24 +48,48 @@ export class TaskManagerPoller {
     this.fetchStatus = options.fetchStatus ?? fetchTaskManagerStatus;
   }
 
-  /** The current run's task reports, or undefined when nothing was asked this time. */
-  async poll(job: StreamJob, pods: readonly V1Pod[]): Promise<TaskCheckpointReport[] | undefined> {
+  /**
+   * The latest reports of the job's current run, or undefined before the
+   * first; starts a poll of the run's Ready pods when one is due.
+   */
+  observe(job: StreamJob, pods: readonly V1Pod[]): TaskCheckpointReport[] | undefined {
     const uid = job.metadata.uid ?? '';
     const runId = job.status?.run?.id;
+    if (!runId) return undefined;
     const nowMs = this.options.now().getTime();
     const last = this.lastPolledAt.get(uid);
-    if (!runId || (last !== undefined && nowMs - last < this.options.minIntervalMs)) return undefined;
-    const targets = pods.filter(
-      (p) =>
-        p.status?.podIP &&
-        p.status.phase === 'Running' &&
-        !p.metadata?.deletionTimestamp &&
-        p.metadata?.labels?.[labels.run] === runId &&
-        p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-    );
-    if (targets.length === 0) return undefined;
-    this.lastPolledAt.set(uid, nowMs);
+    const due = last === undefined || nowMs - last >= this.options.minIntervalMs;
+    if (due && !this.inFlight.has(uid)) {
+      const targets = pods.filter(
+        (p) =>
+          p.status?.podIP &&
+          p.status.phase === 'Running' &&
+          !p.metadata?.deletionTimestamp &&
+          p.metadata?.labels?.[labels.run] === runId &&
+          p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      );
+      if (targets.length) {
+        this.lastPolledAt.set(uid, nowMs);
+        this.inFlight.add(uid);
+        void this.poll(job, runId, targets)
+          .then((tasks) => {
+            if (!tasks || !this.inFlight.has(uid)) return; // nothing answered, or the job was deleted meanwhile
+            this.latest.set(uid, { runId, tasks });
+            this.options.onReports(job);
+          })
+          .finally(() => this.inFlight.delete(uid));
+      }
+    }
+    const cached = this.latest.get(uid);
+    return cached?.runId === runId ? cached.tasks : undefined;
+  }
 
+  private async poll(
+    job: StreamJob,
+    runId: string,
+    targets: readonly V1Pod[],
+  ): Promise<TaskCheckpointReport[] | undefined> {
+    const uid = job.metadata.uid ?? '';
     const token = jobToken(this.options.key, {
       namespace: job.metadata.namespace ?? '',
       name: job.metadata.name ?? '',
@@ -90,12 +120,13 @@ export class TaskManagerPoller {
       }),
     );
     const answered = answers.filter((a) => a !== undefined);
-    if (answered.length === 0) return undefined;
-    return answered.flat();
+    return answered.length ? answered.flat() : undefined;
   }
 
   forget(uid: string): void {
     this.lastPolledAt.delete(uid);
+    this.inFlight.delete(uid);
+    this.latest.delete(uid);
     for (const key of this.warned) if (key.startsWith(`${uid} `)) this.warned.delete(key);
   }
 }

@@ -56,7 +56,7 @@ export class StreamJobController {
       .list()
       .filter((p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[labels.job] === name)
       .filter((p) => p.metadata?.ownerReferences?.some((o) => o.uid === job.metadata.uid));
-    const checkpoints = await this.deps.taskManagers?.poll(job, owned);
+    const checkpoints = this.deps.taskManagers?.observe(job, owned);
     const observation = {
       pods: owned.map(observePod),
       nodes: new Map(nodes.list().map((n) => [n.metadata?.name ?? '', observeNode(n)])),
