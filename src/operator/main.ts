@@ -83,7 +83,8 @@ const metrics = createMetrics({
       checkpoint: job.status?.checkpoint,
     })),
 });
-const actuator = new Actuator(kubeConfig, controlKey);
+// A finished background savepoint request requeues its job, whose next pass records the outcome.
+const actuator = new Actuator(kubeConfig, controlKey, (job) => queue.add(objectKey(job)));
 const events = new EventRecorder(kubeConfig, 'weir-operator', log);
 const taskManagers = new TaskManagerPoller({
   key: controlKey,

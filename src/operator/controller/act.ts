@@ -16,23 +16,37 @@ export class Actuator {
   private readonly secretsEnsured = new Set<string>();
 
   private readonly controlKey: Buffer;
+  private readonly onSavepointOutcome: (job: StreamJob) => void;
+  /** Per job (by uid): the savepoint requested in the background, and its outcome once every TaskManager answered. */
+  private readonly savepoints = new Map<string, { id: string; outcome?: SavepointOutcome }>();
 
-  constructor(kubeConfig: KubeConfig, controlKey: Buffer) {
+  constructor(kubeConfig: KubeConfig, controlKey: Buffer, onSavepointOutcome: (job: StreamJob) => void) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.controlKey = controlKey;
+    this.onSavepointOutcome = onSavepointOutcome;
   }
 
-  /** Carries out the actions in order; returns how the savepoints among them ended, for the status. */
-  async apply(job: StreamJob, actions: Action[]): Promise<SavepointOutcome[]> {
+  /** How the TaskManagers answered the job's latest savepoint request, once all have. */
+  savepointOutcome(uid: string): SavepointOutcome | undefined {
+    return this.savepoints.get(uid)?.outcome;
+  }
+
+  /** Drops an answered request once the recorded status no longer waits for it. */
+  settleSavepoint(uid: string, inProgressId: string | undefined): void {
+    const entry = this.savepoints.get(uid);
+    if (entry?.outcome && entry.id !== inProgressId) this.savepoints.delete(uid);
+  }
+
+  /** Carries out the actions in order. */
+  async apply(job: StreamJob, actions: Action[]): Promise<void> {
     const status = job.status ?? {};
-    const outcomes: SavepointOutcome[] = [];
     // New pods read the token Secret at start: make sure it exists then, even if it was deleted meanwhile
     // (the way to renew a token made with another key).
     if (actions.some((a) => a.kind === 'createPod')) this.secretsEnsured.delete(job.metadata.uid ?? '');
     for (const action of actions) {
       switch (action.kind) {
         case 'triggerSavepoint':
-          outcomes.push(await this.triggerSavepoint(job, action));
+          this.triggerSavepoint(job, action);
           break;
         case 'ensureTokenSecret':
           await this.ensureTokenSecret(job);
@@ -51,7 +65,24 @@ export class Actuator {
           break;
       }
     }
-    return outcomes;
+  }
+
+  /**
+   * Starts the request in the background, once per savepoint id, so the
+   * job's reconciles (a pod failure among them) never wait on TaskManagers
+   * that take a while to snapshot. The outcome is kept for the next pass,
+   * which records it.
+   */
+  private triggerSavepoint(job: StreamJob, action: TriggerSavepoint): void {
+    const uid = job.metadata.uid ?? '';
+    if (this.savepoints.get(uid)?.id === action.id) return; // asked already; answered or still running
+    const entry: { id: string; outcome?: SavepointOutcome } = { id: action.id };
+    this.savepoints.set(uid, entry);
+    void this.requestSavepoint(job, action).then((outcome) => {
+      if (this.savepoints.get(uid) !== entry) return; // the job was deleted meanwhile
+      entry.outcome = outcome;
+      this.onSavepointOutcome(job);
+    });
   }
 
   /**
@@ -59,7 +90,7 @@ export class Actuator {
    * of them stored their part. A failure is an outcome, not an error: it is
    * recorded in status rather than retried with the same id.
    */
-  private async triggerSavepoint(job: StreamJob, action: TriggerSavepoint): Promise<SavepointOutcome> {
+  private async requestSavepoint(job: StreamJob, action: TriggerSavepoint): Promise<SavepointOutcome> {
     const token = jobToken(this.controlKey, {
       namespace: job.metadata.namespace ?? '',
       name: job.metadata.name ?? '',
@@ -80,6 +111,7 @@ export class Actuator {
 
   forget(uid: string): void {
     this.secretsEnsured.delete(uid);
+    this.savepoints.delete(uid);
   }
 
   /**

@@ -3,9 +3,7 @@ import type { Logger } from 'pino';
 import { labels } from '../../api/constants.ts';
 import type { StreamJob } from '../../api/streamjob.ts';
 import type { TaskManagerPoller } from '../control/taskmanager-poller.ts';
-import { type DecideOptions, decide, type EventSpec } from '../decide/decide.ts';
-import { applySavepointOutcome } from '../decide/savepoint.ts';
-import { savepointLocation } from '../deploy/savepoint-location.ts';
+import { type DecideOptions, decide } from '../decide/decide.ts';
 import { type EventRecorder, streamJobEventTarget } from '../kube/event-recorder.ts';
 import type { ObjectCache } from '../kube/informer-set.ts';
 import type { ReconcileResult } from '../kube/work-queue.ts';
@@ -57,30 +55,26 @@ export class StreamJobController {
       .filter((p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[labels.job] === name)
       .filter((p) => p.metadata?.ownerReferences?.some((o) => o.uid === job.metadata.uid));
     const checkpoints = this.deps.taskManagers?.observe(job, owned);
+    const savepointOutcome = actuator.savepointOutcome(job.metadata.uid ?? '');
     const observation = {
       pods: owned.map(observePod),
       nodes: new Map(nodes.list().map((n) => [n.metadata?.name ?? '', observeNode(n)])),
       released: new Set(this.released.keys()),
       ...(checkpoints ? { checkpoints } : {}),
+      ...(savepointOutcome ? { savepointOutcome } : {}),
     };
     const decision = decide(job, observation, this.deps.now(), this.deps.decideOptions);
 
     const written = await status.record(job, decision.status);
     const target = streamJobEventTarget(job);
-    const emit = async (list: readonly EventSpec[]) => {
-      for (const event of list) {
+    if (written) {
+      for (const event of decision.events) {
         jobLog.info({ reason: event.reason, eventType: event.type }, event.message);
         if (event.reason === 'TaskFailed') metrics.taskFailures.inc({ namespace, job: name });
         await events.record(target, event.type, event.reason, event.message);
       }
-    };
-    if (written) await emit(decision.events);
-    // The intent is recorded; acting from here on goes with the resourceVersion that write produced.
-    const recorded: StreamJob = {
-      ...job,
-      metadata: written?.metadata ?? job.metadata,
-      status: decision.status,
-    };
+    }
+    const recorded: StreamJob = { ...job, status: decision.status };
     const nowMs = this.deps.now().getTime();
     for (const [uid, expires] of this.released) if (expires < nowMs) this.released.delete(uid);
     for (const action of decision.actions) {
@@ -88,16 +82,8 @@ export class StreamJobController {
     }
     const mutations = decision.actions.filter((a) => a.kind !== 'ensureTokenSecret');
     if (mutations.length) jobLog.debug({ actions: mutations }, 'acting');
-    const outcomes = await actuator.apply(recorded, decision.actions);
-    if (outcomes.length) {
-      // How a savepoint ended is known only after acting: recorded as a second write, against the first.
-      const after = structuredClone(decision.status);
-      const when = this.deps.now();
-      const outcomeEvents = outcomes.flatMap((o) =>
-        applySavepointOutcome(after, o, savepointLocation(job, o.id), when),
-      );
-      if (await status.record(recorded, after)) await emit(outcomeEvents);
-    }
+    actuator.settleSavepoint(job.metadata.uid ?? '', decision.status.savepointInProgress?.id);
+    await actuator.apply(recorded, decision.actions);
     return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : undefined;
   }
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { taskManagerPodName } from '../../api/constants.ts';
 import { parseDuration } from '../../api/duration.ts';
 import type { FailureRecord, Phase, StreamJob, StreamJobStatus } from '../../api/streamjob.ts';
+import { savepointLocation } from '../deploy/savepoint-location.ts';
 import { jobSelector, podCount, tasksOfPod } from '../deploy/taskmanager-pod.ts';
 import { checkpointEvents, summarizeCheckpoints } from './checkpoint-summary.ts';
 import { jobConditions } from './conditions.ts';
@@ -324,6 +325,8 @@ export function decide(
         : [],
     now,
     timeoutMs: 2 * parseDuration(spec.checkpoints.timeout ?? '60s', 'spec.checkpoints.timeout') + 60_000,
+    ...(observation.savepointOutcome ? { outcome: observation.savepointOutcome } : {}),
+    locate: (id) => savepointLocation(job, id),
   });
   events.push(...savepoint.events);
   if (savepoint.action) actions.push(savepoint.action);

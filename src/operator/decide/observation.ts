@@ -1,4 +1,5 @@
 import type { ObservedTaskCheckpoint } from './checkpoint-summary.ts';
+import type { SavepointOutcome } from './savepoint.ts';
 
 /** What the controller saw of a job's world, reduced to what decisions need. */
 export interface ObservedPod {
@@ -36,4 +37,6 @@ export interface Observation {
   released: ReadonlySet<string>;
   /** The current run's task checkpoint reports; absent when the TaskManagers were not asked this pass. */
   checkpoints?: readonly ObservedTaskCheckpoint[];
+  /** How the TaskManagers answered the latest savepoint request, once they all have. */
+  savepointOutcome?: SavepointOutcome;
 }

@@ -21,6 +21,7 @@ const input = (fields: Partial<SavepointInput> = {}): SavepointInput => ({
   targets,
   now: t0,
   timeoutMs: 180_000,
+  locate: (id) => `s3://weir/p/ns/wc/savepoints/${id}/`,
   ...fields,
 });
 const inProgress = (startedAt: Date): StreamJobStatus => ({
@@ -131,6 +132,34 @@ describe('decideSavepoint', () => {
       events: ['Warning SavepointFailed'],
       observed: 1,
       inProgress: false,
+    },
+    {
+      name: 'the TaskManagers’ answer for the savepoint in progress completes it, without asking again',
+      status: inProgress(t0),
+      input: input({ now: at(3), outcome: { id: 'manual-20261122t041500z', ok: true } }),
+      events: ['Normal SavepointCompleted'],
+      observed: 1,
+      inProgress: false,
+    },
+    {
+      name: 'a failed answer is recorded as the last failure',
+      status: inProgress(t0),
+      input: input({
+        now: at(3),
+        outcome: { id: 'manual-20261122t041500z', ok: false, message: 'HTTP 503' },
+      }),
+      events: ['Warning SavepointFailed'],
+      observed: 1,
+      inProgress: false,
+    },
+    {
+      name: 'an answer for another savepoint is ignored and the one in progress is asked for',
+      status: inProgress(t0),
+      input: input({ now: at(3), outcome: { id: 'manual-older', ok: true } }),
+      trigger: 'manual-20261122t041500z',
+      events: [],
+      observed: 1,
+      inProgress: true,
     },
     {
       name: 'a new nonce while one is in progress waits for it',

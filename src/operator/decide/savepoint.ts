@@ -40,14 +40,20 @@ export interface SavepointInput {
   now: Date;
   /** An unfinished savepoint older than this failed (a TaskManager died mid-way, say). */
   timeoutMs: number;
+  /** How the TaskManagers answered a savepoint request, once they all have. */
+  outcome?: SavepointOutcome;
+  /** Where a savepoint of this job is stored (its s3:// URL). */
+  locate: (id: string) => string;
 }
 
 /**
  * Savepoint decisions, on a status being decided (mutated in place). A new
  * savepointTriggerNonce starts one when every task is Ready; the intent is
  * in status before any TaskManager is asked, so a restarted operator asks
- * again with the same id. While the job is starting or restarting the
- * request waits; a suspended or failed job has nothing to savepoint.
+ * again with the same id. The request runs in the background; its outcome
+ * arrives as an observation of a later pass. While the job is starting or
+ * restarting the request waits; a suspended or failed job has nothing to
+ * savepoint.
  */
 export function decideSavepoint(
   status: StreamJobStatus,
@@ -58,6 +64,9 @@ export function decideSavepoint(
   status.observedSavepointTriggerNonce ??= input.nonce;
 
   const pending = status.savepointInProgress;
+  if (pending && input.outcome?.id === pending.id) {
+    return { events: applySavepointOutcome(status, input.outcome, input.locate(pending.id), input.now) };
+  }
   if (pending) {
     const age = input.now.getTime() - new Date(pending.startedAt).getTime();
     const failure = stopped
