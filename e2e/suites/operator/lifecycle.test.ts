@@ -192,11 +192,7 @@ describe('operator: StreamJob lifecycle', () => {
     const renewed = await cluster.core.readNamespacedSecret({ name: 'wc-weir-token', namespace });
     assert.equal(
       Buffer.from(renewed.data?.token ?? '', 'base64').toString(),
-      jobToken(Buffer.from(key.data?.key ?? '', 'base64'), {
-        namespace,
-        name: 'wc',
-        uid: job.metadata.uid ?? '',
-      }),
+      jobToken(Buffer.from(key.data?.key ?? '', 'base64'), job),
     );
     assert.equal(renewed.metadata?.ownerReferences?.[0]?.uid, job.metadata.uid);
   });

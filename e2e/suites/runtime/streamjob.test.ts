@@ -147,11 +147,7 @@ describe('StreamJob running the real TaskManager runtime', {
     const token = await cluster.core.readNamespacedSecret({ name: 'count-weir-token', namespace });
     assert.equal(
       Buffer.from(token.data?.token ?? '', 'base64').toString(),
-      jobToken(Buffer.from(key.data?.key ?? '', 'base64'), {
-        namespace,
-        name: 'count',
-        uid: job.metadata.uid ?? '',
-      }),
+      jobToken(Buffer.from(key.data?.key ?? '', 'base64'), job),
     );
   });
 

@@ -1,9 +1,8 @@
 import { createHmac } from 'node:crypto';
 
+/** The job a token belongs to: a StreamJob, or anything with its identifying metadata. */
 export interface TokenSubject {
-  namespace: string;
-  name: string;
-  uid: string;
+  metadata: { namespace?: string; name?: string; uid?: string };
 }
 
 /** Shortest operator key accepted: an HMAC key below the digest size weakens every token derived from it. */
@@ -20,7 +19,8 @@ export function jobToken(key: Buffer, subject: TokenSubject): string {
   if (key.length < minimumControlKeyBytes) {
     throw new RangeError(`control key must be at least ${minimumControlKeyBytes} bytes, got ${key.length}`);
   }
+  const { namespace, name, uid } = subject.metadata;
   return createHmac('sha256', key)
-    .update(`weir.dev/control-token/v1\0${subject.namespace}\0${subject.name}\0${subject.uid}`)
+    .update(`weir.dev/control-token/v1\0${namespace ?? ''}\0${name ?? ''}\0${uid ?? ''}`)
     .digest('hex');
 }

@@ -1,13 +1,8 @@
-import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { labels } from '../../api/constants.ts';
 import type { StreamJob } from '../../api/streamjob.ts';
+import type { ObservedPod } from '../decide/observation.ts';
 import { jobToken } from './job-token.ts';
-import {
-  fetchTaskManagerStatus,
-  type TaskCheckpointReport,
-  type TaskManagerReport,
-} from './taskmanager-client.ts';
+import { fetchTaskManagerStatus, type TaskCheckpointReport } from './taskmanager-client.ts';
 
 export interface TaskManagerPollerOptions {
   key: Buffer;
@@ -16,7 +11,6 @@ export interface TaskManagerPollerOptions {
   timeoutMs: number;
   now: () => Date;
   log: Logger;
-  fetchStatus?: (podIP: string, token: string, timeoutMs: number) => Promise<TaskManagerReport>;
   /**
    * Told once per job and error code when a TaskManager refuses or garbles
    * status for a reason retrying cannot fix (a token from another key, an
@@ -36,7 +30,6 @@ export interface TaskManagerPollerOptions {
  */
 export class TaskManagerPoller {
   private readonly options: TaskManagerPollerOptions;
-  private readonly fetchStatus: NonNullable<TaskManagerPollerOptions['fetchStatus']>;
   private readonly lastPolledAt = new Map<string, number>();
   private readonly inFlight = new Set<string>();
   private readonly latest = new Map<string, { runId: string; tasks: TaskCheckpointReport[] }>();
@@ -45,14 +38,13 @@ export class TaskManagerPoller {
 
   constructor(options: TaskManagerPollerOptions) {
     this.options = options;
-    this.fetchStatus = options.fetchStatus ?? fetchTaskManagerStatus;
   }
 
   /**
    * The latest reports of the job's current run, or undefined before the
    * first; starts a poll of the run's Ready pods when one is due.
    */
-  observe(job: StreamJob, pods: readonly V1Pod[]): TaskCheckpointReport[] | undefined {
+  observe(job: StreamJob, pods: readonly ObservedPod[]): TaskCheckpointReport[] | undefined {
     const uid = job.metadata.uid ?? '';
     const runId = job.status?.run?.id;
     if (!runId) return undefined;
@@ -61,12 +53,7 @@ export class TaskManagerPoller {
     const due = last === undefined || nowMs - last >= this.options.minIntervalMs;
     if (due && !this.inFlight.has(uid)) {
       const targets = pods.filter(
-        (p) =>
-          p.status?.podIP &&
-          p.status.phase === 'Running' &&
-          !p.metadata?.deletionTimestamp &&
-          p.metadata?.labels?.[labels.run] === runId &&
-          p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        (p) => p.podIP && p.phase === 'Running' && p.ready && !p.deleting && p.runId === runId,
       );
       if (targets.length) {
         this.lastPolledAt.set(uid, nowMs);
@@ -87,19 +74,15 @@ export class TaskManagerPoller {
   private async poll(
     job: StreamJob,
     runId: string,
-    targets: readonly V1Pod[],
+    targets: readonly ObservedPod[],
   ): Promise<TaskCheckpointReport[] | undefined> {
     const uid = job.metadata.uid ?? '';
-    const token = jobToken(this.options.key, {
-      namespace: job.metadata.namespace ?? '',
-      name: job.metadata.name ?? '',
-      uid,
-    });
+    const token = jobToken(this.options.key, job);
     const log = this.options.log.child({ job: `${job.metadata.namespace}/${job.metadata.name}` });
     const answers = await Promise.all(
       targets.map(async (pod) => {
         try {
-          const report = await this.fetchStatus(pod.status?.podIP ?? '', token, this.options.timeoutMs);
+          const report = await fetchTaskManagerStatus(pod.podIP ?? '', token, this.options.timeoutMs);
           return report.runId === runId ? report.tasks : [];
         } catch (error) {
           const code = (error as { code?: unknown }).code;
@@ -107,13 +90,13 @@ export class TaskManagerPoller {
           const warnKey = `${uid} ${String(code)}`;
           if (!retriable && !this.warned.has(warnKey)) {
             this.warned.add(warnKey);
-            log.warn({ err: error, pod: pod.metadata?.name }, 'cannot read TaskManager status');
-            this.options.onPersistentError?.(job, pod.metadata?.name ?? '', {
+            log.warn({ err: error, pod: pod.name }, 'cannot read TaskManager status');
+            this.options.onPersistentError?.(job, pod.name, {
               code: String(code),
               message: (error as Error).message,
             });
           } else {
-            log.debug({ err: error, pod: pod.metadata?.name }, 'TaskManager status not read this time');
+            log.debug({ err: error, pod: pod.name }, 'TaskManager status not read this time');
           }
           return undefined;
         }

@@ -91,11 +91,7 @@ export class Actuator {
    * recorded in status rather than retried with the same id.
    */
   private async requestSavepoint(job: StreamJob, action: TriggerSavepoint): Promise<SavepointOutcome> {
-    const token = jobToken(this.controlKey, {
-      namespace: job.metadata.namespace ?? '',
-      name: job.metadata.name ?? '',
-      uid: job.metadata.uid ?? '',
-    });
+    const token = jobToken(this.controlKey, job);
     const timeoutMs =
       parseDuration(job.spec.checkpoints.timeout ?? '60s', 'spec.checkpoints.timeout') + 30_000;
     const results = await Promise.allSettled(
@@ -126,14 +122,7 @@ export class Actuator {
     try {
       await this.core.createNamespacedSecret({
         namespace: job.metadata.namespace ?? '',
-        body: tokenSecret(
-          job,
-          jobToken(this.controlKey, {
-            namespace: job.metadata.namespace ?? '',
-            name: job.metadata.name ?? '',
-            uid,
-          }),
-        ),
+        body: tokenSecret(job, jobToken(this.controlKey, job)),
       });
     } catch (error) {
       if (httpStatus(error) !== 409) {

@@ -53,11 +53,12 @@ export class StreamJobController {
     const owned = pods
       .list()
       .filter((p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[labels.job] === name)
-      .filter((p) => p.metadata?.ownerReferences?.some((o) => o.uid === job.metadata.uid));
+      .filter((p) => p.metadata?.ownerReferences?.some((o) => o.uid === job.metadata.uid))
+      .map(observePod);
     const checkpoints = this.deps.taskManagers?.observe(job, owned);
     const savepointOutcome = actuator.savepointOutcome(job.metadata.uid ?? '');
     const observation = {
-      pods: owned.map(observePod),
+      pods: owned,
       nodes: new Map(nodes.list().map((n) => [n.metadata?.name ?? '', observeNode(n)])),
       released: new Set(this.released.keys()),
       ...(checkpoints ? { checkpoints } : {}),

@@ -15,20 +15,21 @@ export class StatusRecorder {
     this.api = kubeConfig.makeApiClient(CustomObjectsApi);
   }
 
-  /** Returns the job as written (with its new resourceVersion), or undefined when nothing was written. */
-  async record(job: StreamJob, status: StreamJobStatus): Promise<StreamJob | undefined> {
+  /** Returns whether a write happened. */
+  async record(job: StreamJob, status: StreamJobStatus): Promise<boolean> {
     if (isDeepStrictEqual(JSON.parse(JSON.stringify(job.status ?? {})), JSON.parse(JSON.stringify(status)))) {
-      return undefined;
+      return false;
     }
     try {
-      return (await this.api.replaceNamespacedCustomObjectStatus({
+      await this.api.replaceNamespacedCustomObjectStatus({
         group,
         version,
         plural,
         namespace: job.metadata.namespace ?? '',
         name: job.metadata.name ?? '',
         body: { ...job, status },
-      })) as StreamJob;
+      });
+      return true;
     } catch (error) {
       const code = httpStatus(error);
       if (code === 409) {
@@ -41,7 +42,7 @@ export class StatusRecorder {
           },
         );
       }
-      if (code === 404) return undefined;
+      if (code === 404) return false;
       throw new OperatorError(
         'STATUS_WRITE_FAILED',
         `could not write status: ${(error as Error).message}`,
