@@ -5,11 +5,17 @@ source "$(dirname "$0")/lib.sh"
 
 v="$KAFKA_VERSION"
 dir="$WEIR_CACHE/kafka/$v"
+# Maven writes classpath.txt without a trailing newline, so `read` fills the
+# array and still returns 1 at end of file; only an empty result is a failure.
+read_classpath() { # file
+  jars=()
+  IFS=: read -r -a jars <"$1" || ((${#jars[@]}))
+}
 # Every jar on the recorded classpath must still be in the Maven cache.
 classpath_complete() {
   local jar
   [[ -s "$dir/classpath.txt" ]] || return 1
-  IFS=: read -r -a jars <"$dir/classpath.txt"
+  read_classpath "$dir/classpath.txt" || return 1
   for jar in "${jars[@]}"; do [[ -f "$jar" ]] || return 1; done
 }
 if classpath_complete; then
@@ -35,12 +41,13 @@ POM
 run_logged "$dir/mvn.log" mvn -B -q -f "$dir/pom.xml" \
   -Dmaven.repo.local="$WEIR_CACHE/maven" \
   dependency:build-classpath -Dmdep.includeScope=runtime -Dmdep.outputFile="$dir/classpath.txt.partial"
-mv "$dir/classpath.txt.partial" "$dir/classpath.txt"
-IFS=: read -r -a jars <"$dir/classpath.txt"
+read_classpath "$dir/classpath.txt.partial" || die "Maven wrote an empty classpath (log: $dir/mvn.log)"
 broker_jar=""
 for jar in "${jars[@]}"; do [[ "$jar" == */kafka_2.13-"$v".jar ]] && broker_jar="$jar"; done
 [[ -n "$broker_jar" ]] || die "kafka_2.13-$v.jar missing from the resolved classpath"
-listing=$(unzip -l "$broker_jar")
+listing=$(python3 -m zipfile -l "$broker_jar")
 [[ "$listing" == *kafka/tools/StorageTool.class* ]] || die "kafka.tools.StorageTool not found in $broker_jar"
+# Only a checked classpath gets the name a later run trusts.
+mv "$dir/classpath.txt.partial" "$dir/classpath.txt"
 info "${#jars[@]} jars"
 done_step

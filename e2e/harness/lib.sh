@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # Shared helpers for the harness scripts: cache locations, pinned versions and
 # progress output. Sourced, never executed.
-set -euo pipefail
+set -Eeuo pipefail
+
+# Under `set -e` a failing command ends the script without a word; this names
+# the script, the line and the command, so no failure is silent. -E carries the
+# trap into functions and subshells. `die` exits on its own and does not trigger it.
+weir_on_error() { # status source line command
+  printf 'error: %s:%s: `%s` failed with status %s\n' "${2#"$WEIR_ROOT"/}" "$3" "$4" "$1" >&2
+}
+trap 'weir_on_error "$?" "${BASH_SOURCE[0]}" "$LINENO" "$BASH_COMMAND"' ERR
 
 WEIR_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 WEIR_CACHE="${WEIR_CACHE:-$HOME/.cache/weir}"
