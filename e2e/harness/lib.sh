@@ -7,7 +7,7 @@ set -Eeuo pipefail
 # the script, the line and the command, so no failure is silent. -E carries the
 # trap into functions and subshells. `die` exits on its own and does not trigger it.
 weir_on_error() { # status source line command
-  printf 'error: %s:%s: `%s` failed with status %s\n' "${2#"$WEIR_ROOT"/}" "$3" "$4" "$1" >&2
+  printf "error: %s:%s: '%s' failed with status %s\n" "${2#"$WEIR_ROOT"/}" "$3" "$4" "$1" >&2
 }
 trap 'weir_on_error "$?" "${BASH_SOURCE[0]}" "$LINENO" "$BASH_COMMAND"' ERR
 
@@ -17,8 +17,11 @@ WEIR_STATE="${WEIR_STATE:-$WEIR_ROOT/.weir/harness}"
 # shellcheck source=versions.env
 source "$WEIR_ROOT/e2e/harness/versions.env"
 
-export GOMODCACHE="$WEIR_CACHE/go/mod"
+# The package managers' download caches can be shared with another cache
+# directory (scripts/cold-check.sh builds into an empty one, reusing only these).
+export GOMODCACHE="${WEIR_GOMODCACHE:-$WEIR_CACHE/go/mod}"
 export GOCACHE="$WEIR_CACHE/go/build"
+WEIR_MAVEN_REPO="${WEIR_MAVEN_REPO:-$WEIR_CACHE/maven}"
 export GOTOOLCHAIN=local
 export GOFLAGS=-buildvcs=false
 
@@ -34,11 +37,15 @@ run_logged() {
   local log="$1"; shift
   mkdir -p "$(dirname "$log")"
   local started; started=$(date +%s)
+  local report_at=$((started + 15))
   "$@" >"$log" 2>&1 &
   local pid=$!
   while kill -0 "$pid" 2>/dev/null; do
-    sleep 15
-    kill -0 "$pid" 2>/dev/null && info "… still running ($(( $(date +%s) - started ))s, log: $log)"
+    sleep 0.2
+    if (( $(date +%s) >= report_at )) && kill -0 "$pid" 2>/dev/null; then
+      info "… still running ($(( $(date +%s) - started ))s, log: $log)"
+      report_at=$((report_at + 15))
+    fi
   done
   if ! wait "$pid"; then
     tail -n 40 "$log" >&2

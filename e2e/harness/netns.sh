@@ -13,7 +13,7 @@
 #   netns.sh link <host-veth> up <address> <root-source-address>   (heal it)
 #   netns.sh contain                        (root namespace: harness addresses without a
 #                                            namespace are unreachable, never routed out)
-set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 gateway=169.254.1.1
 harness_block=10.244.0.0/14
 
@@ -39,7 +39,7 @@ case "${1:-}" in
   delete)
     # Processes still inside would keep the namespace (and its veth) alive.
     ns="$2"
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+    for pid in $(ip netns pids "$ns" 2>/dev/null || true); do kill -KILL "$pid" 2>/dev/null || true; done
     ip netns del "$ns" 2>/dev/null || true
     ;;
   link)

@@ -2,19 +2,27 @@
 # Generates the harness PKI once: a CA, serving certificates for the API server
 # and the node agent, client certificates for each control-plane identity, and
 # the service-account signing key. Usage: pki.sh <dir> <services-address>
-set -euo pipefail
+# Written to <dir>.partial and renamed whole, so an interrupted run never
+# leaves a PKI that a later run takes for complete.
+source "$(dirname "$0")/lib.sh"
 dir="$1" svc="$2"
-mkdir -p "$dir"
-cd "$dir"
-[[ -f ca.crt && -f sa.key && -f agent.crt && -f front-proxy-client.crt ]] && exit 0
+files=(ca.crt ca.key sa.key sa.pub apiserver.crt admin.crt controller-manager.crt scheduler.crt
+  apiserver-kubelet-client.crt front-proxy-client.crt agent.crt)
+complete=1
+for f in "${files[@]}"; do [[ -s "$dir/$f" ]] || complete=0; done
+((complete)) && exit 0
 
-openssl genrsa -out ca.key 2048 2>/dev/null
-openssl req -x509 -new -key ca.key -days 3650 -subj "/CN=weir-harness-ca" -out ca.crt 2>/dev/null
+rm -rf "$dir.partial" && mkdir -p "$dir.partial"
+log="$dir.partial/openssl.log"
+ossl() { openssl "$@" 2>>"$log" || die "openssl $1 failed (log: $log)"; }
+cd "$dir.partial"
+ossl genrsa -out ca.key 2048
+ossl req -x509 -new -key ca.key -days 3650 -subj "/CN=weir-harness-ca" -out ca.crt
 
 issue() { # name subject [subjectAltName]
   local name="$1" subject="$2" san="${3:-}"
-  openssl genrsa -out "$name.key" 2048 2>/dev/null
-  openssl req -new -key "$name.key" -subj "$subject" -out "$name.csr" 2>/dev/null
+  ossl genrsa -out "$name.key" 2048
+  ossl req -new -key "$name.key" -subj "$subject" -out "$name.csr"
   {
     echo "basicConstraints=CA:FALSE"
     echo "keyUsage=critical,digitalSignature,keyEncipherment"
@@ -25,8 +33,8 @@ issue() { # name subject [subjectAltName]
       echo "extendedKeyUsage=clientAuth"
     fi
   } >"$name.ext"
-  openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
-    -extfile "$name.ext" -out "$name.crt" 2>/dev/null
+  ossl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+    -extfile "$name.ext" -out "$name.crt"
   rm -f "$name.csr" "$name.ext"
 }
 
@@ -40,6 +48,8 @@ issue front-proxy-client "/CN=front-proxy-client"
 agent_ips=""
 for i in $(seq 1 16); do agent_ips+="IP:10.244.254.$i,"; done
 issue agent "/CN=weir-node-agent" "${agent_ips}DNS:localhost"
-openssl genrsa -out sa.key 2048 2>/dev/null
-openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+ossl genrsa -out sa.key 2048
+ossl rsa -in sa.key -pubout -out sa.pub
 chmod 600 ./*.key
+cd /
+rm -rf "$dir" && mv "$dir.partial" "$dir"

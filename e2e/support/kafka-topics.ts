@@ -49,10 +49,31 @@ export async function readCommitted(
   partitions: number,
   options: { expected: number; timeoutMs: number; quietMs?: number },
 ): Promise<ReadRecord[]> {
+  return readRecords(topic, partitions, 'read_committed', options);
+}
+
+/**
+ * Every record on the topic, committed or not (records inside open or aborted
+ * transactions included): what the producers have written so far.
+ */
+export async function readUncommitted(
+  topic: string,
+  partitions: number,
+  options: { expected: number; timeoutMs: number; quietMs?: number },
+): Promise<ReadRecord[]> {
+  return readRecords(topic, partitions, 'read_uncommitted', options);
+}
+
+async function readRecords(
+  topic: string,
+  partitions: number,
+  isolation: 'read_committed' | 'read_uncommitted',
+  options: { expected: number; timeoutMs: number; quietMs?: number },
+): Promise<ReadRecord[]> {
   const consumer = await AssignedConsumer.connect({
     bootstrapServers: kafkaBootstrap(),
     groupId: uniqueName('weir-e2e-reader'),
-    isolation: 'read_committed',
+    isolation,
   });
   consumer.setConsumeTimeout(200);
   consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: -2 })));

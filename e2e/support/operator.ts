@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { waitFor } from './cluster.ts';
@@ -24,7 +24,11 @@ export interface OperatorProcess {
   logFile: string;
   stop(signal?: NodeJS.Signals): Promise<void>;
   metrics(): Promise<string>;
+  /** Waits for a JSON log line of this process (not of an earlier one that wrote the same file). */
+  waitForLog(what: string, match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
 }
+
+export type LogLine = Record<string, unknown> & { msg?: string };
 
 /**
  * Runs the operator out of cluster, as `npm run operator` does, scoped to the
@@ -42,6 +46,12 @@ export async function startOperator(options: {
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${options.name}.log`);
   const log = createWriteStream(logFile, { flags: 'a' });
+  let logStart = 0;
+  try {
+    logStart = statSync(logFile).size;
+  } catch {
+    // a new file: this process's lines start at 0
+  }
   const child = spawn(process.execPath, [join(root, 'src', 'cli', 'weir.ts'), 'operator'], {
     env: {
       ...process.env,
@@ -74,6 +84,17 @@ export async function startOperator(options: {
     },
     async metrics() {
       return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    },
+    async waitForLog(what, match, timeoutMs = 60_000) {
+      return waitFor(`operator log: ${what} (${logFile})`, timeoutMs, async () => {
+        const text = readFileSync(logFile).subarray(logStart).toString('utf8');
+        for (const raw of text.split('\n')) {
+          if (!raw.startsWith('{')) continue;
+          const line = JSON.parse(raw) as LogLine;
+          if (match(line)) return line;
+        }
+        return undefined;
+      });
     },
   };
 }

@@ -138,7 +138,8 @@ const queue = new WorkQueue((key) => controller.reconcile(key), {
       retryInMs === undefined ? 'reconcile failed (not retried)' : 'reconcile failed',
     );
   },
-  onDone: (_key, ms, failed) => {
+  onDone: (key, ms, failed) => {
+    log.debug({ job: key, durationMs: Math.round(ms), failed }, 'reconciled');
     metrics.reconcileDuration.observe({ result: failed ? 'error' : 'success' }, ms / 1000);
     metrics.queueDepth.set(queue.depth);
   },

@@ -143,16 +143,23 @@ describe('Informer', () => {
     informer.stop();
   });
 
-  it('re-delivers every cached object on resync', async () => {
+  it('re-delivers every cached object on resync, once per resync period', async (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
     const source = new TestingListWatchSource();
-    source.listResult = { items: [pod('a', '1')], resourceVersion: '1' };
+    source.listResult = { items: [pod('a', '1'), pod('b', '1')], resourceVersion: '1' };
     const informer = new Informer(source, { ...options, resyncMs: 10 });
-    let updates = 0;
-    informer.subscribe({ onUpdate: () => updates++ });
+    const updates: string[] = [];
+    informer.subscribe({ onUpdate: (o) => updates.push(o.metadata?.name ?? '') });
     await informer.start();
-    await new Promise((resolve) => setTimeout(resolve, 35));
+    t.mock.timers.tick(9);
+    assert.deepEqual(updates, [], 'nothing before the first period ends');
+    t.mock.timers.tick(1);
+    assert.deepEqual(updates.sort(), ['a', 'b']);
+    t.mock.timers.tick(10);
+    assert.equal(updates.length, 4);
     informer.stop();
-    assert.ok(updates >= 2, `expected at least 2 resync updates, got ${updates}`);
+    t.mock.timers.tick(50);
+    assert.equal(updates.length, 4, 'no resync after stop');
   });
 
   it('keeps delivering to other handlers when one handler throws', async () => {
