@@ -117,6 +117,8 @@ async function baseline(cluster: ReturnType<typeof connect>) {
       restartNonce: 0,
       savepointTriggerNonce: 0,
       allowNonRestoredState: false,
+      upgradeMode: 'savepoint',
+      upgrade: { rollback: true, savepointFallback: true },
     },
   };
   // Without the owner reference: the template job does not exist, so the garbage collector would remove it.

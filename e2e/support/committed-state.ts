@@ -121,3 +121,41 @@ export function exactlyOnceProblems(
   for (const key of emitted.keys()) if (!expected.has(key)) problems.push(`${key}: not an input key`);
   return problems;
 }
+
+/**
+ * Where keyed-count-sum's output differs from exactly-once for the input
+ * keyedInput(0, n, keys): for every key, the i-th output must carry count i
+ * and the sum of the key's first i input values, with no gap, no duplicate and
+ * no other key. A record applied twice to state shows in the sum even where a
+ * replayed count would hide it.
+ */
+export function countSumProblems(records: { value: string | null }[], n: number, keys: number): string[] {
+  const emitted = new Map<string, { count: number; sum: number }[]>();
+  for (const r of records) {
+    const { key, count, sum } = JSON.parse(r.value ?? '{}') as { key: string; count: number; sum: number };
+    emitted.set(key, [...(emitted.get(key) ?? []), { count, sum }]);
+  }
+  const problems: string[] = [];
+  for (let k = 0; k < keys && k < n; k++) {
+    const key = `k${k}`;
+    const seen = emitted.get(key) ?? [];
+    let sum = 0;
+    let i = 0;
+    for (let j = k; j < n; j += keys, i++) {
+      sum += j;
+      const got = seen[i];
+      if (!got || got.count !== i + 1 || got.sum !== sum) {
+        problems.push(
+          `${key}: output ${i + 1} is ${JSON.stringify(got)}, expected count ${i + 1} sum ${sum}`,
+        );
+        break;
+      }
+    }
+    if (seen.length > i && !problems.some((p) => p.startsWith(`${key}:`))) {
+      problems.push(`${key}: ${seen.length - i} output(s) beyond the ${i} inputs (duplicates)`);
+    }
+  }
+  for (const key of emitted.keys())
+    if (!/^k\d+$/.test(key) || Number(key.slice(1)) >= keys) problems.push(`${key}: not an input key`);
+  return problems;
+}

@@ -249,6 +249,43 @@ export const streamJobSpecSchema = {
       enum: ['region', 'full'],
       default: 'region',
     },
+    upgradeMode: {
+      type: 'string',
+      description:
+        "How a change of image, entry, args, kafka, checkpoints or taskManager is rolled out. savepoint: every task stops with a savepoint, then the new version starts as a new run restored from exactly it. last-state: the tasks stop and the new version resumes from the last committed checkpoint. stateless: the new version starts as a new run without state, from the sources' start position. A change of only parallelism or taskSlots always uses last-state.",
+      enum: ['savepoint', 'last-state', 'stateless'],
+      default: 'savepoint',
+    },
+    upgrade: {
+      type: 'object',
+      description: 'How upgrades are carried out, and when a new version is rolled back.',
+      default: {},
+      properties: {
+        stableTimeout: duration(
+          'How long a new version has to become stable (every task Ready, a checkpoint completed after it started, no failure since) before it is rolled back.',
+          '5m',
+        ),
+        rollback: {
+          type: 'boolean',
+          description:
+            'Roll back to the last stable spec when a new version is not stable within stableTimeout or its restart strategy gives up. The spec is not rewritten: status.upgrade, the Ready condition and a RolledBack event say what happened; the next spec change starts a new upgrade.',
+          default: true,
+        },
+        savepointTimeout: duration(
+          'How long the TaskManagers may take to stop with the upgrade savepoint before it counts as failed.',
+          '2m',
+        ),
+        savepointFallback: {
+          type: 'boolean',
+          description:
+            'When the TaskManagers cannot take the upgrade savepoint, upgrade from the last committed checkpoint instead (a Warning event says so). When false the upgrade stops, a condition says why, and the current version keeps running.',
+          default: true,
+        },
+        fallbackMaxCheckpointAge: duration(
+          'With savepointFallback, the oldest last committed checkpoint the fallback may use (status.checkpoint.latestCompleted.time); an older one stops the upgrade as if savepointFallback were false. Unset: any age.',
+        ),
+      },
+    },
     state: {
       type: 'string',
       description: 'running runs the job; suspended removes its pods and keeps its status and history.',
@@ -358,9 +395,26 @@ const timestamp = (description: string) => ({ type: 'string', format: 'date-time
 
 const savepointReason = {
   type: 'string',
-  description: 'Why the savepoint was taken: manual (savepointTriggerNonce).',
-  enum: ['manual'],
+  description:
+    'Why the savepoint was taken: manual (savepointTriggerNonce) or upgrade (a savepoint upgrade stopped the old version with it).',
+  enum: ['manual', 'upgrade'],
 } as const;
+
+const recordedSpec = (description: string) =>
+  ({
+    type: 'object',
+    description,
+    required: ['spec', 'generation', 'time'],
+    properties: {
+      spec: {
+        type: 'object',
+        description: 'The StreamJob spec, as it was.',
+        'x-kubernetes-preserve-unknown-fields': true,
+      },
+      generation: { type: 'integer', description: 'The generation of that spec.' },
+      time: timestamp('When it was recorded.'),
+    },
+  }) as const;
 
 const failureRecord = {
   type: 'object',
@@ -380,8 +434,9 @@ export const streamJobStatusSchema = {
   properties: {
     phase: {
       type: 'string',
-      description: 'Deploying, Running, Restarting, Suspended or Failed.',
-      enum: ['Deploying', 'Running', 'Restarting', 'Suspended', 'Failed'],
+      description:
+        'Deploying, Running, Upgrading (an upgrade stops the old version or starts the new one), Restarting, Suspended or Failed.',
+      enum: ['Deploying', 'Running', 'Upgrading', 'Restarting', 'Suspended', 'Failed'],
     },
     observedGeneration: { type: 'integer', description: 'The spec generation this status describes.' },
     conditions: {
@@ -437,11 +492,49 @@ export const streamJobStatusSchema = {
       },
     },
     specHash: { type: 'string', description: 'A hash of the spec fields that shape the pods.' },
+    deployment: recordedSpec(
+      'The spec the TaskManager pods are made from. It follows spec through the upgrade steps, and stays behind it while an upgrade is stopped or rolled back.',
+    ),
+    lastStableSpec: recordedSpec(
+      'The most recent deployed spec that became stable (every task Ready, a checkpoint completed after it started, no failure since): what a rollback returns to.',
+    ),
+    upgrade: {
+      type: 'object',
+      description:
+        'The upgrade in progress, or how the last one ended. Each step is written here before it is acted on, so an operator restarted at any point finishes the same upgrade once.',
+      required: ['step', 'mode', 'fromGeneration', 'toGeneration', 'startedAt', 'stepStartedAt'],
+      properties: {
+        step: {
+          type: 'string',
+          description:
+            'Savepointing (the old version stops with a savepoint), Deploying (the new version starts and must become stable), or how it ended without completing: Aborted (no savepoint and no fallback; the old version runs) or RolledBack (the new version was not stable; the last stable spec runs).',
+          enum: ['Savepointing', 'Deploying', 'Aborted', 'RolledBack'],
+        },
+        mode: {
+          type: 'string',
+          description: 'How the new version gets its state: savepoint, last-state or stateless.',
+          enum: ['savepoint', 'last-state', 'stateless'],
+        },
+        fromGeneration: { type: 'integer', description: 'The generation being upgraded from.' },
+        toGeneration: { type: 'integer', description: 'The generation being upgraded to.' },
+        savepointId: {
+          type: 'string',
+          description: 'The upgrade savepoint the new version restores from (savepoint mode).',
+        },
+        startedAt: timestamp('When the upgrade started.'),
+        stepStartedAt: timestamp('When the current step started.'),
+        message: { type: 'string', description: 'Why the upgrade took the path it did.' },
+      },
+    },
     restartEpoch: {
       type: 'integer',
       description: 'Bumped to replace every pod (full failover, restartNonce); pods carry it as a label.',
     },
     observedRestartNonce: { type: 'integer', description: 'The last restartNonce acted upon.' },
+    observedInitialSavepoint: {
+      type: 'string',
+      description: 'The last spec.initialSavepoint acted upon (a new run was started from it).',
+    },
     observedSavepointTriggerNonce: {
       type: 'integer',
       description: 'The last savepointTriggerNonce acted upon.',

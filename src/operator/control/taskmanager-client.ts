@@ -120,9 +120,32 @@ export async function triggerTaskManagerSavepoint(
   savepointId: string,
   timeoutMs: number,
 ): Promise<void> {
-  const { url, response } = await controlRequest(podIP, '/v1/savepoints', token, timeoutMs, {
-    id: savepointId,
-  });
+  await postControl(podIP, '/v1/savepoints', token, timeoutMs, { id: savepointId });
+}
+
+/**
+ * POST /v1/stop with a savepoint on one TaskManager: its tasks finish the
+ * batch in hand, commit their last transaction, write their savepoint part
+ * and stop taking input; the process then exits 0. Resolves once the part is
+ * stored. Asking again (an operator restarted meanwhile) gets the same answer.
+ */
+export async function stopTaskManagerWithSavepoint(
+  podIP: string,
+  token: string,
+  savepointId: string,
+  timeoutMs: number,
+): Promise<void> {
+  await postControl(podIP, '/v1/stop', token, timeoutMs, { savepointId });
+}
+
+async function postControl(
+  podIP: string,
+  path: string,
+  token: string,
+  timeoutMs: number,
+  body: Record<string, unknown>,
+): Promise<void> {
+  const { url, response } = await controlRequest(podIP, path, token, timeoutMs, body);
   if (response.ok) {
     await response.body?.cancel();
     return;

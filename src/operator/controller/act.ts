@@ -1,11 +1,12 @@
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { taskManagerPodName, tokenSecretName } from '../../api/constants.ts';
 import { parseDuration } from '../../api/duration.ts';
-import type { StreamJob } from '../../api/streamjob.ts';
+import type { StreamJob, StreamJobSpec } from '../../api/streamjob.ts';
 import { jobToken } from '../control/job-token.ts';
-import { triggerTaskManagerSavepoint } from '../control/taskmanager-client.ts';
+import { stopTaskManagerWithSavepoint, triggerTaskManagerSavepoint } from '../control/taskmanager-client.ts';
 import type { Action } from '../decide/decide.ts';
 import type { SavepointOutcome, TriggerSavepoint } from '../decide/savepoint.ts';
+import type { StopWithSavepoint } from '../decide/upgrade.ts';
 import { type PodIdentity, taskManagerPod, tokenSecret } from '../deploy/taskmanager-pod.ts';
 import { httpStatus, OperatorError } from '../errors.ts';
 
@@ -37,22 +38,26 @@ export class Actuator {
     if (entry?.outcome && entry.id !== inProgressId) this.savepoints.delete(uid);
   }
 
-  /** Carries out the actions in order. */
+  /** Carries out the actions in order. Pods are made from the deployed spec (status.deployment), which an upgrade moves. */
   async apply(job: StreamJob, actions: Action[]): Promise<void> {
     const status = job.status ?? {};
+    const deployed: StreamJob = status.deployment
+      ? { ...job, spec: status.deployment.spec as StreamJobSpec }
+      : job;
     // New pods read the token Secret at start: make sure it exists then, even if it was deleted meanwhile
     // (the way to renew a token made with another key).
     if (actions.some((a) => a.kind === 'createPod')) this.secretsEnsured.delete(job.metadata.uid ?? '');
     for (const action of actions) {
       switch (action.kind) {
         case 'triggerSavepoint':
-          this.triggerSavepoint(job, action);
+        case 'stopWithSavepoint':
+          this.triggerSavepoint(deployed, action);
           break;
         case 'ensureTokenSecret':
           await this.ensureTokenSecret(job);
           break;
         case 'createPod':
-          await this.createPod(job, {
+          await this.createPod(deployed, {
             index: action.index,
             runId: status.run?.id ?? '',
             restartEpoch: status.restartEpoch ?? 0,
@@ -73,7 +78,7 @@ export class Actuator {
    * that take a while to snapshot. The outcome is kept for the next pass,
    * which records it.
    */
-  private triggerSavepoint(job: StreamJob, action: TriggerSavepoint): void {
+  private triggerSavepoint(job: StreamJob, action: TriggerSavepoint | StopWithSavepoint): void {
     const uid = job.metadata.uid ?? '';
     if (this.savepoints.get(uid)?.id === action.id) return; // asked already; answered or still running
     const entry: { id: string; outcome?: SavepointOutcome } = { id: action.id };
@@ -90,12 +95,17 @@ export class Actuator {
    * of them stored their part. A failure is an outcome, not an error: it is
    * recorded in status rather than retried with the same id.
    */
-  private async requestSavepoint(job: StreamJob, action: TriggerSavepoint): Promise<SavepointOutcome> {
+  private async requestSavepoint(
+    job: StreamJob,
+    action: TriggerSavepoint | StopWithSavepoint,
+  ): Promise<SavepointOutcome> {
     const token = jobToken(this.controlKey, job);
     const timeoutMs =
       parseDuration(job.spec.checkpoints.timeout ?? '60s', 'spec.checkpoints.timeout') + 30_000;
+    const request =
+      action.kind === 'stopWithSavepoint' ? stopTaskManagerWithSavepoint : triggerTaskManagerSavepoint;
     const results = await Promise.allSettled(
-      action.targets.map((t) => triggerTaskManagerSavepoint(t.podIP, token, action.id, timeoutMs)),
+      action.targets.map((t) => request(t.podIP, token, action.id, timeoutMs)),
     );
     const failures = results.flatMap((r, i) =>
       r.status === 'rejected' ? [`${action.targets[i]?.pod}: ${(r.reason as Error).message}`] : [],

@@ -83,7 +83,12 @@ export class StreamJobController {
     }
     const mutations = decision.actions.filter((a) => a.kind !== 'ensureTokenSecret');
     if (mutations.length) jobLog.debug({ actions: mutations }, 'acting');
-    actuator.settleSavepoint(job.metadata.uid ?? '', decision.status.savepointInProgress?.id);
+    const upgrade = decision.status.upgrade;
+    actuator.settleSavepoint(
+      job.metadata.uid ?? '',
+      decision.status.savepointInProgress?.id ??
+        (upgrade?.step === 'Savepointing' ? upgrade.savepointId : undefined),
+    );
     await actuator.apply(recorded, decision.actions);
     return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : undefined;
   }

@@ -32,6 +32,8 @@ export interface JobConditionsInput {
   recentlyFailed: boolean;
   generation: number;
   now: Date;
+  /** The upgrade in progress, or how the last one ended (status.upgrade). */
+  upgrade?: { step: string; toGeneration: number; message?: string };
 }
 
 /** Ready, Progressing and Degraded for a phase, and the Ready message (phase events quote it). */
@@ -48,22 +50,48 @@ export function jobConditions(
       reason: 'Restarting',
       message: `${readyTasks}/${parallelism} tasks ready`,
     },
+    Upgrading: {
+      status: 'False',
+      reason: 'Upgrading',
+      message: `upgrading: ${input.upgrade?.message ?? 'stopping the old version'}; ${readyTasks}/${parallelism} tasks ready`,
+    },
     Suspended: { status: 'False', reason: 'Suspended', message: 'the job is suspended' },
     Failed: { status: 'False', reason: 'RestartStrategyExhausted', message: input.failedMessage },
   } as const;
   let conditions = setCondition(current, { type: 'Ready', ...ready[phase] }, generation, now);
-  const progressing = phase === 'Deploying' || phase === 'Restarting';
+  // A new version that runs but has not proven itself stable yet is still progressing.
+  const stabilizing = input.upgrade?.step === 'Deploying' && phase === 'Running';
+  const progressing = phase === 'Deploying' || phase === 'Restarting' || phase === 'Upgrading' || stabilizing;
   conditions = setCondition(
     conditions,
     {
       type: 'Progressing',
       status: progressing ? 'True' : 'False',
-      reason: progressing ? phase : phase === 'Running' ? 'Stable' : phase,
-      message: progressing ? ready[phase].message : `the job is ${phase.toLowerCase()}`,
+      reason: stabilizing ? 'Upgrading' : progressing ? phase : phase === 'Running' ? 'Stable' : phase,
+      message: stabilizing
+        ? `generation ${input.upgrade?.toGeneration} runs; waiting for a checkpoint to call it stable`
+        : progressing
+          ? ready[phase].message
+          : `the job is ${phase.toLowerCase()}`,
     },
     generation,
     now,
   );
+  const upgradeFailed = input.upgrade?.step === 'Aborted' || input.upgrade?.step === 'RolledBack';
+  if (upgradeFailed && phase !== 'Failed') {
+    conditions = setCondition(
+      conditions,
+      {
+        type: 'Degraded',
+        status: 'True',
+        reason: input.upgrade?.step === 'Aborted' ? 'UpgradeAborted' : 'RolledBack',
+        message: input.upgrade?.message ?? 'the last upgrade did not complete',
+      },
+      generation,
+      now,
+    );
+    return { conditions, readyMessage: ready[phase].message };
+  }
   const degraded = phase === 'Failed' || phase === 'Restarting' || input.recentlyFailed;
   conditions = setCondition(
     conditions,

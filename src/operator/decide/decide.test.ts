@@ -38,6 +38,8 @@ function job(spec: Partial<StreamJobSpec> = {}, status?: StreamJobStatus, genera
       restartNonce: 0,
       savepointTriggerNonce: 0,
       allowNonRestoredState: false,
+      upgradeMode: 'savepoint',
+      upgrade: { rollback: true, savepointFallback: true },
       ...spec,
     },
     ...(status ? { status } : {}),
@@ -212,7 +214,7 @@ describe('decide', () => {
     assert.equal(d.status.restartEpoch, 1);
   });
 
-  it('a savepointTriggerNonce change on a Failed job restarts it and waits to take the savepoint', () => {
+  it('a savepointTriggerNonce change on a Failed job neither revives it nor takes a savepoint', () => {
     const failed = job(
       { savepointTriggerNonce: 1 },
       {
@@ -221,18 +223,41 @@ describe('decide', () => {
         observedRestartNonce: 0,
         observedSavepointTriggerNonce: 0,
         restartEpoch: 0,
+        restarts: { count: 3, consecutive: 3, recentFailures: [] },
         pods: [],
       },
       2,
     );
     const d = decide(failed, seen([]), t0, options);
-    assert.equal(d.status.phase, 'Deploying');
-    assert.deepEqual(creates(d), [0, 1]);
-    assert.equal(d.status.observedSavepointTriggerNonce, 0, 'not taken yet: nothing runs');
-    assert.equal(
-      d.actions.some((a) => a.kind === 'triggerSavepoint'),
-      false,
+    assert.equal(d.status.phase, 'Failed', 'only restartNonce or a change that needs new pods revives it');
+    assert.deepEqual(creates(d), []);
+    assert.equal(d.status.restarts?.count, 3, 'the failure history is kept');
+    assert.equal(d.status.observedSavepointTriggerNonce, 1, 'skipped: nothing runs');
+    assert.ok(reasons(d).includes('SavepointSkipped'));
+  });
+
+  it('a change that needs new pods revives a Failed job from its last committed state', () => {
+    const failed = job(
+      { image: 'img:2' },
+      {
+        phase: 'Failed',
+        observedGeneration: 1,
+        observedRestartNonce: 0,
+        restartEpoch: 0,
+        restarts: { count: 3, consecutive: 3, recentFailures: [] },
+        pods: [],
+        deployment: { spec: job().spec, generation: 1, time: t0.toISOString() },
+        run: { id: 'run1' },
+      },
+      2,
     );
+    const d = decide(failed, seen([]), at(1), options);
+    assert.equal(d.status.phase, 'Upgrading');
+    assert.deepEqual(creates(d), [0, 1]);
+    assert.equal(d.status.restarts?.count, 0);
+    assert.equal(d.status.run?.id, 'run1', 'the same run: last-state');
+    assert.equal(d.status.upgrade?.step, 'Deploying');
+    assert.equal(d.status.upgrade?.mode, 'last-state');
   });
 
   it('restartNonce replaces every pod without counting failures', () => {
@@ -267,8 +292,8 @@ describe('decide', () => {
     assert.deepEqual(deletes(late).sort(), ['wc-tm-0!', 'wc-tm-1!']);
   });
 
-  it('a spec change replaces the pods and resets the failure history', () => {
-    const { job: running, pods } = runningJob();
+  it('a last-state upgrade replaces the pods and resets the failure history', () => {
+    const { job: running, pods } = runningJob({ upgradeMode: 'last-state' });
     const withFailure = {
       ...running,
       status: { ...running.status, restarts: { count: 1, consecutive: 1, recentFailures: [] } },

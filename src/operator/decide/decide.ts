@@ -1,26 +1,25 @@
-import { createHash } from 'node:crypto';
-import { taskManagerPodName } from '../../api/constants.ts';
 import { parseDuration } from '../../api/duration.ts';
-import type { FailureRecord, Phase, StreamJob, StreamJobStatus } from '../../api/streamjob.ts';
+import type { StreamJob, StreamJobSpec, StreamJobStatus } from '../../api/streamjob.ts';
 import { savepointLocation } from '../deploy/savepoint-location.ts';
 import { jobSelector, podCount, tasksOfPod } from '../deploy/taskmanager-pod.ts';
 import { checkpointEvents, summarizeCheckpoints } from './checkpoint-summary.ts';
 import { jobConditions } from './conditions.ts';
+import { decideFailures, failureOf } from './failures.ts';
 import type { Observation, ObservedPod } from './observation.ts';
-import {
-  decideRestart,
-  type FailureHistory,
-  maxRecentFailures,
-  recordFailure,
-  resolveRestartStrategy,
-} from './restart-strategy.ts';
-import { decideSavepoint, type TriggerSavepoint } from './savepoint.ts';
+import { decidePhase } from './phase.ts';
+import { type CreatePod, type DeletePod, PodPlan, planPods } from './pods.ts';
+import { resolveRestartStrategy } from './restart-strategy.ts';
+import { decideRun } from './run.ts';
+import { decideSavepoint, recordSavepoint, type TriggerSavepoint } from './savepoint.ts';
+import { specHashOf } from './spec-diff.ts';
+import { decideUpgrade, type StopWithSavepoint, type UpgradeDecision } from './upgrade.ts';
 
 export type Action =
-  | { kind: 'createPod'; index: number }
-  | { kind: 'deletePod'; name: string; uid: string; force: boolean; reason: string }
+  | CreatePod
+  | DeletePod
   | { kind: 'ensureTokenSecret' }
-  | TriggerSavepoint;
+  | TriggerSavepoint
+  | StopWithSavepoint;
 
 export interface EventSpec {
   type: 'Normal' | 'Warning';
@@ -47,88 +46,25 @@ export interface DecideOptions {
   checkpointPollIntervalMs?: number;
 }
 
-/** The spec fields that shape the pods; a change to any of them replaces the pods. */
-const podShapingFields = [
-  'image',
-  'entry',
-  'args',
-  'parallelism',
-  'taskSlots',
-  'kafka',
-  'checkpoints',
-  'taskManager',
-] as const;
-
+/** The hash of the pod-shaping fields of a job's spec (pods carry it as a label). */
 export function specHash(job: StreamJob): string {
-  const shaping: Record<string, unknown> = Object.fromEntries(podShapingFields.map((f) => [f, job.spec[f]]));
-  // Only when set, so jobs that never used it keep the hash (and pods) they had before the field existed.
-  if (job.spec.allowNonRestoredState) shaping.allowNonRestoredState = true;
-  return createHash('sha256').update(JSON.stringify(shaping)).digest('hex').slice(0, 10);
+  return specHashOf(job.spec);
 }
 
-/** The failure history of a fresh deployment. */
-function noFailures(): NonNullable<StreamJobStatus['restarts']> {
-  return { count: 0, consecutive: 0, recentFailures: [] };
-}
-
-function historyFrom(status: StreamJobStatus): FailureHistory {
-  const restarts = status.restarts ?? {};
-  return {
-    count: restarts.count ?? 0,
-    consecutive: restarts.consecutive ?? 0,
-    recent: (restarts.recentFailures ?? []).map((f) => new Date(f.time)),
-    ...(restarts.lastRestartAt ? { lastRestartAt: new Date(restarts.lastRestartAt) } : {}),
-  };
-}
-
-interface Failure {
-  pod: ObservedPod | undefined;
-  name: string;
-  reason: 'PodFailed' | 'PodSucceeded' | 'PodDeleted' | 'NodeLost';
-  message: string;
-}
-
-/** Why a pod the operator counts as live is no longer live, if it is not. */
-function failureOf(
-  name: string,
-  pod: ObservedPod | undefined,
-  observation: Observation,
-  now: Date,
-  nodeLostTimeoutMs: number,
-): Failure | undefined {
-  if (!pod) return { pod, name, reason: 'PodDeleted', message: `pod ${name} was deleted` };
-  if (pod.deleting) return { pod, name, reason: 'PodDeleted', message: `pod ${name} is being deleted` };
-  if (pod.phase === 'Failed') {
-    return {
-      pod,
-      name,
-      reason: 'PodFailed',
-      message: `pod ${name} failed: ${pod.terminationMessage ?? 'no details'}`,
-    };
-  }
-  if (pod.phase === 'Succeeded') {
-    return { pod, name, reason: 'PodSucceeded', message: `pod ${name} exited unexpectedly with success` };
-  }
-  const node = pod.nodeName ? observation.nodes.get(pod.nodeName) : undefined;
-  if (node && !node.ready && node.notReadySince) {
-    const downFor = now.getTime() - node.notReadySince.getTime();
-    if (downFor >= nodeLostTimeoutMs) {
-      return {
-        pod,
-        name,
-        reason: 'NodeLost',
-        message: `node ${node.name} of pod ${name} has not been Ready for ${Math.round(downFor / 1000)}s`,
-      };
-    }
-  }
-  return undefined;
+/** The current deployment's pods that run and can be reached over the control channel. */
+function reachable(pods: ObservedPod[]) {
+  return pods
+    .filter((p) => p.ready && p.phase === 'Running' && !p.deleting && p.podIP)
+    .map((p) => ({ pod: p.name, podIP: p.podIP ?? '' }));
 }
 
 /**
  * The whole reconcile decision for one StreamJob, as a pure function of the
- * job, what was observed and the time. The returned status already holds
- * every intent (failures counted, restart scheduled, epoch bumped); the
- * controller records it before it acts.
+ * job, what was observed and the time, composed of one reducer per concern:
+ * run and nonces, checkpoint progress, upgrade, failures and restarts, pods,
+ * phase, savepoints, conditions. The returned status already holds every
+ * intent (failures counted, restart scheduled, upgrade step, epoch bumped);
+ * the controller records it before it acts.
  */
 export function decide(
   job: StreamJob,
@@ -140,189 +76,164 @@ export function decide(
   const generation = job.metadata.generation ?? 0;
   const name = job.metadata.name ?? '';
   const previous = job.status ?? {};
-  const actions: Action[] = [{ kind: 'ensureTokenSecret' }];
-  const events: EventSpec[] = [];
   const status: StreamJobStatus = structuredClone(previous);
-  const strategy = resolveRestartStrategy(spec.restartStrategy);
-  const wanted = podCount(spec.parallelism, spec.taskSlots);
-  const hash = specHash(job);
+  const events: EventSpec[] = [];
+  const actions: Action[] = [{ kind: 'ensureTokenSecret' }];
   let requeueAfterMs: number | undefined;
-  const requeue = (ms: number) => {
-    requeueAfterMs = Math.max(1, Math.min(requeueAfterMs ?? ms, ms));
+  const requeue = (ms: number | undefined) => {
+    if (ms !== undefined) requeueAfterMs = Math.max(1, Math.min(requeueAfterMs ?? ms, ms));
   };
-
-  // A savepoint to start from, not yet the origin of the current run: a new run restores from it.
-  if (spec.initialSavepoint && status.run?.restoredFrom !== spec.initialSavepoint) {
-    const replacing = status.run !== undefined;
-    status.run = { id: options.newRunId(), restoredFrom: spec.initialSavepoint };
-    if (replacing) status.restartEpoch = (status.restartEpoch ?? 0) + 1;
-    events.push({
-      type: 'Normal',
-      reason: 'RestoringFromSavepoint',
-      message: `starting run ${status.run.id} from savepoint ${spec.initialSavepoint}`,
-    });
-  }
-  status.run ??= { id: options.newRunId() };
-  status.restartEpoch ??= 0;
-  status.selector = jobSelector(name);
-  const firstSight = status.observedGeneration === undefined;
-
-  // A new generation is a new deployment: the restart strategy starts over, and a Failed job is revived.
-  if (!firstSight && status.observedGeneration !== generation) {
-    status.restarts = noFailures();
-    if (status.phase === 'Failed') status.phase = 'Deploying';
-  }
-  if (status.observedRestartNonce === undefined) {
-    status.observedRestartNonce = spec.restartNonce;
-  } else if (status.observedRestartNonce !== spec.restartNonce) {
-    status.observedRestartNonce = spec.restartNonce;
-    status.restartEpoch += 1;
-    if (status.restarts) delete status.restarts.nextRestartAt;
-    if (status.phase === 'Failed') {
-      status.phase = 'Deploying';
-      status.restarts = noFailures();
-    }
-    events.push({
-      type: 'Normal',
-      reason: 'RestartRequested',
-      message: 'restartNonce changed: restarting every pod',
-    });
-  }
-  status.observedGeneration = generation;
-  status.specHash = hash;
-
-  const byName = new Map(observation.pods.map((p) => [p.name, p]));
-  const tracked = new Set(status.pods ?? []);
-  const deleting = new Set<string>();
-  const deletePod = (pod: ObservedPod, reason: string, force = false) => {
-    tracked.delete(pod.name);
-    if (deleting.has(pod.name) || (pod.deleting && !force)) return;
-    deleting.add(pod.name);
-    actions.push({ kind: 'deletePod', name: pod.name, uid: pod.uid, force, reason });
-  };
-  const deleteAll = (reason: string) => {
-    for (const pod of observation.pods) deletePod(pod, reason);
-  };
-
   const suspended = spec.state === 'suspended';
-  let failedMessage: string | undefined;
-  if (status.phase !== 'Failed' && !suspended) {
-    // 1. Failures of pods counted as live.
-    const failures: Failure[] = [];
-    for (const podName of [...tracked].sort()) {
-      const failure = failureOf(podName, byName.get(podName), observation, now, options.nodeLostTimeoutMs);
-      if (!failure) continue;
-      failures.push(failure);
-      tracked.delete(podName);
-      if (failure.pod) deletePod(failure.pod, failure.reason, failure.reason === 'NodeLost');
-    }
-    if (failures.length > 0) {
-      let history = historyFrom(status);
-      const records: FailureRecord[] = [];
-      for (const failure of failures) {
-        history = recordFailure(history, now, strategy);
-        records.push({
-          time: now.toISOString(),
-          pod: failure.name,
-          reason: failure.reason,
-          message: failure.message,
-        });
-        events.push({ type: 'Warning', reason: 'TaskFailed', message: failure.message });
-      }
-      const decision = decideRestart(strategy, history, now, options.random);
-      const lastFailure = records.at(-1);
-      status.restarts = {
-        ...status.restarts,
-        count: history.count,
-        consecutive: history.consecutive,
-        recentFailures: [...(status.restarts?.recentFailures ?? []), ...records].slice(-maxRecentFailures),
-        ...(lastFailure ? { lastFailure } : {}),
-      };
-      if (decision.kind === 'fail') {
-        status.phase = 'Failed';
-        delete status.restarts.nextRestartAt;
-        events.push({ type: 'Warning', reason: decision.reason, message: decision.message });
-        failedMessage = decision.message;
-      } else {
-        const pending = status.restarts.nextRestartAt ? new Date(status.restarts.nextRestartAt) : undefined;
-        const at = pending && pending > decision.at ? pending : decision.at;
-        status.restarts.nextRestartAt = at.toISOString();
-        status.phase = 'Restarting';
-        if (spec.failoverStrategy === 'full') status.restartEpoch += 1;
-        const scope = spec.failoverStrategy === 'full' ? 'all pods' : failures.map((f) => f.name).join(', ');
-        events.push({
-          type: 'Normal',
-          reason: 'RestartScheduled',
-          message: `restarting ${scope} in ${Math.round(decision.delayMs / 100) / 10}s (${strategy.type}, failover ${spec.failoverStrategy})`,
-        });
-      }
-    }
+  status.selector = jobSelector(name);
+  status.observedGeneration = generation;
+
+  status.deployment ??= legacyDeployment(job, status);
+  // Checkpoint progress first: the upgrade calls a new version stable once a checkpoint completed after it.
+  if (observation.checkpoints) {
+    const parallelism =
+      (status.deployment?.spec as StreamJobSpec | undefined)?.parallelism ?? spec.parallelism;
+    status.checkpoint = summarizeCheckpoints(previous.checkpoint, observation.checkpoints, parallelism);
+    events.push(
+      ...checkpointEvents(previous.checkpoint, status.checkpoint, spec.checkpoints.tolerableFailures),
+    );
   }
 
-  if (status.phase === 'Failed') {
-    deleteAll('JobFailed');
-  } else if (suspended) {
-    deleteAll('Suspended');
-    if (status.restarts) delete status.restarts.nextRestartAt;
-  } else {
-    // 2. Pods of an older epoch or spec, or beyond the wanted count, are replaced (not failures).
-    for (const pod of observation.pods) {
-      const current = pod.restartEpoch === status.restartEpoch && pod.specHash === hash && pod.index >= 0;
-      if (!current || pod.index >= wanted) {
-        deletePod(pod, current ? 'ScaledDown' : 'Replaced');
-      } else if (deleting.has(pod.name) || observation.released.has(pod.uid)) {
-        // given up on, in this pass or an earlier one that a lagging cache has not caught up with
-      } else if (!pod.deleting && pod.phase !== 'Failed' && pod.phase !== 'Succeeded') {
-        tracked.add(pod.name); // created by an earlier pass: adopt it
-      } else if (!tracked.has(pod.name) && !pod.deleting) {
-        deletePod(pod, 'Cleanup'); // an ended pod already counted
+  // Upgrade: what the pods should be made of, and how they get there.
+  const upgrade = decideJobUpgrade(job, status, observation, now);
+  const deployed = upgrade.deploy
+    ? { spec: upgrade.deploy.spec, generation: upgrade.deploy.generation }
+    : status.deployment;
+  if (upgrade.deploy) {
+    const keepTime = !upgrade.deploy.replacesPods && status.deployment;
+    status.deployment = {
+      spec: upgrade.deploy.spec,
+      generation: upgrade.deploy.generation,
+      time: keepTime ? (status.deployment?.time ?? now.toISOString()) : now.toISOString(),
+    };
+  }
+  if (upgrade.upgrade) status.upgrade = upgrade.upgrade;
+  else delete status.upgrade;
+  if (upgrade.recordStable && status.deployment) {
+    status.lastStableSpec = { ...status.deployment, time: now.toISOString() };
+  }
+  if (upgrade.savepointCompleted) {
+    const id = upgrade.savepointCompleted;
+    events.push(...recordSavepoint(status, { id, reason: 'upgrade', path: savepointLocation(job, id), now }));
+  }
+  if (upgrade.action) actions.push(upgrade.action);
+  events.push(...upgrade.events);
+  requeue(upgrade.requeueAfterMs);
+  const deployedSpec = (deployed?.spec ?? spec) as StreamJobSpec;
+
+  // Run, epoch and nonces.
+  const run = decideRun(
+    {
+      run: status.run,
+      observedInitialSavepoint: status.observedInitialSavepoint,
+      restartEpoch: status.restartEpoch ?? 0,
+      observedRestartNonce: status.observedRestartNonce,
+      phase: status.phase,
+      restarts: status.restarts,
+    },
+    {
+      initialSavepoint: spec.initialSavepoint,
+      restartNonce: spec.restartNonce,
+      deployment: upgrade.deploy,
+      newRunId: options.newRunId,
+    },
+  );
+  Object.assign(status, stripUndefined(run.state));
+  events.push(...run.events);
+  const restartEpoch = run.state.restartEpoch;
+  const hash = specHashOf(deployedSpec);
+  status.specHash = hash;
+  const wanted = podCount(deployedSpec.parallelism, deployedSpec.taskSlots);
+
+  // Failures, restarts and pods. While the old version stops with a savepoint, every pod is held as it is.
+  const plan = new PodPlan(upgrade.deploy?.replacesPods ? [] : (status.pods ?? []));
+  let failedMessage: string | undefined;
+  let restartedNow = false;
+  if (!upgrade.holdPods) {
+    if (status.phase !== 'Failed' && !suspended) {
+      const failures = decideFailures({
+        tracked: plan.tracked,
+        observation,
+        now,
+        nodeLostTimeoutMs: options.nodeLostTimeoutMs,
+        strategy: resolveRestartStrategy(spec.restartStrategy),
+        failoverStrategy: spec.failoverStrategy,
+        restarts: status.restarts,
+        random: options.random,
+      });
+      if (failures.kind !== 'none') {
+        for (const f of failures.failures) {
+          plan.tracked.delete(f.name);
+          if (f.pod) plan.delete(f.pod, f.reason, f.reason === 'NodeLost');
+        }
+        status.restarts = failures.restarts;
+        events.push(...failures.events);
+        restartedNow = failures.kind === 'restart';
+        if (failures.kind === 'fail') {
+          status.phase = 'Failed';
+          failedMessage = failures.message;
+        } else {
+          status.phase = 'Restarting';
+          if (failures.replaceAll) status.restartEpoch = restartEpoch + 1;
+        }
       }
     }
-    // 3. Create missing pods, unless a restart is still waiting out its delay.
-    const due = status.restarts?.nextRestartAt ? new Date(status.restarts.nextRestartAt) : undefined;
-    if (due && due > now) {
-      requeue(due.getTime() - now.getTime());
+    if (status.phase === 'Failed') {
+      plan.deleteAll(observation.pods, 'JobFailed');
+    } else if (suspended) {
+      plan.deleteAll(observation.pods, 'Suspended');
+      if (status.restarts) delete status.restarts.nextRestartAt;
     } else {
-      if (due && status.restarts) {
+      const due = status.restarts?.nextRestartAt ? new Date(status.restarts.nextRestartAt) : undefined;
+      const pods = planPods(plan, {
+        observation,
+        wanted,
+        restartEpoch: status.restartEpoch ?? 0,
+        specHash: hash,
+        jobName: name,
+        restartDue: due,
+        now,
+      });
+      if (due && due > now) requeue(due.getTime() - now.getTime());
+      if (pods.restartDone && status.restarts && due && due <= now) {
         delete status.restarts.nextRestartAt;
         status.restarts.lastRestartAt = now.toISOString();
       }
-      for (let index = 0; index < wanted; index++) {
-        const podName = taskManagerPodName(name, index);
-        const existing = byName.get(podName);
-        if (tracked.has(podName)) continue;
-        // A pod still ending under this name blocks its successor; its deletion event requeues.
-        if (existing) continue;
-        actions.push({ kind: 'createPod', index });
-      }
+      actions.push(...pods.creations);
     }
   }
-  status.pods = [...tracked].sort();
+  actions.push(...plan.deletions);
+  status.pods = [...plan.tracked].sort();
 
-  // 4. Phase, tasks and conditions.
-  const readyPods = observation.pods.filter((p) => tracked.has(p.name) && p.ready && p.phase === 'Running');
+  // Phase, tasks, savepoints and conditions.
+  const readyPods = observation.pods.filter(
+    (p) => plan.tracked.has(p.name) && p.ready && p.phase === 'Running',
+  );
   const readyTasks = readyPods.reduce(
-    (n, p) => n + tasksOfPod(p.index, spec.parallelism, spec.taskSlots).length,
+    (n, p) => n + tasksOfPod(p.index, deployedSpec.parallelism, deployedSpec.taskSlots).length,
     0,
   );
-  status.tasks = { ready: readyTasks, total: spec.parallelism, pods: wanted };
-  const previousPhase = previous.phase;
-  let phase: Phase;
-  if (status.phase === 'Failed') phase = 'Failed';
-  else if (suspended) phase = 'Suspended';
-  else if (readyPods.length === wanted && !status.restarts?.nextRestartAt) phase = 'Running';
-  else if (status.restarts?.nextRestartAt || previousPhase === 'Restarting' || status.phase === 'Restarting')
-    phase = 'Restarting';
-  else phase = 'Deploying';
+  status.tasks = { ready: readyTasks, total: deployedSpec.parallelism, pods: wanted };
+  const phase = decidePhase({
+    failed: status.phase === 'Failed',
+    suspended,
+    upgradeStep: status.upgrade?.step ?? 'Idle',
+    readyPods: readyPods.length,
+    wantedPods: wanted,
+    restartPending: Boolean(status.restarts?.nextRestartAt),
+    restartedNow,
+    previous: previous.phase,
+  });
   status.phase = phase;
   const savepoint = decideSavepoint(status, {
     nonce: spec.savepointTriggerNonce,
     phase,
     // Every task must take part, or the savepoint would be missing partitions.
-    targets:
-      readyPods.length === wanted && readyPods.every((p) => p.podIP)
-        ? readyPods.map((p) => ({ pod: p.name, podIP: p.podIP ?? '' }))
-        : [],
+    targets: readyPods.length === wanted && readyPods.every((p) => p.podIP) ? reachable(readyPods) : [],
     now,
     timeoutMs: 2 * parseDuration(spec.checkpoints.timeout ?? '60s', 'spec.checkpoints.timeout') + 60_000,
     ...(observation.savepointOutcome ? { outcome: observation.savepointOutcome } : {}),
@@ -330,12 +241,6 @@ export function decide(
   });
   events.push(...savepoint.events);
   if (savepoint.action) actions.push(savepoint.action);
-  if (observation.checkpoints) {
-    status.checkpoint = summarizeCheckpoints(previous.checkpoint, observation.checkpoints, spec.parallelism);
-    events.push(
-      ...checkpointEvents(previous.checkpoint, status.checkpoint, spec.checkpoints.tolerableFailures),
-    );
-  }
   if (phase === 'Running' && options.checkpointPollIntervalMs) requeue(options.checkpointPollIntervalMs);
 
   failedMessage ??=
@@ -349,29 +254,96 @@ export function decide(
     requeue(options.degradedWindowMs - sinceFailure);
   const summary = jobConditions(status.conditions ?? [], {
     phase,
-    parallelism: spec.parallelism,
+    parallelism: deployedSpec.parallelism,
     readyTasks,
     failedMessage,
     ...(lastFailure ? { lastFailure } : {}),
     recentlyFailed: sinceFailure < options.degradedWindowMs,
     generation,
     now,
+    ...(status.upgrade ? { upgrade: status.upgrade } : {}),
   });
   status.conditions = summary.conditions;
-
-  if (previousPhase !== phase) {
+  if (previous.phase !== phase) {
     events.push({
       type: phase === 'Failed' ? 'Warning' : 'Normal',
       reason: phase,
-      message: `phase ${previousPhase ?? 'none'} → ${phase}: ${summary.readyMessage}`,
+      message: `phase ${previous.phase ?? 'none'} → ${phase}: ${summary.readyMessage}`,
     });
   }
   // Pods on a NotReady node are rechecked when the node-lost timeout expires.
   for (const pod of observation.pods) {
     const node = pod.nodeName ? observation.nodes.get(pod.nodeName) : undefined;
-    if (node && !node.ready && node.notReadySince && tracked.has(pod.name)) {
+    if (node && !node.ready && node.notReadySince && plan.tracked.has(pod.name)) {
       requeue(node.notReadySince.getTime() + options.nodeLostTimeoutMs - now.getTime());
     }
   }
   return { status, actions, events, ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };
+}
+
+/** The upgrade machine's view of this pass: what runs, what failed, whether the deployment is stable. */
+function decideJobUpgrade(
+  job: StreamJob,
+  status: StreamJobStatus,
+  observation: Observation,
+  now: Date,
+): UpgradeDecision {
+  const { spec } = job;
+  const deployment = status.deployment;
+  // A manual savepoint in flight finishes first; an upgrade starts on a later pass.
+  if (deployment && status.savepointInProgress && !status.upgrade) {
+    return { upgrade: undefined, holdPods: false, recordStable: false, events: [] };
+  }
+  const deployedSpec = (deployment?.spec ?? spec) as StreamJobSpec;
+  const tracked = new Set(status.pods ?? []);
+  const byName = new Map(observation.pods.map((p) => [p.name, p]));
+  const current = [...tracked].flatMap((n) => byName.get(n) ?? []);
+  const live = reachable(current);
+  const wanted = podCount(deployedSpec.parallelism, deployedSpec.taskSlots);
+  const restartPending = Boolean(status.restarts?.nextRestartAt);
+  const podFailed = [...tracked].some((n) => {
+    const failure = failureOf(n, byName.get(n), observation, now, Number.POSITIVE_INFINITY);
+    return failure !== undefined && failure.reason !== 'PodSucceeded';
+  });
+  const checkpointTime = status.checkpoint?.latestCompleted?.time;
+  const lastFailureTime = status.restarts?.lastFailure?.time;
+  const since = Math.max(
+    deployment ? new Date(deployment.time).getTime() : 0,
+    lastFailureTime ? new Date(lastFailureTime).getTime() : 0,
+  );
+  const allReady = live.length === wanted && !restartPending && status.phase !== 'Failed';
+  const stable = allReady && checkpointTime !== undefined && new Date(checkpointTime).getTime() > since;
+  return decideUpgrade({
+    upgrade: status.upgrade,
+    deployment,
+    lastStable: status.lastStableSpec,
+    spec,
+    generation: job.metadata.generation ?? 0,
+    now,
+    running: allReady ? live : undefined,
+    live,
+    podFailed,
+    suspended: spec.state === 'suspended',
+    failed: status.phase === 'Failed',
+    stable,
+    lastCheckpointTime: checkpointTime ? new Date(checkpointTime) : undefined,
+    savepointOutcome: observation.savepointOutcome,
+  });
+}
+
+/**
+ * A job deployed by an operator from before status.deployment: its running
+ * pods were made from the spec whose hash status.specHash holds. If that is
+ * today's spec, it is the deployment; otherwise the older spec is unknown, and
+ * the pods are replaced from the last committed state as that operator did.
+ */
+function legacyDeployment(job: StreamJob, status: StreamJobStatus): StreamJobStatus['deployment'] {
+  if (!status.specHash) return undefined;
+  const time =
+    status.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime ?? new Date(0).toISOString();
+  return { spec: job.spec, generation: job.metadata.generation ?? 0, time };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -23,7 +23,7 @@ export type SavepointOutcome = { id: string; ok: true } | { id: string; ok: fals
 export const savepointHistoryLimit = 10;
 
 /** A readable, sortable id that is unique per second: manual-20261122t041500z. */
-export function savepointIdAt(reason: 'manual', now: Date): string {
+export function savepointIdAt(reason: 'manual' | 'upgrade', now: Date): string {
   const stamp = now
     .toISOString()
     .replace(/\.\d+Z$/, 'z')
@@ -111,6 +111,26 @@ function trigger(id: string, targets: SavepointTarget[]): TriggerSavepoint {
   return { kind: 'triggerSavepoint', id, targets };
 }
 
+export type SavepointReason = NonNullable<StreamJobStatus['savepoints']>[number]['reason'];
+
+/** Adds a completed savepoint to the bounded history in status (mutated in place). */
+export function recordSavepoint(
+  status: StreamJobStatus,
+  savepoint: { id: string; reason: SavepointReason; path: string; now: Date },
+): SavepointEvent[] {
+  const { id, reason, path, now } = savepoint;
+  status.savepoints = [...(status.savepoints ?? []), { id, path, time: now.toISOString(), reason }].slice(
+    -savepointHistoryLimit,
+  );
+  return [
+    {
+      type: 'Normal',
+      reason: 'SavepointCompleted',
+      message: `savepoint ${id} (${reason}) complete: ${path}`,
+    },
+  ];
+}
+
 /**
  * Records how a savepoint ended, on a status (mutated in place). An outcome
  * for another id than the one in progress is stale and changes nothing.
@@ -124,15 +144,7 @@ export function applySavepointOutcome(
   const pending = status.savepointInProgress;
   if (!pending || pending.id !== outcome.id) return [];
   delete status.savepointInProgress;
-  if (outcome.ok) {
-    status.savepoints = [
-      ...(status.savepoints ?? []),
-      { id: outcome.id, path, time: now.toISOString(), reason: pending.reason },
-    ].slice(-savepointHistoryLimit);
-    return [
-      { type: 'Normal', reason: 'SavepointCompleted', message: `savepoint ${outcome.id} complete: ${path}` },
-    ];
-  }
+  if (outcome.ok) return recordSavepoint(status, { id: outcome.id, reason: pending.reason, path, now });
   status.lastSavepointFailure = { id: outcome.id, time: now.toISOString(), message: outcome.message };
   return [
     {

@@ -1,0 +1,287 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { StreamJob } from '../../../src/api/streamjob.ts';
+import { readManifest } from '../../../src/runtime/checkpoint/savepoint-manifest.ts';
+import {
+  type Cluster,
+  connect,
+  createTestNamespace,
+  deleteNamespace,
+  requireEnv,
+  waitFor,
+} from '../../support/cluster.ts';
+import { countSumProblems, keyedInput, runtimeStorage } from '../../support/committed-state.ts';
+import { harnessAgentUrl } from '../../support/harness-agent.ts';
+import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
+import { type OperatorProcess, startOperator } from '../../support/operator.ts';
+import { applyCrd, StreamJobs } from '../../support/streamjobs.ts';
+
+const keys = 10;
+const partitions = 4;
+
+/**
+ * Input that keeps flowing while a test changes the job: `batches` batches of
+ * `size` records, `pauseMs` apart (bounded in count and time), continuing the
+ * numbering of keyedInput so the expected counts and sums follow.
+ */
+function flow(topic: string, from: number, batches: number, size: number, pauseMs: number) {
+  let stopped = false;
+  let produced = from;
+  const done = (async () => {
+    for (let b = 0; b < batches && !stopped; b++) {
+      await produce(topic, keyedInput(produced, size, keys));
+      produced += size;
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  })();
+  return {
+    /** Stops after the batch in hand; resolves to how many records exist in all. */
+    async stop(): Promise<number> {
+      stopped = true;
+      await done;
+      return produced;
+    },
+    /** Waits for every batch; resolves to how many records exist in all. */
+    async finish(): Promise<number> {
+      await done;
+      return produced;
+    },
+  };
+}
+
+/**
+ * Upgrades of a job running the real runtime in `weir:dev` pods, with input
+ * flowing throughout: output is checked per key for count and sum, so a record
+ * lost, duplicated or applied twice to state across the upgrade shows.
+ */
+describe('StreamJob upgrades with the real runtime', {
+  skip: harnessAgentUrl() ? false : 'needs the local harness (weir:dev maps to this checkout)',
+}, () => {
+  let cluster: Cluster;
+  let namespace: string;
+  let jobs: StreamJobs;
+  let operator: OperatorProcess;
+  const storageUrl = 's3://weir/e2e-upgrade';
+
+  before(async () => {
+    cluster = connect();
+    await applyCrd();
+    namespace = await createTestNamespace(cluster, 'rt-upgrade');
+    jobs = new StreamJobs(cluster, namespace);
+    await cluster.core.createNamespacedSecret({
+      namespace,
+      body: {
+        metadata: { name: 'minio' },
+        stringData: {
+          accessKeyId: requireEnv('WEIR_S3_ACCESS_KEY'),
+          secretAccessKey: requireEnv('WEIR_S3_SECRET_KEY'),
+        },
+      },
+    });
+    operator = await startOperator({
+      name: namespace,
+      watchNamespaces: [namespace],
+      leaseName: 'weir-operator',
+      leaseNamespace: namespace,
+    });
+  });
+  after(async () => {
+    await operator?.stop();
+    await deleteNamespace(cluster, namespace);
+  });
+
+  async function countSumJob(name: string, spec: Record<string, unknown> = {}) {
+    const input = uniqueName(`${name}-in`);
+    const output = uniqueName(`${name}-out`);
+    await createTopics({ name: input, partitions }, { name: output, partitions });
+    await produce(input, keyedInput(0, 1000, keys));
+    await jobs.create({
+      apiVersion: 'weir.dev/v1alpha1',
+      kind: 'StreamJob',
+      metadata: { name },
+      spec: {
+        image: 'weir:dev',
+        entry: '/app/src/jobs/keyed-count-sum.ts',
+        args: { input, output, version: 'v1' },
+        parallelism: 2,
+        taskSlots: 1,
+        kafka: { bootstrapServers: requireEnv('WEIR_KAFKA_BOOTSTRAP') },
+        checkpoints: {
+          storage: {
+            url: storageUrl,
+            endpoint: requireEnv('WEIR_S3_ENDPOINT'),
+            credentialsSecret: { name: 'minio' },
+          },
+          interval: '500ms',
+        },
+        restartStrategy: { type: 'fixed-delay', attempts: 2, delay: '1s' },
+        ...spec,
+      },
+    });
+    await readCommitted(output, partitions, { expected: 1000, timeoutMs: 90_000, quietMs: 200 });
+    const stable = await jobs.waitFor(
+      name,
+      'the first deployment to be stable',
+      (j) => j.status?.lastStableSpec?.generation === 1,
+      90_000,
+    );
+    return { input, output, stable };
+  }
+
+  async function eventsOf(job: StreamJob): Promise<string[]> {
+    const list = await cluster.core.listNamespacedEvent({
+      namespace,
+      fieldSelector: `involvedObject.uid=${job.metadata.uid}`,
+    });
+    return list.items
+      .sort((a, b) =>
+        String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp)),
+      )
+      .map((e) => e.reason ?? '');
+  }
+
+  it('savepoint upgrade of args with input flowing: a new run restored from exactly the complete savepoint, count and sum exactly once', async () => {
+    const { input, output, stable } = await countSumJob('sp');
+    const oldRun = stable.status?.run?.id;
+    const input$ = flow(input, 1000, 100, 30, 100);
+    await jobs.patchSpec('sp', { args: { input, output, version: 'v2' } });
+
+    const upgraded = await jobs.waitFor(
+      'sp',
+      'the upgrade to complete (generation 2 stable)',
+      (j) => j.status?.upgrade === undefined && j.status?.lastStableSpec?.generation === 2,
+      180_000,
+    );
+    const produced = await input$.finish();
+    const savepoint = upgraded.status?.savepoints?.find((s) => s.reason === 'upgrade');
+    assert.ok(
+      savepoint,
+      `an upgrade savepoint in status.savepoints: ${JSON.stringify(upgraded.status?.savepoints)}`,
+    );
+    assert.notEqual(upgraded.status?.run?.id, oldRun, 'a new run');
+    assert.equal(upgraded.status?.run?.restoredFrom, savepoint.id, 'restored from exactly that savepoint');
+
+    // Complete in S3: every task of the old run wrote its part, and the new pods were created after it.
+    const manifest = await readManifest(runtimeStorage(storageUrl), namespace, 'sp', savepoint.id);
+    assert.equal(manifest.runId, oldRun);
+    assert.equal(manifest.partitions.length, partitions);
+    const pods = await cluster.core.listNamespacedPod({ namespace, labelSelector: 'weir.dev/job=sp' });
+    for (const pod of pods.items) {
+      assert.equal(pod.metadata?.labels?.['weir.dev/run'], upgraded.status?.run?.id);
+      const created = new Date(pod.metadata?.creationTimestamp ?? 0).getTime();
+      // creationTimestamp has whole seconds; the manifest's time has milliseconds.
+      assert.ok(
+        created >= Math.floor(new Date(manifest.createdAt).getTime() / 1000) * 1000,
+        `${pod.metadata?.name} created after the savepoint`,
+      );
+    }
+    const reasons = await eventsOf(upgraded);
+    const order = ['UpgradeStarted', 'UpgradeSavepointCompleted', 'UpgradeCompleted'].map((r) =>
+      reasons.indexOf(r),
+    );
+    assert.ok(
+      order.every((i, n) => i >= 0 && (n === 0 || i > (order[n - 1] ?? -1))),
+      `events in order: ${reasons.join(', ')}`,
+    );
+
+    const records = await readCommitted(output, partitions, {
+      expected: produced,
+      timeoutMs: 120_000,
+      quietMs: 2000,
+    });
+    assert.deepEqual(countSumProblems(records, produced, keys), []);
+    // Every key switched version once, from v1 to v2, and never back.
+    const versions = new Map<string, string[]>();
+    for (const r of records) {
+      const { key, version } = JSON.parse(r.value ?? '{}') as { key: string; version: string };
+      const seen = versions.get(key) ?? [];
+      if (seen.at(-1) !== version) versions.set(key, [...seen, version]);
+    }
+    for (const [key, seq] of versions) assert.deepEqual(seq, ['v1', 'v2'], key);
+  });
+
+  it('an upgrade to an entry that does not load is rolled back, exactly once, and a following good change upgrades', async () => {
+    const { input, output } = await countSumJob('rb', {
+      upgrade: { stableTimeout: '40s' },
+      restartStrategy: { type: 'fixed-delay', attempts: 1, delay: '1s' },
+    });
+    const input$ = flow(input, 1000, 150, 20, 200);
+    await jobs.patchSpec('rb', { entry: '/app/src/jobs/no-such-job.ts' });
+    const rolledBack = await jobs.waitFor(
+      'rb',
+      'the broken version to be rolled back',
+      (j) => j.status?.upgrade?.step === 'RolledBack' && j.status?.phase === 'Running',
+      180_000,
+    );
+    assert.equal(rolledBack.status?.deployment?.generation, 1);
+    assert.equal(rolledBack.spec.entry, '/app/src/jobs/no-such-job.ts', 'the user spec is not rewritten');
+    const degraded = rolledBack.status?.conditions?.find((c) => c.type === 'Degraded');
+    assert.equal(degraded?.reason, 'RolledBack');
+    assert.ok((await eventsOf(rolledBack)).includes('RolledBack'));
+
+    await jobs.patchSpec('rb', {
+      entry: '/app/src/jobs/keyed-count-sum.ts',
+      args: { input, output, version: 'v3' },
+    });
+    await jobs.waitFor(
+      'rb',
+      'the good change to upgrade (generation 3 stable)',
+      (j) => j.status?.upgrade === undefined && j.status?.lastStableSpec?.generation === 3,
+      180_000,
+    );
+    const produced = await input$.finish();
+    const records = await readCommitted(output, partitions, {
+      expected: produced,
+      timeoutMs: 120_000,
+      quietMs: 2000,
+    });
+    assert.deepEqual(countSumProblems(records, produced, keys), []);
+  });
+
+  it('last-state and stateless upgrades: the same run continues its counts; stateless starts them over', async () => {
+    const { input, output, stable } = await countSumJob('modes', { upgradeMode: 'last-state' });
+    const run = stable.status?.run?.id;
+    await jobs.patchSpec('modes', { args: { input, output, version: 'v2' } });
+    const lastState = await jobs.waitFor(
+      'modes',
+      'the last-state upgrade to complete',
+      (j) => j.status?.upgrade === undefined && j.status?.lastStableSpec?.generation === 2,
+      180_000,
+    );
+    assert.equal(lastState.status?.run?.id, run, 'last-state continues the run');
+    await produce(input, keyedInput(1000, 500, keys));
+    const records = await readCommitted(output, partitions, {
+      expected: 1500,
+      timeoutMs: 120_000,
+      quietMs: 2000,
+    });
+    assert.deepEqual(countSumProblems(records, 1500, keys), []);
+
+    // stateless: a new run with no state; it reads the topic from the start (no committed offsets), so every
+    // key's count starts over at 1.
+    await jobs.patchSpec('modes', { upgradeMode: 'stateless', args: { input, output, version: 'v3' } });
+    const fresh = await jobs.waitFor(
+      'modes',
+      'the stateless upgrade to complete',
+      (j) => j.status?.upgrade === undefined && j.status?.lastStableSpec?.generation === 3,
+      180_000,
+    );
+    assert.notEqual(fresh.status?.run?.id, run);
+    await waitFor('v3 output for every key', 120_000, async () => {
+      const all = await readCommitted(output, partitions, {
+        expected: 1500,
+        timeoutMs: 10_000,
+        quietMs: 500,
+      });
+      const v3 = all.filter((r) => (JSON.parse(r.value ?? '{}') as { version: string }).version === 'v3');
+      return v3.length === 1500 ? v3 : undefined;
+    });
+    const all = await readCommitted(output, partitions, { expected: 3000, timeoutMs: 30_000, quietMs: 1000 });
+    const v3 = all.filter((r) => (JSON.parse(r.value ?? '{}') as { version: string }).version === 'v3');
+    assert.deepEqual(
+      countSumProblems(v3, 1500, keys),
+      [],
+      'the stateless run counted the whole input once, from zero',
+    );
+  });
+});

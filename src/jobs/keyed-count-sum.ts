@@ -1,0 +1,41 @@
+import { json, Pipeline, string, valueState } from '../sdk/index.ts';
+
+export interface CountSum {
+  key: string | null;
+  count: number;
+  sum: number;
+  /** args.version of the job that emitted it, so output shows which side of an upgrade it came from. */
+  version: string;
+}
+
+/**
+ * Keeps a count and a sum per key: each input value ends in a number ("v123"
+ * adds 123), and each record emits the key's running count and sum. A record
+ * applied twice to state shows in the sum even where the count would look
+ * right, so the upgrade and failure tests check both. Args: `input`, `output`,
+ * `version` (stamped on every output record).
+ */
+export default function keyedCountSum(args: Record<string, unknown>) {
+  const input = typeof args.input === 'string' ? args.input : 'events';
+  const output = typeof args.output === 'string' ? args.output : 'sums';
+  const version = typeof args.version === 'string' ? args.version : 'v1';
+  return Pipeline.from('events', { topics: [input], key: string, value: string })
+    .process('count-sum', {
+      state: { count: valueState<number>(), sum: valueState<number>() },
+      process(record, state, emit) {
+        const amount = Number(/(\d+)$/.exec(record.value ?? '')?.[1]);
+        if (!Number.isSafeInteger(amount))
+          throw new Error(`value "${record.value}" does not end in a number`);
+        const count = (state.count.get() ?? 0) + 1;
+        const sum = (state.sum.get() ?? 0) + amount;
+        state.count.set(count);
+        state.sum.set(sum);
+        emit({
+          key: record.key,
+          value: { key: record.key, count, sum, version },
+          timestamp: record.timestamp,
+        });
+      },
+    })
+    .to('sums', { topic: output, key: string, value: json<CountSum>() });
+}

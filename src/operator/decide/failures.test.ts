@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decideFailures, type FailuresInput } from './failures.ts';
+import type { ObservedNode, ObservedPod } from './observation.ts';
+import { resolveRestartStrategy } from './restart-strategy.ts';
+
+const t0 = new Date('2026-03-01T12:00:00Z');
+const pod = (index: number, o: Partial<ObservedPod> = {}): ObservedPod => ({
+  name: `wc-tm-${index}`,
+  uid: `u${index}`,
+  index,
+  restartEpoch: 0,
+  specHash: 'h',
+  runId: 'r',
+  phase: 'Running',
+  ready: true,
+  deleting: false,
+  nodeName: 'n1',
+  ...o,
+});
+function input(
+  pods: ObservedPod[],
+  o: Partial<FailuresInput> = {},
+  node: ObservedNode = { name: 'n1', ready: true },
+): FailuresInput {
+  return {
+    tracked: new Set(['wc-tm-0', 'wc-tm-1']),
+    observation: { pods, nodes: new Map([['n1', node]]), released: new Set() },
+    now: t0,
+    nodeLostTimeoutMs: 30_000,
+    strategy: resolveRestartStrategy({ type: 'fixed-delay', attempts: 2, delay: '5s' }),
+    failoverStrategy: 'region',
+    restarts: undefined,
+    random: () => 0.5,
+    ...o,
+  };
+}
+
+const cases: [string, FailuresInput, string, string[]][] = [
+  ['all running', input([pod(0), pod(1)]), 'none', []],
+  [
+    'one failed',
+    input([pod(0, { phase: 'Failed', terminationMessage: 'exit 1' }), pod(1)]),
+    'restart',
+    ['PodFailed'],
+  ],
+  ['one gone', input([pod(1)]), 'restart', ['PodDeleted']],
+  ['one exited 0', input([pod(0, { phase: 'Succeeded' }), pod(1)]), 'restart', ['PodSucceeded']],
+  [
+    'node down, within the timeout',
+    input([pod(0), pod(1)], {}, { name: 'n1', ready: false, notReadySince: new Date(t0.getTime() - 10_000) }),
+    'none',
+    [],
+  ],
+  [
+    'node lost',
+    input([pod(0), pod(1)], {}, { name: 'n1', ready: false, notReadySince: new Date(t0.getTime() - 30_000) }),
+    'restart',
+    ['NodeLost', 'NodeLost'],
+  ],
+  [
+    'beyond the attempts',
+    input([pod(0, { phase: 'Failed' }), pod(1)], {
+      restarts: { count: 2, consecutive: 2, recentFailures: [] },
+    }),
+    'fail',
+    ['PodFailed'],
+  ],
+];
+
+describe('decideFailures', () => {
+  for (const [what, given, kind, failureReasons] of cases) {
+    it(`${what}: ${kind}`, () => {
+      const d = decideFailures(given);
+      assert.equal(d.kind, kind);
+      assert.deepEqual(d.kind === 'none' ? [] : d.failures.map((f) => f.reason), failureReasons);
+    });
+  }
+  it('full failover replaces every pod; a later pending restart time is kept', () => {
+    const later = new Date(t0.getTime() + 60_000).toISOString();
+    const d = decideFailures(
+      input([pod(0, { phase: 'Failed' }), pod(1)], {
+        failoverStrategy: 'full',
+        restarts: { count: 0, consecutive: 0, recentFailures: [], nextRestartAt: later },
+      }),
+    );
+    assert.ok(d.kind === 'restart' && d.replaceAll);
+    assert.equal(d.kind === 'restart' ? d.restarts.nextRestartAt : '', later);
+  });
+});

@@ -1,0 +1,153 @@
+import type { FailureRecord, StreamJobSpec, StreamJobStatus } from '../../api/streamjob.ts';
+import type { Observation, ObservedPod } from './observation.ts';
+import {
+  decideRestart,
+  type FailureHistory,
+  maxRecentFailures,
+  type RestartStrategy,
+  recordFailure,
+} from './restart-strategy.ts';
+
+export type Restarts = NonNullable<StreamJobStatus['restarts']>;
+
+export interface Failure {
+  pod: ObservedPod | undefined;
+  name: string;
+  reason: 'PodFailed' | 'PodSucceeded' | 'PodDeleted' | 'NodeLost';
+  message: string;
+}
+
+export interface FailureEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+/** The failure history of a fresh deployment. */
+export function noFailures(): Restarts {
+  return { count: 0, consecutive: 0, recentFailures: [] };
+}
+
+function historyFrom(restarts: Restarts | undefined): FailureHistory {
+  return {
+    count: restarts?.count ?? 0,
+    consecutive: restarts?.consecutive ?? 0,
+    recent: (restarts?.recentFailures ?? []).map((f) => new Date(f.time)),
+    ...(restarts?.lastRestartAt ? { lastRestartAt: new Date(restarts.lastRestartAt) } : {}),
+  };
+}
+
+/** Why a pod the operator counts as live is no longer live, if it is not. */
+export function failureOf(
+  name: string,
+  pod: ObservedPod | undefined,
+  observation: Observation,
+  now: Date,
+  nodeLostTimeoutMs: number,
+): Failure | undefined {
+  if (!pod) return { pod, name, reason: 'PodDeleted', message: `pod ${name} was deleted` };
+  if (pod.deleting) return { pod, name, reason: 'PodDeleted', message: `pod ${name} is being deleted` };
+  if (pod.phase === 'Failed') {
+    return {
+      pod,
+      name,
+      reason: 'PodFailed',
+      message: `pod ${name} failed: ${pod.terminationMessage ?? 'no details'}`,
+    };
+  }
+  if (pod.phase === 'Succeeded') {
+    return { pod, name, reason: 'PodSucceeded', message: `pod ${name} exited unexpectedly with success` };
+  }
+  const node = pod.nodeName ? observation.nodes.get(pod.nodeName) : undefined;
+  if (node && !node.ready && node.notReadySince) {
+    const downFor = now.getTime() - node.notReadySince.getTime();
+    if (downFor >= nodeLostTimeoutMs) {
+      return {
+        pod,
+        name,
+        reason: 'NodeLost',
+        message: `node ${node.name} of pod ${name} has not been Ready for ${Math.round(downFor / 1000)}s`,
+      };
+    }
+  }
+  return undefined;
+}
+
+export interface FailuresInput {
+  /** The pods counted as live, by name. */
+  tracked: ReadonlySet<string>;
+  observation: Observation;
+  now: Date;
+  nodeLostTimeoutMs: number;
+  strategy: RestartStrategy;
+  failoverStrategy: StreamJobSpec['failoverStrategy'];
+  restarts: Restarts | undefined;
+  random: () => number;
+}
+
+export type FailuresDecision =
+  | { kind: 'none' }
+  | {
+      kind: 'restart';
+      failures: Failure[];
+      restarts: Restarts;
+      /** full failover: every pod is replaced, not only the failed ones. */
+      replaceAll: boolean;
+      events: FailureEvent[];
+    }
+  | { kind: 'fail'; failures: Failure[]; restarts: Restarts; message: string; events: FailureEvent[] };
+
+/**
+ * Failures of the pods counted as live, counted once each, and what the
+ * restart strategy makes of them: a restart at a due time (kept if a later
+ * one is already pending), or the job failed.
+ */
+export function decideFailures(input: FailuresInput): FailuresDecision {
+  const { observation, now, strategy } = input;
+  const byName = new Map(observation.pods.map((p) => [p.name, p]));
+  const failures: Failure[] = [];
+  for (const name of [...input.tracked].sort()) {
+    const failure = failureOf(name, byName.get(name), observation, now, input.nodeLostTimeoutMs);
+    if (failure) failures.push(failure);
+  }
+  if (failures.length === 0) return { kind: 'none' };
+
+  let history = historyFrom(input.restarts);
+  const records: FailureRecord[] = [];
+  const events: FailureEvent[] = [];
+  for (const failure of failures) {
+    history = recordFailure(history, now, strategy);
+    records.push({
+      time: now.toISOString(),
+      pod: failure.name,
+      reason: failure.reason,
+      message: failure.message,
+    });
+    events.push({ type: 'Warning', reason: 'TaskFailed', message: failure.message });
+  }
+  const decision = decideRestart(strategy, history, now, input.random);
+  const lastFailure = records.at(-1);
+  const restarts: Restarts = {
+    ...input.restarts,
+    count: history.count,
+    consecutive: history.consecutive,
+    recentFailures: [...(input.restarts?.recentFailures ?? []), ...records].slice(-maxRecentFailures),
+    ...(lastFailure ? { lastFailure } : {}),
+  };
+  if (decision.kind === 'fail') {
+    delete restarts.nextRestartAt;
+    events.push({ type: 'Warning', reason: decision.reason, message: decision.message });
+    return { kind: 'fail', failures, restarts, message: decision.message, events };
+  }
+  const pending = restarts.nextRestartAt ? new Date(restarts.nextRestartAt) : undefined;
+  const at = pending && pending > decision.at ? pending : decision.at;
+  restarts.nextRestartAt = at.toISOString();
+  const replaceAll = input.failoverStrategy === 'full';
+  const scope = replaceAll ? 'all pods' : failures.map((f) => f.name).join(', ');
+  events.push({
+    type: 'Normal',
+    reason: 'RestartScheduled',
+    message: `restarting ${scope} in ${Math.round(decision.delayMs / 100) / 10}s (${strategy.type}, failover ${input.failoverStrategy})`,
+  });
+  return { kind: 'restart', failures, restarts, replaceAll, events };
+}

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ObservedPod } from './observation.ts';
+import { PodPlan, type PodsInput, planPods } from './pods.ts';
+
+const t0 = new Date('2026-03-01T12:00:00Z');
+const pod = (index: number, o: Partial<ObservedPod> = {}): ObservedPod => ({
+  name: `wc-tm-${index}`,
+  uid: `u${index}`,
+  index,
+  restartEpoch: 1,
+  specHash: 'h',
+  runId: 'r',
+  phase: 'Running',
+  ready: true,
+  deleting: false,
+  ...o,
+});
+const input = (pods: ObservedPod[], o: Partial<PodsInput> = {}): PodsInput => ({
+  observation: { pods, nodes: new Map(), released: new Set() },
+  wanted: 2,
+  restartEpoch: 1,
+  specHash: 'h',
+  jobName: 'wc',
+  restartDue: undefined,
+  now: t0,
+  ...o,
+});
+
+const cases: [string, string[], PodsInput, string[], number[], string[]][] = [
+  ['a new job', [], input([]), [], [0, 1], []],
+  ['adopts pods an earlier pass created', [], input([pod(0), pod(1)]), [], [], ['wc-tm-0', 'wc-tm-1']],
+  [
+    'replaces pods of an older epoch',
+    ['wc-tm-0'],
+    input([pod(0, { restartEpoch: 0 }), pod(1)]),
+    ['wc-tm-0 Replaced'],
+    [],
+    ['wc-tm-1'],
+  ],
+  ['replaces pods of another spec', [], input([pod(0, { specHash: 'old' })]), ['wc-tm-0 Replaced'], [1], []],
+  ['scales down', [], input([pod(0), pod(1), pod(2)]), ['wc-tm-2 ScaledDown'], [], ['wc-tm-0', 'wc-tm-1']],
+  [
+    'cleans up an ended pod already counted',
+    [],
+    input([pod(0, { phase: 'Failed' }), pod(1)]),
+    ['wc-tm-0 Cleanup'],
+    [],
+    ['wc-tm-1'],
+  ],
+  [
+    'waits for a terminating pod of the same name',
+    [],
+    input([pod(0, { deleting: true }), pod(1)]),
+    [],
+    [],
+    ['wc-tm-1'],
+  ],
+  [
+    'creates nothing before a restart is due',
+    [],
+    input([pod(1)], { restartDue: new Date(t0.getTime() + 1000) }),
+    [],
+    [],
+    ['wc-tm-1'],
+  ],
+  [
+    'does not adopt a pod it gave up on',
+    [],
+    {
+      ...input([pod(0), pod(1)]),
+      observation: { pods: [pod(0), pod(1)], nodes: new Map(), released: new Set(['u0']) },
+    },
+    [],
+    [],
+    ['wc-tm-1'],
+  ],
+];
+
+describe('planPods', () => {
+  for (const [what, tracked, given, deletions, creations, kept] of cases) {
+    it(what, () => {
+      const plan = new PodPlan(tracked);
+      const out = planPods(plan, given);
+      assert.deepEqual(
+        plan.deletions.map((d) => `${d.name} ${d.reason}`),
+        deletions,
+      );
+      assert.deepEqual(
+        out.creations.map((c) => c.index),
+        creations,
+      );
+      assert.deepEqual([...plan.tracked].sort(), kept);
+    });
+  }
+});

@@ -1,0 +1,89 @@
+import { taskManagerPodName } from '../../api/constants.ts';
+import type { Observation, ObservedPod } from './observation.ts';
+
+export interface DeletePod {
+  kind: 'deletePod';
+  name: string;
+  uid: string;
+  force: boolean;
+  reason: string;
+}
+
+export interface CreatePod {
+  kind: 'createPod';
+  index: number;
+}
+
+/**
+ * The pods counted as live and the deletions decided so far in a pass. A pod
+ * is deleted at most once per pass, and a pod already being deleted is left
+ * alone unless it must be forced (its node is lost).
+ */
+export class PodPlan {
+  readonly tracked: Set<string>;
+  readonly deletions: DeletePod[] = [];
+  private readonly deleting = new Set<string>();
+
+  constructor(tracked: Iterable<string>) {
+    this.tracked = new Set(tracked);
+  }
+
+  delete(pod: ObservedPod, reason: string, force = false): void {
+    this.tracked.delete(pod.name);
+    if (this.deleting.has(pod.name) || (pod.deleting && !force)) return;
+    this.deleting.add(pod.name);
+    this.deletions.push({ kind: 'deletePod', name: pod.name, uid: pod.uid, force, reason });
+  }
+
+  deleteAll(pods: readonly ObservedPod[], reason: string): void {
+    for (const pod of pods) this.delete(pod, reason);
+  }
+
+  isDeleting(name: string): boolean {
+    return this.deleting.has(name);
+  }
+}
+
+export interface PodsInput {
+  observation: Observation;
+  wanted: number;
+  restartEpoch: number;
+  specHash: string;
+  jobName: string;
+  /** A pending restart's due time; no pod is created before it. */
+  restartDue: Date | undefined;
+  now: Date;
+}
+
+/**
+ * Brings the pods to the wanted set: pods of an older epoch or spec, or
+ * beyond the wanted count, are replaced (not failures); pods created by an
+ * earlier pass are adopted; missing pods are created unless a restart is
+ * still waiting out its delay.
+ */
+export function planPods(plan: PodPlan, input: PodsInput): { creations: CreatePod[]; restartDone: boolean } {
+  const { observation, wanted } = input;
+  for (const pod of observation.pods) {
+    const current =
+      pod.restartEpoch === input.restartEpoch && pod.specHash === input.specHash && pod.index >= 0;
+    if (!current || pod.index >= wanted) {
+      plan.delete(pod, current ? 'ScaledDown' : 'Replaced');
+    } else if (plan.isDeleting(pod.name) || observation.released.has(pod.uid)) {
+      // given up on, in this pass or an earlier one that a lagging cache has not caught up with
+    } else if (!pod.deleting && pod.phase !== 'Failed' && pod.phase !== 'Succeeded') {
+      plan.tracked.add(pod.name); // created by an earlier pass: adopt it
+    } else if (!plan.tracked.has(pod.name) && !pod.deleting) {
+      plan.delete(pod, 'Cleanup'); // an ended pod already counted
+    }
+  }
+  if (input.restartDue && input.restartDue > input.now) return { creations: [], restartDone: false };
+  const byName = new Map(observation.pods.map((p) => [p.name, p]));
+  const creations: CreatePod[] = [];
+  for (let index = 0; index < wanted; index++) {
+    const name = taskManagerPodName(input.jobName, index);
+    // A pod still ending under this name blocks its successor; its deletion event requeues.
+    if (plan.tracked.has(name) || byName.has(name)) continue;
+    creations.push({ kind: 'createPod', index });
+  }
+  return { creations, restartDone: input.restartDue !== undefined };
+}

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, it } from 'node:test';
+import type { StreamJobSpec } from '../../api/streamjob.ts';
+import { type DiffType, diffSpecs, specHashOf } from './spec-diff.ts';
+
+const base = {
+  image: 'img:1',
+  entry: 'job.js',
+  args: { a: 1, b: { c: 2 } },
+  parallelism: 2,
+  taskSlots: 1,
+  kafka: { bootstrapServers: 'k:9092' },
+  checkpoints: {
+    storage: { url: 's3://weir/p', region: 'us-east-1' },
+    mode: 'exactly-once',
+    tolerableFailures: 3,
+    retained: 3,
+  },
+  restartStrategy: { type: 'none' },
+  failoverStrategy: 'region',
+  state: 'running',
+  restartNonce: 0,
+  savepointTriggerNonce: 0,
+  allowNonRestoredState: false,
+  upgradeMode: 'savepoint',
+  upgrade: { rollback: true, savepointFallback: true },
+} as StreamJobSpec;
+
+const cases: [string, Partial<StreamJobSpec>, DiffType, string[]][] = [
+  ['nothing', {}, 'ignore', []],
+  [
+    'the restart strategy',
+    { restartStrategy: { type: 'fixed-delay', attempts: 3, delay: '1s' } },
+    'ignore',
+    [],
+  ],
+  ['the nonces and state', { restartNonce: 2, savepointTriggerNonce: 5, state: 'suspended' }, 'ignore', []],
+  [
+    'upgrade settings and mode',
+    { upgradeMode: 'stateless', upgrade: { rollback: false, savepointFallback: false } },
+    'ignore',
+    [],
+  ],
+  ['args key order only', { args: { b: { c: 2 }, a: 1 } }, 'ignore', []],
+  ['parallelism', { parallelism: 4 }, 'scale', ['parallelism']],
+  ['taskSlots', { taskSlots: 2 }, 'scale', ['taskSlots']],
+  ['the image', { image: 'img:2' }, 'upgrade', ['image']],
+  ['args', { args: { a: 2, b: { c: 2 } } }, 'upgrade', ['args']],
+  [
+    'the checkpoint interval',
+    { checkpoints: { ...base.checkpoints, interval: '5s' } },
+    'upgrade',
+    ['checkpoints'],
+  ],
+  [
+    'the image and parallelism: the larger class',
+    { image: 'img:2', parallelism: 3 },
+    'upgrade',
+    ['parallelism', 'image'],
+  ],
+  [
+    'allowNonRestoredState false → true',
+    { allowNonRestoredState: true },
+    'upgrade',
+    ['allowNonRestoredState'],
+  ],
+];
+
+describe('diffSpecs', () => {
+  for (const [what, change, type, fields] of cases) {
+    it(`${what}: ${type}`, () => {
+      const diff = diffSpecs(base, { ...base, ...change });
+      assert.equal(diff.type, type);
+      assert.deepEqual(diff.fields, fields);
+    });
+  }
+});
+
+describe('specHashOf', () => {
+  it('is the hash earlier Weir versions computed (an operator upgrade restarts no job)', () => {
+    // The formula the pods of running jobs were labelled with before spec-diff.ts existed.
+    const shaping = {
+      image: base.image,
+      entry: base.entry,
+      args: base.args,
+      parallelism: base.parallelism,
+      taskSlots: base.taskSlots,
+      kafka: base.kafka,
+      checkpoints: base.checkpoints,
+      taskManager: base.taskManager,
+    };
+    const earlier = createHash('sha256').update(JSON.stringify(shaping)).digest('hex').slice(0, 10);
+    assert.equal(specHashOf(base), earlier);
+    assert.equal(specHashOf({ ...base, restartNonce: 9, upgradeMode: 'stateless' }), earlier);
+    assert.notEqual(specHashOf({ ...base, allowNonRestoredState: true }), earlier);
+  });
+});

@@ -1,0 +1,423 @@
+import { parseDuration } from '../../api/duration.ts';
+import type { StreamJobSpec, StreamJobStatus } from '../../api/streamjob.ts';
+import { type SavepointOutcome, type SavepointTarget, savepointIdAt } from './savepoint.ts';
+import { diffSpecs, type SpecDiff } from './spec-diff.ts';
+
+/*
+ * The upgrade state machine. status.upgrade holds the step; it is written
+ * before the step is acted on, so an operator restarted anywhere finishes the
+ * same upgrade once. "Idle" is no status.upgrade.
+ *
+ *            spec change, upgradeMode savepoint, every task running
+ *   Idle ─────────────────────────────────────────────────────────► Savepointing
+ *    │  spec change: last-state, stateless, a rescale, or nothing       │  │
+ *    │  running to take a savepoint of                                  │  │ no savepoint, and no
+ *    ▼                                                                  │  │ fallback allowed
+ *   Deploying ◄─────── savepoint complete, or the fallback to ──────────┘  ▼
+ *    │  │  │           the last committed checkpoint                    Aborted
+ *    │  │  └── a newer spec ──► Savepointing | Deploying                   │
+ *    │  └── not stable in stableTimeout, or Failed ──► RolledBack          │
+ *    └── stable ──► Idle                                 │                 │
+ *                                  a newer spec ──► Savepointing | Deploying
+ *
+ * Savepointing: the old version's TaskManagers stop with the savepoint; no
+ * pod is created or replaced, and a pod that ends is expected, not a failure.
+ * Deploying: the new version's pods start (restored from the savepoint, the
+ * last committed state, or nothing) and must become stable. Aborted and
+ * RolledBack are at rest: the older spec runs until the spec changes again.
+ */
+export type UpgradeStep = 'Idle' | 'Savepointing' | 'Deploying' | 'Aborted' | 'RolledBack';
+export type UpgradeMode = 'savepoint' | 'last-state' | 'stateless';
+export type UpgradeStatus = NonNullable<StreamJobStatus['upgrade']>;
+export type RecordedSpec = NonNullable<StreamJobStatus['deployment']>;
+
+export const upgradeTransitions: Readonly<Record<UpgradeStep, readonly UpgradeStep[]>> = {
+  Idle: ['Savepointing', 'Deploying'],
+  Savepointing: ['Deploying', 'Aborted'],
+  Deploying: ['Idle', 'RolledBack', 'Savepointing', 'Deploying'],
+  Aborted: ['Savepointing', 'Deploying'],
+  RolledBack: ['Savepointing', 'Deploying'],
+};
+
+export class UpgradeTransitionError extends Error {
+  readonly code = 'UPGRADE_TRANSITION_INVALID';
+  readonly retriable = false;
+}
+
+/** Throws, naming both steps, unless the table allows the transition. */
+export function checkTransition(from: UpgradeStep, to: UpgradeStep): void {
+  if (!upgradeTransitions[from].includes(to)) {
+    throw new UpgradeTransitionError(`invalid upgrade transition ${from} → ${to}`);
+  }
+}
+
+/** Where the pods of a new deployment get their state. */
+export type RunChange = { kind: 'continue' } | { kind: 'new' } | { kind: 'restore'; savepointId: string };
+
+export interface NewDeployment {
+  spec: StreamJobSpec;
+  generation: number;
+  run: RunChange;
+  /** A new version, a rollback or a recovery (restart history starts over), or only spec fields that need no new pods. */
+  replacesPods: boolean;
+}
+
+export interface StopWithSavepoint {
+  kind: 'stopWithSavepoint';
+  id: string;
+  targets: SavepointTarget[];
+}
+
+export interface UpgradeEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+export interface UpgradeInput {
+  upgrade: UpgradeStatus | undefined;
+  deployment: RecordedSpec | undefined;
+  lastStable: RecordedSpec | undefined;
+  spec: StreamJobSpec;
+  generation: number;
+  now: Date;
+  /** Every wanted pod of the deployment is Ready with an address: these can be asked to stop with a savepoint. */
+  running: SavepointTarget[] | undefined;
+  /** The deployment's pods that still run; during Savepointing, those not stopped yet. */
+  live: SavepointTarget[];
+  /** A pod of the deployment failed or vanished (not a clean stop). */
+  podFailed: boolean;
+  suspended: boolean;
+  /** The restart strategy gave up on the deployment. */
+  failed: boolean;
+  /** A checkpoint completed after the deployment started and after its last failure, every task Ready. */
+  stable: boolean;
+  /** When every task's input was last committed (status.checkpoint), for the fallback's age limit. */
+  lastCheckpointTime: Date | undefined;
+  savepointOutcome: SavepointOutcome | undefined;
+}
+
+export interface UpgradeDecision {
+  upgrade: UpgradeStatus | undefined;
+  deploy?: NewDeployment;
+  action?: StopWithSavepoint;
+  /** The upgrade savepoint completed: record it in the savepoint history. */
+  savepointCompleted?: string;
+  /** Savepointing: hold every pod as it is, and do not count ending pods as failures. */
+  holdPods: boolean;
+  recordStable: boolean;
+  events: UpgradeEvent[];
+  requeueAfterMs?: number;
+}
+
+function stepOf(upgrade: UpgradeStatus | undefined): UpgradeStep {
+  return upgrade?.step ?? 'Idle';
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 1000)}s`;
+}
+
+/**
+ * One pass of the upgrade machine: a pure function of the recorded upgrade,
+ * the deployed and wanted specs, and what was observed.
+ */
+export function decideUpgrade(input: UpgradeInput): UpgradeDecision {
+  const step = stepOf(input.upgrade);
+  if (!input.deployment) {
+    // A new job: its first spec is deployed as it is; there is nothing to upgrade from.
+    return {
+      upgrade: undefined,
+      deploy: {
+        spec: input.spec,
+        generation: input.generation,
+        run: { kind: 'continue' },
+        replacesPods: false,
+      },
+      holdPods: false,
+      recordStable: false,
+      events: [],
+    };
+  }
+  switch (step) {
+    case 'Savepointing':
+      return savepointing(input, input.upgrade as UpgradeStatus, input.deployment);
+    case 'Deploying':
+      return deploying(input, input.upgrade as UpgradeStatus, input.deployment);
+    default:
+      return atRest(input, step, input.deployment);
+  }
+}
+
+const rest = (input: UpgradeInput, upgrade: UpgradeStatus | undefined): UpgradeDecision => ({
+  upgrade,
+  holdPods: false,
+  recordStable: input.stable && input.lastStable?.generation !== input.deployment?.generation,
+  events: [],
+});
+
+/** Idle, Aborted or RolledBack: a spec the deployment does not run yet starts an upgrade. */
+function atRest(input: UpgradeInput, step: UpgradeStep, deployment: RecordedSpec): UpgradeDecision {
+  const settled = step === 'Idle' ? undefined : input.upgrade;
+  // At rest after a failed upgrade, only a newer generation tries again.
+  if (settled && input.generation <= settled.toGeneration) return rest(input, settled);
+  const diff = diffSpecs(deployment.spec as StreamJobSpec, input.spec);
+  if (diff.type === 'ignore' || input.suspended) {
+    // Nothing runs that needs changing (or nothing runs at all): the deployment takes the spec as it is.
+    if (deployment.generation === input.generation) return rest(input, settled);
+    return {
+      ...rest(input, settled),
+      deploy: {
+        spec: input.spec,
+        generation: input.generation,
+        run: { kind: 'continue' },
+        replacesPods: false,
+      },
+    };
+  }
+  return startUpgrade(input, step, deployment, diff);
+}
+
+function startUpgrade(
+  input: UpgradeInput,
+  from: UpgradeStep,
+  deployment: RecordedSpec,
+  diff: SpecDiff,
+): UpgradeDecision {
+  const mode: UpgradeMode = diff.type === 'scale' ? 'last-state' : input.spec.upgradeMode;
+  const base = {
+    mode,
+    fromGeneration: deployment.generation,
+    toGeneration: input.generation,
+    startedAt: input.now.toISOString(),
+    stepStartedAt: input.now.toISOString(),
+  };
+  const what = `generation ${deployment.generation} → ${input.generation} (${diff.fields.join(', ')} changed)`;
+  if (mode === 'savepoint' && input.running?.length && !input.failed) {
+    checkTransition(from, 'Savepointing');
+    const id = savepointIdAt('upgrade', input.now);
+    return {
+      upgrade: { ...base, step: 'Savepointing', savepointId: id },
+      action: { kind: 'stopWithSavepoint', id, targets: input.running },
+      holdPods: true,
+      recordStable: false,
+      events: [
+        {
+          type: 'Normal',
+          reason: 'UpgradeStarted',
+          message: `upgrading ${what}: stopping ${input.running.length} TaskManager pod(s) with savepoint ${id}`,
+        },
+      ],
+    };
+  }
+  const reason =
+    mode !== 'savepoint'
+      ? diff.type === 'scale'
+        ? 'a rescale resumes from the last committed state'
+        : `upgradeMode ${mode}`
+      : 'no running tasks to take a savepoint of; resuming from the last committed state';
+  checkTransition(from, 'Deploying');
+  const run: RunChange = mode === 'stateless' ? { kind: 'new' } : { kind: 'continue' };
+  return {
+    upgrade: {
+      ...base,
+      mode: mode === 'savepoint' ? 'last-state' : mode,
+      step: 'Deploying',
+      message: reason,
+    },
+    deploy: { spec: input.spec, generation: input.generation, run, replacesPods: true },
+    holdPods: false,
+    recordStable: false,
+    events: [{ type: 'Normal', reason: 'UpgradeStarted', message: `upgrading ${what}: ${reason}` }],
+  };
+}
+
+function savepointing(
+  input: UpgradeInput,
+  upgrade: UpgradeStatus,
+  deployment: RecordedSpec,
+): UpgradeDecision {
+  const id = upgrade.savepointId ?? '';
+  const toDeploying = (deploy: NewDeployment, message: string, event: UpgradeEvent): UpgradeDecision => {
+    checkTransition('Savepointing', 'Deploying');
+    return {
+      upgrade: {
+        ...upgrade,
+        step: 'Deploying',
+        toGeneration: input.generation,
+        stepStartedAt: input.now.toISOString(),
+        message,
+      },
+      deploy,
+      holdPods: false,
+      recordStable: false,
+      events: [event],
+      ...(deploy.run.kind === 'restore' ? { savepointCompleted: deploy.run.savepointId } : {}),
+    };
+  };
+  const outcome = input.savepointOutcome?.id === id ? input.savepointOutcome : undefined;
+  // Answered by every TaskManager asked, or (after an operator restart) every pod already stopped cleanly.
+  if (outcome?.ok || (!outcome && input.live.length === 0 && !input.podFailed)) {
+    return toDeploying(
+      {
+        spec: input.spec,
+        generation: input.generation,
+        run: { kind: 'restore', savepointId: id },
+        replacesPods: true,
+      },
+      `restoring from savepoint ${id}`,
+      {
+        type: 'Normal',
+        reason: 'UpgradeSavepointCompleted',
+        message: `savepoint ${id} complete; starting generation ${input.generation} from it`,
+      },
+    );
+  }
+  const timeoutMs = parseDuration(
+    input.spec.upgrade.savepointTimeout ?? '2m',
+    'spec.upgrade.savepointTimeout',
+  );
+  const elapsed = input.now.getTime() - new Date(upgrade.stepStartedAt).getTime();
+  const failure =
+    outcome && !outcome.ok
+      ? outcome.message
+      : input.podFailed
+        ? 'a TaskManager pod failed or vanished before it stopped'
+        : elapsed > timeoutMs
+          ? `the TaskManagers did not stop with savepoint ${id} within ${seconds(timeoutMs)}`
+          : undefined;
+  if (!failure) {
+    return {
+      upgrade,
+      action: { kind: 'stopWithSavepoint', id, targets: input.live },
+      holdPods: true,
+      recordStable: false,
+      events: [],
+      requeueAfterMs: Math.max(1, timeoutMs - elapsed),
+    };
+  }
+  const refusal = fallbackRefusal(input);
+  if (!refusal) {
+    return toDeploying(
+      { spec: input.spec, generation: input.generation, run: { kind: 'continue' }, replacesPods: true },
+      `savepoint ${id} failed (${failure}); resumed from the last committed checkpoint`,
+      {
+        type: 'Warning',
+        reason: 'SavepointFallback',
+        message: `upgrade savepoint ${id} failed: ${failure}; upgrading from the last committed checkpoint instead (spec.upgrade.savepointFallback)`,
+      },
+    );
+  }
+  checkTransition('Savepointing', 'Aborted');
+  return {
+    upgrade: {
+      ...upgrade,
+      step: 'Aborted',
+      toGeneration: input.generation,
+      stepStartedAt: input.now.toISOString(),
+      message: `savepoint ${id} failed (${failure}) and ${refusal}; generation ${deployment.generation} keeps running`,
+    },
+    // The stopped pods come back as the version they were, from their own last committed state.
+    deploy: {
+      spec: deployment.spec as StreamJobSpec,
+      generation: deployment.generation,
+      run: { kind: 'continue' },
+      replacesPods: true,
+    },
+    holdPods: false,
+    recordStable: false,
+    events: [
+      {
+        type: 'Warning',
+        reason: 'UpgradeAborted',
+        message: `upgrade to generation ${input.generation} stopped: savepoint ${id} failed (${failure}) and ${refusal}; generation ${deployment.generation} keeps running`,
+      },
+    ],
+  };
+}
+
+/** Why the upgrade may not fall back to the last committed checkpoint, if it may not. */
+function fallbackRefusal(input: UpgradeInput): string | undefined {
+  const { savepointFallback, fallbackMaxCheckpointAge } = input.spec.upgrade;
+  if (!savepointFallback) return 'spec.upgrade.savepointFallback is false';
+  if (fallbackMaxCheckpointAge === undefined) return undefined;
+  const maxAgeMs = parseDuration(fallbackMaxCheckpointAge, 'spec.upgrade.fallbackMaxCheckpointAge');
+  if (!input.lastCheckpointTime)
+    return 'no checkpoint is known to have completed (spec.upgrade.fallbackMaxCheckpointAge)';
+  const age = input.now.getTime() - input.lastCheckpointTime.getTime();
+  return age > maxAgeMs
+    ? `the last committed checkpoint is ${seconds(age)} old, beyond spec.upgrade.fallbackMaxCheckpointAge ${fallbackMaxCheckpointAge}`
+    : undefined;
+}
+
+function deploying(input: UpgradeInput, upgrade: UpgradeStatus, deployment: RecordedSpec): UpgradeDecision {
+  if (input.generation > upgrade.toGeneration) {
+    // A newer spec while the new version starts: upgrade again, from what is deployed now.
+    const diff = diffSpecs(deployment.spec as StreamJobSpec, input.spec);
+    if (diff.type !== 'ignore' && !input.suspended) return startUpgrade(input, 'Deploying', deployment, diff);
+  }
+  if (input.stable) {
+    checkTransition('Deploying', 'Idle');
+    return {
+      upgrade: undefined,
+      holdPods: false,
+      recordStable: true,
+      events: [
+        {
+          type: 'Normal',
+          reason: 'UpgradeCompleted',
+          message: `generation ${deployment.generation} is stable (every task Ready, a checkpoint completed since it started)`,
+        },
+      ],
+    };
+  }
+  const timeoutMs = parseDuration(input.spec.upgrade.stableTimeout ?? '5m', 'spec.upgrade.stableTimeout');
+  const elapsed = input.now.getTime() - new Date(upgrade.stepStartedAt).getTime();
+  const why = input.failed
+    ? 'its restart strategy gave up'
+    : elapsed > timeoutMs
+      ? `it was not stable within ${seconds(timeoutMs)} (spec.upgrade.stableTimeout)`
+      : undefined;
+  if (!why) {
+    return {
+      upgrade,
+      holdPods: false,
+      recordStable: false,
+      events: [],
+      requeueAfterMs: Math.max(1, timeoutMs - elapsed),
+    };
+  }
+  const target = input.lastStable;
+  const cannot = !input.spec.upgrade.rollback
+    ? 'spec.upgrade.rollback is false'
+    : !target
+      ? 'no earlier spec was ever stable'
+      : target.generation === deployment.generation
+        ? 'the last stable spec is the one running'
+        : undefined;
+  if (cannot || !target) {
+    const message = `generation ${deployment.generation} is not stable: ${why}; not rolled back: ${cannot}`;
+    if (upgrade.message === message) return { upgrade, holdPods: false, recordStable: false, events: [] };
+    return {
+      upgrade: { ...upgrade, message },
+      holdPods: false,
+      recordStable: false,
+      events: [{ type: 'Warning', reason: 'UpgradeNotStable', message }],
+    };
+  }
+  checkTransition('Deploying', 'RolledBack');
+  const message = `generation ${deployment.generation} rolled back to generation ${target.generation}: ${why}`;
+  return {
+    upgrade: { ...upgrade, step: 'RolledBack', stepStartedAt: input.now.toISOString(), message },
+    // The same run: the old version resumes from the newest state committed (by either version).
+    deploy: {
+      spec: target.spec as StreamJobSpec,
+      generation: target.generation,
+      run: { kind: 'continue' },
+      replacesPods: true,
+    },
+    holdPods: false,
+    recordStable: false,
+    events: [{ type: 'Warning', reason: 'RolledBack', message }],
+  };
+}
