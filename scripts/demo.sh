@@ -2,8 +2,9 @@
 # The README's first command: installs what is missing, brings the local real
 # cluster up, installs the StreamJob CRD and the operator (Helm chart, two
 # replicas running as pods), runs the keyed-count job over Kafka with
-# checkpoints in MinIO, kills one of its TaskManagers mid-stream, and checks
-# that the output is still exactly once.
+# checkpoints in MinIO, kills one of its TaskManagers mid-stream, upgrades it
+# with a savepoint while input flows, and checks after each that the output is
+# still exactly once.
 # Everything stays up for you to use; `npm run harness:down` removes it all.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -55,6 +56,19 @@ kubectl wait streamjob/demo --for=jsonpath='{.status.phase}'=Running --timeout=1
 kubectl get streamjob demo
 kubectl get pods -l weir.dev/job=demo -o wide
 node e2e/demo/kafka-tool.ts verify "$counts" 20000
+done_step
+
+step "savepoint upgrade (a new args value) while 10000 more records arrive in 20 batches"
+# Input keeps flowing: the old version stops with a savepoint, the new one starts from exactly it.
+( for b in $(seq 0 19); do node e2e/demo/kafka-tool.ts produce "$events" $((20000 + b * 500)) 500; done ) &
+producer=$!
+kubectl patch sj demo --type=merge \
+  -p "{\"spec\":{\"args\":{\"input\":\"$events\",\"output\":\"$counts\",\"release\":\"2\"}}}"
+kubectl wait streamjob/demo --for=jsonpath='{.status.lastStableSpec.generation}'=2 --timeout=180s
+wait "$producer"
+kubectl get streamjob demo -o jsonpath='run {.status.run.id} restored from {.status.run.restoredFrom}{"\n"}'
+kubectl get streamjob demo -o jsonpath='{range .status.savepoints[*]}savepoint {.id} ({.reason}): {.path}{"\n"}{end}'
+node e2e/demo/kafka-tool.ts verify "$counts" 30000
 # The operator reads each TaskManager's progress over the control API: the CHECKPOINT column is its age.
 checkpoint_time() { kubectl get streamjob demo -o jsonpath='{.status.checkpoint.latestCompleted.time}'; }
 for _ in $(seq 1 90); do

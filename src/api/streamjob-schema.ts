@@ -396,8 +396,8 @@ const timestamp = (description: string) => ({ type: 'string', format: 'date-time
 const savepointReason = {
   type: 'string',
   description:
-    'Why the savepoint was taken: manual (savepointTriggerNonce) or upgrade (a savepoint upgrade stopped the old version with it).',
-  enum: ['manual', 'upgrade'],
+    'Why the savepoint was taken: manual (savepointTriggerNonce), upgrade (a savepoint upgrade stopped the old version with it) or suspend (state: suspended stopped the job with it; resuming restores from it).',
+  enum: ['manual', 'upgrade', 'suspend'],
 } as const;
 
 const recordedSpec = (description: string) =>
@@ -520,6 +520,11 @@ export const streamJobStatusSchema = {
         savepointId: {
           type: 'string',
           description: 'The upgrade savepoint the new version restores from (savepoint mode).',
+        },
+        suspend: {
+          type: 'boolean',
+          description:
+            'The job is being suspended (state: suspended): it stops with the savepoint, which its resume restores from.',
         },
         startedAt: timestamp('When the upgrade started.'),
         stepStartedAt: timestamp('When the current step started.'),

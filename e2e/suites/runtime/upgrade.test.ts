@@ -284,4 +284,93 @@ describe('StreamJob upgrades with the real runtime', {
       'the stateless run counted the whole input once, from zero',
     );
   });
+
+  const restartOperator = async (signal: NodeJS.Signals) => {
+    await operator.stop(signal);
+    operator = await startOperator({
+      name: namespace,
+      watchNamespaces: [namespace],
+      leaseName: 'weir-operator',
+      leaseNamespace: namespace,
+      env: { WEIR_LOG_LEVEL: 'debug' },
+    });
+  };
+
+  it('suspend stops with a savepoint and leaves no pod; an operator restart changes nothing; resume continues exactly once', async () => {
+    const { input, output } = await countSumJob('sus');
+    await jobs.patchSpec('sus', { state: 'suspended' });
+    const suspended = await jobs.waitFor(
+      'sus',
+      'Suspended with a savepoint',
+      (j) =>
+        j.status?.phase === 'Suspended' &&
+        j.status?.upgrade === undefined &&
+        (j.status?.savepoints ?? []).some((s) => s.reason === 'suspend'),
+      120_000,
+    );
+    const savepoint = suspended.status?.savepoints?.find((s) => s.reason === 'suspend');
+    assert.ok(savepoint);
+    assert.equal(suspended.status?.run?.restoredFrom, savepoint.id, 'the resume will restore from it');
+    await readManifest(runtimeStorage(storageUrl), namespace, 'sus', savepoint.id);
+    await waitFor('no pod', 60_000, async () => {
+      const pods = await cluster.core.listNamespacedPod({ namespace, labelSelector: 'weir.dev/job=sus' });
+      return pods.items.length === 0;
+    });
+
+    await restartOperator('SIGTERM');
+    await operator.waitForLog(
+      'the new operator to reconcile the suspended job',
+      (l) => l.msg === 'reconciled' && l.job === `${namespace}/sus` && l.failed === false,
+    );
+    const after = await jobs.get('sus');
+    assert.equal(after.status?.phase, 'Suspended');
+    assert.deepEqual(after.status?.savepoints, suspended.status?.savepoints);
+    const pods = await cluster.core.listNamespacedPod({ namespace, labelSelector: 'weir.dev/job=sus' });
+    assert.equal(pods.items.length, 0);
+
+    await produce(input, keyedInput(1000, 500, keys));
+    await jobs.patchSpec('sus', { state: 'running' });
+    await jobs.waitFor('sus', 'Running again', (j) => j.status?.phase === 'Running', 120_000);
+    const records = await readCommitted(output, partitions, {
+      expected: 1500,
+      timeoutMs: 120_000,
+      quietMs: 2000,
+    });
+    assert.deepEqual(countSumProblems(records, 1500, keys), []);
+  });
+
+  it('an operator SIGKILLed during the upgrade steps finishes the same upgrade once, from the recorded savepoint', async (t) => {
+    const { input, output } = await countSumJob('opkill');
+    const input$ = flow(input, 1000, 200, 10, 100);
+    await jobs.patchSpec('opkill', { args: { input, output, version: 'v2' } });
+    const killedIn: string[] = [];
+    for (const step of ['Savepointing', 'Deploying']) {
+      const seen = await jobs.waitFor(
+        'opkill',
+        `the upgrade at ${step} or later`,
+        (j) => j.status?.upgrade !== undefined && (step === 'Savepointing' || j.status.upgrade.step === step),
+        120_000,
+      );
+      killedIn.push(seen.status?.upgrade?.step ?? '');
+      await restartOperator('SIGKILL');
+    }
+    t.diagnostic(`operator killed with status.upgrade.step ${killedIn.join(', then ')}`);
+    assert.ok(killedIn.includes('Deploying'), `killed during Deploying: ${killedIn.join(', ')}`);
+    const done = await jobs.waitFor(
+      'opkill',
+      'the upgrade to complete',
+      (j) => j.status?.upgrade === undefined && j.status?.lastStableSpec?.generation === 2,
+      180_000,
+    );
+    const upgradeSavepoints = (done.status?.savepoints ?? []).filter((s) => s.reason === 'upgrade');
+    assert.equal(upgradeSavepoints.length, 1, JSON.stringify(done.status?.savepoints));
+    assert.equal(done.status?.run?.restoredFrom, upgradeSavepoints[0]?.id);
+    const produced = await input$.finish();
+    const records = await readCommitted(output, partitions, {
+      expected: produced,
+      timeoutMs: 120_000,
+      quietMs: 2000,
+    });
+    assert.deepEqual(countSumProblems(records, produced, keys), []);
+  });
 });

@@ -117,8 +117,8 @@ export function decide(
     status.lastStableSpec = { ...status.deployment, time: now.toISOString() };
   }
   if (upgrade.savepointCompleted) {
-    const id = upgrade.savepointCompleted;
-    events.push(...recordSavepoint(status, { id, reason: 'upgrade', path: savepointLocation(job, id), now }));
+    const { id, reason } = upgrade.savepointCompleted;
+    events.push(...recordSavepoint(status, { id, reason, path: savepointLocation(job, id), now }));
   }
   if (upgrade.action) actions.push(upgrade.action);
   events.push(...upgrade.events);

@@ -23,7 +23,7 @@ export type SavepointOutcome = { id: string; ok: true } | { id: string; ok: fals
 export const savepointHistoryLimit = 10;
 
 /** A readable, sortable id that is unique per second: manual-20261122t041500z. */
-export function savepointIdAt(reason: 'manual' | 'upgrade', now: Date): string {
+export function savepointIdAt(reason: 'manual' | 'upgrade' | 'suspend', now: Date): string {
   const stamp = now
     .toISOString()
     .replace(/\.\d+Z$/, 'z')

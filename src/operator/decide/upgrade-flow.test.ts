@@ -317,4 +317,37 @@ describe('upgrade flows through decide()', () => {
     assert.equal(d.status.run?.id, upgradedRun);
     assert.equal(d.status.run?.restoredFrom, id);
   });
+
+  it('suspend stops every task with a savepoint and leaves no pod; resume restores from exactly it', () => {
+    const stable = stableJob();
+    const oldPods = podsOf(stable);
+    let { job, d } = pass(changeSpec(stable, { state: 'suspended' }), seen(oldPods), at(10));
+    assert.equal(d.status.upgrade?.step, 'Savepointing');
+    assert.equal(d.status.upgrade?.suspend, true);
+    const id = d.status.upgrade?.savepointId ?? '';
+    assert.match(id, /^suspend-/);
+    assert.deepEqual(kinds(d, 'deletePod'), [], 'pods are held until they stopped with the savepoint');
+    const stopped = oldPods.map((p) => ({ ...p, phase: 'Succeeded' as const, ready: false }));
+    ({ job, d } = pass(job, seen(stopped, { savepointOutcome: { id, ok: true } }), at(11)));
+    assert.equal(d.status.upgrade, undefined);
+    assert.equal(d.status.phase, 'Suspended');
+    assert.deepEqual(
+      d.status.savepoints?.map((s) => [s.id, s.reason]),
+      [[id, 'suspend']],
+    );
+    assert.equal(d.status.run?.restoredFrom, id);
+    assert.equal(kinds(d, 'deletePod').length, 2);
+    assert.equal(d.status.restarts?.count ?? 0, 0);
+    // An operator restart while suspended changes nothing.
+    ({ job, d } = pass(job, seen([]), at(100)));
+    assert.equal(d.status.phase, 'Suspended');
+    assert.deepEqual(kinds(d, 'createPod'), []);
+    // Resume: pods of the run restored from the suspend savepoint.
+    const resumedRun = job.status?.run?.id;
+    ({ job, d } = pass(changeSpec(job, { state: 'running' }), seen([]), at(200)));
+    assert.equal(kinds(d, 'createPod').length, 2);
+    assert.equal(d.status.run?.id, resumedRun);
+    assert.equal(d.status.run?.restoredFrom, id);
+    assert.equal(d.status.upgrade, undefined);
+  });
 });

@@ -85,6 +85,28 @@ const transitions: [UpgradeStep, UpgradeStep, string, Partial<UpgradeInput>][] =
   ['Idle', 'Deploying', 'spec change, last-state', { spec: { ...spec2, upgradeMode: 'last-state' } }],
   ['Idle', 'Deploying', 'a rescale', { spec: { ...spec1, parallelism: 3 } }],
   [
+    'Idle',
+    'Savepointing',
+    'suspend, savepoint mode, every task running',
+    { spec: { ...spec1, state: 'suspended' }, suspended: true },
+  ],
+  [
+    'Savepointing',
+    'Idle',
+    'suspend savepoint complete',
+    {
+      upgrade: upgrade('Savepointing', { suspend: true }),
+      suspended: true,
+      savepointOutcome: { id: 'upgrade-1', ok: true },
+    },
+  ],
+  [
+    'Savepointing',
+    'Idle',
+    'suspend savepoint failed: suspended anyway, from the last commit',
+    { upgrade: upgrade('Savepointing', { suspend: true }), suspended: true, podFailed: true },
+  ],
+  [
     'Savepointing',
     'Deploying',
     'savepoint complete',
@@ -207,7 +229,16 @@ const transitions: [UpgradeStep, UpgradeStep, string, Partial<UpgradeInput>][] =
 /** Inputs that must leave the step where it is. */
 const stays: [UpgradeStep, string, Partial<UpgradeInput>][] = [
   ['Idle', 'no change', { spec: spec1, generation: 1 }],
-  ['Idle', 'suspended: the deployment takes the spec, nothing runs to upgrade', { suspended: true }],
+  [
+    'Idle',
+    'suspended: the deployment takes the spec, nothing runs to upgrade',
+    { suspended: true, running: undefined },
+  ],
+  [
+    'Idle',
+    'suspended with last-state: the pods stop with a last checkpoint',
+    { spec: { ...spec1, state: 'suspended', upgradeMode: 'last-state' }, suspended: true },
+  ],
   ['Savepointing', 'waiting for the TaskManagers', { upgrade: upgrade('Savepointing'), now: at(60) }],
   [
     'Deploying',
@@ -257,8 +288,8 @@ describe('upgrade state machine', () => {
 
   it('an invalid transition is an error naming both steps', () => {
     assert.throws(
-      () => checkTransition('Savepointing', 'Idle'),
-      /invalid upgrade transition Savepointing → Idle/,
+      () => checkTransition('Savepointing', 'RolledBack'),
+      /invalid upgrade transition Savepointing → RolledBack/,
     );
     assert.throws(() => checkTransition('Idle', 'RolledBack'), /Idle → RolledBack/);
   });
@@ -281,7 +312,7 @@ describe('upgrade state machine', () => {
       input({ upgrade: upgrade('Savepointing'), savepointOutcome: { id: 'upgrade-1', ok: true } }),
     );
     assert.deepEqual(complete.deploy?.run, { kind: 'restore', savepointId: 'upgrade-1' });
-    assert.equal(complete.savepointCompleted, 'upgrade-1');
+    assert.deepEqual(complete.savepointCompleted, { id: 'upgrade-1', reason: 'upgrade' });
     const fallback = decideUpgrade(input({ upgrade: upgrade('Savepointing'), podFailed: true }));
     assert.deepEqual(fallback.deploy?.run, { kind: 'continue' });
     assert.equal(fallback.events[0]?.reason, 'SavepointFallback');

@@ -22,6 +22,10 @@ import { diffSpecs, type SpecDiff } from './spec-diff.ts';
  *
  * Savepointing: the old version's TaskManagers stop with the savepoint; no
  * pod is created or replaced, and a pod that ends is expected, not a failure.
+ * Suspending (state: suspended, upgradeMode savepoint) takes the same step
+ * from Idle, Aborted or RolledBack and returns to Idle when the savepoint is
+ * complete (or failed: the pods then stop with a last checkpoint): the job
+ * rests in a new run restored from the savepoint, which its resume starts.
  * Deploying: the new version's pods start (restored from the savepoint, the
  * last committed state, or nothing) and must become stable. Aborted and
  * RolledBack are at rest: the older spec runs until the spec changes again.
@@ -33,7 +37,7 @@ export type RecordedSpec = NonNullable<StreamJobStatus['deployment']>;
 
 export const upgradeTransitions: Readonly<Record<UpgradeStep, readonly UpgradeStep[]>> = {
   Idle: ['Savepointing', 'Deploying'],
-  Savepointing: ['Deploying', 'Aborted'],
+  Savepointing: ['Deploying', 'Aborted', 'Idle'],
   Deploying: ['Idle', 'RolledBack', 'Savepointing', 'Deploying'],
   Aborted: ['Savepointing', 'Deploying'],
   RolledBack: ['Savepointing', 'Deploying'],
@@ -101,8 +105,8 @@ export interface UpgradeDecision {
   upgrade: UpgradeStatus | undefined;
   deploy?: NewDeployment;
   action?: StopWithSavepoint;
-  /** The upgrade savepoint completed: record it in the savepoint history. */
-  savepointCompleted?: string;
+  /** The upgrade or suspend savepoint completed: record it in the savepoint history. */
+  savepointCompleted?: { id: string; reason: 'upgrade' | 'suspend' };
   /** Savepointing: hold every pod as it is, and do not count ending pods as failures. */
   holdPods: boolean;
   recordStable: boolean;
@@ -161,6 +165,9 @@ function atRest(input: UpgradeInput, step: UpgradeStep, deployment: RecordedSpec
   const settled = step === 'Idle' ? undefined : input.upgrade;
   // At rest after a failed upgrade, only a newer generation tries again.
   if (settled && input.generation <= settled.toGeneration) return rest(input, settled);
+  if (input.suspended && input.spec.upgradeMode === 'savepoint' && input.running?.length && !input.failed) {
+    return startSuspend(input, step, deployment, input.running);
+  }
   const diff = diffSpecs(deployment.spec as StreamJobSpec, input.spec);
   if (diff.type === 'ignore' || input.suspended) {
     // Nothing runs that needs changing (or nothing runs at all): the deployment takes the spec as it is.
@@ -232,6 +239,68 @@ function startUpgrade(
   };
 }
 
+function startSuspend(
+  input: UpgradeInput,
+  from: UpgradeStep,
+  deployment: RecordedSpec,
+  running: SavepointTarget[],
+): UpgradeDecision {
+  checkTransition(from, 'Savepointing');
+  const id = savepointIdAt('suspend', input.now);
+  return {
+    upgrade: {
+      step: 'Savepointing',
+      mode: 'savepoint',
+      suspend: true,
+      savepointId: id,
+      fromGeneration: deployment.generation,
+      toGeneration: input.generation,
+      startedAt: input.now.toISOString(),
+      stepStartedAt: input.now.toISOString(),
+    },
+    action: { kind: 'stopWithSavepoint', id, targets: running },
+    holdPods: true,
+    recordStable: false,
+    events: [
+      {
+        type: 'Normal',
+        reason: 'Suspending',
+        message: `suspending: stopping ${running.length} TaskManager pod(s) with savepoint ${id}`,
+      },
+    ],
+  };
+}
+
+/** The suspend savepoint ended: the job rests with no pods, in a new run restored from it if it completed. */
+function suspended(input: UpgradeInput, id: string, failure: string | undefined): UpgradeDecision {
+  checkTransition('Savepointing', 'Idle');
+  return {
+    upgrade: undefined,
+    deploy: {
+      spec: input.spec,
+      generation: input.generation,
+      run: failure ? { kind: 'continue' } : { kind: 'restore', savepointId: id },
+      replacesPods: true,
+    },
+    holdPods: false,
+    recordStable: false,
+    events: [
+      failure
+        ? {
+            type: 'Warning',
+            reason: 'SavepointFailed',
+            message: `suspend savepoint ${id} failed (${failure}); suspended from the last committed checkpoint instead`,
+          }
+        : {
+            type: 'Normal',
+            reason: 'SuspendedWithSavepoint',
+            message: `suspended with savepoint ${id}; resuming restores from it`,
+          },
+    ],
+    ...(failure ? {} : { savepointCompleted: { id, reason: 'suspend' as const } }),
+  };
+}
+
 function savepointing(
   input: UpgradeInput,
   upgrade: UpgradeStatus,
@@ -252,12 +321,16 @@ function savepointing(
       holdPods: false,
       recordStable: false,
       events: [event],
-      ...(deploy.run.kind === 'restore' ? { savepointCompleted: deploy.run.savepointId } : {}),
+      ...(deploy.run.kind === 'restore'
+        ? { savepointCompleted: { id: deploy.run.savepointId, reason: 'upgrade' as const } }
+        : {}),
     };
   };
   const outcome = input.savepointOutcome?.id === id ? input.savepointOutcome : undefined;
   // Answered by every TaskManager asked, or (after an operator restart) every pod already stopped cleanly.
-  if (outcome?.ok || (!outcome && input.live.length === 0 && !input.podFailed)) {
+  const complete = outcome?.ok || (!outcome && input.live.length === 0 && !input.podFailed);
+  if (complete && upgrade.suspend) return suspended(input, id, undefined);
+  if (complete) {
     return toDeploying(
       {
         spec: input.spec,
@@ -286,6 +359,7 @@ function savepointing(
         : elapsed > timeoutMs
           ? `the TaskManagers did not stop with savepoint ${id} within ${seconds(timeoutMs)}`
           : undefined;
+  if (failure && upgrade.suspend) return suspended(input, id, failure);
   if (!failure) {
     return {
       upgrade,
