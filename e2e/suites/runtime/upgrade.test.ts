@@ -373,4 +373,34 @@ describe('StreamJob upgrades with the real runtime', {
     });
     assert.deepEqual(countSumProblems(records, produced, keys), []);
   });
+
+  it('rescale 2 → 1 → 3 with input flowing: last-state in the same run, count and sum continue for every key', async () => {
+    const { input, stable } = await countSumJob('scale');
+    const run = stable.status?.run?.id;
+    const input$ = flow(input, 1000, 300, 10, 100);
+    for (const [parallelism, generation] of [
+      [1, 2],
+      [3, 3],
+    ] as const) {
+      await jobs.patchSpec('scale', { parallelism });
+      const done = await jobs.waitFor(
+        'scale',
+        `parallelism ${parallelism} stable`,
+        (j) => j.status?.upgrade === undefined && j.status?.lastStableSpec?.generation === generation,
+        180_000,
+      );
+      assert.equal(done.status?.run?.id, run, 'a rescale continues the run');
+      assert.equal(done.status?.tasks?.ready, parallelism);
+      const pods = await cluster.core.listNamespacedPod({ namespace, labelSelector: 'weir.dev/job=scale' });
+      assert.equal(pods.items.filter((p) => !p.metadata?.deletionTimestamp).length, parallelism);
+    }
+    const produced = await input$.finish();
+    const output = stable.spec.args?.output as string;
+    const records = await readCommitted(output, partitions, {
+      expected: produced,
+      timeoutMs: 120_000,
+      quietMs: 2000,
+    });
+    assert.deepEqual(countSumProblems(records, produced, keys), []);
+  });
 });

@@ -33,7 +33,21 @@ export interface JobConditionsInput {
   generation: number;
   now: Date;
   /** The upgrade in progress, or how the last one ended (status.upgrade). */
-  upgrade?: { step: string; toGeneration: number; message?: string };
+  upgrade?: {
+    step: string;
+    fromGeneration: number;
+    toGeneration: number;
+    savepointId?: string;
+    message?: string;
+  };
+}
+
+function upgradeStep(upgrade: JobConditionsInput['upgrade']): string {
+  if (!upgrade) return 'upgrading';
+  if (upgrade.step === 'Savepointing') {
+    return `stopping generation ${upgrade.fromGeneration} with savepoint ${upgrade.savepointId ?? ''}`;
+  }
+  return `starting generation ${upgrade.toGeneration}${upgrade.message ? ` (${upgrade.message})` : ''}`;
 }
 
 /** Ready, Progressing and Degraded for a phase, and the Ready message (phase events quote it). */
@@ -53,7 +67,7 @@ export function jobConditions(
     Upgrading: {
       status: 'False',
       reason: 'Upgrading',
-      message: `upgrading: ${input.upgrade?.message ?? 'stopping the old version'}; ${readyTasks}/${parallelism} tasks ready`,
+      message: `${upgradeStep(input.upgrade)}; ${readyTasks}/${parallelism} tasks ready`,
     },
     Suspended: { status: 'False', reason: 'Suspended', message: 'the job is suspended' },
     Failed: { status: 'False', reason: 'RestartStrategyExhausted', message: input.failedMessage },
