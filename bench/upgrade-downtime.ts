@@ -1,0 +1,206 @@
+/**
+ * Savepoint-upgrade downtime (issue 9), on the local harness.
+ *
+ * For K keys of state (one input record per key, so K counts and K sums), a
+ * StreamJob of keyed-count-sum runs in weir:dev pods (parallelism 2, 1 s
+ * checkpoints). Once it has committed all K records, the benchmark changes
+ * spec.args (a savepoint upgrade) while a probe record is produced every 50 ms,
+ * and measures the downtime: from the spec change to the first committed
+ * output of the new version (read_committed, version v2).
+ *
+ * Baseline, measured in the same run: writing the savepoint's bytes to MinIO
+ * and reading them back (PUT then GET of objects the same sizes as the
+ * savepoint's), which a savepoint upgrade cannot avoid. The issue's goal is
+ * downtime <= 2 x (PUT + GET) + 1 s.
+ *
+ * Usage: source .weir/harness/env && node bench/upgrade-downtime.ts [--keys 10000,100000,1000000]
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import type { StreamJob } from '../src/api/streamjob.ts';
+import { AssignedConsumer } from '../src/kafka/assigned-consumer.ts';
+import { TransactionalProducer } from '../src/kafka/transactional-producer.ts';
+import {
+  connect,
+  createTestNamespace,
+  deleteNamespace,
+  requireEnv,
+  waitFor,
+} from '../e2e/support/cluster.ts';
+import { committedOffsets, keyedInput, runtimeStorage } from '../e2e/support/committed-state.ts';
+import { createTopics, kafkaBootstrap, produce, uniqueName } from '../e2e/support/kafka-topics.ts';
+import { startOperator } from '../e2e/support/operator.ts';
+import { applyCrd, StreamJobs } from '../e2e/support/streamjobs.ts';
+
+const { values } = parseArgs({ options: { keys: { type: 'string', default: '10000,100000,1000000' } } });
+const sizes = (values.keys ?? '').split(',').map(Number);
+const partitions = 4;
+const storageUrl = `s3://${requireEnv('WEIR_S3_BUCKET')}/bench-upgrade`;
+
+const cluster = connect();
+await applyCrd();
+const namespace = await createTestNamespace(cluster, 'bench-upgrade');
+const jobs = new StreamJobs(cluster, namespace);
+await cluster.core.createNamespacedSecret({
+  namespace,
+  body: {
+    metadata: { name: 'minio' },
+    stringData: {
+      accessKeyId: requireEnv('WEIR_S3_ACCESS_KEY'),
+      secretAccessKey: requireEnv('WEIR_S3_SECRET_KEY'),
+    },
+  },
+});
+const operator = await startOperator({
+  name: namespace,
+  watchNamespaces: [namespace],
+  leaseName: 'weir-operator',
+  leaseNamespace: namespace,
+  env: { WEIR_STATUS_POLL_INTERVAL: '1s' },
+});
+const storage = runtimeStorage(storageUrl);
+
+interface Row {
+  keys: number;
+  savepointBytes: number;
+  objects: number;
+  downtimeMs: number;
+  putMs: number;
+  getMs: number;
+}
+
+/** Produces one record every 50 ms until stopped (bounded at 10 minutes). */
+function probes(topic: string) {
+  let stopped = false;
+  const done = (async () => {
+    const producer = await TransactionalProducer.connect({ bootstrapServers: kafkaBootstrap() });
+    const until = Date.now() + 600_000;
+    for (let n = 0; !stopped && Date.now() < until; n++) {
+      producer.send({ topic, key: `probe${n % 16}`, value: Buffer.from(`v${n}`) });
+      await producer.flush();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await producer.disconnect();
+  })();
+  return async () => {
+    stopped = true;
+    await done;
+  };
+}
+
+/** Resolves with the time the first committed output of `version` is read, from the topic's end at call time. */
+async function firstOutputOf(topic: string, version: string, timeoutMs: number): Promise<number> {
+  const consumer = await AssignedConsumer.connect({
+    bootstrapServers: kafkaBootstrap(),
+    groupId: uniqueName('bench-reader'),
+    isolation: 'read_committed',
+  });
+  consumer.setConsumeTimeout(100);
+  consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: -1 })));
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (Date.now() < deadline) {
+      for (const m of await consumer.consume(1000)) {
+        if ((JSON.parse(m.value?.toString() ?? '{}') as { version?: string }).version === version)
+          return Date.now();
+      }
+    }
+    throw new Error(`no ${version} output within ${timeoutMs} ms`);
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+async function measure(keys: number): Promise<Row> {
+  const name = `up-${keys}`;
+  const input = uniqueName(`${name}-in`);
+  const output = uniqueName(`${name}-out`);
+  await createTopics({ name: input, partitions }, { name: output, partitions });
+  process.stderr.write(`${keys} keys: producing one record per key\n`);
+  for (let from = 0; from < keys; from += 100_000)
+    await produce(input, keyedInput(from, Math.min(100_000, keys - from), keys));
+  await jobs.create({
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'StreamJob',
+    metadata: { name },
+    spec: {
+      image: 'weir:dev',
+      entry: '/app/src/jobs/keyed-count-sum.ts',
+      args: { input, output, version: 'v1' },
+      parallelism: 2,
+      kafka: { bootstrapServers: kafkaBootstrap() },
+      checkpoints: {
+        storage: {
+          url: storageUrl,
+          endpoint: requireEnv('WEIR_S3_ENDPOINT'),
+          credentialsSecret: { name: 'minio' },
+        },
+        interval: '1s',
+      },
+    },
+  });
+  const running = await jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 300_000);
+  const group = `weir.${namespace}.${name}.${running.status?.run?.id}`;
+  await waitFor(`${keys} records committed`, 600_000, async () => {
+    const offsets = await committedOffsets(group, input, partitions);
+    return offsets.reduce((sum, o) => sum + Math.max(0, o.offset), 0) >= keys;
+  });
+
+  process.stderr.write(`${keys} keys: savepoint upgrade with probes flowing\n`);
+  const stopProbes = probes(input);
+  const firstV2 = firstOutputOf(output, 'v2', 600_000);
+  await new Promise((resolve) => setTimeout(resolve, 1000)); // the reader is assigned at the end before the change
+  const changedAt = Date.now();
+  await jobs.patchSpec(name, { args: { input, output, version: 'v2' } });
+  const downtimeMs = (await firstV2) - changedAt;
+  await stopProbes();
+  const upgraded: StreamJob = await jobs.waitFor(name, 'the upgrade savepoint in status', (j) =>
+    Boolean(j.status?.savepoints?.some((s) => s.reason === 'upgrade')),
+  );
+  const id = upgraded.status?.savepoints?.find((s) => s.reason === 'upgrade')?.id ?? '';
+
+  // The baseline: the savepoint's objects, by size, written to MinIO and read back.
+  const keysOf = await storage.list(`${namespace}/${name}/savepoints/${id}/`);
+  const sizesOf = await Promise.all(keysOf.map(async (k) => (await storage.get(k)).length));
+  const blobs = sizesOf.map((n) => randomBytes(n));
+  const prefix = `${namespace}/${name}/baseline/`;
+  const putStart = performance.now();
+  await Promise.all(blobs.map((b, i) => storage.put(`${prefix}${i}`, b)));
+  const putMs = performance.now() - putStart;
+  const getStart = performance.now();
+  await Promise.all(blobs.map((_, i) => storage.get(`${prefix}${i}`)));
+  const getMs = performance.now() - getStart;
+  await jobs.delete(name);
+  await waitFor('the pods to go', 120_000, async () => {
+    const pods = await cluster.core.listNamespacedPod({ namespace, labelSelector: `weir.dev/job=${name}` });
+    return pods.items.length === 0;
+  });
+  return {
+    keys,
+    savepointBytes: sizesOf.reduce((a, b) => a + b, 0),
+    objects: sizesOf.length,
+    downtimeMs,
+    putMs,
+    getMs,
+  };
+}
+
+const rows: Row[] = [];
+try {
+  for (const keys of sizes) rows.push(await measure(keys));
+} finally {
+  await operator.stop();
+  await deleteNamespace(cluster, namespace);
+}
+const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+console.log(
+  '| keys | savepoint | objects | downtime (spec change → first v2 output) | PUT + GET same bytes | goal 2×(PUT+GET)+1 s | downtime ÷ (PUT+GET) | within goal |',
+);
+console.log('|---:|---:|---:|---:|---:|---:|---:|---|');
+for (const r of rows) {
+  const io = r.putMs + r.getMs;
+  const goal = 2 * io + 1000;
+  console.log(
+    `| ${r.keys.toLocaleString('en')} | ${(r.savepointBytes / 2 ** 20).toFixed(1)} MiB | ${r.objects} | ${s(r.downtimeMs)} | ${s(io)} (${s(r.putMs)} + ${s(r.getMs)}) | ${s(goal)} | ${(r.downtimeMs / io).toFixed(1)} | ${r.downtimeMs <= goal ? 'yes' : 'no'} |`,
+  );
+}
