@@ -17,9 +17,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import type { StreamJob } from '../src/api/streamjob.ts';
-import { AssignedConsumer } from '../src/kafka/assigned-consumer.ts';
-import { TransactionalProducer } from '../src/kafka/transactional-producer.ts';
 import {
   connect,
   createTestNamespace,
@@ -27,10 +24,18 @@ import {
   requireEnv,
   waitFor,
 } from '../e2e/support/cluster.ts';
-import { committedOffsets, keyedInput, runtimeStorage } from '../e2e/support/committed-state.ts';
+import {
+  committedOffsets,
+  createMinioSecret,
+  keyedInput,
+  runtimeStorage,
+} from '../e2e/support/committed-state.ts';
 import { createTopics, kafkaBootstrap, produce, uniqueName } from '../e2e/support/kafka-topics.ts';
-import { startOperator } from '../e2e/support/operator.ts';
+import { startNamespaceOperator } from '../e2e/support/operator.ts';
 import { applyCrd, StreamJobs } from '../e2e/support/streamjobs.ts';
+import type { StreamJob } from '../src/api/streamjob.ts';
+import { AssignedConsumer } from '../src/kafka/assigned-consumer.ts';
+import { TransactionalProducer } from '../src/kafka/transactional-producer.ts';
 
 const { values } = parseArgs({ options: { keys: { type: 'string', default: '10000,100000,1000000' } } });
 const sizes = (values.keys ?? '').split(',').map(Number);
@@ -41,23 +46,8 @@ const cluster = connect();
 await applyCrd();
 const namespace = await createTestNamespace(cluster, 'bench-upgrade');
 const jobs = new StreamJobs(cluster, namespace);
-await cluster.core.createNamespacedSecret({
-  namespace,
-  body: {
-    metadata: { name: 'minio' },
-    stringData: {
-      accessKeyId: requireEnv('WEIR_S3_ACCESS_KEY'),
-      secretAccessKey: requireEnv('WEIR_S3_SECRET_KEY'),
-    },
-  },
-});
-const operator = await startOperator({
-  name: namespace,
-  watchNamespaces: [namespace],
-  leaseName: 'weir-operator',
-  leaseNamespace: namespace,
-  env: { WEIR_STATUS_POLL_INTERVAL: '1s' },
-});
+await createMinioSecret(cluster.core, namespace);
+const operator = await startNamespaceOperator(namespace, { WEIR_STATUS_POLL_INTERVAL: '1s' });
 const storage = runtimeStorage(storageUrl);
 
 interface Row {

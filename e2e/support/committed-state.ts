@@ -1,3 +1,4 @@
+import type { CoreV1Api } from '@kubernetes/client-node';
 import { AssignedConsumer, type CommittedOffset } from '../../src/kafka/assigned-consumer.ts';
 import { withKafkaRetries } from '../../src/kafka/errors.ts';
 import { decodeCommitMetadata, type PartitionPointer } from '../../src/runtime/checkpoint/commit-metadata.ts';
@@ -14,6 +15,20 @@ export function runtimeStorage(url = `s3://${requireEnv('WEIR_S3_BUCKET')}/e2e-r
     credentials: {
       accessKeyId: requireEnv('WEIR_S3_ACCESS_KEY'),
       secretAccessKey: requireEnv('WEIR_S3_SECRET_KEY'),
+    },
+  });
+}
+
+/** The Secret `minio` with the harness MinIO's keys, which StreamJobs name in checkpoints.storage.credentialsSecret. */
+export async function createMinioSecret(core: CoreV1Api, namespace: string): Promise<void> {
+  await core.createNamespacedSecret({
+    namespace,
+    body: {
+      metadata: { name: 'minio' },
+      stringData: {
+        accessKeyId: requireEnv('WEIR_S3_ACCESS_KEY'),
+        secretAccessKey: requireEnv('WEIR_S3_SECRET_KEY'),
+      },
     },
   });
 }

@@ -98,3 +98,17 @@ export async function startOperator(options: {
     },
   };
 }
+
+/** The operator a suite runs for its own namespace: it watches only that namespace and holds its Lease there. */
+export function startNamespaceOperator(
+  namespace: string,
+  env?: Record<string, string>,
+): Promise<OperatorProcess> {
+  return startOperator({
+    name: namespace,
+    watchNamespaces: [namespace],
+    leaseName: 'weir-operator',
+    leaseNamespace: namespace,
+    ...(env ? { env } : {}),
+  });
+}

@@ -10,7 +10,7 @@ import {
   waitFor,
 } from '../../support/cluster.ts';
 import { harnessAgentUrl, setNodeState } from '../../support/harness-agent.ts';
-import { type OperatorProcess, startOperator } from '../../support/operator.ts';
+import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
 import { applyCrd, StreamJobs, standinJob } from '../../support/streamjobs.ts';
 
 async function podsByName(cluster: Cluster, namespace: string, job: string): Promise<Map<string, V1Pod>> {
@@ -31,14 +31,7 @@ describe('operator: failure detection, failover and restart strategies', () => {
   let namespace: string;
   let jobs: StreamJobs;
   let operator: OperatorProcess;
-  const start = () =>
-    startOperator({
-      name: namespace,
-      watchNamespaces: [namespace],
-      leaseName: 'weir-operator',
-      leaseNamespace: namespace,
-      env: { WEIR_LOG_LEVEL: 'debug' },
-    });
+  const start = () => startNamespaceOperator(namespace, { WEIR_LOG_LEVEL: 'debug' });
 
   before(async () => {
     cluster = connect();

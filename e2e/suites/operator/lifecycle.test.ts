@@ -10,7 +10,7 @@ import {
   deleteNamespace,
   waitFor,
 } from '../../support/cluster.ts';
-import { type OperatorProcess, startOperator } from '../../support/operator.ts';
+import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
 import { applyCrd, StreamJobs, standinJob } from '../../support/streamjobs.ts';
 
 async function jobPods(cluster: Cluster, namespace: string, job: string): Promise<V1Pod[]> {
@@ -29,12 +29,7 @@ describe('operator: StreamJob lifecycle', () => {
     await applyCrd();
     namespace = await createTestNamespace(cluster, 'op-lifecycle');
     jobs = new StreamJobs(cluster, namespace);
-    operator = await startOperator({
-      name: namespace,
-      watchNamespaces: [namespace],
-      leaseName: 'weir-operator',
-      leaseNamespace: namespace,
-    });
+    operator = await startNamespaceOperator(namespace);
   });
   after(async () => {
     await operator?.stop();

@@ -14,6 +14,7 @@ import {
 import {
   committedCounts,
   committedOffsets,
+  createMinioSecret,
   emittedCounts,
   exactlyOnceProblems,
   expectedCounts,
@@ -22,7 +23,7 @@ import {
 } from '../../support/committed-state.ts';
 import { harnessAgentUrl } from '../../support/harness-agent.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
-import { type OperatorProcess, startOperator } from '../../support/operator.ts';
+import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
 import { applyCrd, StreamJobs } from '../../support/streamjobs.ts';
 
 /**
@@ -45,22 +46,8 @@ describe('StreamJob running the real TaskManager runtime', {
     await applyCrd();
     namespace = await createTestNamespace(cluster, 'rt-streamjob');
     jobs = new StreamJobs(cluster, namespace);
-    await cluster.core.createNamespacedSecret({
-      namespace,
-      body: {
-        metadata: { name: 'minio' },
-        stringData: {
-          accessKeyId: requireEnv('WEIR_S3_ACCESS_KEY'),
-          secretAccessKey: requireEnv('WEIR_S3_SECRET_KEY'),
-        },
-      },
-    });
-    operator = await startOperator({
-      name: namespace,
-      watchNamespaces: [namespace],
-      leaseName: 'weir-operator',
-      leaseNamespace: namespace,
-    });
+    await createMinioSecret(cluster.core, namespace);
+    operator = await startNamespaceOperator(namespace);
   });
   after(async () => {
     await operator?.stop();

@@ -10,10 +10,15 @@ import {
   requireEnv,
   waitFor,
 } from '../../support/cluster.ts';
-import { countSumProblems, keyedInput, runtimeStorage } from '../../support/committed-state.ts';
+import {
+  countSumProblems,
+  createMinioSecret,
+  keyedInput,
+  runtimeStorage,
+} from '../../support/committed-state.ts';
 import { harnessAgentUrl } from '../../support/harness-agent.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
-import { type OperatorProcess, startOperator } from '../../support/operator.ts';
+import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
 import { applyCrd, StreamJobs } from '../../support/streamjobs.ts';
 
 const keys = 10;
@@ -68,22 +73,8 @@ describe('StreamJob upgrades with the real runtime', {
     await applyCrd();
     namespace = await createTestNamespace(cluster, 'rt-upgrade');
     jobs = new StreamJobs(cluster, namespace);
-    await cluster.core.createNamespacedSecret({
-      namespace,
-      body: {
-        metadata: { name: 'minio' },
-        stringData: {
-          accessKeyId: requireEnv('WEIR_S3_ACCESS_KEY'),
-          secretAccessKey: requireEnv('WEIR_S3_SECRET_KEY'),
-        },
-      },
-    });
-    operator = await startOperator({
-      name: namespace,
-      watchNamespaces: [namespace],
-      leaseName: 'weir-operator',
-      leaseNamespace: namespace,
-    });
+    await createMinioSecret(cluster.core, namespace);
+    operator = await startNamespaceOperator(namespace);
   });
   after(async () => {
     await operator?.stop();
@@ -287,13 +278,7 @@ describe('StreamJob upgrades with the real runtime', {
 
   const restartOperator = async (signal: NodeJS.Signals) => {
     await operator.stop(signal);
-    operator = await startOperator({
-      name: namespace,
-      watchNamespaces: [namespace],
-      leaseName: 'weir-operator',
-      leaseNamespace: namespace,
-      env: { WEIR_LOG_LEVEL: 'debug' },
-    });
+    operator = await startNamespaceOperator(namespace, { WEIR_LOG_LEVEL: 'debug' });
   };
 
   it('suspend stops with a savepoint and leaves no pod; an operator restart changes nothing; resume continues exactly once', async () => {

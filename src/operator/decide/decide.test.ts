@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { StreamJob, StreamJobSpec, StreamJobStatus } from '../../api/streamjob.ts';
 import { type Action, type DecideOptions, type Decision, decide, specHash } from './decide.ts';
 import type { Observation, ObservedNode, ObservedPod } from './observation.ts';
+import { testingSpec } from './testing-spec.ts';
 
 const t0 = new Date('2026-03-01T12:00:00Z');
 const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
@@ -18,30 +19,7 @@ function job(spec: Partial<StreamJobSpec> = {}, status?: StreamJobStatus, genera
     apiVersion: 'weir.dev/v1alpha1',
     kind: 'StreamJob',
     metadata: { name: 'wc', namespace: 'ns', uid: 'u1', generation },
-    spec: {
-      image: 'img:1',
-      entry: 'job.js',
-      parallelism: 4,
-      taskSlots: 2,
-      kafka: { bootstrapServers: 'k:9092' },
-      checkpoints: {
-        storage: { url: 's3://b/p', region: 'us-east-1' },
-        interval: '10s',
-        mode: 'exactly-once',
-        timeout: '60s',
-        tolerableFailures: 3,
-        retained: 3,
-      },
-      restartStrategy: { type: 'fixed-delay', attempts: 2, delay: '5s' },
-      failoverStrategy: 'region',
-      state: 'running',
-      restartNonce: 0,
-      savepointTriggerNonce: 0,
-      allowNonRestoredState: false,
-      upgradeMode: 'savepoint',
-      upgrade: { rollback: true, savepointFallback: true },
-      ...spec,
-    },
+    spec: testingSpec({ parallelism: 4, taskSlots: 2, ...spec }),
     ...(status ? { status } : {}),
   };
 }

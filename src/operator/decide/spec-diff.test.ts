@@ -3,29 +3,9 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { StreamJobSpec } from '../../api/streamjob.ts';
 import { type DiffType, diffSpecs, specHashOf } from './spec-diff.ts';
+import { testingSpec } from './testing-spec.ts';
 
-const base = {
-  image: 'img:1',
-  entry: 'job.js',
-  args: { a: 1, b: { c: 2 } },
-  parallelism: 2,
-  taskSlots: 1,
-  kafka: { bootstrapServers: 'k:9092' },
-  checkpoints: {
-    storage: { url: 's3://weir/p', region: 'us-east-1' },
-    mode: 'exactly-once',
-    tolerableFailures: 3,
-    retained: 3,
-  },
-  restartStrategy: { type: 'none' },
-  failoverStrategy: 'region',
-  state: 'running',
-  restartNonce: 0,
-  savepointTriggerNonce: 0,
-  allowNonRestoredState: false,
-  upgradeMode: 'savepoint',
-  upgrade: { rollback: true, savepointFallback: true },
-} as StreamJobSpec;
+const base = testingSpec({ args: { a: 1, b: { c: 2 } } });
 
 const cases: [string, Partial<StreamJobSpec>, DiffType, string[]][] = [
   ['nothing', {}, 'ignore', []],

@@ -9,6 +9,7 @@ import type { StreamJob, StreamJobSpec } from '../../api/streamjob.ts';
 import { type Action, type DecideOptions, type Decision, decide } from './decide.ts';
 import type { Observation, ObservedPod } from './observation.ts';
 import { specHashOf } from './spec-diff.ts';
+import { testingSpec } from './testing-spec.ts';
 
 const t0 = new Date('2026-03-01T12:00:00Z');
 const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
@@ -20,30 +21,11 @@ const options: DecideOptions = {
   newRunId: () => `run${++runIds}`,
 };
 
-const baseSpec: StreamJobSpec = {
-  image: 'img:1',
-  entry: 'job.js',
+const baseSpec = testingSpec({
   args: { factor: 1 },
-  parallelism: 2,
-  taskSlots: 1,
-  kafka: { bootstrapServers: 'k:9092' },
-  checkpoints: {
-    storage: { url: 's3://weir/jobs', region: 'us-east-1' },
-    interval: '1s',
-    mode: 'exactly-once',
-    timeout: '60s',
-    tolerableFailures: 3,
-    retained: 3,
-  },
+  checkpoints: { ...testingSpec().checkpoints, interval: '1s' },
   restartStrategy: { type: 'fixed-delay', attempts: 1, delay: '1s' },
-  failoverStrategy: 'region',
-  state: 'running',
-  restartNonce: 0,
-  savepointTriggerNonce: 0,
-  allowNonRestoredState: false,
-  upgradeMode: 'savepoint',
-  upgrade: { rollback: true, savepointFallback: true, stableTimeout: '5m', savepointTimeout: '2m' },
-};
+});
 
 function newJob(): StreamJob {
   return {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { StreamJobSpec } from '../../api/streamjob.ts';
+import { testingSpec } from './testing-spec.ts';
 import {
   checkTransition,
   decideUpgrade,
@@ -14,27 +15,7 @@ import {
 const t0 = new Date('2026-03-01T12:00:00Z');
 const at = (s: number) => new Date(t0.getTime() + s * 1000);
 
-const spec1 = {
-  image: 'img:1',
-  entry: 'job.js',
-  parallelism: 2,
-  taskSlots: 1,
-  kafka: { bootstrapServers: 'k:9092' },
-  checkpoints: {
-    storage: { url: 's3://weir/p', region: 'us-east-1' },
-    mode: 'exactly-once',
-    tolerableFailures: 3,
-    retained: 3,
-  },
-  restartStrategy: { type: 'none' },
-  failoverStrategy: 'region',
-  state: 'running',
-  restartNonce: 0,
-  savepointTriggerNonce: 0,
-  allowNonRestoredState: false,
-  upgradeMode: 'savepoint',
-  upgrade: { rollback: true, savepointFallback: true, stableTimeout: '5m', savepointTimeout: '2m' },
-} as StreamJobSpec;
+const spec1 = testingSpec({ restartStrategy: { type: 'none' } });
 const spec2 = { ...spec1, image: 'img:2' };
 const targets = [
   { pod: 'wc-tm-0', podIP: '10.0.0.1' },
