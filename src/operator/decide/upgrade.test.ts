@@ -140,6 +140,12 @@ const transitions: [UpgradeStep, UpgradeStep, string, Partial<UpgradeInput>][] =
   ],
   [
     'Deploying',
+    'Idle',
+    'suspended while starting: no rollback timer while nothing runs',
+    { upgrade: upgrade('Deploying'), deployment: deployed(spec2, 2), suspended: true, now: at(301) },
+  ],
+  [
+    'Deploying',
     'RolledBack',
     'not stable in time',
     { upgrade: upgrade('Deploying'), deployment: deployed(spec2, 2), now: at(301) },

@@ -425,6 +425,23 @@ function fallbackRefusal(input: UpgradeInput): string | undefined {
 }
 
 function deploying(input: UpgradeInput, upgrade: UpgradeStatus, deployment: RecordedSpec): UpgradeDecision {
+  if (input.suspended) {
+    // Suspending ends the step: the next pass suspends the version that runs (with a savepoint if it can), and
+    // no rollback timer runs while nothing does.
+    checkTransition('Deploying', 'Idle');
+    return {
+      upgrade: undefined,
+      holdPods: false,
+      recordStable: false,
+      events: [
+        {
+          type: 'Normal',
+          reason: 'UpgradeInterrupted',
+          message: `suspended while generation ${deployment.generation} was starting; it stays the deployed version, without a rollback window`,
+        },
+      ],
+    };
+  }
   if (input.generation > upgrade.toGeneration) {
     // A newer spec while the new version starts: upgrade again, from what is deployed now.
     const diff = diffSpecs(deployment.spec as StreamJobSpec, input.spec);
