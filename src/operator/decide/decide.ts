@@ -1,5 +1,5 @@
 import { parseDuration } from '../../api/duration.ts';
-import type { StreamJob, StreamJobSpec, StreamJobStatus } from '../../api/streamjob.ts';
+import type { Phase, StreamJob, StreamJobSpec, StreamJobStatus } from '../../api/streamjob.ts';
 import { savepointLocation } from '../deploy/savepoint-location.ts';
 import { jobSelector, podCount, tasksOfPod } from '../deploy/taskmanager-pod.ts';
 import { checkpointEvents, summarizeCheckpoints } from './checkpoint-summary.ts';
@@ -58,10 +58,24 @@ function reachable(pods: ObservedPod[]) {
     .map((p) => ({ pod: p.name, podIP: p.podIP ?? '' }));
 }
 
+/** One reconcile pass being decided: its inputs, and the status, actions and events it accumulates. */
+interface Pass {
+  job: StreamJob;
+  observation: Observation;
+  now: Date;
+  options: DecideOptions;
+  previous: StreamJobStatus;
+  status: StreamJobStatus;
+  events: EventSpec[];
+  actions: Action[];
+  /** Asks for a reconcile after `ms` (the earliest request wins). */
+  requeue(ms: number | undefined): void;
+}
+
 /**
  * The whole reconcile decision for one StreamJob, as a pure function of the
  * job, what was observed and the time, composed of one reducer per concern:
- * run and nonces, checkpoint progress, upgrade, failures and restarts, pods,
+ * checkpoint progress, upgrade, run and nonces, failures and restarts, pods,
  * phase, savepoints, conditions. The returned status already holds every
  * intent (failures counted, restart scheduled, upgrade step, epoch bumped);
  * the controller records it before it acts.
@@ -72,37 +86,50 @@ export function decide(
   now: Date,
   options: DecideOptions,
 ): Decision {
-  const { spec } = job;
-  const generation = job.metadata.generation ?? 0;
-  const name = job.metadata.name ?? '';
   const previous = job.status ?? {};
-  const status: StreamJobStatus = structuredClone(previous);
-  const events: EventSpec[] = [];
-  const actions: Action[] = [{ kind: 'ensureTokenSecret' }];
   let requeueAfterMs: number | undefined;
-  const requeue = (ms: number | undefined) => {
-    if (ms !== undefined) requeueAfterMs = Math.max(1, Math.min(requeueAfterMs ?? ms, ms));
+  const pass: Pass = {
+    job,
+    observation,
+    now,
+    options,
+    previous,
+    status: structuredClone(previous),
+    events: [],
+    actions: [{ kind: 'ensureTokenSecret' }],
+    requeue: (ms) => {
+      if (ms !== undefined) requeueAfterMs = Math.max(1, Math.min(requeueAfterMs ?? ms, ms));
+    },
   };
-  const suspended = spec.state === 'suspended';
-  status.selector = jobSelector(name);
-  status.observedGeneration = generation;
+  pass.status.selector = jobSelector(job.metadata.name ?? '');
+  pass.status.observedGeneration = job.metadata.generation ?? 0;
+  pass.status.deployment ??= legacyDeployment(job, pass.status);
+  recordCheckpoints(pass);
+  const upgrade = decideJobUpgrade(job, pass.status, observation, now);
+  const deployedSpec = recordUpgrade(pass, upgrade);
+  recordRun(pass, upgrade);
+  const pods = failuresAndPods(pass, upgrade, deployedSpec);
+  const phase = recordPhase(pass, pods, deployedSpec);
+  recordManualSavepoint(pass, phase, pods.readyPods, pods.wanted);
+  recordConditions(pass, phase, pods, deployedSpec);
+  const { status, actions, events } = pass;
+  return { status, actions, events, ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };
+}
 
-  status.deployment ??= legacyDeployment(job, status);
-  // Checkpoint progress first: the upgrade calls a new version stable once a checkpoint completed after it.
-  if (observation.checkpoints) {
-    const parallelism =
-      (status.deployment?.spec as StreamJobSpec | undefined)?.parallelism ?? spec.parallelism;
-    status.checkpoint = summarizeCheckpoints(previous.checkpoint, observation.checkpoints, parallelism);
-    events.push(
-      ...checkpointEvents(previous.checkpoint, status.checkpoint, spec.checkpoints.tolerableFailures),
-    );
-  }
+/** Checkpoint progress first: the upgrade calls a new version stable once a checkpoint completed after it. */
+function recordCheckpoints({ job, observation, previous, status, events }: Pass): void {
+  if (!observation.checkpoints) return;
+  const parallelism =
+    (status.deployment?.spec as StreamJobSpec | undefined)?.parallelism ?? job.spec.parallelism;
+  status.checkpoint = summarizeCheckpoints(previous.checkpoint, observation.checkpoints, parallelism);
+  events.push(
+    ...checkpointEvents(previous.checkpoint, status.checkpoint, job.spec.checkpoints.tolerableFailures),
+  );
+}
 
-  // Upgrade: what the pods should be made of, and how they get there.
-  const upgrade = decideJobUpgrade(job, status, observation, now);
-  const deployed = upgrade.deploy
-    ? { spec: upgrade.deploy.spec, generation: upgrade.deploy.generation }
-    : status.deployment;
+/** Writes the upgrade machine's decision into status; returns the spec the pods are made from. */
+function recordUpgrade(pass: Pass, upgrade: UpgradeDecision): StreamJobSpec {
+  const { job, status, now } = pass;
   if (upgrade.deploy) {
     const keepTime = !upgrade.deploy.replacesPods && status.deployment;
     status.deployment = {
@@ -118,14 +145,17 @@ export function decide(
   }
   if (upgrade.savepointCompleted) {
     const { id, reason } = upgrade.savepointCompleted;
-    events.push(...recordSavepoint(status, { id, reason, path: savepointLocation(job, id), now }));
+    pass.events.push(...recordSavepoint(status, { id, reason, path: savepointLocation(job, id), now }));
   }
-  if (upgrade.action) actions.push(upgrade.action);
-  events.push(...upgrade.events);
-  requeue(upgrade.requeueAfterMs);
-  const deployedSpec = (deployed?.spec ?? spec) as StreamJobSpec;
+  if (upgrade.action) pass.actions.push(upgrade.action);
+  pass.events.push(...upgrade.events);
+  pass.requeue(upgrade.requeueAfterMs);
+  return (status.deployment?.spec ?? job.spec) as StreamJobSpec;
+}
 
-  // Run, epoch and nonces.
+/** Run, epoch and nonces. */
+function recordRun(pass: Pass, upgrade: UpgradeDecision): void {
+  const { status, job } = pass;
   const run = decideRun(
     {
       run: status.run,
@@ -136,20 +166,32 @@ export function decide(
       restarts: status.restarts,
     },
     {
-      initialSavepoint: spec.initialSavepoint,
-      restartNonce: spec.restartNonce,
+      initialSavepoint: job.spec.initialSavepoint,
+      restartNonce: job.spec.restartNonce,
       deployment: upgrade.deploy,
-      newRunId: options.newRunId,
+      newRunId: pass.options.newRunId,
     },
   );
   Object.assign(status, stripUndefined(run.state));
-  events.push(...run.events);
-  const restartEpoch = run.state.restartEpoch;
+  pass.events.push(...run.events);
+}
+
+interface PodsOutcome {
+  plan: PodPlan;
+  wanted: number;
+  readyPods: ObservedPod[];
+  readyTasks: number;
+  restartedNow: boolean;
+  failedMessage: string | undefined;
+}
+
+/** Failures, restarts and pods. While the old version stops with a savepoint, every pod is held as it is. */
+function failuresAndPods(pass: Pass, upgrade: UpgradeDecision, deployedSpec: StreamJobSpec): PodsOutcome {
+  const { status, observation, now, options, job } = pass;
+  const suspended = job.spec.state === 'suspended';
   const hash = specHashOf(deployedSpec);
   status.specHash = hash;
   const wanted = podCount(deployedSpec.parallelism, deployedSpec.taskSlots);
-
-  // Failures, restarts and pods. While the old version stops with a savepoint, every pod is held as it is.
   const plan = new PodPlan(upgrade.deploy?.replacesPods ? [] : (status.pods ?? []));
   let failedMessage: string | undefined;
   let restartedNow = false;
@@ -160,8 +202,8 @@ export function decide(
         observation,
         now,
         nodeLostTimeoutMs: options.nodeLostTimeoutMs,
-        strategy: resolveRestartStrategy(spec.restartStrategy),
-        failoverStrategy: spec.failoverStrategy,
+        strategy: resolveRestartStrategy(job.spec.restartStrategy),
+        failoverStrategy: job.spec.failoverStrategy,
         restarts: status.restarts,
         random: options.random,
       });
@@ -171,14 +213,14 @@ export function decide(
           if (f.pod) plan.delete(f.pod, f.reason, f.reason === 'NodeLost');
         }
         status.restarts = failures.restarts;
-        events.push(...failures.events);
+        pass.events.push(...failures.events);
         restartedNow = failures.kind === 'restart';
         if (failures.kind === 'fail') {
           status.phase = 'Failed';
           failedMessage = failures.message;
         } else {
           status.phase = 'Restarting';
-          if (failures.replaceAll) status.restartEpoch = restartEpoch + 1;
+          if (failures.replaceAll) status.restartEpoch = (status.restartEpoch ?? 0) + 1;
         }
       }
     }
@@ -188,28 +230,11 @@ export function decide(
       plan.deleteAll(observation.pods, 'Suspended');
       if (status.restarts) delete status.restarts.nextRestartAt;
     } else {
-      const due = status.restarts?.nextRestartAt ? new Date(status.restarts.nextRestartAt) : undefined;
-      const pods = planPods(plan, {
-        observation,
-        wanted,
-        restartEpoch: status.restartEpoch ?? 0,
-        specHash: hash,
-        jobName: name,
-        restartDue: due,
-        now,
-      });
-      if (due && due > now) requeue(due.getTime() - now.getTime());
-      if (pods.restartDone && status.restarts && due && due <= now) {
-        delete status.restarts.nextRestartAt;
-        status.restarts.lastRestartAt = now.toISOString();
-      }
-      actions.push(...pods.creations);
+      pass.actions.push(...createPods(pass, plan, wanted, hash));
     }
   }
-  actions.push(...plan.deletions);
+  pass.actions.push(...plan.deletions);
   status.pods = [...plan.tracked].sort();
-
-  // Phase, tasks, savepoints and conditions.
   const readyPods = observation.pods.filter(
     (p) => plan.tracked.has(p.name) && p.ready && p.phase === 'Running',
   );
@@ -218,54 +243,92 @@ export function decide(
     0,
   );
   status.tasks = { ready: readyTasks, total: deployedSpec.parallelism, pods: wanted };
+  return { plan, wanted, readyPods, readyTasks, restartedNow, failedMessage };
+}
+
+/** The pods to create, once a pending restart is due; marks the restart done. */
+function createPods(pass: Pass, plan: PodPlan, wanted: number, hash: string): CreatePod[] {
+  const { status, observation, now, job } = pass;
+  const due = status.restarts?.nextRestartAt ? new Date(status.restarts.nextRestartAt) : undefined;
+  const pods = planPods(plan, {
+    observation,
+    wanted,
+    restartEpoch: status.restartEpoch ?? 0,
+    specHash: hash,
+    jobName: job.metadata.name ?? '',
+    restartDue: due,
+    now,
+  });
+  if (due && due > now) pass.requeue(due.getTime() - now.getTime());
+  if (pods.restartDone && status.restarts && due && due <= now) {
+    delete status.restarts.nextRestartAt;
+    status.restarts.lastRestartAt = now.toISOString();
+  }
+  return pods.creations;
+}
+
+function recordPhase(pass: Pass, pods: PodsOutcome, deployedSpec: StreamJobSpec): Phase {
+  const { status } = pass;
   const phase = decidePhase({
     failed: status.phase === 'Failed',
-    suspended,
+    suspended: pass.job.spec.state === 'suspended',
     upgradeStep: status.upgrade?.step ?? 'Idle',
-    readyPods: readyPods.length,
-    wantedPods: wanted,
+    readyPods: pods.readyPods.length,
+    wantedPods: podCount(deployedSpec.parallelism, deployedSpec.taskSlots),
     restartPending: Boolean(status.restarts?.nextRestartAt),
-    restartedNow,
-    previous: previous.phase,
+    restartedNow: pods.restartedNow,
+    previous: pass.previous.phase,
   });
   status.phase = phase;
-  const savepoint = decideSavepoint(status, {
-    nonce: spec.savepointTriggerNonce,
+  if (phase === 'Running' && pass.options.checkpointPollIntervalMs)
+    pass.requeue(pass.options.checkpointPollIntervalMs);
+  return phase;
+}
+
+function recordManualSavepoint(pass: Pass, phase: Phase, readyPods: ObservedPod[], wanted: number): void {
+  const { job, observation, now } = pass;
+  const savepoint = decideSavepoint(pass.status, {
+    nonce: job.spec.savepointTriggerNonce,
     phase,
     // Every task must take part, or the savepoint would be missing partitions.
     targets: readyPods.length === wanted && readyPods.every((p) => p.podIP) ? reachable(readyPods) : [],
     now,
-    timeoutMs: 2 * parseDuration(spec.checkpoints.timeout ?? '60s', 'spec.checkpoints.timeout') + 60_000,
+    timeoutMs: 2 * parseDuration(job.spec.checkpoints.timeout ?? '60s', 'spec.checkpoints.timeout') + 60_000,
     ...(observation.savepointOutcome ? { outcome: observation.savepointOutcome } : {}),
     locate: (id) => savepointLocation(job, id),
   });
-  events.push(...savepoint.events);
-  if (savepoint.action) actions.push(savepoint.action);
-  if (phase === 'Running' && options.checkpointPollIntervalMs) requeue(options.checkpointPollIntervalMs);
+  pass.events.push(...savepoint.events);
+  if (savepoint.action) pass.actions.push(savepoint.action);
+}
 
-  failedMessage ??=
+/** Conditions, the phase-change event, and rechecks due to a failure window or a NotReady node. */
+function recordConditions(pass: Pass, phase: Phase, pods: PodsOutcome, deployedSpec: StreamJobSpec): void {
+  const { status, previous, now, options, observation } = pass;
+  const failedMessage =
+    pods.failedMessage ??
     previous.conditions?.find((c) => c.type === 'Ready' && c.reason === 'RestartStrategyExhausted')
-      ?.message ?? 'the job failed';
+      ?.message ??
+    'the job failed';
   const lastFailure = status.restarts?.lastFailure;
   const sinceFailure = lastFailure
     ? now.getTime() - new Date(lastFailure.time).getTime()
     : Number.POSITIVE_INFINITY;
   if (phase !== 'Failed' && sinceFailure < options.degradedWindowMs)
-    requeue(options.degradedWindowMs - sinceFailure);
+    pass.requeue(options.degradedWindowMs - sinceFailure);
   const summary = jobConditions(status.conditions ?? [], {
     phase,
     parallelism: deployedSpec.parallelism,
-    readyTasks,
+    readyTasks: pods.readyTasks,
     failedMessage,
     ...(lastFailure ? { lastFailure } : {}),
     recentlyFailed: sinceFailure < options.degradedWindowMs,
-    generation,
+    generation: pass.job.metadata.generation ?? 0,
     now,
     ...(status.upgrade ? { upgrade: status.upgrade } : {}),
   });
   status.conditions = summary.conditions;
   if (previous.phase !== phase) {
-    events.push({
+    pass.events.push({
       type: phase === 'Failed' ? 'Warning' : 'Normal',
       reason: phase,
       message: `phase ${previous.phase ?? 'none'} → ${phase}: ${summary.readyMessage}`,
@@ -274,11 +337,10 @@ export function decide(
   // Pods on a NotReady node are rechecked when the node-lost timeout expires.
   for (const pod of observation.pods) {
     const node = pod.nodeName ? observation.nodes.get(pod.nodeName) : undefined;
-    if (node && !node.ready && node.notReadySince && plan.tracked.has(pod.name)) {
-      requeue(node.notReadySince.getTime() + options.nodeLostTimeoutMs - now.getTime());
+    if (node && !node.ready && node.notReadySince && pods.plan.tracked.has(pod.name)) {
+      pass.requeue(node.notReadySince.getTime() + options.nodeLostTimeoutMs - now.getTime());
     }
   }
-  return { status, actions, events, ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };
 }
 
 /** The upgrade machine's view of this pass: what runs, what failed, whether the deployment is stable. */
