@@ -4,7 +4,7 @@ import { savepointLocation } from '../deploy/savepoint-location.ts';
 import { jobSelector, podCount, tasksOfPod } from '../deploy/taskmanager-pod.ts';
 import { checkpointEvents, summarizeCheckpoints } from './checkpoint-summary.ts';
 import { jobConditions } from './conditions.ts';
-import { decideFailures, failureOf } from './failures.ts';
+import { decideFailures } from './failures.ts';
 import type { Observation, ObservedPod } from './observation.ts';
 import { decidePhase } from './phase.ts';
 import { type CreatePod, type DeletePod, PodPlan, planPods } from './pods.ts';
@@ -12,7 +12,8 @@ import { resolveRestartStrategy } from './restart-strategy.ts';
 import { decideRun } from './run.ts';
 import { decideSavepoint, recordSavepoint, type TriggerSavepoint } from './savepoint.ts';
 import { specHashOf } from './spec-diff.ts';
-import { decideUpgrade, type StopWithSavepoint, type UpgradeDecision } from './upgrade.ts';
+import type { StopWithSavepoint, UpgradeDecision } from './upgrade.ts';
+import { decideJobUpgrade, legacyDeployment, reachable } from './upgrade-input.ts';
 
 export type Action =
   | CreatePod
@@ -49,13 +50,6 @@ export interface DecideOptions {
 /** The hash of the pod-shaping fields of a job's spec (pods carry it as a label). */
 export function specHash(job: StreamJob): string {
   return specHashOf(job.spec);
-}
-
-/** The current deployment's pods that run and can be reached over the control channel. */
-function reachable(pods: ObservedPod[]) {
-  return pods
-    .filter((p) => p.ready && p.phase === 'Running' && !p.deleting && p.podIP)
-    .map((p) => ({ pod: p.name, podIP: p.podIP ?? '' }));
 }
 
 /** One reconcile pass being decided: its inputs, and the status, actions and events it accumulates. */
@@ -341,69 +335,6 @@ function recordConditions(pass: Pass, phase: Phase, pods: PodsOutcome, deployedS
       pass.requeue(node.notReadySince.getTime() + options.nodeLostTimeoutMs - now.getTime());
     }
   }
-}
-
-/** The upgrade machine's view of this pass: what runs, what failed, whether the deployment is stable. */
-function decideJobUpgrade(
-  job: StreamJob,
-  status: StreamJobStatus,
-  observation: Observation,
-  now: Date,
-): UpgradeDecision {
-  const { spec } = job;
-  const deployment = status.deployment;
-  // A manual savepoint in flight finishes first; an upgrade starts on a later pass.
-  if (deployment && status.savepointInProgress && !status.upgrade) {
-    return { upgrade: undefined, holdPods: false, recordStable: false, events: [] };
-  }
-  const deployedSpec = (deployment?.spec ?? spec) as StreamJobSpec;
-  const tracked = new Set(status.pods ?? []);
-  const byName = new Map(observation.pods.map((p) => [p.name, p]));
-  const current = [...tracked].flatMap((n) => byName.get(n) ?? []);
-  const live = reachable(current);
-  const wanted = podCount(deployedSpec.parallelism, deployedSpec.taskSlots);
-  const restartPending = Boolean(status.restarts?.nextRestartAt);
-  const podFailed = [...tracked].some((n) => {
-    const failure = failureOf(n, byName.get(n), observation, now, Number.POSITIVE_INFINITY);
-    return failure !== undefined && failure.reason !== 'PodSucceeded';
-  });
-  const checkpointTime = status.checkpoint?.latestCompleted?.time;
-  const lastFailureTime = status.restarts?.lastFailure?.time;
-  const since = Math.max(
-    deployment ? new Date(deployment.time).getTime() : 0,
-    lastFailureTime ? new Date(lastFailureTime).getTime() : 0,
-  );
-  const allReady = live.length === wanted && !restartPending && status.phase !== 'Failed';
-  const stable = allReady && checkpointTime !== undefined && new Date(checkpointTime).getTime() > since;
-  return decideUpgrade({
-    upgrade: status.upgrade,
-    deployment,
-    lastStable: status.lastStableSpec,
-    spec,
-    generation: job.metadata.generation ?? 0,
-    now,
-    running: allReady ? live : undefined,
-    live,
-    podFailed,
-    suspended: spec.state === 'suspended',
-    failed: status.phase === 'Failed',
-    stable,
-    lastCheckpointTime: checkpointTime ? new Date(checkpointTime) : undefined,
-    savepointOutcome: observation.savepointOutcome,
-  });
-}
-
-/**
- * A job deployed by an operator from before status.deployment: its running
- * pods were made from the spec whose hash status.specHash holds. If that is
- * today's spec, it is the deployment; otherwise the older spec is unknown, and
- * the pods are replaced from the last committed state as that operator did.
- */
-function legacyDeployment(job: StreamJob, status: StreamJobStatus): StreamJobStatus['deployment'] {
-  if (!status.specHash) return undefined;
-  const time =
-    status.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime ?? new Date(0).toISOString();
-  return { spec: job.spec, generation: job.metadata.generation ?? 0, time };
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

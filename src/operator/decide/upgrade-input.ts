@@ -1,0 +1,75 @@
+import type { StreamJob, StreamJobSpec, StreamJobStatus } from '../../api/streamjob.ts';
+import { podCount } from '../deploy/taskmanager-pod.ts';
+import { failureOf } from './failures.ts';
+import type { Observation, ObservedPod } from './observation.ts';
+import { decideUpgrade, type UpgradeDecision } from './upgrade.ts';
+
+/** The current deployment's pods that run and can be reached over the control channel. */
+export function reachable(pods: ObservedPod[]) {
+  return pods
+    .filter((p) => p.ready && p.phase === 'Running' && !p.deleting && p.podIP)
+    .map((p) => ({ pod: p.name, podIP: p.podIP ?? '' }));
+}
+
+/** The upgrade machine's view of this pass: what runs, what failed, whether the deployment is stable. */
+export function decideJobUpgrade(
+  job: StreamJob,
+  status: StreamJobStatus,
+  observation: Observation,
+  now: Date,
+): UpgradeDecision {
+  const { spec } = job;
+  const deployment = status.deployment;
+  // A manual savepoint in flight finishes first; an upgrade starts on a later pass.
+  if (deployment && status.savepointInProgress && !status.upgrade) {
+    return { upgrade: undefined, holdPods: false, recordStable: false, events: [] };
+  }
+  const deployedSpec = (deployment?.spec ?? spec) as StreamJobSpec;
+  const tracked = new Set(status.pods ?? []);
+  const byName = new Map(observation.pods.map((p) => [p.name, p]));
+  const current = [...tracked].flatMap((n) => byName.get(n) ?? []);
+  const live = reachable(current);
+  const wanted = podCount(deployedSpec.parallelism, deployedSpec.taskSlots);
+  const restartPending = Boolean(status.restarts?.nextRestartAt);
+  const podFailed = [...tracked].some((n) => {
+    const failure = failureOf(n, byName.get(n), observation, now, Number.POSITIVE_INFINITY);
+    return failure !== undefined && failure.reason !== 'PodSucceeded';
+  });
+  const checkpointTime = status.checkpoint?.latestCompleted?.time;
+  const lastFailureTime = status.restarts?.lastFailure?.time;
+  const since = Math.max(
+    deployment ? new Date(deployment.time).getTime() : 0,
+    lastFailureTime ? new Date(lastFailureTime).getTime() : 0,
+  );
+  const allReady = live.length === wanted && !restartPending && status.phase !== 'Failed';
+  const stable = allReady && checkpointTime !== undefined && new Date(checkpointTime).getTime() > since;
+  return decideUpgrade({
+    upgrade: status.upgrade,
+    deployment,
+    lastStable: status.lastStableSpec,
+    spec,
+    generation: job.metadata.generation ?? 0,
+    now,
+    running: allReady ? live : undefined,
+    live,
+    podFailed,
+    suspended: spec.state === 'suspended',
+    failed: status.phase === 'Failed',
+    stable,
+    lastCheckpointTime: checkpointTime ? new Date(checkpointTime) : undefined,
+    savepointOutcome: observation.savepointOutcome,
+  });
+}
+
+/**
+ * A job deployed by an operator from before status.deployment: its running
+ * pods were made from the spec whose hash status.specHash holds. If that is
+ * today's spec, it is the deployment; otherwise the older spec is unknown, and
+ * the pods are replaced from the last committed state as that operator did.
+ */
+export function legacyDeployment(job: StreamJob, status: StreamJobStatus): StreamJobStatus['deployment'] {
+  if (!status.specHash) return undefined;
+  const time =
+    status.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime ?? new Date(0).toISOString();
+  return { spec: job.spec, generation: job.metadata.generation ?? 0, time };
+}
