@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import {
   Informer,
@@ -53,7 +53,15 @@ function pod(name: string, resourceVersion: string): KubernetesObject {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { namespace: 'ns', name, resourceVersion } };
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+/**
+ * With the informer's timers on node:test's mock clock: moves time past the
+ * longest retry back-off (4 ms here), then lets the promise chains it started
+ * run. No real time passes, so the verdicts do not depend on this machine's speed.
+ */
+async function settle(t: TestContext): Promise<void> {
+  t.mock.timers.tick(options.relistBackoff.maxMs);
+  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+}
 const options = { resyncMs: 0, relistBackoff: { initialMs: 1, maxMs: 4 } };
 
 function recordingInformer(source: TestingListWatchSource) {
@@ -86,7 +94,8 @@ describe('Informer', () => {
     informer.stop();
   });
 
-  it('applies watch events in order and tracks the resourceVersion', async () => {
+  it('applies watch events in order and tracks the resourceVersion', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const source = new TestingListWatchSource();
     const { informer, events } = recordingInformer(source);
     await informer.start();
@@ -97,13 +106,14 @@ describe('Informer', () => {
     assert.deepEqual(events, ['add a@2', 'update a@3', 'delete a']);
     assert.equal(informer.get('ns/a'), undefined);
     source.current.onClose();
-    await settle();
+    await settle(t);
     assert.equal(source.current.resourceVersion, '10', 'a clean close resumes from the last seen version');
     assert.equal(source.lists, 1, 'a clean close does not relist');
     informer.stop();
   });
 
-  it('relists on 410 Gone and reports deletions that happened while the watch was down', async () => {
+  it('relists on 410 Gone and reports deletions that happened while the watch was down', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const source = new TestingListWatchSource();
     source.listResult = { items: [pod('a', '1'), pod('b', '1')], resourceVersion: '1' };
     const errors: unknown[] = [];
@@ -119,7 +129,7 @@ describe('Informer', () => {
     source.listResult = { items: [pod('a', '4'), pod('c', '5')], resourceVersion: '20' };
     const firstWatch = source.current;
     firstWatch.onEvent('ERROR', { kind: 'Status', code: 410, reason: 'Expired', message: 'too old' });
-    await settle();
+    await settle(t);
     assert.equal(firstWatch.aborted, true);
     assert.equal(source.lists, 2);
     assert.deepEqual(events.sort(), ['add c', 'delete b', 'update a@4']);
@@ -128,13 +138,14 @@ describe('Informer', () => {
     informer.stop();
   });
 
-  it('retries a failed watch with backoff and ignores callbacks of the aborted watch', async () => {
+  it('retries a failed watch with backoff and ignores callbacks of the aborted watch', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const source = new TestingListWatchSource();
     const { informer, events } = recordingInformer(source);
     await informer.start();
     const stale = source.current;
     stale.onClose(new Error('connection reset'));
-    await settle();
+    await settle(t);
     assert.equal(source.watches.length, 2);
     stale.onEvent('ADDED', pod('ghost', '3'));
     assert.deepEqual(events, [], 'events from a replaced watch are dropped');
