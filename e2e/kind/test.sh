@@ -5,6 +5,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+# shellcheck source=../harness/lib.sh
+source "$root/e2e/harness/lib.sh"
 bash "$here/up.sh"
 # shellcheck source=/dev/null
 source "$root/.weir/kind/env"
