@@ -124,10 +124,10 @@ describe('StreamJob upgrades with the real runtime', {
       namespace,
       fieldSelector: `involvedObject.uid=${job.metadata.uid}`,
     });
+    // In creation order: timestamps have whole seconds and names are random, but the operator creates events
+    // one after another, and each creation takes a later etcd revision (resourceVersion).
     return list.items
-      .sort((a, b) =>
-        String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp)),
-      )
+      .sort((a, b) => Number(a.metadata?.resourceVersion) - Number(b.metadata?.resourceVersion))
       .map((e) => e.reason ?? '');
   }
 
