@@ -32,7 +32,7 @@ import {
 } from '../e2e/support/committed-state.ts';
 import { createTopics, kafkaBootstrap, produce, uniqueName } from '../e2e/support/kafka-topics.ts';
 import { startNamespaceOperator } from '../e2e/support/operator.ts';
-import { applyCrd, StreamJobs } from '../e2e/support/streamjobs.ts';
+import { applyCrd, StreamJobs, weirDevJob } from '../e2e/support/streamjobs.ts';
 import type { StreamJob } from '../src/api/streamjob.ts';
 import { AssignedConsumer } from '../src/kafka/assigned-consumer.ts';
 import { TransactionalProducer } from '../src/kafka/transactional-producer.ts';
@@ -109,26 +109,14 @@ async function measure(keys: number): Promise<Row> {
   process.stderr.write(`${keys} keys: producing one record per key\n`);
   for (let from = 0; from < keys; from += 100_000)
     await produce(input, keyedInput(from, Math.min(100_000, keys - from), keys));
-  await jobs.create({
-    apiVersion: 'weir.dev/v1alpha1',
-    kind: 'StreamJob',
-    metadata: { name },
-    spec: {
-      image: 'weir:dev',
-      entry: '/app/src/jobs/keyed-count-sum.ts',
+  await jobs.create(
+    weirDevJob(name, 'keyed-count-sum', {
       args: { input, output, version: 'v1' },
-      parallelism: 2,
-      kafka: { bootstrapServers: kafkaBootstrap() },
-      checkpoints: {
-        storage: {
-          url: storageUrl,
-          endpoint: requireEnv('WEIR_S3_ENDPOINT'),
-          credentialsSecret: { name: 'minio' },
-        },
-        interval: '1s',
-      },
-    },
-  });
+      storageUrl,
+      interval: '1s',
+      spec: { parallelism: 2 },
+    }),
+  );
   const running = await jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 300_000);
   const group = `weir.${namespace}.${name}.${running.status?.run?.id}`;
   await waitFor(`${keys} records committed`, 600_000, async () => {

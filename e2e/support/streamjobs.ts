@@ -36,6 +36,43 @@ export function standinJob(name: string, spec: StreamJobInput = {}): Record<stri
   };
 }
 
+/**
+ * A StreamJob running one of Weir's own jobs (`src/jobs/<job>.ts`) in `weir:dev` pods (this checkout on the
+ * harness), checkpointing to the harness MinIO through the `minio` Secret (createMinioSecret). `spec` adds or
+ * overrides fields.
+ */
+export function weirDevJob(
+  name: string,
+  job: string,
+  options: {
+    args: Record<string, unknown>;
+    storageUrl: string;
+    interval: string;
+    spec?: Record<string, unknown>;
+  },
+): Record<string, unknown> {
+  return {
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'StreamJob',
+    metadata: { name },
+    spec: {
+      image: 'weir:dev',
+      entry: `/app/src/jobs/${job}.ts`,
+      args: options.args,
+      kafka: { bootstrapServers: requireEnv('WEIR_KAFKA_BOOTSTRAP') },
+      checkpoints: {
+        storage: {
+          url: options.storageUrl,
+          endpoint: requireEnv('WEIR_S3_ENDPOINT'),
+          credentialsSecret: { name: 'minio' },
+        },
+        interval: options.interval,
+      },
+      ...options.spec,
+    },
+  };
+}
+
 export class StreamJobs {
   private readonly api: CustomObjectsApi;
   private readonly namespace: string;

@@ -8,7 +8,6 @@ import {
   createTestNamespace,
   deleteNamespace,
   harnessContainerPid,
-  requireEnv,
   waitFor,
 } from '../../support/cluster.ts';
 import {
@@ -24,7 +23,7 @@ import {
 import { harnessAgentUrl } from '../../support/harness-agent.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
 import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
-import { applyCrd, StreamJobs } from '../../support/streamjobs.ts';
+import { applyCrd, StreamJobs, weirDevJob } from '../../support/streamjobs.ts';
 
 /**
  * The whole path: a StreamJob whose pods run the Weir image (`weir:dev`,
@@ -59,28 +58,18 @@ describe('StreamJob running the real TaskManager runtime', {
     output = uniqueName('sj-out');
     await createTopics({ name: input, partitions: 4 }, { name: output, partitions: 4 });
     await produce(input, keyedInput(0, 3000, 10));
-    await jobs.create({
-      apiVersion: 'weir.dev/v1alpha1',
-      kind: 'StreamJob',
-      metadata: { name: 'count' },
-      spec: {
-        image: 'weir:dev',
-        entry: '/app/src/jobs/keyed-count.ts',
+    await jobs.create(
+      weirDevJob('count', 'keyed-count', {
         args: { input, output },
-        parallelism: 4,
-        taskSlots: 2,
-        kafka: { bootstrapServers: requireEnv('WEIR_KAFKA_BOOTSTRAP') },
-        checkpoints: {
-          storage: {
-            url: 's3://weir/e2e-streamjob',
-            endpoint: requireEnv('WEIR_S3_ENDPOINT'),
-            credentialsSecret: { name: 'minio' },
-          },
-          interval: '500ms',
+        storageUrl: 's3://weir/e2e-streamjob',
+        interval: '500ms',
+        spec: {
+          parallelism: 4,
+          taskSlots: 2,
+          restartStrategy: { type: 'fixed-delay', attempts: 5, delay: '1s' },
         },
-        restartStrategy: { type: 'fixed-delay', attempts: 5, delay: '1s' },
-      },
-    });
+      }),
+    );
     const running = await jobs.waitFor('count', 'Running', (j) => j.status?.phase === 'Running', 120_000);
     await readCommitted(output, 4, { expected: 3000, timeoutMs: 60_000, quietMs: 200 });
 

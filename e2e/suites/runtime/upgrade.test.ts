@@ -7,7 +7,6 @@ import {
   connect,
   createTestNamespace,
   deleteNamespace,
-  requireEnv,
   waitFor,
 } from '../../support/cluster.ts';
 import {
@@ -19,7 +18,7 @@ import {
 import { harnessAgentUrl } from '../../support/harness-agent.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
 import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
-import { applyCrd, StreamJobs } from '../../support/streamjobs.ts';
+import { applyCrd, StreamJobs, weirDevJob } from '../../support/streamjobs.ts';
 
 const keys = 10;
 const partitions = 4;
@@ -30,22 +29,15 @@ const partitions = 4;
  * numbering of keyedInput so the expected counts and sums follow.
  */
 function flow(topic: string, from: number, batches: number, size: number, pauseMs: number) {
-  let stopped = false;
   let produced = from;
   const done = (async () => {
-    for (let b = 0; b < batches && !stopped; b++) {
+    for (let b = 0; b < batches; b++) {
       await produce(topic, keyedInput(produced, size, keys));
       produced += size;
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
     }
   })();
   return {
-    /** Stops after the batch in hand; resolves to how many records exist in all. */
-    async stop(): Promise<number> {
-      stopped = true;
-      await done;
-      return produced;
-    },
     /** Waits for every batch; resolves to how many records exist in all. */
     async finish(): Promise<number> {
       await done;
@@ -81,34 +73,45 @@ describe('StreamJob upgrades with the real runtime', {
     await deleteNamespace(cluster, namespace);
   });
 
+  /** Reads the job's committed output once `produced` records are in; every key's count and sum exactly once. */
+  async function assertCountSumExactlyOnce(output: string, produced: number) {
+    const records = await readCommitted(output, partitions, {
+      expected: produced,
+      timeoutMs: 120_000,
+      quietMs: 2000,
+    });
+    assert.deepEqual(countSumProblems(records, produced, keys), []);
+    return records;
+  }
+
+  /** Waits for an upgrade to end: nothing in status.upgrade, and `generation` recorded as the last stable spec. */
+  function upgradeCompleted(name: string, generation: number, what: string): Promise<StreamJob> {
+    return jobs.waitFor(
+      name,
+      what,
+      (j) => j.status?.upgrade === undefined && j.status?.lastStableSpec?.generation === generation,
+      180_000,
+    );
+  }
+
   async function countSumJob(name: string, spec: Record<string, unknown> = {}) {
     const input = uniqueName(`${name}-in`);
     const output = uniqueName(`${name}-out`);
     await createTopics({ name: input, partitions }, { name: output, partitions });
     await produce(input, keyedInput(0, 1000, keys));
-    await jobs.create({
-      apiVersion: 'weir.dev/v1alpha1',
-      kind: 'StreamJob',
-      metadata: { name },
-      spec: {
-        image: 'weir:dev',
-        entry: '/app/src/jobs/keyed-count-sum.ts',
+    await jobs.create(
+      weirDevJob(name, 'keyed-count-sum', {
         args: { input, output, version: 'v1' },
-        parallelism: 2,
-        taskSlots: 1,
-        kafka: { bootstrapServers: requireEnv('WEIR_KAFKA_BOOTSTRAP') },
-        checkpoints: {
-          storage: {
-            url: storageUrl,
-            endpoint: requireEnv('WEIR_S3_ENDPOINT'),
-            credentialsSecret: { name: 'minio' },
-          },
-          interval: '500ms',
+        storageUrl,
+        interval: '500ms',
+        spec: {
+          parallelism: 2,
+          taskSlots: 1,
+          restartStrategy: { type: 'fixed-delay', attempts: 2, delay: '1s' },
+          ...spec,
         },
-        restartStrategy: { type: 'fixed-delay', attempts: 2, delay: '1s' },
-        ...spec,
-      },
-    });
+      }),
+    );
     await readCommitted(output, partitions, { expected: 1000, timeoutMs: 90_000, quietMs: 200 });
     const stable = await jobs.waitFor(
       name,
@@ -137,12 +140,7 @@ describe('StreamJob upgrades with the real runtime', {
     const input$ = flow(input, 1000, 100, 30, 100);
     await jobs.patchSpec('sp', { args: { input, output, version: 'v2' } });
 
-    const upgraded = await jobs.waitFor(
-      'sp',
-      'the upgrade to complete (generation 2 stable)',
-      (j) => j.status?.upgrade === undefined && j.status?.lastStableSpec?.generation === 2,
-      180_000,
-    );
+    const upgraded = await upgradeCompleted('sp', 2, 'the upgrade to complete (generation 2 stable)');
     const produced = await input$.finish();
     const savepoint = upgraded.status?.savepoints?.find((s) => s.reason === 'upgrade');
     assert.ok(
@@ -175,12 +173,7 @@ describe('StreamJob upgrades with the real runtime', {
       `events in order: ${reasons.join(', ')}`,
     );
 
-    const records = await readCommitted(output, partitions, {
-      expected: produced,
-      timeoutMs: 120_000,
-      quietMs: 2000,
-    });
-    assert.deepEqual(countSumProblems(records, produced, keys), []);
+    const records = await assertCountSumExactlyOnce(output, produced);
     // Every key switched version once, from v1 to v2, and never back.
     const versions = new Map<string, string[]>();
     for (const r of records) {
@@ -214,49 +207,24 @@ describe('StreamJob upgrades with the real runtime', {
       entry: '/app/src/jobs/keyed-count-sum.ts',
       args: { input, output, version: 'v3' },
     });
-    await jobs.waitFor(
-      'rb',
-      'the good change to upgrade (generation 3 stable)',
-      (j) => j.status?.upgrade === undefined && j.status?.lastStableSpec?.generation === 3,
-      180_000,
-    );
+    await upgradeCompleted('rb', 3, 'the good change to upgrade (generation 3 stable)');
     const produced = await input$.finish();
-    const records = await readCommitted(output, partitions, {
-      expected: produced,
-      timeoutMs: 120_000,
-      quietMs: 2000,
-    });
-    assert.deepEqual(countSumProblems(records, produced, keys), []);
+    await assertCountSumExactlyOnce(output, produced);
   });
 
   it('last-state and stateless upgrades: the same run continues its counts; stateless starts them over', async () => {
     const { input, output, stable } = await countSumJob('modes', { upgradeMode: 'last-state' });
     const run = stable.status?.run?.id;
     await jobs.patchSpec('modes', { args: { input, output, version: 'v2' } });
-    const lastState = await jobs.waitFor(
-      'modes',
-      'the last-state upgrade to complete',
-      (j) => j.status?.upgrade === undefined && j.status?.lastStableSpec?.generation === 2,
-      180_000,
-    );
+    const lastState = await upgradeCompleted('modes', 2, 'the last-state upgrade to complete');
     assert.equal(lastState.status?.run?.id, run, 'last-state continues the run');
     await produce(input, keyedInput(1000, 500, keys));
-    const records = await readCommitted(output, partitions, {
-      expected: 1500,
-      timeoutMs: 120_000,
-      quietMs: 2000,
-    });
-    assert.deepEqual(countSumProblems(records, 1500, keys), []);
+    await assertCountSumExactlyOnce(output, 1500);
 
     // stateless: a new run with no state; it reads the topic from the start (no committed offsets), so every
     // key's count starts over at 1.
     await jobs.patchSpec('modes', { upgradeMode: 'stateless', args: { input, output, version: 'v3' } });
-    const fresh = await jobs.waitFor(
-      'modes',
-      'the stateless upgrade to complete',
-      (j) => j.status?.upgrade === undefined && j.status?.lastStableSpec?.generation === 3,
-      180_000,
-    );
+    const fresh = await upgradeCompleted('modes', 3, 'the stateless upgrade to complete');
     assert.notEqual(fresh.status?.run?.id, run);
     await waitFor('v3 output for every key', 120_000, async () => {
       const all = await readCommitted(output, partitions, {
@@ -316,12 +284,7 @@ describe('StreamJob upgrades with the real runtime', {
     await produce(input, keyedInput(1000, 500, keys));
     await jobs.patchSpec('sus', { state: 'running' });
     await jobs.waitFor('sus', 'Running again', (j) => j.status?.phase === 'Running', 120_000);
-    const records = await readCommitted(output, partitions, {
-      expected: 1500,
-      timeoutMs: 120_000,
-      quietMs: 2000,
-    });
-    assert.deepEqual(countSumProblems(records, 1500, keys), []);
+    await assertCountSumExactlyOnce(output, 1500);
   });
 
   it('an operator SIGKILLed during the upgrade steps finishes the same upgrade once, from the recorded savepoint', async (t) => {
@@ -341,22 +304,12 @@ describe('StreamJob upgrades with the real runtime', {
     }
     t.diagnostic(`operator killed with status.upgrade.step ${killedIn.join(', then ')}`);
     assert.ok(killedIn.includes('Deploying'), `killed during Deploying: ${killedIn.join(', ')}`);
-    const done = await jobs.waitFor(
-      'opkill',
-      'the upgrade to complete',
-      (j) => j.status?.upgrade === undefined && j.status?.lastStableSpec?.generation === 2,
-      180_000,
-    );
+    const done = await upgradeCompleted('opkill', 2, 'the upgrade to complete');
     const upgradeSavepoints = (done.status?.savepoints ?? []).filter((s) => s.reason === 'upgrade');
     assert.equal(upgradeSavepoints.length, 1, JSON.stringify(done.status?.savepoints));
     assert.equal(done.status?.run?.restoredFrom, upgradeSavepoints[0]?.id);
     const produced = await input$.finish();
-    const records = await readCommitted(output, partitions, {
-      expected: produced,
-      timeoutMs: 120_000,
-      quietMs: 2000,
-    });
-    assert.deepEqual(countSumProblems(records, produced, keys), []);
+    await assertCountSumExactlyOnce(output, produced);
   });
 
   it('rescale 2 → 1 → 3 with input flowing: last-state in the same run, count and sum continue for every key', async () => {
@@ -368,12 +321,7 @@ describe('StreamJob upgrades with the real runtime', {
       [3, 3],
     ] as const) {
       await jobs.patchSpec('scale', { parallelism });
-      const done = await jobs.waitFor(
-        'scale',
-        `parallelism ${parallelism} stable`,
-        (j) => j.status?.upgrade === undefined && j.status?.lastStableSpec?.generation === generation,
-        180_000,
-      );
+      const done = await upgradeCompleted('scale', generation, `parallelism ${parallelism} stable`);
       assert.equal(done.status?.run?.id, run, 'a rescale continues the run');
       assert.equal(done.status?.tasks?.ready, parallelism);
       const pods = await cluster.core.listNamespacedPod({ namespace, labelSelector: 'weir.dev/job=scale' });
@@ -381,11 +329,6 @@ describe('StreamJob upgrades with the real runtime', {
     }
     const produced = await input$.finish();
     const output = stable.spec.args?.output as string;
-    const records = await readCommitted(output, partitions, {
-      expected: produced,
-      timeoutMs: 120_000,
-      quietMs: 2000,
-    });
-    assert.deepEqual(countSumProblems(records, produced, keys), []);
+    await assertCountSumExactlyOnce(output, produced);
   });
 });

@@ -33,9 +33,9 @@ export class Actuator {
   }
 
   /** Drops an answered request once the recorded status no longer waits for it. */
-  settleSavepoint(uid: string, inProgressId: string | undefined): void {
+  settleSavepoint(uid: string, awaitedId: string | undefined): void {
     const entry = this.savepoints.get(uid);
-    if (entry?.outcome && entry.id !== inProgressId) this.savepoints.delete(uid);
+    if (entry?.outcome && entry.id !== awaitedId) this.savepoints.delete(uid);
   }
 
   /** Carries out the actions in order. Pods are made from the deployed spec (status.deployment), which an upgrade moves. */

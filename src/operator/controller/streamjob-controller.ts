@@ -4,6 +4,7 @@ import { labels } from '../../api/constants.ts';
 import type { StreamJob } from '../../api/streamjob.ts';
 import type { TaskManagerPoller } from '../control/taskmanager-poller.ts';
 import { type DecideOptions, decide } from '../decide/decide.ts';
+import { awaitedSavepointId } from '../decide/savepoint.ts';
 import { type EventRecorder, streamJobEventTarget } from '../kube/event-recorder.ts';
 import type { ObjectCache } from '../kube/informer-set.ts';
 import type { ReconcileResult } from '../kube/work-queue.ts';
@@ -83,12 +84,7 @@ export class StreamJobController {
     }
     const mutations = decision.actions.filter((a) => a.kind !== 'ensureTokenSecret');
     if (mutations.length) jobLog.debug({ actions: mutations }, 'acting');
-    const upgrade = decision.status.upgrade;
-    actuator.settleSavepoint(
-      job.metadata.uid ?? '',
-      decision.status.savepointInProgress?.id ??
-        (upgrade?.step === 'Savepointing' ? upgrade.savepointId : undefined),
-    );
+    actuator.settleSavepoint(job.metadata.uid ?? '', awaitedSavepointId(decision.status));
     await actuator.apply(recorded, decision.actions);
     return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : undefined;
   }

@@ -103,7 +103,7 @@ export function decide(
   const deployedSpec = recordUpgrade(pass, upgrade);
   recordRun(pass, upgrade);
   const pods = failuresAndPods(pass, upgrade, deployedSpec);
-  const phase = recordPhase(pass, pods, deployedSpec);
+  const phase = recordPhase(pass, pods);
   recordManualSavepoint(pass, phase, pods.readyPods, pods.wanted);
   recordConditions(pass, phase, pods, deployedSpec);
   const { status, actions, events } = pass;
@@ -261,14 +261,14 @@ function createPods(pass: Pass, plan: PodPlan, wanted: number, hash: string): Cr
   return pods.creations;
 }
 
-function recordPhase(pass: Pass, pods: PodsOutcome, deployedSpec: StreamJobSpec): Phase {
+function recordPhase(pass: Pass, pods: PodsOutcome): Phase {
   const { status } = pass;
   const phase = decidePhase({
     failed: status.phase === 'Failed',
     suspended: pass.job.spec.state === 'suspended',
     upgradeStep: status.upgrade?.step ?? 'Idle',
     readyPods: pods.readyPods.length,
-    wantedPods: podCount(deployedSpec.parallelism, deployedSpec.taskSlots),
+    wantedPods: pods.wanted,
     restartPending: Boolean(status.restarts?.nextRestartAt),
     restartedNow: pods.restartedNow,
     previous: pass.previous.phase,

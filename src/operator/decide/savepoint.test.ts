@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { Phase, StreamJobStatus } from '../../api/streamjob.ts';
 import {
   applySavepointOutcome,
+  awaitedSavepointId,
   decideSavepoint,
   type SavepointInput,
   savepointHistoryLimit,
@@ -238,4 +239,28 @@ describe('applySavepointOutcome', () => {
     assert.deepEqual(applySavepointOutcome(status, { id: 'manual-other', ok: true }, path, at(4)), []);
     assert.deepEqual(status, inProgress(t0));
   });
+});
+
+describe('awaitedSavepointId', () => {
+  const started = '2026-03-01T12:00:00.000Z';
+  const upgrade = (step: 'Savepointing' | 'Deploying') => ({
+    step,
+    mode: 'savepoint' as const,
+    fromGeneration: 1,
+    toGeneration: 2,
+    savepointId: 'upgrade-1',
+    startedAt: started,
+    stepStartedAt: started,
+  });
+  const cases: [string, StreamJobStatus, string | undefined][] = [
+    ['nothing', {}, undefined],
+    [
+      'a manual savepoint',
+      { savepointInProgress: { id: 'manual-1', reason: 'manual', startedAt: started } },
+      'manual-1',
+    ],
+    ['an upgrade stopping the job', { upgrade: upgrade('Savepointing') }, 'upgrade-1'],
+    ['an upgrade past its savepoint', { upgrade: upgrade('Deploying') }, undefined],
+  ];
+  for (const [what, status, id] of cases) it(what, () => assert.equal(awaitedSavepointId(status), id));
 });

@@ -111,6 +111,15 @@ function trigger(id: string, targets: SavepointTarget[]): TriggerSavepoint {
   return { kind: 'triggerSavepoint', id, targets };
 }
 
+/**
+ * The savepoint whose TaskManager answers a later pass still needs: a manual
+ * one in progress, or the one an upgrade or suspend is stopping the job with.
+ */
+export function awaitedSavepointId(status: StreamJobStatus): string | undefined {
+  if (status.savepointInProgress) return status.savepointInProgress.id;
+  return status.upgrade?.step === 'Savepointing' ? status.upgrade.savepointId : undefined;
+}
+
 export type SavepointReason = NonNullable<StreamJobStatus['savepoints']>[number]['reason'];
 
 /** Adds a completed savepoint to the bounded history in status (mutated in place). */

@@ -118,6 +118,16 @@ function stepOf(upgrade: UpgradeStatus | undefined): UpgradeStep {
   return upgrade?.step ?? 'Idle';
 }
 
+/** The pods of an earlier recorded spec again, in the same run: they resume from its newest committed state. */
+function redeploy(recorded: RecordedSpec): NewDeployment {
+  return {
+    spec: recorded.spec as StreamJobSpec,
+    generation: recorded.generation,
+    run: { kind: 'continue' },
+    replacesPods: true,
+  };
+}
+
 function seconds(ms: number): string {
   return `${Math.round(ms / 1000)}s`;
 }
@@ -383,28 +393,24 @@ function savepointing(
     );
   }
   checkTransition('Savepointing', 'Aborted');
+  const stopped = `savepoint ${id} failed (${failure}) and ${refusal}; generation ${deployment.generation} keeps running`;
   return {
     upgrade: {
       ...upgrade,
       step: 'Aborted',
       toGeneration: input.generation,
       stepStartedAt: input.now.toISOString(),
-      message: `savepoint ${id} failed (${failure}) and ${refusal}; generation ${deployment.generation} keeps running`,
+      message: stopped,
     },
-    // The stopped pods come back as the version they were, from their own last committed state.
-    deploy: {
-      spec: deployment.spec as StreamJobSpec,
-      generation: deployment.generation,
-      run: { kind: 'continue' },
-      replacesPods: true,
-    },
+    // The stopped pods come back as the version they were.
+    deploy: redeploy(deployment),
     holdPods: false,
     recordStable: false,
     events: [
       {
         type: 'Warning',
         reason: 'UpgradeAborted',
-        message: `upgrade to generation ${input.generation} stopped: savepoint ${id} failed (${failure}) and ${refusal}; generation ${deployment.generation} keeps running`,
+        message: `upgrade to generation ${input.generation} stopped: ${stopped}`,
       },
     ],
   };
@@ -501,12 +507,7 @@ function deploying(input: UpgradeInput, upgrade: UpgradeStatus, deployment: Reco
   return {
     upgrade: { ...upgrade, step: 'RolledBack', stepStartedAt: input.now.toISOString(), message },
     // The same run: the old version resumes from the newest state committed (by either version).
-    deploy: {
-      spec: target.spec as StreamJobSpec,
-      generation: target.generation,
-      run: { kind: 'continue' },
-      replacesPods: true,
-    },
+    deploy: redeploy(target),
     holdPods: false,
     recordStable: false,
     events: [{ type: 'Warning', reason: 'RolledBack', message }],
