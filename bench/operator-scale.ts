@@ -119,6 +119,7 @@ async function baseline(cluster: ReturnType<typeof connect>) {
       allowNonRestoredState: false,
       upgradeMode: 'savepoint',
       upgrade: { rollback: true, savepointFallback: true },
+      savepoints: { historyMaxCount: 10, onDeletion: false },
     },
   };
   // Without the owner reference: the template job does not exist, so the garbage collector would remove it.

@@ -30,3 +30,6 @@ export function taskManagerPodName(job: string, index: number): string {
 export function offsetGroup(namespace: string, job: string, runId: string): string {
   return `weir.${namespace}.${job}.${runId}`;
 }
+
+/** Holds a StreamJob's deletion until its final savepoint is taken (spec.savepoints.onDeletion). */
+export const finalSavepointFinalizer = 'weir.dev/final-savepoint';

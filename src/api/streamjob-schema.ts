@@ -110,6 +110,12 @@ const quantityMap = {
   },
 } as const;
 
+/** The largest spec.savepoints.historyMaxCount; status.savepoints may hold a few more that are still needed. */
+export const savepointHistoryMaxCount = 50;
+
+/** The most dropped savepoints waiting for deletion that status holds; beyond it the oldest are left in S3 with a Warning event. */
+export const disposalQueueLimit = 50;
+
 export const streamJobSpecSchema = {
   type: 'object',
   description: 'StreamJobSpec describes the pipeline to run and how to run it.',
@@ -316,6 +322,34 @@ export const streamJobSpecSchema = {
         'When restoring from initialSavepoint, drop savepoint state of operator ids the pipeline no longer has instead of refusing to start.',
       default: false,
     },
+    savepoints: {
+      type: 'object',
+      description:
+        'Periodic savepoints, the savepoint history kept in status and S3, and a final savepoint on deletion.',
+      default: {},
+      properties: {
+        interval: duration(
+          'Take a savepoint (reason periodic) this long after the newest savepoint, failed savepoint or deployment, while the job is Running. Unset: no periodic savepoints.',
+        ),
+        historyMaxCount: {
+          type: 'integer',
+          description:
+            'How many completed savepoints status.savepoints keeps; older ones are deleted from S3. Never dropped: the newest, and any an upgrade, rollback or the current run (a resume from suspend among them) may restore from.',
+          minimum: 1,
+          maximum: savepointHistoryMaxCount,
+          default: 10,
+        },
+        historyMaxAge: duration(
+          'Savepoints older than this are dropped from the history and deleted from S3, with the same exceptions as historyMaxCount. Unset: any age.',
+        ),
+        onDeletion: {
+          type: 'boolean',
+          description:
+            'Deleting the StreamJob first stops its running tasks with a savepoint (reason deletion), kept in S3 with every other savepoint and checkpoint. The operator holds the deletion with the finalizer weir.dev/final-savepoint until the savepoint completes, fails or times out (upgrade.savepointTimeout).',
+          default: false,
+        },
+      },
+    },
     taskManager: {
       type: 'object',
       description: 'Settings of the TaskManager pods.',
@@ -396,8 +430,8 @@ const timestamp = (description: string) => ({ type: 'string', format: 'date-time
 const savepointReason = {
   type: 'string',
   description:
-    'Why the savepoint was taken: manual (savepointTriggerNonce), upgrade (a savepoint upgrade stopped the old version with it) or suspend (state: suspended stopped the job with it; resuming restores from it).',
-  enum: ['manual', 'upgrade', 'suspend'],
+    'Why the savepoint was taken: manual (savepointTriggerNonce), periodic (savepoints.interval), upgrade (a savepoint upgrade stopped the old version with it), suspend (state: suspended stopped the job with it; resuming restores from it) or deletion (savepoints.onDeletion stopped the job with it as it was deleted).',
+  enum: ['manual', 'periodic', 'upgrade', 'suspend', 'deletion'],
 } as const;
 
 const recordedSpec = (description: string) =>
@@ -557,8 +591,9 @@ export const streamJobStatusSchema = {
     },
     savepoints: {
       type: 'array',
-      description: 'Completed savepoints, newest last (the 10 most recent).',
-      maxItems: 10,
+      description:
+        'Completed savepoints, newest last: spec.savepoints.historyMaxCount of them, and any older one still needed (the one an upgrade or the current run restores from).',
+      maxItems: savepointHistoryMaxCount + 3,
       items: {
         type: 'object',
         description: 'A complete savepoint: every task wrote its part of the manifest.',
@@ -572,6 +607,40 @@ export const streamJobStatusSchema = {
           time: timestamp('When it completed.'),
           reason: savepointReason,
         },
+      },
+    },
+    finalSavepoint: {
+      type: 'object',
+      description:
+        'The final savepoint a deletion is stopping the job with (spec.savepoints.onDeletion), recorded before the TaskManagers are asked.',
+      required: ['id', 'startedAt'],
+      properties: {
+        id: { type: 'string', description: 'The savepoint id.' },
+        startedAt: timestamp('When it was requested.'),
+      },
+    },
+    savepointsToDispose: {
+      type: 'array',
+      description:
+        'Savepoints dropped from the history whose objects are still in S3. A TaskManager of the job deletes them (the operator holds no storage credentials), so they wait while no task runs.',
+      maxItems: disposalQueueLimit,
+      items: {
+        type: 'object',
+        description: 'A savepoint waiting to be deleted.',
+        required: ['id', 'path'],
+        properties: {
+          id: { type: 'string', description: 'The savepoint id.' },
+          path: { type: 'string', description: 'Where it is stored.' },
+        },
+      },
+    },
+    lastSavepointDisposalFailure: {
+      type: 'object',
+      description: 'The most recent failed attempt to delete dropped savepoints; retried a minute later.',
+      required: ['time', 'message'],
+      properties: {
+        time: timestamp('When it failed.'),
+        message: { type: 'string', description: 'Why it failed.' },
       },
     },
     lastSavepointFailure: {

@@ -10,6 +10,7 @@ import { Actuator } from './controller/act.ts';
 import { StreamJobController } from './controller/streamjob-controller.ts';
 import { startHealthServer } from './health-server.ts';
 import { EventRecorder, streamJobEventTarget } from './kube/event-recorder.ts';
+import { FinalizerPatcher } from './kube/finalizers.ts';
 import { objectKey } from './kube/informer.ts';
 import { InformerSet } from './kube/informer-set.ts';
 import { LeaderElector } from './kube/leader-election.ts';
@@ -111,6 +112,7 @@ const controller = new StreamJobController({
   pods,
   nodes,
   status: new StatusRecorder(kubeConfig),
+  finalizers: new FinalizerPatcher(kubeConfig),
   events,
   actuator,
   taskManagers,

@@ -24,7 +24,12 @@ export const controlKeySecretName = '<control-key-secret>';
  * and the RBAC e2e test asks the API server with `kubectl auth can-i`.
  */
 export const watchedNamespacePermissions: readonly Permission[] = [
-  { apiGroup: group, resource: plural, verbs: ['list', 'watch'], why: 'the StreamJob informer' },
+  {
+    apiGroup: group,
+    resource: plural,
+    verbs: ['list', 'watch', 'patch'],
+    why: 'the StreamJob informer; the final-savepoint finalizer (spec.savepoints.onDeletion) is added and removed by patch',
+  },
   {
     apiGroup: group,
     resource: `${plural}/status`,

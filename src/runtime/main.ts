@@ -4,9 +4,9 @@ import { statefulOperatorIds } from '../sdk/pipeline.ts';
 import type { CheckpointStorage } from '../storage/checkpoint-storage.ts';
 import { FilesystemStorage } from '../storage/filesystem-storage.ts';
 import { S3Storage } from '../storage/s3-storage.ts';
-import { writeManifestPart } from './checkpoint/savepoint-manifest.ts';
+import { disposeSavepoint, writeManifestPart } from './checkpoint/savepoint-manifest.ts';
 import type { TaskManagerConfig } from './config.ts';
-import { startControlServer, startMetricsServer } from './control/control-server.ts';
+import { RequestError, startControlServer, startMetricsServer } from './control/control-server.ts';
 import { RuntimeError } from './errors.ts';
 import { loadJobModule } from './job-module.ts';
 import { createTaskMetrics } from './metrics.ts';
@@ -119,6 +119,18 @@ export async function runTaskManager(
         ready: () => ready,
         status: () => ({ job: config.job, runId: config.runId, ready, tasks: tasks.map((t) => t.status()) }),
         savepoint: async (id) => recordSavepoint(id, await Promise.all(tasks.map((t) => t.savepoint(id)))),
+        disposeSavepoint: async (id) => {
+          if (id === config.restoreSavepoint) {
+            throw new RequestError(
+              409,
+              'SAVEPOINT_IN_USE',
+              `savepoint ${id} is the one this run restores from; it is not deleted`,
+            );
+          }
+          const deleted = await disposeSavepoint(storage, config.namespace, config.job, id);
+          jobLog.info({ savepoint: id, objects: deleted }, 'deleted a savepoint dropped from the history');
+          return { savepointId: id, deletedObjects: deleted };
+        },
         stop: async (savepointId) => {
           const reports = await stop(savepointId, 'control API');
           return savepointId

@@ -55,7 +55,7 @@ src/operator/permissions.ts; a test keeps the two equal.
 {{- define "weir.watchedNamespaceRules" -}}
 - apiGroups: ["weir.dev"]
   resources: ["streamjobs"]
-  verbs: ["list", "watch"]
+  verbs: ["list", "watch", "patch"]
 - apiGroups: ["weir.dev"]
   resources: ["streamjobs/status"]
   verbs: ["update"]

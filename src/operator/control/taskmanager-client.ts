@@ -68,6 +68,7 @@ async function controlRequest(
   token: string,
   timeoutMs: number,
   body?: unknown,
+  method?: 'DELETE',
 ): Promise<{ url: string; response: Response }> {
   const host = podIP.includes(':') ? `[${podIP}]` : podIP;
   const url = `http://${host}:${ports.control}${path}`;
@@ -75,7 +76,7 @@ async function controlRequest(
   try {
     response = await fetch(url, {
       ...(body === undefined
-        ? { headers: { Authorization: `Bearer ${token}` } }
+        ? { headers: { Authorization: `Bearer ${token}` }, ...(method ? { method } : {}) }
         : {
             method: 'POST',
             headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
@@ -138,6 +139,30 @@ export async function stopTaskManagerWithSavepoint(
   await postControl(podIP, '/v1/stop', token, timeoutMs, { savepointId });
 }
 
+/**
+ * DELETE /v1/savepoints/<id> on one TaskManager: it deletes every object of
+ * the savepoint from the job's storage (the operator holds no storage
+ * credentials). Deleting a savepoint that is already gone succeeds.
+ */
+export async function disposeTaskManagerSavepoint(
+  podIP: string,
+  token: string,
+  savepointId: string,
+  timeoutMs: number,
+): Promise<void> {
+  const path = `/v1/savepoints/${encodeURIComponent(savepointId)}`;
+  const { url, response } = await controlRequest(podIP, path, token, timeoutMs, undefined, 'DELETE');
+  if (response.ok) {
+    await response.body?.cancel();
+    return;
+  }
+  throw new OperatorError(
+    'TASKMANAGER_SAVEPOINT_DISPOSE_FAILED',
+    `${url}: HTTP ${response.status}: ${await errorDetail(response)}`,
+    response.status >= 500,
+  );
+}
+
 async function postControl(
   podIP: string,
   path: string,
@@ -150,17 +175,21 @@ async function postControl(
     await response.body?.cancel();
     return;
   }
+  throw new OperatorError(
+    'TASKMANAGER_SAVEPOINT_FAILED',
+    `${url}: HTTP ${response.status}: ${await errorDetail(response)}`,
+    response.status >= 500,
+  );
+}
+
+/** The control API's error body as "CODE: message", or its raw text. */
+async function errorDetail(response: Response): Promise<string> {
   const text = await response.text();
-  let detail = text.trim();
   try {
     const parsed = JSON.parse(text) as { code?: unknown; message?: unknown };
-    if (typeof parsed.message === 'string') detail = `${String(parsed.code ?? 'ERROR')}: ${parsed.message}`;
+    if (typeof parsed.message === 'string') return `${String(parsed.code ?? 'ERROR')}: ${parsed.message}`;
   } catch {
     // not JSON: the raw text is the best detail there is
   }
-  throw new OperatorError(
-    'TASKMANAGER_SAVEPOINT_FAILED',
-    `${url}: HTTP ${response.status}: ${detail}`,
-    response.status >= 500,
-  );
+  return text.trim();
 }

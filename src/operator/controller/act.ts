@@ -3,12 +3,20 @@ import { taskManagerPodName, tokenSecretName } from '../../api/constants.ts';
 import { parseDuration } from '../../api/duration.ts';
 import type { StreamJob, StreamJobSpec } from '../../api/streamjob.ts';
 import { jobToken } from '../control/job-token.ts';
-import { stopTaskManagerWithSavepoint, triggerTaskManagerSavepoint } from '../control/taskmanager-client.ts';
+import {
+  disposeTaskManagerSavepoint,
+  stopTaskManagerWithSavepoint,
+  triggerTaskManagerSavepoint,
+} from '../control/taskmanager-client.ts';
 import type { Action } from '../decide/decide.ts';
 import type { SavepointOutcome, TriggerSavepoint } from '../decide/savepoint.ts';
+import type { DisposalOutcome, DisposeSavepoints } from '../decide/savepoint-history.ts';
 import type { StopWithSavepoint } from '../decide/upgrade.ts';
 import { type PodIdentity, taskManagerPod, tokenSecret } from '../deploy/taskmanager-pod.ts';
 import { httpStatus, OperatorError } from '../errors.ts';
+
+/** Deleting one savepoint's objects: a list and a few deletes. */
+const disposalTimeoutMs = 60_000;
 
 /** Carries out decided actions. Each is idempotent: an existing pod or a missing one is not an error. */
 export class Actuator {
@@ -20,6 +28,8 @@ export class Actuator {
   private readonly onSavepointOutcome: (job: StreamJob) => void;
   /** Per job (by uid): the savepoint requested in the background, and its outcome once every TaskManager answered. */
   private readonly savepoints = new Map<string, { id: string; outcome?: SavepointOutcome }>();
+  /** Per job (by uid): a request to delete dropped savepoints, and its outcome until a pass takes it. */
+  private readonly disposals = new Map<string, { outcome?: DisposalOutcome }>();
 
   constructor(kubeConfig: KubeConfig, controlKey: Buffer, onSavepointOutcome: (job: StreamJob) => void) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
@@ -30,6 +40,18 @@ export class Actuator {
   /** How the TaskManagers answered the job's latest savepoint request, once all have. */
   savepointOutcome(uid: string): SavepointOutcome | undefined {
     return this.savepoints.get(uid)?.outcome;
+  }
+
+  /**
+   * How the last disposal request ended, handed to one pass only: deleting is
+   * idempotent, so an outcome lost with a failed status write costs a second
+   * request, nothing more.
+   */
+  takeDisposalOutcome(uid: string): DisposalOutcome | undefined {
+    const entry = this.disposals.get(uid);
+    if (!entry?.outcome) return undefined;
+    this.disposals.delete(uid);
+    return entry.outcome;
   }
 
   /** Drops an answered request once the recorded status no longer waits for it. */
@@ -52,6 +74,9 @@ export class Actuator {
         case 'triggerSavepoint':
         case 'stopWithSavepoint':
           this.triggerSavepoint(deployed, action);
+          break;
+        case 'disposeSavepoints':
+          this.disposeSavepoints(job, action);
           break;
         case 'ensureTokenSecret':
           await this.ensureTokenSecret(job);
@@ -115,9 +140,38 @@ export class Actuator {
       : { id: action.id, ok: true };
   }
 
+  /** One disposal request per job at a time, in the background; its outcome wakes the job. */
+  private disposeSavepoints(job: StreamJob, action: DisposeSavepoints): void {
+    const uid = job.metadata.uid ?? '';
+    if (this.disposals.has(uid)) return; // one in flight, or an outcome no pass has taken yet
+    const entry: { outcome?: DisposalOutcome } = {};
+    this.disposals.set(uid, entry);
+    void this.requestDisposal(job, action).then((outcome) => {
+      if (this.disposals.get(uid) !== entry) return; // the job was deleted meanwhile
+      entry.outcome = outcome;
+      this.onSavepointOutcome(job);
+    });
+  }
+
+  /** Deletes the savepoints one after another, stopping at the first failure (the rest wait for the retry). */
+  private async requestDisposal(job: StreamJob, action: DisposeSavepoints): Promise<DisposalOutcome> {
+    const token = jobToken(this.controlKey, job);
+    const disposed: string[] = [];
+    for (const id of action.ids) {
+      try {
+        await disposeTaskManagerSavepoint(action.target.podIP, token, id, disposalTimeoutMs);
+        disposed.push(id);
+      } catch (error) {
+        return { disposed, failure: `${action.target.pod}: savepoint ${id}: ${(error as Error).message}` };
+      }
+    }
+    return { disposed };
+  }
+
   forget(uid: string): void {
     this.secretsEnsured.delete(uid);
     this.savepoints.delete(uid);
+    this.disposals.delete(uid);
   }
 
   /**

@@ -1,11 +1,18 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { labels } from '../../api/constants.ts';
+import { finalSavepointFinalizer, labels } from '../../api/constants.ts';
+import { parseDuration } from '../../api/duration.ts';
 import type { StreamJob } from '../../api/streamjob.ts';
 import type { TaskManagerPoller } from '../control/taskmanager-poller.ts';
-import { type DecideOptions, decide } from '../decide/decide.ts';
+import { type DecideOptions, decide, type EventSpec } from '../decide/decide.ts';
+import { decideDeletion, finalizerChange } from '../decide/deletion.ts';
+import type { ObservedPod } from '../decide/observation.ts';
 import { awaitedSavepointId } from '../decide/savepoint.ts';
+import { reachable } from '../decide/upgrade-input.ts';
+import { savepointLocation } from '../deploy/savepoint-location.ts';
+import { podCount } from '../deploy/taskmanager-pod.ts';
 import { type EventRecorder, streamJobEventTarget } from '../kube/event-recorder.ts';
+import type { FinalizerPatcher } from '../kube/finalizers.ts';
 import type { ObjectCache } from '../kube/informer-set.ts';
 import type { ReconcileResult } from '../kube/work-queue.ts';
 import type { OperatorMetrics } from '../metrics.ts';
@@ -20,6 +27,7 @@ export interface ControllerDeps {
   status: StatusRecorder;
   events: EventRecorder;
   actuator: Actuator;
+  finalizers: FinalizerPatcher;
   /** Reads checkpoint progress from the TaskManagers; without it status.checkpoint is not observed. */
   taskManagers?: TaskManagerPoller;
   metrics: OperatorMetrics;
@@ -45,9 +53,9 @@ export class StreamJobController {
   }
 
   async reconcile(key: string): Promise<ReconcileResult | undefined> {
-    const { jobs, pods, nodes, status, events, actuator, metrics, log } = this.deps;
+    const { jobs, pods, nodes, status, actuator, log } = this.deps;
     const job = jobs.get(key);
-    if (!job || job.metadata.deletionTimestamp) return undefined; // owned objects go by garbage collection
+    if (!job) return undefined;
     const [namespace, name] = key.split('/') as [string, string];
     const jobLog = log.child({ job: key });
 
@@ -56,26 +64,32 @@ export class StreamJobController {
       .filter((p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[labels.job] === name)
       .filter((p) => p.metadata?.ownerReferences?.some((o) => o.uid === job.metadata.uid))
       .map(observePod);
+    if (job.metadata.deletionTimestamp) {
+      // Owned objects go by garbage collection; only a final savepoint holds the deletion.
+      if (!job.metadata.finalizers?.includes(finalSavepointFinalizer)) return undefined;
+      return this.finishDeletion(job, owned, jobLog);
+    }
+    const finalizer = finalizerChange(job.spec.savepoints?.onDeletion ?? false, job.metadata.finalizers);
+    if (finalizer) {
+      // First, and alone: the patch's update event brings the job back for the rest.
+      await this.deps.finalizers.apply(job, finalizer);
+      return undefined;
+    }
     const checkpoints = this.deps.taskManagers?.observe(job, owned);
     const savepointOutcome = actuator.savepointOutcome(job.metadata.uid ?? '');
+    const disposalOutcome = actuator.takeDisposalOutcome(job.metadata.uid ?? '');
     const observation = {
       pods: owned,
       nodes: new Map(nodes.list().map((n) => [n.metadata?.name ?? '', observeNode(n)])),
       released: new Set(this.released.keys()),
       ...(checkpoints ? { checkpoints } : {}),
       ...(savepointOutcome ? { savepointOutcome } : {}),
+      ...(disposalOutcome ? { disposalOutcome } : {}),
     };
     const decision = decide(job, observation, this.deps.now(), this.deps.decideOptions);
 
     const written = await status.record(job, decision.status);
-    const target = streamJobEventTarget(job);
-    if (written) {
-      for (const event of decision.events) {
-        jobLog.info({ reason: event.reason, eventType: event.type }, event.message);
-        if (event.reason === 'TaskFailed') metrics.taskFailures.inc({ namespace, job: name });
-        await events.record(target, event.type, event.reason, event.message);
-      }
-    }
+    if (written) await this.emit(job, decision.events, jobLog);
     const recorded: StreamJob = { ...job, status: decision.status };
     const nowMs = this.deps.now().getTime();
     for (const [uid, expires] of this.released) if (expires < nowMs) this.released.delete(uid);
@@ -87,5 +101,57 @@ export class StreamJobController {
     actuator.settleSavepoint(job.metadata.uid ?? '', awaitedSavepointId(decision.status));
     await actuator.apply(recorded, decision.actions);
     return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : undefined;
+  }
+
+  /** A deleted job held by the final-savepoint finalizer: stop it with a savepoint, then release it. */
+  private async finishDeletion(
+    job: StreamJob,
+    owned: ObservedPod[],
+    jobLog: Logger,
+  ): Promise<ReconcileResult | undefined> {
+    const { actuator, status } = this.deps;
+    const uid = job.metadata.uid ?? '';
+    const previous = job.status ?? {};
+    const next = structuredClone(previous);
+    const deployed = (previous.deployment?.spec ?? job.spec) as StreamJob['spec'];
+    const tracked = new Set(previous.pods ?? []);
+    const live = reachable(owned.filter((p) => tracked.has(p.name)));
+    const outcome = actuator.savepointOutcome(uid);
+    const decision = decideDeletion(next, {
+      onDeletion: job.spec.savepoints?.onDeletion ?? false,
+      phase: previous.phase,
+      running: live.length === podCount(deployed.parallelism, deployed.taskSlots) ? live : undefined,
+      live,
+      now: this.deps.now(),
+      timeoutMs: parseDuration(job.spec.upgrade?.savepointTimeout ?? '2m', 'spec.upgrade.savepointTimeout'),
+      outcome,
+      locate: (id) => savepointLocation(job, id),
+    });
+    await status.record(job, next);
+    // Events first: the finalizer's removal lets the object go, and the events are what is left to read.
+    await this.emit(job, decision.events, jobLog);
+    const action = decision.action;
+    if (action?.kind === 'stopWithSavepoint') {
+      actuator.settleSavepoint(uid, action.id);
+      await actuator.apply({ ...job, status: next }, [action]);
+    } else if (action) {
+      await this.deps.finalizers.apply(job, action);
+      actuator.forget(uid);
+    }
+    return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : undefined;
+  }
+
+  private async emit(job: StreamJob, decided: readonly EventSpec[], jobLog: Logger): Promise<void> {
+    const target = streamJobEventTarget(job);
+    for (const event of decided) {
+      jobLog.info({ reason: event.reason, eventType: event.type }, event.message);
+      if (event.reason === 'TaskFailed') {
+        this.deps.metrics.taskFailures.inc({
+          namespace: job.metadata.namespace ?? '',
+          job: job.metadata.name ?? '',
+        });
+      }
+      await this.deps.events.record(target, event.type, event.reason, event.message);
+    }
   }
 }

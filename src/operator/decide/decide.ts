@@ -10,7 +10,14 @@ import { decidePhase } from './phase.ts';
 import { type CreatePod, type DeletePod, PodPlan, planPods } from './pods.ts';
 import { resolveRestartStrategy } from './restart-strategy.ts';
 import { decideRun } from './run.ts';
-import { decideSavepoint, recordSavepoint, type TriggerSavepoint } from './savepoint.ts';
+import {
+  decideSavepoint,
+  periodicSavepointSince,
+  recordSavepoint,
+  type SavepointTarget,
+  type TriggerSavepoint,
+} from './savepoint.ts';
+import { type DisposeSavepoints, decideSavepointHistory, savepointsInUse } from './savepoint-history.ts';
 import { specHashOf } from './spec-diff.ts';
 import type { StopWithSavepoint, UpgradeDecision } from './upgrade.ts';
 import { decideJobUpgrade, legacyDeployment, reachable } from './upgrade-input.ts';
@@ -20,7 +27,8 @@ export type Action =
   | DeletePod
   | { kind: 'ensureTokenSecret' }
   | TriggerSavepoint
-  | StopWithSavepoint;
+  | StopWithSavepoint
+  | DisposeSavepoints;
 
 export interface EventSpec {
   type: 'Normal' | 'Warning';
@@ -104,7 +112,7 @@ export function decide(
   recordRun(pass, upgrade);
   const pods = failuresAndPods(pass, upgrade, deployedSpec);
   const phase = recordPhase(pass, pods);
-  recordManualSavepoint(pass, phase, pods.readyPods, pods.wanted);
+  recordSavepoints(pass, phase, pods.readyPods, pods.wanted);
   recordConditions(pass, phase, pods, deployedSpec);
   const { status, actions, events } = pass;
   return { status, actions, events, ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };
@@ -279,20 +287,46 @@ function recordPhase(pass: Pass, pods: PodsOutcome): Phase {
   return phase;
 }
 
-function recordManualSavepoint(pass: Pass, phase: Phase, readyPods: ObservedPod[], wanted: number): void {
-  const { job, observation, now } = pass;
-  const savepoint = decideSavepoint(pass.status, {
+/** A failed deletion of dropped savepoints is tried again after this long. */
+const disposalRetryMs = 60_000;
+
+/** Manual and periodic savepoints, then the history: what it keeps, and deleting what it drops. */
+function recordSavepoints(pass: Pass, phase: Phase, readyPods: ObservedPod[], wanted: number): void {
+  const { job, observation, now, status } = pass;
+  const settings = job.spec.savepoints ?? {};
+  // Every task must take part, or the savepoint would be missing partitions.
+  const targets: SavepointTarget[] =
+    readyPods.length === wanted && readyPods.every((p) => p.podIP) ? reachable(readyPods) : [];
+  const interval = settings.interval;
+  const since = periodicSavepointSince(status);
+  const savepoint = decideSavepoint(status, {
     nonce: job.spec.savepointTriggerNonce,
     phase,
-    // Every task must take part, or the savepoint would be missing partitions.
-    targets: readyPods.length === wanted && readyPods.every((p) => p.podIP) ? reachable(readyPods) : [],
+    targets,
     now,
     timeoutMs: 2 * parseDuration(job.spec.checkpoints.timeout ?? '60s', 'spec.checkpoints.timeout') + 60_000,
     ...(observation.savepointOutcome ? { outcome: observation.savepointOutcome } : {}),
     locate: (id) => savepointLocation(job, id),
+    ...(interval ? { periodicIntervalMs: parseDuration(interval, 'spec.savepoints.interval') } : {}),
+    ...(since ? { periodicSince: since } : {}),
   });
   pass.events.push(...savepoint.events);
   if (savepoint.action) pass.actions.push(savepoint.action);
+  pass.requeue(savepoint.requeueAfterMs);
+
+  const maxAge = settings.historyMaxAge;
+  const history = decideSavepointHistory(status, {
+    maxCount: settings.historyMaxCount ?? 10,
+    maxAgeMs: maxAge ? parseDuration(maxAge, 'spec.savepoints.historyMaxAge') : undefined,
+    now,
+    protectedIds: savepointsInUse(status, job.spec.initialSavepoint),
+    disposer: phase === 'Running' ? targets[0] : undefined,
+    outcome: observation.disposalOutcome,
+    retryAfterMs: disposalRetryMs,
+  });
+  pass.events.push(...history.events);
+  if (history.action) pass.actions.push(history.action);
+  pass.requeue(history.requeueAfterMs);
 }
 
 /** Conditions, the phase-change event, and rechecks due to a failure window or a NotReady node. */

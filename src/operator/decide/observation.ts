@@ -1,5 +1,6 @@
 import type { ObservedTaskCheckpoint } from './checkpoint-summary.ts';
 import type { SavepointOutcome } from './savepoint.ts';
+import type { DisposalOutcome } from './savepoint-history.ts';
 
 /** What the controller saw of a job's world, reduced to what decisions need. */
 export interface ObservedPod {
@@ -39,4 +40,6 @@ export interface Observation {
   checkpoints?: readonly ObservedTaskCheckpoint[];
   /** How the TaskManagers answered the latest savepoint request, once they all have. */
   savepointOutcome?: SavepointOutcome;
+  /** How the last request to delete savepoints dropped from the history ended, once it has. */
+  disposalOutcome?: DisposalOutcome;
 }

@@ -5,8 +5,8 @@ import {
   applySavepointOutcome,
   awaitedSavepointId,
   decideSavepoint,
+  periodicSavepointSince,
   type SavepointInput,
-  savepointHistoryLimit,
   savepointIdAt,
 } from './savepoint.ts';
 
@@ -190,8 +190,8 @@ describe('decideSavepoint', () => {
 describe('applySavepointOutcome', () => {
   const path = 's3://weir/p/ns/wc/savepoints/manual-20261122t041500z/';
 
-  it('a success joins the history, bounded, newest last', () => {
-    const old = Array.from({ length: savepointHistoryLimit }, (_, i) => ({
+  it('a success joins the history, newest last (decideSavepointHistory bounds it)', () => {
+    const old = Array.from({ length: 10 }, (_, i) => ({
       id: `manual-${i}`,
       path: `p${i}`,
       time: t0.toISOString(),
@@ -204,14 +204,14 @@ describe('applySavepointOutcome', () => {
       ['SavepointCompleted'],
     );
     assert.equal(status.savepointInProgress, undefined);
-    assert.equal(status.savepoints?.length, savepointHistoryLimit);
+    assert.equal(status.savepoints?.length, 11);
     assert.deepEqual(status.savepoints?.at(-1), {
       id: 'manual-20261122t041500z',
       path,
       time: at(4).toISOString(),
       reason: 'manual',
     });
-    assert.equal(status.savepoints?.[0]?.id, 'manual-1');
+    assert.equal(status.savepoints?.[0]?.id, 'manual-0');
   });
 
   it('a failure is recorded with its message and does not join the history', () => {
@@ -263,4 +263,75 @@ describe('awaitedSavepointId', () => {
     ['an upgrade past its savepoint', { upgrade: upgrade('Deploying') }, undefined],
   ];
   for (const [what, status, id] of cases) it(what, () => assert.equal(awaitedSavepointId(status), id));
+});
+
+describe('periodic savepoints', () => {
+  const every10s = { periodicIntervalMs: 10_000, periodicSince: t0 };
+  const cases: {
+    name: string;
+    input: Partial<SavepointInput>;
+    status?: StreamJobStatus;
+    started?: string;
+    requeueAfterMs?: number;
+  }[] = [
+    { name: 'off without an interval', input: { now: at(3600) } },
+    {
+      name: 'not yet due: requeued for when it is',
+      input: { ...every10s, now: at(4) },
+      requeueAfterMs: 6000,
+    },
+    {
+      name: 'due while Running: starts one',
+      input: { ...every10s, now: at(10) },
+      started: 'periodic-20261122t041510z',
+    },
+    { name: 'due but not Running: waits', input: { ...every10s, now: at(11), phase: 'Upgrading' } },
+    { name: 'due but a task is not Ready: waits', input: { ...every10s, now: at(11), targets: [] } },
+    {
+      name: 'a savepoint in progress: no second one',
+      input: { ...every10s, now: at(30) },
+      status: inProgress(at(25)),
+    },
+    {
+      name: 'a changed nonce takes a manual one instead',
+      input: { ...every10s, now: at(30), nonce: 2 },
+      status: { observedSavepointTriggerNonce: 1 },
+      started: 'manual-20261122t041530z',
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const status: StreamJobStatus = structuredClone(c.status ?? { observedSavepointTriggerNonce: 1 });
+      const before = status.savepointInProgress?.id;
+      const decision = decideSavepoint(status, input(c.input));
+      const started = status.savepointInProgress?.id !== before ? status.savepointInProgress?.id : undefined;
+      assert.equal(started, c.started);
+      if (c.started) assert.equal(decision.action?.id, c.started);
+      else assert.equal(decision.action?.id, before);
+      assert.equal(decision.requeueAfterMs, c.requeueAfterMs);
+    });
+  }
+
+  it('runs from the newest savepoint, failed savepoint or deployment', () => {
+    const iso = (s: number) => at(s).toISOString();
+    assert.equal(periodicSavepointSince({}), undefined);
+    assert.deepEqual(
+      periodicSavepointSince({
+        deployment: { spec: {}, generation: 1, time: iso(5) },
+        savepoints: [
+          { id: 'a', path: 'p', time: iso(20), reason: 'periodic' },
+          { id: 'b', path: 'p', time: iso(30), reason: 'manual' },
+        ],
+        lastSavepointFailure: { id: 'c', time: iso(25), message: 'm' },
+      }),
+      at(30),
+    );
+    assert.deepEqual(
+      periodicSavepointSince({
+        deployment: { spec: {}, generation: 1, time: iso(40) },
+        lastSavepointFailure: { id: 'c', time: iso(25), message: 'm' },
+      }),
+      at(40),
+    );
+  });
 });

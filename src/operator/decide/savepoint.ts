@@ -19,11 +19,10 @@ export interface SavepointEvent {
 
 export type SavepointOutcome = { id: string; ok: true } | { id: string; ok: false; message: string };
 
-/** Completed savepoints kept in status, newest last. */
-export const savepointHistoryLimit = 10;
+export type SavepointReason = NonNullable<StreamJobStatus['savepoints']>[number]['reason'];
 
 /** A readable, sortable id that is unique per second: manual-20261122t041500z. */
-export function savepointIdAt(reason: 'manual' | 'upgrade' | 'suspend', now: Date): string {
+export function savepointIdAt(reason: SavepointReason, now: Date): string {
   const stamp = now
     .toISOString()
     .replace(/\.\d+Z$/, 'z')
@@ -44,6 +43,10 @@ export interface SavepointInput {
   outcome?: SavepointOutcome;
   /** Where a savepoint of this job is stored (its s3:// URL). */
   locate: (id: string) => string;
+  /** spec.savepoints.interval; undefined: no periodic savepoints. */
+  periodicIntervalMs?: number;
+  /** When the periodic interval runs from (the newest savepoint, failed savepoint or deployment). */
+  periodicSince?: Date;
 }
 
 /**
@@ -58,7 +61,7 @@ export interface SavepointInput {
 export function decideSavepoint(
   status: StreamJobStatus,
   input: SavepointInput,
-): { action?: TriggerSavepoint; events: SavepointEvent[] } {
+): { action?: TriggerSavepoint; events: SavepointEvent[]; requeueAfterMs?: number } {
   const events: SavepointEvent[] = [];
   const stopped = input.phase === 'Suspended' || input.phase === 'Failed';
   status.observedSavepointTriggerNonce ??= input.nonce;
@@ -84,7 +87,7 @@ export function decideSavepoint(
     return { events };
   }
 
-  if (status.observedSavepointTriggerNonce === input.nonce) return { events };
+  if (status.observedSavepointTriggerNonce === input.nonce) return decidePeriodic(status, input, events);
   if (stopped) {
     status.observedSavepointTriggerNonce = input.nonce;
     events.push({
@@ -96,15 +99,48 @@ export function decideSavepoint(
   }
   if (input.phase !== 'Running' || input.targets.length === 0) return { events }; // asked again once Running
 
-  const id = savepointIdAt('manual', input.now);
   status.observedSavepointTriggerNonce = input.nonce;
-  status.savepointInProgress = { id, reason: 'manual', startedAt: input.now.toISOString() };
+  return { action: start(status, 'manual', input, events), events };
+}
+
+/** A periodic savepoint once the interval has passed since the newest savepoint (of any reason), failure or deployment. */
+function decidePeriodic(
+  status: StreamJobStatus,
+  input: SavepointInput,
+  events: SavepointEvent[],
+): { action?: TriggerSavepoint; events: SavepointEvent[]; requeueAfterMs?: number } {
+  if (input.periodicIntervalMs === undefined || input.phase !== 'Running') return { events };
+  const due = (input.periodicSince?.getTime() ?? 0) + input.periodicIntervalMs;
+  const wait = due - input.now.getTime();
+  if (wait > 0) return { events, requeueAfterMs: wait };
+  if (input.targets.length === 0) return { events }; // asked again once every task is Ready
+  return { action: start(status, 'periodic', input, events), events };
+}
+
+function start(
+  status: StreamJobStatus,
+  reason: 'manual' | 'periodic',
+  input: SavepointInput,
+  events: SavepointEvent[],
+): TriggerSavepoint {
+  const id = savepointIdAt(reason, input.now);
+  status.savepointInProgress = { id, reason, startedAt: input.now.toISOString() };
   events.push({
     type: 'Normal',
     reason: 'SavepointRequested',
-    message: `taking savepoint ${id} of ${input.targets.length} TaskManager pod(s)`,
+    message: `taking ${reason} savepoint ${id} of ${input.targets.length} TaskManager pod(s)`,
   });
-  return { action: trigger(id, input.targets), events };
+  return trigger(id, input.targets);
+}
+
+/** When the periodic interval runs from: the newest completed or failed savepoint, or the deployment, whichever is latest. */
+export function periodicSavepointSince(status: StreamJobStatus): Date | undefined {
+  const times = [
+    status.savepoints?.at(-1)?.time,
+    status.lastSavepointFailure?.time,
+    status.deployment?.time,
+  ].flatMap((t) => (t ? [new Date(t).getTime()] : []));
+  return times.length ? new Date(Math.max(...times)) : undefined;
 }
 
 function trigger(id: string, targets: SavepointTarget[]): TriggerSavepoint {
@@ -120,17 +156,13 @@ export function awaitedSavepointId(status: StreamJobStatus): string | undefined 
   return status.upgrade?.step === 'Savepointing' ? status.upgrade.savepointId : undefined;
 }
 
-export type SavepointReason = NonNullable<StreamJobStatus['savepoints']>[number]['reason'];
-
-/** Adds a completed savepoint to the bounded history in status (mutated in place). */
+/** Adds a completed savepoint to the history in status (mutated in place); decideSavepointHistory bounds it. */
 export function recordSavepoint(
   status: StreamJobStatus,
   savepoint: { id: string; reason: SavepointReason; path: string; now: Date },
 ): SavepointEvent[] {
   const { id, reason, path, now } = savepoint;
-  status.savepoints = [...(status.savepoints ?? []), { id, path, time: now.toISOString(), reason }].slice(
-    -savepointHistoryLimit,
-  );
+  status.savepoints = [...(status.savepoints ?? []), { id, path, time: now.toISOString(), reason }];
   return [
     {
       type: 'Normal',

@@ -27,6 +27,7 @@ export function testingSpec(overrides: Partial<StreamJobSpec> = {}): StreamJobSp
     allowNonRestoredState: false,
     upgradeMode: 'savepoint',
     upgrade: { rollback: true, savepointFallback: true, stableTimeout: '5m', savepointTimeout: '2m' },
+    savepoints: { historyMaxCount: 10, onDeletion: false },
     ...overrides,
   };
 }

@@ -94,6 +94,26 @@ export async function readManifest(
 }
 
 /**
+ * Deletes every object of a savepoint, manifest parts first: a savepoint
+ * half deleted (the TaskManager died mid-way) then reads as incomplete, and
+ * no restore starts from it only to find state missing. Returns how many
+ * objects it deleted.
+ */
+export async function disposeSavepoint(
+  storage: CheckpointStorage,
+  namespace: string,
+  job: string,
+  savepointId: string,
+): Promise<number> {
+  const keys = await storage.list(savepointPrefix(namespace, job, savepointId));
+  const isManifest = (k: string) => /\/_manifest-t\d+-t\d+\.json$/.test(k);
+  for (const key of [...keys.filter(isManifest), ...keys.filter((k) => !isManifest(k))]) {
+    await storage.delete(key);
+  }
+  return keys.length;
+}
+
+/**
  * State of operator ids the new pipeline no longer has would be dropped on
  * restore; that is refused unless the user allowed it (allowNonRestoredState).
  */

@@ -10,11 +10,13 @@ export interface ControlHandlers {
   status: () => unknown;
   savepoint: (id: string) => Promise<unknown>;
   stop: (savepointId: string | undefined) => Promise<unknown>;
+  /** Deletes a savepoint's objects from storage; one already gone is not an error. */
+  disposeSavepoint: (id: string) => Promise<unknown>;
 }
 
 const maxBodyBytes = 16 * 1024;
 
-class RequestError extends CodedError {
+export class RequestError extends CodedError {
   readonly status: number;
   constructor(status: number, code: string, message: string) {
     super(code, message, false);
@@ -110,8 +112,14 @@ export function startControlServer(options: {
           const savepointId = optionalId(await jsonBody(req), 'savepointId', false);
           return send(res, 200, await options.handlers.stop(savepointId));
         }
-        default:
+        default: {
+          const dispose = /^DELETE \/v1\/savepoints\/([^/]+)$/.exec(route);
+          if (dispose) {
+            const id = optionalId({ id: decodeURIComponent(dispose[1] as string) }, 'id', true) as string;
+            return send(res, 200, await options.handlers.disposeSavepoint(id));
+          }
           return send(res, 404, { code: 'NOT_FOUND', message: `no route ${route}` });
+        }
       }
     };
     handle().catch((error: unknown) => {
