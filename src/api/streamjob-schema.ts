@@ -1,3 +1,4 @@
+import { savepointRefPattern } from './savepoint-ref.ts';
 import type { SchemaProps } from './schema.ts';
 
 /*
@@ -312,9 +313,9 @@ export const streamJobSpecSchema = {
     initialSavepoint: {
       type: 'string',
       description:
-        'The id of a savepoint of this job (see status.savepoints). Setting or changing it starts a new run whose tasks restore from that savepoint; removing it changes nothing.',
-      pattern: '^[a-z0-9][a-z0-9-]{0,62}$',
-      maxLength: 63,
+        "The savepoint to start from: the id of a savepoint of this job (see status.savepoints, or the FinalSavepointCompleted event of a deleted job of the same name), or the s3://<bucket>[/<prefix>]/<namespace>/<job>/savepoints/<id>/ path of a savepoint of any job, read with this job's storage endpoint and credentials. Setting or changing it starts a new run whose tasks restore from that savepoint; removing it changes nothing.",
+      pattern: savepointRefPattern,
+      maxLength: 1024,
     },
     allowNonRestoredState: {
       type: 'boolean',

@@ -1,5 +1,5 @@
 import { parseDuration } from '../api/duration.ts';
-import { savepointIdPattern } from './checkpoint/paths.ts';
+import { parseSavepointRef } from '../api/savepoint-ref.ts';
 import { RuntimeError } from './errors.ts';
 
 export type CheckpointMode = 'exactly-once' | 'at-least-once';
@@ -88,11 +88,12 @@ export function loadTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): Tas
   }
   const localDirectory = env.WEIR_LOCAL_CHECKPOINT_DIR;
   const restoreSavepoint = env.WEIR_RESTORE_SAVEPOINT || undefined;
-  if (restoreSavepoint !== undefined && !savepointIdPattern.test(restoreSavepoint)) {
-    fail(
-      'WEIR_RESTORE_SAVEPOINT',
-      `must be a savepoint id (lower-case letters, digits, dashes), got "${restoreSavepoint}"`,
-    );
+  if (restoreSavepoint !== undefined) {
+    try {
+      parseSavepointRef(restoreSavepoint);
+    } catch (error) {
+      fail('WEIR_RESTORE_SAVEPOINT', (error as Error).message);
+    }
   }
   const allowNonRestored = env.WEIR_ALLOW_NON_RESTORED_STATE || 'false';
   if (allowNonRestored !== 'true' && allowNonRestored !== 'false') {

@@ -13,11 +13,21 @@ import { createTaskMetrics } from './metrics.ts';
 import { snapshotFormatVersion } from './state/snapshot-format.ts';
 import { type CheckpointReport, StreamTask } from './task/stream-task.ts';
 
-function storageFor(config: TaskManagerConfig): CheckpointStorage {
+/** The job's storage, or with `url`, the storage at another s3:// URL with the same endpoint and credentials. */
+function storageFor(config: TaskManagerConfig, url?: string): CheckpointStorage {
   const s = config.storage;
-  if (s.kind === 'local') return new FilesystemStorage(s.directory);
+  if (s.kind === 'local') {
+    if (url) {
+      throw new RuntimeError(
+        'SAVEPOINT_URL_UNSUPPORTED',
+        `savepoint ${url}: an s3:// savepoint needs S3 checkpoint storage, and this job checkpoints to a local directory`,
+        false,
+      );
+    }
+    return new FilesystemStorage(s.directory);
+  }
   return new S3Storage({
-    url: s.url,
+    url: url ?? s.url,
     region: s.region,
     ...(s.endpoint ? { endpoint: s.endpoint } : {}),
     ...(s.accessKeyId && s.secretAccessKey
@@ -45,7 +55,18 @@ export async function runTaskManager(
   const tasks: StreamTask[] = [];
   const metrics = createTaskMetrics(() => new Map(tasks.map((t) => [t.index, t.lag()])));
   for (const index of config.tasks) {
-    tasks.push(new StreamTask({ config, index, job, storage, metrics, log: jobLog, now: Date.now }));
+    tasks.push(
+      new StreamTask({
+        config,
+        index,
+        job,
+        storage,
+        storageAt: (url) => storageFor(config, url),
+        metrics,
+        log: jobLog,
+        now: Date.now,
+      }),
+    );
   }
   let ready = false;
   let running: Promise<void>[] = [];

@@ -1,5 +1,5 @@
+import { savepointPrefix } from '../../api/savepoint-ref.ts';
 import type { StreamJob } from '../../api/streamjob.ts';
-import { savepointPrefix } from '../../runtime/checkpoint/paths.ts';
 import { parseS3Url } from '../../storage/s3-url.ts';
 
 /** Where the TaskManagers store a savepoint of this job, as the s3:// URL users see in status. */

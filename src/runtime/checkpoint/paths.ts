@@ -19,13 +19,6 @@ export function checkpointIdOf(key: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-/** Savepoint ids name a storage prefix and travel in env vars and request bodies. */
-export const savepointIdPattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
-
-export function savepointPrefix(namespace: string, job: string, savepointId: string): string {
-  return `${namespace}/${job}/savepoints/${savepointId}/`;
-}
-
 /** The transactional id of a task (DESIGN.md contract). */
 export function transactionalId(
   namespace: string,

@@ -1,9 +1,9 @@
+import { savepointPrefix } from '../../api/savepoint-ref.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import { ObjectMissingError } from '../../storage/checkpoint-storage.ts';
 import { RuntimeError } from '../errors.ts';
 import { snapshotFormatVersion } from '../state/snapshot-format.ts';
 import type { PartitionPointer } from './commit-metadata.ts';
-import { savepointPrefix } from './paths.ts';
 
 /**
  * A savepoint's manifest, written in parts: each TaskManager writes one for

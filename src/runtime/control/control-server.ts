@@ -1,9 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
+import { savepointIdPattern } from '../../api/savepoint-ref.ts';
 import { CodedError } from '../../errors.ts';
 import { serveMetrics } from '../../metrics-http.ts';
-import { savepointIdPattern } from '../checkpoint/paths.ts';
 
 export interface ControlHandlers {
   ready: () => boolean;

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { parseSavepointRef } from '../../api/savepoint-ref.ts';
 import type { CommittedOffset } from '../../kafka/assigned-consumer.ts';
 import { type JobDefinition, statefulOperatorIds } from '../../sdk/pipeline.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
@@ -11,30 +12,55 @@ import type { PartitionRuntime } from './partition-runtime.ts';
 /**
  * A new run restoring from a savepoint: the owned partitions' offsets and
  * pointers come from its manifest instead of the (empty) offset group, in the
- * shape a committed offset has, so the ordinary restore path reads them.
+ * shape a committed offset has, so the ordinary restore path reads them from
+ * the storage returned: the job's own, or, for a savepoint named by its s3://
+ * URL, the storage under that URL (another job, namespace or prefix).
  */
 export async function savepointOffsets(
-  deps: { config: TaskManagerConfig; job: JobDefinition; storage: CheckpointStorage },
+  deps: {
+    config: TaskManagerConfig;
+    job: JobDefinition;
+    storage: CheckpointStorage;
+    storageAt: (url: string) => CheckpointStorage;
+  },
   empty: readonly CommittedOffset[],
   log: Logger,
-): Promise<CommittedOffset[]> {
-  const { config, job, storage } = deps;
-  const id = config.restoreSavepoint as string;
-  const manifest = await readManifest(storage, config.namespace, config.job, id);
+): Promise<{ offsets: CommittedOffset[]; storage: CheckpointStorage }> {
+  const { config, job } = deps;
+  const ref = parseSavepointRef(config.restoreSavepoint as string);
+  const source =
+    ref.kind === 'id'
+      ? { storage: deps.storage, namespace: config.namespace, job: config.job }
+      : { storage: deps.storageAt(ref.storageUrl), namespace: ref.namespace, job: ref.job };
+  const id = ref.id;
+  const manifest = await readManifest(source.storage, source.namespace, source.job, id);
   const unknown = unrestorableOperators(manifest.operatorIds, statefulOperatorIds(job));
   if (unknown.length && !config.allowNonRestoredState) {
     throw new RuntimeError(
       'SAVEPOINT_STATE_NOT_RESTORED',
-      `savepoint ${id} holds state of operator id(s) ${unknown.join(', ')}, which the pipeline no longer has; set allowNonRestoredState to drop it`,
+      `savepoint ${config.restoreSavepoint} holds state of operator id(s) ${unknown.join(', ')}, which the pipeline no longer has; set allowNonRestoredState to drop it`,
       false,
     );
   }
   const byPartition = new Map(manifest.partitions.map((p) => [`${p.topic}/${p.partition}`, p]));
-  log.info({ savepoint: id, from: manifest.runId, dropping: unknown }, 'restoring from a savepoint');
-  return empty.map((c) => {
+  const missing = empty.filter((c) => !byPartition.has(`${c.topic}/${c.partition}`));
+  if (ref.kind === 'url' && missing.length === empty.length && empty.length > 0) {
+    // Another job's savepoint that holds none of this job's partitions is a wrong reference, not a fresh start.
+    throw new RuntimeError(
+      'SAVEPOINT_TOPICS_MISMATCH',
+      `savepoint ${config.restoreSavepoint} holds none of the partitions this task reads (${empty.map((c) => `${c.topic}/${c.partition}`).join(', ')}); it has ${[...byPartition.keys()].join(', ') || 'none'}`,
+      false,
+    );
+  }
+  log.info(
+    { savepoint: config.restoreSavepoint, from: manifest.runId, dropping: unknown },
+    'restoring from a savepoint',
+  );
+  const offsets = empty.map((c) => {
     const saved = byPartition.get(`${c.topic}/${c.partition}`);
     return saved ? { ...c, offset: saved.offset, metadata: encodeCommitMetadata(saved.pointer) } : c;
   });
+  return { offsets, storage: source.storage };
 }
 
 /** Drops restored state of operator ids the pipeline no longer has (allowNonRestoredState). */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { savepointPrefix } from '../../api/savepoint-ref.ts';
 import { KafkaAdmin } from '../../kafka/admin.ts';
 import { AssignedConsumer } from '../../kafka/assigned-consumer.ts';
 import { withKafkaRetries } from '../../kafka/errors.ts';
@@ -9,7 +10,7 @@ import type { JobDefinition } from '../../sdk/pipeline.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import { encodeCommitMetadata, type PartitionPointer } from '../checkpoint/commit-metadata.ts';
 import { abortStaleTransactions } from '../checkpoint/layout.ts';
-import { savepointPrefix, snapshotKey, taskStatePrefix, transactionalId } from '../checkpoint/paths.ts';
+import { snapshotKey, taskStatePrefix, transactionalId } from '../checkpoint/paths.ts';
 import { offsetsToCommit, planCheckpoint } from '../checkpoint/plan.ts';
 import { objectsToDelete } from '../checkpoint/retention.ts';
 import { uploadSnapshot } from '../checkpoint/snapshot-upload.ts';
@@ -54,6 +55,8 @@ export interface StreamTaskDeps {
   index: number;
   job: JobDefinition;
   storage: CheckpointStorage;
+  /** The storage at another s3:// URL, with this job's endpoint and credentials (a savepoint of another job). */
+  storageAt: (url: string) => CheckpointStorage;
   metrics: TaskMetrics;
   log: Logger;
   now: () => number;
@@ -147,8 +150,13 @@ export class StreamTask {
     const consumer = this.consumer;
     let committed = owned.length ? await withKafkaRetries(() => consumer.committed(owned)) : [];
     const fromSavepoint = config.restoreSavepoint !== undefined && committed.every((c) => c.offset < 0);
-    if (fromSavepoint) committed = await savepointOffsets(this.deps, committed, this.log);
-    for (const runtime of await restorePartitions(committed, this.deps.storage)) {
+    let restoreStorage = this.deps.storage;
+    if (fromSavepoint) {
+      const restored = await savepointOffsets(this.deps, committed, this.log);
+      committed = restored.offsets;
+      restoreStorage = restored.storage;
+    }
+    for (const runtime of await restorePartitions(committed, restoreStorage)) {
       // Restored from a savepoint, the offsets are not yet committed to this run's group: the first checkpoint does it.
       if (fromSavepoint && runtime.pointer) {
         runtime.advanced = true;
