@@ -86,6 +86,12 @@ export class StreamTask {
   private committedAsOf: number | undefined;
   private failures = 0;
   private nextCheckpointAt = 0;
+  /**
+   * After restoring committed state (a restart, an upgrade, a savepoint), the
+   * first batch is committed at once rather than at the interval: the stop held
+   * output back, and the time to its first visible output is the job's downtime.
+   */
+  private commitFirstBatch = false;
   private stopRequested = false;
   /** Savepoints asked for over the control API; the run loop takes them between batches, never mid-batch. */
   private pendingSavepoints: {
@@ -187,6 +193,8 @@ export class StreamTask {
     await this.sweep();
     this.committedAsOf = this.deps.now(); // nothing read yet: all of it is committed
     this.nextCheckpointAt = this.deps.now() + checkpoint.intervalMs;
+    // Only a task that resumes committed work held output back; a fresh start commits at the interval.
+    this.commitFirstBatch = [...this.partitions.values()].some((p) => p.pointer !== undefined);
     this.lifecycle.to('running');
   }
 
@@ -231,7 +239,8 @@ export class StreamTask {
           throw error;
         });
       }
-      if (this.deps.now() >= this.nextCheckpointAt) {
+      if (this.deps.now() >= this.nextCheckpointAt || (this.commitFirstBatch && messages.length > 0)) {
+        this.commitFirstBatch = false;
         await this.checkpoint();
         this.nextCheckpointAt = this.deps.now() + this.deps.config.checkpoint.intervalMs;
       }
