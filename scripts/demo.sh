@@ -97,7 +97,7 @@ Weir is running on the local harness. In your shell:
   kubectl -n weir-system get pods,lease  # the operator's two replicas and the leader's Lease
   curl -s \$(kubectl -n weir-system get pod -l app.kubernetes.io/component=operator -o jsonpath='{.items[0].status.podIP}'):8080/metrics | grep ^weir_
   curl -s \$(kubectl get pod demo-tm-0 -o jsonpath='{.status.podIP}'):9249/metrics | grep -E '^weir_(task|checkpoint)'
-  node e2e/demo/kafka-tool.ts produce $events 20000 5000   # more input; then: verify $counts 25000
+  node e2e/demo/kafka-tool.ts produce $events 30000 5000   # more input; then: verify $counts 35000
   npm run harness:down                   # stops everything
 
 Kafka:  $WEIR_KAFKA_BOOTSTRAP      MinIO (S3): $WEIR_S3_ENDPOINT bucket $WEIR_S3_BUCKET

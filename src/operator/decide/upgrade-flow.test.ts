@@ -300,6 +300,45 @@ describe('upgrade flows through decide()', () => {
     assert.equal(d.status.run?.restoredFrom, id);
   });
 
+  it('suspend while the new version starts: the upgrade ends and the running version stops with a suspend savepoint', () => {
+    let job = stableJob();
+    let d: Decision;
+    ({ job, d } = pass(changeSpec(job, { image: 'img:2' }), seen(podsOf(job)), at(10)));
+    const upgradeId = d.status.upgrade?.savepointId ?? '';
+    ({ job, d } = pass(
+      job,
+      seen(podsOf(job, { phase: 'Succeeded', ready: false }), {
+        savepointOutcome: { id: upgradeId, ok: true },
+      }),
+      at(11),
+    ));
+    ({ job, d } = pass(job, seen([]), at(12)));
+    const newPods = podsOf(job);
+    ({ job, d } = pass(job, seen(newPods), at(12.5)));
+    assert.equal(job.status?.upgrade?.step, 'Deploying');
+    assert.deepEqual(job.status?.pods, ['wc-tm-0', 'wc-tm-1']);
+    // Every new pod runs, the version is not stable yet (no checkpoint since it started), and the user suspends.
+    ({ job, d } = pass(changeSpec(job, { state: 'suspended' }), seen(newPods), at(13)));
+    assert.equal(d.status.upgrade, undefined);
+    assert.deepEqual(kinds(d, 'deletePod'), [], 'pods are held for the suspend savepoint');
+    assert.ok(d.events.some((e) => e.reason === 'UpgradeInterrupted'));
+    ({ job, d } = pass(job, seen(newPods), at(14)));
+    assert.equal(d.status.upgrade?.step, 'Savepointing');
+    assert.equal(d.status.upgrade?.suspend, true);
+    assert.deepEqual(kinds(d, 'deletePod'), []);
+    const suspendId = d.status.upgrade?.savepointId ?? '';
+    assert.match(suspendId, /^suspend-/);
+    ({ job, d } = pass(
+      job,
+      seen(podsOf(job, { phase: 'Succeeded', ready: false }), {
+        savepointOutcome: { id: suspendId, ok: true },
+      }),
+      at(15),
+    ));
+    assert.equal(d.status.phase, 'Suspended');
+    assert.equal(d.status.run?.restoredFrom, suspendId);
+  });
+
   it('suspend stops every task with a savepoint and leaves no pod; resume restores from exactly it', () => {
     const stable = stableJob();
     const oldPods = podsOf(stable);

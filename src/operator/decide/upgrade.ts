@@ -432,12 +432,14 @@ function fallbackRefusal(input: UpgradeInput): string | undefined {
 
 function deploying(input: UpgradeInput, upgrade: UpgradeStatus, deployment: RecordedSpec): UpgradeDecision {
   if (input.suspended) {
-    // Suspending ends the step: the next pass suspends the version that runs (with a savepoint if it can), and
-    // no rollback timer runs while nothing does.
+    // Suspending ends the step: the next pass suspends the version that runs (with a savepoint if every task
+    // runs), and no rollback timer runs while nothing does. The pods are held this pass, or they would be
+    // removed before that savepoint is asked for.
     checkTransition('Deploying', 'Idle');
     return {
       upgrade: undefined,
-      holdPods: false,
+      holdPods: true,
+      requeueAfterMs: 1,
       recordStable: false,
       events: [
         {
