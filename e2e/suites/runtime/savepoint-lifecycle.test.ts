@@ -164,6 +164,11 @@ describe('StreamJob savepoint history, periodic and final savepoints', {
     const events = await eventsOf(running.metadata.uid);
     const completed = events.find((e) => e.reason === 'FinalSavepointCompleted');
     assert.ok(completed, `a FinalSavepointCompleted event: ${events.map((e) => e.reason).join(', ')}`);
+    assert.deepEqual(
+      events.filter((e) => e.type === 'Warning').map((e) => `${e.reason}: ${e.message}`),
+      [],
+      'no warning: the job was released once, after its final savepoint',
+    );
     const path = /complete: (s3:\/\/\S+\/);/.exec(completed.message ?? '')?.[1];
     assert.ok(path, completed.message);
     const ref = parseSavepointRef(path);

@@ -47,6 +47,12 @@ const releasedTtlMs = 10 * 60_000;
 export class StreamJobController {
   private readonly deps: ControllerDeps;
   private readonly released = new Map<string, number>();
+  /**
+   * Deleted jobs (by uid) whose final-savepoint finalizer this operator
+   * removed: the informer cache may still show them with it for a moment, and
+   * deciding again on that stale copy would release them twice.
+   */
+  private readonly finalized = new Map<string, number>();
 
   constructor(deps: ControllerDeps) {
     this.deps = deps;
@@ -67,6 +73,7 @@ export class StreamJobController {
     if (job.metadata.deletionTimestamp) {
       // Owned objects go by garbage collection; only a final savepoint holds the deletion.
       if (!job.metadata.finalizers?.includes(finalSavepointFinalizer)) return undefined;
+      if (this.finalized.has(job.metadata.uid ?? '')) return undefined;
       return this.finishDeletion(job, owned, jobLog);
     }
     const finalizer = finalizerChange(job.spec.savepoints?.onDeletion ?? false, job.metadata.finalizers);
@@ -137,6 +144,9 @@ export class StreamJobController {
     } else if (action) {
       await this.deps.finalizers.apply(job, action);
       actuator.forget(uid);
+      const nowMs = this.deps.now().getTime();
+      for (const [gone, expires] of this.finalized) if (expires < nowMs) this.finalized.delete(gone);
+      this.finalized.set(uid, nowMs + releasedTtlMs);
     }
     return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : undefined;
   }
