@@ -81,6 +81,21 @@ const invalid: [string, (spec: Spec) => void, string][] = [
     (s) => (s.taskManager = { env: [{ name: 'WEIR_TASKS', value: '0' }] }),
     'names starting with WEIR_ are reserved for Weir',
   ],
+  [
+    'an initialSavepoint that is neither an id nor a savepoint path',
+    (s) => (s.initialSavepoint = 's3://weir/prod/orders/checkpoints/x/'),
+    'spec.initialSavepoint',
+  ],
+  [
+    'a savepoint history of 0',
+    (s) => (s.savepoints = { historyMaxCount: 0 }),
+    'spec.savepoints.historyMaxCount',
+  ],
+  [
+    'a periodic savepoint interval that does not parse',
+    (s) => (s.savepoints = { interval: '1 day' }),
+    'spec.savepoints.interval',
+  ],
 ];
 
 function message(error: unknown): string {
