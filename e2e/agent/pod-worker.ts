@@ -1,5 +1,6 @@
+import { mkdirSync } from 'node:fs';
 import { constants } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { V1Container, V1Pod, V1PodStatus } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ContainerProcess } from './container-process.ts';
@@ -18,6 +19,11 @@ import {
   terminationFromExit,
 } from './pod-status.ts';
 import { ContainerProber } from './probes.ts';
+import {
+  prepareTerminationFile,
+  terminationMessageOf,
+  terminationMessageTarget,
+} from './termination-message.ts';
 import { type PreparedVolume, prepareVolume, removePodDir, type VolumeSources } from './volumes.ts';
 
 export interface PodWorkerContext {
@@ -44,6 +50,8 @@ interface RunningContainer {
   process?: ContainerProcess;
   prober?: ContainerProber | undefined;
   livenessKilled: boolean;
+  /** The current run's log and termination message file (bound at the container's terminationMessagePath). */
+  runFiles?: { logFile: string; terminationFile: string };
   /** Exponent of the next restart delay; reset once a run outlives restartBackoff.resetAfterMs. */
   backoffStep: number;
 }
@@ -291,6 +299,17 @@ export class PodWorker {
         const hostPath = mount.subPath ? join(volume.hostPath, mount.subPath) : volume.hostPath;
         binds.push({ hostPath, mountPath: mount.mountPath, readOnly: mount.readOnly ?? false });
       }
+      const logFile = join(
+        this.ctx.logsDir,
+        podDirName(this.pod),
+        spec.name,
+        `${container.record.restartCount}.log`,
+      );
+      const terminationFile = logFile.replace(/\.log$/, '.termination-log');
+      mkdirSync(dirname(terminationFile), { recursive: true });
+      prepareTerminationFile(terminationFile);
+      binds.push({ hostPath: terminationFile, mountPath: terminationMessageTarget(spec), readOnly: false });
+      container.runFiles = { logFile, terminationFile };
       for (const bind of binds) this.ctx.mountPoints.ensure(bind.mountPath, bind.hostPath);
       const process = new ContainerProcess({
         netns: this.netns,
@@ -300,12 +319,7 @@ export class PodWorker {
         workingDir: spec.workingDir || image.workingDir,
         argv: containerArgv(spec, image, env),
         env,
-        logFile: join(
-          this.ctx.logsDir,
-          podDirName(this.pod),
-          spec.name,
-          `${container.record.restartCount}.log`,
-        ),
+        logFile,
       });
       container.record.state = {
         kind: 'running',
@@ -335,10 +349,19 @@ export class PodWorker {
     const startedAt = state.kind === 'running' ? state.startedAt : this.ctx.now();
     const containerID = state.kind === 'running' ? state.containerID : 'weir-agent://unknown';
     const termination = terminationFromExit(exit.code, exit.signal, constants.signals);
+    const written = container.runFiles
+      ? terminationMessageOf({
+          file: container.runFiles.terminationFile,
+          logFile: container.runFiles.logFile,
+          policy: container.spec.terminationMessagePolicy,
+          exitCode: termination.exitCode,
+        })
+      : undefined;
+    const message = container.livenessKilled ? 'Container failed its liveness probe and was killed' : written;
     container.record.state = {
       kind: 'terminated',
       ...termination,
-      ...(container.livenessKilled ? { message: 'Container failed its liveness probe and was killed' } : {}),
+      ...(message ? { message } : {}),
       startedAt,
       finishedAt: this.ctx.now(),
       containerID,

@@ -33,3 +33,10 @@ export function offsetGroup(namespace: string, job: string, runId: string): stri
 
 /** Holds a StreamJob's deletion until its final savepoint is taken (spec.savepoints.onDeletion). */
 export const finalSavepointFinalizer = 'weir.dev/final-savepoint';
+
+/**
+ * Where a TaskManager that exits on an error writes its cause ("CODE: message"), and where the pod spec
+ * tells the kubelet to read it from (Kubernetes' default path); the kubelet keeps up to 4096 bytes.
+ */
+export const terminationMessagePath = '/dev/termination-log';
+export const terminationMessageMaxBytes = 4096;

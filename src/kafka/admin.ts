@@ -1,4 +1,4 @@
-import { KafkaError, kafkaErrorCodes, settle } from './errors.ts';
+import { connectTo, KafkaError, kafkaErrorCodes, settle } from './errors.ts';
 import { type IAdminClient, rdkafka, type TopicDescription } from './native.ts';
 
 export interface TopicSpec {
@@ -11,9 +11,11 @@ export interface TopicSpec {
 export class KafkaAdmin {
   private readonly client: IAdminClient;
   private readonly timeoutMs: number;
+  private readonly bootstrapServers: string;
 
   constructor(bootstrapServers: string, options: { timeoutMs?: number; clientId?: string } = {}) {
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.bootstrapServers = bootstrapServers;
     this.client = rdkafka.AdminClient.create({
       'bootstrap.servers': bootstrapServers,
       'client.id': options.clientId ?? 'weir-admin',
@@ -57,8 +59,11 @@ export class KafkaAdmin {
   }
 
   async partitionCount(topic: string): Promise<number> {
-    const [description] = await settle<TopicDescription[]>(`describe topic ${topic}`, (cb) =>
-      this.client.describeTopics([topic], { timeout: this.timeoutMs }, cb),
+    // Often the job's first request to Kafka: when it times out, no broker answered.
+    const [description] = await connectTo(this.bootstrapServers, this.timeoutMs, () =>
+      settle<TopicDescription[]>(`describe topic ${topic}`, (cb) =>
+        this.client.describeTopics([topic], { timeout: this.timeoutMs }, cb),
+      ),
     );
     if (!description)
       throw new KafkaError(`describe topic ${topic}`, 'no description returned', {

@@ -1,4 +1,4 @@
-import { settle, toKafkaError } from './errors.ts';
+import { connectTo, settle, toKafkaError } from './errors.ts';
 import {
   type ConsumerGlobalConfig,
   type KafkaConsumer,
@@ -58,7 +58,9 @@ export class AssignedConsumer {
     };
     const consumer = new rdkafka.KafkaConsumer(config, { 'auto.offset.reset': 'earliest' });
     const timeoutMs = options.operationTimeoutMs ?? 30_000;
-    await settle(`connect consumer ${options.groupId}`, (cb) => consumer.connect({ timeout: timeoutMs }, cb));
+    await connectTo(options.bootstrapServers, timeoutMs, () =>
+      settle(`connect consumer ${options.groupId}`, (cb) => consumer.connect({ timeout: timeoutMs }, cb)),
+    );
     return new AssignedConsumer(consumer, timeoutMs);
   }
 

@@ -33,6 +33,15 @@ export const kafkaErrorCodes = {
   topicAlreadyExists: 36,
   unknownTopicOrPartition: 3,
   timedOut: -185,
+  transport: -195, // RD_KAFKA_RESP_ERR__TRANSPORT
+  allBrokersDown: -187,
+  resolve: -193,
+  authentication: -169, // RD_KAFKA_RESP_ERR__AUTHENTICATION
+  saslAuthenticationFailed: 58,
+  topicAuthorizationFailed: 29,
+  groupAuthorizationFailed: 30,
+  clusterAuthorizationFailed: 31,
+  transactionalIdAuthorizationFailed: 53,
 } as const;
 
 const names: Record<number, string> = {
@@ -42,7 +51,51 @@ const names: Record<number, string> = {
   [kafkaErrorCodes.topicAlreadyExists]: 'KAFKA_TOPIC_EXISTS',
   [kafkaErrorCodes.unknownTopicOrPartition]: 'KAFKA_UNKNOWN_TOPIC',
   [kafkaErrorCodes.timedOut]: 'KAFKA_TIMED_OUT',
+  [kafkaErrorCodes.authentication]: 'KAFKA_AUTHENTICATION_FAILED',
+  [kafkaErrorCodes.saslAuthenticationFailed]: 'KAFKA_AUTHENTICATION_FAILED',
+  [kafkaErrorCodes.topicAuthorizationFailed]: 'KAFKA_NOT_AUTHORIZED',
+  [kafkaErrorCodes.groupAuthorizationFailed]: 'KAFKA_NOT_AUTHORIZED',
+  [kafkaErrorCodes.clusterAuthorizationFailed]: 'KAFKA_NOT_AUTHORIZED',
+  [kafkaErrorCodes.transactionalIdAuthorizationFailed]: 'KAFKA_NOT_AUTHORIZED',
 };
+
+/** Failures to reach any broker at all, as opposed to a broker that answered with an error. */
+const unreachable = new Set<number>([
+  kafkaErrorCodes.timedOut,
+  kafkaErrorCodes.transport,
+  kafkaErrorCodes.allBrokersDown,
+  kafkaErrorCodes.resolve,
+]);
+
+/**
+ * A client's first connection: when no broker answers, the error says which
+ * bootstrap servers were tried and for how long (librdkafka says only
+ * "broker transport failure"). Retriable: the brokers may come up.
+ */
+export async function connectTo<T>(
+  bootstrapServers: string,
+  timeoutMs: number,
+  connect: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await connect();
+  } catch (error) {
+    if (error instanceof KafkaError && unreachable.has(error.kafkaCode)) {
+      throw new KafkaError(
+        error.operation,
+        `no broker of ${bootstrapServers} answered within ${Math.round(timeoutMs / 1000)}s (${error.message.slice(error.operation.length + 2)})`,
+        {
+          kafkaCode: error.kafkaCode,
+          retriable: true,
+          fatal: false,
+          abortable: false,
+          code: 'KAFKA_UNREACHABLE',
+        },
+      );
+    }
+    throw error;
+  }
+}
 
 export function toKafkaError(operation: string, error: LibrdKafkaError | Error): KafkaError {
   const native = error as Partial<LibrdKafkaError>;

@@ -1,5 +1,5 @@
 import type { AssignedConsumer } from './assigned-consumer.ts';
-import { KafkaError, settle, toKafkaError } from './errors.ts';
+import { connectTo, KafkaError, settle, toKafkaError } from './errors.ts';
 import { type Producer, type ProducerGlobalConfig, rdkafka } from './native.ts';
 
 /** RD_KAFKA_RESP_ERR__QUEUE_FULL: the local queue holds queue.buffering.max.messages already. */
@@ -61,7 +61,9 @@ export class TransactionalProducer {
     };
     const producer = new rdkafka.Producer(config);
     const timeoutMs = options.operationTimeoutMs ?? 30_000;
-    await settle(`connect producer ${id ?? ''}`, (cb) => producer.connect({ timeout: timeoutMs }, cb));
+    await connectTo(options.bootstrapServers, timeoutMs, () =>
+      settle(`connect producer ${id ?? ''}`, (cb) => producer.connect({ timeout: timeoutMs }, cb)),
+    );
     producer.setPollInterval(50);
     const wrapped = new TransactionalProducer(producer, id, timeoutMs);
     if (id) {

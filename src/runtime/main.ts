@@ -12,6 +12,7 @@ import { loadJobModule } from './job-module.ts';
 import { createTaskMetrics } from './metrics.ts';
 import { snapshotFormatVersion } from './state/snapshot-format.ts';
 import { type CheckpointReport, StreamTask } from './task/stream-task.ts';
+import { writeTerminationMessage } from './termination-message.ts';
 
 /** The job's storage, or with `url`, the storage at another s3:// URL with the same endpoint and credentials. */
 function storageFor(config: TaskManagerConfig, url?: string): CheckpointStorage {
@@ -167,8 +168,11 @@ export async function runTaskManager(
     'serving',
   );
 
+  let causeWritten = false;
   const failed = (task: StreamTask, error: unknown) => {
     const coded = error as { code?: string; retriable?: boolean };
+    // The first failure is the cause; what fails after it is usually its consequence.
+    if (!causeWritten) causeWritten = writeTerminationMessage(error);
     jobLog.error(
       { task: task.index, err: error, code: coded.code, retriable: coded.retriable },
       'task failed',

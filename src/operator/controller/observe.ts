@@ -2,16 +2,37 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { labels } from '../../api/constants.ts';
 import type { ObservedNode, ObservedPod } from '../decide/observation.ts';
 
+function taskManagerStatus(pod: V1Pod) {
+  return (
+    pod.status?.containerStatuses?.find((c) => c.name === 'taskmanager') ?? pod.status?.containerStatuses?.[0]
+  );
+}
+
+/** Why the pod ended: "exit code 2: JOB_MODULE_LOAD_FAILED: …" (the container's termination message), or its reason. */
 function describeTermination(pod: V1Pod): string | undefined {
-  const status =
-    pod.status?.containerStatuses?.find((c) => c.name === 'taskmanager') ??
-    pod.status?.containerStatuses?.[0];
-  const terminated = status?.state?.terminated;
+  const terminated = taskManagerStatus(pod)?.state?.terminated;
   if (terminated) {
-    const parts = [`exit code ${terminated.exitCode}`, terminated.reason, terminated.message].filter(Boolean);
-    return parts.join(', ');
+    const reason = terminated.reason && terminated.reason !== 'Error' ? ` (${terminated.reason})` : '';
+    const message = terminated.message?.trim();
+    return `exit code ${terminated.exitCode}${reason}${message ? `: ${message}` : ''}`;
   }
   return pod.status?.message ?? pod.status?.reason;
+}
+
+/** Waiting states that are only steps of a normal start, not problems. */
+const startingReasons = new Set(['ContainerCreating', 'PodInitializing']);
+
+/** Why a pod that has not ended does not run: the scheduler's verdict, or the container's waiting reason. */
+function describeNotStarted(pod: V1Pod): { reason: string; message: string } | undefined {
+  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  if (scheduled?.status === 'False') {
+    return { reason: scheduled.reason ?? 'Unschedulable', message: scheduled.message ?? 'not scheduled' };
+  }
+  const waiting = taskManagerStatus(pod)?.state?.waiting;
+  if (waiting?.reason && !startingReasons.has(waiting.reason)) {
+    return { reason: waiting.reason, message: waiting.message ?? waiting.reason };
+  }
+  return undefined;
 }
 
 export function observePod(pod: V1Pod): ObservedPod {
@@ -19,6 +40,7 @@ export function observePod(pod: V1Pod): ObservedPod {
   const index = Number.parseInt(podLabels[labels.podIndex] ?? '', 10);
   const phase = (pod.status?.phase ?? 'Pending') as ObservedPod['phase'];
   const termination = describeTermination(pod);
+  const notStarted = phase === 'Pending' ? describeNotStarted(pod) : undefined;
   return {
     name: pod.metadata?.name ?? '',
     uid: pod.metadata?.uid ?? '',
@@ -32,6 +54,7 @@ export function observePod(pod: V1Pod): ObservedPod {
     ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
     ...(pod.status?.podIP ? { podIP: pod.status.podIP } : {}),
     ...(termination ? { terminationMessage: termination } : {}),
+    ...(notStarted ? { notStarted } : {}),
   };
 }
 

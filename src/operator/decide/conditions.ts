@@ -32,6 +32,8 @@ export interface JobConditionsInput {
   recentlyFailed: boolean;
   generation: number;
   now: Date;
+  /** Pods of the job that do not start, and why (the scheduler's or the kubelet's reason). */
+  podProblems?: readonly { pod: string; reason: string; message: string }[];
   /** The upgrade in progress, or how the last one ended (status.upgrade). */
   upgrade?: {
     step: string;
@@ -72,7 +74,16 @@ export function jobConditions(
     Suspended: { status: 'False', reason: 'Suspended', message: 'the job is suspended' },
     Failed: { status: 'False', reason: 'RestartStrategyExhausted', message: input.failedMessage },
   } as const;
-  let conditions = setCondition(current, { type: 'Ready', ...ready[phase] }, generation, now);
+  const problem = input.podProblems?.[0];
+  const notStarting = problem && phase !== 'Running' && phase !== 'Suspended' && phase !== 'Failed';
+  const readyCondition = notStarting
+    ? {
+        status: 'False' as const,
+        reason: /^[A-Z][A-Za-z]{0,127}$/.test(problem.reason) ? problem.reason : 'PodNotStarted',
+        message: `${ready[phase].message}; ${describeProblems(input.podProblems ?? [])}`,
+      }
+    : ready[phase];
+  let conditions = setCondition(current, { type: 'Ready', ...readyCondition }, generation, now);
   // A new version that runs but has not proven itself stable yet is still progressing.
   const stabilizing = input.upgrade?.step === 'Deploying' && phase === 'Running';
   const progressing = phase === 'Deploying' || phase === 'Restarting' || phase === 'Upgrading' || stabilizing;
@@ -104,7 +115,7 @@ export function jobConditions(
       generation,
       now,
     );
-    return { conditions, readyMessage: ready[phase].message };
+    return { conditions, readyMessage: readyCondition.message };
   }
   const degraded = phase === 'Failed' || phase === 'Restarting' || input.recentlyFailed;
   conditions = setCondition(
@@ -123,5 +134,13 @@ export function jobConditions(
     generation,
     now,
   );
-  return { conditions, readyMessage: ready[phase].message };
+  return { conditions, readyMessage: readyCondition.message };
+}
+
+/** "pod x-tm-0: Unschedulable: 0/2 nodes are available: …", and how many more share the problem. */
+function describeProblems(problems: readonly { pod: string; reason: string; message: string }[]): string {
+  const [first] = problems;
+  if (!first) return '';
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more pod(s))` : '';
+  return `pod ${first.pod}: ${first.reason}: ${first.message}${more}`;
 }

@@ -352,9 +352,18 @@ function recordConditions(pass: Pass, phase: Phase, pods: PodsOutcome, deployedS
     recentlyFailed: sinceFailure < options.degradedWindowMs,
     generation: pass.job.metadata.generation ?? 0,
     now,
+    podProblems: observation.pods
+      .filter((p) => pods.plan.tracked.has(p.name) && p.notStarted)
+      .map((p) => ({ pod: p.name, ...(p.notStarted as { reason: string; message: string }) })),
     ...(status.upgrade ? { upgrade: status.upgrade } : {}),
   });
   status.conditions = summary.conditions;
+  const readyNow = summary.conditions.find((c) => c.type === 'Ready');
+  const readyBefore = previous.conditions?.find((c) => c.type === 'Ready');
+  if (readyNow && readyNow.reason !== readyBefore?.reason && !phaseReasons.has(readyNow.reason)) {
+    // A pod that cannot be scheduled or started changes no phase; the condition's new reason is the news.
+    pass.events.push({ type: 'Warning', reason: readyNow.reason, message: readyNow.message });
+  }
   if (previous.phase !== phase) {
     pass.events.push({
       type: phase === 'Failed' ? 'Warning' : 'Normal',
@@ -370,6 +379,16 @@ function recordConditions(pass: Pass, phase: Phase, pods: PodsOutcome, deployedS
     }
   }
 }
+
+/** Ready reasons that a phase event already announces. */
+const phaseReasons = new Set([
+  'Running',
+  'Deploying',
+  'Restarting',
+  'Upgrading',
+  'Suspended',
+  'RestartStrategyExhausted',
+]);
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;

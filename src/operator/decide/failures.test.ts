@@ -88,3 +88,24 @@ describe('decideFailures', () => {
     assert.equal(d.kind === 'restart' ? d.restarts.nextRestartAt : '', later);
   });
 });
+
+describe('a job the restart strategy gives up on', () => {
+  it('says why its tasks failed, not only that the strategy is exhausted', () => {
+    const cause = 'exit code 2: JOB_MODULE_LOAD_FAILED: cannot load job module /app/src/jobs/nope.ts';
+    const decision = decideFailures(
+      input([pod(0, { phase: 'Failed', ready: false, terminationMessage: cause }), pod(1)], {
+        strategy: resolveRestartStrategy({ type: 'none' }),
+      }),
+    );
+    assert.equal(decision.kind, 'fail');
+    if (decision.kind !== 'fail') return;
+    assert.equal(
+      decision.message,
+      `restart strategy none: a task failed; last: pod wc-tm-0 failed: ${cause}`,
+    );
+    assert.equal(
+      decision.events.find((e) => e.reason === 'RestartStrategyExhausted')?.message,
+      decision.message,
+    );
+  });
+});

@@ -136,8 +136,10 @@ export function decideFailures(input: FailuresInput): FailuresDecision {
   };
   if (decision.kind === 'fail') {
     delete restarts.nextRestartAt;
-    events.push({ type: 'Warning', reason: decision.reason, message: decision.message });
-    return { kind: 'fail', failures, restarts, message: decision.message, events };
+    // The strategy's verdict alone says nothing of why the tasks fail; the last failure's cause does.
+    const message = lastFailure ? `${decision.message}; last: ${lastFailure.message}` : decision.message;
+    events.push({ type: 'Warning', reason: decision.reason, message });
+    return { kind: 'fail', failures, restarts, message, events };
   }
   const pending = restarts.nextRestartAt ? new Date(restarts.nextRestartAt) : undefined;
   const at = pending && pending > decision.at ? pending : decision.at;

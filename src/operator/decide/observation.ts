@@ -16,8 +16,10 @@ export interface ObservedPod {
   deleting: boolean;
   nodeName?: string;
   podIP?: string;
-  /** Why the pod ended, e.g. "exit code 137 (Error)". */
+  /** Why the pod ended, e.g. "exit code 2: JOB_MODULE_LOAD_FAILED: cannot load job module …". */
   terminationMessage?: string;
+  /** Why a Pending pod does not start: Unschedulable (the scheduler's message), ErrImagePull, CreateContainerConfigError… */
+  notStarted?: { reason: string; message: string };
 }
 
 export interface ObservedNode {

@@ -6,6 +6,7 @@ import {
   ports,
   taskManagerComponent,
   taskManagerPodName,
+  terminationMessagePath,
   tokenSecretKey,
   tokenSecretName,
 } from '../../api/constants.ts';
@@ -172,6 +173,10 @@ export function taskManagerPod(job: StreamJob, identity: PodIdentity): V1Pod {
           name: 'taskmanager',
           image: job.spec.image,
           args: ['taskmanager'],
+          // The runtime writes its exit cause there; a crash before it can (a job module that does not even
+          // parse) still leaves the tail of its log.
+          terminationMessagePath,
+          terminationMessagePolicy: 'FallbackToLogsOnError',
           ports: [
             { name: 'control', containerPort: ports.control, protocol: 'TCP' },
             { name: 'metrics', containerPort: ports.metrics, protocol: 'TCP' },

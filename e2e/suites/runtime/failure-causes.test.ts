@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { StreamJob } from '../../../src/api/streamjob.ts';
+import { type Cluster, connect, createTestNamespace, deleteNamespace } from '../../support/cluster.ts';
+import { createMinioSecret } from '../../support/committed-state.ts';
+import { harnessAgentUrl } from '../../support/harness-agent.ts';
+import { createTopics, uniqueName } from '../../support/kafka-topics.ts';
+import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
+import { applyCrd, StreamJobs, weirDevJob } from '../../support/streamjobs.ts';
+
+/**
+ * A job that cannot run says why in its own status and events: the
+ * TaskManager's exit cause (its termination message), or the scheduler's
+ * verdict, without anyone reading pod logs.
+ */
+describe('failures name their cause in status and events', {
+  skip: harnessAgentUrl() ? false : 'needs the local harness (weir:dev maps to this checkout)',
+}, () => {
+  let cluster: Cluster;
+  let namespace: string;
+  let jobs: StreamJobs;
+  let operator: OperatorProcess;
+  let input: string;
+  let output: string;
+
+  before(async () => {
+    cluster = connect();
+    await applyCrd();
+    namespace = await createTestNamespace(cluster, 'rt-causes');
+    jobs = new StreamJobs(cluster, namespace);
+    await createMinioSecret(cluster.core, namespace);
+    operator = await startNamespaceOperator(namespace);
+    input = uniqueName('causes-in');
+    output = uniqueName('causes-out');
+    await createTopics({ name: input, partitions: 2 }, { name: output, partitions: 2 });
+  });
+  after(async () => {
+    await operator?.stop();
+    await deleteNamespace(cluster, namespace);
+  });
+
+  function job(name: string, spec: Record<string, unknown>) {
+    return jobs.create(
+      weirDevJob(name, 'keyed-count-sum', {
+        args: { input, output, version: 'v1' },
+        storageUrl: 's3://weir/e2e-causes',
+        interval: '1s',
+        spec: { parallelism: 1, restartStrategy: { type: 'none' }, ...spec },
+      }),
+    );
+  }
+
+  async function warnings(j: StreamJob): Promise<{ reason: string; message: string }[]> {
+    const list = await cluster.core.listNamespacedEvent({
+      namespace,
+      fieldSelector: `involvedObject.uid=${j.metadata.uid}`,
+    });
+    return list.items
+      .filter((e) => e.type === 'Warning')
+      .map((e) => ({ reason: e.reason ?? '', message: e.message ?? '' }));
+  }
+
+  async function failedWith(name: string, cause: RegExp) {
+    const failed = await jobs.waitFor(name, 'Failed', (j) => j.status?.phase === 'Failed', 120_000);
+    const ready = failed.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.reason, 'RestartStrategyExhausted');
+    assert.match(ready?.message ?? '', cause, 'the Ready condition names the cause');
+    assert.match(
+      failed.status?.restarts?.lastFailure?.message ?? '',
+      cause,
+      'so does status.restarts.lastFailure',
+    );
+    const events = await warnings(failed);
+    for (const reason of ['TaskFailed', 'RestartStrategyExhausted']) {
+      const event = events.find((e) => e.reason === reason);
+      assert.match(
+        event?.message ?? '',
+        cause,
+        `the ${reason} event names the cause: ${JSON.stringify(events)}`,
+      );
+    }
+  }
+
+  it('an entry module that does not exist', async () => {
+    await job('bad-entry', { entry: '/app/src/jobs/no-such-job.ts' });
+    await failedWith(
+      'bad-entry',
+      /JOB_MODULE_LOAD_FAILED: cannot load job module \/app\/src\/jobs\/no-such-job\.ts/,
+    );
+  });
+
+  it('bootstrap servers that do not answer', async () => {
+    // The pod's own loopback: nothing listens there, so the connection is refused at once.
+    await job('no-broker', { kafka: { bootstrapServers: '127.0.0.1:1' } });
+    await failedWith('no-broker', /KAFKA_UNREACHABLE: .*no broker of 127\.0\.0\.1:1 answered/);
+  });
+
+  it('a resource request no node can hold', async () => {
+    const created = await job('too-big', { taskManager: { resources: { requests: { cpu: '1000' } } } });
+    const stuck = await jobs.waitFor(
+      'too-big',
+      'the Ready condition to name the scheduler’s verdict',
+      (j) => j.status?.conditions?.find((c) => c.type === 'Ready')?.reason === 'Unschedulable',
+      60_000,
+    );
+    const ready = stuck.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.match(ready?.message ?? '', /pod too-big-tm-0: Unschedulable: .*Insufficient cpu/);
+    assert.equal(stuck.status?.phase, 'Deploying');
+    const event = (await warnings(created)).find((e) => e.reason === 'Unschedulable');
+    assert.match(event?.message ?? '', /Insufficient cpu/);
+  });
+});

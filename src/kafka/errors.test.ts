@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { connectTo, type KafkaError, toKafkaError } from './errors.ts';
+
+const native = (code: number, message: string) =>
+  Object.assign(new Error(message), { code, isRetriable: false, isFatal: false, isTxnRequiresAbort: false });
+
+describe('Kafka errors name their cause', () => {
+  const codes: [number, string][] = [
+    [-169, 'KAFKA_AUTHENTICATION_FAILED'],
+    [58, 'KAFKA_AUTHENTICATION_FAILED'],
+    [29, 'KAFKA_NOT_AUTHORIZED'],
+    [30, 'KAFKA_NOT_AUTHORIZED'],
+    [53, 'KAFKA_NOT_AUTHORIZED'],
+    [90, 'KAFKA_FENCED'],
+    [-1, 'KAFKA_ERROR_-1'],
+  ];
+  for (const [kafkaCode, code] of codes) {
+    it(`librdkafka ${kafkaCode} → ${code}`, () => {
+      assert.equal(toKafkaError('op', native(kafkaCode, 'm')).code, code);
+    });
+  }
+
+  it('no broker answering a first connection names the bootstrap servers and is retriable', async () => {
+    const error = await connectTo('b1:9092,b2:9092', 30_000, () =>
+      Promise.reject(toKafkaError('connect producer t0', native(-195, 'broker transport failure'))),
+    ).catch((e: unknown) => e as KafkaError);
+    assert.equal(error.code, 'KAFKA_UNREACHABLE');
+    assert.equal(error.retriable, true);
+    assert.equal(
+      error.message,
+      'connect producer t0: no broker of b1:9092,b2:9092 answered within 30s (broker transport failure)',
+    );
+  });
+
+  it('a broker that answered with an error is not called unreachable', async () => {
+    const error = await connectTo('b1:9092', 30_000, () =>
+      Promise.reject(toKafkaError('connect producer t0', native(-169, 'SASL authentication error'))),
+    ).catch((e: unknown) => e as KafkaError);
+    assert.equal(error.code, 'KAFKA_AUTHENTICATION_FAILED');
+  });
+});
