@@ -16,6 +16,39 @@ const duration = (description: string, defaultValue?: string) =>
     ...(defaultValue !== undefined ? { default: defaultValue } : {}),
   }) as const;
 
+/** A PEM (or other text) from a key of a Secret or of a ConfigMap: exactly one of them. */
+const keySelector = (description: string) =>
+  ({
+    type: 'object',
+    description: `${description} From a Secret or a ConfigMap (exactly one).`,
+    properties: {
+      secretKeyRef: {
+        type: 'object',
+        description: 'A key of a Secret in the StreamJob namespace.',
+        required: ['name', 'key'],
+        properties: {
+          name: { type: 'string', description: 'Name of the Secret.', minLength: 1, maxLength: 253 },
+          key: { type: 'string', description: 'The key.', minLength: 1, maxLength: 253 },
+        },
+      },
+      configMapKeyRef: {
+        type: 'object',
+        description: 'A key of a ConfigMap in the StreamJob namespace.',
+        required: ['name', 'key'],
+        properties: {
+          name: { type: 'string', description: 'Name of the ConfigMap.', minLength: 1, maxLength: 253 },
+          key: { type: 'string', description: 'The key.', minLength: 1, maxLength: 253 },
+        },
+      },
+    },
+    'x-kubernetes-validations': [
+      {
+        rule: 'has(self.secretKeyRef) != has(self.configMapKeyRef)',
+        message: 'set exactly one of secretKeyRef and configMapKeyRef',
+      },
+    ],
+  }) as const;
+
 const secretReference = {
   type: 'object',
   description: 'A reference to a Secret in the StreamJob namespace.',
@@ -167,12 +200,69 @@ export const streamJobSpecSchema = {
           pattern: '^[A-Za-z0-9.-]+:[0-9]{1,5}(,[A-Za-z0-9.-]+:[0-9]{1,5})*$',
           maxLength: 2048,
         },
+        securityProtocol: {
+          type: 'string',
+          description:
+            'How the TaskManagers connect: PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL over TLS, as Confluent Cloud, MSK and Aiven require). Unset: SASL_SSL when secretRef is set, PLAINTEXT otherwise.',
+          enum: ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'],
+        },
+        saslMechanism: {
+          type: 'string',
+          description: 'The SASL mechanism, with a SASL security protocol. Unset: PLAIN.',
+          enum: ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'],
+        },
         secretRef: {
           ...secretReference,
           description:
-            'Optional Secret with SASL credentials (keys username, password and mechanism). Credentials are never written inline.',
+            'The Secret with the SASL credentials, keys username and password. Credentials are never written inline, and never appear in status, events or logs.',
+        },
+        tls: {
+          type: 'object',
+          description: 'TLS settings, with the SSL and SASL_SSL security protocols.',
+          properties: {
+            ca: keySelector(
+              "The CA bundle (PEM) that signed the brokers' certificates. Unset: the system's trusted CAs.",
+            ),
+            clientCertificate: {
+              type: 'object',
+              description: 'A client certificate and key (PEM) for mutual TLS, from one Secret.',
+              required: ['secretName'],
+              properties: {
+                secretName: {
+                  type: 'string',
+                  description: 'Name of the Secret.',
+                  minLength: 1,
+                  maxLength: 253,
+                },
+                certificateKey: {
+                  type: 'string',
+                  description: 'The key holding the certificate.',
+                  default: 'tls.crt',
+                },
+                privateKeyKey: {
+                  type: 'string',
+                  description: 'The key holding the private key.',
+                  default: 'tls.key',
+                },
+              },
+            },
+          },
         },
       },
+      'x-kubernetes-validations': [
+        {
+          rule: "!has(self.securityProtocol) || !self.securityProtocol.startsWith('SASL') || has(self.secretRef)",
+          message: 'a SASL securityProtocol needs secretRef (the Secret with username and password)',
+        },
+        {
+          rule: "!has(self.secretRef) || !has(self.securityProtocol) || self.securityProtocol.startsWith('SASL')",
+          message: 'secretRef holds SASL credentials: use securityProtocol SASL_SSL or SASL_PLAINTEXT',
+        },
+        {
+          rule: "!has(self.tls) || (has(self.securityProtocol) && self.securityProtocol.endsWith('SSL')) || (!has(self.securityProtocol) && has(self.secretRef))",
+          message: 'tls applies to the SSL and SASL_SSL security protocols',
+        },
+      ],
     },
     checkpoints: {
       type: 'object',

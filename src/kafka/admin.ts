@@ -13,13 +13,17 @@ export class KafkaAdmin {
   private readonly timeoutMs: number;
   private readonly bootstrapServers: string;
 
-  constructor(bootstrapServers: string, options: { timeoutMs?: number; clientId?: string } = {}) {
+  constructor(
+    bootstrapServers: string,
+    options: { timeoutMs?: number; clientId?: string; settings?: Record<string, string> } = {},
+  ) {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.bootstrapServers = bootstrapServers;
     this.client = rdkafka.AdminClient.create({
       'bootstrap.servers': bootstrapServers,
       'client.id': options.clientId ?? 'weir-admin',
       log_level: 0,
+      ...options.settings,
     });
   }
 

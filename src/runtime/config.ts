@@ -1,5 +1,12 @@
+import { hostname } from 'node:os';
 import { parseDuration } from '../api/duration.ts';
 import { parseSavepointRef } from '../api/savepoint-ref.ts';
+import {
+  taskManagerEnv as e,
+  kafkaSaslMechanisms,
+  kafkaSecurityProtocols,
+  localOnlyEnv,
+} from '../api/taskmanager-env.ts';
 import { RuntimeError } from './errors.ts';
 
 export type CheckpointMode = 'exactly-once' | 'at-least-once';
@@ -32,12 +39,16 @@ export interface TaskManagerConfig {
       }
     | { kind: 'local'; directory: string };
   kafkaBootstrap: string;
+  /** librdkafka settings for security (protocol, SASL, TLS), applied to every Kafka client of the TaskManager. */
+  kafkaSecurity: Record<string, string>;
   /** Start a new run from this savepoint (only while the run has no committed offsets). */
   restoreSavepoint?: string;
   /** Let a restore drop savepoint state of operator ids the pipeline no longer has. */
   allowNonRestoredState: boolean;
   control: { host: string; port: number; token: string };
   metricsPort: number;
+  /** Which pod of the job this is, for the logs' context. */
+  pod: { name: string; index: number };
 }
 
 function fail(name: string, problem: string): never {
@@ -68,71 +79,115 @@ function duration(env: NodeJS.ProcessEnv, name: string, fallback: string): numbe
   }
 }
 
+function oneOf<T extends string>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  const raw = env[name] || fallback;
+  if (!allowed.includes(raw as T)) fail(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
+/**
+ * The librdkafka security settings of the pod's environment. Secrets arrive
+ * as values of variables the kubelet filled from Secret references; they are
+ * never logged (the configuration is not).
+ */
+function kafkaSecurity(env: NodeJS.ProcessEnv): Record<string, string> {
+  const protocol = oneOf(env, e.kafkaSecurityProtocol, kafkaSecurityProtocols, 'PLAINTEXT');
+  const settings: Record<string, string> = { 'security.protocol': protocol.toLowerCase() };
+  if (protocol.startsWith('SASL')) {
+    settings['sasl.mechanisms'] = oneOf(env, e.kafkaSaslMechanism, kafkaSaslMechanisms, 'PLAIN');
+    settings['sasl.username'] = required(env, e.kafkaSaslUsername);
+    settings['sasl.password'] = required(env, e.kafkaSaslPassword);
+  }
+  const tls: [string, string][] = [
+    [e.kafkaTlsCa, 'ssl.ca.pem'],
+    [e.kafkaTlsCertificate, 'ssl.certificate.pem'],
+    [e.kafkaTlsPrivateKey, 'ssl.key.pem'],
+  ];
+  for (const [name, setting] of tls) {
+    const pem = env[name];
+    if (!pem) continue;
+    if (!protocol.endsWith('SSL')) fail(name, `is set, but security protocol ${protocol} uses no TLS`);
+    if (!pem.includes('-----BEGIN ')) fail(name, 'must hold PEM text (-----BEGIN …)');
+    settings[setting] = pem;
+  }
+  if (Boolean(env[e.kafkaTlsCertificate]) !== Boolean(env[e.kafkaTlsPrivateKey])) {
+    fail(e.kafkaTlsCertificate, `and ${e.kafkaTlsPrivateKey} must be set together (mutual TLS)`);
+  }
+  return settings;
+}
+
 export function loadTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): TaskManagerConfig {
-  const parallelism = integer(env, 'WEIR_PARALLELISM', 1, 4096);
-  const tasks = required(env, 'WEIR_TASKS')
+  const parallelism = integer(env, e.parallelism, 1, 4096);
+  const tasks = required(env, e.tasks)
     .split(',')
     .map((t) => Number(t.trim()));
   if (tasks.some((t) => !Number.isInteger(t) || t < 0 || t >= parallelism)) {
-    fail('WEIR_TASKS', `must list task indexes from 0 to ${parallelism - 1}, got "${env.WEIR_TASKS}"`);
+    fail(e.tasks, `must list task indexes from 0 to ${parallelism - 1}, got "${env[e.tasks]}"`);
   }
   let args: Record<string, unknown>;
   try {
-    args = JSON.parse(env.WEIR_ARGS || '{}') as Record<string, unknown>;
+    args = JSON.parse(env[e.args] || '{}') as Record<string, unknown>;
   } catch (error) {
-    return fail('WEIR_ARGS', `is not JSON: ${(error as Error).message}`);
+    return fail(e.args, `is not JSON: ${(error as Error).message}`);
   }
-  const mode = env.WEIR_CHECKPOINT_MODE || 'exactly-once';
+  const mode = env[e.checkpointMode] || 'exactly-once';
   if (mode !== 'exactly-once' && mode !== 'at-least-once') {
-    fail('WEIR_CHECKPOINT_MODE', `must be exactly-once or at-least-once, got "${mode}"`);
+    fail(e.checkpointMode, `must be exactly-once or at-least-once, got "${mode}"`);
   }
-  const localDirectory = env.WEIR_LOCAL_CHECKPOINT_DIR;
-  const restoreSavepoint = env.WEIR_RESTORE_SAVEPOINT || undefined;
+  const localDirectory = env[localOnlyEnv.localCheckpointDir];
+  const restoreSavepoint = env[e.restoreSavepoint] || undefined;
   if (restoreSavepoint !== undefined) {
     try {
       parseSavepointRef(restoreSavepoint);
     } catch (error) {
-      fail('WEIR_RESTORE_SAVEPOINT', (error as Error).message);
+      fail(e.restoreSavepoint, (error as Error).message);
     }
   }
-  const allowNonRestored = env.WEIR_ALLOW_NON_RESTORED_STATE || 'false';
+  const allowNonRestored = env[e.allowNonRestoredState] || 'false';
   if (allowNonRestored !== 'true' && allowNonRestored !== 'false') {
-    fail('WEIR_ALLOW_NON_RESTORED_STATE', `must be true or false, got "${allowNonRestored}"`);
+    fail(e.allowNonRestoredState, `must be true or false, got "${allowNonRestored}"`);
   }
   return {
-    namespace: required(env, 'WEIR_NAMESPACE'),
-    job: required(env, 'WEIR_JOB'),
-    runId: required(env, 'WEIR_RUN_ID'),
+    namespace: required(env, e.namespace),
+    job: required(env, e.job),
+    runId: required(env, e.runId),
     tasks,
     parallelism,
-    entry: required(env, 'WEIR_ENTRY'),
+    entry: required(env, e.entry),
     args,
-    offsetGroup: required(env, 'WEIR_OFFSET_GROUP'),
+    offsetGroup: required(env, e.offsetGroup),
     checkpoint: {
       mode,
-      intervalMs: duration(env, 'WEIR_CHECKPOINT_INTERVAL', '10s'),
-      timeoutMs: duration(env, 'WEIR_CHECKPOINT_TIMEOUT', '60s'),
-      tolerableFailures: integer(env, 'WEIR_CHECKPOINT_TOLERABLE_FAILURES', 0, 1000, 3),
-      retained: integer(env, 'WEIR_CHECKPOINT_RETAINED', 1, 100, 3),
+      intervalMs: duration(env, e.checkpointInterval, '10s'),
+      timeoutMs: duration(env, e.checkpointTimeout, '60s'),
+      tolerableFailures: integer(env, e.checkpointTolerableFailures, 0, 1000, 3),
+      retained: integer(env, e.checkpointRetained, 1, 100, 3),
     },
     storage: localDirectory
       ? { kind: 'local', directory: localDirectory }
       : {
           kind: 's3',
-          url: required(env, 'WEIR_S3_URL'),
-          region: env.WEIR_S3_REGION || 'us-east-1',
-          ...(env.WEIR_S3_ENDPOINT ? { endpoint: env.WEIR_S3_ENDPOINT } : {}),
-          ...(env.WEIR_S3_ACCESS_KEY ? { accessKeyId: env.WEIR_S3_ACCESS_KEY } : {}),
-          ...(env.WEIR_S3_SECRET_KEY ? { secretAccessKey: env.WEIR_S3_SECRET_KEY } : {}),
+          url: required(env, e.s3Url),
+          region: env[e.s3Region] || 'us-east-1',
+          ...(env[e.s3Endpoint] ? { endpoint: env[e.s3Endpoint] } : {}),
+          ...(env[e.s3AccessKey] ? { accessKeyId: env[e.s3AccessKey] } : {}),
+          ...(env[e.s3SecretKey] ? { secretAccessKey: env[e.s3SecretKey] } : {}),
         },
-    kafkaBootstrap: required(env, 'WEIR_KAFKA_BOOTSTRAP'),
+    kafkaBootstrap: required(env, e.kafkaBootstrap),
+    kafkaSecurity: kafkaSecurity(env),
     ...(restoreSavepoint ? { restoreSavepoint } : {}),
     allowNonRestoredState: allowNonRestored === 'true',
     control: {
-      host: env.POD_IP || '127.0.0.1',
-      port: integer(env, 'WEIR_CONTROL_PORT', 0, 65535, 8081),
-      token: required(env, 'WEIR_CONTROL_TOKEN'),
+      host: env[e.podIp] || '127.0.0.1',
+      port: integer(env, e.controlPort, 0, 65535, 8081),
+      token: required(env, e.controlToken),
     },
-    metricsPort: integer(env, 'WEIR_METRICS_PORT', 0, 65535, 9249),
+    metricsPort: integer(env, e.metricsPort, 0, 65535, 9249),
+    pod: { name: env[e.podName] || hostname(), index: integer(env, e.podIndex, 0, 4095, 0) },
   };
 }

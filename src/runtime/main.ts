@@ -49,7 +49,12 @@ export async function runTaskManager(
   log: Logger = pino({ name: 'weir-taskmanager' }),
   options: { shutdownTimeoutMs?: number; installSignalHandlers?: boolean } = {},
 ): Promise<number> {
-  const jobLog = log.child({ namespace: config.namespace, job: config.job, run: config.runId });
+  const jobLog = log.child({
+    namespace: config.namespace,
+    job: config.job,
+    run: config.runId,
+    pod: config.pod.name,
+  });
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 20_000;
   const storage = storageFor(config);
   const job = await loadJobModule(config.entry, config.args);

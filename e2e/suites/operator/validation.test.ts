@@ -92,6 +92,41 @@ const invalid: [string, (spec: Spec) => void, string][] = [
     'spec.savepoints.historyMaxCount',
   ],
   [
+    'a SASL security protocol without credentials',
+    (s) => ((s.kafka as Spec).securityProtocol = 'SASL_SSL'),
+    'a SASL securityProtocol needs secretRef',
+  ],
+  [
+    'SASL credentials with a protocol without SASL',
+    (s) => (s.kafka = { ...(s.kafka as Spec), securityProtocol: 'SSL', secretRef: { name: 'k' } }),
+    'secretRef holds SASL credentials',
+  ],
+  [
+    'a CA for a plaintext connection',
+    (s) =>
+      (s.kafka = {
+        ...(s.kafka as Spec),
+        securityProtocol: 'PLAINTEXT',
+        tls: { ca: { secretKeyRef: { name: 'ca', key: 'ca.crt' } } },
+      }),
+    'tls applies to the SSL and SASL_SSL security protocols',
+  ],
+  [
+    'a CA from both a Secret and a ConfigMap',
+    (s) =>
+      (s.kafka = {
+        ...(s.kafka as Spec),
+        securityProtocol: 'SSL',
+        tls: { ca: { secretKeyRef: { name: 'ca', key: 'k' }, configMapKeyRef: { name: 'ca', key: 'k' } } },
+      }),
+    'spec.kafka.tls.ca: Invalid value',
+  ],
+  [
+    'an unknown SASL mechanism',
+    (s) => (s.kafka = { ...(s.kafka as Spec), saslMechanism: 'GSSAPI' }),
+    'spec.kafka.saslMechanism: Unsupported value',
+  ],
+  [
     'a periodic savepoint interval that does not parse',
     (s) => (s.savepoints = { interval: '1 day' }),
     'spec.savepoints.interval',
@@ -131,6 +166,29 @@ describe('StreamJob validation by the API server', () => {
       dryRun: 'All',
       fieldValidation: 'Strict',
     });
+  });
+
+  it('accepts a Confluent Cloud–style SASL_SSL spec and mutual TLS', async () => {
+    for (const kafka of [
+      {
+        bootstrapServers: 'pkc-abc12.eu-west-1.aws.confluent.cloud:9092',
+        securityProtocol: 'SASL_SSL',
+        saslMechanism: 'PLAIN',
+        secretRef: { name: 'confluent-api-key' },
+      },
+      {
+        bootstrapServers: 'kafka.internal:9093',
+        securityProtocol: 'SSL',
+        tls: {
+          ca: { configMapKeyRef: { name: 'kafka-ca', key: 'ca.crt' } },
+          clientCertificate: { secretName: 'orders-client-cert' },
+        },
+      },
+    ]) {
+      const body = standinJob('secured') as { spec: Spec };
+      body.spec.kafka = kafka;
+      await api.createNamespacedCustomObject({ ...target(), body, dryRun: 'All', fieldValidation: 'Strict' });
+    }
   });
 
   for (const [what, breakIt, expected] of invalid) {

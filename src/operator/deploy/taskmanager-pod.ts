@@ -11,6 +11,7 @@ import {
   tokenSecretName,
 } from '../../api/constants.ts';
 import { apiVersion, kind, type StreamJob, type StreamJobSpec } from '../../api/streamjob.ts';
+import { processEnv, taskManagerEnv } from '../../api/taskmanager-env.ts';
 
 export interface PodIdentity {
   index: number;
@@ -47,70 +48,90 @@ export function jobSelector(jobName: string): string {
   return `${labels.job}=${jobName}`;
 }
 
+/** The security protocol a job's Kafka settings mean (unset: SASL_SSL with credentials, PLAINTEXT without). */
+export function kafkaSecurityProtocol(kafka: StreamJobSpec['kafka']): string {
+  return kafka.securityProtocol ?? (kafka.secretRef ? 'SASL_SSL' : 'PLAINTEXT');
+}
+
+const value = (name: string, v: string): V1EnvVar => ({ name, value: v });
+const fromSecret = (name: string, secret: string, key: string): V1EnvVar => ({
+  name,
+  valueFrom: { secretKeyRef: { name: secret, key } },
+});
+
+/** Kafka security: credentials and keys only ever travel as Secret (or ConfigMap) references, never as values. */
+function kafkaEnv(kafka: StreamJobSpec['kafka']): V1EnvVar[] {
+  const e = taskManagerEnv;
+  const protocol = kafkaSecurityProtocol(kafka);
+  const env: V1EnvVar[] = [
+    value(e.kafkaBootstrap, kafka.bootstrapServers),
+    value(e.kafkaSecurityProtocol, protocol),
+  ];
+  if (protocol.startsWith('SASL') && kafka.secretRef) {
+    env.push(
+      value(e.kafkaSaslMechanism, kafka.saslMechanism ?? 'PLAIN'),
+      fromSecret(e.kafkaSaslUsername, kafka.secretRef.name, 'username'),
+      fromSecret(e.kafkaSaslPassword, kafka.secretRef.name, 'password'),
+    );
+  }
+  const ca = kafka.tls?.ca;
+  if (ca?.secretKeyRef) env.push(fromSecret(e.kafkaTlsCa, ca.secretKeyRef.name, ca.secretKeyRef.key));
+  if (ca?.configMapKeyRef) {
+    env.push({
+      name: e.kafkaTlsCa,
+      valueFrom: { configMapKeyRef: { name: ca.configMapKeyRef.name, key: ca.configMapKeyRef.key } },
+    });
+  }
+  const client = kafka.tls?.clientCertificate;
+  if (client) {
+    env.push(
+      fromSecret(e.kafkaTlsCertificate, client.secretName, client.certificateKey),
+      fromSecret(e.kafkaTlsPrivateKey, client.secretName, client.privateKeyKey),
+    );
+  }
+  return env;
+}
+
 function weirEnv(job: StreamJob, identity: PodIdentity): V1EnvVar[] {
   const { spec } = job;
+  const e = taskManagerEnv;
   const name = job.metadata.name ?? '';
   const namespace = job.metadata.namespace ?? '';
   const storage = spec.checkpoints.storage;
   const env: V1EnvVar[] = [
-    { name: 'WEIR_JOB', value: name },
-    { name: 'WEIR_NAMESPACE', value: namespace },
-    { name: 'WEIR_RUN_ID', value: identity.runId },
-    { name: 'WEIR_POD_INDEX', value: String(identity.index) },
-    { name: 'WEIR_TASKS', value: tasksOfPod(identity.index, spec.parallelism, spec.taskSlots).join(',') },
-    { name: 'WEIR_PARALLELISM', value: String(spec.parallelism) },
-    { name: 'WEIR_ENTRY', value: spec.entry },
-    { name: 'WEIR_ARGS', value: JSON.stringify(spec.args ?? {}) },
-    { name: 'WEIR_OFFSET_GROUP', value: offsetGroup(namespace, name, identity.runId) },
-    { name: 'WEIR_CHECKPOINT_MODE', value: spec.checkpoints.mode },
-    { name: 'WEIR_CHECKPOINT_INTERVAL', value: spec.checkpoints.interval },
-    { name: 'WEIR_CHECKPOINT_TIMEOUT', value: spec.checkpoints.timeout },
-    { name: 'WEIR_CHECKPOINT_TOLERABLE_FAILURES', value: String(spec.checkpoints.tolerableFailures) },
-    { name: 'WEIR_CHECKPOINT_RETAINED', value: String(spec.checkpoints.retained) },
+    value(e.job, name),
+    value(e.namespace, namespace),
+    value(e.runId, identity.runId),
+    value(e.podIndex, String(identity.index)),
+    value(e.tasks, tasksOfPod(identity.index, spec.parallelism, spec.taskSlots).join(',')),
+    value(e.parallelism, String(spec.parallelism)),
+    value(e.entry, spec.entry),
+    value(e.args, JSON.stringify(spec.args ?? {})),
+    value(e.offsetGroup, offsetGroup(namespace, name, identity.runId)),
+    value(e.checkpointMode, spec.checkpoints.mode),
+    value(e.checkpointInterval, spec.checkpoints.interval ?? '10s'),
+    value(e.checkpointTimeout, spec.checkpoints.timeout ?? '60s'),
+    value(e.checkpointTolerableFailures, String(spec.checkpoints.tolerableFailures)),
+    value(e.checkpointRetained, String(spec.checkpoints.retained)),
     // Honoured by the TaskManager only while the run has no committed offsets: failovers resume the run.
-    ...(identity.restoreSavepoint
-      ? [{ name: 'WEIR_RESTORE_SAVEPOINT', value: identity.restoreSavepoint }]
-      : []),
-    { name: 'WEIR_ALLOW_NON_RESTORED_STATE', value: String(spec.allowNonRestoredState) },
-    { name: 'WEIR_S3_URL', value: storage.url },
-    { name: 'WEIR_S3_REGION', value: storage.region },
-    ...(storage.endpoint ? [{ name: 'WEIR_S3_ENDPOINT', value: storage.endpoint }] : []),
-    { name: 'WEIR_KAFKA_BOOTSTRAP', value: spec.kafka.bootstrapServers },
-    { name: 'WEIR_CONTROL_PORT', value: String(ports.control) },
-    { name: 'WEIR_METRICS_PORT', value: String(ports.metrics) },
-    // The non-root uid has no passwd entry, and libraries that look for a home directory (the AWS SDK's
-    // config loader) fail without one; /tmp is the pod's writable emptyDir.
-    { name: 'HOME', value: '/tmp' },
-    { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-    {
-      name: 'WEIR_CONTROL_TOKEN',
-      valueFrom: { secretKeyRef: { name: tokenSecretName(name), key: tokenSecretKey } },
-    },
+    ...(identity.restoreSavepoint ? [value(e.restoreSavepoint, identity.restoreSavepoint)] : []),
+    value(e.allowNonRestoredState, String(spec.allowNonRestoredState)),
+    value(e.s3Url, storage.url),
+    value(e.s3Region, storage.region),
+    ...(storage.endpoint ? [value(e.s3Endpoint, storage.endpoint)] : []),
+    ...kafkaEnv(spec.kafka),
+    value(e.controlPort, String(ports.control)),
+    value(e.metricsPort, String(ports.metrics)),
+    value(processEnv.home, '/tmp'),
+    { name: e.podIp, valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+    { name: e.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    fromSecret(e.controlToken, tokenSecretName(name), tokenSecretKey),
   ];
-  // Credentials only ever travel as Secret references, never as values.
   if (storage.credentialsSecret) {
     const secret = storage.credentialsSecret;
     env.push(
-      {
-        name: 'WEIR_S3_ACCESS_KEY',
-        valueFrom: { secretKeyRef: { name: secret.name, key: secret.accessKeyIdKey } },
-      },
-      {
-        name: 'WEIR_S3_SECRET_KEY',
-        valueFrom: { secretKeyRef: { name: secret.name, key: secret.secretAccessKeyKey } },
-      },
-    );
-  }
-  if (spec.kafka.secretRef) {
-    const secret = spec.kafka.secretRef.name;
-    env.push(
-      { name: 'WEIR_KAFKA_SASL_USERNAME', valueFrom: { secretKeyRef: { name: secret, key: 'username' } } },
-      { name: 'WEIR_KAFKA_SASL_PASSWORD', valueFrom: { secretKeyRef: { name: secret, key: 'password' } } },
-      {
-        name: 'WEIR_KAFKA_SASL_MECHANISM',
-        valueFrom: { secretKeyRef: { name: secret, key: 'mechanism', optional: true } },
-      },
+      fromSecret(e.s3AccessKey, secret.name, secret.accessKeyIdKey),
+      fromSecret(e.s3SecretKey, secret.name, secret.secretAccessKeyKey),
     );
   }
   return env;

@@ -52,6 +52,7 @@ export async function abortStaleTransactions(
     const fencer = await TransactionalProducer.connect({
       bootstrapServers: config.kafkaBootstrap,
       transactionalId: id,
+      settings: config.kafkaSecurity,
     });
     await fencer.disconnect();
     log.info({ transactionalId: id }, 'aborted the transactions of a task the new layout no longer has');

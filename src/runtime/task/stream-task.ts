@@ -120,7 +120,10 @@ export class StreamTask {
   async restore(): Promise<void> {
     this.lifecycle.to('restoring');
     const { config, job } = this.deps;
-    const admin = new KafkaAdmin(config.kafkaBootstrap, { clientId: `weir-t${this.index}-admin` });
+    const admin = new KafkaAdmin(config.kafkaBootstrap, {
+      clientId: `weir-t${this.index}-admin`,
+      settings: config.kafkaSecurity,
+    });
     const counts = new Map<string, number>();
     try {
       for (const topic of job.source.topics) counts.set(topic, await admin.partitionCount(topic));
@@ -141,7 +144,7 @@ export class StreamTask {
         900_000,
         Math.max(60_000, checkpoint.intervalMs * (checkpoint.tolerableFailures + 2) + checkpoint.timeoutMs),
       ),
-      settings: { 'linger.ms': 5 },
+      settings: { ...config.kafkaSecurity, 'linger.ms': 5 },
     });
     if (this.exactlyOnce && this.index === 0) {
       await abortStaleTransactions(this.deps.storage, config, stage, this.log);
@@ -151,6 +154,7 @@ export class StreamTask {
       groupId: config.offsetGroup,
       clientId: `weir-${config.job}-t${this.index}`,
       isolation: 'read_committed',
+      settings: config.kafkaSecurity,
     });
     this.consumer.setConsumeTimeout(100);
     const consumer = this.consumer;

@@ -1,0 +1,68 @@
+/**
+ * The environment of a TaskManager pod: every variable the operator sets
+ * (src/operator/deploy/taskmanager-pod.ts) and the runtime reads
+ * (src/runtime/config.ts), named once here. The contract test builds the pod
+ * of a job that sets every option and loads the runtime's configuration from
+ * that pod's environment: a variable one side adds and the other ignores fails it.
+ */
+export const taskManagerEnv = {
+  job: 'WEIR_JOB',
+  namespace: 'WEIR_NAMESPACE',
+  runId: 'WEIR_RUN_ID',
+  podIndex: 'WEIR_POD_INDEX',
+  tasks: 'WEIR_TASKS',
+  parallelism: 'WEIR_PARALLELISM',
+  entry: 'WEIR_ENTRY',
+  args: 'WEIR_ARGS',
+  offsetGroup: 'WEIR_OFFSET_GROUP',
+  checkpointMode: 'WEIR_CHECKPOINT_MODE',
+  checkpointInterval: 'WEIR_CHECKPOINT_INTERVAL',
+  checkpointTimeout: 'WEIR_CHECKPOINT_TIMEOUT',
+  checkpointTolerableFailures: 'WEIR_CHECKPOINT_TOLERABLE_FAILURES',
+  checkpointRetained: 'WEIR_CHECKPOINT_RETAINED',
+  restoreSavepoint: 'WEIR_RESTORE_SAVEPOINT',
+  allowNonRestoredState: 'WEIR_ALLOW_NON_RESTORED_STATE',
+  s3Url: 'WEIR_S3_URL',
+  s3Region: 'WEIR_S3_REGION',
+  s3Endpoint: 'WEIR_S3_ENDPOINT',
+  s3AccessKey: 'WEIR_S3_ACCESS_KEY',
+  s3SecretKey: 'WEIR_S3_SECRET_KEY',
+  kafkaBootstrap: 'WEIR_KAFKA_BOOTSTRAP',
+  kafkaSecurityProtocol: 'WEIR_KAFKA_SECURITY_PROTOCOL',
+  kafkaSaslMechanism: 'WEIR_KAFKA_SASL_MECHANISM',
+  kafkaSaslUsername: 'WEIR_KAFKA_SASL_USERNAME',
+  kafkaSaslPassword: 'WEIR_KAFKA_SASL_PASSWORD',
+  kafkaTlsCa: 'WEIR_KAFKA_TLS_CA',
+  kafkaTlsCertificate: 'WEIR_KAFKA_TLS_CERTIFICATE',
+  kafkaTlsPrivateKey: 'WEIR_KAFKA_TLS_PRIVATE_KEY',
+  controlPort: 'WEIR_CONTROL_PORT',
+  metricsPort: 'WEIR_METRICS_PORT',
+  controlToken: 'WEIR_CONTROL_TOKEN',
+  podIp: 'POD_IP',
+  podName: 'POD_NAME',
+} as const;
+
+export type TaskManagerEnvName = (typeof taskManagerEnv)[keyof typeof taskManagerEnv];
+
+/**
+ * Read by the runtime but never set by the operator: `weir run --local`
+ * checkpoints to a directory instead of S3.
+ */
+export const localOnlyEnv = { localCheckpointDir: 'WEIR_LOCAL_CHECKPOINT_DIR' } as const;
+
+/**
+ * Set by the operator for the process, not for Weir's configuration: the
+ * non-root uid has no passwd entry, and libraries that look for a home
+ * directory (the AWS SDK's config loader) fail without one.
+ */
+export const processEnv = { home: 'HOME' } as const;
+
+export type KafkaSecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
+export const kafkaSecurityProtocols: readonly KafkaSecurityProtocol[] = [
+  'PLAINTEXT',
+  'SSL',
+  'SASL_PLAINTEXT',
+  'SASL_SSL',
+];
+export type KafkaSaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+export const kafkaSaslMechanisms: readonly KafkaSaslMechanism[] = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];

@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { V1EnvVar } from '@kubernetes/client-node';
+import type { StreamJob } from '../../api/streamjob.ts';
+import { localOnlyEnv, processEnv, taskManagerEnv } from '../../api/taskmanager-env.ts';
+import { loadTaskManagerConfig } from '../../runtime/config.ts';
+import { testingSpec } from '../decide/testing-spec.ts';
+import { taskManagerPod } from './taskmanager-pod.ts';
+
+const pem = (what: string) => `-----BEGIN ${what}-----\nMIIB${what}\n-----END ${what}-----\n`;
+/** What the kubelet would put into each variable a Secret, ConfigMap or field reference fills. */
+const secrets: Record<string, Record<string, string>> = {
+  'kafka-user': { username: 'svc-orders', password: 'kafka-pass' },
+  'kafka-ca': { 'ca.pem': pem('CERTIFICATE') },
+  'kafka-client': { 'tls.crt': pem('CERTIFICATE'), 'tls.key': pem('PRIVATE KEY') },
+  's3-keys': { accessKeyId: 'AKIA-TEST', secretAccessKey: 's3-secret' },
+  'orders-weir-token': { token: 'job-token' },
+};
+const fields: Record<string, string> = { 'status.podIP': '10.245.0.7', 'metadata.name': 'orders-tm-1' };
+
+function resolve(env: V1EnvVar[]): Record<string, string> {
+  return Object.fromEntries(
+    env.map((v) => {
+      if (v.value !== undefined) return [v.name, v.value];
+      const ref = v.valueFrom?.secretKeyRef ?? v.valueFrom?.configMapKeyRef;
+      if (ref) return [v.name, secrets[ref.name ?? '']?.[ref.key] ?? `<missing ${ref.name}/${ref.key}>`];
+      const field = v.valueFrom?.fieldRef?.fieldPath ?? '';
+      return [v.name, fields[field] ?? `<missing field ${field}>`];
+    }),
+  );
+}
+
+/** A job that sets every option the pod's environment carries. */
+const job: StreamJob = {
+  apiVersion: 'weir.dev/v1alpha1',
+  kind: 'StreamJob',
+  metadata: { name: 'orders', namespace: 'shop', uid: 'u1', generation: 1 },
+  spec: testingSpec({
+    entry: '/opt/jobs/orders.js',
+    args: { input: 'orders', window: 5 },
+    parallelism: 5,
+    taskSlots: 2,
+    allowNonRestoredState: true,
+    kafka: {
+      bootstrapServers: 'b1:9093,b2:9093',
+      securityProtocol: 'SASL_SSL',
+      saslMechanism: 'SCRAM-SHA-512',
+      secretRef: { name: 'kafka-user' },
+      tls: {
+        ca: { configMapKeyRef: { name: 'kafka-ca', key: 'ca.pem' } },
+        clientCertificate: {
+          secretName: 'kafka-client',
+          certificateKey: 'tls.crt',
+          privateKeyKey: 'tls.key',
+        },
+      },
+    },
+    checkpoints: {
+      storage: {
+        url: 's3://state/prod',
+        region: 'eu-west-1',
+        endpoint: 'https://minio.example:9000',
+        credentialsSecret: {
+          name: 's3-keys',
+          accessKeyIdKey: 'accessKeyId',
+          secretAccessKeyKey: 'secretAccessKey',
+        },
+      },
+      interval: '15s',
+      mode: 'at-least-once',
+      timeout: '90s',
+      tolerableFailures: 7,
+      retained: 4,
+    },
+  }),
+};
+
+describe('the operator–runtime contract: the pod environment', () => {
+  const pod = taskManagerPod(job, {
+    index: 1,
+    runId: 'r42',
+    restartEpoch: 0,
+    specHash: 'h',
+    restoreSavepoint: 'upgrade-20261130t100000z',
+  });
+  const env = pod.spec?.containers[0]?.env ?? [];
+  const resolved = resolve(env);
+
+  it('every option of the job arrives in the runtime configuration', () => {
+    const config = loadTaskManagerConfig(resolved);
+    assert.deepEqual(config, {
+      namespace: 'shop',
+      job: 'orders',
+      runId: 'r42',
+      tasks: [2, 3],
+      parallelism: 5,
+      entry: '/opt/jobs/orders.js',
+      args: { input: 'orders', window: 5 },
+      offsetGroup: 'weir.shop.orders.r42',
+      checkpoint: {
+        mode: 'at-least-once',
+        intervalMs: 15_000,
+        timeoutMs: 90_000,
+        tolerableFailures: 7,
+        retained: 4,
+      },
+      storage: {
+        kind: 's3',
+        url: 's3://state/prod',
+        region: 'eu-west-1',
+        endpoint: 'https://minio.example:9000',
+        accessKeyId: 'AKIA-TEST',
+        secretAccessKey: 's3-secret',
+      },
+      kafkaBootstrap: 'b1:9093,b2:9093',
+      kafkaSecurity: {
+        'security.protocol': 'sasl_ssl',
+        'sasl.mechanisms': 'SCRAM-SHA-512',
+        'sasl.username': 'svc-orders',
+        'sasl.password': 'kafka-pass',
+        'ssl.ca.pem': pem('CERTIFICATE'),
+        'ssl.certificate.pem': pem('CERTIFICATE'),
+        'ssl.key.pem': pem('PRIVATE KEY'),
+      },
+      restoreSavepoint: 'upgrade-20261130t100000z',
+      allowNonRestoredState: true,
+      control: { host: '10.245.0.7', port: 8081, token: 'job-token' },
+      metricsPort: 9249,
+      pod: { name: 'orders-tm-1', index: 1 },
+    });
+  });
+
+  it('the runtime reads every variable the operator sets, and the operator sets every one the runtime reads', () => {
+    const read = new Set<string>();
+    const watched = new Proxy(resolved, {
+      get(target, name: string) {
+        read.add(name);
+        return target[name];
+      },
+    });
+    loadTaskManagerConfig(watched);
+    const set = new Set(env.map((v) => v.name));
+    const ignored = [...set].filter((name) => !read.has(name) && name !== processEnv.home);
+    assert.deepEqual(ignored, [], 'set on the pod, never read by the runtime');
+    const localOnly = new Set<string>(Object.values(localOnlyEnv));
+    const unset = [...read].filter((name) => !set.has(name) && !localOnly.has(name));
+    assert.deepEqual(unset, [], 'read by the runtime, never set on the pod');
+    assert.deepEqual(
+      [...set].filter((n) => n !== processEnv.home).sort(),
+      Object.values(taskManagerEnv).sort(),
+      'a job with every option sets every variable of the contract',
+    );
+  });
+
+  it('credentials and keys travel as references, never as values in the pod spec', () => {
+    const byName = new Map(env.map((v) => [v.name, v]));
+    for (const name of [
+      taskManagerEnv.kafkaSaslUsername,
+      taskManagerEnv.kafkaSaslPassword,
+      taskManagerEnv.kafkaTlsPrivateKey,
+      taskManagerEnv.s3AccessKey,
+      taskManagerEnv.s3SecretKey,
+      taskManagerEnv.controlToken,
+    ]) {
+      const variable = byName.get(name);
+      assert.equal(variable?.value, undefined, `${name} has no inline value`);
+      assert.ok(variable?.valueFrom?.secretKeyRef, `${name} comes from a Secret`);
+    }
+    const text = JSON.stringify(pod);
+    for (const secret of ['kafka-pass', 's3-secret', 'job-token', 'AKIA-TEST'])
+      assert.ok(!text.includes(secret));
+  });
+});
+
+describe('Kafka security settings the runtime refuses', () => {
+  const base = {
+    ...resolve(
+      taskManagerPod(
+        { ...job, spec: testingSpec() },
+        { index: 0, runId: 'r', restartEpoch: 0, specHash: 'h' },
+      ).spec?.containers[0]?.env ?? [],
+    ),
+  };
+  const cases: [string, Record<string, string>, RegExp][] = [
+    [
+      'an unknown protocol',
+      { [taskManagerEnv.kafkaSecurityProtocol]: 'TLS' },
+      /WEIR_KAFKA_SECURITY_PROTOCOL must be one of/,
+    ],
+    [
+      'SASL without a password',
+      { [taskManagerEnv.kafkaSecurityProtocol]: 'SASL_SSL', [taskManagerEnv.kafkaSaslUsername]: 'u' },
+      /WEIR_KAFKA_SASL_PASSWORD is required/,
+    ],
+    [
+      'a CA with a protocol without TLS',
+      { [taskManagerEnv.kafkaTlsCa]: pem('CERTIFICATE') },
+      /WEIR_KAFKA_TLS_CA is set, but security protocol PLAINTEXT uses no TLS/,
+    ],
+    [
+      'a CA that is not PEM',
+      { [taskManagerEnv.kafkaSecurityProtocol]: 'SSL', [taskManagerEnv.kafkaTlsCa]: 'abc' },
+      /WEIR_KAFKA_TLS_CA must hold PEM text/,
+    ],
+    [
+      'a certificate without its key',
+      {
+        [taskManagerEnv.kafkaSecurityProtocol]: 'SSL',
+        [taskManagerEnv.kafkaTlsCertificate]: pem('CERTIFICATE'),
+      },
+      /must be set together/,
+    ],
+  ];
+  for (const [what, change, error] of cases) {
+    it(what, () => {
+      assert.throws(
+        () => loadTaskManagerConfig({ ...base, ...change }),
+        (e: Error & { code?: string }) => {
+          assert.equal(e.code, 'INVALID_CONFIG');
+          assert.match(e.message, error);
+          return true;
+        },
+      );
+    });
+  }
+});
