@@ -52,3 +52,27 @@ run_logged() {
     die "command failed: $* (full log: $log)"
   fi
 }
+
+# openssl with its output in $OSSL_LOG, naming the failing step and the log.
+ossl() { openssl "$@" 2>>"$OSSL_LOG" || die "openssl $1 failed (log: $OSSL_LOG)"; }
+
+# issue_cert CA_CRT CA_KEY NAME SUBJECT [SUBJECT_ALT_NAME]: NAME.key and NAME.crt in the current directory, signed
+# by the CA; with a subjectAltName for serving and client use, without one for client use only.
+issue_cert() {
+  local ca_crt="$1" ca_key="$2" name="$3" subject="$4" san="${5:-}"
+  ossl genrsa -out "$name.key" 2048
+  ossl req -new -key "$name.key" -subj "$subject" -out "$name.csr"
+  {
+    echo "basicConstraints=CA:FALSE"
+    echo "keyUsage=critical,digitalSignature,keyEncipherment"
+    if [[ -n "$san" ]]; then
+      echo "extendedKeyUsage=serverAuth,clientAuth"
+      echo "subjectAltName=$san"
+    else
+      echo "extendedKeyUsage=clientAuth"
+    fi
+  } >"$name.ext"
+  ossl x509 -req -in "$name.csr" -CA "$ca_crt" -CAkey "$ca_key" -CAcreateserial -days 3650 \
+    -extfile "$name.ext" -out "$name.crt"
+  rm -f "$name.csr" "$name.ext"
+}

@@ -13,30 +13,12 @@ for f in "${files[@]}"; do [[ -s "$dir/$f" ]] || complete=0; done
 ((complete)) && exit 0
 
 rm -rf "$dir.partial" && mkdir -p "$dir.partial"
-log="$dir.partial/openssl.log"
-ossl() { openssl "$@" 2>>"$log" || die "openssl $1 failed (log: $log)"; }
+OSSL_LOG="$dir.partial/openssl.log"
 cd "$dir.partial"
 ossl genrsa -out ca.key 2048
 ossl req -x509 -new -key ca.key -days 3650 -subj "/CN=weir-harness-ca" -out ca.crt
 
-issue() { # name subject [subjectAltName]
-  local name="$1" subject="$2" san="${3:-}"
-  ossl genrsa -out "$name.key" 2048
-  ossl req -new -key "$name.key" -subj "$subject" -out "$name.csr"
-  {
-    echo "basicConstraints=CA:FALSE"
-    echo "keyUsage=critical,digitalSignature,keyEncipherment"
-    if [[ -n "$san" ]]; then
-      echo "extendedKeyUsage=serverAuth,clientAuth"
-      echo "subjectAltName=$san"
-    else
-      echo "extendedKeyUsage=clientAuth"
-    fi
-  } >"$name.ext"
-  ossl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
-    -extfile "$name.ext" -out "$name.crt"
-  rm -f "$name.csr" "$name.ext"
-}
+issue() { issue_cert ca.crt ca.key "$@"; }
 
 issue apiserver "/CN=kube-apiserver" \
   "IP:$svc,IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"

@@ -116,11 +116,24 @@ start_kafka() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$SVC_ADDR:9093
-listeners=PLAINTEXT://$SVC_ADDR:9092,CONTROLLER://$SVC_ADDR:9093
-advertised.listeners=PLAINTEXT://$SVC_ADDR:9092
+listeners=PLAINTEXT://$SVC_ADDR:9092,CONTROLLER://$SVC_ADDR:9093,SASL_SSL://$SVC_ADDR:9094,SSL://$SVC_ADDR:9095
+advertised.listeners=PLAINTEXT://$SVC_ADDR:9092,SASL_SSL://$SVC_ADDR:9094,SSL://$SVC_ADDR:9095
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
+# A secured broker as production has one: SCRAM over TLS on 9094, mutual TLS on 9095, ACLs on both. The
+# PLAINTEXT listener's ANONYMOUS principal is a super user, so harness tools and the tests' own clients
+# (and the controller) are not held by the ACLs the secured tests set.
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location=$PKI/kafka/server.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$PKI/ca.crt
+listener.name.ssl.ssl.client.auth=required
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS
 log.dirs=$dir/logs
 num.partitions=1
 auto.create.topics.enable=false
@@ -229,6 +242,12 @@ export WEIR_S3_SECRET_KEY="$S3_SECRET_KEY"
 export WEIR_S3_BUCKET="$S3_BUCKET"
 export WEIR_S3_REGION="us-east-1"
 export WEIR_KAFKA_BOOTSTRAP="$SVC_ADDR:9092"
+export WEIR_KAFKA_SASL_SSL_BOOTSTRAP="$SVC_ADDR:9094"
+export WEIR_KAFKA_MTLS_BOOTSTRAP="$SVC_ADDR:9095"
+export WEIR_KAFKA_CA="$PKI/ca.crt"
+export WEIR_KAFKA_CLIENT_CERT="$PKI/kafka/client.crt"
+export WEIR_KAFKA_CLIENT_KEY="$PKI/kafka/client.key"
+export WEIR_KAFKA_CLASSPATH_FILE="$KAFKA_DIR/classpath.txt"
 export WEIR_SERVICES_ADDRESS="$SVC_ADDR"
 export WEIR_HARNESS_AGENT="http://127.0.0.1:$AGENT_CONTROL_PORT"
 export WEIR_HARNESS_LOGS="$WEIR_STATE/logs"

@@ -44,6 +44,7 @@ done_step
 
 step "pki: CA, serving and client certificates"
 bash "$WEIR_ROOT/e2e/harness/pki.sh" "$PKI" "$SVC_ADDR"
+bash "$WEIR_ROOT/e2e/harness/kafka-pki.sh" "$PKI" "$SVC_ADDR"
 write_kubeconfig admin
 write_kubeconfig controller-manager
 write_kubeconfig scheduler

@@ -1,4 +1,11 @@
-import { connectTo, KafkaError, kafkaErrorCodes, settle } from './errors.ts';
+import {
+  connectTo,
+  type ErrorEmitter,
+  errorLogSettings,
+  KafkaError,
+  kafkaErrorCodes,
+  settle,
+} from './errors.ts';
 import { type IAdminClient, rdkafka, type TopicDescription } from './native.ts';
 
 export interface TopicSpec {
@@ -22,7 +29,7 @@ export class KafkaAdmin {
     this.client = rdkafka.AdminClient.create({
       'bootstrap.servers': bootstrapServers,
       'client.id': options.clientId ?? 'weir-admin',
-      log_level: 0,
+      ...errorLogSettings,
       ...options.settings,
     });
   }
@@ -64,10 +71,14 @@ export class KafkaAdmin {
 
   async partitionCount(topic: string): Promise<number> {
     // Often the job's first request to Kafka: when it times out, no broker answered.
-    const [description] = await connectTo(this.bootstrapServers, this.timeoutMs, () =>
-      settle<TopicDescription[]>(`describe topic ${topic}`, (cb) =>
-        this.client.describeTopics([topic], { timeout: this.timeoutMs }, cb),
-      ),
+    const [description] = await connectTo(
+      this.bootstrapServers,
+      this.timeoutMs,
+      () =>
+        settle<TopicDescription[]>(`describe topic ${topic}`, (cb) =>
+          this.client.describeTopics([topic], { timeout: this.timeoutMs }, cb),
+        ),
+      this.client as unknown as ErrorEmitter,
     );
     if (!description)
       throw new KafkaError(`describe topic ${topic}`, 'no description returned', {
@@ -78,6 +89,40 @@ export class KafkaAdmin {
         code: 'KAFKA_UNKNOWN_TOPIC',
       });
     return description.partitions.length;
+  }
+
+  /**
+   * Fails with KAFKA_NOT_AUTHORIZED, naming the group, when the principal may
+   * not read the group's offsets. A consumer asked the same only times out
+   * (librdkafka retries the refused coordinator lookup until its deadline);
+   * the admin request gets the broker's answer. Other errors are left to the
+   * read itself.
+   */
+  async checkGroupAccess(groupId: string, partition: { topic: string; partition: number }): Promise<void> {
+    const operation = `read the offsets of group ${groupId}`;
+    try {
+      await settle<unknown>(operation, (cb) =>
+        this.client.listConsumerGroupOffsets(
+          [{ groupId, partitions: [partition] }],
+          { timeout: this.timeoutMs },
+          cb,
+        ),
+      );
+    } catch (error) {
+      if (error instanceof KafkaError && error.code === 'KAFKA_NOT_AUTHORIZED') {
+        throw new KafkaError(
+          operation,
+          `${error.message.slice(operation.length + 2)} (the job's principal needs READ on group ${groupId}, or on its prefix)`,
+          {
+            kafkaCode: error.kafkaCode,
+            retriable: false,
+            fatal: false,
+            abortable: false,
+            code: 'KAFKA_NOT_AUTHORIZED',
+          },
+        );
+      }
+    }
   }
 
   async deleteTopic(topic: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { connectTo, settle, toKafkaError } from './errors.ts';
+import { connectTo, type ErrorEmitter, errorLogSettings, settle, toKafkaError } from './errors.ts';
 import {
   type ConsumerGlobalConfig,
   type KafkaConsumer,
@@ -53,13 +53,17 @@ export class AssignedConsumer {
       'enable.auto.offset.store': false,
       'isolation.level': options.isolation,
       'enable.partition.eof': false,
-      log_level: 0,
+      ...errorLogSettings,
       ...options.settings,
     };
     const consumer = new rdkafka.KafkaConsumer(config, { 'auto.offset.reset': 'earliest' });
     const timeoutMs = options.operationTimeoutMs ?? 30_000;
-    await connectTo(options.bootstrapServers, timeoutMs, () =>
-      settle(`connect consumer ${options.groupId}`, (cb) => consumer.connect({ timeout: timeoutMs }, cb)),
+    await connectTo(
+      options.bootstrapServers,
+      timeoutMs,
+      () =>
+        settle(`connect consumer ${options.groupId}`, (cb) => consumer.connect({ timeout: timeoutMs }, cb)),
+      consumer as unknown as ErrorEmitter,
     );
     return new AssignedConsumer(consumer, timeoutMs);
   }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import { connectTo, type KafkaError, toKafkaError } from './errors.ts';
 
@@ -38,5 +39,54 @@ describe('Kafka errors name their cause', () => {
       Promise.reject(toKafkaError('connect producer t0', native(-169, 'SASL authentication error'))),
     ).catch((e: unknown) => e as KafkaError);
     assert.equal(error.code, 'KAFKA_AUTHENTICATION_FAILED');
+  });
+
+  it('credentials the broker refused are named from the librdkafka error log, not called unreachable', async () => {
+    /** Stands in for a librdkafka client: it logs the refusal, then fails the connection as a transport failure. */
+    class TestingClient extends EventEmitter {}
+    const client = new TestingClient();
+    const error = await connectTo(
+      'b1:9094',
+      30_000,
+      async () => {
+        client.emit('event.log', {
+          severity: 3,
+          fac: 'FAIL',
+          message:
+            '[thrd:sasl_ssl://b1:9094/bootstrap]: sasl_ssl://b1:9094/bootstrap: SASL authentication error: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512',
+        });
+        throw toKafkaError('connect producer t0', native(-195, 'broker transport failure'));
+      },
+      client,
+    ).catch((e: unknown) => e as KafkaError);
+    assert.equal(error.code, 'KAFKA_AUTHENTICATION_FAILED');
+    assert.equal(error.retriable, false);
+    assert.match(
+      error.message,
+      /^connect producer t0: b1:9094: sasl_ssl:\/\/b1:9094\/bootstrap: SASL authentication error/,
+    );
+    assert.equal(client.listenerCount('event.log'), 0, 'the listener is removed');
+  });
+
+  it('a refused connection stays unreachable, with the librdkafka reason', async () => {
+    class TestingClient extends EventEmitter {}
+    const client = new TestingClient();
+    const error = await connectTo(
+      'b1:9094',
+      30_000,
+      async () => {
+        client.emit('event.log', {
+          severity: 3,
+          message: 'sasl_ssl://b1:9094/bootstrap: Connect to ipv4#10.0.0.1:9094 failed: Connection refused',
+        });
+        throw toKafkaError('connect producer t0', native(-195, 'broker transport failure'));
+      },
+      client,
+    ).catch((e: unknown) => e as KafkaError);
+    assert.equal(error.code, 'KAFKA_UNREACHABLE');
+    assert.match(
+      error.message,
+      /answered within 30s \(sasl_ssl:\/\/b1:9094\/bootstrap: Connect to .* Connection refused\)$/,
+    );
   });
 });

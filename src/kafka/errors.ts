@@ -68,22 +68,43 @@ const unreachable = new Set<number>([
 ]);
 
 /**
- * A client's first connection: when no broker answers, the error says which
- * bootstrap servers were tried and for how long (librdkafka says only
- * "broker transport failure"). Retriable: the brokers may come up.
+ * A client's first connection, with its failure named: credentials the
+ * brokers refused (KAFKA_AUTHENTICATION_FAILED) or a TLS handshake that failed
+ * (KAFKA_TLS_FAILED), neither retriable; or no broker answering at all
+ * (KAFKA_UNREACHABLE, retriable: the brokers may come up), naming the bootstrap
+ * servers and how long it waited. librdkafka itself says only "broker
+ * transport failure".
  */
 export async function connectTo<T>(
   bootstrapServers: string,
   timeoutMs: number,
   connect: () => Promise<T>,
+  client?: ErrorEmitter,
 ): Promise<T> {
+  // librdkafka says only "broker transport failure" when a connection fails; why (a refused login, a failed TLS
+  // handshake, a refused connection) is in its error log lines, which errorLogSettings routes to events.
+  let why: string | undefined;
+  const onLog = (line: { severity?: number; message?: string }) => {
+    if ((line.severity ?? 7) <= 3 && line.message) why = line.message.replace(/^\[thrd:[^\]]*\]: /, '');
+  };
+  client?.on('event.log', onLog);
   try {
     return await connect();
   } catch (error) {
+    const refused = why && connectionRefusal(why);
+    if (refused && error instanceof KafkaError) {
+      throw new KafkaError(error.operation, `${bootstrapServers}: ${why}`, {
+        kafkaCode: error.kafkaCode,
+        retriable: false,
+        fatal: true,
+        abortable: false,
+        code: refused,
+      });
+    }
     if (error instanceof KafkaError && unreachable.has(error.kafkaCode)) {
       throw new KafkaError(
         error.operation,
-        `no broker of ${bootstrapServers} answered within ${Math.round(timeoutMs / 1000)}s (${error.message.slice(error.operation.length + 2)})`,
+        `no broker of ${bootstrapServers} answered within ${Math.round(timeoutMs / 1000)}s (${why ?? error.message.slice(error.operation.length + 2)})`,
         {
           kafkaCode: error.kafkaCode,
           retriable: true,
@@ -94,7 +115,25 @@ export async function connectTo<T>(
       );
     }
     throw error;
+  } finally {
+    client?.off('event.log', onLog);
   }
+}
+
+/** The cause a connection failure's log line names, when it is not the network. */
+function connectionRefusal(line: string): string | undefined {
+  if (/SASL authentication error|Authentication failed/i.test(line)) return 'KAFKA_AUTHENTICATION_FAILED';
+  if (/SSL handshake failed|certificate verify failed/i.test(line)) return 'KAFKA_TLS_FAILED';
+  return undefined;
+}
+
+/** Client settings under which librdkafka's error-level log lines arrive as 'event.log' events (and nowhere else). */
+export const errorLogSettings = { log_level: 3, event_cb: true } as const;
+
+/** The part of a librdkafka client that reports its log lines as events. */
+export interface ErrorEmitter {
+  on(event: 'event.log', listener: (line: { severity?: number; message?: string }) => void): unknown;
+  off(event: 'event.log', listener: (line: { severity?: number; message?: string }) => void): unknown;
 }
 
 export function toKafkaError(operation: string, error: LibrdKafkaError | Error): KafkaError {

@@ -1,5 +1,12 @@
 import type { AssignedConsumer } from './assigned-consumer.ts';
-import { connectTo, KafkaError, settle, toKafkaError } from './errors.ts';
+import {
+  connectTo,
+  type ErrorEmitter,
+  errorLogSettings,
+  KafkaError,
+  settle,
+  toKafkaError,
+} from './errors.ts';
 import { type Producer, type ProducerGlobalConfig, rdkafka } from './native.ts';
 
 /** RD_KAFKA_RESP_ERR__QUEUE_FULL: the local queue holds queue.buffering.max.messages already. */
@@ -56,13 +63,16 @@ export class TransactionalProducer {
         ? { 'transactional.id': id, 'transaction.timeout.ms': options.transactionTimeoutMs ?? 60_000 }
         : {}),
       'enable.idempotence': true,
-      log_level: 0,
+      ...errorLogSettings,
       ...options.settings,
     };
     const producer = new rdkafka.Producer(config);
     const timeoutMs = options.operationTimeoutMs ?? 30_000;
-    await connectTo(options.bootstrapServers, timeoutMs, () =>
-      settle(`connect producer ${id ?? ''}`, (cb) => producer.connect({ timeout: timeoutMs }, cb)),
+    await connectTo(
+      options.bootstrapServers,
+      timeoutMs,
+      () => settle(`connect producer ${id ?? ''}`, (cb) => producer.connect({ timeout: timeoutMs }, cb)),
+      producer as unknown as ErrorEmitter,
     );
     producer.setPollInterval(50);
     const wrapped = new TransactionalProducer(producer, id, timeoutMs);

@@ -125,12 +125,15 @@ export class StreamTask {
       settings: config.kafkaSecurity,
     });
     const counts = new Map<string, number>();
+    let owned: ReturnType<typeof ownedPartitions>;
     try {
       for (const topic of job.source.topics) counts.set(topic, await admin.partitionCount(topic));
+      owned = ownedPartitions(counts, this.index, config.parallelism);
+      const first = owned[0];
+      if (first) await admin.checkGroupAccess(config.offsetGroup, first);
     } finally {
       admin.disconnect();
     }
-    const owned = ownedPartitions(counts, this.index, config.parallelism);
     const { checkpoint } = config;
     const id = this.exactlyOnce
       ? transactionalId(config.namespace, config.job, config.runId, stage, this.index)

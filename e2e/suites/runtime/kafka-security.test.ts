@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import type { StreamJob } from '../../../src/api/streamjob.ts';
+import {
+  type Cluster,
+  connect,
+  createTestNamespace,
+  deleteNamespace,
+  harnessContainerPid,
+  requireEnv,
+} from '../../support/cluster.ts';
+import { countSumProblems, createMinioSecret, keyedInput } from '../../support/committed-state.ts';
+import { harnessAgentUrl } from '../../support/harness-agent.ts';
+import { grantJobAcls, scramUser } from '../../support/kafka-security.ts';
+import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
+import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
+import { applyCrd, StreamJobs, weirDevJob } from '../../support/streamjobs.ts';
+
+const keys = 10;
+const partitions = 4;
+
+/**
+ * The harness broker as production has it: SCRAM over TLS (9094) and mutual
+ * TLS (9095), with ACLs. Jobs run with least-privilege principals; a wrong
+ * password and a missing ACL are named in the job's status and events.
+ */
+describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
+  skip: harnessAgentUrl() ? false : 'needs the local harness (weir:dev maps to this checkout)',
+}, () => {
+  let cluster: Cluster;
+  let namespace: string;
+  let jobs: StreamJobs;
+  let operator: OperatorProcess;
+  const password = `pw-${uniqueName('x')}`;
+
+  before(async () => {
+    cluster = connect();
+    await applyCrd();
+    namespace = await createTestNamespace(cluster, 'rt-kafka-sec');
+    jobs = new StreamJobs(cluster, namespace);
+    await createMinioSecret(cluster.core, namespace);
+    const secret = (name: string, stringData: Record<string, string>) =>
+      cluster.core.createNamespacedSecret({ namespace, body: { metadata: { name }, stringData } });
+    await secret('kafka-ca', { 'ca.crt': readFileSync(requireEnv('WEIR_KAFKA_CA'), 'utf8') });
+    await secret('kafka-client', {
+      'tls.crt': readFileSync(requireEnv('WEIR_KAFKA_CLIENT_CERT'), 'utf8'),
+      'tls.key': readFileSync(requireEnv('WEIR_KAFKA_CLIENT_KEY'), 'utf8'),
+    });
+    operator = await startNamespaceOperator(namespace);
+  });
+  after(async () => {
+    await operator?.stop();
+    await deleteNamespace(cluster, namespace);
+  });
+
+  async function topics(name: string) {
+    const input = uniqueName(`${name}-in`);
+    const output = uniqueName(`${name}-out`);
+    await createTopics({ name: input, partitions }, { name: output, partitions });
+    return { input, output };
+  }
+
+  function securedJob(
+    name: string,
+    topicNames: { input: string; output: string },
+    kafka: Record<string, unknown>,
+  ) {
+    return jobs.create(
+      weirDevJob(name, 'keyed-count-sum', {
+        args: { ...topicNames, version: 'v1' },
+        storageUrl: 's3://weir/e2e-kafka-security',
+        interval: '500ms',
+        spec: {
+          parallelism: 2,
+          taskSlots: 1,
+          kafka,
+          restartStrategy: { type: 'fixed-delay', attempts: 3, delay: '1s' },
+        },
+      }),
+    );
+  }
+
+  async function warningsOf(job: StreamJob) {
+    const list = await cluster.core.listNamespacedEvent({
+      namespace,
+      fieldSelector: `involvedObject.uid=${job.metadata.uid}`,
+    });
+    return list.items.filter((e) => e.type === 'Warning').map((e) => `${e.reason}: ${e.message}`);
+  }
+
+  /** Waits for the Ready condition or the last failure to name `cause`; returns the job. */
+  function causeNamed(name: string, cause: RegExp) {
+    return jobs.waitFor(
+      name,
+      `status to name ${cause}`,
+      (j) =>
+        cause.test(j.status?.restarts?.lastFailure?.message ?? '') ||
+        cause.test(j.status?.conditions?.find((c) => c.type === 'Ready')?.message ?? ''),
+      60_000,
+    );
+  }
+
+  async function exactlyOnceThroughAKill(name: string, topicNames: { input: string; output: string }) {
+    await produce(topicNames.input, keyedInput(0, 1000, keys));
+    await jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 120_000);
+    await readCommitted(topicNames.output, partitions, { expected: 1000, timeoutMs: 90_000, quietMs: 200 });
+    const victim = await cluster.core.readNamespacedPod({ name: `${name}-tm-0`, namespace });
+    await produce(topicNames.input, keyedInput(1000, 1000, keys));
+    process.kill(harnessContainerPid(victim, 'taskmanager'), 'SIGKILL');
+    await jobs.waitFor(name, 'a restart counted', (j) => (j.status?.restarts?.count ?? 0) >= 1, 60_000);
+    await produce(topicNames.input, keyedInput(2000, 1000, keys));
+    const records = await readCommitted(topicNames.output, partitions, {
+      expected: 3000,
+      timeoutMs: 120_000,
+      quietMs: 2000,
+    });
+    assert.deepEqual(countSumProblems(records, 3000, keys), []);
+  }
+
+  it('SASL_SSL with SCRAM-SHA-512 and least-privilege ACLs: exactly once through a TaskManager SIGKILL', async () => {
+    const user = uniqueName('scram');
+    await scramUser(user, 'SCRAM-SHA-512', password);
+    await cluster.core.createNamespacedSecret({
+      namespace,
+      body: { metadata: { name: 'kafka-user' }, stringData: { username: user, password } },
+    });
+    const t = await topics('sasl');
+    await grantJobAcls(`User:${user}`, { namespace, name: 'sasl', ...t });
+    await securedJob('sasl', t, {
+      bootstrapServers: requireEnv('WEIR_KAFKA_SASL_SSL_BOOTSTRAP'),
+      securityProtocol: 'SASL_SSL',
+      saslMechanism: 'SCRAM-SHA-512',
+      secretRef: { name: 'kafka-user' },
+      tls: { ca: { secretKeyRef: { name: 'kafka-ca', key: 'ca.crt' } } },
+    });
+    await exactlyOnceThroughAKill('sasl', t);
+  });
+
+  it('mutual TLS with a client certificate and ACLs: exactly once through a TaskManager SIGKILL', async () => {
+    const t = await topics('mtls');
+    await grantJobAcls('User:CN=weir-mtls-client', { namespace, name: 'mtls', ...t });
+    await securedJob('mtls', t, {
+      bootstrapServers: requireEnv('WEIR_KAFKA_MTLS_BOOTSTRAP'),
+      securityProtocol: 'SSL',
+      tls: {
+        ca: { secretKeyRef: { name: 'kafka-ca', key: 'ca.crt' } },
+        clientCertificate: { secretName: 'kafka-client' },
+      },
+    });
+    await exactlyOnceThroughAKill('mtls', t);
+  });
+
+  it('a wrong password is named in status and an event, and the operator keeps working', async () => {
+    const user = uniqueName('scram');
+    await scramUser(user, 'SCRAM-SHA-512', 'the-right-one');
+    await cluster.core.createNamespacedSecret({
+      namespace,
+      body: {
+        metadata: { name: 'kafka-wrong' },
+        stringData: { username: user, password: 'not-the-right-one' },
+      },
+    });
+    const t = await topics('wrongpw');
+    await grantJobAcls(`User:${user}`, { namespace, name: 'wrongpw', ...t });
+    await securedJob('wrongpw', t, {
+      bootstrapServers: requireEnv('WEIR_KAFKA_SASL_SSL_BOOTSTRAP'),
+      securityProtocol: 'SASL_SSL',
+      saslMechanism: 'SCRAM-SHA-512',
+      secretRef: { name: 'kafka-wrong' },
+      tls: { ca: { secretKeyRef: { name: 'kafka-ca', key: 'ca.crt' } } },
+    });
+    const job = await causeNamed('wrongpw', /KAFKA_AUTHENTICATION_FAILED: .*invalid credentials/);
+    assert.ok((await warningsOf(job)).some((w) => /^TaskFailed: .*KAFKA_AUTHENTICATION_FAILED/.test(w)));
+    const all = JSON.stringify({ status: job.status, events: await warningsOf(job) });
+    assert.ok(!all.includes('not-the-right-one'), 'the password appears nowhere');
+    // The operator still serves the others: the SASL job is Running.
+    assert.equal((await jobs.get('sasl')).status?.phase, 'Running');
+  });
+
+  it('a missing ACL is named in status and an event', async () => {
+    const user = uniqueName('scram');
+    await scramUser(user, 'SCRAM-SHA-512', password);
+    await cluster.core.createNamespacedSecret({
+      namespace,
+      body: { metadata: { name: 'kafka-noacl' }, stringData: { username: user, password } },
+    });
+    const t = await topics('noacl');
+    // Everything but the offset group: the task cannot read its committed offsets.
+    const { allow } = await import('../../support/kafka-security.ts');
+    await allow(`User:${user}`, 'TOPIC', 'LITERAL', t.input, ['READ', 'DESCRIBE']);
+    await allow(`User:${user}`, 'TOPIC', 'LITERAL', t.output, ['WRITE', 'DESCRIBE']);
+    await allow(`User:${user}`, 'TRANSACTIONAL_ID', 'PREFIXED', `weir.${namespace}.noacl.`, [
+      'WRITE',
+      'DESCRIBE',
+    ]);
+    await securedJob('noacl', t, {
+      bootstrapServers: requireEnv('WEIR_KAFKA_SASL_SSL_BOOTSTRAP'),
+      securityProtocol: 'SASL_SSL',
+      saslMechanism: 'SCRAM-SHA-512',
+      secretRef: { name: 'kafka-noacl' },
+      tls: { ca: { secretKeyRef: { name: 'kafka-ca', key: 'ca.crt' } } },
+    });
+    const job = await causeNamed('noacl', /KAFKA_NOT_AUTHORIZED: .*[Gg]roup authorization failed/);
+    assert.ok((await warningsOf(job)).some((w) => /^TaskFailed: .*KAFKA_NOT_AUTHORIZED/.test(w)));
+  });
+});
