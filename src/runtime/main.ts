@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { type Logger, pino } from 'pino';
+import type { TaskManagerStatusDocument } from '../api/control-api.ts';
 import { statefulOperatorIds } from '../sdk/pipeline.ts';
 import type { CheckpointStorage } from '../storage/checkpoint-storage.ts';
 import { FilesystemStorage } from '../storage/filesystem-storage.ts';
@@ -144,7 +145,12 @@ export async function runTaskManager(
       token: config.control.token,
       handlers: {
         ready: () => ready,
-        status: () => ({ job: config.job, runId: config.runId, ready, tasks: tasks.map((t) => t.status()) }),
+        status: (): TaskManagerStatusDocument => ({
+          job: config.job,
+          runId: config.runId,
+          ready,
+          tasks: tasks.map((t) => t.status()),
+        }),
         savepoint: async (id) => recordSavepoint(id, await Promise.all(tasks.map((t) => t.savepoint(id)))),
         disposeSavepoint: async (id) => {
           if (id === config.restoreSavepoint) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseTaskManagerStatus } from './taskmanager-client.ts';
+import { parseTaskManagerStatus } from '../../api/control-api.ts';
 
 const task = (fields: Record<string, unknown> = {}) => ({
   task: 1,

@@ -1,61 +1,12 @@
 import { ports } from '../../api/constants.ts';
+import {
+  controlPaths,
+  parseTaskManagerStatus,
+  type SavepointRequest,
+  type StopRequest,
+  type TaskManagerReport,
+} from '../../api/control-api.ts';
 import { OperatorError } from '../errors.ts';
-
-/** One task's checkpoint progress, as a TaskManager reports it on GET /v1/status. */
-export interface TaskCheckpointReport {
-  task: number;
-  /** The checkpoint the task's state stands on (restored or completed); 0 before any. */
-  checkpointId: number;
-  /** Everything the task read before this time is committed; absent until its restore finished. */
-  committedAsOf?: Date;
-  consecutiveFailures: number;
-}
-
-export interface TaskManagerReport {
-  runId: string;
-  tasks: TaskCheckpointReport[];
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function nonNegativeInteger(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
-}
-
-/**
- * Validates a TaskManager's status document. The TaskManager may run another
- * Weir version than the operator, so anything unexpected is an error naming
- * the field rather than a guess.
- */
-export function parseTaskManagerStatus(body: unknown): TaskManagerReport {
-  const invalid = (field: string, why: string) =>
-    new OperatorError('TASKMANAGER_STATUS_INVALID', `status field ${field}: ${why}`, false);
-  if (!isRecord(body)) throw invalid('(document)', 'not a JSON object');
-  if (typeof body.runId !== 'string') throw invalid('runId', 'not a string');
-  if (!Array.isArray(body.tasks)) throw invalid('tasks', 'not an array');
-  const tasks = body.tasks.map((raw: unknown, i): TaskCheckpointReport => {
-    if (!isRecord(raw)) throw invalid(`tasks[${i}]`, 'not an object');
-    if (!nonNegativeInteger(raw.task)) throw invalid(`tasks[${i}].task`, 'not a task index');
-    const failures = raw.consecutiveCheckpointFailures;
-    if (!nonNegativeInteger(failures))
-      throw invalid(`tasks[${i}].consecutiveCheckpointFailures`, 'not a count');
-    if (!nonNegativeInteger(raw.lastCheckpointId))
-      throw invalid(`tasks[${i}].lastCheckpointId`, 'not a checkpoint id');
-    const report: TaskCheckpointReport = {
-      task: raw.task,
-      checkpointId: raw.lastCheckpointId,
-      consecutiveFailures: failures,
-    };
-    if (raw.committedAsOf === null) return report;
-    const asOf = typeof raw.committedAsOf === 'string' ? new Date(raw.committedAsOf) : undefined;
-    if (!asOf || Number.isNaN(asOf.getTime()))
-      throw invalid(`tasks[${i}].committedAsOf`, 'not a timestamp or null');
-    return { ...report, committedAsOf: asOf };
-  });
-  return { runId: body.runId, tasks };
-}
 
 /**
  * One authenticated call to a TaskManager's control API. Network failures are
@@ -102,7 +53,7 @@ export async function fetchTaskManagerStatus(
   token: string,
   timeoutMs: number,
 ): Promise<TaskManagerReport> {
-  const { url, response } = await controlRequest(podIP, '/v1/status', token, timeoutMs);
+  const { url, response } = await controlRequest(podIP, controlPaths.status, token, timeoutMs);
   if (!response.ok) {
     await response.body?.cancel();
     throw new OperatorError('TASKMANAGER_STATUS_FAILED', `${url}: HTTP ${response.status}`, true);
@@ -121,7 +72,9 @@ export async function triggerTaskManagerSavepoint(
   savepointId: string,
   timeoutMs: number,
 ): Promise<void> {
-  await postControl(podIP, '/v1/savepoints', token, timeoutMs, { id: savepointId });
+  await postControl(podIP, controlPaths.savepoints, token, timeoutMs, {
+    id: savepointId,
+  } satisfies SavepointRequest);
 }
 
 /**
@@ -136,7 +89,7 @@ export async function stopTaskManagerWithSavepoint(
   savepointId: string,
   timeoutMs: number,
 ): Promise<void> {
-  await postControl(podIP, '/v1/stop', token, timeoutMs, { savepointId });
+  await postControl(podIP, controlPaths.stop, token, timeoutMs, { savepointId } satisfies StopRequest);
 }
 
 /**
@@ -150,7 +103,7 @@ export async function disposeTaskManagerSavepoint(
   savepointId: string,
   timeoutMs: number,
 ): Promise<void> {
-  const path = `/v1/savepoints/${encodeURIComponent(savepointId)}`;
+  const path = controlPaths.savepoint(savepointId);
   const { url, response } = await controlRequest(podIP, path, token, timeoutMs, undefined, 'DELETE');
   if (response.ok) {
     await response.body?.cancel();
@@ -168,7 +121,7 @@ async function postControl(
   path: string,
   token: string,
   timeoutMs: number,
-  body: Record<string, unknown>,
+  body: SavepointRequest | StopRequest,
 ): Promise<void> {
   const { url, response } = await controlRequest(podIP, path, token, timeoutMs, body);
   if (response.ok) {

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
+import type { TaskCheckpointReport } from '../../api/control-api.ts';
 import type { StreamJob } from '../../api/streamjob.ts';
 import type { ObservedPod } from '../decide/observation.ts';
 import { jobToken } from './job-token.ts';
-import { fetchTaskManagerStatus, type TaskCheckpointReport } from './taskmanager-client.ts';
+import { fetchTaskManagerStatus } from './taskmanager-client.ts';
 
 export interface TaskManagerPollerOptions {
   key: Buffer;

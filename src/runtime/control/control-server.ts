@@ -1,13 +1,14 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
+import { controlPaths, type TaskManagerStatusDocument } from '../../api/control-api.ts';
 import { savepointIdPattern } from '../../api/savepoint-ref.ts';
 import { CodedError } from '../../errors.ts';
 import { serveMetrics } from '../../metrics-http.ts';
 
 export interface ControlHandlers {
   ready: () => boolean;
-  status: () => unknown;
+  status: () => TaskManagerStatusDocument;
   savepoint: (id: string) => Promise<unknown>;
   stop: (savepointId: string | undefined) => Promise<unknown>;
   /** Deletes a savepoint's objects from storage; one already gone is not an error. */
@@ -102,20 +103,21 @@ export function startControlServer(options: {
     }
     const handle = async () => {
       switch (route) {
-        case 'GET /v1/status':
+        case `GET ${controlPaths.status}`:
           return send(res, 200, options.handlers.status());
-        case 'POST /v1/savepoints': {
+        case `POST ${controlPaths.savepoints}`: {
           const id = optionalId(await jsonBody(req), 'id', true) as string;
           return send(res, 200, await options.handlers.savepoint(id));
         }
-        case 'POST /v1/stop': {
+        case `POST ${controlPaths.stop}`: {
           const savepointId = optionalId(await jsonBody(req), 'savepointId', false);
           return send(res, 200, await options.handlers.stop(savepointId));
         }
         default: {
-          const dispose = /^DELETE \/v1\/savepoints\/([^/]+)$/.exec(route);
-          if (dispose) {
-            const id = optionalId({ id: decodeURIComponent(dispose[1] as string) }, 'id', true) as string;
+          const dispose = `DELETE ${controlPaths.savepoints}/`;
+          const rest = route.startsWith(dispose) ? route.slice(dispose.length) : '';
+          if (rest && !rest.includes('/')) {
+            const id = optionalId({ id: decodeURIComponent(rest) }, 'id', true) as string;
             return send(res, 200, await options.handlers.disposeSavepoint(id));
           }
           return send(res, 404, { code: 'NOT_FOUND', message: `no route ${route}` });

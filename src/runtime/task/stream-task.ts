@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { TaskStatusDocument } from '../../api/control-api.ts';
 import { savepointPrefix } from '../../api/savepoint-ref.ts';
 import { KafkaAdmin } from '../../kafka/admin.ts';
 import { AssignedConsumer } from '../../kafka/assigned-consumer.ts';
@@ -33,22 +34,8 @@ export interface CheckpointReport {
   partitions: { topic: string; partition: number; offset: number; pointer: PartitionPointer }[];
 }
 
-export interface TaskStatus {
-  task: number;
-  state: string;
-  transactionalId?: string;
-  partitions: { topic: string; partition: number; offset: number | null; lag: number | null }[];
-  /** The checkpoint this task's state stands on: restored, or the last it completed. 0 before any. */
-  lastCheckpointId: number;
-  lastCheckpoint: { id: number; at: string; durationMs: number; bytes: number } | null;
-  /**
-   * Everything this task read before this time is committed. A checkpoint
-   * moves it to its start; so does a checkpoint due with nothing new to
-   * commit, so an idle task does not look stuck.
-   */
-  committedAsOf: string | null;
-  consecutiveCheckpointFailures: number;
-}
+/** A task's part of GET /v1/status. */
+export type TaskStatus = TaskStatusDocument;
 
 export interface StreamTaskDeps {
   config: TaskManagerConfig;

@@ -1,0 +1,107 @@
+import { CodedError } from '../errors.ts';
+
+/**
+ * The TaskManager control API (DESIGN.md "Contracts"): its paths, request
+ * bodies and the status document, served by src/runtime/control and called by
+ * src/operator/control. Both sides use these types; the operator validates
+ * what it receives, since a TaskManager may run another Weir version.
+ */
+export const controlPaths = {
+  status: '/v1/status',
+  savepoints: '/v1/savepoints',
+  stop: '/v1/stop',
+  /** DELETE: a savepoint dropped from the history. */
+  savepoint: (id: string) => `/v1/savepoints/${encodeURIComponent(id)}`,
+} as const;
+
+/** POST /v1/savepoints */
+export interface SavepointRequest {
+  id: string;
+}
+
+/** POST /v1/stop: with a savepoint id, the tasks stop with that savepoint. */
+export interface StopRequest {
+  savepointId?: string | undefined;
+}
+
+/** One task in GET /v1/status. */
+export interface TaskStatusDocument {
+  task: number;
+  state: string;
+  transactionalId?: string;
+  partitions: { topic: string; partition: number; offset: number | null; lag: number | null }[];
+  /** The checkpoint this task's state stands on: restored, or the last it completed. 0 before any. */
+  lastCheckpointId: number;
+  lastCheckpoint: { id: number; at: string; durationMs: number; bytes: number } | null;
+  /**
+   * Everything this task read before this time is committed. A checkpoint
+   * moves it to its start; so does a checkpoint due with nothing new to
+   * commit, so an idle task does not look stuck.
+   */
+  committedAsOf: string | null;
+  consecutiveCheckpointFailures: number;
+}
+
+/** GET /v1/status */
+export interface TaskManagerStatusDocument {
+  job: string;
+  runId: string;
+  ready: boolean;
+  tasks: TaskStatusDocument[];
+}
+
+/** One task's checkpoint progress, as a TaskManager reports it on GET /v1/status. */
+export interface TaskCheckpointReport {
+  task: number;
+  /** The checkpoint the task's state stands on (restored or completed); 0 before any. */
+  checkpointId: number;
+  /** Everything the task read before this time is committed; absent until its restore finished. */
+  committedAsOf?: Date;
+  consecutiveFailures: number;
+}
+
+export interface TaskManagerReport {
+  runId: string;
+  tasks: TaskCheckpointReport[];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function nonNegativeInteger(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
+/**
+ * Validates a TaskManager's status document. The TaskManager may run another
+ * Weir version than the operator, so anything unexpected is an error naming
+ * the field rather than a guess.
+ */
+export function parseTaskManagerStatus(body: unknown): TaskManagerReport {
+  const invalid = (field: string, why: string) =>
+    new CodedError('TASKMANAGER_STATUS_INVALID', `status field ${field}: ${why}`, false);
+  if (!isRecord(body)) throw invalid('(document)', 'not a JSON object');
+  if (typeof body.runId !== 'string') throw invalid('runId', 'not a string');
+  if (!Array.isArray(body.tasks)) throw invalid('tasks', 'not an array');
+  const tasks = body.tasks.map((raw: unknown, i): TaskCheckpointReport => {
+    if (!isRecord(raw)) throw invalid(`tasks[${i}]`, 'not an object');
+    if (!nonNegativeInteger(raw.task)) throw invalid(`tasks[${i}].task`, 'not a task index');
+    const failures = raw.consecutiveCheckpointFailures;
+    if (!nonNegativeInteger(failures))
+      throw invalid(`tasks[${i}].consecutiveCheckpointFailures`, 'not a count');
+    if (!nonNegativeInteger(raw.lastCheckpointId))
+      throw invalid(`tasks[${i}].lastCheckpointId`, 'not a checkpoint id');
+    const report: TaskCheckpointReport = {
+      task: raw.task,
+      checkpointId: raw.lastCheckpointId,
+      consecutiveFailures: failures,
+    };
+    if (raw.committedAsOf === null) return report;
+    const asOf = typeof raw.committedAsOf === 'string' ? new Date(raw.committedAsOf) : undefined;
+    if (!asOf || Number.isNaN(asOf.getTime()))
+      throw invalid(`tasks[${i}].committedAsOf`, 'not a timestamp or null');
+    return { ...report, committedAsOf: asOf };
+  });
+  return { runId: body.runId, tasks };
+}

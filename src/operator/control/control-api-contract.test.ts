@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { ports } from '../../api/constants.ts';
+import { parseTaskManagerStatus, type TaskManagerStatusDocument } from '../../api/control-api.ts';
+import { startControlServer } from '../../runtime/control/control-server.ts';
+import {
+  disposeTaskManagerSavepoint,
+  fetchTaskManagerStatus,
+  stopTaskManagerWithSavepoint,
+  triggerTaskManagerSavepoint,
+} from './taskmanager-client.ts';
+
+/** What the runtime serves, typed as the contract says; the operator's parser must read exactly this. */
+const document: TaskManagerStatusDocument = {
+  job: 'orders',
+  runId: 'r1',
+  ready: true,
+  tasks: [
+    {
+      task: 0,
+      state: 'running',
+      transactionalId: 'weir.shop.orders.r1.s0.t0',
+      partitions: [{ topic: 'in', partition: 0, offset: 42, lag: 0 }],
+      lastCheckpointId: 7,
+      lastCheckpoint: { id: 7, at: '2026-11-30T10:00:00.000Z', durationMs: 12, bytes: 300 },
+      committedAsOf: '2026-11-30T10:00:00.000Z',
+      consecutiveCheckpointFailures: 0,
+    },
+    {
+      task: 1,
+      state: 'restoring',
+      partitions: [],
+      lastCheckpointId: 0,
+      lastCheckpoint: null,
+      committedAsOf: null,
+      consecutiveCheckpointFailures: 2,
+    },
+  ],
+};
+
+describe('the control API contract, runtime server against operator client', () => {
+  // A loopback address of its own, so the fixed control port does not meet anything else on 127.0.0.1.
+  const host = '127.0.0.2';
+  const token = 'contract-token';
+  const calls: string[] = [];
+  let server: Server;
+
+  before(async () => {
+    server = await startControlServer({
+      host,
+      port: ports.control,
+      token,
+      handlers: {
+        ready: () => true,
+        status: () => document,
+        savepoint: async (id) => calls.push(`savepoint ${id}`),
+        stop: async (savepointId) => calls.push(`stop ${savepointId}`),
+        disposeSavepoint: async (id) => calls.push(`dispose ${id}`),
+      },
+    });
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('the status document the runtime serves is the one the operator reads', async () => {
+    const report = await fetchTaskManagerStatus(host, token, 5000);
+    assert.deepEqual(report, parseTaskManagerStatus(JSON.parse(JSON.stringify(document))));
+    assert.deepEqual(report, {
+      runId: 'r1',
+      tasks: [
+        {
+          task: 0,
+          checkpointId: 7,
+          consecutiveFailures: 0,
+          committedAsOf: new Date('2026-11-30T10:00:00.000Z'),
+        },
+        { task: 1, checkpointId: 0, consecutiveFailures: 2 },
+      ],
+    });
+  });
+
+  it('every request the operator sends reaches its handler', async () => {
+    await triggerTaskManagerSavepoint(host, token, 'manual-1', 5000);
+    await stopTaskManagerWithSavepoint(host, token, 'upgrade-1', 5000);
+    await disposeTaskManagerSavepoint(host, token, 'periodic-1', 5000);
+    assert.deepEqual(calls, ['savepoint manual-1', 'stop upgrade-1', 'dispose periodic-1']);
+  });
+
+  it('a token the TaskManager does not hold is refused, and said so', async () => {
+    await assert.rejects(fetchTaskManagerStatus(host, 'wrong', 5000), { code: 'TASKMANAGER_UNAUTHORIZED' });
+  });
+});
