@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { StreamJob } from '../../../src/api/streamjob.ts';
 import {
@@ -203,5 +204,36 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
     });
     const job = await causeNamed('noacl', /KAFKA_NOT_AUTHORIZED: .*[Gg]roup authorization failed/);
     assert.ok((await warningsOf(job)).some((w) => /^TaskFailed: .*KAFKA_NOT_AUTHORIZED/.test(w)));
+  });
+
+  it('no secret value used above appears in the operator log, the TaskManager logs, events or status', async () => {
+    const tokens = await Promise.all(
+      ['sasl', 'mtls', 'wrongpw', 'noacl'].map(async (job) => {
+        const secret = await cluster.core.readNamespacedSecret({ name: `${job}-weir-token`, namespace });
+        return Buffer.from(secret.data?.token ?? '', 'base64').toString('utf8');
+      }),
+    );
+    const clientKey = readFileSync(requireEnv('WEIR_KAFKA_CLIENT_KEY'), 'utf8').split('\n')[1] ?? '';
+    const secrets = [password, 'not-the-right-one', requireEnv('WEIR_S3_SECRET_KEY'), clientKey, ...tokens];
+    assert.ok(
+      secrets.every((v) => v.length >= 8),
+      'every secret is long enough to search for',
+    );
+    const podLogs = join(requireEnv('WEIR_HARNESS_LOGS'), 'pods');
+    const texts = [readFileSync(operator.logFile, 'utf8')];
+    for (const dir of readdirSync(podLogs).filter((d) => d.startsWith(`${namespace}_`))) {
+      for (const file of readdirSync(join(podLogs, dir), { recursive: true, withFileTypes: true })) {
+        if (file.isFile()) texts.push(readFileSync(join(file.parentPath, file.name), 'utf8'));
+      }
+    }
+    assert.ok(texts.length > 8, `TaskManager logs were read (${texts.length} files)`);
+    const events = await cluster.core.listNamespacedEvent({ namespace });
+    texts.push(JSON.stringify(events.items.map((e) => e.message)));
+    for (const name of ['sasl', 'mtls', 'wrongpw', 'noacl'])
+      texts.push(JSON.stringify((await jobs.get(name)).status));
+    for (const secret of secrets) {
+      const leaks = texts.filter((t) => t.includes(secret)).length;
+      assert.equal(leaks, 0, `a secret value of ${secret.length} characters appears in ${leaks} log(s)`);
+    }
   });
 });
