@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { StreamJob } from '../../../src/api/streamjob.ts';
-import { type Cluster, connect, createTestNamespace, deleteNamespace } from '../../support/cluster.ts';
-import { createMinioSecret } from '../../support/committed-state.ts';
 import { harnessAgentUrl } from '../../support/harness-agent.ts';
+import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, uniqueName } from '../../support/kafka-topics.ts';
-import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
-import { applyCrd, StreamJobs, weirDevJob } from '../../support/streamjobs.ts';
+import { weirDevJob } from '../../support/streamjobs.ts';
 
 /**
  * A job that cannot run says why in its own status and events: the
@@ -16,31 +14,18 @@ import { applyCrd, StreamJobs, weirDevJob } from '../../support/streamjobs.ts';
 describe('failures name their cause in status and events', {
   skip: harnessAgentUrl() ? false : 'needs the local harness (weir:dev maps to this checkout)',
 }, () => {
-  let cluster: Cluster;
-  let namespace: string;
-  let jobs: StreamJobs;
-  let operator: OperatorProcess;
+  const suite = jobSuite('rt-causes');
   let input: string;
   let output: string;
 
   before(async () => {
-    cluster = connect();
-    await applyCrd();
-    namespace = await createTestNamespace(cluster, 'rt-causes');
-    jobs = new StreamJobs(cluster, namespace);
-    await createMinioSecret(cluster.core, namespace);
-    operator = await startNamespaceOperator(namespace);
     input = uniqueName('causes-in');
     output = uniqueName('causes-out');
     await createTopics({ name: input, partitions: 2 }, { name: output, partitions: 2 });
   });
-  after(async () => {
-    await operator?.stop();
-    await deleteNamespace(cluster, namespace);
-  });
 
   function job(name: string, spec: Record<string, unknown>) {
-    return jobs.create(
+    return suite.jobs.create(
       weirDevJob(name, 'keyed-count-sum', {
         args: { input, output, version: 'v1' },
         storageUrl: 's3://weir/e2e-causes',
@@ -51,8 +36,8 @@ describe('failures name their cause in status and events', {
   }
 
   async function warnings(j: StreamJob): Promise<{ reason: string; message: string }[]> {
-    const list = await cluster.core.listNamespacedEvent({
-      namespace,
+    const list = await suite.cluster.core.listNamespacedEvent({
+      namespace: suite.namespace,
       fieldSelector: `involvedObject.uid=${j.metadata.uid}`,
     });
     return list.items
@@ -61,7 +46,7 @@ describe('failures name their cause in status and events', {
   }
 
   async function failedWith(name: string, cause: RegExp) {
-    const failed = await jobs.waitFor(name, 'Failed', (j) => j.status?.phase === 'Failed', 120_000);
+    const failed = await suite.jobs.waitFor(name, 'Failed', (j) => j.status?.phase === 'Failed', 120_000);
     const ready = failed.status?.conditions?.find((c) => c.type === 'Ready');
     assert.equal(ready?.reason, 'RestartStrategyExhausted');
     assert.match(ready?.message ?? '', cause, 'the Ready condition names the cause');
@@ -97,7 +82,7 @@ describe('failures name their cause in status and events', {
 
   it('a resource request no node can hold', async () => {
     const created = await job('too-big', { taskManager: { resources: { requests: { cpu: '1000' } } } });
-    const stuck = await jobs.waitFor(
+    const stuck = await suite.jobs.waitFor(
       'too-big',
       'the Ready condition to name the scheduler’s verdict',
       (j) => j.status?.conditions?.find((c) => c.type === 'Ready')?.reason === 'Unschedulable',

@@ -1,22 +1,15 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { StreamJob } from '../../../src/api/streamjob.ts';
-import {
-  type Cluster,
-  connect,
-  createTestNamespace,
-  deleteNamespace,
-  harnessContainerPid,
-  requireEnv,
-} from '../../support/cluster.ts';
-import { countSumProblems, createMinioSecret, keyedInput } from '../../support/committed-state.ts';
+import { harnessContainerPid, requireEnv } from '../../support/cluster.ts';
+import { countSumProblems, keyedInput } from '../../support/committed-state.ts';
 import { harnessAgentUrl } from '../../support/harness-agent.ts';
+import { jobSuite } from '../../support/job-suite.ts';
 import { grantJobAcls, scramUser } from '../../support/kafka-security.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
-import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
-import { applyCrd, StreamJobs, weirDevJob } from '../../support/streamjobs.ts';
+import { weirDevJob } from '../../support/streamjobs.ts';
 
 const keys = 10;
 const partitions = 4;
@@ -29,30 +22,20 @@ const partitions = 4;
 describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
   skip: harnessAgentUrl() ? false : 'needs the local harness (weir:dev maps to this checkout)',
 }, () => {
-  let cluster: Cluster;
-  let namespace: string;
-  let jobs: StreamJobs;
-  let operator: OperatorProcess;
+  const suite = jobSuite('rt-kafka-sec');
   const password = `pw-${uniqueName('x')}`;
 
   before(async () => {
-    cluster = connect();
-    await applyCrd();
-    namespace = await createTestNamespace(cluster, 'rt-kafka-sec');
-    jobs = new StreamJobs(cluster, namespace);
-    await createMinioSecret(cluster.core, namespace);
     const secret = (name: string, stringData: Record<string, string>) =>
-      cluster.core.createNamespacedSecret({ namespace, body: { metadata: { name }, stringData } });
+      suite.cluster.core.createNamespacedSecret({
+        namespace: suite.namespace,
+        body: { metadata: { name }, stringData },
+      });
     await secret('kafka-ca', { 'ca.crt': readFileSync(requireEnv('WEIR_KAFKA_CA'), 'utf8') });
     await secret('kafka-client', {
       'tls.crt': readFileSync(requireEnv('WEIR_KAFKA_CLIENT_CERT'), 'utf8'),
       'tls.key': readFileSync(requireEnv('WEIR_KAFKA_CLIENT_KEY'), 'utf8'),
     });
-    operator = await startNamespaceOperator(namespace);
-  });
-  after(async () => {
-    await operator?.stop();
-    await deleteNamespace(cluster, namespace);
   });
 
   async function topics(name: string) {
@@ -67,7 +50,7 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
     topicNames: { input: string; output: string },
     kafka: Record<string, unknown>,
   ) {
-    return jobs.create(
+    return suite.jobs.create(
       weirDevJob(name, 'keyed-count-sum', {
         args: { ...topicNames, version: 'v1' },
         storageUrl: 's3://weir/e2e-kafka-security',
@@ -83,8 +66,8 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
   }
 
   async function warningsOf(job: StreamJob) {
-    const list = await cluster.core.listNamespacedEvent({
-      namespace,
+    const list = await suite.cluster.core.listNamespacedEvent({
+      namespace: suite.namespace,
       fieldSelector: `involvedObject.uid=${job.metadata.uid}`,
     });
     return list.items.filter((e) => e.type === 'Warning').map((e) => `${e.reason}: ${e.message}`);
@@ -92,7 +75,7 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
 
   /** Waits for the Ready condition or the last failure to name `cause`; returns the job. */
   function causeNamed(name: string, cause: RegExp) {
-    return jobs.waitFor(
+    return suite.jobs.waitFor(
       name,
       `status to name ${cause}`,
       (j) =>
@@ -104,12 +87,15 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
 
   async function exactlyOnceThroughAKill(name: string, topicNames: { input: string; output: string }) {
     await produce(topicNames.input, keyedInput(0, 1000, keys));
-    await jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 120_000);
+    await suite.jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 120_000);
     await readCommitted(topicNames.output, partitions, { expected: 1000, timeoutMs: 90_000, quietMs: 200 });
-    const victim = await cluster.core.readNamespacedPod({ name: `${name}-tm-0`, namespace });
+    const victim = await suite.cluster.core.readNamespacedPod({
+      name: `${name}-tm-0`,
+      namespace: suite.namespace,
+    });
     await produce(topicNames.input, keyedInput(1000, 1000, keys));
     process.kill(harnessContainerPid(victim, 'taskmanager'), 'SIGKILL');
-    await jobs.waitFor(name, 'a restart counted', (j) => (j.status?.restarts?.count ?? 0) >= 1, 60_000);
+    await suite.jobs.waitFor(name, 'a restart counted', (j) => (j.status?.restarts?.count ?? 0) >= 1, 60_000);
     await produce(topicNames.input, keyedInput(2000, 1000, keys));
     const records = await readCommitted(topicNames.output, partitions, {
       expected: 3000,
@@ -122,12 +108,12 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
   it('SASL_SSL with SCRAM-SHA-512 and least-privilege ACLs: exactly once through a TaskManager SIGKILL', async () => {
     const user = uniqueName('scram');
     await scramUser(user, 'SCRAM-SHA-512', password);
-    await cluster.core.createNamespacedSecret({
-      namespace,
+    await suite.cluster.core.createNamespacedSecret({
+      namespace: suite.namespace,
       body: { metadata: { name: 'kafka-user' }, stringData: { username: user, password } },
     });
     const t = await topics('sasl');
-    await grantJobAcls(`User:${user}`, { namespace, name: 'sasl', ...t });
+    await grantJobAcls(`User:${user}`, { namespace: suite.namespace, name: 'sasl', ...t });
     await securedJob('sasl', t, {
       bootstrapServers: requireEnv('WEIR_KAFKA_SASL_SSL_BOOTSTRAP'),
       securityProtocol: 'SASL_SSL',
@@ -140,7 +126,7 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
 
   it('mutual TLS with a client certificate and ACLs: exactly once through a TaskManager SIGKILL', async () => {
     const t = await topics('mtls');
-    await grantJobAcls('User:CN=weir-mtls-client', { namespace, name: 'mtls', ...t });
+    await grantJobAcls('User:CN=weir-mtls-client', { namespace: suite.namespace, name: 'mtls', ...t });
     await securedJob('mtls', t, {
       bootstrapServers: requireEnv('WEIR_KAFKA_MTLS_BOOTSTRAP'),
       securityProtocol: 'SSL',
@@ -155,15 +141,15 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
   it('a wrong password is named in status and an event, and the operator keeps working', async () => {
     const user = uniqueName('scram');
     await scramUser(user, 'SCRAM-SHA-512', 'the-right-one');
-    await cluster.core.createNamespacedSecret({
-      namespace,
+    await suite.cluster.core.createNamespacedSecret({
+      namespace: suite.namespace,
       body: {
         metadata: { name: 'kafka-wrong' },
         stringData: { username: user, password: 'not-the-right-one' },
       },
     });
     const t = await topics('wrongpw');
-    await grantJobAcls(`User:${user}`, { namespace, name: 'wrongpw', ...t });
+    await grantJobAcls(`User:${user}`, { namespace: suite.namespace, name: 'wrongpw', ...t });
     await securedJob('wrongpw', t, {
       bootstrapServers: requireEnv('WEIR_KAFKA_SASL_SSL_BOOTSTRAP'),
       securityProtocol: 'SASL_SSL',
@@ -176,14 +162,14 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
     const all = JSON.stringify({ status: job.status, events: await warningsOf(job) });
     assert.ok(!all.includes('not-the-right-one'), 'the password appears nowhere');
     // The operator still serves the others: the SASL job is Running.
-    assert.equal((await jobs.get('sasl')).status?.phase, 'Running');
+    assert.equal((await suite.jobs.get('sasl')).status?.phase, 'Running');
   });
 
   it('a missing ACL is named in status and an event', async () => {
     const user = uniqueName('scram');
     await scramUser(user, 'SCRAM-SHA-512', password);
-    await cluster.core.createNamespacedSecret({
-      namespace,
+    await suite.cluster.core.createNamespacedSecret({
+      namespace: suite.namespace,
       body: { metadata: { name: 'kafka-noacl' }, stringData: { username: user, password } },
     });
     const t = await topics('noacl');
@@ -191,7 +177,7 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
     const { allow } = await import('../../support/kafka-security.ts');
     await allow(`User:${user}`, 'TOPIC', 'LITERAL', t.input, ['READ', 'DESCRIBE']);
     await allow(`User:${user}`, 'TOPIC', 'LITERAL', t.output, ['WRITE', 'DESCRIBE']);
-    await allow(`User:${user}`, 'TRANSACTIONAL_ID', 'PREFIXED', `weir.${namespace}.noacl.`, [
+    await allow(`User:${user}`, 'TRANSACTIONAL_ID', 'PREFIXED', `weir.${suite.namespace}.noacl.`, [
       'WRITE',
       'DESCRIBE',
     ]);
@@ -209,7 +195,10 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
   it('no secret value used above appears in the operator log, the TaskManager logs, events or status', async () => {
     const tokens = await Promise.all(
       ['sasl', 'mtls', 'wrongpw', 'noacl'].map(async (job) => {
-        const secret = await cluster.core.readNamespacedSecret({ name: `${job}-weir-token`, namespace });
+        const secret = await suite.cluster.core.readNamespacedSecret({
+          name: `${job}-weir-token`,
+          namespace: suite.namespace,
+        });
         return Buffer.from(secret.data?.token ?? '', 'base64').toString('utf8');
       }),
     );
@@ -220,17 +209,17 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
       'every secret is long enough to search for',
     );
     const podLogs = join(requireEnv('WEIR_HARNESS_LOGS'), 'pods');
-    const texts = [readFileSync(operator.logFile, 'utf8')];
-    for (const dir of readdirSync(podLogs).filter((d) => d.startsWith(`${namespace}_`))) {
+    const texts = [readFileSync(suite.operator.logFile, 'utf8')];
+    for (const dir of readdirSync(podLogs).filter((d) => d.startsWith(`${suite.namespace}_`))) {
       for (const file of readdirSync(join(podLogs, dir), { recursive: true, withFileTypes: true })) {
         if (file.isFile()) texts.push(readFileSync(join(file.parentPath, file.name), 'utf8'));
       }
     }
     assert.ok(texts.length > 8, `TaskManager logs were read (${texts.length} files)`);
-    const events = await cluster.core.listNamespacedEvent({ namespace });
+    const events = await suite.cluster.core.listNamespacedEvent({ namespace: suite.namespace });
     texts.push(JSON.stringify(events.items.map((e) => e.message)));
     for (const name of ['sasl', 'mtls', 'wrongpw', 'noacl'])
-      texts.push(JSON.stringify((await jobs.get(name)).status));
+      texts.push(JSON.stringify((await suite.jobs.get(name)).status));
     for (const secret of secrets) {
       const leaks = texts.filter((t) => t.includes(secret)).length;
       assert.equal(leaks, 0, `a secret value of ${secret.length} characters appears in ${leaks} log(s)`);

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type Cluster, connect, createTestNamespace, deleteNamespace } from '../../support/cluster.ts';
-import { countSumProblems, createMinioSecret, keyedInput } from '../../support/committed-state.ts';
+import { describe, it } from 'node:test';
+import { countSumProblems, keyedInput } from '../../support/committed-state.ts';
 import { harnessAgentUrl } from '../../support/harness-agent.ts';
+import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
-import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
-import { applyCrd, StreamJobs, weirDevJob } from '../../support/streamjobs.ts';
+import { weirDevJob } from '../../support/streamjobs.ts';
 
 /**
  * Without checkpoints.storage.credentialsSecret the TaskManagers take S3
@@ -15,23 +14,7 @@ import { applyCrd, StreamJobs, weirDevJob } from '../../support/streamjobs.ts';
 describe('S3 credentials from the default chain', {
   skip: harnessAgentUrl() ? false : 'needs the local harness (weir:dev maps to this checkout)',
 }, () => {
-  let cluster: Cluster;
-  let namespace: string;
-  let jobs: StreamJobs;
-  let operator: OperatorProcess;
-
-  before(async () => {
-    cluster = connect();
-    await applyCrd();
-    namespace = await createTestNamespace(cluster, 'rt-s3-chain');
-    jobs = new StreamJobs(cluster, namespace);
-    await createMinioSecret(cluster.core, namespace);
-    operator = await startNamespaceOperator(namespace);
-  });
-  after(async () => {
-    await operator?.stop();
-    await deleteNamespace(cluster, namespace);
-  });
+  const suite = jobSuite('rt-s3-chain');
 
   it('a job without credentialsSecret checkpoints with AWS_* variables from the environment', async () => {
     const input = uniqueName('chain-in');
@@ -55,10 +38,10 @@ describe('S3 credentials from the default chain', {
       },
     }) as { spec: { checkpoints: { storage: Record<string, unknown> } } };
     delete body.spec.checkpoints.storage.credentialsSecret;
-    await jobs.create(body);
+    await suite.jobs.create(body);
     // A checkpoint that completed is one that wrote to S3 with those credentials (restartStrategy none: any
     // failure to write fails the job instead).
-    const done = await jobs.waitFor(
+    const done = await suite.jobs.waitFor(
       'chain',
       'a completed checkpoint',
       (j) => (j.status?.checkpoint?.latestCompleted?.id ?? 0) >= 1 || j.status?.phase === 'Failed',

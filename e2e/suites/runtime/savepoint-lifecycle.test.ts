@@ -1,27 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { finalSavepointFinalizer } from '../../../src/api/constants.ts';
 import { parseSavepointRef } from '../../../src/api/savepoint-ref.ts';
 import type { StreamJob } from '../../../src/api/streamjob.ts';
 import { httpStatus } from '../../../src/operator/errors.ts';
 import { readManifest } from '../../../src/runtime/checkpoint/savepoint-manifest.ts';
-import {
-  type Cluster,
-  connect,
-  createTestNamespace,
-  deleteNamespace,
-  waitFor,
-} from '../../support/cluster.ts';
-import {
-  countSumProblems,
-  createMinioSecret,
-  keyedInput,
-  runtimeStorage,
-} from '../../support/committed-state.ts';
+import { waitFor } from '../../support/cluster.ts';
+import { countSumProblems, keyedInput, runtimeStorage } from '../../support/committed-state.ts';
 import { harnessAgentUrl } from '../../support/harness-agent.ts';
+import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
-import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
-import { applyCrd, StreamJobs, weirDevJob } from '../../support/streamjobs.ts';
+import { weirDevJob } from '../../support/streamjobs.ts';
 
 const keys = 10;
 const partitions = 4;
@@ -34,24 +23,8 @@ const partitions = 4;
 describe('StreamJob savepoint history, periodic and final savepoints', {
   skip: harnessAgentUrl() ? false : 'needs the local harness (weir:dev maps to this checkout)',
 }, () => {
-  let cluster: Cluster;
-  let namespace: string;
-  let jobs: StreamJobs;
-  let operator: OperatorProcess;
+  const suite = jobSuite('rt-savepoints');
   const storageUrl = 's3://weir/e2e-savepoints';
-
-  before(async () => {
-    cluster = connect();
-    await applyCrd();
-    namespace = await createTestNamespace(cluster, 'rt-savepoints');
-    jobs = new StreamJobs(cluster, namespace);
-    await createMinioSecret(cluster.core, namespace);
-    operator = await startNamespaceOperator(namespace);
-  });
-  after(async () => {
-    await operator?.stop();
-    await deleteNamespace(cluster, namespace);
-  });
 
   async function topics(name: string) {
     const input = uniqueName(`${name}-in`);
@@ -61,7 +34,7 @@ describe('StreamJob savepoint history, periodic and final savepoints', {
   }
 
   function countSumJob(name: string, args: Record<string, unknown>, spec: Record<string, unknown>) {
-    return jobs.create(
+    return suite.jobs.create(
       weirDevJob(name, 'keyed-count-sum', {
         args,
         storageUrl,
@@ -72,8 +45,8 @@ describe('StreamJob savepoint history, periodic and final savepoints', {
   }
 
   async function eventsOf(uid: string | undefined) {
-    const list = await cluster.core.listNamespacedEvent({
-      namespace,
+    const list = await suite.cluster.core.listNamespacedEvent({
+      namespace: suite.namespace,
       fieldSelector: `involvedObject.uid=${uid}`,
     });
     return list.items.sort(
@@ -83,7 +56,7 @@ describe('StreamJob savepoint history, periodic and final savepoints', {
 
   /** The savepoint ids with at least one object in S3 under the job's savepoints folder. */
   async function savepointsInS3(job: string): Promise<string[]> {
-    const keys = await runtimeStorage(storageUrl).list(`${namespace}/${job}/savepoints/`);
+    const keys = await runtimeStorage(storageUrl).list(`${suite.namespace}/${job}/savepoints/`);
     return [...new Set(keys.map((k) => k.split('/')[3] ?? ''))].sort();
   }
 
@@ -105,7 +78,7 @@ describe('StreamJob savepoint history, periodic and final savepoints', {
           await produce(input, keyedInput(produced, 25, keys));
           produced += 25;
         }
-        const job = await jobs.get('pd');
+        const job = await suite.jobs.get('pd');
         const reasons = (await eventsOf(job.metadata.uid)).map((e) => e.reason);
         return reasons.includes('SavepointDisposed') ? job : undefined;
       },
@@ -113,8 +86,8 @@ describe('StreamJob savepoint history, periodic and final savepoints', {
     assert.ok((dropped.status?.savepoints?.length ?? 0) <= 3, JSON.stringify(dropped.status?.savepoints));
 
     // Periodic savepoints off; once nothing is in flight and nothing waits for deletion, status and S3 agree.
-    await jobs.patchSpec('pd', { savepoints: { interval: null } });
-    const settled = await jobs.waitFor(
+    await suite.jobs.patchSpec('pd', { savepoints: { interval: null } });
+    const settled = await suite.jobs.waitFor(
       'pd',
       'no savepoint in progress and none waiting for deletion',
       (j) =>
@@ -128,7 +101,7 @@ describe('StreamJob savepoint history, periodic and final savepoints', {
     assert.ok(history.every((s) => s.reason === 'periodic'));
     assert.deepEqual(await savepointsInS3('pd'), history.map((s) => s.id).sort());
     for (const s of history) {
-      const manifest = await readManifest(runtimeStorage(storageUrl), namespace, 'pd', s.id);
+      const manifest = await readManifest(runtimeStorage(storageUrl), suite.namespace, 'pd', s.id);
       assert.equal(manifest.partitions.length, partitions, `${s.id} is complete`);
     }
     const records = await readCommitted(output, partitions, {
@@ -143,7 +116,7 @@ describe('StreamJob savepoint history, periodic and final savepoints', {
     const { input, output } = await topics('fin');
     await produce(input, keyedInput(0, 1000, keys));
     await countSumJob('fin', { input, output, version: 'v1' }, { savepoints: { onDeletion: true } });
-    const running = await jobs.waitFor(
+    const running = await suite.jobs.waitFor(
       'fin',
       'Running with the final-savepoint finalizer',
       (j) => j.status?.phase === 'Running' && (j.metadata.finalizers ?? []).includes(finalSavepointFinalizer),
@@ -152,10 +125,10 @@ describe('StreamJob savepoint history, periodic and final savepoints', {
     await readCommitted(output, partitions, { expected: 1000, timeoutMs: 90_000, quietMs: 200 });
     await produce(input, keyedInput(1000, 500, keys));
 
-    await jobs.delete('fin');
+    await suite.jobs.delete('fin');
     await waitFor('the StreamJob to be gone', 120_000, async () => {
       try {
-        await jobs.get('fin');
+        await suite.jobs.get('fin');
         return undefined;
       } catch (error) {
         return httpStatus(error) === 404 ? true : undefined;
@@ -173,7 +146,7 @@ describe('StreamJob savepoint history, periodic and final savepoints', {
     assert.ok(path, completed.message);
     const ref = parseSavepointRef(path);
     assert.equal(ref.kind, 'url');
-    const manifest = await readManifest(runtimeStorage(storageUrl), namespace, 'fin', ref.id);
+    const manifest = await readManifest(runtimeStorage(storageUrl), suite.namespace, 'fin', ref.id);
     assert.equal(manifest.runId, running.status?.run?.id);
     assert.equal(manifest.partitions.length, partitions);
 
@@ -184,7 +157,7 @@ describe('StreamJob savepoint history, periodic and final savepoints', {
       { input, output, version: 'v2' },
       { initialSavepoint: path },
     );
-    const next = await jobs.waitFor(
+    const next = await suite.jobs.waitFor(
       'fin-next',
       'Running, restored from the final savepoint',
       (j) => j.status?.phase === 'Running' && j.status?.run?.restoredFrom === path,
