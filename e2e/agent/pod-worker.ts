@@ -308,7 +308,8 @@ export class PodWorker {
       const terminationFile = logFile.replace(/\.log$/, '.termination-log');
       mkdirSync(dirname(terminationFile), { recursive: true });
       prepareTerminationFile(terminationFile);
-      binds.push({ hostPath: terminationFile, mountPath: terminationMessageTarget(spec), readOnly: false });
+      // First: a later bind (an emptyDir at /tmp, say) may hide where the file lives on the host.
+      binds.unshift({ hostPath: terminationFile, mountPath: terminationMessageTarget(spec), readOnly: false });
       container.runFiles = { logFile, terminationFile };
       for (const bind of binds) this.ctx.mountPoints.ensure(bind.mountPath, bind.hostPath);
       const process = new ContainerProcess({
