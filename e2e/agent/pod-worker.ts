@@ -309,7 +309,11 @@ export class PodWorker {
       mkdirSync(dirname(terminationFile), { recursive: true });
       prepareTerminationFile(terminationFile);
       // First: a later bind (an emptyDir at /tmp, say) may hide where the file lives on the host.
-      binds.unshift({ hostPath: terminationFile, mountPath: terminationMessageTarget(spec), readOnly: false });
+      binds.unshift({
+        hostPath: terminationFile,
+        mountPath: terminationMessageTarget(spec),
+        readOnly: false,
+      });
       container.runFiles = { logFile, terminationFile };
       for (const bind of binds) this.ctx.mountPoints.ensure(bind.mountPath, bind.hostPath);
       const process = new ContainerProcess({
