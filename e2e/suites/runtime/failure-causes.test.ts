@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type { StreamJob } from '../../../src/api/streamjob.ts';
+import { waitFor } from '../../support/cluster.ts';
 import { harnessAgentUrl } from '../../support/harness-agent.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, uniqueName } from '../../support/kafka-topics.ts';
@@ -55,13 +56,10 @@ describe('failures name their cause in status and events', {
       cause,
       'so does status.restarts.lastFailure',
     );
-    const events = await warnings(failed);
+    // The operator writes status before it records the pass's events: wait for them, do not race them.
     for (const reason of ['TaskFailed', 'RestartStrategyExhausted']) {
-      const event = events.find((e) => e.reason === reason);
-      assert.match(
-        event?.message ?? '',
-        cause,
-        `the ${reason} event names the cause: ${JSON.stringify(events)}`,
+      await waitFor(`a ${reason} event naming ${cause}`, 30_000, async () =>
+        (await warnings(failed)).find((e) => e.reason === reason && cause.test(e.message)),
       );
     }
   }
@@ -91,7 +89,10 @@ describe('failures name their cause in status and events', {
     const ready = stuck.status?.conditions?.find((c) => c.type === 'Ready');
     assert.match(ready?.message ?? '', /pod too-big-tm-0: Unschedulable: .*Insufficient cpu/);
     assert.equal(stuck.status?.phase, 'Deploying');
-    const event = (await warnings(created)).find((e) => e.reason === 'Unschedulable');
-    assert.match(event?.message ?? '', /Insufficient cpu/);
+    await waitFor('an Unschedulable event', 30_000, async () =>
+      (await warnings(created)).find(
+        (e) => e.reason === 'Unschedulable' && /Insufficient cpu/.test(e.message),
+      ),
+    );
   });
 });

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { StreamJob } from '../../../src/api/streamjob.ts';
-import { harnessContainerPid, requireEnv } from '../../support/cluster.ts';
+import { harnessContainerPid, requireEnv, waitFor } from '../../support/cluster.ts';
 import { countSumProblems, keyedInput } from '../../support/committed-state.ts';
 import { harnessAgentUrl } from '../../support/harness-agent.ts';
 import { jobSuite } from '../../support/job-suite.ts';
@@ -71,6 +71,13 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
       fieldSelector: `involvedObject.uid=${job.metadata.uid}`,
     });
     return list.items.filter((e) => e.type === 'Warning').map((e) => `${e.reason}: ${e.message}`);
+  }
+
+  /** The operator writes status before it records the pass's events: wait for the event, do not race it. */
+  function warningMatching(job: StreamJob, pattern: RegExp) {
+    return waitFor(`a Warning event matching ${pattern}`, 30_000, async () =>
+      (await warningsOf(job)).find((w) => pattern.test(w)),
+    );
   }
 
   /** Waits for the Ready condition or the last failure to name `cause`; returns the job. */
@@ -158,7 +165,7 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
       tls: { ca: { secretKeyRef: { name: 'kafka-ca', key: 'ca.crt' } } },
     });
     const job = await causeNamed('wrongpw', /KAFKA_AUTHENTICATION_FAILED: .*invalid credentials/);
-    assert.ok((await warningsOf(job)).some((w) => /^TaskFailed: .*KAFKA_AUTHENTICATION_FAILED/.test(w)));
+    await warningMatching(job, /^TaskFailed: .*KAFKA_AUTHENTICATION_FAILED/);
     const all = JSON.stringify({ status: job.status, events: await warningsOf(job) });
     assert.ok(!all.includes('not-the-right-one'), 'the password appears nowhere');
     // The operator still serves the others: the SASL job is Running.
@@ -189,7 +196,7 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
       tls: { ca: { secretKeyRef: { name: 'kafka-ca', key: 'ca.crt' } } },
     });
     const job = await causeNamed('noacl', /KAFKA_NOT_AUTHORIZED: .*[Gg]roup authorization failed/);
-    assert.ok((await warningsOf(job)).some((w) => /^TaskFailed: .*KAFKA_NOT_AUTHORIZED/.test(w)));
+    await warningMatching(job, /^TaskFailed: .*KAFKA_NOT_AUTHORIZED/);
   });
 
   it('no secret value used above appears in the operator log, the TaskManager logs, events or status', async () => {

@@ -18,7 +18,7 @@ import { uploadSnapshot } from '../checkpoint/snapshot-upload.ts';
 import type { TaskManagerConfig } from '../config.ts';
 import { RuntimeError } from '../errors.ts';
 import type { TaskMetrics } from '../metrics.ts';
-import { ownedPartitions } from './assignment.ts';
+import { ownedPartitions, type TopicPartition } from './assignment.ts';
 import { TaskLifecycle } from './lifecycle.ts';
 import { type PartitionRuntime, restorePartitions } from './partition-runtime.ts';
 import { dropUnknownState, savepointOffsets } from './savepoint-restore.ts';
@@ -112,15 +112,12 @@ export class StreamTask {
       settings: config.kafkaSecurity,
     });
     const counts = new Map<string, number>();
-    let owned: ReturnType<typeof ownedPartitions>;
     try {
       for (const topic of job.source.topics) counts.set(topic, await admin.partitionCount(topic));
-      owned = ownedPartitions(counts, this.index, config.parallelism);
-      const first = owned[0];
-      if (first) await admin.checkGroupAccess(config.offsetGroup, first);
     } finally {
       admin.disconnect();
     }
+    const owned = ownedPartitions(counts, this.index, config.parallelism);
     const { checkpoint } = config;
     const id = this.exactlyOnce
       ? transactionalId(config.namespace, config.job, config.runId, stage, this.index)
@@ -148,7 +145,11 @@ export class StreamTask {
     });
     this.consumer.setConsumeTimeout(100);
     const consumer = this.consumer;
-    let committed = owned.length ? await withKafkaRetries(() => consumer.committed(owned)) : [];
+    let committed = owned.length
+      ? await withKafkaRetries(() => consumer.committed(owned)).catch((error: unknown) =>
+          this.explainCommittedFailure(error, owned[0] as TopicPartition),
+        )
+      : [];
     const fromSavepoint = config.restoreSavepoint !== undefined && committed.every((c) => c.offset < 0);
     let restoreStorage = this.deps.storage;
     if (fromSavepoint) {
@@ -190,6 +191,26 @@ export class StreamTask {
     // Only a task that resumes committed work held output back; a fresh start commits at the interval.
     this.commitFirstBatch = [...this.partitions.values()].some((p) => p.pointer !== undefined);
     this.lifecycle.to('running');
+  }
+
+  /**
+   * A consumer refused the offset group only times out (librdkafka retries
+   * the refused coordinator lookup until its deadline). Before failing, an
+   * admin request asks the broker, which says when the principal may not read
+   * the group; any other failure is rethrown as it was.
+   */
+  private async explainCommittedFailure(error: unknown, partition: TopicPartition): Promise<never> {
+    const { config } = this.deps;
+    const admin = new KafkaAdmin(config.kafkaBootstrap, {
+      clientId: `weir-t${this.index}-admin`,
+      settings: config.kafkaSecurity,
+    });
+    try {
+      await admin.checkGroupAccess(config.offsetGroup, partition);
+    } finally {
+      admin.disconnect();
+    }
+    throw error;
   }
 
   /** Consumes and processes until stop() or a failure; checkpoints on the interval. */
