@@ -14,6 +14,15 @@ export const controlPaths = {
   savepoint: (id: string) => `/v1/savepoints/${encodeURIComponent(id)}`,
 } as const;
 
+/**
+ * What a TaskManager that stopped with a savepoint leaves in its termination
+ * message, so an operator that lost the answer (it restarted) still knows
+ * the part was written.
+ */
+export function savepointCompleteMessage(id: string): string {
+  return `SAVEPOINT_COMPLETE: ${id}`;
+}
+
 /** POST /v1/savepoints */
 export interface SavepointRequest {
   id: string;

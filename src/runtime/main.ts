@@ -166,9 +166,11 @@ export async function runTaskManager(
         },
         stop: async (savepointId) => {
           const reports = await stop(savepointId, 'control API');
-          return savepointId
-            ? { stopped: true, ...(await recordSavepoint(savepointId, reports)) }
-            : { stopped: true, tasks: reports };
+          if (!savepointId) return { stopped: true, tasks: reports };
+          const recorded = await recordSavepoint(savepointId, reports);
+          // For an operator that restarts before it hears this answer: the pod's end says the part is written.
+          writeTerminationMessage({ code: 'SAVEPOINT_COMPLETE', message: savepointId });
+          return { stopped: true, ...recorded };
         },
       },
     }),

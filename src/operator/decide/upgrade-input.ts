@@ -1,3 +1,4 @@
+import { savepointCompleteMessage } from '../../api/control-api.ts';
 import type { StreamJob, StreamJobSpec, StreamJobStatus } from '../../api/streamjob.ts';
 import { podCount } from '../deploy/taskmanager-pod.ts';
 import { failureOf } from './failures.ts';
@@ -53,6 +54,13 @@ export function decideJobUpgrade(
     running: allReady ? live : undefined,
     live,
     podFailed,
+    stoppedWithSavepoint:
+      tracked.size > 0 &&
+      [...tracked].every((n) => {
+        const pod = byName.get(n);
+        const id = status.upgrade?.savepointId;
+        return pod?.phase === 'Succeeded' && id !== undefined && savepointWrittenBy(pod, id);
+      }),
     suspended: spec.state === 'suspended',
     failed: status.phase === 'Failed',
     stable,
@@ -72,4 +80,9 @@ export function legacyDeployment(job: StreamJob, status: StreamJobStatus): Strea
   const time =
     status.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime ?? new Date(0).toISOString();
   return { spec: job.spec, generation: job.metadata.generation ?? 0, time };
+}
+
+/** Whether a pod's termination message says it wrote its part of savepoint `id` before it stopped. */
+export function savepointWrittenBy(pod: ObservedPod, id: string): boolean {
+  return pod.terminationMessage?.includes(savepointCompleteMessage(id)) ?? false;
 }

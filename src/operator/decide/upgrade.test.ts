@@ -48,6 +48,7 @@ function input(overrides: Partial<UpgradeInput>): UpgradeInput {
     running: targets,
     live: targets,
     podFailed: false,
+    stoppedWithSavepoint: false,
     suspended: false,
     failed: false,
     stable: false,
@@ -96,8 +97,14 @@ const transitions: [UpgradeStep, UpgradeStep, string, Partial<UpgradeInput>][] =
   [
     'Savepointing',
     'Deploying',
-    'every pod already stopped cleanly',
-    { upgrade: upgrade('Savepointing'), live: [], running: undefined },
+    'every pod already stopped, each saying it wrote its part',
+    { upgrade: upgrade('Savepointing'), live: [], running: undefined, stoppedWithSavepoint: true },
+  ],
+  [
+    'Savepointing',
+    'Deploying',
+    'every pod stopped without saying it wrote its part, past the timeout: fallback, not a restore from a partial savepoint',
+    { upgrade: upgrade('Savepointing'), live: [], running: undefined, now: at(1000) },
   ],
   [
     'Savepointing',

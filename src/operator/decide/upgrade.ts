@@ -91,6 +91,8 @@ export interface UpgradeInput {
   live: SavepointTarget[];
   /** A pod of the deployment failed or vanished (not a clean stop). */
   podFailed: boolean;
+  /** Every pod of the deployment ended saying it wrote its part of the awaited savepoint (its termination message). */
+  stoppedWithSavepoint: boolean;
   suspended: boolean;
   /** The restart strategy gave up on the deployment. */
   failed: boolean;
@@ -337,8 +339,10 @@ function savepointing(
     };
   };
   const outcome = input.savepointOutcome?.id === id ? input.savepointOutcome : undefined;
-  // Answered by every TaskManager asked, or (after an operator restart) every pod already stopped cleanly.
-  const complete = outcome?.ok || (!outcome && input.live.length === 0 && !input.podFailed);
+  // Answered by every TaskManager asked, or (after an operator restart, the answers lost) every pod already
+  // ended saying it wrote its part. A pod that stopped cleanly without saying so (SIGTERM) proves nothing.
+  const complete =
+    outcome?.ok || (!outcome && input.live.length === 0 && !input.podFailed && input.stoppedWithSavepoint);
   if (complete && upgrade.suspend) return suspended(input, id, undefined);
   if (complete) {
     return toDeploying(
