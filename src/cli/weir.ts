@@ -77,8 +77,10 @@ if (name === undefined || name === 'help' || name === '--help' || name === '-h')
       // Coded errors (bad configuration, a job module that does not load) are the user's to fix: say what, not where.
       const coded = error as { code?: string; message?: string };
       if (name === 'taskmanager') {
-        const { writeTerminationMessage } = await import('../runtime/termination-message.ts');
-        writeTerminationMessage(error);
+        const { terminationMessage, writeTerminationMessage } = await import(
+          '../runtime/termination-message.ts'
+        );
+        writeTerminationMessage(terminationMessage(error));
       }
       process.stderr.write(
         `weir ${name}: ${coded.code ? `${coded.code}: ` : ''}${coded.message ?? String(error)}\n`,

@@ -3,6 +3,9 @@ import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import { connectTo, type KafkaError, toKafkaError } from './errors.ts';
 
+/** Stands in for a librdkafka client's log events; each test emits what the client would log. */
+class TestingClient extends EventEmitter {}
+
 const native = (code: number, message: string) =>
   Object.assign(new Error(message), { code, isRetriable: false, isFatal: false, isTxnRequiresAbort: false });
 
@@ -42,8 +45,6 @@ describe('Kafka errors name their cause', () => {
   });
 
   it('credentials the broker refused are named from the librdkafka error log, not called unreachable', async () => {
-    /** Stands in for a librdkafka client: it logs the refusal, then fails the connection as a transport failure. */
-    class TestingClient extends EventEmitter {}
     const client = new TestingClient();
     const error = await connectTo(
       'b1:9094',
@@ -69,7 +70,6 @@ describe('Kafka errors name their cause', () => {
   });
 
   it('a refused connection stays unreachable, with the librdkafka reason', async () => {
-    class TestingClient extends EventEmitter {}
     const client = new TestingClient();
     const error = await connectTo(
       'b1:9094',

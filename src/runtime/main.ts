@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { type Logger, pino } from 'pino';
-import type { TaskManagerStatusDocument } from '../api/control-api.ts';
+import { savepointCompleteMessage, type TaskManagerStatusDocument } from '../api/control-api.ts';
 import { statefulOperatorIds } from '../sdk/pipeline.ts';
 import type { CheckpointStorage } from '../storage/checkpoint-storage.ts';
 import { FilesystemStorage } from '../storage/filesystem-storage.ts';
@@ -13,7 +13,7 @@ import { loadJobModule } from './job-module.ts';
 import { createTaskMetrics } from './metrics.ts';
 import { snapshotFormatVersion } from './state/snapshot-format.ts';
 import { type CheckpointReport, StreamTask } from './task/stream-task.ts';
-import { writeTerminationMessage } from './termination-message.ts';
+import { terminationMessage, writeTerminationMessage } from './termination-message.ts';
 
 /** The job's storage, or with `url`, the storage at another s3:// URL with the same endpoint and credentials. */
 function storageFor(config: TaskManagerConfig, url?: string): CheckpointStorage {
@@ -169,7 +169,7 @@ export async function runTaskManager(
           if (!savepointId) return { stopped: true, tasks: reports };
           const recorded = await recordSavepoint(savepointId, reports);
           // For an operator that restarts before it hears this answer: the pod's end says the part is written.
-          writeTerminationMessage({ code: 'SAVEPOINT_COMPLETE', message: savepointId });
+          writeTerminationMessage(savepointCompleteMessage(savepointId));
           return { stopped: true, ...recorded };
         },
       },
@@ -185,7 +185,7 @@ export async function runTaskManager(
   const failed = (task: StreamTask, error: unknown) => {
     const coded = error as { code?: string; retriable?: boolean };
     // The first failure is the cause; what fails after it is usually its consequence.
-    if (!causeWritten) causeWritten = writeTerminationMessage(error);
+    if (!causeWritten) causeWritten = writeTerminationMessage(terminationMessage(error));
     jobLog.error(
       { task: task.index, err: error, code: coded.code, retriable: coded.retriable },
       'task failed',

@@ -33,10 +33,13 @@ describe('termination message', () => {
     const path = join(dir, 'termination-log');
     writeFileSync(path, 'an older, longer message from an earlier run');
     assert.equal(
-      writeTerminationMessage(new RuntimeError('KAFKA_UNREACHABLE', 'no broker', true), path),
+      writeTerminationMessage(
+        terminationMessage(new RuntimeError('KAFKA_UNREACHABLE', 'no broker', true)),
+        path,
+      ),
       true,
     );
     assert.equal(readFileSync(path, 'utf8'), 'KAFKA_UNREACHABLE: no broker');
-    assert.equal(writeTerminationMessage(new Error('x'), join(dir, 'missing')), false);
+    assert.equal(writeTerminationMessage(terminationMessage(new Error('x')), join(dir, 'missing')), false);
   });
 });

@@ -16,17 +16,18 @@ export function terminationMessage(error: unknown): string {
 }
 
 /**
- * Writes the cause of an exit where the kubelet reads it, so the operator can
- * carry it into the job's status and events. Only into a file that already
- * exists (the kubelet creates it in a pod): outside a pod this does nothing,
- * and it never throws, since it runs on the way out of a failure.
+ * Writes a termination message where the kubelet reads it (an exit's cause,
+ * or a stop's result), so the operator can carry it into the job's status.
+ * Only into a file that already exists (the kubelet creates it in a pod):
+ * outside a pod this does nothing, and it never throws, since it runs on the
+ * way out.
  */
-export function writeTerminationMessage(error: unknown, path = terminationMessagePath): boolean {
+export function writeTerminationMessage(text: string, path = terminationMessagePath): boolean {
   let fd: number | undefined;
   try {
     fd = openSync(path, 'r+');
     ftruncateSync(fd, 0);
-    writeSync(fd, terminationMessage(error), 0, 'utf8');
+    writeSync(fd, text, 0, 'utf8');
     return true;
   } catch {
     return false;

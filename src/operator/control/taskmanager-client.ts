@@ -105,15 +105,7 @@ export async function disposeTaskManagerSavepoint(
 ): Promise<void> {
   const path = controlPaths.savepoint(savepointId);
   const { url, response } = await controlRequest(podIP, path, token, timeoutMs, undefined, 'DELETE');
-  if (response.ok) {
-    await response.body?.cancel();
-    return;
-  }
-  throw new OperatorError(
-    'TASKMANAGER_SAVEPOINT_DISPOSE_FAILED',
-    `${url}: HTTP ${response.status}: ${await errorDetail(response)}`,
-    response.status >= 500,
-  );
+  await expectOk(url, response, 'TASKMANAGER_SAVEPOINT_DISPOSE_FAILED');
 }
 
 async function postControl(
@@ -124,12 +116,17 @@ async function postControl(
   body: SavepointRequest | StopRequest,
 ): Promise<void> {
   const { url, response } = await controlRequest(podIP, path, token, timeoutMs, body);
+  await expectOk(url, response, 'TASKMANAGER_SAVEPOINT_FAILED');
+}
+
+/** A 2xx answer's body is dropped; any other is an error with `code`, retriable when the TaskManager erred (5xx). */
+async function expectOk(url: string, response: Response, code: string): Promise<void> {
   if (response.ok) {
     await response.body?.cancel();
     return;
   }
   throw new OperatorError(
-    'TASKMANAGER_SAVEPOINT_FAILED',
+    code,
     `${url}: HTTP ${response.status}: ${await errorDetail(response)}`,
     response.status >= 500,
   );

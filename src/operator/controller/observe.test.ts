@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1ContainerState, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import { observePod } from './observe.ts';
 
 const pod = (status: V1Pod['status']): V1Pod => ({
@@ -9,26 +9,29 @@ const pod = (status: V1Pod['status']): V1Pod => ({
   status,
 });
 
+/** The taskmanager container's status in a given state. */
+const taskManager = (state: V1ContainerState): V1ContainerStatus => ({
+  name: 'taskmanager',
+  image: 'i',
+  imageID: '',
+  ready: false,
+  restartCount: 0,
+  state,
+});
+
 describe('observePod', () => {
   it('a failed container: its exit code and termination message', () => {
     const observed = observePod(
       pod({
         phase: 'Failed',
         containerStatuses: [
-          {
-            name: 'taskmanager',
-            image: 'i',
-            imageID: '',
-            ready: false,
-            restartCount: 0,
-            state: {
-              terminated: {
-                exitCode: 2,
-                reason: 'Error',
-                message: 'KAFKA_UNREACHABLE: no broker of b:9092 answered',
-              },
+          taskManager({
+            terminated: {
+              exitCode: 2,
+              reason: 'Error',
+              message: 'KAFKA_UNREACHABLE: no broker of b:9092 answered',
             },
-          },
+          }),
         ],
       }),
     );
@@ -39,16 +42,7 @@ describe('observePod', () => {
     const observed = observePod(
       pod({
         phase: 'Failed',
-        containerStatuses: [
-          {
-            name: 'taskmanager',
-            image: 'i',
-            imageID: '',
-            ready: false,
-            restartCount: 0,
-            state: { terminated: { exitCode: 137, reason: 'OOMKilled' } },
-          },
-        ],
+        containerStatuses: [taskManager({ terminated: { exitCode: 137, reason: 'OOMKilled' } })],
       }),
     );
     assert.equal(observed.terminationMessage, 'exit code 137 (OOMKilled)');
@@ -80,16 +74,7 @@ describe('observePod', () => {
         pod({
           phase: 'Pending',
           conditions: [{ type: 'PodScheduled', status: 'True' }],
-          containerStatuses: [
-            {
-              name: 'taskmanager',
-              image: 'i',
-              imageID: '',
-              ready: false,
-              restartCount: 0,
-              state: { waiting: { reason, message: `${reason}!` } },
-            },
-          ],
+          containerStatuses: [taskManager({ waiting: { reason, message: `${reason}!` } })],
         }),
       ).notStarted;
     assert.deepEqual(waiting('ErrImagePull'), { reason: 'ErrImagePull', message: 'ErrImagePull!' });

@@ -44,15 +44,39 @@ export interface ControllerDeps {
 /** How long a deleted pod's uid is remembered; far longer than any cache lag. */
 const releasedTtlMs = 10 * 60_000;
 
+/** Uids remembered for releasedTtlMs after they were added; expired ones are dropped as new ones come. */
+class RecentUids {
+  private readonly expiry = new Map<string, number>();
+
+  add(uid: string, nowMs: number): void {
+    this.prune(nowMs);
+    this.expiry.set(uid, nowMs + releasedTtlMs);
+  }
+
+  has(uid: string): boolean {
+    return this.expiry.has(uid);
+  }
+
+  /** The uids not yet expired at `nowMs`. */
+  current(nowMs: number): Set<string> {
+    this.prune(nowMs);
+    return new Set(this.expiry.keys());
+  }
+
+  private prune(nowMs: number): void {
+    for (const [known, expires] of this.expiry) if (expires < nowMs) this.expiry.delete(known);
+  }
+}
+
 export class StreamJobController {
   private readonly deps: ControllerDeps;
-  private readonly released = new Map<string, number>();
+  private readonly released = new RecentUids();
   /**
    * Deleted jobs (by uid) whose final-savepoint finalizer this operator
    * removed: the informer cache may still show them with it for a moment, and
    * deciding again on that stale copy would release them twice.
    */
-  private readonly finalized = new Map<string, number>();
+  private readonly finalized = new RecentUids();
 
   constructor(deps: ControllerDeps) {
     this.deps = deps;
@@ -88,7 +112,7 @@ export class StreamJobController {
     const observation = {
       pods: owned,
       nodes: new Map(nodes.list().map((n) => [n.metadata?.name ?? '', observeNode(n)])),
-      released: new Set(this.released.keys()),
+      released: this.released.current(this.deps.now().getTime()),
       ...(checkpoints ? { checkpoints } : {}),
       ...(savepointOutcome ? { savepointOutcome } : {}),
       ...(disposalOutcome ? { disposalOutcome } : {}),
@@ -99,9 +123,8 @@ export class StreamJobController {
     if (written) await this.emit(job, decision.events, jobLog);
     const recorded: StreamJob = { ...job, status: decision.status };
     const nowMs = this.deps.now().getTime();
-    for (const [uid, expires] of this.released) if (expires < nowMs) this.released.delete(uid);
     for (const action of decision.actions) {
-      if (action.kind === 'deletePod') this.released.set(action.uid, nowMs + releasedTtlMs);
+      if (action.kind === 'deletePod') this.released.add(action.uid, nowMs);
     }
     const mutations = decision.actions.filter((a) => a.kind !== 'ensureTokenSecret');
     if (mutations.length) jobLog.debug({ actions: mutations }, 'acting');
@@ -144,9 +167,7 @@ export class StreamJobController {
     } else if (action) {
       await this.deps.finalizers.apply(job, action);
       actuator.forget(uid);
-      const nowMs = this.deps.now().getTime();
-      for (const [gone, expires] of this.finalized) if (expires < nowMs) this.finalized.delete(gone);
-      this.finalized.set(uid, nowMs + releasedTtlMs);
+      this.finalized.add(uid, this.deps.now().getTime());
     }
     return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : undefined;
   }
