@@ -23,7 +23,7 @@ AGENT_CONTROL_PORT=10299
 # down.sh removes what any checkout's agent made.
 MOUNT_LEDGER=/run/weir-harness/created-mount-points
 # Stopped last to first.
-SERVICES=(operator node-agent kafka minio kube-scheduler kube-controller-manager kube-apiserver etcd)
+SERVICES=(operator node-agent kafka minio-tls minio kube-scheduler kube-controller-manager kube-apiserver etcd)
 
 pid_of() { cat "$WEIR_STATE/pids/$1.pid" 2>/dev/null || true; }
 
@@ -241,6 +241,8 @@ export WEIR_S3_ACCESS_KEY="$S3_ACCESS_KEY"
 export WEIR_S3_SECRET_KEY="$S3_SECRET_KEY"
 export WEIR_S3_BUCKET="$S3_BUCKET"
 export WEIR_S3_REGION="us-east-1"
+export WEIR_S3_TLS_ENDPOINT="https://$SVC_ADDR:9002"
+export WEIR_S3_TLS_CA="$PKI/ca.crt"
 export WEIR_KAFKA_BOOTSTRAP="$SVC_ADDR:9092"
 export WEIR_KAFKA_SASL_SSL_BOOTSTRAP="$SVC_ADDR:9094"
 export WEIR_KAFKA_MTLS_BOOTSTRAP="$SVC_ADDR:9095"

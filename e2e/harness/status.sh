@@ -21,6 +21,7 @@ check kube-apiserver curl -fsS "${admin[@]}" "https://$SVC_ADDR:6443/readyz"
 check kube-controller-manager curl -fsSk "https://$SVC_ADDR:10257/healthz"
 check kube-scheduler curl -fsSk "https://$SVC_ADDR:10259/healthz"
 check minio curl -fsS "http://$SVC_ADDR:9000/minio/health/ready"
+check minio-tls curl -fsS --cacert "$PKI/ca.crt" "https://$SVC_ADDR:9002/minio/health/ready"
 check kafka bash -c "exec 3<>/dev/tcp/$SVC_ADDR/9092"
 check node-agent curl -fsS "http://127.0.0.1:$AGENT_CONTROL_PORT/healthz"
 if is_running node-agent; then

@@ -44,7 +44,7 @@ done_step
 
 step "pki: CA, serving and client certificates"
 bash "$WEIR_ROOT/e2e/harness/pki.sh" "$PKI" "$SVC_ADDR"
-bash "$WEIR_ROOT/e2e/harness/kafka-pki.sh" "$PKI" "$SVC_ADDR"
+bash "$WEIR_ROOT/e2e/harness/services-pki.sh" "$PKI" "$SVC_ADDR"
 write_kubeconfig admin
 write_kubeconfig controller-manager
 write_kubeconfig scheduler
@@ -106,6 +106,15 @@ MINIO_ROOT_USER="$S3_ACCESS_KEY" MINIO_ROOT_PASSWORD="$S3_SECRET_KEY" MINIO_BROW
 wait_for minio 60 curl -fsS "http://$SVC_ADDR:9000/minio/health/ready"
 WEIR_S3_ENDPOINT="http://$SVC_ADDR:9000" WEIR_S3_ACCESS_KEY="$S3_ACCESS_KEY" WEIR_S3_SECRET_KEY="$S3_SECRET_KEY" \
   node "$WEIR_ROOT/e2e/harness/ensure-bucket.ts" "$S3_BUCKET"
+done_step
+
+step "minio over TLS (a second server, certificate from the harness CA)"
+MINIO_ROOT_USER="$S3_ACCESS_KEY" MINIO_ROOT_PASSWORD="$S3_SECRET_KEY" MINIO_BROWSER=off \
+  start_service minio-tls "$MINIO_BIN/minio" server "$WEIR_STATE/data/minio-tls" \
+  --address "$SVC_ADDR:9002" --console-address "$SVC_ADDR:9003" --certs-dir "$PKI/minio" --quiet
+wait_for minio-tls 60 curl -fsS --cacert "$PKI/ca.crt" "https://$SVC_ADDR:9002/minio/health/ready"
+NODE_EXTRA_CA_CERTS="$PKI/ca.crt" WEIR_S3_ENDPOINT="https://$SVC_ADDR:9002" WEIR_S3_ACCESS_KEY="$S3_ACCESS_KEY" \
+  WEIR_S3_SECRET_KEY="$S3_SECRET_KEY" node "$WEIR_ROOT/e2e/harness/ensure-bucket.ts" "$S3_BUCKET"
 done_step
 
 step "kafka $KAFKA_VERSION (KRaft, single node)"

@@ -39,11 +39,17 @@ export function allow(
 export async function grantJobAcls(
   principal: string,
   job: { namespace: string; name: string; input: string; output: string },
-  except?: 'output',
+  except?: 'output-write' | 'group',
 ): Promise<void> {
   const prefix = `weir.${job.namespace}.${job.name}.`;
   await allow(principal, 'TOPIC', 'LITERAL', job.input, ['READ', 'DESCRIBE']);
-  if (except !== 'output') await allow(principal, 'TOPIC', 'LITERAL', job.output, ['WRITE', 'DESCRIBE']);
-  await allow(principal, 'GROUP', 'PREFIXED', prefix, ['READ']);
+  await allow(
+    principal,
+    'TOPIC',
+    'LITERAL',
+    job.output,
+    except === 'output-write' ? ['DESCRIBE'] : ['WRITE', 'DESCRIBE'],
+  );
+  if (except !== 'group') await allow(principal, 'GROUP', 'PREFIXED', prefix, ['READ']);
   await allow(principal, 'TRANSACTIONAL_ID', 'PREFIXED', prefix, ['WRITE', 'DESCRIBE']);
 }

@@ -291,6 +291,21 @@ export const streamJobSpecSchema = {
               maxLength: 1024,
             },
             region: { type: 'string', description: 'The S3 region.', default: 'us-east-1', maxLength: 64 },
+            addressingStyle: {
+              type: 'string',
+              description:
+                'How buckets are addressed: path (https://endpoint/bucket/key, as MinIO and most S3-compatible stores want) or virtual (https://bucket.endpoint/key, as AWS S3 prefers). Unset: path with an endpoint, virtual without.',
+              enum: ['path', 'virtual'],
+            },
+            tls: {
+              type: 'object',
+              description: 'TLS settings for an https endpoint.',
+              properties: {
+                ca: keySelector(
+                  "A CA bundle (PEM) that signed the endpoint's certificate, trusted in addition to the system's CAs.",
+                ),
+              },
+            },
             credentialsSecret: {
               type: 'object',
               description:
@@ -311,6 +326,12 @@ export const streamJobSpecSchema = {
               },
             },
           },
+          'x-kubernetes-validations': [
+            {
+              rule: "!has(self.tls) || !has(self.endpoint) || self.endpoint.startsWith('https://')",
+              message: 'tls applies to an https:// endpoint',
+            },
+          ],
         },
         interval: duration('How often each task checkpoints.', '10s'),
         mode: {

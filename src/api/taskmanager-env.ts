@@ -25,6 +25,8 @@ export const taskManagerEnv = {
   s3Url: 'WEIR_S3_URL',
   s3Region: 'WEIR_S3_REGION',
   s3Endpoint: 'WEIR_S3_ENDPOINT',
+  s3AddressingStyle: 'WEIR_S3_ADDRESSING_STYLE',
+  s3TlsCa: 'WEIR_S3_TLS_CA',
   s3AccessKey: 'WEIR_S3_ACCESS_KEY',
   s3SecretKey: 'WEIR_S3_SECRET_KEY',
   kafkaBootstrap: 'WEIR_KAFKA_BOOTSTRAP',
@@ -66,3 +68,14 @@ export const kafkaSecurityProtocols: readonly KafkaSecurityProtocol[] = [
 ];
 export type KafkaSaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
 export const kafkaSaslMechanisms: readonly KafkaSaslMechanism[] = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
+
+export type S3AddressingStyle = 'path' | 'virtual';
+export const s3AddressingStyles: readonly S3AddressingStyle[] = ['path', 'virtual'];
+
+/** Unset: path-style with an endpoint (MinIO and most S3-compatible stores), virtual-hosted on AWS S3. */
+export function s3AddressingStyle(storage: {
+  endpoint?: string;
+  addressingStyle?: S3AddressingStyle;
+}): S3AddressingStyle {
+  return storage.addressingStyle ?? (storage.endpoint ? 'path' : 'virtual');
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
-import { connectTo, type KafkaError, toKafkaError } from './errors.ts';
+import { connectTo, type KafkaError, toKafkaError, transactionFailure } from './errors.ts';
 
 /** Stands in for a librdkafka client's log events; each test emits what the client would log. */
 class TestingClient extends EventEmitter {}
@@ -89,4 +89,51 @@ describe('Kafka errors name their cause', () => {
       /answered within 30s \(sasl_ssl:\/\/b1:9094\/bootstrap: Connect to .* Connection refused\)$/,
     );
   });
+});
+
+describe('a transaction failure names its cause', () => {
+  const denied =
+    'Failed to add partition(s) to transaction on broker TxnCoordinator/1: Broker: Topic authorization failed';
+  const cases: [string, KafkaError, string | undefined, string[], string, RegExp][] = [
+    [
+      'a produce refused because the transaction failed on a topic ACL',
+      toKafkaError('produce to out', native(-172, 'Local: Erroneous state')),
+      `Current transaction failed in state InTransaction: ${denied}`,
+      ['out'],
+      'KAFKA_NOT_AUTHORIZED',
+      /^produce to out: Local: Erroneous state: the transaction failed earlier: .*Topic authorization failed; this transaction writes to out: the job's principal needs WRITE and DESCRIBE on each$/,
+    ],
+    [
+      'a refusal the broker answered directly',
+      toKafkaError('send offsets to transaction', native(29, denied)),
+      undefined,
+      ['out-a', 'out-b'],
+      'KAFKA_NOT_AUTHORIZED',
+      /writes to out-a, out-b: the job's principal needs WRITE/,
+    ],
+    [
+      'an erroneous state after another failure keeps that failure in the message',
+      toKafkaError('commit transaction', native(-172, 'Local: Erroneous state')),
+      'Current transaction failed in state InTransaction: Broker: Request timed out',
+      ['out'],
+      'KAFKA_ERROR_-172',
+      /the transaction failed earlier: .*Request timed out$/,
+    ],
+    [
+      'any other failure stays as it is',
+      toKafkaError('commit transaction', native(90, 'Broker: Producer fenced')),
+      `Current transaction failed in state InTransaction: ${denied}`,
+      ['out'],
+      'KAFKA_FENCED',
+      /^commit transaction: Broker: Producer fenced$/,
+    ],
+  ];
+  for (const [what, error, line, topics, code, message] of cases) {
+    it(what, () => {
+      const named = transactionFailure(error, line, topics);
+      assert.equal(named.code, code);
+      assert.match(named.message, message);
+      assert.equal(named.operation, error.operation);
+    });
+  }
 });

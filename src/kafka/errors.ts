@@ -31,6 +31,7 @@ export const kafkaErrorCodes = {
   producerFenced: 90, // PRODUCER_FENCED
   invalidProducerEpoch: 47,
   topicAlreadyExists: 36,
+  state: -172, // RD_KAFKA_RESP_ERR__STATE: the transaction already failed
   unknownTopicOrPartition: 3,
   timedOut: -185,
   transport: -195, // RD_KAFKA_RESP_ERR__TRANSPORT
@@ -134,6 +135,48 @@ export const errorLogSettings = { log_level: 3, event_cb: true } as const;
 export interface ErrorEmitter {
   on(event: 'event.log', listener: (line: { severity?: number; message?: string }) => void): unknown;
   off(event: 'event.log', listener: (line: { severity?: number; message?: string }) => void): unknown;
+}
+
+/**
+ * A transactional producer's failure with its cause named. A transaction
+ * that failed on the broker (say, AddPartitionsToTxn refused) makes every
+ * later call fail with "Erroneous state"; the refusal itself is only in an
+ * error log line, which `earlierError` carries. A topic authorization failure
+ * names the topics the transaction writes, since the broker does not say
+ * which of them the principal may not write.
+ */
+export function transactionFailure(
+  error: KafkaError,
+  earlierError: string | undefined,
+  writtenTopics: readonly string[],
+): KafkaError {
+  const detail = error.message.slice(error.operation.length + 2);
+  const earlier = error.kafkaCode === kafkaErrorCodes.state ? earlierError : undefined;
+  const cause = earlier ? `${detail}: the transaction failed earlier: ${earlier}` : detail;
+  const topicDenied =
+    error.kafkaCode === kafkaErrorCodes.topicAuthorizationFailed || /Topic authorization failed/i.test(cause);
+  if (!topicDenied) {
+    if (!earlier) return error;
+    return new KafkaError(error.operation, cause, {
+      kafkaCode: error.kafkaCode,
+      retriable: false,
+      fatal: error.fatal,
+      abortable: true,
+      ...(/authorization failed/i.test(earlier) ? { code: 'KAFKA_NOT_AUTHORIZED' } : {}),
+    });
+  }
+  const topics = writtenTopics.length ? writtenTopics.join(', ') : 'its output topics';
+  return new KafkaError(
+    error.operation,
+    `${cause}; this transaction writes to ${topics}: the job's principal needs WRITE and DESCRIBE on each`,
+    {
+      kafkaCode: kafkaErrorCodes.topicAuthorizationFailed,
+      retriable: false,
+      fatal: false,
+      abortable: true,
+      code: 'KAFKA_NOT_AUTHORIZED',
+    },
+  );
 }
 
 export function toKafkaError(operation: string, error: LibrdKafkaError | Error): KafkaError {

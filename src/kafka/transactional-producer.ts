@@ -6,8 +6,9 @@ import {
   KafkaError,
   settle,
   toKafkaError,
+  transactionFailure,
 } from './errors.ts';
-import { type Producer, type ProducerGlobalConfig, rdkafka } from './native.ts';
+import { type LibrdKafkaError, type Producer, type ProducerGlobalConfig, rdkafka } from './native.ts';
 
 /** RD_KAFKA_RESP_ERR__QUEUE_FULL: the local queue holds queue.buffering.max.messages already. */
 const queueFullCode = -184;
@@ -47,11 +48,37 @@ export class TransactionalProducer {
   private readonly producer: Producer;
   private readonly timeoutMs: number;
   readonly transactionalId: string | undefined;
+  /** librdkafka's newest error-level log line: the only place a transaction's failure on the broker is told. */
+  private lastErrorLine: string | undefined;
+  /** Topics produced to in the open transaction, to name in a topic authorization failure. */
+  private readonly written = new Set<string>();
 
   private constructor(producer: Producer, transactionalId: string | undefined, timeoutMs: number) {
     this.producer = producer;
     this.transactionalId = transactionalId;
     this.timeoutMs = timeoutMs;
+    (producer as unknown as ErrorEmitter).on('event.log', (line) => {
+      if ((line.severity ?? 7) <= 3 && line.message)
+        this.lastErrorLine = line.message.replace(/^\[thrd:[^\]]*\]: /, '');
+    });
+  }
+
+  /** A failed operation with its cause: the earlier broker refusal, the topics involved. */
+  private failed(operation: string, error: unknown): KafkaError {
+    const kafkaError = error instanceof KafkaError ? error : toKafkaError(operation, error as Error);
+    return transactionFailure(kafkaError, this.lastErrorLine, [...this.written]);
+  }
+
+  /** settle(), with a failure's cause named. */
+  private async call(
+    operation: string,
+    run: (callback: (error: LibrdKafkaError | null | undefined, value: undefined) => void) => void,
+  ): Promise<void> {
+    try {
+      await settle<void>(operation, run);
+    } catch (error) {
+      throw this.failed(operation, error);
+    }
   }
 
   static async connect(options: TransactionalProducerOptions): Promise<TransactionalProducer> {
@@ -77,7 +104,7 @@ export class TransactionalProducer {
     producer.setPollInterval(50);
     const wrapped = new TransactionalProducer(producer, id, timeoutMs);
     if (id) {
-      await settle<void>(`init transactions ${id}`, (cb) =>
+      await wrapped.call(`init transactions ${id}`, (cb) =>
         producer.initTransactions(timeoutMs, (error) => cb(error, undefined)),
       );
     }
@@ -85,7 +112,8 @@ export class TransactionalProducer {
   }
 
   begin(): Promise<void> {
-    return settle<void>('begin transaction', (cb) =>
+    this.written.clear();
+    return this.call('begin transaction', (cb) =>
       this.producer.beginTransaction((error) => cb(error, undefined)),
     );
   }
@@ -102,8 +130,9 @@ export class TransactionalProducer {
         record.headers,
       );
     } catch (error) {
-      throw toKafkaError(`produce to ${record.topic}`, error as Error);
+      throw this.failed(`produce to ${record.topic}`, error);
     }
+    this.written.add(record.topic);
   }
 
   /**
@@ -137,7 +166,7 @@ export class TransactionalProducer {
         });
       }
     }
-    return settle<void>('send offsets to transaction', (cb) =>
+    return this.call('send offsets to transaction', (cb) =>
       this.producer.sendOffsetsToTransaction(offsets, consumer.native, this.timeoutMs, (error) =>
         cb(error, undefined),
       ),
@@ -146,19 +175,17 @@ export class TransactionalProducer {
 
   /** Waits until every record sent so far has reached the broker. */
   flush(): Promise<void> {
-    return settle<void>('flush', (cb) =>
-      this.producer.flush(this.timeoutMs, (error) => cb(error, undefined)),
-    );
+    return this.call('flush', (cb) => this.producer.flush(this.timeoutMs, (error) => cb(error, undefined)));
   }
 
   commit(): Promise<void> {
-    return settle<void>('commit transaction', (cb) =>
+    return this.call('commit transaction', (cb) =>
       this.producer.commitTransaction(this.timeoutMs, (error) => cb(error, undefined)),
     );
   }
 
   abort(): Promise<void> {
-    return settle<void>('abort transaction', (cb) =>
+    return this.call('abort transaction', (cb) =>
       this.producer.abortTransaction(this.timeoutMs, (error) => cb(error, undefined)),
     );
   }

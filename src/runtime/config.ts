@@ -6,6 +6,9 @@ import {
   kafkaSaslMechanisms,
   kafkaSecurityProtocols,
   localOnlyEnv,
+  type S3AddressingStyle,
+  s3AddressingStyle,
+  s3AddressingStyles,
 } from '../api/taskmanager-env.ts';
 import { RuntimeError } from './errors.ts';
 
@@ -34,6 +37,9 @@ export interface TaskManagerConfig {
         url: string;
         region: string;
         endpoint?: string;
+        addressingStyle: S3AddressingStyle;
+        /** PEM bundle trusted in addition to the system's CAs. */
+        tlsCa?: string;
         accessKeyId?: string;
         secretAccessKey?: string;
       }
@@ -121,6 +127,36 @@ function kafkaSecurity(env: NodeJS.ProcessEnv): Record<string, string> {
   return settings;
 }
 
+function s3Storage(env: NodeJS.ProcessEnv): TaskManagerConfig['storage'] {
+  const endpoint = env[e.s3Endpoint] || undefined;
+  if (endpoint !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(endpoint)) {
+    fail(e.s3Endpoint, `must be an http:// or https:// URL, got "${endpoint}"`);
+  }
+  const tlsCa = env[e.s3TlsCa] || undefined;
+  if (tlsCa !== undefined) {
+    if (!tlsCa.includes('-----BEGIN ')) fail(e.s3TlsCa, 'must hold PEM text (-----BEGIN …)');
+    if (endpoint?.startsWith('http://')) fail(e.s3TlsCa, `is set, but endpoint ${endpoint} uses no TLS`);
+  }
+  if (Boolean(env[e.s3AccessKey]) !== Boolean(env[e.s3SecretKey])) {
+    fail(e.s3AccessKey, `and ${e.s3SecretKey} must be set together`);
+  }
+  return {
+    kind: 's3',
+    url: required(env, e.s3Url),
+    region: env[e.s3Region] || 'us-east-1',
+    ...(endpoint ? { endpoint } : {}),
+    addressingStyle: oneOf(
+      env,
+      e.s3AddressingStyle,
+      s3AddressingStyles,
+      s3AddressingStyle(endpoint ? { endpoint } : {}),
+    ),
+    ...(tlsCa ? { tlsCa } : {}),
+    ...(env[e.s3AccessKey] ? { accessKeyId: env[e.s3AccessKey] } : {}),
+    ...(env[e.s3SecretKey] ? { secretAccessKey: env[e.s3SecretKey] } : {}),
+  };
+}
+
 export function loadTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): TaskManagerConfig {
   const parallelism = integer(env, e.parallelism, 1, 4096);
   const tasks = required(env, e.tasks)
@@ -168,16 +204,7 @@ export function loadTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): Tas
       tolerableFailures: integer(env, e.checkpointTolerableFailures, 0, 1000, 3),
       retained: integer(env, e.checkpointRetained, 1, 100, 3),
     },
-    storage: localDirectory
-      ? { kind: 'local', directory: localDirectory }
-      : {
-          kind: 's3',
-          url: required(env, e.s3Url),
-          region: env[e.s3Region] || 'us-east-1',
-          ...(env[e.s3Endpoint] ? { endpoint: env[e.s3Endpoint] } : {}),
-          ...(env[e.s3AccessKey] ? { accessKeyId: env[e.s3AccessKey] } : {}),
-          ...(env[e.s3SecretKey] ? { secretAccessKey: env[e.s3SecretKey] } : {}),
-        },
+    storage: localDirectory ? { kind: 'local', directory: localDirectory } : s3Storage(env),
     kafkaBootstrap: required(env, e.kafkaBootstrap),
     kafkaSecurity: kafkaSecurity(env),
     ...(restoreSavepoint ? { restoreSavepoint } : {}),

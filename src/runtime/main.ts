@@ -32,6 +32,8 @@ function storageFor(config: TaskManagerConfig, url?: string): CheckpointStorage 
     url: url ?? s.url,
     region: s.region,
     ...(s.endpoint ? { endpoint: s.endpoint } : {}),
+    addressingStyle: s.addressingStyle,
+    ...(s.tlsCa ? { tlsCa: s.tlsCa } : {}),
     ...(s.accessKeyId && s.secretAccessKey
       ? { credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey } }
       : {}),
@@ -198,15 +200,20 @@ export async function runTaskManager(
     process.once('SIGTERM', () => void stop(undefined, 'SIGTERM'));
     process.once('SIGINT', () => void stop(undefined, 'SIGINT'));
   }
+  // One request before any task restores: wrong credentials, a missing bucket or an untrusted certificate end the
+  // TaskManager at once with that cause, instead of as a checkpoint failure a few intervals later.
+  const storageUsable = storage.check();
   const restored = await Promise.all(
     tasks.map((t) =>
-      t.restore().then(
-        () => true,
-        (error: unknown) => {
-          failed(t, error);
-          return false;
-        },
-      ),
+      storageUsable
+        .then(() => t.restore())
+        .then(
+          () => true,
+          (error: unknown) => {
+            failed(t, error);
+            return false;
+          },
+        ),
     ),
   );
   if (restored.every(Boolean)) {

@@ -1,4 +1,10 @@
-import { RuntimeError } from '../runtime/errors.ts';
+import { CodedError } from '../errors.ts';
+
+export interface PutOptions {
+  signal?: AbortSignal;
+  /** Called as a large object's parts are stored, with the bytes stored so far. */
+  onProgress?: (storedBytes: number, totalBytes: number) => void;
+}
 
 /**
  * Where snapshot objects and savepoint manifests live. Keys are relative to
@@ -8,17 +14,20 @@ import { RuntimeError } from '../runtime/errors.ts';
 export interface CheckpointStorage {
   /** Human-readable location of a key, for error messages (s3://bucket/prefix/key, or a path). */
   describe(key: string): string;
-  put(key: string, bytes: Buffer): Promise<void>;
+  /** Stores the object whole or not at all; an aborted `signal` abandons the write (and any parts already sent). */
+  put(key: string, bytes: Buffer, options?: PutOptions): Promise<void>;
   /** The whole object, or the byte range [start, start + length). Missing objects throw ObjectMissingError. */
   get(key: string, range?: { start: number; length: number }): Promise<Buffer>;
   /** Keys under a prefix, sorted. */
   list(prefix: string): Promise<string[]>;
   /** Deleting a missing key is not an error. */
   delete(key: string): Promise<void>;
+  /** Fails with a coded error naming the cause when the storage cannot be used (at start, before any task runs). */
+  check(): Promise<void>;
 }
 
 /** A referenced object that does not exist: restoring without it would lose state, so it is never retriable. */
-export class ObjectMissingError extends RuntimeError {
+export class ObjectMissingError extends CodedError {
   readonly location: string;
 
   constructor(location: string, options?: { cause?: unknown }) {
@@ -28,7 +37,7 @@ export class ObjectMissingError extends RuntimeError {
 }
 
 /** A storage request that failed in transit or on the server: a later attempt may succeed. */
-export class StorageUnavailableError extends RuntimeError {
+export class StorageUnavailableError extends CodedError {
   constructor(operation: string, location: string, cause: unknown) {
     super(
       'STORAGE_UNAVAILABLE',
@@ -42,6 +51,6 @@ export class StorageUnavailableError extends RuntimeError {
 /** Keys are relative and made of plain segments, so no key can escape its job's prefix. */
 export function checkKey(key: string): void {
   if (key === '' || key.startsWith('/') || key.split('/').some((s) => s === '' || s === '.' || s === '..')) {
-    throw new RuntimeError('STORAGE_KEY_INVALID', `invalid storage key "${key}"`, false);
+    throw new CodedError('STORAGE_KEY_INVALID', `invalid storage key "${key}"`, false);
   }
 }

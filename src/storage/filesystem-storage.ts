@@ -1,4 +1,5 @@
-import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import {
   type CheckpointStorage,
@@ -82,5 +83,14 @@ export class FilesystemStorage implements CheckpointStorage {
   async delete(key: string): Promise<void> {
     checkKey(key);
     await rm(this.describe(key), { force: true });
+  }
+
+  async check(): Promise<void> {
+    try {
+      await mkdir(this.root, { recursive: true });
+      await access(this.root, constants.W_OK);
+    } catch (error) {
+      throw new StorageUnavailableError('check', this.root, error);
+    }
   }
 }

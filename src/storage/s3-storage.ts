@@ -1,17 +1,20 @@
+import { Agent } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   NoSuchKey,
-  PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import {
   type CheckpointStorage,
   checkKey,
   ObjectMissingError,
-  StorageUnavailableError,
+  type PutOptions,
 } from './checkpoint-storage.ts';
+import { s3RequestError } from './s3-errors.ts';
 import { parseS3Url } from './s3-url.ts';
 
 export interface S3StorageOptions {
@@ -19,10 +22,20 @@ export interface S3StorageOptions {
   url: string;
   endpoint?: string;
   region: string;
+  /** path: endpoint/bucket/key; virtual: bucket.endpoint/key. Unset: path with an endpoint, virtual without. */
+  addressingStyle?: 'path' | 'virtual';
+  /** A PEM bundle trusted in addition to the system's CAs (a private CA's MinIO or gateway). */
+  tlsCa?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** Per-request timeout; a hung store must fail the checkpoint, not stall it past its timeout. */
   requestTimeoutMs?: number;
+  /** Objects larger than this are uploaded in parts of this size (at least 5 MiB, S3's minimum part). */
+  partSizeBytes?: number;
 }
+
+/** 8 MiB parts, four in flight: at most 32 MiB of a snapshot is in transit at once. */
+const defaultPartSize = 8 * 1024 * 1024;
+const partsInFlight = 4;
 
 function isMissing(error: unknown): boolean {
   return error instanceof NoSuchKey || (error as { name?: string })?.name === 'NoSuchKey';
@@ -32,18 +45,29 @@ export class S3Storage implements CheckpointStorage {
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;
+  private readonly partSize: number;
+  private readonly agent: Agent | undefined;
 
   constructor(options: S3StorageOptions) {
     const { bucket, prefix } = parseS3Url(options.url);
     this.bucket = bucket;
     this.prefix = prefix;
+    this.partSize = Math.max(5 * 1024 * 1024, options.partSizeBytes ?? defaultPartSize);
+    // The SDK's own agent keeps connections alive with up to 50 sockets; ours does the same, trusting one more CA.
+    this.agent = options.tlsCa
+      ? new Agent({ keepAlive: true, maxSockets: 50, ca: [...rootCertificates, options.tlsCa] })
+      : undefined;
     this.client = new S3Client({
       region: options.region,
-      forcePathStyle: options.endpoint !== undefined,
+      forcePathStyle: (options.addressingStyle ?? (options.endpoint ? 'path' : 'virtual')) === 'path',
       maxAttempts: 1, // the checkpoint protocol decides about retries, within its timeout
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       ...(options.credentials ? { credentials: options.credentials } : {}),
-      requestHandler: { requestTimeout: options.requestTimeoutMs ?? 30_000, connectionTimeout: 5_000 },
+      requestHandler: {
+        requestTimeout: options.requestTimeoutMs ?? 30_000,
+        connectionTimeout: 5_000,
+        ...(this.agent ? { httpsAgent: this.agent } : {}),
+      },
     });
   }
 
@@ -51,14 +75,34 @@ export class S3Storage implements CheckpointStorage {
     return `s3://${this.bucket}/${this.prefix}${key}`;
   }
 
-  async put(key: string, bytes: Buffer): Promise<void> {
+  /**
+   * One PutObject up to the part size, a multipart upload above it. An
+   * aborted signal abandons the upload: parts in flight finish or time out,
+   * then the multipart upload is aborted on the server, so no parts are left
+   * behind to cost storage.
+   */
+  async put(key: string, bytes: Buffer, options: PutOptions = {}): Promise<void> {
     checkKey(key);
+    const abort = new AbortController();
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: this.prefix + key, Body: bytes, ContentLength: bytes.length },
+      partSize: this.partSize,
+      queueSize: partsInFlight,
+      leavePartsOnError: false,
+      abortController: abort,
+    });
+    const { onProgress } = options;
+    if (onProgress) upload.on('httpUploadProgress', (p) => onProgress(p.loaded ?? 0, bytes.length));
+    const onAbort = () => void upload.abort();
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      await this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Body: bytes }),
-      );
+      await upload.done();
     } catch (error) {
-      throw new StorageUnavailableError('put', this.describe(key), error);
+      throw s3RequestError(abort.signal.aborted ? 'put (aborted)' : 'put', this.describe(key), error);
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -76,7 +120,7 @@ export class S3Storage implements CheckpointStorage {
       return Buffer.from((await response.Body?.transformToByteArray()) ?? new Uint8Array());
     } catch (error) {
       if (isMissing(error)) throw new ObjectMissingError(this.describe(key), { cause: error });
-      throw new StorageUnavailableError('get', this.describe(key), error);
+      throw s3RequestError('get', this.describe(key), error);
     }
   }
 
@@ -97,7 +141,7 @@ export class S3Storage implements CheckpointStorage {
         token = page.NextContinuationToken;
       } while (token);
     } catch (error) {
-      throw new StorageUnavailableError('list', this.describe(prefix), error);
+      throw s3RequestError('list', this.describe(prefix), error);
     }
     return keys.sort();
   }
@@ -107,11 +151,23 @@ export class S3Storage implements CheckpointStorage {
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
     } catch (error) {
-      throw new StorageUnavailableError('delete', this.describe(key), error);
+      throw s3RequestError('delete', this.describe(key), error);
+    }
+  }
+
+  /** One ListObjectsV2 of at most one key under the prefix: reaches the endpoint, proves the bucket and the credentials. */
+  async check(): Promise<void> {
+    try {
+      await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, MaxKeys: 1 }),
+      );
+    } catch (error) {
+      throw s3RequestError('list', this.describe(''), error);
     }
   }
 
   close(): void {
     this.client.destroy();
+    this.agent?.destroy();
   }
 }

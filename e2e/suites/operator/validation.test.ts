@@ -127,6 +127,20 @@ const invalid: [string, (spec: Spec) => void, string][] = [
     'spec.kafka.saslMechanism: Unsupported value',
   ],
   [
+    'an S3 CA for an http endpoint',
+    (s) =>
+      Object.assign((s.checkpoints as Spec).storage as Spec, {
+        endpoint: 'http://minio:9000',
+        tls: { ca: { configMapKeyRef: { name: 'ca', key: 'ca.crt' } } },
+      }),
+    'spec.checkpoints.storage: Invalid value: tls applies to an https:// endpoint',
+  ],
+  [
+    'an unknown S3 addressing style',
+    (s) => (((s.checkpoints as Spec).storage as Spec).addressingStyle = 'dns'),
+    'spec.checkpoints.storage.addressingStyle: Unsupported value: "dns"',
+  ],
+  [
     'a periodic savepoint interval that does not parse',
     (s) => (s.savepoints = { interval: '1 day' }),
     'spec.savepoints.interval',

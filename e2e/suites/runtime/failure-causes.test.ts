@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type { StreamJob } from '../../../src/api/streamjob.ts';
-import { waitFor } from '../../support/cluster.ts';
+import { requireEnv, waitFor } from '../../support/cluster.ts';
 import { harnessAgentUrl } from '../../support/harness-agent.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, uniqueName } from '../../support/kafka-topics.ts';
@@ -76,6 +76,49 @@ describe('failures name their cause in status and events', {
     // The pod's own loopback: nothing listens there, so the connection is refused at once.
     await job('no-broker', { kafka: { bootstrapServers: '127.0.0.1:1' } });
     await failedWith('no-broker', /KAFKA_UNREACHABLE: .*no broker of 127\.0\.0\.1:1 answered/);
+  });
+
+  /** Checkpoints at the harness MinIO with `storage` changed. */
+  function storageSpec(storage: Record<string, unknown>) {
+    return {
+      checkpoints: {
+        storage: {
+          url: 's3://weir/e2e-causes',
+          endpoint: requireEnv('WEIR_S3_ENDPOINT'),
+          credentialsSecret: { name: 'minio' },
+          ...storage,
+        },
+        interval: '1s',
+      },
+    };
+  }
+
+  it('S3 credentials that are wrong', async () => {
+    await suite.cluster.core.createNamespacedSecret({
+      namespace: suite.namespace,
+      body: {
+        metadata: { name: 'minio-wrong' },
+        stringData: { accessKeyId: requireEnv('WEIR_S3_ACCESS_KEY'), secretAccessKey: 'not-the-secret' },
+      },
+    });
+    await job('s3-denied', storageSpec({ credentialsSecret: { name: 'minio-wrong' } }));
+    await failedWith('s3-denied', /S3_ACCESS_DENIED: list s3:\/\/weir\/e2e-causes\/: access denied/);
+  });
+
+  it('an S3 bucket that does not exist', async () => {
+    await job('s3-no-bucket', storageSpec({ url: 's3://no-such-bucket-weir/e2e-causes' }));
+    await failedWith(
+      's3-no-bucket',
+      /S3_BUCKET_MISSING: list s3:\/\/no-such-bucket-weir\/e2e-causes\/: the bucket does not exist/,
+    );
+  });
+
+  it('an S3 endpoint whose certificate is not trusted (no tls.ca)', async () => {
+    await job('s3-untrusted', storageSpec({ endpoint: requireEnv('WEIR_S3_TLS_ENDPOINT') }));
+    await failedWith(
+      's3-untrusted',
+      /S3_TLS_FAILED: .*certificate is not trusted \(spec\.checkpoints\.storage\.tls\.ca\)/,
+    );
   });
 
   it('a resource request no node can hold', async () => {

@@ -172,36 +172,46 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
     assert.equal((await suite.jobs.get('sasl')).status?.phase, 'Running');
   });
 
-  it('a missing ACL is named in status and an event', async () => {
+  /** A SCRAM job whose principal has every ACL it needs but `missing`. */
+  async function jobMissingAcl(name: string, missing: 'group' | 'output-write') {
     const user = uniqueName('scram');
     await scramUser(user, 'SCRAM-SHA-512', password);
     await suite.cluster.core.createNamespacedSecret({
       namespace: suite.namespace,
-      body: { metadata: { name: 'kafka-noacl' }, stringData: { username: user, password } },
+      body: { metadata: { name: `kafka-${name}` }, stringData: { username: user, password } },
     });
-    const t = await topics('noacl');
-    // Everything but the offset group: the task cannot read its committed offsets.
-    const { allow } = await import('../../support/kafka-security.ts');
-    await allow(`User:${user}`, 'TOPIC', 'LITERAL', t.input, ['READ', 'DESCRIBE']);
-    await allow(`User:${user}`, 'TOPIC', 'LITERAL', t.output, ['WRITE', 'DESCRIBE']);
-    await allow(`User:${user}`, 'TRANSACTIONAL_ID', 'PREFIXED', `weir.${suite.namespace}.noacl.`, [
-      'WRITE',
-      'DESCRIBE',
-    ]);
-    await securedJob('noacl', t, {
+    const t = await topics(name);
+    await grantJobAcls(`User:${user}`, { namespace: suite.namespace, name, ...t }, missing);
+    await securedJob(name, t, {
       bootstrapServers: requireEnv('WEIR_KAFKA_SASL_SSL_BOOTSTRAP'),
       securityProtocol: 'SASL_SSL',
       saslMechanism: 'SCRAM-SHA-512',
-      secretRef: { name: 'kafka-noacl' },
+      secretRef: { name: `kafka-${name}` },
       tls: { ca: { secretKeyRef: { name: 'kafka-ca', key: 'ca.crt' } } },
     });
+    return t;
+  }
+
+  it('a missing group ACL is named in status and an event', async () => {
+    // The task cannot read its committed offsets.
+    await jobMissingAcl('noacl', 'group');
     const job = await causeNamed('noacl', /KAFKA_NOT_AUTHORIZED: .*[Gg]roup authorization failed/);
+    await warningMatching(job, /^TaskFailed: .*KAFKA_NOT_AUTHORIZED/);
+  });
+
+  it('a missing WRITE ACL on the output topic is named, with the topic, in status and an event', async () => {
+    const t = await jobMissingAcl('nowrite', 'output-write');
+    await produce(t.input, keyedInput(0, 100, keys));
+    const job = await causeNamed(
+      'nowrite',
+      new RegExp(`KAFKA_NOT_AUTHORIZED: .*writes to ${t.output}: the job's principal needs WRITE`),
+    );
     await warningMatching(job, /^TaskFailed: .*KAFKA_NOT_AUTHORIZED/);
   });
 
   it('no secret value used above appears in the operator log, the TaskManager logs, events or status', async () => {
     const tokens = await Promise.all(
-      ['sasl', 'mtls', 'wrongpw', 'noacl'].map(async (job) => {
+      ['sasl', 'mtls', 'wrongpw', 'noacl', 'nowrite'].map(async (job) => {
         const secret = await suite.cluster.core.readNamespacedSecret({
           name: `${job}-weir-token`,
           namespace: suite.namespace,
@@ -225,7 +235,7 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
     assert.ok(texts.length > 8, `TaskManager logs were read (${texts.length} files)`);
     const events = await suite.cluster.core.listNamespacedEvent({ namespace: suite.namespace });
     texts.push(JSON.stringify(events.items.map((e) => e.message)));
-    for (const name of ['sasl', 'mtls', 'wrongpw', 'noacl'])
+    for (const name of ['sasl', 'mtls', 'wrongpw', 'noacl', 'nowrite'])
       texts.push(JSON.stringify((await suite.jobs.get(name)).status));
     for (const secret of secrets) {
       const leaks = texts.filter((t) => t.includes(secret)).length;

@@ -14,6 +14,7 @@ const secrets: Record<string, Record<string, string>> = {
   'kafka-ca': { 'ca.pem': pem('CERTIFICATE') },
   'kafka-client': { 'tls.crt': pem('CERTIFICATE'), 'tls.key': pem('PRIVATE KEY') },
   's3-keys': { accessKeyId: 'AKIA-TEST', secretAccessKey: 's3-secret' },
+  's3-ca': { 'ca.crt': pem('CERTIFICATE') },
   'orders-weir-token': { token: 'job-token' },
 };
 const fields: Record<string, string> = { 'status.podIP': '10.245.0.7', 'metadata.name': 'orders-tm-1' };
@@ -60,6 +61,8 @@ const job: StreamJob = {
         url: 's3://state/prod',
         region: 'eu-west-1',
         endpoint: 'https://minio.example:9000',
+        addressingStyle: 'virtual',
+        tls: { ca: { secretKeyRef: { name: 's3-ca', key: 'ca.crt' } } },
         credentialsSecret: {
           name: 's3-keys',
           accessKeyIdKey: 'accessKeyId',
@@ -109,6 +112,8 @@ describe('the operator–runtime contract: the pod environment', () => {
         url: 's3://state/prod',
         region: 'eu-west-1',
         endpoint: 'https://minio.example:9000',
+        addressingStyle: 'virtual',
+        tlsCa: pem('CERTIFICATE'),
         accessKeyId: 'AKIA-TEST',
         secretAccessKey: 's3-secret',
       },
@@ -172,7 +177,7 @@ describe('the operator–runtime contract: the pod environment', () => {
   });
 });
 
-describe('Kafka security settings the runtime refuses', () => {
+describe('Kafka and S3 settings the runtime refuses', () => {
   const base = {
     ...resolve(
       taskManagerPod(
@@ -182,6 +187,27 @@ describe('Kafka security settings the runtime refuses', () => {
     ),
   };
   const cases: [string, Record<string, string>, RegExp][] = [
+    [
+      'an unknown S3 addressing style',
+      { [taskManagerEnv.s3AddressingStyle]: 'dns' },
+      /WEIR_S3_ADDRESSING_STYLE must be one of path, virtual, got "dns"/,
+    ],
+    [
+      'an S3 CA with an http endpoint',
+      { [taskManagerEnv.s3Endpoint]: 'http://minio:9000', [taskManagerEnv.s3TlsCa]: pem('CERTIFICATE') },
+      /WEIR_S3_TLS_CA is set, but endpoint http:\/\/minio:9000 uses no TLS/,
+    ],
+    ['an S3 CA that is not PEM', { [taskManagerEnv.s3TlsCa]: 'abc' }, /WEIR_S3_TLS_CA must hold PEM text/],
+    [
+      'an S3 endpoint that is not a URL',
+      { [taskManagerEnv.s3Endpoint]: 'minio:9000' },
+      /WEIR_S3_ENDPOINT must be an http:\/\/ or https:\/\/ URL/,
+    ],
+    [
+      'an S3 access key without its secret',
+      { [taskManagerEnv.s3AccessKey]: 'AKIA' },
+      /WEIR_S3_ACCESS_KEY and WEIR_S3_SECRET_KEY must be set together/,
+    ],
     [
       'an unknown protocol',
       { [taskManagerEnv.kafkaSecurityProtocol]: 'TLS' },

@@ -11,7 +11,7 @@ import {
   tokenSecretName,
 } from '../../api/constants.ts';
 import { apiVersion, kind, type StreamJob, type StreamJobSpec } from '../../api/streamjob.ts';
-import { processEnv, taskManagerEnv } from '../../api/taskmanager-env.ts';
+import { processEnv, s3AddressingStyle, taskManagerEnv } from '../../api/taskmanager-env.ts';
 
 export interface PodIdentity {
   index: number;
@@ -59,6 +59,19 @@ const fromSecret = (name: string, secret: string, key: string): V1EnvVar => ({
   valueFrom: { secretKeyRef: { name: secret, key } },
 });
 
+type KeySelector = NonNullable<NonNullable<StreamJobSpec['kafka']['tls']>['ca']>;
+
+/** A variable from the Secret or ConfigMap key a selector names (none without one). */
+function fromKeySelector(name: string, selector: KeySelector | undefined): V1EnvVar[] {
+  if (selector?.secretKeyRef)
+    return [fromSecret(name, selector.secretKeyRef.name, selector.secretKeyRef.key)];
+  if (selector?.configMapKeyRef) {
+    const { name: configMap, key } = selector.configMapKeyRef;
+    return [{ name, valueFrom: { configMapKeyRef: { name: configMap, key } } }];
+  }
+  return [];
+}
+
 /** Kafka security: credentials and keys only ever travel as Secret (or ConfigMap) references, never as values. */
 function kafkaEnv(kafka: StreamJobSpec['kafka']): V1EnvVar[] {
   const e = taskManagerEnv;
@@ -74,14 +87,7 @@ function kafkaEnv(kafka: StreamJobSpec['kafka']): V1EnvVar[] {
       fromSecret(e.kafkaSaslPassword, kafka.secretRef.name, 'password'),
     );
   }
-  const ca = kafka.tls?.ca;
-  if (ca?.secretKeyRef) env.push(fromSecret(e.kafkaTlsCa, ca.secretKeyRef.name, ca.secretKeyRef.key));
-  if (ca?.configMapKeyRef) {
-    env.push({
-      name: e.kafkaTlsCa,
-      valueFrom: { configMapKeyRef: { name: ca.configMapKeyRef.name, key: ca.configMapKeyRef.key } },
-    });
-  }
+  env.push(...fromKeySelector(e.kafkaTlsCa, kafka.tls?.ca));
   const client = kafka.tls?.clientCertificate;
   if (client) {
     env.push(
@@ -119,6 +125,8 @@ function weirEnv(job: StreamJob, identity: PodIdentity): V1EnvVar[] {
     value(e.s3Url, storage.url),
     value(e.s3Region, storage.region),
     ...(storage.endpoint ? [value(e.s3Endpoint, storage.endpoint)] : []),
+    value(e.s3AddressingStyle, s3AddressingStyle(storage)),
+    ...fromKeySelector(e.s3TlsCa, storage.tls?.ca),
     ...kafkaEnv(spec.kafka),
     value(e.controlPort, String(ports.control)),
     value(e.metricsPort, String(ports.metrics)),

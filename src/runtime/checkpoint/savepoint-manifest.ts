@@ -1,4 +1,5 @@
 import { savepointPrefix } from '../../api/savepoint-ref.ts';
+import { CodedError } from '../../errors.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import { ObjectMissingError } from '../../storage/checkpoint-storage.ts';
 import { RuntimeError } from '../errors.ts';
@@ -64,7 +65,7 @@ export async function readManifest(
     try {
       parts.push(JSON.parse((await storage.get(key)).toString('utf8')) as SavepointManifestPart);
     } catch (error) {
-      if (error instanceof RuntimeError) throw error;
+      if (error instanceof CodedError) throw error;
       fail(`${key} is not JSON (${(error as Error).message})`);
     }
   }

@@ -38,7 +38,18 @@ export async function uploadSnapshot(
     changed.map((p) => ({ ...p.tp, stores: p.stores.stores })),
   );
   log.info({ checkpointId, objectKey, partitions: changed.length }, 'checkpoint: uploading snapshot');
-  await withTimeout(storage.put(objectKey, snapshot.bytes), upload.timeoutMs, storage.describe(objectKey));
+  await withTimeout(
+    (signal) =>
+      storage.put(objectKey, snapshot.bytes, {
+        signal,
+        onProgress: (stored, total) => {
+          if (stored < total)
+            log.info({ checkpointId, objectKey, stored, total }, 'checkpoint: snapshot part stored');
+        },
+      }),
+    upload.timeoutMs,
+    storage.describe(objectKey),
+  );
   const pointers = new Map<string, PartitionPointer>();
   for (const section of snapshot.index.sections) {
     pointers.set(`${section.topic}/${section.partition}`, {
@@ -52,16 +63,22 @@ export async function uploadSnapshot(
   return { bytes: snapshot.bytes.length, pointers };
 }
 
-async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+/** The work, given a signal that is aborted when it has not finished within `ms`: a write past its timeout is abandoned, not left running. */
+async function withTimeout<T>(
+  work: (signal: AbortSignal) => Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new RuntimeError('CHECKPOINT_TIMEOUT', `${what}: not stored within ${ms} ms`, true)),
-      ms,
-    );
+    timer = setTimeout(() => {
+      abort.abort();
+      reject(new RuntimeError('CHECKPOINT_TIMEOUT', `${what}: not stored within ${ms} ms`, true));
+    }, ms);
   });
   try {
-    return await Promise.race([work, timeout]);
+    return await Promise.race([work(abort.signal), timeout]);
   } finally {
     clearTimeout(timer);
   }
