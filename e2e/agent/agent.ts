@@ -16,7 +16,7 @@ import { IpPool } from './ip-pool.ts';
 import { kubeSources } from './kube-sources.ts';
 import { startKubeletServer } from './kubelet-server.ts';
 import { MountPoints } from './mount-points.ts';
-import { cutLink, deleteNetns, healLink } from './netns.ts';
+import { cutLink, deleteNetns, dropTraffic, healLink } from './netns.ts';
 import { type NodeIdentity, NodeRegistration } from './node-registration.ts';
 import { PodWorker, type PodWorkerContext } from './pod-worker.ts';
 
@@ -198,6 +198,13 @@ export class NodeAgent {
     if (up) await healLink(worker.vethName, worker.podIP, worker.nodeIP);
     else await cutLink(worker.vethName);
     return worker.vethName;
+  }
+
+  /** Drops or passes again the pod's TCP traffic to `target` (address:port) only. */
+  async setPodTraffic(namespace: string, name: string, target: string, drop: boolean): Promise<void> {
+    const worker = this.findWorker(namespace, name);
+    if (!worker?.podIP) throw new Error(`pod ${namespace}/${name} is not running on this agent`);
+    await dropTraffic(worker.netnsName, target, drop);
   }
 
   private findWorker(namespace: string, name: string): PodWorker | undefined {

@@ -7,6 +7,7 @@ import type { NodeAgent, NodeState } from './agent.ts';
  *   GET  /v1/nodes
  *   POST /v1/nodes/{name}/state?to=running|frozen|stopped
  *   POST /v1/pods/{namespace}/{name}/network?link=up|down
+ *   POST /v1/pods/{namespace}/{name}/network?drop=<address>:<port>&state=on|off
  */
 export function startControlServer(agent: NodeAgent, port: number): Promise<Server> {
   const server = createServer((req, res) => {
@@ -52,6 +53,19 @@ function route(agent: NodeAgent, req: IncomingMessage, res: ServerResponse): voi
   }
   const podMatch = /^\/v1\/pods\/([^/]+)\/([^/]+)\/network$/.exec(url.pathname);
   if (req.method === 'POST' && podMatch) {
+    const drop = url.searchParams.get('drop');
+    if (drop !== null) {
+      const state = url.searchParams.get('state');
+      if (state !== 'on' && state !== 'off') {
+        reply(400, { error: `query parameter "state" must be on or off, got "${state}"` });
+        return;
+      }
+      agent
+        .setPodTraffic(podMatch[1] ?? '', podMatch[2] ?? '', drop, state === 'on')
+        .then(() => reply(200, { drop, state }))
+        .catch(fail);
+      return;
+    }
     const link = url.searchParams.get('link');
     if (link !== 'up' && link !== 'down') {
       reply(400, { error: `query parameter "link" must be up or down, got "${link}"` });

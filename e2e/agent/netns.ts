@@ -27,3 +27,8 @@ export async function cutLink(hostVeth: string): Promise<void> {
 export async function healLink(hostVeth: string, address: string, rootSource: string): Promise<void> {
   await run('bash', [script, 'link', hostVeth, 'up', address, rootSource]);
 }
+
+/** Drops (or passes again) the namespace's TCP traffic to one address and port, leaving everything else. */
+export async function dropTraffic(netns: string, target: string, drop: boolean): Promise<void> {
+  await run('bash', [script, 'drop', netns, target, drop ? 'on' : 'off']);
+}

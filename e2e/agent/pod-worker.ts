@@ -124,6 +124,10 @@ export class PodWorker {
     return this.record.podIP;
   }
 
+  get netnsName(): string {
+    return this.netns;
+  }
+
   get vethName(): string {
     return this.hostVeth;
   }

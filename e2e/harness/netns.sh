@@ -11,6 +11,9 @@
 #   netns.sh delete <netns>                 (kills what still runs inside)
 #   netns.sh link <host-veth> down          (cut a namespace off: its link and route go)
 #   netns.sh link <host-veth> up <address> <root-source-address>   (heal it)
+#   netns.sh drop <netns> <address>:<port> on|off   (inside the namespace, drop or
+#                                            pass TCP to one service only: a partition
+#                                            from Kafka that leaves the kubelet's probes alone)
 #   netns.sh contain                        (root namespace: harness addresses without a
 #                                            namespace are unreachable, never routed out)
 source "$(dirname "$0")/lib.sh"
@@ -49,6 +52,16 @@ case "${1:-}" in
       # The kernel drops a route whose device goes down; healing restores it.
       up) ip link set "$veth" up && ip route replace "$4/32" dev "$veth" src "$5" ;;
       *) echo "link state must be up or down, got '$state'" >&2; exit 2 ;;
+    esac
+    ;;
+  drop)
+    ns="$2" target="$3" state="$4"
+    [[ "$target" =~ ^([0-9.]+):([0-9]{1,5})$ ]] || { echo "drop target must be <address>:<port>, got '$target'" >&2; exit 2; }
+    rule=(OUTPUT -d "${BASH_REMATCH[1]}/32" -p tcp --dport "${BASH_REMATCH[2]}" -j DROP)
+    case "$state" in
+      on) ip netns exec "$ns" iptables -C "${rule[@]}" 2>/dev/null || ip netns exec "$ns" iptables -I "${rule[@]}" ;;
+      off) while ip netns exec "$ns" iptables -C "${rule[@]}" 2>/dev/null; do ip netns exec "$ns" iptables -D "${rule[@]}"; done ;;
+      *) echo "drop state must be on or off, got '$state'" >&2; exit 2 ;;
     esac
     ;;
   contain)

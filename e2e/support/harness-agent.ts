@@ -24,3 +24,14 @@ export function setNodeState(node: string, to: NodeState): Promise<unknown> {
 export function setPodLink(namespace: string, pod: string, link: 'up' | 'down'): Promise<unknown> {
   return post(`/v1/pods/${encodeURIComponent(namespace)}/${encodeURIComponent(pod)}/network?link=${link}`);
 }
+
+/** Drops (on) or passes again (off) the pod's TCP traffic to one address:port, such as the Kafka broker's. */
+export function setPodTrafficDrop(
+  namespace: string,
+  pod: string,
+  target: string,
+  state: 'on' | 'off',
+): Promise<unknown> {
+  const path = `/v1/pods/${encodeURIComponent(namespace)}/${encodeURIComponent(pod)}/network`;
+  return post(`${path}?drop=${encodeURIComponent(target)}&state=${state}`);
+}

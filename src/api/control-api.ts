@@ -45,10 +45,20 @@ export interface TaskStatusDocument {
   /**
    * Everything this task read before this time is committed. A checkpoint
    * moves it to its start; so does a checkpoint due with nothing new to
-   * commit, so an idle task does not look stuck.
+   * commit once the partition leaders confirm that nothing arrived since the
+   * previous such check: an idle task does not look stuck, and a task cut
+   * off from Kafka does not look idle.
    */
   committedAsOf: string | null;
   consecutiveCheckpointFailures: number;
+}
+
+/** GET /healthz when the TaskManager is not live (503): the tasks that stopped making progress. */
+export interface NoProgressDocument {
+  code: 'NO_PROGRESS';
+  message: string;
+  progressWindowMs: number;
+  stalled: { task: number; lag: number | null; sinceCommitMs: number }[];
 }
 
 /** GET /v1/status */

@@ -342,6 +342,9 @@ export const streamJobSpecSchema = {
           default: 'exactly-once',
         },
         timeout: duration('A checkpoint that takes longer than this fails.', '60s'),
+        progressWindow: duration(
+          "Health by progress: a running task that has not committed for this long (an idle task counts as committed once the broker confirms it has read everything) fails its TaskManager's liveness probe, and the kubelet restarts it. Unset: two intervals plus the timeout.",
+        ),
         tolerableFailures: {
           type: 'integer',
           description: 'Consecutive checkpoint failures tolerated before the task is failed.',

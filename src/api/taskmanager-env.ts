@@ -20,6 +20,7 @@ export const taskManagerEnv = {
   checkpointTimeout: 'WEIR_CHECKPOINT_TIMEOUT',
   checkpointTolerableFailures: 'WEIR_CHECKPOINT_TOLERABLE_FAILURES',
   checkpointRetained: 'WEIR_CHECKPOINT_RETAINED',
+  progressWindow: 'WEIR_PROGRESS_WINDOW',
   restoreSavepoint: 'WEIR_RESTORE_SAVEPOINT',
   allowNonRestoredState: 'WEIR_ALLOW_NON_RESTORED_STATE',
   s3Url: 'WEIR_S3_URL',
@@ -78,4 +79,18 @@ export function s3AddressingStyle(storage: {
   addressingStyle?: S3AddressingStyle;
 }): S3AddressingStyle {
   return storage.addressingStyle ?? (storage.endpoint ? 'path' : 'virtual');
+}
+
+/**
+ * How long a running task may go without committing (or, idle, without the
+ * broker confirming it has read everything) before its TaskManager fails its
+ * liveness probe. Unset: two checkpoint intervals and the checkpoint timeout,
+ * so one slow checkpoint never trips it.
+ */
+export function progressWindowMs(checkpoint: {
+  intervalMs: number;
+  timeoutMs: number;
+  progressWindowMs?: number;
+}): number {
+  return checkpoint.progressWindowMs ?? 2 * checkpoint.intervalMs + checkpoint.timeoutMs;
 }

@@ -5,6 +5,7 @@ import {
   type Message,
   rdkafka,
   type TopicPartitionOffsetAndMetadata,
+  type WatermarkOffsets,
 } from './native.ts';
 
 export interface AssignedConsumerOptions {
@@ -112,6 +113,22 @@ export class AssignedConsumer {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Each partition's end offset as its leader says it now (the high
+   * watermark, or under read_committed the last stable offset), not as the
+   * last fetch saw it. Rejects when a leader does not answer within `timeoutMs`.
+   */
+  endOffsets(partitions: { topic: string; partition: number }[], timeoutMs: number): Promise<number[]> {
+    return Promise.all(
+      partitions.map(async ({ topic, partition }) => {
+        const offsets = await settle<WatermarkOffsets>(`query end offset of ${topic}[${partition}]`, (cb) =>
+          this.native.queryWatermarkOffsets(topic, partition, timeoutMs, cb),
+        );
+        return offsets.highOffset;
+      }),
+    );
   }
 
   setConsumeTimeout(ms: number): void {

@@ -30,6 +30,8 @@ export interface TaskManagerConfig {
     timeoutMs: number;
     tolerableFailures: number;
     retained: number;
+    /** Set only when the job sets it; progressWindowMs() gives the default. */
+    progressWindowMs?: number;
   };
   storage:
     | {
@@ -203,6 +205,7 @@ export function loadTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): Tas
       timeoutMs: duration(env, e.checkpointTimeout, '60s'),
       tolerableFailures: integer(env, e.checkpointTolerableFailures, 0, 1000, 3),
       retained: integer(env, e.checkpointRetained, 1, 100, 3),
+      ...(env[e.progressWindow] ? { progressWindowMs: duration(env, e.progressWindow, '0s') } : {}),
     },
     storage: localDirectory ? { kind: 'local', directory: localDirectory } : s3Storage(env),
     kafkaBootstrap: required(env, e.kafkaBootstrap),

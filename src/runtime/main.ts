@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { type Logger, pino } from 'pino';
 import { savepointCompleteMessage, type TaskManagerStatusDocument } from '../api/control-api.ts';
+import { progressWindowMs } from '../api/taskmanager-env.ts';
 import { statefulOperatorIds } from '../sdk/pipeline.ts';
 import type { CheckpointStorage } from '../storage/checkpoint-storage.ts';
 import { FilesystemStorage } from '../storage/filesystem-storage.ts';
@@ -12,6 +13,7 @@ import { RuntimeError } from './errors.ts';
 import { loadJobModule } from './job-module.ts';
 import { createTaskMetrics } from './metrics.ts';
 import { snapshotFormatVersion } from './state/snapshot-format.ts';
+import { ProgressHealth } from './task/progress-health.ts';
 import { type CheckpointReport, StreamTask } from './task/stream-task.ts';
 import { terminationMessage, writeTerminationMessage } from './termination-message.ts';
 
@@ -139,6 +141,7 @@ export async function runTaskManager(
     return { savepointId: id, manifest, tasks: reports };
   };
 
+  const health = new ProgressHealth(tasks, progressWindowMs(config.checkpoint), jobLog, Date.now);
   const servers: Server[] = [];
   servers.push(
     await startControlServer({
@@ -147,6 +150,7 @@ export async function runTaskManager(
       token: config.control.token,
       handlers: {
         ready: () => ready,
+        noProgress: () => health.check(),
         status: (): TaskManagerStatusDocument => ({
           job: config.job,
           runId: config.runId,
@@ -197,7 +201,16 @@ export async function runTaskManager(
     finish(1);
   };
   if (options.installSignalHandlers !== false) {
-    process.once('SIGTERM', () => void stop(undefined, 'SIGTERM'));
+    process.once('SIGTERM', () => {
+      // A kubelet that stops a TaskManager whose liveness fails for want of progress: the stop could not commit
+      // anyway, so the process ends failed at once, saying why (the operator carries it into the job's status).
+      const stalled = health.check();
+      if (!stalled) return void stop(undefined, 'SIGTERM');
+      if (!causeWritten) causeWritten = writeTerminationMessage(`${stalled.code}: ${stalled.message}`);
+      jobLog.error({ stalled: stalled.stalled, code: stalled.code }, 'stopped for want of progress');
+      for (const t of tasks) t.requestStop();
+      finish(1);
+    });
     process.once('SIGINT', () => void stop(undefined, 'SIGINT'));
   }
   // One request before any task restores: wrong credentials, a missing bucket or an untrusted certificate end the

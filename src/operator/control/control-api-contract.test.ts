@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { ports } from '../../api/constants.ts';
-import { parseTaskManagerStatus, type TaskManagerStatusDocument } from '../../api/control-api.ts';
+import {
+  type NoProgressDocument,
+  parseTaskManagerStatus,
+  type TaskManagerStatusDocument,
+} from '../../api/control-api.ts';
 import { startControlServer } from '../../runtime/control/control-server.ts';
 import {
   disposeTaskManagerSavepoint,
@@ -45,6 +49,7 @@ describe('the control API contract, runtime server against operator client', () 
   const token = 'contract-token';
   const calls: string[] = [];
   let server: Server;
+  let stalled: NoProgressDocument | undefined;
 
   before(async () => {
     server = await startControlServer({
@@ -53,6 +58,7 @@ describe('the control API contract, runtime server against operator client', () 
       token,
       handlers: {
         ready: () => true,
+        noProgress: () => stalled,
         status: () => document,
         savepoint: async (id) => calls.push(`savepoint ${id}`),
         stop: async (savepointId) => calls.push(`stop ${savepointId}`),
@@ -61,6 +67,21 @@ describe('the control API contract, runtime server against operator client', () 
     });
   });
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('liveness: ok while the tasks make progress, 503 naming the stalled task when not', async () => {
+    const live = await fetch(`http://${host}:${ports.control}/healthz`);
+    assert.equal(live.status, 200);
+    stalled = {
+      code: 'NO_PROGRESS',
+      message: 'no commit within the progress window of 30s: task 1 (lag 40, last commit 31s ago)',
+      progressWindowMs: 30_000,
+      stalled: [{ task: 1, lag: 40, sinceCommitMs: 31_000 }],
+    };
+    const dead = await fetch(`http://${host}:${ports.control}/healthz`);
+    assert.equal(dead.status, 503);
+    assert.deepEqual(await dead.json(), stalled);
+    stalled = undefined;
+  });
 
   it('the status document the runtime serves is the one the operator reads', async () => {
     const report = await fetchTaskManagerStatus(host, token, 5000);

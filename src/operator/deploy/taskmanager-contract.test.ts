@@ -72,6 +72,7 @@ const job: StreamJob = {
       interval: '15s',
       mode: 'at-least-once',
       timeout: '90s',
+      progressWindow: '2m',
       tolerableFailures: 7,
       retained: 4,
     },
@@ -106,6 +107,7 @@ describe('the operator–runtime contract: the pod environment', () => {
         timeoutMs: 90_000,
         tolerableFailures: 7,
         retained: 4,
+        progressWindowMs: 120_000,
       },
       storage: {
         kind: 's3',

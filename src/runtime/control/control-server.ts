@@ -1,13 +1,19 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
-import { controlPaths, type TaskManagerStatusDocument } from '../../api/control-api.ts';
+import {
+  controlPaths,
+  type NoProgressDocument,
+  type TaskManagerStatusDocument,
+} from '../../api/control-api.ts';
 import { savepointIdPattern } from '../../api/savepoint-ref.ts';
 import { CodedError } from '../../errors.ts';
 import { serveMetrics } from '../../metrics-http.ts';
 
 export interface ControlHandlers {
   ready: () => boolean;
+  /** Liveness: undefined while every task makes progress, else what stalled. */
+  noProgress: () => NoProgressDocument | undefined;
   status: () => TaskManagerStatusDocument;
   savepoint: (id: string) => Promise<unknown>;
   stop: (savepointId: string | undefined) => Promise<unknown>;
@@ -86,7 +92,10 @@ export function startControlServer(options: {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const route = `${req.method} ${path}`;
-    if (route === 'GET /healthz') return void res.end('ok\n');
+    if (route === 'GET /healthz') {
+      const stalled = options.handlers.noProgress();
+      return stalled ? send(res, 503, stalled) : void res.end('ok\n');
+    }
     if (route === 'GET /readyz') {
       const ready = options.handlers.ready();
       return void res.writeHead(ready ? 200 : 503).end(ready ? 'ok\n' : 'restoring\n');

@@ -21,6 +21,7 @@ import type { TaskMetrics } from '../metrics.ts';
 import { ownedPartitions, type TopicPartition } from './assignment.ts';
 import { TaskLifecycle } from './lifecycle.ts';
 import { type PartitionRuntime, restorePartitions } from './partition-runtime.ts';
+import type { TaskProgress } from './progress-health.ts';
 import { dropUnknownState, savepointOffsets } from './savepoint-restore.ts';
 
 const stage = 0;
@@ -71,6 +72,8 @@ export class StreamTask {
   private lastCheckpointId = 0;
   private lastCheckpoint: TaskStatus['lastCheckpoint'] = null;
   private committedAsOf: number | undefined;
+  /** The end offsets of the previous idle check; cleared by anything read. */
+  private idleEndOffsets: string | undefined;
   private failures = 0;
   private nextCheckpointAt = 0;
   /**
@@ -292,8 +295,10 @@ export class StreamTask {
     const plan = planCheckpoint(all, savepointId !== undefined);
     const changed = plan.snapshot;
     if (plan.empty) {
-      // Nothing was read since the last commit, so nothing was written either: no checkpoint to take.
-      this.committedAsOf = started;
+      // Nothing was read since the last commit, so nothing was written either: no checkpoint to take. The task
+      // counts as committed up to now only when the partition leaders confirm that nothing arrived: a task cut off
+      // from Kafka reads nothing too, and must not look idle (health by progress, progress-health.ts).
+      if (this.lifecycle.state === 'checkpointing' && (await this.idle())) this.committedAsOf = started;
       if (this.lifecycle.state === 'checkpointing') this.lifecycle.to('running');
       return undefined;
     }
@@ -356,6 +361,7 @@ export class StreamTask {
     }
     this.lastCheckpointId = checkpointId;
     this.committedAsOf = started;
+    this.idleEndOffsets = undefined;
     this.failures = 0;
     const durationMs = this.deps.now() - started;
     this.lastCheckpoint = {
@@ -406,6 +412,33 @@ export class StreamTask {
     }
     if (this.lifecycle.state === 'checkpointing') this.lifecycle.to('running');
     return undefined;
+  }
+
+  /**
+   * Whether this task, having read nothing since its last commit, is idle:
+   * the partition leaders answer, and their end offsets are where they were at
+   * the previous idle check, so nothing arrived that the task failed to read.
+   * Comparing the broker's answers with each other (not with what fetches
+   * saw) holds whatever transaction markers and open transactions the input has.
+   */
+  private async idle(): Promise<boolean> {
+    const consumer = this.consumer;
+    if (!consumer) return false;
+    try {
+      const ends = (
+        await consumer.endOffsets(
+          [...this.partitions.values()].map((p) => p.tp),
+          Math.min(5_000, this.deps.config.checkpoint.timeoutMs),
+        )
+      ).join(',');
+      const unchanged = ends === this.idleEndOffsets;
+      this.idleEndOffsets = ends;
+      return unchanged;
+    } catch (error) {
+      this.idleEndOffsets = undefined;
+      this.log.warn({ err: error }, 'progress: the partition leaders did not answer this idle task');
+      return false;
+    }
   }
 
   /** Deletes this task's snapshot objects that no pointer references and that fall outside the retained window. */
@@ -479,6 +512,18 @@ export class StreamTask {
       lastCheckpoint: this.lastCheckpoint,
       committedAsOf: this.committedAsOf === undefined ? null : new Date(this.committedAsOf).toISOString(),
       consecutiveCheckpointFailures: this.failures,
+    };
+  }
+
+  /** What health by progress judges (progress-health.ts). */
+  progress(): TaskProgress {
+    const partitions = this.status().partitions;
+    const known = partitions.every((p) => p.lag !== null);
+    return {
+      task: this.index,
+      state: this.lifecycle.state,
+      committedAsOf: this.committedAsOf,
+      lag: known ? partitions.reduce((sum, p) => sum + (p.lag ?? 0), 0) : null,
     };
   }
 
