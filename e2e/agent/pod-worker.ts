@@ -358,15 +358,19 @@ export class PodWorker {
     const startedAt = state.kind === 'running' ? state.startedAt : this.ctx.now();
     const containerID = state.kind === 'running' ? state.containerID : 'weir-agent://unknown';
     const termination = terminationFromExit(exit.code, exit.signal, constants.signals);
+    // What the container wrote to its termination-message file wins, as with the kubelet; a container killed
+    // for its liveness probe that wrote nothing gets that reason rather than its log's tail.
     const written = container.runFiles
       ? terminationMessageOf({
           file: container.runFiles.terminationFile,
           logFile: container.runFiles.logFile,
-          policy: container.spec.terminationMessagePolicy,
+          policy: container.livenessKilled ? 'File' : container.spec.terminationMessagePolicy,
           exitCode: termination.exitCode,
         })
       : undefined;
-    const message = container.livenessKilled ? 'Container failed its liveness probe and was killed' : written;
+    const message =
+      written ??
+      (container.livenessKilled ? 'Container failed its liveness probe and was killed' : undefined);
     container.record.state = {
       kind: 'terminated',
       ...termination,
