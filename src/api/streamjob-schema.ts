@@ -1,5 +1,6 @@
 import { savepointRefPattern } from './savepoint-ref.ts';
 import type { SchemaProps } from './schema.ts';
+import { s3EndpointPattern } from './taskmanager-env.ts';
 
 /*
  * The StreamJob schema: the single definition from which crds/streamjob.yaml
@@ -16,31 +17,24 @@ const duration = (description: string, defaultValue?: string) =>
     ...(defaultValue !== undefined ? { default: defaultValue } : {}),
   }) as const;
 
+/** A key of a Secret or of a ConfigMap in the StreamJob namespace. */
+const keyOf = (kind: 'Secret' | 'ConfigMap') =>
+  ({
+    type: 'object',
+    description: `A key of a ${kind} in the StreamJob namespace.`,
+    required: ['name', 'key'],
+    properties: {
+      name: { type: 'string', description: `Name of the ${kind}.`, minLength: 1, maxLength: 253 },
+      key: { type: 'string', description: 'The key.', minLength: 1, maxLength: 253 },
+    },
+  }) as const;
+
 /** A PEM (or other text) from a key of a Secret or of a ConfigMap: exactly one of them. */
 const keySelector = (description: string) =>
   ({
     type: 'object',
     description: `${description} From a Secret or a ConfigMap (exactly one).`,
-    properties: {
-      secretKeyRef: {
-        type: 'object',
-        description: 'A key of a Secret in the StreamJob namespace.',
-        required: ['name', 'key'],
-        properties: {
-          name: { type: 'string', description: 'Name of the Secret.', minLength: 1, maxLength: 253 },
-          key: { type: 'string', description: 'The key.', minLength: 1, maxLength: 253 },
-        },
-      },
-      configMapKeyRef: {
-        type: 'object',
-        description: 'A key of a ConfigMap in the StreamJob namespace.',
-        required: ['name', 'key'],
-        properties: {
-          name: { type: 'string', description: 'Name of the ConfigMap.', minLength: 1, maxLength: 253 },
-          key: { type: 'string', description: 'The key.', minLength: 1, maxLength: 253 },
-        },
-      },
-    },
+    properties: { secretKeyRef: keyOf('Secret'), configMapKeyRef: keyOf('ConfigMap') },
     'x-kubernetes-validations': [
       {
         rule: 'has(self.secretKeyRef) != has(self.configMapKeyRef)',
@@ -287,7 +281,7 @@ export const streamJobSpecSchema = {
             endpoint: {
               type: 'string',
               description: 'The S3 endpoint URL, for S3-compatible stores such as MinIO. Empty means AWS S3.',
-              pattern: '^https?://[^\\s/]+(/[^\\s]*)?$',
+              pattern: s3EndpointPattern,
               maxLength: 1024,
             },
             region: { type: 'string', description: 'The S3 region.', default: 'us-east-1', maxLength: 64 },
@@ -343,7 +337,7 @@ export const streamJobSpecSchema = {
         },
         timeout: duration('A checkpoint that takes longer than this fails.', '60s'),
         progressWindow: duration(
-          "Health by progress: a running task that has not committed for this long (an idle task counts as committed once the broker confirms it has read everything) fails its TaskManager's liveness probe, and the kubelet restarts it. Unset: two intervals plus the timeout.",
+          "Health by progress: a running task that has not committed for this long (an idle task counts as committed once its partition leaders confirm that nothing new arrived) fails its TaskManager's liveness probe; the pod fails and the restart strategy replaces it. Unset: two intervals plus the timeout.",
         ),
         tolerableFailures: {
           type: 'integer',

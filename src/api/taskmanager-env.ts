@@ -70,6 +70,9 @@ export const kafkaSecurityProtocols: readonly KafkaSecurityProtocol[] = [
 export type KafkaSaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
 export const kafkaSaslMechanisms: readonly KafkaSaslMechanism[] = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
 
+/** An S3 endpoint: an http:// or https:// URL (the CRD's pattern, and what the runtime accepts). */
+export const s3EndpointPattern = '^https?://[^\\s/]+(/[^\\s]*)?$';
+
 export type S3AddressingStyle = 'path' | 'virtual';
 export const s3AddressingStyles: readonly S3AddressingStyle[] = ['path', 'virtual'];
 

@@ -112,7 +112,7 @@ export class KafkaAdmin {
       if (error instanceof KafkaError && error.code === 'KAFKA_NOT_AUTHORIZED') {
         throw new KafkaError(
           operation,
-          `${error.message.slice(operation.length + 2)} (the job's principal needs READ on group ${groupId}, or on its prefix)`,
+          `${error.detail} (the job's principal needs READ on group ${groupId}, or on its prefix)`,
           {
             kafkaCode: error.kafkaCode,
             retriable: false,

@@ -9,6 +9,19 @@ class TestingClient extends EventEmitter {}
 const native = (code: number, message: string) =>
   Object.assign(new Error(message), { code, isRetriable: false, isFatal: false, isTxnRequiresAbort: false });
 
+/** A first connection to b1:9094 that fails with librdkafka's "broker transport failure" after logging `line`. */
+function transportFailureAfterLogging(client: TestingClient, line: string): Promise<KafkaError> {
+  return connectTo(
+    'b1:9094',
+    30_000,
+    async () => {
+      client.emit('event.log', { severity: 3, message: line });
+      throw toKafkaError('connect producer t0', native(-195, 'broker transport failure'));
+    },
+    client,
+  ).catch((e: unknown) => e as KafkaError);
+}
+
 describe('Kafka errors name their cause', () => {
   const codes: [number, string][] = [
     [-169, 'KAFKA_AUTHENTICATION_FAILED'],
@@ -46,20 +59,10 @@ describe('Kafka errors name their cause', () => {
 
   it('credentials the broker refused are named from the librdkafka error log, not called unreachable', async () => {
     const client = new TestingClient();
-    const error = await connectTo(
-      'b1:9094',
-      30_000,
-      async () => {
-        client.emit('event.log', {
-          severity: 3,
-          fac: 'FAIL',
-          message:
-            '[thrd:sasl_ssl://b1:9094/bootstrap]: sasl_ssl://b1:9094/bootstrap: SASL authentication error: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512',
-        });
-        throw toKafkaError('connect producer t0', native(-195, 'broker transport failure'));
-      },
+    const error = await transportFailureAfterLogging(
       client,
-    ).catch((e: unknown) => e as KafkaError);
+      '[thrd:sasl_ssl://b1:9094/bootstrap]: sasl_ssl://b1:9094/bootstrap: SASL authentication error: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512',
+    );
     assert.equal(error.code, 'KAFKA_AUTHENTICATION_FAILED');
     assert.equal(error.retriable, false);
     assert.match(
@@ -70,19 +73,10 @@ describe('Kafka errors name their cause', () => {
   });
 
   it('a refused connection stays unreachable, with the librdkafka reason', async () => {
-    const client = new TestingClient();
-    const error = await connectTo(
-      'b1:9094',
-      30_000,
-      async () => {
-        client.emit('event.log', {
-          severity: 3,
-          message: 'sasl_ssl://b1:9094/bootstrap: Connect to ipv4#10.0.0.1:9094 failed: Connection refused',
-        });
-        throw toKafkaError('connect producer t0', native(-195, 'broker transport failure'));
-      },
-      client,
-    ).catch((e: unknown) => e as KafkaError);
+    const error = await transportFailureAfterLogging(
+      new TestingClient(),
+      'sasl_ssl://b1:9094/bootstrap: Connect to ipv4#10.0.0.1:9094 failed: Connection refused',
+    );
     assert.equal(error.code, 'KAFKA_UNREACHABLE');
     assert.match(
       error.message,

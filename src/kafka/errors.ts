@@ -11,6 +11,8 @@ export class KafkaError extends CodedError {
   readonly fatal: boolean;
   readonly abortable: boolean;
   readonly operation: string;
+  /** What went wrong, without the operation in front (the message is "operation: detail"). */
+  readonly detail: string;
 
   constructor(
     operation: string,
@@ -19,6 +21,7 @@ export class KafkaError extends CodedError {
   ) {
     super(details.code ?? `KAFKA_ERROR_${details.kafkaCode}`, `${operation}: ${message}`, details.retriable);
     this.operation = operation;
+    this.detail = message;
     this.kafkaCode = details.kafkaCode;
     this.fatal = details.fatal;
     this.abortable = details.abortable;
@@ -85,8 +88,8 @@ export async function connectTo<T>(
   // librdkafka says only "broker transport failure" when a connection fails; why (a refused login, a failed TLS
   // handshake, a refused connection) is in its error log lines, which errorLogSettings routes to events.
   let why: string | undefined;
-  const onLog = (line: { severity?: number; message?: string }) => {
-    if ((line.severity ?? 7) <= 3 && line.message) why = line.message.replace(/^\[thrd:[^\]]*\]: /, '');
+  const onLog = (line: LogLine) => {
+    why = errorLine(line) ?? why;
   };
   client?.on('event.log', onLog);
   try {
@@ -105,7 +108,7 @@ export async function connectTo<T>(
     if (error instanceof KafkaError && unreachable.has(error.kafkaCode)) {
       throw new KafkaError(
         error.operation,
-        `no broker of ${bootstrapServers} answered within ${Math.round(timeoutMs / 1000)}s (${why ?? error.message.slice(error.operation.length + 2)})`,
+        `no broker of ${bootstrapServers} answered within ${Math.round(timeoutMs / 1000)}s (${why ?? error.detail})`,
         {
           kafkaCode: error.kafkaCode,
           retriable: true,
@@ -131,10 +134,22 @@ function connectionRefusal(line: string): string | undefined {
 /** Client settings under which librdkafka's error-level log lines arrive as 'event.log' events (and nowhere else). */
 export const errorLogSettings = { log_level: 3, event_cb: true } as const;
 
+/** A librdkafka log line, as an 'event.log' event carries it. */
+export interface LogLine {
+  severity?: number;
+  message?: string;
+}
+
 /** The part of a librdkafka client that reports its log lines as events. */
 export interface ErrorEmitter {
-  on(event: 'event.log', listener: (line: { severity?: number; message?: string }) => void): unknown;
-  off(event: 'event.log', listener: (line: { severity?: number; message?: string }) => void): unknown;
+  on(event: 'event.log', listener: (line: LogLine) => void): unknown;
+  off(event: 'event.log', listener: (line: LogLine) => void): unknown;
+}
+
+/** An error-level line's text without librdkafka's thread prefix; undefined for any other line. */
+export function errorLine(line: LogLine): string | undefined {
+  if ((line.severity ?? 7) > 3 || !line.message) return undefined;
+  return line.message.replace(/^\[thrd:[^\]]*\]: /, '');
 }
 
 /**
@@ -150,9 +165,8 @@ export function transactionFailure(
   earlierError: string | undefined,
   writtenTopics: readonly string[],
 ): KafkaError {
-  const detail = error.message.slice(error.operation.length + 2);
   const earlier = error.kafkaCode === kafkaErrorCodes.state ? earlierError : undefined;
-  const cause = earlier ? `${detail}: the transaction failed earlier: ${earlier}` : detail;
+  const cause = earlier ? `${error.detail}: the transaction failed earlier: ${earlier}` : error.detail;
   const topicDenied =
     error.kafkaCode === kafkaErrorCodes.topicAuthorizationFailed || /Topic authorization failed/i.test(cause);
   if (!topicDenied) {

@@ -2,6 +2,7 @@ import type { AssignedConsumer } from './assigned-consumer.ts';
 import {
   connectTo,
   type ErrorEmitter,
+  errorLine,
   errorLogSettings,
   KafkaError,
   settle,
@@ -58,8 +59,7 @@ export class TransactionalProducer {
     this.transactionalId = transactionalId;
     this.timeoutMs = timeoutMs;
     (producer as unknown as ErrorEmitter).on('event.log', (line) => {
-      if ((line.severity ?? 7) <= 3 && line.message)
-        this.lastErrorLine = line.message.replace(/^\[thrd:[^\]]*\]: /, '');
+      this.lastErrorLine = errorLine(line) ?? this.lastErrorLine;
     });
   }
 

@@ -9,6 +9,7 @@ import {
   type S3AddressingStyle,
   s3AddressingStyle,
   s3AddressingStyles,
+  s3EndpointPattern,
 } from '../api/taskmanager-env.ts';
 import { RuntimeError } from './errors.ts';
 
@@ -99,6 +100,23 @@ function oneOf<T extends string>(
 }
 
 /**
+ * The PEM text in `name`, if set; `withoutTls` names what makes a PEM
+ * meaningless here (a connection that uses no TLS), which is then an error.
+ */
+function pem(env: NodeJS.ProcessEnv, name: string, withoutTls: string | undefined): string | undefined {
+  const text = env[name] || undefined;
+  if (text === undefined) return undefined;
+  if (withoutTls !== undefined) fail(name, `is set, but ${withoutTls} uses no TLS`);
+  if (!text.includes('-----BEGIN ')) fail(name, 'must hold PEM text (-----BEGIN …)');
+  return text;
+}
+
+/** Two variables that only mean something together: both set, or neither. */
+function together(env: NodeJS.ProcessEnv, first: string, second: string, why = ''): void {
+  if (Boolean(env[first]) !== Boolean(env[second])) fail(first, `and ${second} must be set together${why}`);
+}
+
+/**
  * The librdkafka security settings of the pod's environment. Secrets arrive
  * as values of variables the kubelet filled from Secret references; they are
  * never logged (the configuration is not).
@@ -117,31 +135,20 @@ function kafkaSecurity(env: NodeJS.ProcessEnv): Record<string, string> {
     [e.kafkaTlsPrivateKey, 'ssl.key.pem'],
   ];
   for (const [name, setting] of tls) {
-    const pem = env[name];
-    if (!pem) continue;
-    if (!protocol.endsWith('SSL')) fail(name, `is set, but security protocol ${protocol} uses no TLS`);
-    if (!pem.includes('-----BEGIN ')) fail(name, 'must hold PEM text (-----BEGIN …)');
-    settings[setting] = pem;
+    const text = pem(env, name, protocol.endsWith('SSL') ? undefined : `security protocol ${protocol}`);
+    if (text) settings[setting] = text;
   }
-  if (Boolean(env[e.kafkaTlsCertificate]) !== Boolean(env[e.kafkaTlsPrivateKey])) {
-    fail(e.kafkaTlsCertificate, `and ${e.kafkaTlsPrivateKey} must be set together (mutual TLS)`);
-  }
+  together(env, e.kafkaTlsCertificate, e.kafkaTlsPrivateKey, ' (mutual TLS)');
   return settings;
 }
 
 function s3Storage(env: NodeJS.ProcessEnv): TaskManagerConfig['storage'] {
   const endpoint = env[e.s3Endpoint] || undefined;
-  if (endpoint !== undefined && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(endpoint)) {
+  if (endpoint !== undefined && !new RegExp(s3EndpointPattern).test(endpoint)) {
     fail(e.s3Endpoint, `must be an http:// or https:// URL, got "${endpoint}"`);
   }
-  const tlsCa = env[e.s3TlsCa] || undefined;
-  if (tlsCa !== undefined) {
-    if (!tlsCa.includes('-----BEGIN ')) fail(e.s3TlsCa, 'must hold PEM text (-----BEGIN …)');
-    if (endpoint?.startsWith('http://')) fail(e.s3TlsCa, `is set, but endpoint ${endpoint} uses no TLS`);
-  }
-  if (Boolean(env[e.s3AccessKey]) !== Boolean(env[e.s3SecretKey])) {
-    fail(e.s3AccessKey, `and ${e.s3SecretKey} must be set together`);
-  }
+  const tlsCa = pem(env, e.s3TlsCa, endpoint?.startsWith('http://') ? `endpoint ${endpoint}` : undefined);
+  together(env, e.s3AccessKey, e.s3SecretKey);
   return {
     kind: 's3',
     url: required(env, e.s3Url),

@@ -187,11 +187,14 @@ export async function runTaskManager(
     'serving',
   );
 
+  // The first failure is the cause; what fails after it is usually its consequence.
   let causeWritten = false;
+  const writeCause = (cause: unknown) => {
+    if (!causeWritten) causeWritten = writeTerminationMessage(terminationMessage(cause));
+  };
   const failed = (task: StreamTask, error: unknown) => {
     const coded = error as { code?: string; retriable?: boolean };
-    // The first failure is the cause; what fails after it is usually its consequence.
-    if (!causeWritten) causeWritten = writeTerminationMessage(terminationMessage(error));
+    writeCause(error);
     jobLog.error(
       { task: task.index, err: error, code: coded.code, retriable: coded.retriable },
       'task failed',
@@ -206,7 +209,7 @@ export async function runTaskManager(
       // anyway, so the process ends failed at once, saying why (the operator carries it into the job's status).
       const stalled = health.check();
       if (!stalled) return void stop(undefined, 'SIGTERM');
-      if (!causeWritten) causeWritten = writeTerminationMessage(`${stalled.code}: ${stalled.message}`);
+      writeCause(stalled);
       jobLog.error({ stalled: stalled.stalled, code: stalled.code }, 'stopped for want of progress');
       for (const t of tasks) t.requestStop();
       finish(1);

@@ -8,6 +8,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { type S3AddressingStyle, s3AddressingStyle } from '../api/taskmanager-env.ts';
 import {
   type CheckpointStorage,
   checkKey,
@@ -22,8 +23,8 @@ export interface S3StorageOptions {
   url: string;
   endpoint?: string;
   region: string;
-  /** path: endpoint/bucket/key; virtual: bucket.endpoint/key. Unset: path with an endpoint, virtual without. */
-  addressingStyle?: 'path' | 'virtual';
+  /** path: endpoint/bucket/key; virtual: bucket.endpoint/key. Unset: as s3AddressingStyle() defaults it. */
+  addressingStyle?: S3AddressingStyle;
   /** A PEM bundle trusted in addition to the system's CAs (a private CA's MinIO or gateway). */
   tlsCa?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string };
@@ -59,7 +60,7 @@ export class S3Storage implements CheckpointStorage {
       : undefined;
     this.client = new S3Client({
       region: options.region,
-      forcePathStyle: (options.addressingStyle ?? (options.endpoint ? 'path' : 'virtual')) === 'path',
+      forcePathStyle: s3AddressingStyle(options) === 'path',
       maxAttempts: 1, // the checkpoint protocol decides about retries, within its timeout
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       ...(options.credentials ? { credentials: options.credentials } : {}),

@@ -52,11 +52,15 @@ function upgradeStep(upgrade: JobConditionsInput['upgrade']): string {
   return `starting generation ${upgrade.toGeneration}${upgrade.message ? ` (${upgrade.message})` : ''}`;
 }
 
-/** Ready, Progressing and Degraded for a phase, and the Ready message (phase events quote it). */
+/**
+ * Ready, Progressing and Degraded for a phase, and the Ready message (phase
+ * events quote it). `podProblem`: Ready's reason is a pod's that does not
+ * start, not the phase's, so no phase event announces it.
+ */
 export function jobConditions(
   current: Condition[],
   input: JobConditionsInput,
-): { conditions: Condition[]; readyMessage: string } {
+): { conditions: Condition[]; readyMessage: string; podProblem: boolean } {
   const { phase, parallelism, readyTasks, generation, now, lastFailure } = input;
   const ready = {
     Running: { status: 'True', reason: 'Running', message: `all ${parallelism} tasks are ready` },
@@ -75,7 +79,8 @@ export function jobConditions(
     Failed: { status: 'False', reason: 'RestartStrategyExhausted', message: input.failedMessage },
   } as const;
   const problem = input.podProblems?.[0];
-  const notStarting = problem && phase !== 'Running' && phase !== 'Suspended' && phase !== 'Failed';
+  const notStarting =
+    problem !== undefined && phase !== 'Running' && phase !== 'Suspended' && phase !== 'Failed';
   const readyCondition = notStarting
     ? {
         status: 'False' as const,
@@ -115,7 +120,7 @@ export function jobConditions(
       generation,
       now,
     );
-    return { conditions, readyMessage: readyCondition.message };
+    return { conditions, readyMessage: readyCondition.message, podProblem: notStarting };
   }
   const degraded = phase === 'Failed' || phase === 'Restarting' || input.recentlyFailed;
   conditions = setCondition(
@@ -134,7 +139,7 @@ export function jobConditions(
     generation,
     now,
   );
-  return { conditions, readyMessage: readyCondition.message };
+  return { conditions, readyMessage: readyCondition.message, podProblem: notStarting };
 }
 
 /** "pod x-tm-0: Unschedulable: 0/2 nodes are available: …", and how many more share the problem. */

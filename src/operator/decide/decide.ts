@@ -360,7 +360,7 @@ function recordConditions(pass: Pass, phase: Phase, pods: PodsOutcome, deployedS
   status.conditions = summary.conditions;
   const readyNow = summary.conditions.find((c) => c.type === 'Ready');
   const readyBefore = previous.conditions?.find((c) => c.type === 'Ready');
-  if (readyNow && readyNow.reason !== readyBefore?.reason && !phaseReasons.has(readyNow.reason)) {
+  if (summary.podProblem && readyNow && readyNow.reason !== readyBefore?.reason) {
     // A pod that cannot be scheduled or started changes no phase; the condition's new reason is the news.
     pass.events.push({ type: 'Warning', reason: readyNow.reason, message: readyNow.message });
   }
@@ -379,16 +379,6 @@ function recordConditions(pass: Pass, phase: Phase, pods: PodsOutcome, deployedS
     }
   }
 }
-
-/** Ready reasons that a phase event already announces. */
-const phaseReasons = new Set([
-  'Running',
-  'Deploying',
-  'Restarting',
-  'Upgrading',
-  'Suspended',
-  'RestartStrategyExhausted',
-]);
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;

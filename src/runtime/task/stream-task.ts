@@ -110,10 +110,7 @@ export class StreamTask {
   async restore(): Promise<void> {
     this.lifecycle.to('restoring');
     const { config, job } = this.deps;
-    const admin = new KafkaAdmin(config.kafkaBootstrap, {
-      clientId: `weir-t${this.index}-admin`,
-      settings: config.kafkaSecurity,
-    });
+    const admin = this.admin();
     const counts = new Map<string, number>();
     try {
       for (const topic of job.source.topics) counts.set(topic, await admin.partitionCount(topic));
@@ -196,6 +193,15 @@ export class StreamTask {
     this.lifecycle.to('running');
   }
 
+  /** An admin client of this task, with the job's Kafka security settings; the caller disconnects it. */
+  private admin(): KafkaAdmin {
+    const { config } = this.deps;
+    return new KafkaAdmin(config.kafkaBootstrap, {
+      clientId: `weir-t${this.index}-admin`,
+      settings: config.kafkaSecurity,
+    });
+  }
+
   /**
    * A consumer refused the offset group only times out (librdkafka retries
    * the refused coordinator lookup until its deadline). Before failing, an
@@ -203,13 +209,9 @@ export class StreamTask {
    * the group; any other failure is rethrown as it was.
    */
   private async explainCommittedFailure(error: unknown, partition: TopicPartition): Promise<never> {
-    const { config } = this.deps;
-    const admin = new KafkaAdmin(config.kafkaBootstrap, {
-      clientId: `weir-t${this.index}-admin`,
-      settings: config.kafkaSecurity,
-    });
+    const admin = this.admin();
     try {
-      await admin.checkGroupAccess(config.offsetGroup, partition);
+      await admin.checkGroupAccess(this.deps.config.offsetGroup, partition);
     } finally {
       admin.disconnect();
     }
@@ -517,16 +519,16 @@ export class StreamTask {
 
   /** What health by progress judges (progress-health.ts). */
   progress(): TaskProgress {
-    const partitions = this.status().partitions;
-    const known = partitions.every((p) => p.lag !== null);
+    const known = this.status().partitions.every((p) => p.lag !== null);
     return {
       task: this.index,
       state: this.lifecycle.state,
       committedAsOf: this.committedAsOf,
-      lag: known ? partitions.reduce((sum, p) => sum + (p.lag ?? 0), 0) : null,
+      lag: known ? this.lag() : null,
     };
   }
 
+  /** Records waiting in this task's partitions; a partition whose lag is not known yet counts 0. */
   lag(): number {
     return this.status().partitions.reduce((sum, p) => sum + (p.lag ?? 0), 0);
   }
