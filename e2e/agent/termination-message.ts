@@ -17,14 +17,15 @@ export function prepareTerminationFile(hostPath: string): void {
   chmodSync(hostPath, 0o666);
 }
 
-function readTail(path: string, maxBytes: number): string {
+/** At most `maxBytes` of a file, from its start or from its end; empty when it cannot be read. */
+function readPart(path: string, maxBytes: number, from: 'start' | 'end'): string {
   let fd: number | undefined;
   try {
     const size = statSync(path).size;
     const length = Math.min(size, maxBytes);
     const buffer = Buffer.alloc(length);
     fd = openSync(path, 'r');
-    readSync(fd, buffer, 0, length, size - length);
+    readSync(fd, buffer, 0, length, from === 'start' ? 0 : size - length);
     return buffer.toString('utf8');
   } catch {
     return '';
@@ -45,20 +46,10 @@ export function terminationMessageOf(options: {
   policy: string | undefined;
   exitCode: number;
 }): string | undefined {
-  let fd: number | undefined;
-  let written = '';
-  try {
-    fd = openSync(options.file, 'r');
-    const buffer = Buffer.alloc(fileMaxBytes);
-    written = buffer.subarray(0, readSync(fd, buffer, 0, fileMaxBytes, 0)).toString('utf8');
-  } catch {
-    // no file: nothing was written
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+  const written = readPart(options.file, fileMaxBytes, 'start');
   if (written.trim()) return written;
   if (options.policy !== 'FallbackToLogsOnError' || options.exitCode === 0) return undefined;
-  const tail = readTail(options.logFile, logTailMaxBytes).split('\n');
+  const tail = readPart(options.logFile, logTailMaxBytes, 'end').split('\n');
   if (tail.at(-1) === '') tail.pop();
   const lines = tail.slice(-logTailMaxLines).join('\n');
   return lines.trim() ? lines : undefined;

@@ -1,21 +1,40 @@
+import { readFileSync } from 'node:fs';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { AssignedConsumer, type CommittedOffset } from '../../src/kafka/assigned-consumer.ts';
 import { withKafkaRetries } from '../../src/kafka/errors.ts';
 import { decodeCommitMetadata, type PartitionPointer } from '../../src/runtime/checkpoint/commit-metadata.ts';
 import { restorePartitions } from '../../src/runtime/task/partition-runtime.ts';
-import { S3Storage } from '../../src/storage/s3-storage.ts';
+import { S3Storage, type S3StorageOptions } from '../../src/storage/s3-storage.ts';
 import { requireEnv } from './cluster.ts';
 import { kafkaBootstrap } from './kafka-topics.ts';
 
-export function runtimeStorage(url = `s3://${requireEnv('WEIR_S3_BUCKET')}/e2e-runtime`): S3Storage {
+/** The harness MinIO servers' keys (both servers have the same). */
+export function harnessS3Credentials(): { accessKeyId: string; secretAccessKey: string } {
+  return {
+    accessKeyId: requireEnv('WEIR_S3_ACCESS_KEY'),
+    secretAccessKey: requireEnv('WEIR_S3_SECRET_KEY'),
+  };
+}
+
+/** The harness's second MinIO, which serves only TLS with a certificate from the harness CA. */
+export function harnessTlsS3(): { endpoint: string; tlsCa: string } {
+  return {
+    endpoint: requireEnv('WEIR_S3_TLS_ENDPOINT'),
+    tlsCa: readFileSync(requireEnv('WEIR_S3_TLS_CA'), 'utf8'),
+  };
+}
+
+/** Storage at `url` on the harness MinIO (plain HTTP), or with `overrides` (say, harnessTlsS3()) elsewhere. */
+export function runtimeStorage(
+  url = `s3://${requireEnv('WEIR_S3_BUCKET')}/e2e-runtime`,
+  overrides: Partial<S3StorageOptions> = {},
+): S3Storage {
   return new S3Storage({
     url,
     endpoint: requireEnv('WEIR_S3_ENDPOINT'),
     region: 'us-east-1',
-    credentials: {
-      accessKeyId: requireEnv('WEIR_S3_ACCESS_KEY'),
-      secretAccessKey: requireEnv('WEIR_S3_SECRET_KEY'),
-    },
+    credentials: harnessS3Credentials(),
+    ...overrides,
   });
 }
 
@@ -25,10 +44,7 @@ export async function createMinioSecret(core: CoreV1Api, namespace: string): Pro
     namespace,
     body: {
       metadata: { name: 'minio' },
-      stringData: {
-        accessKeyId: requireEnv('WEIR_S3_ACCESS_KEY'),
-        secretAccessKey: requireEnv('WEIR_S3_SECRET_KEY'),
-      },
+      stringData: harnessS3Credentials(),
     },
   });
 }

@@ -25,12 +25,33 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
   const suite = jobSuite('rt-kafka-sec');
   const password = `pw-${uniqueName('x')}`;
 
+  const secret = (name: string, stringData: Record<string, string>) =>
+    suite.cluster.core.createNamespacedSecret({
+      namespace: suite.namespace,
+      body: { metadata: { name }, stringData },
+    });
+
+  /**
+   * A SCRAM-SHA-512 user whose password is `userPassword`, and the Secret
+   * `secretName` that gives a job that user with `jobPassword`.
+   */
+  async function scramLogin(secretName: string, jobPassword = password, userPassword = password) {
+    const user = uniqueName('scram');
+    await scramUser(user, 'SCRAM-SHA-512', userPassword);
+    await secret(secretName, { username: user, password: jobPassword });
+    return user;
+  }
+
+  /** spec.kafka for SCRAM-SHA-512 over TLS, logging in with the Secret `secretName`. */
+  const saslSsl = (secretName: string) => ({
+    bootstrapServers: requireEnv('WEIR_KAFKA_SASL_SSL_BOOTSTRAP'),
+    securityProtocol: 'SASL_SSL',
+    saslMechanism: 'SCRAM-SHA-512',
+    secretRef: { name: secretName },
+    tls: { ca: { secretKeyRef: { name: 'kafka-ca', key: 'ca.crt' } } },
+  });
+
   before(async () => {
-    const secret = (name: string, stringData: Record<string, string>) =>
-      suite.cluster.core.createNamespacedSecret({
-        namespace: suite.namespace,
-        body: { metadata: { name }, stringData },
-      });
     await secret('kafka-ca', { 'ca.crt': readFileSync(requireEnv('WEIR_KAFKA_CA'), 'utf8') });
     await secret('kafka-client', {
       'tls.crt': readFileSync(requireEnv('WEIR_KAFKA_CLIENT_CERT'), 'utf8'),
@@ -113,21 +134,10 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
   }
 
   it('SASL_SSL with SCRAM-SHA-512 and least-privilege ACLs: exactly once through a TaskManager SIGKILL', async () => {
-    const user = uniqueName('scram');
-    await scramUser(user, 'SCRAM-SHA-512', password);
-    await suite.cluster.core.createNamespacedSecret({
-      namespace: suite.namespace,
-      body: { metadata: { name: 'kafka-user' }, stringData: { username: user, password } },
-    });
+    const user = await scramLogin('kafka-user');
     const t = await topics('sasl');
     await grantJobAcls(`User:${user}`, { namespace: suite.namespace, name: 'sasl', ...t });
-    await securedJob('sasl', t, {
-      bootstrapServers: requireEnv('WEIR_KAFKA_SASL_SSL_BOOTSTRAP'),
-      securityProtocol: 'SASL_SSL',
-      saslMechanism: 'SCRAM-SHA-512',
-      secretRef: { name: 'kafka-user' },
-      tls: { ca: { secretKeyRef: { name: 'kafka-ca', key: 'ca.crt' } } },
-    });
+    await securedJob('sasl', t, saslSsl('kafka-user'));
     await exactlyOnceThroughAKill('sasl', t);
   });
 
@@ -146,24 +156,10 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
   });
 
   it('a wrong password is named in status and an event, and the operator keeps working', async () => {
-    const user = uniqueName('scram');
-    await scramUser(user, 'SCRAM-SHA-512', 'the-right-one');
-    await suite.cluster.core.createNamespacedSecret({
-      namespace: suite.namespace,
-      body: {
-        metadata: { name: 'kafka-wrong' },
-        stringData: { username: user, password: 'not-the-right-one' },
-      },
-    });
+    const user = await scramLogin('kafka-wrong', 'not-the-right-one', 'the-right-one');
     const t = await topics('wrongpw');
     await grantJobAcls(`User:${user}`, { namespace: suite.namespace, name: 'wrongpw', ...t });
-    await securedJob('wrongpw', t, {
-      bootstrapServers: requireEnv('WEIR_KAFKA_SASL_SSL_BOOTSTRAP'),
-      securityProtocol: 'SASL_SSL',
-      saslMechanism: 'SCRAM-SHA-512',
-      secretRef: { name: 'kafka-wrong' },
-      tls: { ca: { secretKeyRef: { name: 'kafka-ca', key: 'ca.crt' } } },
-    });
+    await securedJob('wrongpw', t, saslSsl('kafka-wrong'));
     const job = await causeNamed('wrongpw', /KAFKA_AUTHENTICATION_FAILED: .*invalid credentials/);
     await warningMatching(job, /^TaskFailed: .*KAFKA_AUTHENTICATION_FAILED/);
     const all = JSON.stringify({ status: job.status, events: await warningsOf(job) });
@@ -174,21 +170,10 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
 
   /** A SCRAM job whose principal has every ACL it needs but `missing`. */
   async function jobMissingAcl(name: string, missing: 'group' | 'output-write') {
-    const user = uniqueName('scram');
-    await scramUser(user, 'SCRAM-SHA-512', password);
-    await suite.cluster.core.createNamespacedSecret({
-      namespace: suite.namespace,
-      body: { metadata: { name: `kafka-${name}` }, stringData: { username: user, password } },
-    });
+    const user = await scramLogin(`kafka-${name}`);
     const t = await topics(name);
     await grantJobAcls(`User:${user}`, { namespace: suite.namespace, name, ...t }, missing);
-    await securedJob(name, t, {
-      bootstrapServers: requireEnv('WEIR_KAFKA_SASL_SSL_BOOTSTRAP'),
-      securityProtocol: 'SASL_SSL',
-      saslMechanism: 'SCRAM-SHA-512',
-      secretRef: { name: `kafka-${name}` },
-      tls: { ca: { secretKeyRef: { name: 'kafka-ca', key: 'ca.crt' } } },
-    });
+    await securedJob(name, t, saslSsl(`kafka-${name}`));
     return t;
   }
 

@@ -22,31 +22,31 @@ describe('health by progress', {
 }, () => {
   const suite = jobSuite('rt-progress');
 
-  /** The job's checkpoints with a short timeout and progress window, so the test waits seconds, not minutes. */
-  function withWindow(body: Record<string, unknown>): Record<string, unknown> {
-    const spec = body.spec as { checkpoints: Record<string, unknown> };
-    Object.assign(spec.checkpoints, { timeout: '3s', progressWindow: '6s' });
-    return body;
-  }
-
-  async function create(name: string, input: string, output: string) {
+  /**
+   * A keyed-count-sum job checkpointing every second with a 3 s timeout and a
+   * 6 s progress window (so the test waits seconds, not minutes), Running and
+   * through the first `records` of its input; returns its topics.
+   */
+  async function runningJob(name: string, records: number) {
+    const input = uniqueName(`${name}-in`);
+    const output = uniqueName(`${name}-out`);
+    await createTopics({ name: input, partitions }, { name: output, partitions });
+    await produce(input, keyedInput(0, records, keys));
     const body = weirDevJob(name, 'keyed-count-sum', {
       args: { input, output, version: 'v1' },
       storageUrl: `s3://weir/e2e-progress-${uniqueName('r')}`,
       interval: '1s',
       spec: { parallelism: partitions, restartStrategy: { type: 'fixed-delay', attempts: 10, delay: '1s' } },
-    });
-    return suite.jobs.create(withWindow(body));
+    }) as { spec: { checkpoints: Record<string, unknown> } };
+    Object.assign(body.spec.checkpoints, { timeout: '3s', progressWindow: '6s' });
+    await suite.jobs.create(body);
+    await suite.jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 120_000);
+    await readCommitted(output, partitions, { expected: records, timeoutMs: 60_000, quietMs: 200 });
+    return { input, output };
   }
 
   it('a TaskManager cut off from Kafka only is replaced, and exactly once holds', async () => {
-    const input = uniqueName('prog-in');
-    const output = uniqueName('prog-out');
-    await createTopics({ name: input, partitions }, { name: output, partitions });
-    await produce(input, keyedInput(0, 1000, keys));
-    await create('cutoff', input, output);
-    await suite.jobs.waitFor('cutoff', 'Running', (j) => j.status?.phase === 'Running', 120_000);
-    await readCommitted(output, partitions, { expected: 1000, timeoutMs: 60_000, quietMs: 200 });
+    const { input, output } = await runningJob('cutoff', 1000);
 
     await setPodTrafficDrop(suite.namespace, 'cutoff-tm-0', requireEnv('WEIR_KAFKA_BOOTSTRAP'), 'on');
     await produce(input, keyedInput(1000, 1000, keys));
@@ -71,13 +71,7 @@ describe('health by progress', {
   });
 
   it('an idle job is never restarted for want of progress', async () => {
-    const input = uniqueName('idle-in');
-    const output = uniqueName('idle-out');
-    await createTopics({ name: input, partitions }, { name: output, partitions });
-    await produce(input, keyedInput(0, 100, keys));
-    await create('idle', input, output);
-    await suite.jobs.waitFor('idle', 'Running', (j) => j.status?.phase === 'Running', 120_000);
-    await readCommitted(output, partitions, { expected: 100, timeoutMs: 60_000, quietMs: 200 });
+    await runningJob('idle', 100);
     // Five progress windows without input: the tasks prove they are idle at every checkpoint due.
     const since = Date.now();
     await delay(30_000);

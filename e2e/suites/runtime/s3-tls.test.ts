@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { S3Storage } from '../../../src/storage/s3-storage.ts';
 import { harnessContainerPid, requireEnv } from '../../support/cluster.ts';
-import { countSumProblems, keyedInput } from '../../support/committed-state.ts';
+import { countSumProblems, harnessTlsS3, keyedInput, runtimeStorage } from '../../support/committed-state.ts';
 import { harnessAgentUrl } from '../../support/harness-agent.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
@@ -23,10 +21,9 @@ describe('checkpoints to S3 over TLS with a CA from a Secret', {
   const suite = jobSuite('rt-s3-tls');
 
   it('checkpoints and restores over TLS: exactly once through a TaskManager SIGKILL', async () => {
-    const ca = readFileSync(requireEnv('WEIR_S3_TLS_CA'), 'utf8');
     await suite.cluster.core.createNamespacedSecret({
       namespace: suite.namespace,
-      body: { metadata: { name: 's3-ca' }, stringData: { 'ca.crt': ca } },
+      body: { metadata: { name: 's3-ca' }, stringData: { 'ca.crt': harnessTlsS3().tlsCa } },
     });
     const input = uniqueName('tls-in');
     const output = uniqueName('tls-out');
@@ -40,7 +37,7 @@ describe('checkpoints to S3 over TLS with a CA from a Secret', {
       spec: { parallelism: partitions, restartStrategy: { type: 'fixed-delay', attempts: 5, delay: '1s' } },
     }) as { spec: { checkpoints: { storage: Record<string, unknown> } } };
     Object.assign(body.spec.checkpoints.storage, {
-      endpoint: requireEnv('WEIR_S3_TLS_ENDPOINT'),
+      endpoint: harnessTlsS3().endpoint,
       tls: { ca: { secretKeyRef: { name: 's3-ca', key: 'ca.crt' } } },
     });
     await suite.jobs.create(body);
@@ -73,23 +70,8 @@ describe('checkpoints to S3 over TLS with a CA from a Secret', {
     assert.deepEqual(countSumProblems(records, 3000, keys), []);
 
     // The state went to the TLS server, and to nowhere else.
-    const credentials = {
-      accessKeyId: requireEnv('WEIR_S3_ACCESS_KEY'),
-      secretAccessKey: requireEnv('WEIR_S3_SECRET_KEY'),
-    };
-    const overTls = new S3Storage({
-      url,
-      endpoint: requireEnv('WEIR_S3_TLS_ENDPOINT'),
-      region: 'us-east-1',
-      tlsCa: ca,
-      credentials,
-    });
-    const plain = new S3Storage({
-      url,
-      endpoint: requireEnv('WEIR_S3_ENDPOINT'),
-      region: 'us-east-1',
-      credentials,
-    });
+    const overTls = runtimeStorage(url, harnessTlsS3());
+    const plain = runtimeStorage(url);
     const snapshots = (await overTls.list('')).filter((k) => k.endsWith('.snap'));
     assert.ok(snapshots.length >= partitions, `snapshots on the TLS server: ${snapshots.join(', ')}`);
     assert.deepEqual(await plain.list(''), []);

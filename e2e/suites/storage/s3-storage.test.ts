@@ -1,25 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { StorageUnavailableError } from '../../../src/storage/checkpoint-storage.ts';
-import { S3Storage } from '../../../src/storage/s3-storage.ts';
+import { S3Storage, type S3StorageOptions } from '../../../src/storage/s3-storage.ts';
 import { requireEnv, waitFor } from '../../support/cluster.ts';
+import { harnessS3Credentials, harnessTlsS3, runtimeStorage } from '../../support/committed-state.ts';
 import { describeStorageConformance } from '../../support/storage-conformance.ts';
 
 describeStorageConformance(
   'S3 on the harness MinIO',
-  () =>
-    new S3Storage({
-      url: `s3://${requireEnv('WEIR_S3_BUCKET')}/e2e-storage`,
-      endpoint: requireEnv('WEIR_S3_ENDPOINT'),
-      region: 'us-east-1',
-      credentials: {
-        accessKeyId: requireEnv('WEIR_S3_ACCESS_KEY'),
-        secretAccessKey: requireEnv('WEIR_S3_SECRET_KEY'),
-      },
-    }),
+  () => runtimeStorage(`s3://${requireEnv('WEIR_S3_BUCKET')}/e2e-storage`),
   `run-${randomBytes(3).toString('hex')}`,
 );
 
@@ -43,17 +34,10 @@ describe('S3Storage when the store does not answer', () => {
   });
 });
 
-/** The harness's second MinIO serves TLS with a certificate from the harness CA. */
-function tlsStorage(options: Partial<ConstructorParameters<typeof S3Storage>[0]> = {}): S3Storage {
-  return new S3Storage({
-    url: `s3://${requireEnv('WEIR_S3_BUCKET')}/e2e-storage-tls`,
-    endpoint: requireEnv('WEIR_S3_TLS_ENDPOINT'),
-    region: 'us-east-1',
-    tlsCa: readFileSync(requireEnv('WEIR_S3_TLS_CA'), 'utf8'),
-    credentials: {
-      accessKeyId: requireEnv('WEIR_S3_ACCESS_KEY'),
-      secretAccessKey: requireEnv('WEIR_S3_SECRET_KEY'),
-    },
+/** Storage on the harness's TLS MinIO, trusting the harness CA unless `options` say otherwise. */
+function tlsStorage(options: Partial<S3StorageOptions> = {}): S3Storage {
+  return runtimeStorage(`s3://${requireEnv('WEIR_S3_BUCKET')}/e2e-storage-tls`, {
+    ...harnessTlsS3(),
     ...options,
   });
 }
@@ -76,7 +60,7 @@ describe('S3Storage failures that name their cause', () => {
       'a wrong secret key',
       () =>
         tlsStorage({
-          credentials: { accessKeyId: requireEnv('WEIR_S3_ACCESS_KEY'), secretAccessKey: 'not-the-secret' },
+          credentials: { ...harnessS3Credentials(), secretAccessKey: 'not-the-secret' },
         }),
       'S3_ACCESS_DENIED',
     ],
@@ -135,17 +119,13 @@ describe('S3Storage multipart uploads', () => {
       return true;
     });
     await assert.rejects(storage.get(key), { code: 'SNAPSHOT_MISSING' });
+    const { endpoint, tlsCa } = harnessTlsS3();
     const s3 = new S3Client({
-      endpoint: requireEnv('WEIR_S3_TLS_ENDPOINT'),
+      endpoint,
       region: 'us-east-1',
       forcePathStyle: true,
-      credentials: {
-        accessKeyId: requireEnv('WEIR_S3_ACCESS_KEY'),
-        secretAccessKey: requireEnv('WEIR_S3_SECRET_KEY'),
-      },
-      requestHandler: {
-        httpsAgent: { ca: readFileSync(requireEnv('WEIR_S3_TLS_CA'), 'utf8') },
-      },
+      credentials: harnessS3Credentials(),
+      requestHandler: { httpsAgent: { ca: tlsCa } },
     });
     const pending = async () =>
       (await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: `e2e-storage-tls/${key}` })))
