@@ -119,7 +119,10 @@ export class NodeAgent {
       informer.subscribe({
         onAdd: (pod) => this.onPod(node, pod),
         onUpdate: (pod) => this.onPod(node, pod),
-        onDelete: (pod) => this.onPodGone(pod),
+        // A frozen node hears nothing from the API server: a deletion reaches it when it runs again.
+        onDelete: (pod) => {
+          if (node.state === 'running') this.onPodGone(pod);
+        },
       });
       node.kubelet = await startKubeletServer({
         address: identity.ip,
@@ -162,8 +165,11 @@ export class NodeAgent {
 
   /**
    * Simulates node loss. `stopped`: the machine is gone, its processes die
-   * and nothing is reported. `frozen`: the node is cut off from the control
-   * plane, so heartbeats and status stop while its pods keep running.
+   * and nothing is reported. `frozen`: the node agent hangs, as a kubelet
+   * that crashed or lost the API server with its containers left running:
+   * heartbeats, status and probes stop, pod deletions go unheard, and the
+   * pods keep running (and, with their links up, keep reaching Kafka). Back
+   * to `running`, it catches up: pods deleted meanwhile are killed.
    */
   async setNodeState(name: string, state: NodeState): Promise<void> {
     const node = this.nodes.get(name);
@@ -192,8 +198,19 @@ export class NodeAgent {
     for (const pod of node.informer.list()) this.onPod(node, pod);
   }
 
-  async setPodNetwork(namespace: string, name: string, up: boolean): Promise<string> {
-    const worker = this.findWorker(namespace, name);
+  /**
+   * Every pod of that name this agent runs, with its uid and node: after a
+   * failover there can be two, the replacement and a zombie on a frozen node.
+   */
+  podInstances(namespace: string, name: string) {
+    return [...this.workers.entries()]
+      .filter(([, w]) => w.pod.metadata?.namespace === namespace && w.pod.metadata?.name === name)
+      .map(([uid, w]) => ({ uid, node: w.node, containers: w.worker.containerStates() }));
+  }
+
+  /** Cuts or heals a pod's link; `uid` picks one instance when a zombie and its replacement share the name. */
+  async setPodNetwork(namespace: string, name: string, up: boolean, uid?: string): Promise<string> {
+    const worker = uid ? this.workers.get(uid)?.worker : this.findWorker(namespace, name);
     if (!worker?.podIP) throw new Error(`pod ${namespace}/${name} is not running on this agent`);
     if (up) await healLink(worker.vethName, worker.podIP, worker.nodeIP);
     else await cutLink(worker.vethName);
@@ -271,6 +288,7 @@ export class NodeAgent {
       },
       finalizeDeletion: (pod) => this.finalizeDeletion(pod),
       now: () => new Date(),
+      frozen: () => node.state === 'frozen',
       log: this.log,
     };
   }

@@ -6,7 +6,8 @@ import type { NodeAgent, NodeState } from './agent.ts';
  *   GET  /healthz
  *   GET  /v1/nodes
  *   POST /v1/nodes/{name}/state?to=running|frozen|stopped
- *   POST /v1/pods/{namespace}/{name}/network?link=up|down
+ *   GET  /v1/pods/{namespace}/{name}   (every instance this agent runs: uid, node, containers)
+ *   POST /v1/pods/{namespace}/{name}/network?link=up|down[&uid=<pod uid>]
  *   POST /v1/pods/{namespace}/{name}/network?drop=<address>:<port>&state=on|off
  */
 export function startControlServer(agent: NodeAgent, port: number): Promise<Server> {
@@ -51,6 +52,11 @@ function route(agent: NodeAgent, req: IncomingMessage, res: ServerResponse): voi
       .catch(fail);
     return;
   }
+  const instanceMatch = /^\/v1\/pods\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+  if (req.method === 'GET' && instanceMatch) {
+    reply(200, agent.podInstances(instanceMatch[1] ?? '', instanceMatch[2] ?? ''));
+    return;
+  }
   const podMatch = /^\/v1\/pods\/([^/]+)\/([^/]+)\/network$/.exec(url.pathname);
   if (req.method === 'POST' && podMatch) {
     const drop = url.searchParams.get('drop');
@@ -72,7 +78,12 @@ function route(agent: NodeAgent, req: IncomingMessage, res: ServerResponse): voi
       return;
     }
     agent
-      .setPodNetwork(podMatch[1] ?? '', podMatch[2] ?? '', link === 'up')
+      .setPodNetwork(
+        podMatch[1] ?? '',
+        podMatch[2] ?? '',
+        link === 'up',
+        url.searchParams.get('uid') ?? undefined,
+      )
       .then((veth) => reply(200, { veth, link }))
       .catch(fail);
     return;

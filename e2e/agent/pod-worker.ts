@@ -41,6 +41,8 @@ export interface PodWorkerContext {
   reportStatus(pod: V1Pod, status: V1PodStatus): Promise<void>;
   finalizeDeletion(pod: V1Pod): Promise<void>;
   now(): Date;
+  /** The node's agent hangs (NodeState frozen): probes pause, the containers run on. */
+  frozen(): boolean;
   log: Logger;
 }
 
@@ -454,6 +456,7 @@ export class PodWorker {
           container.record.ready = ready;
           this.markDirty();
         },
+        paused: () => this.ctx.frozen(),
         onLivenessFailure: async (message) => {
           if (!process.running) return;
           container.livenessKilled = true;
@@ -546,5 +549,14 @@ export class PodWorker {
 
   get isSandboxReady(): boolean {
     return this.sandboxReady;
+  }
+
+  /** Whether each container's process runs now, and where its current run logs. */
+  containerStates(): { name: string; running: boolean; logFile?: string }[] {
+    return this.containers.map((c) => ({
+      name: c.spec.name,
+      running: c.process?.running ?? false,
+      ...(c.runFiles ? { logFile: c.runFiles.logFile } : {}),
+    }));
   }
 }

@@ -123,6 +123,8 @@ export interface ProberCallbacks {
   onReadiness(ready: boolean): void;
   /** Liveness crossed its failure threshold; called once. */
   onLivenessFailure(message: string): Promise<void>;
+  /** While true no probe runs, as when the kubelet itself hangs (a frozen node); the container runs on. */
+  paused?(): boolean;
 }
 
 /**
@@ -190,7 +192,7 @@ export class ContainerProber {
   private every(probe: V1Probe, run: () => Promise<void>): void {
     let busy = false;
     const tick = () => {
-      if (busy) return;
+      if (busy || this.callbacks.paused?.()) return;
       busy = true;
       run()
         .catch(this.onError)

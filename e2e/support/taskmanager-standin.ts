@@ -57,6 +57,7 @@ const server = createServer((req, res) => {
           lastCheckpointId: 0,
           lastCheckpoint: null,
           committedAsOf: null,
+          sinceCommitMs: null,
           consecutiveCheckpointFailures: 0,
         })),
         parallelism: Number(process.env.WEIR_PARALLELISM),

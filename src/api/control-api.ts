@@ -50,6 +50,12 @@ export interface TaskStatusDocument {
    * off from Kafka does not look idle.
    */
   committedAsOf: string | null;
+  /**
+   * How long ago committedAsOf was, by the TaskManager's own clock when it
+   * answered, so the operator judges progress without trusting that the two
+   * clocks agree. Null until the task has restored.
+   */
+  sinceCommitMs: number | null;
   consecutiveCheckpointFailures: number;
 }
 
@@ -72,10 +78,16 @@ export interface TaskManagerStatusDocument {
 /** One task's checkpoint progress, as a TaskManager reports it on GET /v1/status. */
 export interface TaskCheckpointReport {
   task: number;
+  /** The task's lifecycle state (running, checkpointing, restoring, stopping…). */
+  state: string;
   /** The checkpoint the task's state stands on (restored or completed); 0 before any. */
   checkpointId: number;
   /** Everything the task read before this time is committed; absent until its restore finished. */
   committedAsOf?: Date;
+  /** How long before the answer the task last committed; absent before its restore, or from a TaskManager too old to say. */
+  sinceCommitMs?: number;
+  /** Records waiting in the task's partitions; null when a partition's lag is not known. */
+  lag: number | null;
   consecutiveFailures: number;
 }
 
@@ -90,6 +102,19 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function nonNegativeInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
+/** The records waiting in a task's partitions: the sum of their lags, or null when any is not known. */
+function lagOf(partitions: unknown, invalid: (why: string) => Error): number | null {
+  if (!Array.isArray(partitions)) throw invalid('not an array');
+  let sum = 0;
+  for (const p of partitions as unknown[]) {
+    const lag = isRecord(p) ? p.lag : undefined;
+    if (lag === null) return null;
+    if (!nonNegativeInteger(lag)) throw invalid('a partition without a lag count or null');
+    sum += lag;
+  }
+  return sum;
 }
 
 /**
@@ -111,10 +136,17 @@ export function parseTaskManagerStatus(body: unknown): TaskManagerReport {
       throw invalid(`tasks[${i}].consecutiveCheckpointFailures`, 'not a count');
     if (!nonNegativeInteger(raw.lastCheckpointId))
       throw invalid(`tasks[${i}].lastCheckpointId`, 'not a checkpoint id');
+    if (typeof raw.state !== 'string') throw invalid(`tasks[${i}].state`, 'not a string');
+    const since = raw.sinceCommitMs;
+    if (since !== undefined && since !== null && !nonNegativeInteger(since))
+      throw invalid(`tasks[${i}].sinceCommitMs`, 'not a duration in milliseconds or null');
     const report: TaskCheckpointReport = {
       task: raw.task,
+      state: raw.state,
       checkpointId: raw.lastCheckpointId,
+      lag: lagOf(raw.partitions, (why) => invalid(`tasks[${i}].partitions`, why)),
       consecutiveFailures: failures,
+      ...(nonNegativeInteger(since) ? { sinceCommitMs: since } : {}),
     };
     if (raw.committedAsOf === null) return report;
     const asOf = typeof raw.committedAsOf === 'string' ? new Date(raw.committedAsOf) : undefined;

@@ -114,6 +114,22 @@ describe('a transaction failure names its cause', () => {
       /the transaction failed earlier: .*Request timed out$/,
     ],
     [
+      'a produce after the producer was fenced by a newer instance (a zombie)',
+      toKafkaError('produce to out', native(-150, 'Local: Fatal error')),
+      'Fatal error: Broker: Producer attempted an operation with an old epoch: Producer fenced by newer instance',
+      ['out'],
+      'KAFKA_FENCED',
+      /^produce to out: Local: Fatal error: the transaction failed earlier: .*old epoch: Producer fenced by newer instance$/,
+    ],
+    [
+      'a fatal error for another reason keeps its line',
+      toKafkaError('commit transaction', native(-150, 'Local: Fatal error')),
+      'Fatal error: Local: Inconsistent state: Unable to reconstruct MessageSet',
+      ['out'],
+      'KAFKA_ERROR_-150',
+      /Fatal error: the transaction failed earlier: .*Unable to reconstruct MessageSet$/,
+    ],
+    [
       'any other failure stays as it is',
       toKafkaError('commit transaction', native(90, 'Broker: Producer fenced')),
       `Current transaction failed in state InTransaction: ${denied}`,

@@ -35,6 +35,7 @@ export const kafkaErrorCodes = {
   invalidProducerEpoch: 47,
   topicAlreadyExists: 36,
   state: -172, // RD_KAFKA_RESP_ERR__STATE: the transaction already failed
+  fatal: -150, // RD_KAFKA_RESP_ERR__FATAL: the instance is unusable; why is in the "Fatal error" log line
   unknownTopicOrPartition: 3,
   timedOut: -185,
   transport: -195, // RD_KAFKA_RESP_ERR__TRANSPORT
@@ -158,14 +159,17 @@ export function errorLine(line: LogLine): string | undefined {
  * later call fail with "Erroneous state"; the refusal itself is only in an
  * error log line, which `earlierError` carries. A topic authorization failure
  * names the topics the transaction writes, since the broker does not say
- * which of them the principal may not write.
+ * which of them the principal may not write. A producer fenced by a newer
+ * instance sees "Fatal error" on its next call; the log line says fenced.
  */
 export function transactionFailure(
   error: KafkaError,
   earlierError: string | undefined,
   writtenTopics: readonly string[],
 ): KafkaError {
-  const earlier = error.kafkaCode === kafkaErrorCodes.state ? earlierError : undefined;
+  const failedEarlier =
+    error.kafkaCode === kafkaErrorCodes.state || error.kafkaCode === kafkaErrorCodes.fatal;
+  const earlier = failedEarlier ? earlierError : undefined;
   const cause = earlier ? `${error.detail}: the transaction failed earlier: ${earlier}` : error.detail;
   const topicDenied =
     error.kafkaCode === kafkaErrorCodes.topicAuthorizationFailed || /Topic authorization failed/i.test(cause);
@@ -177,6 +181,7 @@ export function transactionFailure(
       fatal: error.fatal,
       abortable: true,
       ...(/authorization failed/i.test(earlier) ? { code: 'KAFKA_NOT_AUTHORIZED' } : {}),
+      ...(/fenced|old epoch/i.test(earlier) ? { code: 'KAFKA_FENCED' } : {}),
     });
   }
   const topics = writtenTopics.length ? writtenTopics.join(', ') : 'its output topics';

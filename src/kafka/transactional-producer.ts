@@ -5,6 +5,7 @@ import {
   errorLine,
   errorLogSettings,
   KafkaError,
+  kafkaErrorCodes,
   settle,
   toKafkaError,
   transactionFailure,
@@ -53,6 +54,8 @@ export class TransactionalProducer {
   private lastErrorLine: string | undefined;
   /** Topics produced to in the open transaction, to name in a topic authorization failure. */
   private readonly written = new Set<string>();
+  /** Why the instance became unusable, once librdkafka said so. */
+  private fatalReason: string | undefined;
 
   private constructor(producer: Producer, transactionalId: string | undefined, timeoutMs: number) {
     this.producer = producer;
@@ -60,7 +63,31 @@ export class TransactionalProducer {
     this.timeoutMs = timeoutMs;
     (producer as unknown as ErrorEmitter).on('event.log', (line) => {
       this.lastErrorLine = errorLine(line) ?? this.lastErrorLine;
+      if (/Fatal error/i.test(this.lastErrorLine ?? '')) this.fatalReason = this.lastErrorLine;
     });
+    // A fatal error (the instance was fenced, say) reaches the error callback with its reason.
+    (producer as unknown as { on(event: 'event.error', listener: (error: Error) => void): void }).on(
+      'event.error',
+      (error) => {
+        if ((error as Partial<LibrdKafkaError>).code !== kafkaErrorCodes.fatal) return;
+        this.lastErrorLine = error.message;
+        this.fatalReason = error.message;
+      },
+    );
+  }
+
+  /**
+   * A fatal error's reason reaches the error callback or the log on
+   * librdkafka's next poll, which may come after the call that failed with
+   * "Fatal error": wait for it briefly (the producer is unusable anyway), so
+   * that the failure names the reason, fenced above all.
+   */
+  private async reasonOfFatal(error: unknown, waitMs = 1_000): Promise<void> {
+    if (!(error instanceof KafkaError) || error.kafkaCode !== kafkaErrorCodes.fatal) return;
+    const deadline = Date.now() + waitMs;
+    while (this.fatalReason === undefined && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   /** A failed operation with its cause: the earlier broker refusal, the topics involved. */
@@ -77,6 +104,9 @@ export class TransactionalProducer {
     try {
       await settle<void>(operation, run);
     } catch (error) {
+      const named = this.failed(operation, error);
+      if (named.kafkaCode !== kafkaErrorCodes.fatal) throw named;
+      await this.reasonOfFatal(named);
       throw this.failed(operation, error);
     }
   }
@@ -120,6 +150,15 @@ export class TransactionalProducer {
 
   send(record: OutgoingRecord): void {
     try {
+      this.produce(record);
+    } catch (error) {
+      throw this.failed(`produce to ${record.topic}`, error);
+    }
+  }
+
+  /** One record into the open transaction; a refusal is thrown as librdkafka gives it. */
+  private produce(record: OutgoingRecord): void {
+    try {
       this.producer.produce(
         record.topic,
         record.partition ?? null,
@@ -130,7 +169,7 @@ export class TransactionalProducer {
         record.headers,
       );
     } catch (error) {
-      throw this.failed(`produce to ${record.topic}`, error);
+      throw error instanceof KafkaError ? error : toKafkaError(`produce to ${record.topic}`, error as Error);
     }
     this.written.add(record.topic);
   }
@@ -143,11 +182,12 @@ export class TransactionalProducer {
     const deadline = Date.now() + maxWaitMs;
     for (;;) {
       try {
-        this.send(record);
+        this.produce(record);
         return;
       } catch (error) {
+        await this.reasonOfFatal(error);
         if (!(error instanceof KafkaError) || error.kafkaCode !== queueFullCode || Date.now() > deadline)
-          throw error;
+          throw this.failed(`produce to ${record.topic}`, error);
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
     }

@@ -89,7 +89,7 @@ const actuator = new Actuator(kubeConfig, controlKey, (job) => queue.add(objectK
 const events = new EventRecorder(kubeConfig, 'weir-operator', log);
 const taskManagers = new TaskManagerPoller({
   key: controlKey,
-  minIntervalMs: config.statusPollIntervalMs / 2,
+  minIntervalMs: config.statusPollIntervalMs,
   timeoutMs: 2_000,
   now: () => new Date(),
   log,

@@ -16,3 +16,22 @@ export class SnapshotCorruptError extends RuntimeError {
     this.objectKey = objectKey;
   }
 }
+
+/**
+ * A task's transactional producer was fenced: a newer attempt of the same task
+ * initialised its transactional id, so this process is a zombie (it was
+ * partitioned or paused while its replacement started). Nothing it has open
+ * can commit any more, and the replacement owns the task's partitions and
+ * state, so it stops: retrying would only be fenced again.
+ */
+export function fencedTaskError(task: number, error: unknown): RuntimeError | undefined {
+  const coded = error as { code?: unknown; message?: unknown };
+  if (coded?.code !== 'KAFKA_FENCED') return undefined;
+  const detail = typeof coded.message === 'string' ? ` (${coded.message})` : '';
+  return new RuntimeError(
+    'TASK_FENCED',
+    `task ${task} was fenced: a newer attempt of it took over its transactional id, so this TaskManager is a zombie whose replacement already runs; it commits nothing more and exits${detail}`,
+    false,
+    { cause: error },
+  );
+}

@@ -9,7 +9,7 @@ import { S3Storage } from '../storage/s3-storage.ts';
 import { disposeSavepoint, writeManifestPart } from './checkpoint/savepoint-manifest.ts';
 import type { TaskManagerConfig } from './config.ts';
 import { RequestError, startControlServer, startMetricsServer } from './control/control-server.ts';
-import { RuntimeError } from './errors.ts';
+import { fencedTaskError, RuntimeError } from './errors.ts';
 import { loadJobModule } from './job-module.ts';
 import { createTaskMetrics } from './metrics.ts';
 import { snapshotFormatVersion } from './state/snapshot-format.ts';
@@ -193,12 +193,18 @@ export async function runTaskManager(
     if (!causeWritten) causeWritten = writeTerminationMessage(terminationMessage(cause));
   };
   const failed = (task: StreamTask, error: unknown) => {
-    const coded = error as { code?: string; retriable?: boolean };
-    writeCause(error);
-    jobLog.error(
-      { task: task.index, err: error, code: coded.code, retriable: coded.retriable },
-      'task failed',
-    );
+    const fenced = fencedTaskError(task.index, error);
+    if (fenced) {
+      writeCause(fenced);
+      jobLog.error({ task: task.index, err: error, code: fenced.code }, fenced.message);
+    } else {
+      const coded = error as { code?: string; retriable?: boolean };
+      writeCause(error);
+      jobLog.error(
+        { task: task.index, err: error, code: coded.code, retriable: coded.retriable },
+        'task failed',
+      );
+    }
     task.fail();
     for (const t of tasks) t.requestStop();
     finish(1);

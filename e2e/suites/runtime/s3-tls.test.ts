@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { harnessContainerPid, requireEnv } from '../../support/cluster.ts';
+import { harnessContainerPid } from '../../support/cluster.ts';
 import { countSumProblems, harnessTlsS3, keyedInput, runtimeStorage } from '../../support/committed-state.ts';
 import { harnessAgentUrl } from '../../support/harness-agent.ts';
 import { jobSuite } from '../../support/job-suite.ts';

@@ -29,6 +29,7 @@ const document: TaskManagerStatusDocument = {
       lastCheckpointId: 7,
       lastCheckpoint: { id: 7, at: '2026-11-30T10:00:00.000Z', durationMs: 12, bytes: 300 },
       committedAsOf: '2026-11-30T10:00:00.000Z',
+      sinceCommitMs: 800,
       consecutiveCheckpointFailures: 0,
     },
     {
@@ -38,6 +39,7 @@ const document: TaskManagerStatusDocument = {
       lastCheckpointId: 0,
       lastCheckpoint: null,
       committedAsOf: null,
+      sinceCommitMs: null,
       consecutiveCheckpointFailures: 2,
     },
   ],
@@ -91,11 +93,14 @@ describe('the control API contract, runtime server against operator client', () 
       tasks: [
         {
           task: 0,
+          state: 'running',
           checkpointId: 7,
           consecutiveFailures: 0,
           committedAsOf: new Date('2026-11-30T10:00:00.000Z'),
+          sinceCommitMs: 800,
+          lag: 0,
         },
-        { task: 1, checkpointId: 0, consecutiveFailures: 2 },
+        { task: 1, state: 'restoring', checkpointId: 0, consecutiveFailures: 2, lag: 0 },
       ],
     });
   });

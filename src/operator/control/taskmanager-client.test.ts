@@ -20,22 +20,51 @@ const body = (tasks: unknown[], extra: Record<string, unknown> = {}) => ({
 });
 
 describe('parseTaskManagerStatus', () => {
-  it('reads each task’s checkpoint id, committed time and failures', () => {
-    assert.deepEqual(parseTaskManagerStatus(body([task(), task({ task: 3, committedAsOf: null })])), {
+  it('reads each task’s state, checkpoint id, committed time, time since its commit, lag and failures', () => {
+    const partitions = [
+      { topic: 'in', partition: 0, offset: 10, lag: 5 },
+      { topic: 'in', partition: 1, offset: 3, lag: 7 },
+    ];
+    const unknownLag = [{ topic: 'in', partition: 2, offset: null, lag: null }, ...partitions];
+    const tasks = [
+      task({ partitions, sinceCommitMs: 1500 }),
+      task({ task: 3, state: 'restoring', committedAsOf: null, sinceCommitMs: null, partitions: unknownLag }),
+    ];
+    assert.deepEqual(parseTaskManagerStatus(body(tasks)), {
       runId: 'r1',
       tasks: [
         {
           task: 1,
+          state: 'running',
           checkpointId: 4,
           committedAsOf: new Date('2026-11-22T04:00:00.000Z'),
+          sinceCommitMs: 1500,
+          lag: 12,
           consecutiveFailures: 0,
         },
-        { task: 3, checkpointId: 4, consecutiveFailures: 0 },
+        { task: 3, state: 'restoring', checkpointId: 4, lag: null, consecutiveFailures: 0 },
       ],
     });
   });
 
+  it('reads a TaskManager too old to say how long ago it committed: no progress verdict, not an error', () => {
+    const [report] = parseTaskManagerStatus(body([task()])).tasks;
+    assert.equal(report?.sinceCommitMs, undefined);
+  });
+
   const invalid: { name: string; body: unknown; field: string }[] = [
+    { name: 'a task without a state', body: body([task({ state: 3 })]), field: 'tasks[0].state' },
+    {
+      name: 'a negative time since the commit',
+      body: body([task({ sinceCommitMs: -5 })]),
+      field: 'tasks[0].sinceCommitMs',
+    },
+    {
+      name: 'a partition lag that is not a count',
+      body: body([task({ partitions: [{ topic: 'in', partition: 0, lag: '3' }] })]),
+      field: 'tasks[0].partitions',
+    },
+    { name: 'partitions not a list', body: body([task({ partitions: {} })]), field: 'tasks[0].partitions' },
     { name: 'not an object', body: [], field: '(document)' },
     { name: 'no run id', body: { tasks: [] }, field: 'runId' },
     { name: 'tasks not a list', body: { runId: 'r', tasks: {} }, field: 'tasks' },

@@ -1,13 +1,17 @@
 import type { Logger } from 'pino';
-import type { TaskCheckpointReport } from '../../api/control-api.ts';
-import type { StreamJob } from '../../api/streamjob.ts';
+import type { StreamJob, StreamJobSpec } from '../../api/streamjob.ts';
 import type { ObservedPod } from '../decide/observation.ts';
+import { nextPollDelayMs, type ObservedTaskReport, progressTiming } from '../decide/progress.ts';
 import { jobToken } from './job-token.ts';
 import { fetchTaskManagerStatus } from './taskmanager-client.ts';
 
 export interface TaskManagerPollerOptions {
   key: Buffer;
-  /** A job's TaskManagers are asked at most once per this interval, however often it is reconciled. */
+  /**
+   * A job's TaskManagers are asked at most once per this period, however
+   * often it is reconciled; more often only when its progress window is
+   * short or a commit is overdue (nextPollDelayMs).
+   */
   minIntervalMs: number;
   timeoutMs: number;
   now: () => Date;
@@ -33,7 +37,7 @@ export class TaskManagerPoller {
   private readonly options: TaskManagerPollerOptions;
   private readonly lastPolledAt = new Map<string, number>();
   private readonly inFlight = new Set<string>();
-  private readonly latest = new Map<string, { runId: string; tasks: TaskCheckpointReport[] }>();
+  private readonly latest = new Map<string, { runId: string; tasks: ObservedTaskReport[] }>();
   /** "<job uid> <error code>" already logged at warn, so a broken job does not repeat itself every poll. */
   private readonly warned = new Set<string>();
 
@@ -42,16 +46,24 @@ export class TaskManagerPoller {
   }
 
   /**
-   * The latest reports of the job's current run, or undefined before the
-   * first; starts a poll of the run's Ready pods when one is due.
+   * The latest reports of the job's current run (undefined before the
+   * first), and when the next poll is due; starts a poll of the run's Ready
+   * pods when one is due now.
    */
-  observe(job: StreamJob, pods: readonly ObservedPod[]): TaskCheckpointReport[] | undefined {
+  observe(
+    job: StreamJob,
+    pods: readonly ObservedPod[],
+  ): { reports: ObservedTaskReport[] | undefined; nextPollInMs: number | undefined } {
     const uid = job.metadata.uid ?? '';
     const runId = job.status?.run?.id;
-    if (!runId) return undefined;
+    if (!runId) return { reports: undefined, nextPollInMs: undefined };
+    const cached = this.latest.get(uid);
+    const reports = cached?.runId === runId ? cached.tasks : undefined;
+    const deployed = (job.status?.deployment?.spec ?? job.spec) as Pick<StreamJobSpec, 'checkpoints'>;
+    const delayMs = nextPollDelayMs(reports, progressTiming(deployed), this.options.minIntervalMs);
     const nowMs = this.options.now().getTime();
     const last = this.lastPolledAt.get(uid);
-    const due = last === undefined || nowMs - last >= this.options.minIntervalMs;
+    const due = last === undefined || nowMs - last >= delayMs;
     if (due && !this.inFlight.has(uid)) {
       const targets = pods.filter(
         (p) => p.podIP && p.phase === 'Running' && p.ready && !p.deleting && p.runId === runId,
@@ -68,15 +80,16 @@ export class TaskManagerPoller {
           .finally(() => this.inFlight.delete(uid));
       }
     }
-    const cached = this.latest.get(uid);
-    return cached?.runId === runId ? cached.tasks : undefined;
+    const polledAt = this.lastPolledAt.get(uid);
+    const nextPollInMs = polledAt === undefined ? undefined : Math.max(1, polledAt + delayMs - nowMs);
+    return { reports, nextPollInMs };
   }
 
   private async poll(
     job: StreamJob,
     runId: string,
     targets: readonly ObservedPod[],
-  ): Promise<TaskCheckpointReport[] | undefined> {
+  ): Promise<ObservedTaskReport[] | undefined> {
     const uid = job.metadata.uid ?? '';
     const token = jobToken(this.options.key, job);
     const log = this.options.log.child({ job: `${job.metadata.namespace}/${job.metadata.name}` });
@@ -84,7 +97,8 @@ export class TaskManagerPoller {
       targets.map(async (pod) => {
         try {
           const report = await fetchTaskManagerStatus(pod.podIP ?? '', token, this.options.timeoutMs);
-          return report.runId === runId ? report.tasks : [];
+          if (report.runId !== runId) return [];
+          return report.tasks.map((t) => ({ ...t, pod: pod.name, podUid: pod.uid }));
         } catch (error) {
           const code = (error as { code?: unknown }).code;
           const retriable = (error as { retriable?: unknown }).retriable === true;

@@ -106,7 +106,8 @@ export class StreamJobController {
       await this.deps.finalizers.apply(job, finalizer);
       return undefined;
     }
-    const checkpoints = this.deps.taskManagers?.observe(job, owned);
+    const polled = this.deps.taskManagers?.observe(job, owned);
+    const checkpoints = polled?.reports;
     const savepointOutcome = actuator.savepointOutcome(job.metadata.uid ?? '');
     const disposalOutcome = actuator.takeDisposalOutcome(job.metadata.uid ?? '');
     const observation = {
@@ -130,7 +131,9 @@ export class StreamJobController {
     if (mutations.length) jobLog.debug({ actions: mutations }, 'acting');
     actuator.settleSavepoint(job.metadata.uid ?? '', awaitedSavepointId(decision.status));
     await actuator.apply(recorded, decision.actions);
-    return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : undefined;
+    // The next poll of the TaskManagers is due then: come back for it, whatever else the decision asked.
+    const requeues = [decision.requeueAfterMs, polled?.nextPollInMs].filter((ms) => ms !== undefined);
+    return requeues.length ? { requeueAfterMs: Math.min(...requeues) } : undefined;
   }
 
   /** A deleted job held by the final-savepoint finalizer: stop it with a savepoint, then release it. */

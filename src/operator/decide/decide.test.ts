@@ -270,6 +270,84 @@ describe('decide', () => {
     assert.deepEqual(deletes(late).sort(), ['wc-tm-0!', 'wc-tm-1!']);
   });
 
+  it('a pod on a NotReady node makes the job Restarting, naming the node, before the timeout', () => {
+    const { job: running, pods } = runningJob();
+    const down = [{ name: 'n1', ready: false, notReadySince: at(100) }];
+    const notReady = pods.map((p) => ({ ...p, ready: false }));
+    const d = decide(running, seen(notReady, down), at(112), options);
+    assert.equal(d.status.phase, 'Restarting');
+    assert.equal(d.status.restarts?.count ?? 0, 0, 'nothing is counted before the node-lost timeout');
+    assert.deepEqual(deletes(d), []);
+    assert.equal(condition(d, 'Ready')?.reason, 'NodeNotReady');
+    assert.match(
+      condition(d, 'Ready')?.message ?? '',
+      /pod wc-tm-0: NodeNotReady: node n1 is not Ready for 12s/,
+    );
+    assert.ok(reasons(d).includes('Restarting') && reasons(d).includes('NodeNotReady'), reasons(d).join());
+    assert.equal(condition(d, 'Degraded')?.status, 'True');
+    const back = decide({ ...running, status: d.status }, seen(pods), at(113), options);
+    assert.equal(back.status.phase, 'Running', 'the node came back before the timeout');
+  });
+
+  describe('health by progress', () => {
+    const windowed = (): ReturnType<typeof runningJob> =>
+      runningJob({ checkpoints: { ...testingSpec().checkpoints, interval: '1s', progressWindow: '6s' } });
+    const report = (task: number, podIndex: number, over: Record<string, unknown> = {}) => ({
+      task,
+      state: 'running',
+      checkpointId: 3,
+      consecutiveFailures: 0,
+      lag: 40,
+      sinceCommitMs: 500,
+      pod: `wc-tm-${podIndex}`,
+      podUid: `uid-${podIndex}`,
+      ...over,
+    });
+
+    it('a pod whose own report shows a task stalled past the window is deleted and counted as NoProgress', () => {
+      const { job: running, pods } = windowed();
+      const checkpoints = [report(0, 0), report(1, 0, { sinceCommitMs: 7_400 }), report(2, 1), report(3, 1)];
+      const d = decide(running, { ...seen(pods), checkpoints }, at(10), options);
+      assert.deepEqual(deletes(d), ['wc-tm-0'], 'deleted, not forced: the TaskManager says why as it stops');
+      assert.equal(d.status.restarts?.count, 1);
+      assert.equal(d.status.restarts?.lastFailure?.reason, 'NoProgress');
+      assert.equal(
+        d.status.restarts?.lastFailure?.message,
+        'pod wc-tm-0 made no progress: NO_PROGRESS: no commit within the progress window of 6s: task 1 (lag 40, last commit 7s ago)',
+      );
+      assert.ok(reasons(d).includes('TaskFailed'));
+    });
+
+    const healthy: [string, Record<string, unknown>][] = [
+      ['within the window', { sinceCommitMs: 6_000 }],
+      ['restoring', { state: 'restoring', sinceCommitMs: 60_000 }],
+      ['stopping', { state: 'stopping', sinceCommitMs: 60_000 }],
+      ['from a TaskManager too old to say', { sinceCommitMs: undefined }],
+      ['from an earlier pod of the same name', { sinceCommitMs: 60_000, podUid: 'uid-old' }],
+    ];
+    for (const [what, over] of healthy) {
+      it(`a report ${what} is no failure`, () => {
+        const { job: running, pods } = windowed();
+        const d = decide(running, { ...seen(pods), checkpoints: [report(0, 0, over)] }, at(10), options);
+        assert.equal(d.status.restarts?.count ?? 0, 0);
+        assert.deepEqual(deletes(d), []);
+      });
+    }
+
+    it('a TaskManager that failed its liveness probe for want of progress is counted as NoProgress too', () => {
+      const { job: running, pods } = windowed();
+      const message =
+        'exit code 1: NO_PROGRESS: no commit within the progress window of 6s: task 0 (lag 3, last commit 8s ago)';
+      const failed = [
+        { ...(pods[0] as ObservedPod), phase: 'Failed' as const, terminationMessage: message },
+        pods[1] as ObservedPod,
+      ];
+      const d = decide(running, seen(failed), at(10), options);
+      assert.equal(d.status.restarts?.lastFailure?.reason, 'NoProgress');
+      assert.equal(d.status.restarts?.lastFailure?.message, `pod wc-tm-0 failed: ${message}`);
+    });
+  });
+
   it('a last-state upgrade replaces the pods and resets the failure history', () => {
     const { job: running, pods } = runningJob({ upgradeMode: 'last-state' });
     const withFailure = {
@@ -333,6 +411,10 @@ describe('decide', () => {
 
     const reports = [0, 1, 2, 3].map((task) => ({
       task,
+      state: 'running',
+      lag: 0,
+      pod: `wc-tm-${Math.floor(task / 2)}`,
+      podUid: `uid-${Math.floor(task / 2)}`,
       checkpointId: 10 + task,
       committedAsOf: at(3 - task),
       consecutiveFailures: task === 2 ? 1 : 0,

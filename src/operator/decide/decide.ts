@@ -8,6 +8,7 @@ import { decideFailures } from './failures.ts';
 import type { Observation, ObservedPod } from './observation.ts';
 import { decidePhase } from './phase.ts';
 import { type CreatePod, type DeletePod, PodPlan, planPods } from './pods.ts';
+import { progressTiming, stalledPods } from './progress.ts';
 import { resolveRestartStrategy } from './restart-strategy.ts';
 import { decideRun } from './run.ts';
 import {
@@ -202,6 +203,7 @@ function failuresAndPods(pass: Pass, upgrade: UpgradeDecision, deployedSpec: Str
       const failures = decideFailures({
         tracked: plan.tracked,
         observation,
+        stalled: stalledPods(observation.checkpoints ?? [], progressTiming(deployedSpec).windowMs),
         now,
         nodeLostTimeoutMs: options.nodeLostTimeoutMs,
         strategy: resolveRestartStrategy(job.spec.restartStrategy),
@@ -269,6 +271,23 @@ function createPods(pass: Pass, plan: PodPlan, wanted: number, hash: string): Cr
   return pods.creations;
 }
 
+/** The tracked pods on a node that is not Ready, with why, as pod problems for the Ready condition. */
+function onUnreadyNodes({ observation, now, options }: Pass, pods: PodsOutcome) {
+  const problems: { pod: string; reason: string; message: string }[] = [];
+  for (const pod of observation.pods) {
+    const node = pod.nodeName ? observation.nodes.get(pod.nodeName) : undefined;
+    if (!node || node.ready || !pods.plan.tracked.has(pod.name)) continue;
+    const since = node.notReadySince;
+    const downS = since ? Math.round((now.getTime() - since.getTime()) / 1000) : undefined;
+    problems.push({
+      pod: pod.name,
+      reason: 'NodeNotReady',
+      message: `node ${node.name} is not Ready${downS !== undefined ? ` for ${downS}s` : ''}; the pod is replaced elsewhere ${Math.round(options.nodeLostTimeoutMs / 1000)}s after the node left Ready, unless it comes back`,
+    });
+  }
+  return problems;
+}
+
 function recordPhase(pass: Pass, pods: PodsOutcome): Phase {
   const { status } = pass;
   const phase = decidePhase({
@@ -279,6 +298,7 @@ function recordPhase(pass: Pass, pods: PodsOutcome): Phase {
     wantedPods: pods.wanted,
     restartPending: Boolean(status.restarts?.nextRestartAt),
     restartedNow: pods.restartedNow,
+    podsOnUnreadyNodes: onUnreadyNodes(pass, pods).length,
     previous: pass.previous.phase,
   });
   status.phase = phase;
@@ -352,9 +372,12 @@ function recordConditions(pass: Pass, phase: Phase, pods: PodsOutcome, deployedS
     recentlyFailed: sinceFailure < options.degradedWindowMs,
     generation: pass.job.metadata.generation ?? 0,
     now,
-    podProblems: observation.pods
-      .filter((p) => pods.plan.tracked.has(p.name) && p.notStarted)
-      .map((p) => ({ pod: p.name, ...(p.notStarted as { reason: string; message: string }) })),
+    podProblems: [
+      ...onUnreadyNodes(pass, pods),
+      ...observation.pods
+        .filter((p) => pods.plan.tracked.has(p.name) && p.notStarted)
+        .map((p) => ({ pod: p.name, ...(p.notStarted as { reason: string; message: string }) })),
+    ],
     ...(status.upgrade ? { upgrade: status.upgrade } : {}),
   });
   status.conditions = summary.conditions;

@@ -1,5 +1,6 @@
 import type { FailureRecord, StreamJobSpec, StreamJobStatus } from '../../api/streamjob.ts';
 import type { Observation, ObservedPod } from './observation.ts';
+import type { StalledPod } from './progress.ts';
 import {
   decideRestart,
   type FailureHistory,
@@ -13,7 +14,7 @@ export type Restarts = NonNullable<StreamJobStatus['restarts']>;
 export interface Failure {
   pod: ObservedPod | undefined;
   name: string;
-  reason: 'PodFailed' | 'PodSucceeded' | 'PodDeleted' | 'NodeLost';
+  reason: 'PodFailed' | 'PodSucceeded' | 'PodDeleted' | 'NodeLost' | 'NoProgress';
   message: string;
 }
 
@@ -37,6 +38,9 @@ function historyFrom(restarts: Restarts | undefined): FailureHistory {
   };
 }
 
+/** What a TaskManager that stopped for want of progress writes at the head of its termination message. */
+const noProgressCode = /(^|: )NO_PROGRESS: /;
+
 /** Why a pod the operator counts as live is no longer live, if it is not. */
 export function failureOf(
   name: string,
@@ -44,19 +48,26 @@ export function failureOf(
   observation: Observation,
   now: Date,
   nodeLostTimeoutMs: number,
+  stalled: ReadonlyMap<string, StalledPod> = new Map(),
 ): Failure | undefined {
   if (!pod) return { pod, name, reason: 'PodDeleted', message: `pod ${name} was deleted` };
   if (pod.deleting) return { pod, name, reason: 'PodDeleted', message: `pod ${name} is being deleted` };
   if (pod.phase === 'Failed') {
+    // Its liveness probe failed for want of progress before the operator saw the stall: the same cause either way.
+    const noProgress = noProgressCode.test(pod.terminationMessage ?? '');
     return {
       pod,
       name,
-      reason: 'PodFailed',
+      reason: noProgress ? 'NoProgress' : 'PodFailed',
       message: `pod ${name} failed: ${pod.terminationMessage ?? 'no details'}`,
     };
   }
   if (pod.phase === 'Succeeded') {
     return { pod, name, reason: 'PodSucceeded', message: `pod ${name} exited unexpectedly with success` };
+  }
+  const stall = stalled.get(name);
+  if (stall && stall.uid === pod.uid) {
+    return { pod, name, reason: 'NoProgress', message: `pod ${name} made no progress: ${stall.cause}` };
   }
   const node = pod.nodeName ? observation.nodes.get(pod.nodeName) : undefined;
   if (node && !node.ready && node.notReadySince) {
@@ -77,6 +88,8 @@ export interface FailuresInput {
   /** The pods counted as live, by name. */
   tracked: ReadonlySet<string>;
   observation: Observation;
+  /** Pods whose own reports show a task stalled past the progress window (progress.ts stalledPods). */
+  stalled?: ReadonlyMap<string, StalledPod>;
   now: Date;
   nodeLostTimeoutMs: number;
   strategy: RestartStrategy;
@@ -107,7 +120,14 @@ export function decideFailures(input: FailuresInput): FailuresDecision {
   const byName = new Map(observation.pods.map((p) => [p.name, p]));
   const failures: Failure[] = [];
   for (const name of [...input.tracked].sort()) {
-    const failure = failureOf(name, byName.get(name), observation, now, input.nodeLostTimeoutMs);
+    const failure = failureOf(
+      name,
+      byName.get(name),
+      observation,
+      now,
+      input.nodeLostTimeoutMs,
+      input.stalled,
+    );
     if (failure) failures.push(failure);
   }
   if (failures.length === 0) return { kind: 'none' };

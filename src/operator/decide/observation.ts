@@ -1,4 +1,4 @@
-import type { ObservedTaskCheckpoint } from './checkpoint-summary.ts';
+import type { ObservedTaskReport } from './progress.ts';
 import type { SavepointOutcome } from './savepoint.ts';
 import type { DisposalOutcome } from './savepoint-history.ts';
 
@@ -38,8 +38,8 @@ export interface Observation {
    * adopted again, or their disappearance would count as a second failure.
    */
   released: ReadonlySet<string>;
-  /** The current run's task checkpoint reports; absent when the TaskManagers were not asked this pass. */
-  checkpoints?: readonly ObservedTaskCheckpoint[];
+  /** The latest task reports of the current run's TaskManagers; absent before they first answered. */
+  checkpoints?: readonly ObservedTaskReport[];
   /** How the TaskManagers answered the latest savepoint request, once they all have. */
   savepointOutcome?: SavepointOutcome;
   /** How the last request to delete savepoints dropped from the history ended, once it has. */

@@ -11,6 +11,7 @@ const running: PhaseInput = {
   wantedPods: 2,
   restartPending: false,
   restartedNow: false,
+  podsOnUnreadyNodes: 0,
   previous: 'Running',
 };
 
@@ -30,6 +31,14 @@ const cases: [string, Partial<PhaseInput>, Phase][] = [
     'Restarting',
   ],
   ['a new job', { readyPods: 0, previous: undefined }, 'Deploying'],
+  ['a pod on a NotReady node, marked not Ready', { readyPods: 1, podsOnUnreadyNodes: 1 }, 'Restarting'],
+  ['a pod on a NotReady node, still marked Ready', { podsOnUnreadyNodes: 1 }, 'Restarting'],
+  [
+    'a NotReady node while deploying',
+    { readyPods: 0, previous: 'Deploying', podsOnUnreadyNodes: 2 },
+    'Restarting',
+  ],
+  ['a NotReady node while suspended', { suspended: true, readyPods: 0, podsOnUnreadyNodes: 1 }, 'Suspended'],
 ];
 
 describe('decidePhase', () => {

@@ -66,6 +66,10 @@ function checkpointsAt(job: StreamJob, time: Date): Partial<Observation> {
   return {
     checkpoints: Array.from({ length: spec.parallelism }, (_, task) => ({
       task,
+      state: 'running',
+      lag: 0,
+      pod: '',
+      podUid: '',
       checkpointId: 1,
       committedAsOf: time,
       consecutiveFailures: 0,

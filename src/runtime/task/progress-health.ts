@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { NoProgressDocument } from '../../api/control-api.ts';
+import { noProgressMessage, type StalledTask, stalledTasks } from '../../api/progress.ts';
 
 /**
  * Health by progress: a running task must keep committing, or prove that it
@@ -19,31 +20,25 @@ export interface TaskProgress {
   lag: number | null;
 }
 
-export interface StalledTask {
-  task: number;
-  lag: number | null;
-  sinceCommitMs: number;
-}
-
 export interface ProgressVerdict {
   live: boolean;
   stalled: StalledTask[];
 }
-
-/** States in which a task is expected to make progress; restoring is readiness' concern, stopping has its own timeout. */
-const progressing = new Set(['running', 'checkpointing']);
 
 export function progressVerdict(
   tasks: readonly TaskProgress[],
   now: number,
   windowMs: number,
 ): ProgressVerdict {
-  const stalled: StalledTask[] = [];
-  for (const t of tasks) {
-    if (!progressing.has(t.state) || t.committedAsOf === undefined) continue;
-    const sinceCommitMs = now - t.committedAsOf;
-    if (sinceCommitMs > windowMs) stalled.push({ task: t.task, lag: t.lag, sinceCommitMs });
-  }
+  const stalled = stalledTasks(
+    tasks.map((t) => ({
+      task: t.task,
+      state: t.state,
+      sinceCommitMs: t.committedAsOf === undefined ? undefined : now - t.committedAsOf,
+      lag: t.lag,
+    })),
+    windowMs,
+  );
   return { live: stalled.length === 0, stalled };
 }
 
@@ -87,15 +82,9 @@ export class ProgressHealth {
         );
     }
     if (verdict.live) return undefined;
-    const named = verdict.stalled
-      .map(
-        (s) =>
-          `task ${s.task} (lag ${s.lag ?? 'unknown'}, last commit ${Math.round(s.sinceCommitMs / 1000)}s ago)`,
-      )
-      .join(', ');
     return {
       code: 'NO_PROGRESS',
-      message: `no commit within the progress window of ${Math.round(this.windowMs / 1000)}s: ${named}`,
+      message: noProgressMessage(this.windowMs, verdict.stalled),
       progressWindowMs: this.windowMs,
       stalled: verdict.stalled,
     };

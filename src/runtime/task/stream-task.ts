@@ -513,6 +513,8 @@ export class StreamTask {
       lastCheckpointId: this.lastCheckpointId,
       lastCheckpoint: this.lastCheckpoint,
       committedAsOf: this.committedAsOf === undefined ? null : new Date(this.committedAsOf).toISOString(),
+      sinceCommitMs:
+        this.committedAsOf === undefined ? null : Math.max(0, this.deps.now() - this.committedAsOf),
       consecutiveCheckpointFailures: this.failures,
     };
   }
