@@ -35,7 +35,7 @@ import { startNamespaceOperator } from '../e2e/support/operator.ts';
 import { applyCrd, StreamJobs, weirDevJob } from '../e2e/support/streamjobs.ts';
 import type { StreamJob } from '../src/api/streamjob.ts';
 import { AssignedConsumer } from '../src/kafka/assigned-consumer.ts';
-import { TransactionalProducer } from '../src/kafka/transactional-producer.ts';
+import { startProbes } from './probes.ts';
 
 const { values } = parseArgs({ options: { keys: { type: 'string', default: '10000,100000,1000000' } } });
 const sizes = (values.keys ?? '').split(',').map(Number);
@@ -57,25 +57,6 @@ interface Row {
   downtimeMs: number;
   putMs: number;
   getMs: number;
-}
-
-/** Produces one record every 50 ms until stopped (bounded at 10 minutes). */
-function probes(topic: string) {
-  let stopped = false;
-  const done = (async () => {
-    const producer = await TransactionalProducer.connect({ bootstrapServers: kafkaBootstrap() });
-    const until = Date.now() + 600_000;
-    for (let n = 0; !stopped && Date.now() < until; n++) {
-      producer.send({ topic, key: `probe${n % 16}`, value: Buffer.from(`v${n}`) });
-      await producer.flush();
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    await producer.disconnect();
-  })();
-  return async () => {
-    stopped = true;
-    await done;
-  };
 }
 
 /** Resolves with the time the first committed output of `version` is read, from the topic's end at call time. */
@@ -125,7 +106,7 @@ async function measure(keys: number): Promise<Row> {
   });
 
   process.stderr.write(`${keys} keys: savepoint upgrade with probes flowing\n`);
-  const stopProbes = probes(input);
+  const stopProbes = startProbes(input, (n) => [{ key: `probe${n % 16}`, value: `v${n}` }]);
   const firstV2 = firstOutputOf(output, 'v2', 600_000);
   await new Promise((resolve) => setTimeout(resolve, 1000)); // the reader is assigned at the end before the change
   const changedAt = Date.now();

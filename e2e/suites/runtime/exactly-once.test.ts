@@ -160,8 +160,12 @@ describe('TaskManager runtime: exactly-once keyed count on the harness Kafka and
     old.signal('SIGCONT');
     const code = await old.exited;
     assert.equal(code, 1, 'the zombie fails instead of committing');
-    const failure = old.lines.find((l) => l.msg === 'task failed');
-    assert.match(String(failure?.code), /KAFKA_FENCED|KAFKA_ERROR/, JSON.stringify(failure));
+    const failure = old.lines.find((l) => l.code === 'TASK_FENCED');
+    assert.match(
+      String(failure?.msg),
+      /^task 0 was fenced: a newer attempt of it took over its transactional id, so this TaskManager is a zombie/,
+      JSON.stringify(old.lines.filter((l) => Number(l.level) >= 50)),
+    );
     const records = await readCommitted(output, partitions, { expected: 1200, timeoutMs: 60_000 });
     successor.signal('SIGTERM');
     assert.equal(await successor.exited, 0, successor.stderr);

@@ -1,0 +1,189 @@
+/**
+ * Health by progress (issue 13), on the local harness: how long a key's
+ * output stops when its TaskManager is cut off from Kafka only (its kubelet
+ * and the operator still reach it), against a TaskManager that crashes.
+ *
+ * A keyed-count-sum StreamJob (parallelism 2, 1 s checkpoints, weir:dev pods)
+ * reads a probe record for each of 16 keys every 50 ms. At the fault, the
+ * pod network namespace of <job>-tm-0 starts dropping its traffic to the
+ * broker. A read_committed reader tracks each key's emitted count; a key
+ * "moves again" at the first output whose count is above the highest count
+ * seen one second after the fault (nothing of the cut TaskManager can commit
+ * after the fault, so a higher count comes from its replacement). The figure
+ * is from the fault to the moment every key moved again.
+ *
+ * Baseline, measured in the same run on a job of the same shape: the same
+ * TaskManager's process is killed (SIGKILL), a failure its kubelet sees at
+ * once, so the difference is the cost of finding a TaskManager that is alive
+ * but makes no progress. The issue's goal: replaced within three checkpoint
+ * intervals plus 5 s.
+ *
+ * Usage: source .weir/harness/env && node bench/progress-failover.ts [--windows 3s,6s] [--runs 3]
+ */
+import { parseArgs } from 'node:util';
+import {
+  connect,
+  createTestNamespace,
+  deleteNamespace,
+  harnessContainerPid,
+  requireEnv,
+} from '../e2e/support/cluster.ts';
+import { createMinioSecret } from '../e2e/support/committed-state.ts';
+import { setPodTrafficDrop } from '../e2e/support/harness-agent.ts';
+import { createTopics, kafkaBootstrap, uniqueName } from '../e2e/support/kafka-topics.ts';
+import { startNamespaceOperator } from '../e2e/support/operator.ts';
+import { applyCrd, StreamJobs, weirDevJob } from '../e2e/support/streamjobs.ts';
+import { AssignedConsumer } from '../src/kafka/assigned-consumer.ts';
+import { startProbes } from './probes.ts';
+
+const { values } = parseArgs({
+  options: { windows: { type: 'string', default: '3s,6s' }, runs: { type: 'string', default: '3' } },
+});
+const windows = (values.windows ?? '').split(',').filter(Boolean);
+const runs = Number(values.runs);
+const partitions = 2;
+const keys = 16;
+const intervalS = 1;
+
+const cluster = connect();
+await applyCrd();
+const namespace = await createTestNamespace(cluster, 'bench-progress');
+const jobs = new StreamJobs(cluster, namespace);
+await createMinioSecret(cluster.core, namespace);
+// The operator's usual status poll; nextPollDelayMs shortens it for a short window or an overdue commit.
+const operator = await startNamespaceOperator(namespace, { WEIR_STATUS_POLL_INTERVAL: '30s' });
+
+/** Each key's highest emitted count as a read_committed reader sees it, and when each first passed a mark. */
+async function countReader(topic: string) {
+  const consumer = await AssignedConsumer.connect({
+    bootstrapServers: kafkaBootstrap(),
+    groupId: uniqueName('bench-reader'),
+    isolation: 'read_committed',
+  });
+  consumer.setConsumeTimeout(50);
+  consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 0 })));
+  const highest = new Map<string, number>();
+  let marks: Map<string, number> | undefined;
+  const movedAt = new Map<string, number>();
+  let stopped = false;
+  const loop = (async () => {
+    const until = Date.now() + 300_000;
+    while (!stopped && Date.now() < until) {
+      for (const m of await consumer.consume(1000)) {
+        const out = JSON.parse(m.value?.toString() ?? '{}') as { key: string; count: number };
+        highest.set(out.key, Math.max(highest.get(out.key) ?? 0, out.count));
+        const mark = marks?.get(out.key);
+        if (mark !== undefined && out.count > mark && !movedAt.has(out.key)) movedAt.set(out.key, Date.now());
+      }
+    }
+    await consumer.disconnect();
+  })();
+  return {
+    /** From now on, a key moves again when it passes its current highest count. */
+    mark: () => {
+      marks = new Map(highest);
+    },
+    /** When every key had moved again, waiting at most `timeoutMs`. */
+    allMoved: async (timeoutMs: number) => {
+      const deadline = Date.now() + timeoutMs;
+      while (movedAt.size < keys && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      if (movedAt.size < keys) throw new Error(`only ${movedAt.size}/${keys} keys moved again`);
+      return Math.max(...movedAt.values());
+    },
+    stop: async () => {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
+interface Row {
+  fault: string;
+  window: string;
+  moveMs: number;
+  failureMs: number;
+  failure: string;
+}
+
+async function measure(fault: 'cut' | 'kill', window: string, run: number): Promise<Row> {
+  const name = `pf-${fault}-${window.replace(/\W/g, '')}-${run}`;
+  const input = uniqueName(`${name}-in`);
+  const output = uniqueName(`${name}-out`);
+  await createTopics({ name: input, partitions }, { name: output, partitions });
+  const body = weirDevJob(name, 'keyed-count-sum', {
+    args: { input, output, version: 'v1' },
+    storageUrl: `s3://${requireEnv('WEIR_S3_BUCKET')}/bench-progress`,
+    interval: `${intervalS}s`,
+    spec: { parallelism: partitions, restartStrategy: { type: 'fixed-delay', attempts: 10, delay: '1s' } },
+  }) as { spec: { checkpoints: Record<string, unknown> } };
+  Object.assign(body.spec.checkpoints, { timeout: '2s', progressWindow: window });
+  // A probe record for each key every 50 ms.
+  const stopProbes = startProbes(input, (n) =>
+    Array.from({ length: keys }, (_, k) => ({ key: `k${k}`, value: `v${n}` })),
+  );
+  const reader = await countReader(output);
+  try {
+    await jobs.create(body);
+    await jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 120_000);
+    await new Promise((r) => setTimeout(r, 5000)); // steady state: several checkpoints committed
+    const faultAt = Date.now();
+    if (fault === 'cut') {
+      await setPodTrafficDrop(namespace, `${name}-tm-0`, requireEnv('WEIR_KAFKA_BOOTSTRAP'), 'on');
+    } else {
+      const pod = await cluster.core.readNamespacedPod({ namespace, name: `${name}-tm-0` });
+      process.kill(harnessContainerPid(pod, 'taskmanager'), 'SIGKILL');
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    reader.mark();
+    const movedAt = await reader.allMoved(120_000);
+    const job = await jobs.get(name);
+    const failure = job.status?.restarts?.lastFailure;
+    await jobs.delete(name);
+    return {
+      fault,
+      window,
+      moveMs: movedAt - faultAt,
+      failureMs: failure ? new Date(failure.time).getTime() - faultAt : Number.NaN,
+      failure: `${failure?.reason ?? 'none'}${/made no progress/.test(failure?.message ?? '') ? ' (operator)' : /NO_PROGRESS/.test(failure?.message ?? '') ? ' (liveness probe)' : ''}`,
+    };
+  } finally {
+    await stopProbes();
+    await reader.stop();
+  }
+}
+
+const rows: Row[] = [];
+try {
+  for (let run = 0; run < runs; run++) {
+    for (const window of windows) {
+      process.stderr.write(`run ${run + 1}/${runs}, window ${window}: cut off from Kafka, then killed\n`);
+      rows.push(await measure('cut', window, run));
+      rows.push(await measure('kill', window, run));
+    }
+  }
+} finally {
+  await operator.stop();
+  await deleteNamespace(cluster, namespace);
+}
+
+const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+};
+console.log('| window | fault | failure recorded (as) | fault → failure | fault → every key moving | runs |');
+console.log('|---|---|---|---:|---:|---|');
+for (const window of windows) {
+  for (const fault of ['cut', 'kill'] as const) {
+    const mine = rows.filter((r) => r.window === window && r.fault === fault);
+    console.log(
+      `| ${window} | ${fault === 'cut' ? 'Kafka-only partition' : 'SIGKILL (baseline)'} | ${[...new Set(mine.map((r) => r.failure))].join(', ')} | ${s(median(mine.map((r) => r.failureMs)))} | ${s(median(mine.map((r) => r.moveMs)))} | ${mine.map((r) => s(r.moveMs)).join(' / ')} |`,
+    );
+  }
+  const cut = median(rows.filter((r) => r.window === window && r.fault === 'cut').map((r) => r.moveMs));
+  const kill = median(rows.filter((r) => r.window === window && r.fault === 'kill').map((r) => r.moveMs));
+  const goal = 3 * intervalS * 1000 + 5000;
+  console.log(
+    `\nwindow ${window}: Kafka-only partition ÷ crash = ${(cut / kill).toFixed(2)}; goal (3 intervals + 5 s = ${s(goal)}) ${cut <= goal ? 'met' : 'not met'} for every key moving again\n`,
+  );
+}
