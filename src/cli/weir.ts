@@ -10,6 +10,11 @@ interface Command {
   run: (args: string[]) => Promise<void>;
 }
 
+/** A warning on the way out, in the TaskManager's JSON log format (the pino logger is out of reach here). */
+function warnLine(msg: string): void {
+  process.stdout.write(`${JSON.stringify({ level: 40, time: Date.now(), name: 'weir-taskmanager', msg })}\n`);
+}
+
 const commands: Record<string, Command> = {
   operator: {
     summary: 'run the StreamJob operator (settings from WEIR_* environment variables)',
@@ -22,7 +27,8 @@ const commands: Record<string, Command> = {
     run: async () => {
       const { loadTaskManagerConfig } = await import('../runtime/config.ts');
       const { runTaskManager } = await import('../runtime/main.ts');
-      process.exit(await runTaskManager(loadTaskManagerConfig()));
+      const { exitTaskManager } = await import('../runtime/exit.ts');
+      await exitTaskManager(await runTaskManager(loadTaskManagerConfig()), warnLine);
     },
   },
   run: {
@@ -38,7 +44,8 @@ const commands: Record<string, Command> = {
       process.stderr.write(
         `control API token: ${config.control.token} (its address is in the "serving" log line)\n`,
       );
-      process.exit(await runTaskManager(config));
+      const { exitTaskManager } = await import('../runtime/exit.ts');
+      await exitTaskManager(await runTaskManager(config), warnLine);
     },
   },
   version: {

@@ -43,6 +43,13 @@ export class AssignedConsumer {
   private constructor(consumer: KafkaConsumer, timeoutMs: number) {
     this.native = consumer;
     this.timeoutMs = timeoutMs;
+    // consume(max) waits the consume timeout for the first record only, then takes what is already fetched.
+    // The binding's default waits that long for each of the `max` records, so a steady trickle (a record every
+    // few ms, never a pause as long as the timeout) held a batch open until `max` arrived: measured, 2.6 s
+    // between 1 s checkpoints at 160 records/s, which made health by progress see stalls that were not there.
+    (
+      consumer as unknown as { setDefaultIsTimeoutOnlyForFirstMessage(only: boolean): void }
+    ).setDefaultIsTimeoutOnlyForFirstMessage(true);
   }
 
   static async connect(options: AssignedConsumerOptions): Promise<AssignedConsumer> {
@@ -73,7 +80,7 @@ export class AssignedConsumer {
     this.native.assign(positions);
   }
 
-  /** Up to `max` records, or fewer when the consume timeout passes first. */
+  /** Up to `max` records: those already fetched, after waiting at most the consume timeout for the first. */
   consume(max: number): Promise<Message[]> {
     return settle('consume', (cb) => this.native.consume(max, cb));
   }

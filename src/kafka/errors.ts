@@ -210,13 +210,39 @@ export function toKafkaError(operation: string, error: LibrdKafkaError | Error):
   });
 }
 
+/** librdkafka calls started through settle() that have not answered yet. */
+let pendingCalls = 0;
+
+/**
+ * How many librdkafka calls still wait for their answer. Node waits at exit
+ * for native work still running in its thread pool, so one of them waiting on
+ * an unreachable broker holds the process until its timeout.
+ */
+export function pendingKafkaCalls(): number {
+  return pendingCalls;
+}
+
 /** Adapts a librdkafka callback to a promise that rejects with a KafkaError. */
 export function settle<T>(
   operation: string,
   call: (callback: (error: LibrdKafkaError | null | undefined, value: T) => void) => void,
 ): Promise<T> {
   return new Promise((resolve, reject) => {
-    call((error, value) => (error ? reject(toKafkaError(operation, error)) : resolve(value)));
+    pendingCalls++;
+    let answered = false;
+    const done = (error: LibrdKafkaError | null | undefined, value: T) => {
+      if (!answered) {
+        answered = true;
+        pendingCalls--;
+      }
+      if (error) reject(toKafkaError(operation, error));
+      else resolve(value);
+    };
+    try {
+      call(done);
+    } catch (error) {
+      done(error as LibrdKafkaError, undefined as T);
+    }
   });
 }
 

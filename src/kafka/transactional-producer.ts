@@ -224,9 +224,10 @@ export class TransactionalProducer {
     );
   }
 
-  abort(): Promise<void> {
+  /** Aborts the open transaction, waiting at most `timeoutMs` for the coordinator (the operation timeout by default). */
+  abort(timeoutMs = this.timeoutMs): Promise<void> {
     return this.call('abort transaction', (cb) =>
-      this.producer.abortTransaction(this.timeoutMs, (error) => cb(error, undefined)),
+      this.producer.abortTransaction(timeoutMs, (error) => cb(error, undefined)),
     );
   }
 

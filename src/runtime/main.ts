@@ -49,6 +49,9 @@ function storageFor(config: TaskManagerConfig, url?: string): CheckpointStorage 
  * or SIGTERM, 1 after any task failure (the operator's restart strategy then
  * decides), having logged the failure's code.
  */
+/** How long a failing TaskManager gives its Kafka clients to close. */
+const failedCloseMs = 2_000;
+
 export async function runTaskManager(
   config: TaskManagerConfig,
   log: Logger = pino({ name: 'weir-taskmanager' }),
@@ -264,9 +267,11 @@ export async function runTaskManager(
   ]);
   if (code !== 0) {
     // Clients are closed without a checkpoint: the open transaction is aborted by the broker or by the next attempt.
+    // Bounded tightly: the failure may be a broker out of reach, and the replacement pod, which has this pod's
+    // name, cannot start before this one has ended.
     await Promise.race([
       Promise.allSettled(tasks.map((t) => t.close({ finalCheckpoint: false }))),
-      new Promise((r) => setTimeout(r, 5_000)),
+      new Promise((r) => setTimeout(r, failedCloseMs)),
     ]);
   }
   return code;

@@ -38,6 +38,9 @@ export interface CheckpointReport {
 /** A task's part of GET /v1/status. */
 export type TaskStatus = TaskStatusDocument;
 
+/** How long a task ending for a failure waits for the broker to abort its open transaction. */
+const failedAbortTimeoutMs = 1_500;
+
 export interface StreamTaskDeps {
   config: TaskManagerConfig;
   index: number;
@@ -485,7 +488,11 @@ export class StreamTask {
         });
       }
     }
-    if (this.exactlyOnce && this.producer) await this.producer.abort().catch(() => undefined);
+    // A task that ends for a failure may not reach the broker at all (that may be the failure): its abort is
+    // bounded, since a native abort still waiting holds the process's exit until it times out (measured: 30 s
+    // with the broker unreachable). The broker, or the next attempt's initialisation, aborts it anyway.
+    const abortMs = options.finalCheckpoint ? undefined : failedAbortTimeoutMs;
+    if (this.exactlyOnce && this.producer) await this.producer.abort(abortMs).catch(() => undefined);
     await this.consumer?.disconnect();
     await this.producer?.disconnect();
     if (this.lifecycle.state === 'stopping') this.lifecycle.to('stopped');
