@@ -24,6 +24,8 @@ export interface TaskManagerPollerOptions {
   onPersistentError?: (job: StreamJob, pod: string, error: { code: string; message: string }) => void;
   /** Told when new reports of a job arrived, so the job is reconciled with them. */
   onReports: (job: StreamJob) => void;
+  /** How one TaskManager is asked; the control API client unless a unit test stands in for it. */
+  fetchStatus?: typeof fetchTaskManagerStatus;
 }
 
 /**
@@ -61,28 +63,29 @@ export class TaskManagerPoller {
     const reports = cached?.runId === runId ? cached.tasks : undefined;
     const deployed = (job.status?.deployment?.spec ?? job.spec) as Pick<StreamJobSpec, 'checkpoints'>;
     const delayMs = nextPollDelayMs(reports, progressTiming(deployed), this.options.minIntervalMs);
+    const targets = pods.filter(
+      (p) => p.podIP && p.phase === 'Running' && p.ready && !p.deleting && p.runId === runId,
+    );
+    // Nothing to ask: no poll is due, and no requeue is asked for one (a pod becoming Ready brings the job back).
+    if (targets.length === 0) return { reports, nextPollInMs: undefined };
     const nowMs = this.options.now().getTime();
     const last = this.lastPolledAt.get(uid);
     const due = last === undefined || nowMs - last >= delayMs;
     if (due && !this.inFlight.has(uid)) {
-      const targets = pods.filter(
-        (p) => p.podIP && p.phase === 'Running' && p.ready && !p.deleting && p.runId === runId,
-      );
-      if (targets.length) {
-        this.lastPolledAt.set(uid, nowMs);
-        this.inFlight.add(uid);
-        void this.poll(job, runId, targets)
-          .then((tasks) => {
-            if (!tasks || !this.inFlight.has(uid)) return; // nothing answered, or the job was deleted meanwhile
-            this.latest.set(uid, { runId, tasks });
-            this.options.onReports(job);
-          })
-          .finally(() => this.inFlight.delete(uid));
-      }
+      this.lastPolledAt.set(uid, nowMs);
+      this.inFlight.add(uid);
+      void this.poll(job, runId, targets)
+        .then((tasks) => {
+          if (!tasks || !this.inFlight.has(uid)) return; // nothing answered, or the job was deleted meanwhile
+          this.latest.set(uid, { runId, tasks });
+          this.options.onReports(job);
+        })
+        .finally(() => this.inFlight.delete(uid));
     }
+    // A poll in flight requeues the job when it answers; otherwise come back when the next one is due.
     const polledAt = this.lastPolledAt.get(uid);
-    const nextPollInMs = polledAt === undefined ? undefined : Math.max(1, polledAt + delayMs - nowMs);
-    return { reports, nextPollInMs };
+    if (this.inFlight.has(uid) || polledAt === undefined) return { reports, nextPollInMs: undefined };
+    return { reports, nextPollInMs: Math.max(1, polledAt + delayMs - nowMs) };
   }
 
   private async poll(
@@ -96,7 +99,8 @@ export class TaskManagerPoller {
     const answers = await Promise.all(
       targets.map(async (pod) => {
         try {
-          const report = await fetchTaskManagerStatus(pod.podIP ?? '', token, this.options.timeoutMs);
+          const fetchStatus = this.options.fetchStatus ?? fetchTaskManagerStatus;
+          const report = await fetchStatus(pod.podIP ?? '', token, this.options.timeoutMs);
           if (report.runId !== runId) return [];
           return report.tasks.map((t) => ({ ...t, pod: pod.name, podUid: pod.uid }));
         } catch (error) {

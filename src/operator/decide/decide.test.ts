@@ -281,7 +281,7 @@ describe('decide', () => {
     assert.equal(condition(d, 'Ready')?.reason, 'NodeNotReady');
     assert.match(
       condition(d, 'Ready')?.message ?? '',
-      /pod wc-tm-0: NodeNotReady: node n1 is not Ready for 12s/,
+      /pod wc-tm-0: NodeNotReady: node n1 is not Ready since 2026-03-01T12:01:40.000Z; the pod is replaced elsewhere 30s after/,
     );
     assert.ok(reasons(d).includes('Restarting') && reasons(d).includes('NodeNotReady'), reasons(d).join());
     assert.equal(condition(d, 'Degraded')?.status, 'True');

@@ -272,17 +272,18 @@ function createPods(pass: Pass, plan: PodPlan, wanted: number, hash: string): Cr
 }
 
 /** The tracked pods on a node that is not Ready, with why, as pod problems for the Ready condition. */
-function onUnreadyNodes({ observation, now, options }: Pass, pods: PodsOutcome) {
+function onUnreadyNodes({ observation, options }: Pass, pods: PodsOutcome) {
   const problems: { pod: string; reason: string; message: string }[] = [];
   for (const pod of observation.pods) {
     const node = pod.nodeName ? observation.nodes.get(pod.nodeName) : undefined;
     if (!node || node.ready || !pods.plan.tracked.has(pod.name)) continue;
-    const since = node.notReadySince;
-    const downS = since ? Math.round((now.getTime() - since.getTime()) / 1000) : undefined;
+    // The time it left Ready rather than for how long, so the condition's message (and status) does not change
+    // at every pass.
+    const since = node.notReadySince ? ` since ${node.notReadySince.toISOString()}` : '';
     problems.push({
       pod: pod.name,
       reason: 'NodeNotReady',
-      message: `node ${node.name} is not Ready${downS !== undefined ? ` for ${downS}s` : ''}; the pod is replaced elsewhere ${Math.round(options.nodeLostTimeoutMs / 1000)}s after the node left Ready, unless it comes back`,
+      message: `node ${node.name} is not Ready${since}; the pod is replaced elsewhere ${Math.round(options.nodeLostTimeoutMs / 1000)}s after the node left Ready, unless it comes back`,
     });
   }
   return problems;
