@@ -21,18 +21,11 @@
  * Usage: source .weir/harness/env && node bench/progress-failover.ts [--windows 3s,6s] [--runs 3]
  */
 import { parseArgs } from 'node:util';
-import {
-  connect,
-  createTestNamespace,
-  deleteNamespace,
-  harnessContainerPid,
-  requireEnv,
-} from '../e2e/support/cluster.ts';
-import { createMinioSecret } from '../e2e/support/committed-state.ts';
+import { harnessContainerPid, requireEnv } from '../e2e/support/cluster.ts';
 import { setPodTrafficDrop } from '../e2e/support/harness-agent.ts';
+import { startJobNamespace, stopJobNamespace } from '../e2e/support/job-suite.ts';
 import { createTopics, kafkaBootstrap, uniqueName } from '../e2e/support/kafka-topics.ts';
-import { startNamespaceOperator } from '../e2e/support/operator.ts';
-import { applyCrd, StreamJobs, weirDevJob } from '../e2e/support/streamjobs.ts';
+import { weirDevJob } from '../e2e/support/streamjobs.ts';
 import { AssignedConsumer } from '../src/kafka/assigned-consumer.ts';
 import { startProbes } from './probes.ts';
 
@@ -45,13 +38,9 @@ const partitions = 2;
 const keys = 16;
 const intervalS = 1;
 
-const cluster = connect();
-await applyCrd();
-const namespace = await createTestNamespace(cluster, 'bench-progress');
-const jobs = new StreamJobs(cluster, namespace);
-await createMinioSecret(cluster.core, namespace);
 // The operator's usual status poll; nextPollDelayMs shortens it for a short window or an overdue commit.
-const operator = await startNamespaceOperator(namespace, { WEIR_STATUS_POLL_INTERVAL: '30s' });
+const suite = await startJobNamespace('bench-progress', { WEIR_STATUS_POLL_INTERVAL: '30s' });
+const { cluster, namespace, jobs } = suite;
 
 /** Each key's highest emitted count as a read_committed reader sees it, and when each first passed a mark. */
 async function countReader(topic: string) {
@@ -162,8 +151,7 @@ try {
     }
   }
 } finally {
-  await operator.stop();
-  await deleteNamespace(cluster, namespace);
+  await stopJobNamespace(suite);
 }
 
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

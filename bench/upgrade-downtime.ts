@@ -17,22 +17,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import {
-  connect,
-  createTestNamespace,
-  deleteNamespace,
-  requireEnv,
-  waitFor,
-} from '../e2e/support/cluster.ts';
-import {
-  committedOffsets,
-  createMinioSecret,
-  keyedInput,
-  runtimeStorage,
-} from '../e2e/support/committed-state.ts';
+import { requireEnv, waitFor } from '../e2e/support/cluster.ts';
+import { committedOffsets, keyedInput, runtimeStorage } from '../e2e/support/committed-state.ts';
+import { startJobNamespace, stopJobNamespace } from '../e2e/support/job-suite.ts';
 import { createTopics, kafkaBootstrap, produce, uniqueName } from '../e2e/support/kafka-topics.ts';
-import { startNamespaceOperator } from '../e2e/support/operator.ts';
-import { applyCrd, StreamJobs, weirDevJob } from '../e2e/support/streamjobs.ts';
+import { weirDevJob } from '../e2e/support/streamjobs.ts';
 import type { StreamJob } from '../src/api/streamjob.ts';
 import { AssignedConsumer } from '../src/kafka/assigned-consumer.ts';
 import { startProbes } from './probes.ts';
@@ -42,12 +31,8 @@ const sizes = (values.keys ?? '').split(',').map(Number);
 const partitions = 4;
 const storageUrl = `s3://${requireEnv('WEIR_S3_BUCKET')}/bench-upgrade`;
 
-const cluster = connect();
-await applyCrd();
-const namespace = await createTestNamespace(cluster, 'bench-upgrade');
-const jobs = new StreamJobs(cluster, namespace);
-await createMinioSecret(cluster.core, namespace);
-const operator = await startNamespaceOperator(namespace, { WEIR_STATUS_POLL_INTERVAL: '1s' });
+const suite = await startJobNamespace('bench-upgrade', { WEIR_STATUS_POLL_INTERVAL: '1s' });
+const { cluster, namespace, jobs } = suite;
 const storage = runtimeStorage(storageUrl);
 
 interface Row {
@@ -148,8 +133,7 @@ const rows: Row[] = [];
 try {
   for (const keys of sizes) rows.push(await measure(keys));
 } finally {
-  await operator.stop();
-  await deleteNamespace(cluster, namespace);
+  await stopJobNamespace(suite);
 }
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 console.log(

@@ -6,7 +6,7 @@ import { decodeCommitMetadata, type PartitionPointer } from '../../src/runtime/c
 import { restorePartitions } from '../../src/runtime/task/partition-runtime.ts';
 import { S3Storage, type S3StorageOptions } from '../../src/storage/s3-storage.ts';
 import { requireEnv } from './cluster.ts';
-import { kafkaBootstrap } from './kafka-topics.ts';
+import { kafkaBootstrap, readCommitted } from './kafka-topics.ts';
 
 /** The harness MinIO servers' keys (both servers have the same). */
 export function harnessS3Credentials(): { accessKeyId: string; secretAccessKey: string } {
@@ -189,4 +189,19 @@ export function countSumProblems(records: { value: string | null }[], n: number,
   for (const key of emitted.keys())
     if (!/^k\d+$/.test(key) || Number(key.slice(1)) >= keys) problems.push(`${key}: not an input key`);
   return problems;
+}
+
+/**
+ * countSumProblems over `output` once it holds the output of keyedInput(0, n,
+ * keys): read read_committed until n records arrived and 2 s passed without
+ * more (a duplicate would show), within two minutes.
+ */
+export async function committedCountSumProblems(
+  output: string,
+  partitions: number,
+  n: number,
+  keys: number,
+): Promise<string[]> {
+  const records = await readCommitted(output, partitions, { expected: n, timeoutMs: 120_000, quietMs: 2000 });
+  return countSumProblems(records, n, keys);
 }

@@ -13,23 +13,39 @@ export interface JobSuite {
 }
 
 /**
- * Registers the hooks every suite of real-runtime StreamJob tests needs: the
- * CRD, a namespace of its own with the `minio` Secret, and an operator that
- * watches only that namespace; all removed after the suite.
+ * The CRD, a namespace of its own with the `minio` Secret, and an operator
+ * that watches only that namespace (with `operatorEnv` on top of its usual
+ * settings). `into` is filled step by step, so that stopJobNamespace removes
+ * what was made even when a later step failed.
  */
+export async function startJobNamespace(
+  namespacePrefix: string,
+  operatorEnv?: Record<string, string>,
+  into: Partial<JobSuite> = {},
+): Promise<JobSuite> {
+  const cluster = connect();
+  into.cluster = cluster;
+  await applyCrd();
+  const namespace = await createTestNamespace(cluster, namespacePrefix);
+  into.namespace = namespace;
+  into.jobs = new StreamJobs(cluster, namespace);
+  await createMinioSecret(cluster.core, namespace);
+  into.operator = await startNamespaceOperator(namespace, operatorEnv);
+  return into as JobSuite;
+}
+
+/** Stops the operator and deletes the namespace of startJobNamespace, as far as they were made. */
+export async function stopJobNamespace(suite: Partial<JobSuite>): Promise<void> {
+  await suite.operator?.stop();
+  if (suite.cluster && suite.namespace) await deleteNamespace(suite.cluster, suite.namespace);
+}
+
+/** Registers the hooks every suite of real-runtime StreamJob tests needs: startJobNamespace before, its removal after. */
 export function jobSuite(namespacePrefix: string): JobSuite {
   const suite = {} as JobSuite;
   before(async () => {
-    suite.cluster = connect();
-    await applyCrd();
-    suite.namespace = await createTestNamespace(suite.cluster, namespacePrefix);
-    suite.jobs = new StreamJobs(suite.cluster, suite.namespace);
-    await createMinioSecret(suite.cluster.core, suite.namespace);
-    suite.operator = await startNamespaceOperator(suite.namespace);
+    await startJobNamespace(namespacePrefix, undefined, suite);
   });
-  after(async () => {
-    await suite.operator?.stop();
-    if (suite.namespace) await deleteNamespace(suite.cluster, suite.namespace);
-  });
+  after(() => stopJobNamespace(suite));
   return suite;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { StreamJob } from '../../../src/api/streamjob.ts';
 import { harnessContainerPid, requireEnv, waitFor } from '../../support/cluster.ts';
-import { countSumProblems, keyedInput } from '../../support/committed-state.ts';
+import { committedCountSumProblems, keyedInput } from '../../support/committed-state.ts';
 import { harnessAgentUrl } from '../../support/harness-agent.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { grantJobAcls, scramUser } from '../../support/kafka-security.ts';
@@ -125,12 +125,7 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
     process.kill(harnessContainerPid(victim, 'taskmanager'), 'SIGKILL');
     await suite.jobs.waitFor(name, 'a restart counted', (j) => (j.status?.restarts?.count ?? 0) >= 1, 60_000);
     await produce(topicNames.input, keyedInput(2000, 1000, keys));
-    const records = await readCommitted(topicNames.output, partitions, {
-      expected: 3000,
-      timeoutMs: 120_000,
-      quietMs: 2000,
-    });
-    assert.deepEqual(countSumProblems(records, 3000, keys), []);
+    assert.deepEqual(await committedCountSumProblems(topicNames.output, partitions, 3000, keys), []);
   }
 
   it('SASL_SSL with SCRAM-SHA-512 and least-privilege ACLs: exactly once through a TaskManager SIGKILL', async () => {

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { requireEnv } from '../../support/cluster.ts';
-import { countSumProblems, keyedInput } from '../../support/committed-state.ts';
+import { committedCountSumProblems, keyedInput } from '../../support/committed-state.ts';
 import {
   harnessAgentUrl,
   podInstances,
@@ -80,12 +80,7 @@ describe('health by progress', {
       'counted once, though both the operator and the probe see it',
     );
     await produce(input, keyedInput(2000, 1000, keys));
-    const records = await readCommitted(output, partitions, {
-      expected: 3000,
-      timeoutMs: 120_000,
-      quietMs: 2000,
-    });
-    assert.deepEqual(countSumProblems(records, 3000, keys), []);
+    assert.deepEqual(await committedCountSumProblems(output, partitions, 3000, keys), []);
   });
 
   it('an idle job is never restarted for want of progress', async () => {
@@ -163,11 +158,6 @@ describe('health by progress', {
       await setNodeState(node, 'running');
     }
     await produce(input, keyedInput(2000, 1000, keys));
-    const records = await readCommitted(output, partitions, {
-      expected: 3000,
-      timeoutMs: 120_000,
-      quietMs: 2000,
-    });
-    assert.deepEqual(countSumProblems(records, 3000, keys), []);
+    assert.deepEqual(await committedCountSumProblems(output, partitions, 3000, keys), []);
   });
 });

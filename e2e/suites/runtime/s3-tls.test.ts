@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { harnessContainerPid } from '../../support/cluster.ts';
-import { countSumProblems, harnessTlsS3, keyedInput, runtimeStorage } from '../../support/committed-state.ts';
+import {
+  committedCountSumProblems,
+  harnessTlsS3,
+  keyedInput,
+  runtimeStorage,
+} from '../../support/committed-state.ts';
 import { harnessAgentUrl } from '../../support/harness-agent.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
@@ -62,12 +67,7 @@ describe('checkpoints to S3 over TLS with a CA from a Secret', {
       60_000,
     );
     await produce(input, keyedInput(2000, 1000, keys));
-    const records = await readCommitted(output, partitions, {
-      expected: 3000,
-      timeoutMs: 120_000,
-      quietMs: 2000,
-    });
-    assert.deepEqual(countSumProblems(records, 3000, keys), []);
+    assert.deepEqual(await committedCountSumProblems(output, partitions, 3000, keys), []);
 
     // The state went to the TLS server, and to nowhere else.
     const overTls = runtimeStorage(url, harnessTlsS3());

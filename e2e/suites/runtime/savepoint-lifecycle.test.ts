@@ -6,7 +6,7 @@ import type { StreamJob } from '../../../src/api/streamjob.ts';
 import { httpStatus } from '../../../src/operator/errors.ts';
 import { readManifest } from '../../../src/runtime/checkpoint/savepoint-manifest.ts';
 import { waitFor } from '../../support/cluster.ts';
-import { countSumProblems, keyedInput, runtimeStorage } from '../../support/committed-state.ts';
+import { committedCountSumProblems, keyedInput, runtimeStorage } from '../../support/committed-state.ts';
 import { harnessAgentUrl } from '../../support/harness-agent.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
@@ -104,12 +104,7 @@ describe('StreamJob savepoint history, periodic and final savepoints', {
       const manifest = await readManifest(runtimeStorage(storageUrl), suite.namespace, 'pd', s.id);
       assert.equal(manifest.partitions.length, partitions, `${s.id} is complete`);
     }
-    const records = await readCommitted(output, partitions, {
-      expected: produced,
-      timeoutMs: 120_000,
-      quietMs: 2000,
-    });
-    assert.deepEqual(countSumProblems(records, produced, keys), []);
+    assert.deepEqual(await committedCountSumProblems(output, partitions, produced, keys), []);
   });
 
   it('deleting a job with savepoints.onDeletion stops it with a final savepoint; another job restores it by its s3:// path, exactly once', async () => {
@@ -165,11 +160,6 @@ describe('StreamJob savepoint history, periodic and final savepoints', {
     );
     assert.equal(next.metadata.uid, restored.metadata.uid);
     await produce(input, keyedInput(2000, 500, keys));
-    const records = await readCommitted(output, partitions, {
-      expected: 2500,
-      timeoutMs: 120_000,
-      quietMs: 2000,
-    });
-    assert.deepEqual(countSumProblems(records, 2500, keys), []);
+    assert.deepEqual(await committedCountSumProblems(output, partitions, 2500, keys), []);
   });
 });
