@@ -12,7 +12,7 @@ export interface TaskProgressSample {
   task: number;
   state: string;
   /** How long ago the task last committed; undefined before its restore finished. */
-  sinceCommitMs: number | undefined;
+  sinceCommitMs?: number | undefined;
   /** Records known to be waiting in the task's partitions; null when not known. */
   lag: number | null;
 }
@@ -26,12 +26,17 @@ export interface StalledTask {
 /** States in which a task is expected to make progress; restoring is readiness' concern, stopping has its own timeout. */
 const progressing = new Set(['running', 'checkpointing']);
 
+/** How long ago a task expected to make progress last committed; undefined for any other task. */
+function commitAge(s: TaskProgressSample): number | undefined {
+  return progressing.has(s.state) ? s.sinceCommitMs : undefined;
+}
+
 export function stalledTasks(samples: readonly TaskProgressSample[], windowMs: number): StalledTask[] {
   const stalled: StalledTask[] = [];
   for (const s of samples) {
-    if (!progressing.has(s.state) || s.sinceCommitMs === undefined) continue;
-    if (s.sinceCommitMs > windowMs)
-      stalled.push({ task: s.task, lag: s.lag, sinceCommitMs: s.sinceCommitMs });
+    const sinceCommitMs = commitAge(s);
+    if (sinceCommitMs !== undefined && sinceCommitMs > windowMs)
+      stalled.push({ task: s.task, lag: s.lag, sinceCommitMs });
   }
   return stalled;
 }
@@ -53,7 +58,5 @@ export function noProgressMessage(windowMs: number, stalled: readonly StalledTas
  * job closely until it commits again or the window runs out.
  */
 export function commitOverdue(samples: readonly TaskProgressSample[], intervalMs: number): boolean {
-  return samples.some(
-    (s) => progressing.has(s.state) && s.sinceCommitMs !== undefined && s.sinceCommitMs > 2 * intervalMs,
-  );
+  return samples.some((s) => (commitAge(s) ?? 0) > 2 * intervalMs);
 }

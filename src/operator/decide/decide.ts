@@ -5,7 +5,7 @@ import { jobSelector, podCount, tasksOfPod } from '../deploy/taskmanager-pod.ts'
 import { checkpointEvents, summarizeCheckpoints } from './checkpoint-summary.ts';
 import { jobConditions } from './conditions.ts';
 import { decideFailures } from './failures.ts';
-import type { Observation, ObservedPod } from './observation.ts';
+import type { Observation, ObservedNode, ObservedPod } from './observation.ts';
 import { decidePhase } from './phase.ts';
 import { type CreatePod, type DeletePod, PodPlan, planPods } from './pods.ts';
 import { progressTiming, stalledPods } from './progress.ts';
@@ -186,6 +186,8 @@ interface PodsOutcome {
   readyTasks: number;
   restartedNow: boolean;
   failedMessage: string | undefined;
+  /** The tracked pods on a node that is not Ready, with that node. */
+  unready: { pod: string; node: ObservedNode }[];
 }
 
 /** Failures, restarts and pods. While the old version stops with a savepoint, every pod is held as it is. */
@@ -247,7 +249,11 @@ function failuresAndPods(pass: Pass, upgrade: UpgradeDecision, deployedSpec: Str
     0,
   );
   status.tasks = { ready: readyTasks, total: deployedSpec.parallelism, pods: wanted };
-  return { plan, wanted, readyPods, readyTasks, restartedNow, failedMessage };
+  const unready = observation.pods.flatMap((p) => {
+    const node = p.nodeName ? observation.nodes.get(p.nodeName) : undefined;
+    return node && !node.ready && plan.tracked.has(p.name) ? [{ pod: p.name, node }] : [];
+  });
+  return { plan, wanted, readyPods, readyTasks, restartedNow, failedMessage, unready };
 }
 
 /** The pods to create, once a pending restart is due; marks the restart done. */
@@ -271,22 +277,16 @@ function createPods(pass: Pass, plan: PodPlan, wanted: number, hash: string): Cr
   return pods.creations;
 }
 
-/** The tracked pods on a node that is not Ready, with why, as pod problems for the Ready condition. */
-function onUnreadyNodes({ observation, options }: Pass, pods: PodsOutcome) {
-  const problems: { pod: string; reason: string; message: string }[] = [];
-  for (const pod of observation.pods) {
-    const node = pod.nodeName ? observation.nodes.get(pod.nodeName) : undefined;
-    if (!node || node.ready || !pods.plan.tracked.has(pod.name)) continue;
-    // The time it left Ready rather than for how long, so the condition's message (and status) does not change
-    // at every pass.
-    const since = node.notReadySince ? ` since ${node.notReadySince.toISOString()}` : '';
-    problems.push({
-      pod: pod.name,
-      reason: 'NodeNotReady',
-      message: `node ${node.name} is not Ready${since}; the pod is replaced elsewhere ${Math.round(options.nodeLostTimeoutMs / 1000)}s after the node left Ready, unless it comes back`,
-    });
-  }
-  return problems;
+/** A pod on a node that is not Ready, as a pod problem for the Ready condition. */
+function nodeNotReady({ pod, node }: PodsOutcome['unready'][number], nodeLostTimeoutMs: number) {
+  // The time it left Ready rather than for how long, so the condition's message (and status) does not change
+  // at every pass.
+  const since = node.notReadySince ? ` since ${node.notReadySince.toISOString()}` : '';
+  return {
+    pod,
+    reason: 'NodeNotReady',
+    message: `node ${node.name} is not Ready${since}; the pod is replaced elsewhere ${Math.round(nodeLostTimeoutMs / 1000)}s after the node left Ready, unless it comes back`,
+  };
 }
 
 function recordPhase(pass: Pass, pods: PodsOutcome): Phase {
@@ -299,7 +299,7 @@ function recordPhase(pass: Pass, pods: PodsOutcome): Phase {
     wantedPods: pods.wanted,
     restartPending: Boolean(status.restarts?.nextRestartAt),
     restartedNow: pods.restartedNow,
-    podsOnUnreadyNodes: onUnreadyNodes(pass, pods).length,
+    podsOnUnreadyNodes: pods.unready.length,
     previous: pass.previous.phase,
   });
   status.phase = phase;
@@ -374,7 +374,7 @@ function recordConditions(pass: Pass, phase: Phase, pods: PodsOutcome, deployedS
     generation: pass.job.metadata.generation ?? 0,
     now,
     podProblems: [
-      ...onUnreadyNodes(pass, pods),
+      ...pods.unready.map((u) => nodeNotReady(u, options.nodeLostTimeoutMs)),
       ...observation.pods
         .filter((p) => pods.plan.tracked.has(p.name) && p.notStarted)
         .map((p) => ({ pod: p.name, ...(p.notStarted as { reason: string; message: string }) })),
@@ -396,11 +396,9 @@ function recordConditions(pass: Pass, phase: Phase, pods: PodsOutcome, deployedS
     });
   }
   // Pods on a NotReady node are rechecked when the node-lost timeout expires.
-  for (const pod of observation.pods) {
-    const node = pod.nodeName ? observation.nodes.get(pod.nodeName) : undefined;
-    if (node && !node.ready && node.notReadySince && pods.plan.tracked.has(pod.name)) {
+  for (const { node } of pods.unready) {
+    if (node.notReadySince)
       pass.requeue(node.notReadySince.getTime() + options.nodeLostTimeoutMs - now.getTime());
-    }
   }
 }
 

@@ -38,10 +38,6 @@ export function progressTiming(spec: Pick<StreamJobSpec, 'checkpoints'>): Progre
   };
 }
 
-function samples(reports: readonly ObservedTaskReport[]) {
-  return reports.map((r) => ({ task: r.task, state: r.state, sinceCommitMs: r.sinceCommitMs, lag: r.lag }));
-}
-
 /**
  * The pods whose reports show a task that has not committed within the
  * window, by pod name: the same judgement the TaskManager's liveness endpoint
@@ -56,7 +52,7 @@ export function stalledPods(
   for (const r of reports) byPod.set(r.pod, [...(byPod.get(r.pod) ?? []), r]);
   const stalled = new Map<string, StalledPod>();
   for (const [pod, own] of byPod) {
-    const tasks = stalledTasks(samples(own), windowMs);
+    const tasks = stalledTasks(own, windowMs);
     if (tasks.length === 0) continue;
     stalled.set(pod, {
       uid: own[0]?.podUid ?? '',
@@ -79,6 +75,6 @@ export function nextPollDelayMs(
   periodMs: number,
 ): number {
   const usual = Math.max(1000, Math.min(periodMs, timing.windowMs / 2));
-  if (!reports || !commitOverdue(samples(reports), timing.intervalMs)) return usual;
+  if (!reports || !commitOverdue(reports, timing.intervalMs)) return usual;
   return Math.min(usual, Math.max(1000, timing.windowMs / 10));
 }
