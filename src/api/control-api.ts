@@ -105,16 +105,24 @@ function nonNegativeInteger(value: unknown): value is number {
 }
 
 /** The records waiting in a task's partitions: the sum of their lags, or null when any is not known. */
-function lagOf(partitions: unknown, invalid: (why: string) => Error): number | null {
-  if (!Array.isArray(partitions)) throw invalid('not an array');
+export function totalLag(partitions: readonly { lag: number | null }[]): number | null {
   let sum = 0;
-  for (const p of partitions as unknown[]) {
-    const lag = isRecord(p) ? p.lag : undefined;
-    if (lag === null) return null;
-    if (!nonNegativeInteger(lag)) throw invalid('a partition without a lag count or null');
-    sum += lag;
+  for (const p of partitions) {
+    if (p.lag === null) return null;
+    sum += p.lag;
   }
   return sum;
+}
+
+/** totalLag of a status document's partitions, which must each carry a lag count or null. */
+function lagOf(partitions: unknown, invalid: (why: string) => Error): number | null {
+  if (!Array.isArray(partitions)) throw invalid('not an array');
+  const lags = (partitions as unknown[]).map((p) => {
+    const lag = isRecord(p) ? p.lag : undefined;
+    if (lag === null || nonNegativeInteger(lag)) return { lag };
+    throw invalid('a partition without a lag count or null');
+  });
+  return totalLag(lags);
 }
 
 /**

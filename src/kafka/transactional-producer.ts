@@ -104,9 +104,7 @@ export class TransactionalProducer {
     try {
       await settle<void>(operation, run);
     } catch (error) {
-      const named = this.failed(operation, error);
-      if (named.kafkaCode !== kafkaErrorCodes.fatal) throw named;
-      await this.reasonOfFatal(named);
+      await this.reasonOfFatal(error);
       throw this.failed(operation, error);
     }
   }

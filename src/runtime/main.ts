@@ -43,15 +43,15 @@ function storageFor(config: TaskManagerConfig, url?: string): CheckpointStorage 
   });
 }
 
+/** How long a failing TaskManager gives its Kafka clients to close. */
+const failedCloseMs = 2_000;
+
 /**
  * The TaskManager process: restores its tasks, serves the control API and
  * metrics, runs the tasks, and ends with exit code 0 after a requested stop
  * or SIGTERM, 1 after any task failure (the operator's restart strategy then
  * decides), having logged the failure's code.
  */
-/** How long a failing TaskManager gives its Kafka clients to close. */
-const failedCloseMs = 2_000;
-
 export async function runTaskManager(
   config: TaskManagerConfig,
   log: Logger = pino({ name: 'weir-taskmanager' }),

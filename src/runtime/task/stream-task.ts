@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { TaskStatusDocument } from '../../api/control-api.ts';
+import { type TaskStatusDocument, totalLag } from '../../api/control-api.ts';
 import { savepointPrefix } from '../../api/savepoint-ref.ts';
 import { KafkaAdmin } from '../../kafka/admin.ts';
 import { AssignedConsumer } from '../../kafka/assigned-consumer.ts';
@@ -528,12 +528,11 @@ export class StreamTask {
 
   /** What health by progress judges (progress-health.ts). */
   progress(): TaskProgress {
-    const known = this.status().partitions.every((p) => p.lag !== null);
     return {
       task: this.index,
       state: this.lifecycle.state,
       committedAsOf: this.committedAsOf,
-      lag: known ? this.lag() : null,
+      lag: totalLag(this.status().partitions),
     };
   }
 
