@@ -35,6 +35,8 @@ export interface StopRequest {
 
 /** One task in GET /v1/status. */
 export interface TaskStatusDocument {
+  /** The pipeline stage (0, the first, when absent): a TaskManager runs its task indexes of every stage. */
+  stage?: number;
   task: number;
   state: string;
   transactionalId?: string;
@@ -77,6 +79,8 @@ export interface TaskManagerStatusDocument {
 
 /** One task's checkpoint progress, as a TaskManager reports it on GET /v1/status. */
 export interface TaskCheckpointReport {
+  /** The pipeline stage; absent for the first. */
+  stage?: number;
   task: number;
   /** The task's lifecycle state (running, checkpointing, restoring, stopping…). */
   state: string;
@@ -139,6 +143,8 @@ export function parseTaskManagerStatus(body: unknown): TaskManagerReport {
   const tasks = body.tasks.map((raw: unknown, i): TaskCheckpointReport => {
     if (!isRecord(raw)) throw invalid(`tasks[${i}]`, 'not an object');
     if (!nonNegativeInteger(raw.task)) throw invalid(`tasks[${i}].task`, 'not a task index');
+    if (raw.stage !== undefined && !nonNegativeInteger(raw.stage))
+      throw invalid(`tasks[${i}].stage`, 'not a stage index');
     const failures = raw.consecutiveCheckpointFailures;
     if (!nonNegativeInteger(failures))
       throw invalid(`tasks[${i}].consecutiveCheckpointFailures`, 'not a count');
@@ -149,6 +155,7 @@ export function parseTaskManagerStatus(body: unknown): TaskManagerReport {
     if (since !== undefined && since !== null && !nonNegativeInteger(since))
       throw invalid(`tasks[${i}].sinceCommitMs`, 'not a duration in milliseconds or null');
     const report: TaskCheckpointReport = {
+      ...(raw.stage ? { stage: raw.stage as number } : {}),
       task: raw.task,
       state: raw.state,
       checkpointId: raw.lastCheckpointId,

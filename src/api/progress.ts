@@ -9,6 +9,8 @@
 
 /** One task's progress as seen at one moment. */
 export interface TaskProgressSample {
+  /** The pipeline stage; absent for the first. */
+  stage?: number | undefined;
   task: number;
   state: string;
   /** How long ago the task last committed; undefined before its restore finished. */
@@ -18,6 +20,7 @@ export interface TaskProgressSample {
 }
 
 export interface StalledTask {
+  stage?: number | undefined;
   task: number;
   lag: number | null;
   sinceCommitMs: number;
@@ -36,7 +39,7 @@ export function stalledTasks(samples: readonly TaskProgressSample[], windowMs: n
   for (const s of samples) {
     const sinceCommitMs = commitAge(s);
     if (sinceCommitMs !== undefined && sinceCommitMs > windowMs)
-      stalled.push({ task: s.task, lag: s.lag, sinceCommitMs });
+      stalled.push({ ...(s.stage ? { stage: s.stage } : {}), task: s.task, lag: s.lag, sinceCommitMs });
   }
   return stalled;
 }
@@ -46,7 +49,7 @@ export function noProgressMessage(windowMs: number, stalled: readonly StalledTas
   const named = stalled
     .map(
       (s) =>
-        `task ${s.task} (lag ${s.lag ?? 'unknown'}, last commit ${Math.round(s.sinceCommitMs / 1000)}s ago)`,
+        `task ${s.stage ? `s${s.stage}-t${s.task}` : s.task} (lag ${s.lag ?? 'unknown'}, last commit ${Math.round(s.sinceCommitMs / 1000)}s ago)`,
     )
     .join(', ');
   return `no commit within the progress window of ${Math.round(windowMs / 1000)}s: ${named}`;

@@ -125,6 +125,10 @@ export class KafkaAdmin {
     }
   }
 
+  async listTopics(): Promise<string[]> {
+    return settle<string[]>('list topics', (cb) => this.client.listTopics({ timeout: this.timeoutMs }, cb));
+  }
+
   async deleteTopic(topic: string): Promise<void> {
     await settle<void>(`delete topic ${topic}`, (cb) =>
       this.client.deleteTopic(topic, this.timeoutMs, (error) => cb(error, undefined)),

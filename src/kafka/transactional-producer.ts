@@ -39,6 +39,8 @@ export interface OutgoingRecord {
   partition?: number;
   key?: Buffer | string | null;
   value: Buffer | null;
+  /** Milliseconds since the epoch; the producer's clock when absent. */
+  timestamp?: number;
   headers?: Record<string, string | Buffer>[];
 }
 
@@ -162,7 +164,7 @@ export class TransactionalProducer {
         record.partition ?? null,
         record.value,
         record.key ?? null,
-        Date.now(),
+        record.timestamp ?? Date.now(),
         undefined,
         record.headers,
       );

@@ -5,7 +5,7 @@ import { RuntimeError } from './errors.ts';
 
 function isJobDefinition(value: unknown): value is JobDefinition {
   const v = value as Partial<JobDefinition> | undefined;
-  return !!v && typeof v.sourceId === 'string' && Array.isArray(v.steps) && typeof v.sinkId === 'string';
+  return !!v && typeof v.sourceId === 'string' && Array.isArray(v.stages) && typeof v.sinkId === 'string';
 }
 
 /**

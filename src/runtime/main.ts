@@ -67,20 +67,25 @@ export async function runTaskManager(
   const storage = storageFor(config);
   const job = await loadJobModule(config.entry, config.args);
   const tasks: StreamTask[] = [];
-  const metrics = createTaskMetrics(() => new Map(tasks.map((t) => [t.index, t.lag()])));
-  for (const index of config.tasks) {
-    tasks.push(
-      new StreamTask({
-        config,
-        index,
-        job,
-        storage,
-        storageAt: (url) => storageFor(config, url),
-        metrics,
-        log: jobLog,
-        now: Date.now,
-      }),
-    );
+  const metrics = createTaskMetrics(() => new Map(tasks.map((t) => [t.label.task, t.lag()])));
+  // Each pod runs its task indexes of every stage: a stage boundary is a Kafka topic, so a pod's tasks are
+  // independent regions whatever their stage, and a job's pods stay alike (DESIGN.md, "Execution model").
+  for (const stage of job.stages) {
+    for (const index of config.tasks) {
+      tasks.push(
+        new StreamTask({
+          config,
+          index,
+          job,
+          stage,
+          storage,
+          storageAt: (url) => storageFor(config, url),
+          metrics,
+          log: jobLog,
+          now: Date.now,
+        }),
+      );
+    }
   }
   let ready = false;
   let running: Promise<void>[] = [];
@@ -99,9 +104,7 @@ export async function runTaskManager(
         { reason, savepointId },
         'stopping: finishing the current batch and taking a last checkpoint',
       );
-      for (const t of tasks) t.requestStop();
       stopping = (async () => {
-        await Promise.allSettled(running);
         const timer = setTimeout(() => {
           jobLog.error(
             { shutdownTimeoutMs },
@@ -109,15 +112,41 @@ export async function runTaskManager(
           );
           finish(1);
         }, shutdownTimeoutMs);
-        const reports = await Promise.all(
-          tasks.map((t) => t.close({ finalCheckpoint: true, ...(savepointId ? { savepointId } : {}) })),
-        );
+        const reports = await Promise.all(tasks.map((t, i) => stopTask(t, running[i], savepointId)));
         clearTimeout(timer);
         finish(0);
         return reports;
       })();
     }
     return stopping as Promise<(CheckpointReport | undefined)[]>;
+  };
+
+  /**
+   * One task's stop. A first-stage task ends its loop and takes its part of
+   * the savepoint in its last commit, barriers included. A task behind a
+   * repartition topic first runs on until the barriers of every upstream task
+   * (in this pod or another) arrived and its part is taken at the cut; then
+   * it stops with a plain last commit.
+   */
+  const stopTask = async (
+    t: StreamTask,
+    run: Promise<void> | undefined,
+    savepointId: string | undefined,
+  ): Promise<CheckpointReport | undefined> => {
+    let cut: CheckpointReport | undefined;
+    if (savepointId && t.stage > 0 && run) {
+      cut = await t.savepoint(savepointId).catch((error: unknown) => {
+        jobLog.warn({ err: error, task: t.label.task }, 'savepoint at the barrier cut failed');
+        return undefined;
+      });
+    }
+    t.requestStop();
+    await run?.catch(() => undefined);
+    const last = await t.close({
+      finalCheckpoint: true,
+      ...(savepointId && t.stage === 0 ? { savepointId } : {}),
+    });
+    return t.stage > 0 && savepointId ? cut : last;
   };
 
   /** Every task's savepoint report, and this TaskManager's part of the savepoint manifest. */

@@ -12,8 +12,11 @@ export interface TaskMetrics {
   checkpointsCompleted: Counter<'task'>;
 }
 
-/** The TaskManager's Prometheus metrics (port 9249, /metrics); `lagOf` is read at scrape time. */
-export function createTaskMetrics(lagOf: () => Map<number, number>): TaskMetrics {
+/**
+ * The TaskManager's Prometheus metrics (port 9249, /metrics); `lagOf` is read at scrape time. The `task` label is
+ * the task index for the first stage and `s<stage>-t<index>` for later ones.
+ */
+export function createTaskMetrics(lagOf: () => Map<string, number>): TaskMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'weir_taskmanager_' });
   const task = ['task'] as const;
@@ -43,7 +46,7 @@ export function createTaskMetrics(lagOf: () => Map<number, number>): TaskMetrics
       labelNames: task,
       registers: [registry],
       collect() {
-        for (const [t, lag] of lagOf()) this.set({ task: String(t) }, lag);
+        for (const [t, lag] of lagOf()) this.set({ task: t }, lag);
       },
     }),
     checkpointDuration: new Histogram({

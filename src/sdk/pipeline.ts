@@ -66,10 +66,45 @@ export type Step =
       ) => void;
     };
 
+/** How records cross a repartition topic between two stages. */
+export interface RepartitionFormats<K, V> {
+  key: Format<K>;
+  value: Format<V>;
+}
+
+/** Where a stage's records come from: the job's Kafka source, or the repartition topic of a keyBy. */
+export type StageInput =
+  | { kind: 'source'; id: string; source: KafkaSource<unknown, unknown> }
+  | { kind: 'repartition'; id: string; formats: RepartitionFormats<unknown, unknown> };
+
+/** Where a stage's records go: the job's sink, or (re-keyed) a repartition topic read by the next stage. */
+export type StageOutput =
+  | { kind: 'sink'; id: string; sink: KafkaSink<unknown, unknown> }
+  | {
+      kind: 'repartition';
+      id: string;
+      formats: RepartitionFormats<unknown, unknown>;
+      /** The record as it crosses: its new key (and value). */
+      select: (r: StreamRecord<unknown, unknown>) => StreamRecord<unknown, unknown>;
+    };
+
+/**
+ * A stage runs between two Kafka topics: its input is the source or a
+ * repartition topic, its output the sink or the next repartition topic.
+ * Keyed state in a stage is keyed by the stage's input key.
+ */
+export interface StageDefinition {
+  readonly index: number;
+  readonly input: StageInput;
+  readonly steps: readonly Step[];
+  readonly output: StageOutput;
+}
+
 export interface JobDefinition {
   readonly sourceId: string;
   readonly source: KafkaSource<unknown, unknown>;
-  readonly steps: readonly Step[];
+  /** In order; stage i+1 reads the repartition topic stage i writes. */
+  readonly stages: readonly StageDefinition[];
   readonly sinkId: string;
   readonly sink: KafkaSink<unknown, unknown>;
   readonly poisonRecords: PoisonRecordPolicy;
@@ -84,30 +119,55 @@ export class PipelineDefinitionError extends CodedError {
 /** Operator ids name state in snapshots, so they must stay stable across versions of a job. */
 const operatorIdPattern = /^[a-z][a-z0-9-]{0,62}$/;
 
+/** A stage being built: its input and the steps appended so far. */
+interface OpenStage {
+  input: StageInput;
+  steps: Step[];
+}
+
 /**
- * A typed, linear pipeline: one Kafka source, then map/filter/flatMap/keyed
- * process steps, then one Kafka sink. Every step has a stable operator id.
+ * A typed pipeline: one Kafka source, then map/filter/flatMap/keyed process
+ * steps, keyBy/repartition between stages, then one Kafka sink. Every step
+ * has a stable operator id; a keyBy's id also names its repartition topic.
  */
 export class Pipeline<K, V> {
-  private readonly sourceId: string;
   private readonly source: KafkaSource<unknown, unknown>;
-  private readonly steps: Step[];
+  private readonly closed: readonly StageDefinition[];
+  private readonly open: OpenStage;
 
-  private constructor(sourceId: string, source: KafkaSource<unknown, unknown>, steps: Step[]) {
-    this.sourceId = sourceId;
+  private constructor(
+    source: KafkaSource<unknown, unknown>,
+    closed: readonly StageDefinition[],
+    open: OpenStage,
+  ) {
     this.source = source;
-    this.steps = steps;
+    this.closed = closed;
+    this.open = open;
   }
 
   static from<K, V>(id: string, source: KafkaSource<K, V>): Pipeline<K, V> {
     checkId(id, new Set());
     if (source.topics.length === 0) throw new PipelineDefinitionError(`source "${id}" names no topics`);
-    return new Pipeline<K, V>(id, source as KafkaSource<unknown, unknown>, []);
+    const input: StageInput = { kind: 'source', id, source: source as KafkaSource<unknown, unknown> };
+    return new Pipeline<K, V>(input.source, [], { input, steps: [] });
+  }
+
+  /** Every operator id used so far: ids are unique across the whole job. */
+  private ids(): Set<string> {
+    const ids = new Set<string>();
+    for (const stage of [...this.closed, this.open]) {
+      ids.add(stage.input.id);
+      for (const step of stage.steps) ids.add(step.id);
+    }
+    return ids;
   }
 
   private append<K2, V2>(step: Step): Pipeline<K2, V2> {
-    checkId(step.id, new Set([this.sourceId, ...this.steps.map((s) => s.id)]));
-    return new Pipeline<K2, V2>(this.sourceId, this.source, [...this.steps, step]);
+    checkId(step.id, this.ids());
+    return new Pipeline<K2, V2>(this.source, this.closed, {
+      ...this.open,
+      steps: [...this.open.steps, step],
+    });
   }
 
   map<K2, V2>(id: string, fn: (record: StreamRecord<K, V>) => StreamRecord<K2, V2>): Pipeline<K2, V2> {
@@ -126,10 +186,10 @@ export class Pipeline<K, V> {
   }
 
   /**
-   * A keyed process function. State is per record key and stored with the
-   * source partition, so the key must be the one the record had at the
-   * source: a step before it that changes the key fails the task (a change of
-   * key needs a repartition through Kafka, which this SDK does not offer yet).
+   * A keyed process function. State is per key of the stage's input (the
+   * source's key, or the key of the keyBy that began the stage) and is stored
+   * with its input partition. A step before it in the same stage that changes
+   * the key fails the record: change keys with keyBy, which repartitions.
    */
   process<K2, V2, S extends Record<string, StateSpec>>(
     id: string,
@@ -152,16 +212,64 @@ export class Pipeline<K, V> {
     });
   }
 
+  /**
+   * Re-keys the stream: ends the stage here. Records cross Kafka through the
+   * job's repartition topic named after `id`, partitioned by the new key, in
+   * the same transaction that commits this stage's input; keyed state after
+   * it is per new key.
+   */
+  keyBy<K2>(
+    id: string,
+    key: (record: StreamRecord<K, V>) => K2,
+    formats: RepartitionFormats<K2, V>,
+  ): Pipeline<K2, V> {
+    return this.repartition<K2, V>(
+      id,
+      (r) => ({ key: key(r), value: r.value, timestamp: r.timestamp }),
+      formats,
+    );
+  }
+
+  /** keyBy that changes the key and the value together. */
+  repartition<K2, V2>(
+    id: string,
+    select: (record: StreamRecord<K, V>) => StreamRecord<K2, V2>,
+    formats: RepartitionFormats<K2, V2>,
+  ): Pipeline<K2, V2> {
+    checkId(id, this.ids());
+    const output: StageOutput = {
+      kind: 'repartition',
+      id,
+      formats: formats as RepartitionFormats<unknown, unknown>,
+      select: select as (r: StreamRecord<unknown, unknown>) => StreamRecord<unknown, unknown>,
+    };
+    const stage: StageDefinition = {
+      index: this.closed.length,
+      input: this.open.input,
+      steps: this.open.steps,
+      output,
+    };
+    const input: StageInput = { kind: 'repartition', id, formats: output.formats };
+    return new Pipeline<K2, V2>(this.source, [...this.closed, stage], { input, steps: [] });
+  }
+
   to(id: string, sink: KafkaSink<K, V>, options: { poisonRecords?: PoisonRecordPolicy } = {}): JobDefinition {
-    checkId(id, new Set([this.sourceId, ...this.steps.map((s) => s.id)]));
+    checkId(id, this.ids());
     const poisonRecords = options.poisonRecords ?? { kind: 'fail' };
     if (poisonRecords.kind === 'dead-letter' && this.source.topics.includes(poisonRecords.topic)) {
       throw new PipelineDefinitionError(`dead-letter topic "${poisonRecords.topic}" is also a source topic`);
     }
+    const last: StageDefinition = {
+      index: this.closed.length,
+      input: this.open.input,
+      steps: this.open.steps,
+      output: { kind: 'sink', id, sink: sink as KafkaSink<unknown, unknown> },
+    };
+    const first = this.closed[0] ?? last;
     return {
-      sourceId: this.sourceId,
+      sourceId: first.input.id,
       source: this.source,
-      steps: this.steps,
+      stages: [...this.closed, last],
       sinkId: id,
       sink: sink as KafkaSink<unknown, unknown>,
       poisonRecords,
@@ -171,7 +279,12 @@ export class Pipeline<K, V> {
 
 /** The operator ids that keep state: the names state is stored and restored under. */
 export function statefulOperatorIds(job: JobDefinition): string[] {
-  return job.steps.filter((s) => s.kind === 'process').map((s) => s.id);
+  return job.stages.flatMap((stage) => stage.steps.filter((s) => s.kind === 'process').map((s) => s.id));
+}
+
+/** The ids of the job's repartitions (keyBy), in stage order: each names one internal topic. */
+export function repartitionIds(job: JobDefinition): string[] {
+  return job.stages.flatMap((stage) => (stage.output.kind === 'repartition' ? [stage.output.id] : []));
 }
 
 function checkId(id: string, taken: Set<string>): void {

@@ -2,6 +2,8 @@ import type { StreamJobStatus } from '../../api/streamjob.ts';
 
 /** One task's checkpoint progress as observed over the control channel, for the current run only. */
 export interface ObservedTaskCheckpoint {
+  /** The pipeline stage; absent for the first. */
+  stage?: number;
   task: number;
   /** The checkpoint the task's state stands on; 0 before any. */
   checkpointId: number;
@@ -29,14 +31,17 @@ export function summarizeCheckpoints(
     ...previous,
     consecutiveFailures: Math.max(...current.map((r) => r.consecutiveFailures)),
   };
-  const perTask = new Map<number, { id: number; at: Date }>();
+  // Per stage and task: of two reports of one (an old pod and its replacement), the newer counts.
+  const perTask = new Map<string, { id: number; at: Date }>();
   for (const report of current) {
-    const known = perTask.get(report.task);
+    const key = `${report.stage ?? 0}/${report.task}`;
+    const known = perTask.get(key);
     if (report.committedAsOf && (!known || report.committedAsOf > known.at)) {
-      perTask.set(report.task, { id: report.checkpointId, at: report.committedAsOf });
+      perTask.set(key, { id: report.checkpointId, at: report.committedAsOf });
     }
   }
-  if (perTask.size === parallelism) {
+  const covered = new Set(current.filter((r) => perTask.has(`${r.stage ?? 0}/${r.task}`)).map((r) => r.task));
+  if (covered.size === parallelism) {
     const all = [...perTask.values()];
     const slowest = all.reduce((a, b) => (b.at < a.at ? b : a));
     summary.latestCompleted = { id: Math.min(...all.map((c) => c.id)), time: slowest.at.toISOString() };

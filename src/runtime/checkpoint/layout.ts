@@ -22,7 +22,7 @@ export function layoutKey(namespace: string, job: string, runId: string): string
 export async function abortStaleTransactions(
   storage: CheckpointStorage,
   config: TaskManagerConfig,
-  stage: number,
+  stages: number,
   log: Logger,
 ): Promise<number[]> {
   const key = layoutKey(config.namespace, config.job, config.runId);
@@ -47,7 +47,9 @@ export async function abortStaleTransactions(
     { length: Math.max(0, previous - config.parallelism) },
     (_, i) => config.parallelism + i,
   );
-  for (const task of stale) {
+  for (const [stage, task] of Array.from({ length: stages }, (_, s) =>
+    stale.map((t) => [s, t] as const),
+  ).flat()) {
     const id = transactionalId(config.namespace, config.job, config.runId, stage, task);
     const fencer = await TransactionalProducer.connect({
       bootstrapServers: config.kafkaBootstrap,

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkpointIdOf, snapshotKey, taskStatePrefix, transactionalId } from './paths.ts';
+import {
+  checkpointIdOf,
+  otherRunsRepartitionTopics,
+  repartitionOperatorOf,
+  repartitionTopic,
+  snapshotKey,
+  taskStatePrefix,
+  transactionalId,
+} from './paths.ts';
 import { objectsToDelete } from './retention.ts';
 
 const prefix = taskStatePrefix('prod', 'wc', 'r1', 0, 2);
@@ -49,4 +57,29 @@ describe('objectsToDelete', () => {
       assert.deepEqual(objectsToDelete(listed, new Set(referenced), committed, retained), expected),
     );
   }
+});
+
+describe('repartition topic names', () => {
+  it('are per job, run and keyBy id, and only the job’s other runs are found as garbage', () => {
+    assert.equal(repartitionTopic('ns', 'wc', 'ab12', 'by-word'), 'weir.ns.wc.ab12.by-word');
+    assert.equal(repartitionOperatorOf('weir.ns.wc.ab12.by-word', 'ns', 'wc', 'ab12'), 'by-word');
+    assert.equal(repartitionOperatorOf('weir.ns.wc.ab12.by-word', 'ns', 'wc', 'cd34'), undefined);
+    assert.equal(repartitionOperatorOf('lines', 'ns', 'wc', 'ab12'), undefined);
+    assert.deepEqual(
+      otherRunsRepartitionTopics(
+        [
+          'weir.ns.wc.ab12.by-word',
+          'weir.ns.wc.cd34.by-word',
+          'weir.ns.wc.x.cd34.by-word', // job "wc.x"
+          'weir.ns.wc2.cd34.by-word', // job "wc2"
+          'weir.other.wc.cd34.by-word',
+          'lines',
+        ],
+        'ns',
+        'wc',
+        'ab12',
+      ),
+      ['weir.ns.wc.cd34.by-word'],
+    );
+  });
 });

@@ -1,8 +1,8 @@
 import type { CommittedOffset } from '../../kafka/assigned-consumer.ts';
-import { PartitionStores } from '../../sdk/state.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import { decodeCommitMetadata, type PartitionPointer } from '../checkpoint/commit-metadata.ts';
 import type { PartitionProgress } from '../checkpoint/plan.ts';
+import { PartitionStores } from '../state/partition-stores.ts';
 import { decodeSection, verifiedSection } from '../state/snapshot-format.ts';
 import { partitionId, type TopicPartition } from './assignment.ts';
 

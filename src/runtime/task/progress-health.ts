@@ -12,6 +12,7 @@ import { noProgressMessage, type StalledTask, stalledTasks } from '../../api/pro
  */
 
 export interface TaskProgress {
+  stage?: number;
   task: number;
   state: string;
   /** Epoch ms; undefined until the task has restored. */
@@ -32,6 +33,7 @@ export function progressVerdict(
 ): ProgressVerdict {
   const stalled = stalledTasks(
     tasks.map((t) => ({
+      ...(t.stage ? { stage: t.stage } : {}),
       task: t.task,
       state: t.state,
       sinceCommitMs: t.committedAsOf === undefined ? undefined : now - t.committedAsOf,

@@ -4,6 +4,7 @@ import type { CommittedOffset } from '../../kafka/assigned-consumer.ts';
 import { type JobDefinition, statefulOperatorIds } from '../../sdk/pipeline.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import { encodeCommitMetadata } from '../checkpoint/commit-metadata.ts';
+import { repartitionOperatorOf, repartitionTopic } from '../checkpoint/paths.ts';
 import { readManifest, unrestorableOperators } from '../checkpoint/savepoint-manifest.ts';
 import type { TaskManagerConfig } from '../config.ts';
 import { RuntimeError } from '../errors.ts';
@@ -42,7 +43,15 @@ export async function savepointOffsets(
       false,
     );
   }
-  const byPartition = new Map(manifest.partitions.map((p) => [`${p.topic}/${p.partition}`, p]));
+  // A repartition topic belongs to the run that wrote it: the savepoint's parts of a stage behind one are found
+  // under this run's topic of the same keyBy, to be read from its start (their offsets are 0).
+  const topicInThisRun = (topic: string) => {
+    const keyBy = repartitionOperatorOf(topic, manifest.namespace, manifest.job, manifest.runId);
+    return keyBy ? repartitionTopic(config.namespace, config.job, config.runId, keyBy) : topic;
+  };
+  const byPartition = new Map(
+    manifest.partitions.map((p) => [`${topicInThisRun(p.topic)}/${p.partition}`, p]),
+  );
   const missing = empty.filter((c) => !byPartition.has(`${c.topic}/${c.partition}`));
   if (ref.kind === 'url' && missing.length === empty.length && empty.length > 0) {
     // Another job's savepoint that holds none of this job's partitions is a wrong reference, not a fresh start.

@@ -5,18 +5,27 @@ import { savepointPrefix } from '../../api/savepoint-ref.ts';
 import { KafkaAdmin } from '../../kafka/admin.ts';
 import { AssignedConsumer } from '../../kafka/assigned-consumer.ts';
 import { withKafkaRetries } from '../../kafka/errors.ts';
+import type { Message } from '../../kafka/native.ts';
 import { TransactionalProducer } from '../../kafka/transactional-producer.ts';
-import { PipelineExecutor } from '../../sdk/executor.ts';
-import type { JobDefinition } from '../../sdk/pipeline.ts';
+import type { JobDefinition, StageDefinition } from '../../sdk/pipeline.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
+import { BarrierAlignment, barrierHeader, fromTaskHeader } from '../checkpoint/barriers.ts';
 import { encodeCommitMetadata, type PartitionPointer } from '../checkpoint/commit-metadata.ts';
 import { abortStaleTransactions } from '../checkpoint/layout.ts';
-import { snapshotKey, taskStatePrefix, transactionalId } from '../checkpoint/paths.ts';
+import {
+  otherRunsRepartitionTopics,
+  repartitionTopic,
+  savepointTaskPrefix,
+  snapshotKey,
+  taskStatePrefix,
+  transactionalId,
+} from '../checkpoint/paths.ts';
 import { offsetsToCommit, planCheckpoint } from '../checkpoint/plan.ts';
 import { objectsToDelete } from '../checkpoint/retention.ts';
 import { uploadSnapshot } from '../checkpoint/snapshot-upload.ts';
 import type { TaskManagerConfig } from '../config.ts';
 import { RuntimeError } from '../errors.ts';
+import { type RepartitionRoute, StageExecutor } from '../executor.ts';
 import type { TaskMetrics } from '../metrics.ts';
 import { ownedPartitions, type TopicPartition } from './assignment.ts';
 import { TaskLifecycle } from './lifecycle.ts';
@@ -24,9 +33,8 @@ import { type PartitionRuntime, restorePartitions } from './partition-runtime.ts
 import type { TaskProgress } from './progress-health.ts';
 import { dropUnknownState, savepointOffsets } from './savepoint-restore.ts';
 
-const stage = 0;
-
 export interface CheckpointReport {
+  stage: number;
   task: number;
   checkpointId: number;
   objectKey?: string;
@@ -45,6 +53,8 @@ export interface StreamTaskDeps {
   config: TaskManagerConfig;
   index: number;
   job: JobDefinition;
+  /** The stage this task runs; a TaskManager runs its task indexes of every stage. */
+  stage: StageDefinition;
   storage: CheckpointStorage;
   /** The storage at another s3:// URL, with this job's endpoint and credentials (a savepoint of another job). */
   storageAt: (url: string) => CheckpointStorage;
@@ -53,9 +63,13 @@ export interface StreamTaskDeps {
   now: () => number;
 }
 
+/** How long barriers of a savepoint this task was not asked for hold records back (re-read after a restart). */
+const unrequestedBarrierMs = 5_000;
+
 /**
- * One task: owns partitions p mod N = index of the job's source topics,
- * processes them through the pipeline, and checkpoints by DESIGN.md's
+ * One task of one stage: owns partitions p mod N = index of the stage's input
+ * (the source topics, or the repartition topic of the keyBy that begins the
+ * stage), processes them through the stage's steps, and checkpoints by DESIGN.md's
  * protocol (snapshot to storage, offsets with pointers in the transaction,
  * commit). A failed snapshot upload keeps the transaction open and is retried
  * at the next interval, up to tolerableFailures; anything else fails the task
@@ -63,10 +77,15 @@ export interface StreamTaskDeps {
  */
 export class StreamTask {
   readonly index: number;
+  readonly stage: number;
   readonly lifecycle: TaskLifecycle;
   private readonly deps: StreamTaskDeps;
   private readonly log: Logger;
-  private readonly executor: PipelineExecutor;
+  private executor: StageExecutor | undefined;
+  /** The repartition topic this stage writes, once restore() made sure it exists. */
+  private route: RepartitionRoute | undefined;
+  /** Barrier alignment of a stage that reads a repartition topic. */
+  private alignment: BarrierAlignment<Message> | undefined;
   private readonly attempt = randomBytes(4).toString('hex');
   private readonly prefix: string;
   private readonly partitions = new Map<string, PartitionRuntime>();
@@ -92,16 +111,16 @@ export class StreamTask {
     resolve: (r: CheckpointReport | undefined) => void;
     reject: (e: unknown) => void;
   }[] = [];
-  private readonly label: { task: string };
+  readonly label: { task: string };
 
   constructor(deps: StreamTaskDeps) {
     this.deps = deps;
     this.index = deps.index;
-    this.label = { task: String(deps.index) };
-    this.log = deps.log.child({ task: deps.index });
-    this.executor = new PipelineExecutor(deps.job);
+    this.stage = deps.stage.index;
+    this.label = { task: this.stage === 0 ? String(deps.index) : `s${this.stage}-t${deps.index}` };
+    this.log = deps.log.child({ task: deps.index, stage: this.stage });
     const { namespace, job, runId } = deps.config;
-    this.prefix = taskStatePrefix(namespace, job, runId, stage, deps.index);
+    this.prefix = taskStatePrefix(namespace, job, runId, this.stage, deps.index);
     this.lifecycle = new TaskLifecycle((from, to) => this.log.info({ from, to }, `task ${from} → ${to}`));
   }
 
@@ -113,36 +132,30 @@ export class StreamTask {
   async restore(): Promise<void> {
     this.lifecycle.to('restoring');
     const { config, job } = this.deps;
-    const admin = this.admin();
-    const counts = new Map<string, number>();
-    try {
-      for (const topic of job.source.topics) counts.set(topic, await admin.partitionCount(topic));
-    } finally {
-      admin.disconnect();
-    }
+    const counts = await this.inputPartitions();
     const owned = ownedPartitions(counts, this.index, config.parallelism);
     const { checkpoint } = config;
     const id = this.exactlyOnce
-      ? transactionalId(config.namespace, config.job, config.runId, stage, this.index)
+      ? transactionalId(config.namespace, config.job, config.runId, this.stage, this.index)
       : undefined;
     // Initialising the transactional id first fences any earlier attempt before its state is read.
     this.producer = await TransactionalProducer.connect({
       bootstrapServers: config.kafkaBootstrap,
       ...(id ? { transactionalId: id } : {}),
-      clientId: `weir-${config.job}-t${this.index}`,
+      clientId: `weir-${config.job}-${this.label.task}`,
       transactionTimeoutMs: Math.min(
         900_000,
         Math.max(60_000, checkpoint.intervalMs * (checkpoint.tolerableFailures + 2) + checkpoint.timeoutMs),
       ),
       settings: { ...config.kafkaSecurity, 'linger.ms': 5 },
     });
-    if (this.exactlyOnce && this.index === 0) {
-      await abortStaleTransactions(this.deps.storage, config, stage, this.log);
+    if (this.exactlyOnce && this.index === 0 && this.stage === 0) {
+      await abortStaleTransactions(this.deps.storage, config, job.stages.length, this.log);
     }
     this.consumer = await AssignedConsumer.connect({
       bootstrapServers: config.kafkaBootstrap,
       groupId: config.offsetGroup,
-      clientId: `weir-${config.job}-t${this.index}`,
+      clientId: `weir-${config.job}-${this.label.task}`,
       isolation: 'read_committed',
       settings: config.kafkaSecurity,
     });
@@ -178,6 +191,12 @@ export class StreamTask {
         offset: p.position ?? -2 /* OFFSET_BEGINNING */,
       })),
     );
+    if (this.deps.stage.input.kind === 'repartition') {
+      this.alignment = new BarrierAlignment(
+        owned.map((p) => p.partition),
+        config.parallelism,
+      );
+    }
     if (this.exactlyOnce) await this.producer.begin();
     this.log.info(
       {
@@ -194,6 +213,70 @@ export class StreamTask {
     // Only a task that resumes committed work held output back; a fresh start commits at the interval.
     this.commitFirstBatch = [...this.partitions.values()].some((p) => p.pointer !== undefined);
     this.lifecycle.to('running');
+  }
+
+  /**
+   * The partition counts of the stage's input. Repartition topics have as many
+   * partitions as the job's widest source topic, so a rescale up to that
+   * width moves partitions and never splits state; they are created here, by
+   * whichever task gets there first, before any task reads or writes them.
+   */
+  private async inputPartitions(): Promise<Map<string, number>> {
+    const { config, job, stage } = this.deps;
+    const admin = this.admin();
+    try {
+      const sources = new Map<string, number>();
+      for (const topic of job.source.topics) sources.set(topic, await admin.partitionCount(topic));
+      const width = Math.max(...sources.values());
+      const ensure = async (operatorId: string) => {
+        const name = repartitionTopic(config.namespace, config.job, config.runId, operatorId);
+        if (name.length > 249) {
+          throw new RuntimeError(
+            'REPARTITION_TOPIC_NAME_TOO_LONG',
+            `repartition topic ${name} is longer than Kafka's 249 characters; shorten the job's name or the keyBy id "${operatorId}"`,
+            false,
+          );
+        }
+        await withKafkaRetries(() =>
+          admin.ensureTopic({
+            name,
+            partitions: width,
+            replicationFactor: -1,
+            config: repartitionTopicConfig,
+          }),
+        );
+        return name;
+      };
+      if (stage.output.kind === 'repartition') {
+        this.route = { topic: await ensure(stage.output.id), partitions: width, fromTask: this.index };
+      }
+      this.executor = new StageExecutor(job, stage, this.route);
+      if (stage.input.kind === 'source') {
+        if (this.index === 0 && stage.index === 0 && job.stages.length > 1)
+          await this.dropOtherRunsTopics(admin);
+        return sources;
+      }
+      return new Map([[await ensure(stage.input.id), width]]);
+    } finally {
+      admin.disconnect();
+    }
+  }
+
+  /** Deletes the repartition topics of the job's earlier runs; a failure costs disk space and is retried next start. */
+  private async dropOtherRunsTopics(admin: KafkaAdmin): Promise<void> {
+    const { config } = this.deps;
+    try {
+      const doomed = otherRunsRepartitionTopics(
+        await admin.listTopics(),
+        config.namespace,
+        config.job,
+        config.runId,
+      );
+      for (const topic of doomed) await admin.deleteTopic(topic);
+      if (doomed.length) this.log.info({ topics: doomed }, 'deleted the repartition topics of earlier runs');
+    } catch (error) {
+      this.log.warn({ err: error }, 'could not delete the repartition topics of earlier runs');
+    }
   }
 
   /** An admin client of this task, with the job's Kafka security settings; the caller disconnects it. */
@@ -224,45 +307,22 @@ export class StreamTask {
   /** Consumes and processes until stop() or a failure; checkpoints on the interval. */
   async run(): Promise<void> {
     const consumer = this.consumer as AssignedConsumer;
-    const producer = this.producer as TransactionalProducer;
     while (!this.stopRequested) {
       const messages = this.partitions.size ? await consumer.consume(500) : [];
       if (!this.partitions.size) await new Promise((r) => setTimeout(r, 100));
-      for (const message of messages) {
-        const runtime = this.partitions.get(`${message.topic}/${message.partition}`);
-        if (!runtime) continue;
-        const outputs = this.executor.process(
-          { topic: message.topic, partition: message.partition, offset: String(message.offset) },
-          message.timestamp ?? 0,
-          message.key === undefined || message.key === null
-            ? null
-            : Buffer.isBuffer(message.key)
-              ? message.key
-              : Buffer.from(message.key),
-          message.value ?? null,
-          runtime.stores,
-        );
-        for (const out of outputs) {
-          await producer.sendWhenQueued({
-            topic: out.topic,
-            key: out.key,
-            value: out.value,
-            headers: Object.entries(out.headers).map(([k, v]) => ({ [k]: v })),
+      for (const message of messages) await this.admit(message);
+      if (this.alignment) await this.alignCuts();
+      else {
+        for (const request of this.pendingSavepoints.splice(0)) {
+          await this.checkpoint(request.id).then(request.resolve, (error: unknown) => {
+            request.reject(error);
+            throw error;
           });
-          if (out.topic === this.deps.job.sink.topic) this.deps.metrics.recordsOut.inc(this.label);
-          else this.deps.metrics.deadLetters.inc(this.label);
         }
-        runtime.position = message.offset + 1;
-        runtime.advanced = true;
-        this.deps.metrics.recordsIn.inc(this.label);
       }
-      for (const request of this.pendingSavepoints.splice(0)) {
-        await this.checkpoint(request.id).then(request.resolve, (error: unknown) => {
-          request.reject(error);
-          throw error;
-        });
-      }
-      if (this.deps.now() >= this.nextCheckpointAt || (this.commitFirstBatch && messages.length > 0)) {
+      const due = this.deps.now() >= this.nextCheckpointAt || (this.commitFirstBatch && messages.length > 0);
+      // Records held behind a barrier were read but not processed: no commit may pass them.
+      if (due && !this.alignment?.holding) {
         this.commitFirstBatch = false;
         await this.checkpoint();
         this.nextCheckpointAt = this.deps.now() + this.deps.config.checkpoint.intervalMs;
@@ -275,6 +335,171 @@ export class StreamTask {
     }
   }
 
+  /** A record just read: a barrier is noted, a record behind one is held, anything else is processed. */
+  private async admit(message: Message): Promise<void> {
+    const runtime = this.partitions.get(`${message.topic}/${message.partition}`);
+    if (!runtime) return;
+    if (this.alignment) {
+      const { from, barrier } = repartitionHeaders(message);
+      const admission = this.alignment.admit(message.partition, from, barrier, message, this.deps.now());
+      if (admission !== 'process') {
+        // Held records are processed before any commit (see run()), so the position may pass them.
+        runtime.position = message.offset + 1;
+        runtime.advanced = true;
+        return;
+      }
+    }
+    await this.process(runtime, message);
+  }
+
+  private async process(runtime: PartitionRuntime, message: Message): Promise<void> {
+    const producer = this.producer as TransactionalProducer;
+    const outputs = (this.executor as StageExecutor).process(
+      { topic: message.topic, partition: message.partition, offset: String(message.offset) },
+      message.timestamp ?? 0,
+      message.key === undefined || message.key === null
+        ? null
+        : Buffer.isBuffer(message.key)
+          ? message.key
+          : Buffer.from(message.key),
+      message.value ?? null,
+      runtime.stores,
+    );
+    for (const out of outputs) {
+      await producer.sendWhenQueued({
+        topic: out.topic,
+        ...(out.partition === undefined ? {} : { partition: out.partition }),
+        ...(out.timestamp === undefined ? {} : { timestamp: out.timestamp }),
+        key: out.key,
+        value: out.value,
+        headers: Object.entries(out.headers).map(([k, v]) => ({ [k]: v })),
+      });
+      if (out.topic === this.deps.job.sink.topic || out.topic === this.route?.topic)
+        this.deps.metrics.recordsOut.inc(this.label);
+      else this.deps.metrics.deadLetters.inc(this.label);
+    }
+    runtime.position = message.offset + 1;
+    runtime.advanced = true;
+    this.deps.metrics.recordsIn.inc(this.label);
+  }
+
+  /**
+   * A stage that reads a repartition topic takes a savepoint at its cut: when
+   * the barrier of every upstream task has arrived in every partition it owns
+   * (barriers.ts). Alignments that time out, or that nobody asked for, are
+   * given up and their held records processed.
+   */
+  private async alignCuts(): Promise<void> {
+    const alignment = this.alignment as BarrierAlignment<Message>;
+    const now = this.deps.now();
+    for (const request of [...this.pendingSavepoints]) {
+      if (!alignment.aligned(request.id)) continue;
+      this.pendingSavepoints.splice(this.pendingSavepoints.indexOf(request), 1);
+      await this.cut(request.id).then(request.resolve, (error: unknown) => {
+        request.reject(error);
+        throw error;
+      });
+    }
+    const { timeoutMs } = this.deps.config.checkpoint;
+    for (const id of alignment.expired(now, timeoutMs, unrequestedBarrierMs)) {
+      const request = this.pendingSavepoints.find((r) => r.id === id);
+      if (request) {
+        this.pendingSavepoints.splice(this.pendingSavepoints.indexOf(request), 1);
+        request.reject(
+          new RuntimeError(
+            'SAVEPOINT_ALIGNMENT_TIMEOUT',
+            `savepoint ${id}: task ${this.label.task} did not get the barrier of every upstream task within ${timeoutMs} ms`,
+            true,
+          ),
+        );
+      }
+      this.log.warn({ savepoint: id, held: alignment.heldCount }, 'gave up aligning a savepoint barrier');
+      for (const message of alignment.release(id)) await this.admit(message);
+    }
+  }
+
+  /**
+   * The savepoint part of a task behind a repartition topic: its state at the
+   * cut, written in full under the savepoint's prefix. The offsets it records
+   * are 0: a run restored from it reads its own new repartition topic from the
+   * start, where the restored upstream writes what came after the cut. The
+   * barrier goes on downstream, the held records are processed, and a
+   * checkpoint commits all of it.
+   */
+  private async cut(savepointId: string): Promise<CheckpointReport> {
+    const started = this.deps.now();
+    const alignment = this.alignment as BarrierAlignment<Message>;
+    const { config, storage } = this.deps;
+    const all = [...this.partitions.values()];
+    const checkpointId = this.lastCheckpointId + 1;
+    const snapshot = planCheckpoint(all, true).snapshot;
+    let bytes = 0;
+    let pointers = new Map<string, PartitionPointer>();
+    let objectKey: string | undefined;
+    if (snapshot.length) {
+      objectKey = snapshotKey(this.savepointPrefix(savepointId), checkpointId, this.attempt);
+      const upload = {
+        task: `s${this.stage}/t${this.index}`,
+        checkpointId,
+        attempt: this.attempt,
+        objectKey,
+        timeoutMs: config.checkpoint.timeoutMs,
+      };
+      try {
+        ({ bytes, pointers } = await uploadSnapshot(storage, upload, snapshot, this.log));
+      } catch (error) {
+        for (const message of alignment.release(savepointId)) await this.admit(message);
+        throw new RuntimeError(
+          'SAVEPOINT_FAILED',
+          `savepoint ${savepointId}: task ${this.label.task} could not store its state: ${(error as Error).message}`,
+          true,
+          { cause: error },
+        );
+      }
+    }
+    await this.sendBarriers(savepointId);
+    for (const message of alignment.release(savepointId)) await this.admit(message);
+    await this.checkpoint();
+    this.log.info({ savepoint: savepointId, objectKey, bytes }, 'savepoint: state at the barrier cut stored');
+    return {
+      stage: this.stage,
+      task: this.index,
+      checkpointId,
+      ...(objectKey ? { objectKey } : {}),
+      bytes,
+      durationMs: this.deps.now() - started,
+      partitions: all.flatMap((p) => {
+        const pointer = pointers.get(p.id);
+        return pointer ? [{ ...p.tp, offset: 0, pointer }] : [];
+      }),
+    };
+  }
+
+  /** A barrier for `savepointId` into every partition of the repartition topic this stage writes, if any. */
+  private async sendBarriers(savepointId: string): Promise<void> {
+    const route = this.route;
+    if (!route) return;
+    const producer = this.producer as TransactionalProducer;
+    for (let partition = 0; partition < route.partitions; partition++) {
+      await producer.sendWhenQueued({
+        topic: route.topic,
+        partition,
+        key: null,
+        value: null,
+        headers: [{ [barrierHeader]: savepointId }, { [fromTaskHeader]: String(this.index) }],
+      });
+    }
+  }
+
+  private savepointPrefix(savepointId: string): string {
+    const { config } = this.deps;
+    return savepointTaskPrefix(
+      savepointPrefix(config.namespace, config.job, savepointId),
+      this.stage,
+      this.index,
+    );
+  }
+
   /** A savepoint taken by the run loop at the next batch boundary; undefined when its upload failed (tolerably). */
   savepoint(id: string): Promise<CheckpointReport | undefined> {
     if (this.lifecycle.state !== 'running' && this.lifecycle.state !== 'checkpointing') {
@@ -282,6 +507,7 @@ export class StreamTask {
         new RuntimeError('TASK_NOT_RUNNING', `task ${this.index} is ${this.lifecycle.state}`, true),
       );
     }
+    this.alignment?.request(id, this.deps.now());
     return new Promise((resolve, reject) => this.pendingSavepoints.push({ id, resolve, reject }));
   }
 
@@ -311,15 +537,13 @@ export class StreamTask {
     let bytes = 0;
     let newPointers = new Map<string, PartitionPointer>();
     if (changed.length) {
-      objectKey = savepointId
-        ? snapshotKey(
-            `${savepointPrefix(config.namespace, config.job, savepointId)}t${this.index}/`,
-            checkpointId,
-            this.attempt,
-          )
-        : snapshotKey(this.prefix, checkpointId, this.attempt);
+      objectKey = snapshotKey(
+        savepointId ? this.savepointPrefix(savepointId) : this.prefix,
+        checkpointId,
+        this.attempt,
+      );
       const upload = {
-        task: `s${stage}/t${this.index}`,
+        task: `s${this.stage}/t${this.index}`,
         checkpointId,
         attempt: this.attempt,
         objectKey,
@@ -345,6 +569,7 @@ export class StreamTask {
     );
     const consumer = this.consumer as AssignedConsumer;
     const producer = this.producer as TransactionalProducer;
+    if (savepointId) await this.sendBarriers(savepointId);
     if (this.exactlyOnce) {
       if (offsets.length) await producer.sendOffsets(offsets, consumer);
       await producer.commit();
@@ -385,6 +610,7 @@ export class StreamTask {
     if (this.lifecycle.state === 'checkpointing') this.lifecycle.to('running');
     await this.sweep();
     return {
+      stage: this.stage,
       task: this.index,
       checkpointId,
       ...(objectKey ? { objectKey } : {}),
@@ -506,6 +732,7 @@ export class StreamTask {
   status(): TaskStatus {
     const consumer = this.consumer;
     return {
+      ...(this.stage ? { stage: this.stage } : {}),
       task: this.index,
       state: this.lifecycle.state,
       ...(this.producer?.transactionalId ? { transactionalId: this.producer.transactionalId } : {}),
@@ -529,6 +756,7 @@ export class StreamTask {
   /** What health by progress judges (progress-health.ts). */
   progress(): TaskProgress {
     return {
+      ...(this.stage ? { stage: this.stage } : {}),
       task: this.index,
       state: this.lifecycle.state,
       committedAsOf: this.committedAsOf,
@@ -541,3 +769,23 @@ export class StreamTask {
     return this.status().partitions.reduce((sum, p) => sum + (p.lag ?? 0), 0);
   }
 }
+
+/** The upstream task and barrier id of a repartition record, from its headers. */
+function repartitionHeaders(message: Message): { from: number; barrier: string | undefined } {
+  let from = -1;
+  let barrier: string | undefined;
+  for (const header of message.headers ?? []) {
+    for (const [name, value] of Object.entries(header)) {
+      if (name === fromTaskHeader) from = Number(String(value));
+      else if (name === barrierHeader) barrier = String(value);
+    }
+  }
+  return { from, barrier };
+}
+
+/**
+ * Repartition topics keep records for a week: a downstream stage reads them
+ * within its checkpoint interval, and a week outlasts any outage a job
+ * recovers from. Compaction would drop records of the same key.
+ */
+const repartitionTopicConfig = { 'cleanup.policy': 'delete', 'retention.ms': String(7 * 24 * 3_600_000) };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PartitionStores } from './state.ts';
+import { PartitionStores } from './partition-stores.ts';
 
 /** What entries() must return: every stored entry of the key, by a scan of the whole store, sorted. */
 function scanned(stores: PartitionStores, store: string, key: string): [string, number][] {

@@ -1,13 +1,39 @@
 import { CodedError } from '../errors.ts';
-import type { JobDefinition, SourcePosition, Step, StreamRecord } from './pipeline.ts';
-import type { PartitionStores } from './state.ts';
+import type { JobDefinition, SourcePosition, StageDefinition, Step, StreamRecord } from '../sdk/pipeline.ts';
+import { fromTaskHeader } from './checkpoint/barriers.ts';
+import type { PartitionStores } from './state/partition-stores.ts';
 
 /** A record ready for the producer. */
 export interface OutputRecord {
   topic: string;
+  /** Set for a repartition topic: the partition of the record's new key. */
+  partition?: number;
   key: Buffer | null;
   value: Buffer | null;
+  /** The event time carried across a repartition; the producer's clock otherwise. */
+  timestamp?: number;
   headers: Record<string, string>;
+}
+
+/** Where a stage's repartition output goes in this run: the topic, its partition count, and the writing task. */
+export interface RepartitionRoute {
+  topic: string;
+  partitions: number;
+  fromTask: number;
+}
+
+/**
+ * The partition of a repartitioned record: FNV-1a over the encoded key
+ * bytes, so every task of the upstream stage sends a key to the same
+ * downstream partition whatever its language-level type.
+ */
+export function partitionOfKey(key: Buffer | null, partitions: number): number {
+  let hash = 0x811c9dc5;
+  for (const byte of key ?? []) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % partitions;
 }
 
 /** A record that failed, under the job's `fail` policy. Not retriable: it would fail the same way again. */
@@ -41,16 +67,28 @@ class KeyChangedError extends CodedError {
 }
 
 /**
- * Runs one source record through a job's steps against its partition's state.
+ * Runs one input record of a stage through the stage's steps against its
+ * partition's state, and encodes what comes out for the sink or for the
+ * next stage's repartition topic.
  * Either every effect of the record happens (outputs and state writes) or,
  * when it fails, none does: the state writes are rolled back and the record
  * goes to the dead-letter topic or fails the task.
  */
-export class PipelineExecutor {
+export class StageExecutor {
   private readonly job: JobDefinition;
+  private readonly stage: StageDefinition;
+  private readonly route: RepartitionRoute | undefined;
+  private readonly fromTask: Record<string, string>;
 
-  constructor(job: JobDefinition) {
+  /** `route` is required when the stage ends in a repartition. */
+  constructor(job: JobDefinition, stage: StageDefinition, route?: RepartitionRoute) {
     this.job = job;
+    this.stage = stage;
+    this.route = route;
+    if (stage.output.kind === 'repartition' && !route) {
+      throw new Error(`stage ${stage.index} ends in repartition "${stage.output.id}" but has no route`);
+    }
+    this.fromTask = route ? { [fromTaskHeader]: String(route.fromTask) } : {};
   }
 
   process(
@@ -61,26 +99,43 @@ export class PipelineExecutor {
     stores: PartitionStores,
   ): OutputRecord[] {
     stores.begin();
-    let operatorId = this.job.sourceId;
+    const { input, output } = this.stage;
+    let operatorId = input.id;
     try {
+      const formats = input.kind === 'source' ? input.source : input.formats;
       const record: StreamRecord<unknown, unknown> = {
-        key: this.job.source.key.decode(rawKey),
-        value: this.job.source.value.decode(rawValue),
+        key: formats.key.decode(rawKey),
+        value: formats.value.decode(rawValue),
         timestamp,
       };
-      const sourceKey = stateKey(record.key);
+      const inputKey = stateKey(record.key);
       let records = [record];
-      for (const step of this.job.steps) {
+      for (const step of this.stage.steps) {
         operatorId = step.id;
-        records = records.flatMap((r) => this.apply(step, r, sourceKey, stores));
+        records = records.flatMap((r) => this.apply(step, r, inputKey, stores));
       }
-      operatorId = this.job.sinkId;
-      return records.map((r) => ({
-        topic: this.job.sink.topic,
-        key: this.job.sink.key.encode(r.key),
-        value: this.job.sink.value.encode(r.value),
-        headers: {},
-      }));
+      operatorId = output.id;
+      if (output.kind === 'sink') {
+        return records.map((r) => ({
+          topic: output.sink.topic,
+          key: output.sink.key.encode(r.key),
+          value: output.sink.value.encode(r.value),
+          headers: {},
+        }));
+      }
+      const route = this.route as RepartitionRoute;
+      return records.map((r) => {
+        const selected = output.select(r);
+        const key = output.formats.key.encode(selected.key);
+        return {
+          topic: route.topic,
+          partition: partitionOfKey(key, route.partitions),
+          key,
+          value: output.formats.value.encode(selected.value),
+          timestamp: selected.timestamp,
+          headers: this.fromTask,
+        };
+      });
     } catch (error) {
       stores.rollback();
       const policy = this.job.poisonRecords;
@@ -105,7 +160,7 @@ export class PipelineExecutor {
   private apply(
     step: Step,
     record: StreamRecord<unknown, unknown>,
-    sourceKey: string,
+    inputKey: string,
     stores: PartitionStores,
   ): StreamRecord<unknown, unknown>[] {
     switch (step.kind) {
@@ -117,9 +172,9 @@ export class PipelineExecutor {
         return [...step.fn(record)];
       case 'process': {
         const key = stateKey(record.key);
-        if (key !== sourceKey) {
+        if (key !== inputKey) {
           throw new KeyChangedError(
-            `"${step.id}" keeps keyed state, but its record's key changed since the source (${JSON.stringify(sourceKey)} → ${JSON.stringify(key)}); state is stored per source partition, so the key must not change before it`,
+            `"${step.id}" keeps keyed state, but its record's key changed since the stage's input (${JSON.stringify(inputKey)} → ${JSON.stringify(key)}); state is stored per input partition, so change keys with keyBy, which repartitions`,
           );
         }
         const handles: Record<string, unknown> = {};

@@ -1,15 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { json } from './formats.ts';
-import {
-  type JobDefinition,
-  mapState,
-  Pipeline,
-  PoisonRecordError,
-  string,
-  TestDriver,
-  valueState,
-} from './index.ts';
+import wordCount from '../jobs/word-count.ts';
+import { type JobDefinition, json, mapState, Pipeline, string, valueState } from '../sdk/index.ts';
+import { PoisonRecordError, TestDriver } from './index.ts';
 
 /** Counts records per key, and remembers each key's distinct values (ValueState and MapState). */
 function keyedCount(
@@ -138,7 +131,10 @@ describe('SDK pipeline and test driver', () => {
           poisonRecords: { kind: 'dead-letter', topic: 'dlq' },
         },
       );
-    assert.throws(() => new TestDriver(job).send({ key: 'a', value: 'b' }), /key changed since the source/);
+    assert.throws(
+      () => new TestDriver(job).send({ key: 'a', value: 'b' }),
+      /key changed since the stage.s input/,
+    );
   });
 
   const invalid: [string, () => unknown, RegExp][] = [
@@ -171,4 +167,99 @@ describe('SDK pipeline and test driver', () => {
   for (const [what, build, message] of invalid) {
     it(`rejects ${what}`, () => assert.throws(build, message));
   }
+});
+
+describe('multi-stage pipelines in the test driver', () => {
+  const lines = ['the quick brown fox', 'The lazy dog', 'a fox, a dog: the end', "don't panic"];
+
+  it('counts words across a keyBy, whatever source partition each line came from', () => {
+    const driver = new TestDriver(wordCount({})).send(
+      ...lines.map((value, i) => ({ key: `line-${i}`, value, partition: i % 3 })),
+    );
+    const final = new Map<string, number>();
+    for (const { value } of driver.output<string, { word: string; count: number }>()) {
+      final.set(value.word, value.count);
+    }
+    assert.deepEqual(Object.fromEntries(final), {
+      the: 3,
+      quick: 1,
+      brown: 1,
+      fox: 2,
+      lazy: 1,
+      dog: 2,
+      a: 2,
+      end: 1,
+      "don't": 1,
+      panic: 1,
+    });
+    // After the keyBy, state is found by the word alone: its partition follows from the key.
+    assert.equal(driver.valueState('count', 'count', 'the'), 3);
+  });
+
+  it('keeps every word in one repartition partition, so its counts are 1..n in order', () => {
+    const driver = new TestDriver(wordCount({}), { repartitionPartitions: 3 }).send(
+      ...Array.from({ length: 60 }, (_, i) => ({
+        key: null,
+        value: `w${i % 7} w${i % 5}`,
+        partition: i % 4,
+      })),
+    );
+    const perWord = new Map<string, number[]>();
+    for (const { value } of driver.output<string, { word: string; count: number }>()) {
+      perWord.set(value.word, [...(perWord.get(value.word) ?? []), value.count]);
+    }
+    for (const [word, counts] of perWord) {
+      assert.deepEqual(
+        counts,
+        counts.map((_, i) => i + 1),
+        `counts of ${word}`,
+      );
+    }
+  });
+
+  it('restores both stages from a snapshot and continues as a run without one', () => {
+    const inputs = Array.from({ length: 80 }, (_, i) => ({ key: `l${i}`, value: `a b${i % 3} c${i % 4}` }));
+    const straight = new TestDriver(wordCount({})).send(...inputs).output();
+    const first = new TestDriver(wordCount({})).send(...inputs.slice(0, 50));
+    const restored = TestDriver.restore(wordCount({}), first.snapshot()).send(...inputs.slice(50));
+    assert.deepEqual([...first.output(), ...restored.output()], straight);
+  });
+
+  it('refuses keyed state after a key change within a stage, and points to keyBy', () => {
+    const job = Pipeline.from('in', { topics: ['in'], key: string, value: string })
+      .map('rekey', (r) => ({ ...r, key: `${r.key}!` }))
+      .process('count', {
+        state: { n: valueState<number>() },
+        process(r, state, emit) {
+          state.n.set((state.n.get() ?? 0) + 1);
+          emit(r);
+        },
+      })
+      .to('out', { topic: 'out', key: string, value: string });
+    assert.throws(
+      () => new TestDriver(job).send({ key: 'k', value: 'v' }),
+      (error: Error) => /"count" keeps keyed state/.test(error.message) && /keyBy/.test(error.message),
+    );
+  });
+
+  it('refuses an operator id used twice across stages, naming it', () => {
+    assert.throws(
+      () =>
+        Pipeline.from('in', { topics: ['in'], key: string, value: string })
+          .keyBy('k', (r) => r.value, { key: string, value: string })
+          .map('k', (r) => r),
+      /operator id "k" is used twice/,
+    );
+  });
+
+  it('splits the job into stages at each keyBy, naming the repartitions', () => {
+    const job = wordCount({});
+    assert.deepEqual(
+      job.stages.map((s) => [s.input.id, s.steps.map((step) => step.id), s.output.id]),
+      [
+        ['lines', ['words'], 'by-word'],
+        ['by-word', ['count'], 'counts'],
+      ],
+    );
+  });
 });

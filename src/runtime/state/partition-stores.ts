@@ -1,0 +1,133 @@
+import type { MapState, ValueState } from '../../sdk/state.ts';
+
+/**
+ * Keyed state, stored per input partition: a partition plays the role of
+ * Flink's key group, so rescaling moves whole partitions and never splits state.
+ * Values are kept as JSON bytes, which is also their snapshot encoding.
+ */
+
+/** A map-state entry is stored under "<key>\u0000<entry>", so one key's entries sort together. */
+const separator = '\u0000';
+
+/** All stores of one source partition, and whether they changed since the last snapshot. */
+export class PartitionStores {
+  readonly stores = new Map<string, Map<string, Buffer>>();
+  dirty = true;
+  /** Prior values of entries written by the record in progress, so a poison record leaves no trace. */
+  private undo: { store: Map<string, Buffer>; key: string; prior: Buffer | undefined }[] = [];
+  private dirtyBefore = false;
+  /**
+   * For stores used as map state: each key's stored entry keys, so entries()
+   * and clear() cost the key's entries rather than a scan of the whole store.
+   * Built on first use of a store, then kept in step by every write and rollback.
+   */
+  private readonly entryIndex = new WeakMap<Map<string, Buffer>, Map<string, Set<string>>>();
+
+  constructor(restored?: ReadonlyMap<string, ReadonlyMap<string, Buffer>>) {
+    if (restored) {
+      for (const [name, entries] of restored) this.stores.set(name, new Map(entries));
+      this.dirty = false;
+    }
+  }
+
+  /** Starts a record: its writes can be rolled back until the next begin(). */
+  begin(): void {
+    this.undo = [];
+    this.dirtyBefore = this.dirty;
+  }
+
+  rollback(): void {
+    for (const { store, key, prior } of this.undo.reverse()) {
+      if (prior === undefined) store.delete(key);
+      else store.set(key, prior);
+      this.indexEntry(store, key, prior !== undefined);
+    }
+    this.undo = [];
+    this.dirty = this.dirtyBefore;
+  }
+
+  private store(name: string): Map<string, Buffer> {
+    let store = this.stores.get(name);
+    if (!store) {
+      store = new Map();
+      this.stores.set(name, store);
+    }
+    return store;
+  }
+
+  private write(store: Map<string, Buffer>, key: string, value: Buffer | undefined): void {
+    const prior = store.get(key);
+    if (value === undefined && prior === undefined) return;
+    this.undo.push({ store, key, prior });
+    if (value === undefined) store.delete(key);
+    else store.set(key, value);
+    this.indexEntry(store, key, value !== undefined);
+    this.dirty = true;
+  }
+
+  private indexEntry(store: Map<string, Buffer>, storedKey: string, present: boolean): void {
+    const index = this.entryIndex.get(store);
+    const cut = storedKey.indexOf(separator);
+    if (!index || cut < 0) return;
+    const key = storedKey.slice(0, cut);
+    let entries = index.get(key);
+    if (present) {
+      if (!entries) {
+        entries = new Set();
+        index.set(key, entries);
+      }
+      entries.add(storedKey);
+    } else if (entries) {
+      entries.delete(storedKey);
+      if (entries.size === 0) index.delete(key);
+    }
+  }
+
+  private indexOf(store: Map<string, Buffer>): Map<string, Set<string>> {
+    let index = this.entryIndex.get(store);
+    if (!index) {
+      index = new Map();
+      this.entryIndex.set(store, index);
+      for (const storedKey of store.keys()) this.indexEntry(store, storedKey, true);
+    }
+    return index;
+  }
+
+  valueState<T>(name: string, key: string): ValueState<T> {
+    const store = this.store(name);
+    return {
+      get: () => decode<T>(store.get(key)),
+      set: (value) => this.write(store, key, encode(value)),
+      clear: () => this.write(store, key, undefined),
+    };
+  }
+
+  mapState<V>(name: string, key: string): MapState<V> {
+    const store = this.store(name);
+    const prefix = `${key}${separator}`;
+    const index = this.indexOf(store);
+    // The index files stored keys under the text before their first NUL, which is the key itself unless the
+    // key holds a NUL; such a key (possible only for string keys) is looked up by prefix instead.
+    const ownKeys = key.includes(separator)
+      ? () => [...store.keys()].filter((k) => k.startsWith(prefix)).sort()
+      : () => [...(index.get(key) ?? [])].sort();
+    return {
+      get: (entry) => decode<V>(store.get(prefix + entry)),
+      set: (entry, value) => this.write(store, prefix + entry, encode(value)),
+      delete: (entry) => this.write(store, prefix + entry, undefined),
+      entries: () => ownKeys().map((k) => [k.slice(prefix.length), decode<V>(store.get(k)) as V]),
+      clear: () => {
+        for (const k of ownKeys()) this.write(store, k, undefined);
+      },
+    };
+  }
+}
+
+function encode(value: unknown): Buffer {
+  if (value === undefined) throw new TypeError('state cannot hold undefined; use clear()');
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+function decode<T>(raw: Buffer | undefined): T | undefined {
+  return raw === undefined ? undefined : (JSON.parse(raw.toString('utf8')) as T);
+}
