@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is missing, brings the local real
 # cluster up, installs the StreamJob CRD and the operator (Helm chart, two
-# replicas running as pods), runs the keyed-count job over Kafka with
-# checkpoints in MinIO, kills one of its TaskManagers mid-stream, upgrades it
-# with a savepoint while input flows, and checks after each that the output is
-# still exactly once.
+# replicas running as pods), runs the word-count job (lines → words → keyBy
+# word through a repartition topic → count) over Kafka with checkpoints in
+# MinIO, kills one of its TaskManagers mid-stream, upgrades it with a savepoint
+# (a barrier cut across both stages) while lines flow, and checks after each
+# that every word's counts are still exactly once.
 # Everything stays up for you to use; `npm run harness:down` removes it all.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -31,14 +32,14 @@ done_step
 
 suffix=$(date +%s)
 events="demo-events-$suffix" counts="demo-counts-$suffix"
-step "Kafka topics and 10000 input records"
+step "Kafka topics and 10000 lines of words"
 node e2e/demo/kafka-tool.ts topics "$events" "$counts"
 node e2e/demo/kafka-tool.ts produce "$events" 0 10000
 kubectl create secret generic demo-s3 --from-literal=accessKeyId="$WEIR_S3_ACCESS_KEY" \
   --from-literal=secretAccessKey="$WEIR_S3_SECRET_KEY" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 done_step
 
-step "apply e2e/demo/streamjob.yaml (the keyed-count job; input $events, output $counts)"
+step "apply e2e/demo/streamjob.yaml (the word-count job; input $events, output $counts)"
 kubectl delete streamjob demo --ignore-not-found --wait=true >/dev/null
 sed -e "s/demo-events/$events/" -e "s/demo-counts/$counts/" e2e/demo/streamjob.yaml | kubectl apply -f -
 kubectl wait streamjob/demo --for=jsonpath='{.status.phase}'=Running --timeout=120s
@@ -47,7 +48,7 @@ kubectl get pods -l weir.dev/job=demo -o wide
 node e2e/demo/kafka-tool.ts verify "$counts" 10000
 done_step
 
-step "kill the process of TaskManager demo-tm-1 while 10000 more records arrive"
+step "kill the process of TaskManager demo-tm-1 (its tasks of both stages) while 10000 more lines arrive"
 pid=$(kubectl get pod demo-tm-1 -o jsonpath='{.status.containerStatuses[0].containerID}')
 node e2e/demo/kafka-tool.ts produce "$events" 10000 10000
 kill -KILL "${pid#weir-agent://}"
@@ -58,7 +59,7 @@ kubectl get pods -l weir.dev/job=demo -o wide
 node e2e/demo/kafka-tool.ts verify "$counts" 20000
 done_step
 
-step "savepoint upgrade (a new args value) while 10000 more records arrive in 20 batches"
+step "savepoint upgrade (a new args value) while 10000 more lines arrive in 20 batches"
 # Input keeps flowing: the old version stops with a savepoint, the new one starts from exactly it.
 ( for b in $(seq 0 19); do node e2e/demo/kafka-tool.ts produce "$events" $((20000 + b * 500)) 500; done ) &
 producer=$!

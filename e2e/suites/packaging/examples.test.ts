@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -28,6 +28,15 @@ describe('examples/: every StreamJob passes the API server validation', () => {
     for (const file of examples) {
       const text = readFileSync(join(examplesDir, file), 'utf8');
       assert.equal((parse(text) as { kind?: string }).kind, 'StreamJob', file);
+    }
+  });
+
+  it("runs jobs that exist: each entry is a module Weir's image ships (dist/jobs/x.js, built from src/jobs/x.ts)", () => {
+    for (const file of examples) {
+      const spec = (parse(readFileSync(join(examplesDir, file), 'utf8')) as { spec: { entry: string } }).spec;
+      const match = /^\/opt\/weir\/dist\/(jobs\/[a-z0-9-]+)\.js$/.exec(spec.entry);
+      assert.ok(match, `${file}: entry ${spec.entry} is not a module under /opt/weir/dist/jobs/`);
+      assert.ok(existsSync(join(repositoryRoot, 'src', `${match[1]}.ts`)), `${file}: no src/${match[1]}.ts`);
     }
   });
 

@@ -2,19 +2,14 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { repositoryRoot } from '../../support/cli.ts';
 import { exactlyOnceProblems } from '../../support/committed-state.ts';
-import {
-  createTopics,
-  produce,
-  type ReadRecord,
-  readCommitted,
-  uniqueName,
-} from '../../support/kafka-topics.ts';
+import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
 import { seededRandom } from '../../support/seeded-random.ts';
 import {
   type TaskManagerProcess,
   type TaskManagerSettings,
   TaskManagers,
 } from '../../support/taskmanager-process.ts';
+import { emittedWordCounts, totalCount } from '../../support/word-input.ts';
 
 const partitions = 4;
 const vocabulary = Array.from({ length: 24 }, (_, i) => `w${i}`);
@@ -30,20 +25,6 @@ function lines(random: () => number, n: number, from: number, counts: Map<string
     for (const w of words) counts.set(w, (counts.get(w) ?? 0) + 1);
     return { key: `line-${from + i}`, value: words.join(' ') };
   });
-}
-
-/** Per word, the running counts emitted, in the order read (one partition holds a word). */
-function emittedWordCounts(records: ReadRecord[]): Map<string, number[]> {
-  const byWord = new Map<string, number[]>();
-  for (const r of records) {
-    const { word, count } = JSON.parse(r.value ?? '{}') as { word: string; count: number };
-    byWord.set(word, [...(byWord.get(word) ?? []), count]);
-  }
-  return byWord;
-}
-
-function total(counts: Map<string, number>): number {
-  return [...counts.values()].reduce((a, b) => a + b, 0);
 }
 
 describe('TaskManager runtime: word count, two stages through a repartition topic', () => {
@@ -85,14 +66,14 @@ describe('TaskManager runtime: word count, two stages through a repartition topi
     }
     await produce(input, lines(random, 150, produced, expected));
     const records = await readCommitted(output, partitions, {
-      expected: total(expected),
+      expected: totalCount(expected),
       timeoutMs: 180_000,
       quietMs: 2_000,
     });
     for (const pod of pods) pod.signal('SIGTERM');
     for (const pod of pods) assert.equal(await pod.exited, 0, pod.stderr);
     assert.deepEqual(kills, { stage0: 6, stage1: 6 });
-    assert.equal(records.length, total(expected), 'one output per word occurrence');
+    assert.equal(records.length, totalCount(expected), 'one output per word occurrence');
     // Every word's counts are 1..n once each, in order: nothing lost or duplicated across the repartition.
     assert.deepEqual(exactlyOnceProblems(emittedWordCounts(records), expected), []);
   });
@@ -151,7 +132,7 @@ describe('TaskManager runtime: word count, two stages through a repartition topi
     // The first run goes on; the second starts from the savepoint and must produce, per word, exactly the
     // counts after the cut: its first output of a word continues from the count the savepoint holds.
     const firstRecords = await readCommitted(firstOut, partitions, {
-      expected: total(expected),
+      expected: totalCount(expected),
       timeoutMs: 120_000,
       quietMs: 1_000,
     });
