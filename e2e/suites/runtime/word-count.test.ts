@@ -9,7 +9,7 @@ import {
   type TaskManagerSettings,
   TaskManagers,
 } from '../../support/taskmanager-process.ts';
-import { emittedWordCounts, totalCount } from '../../support/word-input.ts';
+import { emittedWordCounts, expectedWordCounts, totalCount, wordLines } from '../../support/word-input.ts';
 
 const partitions = 4;
 const vocabulary = Array.from({ length: 24 }, (_, i) => `w${i}`);
@@ -174,5 +174,40 @@ describe('TaskManager runtime: word count, two stages through a repartition topi
       );
     }
     assert.ok(secondRecords.length > 0, 'the second run re-processed what followed the cut');
+  });
+});
+
+describe('TaskManager runtime: rescaling word count', () => {
+  const taskManagers = new TaskManagers();
+  after(() => taskManagers.killAll());
+
+  it('keeps every word’s count through a rescale from 2 tasks to 3 and back to 1 (last-state, same run)', async () => {
+    const input = uniqueName('wcr-in');
+    const output = uniqueName('wcr-out');
+    await createTopics({ name: input, partitions: 6 }, { name: output, partitions });
+    const base = { job: uniqueName('wcr'), runId: 'r1', input, output, interval: '300ms' };
+    const expected = expectedWordCounts(0);
+    let lines = 0;
+    for (const layout of [2, 3, 1]) {
+      const pods = Array.from({ length: layout }, (_, task) =>
+        taskManagers.start({ ...base, parallelism: layout, tasks: [task] }, wordCountEntry),
+      );
+      await produce(input, wordLines(lines, 400));
+      lines += 400;
+      for (const [word, n] of expectedWordCounts(lines)) expected.set(word, n);
+      await readCommitted(output, partitions, {
+        expected: totalCount(expected),
+        timeoutMs: 120_000,
+        quietMs: 500,
+      });
+      for (const pod of pods) pod.signal('SIGTERM');
+      for (const pod of pods) assert.equal(await pod.exited, 0, pod.stderr);
+    }
+    const records = await readCommitted(output, partitions, {
+      expected: totalCount(expected),
+      timeoutMs: 60_000,
+      quietMs: 1_000,
+    });
+    assert.deepEqual(exactlyOnceProblems(emittedWordCounts(records), expected), []);
   });
 });
