@@ -1,7 +1,13 @@
 import { CodedError } from '../errors.ts';
 import type { JobDefinition, SourcePosition, StageDefinition, Step, StreamRecord } from '../sdk/pipeline.ts';
+import type { TimerService } from '../sdk/time.ts';
 import { fromTaskHeader } from './checkpoint/barriers.ts';
+import { keyOfStateKey, stateKey } from './state/keys.ts';
 import type { PartitionStores } from './state/partition-stores.ts';
+import { deleteTimer, registerTimer, takeDueTimers } from './time/timers.ts';
+import { WindowOperator } from './time/windows.ts';
+
+export { stateKey } from './state/keys.ts';
 
 /** A record ready for the producer. */
 export interface OutputRecord {
@@ -53,24 +59,41 @@ export class PoisonRecordError extends CodedError {
   }
 }
 
-/** The string a key is stored under in keyed state. */
-export function stateKey(key: unknown): string {
-  if (typeof key === 'string') return key;
-  if (Buffer.isBuffer(key)) return `b64:${key.toString('base64')}`;
-  return `json:${JSON.stringify(key)}`;
-}
-
 class KeyChangedError extends CodedError {
   constructor(message: string) {
     super('KEY_CHANGED_BEFORE_KEYED_STATE', message, false);
   }
 }
 
+/** The time an operator sees: the task's event-time watermark and its processing-time clock. */
+export interface TimeContext {
+  watermark: number;
+  now: number;
+}
+
+/** A timer callback failed: no record to send anywhere, so the task fails and restores. */
+export class TimerFailedError extends CodedError {
+  constructor(operatorId: string, time: number, cause: unknown) {
+    super(
+      'TIMER_FAILED',
+      `timer at ${time} of "${operatorId}" failed: ${(cause as Error)?.message ?? String(cause)}`,
+      false,
+      { cause },
+    );
+  }
+}
+
+/** What one record or timer produced on its way through the stage: outputs and late records. */
+interface Emitted {
+  records: StreamRecord<unknown, unknown>[];
+  late: OutputRecord[];
+}
+
 /**
  * Runs one input record of a stage through the stage's steps against its
  * partition's state, and encodes what comes out for the sink or for the
- * next stage's repartition topic.
- * Either every effect of the record happens (outputs and state writes) or,
+ * next stage's repartition topic; fires the stage's due timers the same way.
+ * Either every effect of a record happens (outputs and state writes) or,
  * when it fails, none does: the state writes are rolled back and the record
  * goes to the dead-letter topic or fails the task.
  */
@@ -79,6 +102,9 @@ export class StageExecutor {
   private readonly stage: StageDefinition;
   private readonly route: RepartitionRoute | undefined;
   private readonly fromTask: Record<string, string>;
+  private readonly windows = new Map<string, WindowOperator>();
+  /** Steps with timers, by index: windows, and process functions with onTimer. */
+  private readonly timed: number[];
 
   /** `route` is required when the stage ends in a repartition. */
   constructor(job: JobDefinition, stage: StageDefinition, route?: RepartitionRoute) {
@@ -89,6 +115,16 @@ export class StageExecutor {
       throw new Error(`stage ${stage.index} ends in repartition "${stage.output.id}" but has no route`);
     }
     this.fromTask = route ? { [fromTaskHeader]: String(route.fromTask) } : {};
+    for (const step of stage.steps)
+      if (step.kind === 'window') this.windows.set(step.id, new WindowOperator(step));
+    this.timed = stage.steps.flatMap((step, i) =>
+      step.kind === 'window' || (step.kind === 'process' && step.onTimer) ? [i] : [],
+    );
+  }
+
+  /** Whether any step of the stage keeps timers. */
+  get hasTimers(): boolean {
+    return this.timed.length > 0;
   }
 
   process(
@@ -97,10 +133,11 @@ export class StageExecutor {
     rawKey: Buffer | null,
     rawValue: Buffer | null,
     stores: PartitionStores,
+    time: TimeContext = { watermark: Number.NEGATIVE_INFINITY, now: 0 },
   ): OutputRecord[] {
     stores.begin();
-    const { input, output } = this.stage;
-    let operatorId = input.id;
+    const { input } = this.stage;
+    const at = { operatorId: input.id };
     try {
       const formats = input.kind === 'source' ? input.source : input.formats;
       const record: StreamRecord<unknown, unknown> = {
@@ -108,39 +145,14 @@ export class StageExecutor {
         value: formats.value.decode(rawValue),
         timestamp,
       };
-      const inputKey = stateKey(record.key);
-      let records = [record];
-      for (const step of this.stage.steps) {
-        operatorId = step.id;
-        records = records.flatMap((r) => this.apply(step, r, inputKey, stores));
-      }
-      operatorId = output.id;
-      if (output.kind === 'sink') {
-        return records.map((r) => ({
-          topic: output.sink.topic,
-          key: output.sink.key.encode(r.key),
-          value: output.sink.value.encode(r.value),
-          headers: {},
-        }));
-      }
-      const route = this.route as RepartitionRoute;
-      return records.map((r) => {
-        const selected = output.select(r);
-        const key = output.formats.key.encode(selected.key);
-        return {
-          topic: route.topic,
-          partition: partitionOfKey(key, route.partitions),
-          key,
-          value: output.formats.value.encode(selected.value),
-          timestamp: selected.timestamp,
-          headers: this.fromTask,
-        };
-      });
+      const emitted = this.runSteps(0, [record], stateKey(record.key), stores, time, at);
+      at.operatorId = this.stage.output.id;
+      return [...this.encode(emitted.records), ...emitted.late];
     } catch (error) {
       stores.rollback();
       const policy = this.job.poisonRecords;
       if (policy.kind === 'fail' || error instanceof KeyChangedError) {
-        throw new PoisonRecordError(position, operatorId, error);
+        throw new PoisonRecordError(position, at.operatorId, error);
       }
       return [
         {
@@ -149,7 +161,7 @@ export class StageExecutor {
           value: rawValue,
           headers: {
             'weir.error': String((error as Error)?.message ?? error).slice(0, 1000),
-            'weir.error.operator': operatorId,
+            'weir.error.operator': at.operatorId,
             'weir.source': `${position.topic}/${position.partition}@${position.offset}`,
           },
         },
@@ -157,11 +169,135 @@ export class StageExecutor {
     }
   }
 
+  /**
+   * Fires the partition's timers due by the watermark and the clock, earliest
+   * first, each through the steps after its operator. A failing timer fails
+   * the task (its state is restored from the last checkpoint).
+   */
+  fireTimers(stores: PartitionStores, time: TimeContext): OutputRecord[] {
+    const out: OutputRecord[] = [];
+    for (const index of this.timed) {
+      const step = this.stage.steps[index] as Step;
+      for (const timer of takeDueTimers(stores, step.id, time.watermark, time.now)) {
+        const key = keyOfStateKey(timer.stateKey);
+        const at = { operatorId: step.id };
+        try {
+          let records: StreamRecord<unknown, unknown>[];
+          if (step.kind === 'window') {
+            records = (this.windows.get(step.id) as WindowOperator).onTimer(
+              key,
+              timer.stateKey,
+              stores,
+              time.watermark,
+            );
+          } else if (step.kind === 'process' && step.onTimer) {
+            records = [];
+            step.onTimer(
+              { key, time: timer.time, domain: timer.domain },
+              this.stateHandles(step, timer.stateKey, stores) as never,
+              (o) => records.push(o),
+              this.timerService(step.id, timer.stateKey, stores, time),
+            );
+          } else continue;
+          const emitted = this.runSteps(index + 1, records, timer.stateKey, stores, time, at);
+          out.push(...this.encode(emitted.records), ...emitted.late);
+        } catch (error) {
+          throw new TimerFailedError(at.operatorId, timer.time, error);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Records through the stage's steps from `from` on; `at` follows the operator at work, for error messages. */
+  private runSteps(
+    from: number,
+    input: StreamRecord<unknown, unknown>[],
+    inputKey: string,
+    stores: PartitionStores,
+    time: TimeContext,
+    at: { operatorId: string },
+  ): Emitted {
+    const late: OutputRecord[] = [];
+    let records = input;
+    for (const step of this.stage.steps.slice(from)) {
+      at.operatorId = step.id;
+      records = records.flatMap((r) => this.apply(step, r, inputKey, stores, time, late));
+    }
+    return { records, late };
+  }
+
+  private encode(records: StreamRecord<unknown, unknown>[]): OutputRecord[] {
+    const { output } = this.stage;
+    if (output.kind === 'sink') {
+      return records.map((r) => ({
+        topic: output.sink.topic,
+        key: output.sink.key.encode(r.key),
+        value: output.sink.value.encode(r.value),
+        headers: {},
+      }));
+    }
+    const route = this.route as RepartitionRoute;
+    return records.map((r) => {
+      const selected = output.select(r);
+      const key = output.formats.key.encode(selected.key);
+      return {
+        topic: route.topic,
+        partition: partitionOfKey(key, route.partitions),
+        key,
+        value: output.formats.value.encode(selected.value),
+        timestamp: selected.timestamp,
+        headers: this.fromTask,
+      };
+    });
+  }
+
+  private stateHandles(
+    step: Extract<Step, { kind: 'process' }>,
+    key: string,
+    stores: PartitionStores,
+  ): Record<string, unknown> {
+    const handles: Record<string, unknown> = {};
+    for (const [name, spec] of Object.entries(step.state)) {
+      const store = `${step.id}/${name}`;
+      handles[name] = spec.kind === 'map' ? stores.mapState(store, key) : stores.valueState(store, key);
+    }
+    return handles;
+  }
+
+  private timerService(
+    operatorId: string,
+    key: string,
+    stores: PartitionStores,
+    time: TimeContext,
+  ): TimerService {
+    return {
+      watermark: time.watermark,
+      now: time.now,
+      eventTime: (t) => registerTimer(stores, operatorId, 'event', t, key),
+      processingTime: (t) => registerTimer(stores, operatorId, 'processing', t, key),
+      deleteEventTime: (t) => deleteTimer(stores, operatorId, 'event', t, key),
+      deleteProcessingTime: (t) => deleteTimer(stores, operatorId, 'processing', t, key),
+    };
+  }
+
+  private checkKey(step: Step, record: StreamRecord<unknown, unknown>, inputKey: string): string {
+    const key = stateKey(record.key);
+    if (key !== inputKey) {
+      throw new KeyChangedError(
+        `"${step.id}" keeps keyed state, but its record's key changed since the stage's input (${JSON.stringify(inputKey)} → ${JSON.stringify(key)}); state is stored per input partition, so change keys with keyBy, which repartitions`,
+      );
+    }
+    return key;
+  }
+
   private apply(
     step: Step,
     record: StreamRecord<unknown, unknown>,
     inputKey: string,
     stores: PartitionStores,
+    time: TimeContext,
+    late: OutputRecord[],
   ): StreamRecord<unknown, unknown>[] {
     switch (step.kind) {
       case 'map':
@@ -171,20 +307,33 @@ export class StageExecutor {
       case 'flatMap':
         return [...step.fn(record)];
       case 'process': {
-        const key = stateKey(record.key);
-        if (key !== inputKey) {
-          throw new KeyChangedError(
-            `"${step.id}" keeps keyed state, but its record's key changed since the stage's input (${JSON.stringify(inputKey)} → ${JSON.stringify(key)}); state is stored per input partition, so change keys with keyBy, which repartitions`,
-          );
-        }
-        const handles: Record<string, unknown> = {};
-        for (const [name, spec] of Object.entries(step.state)) {
-          const store = `${step.id}/${name}`;
-          handles[name] = spec.kind === 'map' ? stores.mapState(store, key) : stores.valueState(store, key);
-        }
+        const key = this.checkKey(step, record, inputKey);
         const out: StreamRecord<unknown, unknown>[] = [];
-        step.fn(record, handles as never, (o) => out.push(o));
+        step.fn(
+          record,
+          this.stateHandles(step, key, stores) as never,
+          (o) => out.push(o),
+          this.timerService(step.id, key, stores, time),
+        );
         return out;
+      }
+      case 'window': {
+        const key = this.checkKey(step, record, inputKey);
+        const outcome = (this.windows.get(step.id) as WindowOperator).add(
+          record,
+          key,
+          stores,
+          time.watermark,
+        );
+        if (outcome.kind === 'results') return outcome.records;
+        late.push({
+          topic: step.late.topic,
+          key: step.late.key.encode(record.key),
+          value: step.late.value.encode(record.value),
+          timestamp: record.timestamp,
+          headers: { 'weir.late.operator': step.id, 'weir.late.watermark': String(time.watermark) },
+        });
+        return [];
       }
     }
   }

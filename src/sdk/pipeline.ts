@@ -1,6 +1,15 @@
 import { CodedError } from '../errors.ts';
 import type { Format } from './formats.ts';
 import type { StateHandles, StateSpec } from './state.ts';
+import type { FiredTimer, TimerService, WatermarkStrategy } from './time.ts';
+import type {
+  AggregateFunction,
+  LateRecordsOutput,
+  Window,
+  WindowAssigner,
+  WindowOptions,
+  WindowResult,
+} from './windows.ts';
 
 /** A record as user functions see it: decoded key and value. */
 export interface StreamRecord<K, V> {
@@ -21,6 +30,8 @@ export interface KafkaSource<K, V> {
   topics: string[];
   key: Format<K>;
   value: Format<V>;
+  /** Event time: without it the job has no watermark, and windows and event-time timers never fire. */
+  watermarks?: WatermarkStrategy<K, V>;
 }
 
 export interface KafkaSink<K, V> {
@@ -44,8 +55,30 @@ export interface KeyedProcessFunction<K, V, K2, V2, S extends Record<string, Sta
     record: StreamRecord<K, V>,
     state: StateHandles<S>,
     emit: (out: StreamRecord<K2, V2>) => void,
+    timers: TimerService,
+  ): void;
+  /** A timer of this key came due; `state` is the key's. */
+  onTimer?(
+    timer: FiredTimer<K>,
+    state: StateHandles<S>,
+    emit: (out: StreamRecord<K2, V2>) => void,
+    timers: TimerService,
   ): void;
 }
+
+/** The callbacks of a process step, with its types erased (the builder checked them). */
+export type ProcessCallback = (
+  r: StreamRecord<unknown, unknown>,
+  state: never,
+  emit: (o: StreamRecord<unknown, unknown>) => void,
+  timers: TimerService,
+) => void;
+export type TimerCallback = (
+  timer: FiredTimer<unknown>,
+  state: never,
+  emit: (o: StreamRecord<unknown, unknown>) => void,
+  timers: TimerService,
+) => void;
 
 export type Step =
   | { kind: 'map'; id: string; fn: (r: StreamRecord<unknown, unknown>) => StreamRecord<unknown, unknown> }
@@ -59,11 +92,16 @@ export type Step =
       kind: 'process';
       id: string;
       state: Record<string, StateSpec>;
-      fn: (
-        r: StreamRecord<unknown, unknown>,
-        state: never,
-        emit: (o: StreamRecord<unknown, unknown>) => void,
-      ) => void;
+      fn: ProcessCallback;
+      onTimer?: TimerCallback;
+    }
+  | {
+      kind: 'window';
+      id: string;
+      assigner: WindowAssigner;
+      aggregate: AggregateFunction<unknown, unknown, unknown, unknown>;
+      allowedLatenessMs: number;
+      late: LateRecordsOutput<unknown, unknown>;
     };
 
 /** How records cross a repartition topic between two stages. */
@@ -200,15 +238,75 @@ export class Pipeline<K, V> {
         throw new PipelineDefinitionError(`state name "${name}" of "${id}" must match ${operatorIdPattern}`);
       }
     }
+    const onTimer = fn.onTimer?.bind(fn);
     return this.append({
       kind: 'process',
       id,
       state: fn.state,
-      fn: ((r, state, emit) =>
-        fn.process(r as StreamRecord<K, V>, state as StateHandles<S>, emit as never)) as Extract<
-        Step,
-        { kind: 'process' }
-      >['fn'],
+      fn: ((r, state, emit, timers) =>
+        fn.process(
+          r as StreamRecord<K, V>,
+          state as StateHandles<S>,
+          emit as never,
+          timers,
+        )) as ProcessCallback,
+      ...(onTimer
+        ? {
+            onTimer: ((timer, state, emit, timers) =>
+              onTimer(
+                timer as FiredTimer<K>,
+                state as StateHandles<S>,
+                emit as never,
+                timers,
+              )) as TimerCallback,
+          }
+        : {}),
+    });
+  }
+
+  /**
+   * Windows on the stage's key (the source key, or the key of the keyBy that
+   * began the stage): each window's result is emitted once, when the
+   * watermark passes its end, keyed like its input. Needs event time on the
+   * source (`watermarks`). `fn` is an incremental aggregate, or a function
+   * that sees the window's records (kept in state until the window fires).
+   */
+  window<R, A = unknown>(
+    id: string,
+    assigner: WindowAssigner,
+    fn: AggregateFunction<K, V, A, R> | ((key: K, window: Window, records: StreamRecord<K, V>[]) => R),
+    options: WindowOptions<K, V>,
+  ): Pipeline<K, WindowResult<R>> {
+    if (!this.source.watermarks) {
+      throw new PipelineDefinitionError(
+        `window "${id}" needs event time: give the source "watermarks" (a watermark strategy)`,
+      );
+    }
+    const lateness = options.allowedLatenessMs ?? 0;
+    if (!Number.isSafeInteger(lateness) || lateness < 0) {
+      throw new PipelineDefinitionError(`window "${id}": allowedLatenessMs must be a whole number ≥ 0`);
+    }
+    if (!options.lateRecords?.topic) {
+      throw new PipelineDefinitionError(
+        `window "${id}": lateRecords.topic is required (late records are never dropped)`,
+      );
+    }
+    if (assigner.kind === 'session' && typeof fn !== 'function' && !fn.merge) {
+      throw new PipelineDefinitionError(`session window "${id}" needs an aggregate with merge()`);
+    }
+    const aggregate =
+      typeof fn === 'function'
+        ? collectingWindow(
+            fn as (key: unknown, w: Window, records: StreamRecord<unknown, unknown>[]) => unknown,
+          )
+        : (fn as AggregateFunction<unknown, unknown, unknown, unknown>);
+    return this.append({
+      kind: 'window',
+      id,
+      assigner,
+      aggregate,
+      allowedLatenessMs: lateness,
+      late: options.lateRecords as LateRecordsOutput<unknown, unknown>,
     });
   }
 
@@ -279,7 +377,27 @@ export class Pipeline<K, V> {
 
 /** The operator ids that keep state: the names state is stored and restored under. */
 export function statefulOperatorIds(job: JobDefinition): string[] {
-  return job.stages.flatMap((stage) => stage.steps.filter((s) => s.kind === 'process').map((s) => s.id));
+  return job.stages.flatMap((stage) =>
+    stage.steps.filter((s) => s.kind === 'process' || s.kind === 'window').map((s) => s.id),
+  );
+}
+
+/** A function of the window's records as an aggregate whose accumulator is those records (value and time). */
+function collectingWindow(
+  fn: (key: unknown, window: Window, records: StreamRecord<unknown, unknown>[]) => unknown,
+): AggregateFunction<unknown, unknown, unknown, unknown> {
+  type Kept = { value: unknown; timestamp: number }[];
+  return {
+    create: () => [],
+    add: (acc, r) => [...(acc as Kept), { value: r.value, timestamp: r.timestamp }],
+    merge: (a, b) => [...(a as Kept), ...(b as Kept)].sort((x, y) => x.timestamp - y.timestamp),
+    result: (acc, key, window) =>
+      fn(
+        key,
+        window,
+        (acc as Kept).map((r) => ({ key, ...r })),
+      ),
+  };
 }
 
 /** The ids of the job's repartitions (keyBy), in stage order: each names one internal topic. */
