@@ -122,6 +122,9 @@ export class StageExecutor {
     );
   }
 
+  /** The event time of the last record process() read (the source's timestamp assigner applied). */
+  lastTimestamp = 0;
+
   /** Whether any step of the stage keeps timers. */
   get hasTimers(): boolean {
     return this.timed.length > 0;
@@ -145,6 +148,9 @@ export class StageExecutor {
         value: formats.value.decode(rawValue),
         timestamp,
       };
+      const assign = input.kind === 'source' ? input.source.watermarks?.timestamp : undefined;
+      if (assign) record.timestamp = assign(record);
+      this.lastTimestamp = record.timestamp;
       const emitted = this.runSteps(0, [record], stateKey(record.key), stores, time, at);
       at.operatorId = this.stage.output.id;
       return [...this.encode(emitted.records), ...emitted.late];
@@ -174,13 +180,15 @@ export class StageExecutor {
    * first, each through the steps after its operator. A failing timer fails
    * the task (its state is restored from the last checkpoint).
    */
-  fireTimers(stores: PartitionStores, time: TimeContext): OutputRecord[] {
+  fireTimers(stores: PartitionStores, time: TimeContext): { outputs: OutputRecord[]; fired: number } {
     const out: OutputRecord[] = [];
+    let fired = 0;
     for (const index of this.timed) {
       const step = this.stage.steps[index] as Step;
       for (const timer of takeDueTimers(stores, step.id, time.watermark, time.now)) {
         const key = keyOfStateKey(timer.stateKey);
         const at = { operatorId: step.id };
+        fired++;
         try {
           let records: StreamRecord<unknown, unknown>[];
           if (step.kind === 'window') {
@@ -206,7 +214,7 @@ export class StageExecutor {
         }
       }
     }
-    return out;
+    return { outputs: out, fired };
   }
 
   /** Records through the stage's steps from `from` on; `at` follows the operator at work, for error messages. */

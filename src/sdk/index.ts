@@ -12,3 +12,15 @@ export {
   type StreamRecord,
 } from './pipeline.ts';
 export { type MapState, mapState, type ValueState, valueState } from './state.ts';
+export type { FiredTimer, TimeDomain, TimerService, WatermarkStrategy } from './time.ts';
+export {
+  type AggregateFunction,
+  hopping,
+  type LateRecordsOutput,
+  session,
+  tumbling,
+  type Window,
+  type WindowAssigner,
+  type WindowOptions,
+  type WindowResult,
+} from './windows.ts';

@@ -34,10 +34,11 @@ export interface KafkaSource<K, V> {
   watermarks?: WatermarkStrategy<K, V>;
 }
 
+/** A sink's formats may also write null (as the SDK's string and json formats do). */
 export interface KafkaSink<K, V> {
   topic: string;
-  key: Format<K>;
-  value: Format<V>;
+  key: Format<K> | Format<K | null>;
+  value: Format<V> | Format<V | null>;
 }
 
 /**

@@ -1,4 +1,10 @@
-import { type OutputRecord, partitionOfKey, StageExecutor, stateKey } from '../runtime/executor.ts';
+import {
+  type OutputRecord,
+  partitionOfKey,
+  StageExecutor,
+  stateKey,
+  type TimeContext,
+} from '../runtime/executor.ts';
 import { PartitionStores } from '../runtime/state/partition-stores.ts';
 import {
   decodeSection,
@@ -6,6 +12,7 @@ import {
   readSnapshotIndex,
   verifiedSection,
 } from '../runtime/state/snapshot-format.ts';
+import { partitionWatermark, raiseFloor, SourceWatermarks } from '../runtime/time/watermarks.ts';
 import type { JobDefinition, StageDefinition } from '../sdk/pipeline.ts';
 
 export interface DriverInput<K, V> {
@@ -20,6 +27,8 @@ export interface DriverInput<K, V> {
 export interface TestDriverOptions {
   /** Partitions of each repartition topic (the runtime uses the widest source topic's count). Default 4. */
   repartitionPartitions?: number;
+  /** The driver's processing-time clock at the start, ms since the epoch. Default 0. */
+  startTime?: number;
 }
 
 /** The name a repartition topic has in the driver (a TaskManager's are per job and run). */
@@ -33,7 +42,10 @@ function driverTopic(operatorId: string): string {
  * their pipelines without Kafka. A keyBy's records go through an in-memory
  * repartition topic, partitioned as a TaskManager partitions them, and are
  * processed by the next stage at once, in order: runs are deterministic.
- * Snapshots use the real snapshot format.
+ * Event time follows the source's watermark strategy over the partitions
+ * sent to, and reaches every stage at once; after each input, and after
+ * advanceEventTime/advanceProcessingTime, due timers fire. Processing time is
+ * the driver's own clock. Snapshots use the real snapshot format.
  */
 export class TestDriver {
   private readonly job: JobDefinition;
@@ -42,10 +54,17 @@ export class TestDriver {
   private readonly partitions = new Map<string, PartitionStores>();
   private readonly offsets = new Map<string, bigint>();
   private readonly produced: OutputRecord[] = [];
+  private readonly watermarks: SourceWatermarks | undefined;
+  private readonly sourcePartitions = new Set<string>();
+  private now: number;
+  private watermark = Number.NEGATIVE_INFINITY;
 
   constructor(job: JobDefinition, options: TestDriverOptions = {}) {
     this.job = job;
     this.width = options.repartitionPartitions ?? 4;
+    this.now = options.startTime ?? 0;
+    const strategy = job.source.watermarks;
+    this.watermarks = strategy ? new SourceWatermarks(strategy, this.now) : undefined;
     this.executors = job.stages.map(
       (stage) =>
         new StageExecutor(
@@ -82,22 +101,76 @@ export class TestDriver {
       if (!this.job.source.topics.includes(topic))
         throw new Error(`"${topic}" is not a source topic of this job`);
       const partition = input.partition ?? 0;
-      this.run(0, {
+      this.sourcePartitions.add(`${topic}/${partition}`);
+      const eventTime = this.run(0, {
         topic,
         partition,
         timestamp: input.timestamp ?? 0,
         key: (this.job.source.key.encode as (k: K) => Buffer | null)(input.key),
         value: (this.job.source.value.encode as (v: V) => Buffer | null)(input.value),
       });
+      this.watermarks?.observe(`${topic}/${partition}`, eventTime, this.now);
+      this.fireDueTimers();
     }
     return this;
   }
 
+  /** Moves the watermark to at least `watermark` (as if every source partition had reached it) and fires timers. */
+  advanceEventTime(watermark: number): this {
+    if (!this.watermarks) throw new Error('the job has no event time: its source has no watermark strategy');
+    this.watermarks.raise(watermark);
+    this.fireDueTimers();
+    return this;
+  }
+
+  /** Moves the driver's clock to `time` (ms since the epoch) and fires the processing-time timers due. */
+  advanceProcessingTime(time: number): this {
+    this.now = Math.max(this.now, time);
+    this.fireDueTimers();
+    return this;
+  }
+
+  /** The watermark operators see now. */
+  currentWatermark(): number {
+    return this.watermark;
+  }
+
+  private time(stores: PartitionStores): TimeContext {
+    return { watermark: partitionWatermark(stores, this.watermark), now: this.now };
+  }
+
+  /** Timers due in any stage fire, stage by stage, their outputs flowing on to the stages after. */
+  private fireDueTimers(): void {
+    this.watermark = this.watermarks?.current(this.sourcePartitions, this.now).watermark ?? this.watermark;
+    for (let stage = 0; stage < this.executors.length; stage++) {
+      const executor = this.executors[stage] as StageExecutor;
+      if (!executor.hasTimers) continue;
+      for (const [id, stores] of [...this.partitions]) {
+        if (this.stageOfPartition(id) !== stage) continue;
+        const time = this.time(stores);
+        const { outputs, fired } = executor.fireTimers(stores, time);
+        if (fired) raiseFloor(stores, time.watermark);
+        this.route(stage, outputs, time.watermark);
+      }
+    }
+  }
+
+  /** The stage a partition of the driver's state belongs to: a source topic is stage 0's input. */
+  private stageOfPartition(id: string): number {
+    const topic = id.slice(0, id.lastIndexOf('/'));
+    const index = this.job.stages.findIndex(
+      (s) => s.input.kind === 'repartition' && driverTopic(s.input.id) === topic,
+    );
+    return index < 0 ? 0 : index;
+  }
+
+  /** Processes one record in a stage and what it emits in the stages after; returns its event time. */
   private run(
     stage: number,
     record: { topic: string; partition: number; timestamp: number; key: Buffer | null; value: Buffer | null },
-  ): void {
+  ): number {
     const executor = this.executors[stage] as StageExecutor;
+    const stores = this.storesOf(record.topic, record.partition);
     const out = executor.process(
       {
         topic: record.topic,
@@ -107,8 +180,16 @@ export class TestDriver {
       record.timestamp,
       record.key,
       record.value,
-      this.storesOf(record.topic, record.partition),
+      stores,
+      this.time(stores),
     );
+    const eventTime = executor.lastTimestamp;
+    this.route(stage, out, eventTime);
+    return eventTime;
+  }
+
+  /** Outputs of a stage: a repartitioned record goes on to the next stage, anything else is produced. */
+  private route(stage: number, out: OutputRecord[], timestamp: number): void {
     for (const o of out) {
       if (o.partition === undefined) {
         this.produced.push(o);
@@ -117,7 +198,7 @@ export class TestDriver {
       this.run(stage + 1, {
         topic: o.topic,
         partition: o.partition,
-        timestamp: o.timestamp ?? record.timestamp,
+        timestamp: o.timestamp ?? timestamp,
         key: o.key,
         value: o.value,
       });
@@ -132,6 +213,16 @@ export class TestDriver {
         key: this.job.sink.key.decode(r.key) as K,
         value: this.job.sink.value.decode(r.value) as V,
       }));
+  }
+
+  /** Records written to any other topic (late records of a window, say), decoded with the given formats. */
+  outputOf<K = unknown, V = unknown>(
+    topic: string,
+    formats: { key: { decode(b: Buffer | null): unknown }; value: { decode(b: Buffer | null): unknown } },
+  ): { key: K; value: V }[] {
+    return this.produced
+      .filter((r) => r.topic === topic)
+      .map((r) => ({ key: formats.key.decode(r.key) as K, value: formats.value.decode(r.value) as V }));
   }
 
   /** Records sent to the dead-letter topic, raw, with their error headers. */

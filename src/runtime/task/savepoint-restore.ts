@@ -76,7 +76,8 @@ export async function savepointOffsets(
 export function dropUnknownState(runtime: PartitionRuntime, job: JobDefinition): void {
   const known = new Set(statefulOperatorIds(job));
   for (const name of [...runtime.stores.stores.keys()]) {
-    if (known.has(name.split('/')[0] as string)) continue;
+    const owner = name.split('/')[0] as string;
+    if (known.has(owner) || owner === '__weir') continue; // __weir/: Weir's own, such as watermark floors
     runtime.stores.stores.delete(name);
     // A fresh section without the dropped state, so no later restore brings it back.
     runtime.stores.dirty = true;

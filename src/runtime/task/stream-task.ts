@@ -25,9 +25,11 @@ import { objectsToDelete } from '../checkpoint/retention.ts';
 import { uploadSnapshot } from '../checkpoint/snapshot-upload.ts';
 import type { TaskManagerConfig } from '../config.ts';
 import { RuntimeError } from '../errors.ts';
-import { type RepartitionRoute, StageExecutor } from '../executor.ts';
+import { type OutputRecord, type RepartitionRoute, StageExecutor } from '../executor.ts';
 import type { TaskMetrics } from '../metrics.ts';
+import { raiseFloor } from '../time/watermarks.ts';
 import { ownedPartitions, type TopicPartition } from './assignment.ts';
+import { TaskEventTime, watermarkHeader } from './event-time.ts';
 import { TaskLifecycle } from './lifecycle.ts';
 import { type PartitionRuntime, restorePartitions } from './partition-runtime.ts';
 import type { TaskProgress } from './progress-health.ts';
@@ -86,6 +88,9 @@ export class StreamTask {
   private route: RepartitionRoute | undefined;
   /** Barrier alignment of a stage that reads a repartition topic. */
   private alignment: BarrierAlignment<Message> | undefined;
+  private eventTime: TaskEventTime | undefined;
+  /** The task's watermark as of the last batch boundary. */
+  private watermark = Number.NEGATIVE_INFINITY;
   private readonly attempt = randomBytes(4).toString('hex');
   private readonly prefix: string;
   private readonly partitions = new Map<string, PartitionRuntime>();
@@ -190,6 +195,13 @@ export class StreamTask {
         ...p.tp,
         offset: p.position ?? -2 /* OFFSET_BEGINNING */,
       })),
+    );
+    this.eventTime = new TaskEventTime(
+      job,
+      this.deps.stage,
+      owned.length,
+      config.parallelism,
+      this.deps.now(),
     );
     if (this.deps.stage.input.kind === 'repartition') {
       this.alignment = new BarrierAlignment(
@@ -311,6 +323,7 @@ export class StreamTask {
       const messages = this.partitions.size ? await consumer.consume(500) : [];
       if (!this.partitions.size) await new Promise((r) => setTimeout(r, 100));
       for (const message of messages) await this.admit(message);
+      await this.advanceTime();
       if (this.alignment) await this.alignCuts();
       else {
         for (const request of this.pendingSavepoints.splice(0)) {
@@ -340,21 +353,45 @@ export class StreamTask {
     const runtime = this.partitions.get(`${message.topic}/${message.partition}`);
     if (!runtime) return;
     if (this.alignment) {
-      const { from, barrier } = repartitionHeaders(message);
+      const { from, barrier, watermark } = repartitionHeaders(message);
       const admission = this.alignment.admit(message.partition, from, barrier, message, this.deps.now());
-      if (admission !== 'process') {
+      if (admission !== 'process' || watermark !== undefined) {
         // Held records are processed before any commit (see run()), so the position may pass them.
         runtime.position = message.offset + 1;
         runtime.advanced = true;
+        if (admission === 'process' && watermark !== undefined) {
+          this.eventTime?.observeMarker(message.partition, from, watermark);
+        }
         return;
       }
     }
     await this.process(runtime, message);
   }
 
+  /**
+   * At a batch boundary: the task's watermark moves on, and every
+   * partition's timers that came due (by it or by the clock) fire. A partition
+   * where timers fired keeps that watermark as its floor.
+   */
+  private async advanceTime(): Promise<void> {
+    const executor = this.executor as StageExecutor;
+    const now = this.deps.now();
+    const eventTime = this.eventTime as TaskEventTime;
+    this.watermark = eventTime.status(this.partitions.keys(), now).watermark;
+    if (!executor.hasTimers) return;
+    for (const runtime of this.partitions.values()) {
+      const time = eventTime.timeIn(runtime.stores, this.watermark, now);
+      const { outputs, fired } = executor.fireTimers(runtime.stores, time);
+      if (fired) raiseFloor(runtime.stores, time.watermark);
+      await this.send(outputs);
+    }
+  }
+
   private async process(runtime: PartitionRuntime, message: Message): Promise<void> {
-    const producer = this.producer as TransactionalProducer;
-    const outputs = (this.executor as StageExecutor).process(
+    const executor = this.executor as StageExecutor;
+    const eventTime = this.eventTime as TaskEventTime;
+    const now = this.deps.now();
+    const outputs = executor.process(
       { topic: message.topic, partition: message.partition, offset: String(message.offset) },
       message.timestamp ?? 0,
       message.key === undefined || message.key === null
@@ -364,7 +401,17 @@ export class StreamTask {
           : Buffer.from(message.key),
       message.value ?? null,
       runtime.stores,
+      eventTime.timeIn(runtime.stores, this.watermark, now),
     );
+    eventTime.observeRecord(runtime.id, executor.lastTimestamp, now);
+    await this.send(outputs);
+    runtime.position = message.offset + 1;
+    runtime.advanced = true;
+    this.deps.metrics.recordsIn.inc(this.label);
+  }
+
+  private async send(outputs: OutputRecord[]): Promise<void> {
+    const producer = this.producer as TransactionalProducer;
     for (const out of outputs) {
       await producer.sendWhenQueued({
         topic: out.topic,
@@ -378,9 +425,6 @@ export class StreamTask {
         this.deps.metrics.recordsOut.inc(this.label);
       else this.deps.metrics.deadLetters.inc(this.label);
     }
-    runtime.position = message.offset + 1;
-    runtime.advanced = true;
-    this.deps.metrics.recordsIn.inc(this.label);
   }
 
   /**
@@ -491,6 +535,21 @@ export class StreamTask {
     }
   }
 
+  /** This task's watermark (or "idle") into every partition of the repartition topic it writes. */
+  private async sendMarkers(marker: string): Promise<void> {
+    const route = this.route as RepartitionRoute;
+    const producer = this.producer as TransactionalProducer;
+    for (let partition = 0; partition < route.partitions; partition++) {
+      await producer.sendWhenQueued({
+        topic: route.topic,
+        partition,
+        key: null,
+        value: null,
+        headers: [{ [watermarkHeader]: marker }, { [fromTaskHeader]: String(this.index) }],
+      });
+    }
+  }
+
   private savepointPrefix(savepointId: string): string {
     const { config } = this.deps;
     return savepointTaskPrefix(
@@ -525,7 +584,14 @@ export class StreamTask {
     const all = [...this.partitions.values()];
     const plan = planCheckpoint(all, savepointId !== undefined);
     const changed = plan.snapshot;
-    if (plan.empty) {
+    const marker = this.route
+      ? this.eventTime?.markerDue(
+          (this.eventTime as TaskEventTime).status(this.partitions.keys(), started),
+          started,
+          config.checkpoint.intervalMs,
+        )
+      : undefined;
+    if (plan.empty && marker === undefined) {
       // Nothing was read since the last commit, so nothing was written either: no checkpoint to take. The task
       // counts as committed up to now only when the partition leaders confirm that nothing arrived: a task cut off
       // from Kafka reads nothing too, and must not look idle (health by progress, progress-health.ts).
@@ -570,6 +636,7 @@ export class StreamTask {
     const consumer = this.consumer as AssignedConsumer;
     const producer = this.producer as TransactionalProducer;
     if (savepointId) await this.sendBarriers(savepointId);
+    if (marker !== undefined) await this.sendMarkers(marker);
     if (this.exactlyOnce) {
       if (offsets.length) await producer.sendOffsets(offsets, consumer);
       await producer.commit();
@@ -590,6 +657,7 @@ export class StreamTask {
       if (committedIds.has(p.id)) p.advanced = false;
     }
     this.lastCheckpointId = checkpointId;
+    if (marker !== undefined) this.eventTime?.markerSent(marker, started);
     this.committedAsOf = started;
     this.idleEndOffsets = undefined;
     this.failures = 0;
@@ -771,16 +839,22 @@ export class StreamTask {
 }
 
 /** The upstream task and barrier id of a repartition record, from its headers. */
-function repartitionHeaders(message: Message): { from: number; barrier: string | undefined } {
+function repartitionHeaders(message: Message): {
+  from: number;
+  barrier: string | undefined;
+  watermark: string | undefined;
+} {
   let from = -1;
   let barrier: string | undefined;
+  let watermark: string | undefined;
   for (const header of message.headers ?? []) {
     for (const [name, value] of Object.entries(header)) {
       if (name === fromTaskHeader) from = Number(String(value));
       else if (name === barrierHeader) barrier = String(value);
+      else if (name === watermarkHeader) watermark = String(value);
     }
   }
-  return { from, barrier };
+  return { from, barrier, watermark };
 }
 
 /**

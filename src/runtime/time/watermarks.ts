@@ -29,7 +29,8 @@ export function partitionWatermark(stores: PartitionStores, taskWatermark: numbe
 /** Timers fired in the partition at `watermark`: what they decided must hold after a restore. */
 export function raiseFloor(stores: PartitionStores, watermark: number): void {
   const floor = stores.valueState<number>(internalTimeStore, floorEntry);
-  if (Number.isFinite(watermark) && watermark > (floor.get() ?? Number.NEGATIVE_INFINITY)) floor.set(watermark);
+  if (Number.isFinite(watermark) && watermark > (floor.get() ?? Number.NEGATIVE_INFINITY))
+    floor.set(watermark);
 }
 
 /**
@@ -46,14 +47,20 @@ export class SourceWatermarks {
   private readonly lastRecordAt = new Map<string, number>();
   private last = Number.NEGATIVE_INFINITY;
 
-  constructor(strategy: Pick<WatermarkStrategy<unknown, unknown>, 'maxOutOfOrdernessMs' | 'idleTimeoutMs'>, now: number) {
+  constructor(
+    strategy: Pick<WatermarkStrategy<unknown, unknown>, 'maxOutOfOrdernessMs' | 'idleTimeoutMs'>,
+    now: number,
+  ) {
     this.outOfOrdernessMs = strategy.maxOutOfOrdernessMs;
     this.idleTimeoutMs = strategy.idleTimeoutMs ?? Number.POSITIVE_INFINITY;
     this.startedAt = now;
   }
 
   observe(partition: string, timestamp: number, now: number): void {
-    this.maxTimestamp.set(partition, Math.max(this.maxTimestamp.get(partition) ?? Number.NEGATIVE_INFINITY, timestamp));
+    this.maxTimestamp.set(
+      partition,
+      Math.max(this.maxTimestamp.get(partition) ?? Number.NEGATIVE_INFINITY, timestamp),
+    );
     this.lastRecordAt.set(partition, now);
   }
 
