@@ -21,11 +21,21 @@ export async function createTopics(...topics: { name: string; partitions: number
   }
 }
 
-/** Writes records (not transactionally) and waits until the broker has them all. */
-export async function produce(topic: string, records: { key: string; value: string }[]): Promise<void> {
+/** Writes records (not transactionally; to the given partition, else by key) and waits until the broker has them all. */
+export async function produce(
+  topic: string,
+  records: { key: string; value: string; partition?: number }[],
+): Promise<void> {
   const producer = await TransactionalProducer.connect({ bootstrapServers: kafkaBootstrap() });
   try {
-    for (const r of records) producer.send({ topic, key: r.key, value: Buffer.from(r.value) });
+    for (const r of records) {
+      producer.send({
+        topic,
+        key: r.key,
+        value: Buffer.from(r.value),
+        ...(r.partition === undefined ? {} : { partition: r.partition }),
+      });
+    }
     await producer.flush();
   } finally {
     await producer.disconnect();

@@ -89,7 +89,7 @@ describe('event time through the test driver', () => {
       value: string,
       watermarks: { maxOutOfOrdernessMs: 0 },
     })
-      .window('hop', hopping(30_000, 10_000), (key, window, records) => records.length, {
+      .window('hop', hopping(30_000, 10_000), (_key, _window, records) => records.length, {
         lateRecords: { topic: 'late', key: string, value: string },
       })
       .to('out', { topic: 'out', key: string, value: json<WindowResult<number>>() });

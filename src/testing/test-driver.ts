@@ -109,7 +109,7 @@ export class TestDriver {
         key: (this.job.source.key.encode as (k: K) => Buffer | null)(input.key),
         value: (this.job.source.value.encode as (v: V) => Buffer | null)(input.value),
       });
-      this.watermarks?.observe(`${topic}/${partition}`, eventTime, this.now);
+      this.watermarks?.observe(`${topic}/${partition}`, this.storesOf(topic, partition), eventTime, this.now);
       this.fireDueTimers();
     }
     return this;
@@ -279,6 +279,11 @@ export class TestDriver {
         new PartitionStores(decodeSection(key, section)),
       );
     }
+    const sources = [...driver.partitions].filter(([id]) =>
+      job.source.topics.includes(id.slice(0, id.lastIndexOf('/'))),
+    );
+    for (const [id] of sources) driver.sourcePartitions.add(id);
+    driver.watermarks?.restore(sources);
     return driver;
   }
 }

@@ -43,8 +43,13 @@ export class TaskEventTime {
   }
 
   /** A source record was read (first stage). */
-  observeRecord(partitionId: string, timestamp: number, now: number): void {
-    this.source?.observe(partitionId, timestamp, now);
+  observeRecord(partitionId: string, stores: PartitionStores, timestamp: number, now: number): void {
+    this.source?.observe(partitionId, stores, timestamp, now);
+  }
+
+  /** The task restored its partitions: their event time so far counts at once. */
+  restore(partitions: Iterable<[string, PartitionStores]>): void {
+    this.source?.restore(partitions);
   }
 
   /** A watermark marker arrived from upstream task `from` in `partition` (later stages). */

@@ -203,6 +203,7 @@ export class StreamTask {
       config.parallelism,
       this.deps.now(),
     );
+    this.eventTime.restore([...this.partitions.values()].map((p) => [p.id, p.stores]));
     if (this.deps.stage.input.kind === 'repartition') {
       this.alignment = new BarrierAlignment(
         owned.map((p) => p.partition),
@@ -403,7 +404,7 @@ export class StreamTask {
       runtime.stores,
       eventTime.timeIn(runtime.stores, this.watermark, now),
     );
-    eventTime.observeRecord(runtime.id, executor.lastTimestamp, now);
+    eventTime.observeRecord(runtime.id, runtime.stores, executor.lastTimestamp, now);
     await this.send(outputs);
     runtime.position = message.offset + 1;
     runtime.advanced = true;

@@ -16,9 +16,10 @@ export interface WatermarkStatus {
   idle: boolean;
 }
 
-/** Store and entry of a partition's watermark floor (a Weir-internal store, kept whatever the pipeline). */
+/** Store and entries of a partition's watermark floor and largest timestamp (Weir-internal, kept whatever the pipeline). */
 export const internalTimeStore = '__weir/time';
 const floorEntry = 'watermark-floor';
+const maxTimestampEntry = 'max-timestamp';
 
 /** The watermark operators in a partition see: the task's, but never below the partition's floor. */
 export function partitionWatermark(stores: PartitionStores, taskWatermark: number): number {
@@ -56,12 +57,33 @@ export class SourceWatermarks {
     this.startedAt = now;
   }
 
-  observe(partition: string, timestamp: number, now: number): void {
-    this.maxTimestamp.set(
-      partition,
-      Math.max(this.maxTimestamp.get(partition) ?? Number.NEGATIVE_INFINITY, timestamp),
-    );
+  /**
+   * A record of `partition` was read. The partition's largest timestamp is
+   * kept in its state too: a task restored with nothing new to read must
+   * still know its watermark, or event time downstream would stand still.
+   */
+  observe(partition: string, stores: PartitionStores, timestamp: number, now: number): void {
+    const max = this.restoredMax(partition, stores);
+    if (timestamp > max) {
+      this.maxTimestamp.set(partition, timestamp);
+      stores.valueState<number>(internalTimeStore, maxTimestampEntry).set(timestamp);
+    }
     this.lastRecordAt.set(partition, now);
+  }
+
+  /** The partition's largest timestamp, read from its state the first time. */
+  private restoredMax(partition: string, stores: PartitionStores): number {
+    let max = this.maxTimestamp.get(partition);
+    if (max === undefined) {
+      max = stores.valueState<number>(internalTimeStore, maxTimestampEntry).get() ?? Number.NEGATIVE_INFINITY;
+      this.maxTimestamp.set(partition, max);
+    }
+    return max;
+  }
+
+  /** Partitions restored with state: their largest timestamps count before any new record arrives. */
+  restore(partitions: Iterable<[string, PartitionStores]>): void {
+    for (const [partition, stores] of partitions) this.restoredMax(partition, stores);
   }
 
   /** Raises the watermark to at least `watermark` (the test driver's advanceEventTime). */
