@@ -1,0 +1,334 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { TaskStatusDocument } from '../../api/control-api.ts';
+import { savepointPrefix } from '../../api/savepoint-ref.ts';
+import type { AssignedConsumer } from '../../kafka/assigned-consumer.ts';
+import type { TransactionalProducer } from '../../kafka/transactional-producer.ts';
+import { encodeCommitMetadata, type PartitionPointer } from '../checkpoint/commit-metadata.ts';
+import { savepointTaskPrefix, snapshotKey, taskStatePrefix } from '../checkpoint/paths.ts';
+import { offsetsToCommit, planCheckpoint } from '../checkpoint/plan.ts';
+import { objectsToDelete } from '../checkpoint/retention.ts';
+import { uploadSnapshot } from '../checkpoint/snapshot-upload.ts';
+import { RuntimeError } from '../errors.ts';
+import type { PartitionRuntime } from './partition-runtime.ts';
+import type { RepartitionWriter } from './repartition-writer.ts';
+import type { StreamTaskDeps } from './stream-task.ts';
+
+export interface CheckpointReport {
+  stage: number;
+  task: number;
+  checkpointId: number;
+  objectKey?: string;
+  bytes: number;
+  durationMs: number;
+  partitions: { topic: string; partition: number; offset: number; pointer: PartitionPointer }[];
+}
+
+/** What a checkpoint is for, and what it writes besides state and offsets: markers the downstream stage reads. */
+export interface CheckpointRequest {
+  savepointId?: string;
+  /** The task's watermark (or "idle") for the repartition topic, when one is due. */
+  watermark?: string;
+  /** A checkpoint of the interval (not the last one of a stopping task): an idle task proves it is idle. */
+  periodic?: boolean;
+}
+
+/**
+ * A task's checkpoints, by DESIGN.md's protocol, in Kafka Streams' three
+ * phases: prepare (plan which partitions changed, upload their state as one
+ * snapshot object), commit (offsets with pointers to that state, and the
+ * outputs, in one transaction), post-commit (pointers, metrics, retention).
+ * A failed upload keeps the transaction open for the next interval, up to
+ * tolerableFailures; anything else fails the task.
+ */
+export class Checkpointer {
+  private readonly deps: StreamTaskDeps;
+  private readonly log: Logger;
+  private readonly label: { task: string };
+  private readonly partitions: ReadonlyMap<string, PartitionRuntime>;
+  private readonly producer: TransactionalProducer;
+  private readonly consumer: AssignedConsumer;
+  private readonly writer: RepartitionWriter | undefined;
+  private readonly attempt = randomBytes(4).toString('hex');
+  private readonly prefix: string;
+  lastCheckpointId = 0;
+  lastCheckpoint: TaskStatusDocument['lastCheckpoint'] = null;
+  /** Everything read before this time is committed (see TaskStatusDocument.committedAsOf). */
+  committedAsOf: number | undefined;
+  failures = 0;
+  /** The end offsets of the previous idle check; cleared by anything committed. */
+  private idleEndOffsets: string | undefined;
+
+  constructor(
+    deps: StreamTaskDeps,
+    clients: {
+      partitions: ReadonlyMap<string, PartitionRuntime>;
+      producer: TransactionalProducer;
+      consumer: AssignedConsumer;
+      writer: RepartitionWriter | undefined;
+    },
+    log: Logger,
+    label: { task: string },
+  ) {
+    this.deps = deps;
+    this.log = log;
+    this.label = label;
+    this.partitions = clients.partitions;
+    this.producer = clients.producer;
+    this.consumer = clients.consumer;
+    this.writer = clients.writer;
+    const { namespace, job, runId } = deps.config;
+    this.prefix = taskStatePrefix(namespace, job, runId, deps.stage.index, deps.index);
+    for (const p of this.partitions.values()) {
+      if (p.pointer) this.lastCheckpointId = Math.max(this.lastCheckpointId, p.pointer.checkpointId);
+    }
+  }
+
+  private get exactlyOnce(): boolean {
+    return this.deps.config.checkpoint.mode === 'exactly-once';
+  }
+
+  private savepointPrefix(savepointId: string): string {
+    const { config, stage, index } = this.deps;
+    return savepointTaskPrefix(
+      savepointPrefix(config.namespace, config.job, savepointId),
+      stage.index,
+      index,
+    );
+  }
+
+  /**
+   * Snapshot → offsets with pointers in the transaction → commit; undefined
+   * when there was nothing to commit or the upload failed (tolerably). With a
+   * savepoint id, every partition is written in full under the savepoint's
+   * prefix, so the savepoint stands alone whatever retention does later, and
+   * barriers go downstream in the same transaction.
+   */
+  async checkpoint(request: CheckpointRequest = {}): Promise<CheckpointReport | undefined> {
+    const started = this.deps.now();
+    const { savepointId, watermark } = request;
+    const all = [...this.partitions.values()];
+    const plan = planCheckpoint(all, savepointId !== undefined);
+    if (plan.empty && watermark === undefined) {
+      // Nothing was read since the last commit, so nothing was written either: no checkpoint to take. The task
+      // counts as committed up to now only when the partition leaders confirm that nothing arrived: a task cut off
+      // from Kafka reads nothing too, and must not look idle (health by progress, progress-health.ts).
+      if (request.periodic && (await this.idle())) this.committedAsOf = started;
+      return undefined;
+    }
+    // Prepare.
+    const checkpointId = this.lastCheckpointId + 1;
+    let snapshot: { objectKey?: string; bytes: number; pointers: Map<string, PartitionPointer> };
+    try {
+      snapshot = await this.upload(plan.snapshot, checkpointId, savepointId);
+    } catch (error) {
+      return this.checkpointFailed(error);
+    }
+    // Commit.
+    const offsets = offsetsToCommit(all, snapshot.pointers, savepointId !== undefined).map(
+      ({ partition, offset, pointer }) => ({
+        ...partition.tp,
+        offset,
+        pointer,
+        metadata: encodeCommitMetadata(pointer),
+      }),
+    );
+    this.log.info(
+      { checkpointId, objectKey: snapshot.objectKey, offsets: offsets.length },
+      'checkpoint: snapshot stored, committing',
+    );
+    if (savepointId) await this.writer?.barriers(savepointId);
+    if (watermark !== undefined) await this.writer?.watermarks(watermark);
+    if (this.exactlyOnce) {
+      if (offsets.length) await this.producer.sendOffsets(offsets, this.consumer);
+      await this.producer.commit();
+      await this.producer.begin();
+    } else {
+      await this.producer.flush();
+      if (offsets.length) this.consumer.commitWithMetadata(offsets);
+    }
+    // Post-commit.
+    const committedIds = new Set(offsets.map((o) => `${o.topic}/${o.partition}`));
+    for (const p of all) {
+      const pointer = snapshot.pointers.get(p.id);
+      if (pointer) {
+        p.pointer = pointer;
+        // After a savepoint the next checkpoint writes the state again under the run's own prefix: the
+        // savepoint belongs to the user, who may delete it, and the run must not depend on it for long.
+        p.stores.dirty = savepointId !== undefined;
+      }
+      if (committedIds.has(p.id)) p.advanced = false;
+    }
+    const durationMs = this.recordCommit(checkpointId, started, snapshot.bytes);
+    this.log.info(
+      {
+        checkpointId,
+        objectKey: snapshot.objectKey,
+        bytes: snapshot.bytes,
+        durationMs,
+        offsets: offsets.length,
+      },
+      'checkpoint: committed',
+    );
+    await this.sweep();
+    return {
+      stage: this.deps.stage.index,
+      task: this.deps.index,
+      checkpointId,
+      ...(snapshot.objectKey ? { objectKey: snapshot.objectKey } : {}),
+      bytes: snapshot.bytes,
+      durationMs,
+      partitions: offsets.map(({ topic, partition, offset, pointer }) => ({
+        topic,
+        partition,
+        offset,
+        pointer,
+      })),
+    };
+  }
+
+  /**
+   * The savepoint part of a task behind a repartition topic, at its barrier
+   * cut: every partition's state in full under the savepoint's prefix, with
+   * offset 0, since a run restored from it reads its own new repartition
+   * topic from the start. Nothing is committed here.
+   */
+  async cutSnapshot(savepointId: string): Promise<CheckpointReport> {
+    const started = this.deps.now();
+    const all = [...this.partitions.values()];
+    const checkpointId = this.lastCheckpointId + 1;
+    try {
+      const { objectKey, bytes, pointers } = await this.upload(
+        planCheckpoint(all, true).snapshot,
+        checkpointId,
+        savepointId,
+      );
+      return {
+        stage: this.deps.stage.index,
+        task: this.deps.index,
+        checkpointId,
+        ...(objectKey ? { objectKey } : {}),
+        bytes,
+        durationMs: this.deps.now() - started,
+        partitions: all.flatMap((p) => {
+          const pointer = pointers.get(p.id);
+          return pointer ? [{ ...p.tp, offset: 0, pointer }] : [];
+        }),
+      };
+    } catch (error) {
+      throw new RuntimeError(
+        'SAVEPOINT_FAILED',
+        `savepoint ${savepointId}: task ${this.label.task} could not store its state: ${(error as Error).message}`,
+        true,
+        { cause: error },
+      );
+    }
+  }
+
+  /** One snapshot object with the given partitions' state (none: no object). */
+  private async upload(
+    partitions: PartitionRuntime[],
+    checkpointId: number,
+    savepointId: string | undefined,
+  ): Promise<{ objectKey?: string; bytes: number; pointers: Map<string, PartitionPointer> }> {
+    if (partitions.length === 0) return { bytes: 0, pointers: new Map() };
+    const objectKey = snapshotKey(
+      savepointId ? this.savepointPrefix(savepointId) : this.prefix,
+      checkpointId,
+      this.attempt,
+    );
+    const upload = {
+      task: `s${this.deps.stage.index}/t${this.deps.index}`,
+      checkpointId,
+      attempt: this.attempt,
+      objectKey,
+      timeoutMs: this.deps.config.checkpoint.timeoutMs,
+    };
+    return { objectKey, ...(await uploadSnapshot(this.deps.storage, upload, partitions, this.log)) };
+  }
+
+  private recordCommit(checkpointId: number, started: number, bytes: number): number {
+    const { metrics } = this.deps;
+    this.lastCheckpointId = checkpointId;
+    this.committedAsOf = started;
+    this.idleEndOffsets = undefined;
+    this.failures = 0;
+    const durationMs = this.deps.now() - started;
+    this.lastCheckpoint = {
+      id: checkpointId,
+      at: new Date(this.deps.now()).toISOString(),
+      durationMs,
+      bytes,
+    };
+    metrics.checkpointDuration.observe(this.label, durationMs / 1000);
+    metrics.checkpointBytes.inc(this.label, bytes);
+    metrics.checkpointsCompleted.inc(this.label);
+    return durationMs;
+  }
+
+  private checkpointFailed(error: unknown): undefined {
+    this.failures++;
+    this.deps.metrics.checkpointFailures.inc(this.label);
+    const tolerable = this.deps.config.checkpoint.tolerableFailures;
+    this.log.warn(
+      { err: error, consecutiveFailures: this.failures, tolerableFailures: tolerable },
+      'checkpoint failed; the transaction stays open and the next interval retries',
+    );
+    if (this.failures > tolerable) {
+      throw new RuntimeError(
+        'CHECKPOINT_FAILURES_EXCEEDED',
+        `${this.failures} consecutive checkpoints failed (tolerableFailures ${tolerable}); last: ${(error as Error)?.message ?? String(error)}`,
+        false,
+        { cause: error },
+      );
+    }
+    return undefined;
+  }
+
+  /**
+   * Whether this task, having read nothing since its last commit, is idle:
+   * the partition leaders answer, and their end offsets are where they were at
+   * the previous idle check, so nothing arrived that the task failed to read.
+   * Comparing the broker's answers with each other (not with what fetches
+   * saw) holds whatever transaction markers and open transactions the input has.
+   */
+  private async idle(): Promise<boolean> {
+    try {
+      const ends = (
+        await this.consumer.endOffsets(
+          [...this.partitions.values()].map((p) => p.tp),
+          Math.min(5_000, this.deps.config.checkpoint.timeoutMs),
+        )
+      ).join(',');
+      const unchanged = ends === this.idleEndOffsets;
+      this.idleEndOffsets = ends;
+      return unchanged;
+    } catch (error) {
+      this.idleEndOffsets = undefined;
+      this.log.warn({ err: error }, 'progress: the partition leaders did not answer this idle task');
+      return false;
+    }
+  }
+
+  /** Deletes this task's snapshot objects that no pointer references and that fall outside the retained window. */
+  async sweep(): Promise<void> {
+    try {
+      const referenced = new Set(
+        [...this.partitions.values()].flatMap((p) => (p.pointer ? [p.pointer.objectKey] : [])),
+      );
+      const listed = await this.deps.storage.list(this.prefix);
+      const doomed = objectsToDelete(
+        listed,
+        referenced,
+        this.lastCheckpointId,
+        this.deps.config.checkpoint.retained,
+      );
+      for (const key of doomed) await this.deps.storage.delete(key);
+      if (doomed.length)
+        this.log.debug({ deleted: doomed.length }, 'retention: deleted unreferenced snapshots');
+    } catch (error) {
+      // Retention is housekeeping: a failed sweep costs storage, never correctness.
+      this.log.warn({ err: error }, 'retention sweep failed; retrying after the next checkpoint');
+    }
+  }
+}

@@ -1,0 +1,71 @@
+import type { Message } from '../../kafka/native.ts';
+import type { TransactionalProducer } from '../../kafka/transactional-producer.ts';
+import { barrierHeader, fromTaskHeader } from '../checkpoint/barriers.ts';
+import type { RepartitionRoute } from '../executor.ts';
+import { watermarkHeader } from './event-time.ts';
+
+/**
+ * Repartition topics keep records for a week: a downstream stage reads them
+ * within its checkpoint interval, and a week outlasts any outage a job
+ * recovers from. Compaction would drop records of the same key.
+ */
+export const repartitionTopicConfig = {
+  'cleanup.policy': 'delete',
+  'retention.ms': String(7 * 24 * 3_600_000),
+};
+
+/**
+ * The in-band markers a task writes into every partition of the repartition
+ * topic its stage feeds, inside its open transaction: savepoint barriers and
+ * watermarks. Each names the writing task, so the downstream task can tell
+ * its upstream tasks apart in a partition they all write.
+ */
+export class RepartitionWriter {
+  private readonly producer: TransactionalProducer;
+  private readonly route: RepartitionRoute;
+
+  constructor(producer: TransactionalProducer, route: RepartitionRoute) {
+    this.producer = producer;
+    this.route = route;
+  }
+
+  barriers(savepointId: string): Promise<void> {
+    return this.everyPartition({ [barrierHeader]: savepointId });
+  }
+
+  /** The task's watermark, or "idle". */
+  watermarks(marker: string): Promise<void> {
+    return this.everyPartition({ [watermarkHeader]: marker });
+  }
+
+  private async everyPartition(header: Record<string, string>): Promise<void> {
+    for (let partition = 0; partition < this.route.partitions; partition++) {
+      await this.producer.sendWhenQueued({
+        topic: this.route.topic,
+        partition,
+        key: null,
+        value: null,
+        headers: [header, { [fromTaskHeader]: String(this.route.fromTask) }],
+      });
+    }
+  }
+}
+
+/** What a record read from a repartition topic carries: its upstream task, and a barrier or watermark if a marker. */
+export function repartitionHeaders(message: Message): {
+  from: number;
+  barrier: string | undefined;
+  watermark: string | undefined;
+} {
+  let from = -1;
+  let barrier: string | undefined;
+  let watermark: string | undefined;
+  for (const header of message.headers ?? []) {
+    for (const [name, value] of Object.entries(header)) {
+      if (name === fromTaskHeader) from = Number(String(value));
+      else if (name === barrierHeader) barrier = String(value);
+      else if (name === watermarkHeader) watermark = String(value);
+    }
+  }
+  return { from, barrier, watermark };
+}

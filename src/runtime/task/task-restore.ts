@@ -1,0 +1,180 @@
+import type { Logger } from 'pino';
+import { KafkaAdmin } from '../../kafka/admin.ts';
+import { AssignedConsumer } from '../../kafka/assigned-consumer.ts';
+import { withKafkaRetries } from '../../kafka/errors.ts';
+import { TransactionalProducer } from '../../kafka/transactional-producer.ts';
+import { abortStaleTransactions } from '../checkpoint/layout.ts';
+import { otherRunsRepartitionTopics, repartitionTopic, transactionalId } from '../checkpoint/paths.ts';
+import { RuntimeError } from '../errors.ts';
+import { type RepartitionRoute, StageExecutor } from '../executor.ts';
+import { ownedPartitions, type TopicPartition } from './assignment.ts';
+import { type PartitionRuntime, restorePartitions } from './partition-runtime.ts';
+import { repartitionTopicConfig } from './repartition-writer.ts';
+import { dropUnknownState, savepointOffsets } from './savepoint-restore.ts';
+import type { StreamTaskDeps } from './stream-task.ts';
+
+/** What a restored task runs with: its clients, its partitions as committed state left them, its stage's routing. */
+export interface OpenedTask {
+  producer: TransactionalProducer;
+  consumer: AssignedConsumer;
+  partitions: PartitionRuntime[];
+  executor: StageExecutor;
+  /** The repartition topic the stage writes, when it ends in a keyBy. */
+  route: RepartitionRoute | undefined;
+  /** The input partitions the task owns. */
+  owned: TopicPartition[];
+  transactionalId: string | undefined;
+}
+
+/**
+ * Opens a task: makes sure the stage's repartition topics exist, fences
+ * earlier attempts of the task (initialising its transactional id), reads the
+ * committed offsets and the snapshots they name (or, for a new run, the
+ * savepoint's), and assigns the owned partitions at their positions.
+ */
+export async function openTask(deps: StreamTaskDeps, label: string, log: Logger): Promise<OpenedTask> {
+  const { config, job, stage, index } = deps;
+  const exactlyOnce = config.checkpoint.mode === 'exactly-once';
+  const admin = () =>
+    new KafkaAdmin(config.kafkaBootstrap, {
+      clientId: `weir-t${index}-admin`,
+      settings: config.kafkaSecurity,
+    });
+  const { counts, route } = await inputPartitions(deps, admin, log);
+  const executor = new StageExecutor(job, stage, route);
+  const owned = ownedPartitions(counts, index, config.parallelism);
+  const { checkpoint } = config;
+  const id = exactlyOnce
+    ? transactionalId(config.namespace, config.job, config.runId, stage.index, index)
+    : undefined;
+  // Initialising the transactional id first fences any earlier attempt before its state is read.
+  const producer = await TransactionalProducer.connect({
+    bootstrapServers: config.kafkaBootstrap,
+    ...(id ? { transactionalId: id } : {}),
+    clientId: `weir-${config.job}-${label}`,
+    transactionTimeoutMs: Math.min(
+      900_000,
+      Math.max(60_000, checkpoint.intervalMs * (checkpoint.tolerableFailures + 2) + checkpoint.timeoutMs),
+    ),
+    settings: { ...config.kafkaSecurity, 'linger.ms': 5 },
+  });
+  if (exactlyOnce && index === 0 && stage.index === 0) {
+    await abortStaleTransactions(deps.storage, config, job.stages.length, log);
+  }
+  const consumer = await AssignedConsumer.connect({
+    bootstrapServers: config.kafkaBootstrap,
+    groupId: config.offsetGroup,
+    clientId: `weir-${config.job}-${label}`,
+    isolation: 'read_committed',
+    settings: config.kafkaSecurity,
+  });
+  consumer.setConsumeTimeout(100);
+  let committed = owned.length
+    ? await withKafkaRetries(() => consumer.committed(owned)).catch((error: unknown) =>
+        explainCommittedFailure(admin(), config.offsetGroup, error, owned[0] as TopicPartition),
+      )
+    : [];
+  const fromSavepoint = config.restoreSavepoint !== undefined && committed.every((c) => c.offset < 0);
+  let restoreStorage = deps.storage;
+  if (fromSavepoint) {
+    const restored = await savepointOffsets(deps, committed, log);
+    committed = restored.offsets;
+    restoreStorage = restored.storage;
+  }
+  const partitions = await restorePartitions(committed, restoreStorage);
+  for (const runtime of partitions) {
+    // Restored from a savepoint, the offsets are not yet committed to this run's group: the first checkpoint does it.
+    if (fromSavepoint && runtime.pointer) {
+      runtime.advanced = true;
+      // The first checkpoint copies the state into this run, so nothing it commits names the savepoint.
+      runtime.stores.dirty = true;
+    }
+    if (fromSavepoint && config.allowNonRestoredState) dropUnknownState(runtime, job);
+  }
+  consumer.assign(partitions.map((p) => ({ ...p.tp, offset: p.position ?? -2 /* OFFSET_BEGINNING */ })));
+  return { producer, consumer, partitions, executor, route, owned, transactionalId: id };
+}
+
+/**
+ * The partition counts of the stage's input, and where its output goes.
+ * Repartition topics have as many partitions as the job's widest source
+ * topic, so a rescale up to that width moves partitions and never splits
+ * state; they are created here, by whichever task gets there first, before
+ * any task reads or writes them.
+ */
+async function inputPartitions(
+  deps: StreamTaskDeps,
+  newAdmin: () => KafkaAdmin,
+  log: Logger,
+): Promise<{ counts: Map<string, number>; route: RepartitionRoute | undefined }> {
+  const { config, job, stage, index } = deps;
+  const admin = newAdmin();
+  try {
+    const sources = new Map<string, number>();
+    for (const topic of job.source.topics) sources.set(topic, await admin.partitionCount(topic));
+    const width = Math.max(...sources.values());
+    const ensure = async (operatorId: string) => {
+      const name = repartitionTopic(config.namespace, config.job, config.runId, operatorId);
+      if (name.length > 249) {
+        throw new RuntimeError(
+          'REPARTITION_TOPIC_NAME_TOO_LONG',
+          `repartition topic ${name} is longer than Kafka's 249 characters; shorten the job's name or the keyBy id "${operatorId}"`,
+          false,
+        );
+      }
+      await withKafkaRetries(() =>
+        admin.ensureTopic({ name, partitions: width, replicationFactor: -1, config: repartitionTopicConfig }),
+      );
+      return name;
+    };
+    const route =
+      stage.output.kind === 'repartition'
+        ? { topic: await ensure(stage.output.id), partitions: width, fromTask: index }
+        : undefined;
+    if (stage.input.kind === 'repartition') {
+      return { counts: new Map([[await ensure(stage.input.id), width]]), route };
+    }
+    if (index === 0 && stage.index === 0 && job.stages.length > 1)
+      await dropOtherRunsTopics(deps, admin, log);
+    return { counts: sources, route };
+  } finally {
+    admin.disconnect();
+  }
+}
+
+/** Deletes the repartition topics of the job's earlier runs; a failure costs disk space and is retried next start. */
+async function dropOtherRunsTopics(deps: StreamTaskDeps, admin: KafkaAdmin, log: Logger): Promise<void> {
+  const { config } = deps;
+  try {
+    const doomed = otherRunsRepartitionTopics(
+      await admin.listTopics(),
+      config.namespace,
+      config.job,
+      config.runId,
+    );
+    for (const topic of doomed) await admin.deleteTopic(topic);
+    if (doomed.length) log.info({ topics: doomed }, 'deleted the repartition topics of earlier runs');
+  } catch (error) {
+    log.warn({ err: error }, 'could not delete the repartition topics of earlier runs');
+  }
+}
+
+/**
+ * A consumer refused the offset group only times out (librdkafka retries
+ * the refused coordinator lookup until its deadline). Before failing, an
+ * admin request asks the broker, which says when the principal may not read
+ * the group; any other failure is rethrown as it was.
+ */
+async function explainCommittedFailure(
+  admin: KafkaAdmin,
+  group: string,
+  error: unknown,
+  partition: TopicPartition,
+): Promise<never> {
+  try {
+    await admin.checkGroupAccess(group, partition);
+  } finally {
+    admin.disconnect();
+  }
+  throw error;
+}
