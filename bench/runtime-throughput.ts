@@ -8,12 +8,16 @@
  *   (b) Weir exactly-once keyed count and (c) Weir at-least-once keyed count,
  *       each a real `weir taskmanager` process, at checkpoint intervals 1s and 10s;
  *   (d) the raw pipe with kafkajs, so that the client choice rests on numbers.
- * for 100-byte and 1 KiB values. Then checkpoint cost against state size
+ * for 100-byte and 1 KiB values. `--only pipelines`: word count (lines → words →
+ * keyBy word → count, two stages through a repartition topic) and page views per
+ * user per minute (keyBy user, event-time tumbling windows), exactly-once at 1 s,
+ * beside the keyed count and the raw pipe on the same input, in the same run.
+ * Then checkpoint cost against state size
  * (10^4 to 10^6 keys): snapshot encode, upload to MinIO, bytes, and restore
  * (ranged GETs, checksum, decode).
  *
  * Usage: source .weir/harness/env && node bench/runtime-throughput.ts [--window 10] [--quick]
- *        [--only throughput|checkpoint|restore]
+ *        [--only throughput|pipelines|checkpoint|restore]
  */
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
@@ -46,15 +50,19 @@ const sizes = [
 ];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function produceBacklog(topic: string, n: number, bytes: number): Promise<number> {
+async function produceBacklog(
+  topic: string,
+  n: number,
+  bytes: number,
+  valueAt: (i: number) => Buffer = () => Buffer.alloc(bytes, 'x'),
+): Promise<number> {
   const producer = await TransactionalProducer.connect({
     bootstrapServers: kafkaBootstrap(),
     settings: { 'linger.ms': 20, 'batch.num.messages': 10000, 'queue.buffering.max.messages': 500000 },
   });
   const started = Date.now();
-  const value = Buffer.alloc(bytes, 'x');
   for (let i = 0; i < n; i++) {
-    await producer.sendWhenQueued({ topic, partition: 0, key: `k${i % 1000}`, value });
+    await producer.sendWhenQueued({ topic, partition: 0, key: `k${i % 1000}`, value: valueAt(i) });
   }
   await producer.flush();
   await producer.disconnect();
@@ -149,33 +157,54 @@ async function kafkajsPipe(input: string, output: string): Promise<Rate> {
   return rate;
 }
 
-async function metric(url: string, name: string): Promise<number> {
+async function metric(url: string, name: string, task = '0'): Promise<number> {
   const text = await (await fetch(url)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`));
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{task="${task}"}`));
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
 /** (b), (c) A real TaskManager process; the rate is read from its records-in counter. */
-async function weirRun(input: string, mode: 'exactly-once' | 'at-least-once', interval: string) {
+async function weirRun(
+  input: string,
+  mode: 'exactly-once' | 'at-least-once',
+  interval: string,
+  job: { entry?: string; args?: Record<string, unknown>; alsoCount?: string } = {},
+) {
   const output = uniqueName('bench-out');
   await createTopics({ name: output, partitions: 1 });
-  const tm = new TaskManagerProcess(
-    taskManagerEnv({
-      job: 'bench',
-      runId: uniqueName('r'),
-      input,
-      output,
-      parallelism: 1,
-      tasks: [0],
-      mode,
-      interval,
-    }),
-  );
+  const env = taskManagerEnv({
+    job: 'bench',
+    runId: uniqueName('r'),
+    input,
+    output,
+    parallelism: 1,
+    tasks: [0],
+    mode,
+    interval,
+  });
+  if (job.entry) env.WEIR_ENTRY = job.entry;
+  if (job.args) env.WEIR_ARGS = JSON.stringify({ input, output, ...job.args });
+  const tm = new TaskManagerProcess(env);
   const serving = await tm.waitForLog('serving', (l) => l.msg === 'serving');
   const address = serving.metrics as { address: string; port: number };
   const metricsUrl = `http://${address.address}:${address.port}/metrics`;
   await tm.waitForLog('restored', (l) => l.msg === 'restored', 60_000);
-  const rate = await measure(() => metric(metricsUrl, 'weir_task_records_in_total'));
+  // A second stage's rate is read in the same window as the first's.
+  let second: { at: number; count: number } | undefined;
+  const rate = await measure(async () => {
+    if (job.alsoCount && second === undefined) {
+      second = {
+        at: Date.now(),
+        count: await metric(metricsUrl, 'weir_task_records_in_total', job.alsoCount),
+      };
+    }
+    return metric(metricsUrl, 'weir_task_records_in_total');
+  });
+  const secondRate =
+    job.alsoCount && second
+      ? ((await metric(metricsUrl, 'weir_task_records_in_total', job.alsoCount)) - second.count) /
+        ((Date.now() - second.at) / 1000)
+      : undefined;
   const durations = tm.lines
     .filter((l) => l.msg === 'checkpoint: committed')
     .map((l) => Number(l.durationMs));
@@ -185,6 +214,7 @@ async function weirRun(input: string, mode: 'exactly-once' | 'at-least-once', in
   const sorted = durations.sort((a, b) => a - b);
   return {
     ...rate,
+    secondRate,
     checkpoints: countLines(tm.lines, 'checkpoint: committed'),
     p50: sorted[Math.floor(sorted.length / 2)] ?? 0,
     max: sorted.at(-1) ?? 0,
@@ -305,6 +335,107 @@ for (const size of runs('throughput') ? sizes : []) {
   }
   const admin = new KafkaAdmin(kafkaBootstrap());
   for (const topic of [input, rawOut, kjsOut]) await admin.deleteTopic(topic).catch(() => undefined);
+  admin.disconnect();
+  process.stdout.write('\n');
+}
+
+/**
+ * End to end: a TaskManager started on a backlog of `n` records, timed from
+ * "restored" until its last stage has read `lastStageRecords` (every record a
+ * word or a view turned into); input records per second over that time.
+ */
+async function drainRun(
+  input: string,
+  n: number,
+  job: { entry: string; args?: Record<string, unknown>; lastStage: string; lastStageRecords: number },
+): Promise<number> {
+  const output = uniqueName('bench-out');
+  await createTopics({ name: output, partitions: 1 });
+  const env = taskManagerEnv({
+    job: 'bench',
+    runId: uniqueName('r'),
+    input,
+    output,
+    parallelism: 1,
+    tasks: [0],
+    mode: 'exactly-once',
+    interval: '1s',
+  });
+  env.WEIR_ENTRY = job.entry;
+  env.WEIR_ARGS = JSON.stringify({ input, output, ...job.args });
+  const tm = new TaskManagerProcess(env);
+  const serving = await tm.waitForLog('serving', (l) => l.msg === 'serving');
+  const address = serving.metrics as { address: string; port: number };
+  const url = `http://${address.address}:${address.port}/metrics`;
+  await tm.waitForLog('restored', (l) => l.msg === 'restored', 60_000);
+  const started = Date.now();
+  const deadline = started + 600_000;
+  while ((await metric(url, 'weir_task_records_in_total', job.lastStage)) < job.lastStageRecords) {
+    if (Date.now() > deadline) throw new Error(`${job.entry}: the backlog was not drained within 10 minutes`);
+    await sleep(100);
+  }
+  const seconds = (Date.now() - started) / 1000;
+  tm.signal('SIGKILL');
+  await tm.exited;
+  return n / seconds;
+}
+
+/** Lines of 8 words from a vocabulary of 1000, and page views of 1000 users 10 ms of event time apart. */
+const wordsPerLine = 8;
+const vocabulary = Array.from({ length: 1000 }, (_, i) => `word${i}`);
+const lineOf = (i: number) =>
+  Buffer.from(Array.from({ length: wordsPerLine }, (_, j) => vocabulary[(i * 7 + j * 131) % 1000]).join(' '));
+const viewsStart = Date.now() - 86_400_000;
+const viewOf = (i: number) =>
+  Buffer.from(
+    JSON.stringify({ user: `user${(i * 7) % 1000}`, page: `/p${i % 50}`, time: viewsStart + i * 10 }),
+  );
+
+if (runs('pipelines')) {
+  const n = values.quick ? 100_000 : 400_000;
+  const inputs = {
+    keyed: uniqueName('bench-keyed'),
+    lines: uniqueName('bench-lines'),
+    views: uniqueName('bench-views'),
+  };
+  for (const name of Object.values(inputs)) await createTopics({ name, partitions: 1 });
+  await produceBacklog(inputs.keyed, n, 100);
+  await produceBacklog(inputs.lines, n / 4, 0, lineOf);
+  await produceBacklog(inputs.views, n, 0, viewOf);
+  process.stdout.write(
+    `pipelines, end to end (from "restored" until the last stage has read everything), exactly-once, 1 s checkpoints:\n` +
+      `  backlogs: ${fmt(n)} records of 100 B; ${fmt(n / 4)} lines of ${wordsPerLine} words; ${fmt(n)} page views (~70 B)\n`,
+  );
+  const jobs = `${import.meta.dirname}/../src/jobs`;
+  const keyed = await drainRun(inputs.keyed, n, {
+    entry: `${jobs}/keyed-count.ts`,
+    lastStage: '0',
+    lastStageRecords: n,
+  });
+  const lines = await drainRun(inputs.lines, n / 4, {
+    entry: `${jobs}/word-count.ts`,
+    lastStage: 's1-t0',
+    lastStageRecords: (n / 4) * wordsPerLine,
+  });
+  const views = await drainRun(inputs.views, n, {
+    entry: `${jobs}/page-views.ts`,
+    args: { late: uniqueName('bench-late'), idleMs: 600_000 },
+    lastStage: 's1-t0',
+    lastStageRecords: n,
+  });
+  const rows: [string, number][] = [
+    ['(b) keyed count, one stage (baseline)', keyed],
+    [`(e) word count, two stages: lines/s (× ${wordsPerLine} words)`, lines],
+    ['(f) page views per user-minute, two stages: views/s', views],
+  ];
+  for (const [what, rate] of rows) {
+    process.stdout.write(
+      `  ${what.padEnd(60)} ${fmt(rate).padStart(9)} rec/s  ${(rate / keyed).toFixed(2)}× keyed count\n`,
+    );
+  }
+  process.stdout.write(`  word count in words counted per second: ${fmt(lines * wordsPerLine)}\n`);
+  const admin = new KafkaAdmin(kafkaBootstrap());
+  for (const topic of Object.values(inputs)) await admin.deleteTopic(topic).catch(() => undefined);
   admin.disconnect();
   process.stdout.write('\n');
 }

@@ -19,7 +19,7 @@ node_modules/.bin/tsc -p tsconfig.json
 done_step
 
 step "shell scripts (shellcheck)"
-shellcheck -x scripts/*.sh e2e/harness/*.sh e2e/agent/*.sh e2e/kind/*.sh .ci/run
+shellcheck -x scripts/*.sh e2e/harness/*.sh e2e/agent/*.sh e2e/kind/*.sh examples/job-template/check.sh .ci/run
 done_step
 
 step "Dockerfiles (hadolint)"
@@ -28,6 +28,10 @@ done_step
 
 step "unit tests"
 node --test --test-reporter=spec 'src/**/*.test.ts' 'e2e/agent/*.test.ts' 'e2e/harness/*.test.ts'
+done_step
+
+step "job template: a job project outside the repository installs Weir's npm pack tarball, type-checks, tests, builds"
+bash "$root/examples/job-template/check.sh"
 done_step
 
 # A step that works only on a warm cache would fail a new user, not CI: under
