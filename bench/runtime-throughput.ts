@@ -163,13 +163,13 @@ async function metric(url: string, name: string, task = '0'): Promise<number> {
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
-/** (b), (c) A real TaskManager process; the rate is read from its records-in counter. */
-async function weirRun(
+/** A real `weir taskmanager` process of one task on `input`, restored, with its metrics URL. */
+async function startTaskManager(
   input: string,
   mode: 'exactly-once' | 'at-least-once',
   interval: string,
-  job: { entry?: string; args?: Record<string, unknown>; alsoCount?: string } = {},
-) {
+  job: { entry?: string; args?: Record<string, unknown> } = {},
+): Promise<{ tm: TaskManagerProcess; metricsUrl: string }> {
   const output = uniqueName('bench-out');
   await createTopics({ name: output, partitions: 1 });
   const env = taskManagerEnv({
@@ -187,24 +187,14 @@ async function weirRun(
   const tm = new TaskManagerProcess(env);
   const serving = await tm.waitForLog('serving', (l) => l.msg === 'serving');
   const address = serving.metrics as { address: string; port: number };
-  const metricsUrl = `http://${address.address}:${address.port}/metrics`;
   await tm.waitForLog('restored', (l) => l.msg === 'restored', 60_000);
-  // A second stage's rate is read in the same window as the first's.
-  let second: { at: number; count: number } | undefined;
-  const rate = await measure(async () => {
-    if (job.alsoCount && second === undefined) {
-      second = {
-        at: Date.now(),
-        count: await metric(metricsUrl, 'weir_task_records_in_total', job.alsoCount),
-      };
-    }
-    return metric(metricsUrl, 'weir_task_records_in_total');
-  });
-  const secondRate =
-    job.alsoCount && second
-      ? ((await metric(metricsUrl, 'weir_task_records_in_total', job.alsoCount)) - second.count) /
-        ((Date.now() - second.at) / 1000)
-      : undefined;
+  return { tm, metricsUrl: `http://${address.address}:${address.port}/metrics` };
+}
+
+/** (b), (c) A real TaskManager process; the rate is read from its records-in counter. */
+async function weirRun(input: string, mode: 'exactly-once' | 'at-least-once', interval: string) {
+  const { tm, metricsUrl } = await startTaskManager(input, mode, interval);
+  const rate = await measure(() => metric(metricsUrl, 'weir_task_records_in_total'));
   const durations = tm.lines
     .filter((l) => l.msg === 'checkpoint: committed')
     .map((l) => Number(l.durationMs));
@@ -214,7 +204,6 @@ async function weirRun(
   const sorted = durations.sort((a, b) => a - b);
   return {
     ...rate,
-    secondRate,
     checkpoints: countLines(tm.lines, 'checkpoint: committed'),
     p50: sorted[Math.floor(sorted.length / 2)] ?? 0,
     max: sorted.at(-1) ?? 0,
@@ -349,25 +338,7 @@ async function drainRun(
   n: number,
   job: { entry: string; args?: Record<string, unknown>; lastStage: string; lastStageRecords: number },
 ): Promise<number> {
-  const output = uniqueName('bench-out');
-  await createTopics({ name: output, partitions: 1 });
-  const env = taskManagerEnv({
-    job: 'bench',
-    runId: uniqueName('r'),
-    input,
-    output,
-    parallelism: 1,
-    tasks: [0],
-    mode: 'exactly-once',
-    interval: '1s',
-  });
-  env.WEIR_ENTRY = job.entry;
-  env.WEIR_ARGS = JSON.stringify({ input, output, ...job.args });
-  const tm = new TaskManagerProcess(env);
-  const serving = await tm.waitForLog('serving', (l) => l.msg === 'serving');
-  const address = serving.metrics as { address: string; port: number };
-  const url = `http://${address.address}:${address.port}/metrics`;
-  await tm.waitForLog('restored', (l) => l.msg === 'restored', 60_000);
+  const { tm, metricsUrl: url } = await startTaskManager(input, 'exactly-once', '1s', job);
   const started = Date.now();
   const deadline = started + 600_000;
   while ((await metric(url, 'weir_task_records_in_total', job.lastStage)) < job.lastStageRecords) {
