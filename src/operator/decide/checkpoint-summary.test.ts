@@ -32,6 +32,13 @@ describe('summarizeCheckpoints', () => {
       expect: earlier,
     },
     {
+      name: 'a multi-stage job: every task of every stage counts, and the slowest of all is the job’s',
+      previous: undefined,
+      reports: [task(0, 5, 9), task(1, 6, 8), { ...task(0, 4, 3), stage: 1 }, { ...task(1, 7, 7), stage: 1 }],
+      parallelism: 2,
+      expect: { latestCompleted: { id: 4, time: iso(3) }, consecutiveFailures: 0 },
+    },
+    {
       name: 'no reports and nothing before',
       previous: undefined,
       reports: [],

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
+import { noProgressMessage } from '../../api/progress.ts';
 import { ProgressHealth, progressVerdict, type TaskProgress } from './progress-health.ts';
 
 const now = 1_000_000;
@@ -39,6 +40,16 @@ describe('progress verdict', () => {
       );
     });
   }
+
+  it('names a later stage’s task by stage and index', () => {
+    const verdict = progressVerdict(
+      [task({ task: 0 }), task({ stage: 1, task: 0, committedAsOf: now - 40_000, lag: 7 })],
+      now,
+      window,
+    );
+    assert.deepEqual(verdict.stalled, [{ stage: 1, task: 0, lag: 7, sinceCommitMs: 40_000 }]);
+    assert.match(noProgressMessage(window, verdict.stalled), /task s1-t0 \(lag 7, last commit 40s ago\)/);
+  });
 
   it('names the lag and the time since the last commit', () => {
     const verdict = progressVerdict([task({ task: 3, committedAsOf: now - 45_000, lag: 1200 })], now, window);
