@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { StreamJob } from '../../../src/api/streamjob.ts';
+import { KafkaAdmin } from '../../../src/kafka/admin.ts';
 import { readManifest } from '../../../src/runtime/checkpoint/savepoint-manifest.ts';
 import {
   type Cluster,
@@ -12,13 +13,21 @@ import {
 import {
   countSumProblems,
   createMinioSecret,
+  exactlyOnceProblems,
   keyedInput,
   runtimeStorage,
 } from '../../support/committed-state.ts';
 import { harnessAgentUrl } from '../../support/harness-agent.ts';
-import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
+import {
+  createTopics,
+  kafkaBootstrap,
+  produce,
+  readCommitted,
+  uniqueName,
+} from '../../support/kafka-topics.ts';
 import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
 import { applyCrd, StreamJobs, weirDevJob } from '../../support/streamjobs.ts';
+import { emittedWordCounts, expectedWordCounts, totalCount, wordLines } from '../../support/word-input.ts';
 
 const keys = 10;
 const partitions = 4;
@@ -182,6 +191,69 @@ describe('StreamJob upgrades with the real runtime', {
       if (seen.at(-1) !== version) versions.set(key, [...seen, version]);
     }
     for (const [key, seq] of versions) assert.deepEqual(seq, ['v1', 'v2'], key);
+  });
+
+  it('savepoint upgrade of a two-stage word count with lines flowing: every word counted exactly once across it, the old run’s repartition topic deleted', async () => {
+    const input = uniqueName('wc-in');
+    const output = uniqueName('wc-out');
+    await createTopics({ name: input, partitions }, { name: output, partitions });
+    await produce(input, wordLines(0, 500));
+    await jobs.create(
+      weirDevJob('wc', 'word-count', {
+        args: { input, output },
+        storageUrl,
+        interval: '500ms',
+        spec: {
+          parallelism: 2,
+          taskSlots: 1,
+          restartStrategy: { type: 'fixed-delay', attempts: 2, delay: '1s' },
+        },
+      }),
+    );
+    const stable = await jobs.waitFor(
+      'wc',
+      'the first deployment to be stable',
+      (j) => j.status?.lastStableSpec?.generation === 1,
+      120_000,
+    );
+    const oldRun = stable.status?.run?.id ?? '';
+    let lines = 500;
+    const flowing = (async () => {
+      for (let b = 0; b < 60; b++) {
+        await produce(input, wordLines(lines, 20));
+        lines += 20;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    await jobs.patchSpec('wc', { args: { input, output, release: '2' } });
+    const upgraded = await upgradeCompleted('wc', 2, 'the upgrade to complete (generation 2 stable)');
+    await flowing;
+    const savepoint = upgraded.status?.savepoints?.find((s) => s.reason === 'upgrade');
+    assert.ok(savepoint, `an upgrade savepoint, not a fallback: ${(await eventsOf(upgraded)).join(', ')}`);
+    const manifest = await readManifest(runtimeStorage(storageUrl), namespace, 'wc', savepoint.id);
+    assert.equal(
+      manifest.partitions.length,
+      2 * partitions,
+      'the source partitions and the repartition topic’s',
+    );
+    const expected = expectedWordCounts(lines);
+    const records = await readCommitted(output, partitions, {
+      expected: totalCount(expected),
+      timeoutMs: 120_000,
+      quietMs: 2000,
+    });
+    assert.deepEqual(exactlyOnceProblems(emittedWordCounts(records), expected), []);
+    const admin = new KafkaAdmin(kafkaBootstrap());
+    try {
+      const topics = await admin.listTopics();
+      assert.ok(
+        !topics.includes(`weir.${namespace}.wc.${oldRun}.by-word`),
+        'the old run’s repartition topic is gone',
+      );
+      assert.ok(topics.includes(`weir.${namespace}.wc.${upgraded.status?.run?.id}.by-word`));
+    } finally {
+      admin.disconnect();
+    }
   });
 
   it('an upgrade to an entry that does not load is rolled back, exactly once, and a following good change upgrades', async () => {
