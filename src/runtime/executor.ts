@@ -204,7 +204,7 @@ export class StageExecutor {
               { key, time: timer.time, domain: timer.domain },
               this.stateHandles(step, timer.stateKey, stores) as never,
               (o) => records.push(o),
-              this.timerService(step.id, timer.stateKey, stores, time),
+              this.timerService(step, timer.stateKey, stores, time),
             );
           } else continue;
           const emitted = this.runSteps(index + 1, records, timer.stateKey, stores, time, at);
@@ -274,16 +274,28 @@ export class StageExecutor {
   }
 
   private timerService(
-    operatorId: string,
+    step: Extract<Step, { kind: 'process' }>,
     key: string,
     stores: PartitionStores,
     time: TimeContext,
   ): TimerService {
+    const operatorId = step.id;
+    // A timer nothing would ever fire would stay in the state for good: refused, naming the step.
+    const register = (domain: 'event' | 'processing', t: number) => {
+      if (!step.onTimer) {
+        throw new CodedError(
+          'TIMER_WITHOUT_HANDLER',
+          `"${operatorId}" set a timer but has no onTimer() to fire it`,
+          false,
+        );
+      }
+      registerTimer(stores, operatorId, domain, t, key);
+    };
     return {
       watermark: time.watermark,
       now: time.now,
-      eventTime: (t) => registerTimer(stores, operatorId, 'event', t, key),
-      processingTime: (t) => registerTimer(stores, operatorId, 'processing', t, key),
+      eventTime: (t) => register('event', t),
+      processingTime: (t) => register('processing', t),
       deleteEventTime: (t) => deleteTimer(stores, operatorId, 'event', t, key),
       deleteProcessingTime: (t) => deleteTimer(stores, operatorId, 'processing', t, key),
     };
@@ -321,7 +333,7 @@ export class StageExecutor {
           record,
           this.stateHandles(step, key, stores) as never,
           (o) => out.push(o),
-          this.timerService(step.id, key, stores, time),
+          this.timerService(step, key, stores, time),
         );
         return out;
       }

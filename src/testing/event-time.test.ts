@@ -195,3 +195,21 @@ describe('event time through the test driver', () => {
     assert.throws(() => hopping(1000, 300), /multiple of its slide/);
   });
 });
+
+describe('timers without a handler', () => {
+  it('fail the record that sets one, naming the step, instead of keeping a timer nothing fires', () => {
+    const job = Pipeline.from('in', { topics: ['in'], key: string, value: string })
+      .process('forgetful', {
+        state: {},
+        process(r, _state, emit, timers) {
+          timers.eventTime(r.timestamp + 1);
+          emit(r);
+        },
+      })
+      .to('out', { topic: 'out', key: string, value: string });
+    assert.throws(
+      () => new TestDriver(job).send({ key: 'k', value: 'v' }),
+      /"forgetful" set a timer but has no onTimer\(\)/,
+    );
+  });
+});
