@@ -11,7 +11,8 @@
  * for 100-byte and 1 KiB values. `--only pipelines`: word count (lines → words →
  * keyBy word → count, two stages through a repartition topic) and page views per
  * user per minute (keyBy user, event-time tumbling windows), exactly-once at 1 s,
- * beside the keyed count and the raw pipe on the same input, in the same run.
+ * end to end, beside the keyed count and the Kafka Streams twins of both jobs
+ * (bench/kafka-streams, Java, built with Maven) on the same broker, in the same run.
  * Then checkpoint cost against state size
  * (10^4 to 10^6 keys): snapshot encode, upload to MinIO, bytes, and restore
  * (ranged GETs, checksum, decode).
@@ -19,6 +20,7 @@
  * Usage: source .weir/harness/env && node bench/runtime-throughput.ts [--window 10] [--quick]
  *        [--only throughput|pipelines|checkpoint|restore]
  */
+import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { runtimeStorage } from '../e2e/support/committed-state.ts';
@@ -351,6 +353,44 @@ async function drainRun(
   return n / seconds;
 }
 
+/**
+ * The Kafka Streams twin of a pipeline job (bench/kafka-streams, built with
+ * Maven on first use) on the same input topic and broker: input records per
+ * second from its first record read until the stage after its repartition
+ * has read `lastStageRecords`.
+ */
+function kafkaStreams(
+  topology: 'wordcount' | 'pageviews',
+  input: string,
+  n: number,
+  lastStageRecords: number,
+): number {
+  const dir = `${import.meta.dirname}/kafka-streams`;
+  execFileSync('mvn', ['-q', '-B', 'package'], { cwd: dir, stdio: 'inherit' });
+  const app = uniqueName(`ksb-${topology}`);
+  const out = execFileSync(
+    'java',
+    [
+      '-Xms1g',
+      '-Xmx2g',
+      '-cp',
+      `${dir}/target/ks-pipelines-all.jar`,
+      'bench.Pipelines',
+      kafkaBootstrap(),
+      topology,
+      input,
+      String(n),
+      String(lastStageRecords),
+      app,
+      `${dir}/target/state`,
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 660_000 },
+  );
+  const result = /^RESULT (\d+)$/m.exec(out);
+  if (!result) throw new Error(`Kafka Streams ${topology}: no result in ${out.slice(-500)}`);
+  return Number(result[1]);
+}
+
 /** Lines of 8 words from a vocabulary of 1000, and page views of 1000 users 10 ms of event time apart. */
 const wordsPerLine = 8;
 const vocabulary = Array.from({ length: 1000 }, (_, i) => `word${i}`);
@@ -394,14 +434,26 @@ if (runs('pipelines')) {
     lastStage: 's1-t0',
     lastStageRecords: n,
   });
-  const rows: [string, number][] = [
-    ['(b) keyed count, one stage (baseline)', keyed],
-    [`(e) word count, two stages: lines/s (× ${wordsPerLine} words)`, lines],
-    ['(f) page views per user-minute, two stages: views/s', views],
+  const ksLines = kafkaStreams('wordcount', inputs.lines, n / 4, (n / 4) * wordsPerLine);
+  const ksViews = kafkaStreams('pageviews', inputs.views, n, n);
+  const rows: [string, number, string][] = [
+    ['(b) Weir keyed count, one stage (baseline)', keyed, ''],
+    [
+      `(e) Weir word count, two stages: lines/s (× ${wordsPerLine} words)`,
+      lines,
+      `${(lines / ksLines).toFixed(2)}× Kafka Streams`,
+    ],
+    ['(e′) Kafka Streams word count (groupBy word, count)', ksLines, ''],
+    [
+      '(f) Weir page views per user-minute, two stages: views/s',
+      views,
+      `${(views / ksViews).toFixed(2)}× Kafka Streams`,
+    ],
+    ['(f′) Kafka Streams page views (windowed count, suppress)', ksViews, ''],
   ];
-  for (const [what, rate] of rows) {
+  for (const [what, rate, note] of rows) {
     process.stdout.write(
-      `  ${what.padEnd(60)} ${fmt(rate).padStart(9)} rec/s  ${(rate / keyed).toFixed(2)}× keyed count\n`,
+      `  ${what.padEnd(62)} ${fmt(rate).padStart(9)} rec/s  ${(rate / keyed).toFixed(2)}× Weir keyed count  ${note}\n`,
     );
   }
   process.stdout.write(`  word count in words counted per second: ${fmt(lines * wordsPerLine)}\n`);
