@@ -373,6 +373,7 @@ function kafkaStreams(
     [
       '-Xms1g',
       '-Xmx2g',
+      '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
       '-cp',
       `${dir}/target/ks-pipelines-all.jar`,
       'bench.Pipelines',
