@@ -8,6 +8,12 @@ import {
   type WatermarkStatus,
 } from '../time/watermarks.ts';
 
+/** A partition the task owns, with its state. */
+interface OwnedPartition {
+  id: string;
+  stores: PartitionStores;
+}
+
 /** The header of a watermark marker in a repartition topic: the upstream task's watermark, or "idle". */
 export const watermarkHeader = 'weir.watermark';
 
@@ -24,6 +30,9 @@ export class TaskEventTime {
   private readonly source: SourceWatermarks | undefined;
   private readonly channels: ChannelWatermarks | undefined;
   private sent: { status: string; at: number } | undefined;
+  /** The task's watermark as of the last batch boundary (advance()). */
+  current: WatermarkStatus = { watermark: Number.NEGATIVE_INFINITY, idle: false };
+  private readonly partitionWatermarks = new Map<string, number>();
 
   constructor(
     job: JobDefinition,
@@ -48,8 +57,8 @@ export class TaskEventTime {
   }
 
   /** The task restored its partitions: their event time so far counts at once. */
-  restore(partitions: Iterable<[string, PartitionStores]>): void {
-    this.source?.restore(partitions);
+  restore(partitions: readonly OwnedPartition[]): void {
+    this.source?.restore(partitions.map((p) => [p.id, p.stores]));
   }
 
   /** A watermark marker arrived from upstream task `from` in `partition` (later stages). */
@@ -57,23 +66,37 @@ export class TaskEventTime {
     this.channels?.observe(partition, from, marker);
   }
 
-  status(partitionIds: Iterable<string>, now: number): WatermarkStatus {
-    if (this.source) return this.source.current(partitionIds, now);
-    if (this.channels) return this.channels.current();
-    return { watermark: Number.NEGATIVE_INFINITY, idle: false };
+  /**
+   * At a batch boundary: the task's watermark moves on, and with it the one
+   * each partition's operators see, never below the partition's floor. Read
+   * once here rather than per record: a floor only moves when timers fire,
+   * which happens at batch boundaries too.
+   */
+  advance(partitions: readonly OwnedPartition[], now: number): void {
+    if (this.source) {
+      this.current = this.source.current(
+        partitions.map((p) => p.id),
+        now,
+      );
+    } else if (this.channels) this.current = this.channels.current();
+    else return;
+    for (const { id, stores } of partitions) {
+      this.partitionWatermarks.set(id, partitionWatermark(stores, this.current.watermark));
+    }
   }
 
-  /** The time operators in a partition see. */
-  timeIn(stores: PartitionStores, taskWatermark: number, now: number): TimeContext {
-    return { watermark: partitionWatermark(stores, taskWatermark), now };
+  /** The time operators in a partition see, as of the last batch boundary (the clock: now). */
+  timeIn(partitionId: string, now: number): TimeContext {
+    return { watermark: this.partitionWatermarks.get(partitionId) ?? Number.NEGATIVE_INFINITY, now };
   }
 
   /**
    * The marker to write downstream with the next commit: when the status
    * changed since the last one, or a refresh is due; undefined otherwise.
    */
-  markerDue(status: WatermarkStatus, now: number, intervalMs: number): string | undefined {
+  markerDue(now: number, intervalMs: number): string | undefined {
     if (!this.enabled) return undefined;
+    const status = this.current;
     const marker = status.idle ? 'idle' : String(status.watermark);
     if (!status.idle && !Number.isFinite(status.watermark)) return undefined;
     if (this.sent?.status === marker && now - this.sent.at < markerRefreshIntervals * intervalMs)

@@ -50,6 +50,8 @@ interface Running {
   consumer: AssignedConsumer;
   executor: StageExecutor;
   route: RepartitionRoute | undefined;
+  /** Barriers and watermarks into the repartition topic the stage writes, if it writes one. */
+  writer: RepartitionWriter | undefined;
   checkpointer: Checkpointer;
   eventTime: TaskEventTime;
   /** Barrier alignment, for a stage that reads a repartition topic. */
@@ -71,10 +73,10 @@ export class StreamTask {
   private readonly deps: StreamTaskDeps;
   private readonly log: Logger;
   private readonly partitions = new Map<string, PartitionRuntime>();
+  /** The same partitions, in order, for the per-batch walks. */
+  private owned: readonly PartitionRuntime[] = [];
   /** Set by restore(): a task that runs has every client. */
   private running: Running | undefined;
-  /** The task's watermark as of the last batch boundary. */
-  private watermark = Number.NEGATIVE_INFINITY;
   private nextCheckpointAt = 0;
   /**
    * After restoring committed state (a restart, an upgrade, a savepoint), the
@@ -114,15 +116,19 @@ export class StreamTask {
     this.lifecycle.to('restoring');
     const { config, job, stage } = this.deps;
     const opened = await openTask(this.deps, this.label.task, this.log);
+    this.owned = opened.partitions;
     for (const p of opened.partitions) this.partitions.set(p.id, p);
     const writer = opened.route ? new RepartitionWriter(opened.producer, opened.route) : undefined;
     const eventTime = new TaskEventTime(job, stage, opened.owned.length, config.parallelism, this.deps.now());
-    eventTime.restore(opened.partitions.map((p) => [p.id, p.stores]));
+    eventTime.restore(opened.partitions);
+    // Floors hold from the first record on, before any batch boundary.
+    eventTime.advance(opened.partitions, this.deps.now());
     this.running = {
       producer: opened.producer,
       consumer: opened.consumer,
       executor: opened.executor,
       route: opened.route,
+      writer,
       checkpointer: new Checkpointer(
         this.deps,
         { partitions: this.partitions, producer: opened.producer, consumer: opened.consumer, writer },
@@ -199,13 +205,7 @@ export class StreamTask {
     const periodic = this.lifecycle.state === 'running';
     if (periodic) this.lifecycle.to('checkpointing');
     const now = this.deps.now();
-    const watermark = route
-      ? eventTime.markerDue(
-          eventTime.status(this.partitions.keys(), now),
-          now,
-          this.deps.config.checkpoint.intervalMs,
-        )
-      : undefined;
+    const watermark = route ? eventTime.markerDue(now, this.deps.config.checkpoint.intervalMs) : undefined;
     const report = await checkpointer.checkpoint({
       ...request,
       periodic,
@@ -250,7 +250,7 @@ export class StreamTask {
           : Buffer.from(message.key),
       message.value ?? null,
       runtime.stores,
-      eventTime.timeIn(runtime.stores, this.watermark, now),
+      eventTime.timeIn(runtime.id, now),
     );
     eventTime.observeRecord(runtime.id, runtime.stores, executor.lastTimestamp, now);
     await this.send(outputs);
@@ -267,10 +267,10 @@ export class StreamTask {
   private async advanceTime(): Promise<void> {
     const { executor, eventTime } = this.clients;
     const now = this.deps.now();
-    this.watermark = eventTime.status(this.partitions.keys(), now).watermark;
+    eventTime.advance(this.owned, now);
     if (!executor.hasTimers) return;
     for (const runtime of this.partitions.values()) {
-      const time = eventTime.timeIn(runtime.stores, this.watermark, now);
+      const time = eventTime.timeIn(runtime.id, now);
       const { outputs, fired } = executor.fireTimers(runtime.stores, time);
       if (fired) raiseFloor(runtime.stores, time.watermark);
       await this.send(outputs);
@@ -333,7 +333,7 @@ export class StreamTask {
    * records are processed, and a checkpoint commits all of it.
    */
   private async cut(alignment: BarrierAlignment<Message>, savepointId: string): Promise<CheckpointReport> {
-    const { checkpointer, producer, route } = this.clients;
+    const { checkpointer, writer } = this.clients;
     let report: CheckpointReport;
     try {
       report = await checkpointer.cutSnapshot(savepointId);
@@ -341,7 +341,7 @@ export class StreamTask {
       for (const message of alignment.release(savepointId)) await this.admit(message);
       throw error;
     }
-    if (route) await new RepartitionWriter(producer, route).barriers(savepointId);
+    await writer?.barriers(savepointId);
     for (const message of alignment.release(savepointId)) await this.admit(message);
     await this.checkpoint({});
     this.log.info(
