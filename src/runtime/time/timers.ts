@@ -1,3 +1,4 @@
+import type { ValueState } from '../../sdk/state.ts';
 import type { TimeDomain } from '../../sdk/time.ts';
 import type { PartitionStores } from '../state/partition-stores.ts';
 
@@ -50,26 +51,26 @@ function cached(
   return earliest.get(stores)?.get(operatorId);
 }
 
-export function registerTimer(
+/** The state entry of one timer: present while the timer is set. */
+function timerEntry(
   stores: PartitionStores,
   operatorId: string,
   domain: TimeDomain,
   time: number,
   stateKey: string,
-): void {
-  stores.valueState<number>(timerStoreName(operatorId), entryName(domain, time, stateKey)).set(1);
+): ValueState<number> {
+  return stores.valueState<number>(timerStoreName(operatorId), entryName(domain, time, stateKey));
+}
+
+export function registerTimer(...timer: Parameters<typeof timerEntry>): void {
+  timerEntry(...timer).set(1);
+  const [stores, operatorId, domain, time] = timer;
   const known = cached(stores, operatorId);
   if (known) known[domain] = Math.min(known[domain], time);
 }
 
-export function deleteTimer(
-  stores: PartitionStores,
-  operatorId: string,
-  domain: TimeDomain,
-  time: number,
-  stateKey: string,
-): void {
-  stores.valueState<number>(timerStoreName(operatorId), entryName(domain, time, stateKey)).clear();
+export function deleteTimer(...timer: Parameters<typeof timerEntry>): void {
+  timerEntry(...timer).clear();
 }
 
 /**

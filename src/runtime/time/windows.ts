@@ -148,9 +148,11 @@ export class WindowOperator {
     const out: StreamRecord<unknown, WindowResult<unknown>>[] = [];
     for (const [entry, state] of windows.entries()) {
       const w = windowOf(entry);
-      if (state.emitted === 0 && w.end - 1 <= watermark) out.push(this.result(key, w, state));
+      const fires = state.emitted === 0 && w.end - 1 <= watermark;
+      if (fires) out.push(this.result(key, w, state));
+      // Only what changed is written: a window still open is left as it is.
       if (this.cleanupTime(w) <= watermark) windows.delete(entry);
-      else windows.set(entry, state);
+      else if (fires) windows.set(entry, state);
     }
     return out;
   }
