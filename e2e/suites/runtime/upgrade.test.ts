@@ -103,14 +103,16 @@ describe('StreamJob upgrades with the real runtime', {
     );
   }
 
-  async function countSumJob(name: string, spec: Record<string, unknown> = {}) {
-    const input = uniqueName(`${name}-in`);
-    const output = uniqueName(`${name}-out`);
-    await createTopics({ name: input, partitions }, { name: output, partitions });
-    await produce(input, keyedInput(0, 1000, keys));
-    await jobs.create(
-      weirDevJob(name, 'keyed-count-sum', {
-        args: { input, output, version: 'v1' },
+  /** A job of `job` (src/jobs) in weir:dev pods: 2 tasks on 2 pods, checkpoints every 500 ms, 2 restarts. */
+  function createJob(
+    name: string,
+    job: string,
+    args: Record<string, unknown>,
+    spec: Record<string, unknown> = {},
+  ) {
+    return jobs.create(
+      weirDevJob(name, job, {
+        args,
         storageUrl,
         interval: '500ms',
         spec: {
@@ -121,13 +123,25 @@ describe('StreamJob upgrades with the real runtime', {
         },
       }),
     );
-    await readCommitted(output, partitions, { expected: 1000, timeoutMs: 90_000, quietMs: 200 });
-    const stable = await jobs.waitFor(
+  }
+
+  function firstStable(name: string, timeoutMs: number): Promise<StreamJob> {
+    return jobs.waitFor(
       name,
       'the first deployment to be stable',
       (j) => j.status?.lastStableSpec?.generation === 1,
-      90_000,
+      timeoutMs,
     );
+  }
+
+  async function countSumJob(name: string, spec: Record<string, unknown> = {}) {
+    const input = uniqueName(`${name}-in`);
+    const output = uniqueName(`${name}-out`);
+    await createTopics({ name: input, partitions }, { name: output, partitions });
+    await produce(input, keyedInput(0, 1000, keys));
+    await createJob(name, 'keyed-count-sum', { input, output, version: 'v1' }, spec);
+    await readCommitted(output, partitions, { expected: 1000, timeoutMs: 90_000, quietMs: 200 });
+    const stable = await firstStable(name, 90_000);
     return { input, output, stable };
   }
 
@@ -198,24 +212,8 @@ describe('StreamJob upgrades with the real runtime', {
     const output = uniqueName('wc-out');
     await createTopics({ name: input, partitions }, { name: output, partitions });
     await produce(input, wordLines(0, 500));
-    await jobs.create(
-      weirDevJob('wc', 'word-count', {
-        args: { input, output },
-        storageUrl,
-        interval: '500ms',
-        spec: {
-          parallelism: 2,
-          taskSlots: 1,
-          restartStrategy: { type: 'fixed-delay', attempts: 2, delay: '1s' },
-        },
-      }),
-    );
-    const stable = await jobs.waitFor(
-      'wc',
-      'the first deployment to be stable',
-      (j) => j.status?.lastStableSpec?.generation === 1,
-      120_000,
-    );
+    await createJob('wc', 'word-count', { input, output });
+    const stable = await firstStable('wc', 120_000);
     const oldRun = stable.status?.run?.id ?? '';
     let lines = 500;
     const flowing = (async () => {
