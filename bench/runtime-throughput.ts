@@ -17,10 +17,17 @@
  * (10^4 to 10^6 keys): snapshot encode, upload to MinIO, bytes, and restore
  * (ranged GETs, checksum, decode).
  *
+ * With `--only throughput` (or no --only) the Kafka Streams keyed count
+ * (../shared/bench/kafka-streams) runs after Weir's on the same broker, for the
+ * same configurations, and each row gets its ratio per record/s and per core
+ * (CPU µs per record of the whole process, all threads, on both sides).
+ *
  * Usage: source .weir/harness/env && node bench/runtime-throughput.ts [--window 10] [--quick]
- *        [--only throughput|pipelines|checkpoint|restore]
+ *        [--only throughput|pipelines|checkpoint|restore] [--configs exactly-once:1s,...]
+ *        [--no-kafka-streams] [--no-kafkajs]
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { runtimeStorage } from '../e2e/support/committed-state.ts';
@@ -40,6 +47,14 @@ const { values } = parseArgs({
     window: { type: 'string', default: '10' },
     quick: { type: 'boolean' },
     only: { type: 'string' },
+    /** Comma-separated subset of the throughput configurations, e.g. exactly-once:1s,at-least-once:10s. */
+    configs: { type: 'string' },
+    /** Value sizes to run, comma-separated: 100,1024 by default. */
+    sizes: { type: 'string', default: '100,1024' },
+    'no-kafka-streams': { type: 'boolean' },
+    'no-kafkajs': { type: 'boolean' },
+    /** Write a V8 CPU profile of each Weir TaskManager run into this folder (summarise: bench/cpu-profile.ts). */
+    profile: { type: 'string' },
   },
 });
 const windowMs = Number(values.window) * 1000;
@@ -49,7 +64,7 @@ const warmupMs = 2000;
 const sizes = [
   { bytes: 100, backlog: values.quick ? 600_000 : 3_000_000 },
   { bytes: 1024, backlog: values.quick ? 300_000 : 1_200_000 },
-];
+].filter((s) => values.sizes.split(',').includes(String(s.bytes)));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function produceBacklog(
@@ -75,29 +90,56 @@ interface Rate {
   rate: number;
   /** The backlog ran out before the window ended: the window was cut where records stopped. */
   drained: boolean;
+  /** CPU seconds the measured process spent over the window (user + system, all its threads). */
+  cpuSeconds: number;
+  /** Those CPU seconds per record, in microseconds: the per-core cost Kafka Streams' bench prints too. */
+  cpuUsPerRecord: number;
+}
+
+const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+/** CPU seconds (user + system, every thread) a process has used so far, from /proc. */
+function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
 }
 
 /**
- * Rate of a cumulative record counter over `windowMs` after `warmupMs`. If the
- * counter stops for a second, the backlog is drained: the window ends at its last move.
+ * Rate of a cumulative record counter over `windowMs` after `warmupMs`, and
+ * the CPU the process `pid` spent over the same window. If the counter
+ * stops for a second, the backlog is drained: the window ends at its last move.
  */
-async function measure(counter: () => Promise<number> | number): Promise<Rate> {
+async function measure(counter: () => Promise<number> | number, pid = process.pid): Promise<Rate> {
   await sleep(warmupMs);
   const v0 = await counter();
   const t0 = Date.now();
+  const cpu0 = cpuSecondsOf(pid);
   let last = v0;
   let lastMoved = t0;
+  let cpuAtMove = cpu0;
+  const result = (end: number, drained: boolean): Rate => {
+    const cpuSeconds = cpuAtMove - cpu0;
+    return {
+      rate: (last - v0) / ((end - t0) / 1000),
+      drained,
+      cpuSeconds,
+      cpuUsPerRecord: last > v0 ? (cpuSeconds * 1e6) / (last - v0) : 0,
+    };
+  };
   while (Date.now() - t0 < windowMs) {
     await sleep(200);
     const v = await counter();
     if (v !== last) {
       last = v;
       lastMoved = Date.now();
+      cpuAtMove = cpuSecondsOf(pid);
     } else if (Date.now() - lastMoved > 1000) {
-      return { rate: (last - v0) / ((lastMoved - t0) / 1000), drained: true };
+      return result(lastMoved, true);
     }
   }
-  return { rate: (last - v0) / ((Date.now() - t0) / 1000), drained: false };
+  return result(lastMoved, false);
 }
 
 /** (a) The baseline: consume a batch, produce it, no state, no transactions. */
@@ -186,6 +228,7 @@ async function startTaskManager(
   });
   if (job.entry) env.WEIR_ENTRY = job.entry;
   if (job.args) env.WEIR_ARGS = JSON.stringify({ input, output, ...job.args });
+  if (values.profile) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${values.profile}`;
   const tm = new TaskManagerProcess(env);
   const serving = await tm.waitForLog('serving', (l) => l.msg === 'serving');
   const address = serving.metrics as { address: string; port: number };
@@ -196,12 +239,17 @@ async function startTaskManager(
 /** (b), (c) A real TaskManager process; the rate is read from its records-in counter. */
 async function weirRun(input: string, mode: 'exactly-once' | 'at-least-once', interval: string) {
   const { tm, metricsUrl } = await startTaskManager(input, mode, interval);
-  const rate = await measure(() => metric(metricsUrl, 'weir_task_records_in_total'));
+  const rate = await measure(() => metric(metricsUrl, 'weir_task_records_in_total'), tm.child.pid);
   const durations = tm.lines
     .filter((l) => l.msg === 'checkpoint: committed')
     .map((l) => Number(l.durationMs));
   const bytes = tm.lines.filter((l) => l.msg === 'checkpoint: committed').map((l) => Number(l.bytes));
-  tm.signal('SIGKILL');
+  if (values.profile) {
+    const total = await metric(metricsUrl, 'weir_task_records_in_total');
+    process.stdout.write(`  profiled run (${mode}, ${interval}): ${total} records in all, for --records\n`);
+  }
+  // A profile is written when the process exits on its own: a graceful stop then.
+  tm.signal(values.profile ? 'SIGTERM' : 'SIGKILL');
   await tm.exited;
   const sorted = durations.sort((a, b) => a - b);
   return {
@@ -295,6 +343,59 @@ process.stdout.write(
   `window ${windowMs / 1000} s after a ${warmupMs / 1000} s warm-up; one task, one input partition\n\n`,
 );
 const runs = (part: string) => values.only === undefined || values.only === part;
+/** A Weir guarantee and interval, and the same configuration for Kafka Streams' bench. */
+const throughputConfigs = [
+  { mode: 'exactly-once', interval: '1s', ks: 'exactly_once_v2:1000' },
+  { mode: 'at-least-once', interval: '1s', ks: 'at_least_once:1000' },
+  { mode: 'exactly-once', interval: '10s', ks: 'exactly_once_v2:10000' },
+  { mode: 'at-least-once', interval: '10s', ks: 'at_least_once:10000' },
+] as const;
+const configsWanted = values.configs?.split(',');
+const configs = throughputConfigs.filter(
+  (c) => !configsWanted || configsWanted.includes(`${c.mode}:${c.interval}`),
+);
+
+interface StreamsResult {
+  rate: number;
+  cpuUsPerRecord: number;
+  cores: number;
+  drained: boolean;
+}
+
+/**
+ * The Kafka Streams keyed count (../shared/bench/kafka-streams, one stream
+ * thread, its own input backlog of the same shape: 1 partition, 1000 keys) on
+ * the same broker, for one value size and the given configurations; its
+ * RESULT lines by configuration ("exactly_once_v2:1000").
+ */
+function kafkaStreamsKeyedCount(bytes: number, backlog: number): Map<string, StreamsResult> {
+  const script = `${import.meta.dirname}/../../shared/bench/kafka-streams/run.sh`;
+  const out = execFileSync('bash', [script, kafkaBootstrap(), String(backlog), String(backlog)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 1_800_000,
+    env: { ...process.env, SIZES: String(bytes), CONFIGS: configs.map((c) => c.ks).join(' ') },
+  });
+  const results = new Map<string, StreamsResult>();
+  for (const line of out.split('\n')) {
+    const m =
+      /^RESULT guarantee=(\S+) commitMs=(\d+) .* rate=(\d+) rec\/s processCpuS=\S+ processCpuCores=([\d.]+) cpuUsPerRec=([\d.]+)/.exec(
+        line,
+      );
+    if (!m) continue;
+    results.set(`${m[1]}:${m[2]}`, {
+      rate: Number(m[3]),
+      cores: Number(m[4]),
+      cpuUsPerRecord: Number(m[5]),
+      drained: line.includes('DRAINED'),
+    });
+  }
+  return results;
+}
+
+const cpuNote = (r: Rate) =>
+  `${(r.cpuSeconds / (windowMs / 1000)).toFixed(2)} cores, ${r.cpuUsPerRecord.toFixed(2)} µs CPU/rec`;
+
 for (const size of runs('throughput') ? sizes : []) {
   const input = uniqueName(`bench-in-${size.bytes}`);
   await createTopics({ name: input, partitions: 1 });
@@ -306,27 +407,47 @@ for (const size of runs('throughput') ? sizes : []) {
   await createTopics({ name: rawOut, partitions: 1 });
   const baseline = await rawPipe(input, rawOut);
   const rows: [string, Rate, string][] = [['(a) raw pipe, confluent client (baseline)', baseline, '']];
-  for (const interval of ['1s', '10s']) {
-    for (const mode of ['exactly-once', 'at-least-once'] as const) {
-      const r = await weirRun(input, mode, interval);
-      rows.push([
-        `(${mode === 'exactly-once' ? 'b' : 'c'}) Weir ${mode} keyed count, interval ${interval}`,
-        r,
-        `${r.checkpoints} checkpoints (p50 ${r.p50} ms, max ${r.max} ms, largest ${fmt(r.bytes)} B)`,
-      ]);
-    }
+  const weir = new Map<string, Rate>();
+  for (const config of configs) {
+    const r = await weirRun(input, config.mode, config.interval);
+    weir.set(config.ks, r);
+    rows.push([
+      `(${config.mode === 'exactly-once' ? 'b' : 'c'}) Weir ${config.mode} keyed count, interval ${config.interval}`,
+      r,
+      `${r.checkpoints} checkpoints (p50 ${r.p50} ms, max ${r.max} ms, largest ${fmt(r.bytes)} B)`,
+    ]);
   }
   const kjsOut = uniqueName('bench-kjs-out');
-  await createTopics({ name: kjsOut, partitions: 1 });
-  rows.push(['(d) raw pipe, kafkajs', await kafkajsPipe(input, kjsOut), '']);
+  if (!values['no-kafkajs']) {
+    await createTopics({ name: kjsOut, partitions: 1 });
+    rows.push(['(d) raw pipe, kafkajs', await kafkajsPipe(input, kjsOut), '']);
+  }
   for (const [what, r, note] of rows) {
     process.stdout.write(
-      `  ${what.padEnd(52)} ${fmt(r.rate).padStart(9)} rec/s  ${(r.rate / baseline.rate).toFixed(2)}× baseline  ${r.drained ? '[backlog drained early] ' : ''}${note}\n`,
+      `  ${what.padEnd(52)} ${fmt(r.rate).padStart(9)} rec/s  ${(r.rate / baseline.rate).toFixed(2)}× baseline  ${cpuNote(r)}  ${r.drained ? '[backlog drained early] ' : ''}${note}\n`,
     );
   }
   const admin = new KafkaAdmin(kafkaBootstrap());
   for (const topic of [input, rawOut, kjsOut]) await admin.deleteTopic(topic).catch(() => undefined);
   admin.disconnect();
+  if (!values['no-kafka-streams']) {
+    process.stdout.write(
+      `  Kafka Streams keyed count, same broker, one stream thread (../shared/bench/kafka-streams):\n`,
+    );
+    const streams = kafkaStreamsKeyedCount(size.bytes, size.backlog);
+    for (const config of configs) {
+      const ks = streams.get(config.ks);
+      const w = weir.get(config.ks) as Rate;
+      if (!ks) {
+        process.stdout.write(`    ${config.ks}: no RESULT from Kafka Streams\n`);
+        continue;
+      }
+      process.stdout.write(
+        `    ${config.ks.padEnd(22)} KS ${fmt(ks.rate).padStart(9)} rec/s, ${ks.cores.toFixed(2)} cores, ${ks.cpuUsPerRecord.toFixed(2)} µs CPU/rec${ks.drained ? ' [drained]' : ''}` +
+          `  |  Weir ÷ KS: ${(w.rate / ks.rate).toFixed(2)}× per record/s, ${(ks.cpuUsPerRecord / w.cpuUsPerRecord).toFixed(2)}× per core\n`,
+      );
+    }
+  }
   process.stdout.write('\n');
 }
 

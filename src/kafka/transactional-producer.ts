@@ -56,6 +56,8 @@ export class TransactionalProducer {
   private lastErrorLine: string | undefined;
   /** Topics produced to in the open transaction, to name in a topic authorization failure. */
   private readonly written = new Set<string>();
+  /** The topic of the last record produced, so that a run of records to one topic skips the set. */
+  private lastTopic: string | undefined;
   /** Why the instance became unusable, once librdkafka said so. */
   private fatalReason: string | undefined;
 
@@ -143,6 +145,7 @@ export class TransactionalProducer {
 
   begin(): Promise<void> {
     this.written.clear();
+    this.lastTopic = undefined;
     return this.call('begin transaction', (cb) =>
       this.producer.beginTransaction((error) => cb(error, undefined)),
     );
@@ -164,14 +167,41 @@ export class TransactionalProducer {
         record.partition ?? null,
         record.value,
         record.key ?? null,
-        record.timestamp ?? Date.now(),
+        // 0: librdkafka stamps the record with its own clock, without a call into JavaScript's per record.
+        record.timestamp ?? 0,
         undefined,
         record.headers,
       );
     } catch (error) {
       throw error instanceof KafkaError ? error : toKafkaError(`produce to ${record.topic}`, error as Error);
     }
-    this.written.add(record.topic);
+    if (record.topic !== this.lastTopic) {
+      this.written.add(record.topic);
+      this.lastTopic = record.topic;
+    }
+  }
+
+  /**
+   * Each record into the open transaction, in order, on the hot path: no
+   * promise at all while librdkafka's local queue has room; once it is full,
+   * the rest wait for room as sendWhenQueued() does, which also fails them
+   * as it does. Undefined when all were queued at once.
+   */
+  sendAll(records: readonly OutgoingRecord[]): Promise<void> | undefined {
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i] as OutgoingRecord;
+      try {
+        this.produce(record);
+      } catch {
+        // A full queue waits for room; any other refusal fails there, with a fatal error's reason awaited.
+        return this.sendRest(records, i);
+      }
+    }
+    return undefined;
+  }
+
+  private async sendRest(records: readonly OutgoingRecord[], from: number): Promise<void> {
+    for (let i = from; i < records.length; i++) await this.sendWhenQueued(records[i] as OutgoingRecord);
   }
 
   /**

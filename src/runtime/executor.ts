@@ -18,7 +18,8 @@ export interface OutputRecord {
   value: Buffer | null;
   /** The event time carried across a repartition; the producer's clock otherwise. */
   timestamp?: number;
-  headers: Record<string, string>;
+  /** None for a sink record; a constant object for a stage's repartition records. */
+  headers?: Record<string, string>;
 }
 
 /** Where a stage's repartition output goes in this run: the topic, its partition count, and the writing task. */
@@ -242,7 +243,6 @@ export class StageExecutor {
         topic: output.sink.topic,
         key: output.sink.key.encode(r.key),
         value: output.sink.value.encode(r.value),
-        headers: {},
       }));
     }
     const route = this.route as RepartitionRoute;

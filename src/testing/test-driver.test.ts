@@ -109,9 +109,9 @@ describe('SDK pipeline and test driver', () => {
     const [dead] = driver.deadLetters();
     assert.ok(dead);
     assert.equal(dead.value?.toString(), '{"n":-5}');
-    assert.equal(dead.headers['weir.error'], 'negative');
-    assert.equal(dead.headers['weir.error.operator'], 'sum');
-    assert.equal(dead.headers['weir.source'], 'in/0@1');
+    assert.equal(dead.headers?.['weir.error'], 'negative');
+    assert.equal(dead.headers?.['weir.error.operator'], 'sum');
+    assert.equal(dead.headers?.['weir.source'], 'in/0@1');
   });
 
   it('refuses keyed state after a step that changed the key, even under a dead-letter policy', () => {

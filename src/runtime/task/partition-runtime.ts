@@ -2,6 +2,7 @@ import type { CommittedOffset } from '../../kafka/assigned-consumer.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import { decodeCommitMetadata, type PartitionPointer } from '../checkpoint/commit-metadata.ts';
 import type { PartitionProgress } from '../checkpoint/plan.ts';
+import type { TimeContext } from '../executor.ts';
 import { PartitionStores } from '../state/partition-stores.ts';
 import { decodeSection, verifiedSection } from '../state/snapshot-format.ts';
 import { partitionId, type TopicPartition } from './assignment.ts';
@@ -14,6 +15,8 @@ export class PartitionRuntime implements PartitionProgress {
   position: number | undefined;
   pointer: PartitionPointer | undefined;
   advanced = false;
+  /** The time the partition's operators see in the batch at hand (set by the task at each batch). */
+  time: TimeContext = { watermark: Number.NEGATIVE_INFINITY, now: 0 };
 
   constructor(tp: TopicPartition, stores: PartitionStores, position?: number, pointer?: PartitionPointer) {
     this.id = partitionId(tp);
