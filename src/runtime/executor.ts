@@ -104,6 +104,7 @@ export class StageExecutor {
   private readonly route: RepartitionRoute | undefined;
   private readonly fromTask: Record<string, string>;
   private readonly windows = new Map<string, WindowOperator>();
+  private readonly specs = new Map<string, { name: string; store: string; map: boolean }[]>();
   /** Steps with timers, by index: windows, and process functions with onTimer. */
   private readonly timed: number[];
 
@@ -154,7 +155,8 @@ export class StageExecutor {
       this.lastTimestamp = record.timestamp;
       const emitted = this.runSteps(0, [record], stateKey(record.key), stores, time, at);
       at.operatorId = this.stage.output.id;
-      return [...this.encode(emitted.records), ...emitted.late];
+      const encoded = this.encode(emitted.records);
+      return emitted.late.length ? [...encoded, ...emitted.late] : encoded;
     } catch (error) {
       stores.rollback();
       const policy = this.job.poisonRecords;
@@ -228,10 +230,28 @@ export class StageExecutor {
     at: { operatorId: string },
   ): Emitted {
     const late: OutputRecord[] = [];
+    const { steps } = this.stage;
     let records = input;
-    for (const step of this.stage.steps.slice(from)) {
+    // Plain loops: this runs for every record, and most steps take one record and give one.
+    for (let i = from; i < steps.length; i++) {
+      const step = steps[i] as Step;
       at.operatorId = step.id;
-      records = records.flatMap((r) => this.apply(step, r, inputKey, stores, time, late));
+      if (records.length === 1) {
+        records = this.apply(
+          step,
+          records[0] as StreamRecord<unknown, unknown>,
+          inputKey,
+          stores,
+          time,
+          late,
+        );
+        continue;
+      }
+      const next: StreamRecord<unknown, unknown>[] = [];
+      for (const record of records) {
+        for (const out of this.apply(step, record, inputKey, stores, time, late)) next.push(out);
+      }
+      records = next;
     }
     return { records, late };
   }
@@ -266,11 +286,26 @@ export class StageExecutor {
     stores: PartitionStores,
   ): Record<string, unknown> {
     const handles: Record<string, unknown> = {};
-    for (const [name, spec] of Object.entries(step.state)) {
-      const store = `${step.id}/${name}`;
-      handles[name] = spec.kind === 'map' ? stores.mapState(store, key) : stores.valueState(store, key);
+    for (const { name, store, map } of this.stateSpecs(step)) {
+      handles[name] = map ? stores.mapState(store, key) : stores.valueState(store, key);
     }
     return handles;
+  }
+
+  /** A process step's state declarations with their store names, worked out once per step. */
+  private stateSpecs(
+    step: Extract<Step, { kind: 'process' }>,
+  ): { name: string; store: string; map: boolean }[] {
+    let specs = this.specs.get(step.id);
+    if (!specs) {
+      specs = Object.entries(step.state).map(([name, spec]) => ({
+        name,
+        store: `${step.id}/${name}`,
+        map: spec.kind === 'map',
+      }));
+      this.specs.set(step.id, specs);
+    }
+    return specs;
   }
 
   private timerService(
@@ -291,6 +326,7 @@ export class StageExecutor {
       }
       registerTimer(stores, operatorId, domain, t, key);
     };
+    // Closures rather than methods: a job may take them apart (const { eventTime } = timers).
     return {
       watermark: time.watermark,
       now: time.now,

@@ -32,7 +32,7 @@ export class PartitionStores {
 
   /** Starts a record: its writes can be rolled back until the next begin(). */
   begin(): void {
-    this.undo = [];
+    if (this.undo.length) this.undo = [];
     this.dirtyBefore = this.dirty;
   }
 
