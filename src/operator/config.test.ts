@@ -9,6 +9,7 @@ describe('operator loadConfig', () => {
     assert.equal(config.leaseName, 'weir-operator');
     assert.equal(config.controlKeySecret, 'weir-operator-control-key');
     assert.equal(config.statusPollIntervalMs, 30_000);
+    assert.deepEqual(config.lease, { durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 });
   });
 
   it('takes the chart’s settings', () => {
@@ -17,7 +18,11 @@ describe('operator loadConfig', () => {
       WEIR_LEADER_ELECTION_ID: 'weir',
       WEIR_CONTROL_KEY_SECRET: 'weir-control-key',
       WEIR_STATUS_POLL_INTERVAL: '1m30s',
+      WEIR_LEASE_DURATION: '4s',
+      WEIR_LEASE_RENEW_DEADLINE: '3s',
+      WEIR_LEASE_RETRY_PERIOD: '500ms',
     });
+    assert.deepEqual(config.lease, { durationMs: 4_000, renewDeadlineMs: 3_000, retryPeriodMs: 500 });
     assert.deepEqual(config.watchNamespaces, ['team-a', 'team-b']);
     assert.equal(config.controlKeySecret, 'weir-control-key');
     assert.equal(config.statusPollIntervalMs, 90_000);
@@ -31,6 +36,16 @@ describe('operator loadConfig', () => {
       /^WEIR_OPERATOR_CONCURRENCY must be an integer from 1 to 256, got "0"$/,
     ],
     [{ WEIR_NODE_LOST_TIMEOUT: '30' }, /^WEIR_NODE_LOST_TIMEOUT: "30" is not a duration/],
+    [{ WEIR_LEASE_DURATION: '1500ms' }, /^WEIR_LEASE_DURATION must be a whole number of seconds/],
+    [
+      { WEIR_LEASE_DURATION: '10s' },
+      /^WEIR_LEASE_RENEW_DEADLINE \(10s\) must be shorter than WEIR_LEASE_DURATION \(10s\)$/,
+    ],
+    [
+      { WEIR_LEASE_DURATION: '5s', WEIR_LEASE_RENEW_DEADLINE: '2s' },
+      /^WEIR_LEASE_RETRY_PERIOD \(2s\) must be at least 100ms and, times 1.2, shorter than WEIR_LEASE_RENEW_DEADLINE \(2s\)$/,
+    ],
+    [{ WEIR_LEASE_RETRY_PERIOD: 'soon' }, /^WEIR_LEASE_RETRY_PERIOD: "soon" is not a duration/],
   ];
   for (const [env, message] of invalid) {
     it(`refuses ${JSON.stringify(env)}, naming the variable`, () => {

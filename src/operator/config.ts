@@ -16,7 +16,15 @@ export interface OperatorConfig {
   controlKeySecret: string;
   /** How often a Running job's TaskManagers are asked for their checkpoint progress. */
   statusPollIntervalMs: number;
+  /** Leader election: how long a lease holds, how long the leader tries to renew, how often replicas try. */
+  lease: LeaseTimings;
   logLevel: string;
+}
+
+export interface LeaseTimings {
+  durationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
 }
 
 export class ConfigError extends Error {
@@ -43,6 +51,36 @@ function pollInterval(env: NodeJS.ProcessEnv): number {
   return ms;
 }
 
+/**
+ * The lease timings, held to client-go's rules so that a leader always
+ * gives up before its lease can pass to a standby: duration > renew deadline
+ * > 1.2 × retry period (the jitter client-go allows a retry). The Lease
+ * object holds whole seconds, so the duration is too.
+ */
+function leaseTimings(env: NodeJS.ProcessEnv): LeaseTimings {
+  const read = (name: string, fallback: string) => ({
+    name,
+    raw: env[name] || fallback,
+    ms: parseDuration(env[name] || fallback, name),
+  });
+  const duration = read('WEIR_LEASE_DURATION', '15s');
+  const renew = read('WEIR_LEASE_RENEW_DEADLINE', '10s');
+  const retry = read('WEIR_LEASE_RETRY_PERIOD', '2s');
+  if (duration.ms < 1000 || duration.ms % 1000 !== 0)
+    throw new ConfigError(
+      `WEIR_LEASE_DURATION must be a whole number of seconds, at least 1s, got "${duration.raw}"`,
+    );
+  if (renew.ms >= duration.ms)
+    throw new ConfigError(
+      `WEIR_LEASE_RENEW_DEADLINE (${renew.raw}) must be shorter than WEIR_LEASE_DURATION (${duration.raw})`,
+    );
+  if (retry.ms < 100 || retry.ms * 1.2 >= renew.ms)
+    throw new ConfigError(
+      `WEIR_LEASE_RETRY_PERIOD (${retry.raw}) must be at least 100ms and, times 1.2, shorter than WEIR_LEASE_RENEW_DEADLINE (${renew.raw})`,
+    );
+  return { durationMs: duration.ms, renewDeadlineMs: renew.ms, retryPeriodMs: retry.ms };
+}
+
 /** Operator settings, from WEIR_OPERATOR_* environment variables (the Helm chart sets them). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
   const namespaces = (env.WEIR_WATCH_NAMESPACES ?? '')
@@ -61,6 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     nodeLostTimeoutMs: parseDuration(env.WEIR_NODE_LOST_TIMEOUT || '30s', 'WEIR_NODE_LOST_TIMEOUT'),
     controlKeySecret: env.WEIR_CONTROL_KEY_SECRET || `${leaseName}-control-key`,
     statusPollIntervalMs: pollInterval(env),
+    lease: leaseTimings(env),
     logLevel: env.WEIR_LOG_LEVEL || 'info',
   };
 }
