@@ -31,12 +31,18 @@ COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 # Job images add their compiled pipeline under /opt/weir/jobs (see the README).
-RUN mkdir -p /opt/weir/jobs \
+# The compile cache holds V8's code for the TaskManager's modules, made below once: a replacement
+# TaskManager loads them in about half the time (BENCHMARKS.md, recovery). Node keeps it per user, so
+# the image's user makes it; pods only read it (their root filesystem is read-only).
+ENV NODE_COMPILE_CACHE=/opt/weir/compile-cache
+RUN mkdir -p /opt/weir/jobs /opt/weir/compile-cache \
+ && chown 65532:65532 /opt/weir/compile-cache \
  && printf '#!/bin/sh\nexec node /opt/weir/dist/cli/weir.js "$@"\n' >/usr/local/bin/weir \
  && chmod 0755 /usr/local/bin/weir
 # uid 65532 has no passwd entry; HOME points where a pod mounts its writable emptyDir.
 ENV NODE_ENV=production HOME=/tmp
 # The numeric user lets Kubernetes' runAsNonRoot check it without a passwd lookup.
 USER 65532:65532
+RUN node --input-type=module -e "await import('/opt/weir/dist/runtime/main.js')"
 ENTRYPOINT ["weir"]
 CMD ["help"]

@@ -1,4 +1,5 @@
-import { kafkaBootstrap } from '../e2e/support/kafka-topics.ts';
+import { kafkaBootstrap, uniqueName } from '../e2e/support/kafka-topics.ts';
+import { AssignedConsumer } from '../src/kafka/assigned-consumer.ts';
 import { TransactionalProducer } from '../src/kafka/transactional-producer.ts';
 
 /**
@@ -26,5 +27,53 @@ export function startProbes(
   return async () => {
     stopped = true;
     await done;
+  };
+}
+
+/**
+ * Each key's highest emitted count (`{key, count}` output records) as a
+ * read_committed reader sees it, and when each first passed a mark; bounded at 10 minutes.
+ */
+export async function countReader(topic: string, partitions: number, keys: number) {
+  const consumer = await AssignedConsumer.connect({
+    bootstrapServers: kafkaBootstrap(),
+    groupId: uniqueName('bench-reader'),
+    isolation: 'read_committed',
+  });
+  consumer.setConsumeTimeout(50);
+  consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 0 })));
+  const highest = new Map<string, number>();
+  let marks: Map<string, number> | undefined;
+  const movedAt = new Map<string, number>();
+  let stopped = false;
+  const loop = (async () => {
+    const until = Date.now() + 600_000;
+    while (!stopped && Date.now() < until) {
+      for (const m of await consumer.consume(1000)) {
+        const out = JSON.parse(m.value?.toString() ?? '{}') as { key: string; count: number };
+        highest.set(out.key, Math.max(highest.get(out.key) ?? 0, out.count));
+        const mark = marks?.get(out.key);
+        if (mark !== undefined && out.count > mark && !movedAt.has(out.key)) movedAt.set(out.key, Date.now());
+      }
+    }
+    await consumer.disconnect();
+  })();
+  return {
+    /** From now on, a key moves again when it passes its current highest count. */
+    mark: () => {
+      marks = new Map(highest);
+      movedAt.clear();
+    },
+    /** When every key had moved again, waiting at most `timeoutMs`. */
+    allMoved: async (timeoutMs: number) => {
+      const deadline = Date.now() + timeoutMs;
+      while (movedAt.size < keys && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      if (movedAt.size < keys) throw new Error(`only ${movedAt.size}/${keys} keys moved again`);
+      return Math.max(...movedAt.values());
+    },
+    stop: async () => {
+      stopped = true;
+      await loop;
+    },
   };
 }

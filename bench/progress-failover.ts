@@ -24,10 +24,9 @@ import { parseArgs } from 'node:util';
 import { harnessContainerPid, requireEnv } from '../e2e/support/cluster.ts';
 import { setPodTrafficDrop } from '../e2e/support/harness-agent.ts';
 import { startJobNamespace, stopJobNamespace } from '../e2e/support/job-suite.ts';
-import { createTopics, kafkaBootstrap, uniqueName } from '../e2e/support/kafka-topics.ts';
+import { createTopics, uniqueName } from '../e2e/support/kafka-topics.ts';
 import { weirDevJob } from '../e2e/support/streamjobs.ts';
-import { AssignedConsumer } from '../src/kafka/assigned-consumer.ts';
-import { startProbes } from './probes.ts';
+import { countReader, startProbes } from './probes.ts';
 
 const { values } = parseArgs({
   options: { windows: { type: 'string', default: '3s,6s' }, runs: { type: 'string', default: '3' } },
@@ -41,50 +40,6 @@ const intervalS = 1;
 // The operator's usual status poll; nextPollDelayMs shortens it for a short window or an overdue commit.
 const suite = await startJobNamespace('bench-progress', { WEIR_STATUS_POLL_INTERVAL: '30s' });
 const { cluster, namespace, jobs } = suite;
-
-/** Each key's highest emitted count as a read_committed reader sees it, and when each first passed a mark. */
-async function countReader(topic: string) {
-  const consumer = await AssignedConsumer.connect({
-    bootstrapServers: kafkaBootstrap(),
-    groupId: uniqueName('bench-reader'),
-    isolation: 'read_committed',
-  });
-  consumer.setConsumeTimeout(50);
-  consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: 0 })));
-  const highest = new Map<string, number>();
-  let marks: Map<string, number> | undefined;
-  const movedAt = new Map<string, number>();
-  let stopped = false;
-  const loop = (async () => {
-    const until = Date.now() + 300_000;
-    while (!stopped && Date.now() < until) {
-      for (const m of await consumer.consume(1000)) {
-        const out = JSON.parse(m.value?.toString() ?? '{}') as { key: string; count: number };
-        highest.set(out.key, Math.max(highest.get(out.key) ?? 0, out.count));
-        const mark = marks?.get(out.key);
-        if (mark !== undefined && out.count > mark && !movedAt.has(out.key)) movedAt.set(out.key, Date.now());
-      }
-    }
-    await consumer.disconnect();
-  })();
-  return {
-    /** From now on, a key moves again when it passes its current highest count. */
-    mark: () => {
-      marks = new Map(highest);
-    },
-    /** When every key had moved again, waiting at most `timeoutMs`. */
-    allMoved: async (timeoutMs: number) => {
-      const deadline = Date.now() + timeoutMs;
-      while (movedAt.size < keys && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      if (movedAt.size < keys) throw new Error(`only ${movedAt.size}/${keys} keys moved again`);
-      return Math.max(...movedAt.values());
-    },
-    stop: async () => {
-      stopped = true;
-      await loop;
-    },
-  };
-}
 
 interface Row {
   fault: string;
@@ -110,7 +65,7 @@ async function measure(fault: 'cut' | 'kill', window: string, run: number): Prom
   const stopProbes = startProbes(input, (n) =>
     Array.from({ length: keys }, (_, k) => ({ key: `k${k}`, value: `v${n}` })),
   );
-  const reader = await countReader(output);
+  const reader = await countReader(output, partitions, keys);
   try {
     await jobs.create(body);
     await jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 120_000);

@@ -34,6 +34,6 @@ if [[ -f "$ledger" ]]; then
   done
   rm -f "$ledger"
 fi
-rm -rf "$WEIR_STATE/data" "$WEIR_STATE/pids" "$WEIR_STATE/env"
+rm -rf "$WEIR_STATE/data" "$WEIR_STATE/pids" "$WEIR_STATE/env" "$WEIR_STATE/compile-cache"
 done_step
 info "harness down (logs kept in $WEIR_STATE/logs)"

@@ -172,7 +172,8 @@ LOG
 
 # Image names the node agent understands. `weir:dev` stands for the image the
 # Dockerfile builds from this checkout: same entrypoint (the `weir` command),
-# run from source. `weir-harness/checkout` runs any script of the checkout.
+# run from source, with a compile cache as the image has one (the first pod
+# fills it). `weir-harness/checkout` runs any script of the checkout.
 write_image_map() {
   local path="/usr/local/weir-node/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
   cat >"$WEIR_STATE/images.json" <<JSON
@@ -181,7 +182,7 @@ write_image_map() {
     "mounts": { "$WEIR_ROOT": "/app", "$WEIR_NODE_HOME": "/usr/local/weir-node" },
     "workingDir": "/app",
     "entrypoint": ["node", "/app/src/cli/weir.ts"],
-    "env": { "PATH": "$path", "NODE_ENV": "production" }
+    "env": { "PATH": "$path", "NODE_ENV": "production", "NODE_COMPILE_CACHE": "$WEIR_STATE/compile-cache" }
   },
   "weir-harness/checkout": {
     "mounts": { "$WEIR_ROOT": "/app", "$WEIR_NODE_HOME": "/usr/local/weir-node" },
@@ -215,6 +216,28 @@ write_image_map() {
   }
 }
 JSON
+}
+
+# The compile cache of the weir:dev image, made as the Dockerfile makes the image's: the TaskManager's
+# modules loaded once by the pods' user (65532; Node keeps a cache per user) at the paths pods see (the
+# checkout is /app there; the cache is keyed by path), since pods only read it. A checkout changed since
+# then still runs: changed files just miss.
+warm_compile_cache() {
+  local cache="$WEIR_STATE/compile-cache" target
+  rm -rf "$cache"
+  mkdir -p "$cache"
+  chown 65532:65532 "$cache"
+  for target in /app /usr/local/weir-node; do
+    if [[ ! -e $target ]]; then
+      mkdir -p "$target"
+      echo "$target" >>"$MOUNT_LEDGER" # removed by harness:down, like the node agent's own mount points
+    fi
+  done
+  # shellcheck disable=SC2016 # expanded by the inner shell, from its arguments
+  unshare --mount sh -c 'mount --bind "$1" /app && mount --bind "$2" /usr/local/weir-node &&
+    exec setpriv --reuid=65532 --regid=65532 --clear-groups env NODE_COMPILE_CACHE="$3" \
+      /usr/local/weir-node/bin/node --input-type=module -e "await import(\"/app/src/runtime/main.ts\")"' \
+    sh "$WEIR_ROOT" "$WEIR_NODE_HOME" "$cache"
 }
 
 start_agent() {

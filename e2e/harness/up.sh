@@ -124,6 +124,7 @@ done_step
 
 step "node agent ($AGENT_NODES nodes)"
 write_image_map
+warm_compile_cache
 start_agent
 wait_for node-agent 60 curl -fsS "http://127.0.0.1:$AGENT_CONTROL_PORT/healthz"
 wait_for nodes-ready 90 "$K8S_BIN/kubectl" --kubeconfig "$WEIR_STATE/admin.kubeconfig" wait node --all \

@@ -1,0 +1,171 @@
+/**
+ * Recovery after a TaskManager is killed (issue 12), on the local harness:
+ * the time from SIGKILL until every key's committed output moves again, over
+ * `--kills` kills (20 by default), with its percentiles and its parts.
+ *
+ * A keyed-count-sum StreamJob of `--pods` single-task TaskManagers (4 by
+ * default; 1 s checkpoints; restart delay 0 under fixed-delay) reads a probe
+ * record for each of 16 keys every 50 ms. Each round kills one TaskManager's
+ * process (the pods in turn). A read_committed reader tracks every key's
+ * emitted count; a key moves again at its first output above the highest
+ * count seen 300 ms after the kill (by then the reader has read everything
+ * committed before it; nothing of the killed process commits after it).
+ *
+ * The parts, each measured on this machine's one clock: the kill until the
+ * operator records the failure (status.restarts.lastFailure.time), until the
+ * replacement pod exists and is bound to a node (the bench watches the pod
+ * every 25 ms), until the TaskManager's first log line (process start and
+ * module loading), "restored" (Kafka and S3 connections, fencing, offsets,
+ * state), its first committed checkpoint, and every key moving. Only the
+ * restarted pod's keys wait for all of it; the other pods' keys never stop.
+ *
+ * Usage: source .weir/harness/env && node bench/recovery.ts [--kills 20] [--pods 4]
+ */
+import { parseArgs } from 'node:util';
+import type { V1Pod } from '@kubernetes/client-node';
+import { harnessContainerPid, requireEnv } from '../e2e/support/cluster.ts';
+import { startJobNamespace, stopJobNamespace } from '../e2e/support/job-suite.ts';
+import { createTopics, uniqueName } from '../e2e/support/kafka-topics.ts';
+import { weirDevJob } from '../e2e/support/streamjobs.ts';
+import { countReader, startProbes } from './probes.ts';
+
+const { values } = parseArgs({
+  options: { kills: { type: 'string', default: '20' }, pods: { type: 'string', default: '4' } },
+});
+const kills = Number(values.kills);
+const pods = Number(values.pods);
+const keys = 16;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const suite = await startJobNamespace('bench-recovery');
+const { cluster, namespace, jobs } = suite;
+
+interface Round {
+  pod: string;
+  /** Milliseconds after the kill. */
+  failureRecorded: number;
+  podCreated: number;
+  podBound: number;
+  processStarted: number;
+  restored: number;
+  firstCommit: number;
+  everyKeyMoving: number;
+}
+
+async function readPod(name: string): Promise<V1Pod | undefined> {
+  return cluster.core.readNamespacedPod({ namespace, name }).catch(() => undefined);
+}
+
+/** The pino log lines of a pod, parsed; [] while it has none. */
+async function logLines(name: string): Promise<{ time: number; msg: string }[]> {
+  const text = await cluster.core
+    .readNamespacedPodLog({ namespace, name, container: 'taskmanager' })
+    .catch(() => '');
+  return String(text)
+    .split('\n')
+    .flatMap((line) => {
+      try {
+        const parsed = JSON.parse(line) as { time?: number; msg?: string };
+        return typeof parsed.time === 'number' ? [{ time: parsed.time, msg: parsed.msg ?? '' }] : [];
+      } catch {
+        return [];
+      }
+    });
+}
+
+const name = 'recovery';
+const input = uniqueName('recovery-in');
+const output = uniqueName('recovery-out');
+await createTopics({ name: input, partitions: pods }, { name: output, partitions: pods });
+const stopProbes = startProbes(input, (n) =>
+  Array.from({ length: keys }, (_, k) => ({ key: `k${k}`, value: `v${n}` })),
+);
+const reader = await countReader(output, pods, keys);
+const rounds: Round[] = [];
+try {
+  const body = weirDevJob(name, 'keyed-count-sum', {
+    args: { input, output, version: 'v1' },
+    storageUrl: `s3://${requireEnv('WEIR_S3_BUCKET')}/bench-recovery`,
+    interval: '1s',
+    spec: {
+      parallelism: pods,
+      restartStrategy: { type: 'fixed-delay', attempts: kills + 10, delay: '0s' },
+      failoverStrategy: 'region',
+    },
+  });
+  await jobs.create(body);
+  await jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 180_000);
+  for (let round = 0; round < kills; round++) {
+    await sleep(3000); // steady: every pod Ready, several checkpoints committed since the last round
+    await jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 120_000);
+    const podName = `${name}-tm-${round % pods}`;
+    const before = (await readPod(podName)) as V1Pod;
+    const killedAt = Date.now();
+    process.kill(harnessContainerPid(before, 'taskmanager'), 'SIGKILL');
+    let podCreated = Number.NaN;
+    let podBound = Number.NaN;
+    const watchUntil = Date.now() + 120_000;
+    const watching = (async () => {
+      while (Number.isNaN(podBound) && Date.now() < watchUntil) {
+        const pod = await readPod(podName);
+        if (pod && pod.metadata?.uid !== before.metadata?.uid) {
+          if (Number.isNaN(podCreated)) podCreated = Date.now();
+          if (pod.spec?.nodeName) podBound = Date.now();
+        }
+        await sleep(25);
+      }
+    })();
+    await sleep(300);
+    reader.mark();
+    const movedAt = await reader.allMoved(120_000);
+    await watching;
+    const lines = await logLines(podName);
+    const restored = lines.find((l) => l.msg === 'restored')?.time ?? Number.NaN;
+    const firstCommit =
+      lines.find((l) => l.msg === 'checkpoint: committed' && l.time >= restored)?.time ?? Number.NaN;
+    const failure = (await jobs.get(name)).status?.restarts?.lastFailure;
+    const r: Round = {
+      pod: podName,
+      failureRecorded: failure ? new Date(failure.time).getTime() - killedAt : Number.NaN,
+      podCreated: podCreated - killedAt,
+      podBound: podBound - killedAt,
+      processStarted: (lines[0]?.time ?? Number.NaN) - killedAt,
+      restored: restored - killedAt,
+      firstCommit: firstCommit - killedAt,
+      everyKeyMoving: movedAt - killedAt,
+    };
+    rounds.push(r);
+    process.stderr.write(
+      `kill ${round + 1}/${kills} (${podName}): every key moving after ${r.everyKeyMoving} ms ${JSON.stringify(r)}\n`,
+    );
+  }
+} finally {
+  await stopProbes();
+  await reader.stop();
+  await jobs.delete(name).catch(() => undefined);
+  await stopJobNamespace(suite);
+}
+
+const percentile = (xs: number[], p: number) => {
+  const sorted = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+};
+const parts: [keyof Round, string][] = [
+  ['failureRecorded', 'operator records the failure'],
+  ['podCreated', 'replacement pod exists'],
+  ['podBound', 'replacement pod bound to a node'],
+  ['processStarted', 'TaskManager process logs its first line'],
+  ['restored', 'TaskManager restored (connections, fencing, offsets, state)'],
+  ['firstCommit', 'first checkpoint committed'],
+  ['everyKeyMoving', 'every key’s committed output moves again'],
+];
+console.log(
+  `\n${rounds.length} kills of one of ${pods} single-task TaskManagers, restart delay 0, 1 s checkpoints`,
+);
+console.log('| from the SIGKILL until | p50 | p90 | max |');
+console.log('|---|---:|---:|---:|');
+for (const [part, label] of parts) {
+  const xs = rounds.map((r) => r[part] as number);
+  const s = (ms: number) => (Number.isNaN(ms) ? '–' : `${(ms / 1000).toFixed(2)} s`);
+  console.log(`| ${label} | ${s(percentile(xs, 50))} | ${s(percentile(xs, 90))} | ${s(Math.max(...xs))} |`);
+}
