@@ -7,7 +7,8 @@
  *       no state, no transactions, in this process;
  *   (b) Weir exactly-once keyed count and (c) Weir at-least-once keyed count,
  *       each a real `weir taskmanager` process, at checkpoint intervals 1s and 10s;
- *   (d) the raw pipe with kafkajs, so that the client choice rests on numbers.
+ *   (d) the raw pipe with kafkajs and (e) with @platformatic/kafka, so that the
+ *       client choice rests on numbers.
  * for 100-byte and 1 KiB values. `--only pipelines`: word count (lines → words →
  * keyBy word → count, two stages through a repartition topic) and page views per
  * user per minute (keyBy user, event-time tumbling windows), exactly-once at 1 s,
@@ -24,11 +25,12 @@
  *
  * Usage: source .weir/harness/env && node bench/runtime-throughput.ts [--window 10] [--quick]
  *        [--only throughput|pipelines|checkpoint|restore] [--configs exactly-once:1s,...]
- *        [--no-kafka-streams] [--no-kafkajs]
+ *        [--no-kafka-streams] [--no-kafkajs] [--no-platformatic]
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { Consumer as PlatformaticConsumer, Producer as PlatformaticProducer } from '@platformatic/kafka';
 import { Kafka, logLevel } from 'kafkajs';
 import { runtimeStorage } from '../e2e/support/committed-state.ts';
 import { createTopics, kafkaBootstrap, uniqueName } from '../e2e/support/kafka-topics.ts';
@@ -53,6 +55,7 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '100,1024' },
     'no-kafka-streams': { type: 'boolean' },
     'no-kafkajs': { type: 'boolean' },
+    'no-platformatic': { type: 'boolean' },
     /** Write a V8 CPU profile of each Weir TaskManager run into this folder (summarise: bench/cpu-profile.ts). */
     profile: { type: 'string' },
   },
@@ -205,6 +208,61 @@ async function metric(url: string, name: string, task = '0'): Promise<number> {
   const text = await (await fetch(url)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name}{task="${task}"}`));
   return line ? Number(line.split(' ').pop()) : 0;
+}
+
+/**
+ * (e) The same pipe with @platformatic/kafka, the pure-TypeScript client the
+ * issue names as the alternative to a native one: its consumer stream (a
+ * one-member group from the beginning) and its idempotent producer, sending
+ * what was read in batches of up to 1000, one send in flight.
+ */
+async function platformaticPipe(input: string, output: string): Promise<Rate> {
+  const brokers = kafkaBootstrap().split(',');
+  const consumer = new PlatformaticConsumer({
+    groupId: uniqueName('bench-pk'),
+    clientId: 'bench-pk',
+    bootstrapBrokers: brokers,
+  });
+  const producer = new PlatformaticProducer({
+    clientId: 'bench-pk',
+    bootstrapBrokers: brokers,
+    idempotent: true,
+  });
+  const stream = await consumer.consume({
+    topics: [input],
+    mode: 'earliest',
+    autocommit: false,
+    maxWaitTime: 100,
+  });
+  let processed = 0;
+  let pending: { key: Buffer | undefined; value: Buffer | undefined }[] = [];
+  let sending: Promise<void> | undefined;
+  const send = () => {
+    if (sending || pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    stream.pause();
+    sending = producer
+      .send({ messages: batch.map((m) => ({ topic: output, key: m.key, value: m.value })) })
+      .then(() => {
+        processed += batch.length;
+        sending = undefined;
+        stream.resume();
+      });
+  };
+  stream.on('data', (m: { key: Buffer | undefined; value: Buffer | undefined }) => {
+    pending.push(m);
+    if (pending.length >= 1000) send();
+  });
+  const flusher = setInterval(send, 5);
+  const rate = await measure(() => processed);
+  clearInterval(flusher);
+  stream.pause();
+  await sending;
+  await stream.close();
+  await consumer.close(true);
+  await producer.close();
+  return rate;
 }
 
 /** A real `weir taskmanager` process of one task on `input`, restored, with its metrics URL. */
@@ -422,13 +480,18 @@ for (const size of runs('throughput') ? sizes : []) {
     await createTopics({ name: kjsOut, partitions: 1 });
     rows.push(['(d) raw pipe, kafkajs', await kafkajsPipe(input, kjsOut), '']);
   }
+  const pkOut = uniqueName('bench-pk-out');
+  if (!values['no-platformatic']) {
+    await createTopics({ name: pkOut, partitions: 1 });
+    rows.push(['(e) raw pipe, @platformatic/kafka', await platformaticPipe(input, pkOut), '']);
+  }
   for (const [what, r, note] of rows) {
     process.stdout.write(
       `  ${what.padEnd(52)} ${fmt(r.rate).padStart(9)} rec/s  ${(r.rate / baseline.rate).toFixed(2)}× baseline  ${cpuNote(r)}  ${r.drained ? '[backlog drained early] ' : ''}${note}\n`,
     );
   }
   const admin = new KafkaAdmin(kafkaBootstrap());
-  for (const topic of [input, rawOut, kjsOut]) await admin.deleteTopic(topic).catch(() => undefined);
+  for (const topic of [input, rawOut, kjsOut, pkOut]) await admin.deleteTopic(topic).catch(() => undefined);
   admin.disconnect();
   if (!values['no-kafka-streams']) {
     process.stdout.write(
