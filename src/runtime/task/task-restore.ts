@@ -40,34 +40,42 @@ export async function openTask(deps: StreamTaskDeps, label: string, log: Logger)
       clientId: `weir-t${index}-admin`,
       settings: config.kafkaSecurity,
     });
-  const { counts, route } = await inputPartitions(deps, admin, log);
-  const executor = new StageExecutor(job, stage, route);
-  const owned = ownedPartitions(counts, index, config.parallelism);
   const { checkpoint } = config;
   const id = exactlyOnce
     ? transactionalId(config.namespace, config.job, config.runId, stage.index, index)
     : undefined;
-  // Initialising the transactional id first fences any earlier attempt before its state is read.
-  const producer = await TransactionalProducer.connect({
-    bootstrapServers: config.kafkaBootstrap,
-    ...(id ? { transactionalId: id } : {}),
-    clientId: `weir-${config.job}-${label}`,
-    transactionTimeoutMs: Math.min(
-      900_000,
-      Math.max(60_000, checkpoint.intervalMs * (checkpoint.tolerableFailures + 2) + checkpoint.timeoutMs),
-    ),
-    settings: { ...config.kafkaSecurity, 'linger.ms': 5 },
-  });
+  // The three connections are made at once (each is a round trip or more to the brokers): a restart waits
+  // for the slowest, not their sum. Offsets are read only after the producer is initialised, which fences any
+  // earlier attempt of this task first.
+  const [inputs, producer, consumer] = await allOrNone(
+    [
+      inputPartitions(deps, admin, log),
+      TransactionalProducer.connect({
+        bootstrapServers: config.kafkaBootstrap,
+        ...(id ? { transactionalId: id } : {}),
+        clientId: `weir-${config.job}-${label}`,
+        transactionTimeoutMs: Math.min(
+          900_000,
+          Math.max(60_000, checkpoint.intervalMs * (checkpoint.tolerableFailures + 2) + checkpoint.timeoutMs),
+        ),
+        settings: { ...config.kafkaSecurity, 'linger.ms': 5 },
+      }),
+      AssignedConsumer.connect({
+        bootstrapServers: config.kafkaBootstrap,
+        groupId: config.offsetGroup,
+        clientId: `weir-${config.job}-${label}`,
+        isolation: 'read_committed',
+        settings: config.kafkaSecurity,
+      }),
+    ] as const,
+    [undefined, (p) => p.disconnect(), (c) => c.disconnect()],
+  );
+  const { counts, route } = inputs;
+  const executor = new StageExecutor(job, stage, route);
+  const owned = ownedPartitions(counts, index, config.parallelism);
   if (exactlyOnce && index === 0 && stage.index === 0) {
     await abortStaleTransactions(deps.storage, config, job.stages.length, log);
   }
-  const consumer = await AssignedConsumer.connect({
-    bootstrapServers: config.kafkaBootstrap,
-    groupId: config.offsetGroup,
-    clientId: `weir-${config.job}-${label}`,
-    isolation: 'read_committed',
-    settings: config.kafkaSecurity,
-  });
   consumer.setConsumeTimeout(100);
   let committed = owned.length
     ? await withKafkaRetries(() => consumer.committed(owned)).catch((error: unknown) =>
@@ -93,6 +101,27 @@ export async function openTask(deps: StreamTaskDeps, label: string, log: Logger)
   }
   consumer.assign(partitions.map((p) => ({ ...p.tp, offset: p.position ?? -2 /* OFFSET_BEGINNING */ })));
   return { producer, consumer, partitions, executor, route, owned, transactionalId: id };
+}
+
+/**
+ * Every promise's value, or the first failure in the order given (so a
+ * failure names the same cause as when they ran one after another), once all
+ * have settled; what did open is closed with `close` then.
+ */
+async function allOrNone<T extends readonly unknown[]>(
+  promises: { readonly [K in keyof T]: Promise<T[K]> },
+  close: { readonly [K in keyof T]: ((value: T[K]) => Promise<void>) | undefined },
+): Promise<T> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (!failed) return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+  await Promise.all(
+    settled.map((s, i) => {
+      const closeIt = close[i] as ((value: unknown) => Promise<void>) | undefined;
+      return s.status === 'fulfilled' && closeIt ? closeIt(s.value).catch(() => undefined) : undefined;
+    }),
+  );
+  throw (failed as PromiseRejectedResult).reason;
 }
 
 /**
