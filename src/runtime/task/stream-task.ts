@@ -26,8 +26,8 @@ export type TaskStatus = TaskStatusDocument;
 
 /**
  * Records taken from the client at a time. The client turns each record into
- * a JavaScript object on the main thread, whatever the batch; a larger batch
- * only saves the per-call cost (measured in BENCHMARKS.md).
+ * a JavaScript object on the main thread whatever the batch (BENCHMARKS.md,
+ * issue 12), so a larger batch would save only the per-call cost.
  */
 const consumeBatch = 500;
 
