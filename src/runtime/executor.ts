@@ -104,6 +104,7 @@ export class StageExecutor {
   private readonly route: RepartitionRoute | undefined;
   private readonly fromTask: Record<string, string>;
   private readonly windows = new Map<string, WindowOperator>();
+  /** Each process step's state declarations, by step id, with the store each is kept in. */
   private readonly specs = new Map<string, { name: string; store: string; map: boolean }[]>();
   /** Steps with timers, by index: windows, and process functions with onTimer. */
   private readonly timed: number[];
@@ -117,8 +118,19 @@ export class StageExecutor {
       throw new Error(`stage ${stage.index} ends in repartition "${stage.output.id}" but has no route`);
     }
     this.fromTask = route ? { [fromTaskHeader]: String(route.fromTask) } : {};
-    for (const step of stage.steps)
+    for (const step of stage.steps) {
       if (step.kind === 'window') this.windows.set(step.id, new WindowOperator(step));
+      if (step.kind === 'process') {
+        this.specs.set(
+          step.id,
+          Object.entries(step.state).map(([name, spec]) => ({
+            name,
+            store: `${step.id}/${name}`,
+            map: spec.kind === 'map',
+          })),
+        );
+      }
+    }
     this.timed = stage.steps.flatMap((step, i) =>
       step.kind === 'window' || (step.kind === 'process' && step.onTimer) ? [i] : [],
     );
@@ -286,26 +298,10 @@ export class StageExecutor {
     stores: PartitionStores,
   ): Record<string, unknown> {
     const handles: Record<string, unknown> = {};
-    for (const { name, store, map } of this.stateSpecs(step)) {
+    for (const { name, store, map } of this.specs.get(step.id) ?? []) {
       handles[name] = map ? stores.mapState(store, key) : stores.valueState(store, key);
     }
     return handles;
-  }
-
-  /** A process step's state declarations with their store names, worked out once per step. */
-  private stateSpecs(
-    step: Extract<Step, { kind: 'process' }>,
-  ): { name: string; store: string; map: boolean }[] {
-    let specs = this.specs.get(step.id);
-    if (!specs) {
-      specs = Object.entries(step.state).map(([name, spec]) => ({
-        name,
-        store: `${step.id}/${name}`,
-        map: spec.kind === 'map',
-      }));
-      this.specs.set(step.id, specs);
-    }
-    return specs;
   }
 
   private timerService(
