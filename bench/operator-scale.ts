@@ -1,12 +1,19 @@
 /**
- * Operator scale benchmark (issue 3). For N StreamJobs of parallelism 2 it
+ * Operator scale benchmark (issues 3 and 12). For N StreamJobs of parallelism 2 it
  * measures, on the local harness:
  *   - baseline: a minimal client loop creating the same 2N pods directly (the
- *     API server's and node agent's own limit): time until all exist, until all are Ready;
+ *     API server's and the nodes' own limit): time until all exist, until all are Ready;
  *   - Weir: time from applying N StreamJobs until all 2N pods exist and every
  *     StreamJob is Running; the operator's peak RSS and CPU seconds; reconcile
- *     latency p50/p99 (from its histogram, interpolated within buckets).
- * Usage: source .weir/harness/env && node bench/operator-scale.ts --jobs 100 [--concurrency 16]
+ *     latency p50/p99 (from its histogram, interpolated within buckets);
+ *   - a restart of the operator with all N jobs present: time until its first pass
+ *     over every job is done, its RSS, and the writes it made (from the API
+ *     server's request counters), which should be none.
+ * With --kwok the pods run on kwok's simulated nodes (bench/kwok.ts) instead of the
+ * harness's node agent, so thousands of jobs fit on 2 cores. The operator runs from
+ * its build in dist/ (what the image runs; built here), or with --operator source
+ * from this checkout's TypeScript.
+ * Usage: source .weir/harness/env && node bench/operator-scale.ts --jobs 1000 --kwok [--concurrency 16]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -24,12 +31,26 @@ import { startOperator } from '../e2e/support/operator.ts';
 import { applyCrd, standinJob } from '../e2e/support/streamjobs.ts';
 import type { StreamJob } from '../src/api/streamjob.ts';
 import { taskManagerPod, tokenSecret } from '../src/operator/deploy/taskmanager-pod.ts';
+import { type KwokNodes, startKwokNodes } from './kwok.ts';
 
 const { values } = parseArgs({
-  options: { jobs: { type: 'string', default: '100' }, concurrency: { type: 'string', default: '16' } },
+  options: {
+    jobs: { type: 'string', default: '100' },
+    concurrency: { type: 'string', default: '16' },
+    kwok: { type: 'boolean', default: false },
+    'pods-per-node': { type: 'string', default: '1000' },
+    operator: { type: 'string', default: 'dist' },
+  },
 });
 const jobCount = Number(values.jobs);
 const concurrency = Number(values.concurrency);
+const podsPerNode = Number(values['pods-per-node']);
+const operatorBuild = values.operator;
+if (!Number.isInteger(jobCount) || jobCount < 1)
+  throw new Error(`--jobs must be a positive integer, got ${values.jobs}`);
+if (operatorBuild !== 'dist' && operatorBuild !== 'source') {
+  throw new Error(`--operator must be dist or source, got ${operatorBuild}`);
+}
 const parallelism = 2;
 const image = 'weir-bench/tiny-taskmanager';
 const root = join(import.meta.dirname, '..');
@@ -88,8 +109,11 @@ async function countPods(
   return count;
 }
 
+/** Where the pods go: the harness's nodes, or kwok's (a node selector and a toleration of their taint). */
+type Placement = Pick<KwokNodes, 'nodeSelector' | 'tolerations'> | undefined;
+
 /** The same pods the operator would create, but from a plain loop. */
-async function baseline(cluster: ReturnType<typeof connect>) {
+async function baseline(cluster: ReturnType<typeof connect>, placement: Placement) {
   const namespace = await createTestNamespace(cluster, 'bench-baseline');
   const pods = jobCount * parallelism;
   // A job object only to feed the pod builder; it is never applied.
@@ -112,6 +136,7 @@ async function baseline(cluster: ReturnType<typeof connect>) {
         retained: 3,
       },
       restartStrategy: { type: 'exponential-delay' },
+      ...(placement ? { taskManager: { terminationGracePeriodSeconds: 30, ...placement } } : {}),
       failoverStrategy: 'region',
       state: 'running',
       restartNonce: 0,
@@ -192,17 +217,23 @@ function quantile(metrics: string, q: number): number {
   return Number.NaN;
 }
 
-async function weir(cluster: ReturnType<typeof connect>) {
-  await applyCrd();
-  const namespace = await createTestNamespace(cluster, 'bench-weir');
-  const operator = await startOperator({
-    name: `${namespace}`,
+function startBenchOperator(namespace: string, name: string) {
+  return startOperator({
+    name,
     watchNamespaces: [namespace],
     leaseName: 'weir-operator',
     leaseNamespace: namespace,
+    build: operatorBuild as 'dist' | 'source',
+    readyTimeoutMs: 5 * 60_000,
     // The chart's default, not the tests' 2 s: the bench measures what a deployment would do.
     env: { WEIR_STATUS_POLL_INTERVAL: '30s' },
   });
+}
+
+async function weir(cluster: ReturnType<typeof connect>, placement: Placement) {
+  await applyCrd();
+  const namespace = await createTestNamespace(cluster, 'bench-weir');
+  const operator = await startBenchOperator(namespace, namespace);
   const pid = operator.process.pid ?? 0;
   const before = procStats(pid);
   const api = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
@@ -216,7 +247,11 @@ async function weir(cluster: ReturnType<typeof connect>) {
         version: 'v1alpha1',
         plural: 'streamjobs',
         namespace,
-        body: standinJob(`job-${i}`, { image, parallelism }),
+        body: standinJob(`job-${i}`, {
+          image,
+          parallelism,
+          ...(placement ? { taskManager: { terminationGracePeriodSeconds: 30, ...placement } } : {}),
+        }),
       });
     },
   );
@@ -245,6 +280,7 @@ async function weir(cluster: ReturnType<typeof connect>) {
   const after = procStats(pid);
   const metrics = await operator.metrics();
   await operator.stop();
+  const restart = await restartWithAllJobs(namespace);
   await cleanUp(cluster, namespace);
   return {
     podsExist: podsExistAt,
@@ -253,17 +289,83 @@ async function weir(cluster: ReturnType<typeof connect>) {
     peakRssMiB: after.peakRssMiB,
     p50: quantile(metrics, 0.5),
     p99: quantile(metrics, 0.99),
+    restart,
   };
 }
 
+/** Writes by verb and resource, from the API server's own request counters (all clients). */
+function apiServerWrites(): Map<string, number> {
+  const text = execFileSync('kubectl', ['get', '--raw', '/metrics'], {
+    maxBuffer: 256 * 1024 * 1024,
+  }).toString();
+  const writes = new Map<string, number>();
+  for (const [, labels, value] of text.matchAll(/^apiserver_request_total\{([^}]*)\} (\S+)$/gm)) {
+    const label = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(labels ?? '')?.[1] ?? '';
+    const verb = label('verb');
+    if (!['POST', 'PUT', 'PATCH', 'DELETE', 'DELETECOLLECTION', 'APPLY'].includes(verb)) continue;
+    const resource = label('subresource')
+      ? `${label('resource')}/${label('subresource')}`
+      : label('resource');
+    const key = `${verb} ${resource}`;
+    writes.set(key, (writes.get(key) ?? 0) + Number(value));
+  }
+  return writes;
+}
+
+/**
+ * Starts a new operator while all jobs run, and waits until it has reconciled every job once and its
+ * queue is empty. The writes it makes meanwhile (to StreamJobs, pods, Secrets, Events) are counted;
+ * kwok's pod status patches and every Lease renewal are other clients' and left out.
+ */
+async function restartWithAllJobs(namespace: string) {
+  const counted = (key: string) => /^(\w+) (streamjobs(\/status)?|pods|secrets|events) \d+$/.test(key);
+  const before = apiServerWrites();
+  const started = performance.now();
+  const operator = await startBenchOperator(namespace, `${namespace}-restart`);
+  const synced = performance.now() - started;
+  const reconciled = (metrics: string) =>
+    Number(/^weir_reconcile_duration_seconds_count\{result="success"\} (\d+)/m.exec(metrics)?.[1] ?? 0);
+  let metrics = '';
+  await poll('the restarted operator to reconcile every job', 20 * 60_000, async () => {
+    metrics = await operator.metrics();
+    return reconciled(metrics) >= jobCount && /^weir_workqueue_depth 0$/m.test(metrics);
+  });
+  const passDone = performance.now() - started;
+  const stats = procStats(operator.process.pid ?? 0);
+  await operator.stop();
+  const after = apiServerWrites();
+  const writes: Record<string, number> = {};
+  for (const [key, count] of after) {
+    const made = count - (before.get(key) ?? 0);
+    if (made > 0 && counted(key)) writes[key] = made;
+  }
+  progress(`restart: synced after ${seconds(synced)}s, every job reconciled after ${seconds(passDone)}s`);
+  return { syncedS: seconds(synced), passDoneS: seconds(passDone), peakRssMiB: stats.peakRssMiB, writes };
+}
+
 buildTinyTaskManager();
+if (operatorBuild === 'dist') {
+  progress('building the operator into dist/ (tsc -p tsconfig.build.json)');
+  execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', join(root, 'tsconfig.build.json')], {
+    stdio: 'inherit',
+  });
+}
 const cluster = connect();
-process.stderr.write(`==> operator scale benchmark: ${jobCount} StreamJobs × parallelism ${parallelism}\n`);
-const base = await baseline(cluster);
-const result = await weir(cluster);
+process.stderr.write(
+  `==> operator scale benchmark: ${jobCount} StreamJobs × parallelism ${parallelism}, operator from ${operatorBuild}, ${values.kwok ? 'kwok nodes' : 'harness nodes'}\n`,
+);
+const kwok = values.kwok
+  ? await startKwokNodes(cluster, Math.ceil((jobCount * parallelism) / podsPerNode), podsPerNode)
+  : undefined;
+const placement = kwok ? { nodeSelector: kwok.nodeSelector, tolerations: kwok.tolerations } : undefined;
+const base = await baseline(cluster, placement);
+const result = await weir(cluster, placement);
+await kwok?.stop();
 const row = {
   jobs: jobCount,
   pods: jobCount * parallelism,
+  nodes: kwok ? 'kwok' : 'harness',
+  operator: operatorBuild,
   baselineCreatedS: seconds(base.created),
   baselineReadyS: seconds(base.ready),
   weirPodsExistS: seconds(result.podsExist),
@@ -274,5 +376,9 @@ const row = {
   operatorCpuSeconds: result.cpuSeconds,
   reconcileP50ms: Math.round(result.p50 * 10000) / 10,
   reconcileP99ms: Math.round(result.p99 * 10000) / 10,
+  restartSyncedS: result.restart.syncedS,
+  restartAllReconciledS: result.restart.passDoneS,
+  restartPeakRssMiB: result.restart.peakRssMiB,
+  restartWrites: result.restart.writes,
 };
 process.stdout.write(`${JSON.stringify(row)}\n`);

@@ -3,11 +3,11 @@
 # package managers have their downloads, in a scratch copy of this checkout with
 # an empty cache: Node, hadolint, `npm ci` (compiles the Kafka client), Kafka's
 # classpath from Maven, the PKI, and the Go wrapper modules up to the compile
-# (kube-apiserver & co., etcd, helm, MinIO). Each step then runs a second time
-# and must take its cached path. Only the download caches are shared: Go
-# modules, the Maven repository, npm's and pip's caches. `npm test` runs it
-# under CI=true, so a step that only works on a warm machine fails CI, not a
-# new user. Usage: scripts/cold-check.sh   (about 3 minutes on 2 cores)
+# (kube-apiserver & co., etcd, helm, MinIO, and the scale benchmark's kwok).
+# Each step then runs a second time and must take its cached path. Only the
+# download caches are shared: Go modules, the Maven repository, npm's and pip's
+# caches. `npm test` runs it under CI=true, so a step that only works on a warm
+# machine fails CI, not a new user. Usage: scripts/cold-check.sh   (about 3 minutes on 2 cores)
 source "$(dirname "$0")/../e2e/harness/lib.sh"
 root="$WEIR_ROOT"
 started=$(date +%s)
@@ -81,10 +81,11 @@ step "cold check: Go wrapper modules and module resolution (no compile)"
 export WEIR_PREPARE_ONLY=1
 run_step kubernetes bash "$checkout/e2e/harness/build-kubernetes.sh"
 expect_in kubernetes "packages resolve" "resolve the Kubernetes commands"
-run_step go-tools bash "$checkout/e2e/harness/build-go-tools.sh" etcd helm minio
+run_step go-tools bash "$checkout/e2e/harness/build-go-tools.sh" etcd helm minio kwok
 expect_in go-tools "etcd $ETCD_VERSION: building" "prepare etcd's wrapper module"
 expect_in go-tools "helm $HELM_VERSION: resolving" "resolve helm"
 expect_in go-tools "minio $MINIO_VERSION: resolving" "resolve MinIO"
+expect_in go-tools "kwok $KWOK_VERSION: resolving" "resolve kwok (the operator scale benchmark's nodes)"
 unset WEIR_PREPARE_ONLY
 done_step
 

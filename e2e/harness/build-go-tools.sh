@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds etcd, helm and MinIO from the Go module proxy, each cached under
-# ~/.cache/weir/<name>/<version>/bin. Usage: build-go-tools.sh [etcd|helm|minio]...
+# Builds etcd, helm and MinIO (and, on request, kwok) from the Go module proxy,
+# each cached under ~/.cache/weir/<name>/<version>/bin.
+# Usage: build-go-tools.sh [etcd|helm|minio|kwok]...
 # With WEIR_PREPARE_ONLY=1 each tool runs its cache-miss path up to the compile
 # (module resolution, wrapper module, version flags) and stops there
 # (scripts/cold-check.sh).
@@ -84,6 +85,7 @@ for t in "${targets[@]}"; do
     etcd) build_etcd ;;
     helm) build_helm ;;
     minio) build_with_go_install minio "$MINIO_VERSION" github.com/minio/minio "-s -w" ;;
-    *) die "unknown tool '$t' (expected etcd, helm or minio)" ;;
+    kwok) build_with_go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok "-s -w" ;;
+    *) die "unknown tool '$t' (expected etcd, helm, minio or kwok)" ;;
   esac
 done

@@ -40,6 +40,10 @@ export async function startOperator(options: {
   leaseName: string;
   leaseNamespace: string;
   env?: Record<string, string>;
+  /** The operator's entry: this checkout's source (the default, as `npm run operator`) or its build in dist/. */
+  build?: 'source' | 'dist';
+  /** How long its caches may take to fill before /readyz answers (the first list of every object). */
+  readyTimeoutMs?: number;
 }): Promise<OperatorProcess> {
   const port = await freePort();
   const logDir = join(process.env.WEIR_HARNESS_LOGS ?? join(root, '.weir'), 'operator');
@@ -52,7 +56,9 @@ export async function startOperator(options: {
   } catch {
     // a new file: this process's lines start at 0
   }
-  const child = spawn(process.execPath, [join(root, 'src', 'cli', 'weir.ts'), 'operator'], {
+  const entry =
+    options.build === 'dist' ? join(root, 'dist', 'cli', 'weir.js') : join(root, 'src', 'cli', 'weir.ts');
+  const child = spawn(process.execPath, [entry, 'operator'], {
     env: {
       ...process.env,
       WEIR_WATCH_NAMESPACES: options.watchNamespaces.join(','),
@@ -69,11 +75,15 @@ export async function startOperator(options: {
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await waitFor(`operator ${options.name} to be ready (log: ${logFile})`, 30_000, async () => {
-    if (child.exitCode !== null) throw new Error(`operator exited with ${child.exitCode}; see ${logFile}`);
-    const response = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
-    return response?.ok;
-  });
+  await waitFor(
+    `operator ${options.name} to be ready (log: ${logFile})`,
+    options.readyTimeoutMs ?? 30_000,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`operator exited with ${child.exitCode}; see ${logFile}`);
+      const response = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+      return response?.ok;
+    },
+  );
   return {
     process: child,
     port,

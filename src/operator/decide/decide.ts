@@ -99,7 +99,7 @@ export function decide(
     previous,
     status: structuredClone(previous),
     events: [],
-    actions: [{ kind: 'ensureTokenSecret' }],
+    actions: [],
     requeue: (ms) => {
       if (ms !== undefined) requeueAfterMs = Math.max(1, Math.min(requeueAfterMs ?? ms, ms));
     },
@@ -236,7 +236,10 @@ function failuresAndPods(pass: Pass, upgrade: UpgradeDecision, deployedSpec: Str
       plan.deleteAll(observation.pods, 'Suspended');
       if (status.restarts) delete status.restarts.nextRestartAt;
     } else {
-      pass.actions.push(...createPods(pass, plan, wanted, hash));
+      const creates = createPods(pass, plan, wanted, hash);
+      // The pods mount the job's token Secret: it is ensured only when pods are made, so a restarted
+      // operator passing over thousands of running jobs sends no create per job.
+      if (creates.length) pass.actions.push({ kind: 'ensureTokenSecret' }, ...creates);
     }
   }
   pass.actions.push(...plan.deletions);
