@@ -32,6 +32,7 @@ import { applyCrd, standinJob } from '../e2e/support/streamjobs.ts';
 import type { StreamJob } from '../src/api/streamjob.ts';
 import { taskManagerPod, tokenSecret } from '../src/operator/deploy/taskmanager-pod.ts';
 import { type KwokNodes, startKwokNodes } from './kwok.ts';
+import { createMemoryCgroup, type MemoryCgroup } from './memory-cgroup.ts';
 
 const { values } = parseArgs({
   options: {
@@ -40,12 +41,17 @@ const { values } = parseArgs({
     kwok: { type: 'boolean', default: false },
     'pods-per-node': { type: 'string', default: '1000' },
     operator: { type: 'string', default: 'dist' },
+    // The operator runs in a memory cgroup with this limit, as in a pod with resources.limits.memory; 0: none.
+    'memory-limit': { type: 'string', default: '256' },
+    // Leaves the StreamJobs, their pods and kwok running at the end, for profiling an operator by hand.
+    keep: { type: 'boolean', default: false },
   },
 });
 const jobCount = Number(values.jobs);
 const concurrency = Number(values.concurrency);
 const podsPerNode = Number(values['pods-per-node']);
 const operatorBuild = values.operator;
+const memoryLimitMiB = Number(values['memory-limit']);
 if (!Number.isInteger(jobCount) || jobCount < 1)
   throw new Error(`--jobs must be a positive integer, got ${values.jobs}`);
 if (operatorBuild !== 'dist' && operatorBuild !== 'source') {
@@ -217,9 +223,12 @@ function quantile(metrics: string, q: number): number {
   return Number.NaN;
 }
 
-function startBenchOperator(namespace: string, name: string) {
-  return startOperator({
+/** The operator, in a memory cgroup of its own when a limit is set. */
+async function startBenchOperator(namespace: string, name: string) {
+  const cgroup = memoryLimitMiB > 0 ? createMemoryCgroup(`weir-${name}`, memoryLimitMiB) : undefined;
+  const operator = await startOperator({
     name,
+    ...(cgroup ? { prefix: cgroup.prefix } : {}),
     watchNamespaces: [namespace],
     leaseName: 'weir-operator',
     leaseNamespace: namespace,
@@ -228,12 +237,28 @@ function startBenchOperator(namespace: string, name: string) {
     // The chart's default, not the tests' 2 s: the bench measures what a deployment would do.
     env: { WEIR_STATUS_POLL_INTERVAL: '30s' },
   });
+  return { operator, cgroup };
+}
+
+/** Memory as a pod's limit sees it: peak charged to the cgroup, reclaims at the limit, OOM kills. */
+function memoryOf(cgroup: MemoryCgroup | undefined) {
+  if (!cgroup) return {};
+  const usage = cgroup.usage();
+  cgroup.remove();
+  return { cgroupPeakMiB: usage.peakMiB, limitHits: usage.limitHits, oomKills: usage.oomKills };
+}
+
+function alive(operator: { process: { exitCode: number | null; signalCode: string | null } }, what: string) {
+  const { exitCode, signalCode } = operator.process;
+  if (exitCode !== null || signalCode !== null) {
+    throw new Error(`the operator exited (${signalCode ?? `code ${exitCode}`}) while ${what}; see its log`);
+  }
 }
 
 async function weir(cluster: ReturnType<typeof connect>, placement: Placement) {
   await applyCrd();
   const namespace = await createTestNamespace(cluster, 'bench-weir');
-  const operator = await startBenchOperator(namespace, namespace);
+  const { operator, cgroup } = await startBenchOperator(namespace, namespace);
   const pid = operator.process.pid ?? 0;
   const before = procStats(pid);
   const api = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
@@ -259,6 +284,7 @@ async function weir(cluster: ReturnType<typeof connect>, placement: Placement) {
   let podsExistAt = 0;
   let lastReport = 0;
   await poll(`${jobCount} StreamJobs Running`, 20 * 60_000, async () => {
+    alive(operator, 'the jobs started');
     if (!podsExistAt && (await countPods(cluster, namespace, false)) === jobCount * parallelism) {
       podsExistAt = performance.now() - started;
       progress(`weir: all ${jobCount * parallelism} pods exist after ${seconds(podsExistAt)}s`);
@@ -280,8 +306,10 @@ async function weir(cluster: ReturnType<typeof connect>, placement: Placement) {
   const after = procStats(pid);
   const metrics = await operator.metrics();
   await operator.stop();
+  const memory = memoryOf(cgroup);
   const restart = await restartWithAllJobs(namespace);
-  await cleanUp(cluster, namespace);
+  if (values.keep) progress(`kept: namespace ${namespace} with ${jobCount} StreamJobs`);
+  else await cleanUp(cluster, namespace);
   return {
     podsExist: podsExistAt,
     allRunning,
@@ -289,6 +317,7 @@ async function weir(cluster: ReturnType<typeof connect>, placement: Placement) {
     peakRssMiB: after.peakRssMiB,
     p50: quantile(metrics, 0.5),
     p99: quantile(metrics, 0.99),
+    memory,
     restart,
   };
 }
@@ -321,18 +350,20 @@ async function restartWithAllJobs(namespace: string) {
   const counted = (key: string) => /^(\w+) (streamjobs(\/status)?|pods|secrets|events) \d+$/.test(key);
   const before = apiServerWrites();
   const started = performance.now();
-  const operator = await startBenchOperator(namespace, `${namespace}-restart`);
+  const { operator, cgroup } = await startBenchOperator(namespace, `${namespace}-restart`);
   const synced = performance.now() - started;
   const reconciled = (metrics: string) =>
     Number(/^weir_reconcile_duration_seconds_count\{result="success"\} (\d+)/m.exec(metrics)?.[1] ?? 0);
   let metrics = '';
   await poll('the restarted operator to reconcile every job', 20 * 60_000, async () => {
+    alive(operator, 'it passed over the jobs after a restart');
     metrics = await operator.metrics();
     return reconciled(metrics) >= jobCount && /^weir_workqueue_depth 0$/m.test(metrics);
   });
   const passDone = performance.now() - started;
   const stats = procStats(operator.process.pid ?? 0);
   await operator.stop();
+  const memory = memoryOf(cgroup);
   const after = apiServerWrites();
   const writes: Record<string, number> = {};
   for (const [key, count] of after) {
@@ -340,7 +371,13 @@ async function restartWithAllJobs(namespace: string) {
     if (made > 0 && counted(key)) writes[key] = made;
   }
   progress(`restart: synced after ${seconds(synced)}s, every job reconciled after ${seconds(passDone)}s`);
-  return { syncedS: seconds(synced), passDoneS: seconds(passDone), peakRssMiB: stats.peakRssMiB, writes };
+  return {
+    syncedS: seconds(synced),
+    passDoneS: seconds(passDone),
+    peakRssMiB: stats.peakRssMiB,
+    memory,
+    writes,
+  };
 }
 
 buildTinyTaskManager();
@@ -360,7 +397,13 @@ const kwok = values.kwok
 const placement = kwok ? { nodeSelector: kwok.nodeSelector, tolerations: kwok.tolerations } : undefined;
 const base = await baseline(cluster, placement);
 const result = await weir(cluster, placement);
-await kwok?.stop();
+if (values.keep) {
+  progress('kept: kwok runs until this process is stopped (Ctrl-C); the nodes stay until then');
+  process.once('SIGINT', () => void kwok?.stop().then(() => process.exit(0)));
+  process.once('SIGTERM', () => void kwok?.stop().then(() => process.exit(0)));
+} else {
+  await kwok?.stop();
+}
 const row = {
   jobs: jobCount,
   pods: jobCount * parallelism,
@@ -372,13 +415,16 @@ const row = {
   weirAllRunningS: seconds(result.allRunning),
   ratioPodsExist: Math.round((result.podsExist / base.created) * 100) / 100,
   ratioRunning: Math.round((result.allRunning / base.ready) * 100) / 100,
+  memoryLimitMiB: memoryLimitMiB || 'none',
   operatorPeakRssMiB: result.peakRssMiB,
+  operatorMemory: result.memory,
   operatorCpuSeconds: result.cpuSeconds,
   reconcileP50ms: Math.round(result.p50 * 10000) / 10,
   reconcileP99ms: Math.round(result.p99 * 10000) / 10,
   restartSyncedS: result.restart.syncedS,
   restartAllReconciledS: result.restart.passDoneS,
   restartPeakRssMiB: result.restart.peakRssMiB,
+  restartMemory: result.restart.memory,
   restartWrites: result.restart.writes,
 };
 process.stdout.write(`${JSON.stringify(row)}\n`);

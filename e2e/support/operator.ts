@@ -44,6 +44,8 @@ export async function startOperator(options: {
   build?: 'source' | 'dist';
   /** How long its caches may take to fill before /readyz answers (the first list of every object). */
   readyTimeoutMs?: number;
+  /** A command the operator runs under, e.g. one that puts it in a memory cgroup first. */
+  prefix?: string[];
 }): Promise<OperatorProcess> {
   const port = await freePort();
   const logDir = join(process.env.WEIR_HARNESS_LOGS ?? join(root, '.weir'), 'operator');
@@ -58,7 +60,8 @@ export async function startOperator(options: {
   }
   const entry =
     options.build === 'dist' ? join(root, 'dist', 'cli', 'weir.js') : join(root, 'src', 'cli', 'weir.ts');
-  const child = spawn(process.execPath, [entry, 'operator'], {
+  const [command, ...args] = [...(options.prefix ?? []), process.execPath, entry, 'operator'];
+  const child = spawn(command as string, args, {
     env: {
       ...process.env,
       WEIR_WATCH_NAMESPACES: options.watchNamespaces.join(','),

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api, KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { labels, managedBy, tokenSecretName } from '../api/constants.ts';
 import { apiVersion, group, kind, plural, type StreamJob, version } from '../api/streamjob.ts';
@@ -11,21 +11,24 @@ import { StreamJobController } from './controller/streamjob-controller.ts';
 import { startHealthServer } from './health-server.ts';
 import { EventRecorder, streamJobEventTarget } from './kube/event-recorder.ts';
 import { FinalizerPatcher } from './kube/finalizers.ts';
-import { objectKey } from './kube/informer.ts';
+import { type InformerOptions, objectKey } from './kube/informer.ts';
 import { InformerSet } from './kube/informer-set.ts';
 import { LeaderElector } from './kube/leader-election.ts';
+import { PooledKubeConfig } from './kube/pooled-kube-config.ts';
+import { podJobKey, slimNode, slimPod, slimStreamJob } from './kube/slim.ts';
 import { WorkQueue } from './kube/work-queue.ts';
 import { createMetrics } from './metrics.ts';
 import { StatusRecorder } from './status/status-recorder.ts';
 
 const config = loadConfig();
 const log = pino({ name: 'weir-operator', level: config.logLevel });
-const kubeConfig = new KubeConfig();
+const kubeConfig = new PooledKubeConfig();
 kubeConfig.loadFromDefault(); // KUBECONFIG out of cluster, the service account in a pod
-const informerOptions = (what: string) => ({
+const informerOptions = <T>(what: string, shape: Pick<InformerOptions<T>, 'transform' | 'indexBy'>) => ({
   resyncMs: 5 * 60_000,
   relistBackoff: { initialMs: 500, maxMs: 30_000 },
   onError: (error: unknown) => log.warn({ err: error, informer: what }, 'watch error; retrying'),
+  ...shape,
 });
 
 // Before anything else: without the key the operator could neither create job tokens nor call TaskManagers.
@@ -48,7 +51,7 @@ const jobs = new InformerSet<StreamJob>(
       ns ? `/apis/${group}/${version}/namespaces/${ns}/${plural}` : `/apis/${group}/${version}/${plural}`,
   },
   config.watchNamespaces,
-  informerOptions('streamjobs'),
+  informerOptions('streamjobs', { transform: slimStreamJob }),
 );
 const pods = new InformerSet<V1Pod>(
   kubeConfig,
@@ -59,13 +62,13 @@ const pods = new InformerSet<V1Pod>(
     labelSelector: `${labels.managedBy}=${managedBy}`,
   },
   config.watchNamespaces,
-  informerOptions('pods'),
+  informerOptions('pods', { transform: slimPod, indexBy: podJobKey }),
 );
 const nodes = new InformerSet<V1Node>(
   kubeConfig,
   { apiVersion: 'v1', kind: 'Node', collection: () => '/api/v1/nodes' },
   [],
-  informerOptions('nodes'),
+  informerOptions('nodes', { transform: slimNode }),
 );
 
 const metrics = createMetrics({
@@ -157,8 +160,8 @@ jobs.subscribe({
   },
 });
 const enqueueOwner = (pod: V1Pod) => {
-  const job = pod.metadata?.labels?.[labels.job];
-  if (job && pod.metadata?.namespace) queue.add(`${pod.metadata.namespace}/${job}`);
+  const job = podJobKey(pod);
+  if (job) queue.add(job);
 };
 pods.subscribe({ onAdd: enqueueOwner, onUpdate: enqueueOwner, onDelete: enqueueOwner });
 const nodeReady = (node: V1Node) => node.status?.conditions?.find((c) => c.type === 'Ready')?.status;

@@ -1,6 +1,7 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { labels } from '../../api/constants.ts';
 import type { ObservedNode, ObservedPod } from '../decide/observation.ts';
+import type { ObjectCache } from '../kube/informer-set.ts';
 
 function taskManagerStatus(pod: V1Pod) {
   return (
@@ -66,4 +67,18 @@ export function observeNode(node: V1Node): ObservedNode {
     ready: isReady,
     ...(!isReady && ready?.lastTransitionTime ? { notReadySince: new Date(ready.lastTransitionTime) } : {}),
   };
+}
+
+/** The nodes a job's pods run on, by name: a reconcile looks at those, not at every node of the cluster. */
+export function observeNodesOf(
+  pods: ObservedPod[],
+  nodes: Pick<ObjectCache<V1Node>, 'get'>,
+): Map<string, ObservedNode> {
+  const observed = new Map<string, ObservedNode>();
+  for (const pod of pods) {
+    if (!pod.nodeName || observed.has(pod.nodeName)) continue;
+    const node = nodes.get(pod.nodeName);
+    if (node) observed.set(pod.nodeName, observeNode(node));
+  }
+  return observed;
 }

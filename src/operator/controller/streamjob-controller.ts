@@ -1,6 +1,6 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { finalSavepointFinalizer, labels } from '../../api/constants.ts';
+import { finalSavepointFinalizer } from '../../api/constants.ts';
 import { parseDuration } from '../../api/duration.ts';
 import type { StreamJob } from '../../api/streamjob.ts';
 import type { TaskManagerPoller } from '../control/taskmanager-poller.ts';
@@ -18,7 +18,7 @@ import type { ReconcileResult } from '../kube/work-queue.ts';
 import type { OperatorMetrics } from '../metrics.ts';
 import type { StatusRecorder } from '../status/status-recorder.ts';
 import type { Actuator } from './act.ts';
-import { observeNode, observePod } from './observe.ts';
+import { observeNodesOf, observePod } from './observe.ts';
 
 export interface ControllerDeps {
   jobs: ObjectCache<StreamJob>;
@@ -86,12 +86,10 @@ export class StreamJobController {
     const { jobs, pods, nodes, status, actuator, log } = this.deps;
     const job = jobs.get(key);
     if (!job) return undefined;
-    const [namespace, name] = key.split('/') as [string, string];
     const jobLog = log.child({ job: key });
 
     const owned = pods
-      .list()
-      .filter((p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[labels.job] === name)
+      .indexed(key)
       .filter((p) => p.metadata?.ownerReferences?.some((o) => o.uid === job.metadata.uid))
       .map(observePod);
     if (job.metadata.deletionTimestamp) {
@@ -112,7 +110,7 @@ export class StreamJobController {
     const disposalOutcome = actuator.takeDisposalOutcome(job.metadata.uid ?? '');
     const observation = {
       pods: owned,
-      nodes: new Map(nodes.list().map((n) => [n.metadata?.name ?? '', observeNode(n)])),
+      nodes: observeNodesOf(owned, nodes),
       released: this.released.current(this.deps.now().getTime()),
       ...(checkpoints ? { checkpoints } : {}),
       ...(savepointOutcome ? { savepointOutcome } : {}),

@@ -6,6 +6,8 @@ import { apiServerListWatch, type ResourceSelector } from './list-watch.ts';
 export interface ObjectCache<T> {
   get(key: string): T | undefined;
   list(): T[];
+  /** The objects with this secondary key (the informer's `indexBy`). */
+  indexed(value: string): T[];
 }
 
 /**
@@ -24,7 +26,7 @@ export class InformerSet<T extends KubernetesObject> implements ObjectCache<T> {
       labelSelector?: string;
     },
     namespaces: string[],
-    options: InformerOptions,
+    options: InformerOptions<T>,
   ) {
     const scopes = namespaces.length ? namespaces : [undefined];
     this.informers = scopes.map((namespace) => {
@@ -65,5 +67,9 @@ export class InformerSet<T extends KubernetesObject> implements ObjectCache<T> {
 
   list(): T[] {
     return this.informers.flatMap((i) => i.list());
+  }
+
+  indexed(value: string): T[] {
+    return this.informers.flatMap((i) => i.indexed(value));
   }
 }

@@ -94,6 +94,42 @@ describe('Informer', () => {
     informer.stop();
   });
 
+  it('caches and delivers transformed objects, and keeps an index in step with adds, moves and deletes', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const source = new TestingListWatchSource();
+    const labelled = (name: string, rv: string, job: string) => ({
+      ...pod(name, rv),
+      metadata: { ...pod(name, rv).metadata, labels: { job }, managedFields: [{ manager: 'm' }] },
+    });
+    source.listResult = { items: [labelled('a', '1', 'x'), labelled('b', '2', 'x')], resourceVersion: '2' };
+    const informer = new Informer<KubernetesObject>(source, {
+      ...options,
+      transform: (o) => ({ ...o, metadata: { ...o.metadata, managedFields: undefined } }),
+      indexBy: (o) => o.metadata?.labels?.job,
+    });
+    const delivered: KubernetesObject[] = [];
+    informer.subscribe({ onAdd: (o) => delivered.push(o), onDelete: (o) => delivered.push(o) });
+    await informer.start();
+    const names = (value: string) =>
+      informer
+        .indexed(value)
+        .map((o) => o.metadata?.name)
+        .sort();
+    assert.deepEqual(names('x'), ['a', 'b']);
+    source.current.onEvent('MODIFIED', labelled('b', '3', 'y'));
+    assert.deepEqual(names('x'), ['a'], 'an object whose key changed leaves its old entry');
+    assert.deepEqual(names('y'), ['b']);
+    source.current.onEvent('DELETED', labelled('a', '4', 'x'));
+    source.current.onEvent('ADDED', labelled('c', '5', 'y'));
+    assert.deepEqual(names('x'), []);
+    assert.deepEqual(names('y'), ['b', 'c']);
+    assert.ok(
+      [...delivered, ...informer.list()].every((o) => o.metadata?.managedFields === undefined),
+      'handlers and the cache see only transformed objects',
+    );
+    informer.stop();
+  });
+
   it('applies watch events in order and tracks the resourceVersion', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const source = new TestingListWatchSource();

@@ -41,11 +41,18 @@ export interface InformerHandlers<T> {
   onDelete?(object: T): void;
 }
 
-export interface InformerOptions {
+export interface InformerOptions<T = KubernetesObject> {
   /** Re-delivers every cached object as an update, so missed work is retried. */
   resyncMs: number;
   relistBackoff: { initialMs: number; maxMs: number };
   onError?: (error: unknown) => void;
+  /**
+   * Applied to every object before it is cached or handed to handlers: it keeps only what the operator
+   * reads, so the cache of thousands of pods holds a fraction of what the API server sends.
+   */
+  transform?: (object: T) => T;
+  /** A secondary key (e.g. a pod's job); `indexed(value)` returns the cached objects that have it. */
+  indexBy?: (object: T) => string | undefined;
 }
 
 export function objectKey(object: KubernetesObject): string {
@@ -63,6 +70,7 @@ export function isResourceExpired(error: unknown): boolean {
 
 export class Informer<T extends KubernetesObject> {
   private readonly cache = new Map<string, T>();
+  private readonly index = new Map<string, Map<string, T>>();
   private readonly handlers: InformerHandlers<T>[] = [];
   private resourceVersion = '';
   private watchHandle: WatchHandle | undefined;
@@ -75,9 +83,9 @@ export class Informer<T extends KubernetesObject> {
   private generation = 0;
 
   private readonly source: ListWatchSource<T>;
-  private readonly options: InformerOptions;
+  private readonly options: InformerOptions<T>;
 
-  constructor(source: ListWatchSource<T>, options: InformerOptions) {
+  constructor(source: ListWatchSource<T>, options: InformerOptions<T>) {
     this.source = source;
     this.options = options;
   }
@@ -96,6 +104,12 @@ export class Informer<T extends KubernetesObject> {
 
   list(): T[] {
     return [...this.cache.values()];
+  }
+
+  /** The cached objects whose `indexBy` key is `value`; empty without an `indexBy` option. */
+  indexed(value: string): T[] {
+    const entries = this.index.get(value);
+    return entries ? [...entries.values()] : [];
   }
 
   /** Resolves once the first list is in the cache; later failures are retried in the background. */
@@ -134,19 +148,49 @@ export class Informer<T extends KubernetesObject> {
     for (const item of items) {
       const key = objectKey(item);
       seen.add(key);
-      this.upsert(key, item);
+      this.upsert(key, this.shape(item));
     }
     for (const [key, old] of this.cache) {
       if (!seen.has(key)) {
-        this.cache.delete(key);
+        this.remove(key, old);
         this.emit((h) => h.onDelete?.(old));
       }
     }
   }
 
+  private shape(item: T): T {
+    return this.options.transform ? this.options.transform(item) : item;
+  }
+
+  private store(key: string, item: T, previous: T | undefined): void {
+    this.cache.set(key, item);
+    const indexBy = this.options.indexBy;
+    if (!indexBy) return;
+    const before = previous ? indexBy(previous) : undefined;
+    const after = indexBy(item);
+    if (before !== undefined && before !== after) this.unindex(before, key);
+    if (after !== undefined) {
+      const entries = this.index.get(after) ?? new Map<string, T>();
+      entries.set(key, item);
+      this.index.set(after, entries);
+    }
+  }
+
+  private remove(key: string, old: T): void {
+    this.cache.delete(key);
+    const value = this.options.indexBy?.(old);
+    if (value !== undefined) this.unindex(value, key);
+  }
+
+  private unindex(value: string, key: string): void {
+    const entries = this.index.get(value);
+    entries?.delete(key);
+    if (entries?.size === 0) this.index.delete(value);
+  }
+
   private upsert(key: string, item: T): void {
     const previous = this.cache.get(key);
-    this.cache.set(key, item);
+    this.store(key, item, previous);
     if (!previous) {
       this.emit((h) => h.onAdd?.(item));
     } else if (previous.metadata?.resourceVersion !== item.metadata?.resourceVersion) {
@@ -178,17 +222,18 @@ export class Informer<T extends KubernetesObject> {
       this.restart(isResourceExpired(status) ? 'relist' : 'rewatch', status);
       return;
     }
-    const item = object as T;
-    if (item.metadata?.resourceVersion) this.resourceVersion = item.metadata.resourceVersion;
+    const received = object as T;
+    if (received.metadata?.resourceVersion) this.resourceVersion = received.metadata.resourceVersion;
     if (type === 'BOOKMARK') return;
-    const key = objectKey(item);
+    const key = objectKey(received);
     if (type === 'DELETED') {
-      const old = this.cache.get(key) ?? item;
-      this.cache.delete(key);
-      this.emit((h) => h.onDelete?.(old));
+      const old = this.cache.get(key);
+      if (old) this.remove(key, old);
+      const deleted = old ?? this.shape(received);
+      this.emit((h) => h.onDelete?.(deleted));
       return;
     }
-    this.upsert(key, item);
+    this.upsert(key, this.shape(received));
   }
 
   private onWatchClosed(error?: unknown): void {
