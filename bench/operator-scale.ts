@@ -262,6 +262,7 @@ async function weir(cluster: ReturnType<typeof connect>, placement: Placement) {
   const pid = operator.process.pid ?? 0;
   const before = procStats(pid);
   const api = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
+  const writesBefore = apiServerWrites();
   const started = performance.now();
   await inParallel(
     Array.from({ length: jobCount }, (_, i) => i),
@@ -305,6 +306,7 @@ async function weir(cluster: ReturnType<typeof connect>, placement: Placement) {
   const allRunning = performance.now() - started;
   const after = procStats(pid);
   const metrics = await operator.metrics();
+  const writes = writesSince(writesBefore, jobCount);
   await operator.stop();
   const memory = memoryOf(cgroup);
   const restart = await restartWithAllJobs(namespace);
@@ -318,6 +320,7 @@ async function weir(cluster: ReturnType<typeof connect>, placement: Placement) {
     p50: quantile(metrics, 0.5),
     p99: quantile(metrics, 0.99),
     memory,
+    writes,
     restart,
   };
 }
@@ -335,8 +338,19 @@ function apiServerWrites(): Map<string, number> {
     const resource = label('subresource')
       ? `${label('resource')}/${label('subresource')}`
       : label('resource');
-    const key = `${verb} ${resource}`;
+    const key = `${verb} ${resource} ${label('code')}`;
     writes.set(key, (writes.get(key) ?? 0) + Number(value));
+  }
+  return writes;
+}
+
+/** The operator's writes (StreamJobs, pods, Secrets, Events) since `before`, per job when `perJob` > 0. */
+function writesSince(before: Map<string, number>, perJob = 0): Record<string, number> {
+  const counted = (key: string) => /^(\w+) (streamjobs(\/status)?|pods|secrets|events) \d+$/.test(key);
+  const writes: Record<string, number> = {};
+  for (const [key, count] of apiServerWrites()) {
+    const made = count - (before.get(key) ?? 0);
+    if (made > 0 && counted(key)) writes[key] = perJob ? Math.round((made / perJob) * 100) / 100 : made;
   }
   return writes;
 }
@@ -347,7 +361,6 @@ function apiServerWrites(): Map<string, number> {
  * kwok's pod status patches and every Lease renewal are other clients' and left out.
  */
 async function restartWithAllJobs(namespace: string) {
-  const counted = (key: string) => /^(\w+) (streamjobs(\/status)?|pods|secrets|events) \d+$/.test(key);
   const before = apiServerWrites();
   const started = performance.now();
   const { operator, cgroup } = await startBenchOperator(namespace, `${namespace}-restart`);
@@ -364,12 +377,7 @@ async function restartWithAllJobs(namespace: string) {
   const stats = procStats(operator.process.pid ?? 0);
   await operator.stop();
   const memory = memoryOf(cgroup);
-  const after = apiServerWrites();
-  const writes: Record<string, number> = {};
-  for (const [key, count] of after) {
-    const made = count - (before.get(key) ?? 0);
-    if (made > 0 && counted(key)) writes[key] = made;
-  }
+  const writes = writesSince(before);
   progress(`restart: synced after ${seconds(synced)}s, every job reconciled after ${seconds(passDone)}s`);
   return {
     syncedS: seconds(synced),
@@ -419,6 +427,8 @@ const row = {
   operatorPeakRssMiB: result.peakRssMiB,
   operatorMemory: result.memory,
   operatorCpuSeconds: result.cpuSeconds,
+  // Writes per job in the Weir phase, by verb, resource and HTTP code; "POST streamjobs 201" is the bench's own.
+  writesPerJob: result.writes,
   reconcileP50ms: Math.round(result.p50 * 10000) / 10,
   reconcileP99ms: Math.round(result.p99 * 10000) / 10,
   restartSyncedS: result.restart.syncedS,

@@ -60,7 +60,11 @@ export class Actuator {
     if (entry?.outcome && entry.id !== awaitedId) this.savepoints.delete(uid);
   }
 
-  /** Carries out the actions in order. Pods are made from the deployed spec (status.deployment), which an upgrade moves. */
+  /**
+   * Carries out the actions in order; a run of pod creations (or deletions) goes at once, since those pods
+   * do not depend on each other. Pods are made from the deployed spec (status.deployment), which an
+   * upgrade moves.
+   */
   async apply(job: StreamJob, actions: Action[]): Promise<void> {
     const status = job.status ?? {};
     const deployed: StreamJob = status.deployment
@@ -69,31 +73,47 @@ export class Actuator {
     // New pods read the token Secret at start: make sure it exists then, even if it was deleted meanwhile
     // (the way to renew a token made with another key).
     if (actions.some((a) => a.kind === 'createPod')) this.secretsEnsured.delete(job.metadata.uid ?? '');
-    for (const action of actions) {
-      switch (action.kind) {
-        case 'triggerSavepoint':
-        case 'stopWithSavepoint':
-          this.triggerSavepoint(deployed, action);
-          break;
-        case 'disposeSavepoints':
-          this.disposeSavepoints(job, action);
-          break;
-        case 'ensureTokenSecret':
-          await this.ensureTokenSecret(job);
-          break;
-        case 'createPod':
-          await this.createPod(deployed, {
-            index: action.index,
-            runId: status.run?.id ?? '',
-            restartEpoch: status.restartEpoch ?? 0,
-            specHash: status.specHash ?? '',
-            ...(status.run?.restoredFrom ? { restoreSavepoint: status.run.restoredFrom } : {}),
-          });
-          break;
-        case 'deletePod':
-          await this.deletePod(job, action.name, action.force);
-          break;
+    for (let i = 0; i < actions.length; ) {
+      const kind = actions[i]?.kind;
+      let end = i + 1;
+      if (kind === 'createPod' || kind === 'deletePod') {
+        while (actions[end]?.kind === kind) end++;
       }
+      const results = await Promise.allSettled(
+        actions.slice(i, end).map((action) => this.applyOne(job, deployed, action)),
+      );
+      // Every request of the run has ended; the first failure is the reconcile's error.
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      i = end;
+    }
+  }
+
+  private async applyOne(job: StreamJob, deployed: StreamJob, action: Action): Promise<void> {
+    const status = job.status ?? {};
+    switch (action.kind) {
+      case 'triggerSavepoint':
+      case 'stopWithSavepoint':
+        this.triggerSavepoint(deployed, action);
+        return;
+      case 'disposeSavepoints':
+        this.disposeSavepoints(job, action);
+        return;
+      case 'ensureTokenSecret':
+        await this.ensureTokenSecret(job);
+        return;
+      case 'createPod':
+        await this.createPod(deployed, {
+          index: action.index,
+          runId: status.run?.id ?? '',
+          restartEpoch: status.restartEpoch ?? 0,
+          specHash: status.specHash ?? '',
+          ...(status.run?.restoredFrom ? { restoreSavepoint: status.run.restoredFrom } : {}),
+        });
+        return;
+      case 'deletePod':
+        await this.deletePod(job, action.name, action.force);
+        return;
     }
   }
 

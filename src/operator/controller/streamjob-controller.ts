@@ -119,7 +119,6 @@ export class StreamJobController {
     const decision = decide(job, observation, this.deps.now(), this.deps.decideOptions);
 
     const written = await status.record(job, decision.status);
-    if (written) await this.emit(job, decision.events, jobLog);
     const recorded: StreamJob = { ...job, status: decision.status };
     const nowMs = this.deps.now().getTime();
     for (const action of decision.actions) {
@@ -128,7 +127,11 @@ export class StreamJobController {
     const mutations = decision.actions.filter((a) => a.kind !== 'ensureTokenSecret');
     if (mutations.length) jobLog.debug({ actions: mutations }, 'acting');
     actuator.settleSavepoint(job.metadata.uid ?? '', awaitedSavepointId(decision.status));
-    await actuator.apply(recorded, decision.actions);
+    // The transition is recorded: its Events and the actions it asked for go at once.
+    await Promise.all([
+      written ? this.emit(job, decision.events, jobLog) : undefined,
+      actuator.apply(recorded, decision.actions),
+    ]);
     // The next poll of the TaskManagers is due then: come back for it, whatever else the decision asked.
     const requeues = [decision.requeueAfterMs, polled?.nextPollInMs].filter((ms) => ms !== undefined);
     return requeues.length ? { requeueAfterMs: Math.min(...requeues) } : undefined;

@@ -23,9 +23,10 @@ class TestingListWatchSource implements ListWatchSource<KubernetesObject> {
   lists = 0;
   watches: OpenWatch[] = [];
 
-  async list(): Promise<ListResult<KubernetesObject>> {
+  async list(shape: (object: KubernetesObject) => KubernetesObject): Promise<ListResult<KubernetesObject>> {
     this.lists++;
-    return structuredClone(this.listResult);
+    const { items, resourceVersion } = structuredClone(this.listResult);
+    return { items: items.map(shape), resourceVersion };
   }
 
   async watch(

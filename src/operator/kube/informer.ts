@@ -27,7 +27,8 @@ export interface WatchHandle {
 
 /** The two API calls an informer needs; a real one wraps the API server. */
 export interface ListWatchSource<T> {
-  list(): Promise<ListResult<T>>;
+  /** Lists every object, each passed through `shape` as its page arrives, so whole pages are not held. */
+  list(shape: (object: T) => T): Promise<ListResult<T>>;
   watch(
     resourceVersion: string,
     onEvent: (type: WatchEventType, object: T | WatchStatus) => void,
@@ -135,7 +136,7 @@ export class Informer<T extends KubernetesObject> {
     const generation = ++this.generation;
     this.watchHandle?.abort();
     this.watchHandle = undefined;
-    const result = await this.source.list();
+    const result = await this.source.list((item) => this.shape(item));
     if (this.stopped || generation !== this.generation) return;
     this.replace(result.items);
     this.resourceVersion = result.resourceVersion;
@@ -143,12 +144,13 @@ export class Informer<T extends KubernetesObject> {
     await this.startWatch(generation);
   }
 
+  /** Takes a list result, whose items are shaped already. */
   private replace(items: T[]): void {
     const seen = new Set<string>();
     for (const item of items) {
       const key = objectKey(item);
       seen.add(key);
-      this.upsert(key, this.shape(item));
+      this.upsert(key, item);
     }
     for (const [key, old] of this.cache) {
       if (!seen.has(key)) {

@@ -21,7 +21,7 @@ export function apiServerListWatch<T extends KubernetesObject>(
   const objects = KubernetesObjectApi.makeApiClient(kubeConfig);
   const watcher = new Watch(kubeConfig);
   return {
-    async list(): Promise<ListResult<T>> {
+    async list(shape): Promise<ListResult<T>> {
       const items: T[] = [];
       let continueToken: string | undefined;
       let resourceVersion = '';
@@ -39,7 +39,7 @@ export function apiServerListWatch<T extends KubernetesObject>(
           continueToken,
         );
         for (const item of page.items) {
-          items.push({ ...item, apiVersion: selector.apiVersion, kind: selector.kind });
+          items.push(shape({ ...item, apiVersion: selector.apiVersion, kind: selector.kind }));
         }
         continueToken = page.metadata?._continue || undefined;
         resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
