@@ -20,6 +20,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import { parse as parseYaml } from 'yaml';
 import {
   connect,
   createTestNamespace,
@@ -80,12 +81,18 @@ async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promi
   await Promise.all(workers);
 }
 
+/**
+ * Each poll lists every pod or StreamJob of the run: at thousands of jobs that is megabytes per poll, which
+ * would load the API server being measured, so the interval grows with the run (0.5 s at 250 jobs, 5 s cap).
+ */
+const pollIntervalMs = Math.min(5_000, 500 * Math.max(1, jobCount / 250));
+
 /** Polls until `done`; unlike the tests' waitFor, an error ends the benchmark at once. */
 async function poll(what: string, timeoutMs: number, done: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await done())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
   }
 }
 
@@ -223,6 +230,12 @@ function quantile(metrics: string, q: number): number {
   return Number.NaN;
 }
 
+/** The Node options the chart gives the operator (its heap as a share of the memory limit). */
+const chartValues = parseYaml(readFileSync(join(root, 'charts', 'weir', 'values.yaml'), 'utf8')) as {
+  heapPercent: number;
+};
+const chartNodeOptions = `--max-old-space-size-percentage=${chartValues.heapPercent}`;
+
 /** The operator, in a memory cgroup of its own when a limit is set. */
 async function startBenchOperator(namespace: string, name: string) {
   const cgroup = memoryLimitMiB > 0 ? createMemoryCgroup(`weir-${name}`, memoryLimitMiB) : undefined;
@@ -234,8 +247,8 @@ async function startBenchOperator(namespace: string, name: string) {
     leaseNamespace: namespace,
     build: operatorBuild as 'dist' | 'source',
     readyTimeoutMs: 5 * 60_000,
-    // The chart's default, not the tests' 2 s: the bench measures what a deployment would do.
-    env: { WEIR_STATUS_POLL_INTERVAL: '30s' },
+    // The chart's defaults, not the tests' 2 s poll: the bench measures what a deployment would do.
+    env: { WEIR_STATUS_POLL_INTERVAL: '30s', NODE_OPTIONS: chartNodeOptions },
   });
   return { operator, cgroup };
 }
