@@ -15,7 +15,13 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CoordinationV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import {
+  CoordinationV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { type Cluster, connect, createTestNamespace, deleteNamespace } from '../e2e/support/cluster.ts';
 import { type OperatorProcess, startOperator } from '../e2e/support/operator.ts';
 import { applyCrd, standinJob } from '../e2e/support/streamjobs.ts';
@@ -119,26 +125,29 @@ async function measure(cluster: Cluster, kwok: KwokNodes, lease: (typeof setting
       const leader = operators[leaderIndex] as OperatorProcess;
       const killedAt = Date.now();
       await leader.stop('SIGKILL');
-      await cluster.core.patchNamespacedPodStatus({
-        namespace,
-        name: pod.metadata?.name ?? '',
-        body: {
-          status: {
-            phase: 'Failed',
-            conditions: [{ type: 'Ready', status: 'False' }],
-            containerStatuses: [
-              {
-                name: 'taskmanager',
-                image: 'weir-bench/none',
-                imageID: '',
-                ready: false,
-                restartCount: 0,
-                state: { terminated: { exitCode: 137, reason: 'Error' } },
-              },
-            ],
+      await cluster.core.patchNamespacedPodStatus(
+        {
+          namespace,
+          name: pod.metadata?.name ?? '',
+          body: {
+            status: {
+              phase: 'Failed',
+              conditions: [{ type: 'Ready', status: 'False' }],
+              containerStatuses: [
+                {
+                  name: 'taskmanager',
+                  image: 'weir-bench/none',
+                  imageID: '',
+                  ready: false,
+                  restartCount: 0,
+                  state: { terminated: { exitCode: 137, reason: 'Error' } },
+                },
+              ],
+            },
           },
         },
-      });
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
       const timeout = Number.parseInt(lease.duration, 10) * 1000 + 60_000;
       await until('a replacement pod Ready', timeout, () => readyPod(pod.metadata?.uid));
       const replaced = Date.now() - killedAt;

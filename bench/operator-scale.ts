@@ -44,6 +44,12 @@ const { values } = parseArgs({
     operator: { type: 'string', default: 'dist' },
     // The operator runs in a memory cgroup with this limit, as in a pod with resources.limits.memory; 0: none.
     'memory-limit': { type: 'string', default: '256' },
+    // Skips the raw-client baseline (no ratios), for profiling the operator alone.
+    'skip-baseline': { type: 'boolean', default: false },
+    // The operator's reconcile concurrency (WEIR_OPERATOR_CONCURRENCY); the chart's value if not given.
+    'operator-concurrency': { type: 'string', default: '' },
+    // Extra Node options for the operator, after the chart's (e.g. --heapsnapshot-near-heap-limit=1).
+    'operator-node-options': { type: 'string', default: '' },
     // Leaves the StreamJobs, their pods and kwok running at the end, for profiling an operator by hand.
     keep: { type: 'boolean', default: false },
   },
@@ -233,7 +239,9 @@ function quantile(metrics: string, q: number): number {
 /** The Node options the chart gives the operator (its heap as a share of the memory limit). */
 const chartValues = parseYaml(readFileSync(join(root, 'charts', 'weir', 'values.yaml'), 'utf8')) as {
   heapPercent: number;
+  concurrency: number;
 };
+const operatorConcurrency = values['operator-concurrency'] || String(chartValues.concurrency);
 const chartNodeOptions = `--max-old-space-size-percentage=${chartValues.heapPercent}`;
 
 /** The operator, in a memory cgroup of its own when a limit is set. */
@@ -248,7 +256,11 @@ async function startBenchOperator(namespace: string, name: string) {
     build: operatorBuild as 'dist' | 'source',
     readyTimeoutMs: 5 * 60_000,
     // The chart's defaults, not the tests' 2 s poll: the bench measures what a deployment would do.
-    env: { WEIR_STATUS_POLL_INTERVAL: '30s', NODE_OPTIONS: chartNodeOptions },
+    env: {
+      WEIR_STATUS_POLL_INTERVAL: '30s',
+      WEIR_OPERATOR_CONCURRENCY: operatorConcurrency,
+      NODE_OPTIONS: `${chartNodeOptions} ${values['operator-node-options']}`.trim(),
+    },
   });
   return { operator, cgroup };
 }
@@ -271,6 +283,17 @@ function alive(operator: { process: { exitCode: number | null; signalCode: strin
 async function weir(cluster: ReturnType<typeof connect>, placement: Placement) {
   await applyCrd();
   const namespace = await createTestNamespace(cluster, 'bench-weir');
+  try {
+    return await measureWeir(cluster, placement, namespace);
+  } catch (error) {
+    // While kwok still runs, so its pods can go; a failed run leaves nothing behind for the next.
+    progress(`failed; removing namespace ${namespace}`);
+    await cleanUp(cluster, namespace).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function measureWeir(cluster: ReturnType<typeof connect>, placement: Placement, namespace: string) {
   const { operator, cgroup } = await startBenchOperator(namespace, namespace);
   const pid = operator.process.pid ?? 0;
   const before = procStats(pid);
@@ -416,8 +439,13 @@ const kwok = values.kwok
   ? await startKwokNodes(cluster, Math.ceil((jobCount * parallelism) / podsPerNode), podsPerNode)
   : undefined;
 const placement = kwok ? { nodeSelector: kwok.nodeSelector, tolerations: kwok.tolerations } : undefined;
-const base = await baseline(cluster, placement);
-const result = await weir(cluster, placement);
+const base = values['skip-baseline']
+  ? { created: Number.NaN, ready: Number.NaN }
+  : await baseline(cluster, placement);
+const result = await weir(cluster, placement).catch(async (error: unknown) => {
+  await kwok?.stop();
+  throw error;
+});
 if (values.keep) {
   progress('kept: kwok runs until this process is stopped (Ctrl-C); the nodes stay until then');
   process.once('SIGINT', () => void kwok?.stop().then(() => process.exit(0)));
@@ -430,6 +458,7 @@ const row = {
   pods: jobCount * parallelism,
   nodes: kwok ? 'kwok' : 'harness',
   operator: operatorBuild,
+  operatorConcurrency: Number(operatorConcurrency),
   baselineCreatedS: seconds(base.created),
   baselineReadyS: seconds(base.ready),
   weirPodsExistS: seconds(result.podsExist),

@@ -38,10 +38,11 @@ class TestingTaskManagers {
   readonly fetch = (): Promise<TaskManagerReport> => new Promise((resolve) => this.pending.push(resolve));
 }
 
-function poller(now: () => Date) {
+function poller(now: () => Date, maxConcurrentRequests?: number) {
   const requeued: string[] = [];
   const taskManagers = new TestingTaskManagers();
   const p = new TaskManagerPoller({
+    ...(maxConcurrentRequests ? { maxConcurrentRequests } : {}),
     fetchStatus: taskManagers.fetch,
     key: Buffer.alloc(32, 1),
     minIntervalMs: 5_000,
@@ -54,6 +55,25 @@ function poller(now: () => Date) {
 }
 
 describe('TaskManagerPoller', () => {
+  it('keeps at most its limit of status requests in flight over all jobs; the others wait their turn', async () => {
+    const { p, taskManagers, requeued } = poller(() => new Date(0), 2);
+    const jobs = ['a', 'b', 'c'].map((name, i) => ({
+      ...job,
+      metadata: { ...job.metadata, name, uid: `u-${name}` },
+      pods: [pod({ name: `${name}-tm-0`, podIP: `10.0.0.${i + 1}` })],
+    }));
+    for (const j of jobs) p.observe(j, j.pods);
+    await answered();
+    assert.equal(taskManagers.pending.length, 2, 'two asked, the third waits for a slot');
+    const report: TaskManagerReport = { runId: 'r1', tasks: [] };
+    taskManagers.pending.shift()?.(report);
+    await answered();
+    assert.equal(taskManagers.pending.length, 2, 'the answer handed its slot to the waiting job');
+    for (const answer of taskManagers.pending.splice(0)) answer(report);
+    await answered();
+    assert.deepEqual(requeued.sort(), ['a', 'b', 'c']);
+  });
+
   it('asks for no requeue while no pod can be asked, however long since the last poll', () => {
     const { p } = poller(() => new Date(0));
     assert.deepEqual(p.observe(job, []), { reports: undefined, nextPollInMs: undefined });

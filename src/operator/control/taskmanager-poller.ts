@@ -3,6 +3,7 @@ import type { StreamJob, StreamJobSpec } from '../../api/streamjob.ts';
 import type { ObservedPod } from '../decide/observation.ts';
 import { nextPollDelayMs, type ObservedTaskReport, progressTiming } from '../decide/progress.ts';
 import { jobToken } from './job-token.ts';
+import { RequestSlots } from './request-slots.ts';
 import { fetchTaskManagerStatus } from './taskmanager-client.ts';
 
 export interface TaskManagerPollerOptions {
@@ -14,6 +15,8 @@ export interface TaskManagerPollerOptions {
    */
   minIntervalMs: number;
   timeoutMs: number;
+  /** Status requests in flight at most, over all jobs (RequestSlots); 64 unless a test sets it. */
+  maxConcurrentRequests?: number;
   now: () => Date;
   log: Logger;
   /**
@@ -42,9 +45,11 @@ export class TaskManagerPoller {
   private readonly latest = new Map<string, { runId: string; tasks: ObservedTaskReport[] }>();
   /** "<job uid> <error code>" already logged at warn, so a broken job does not repeat itself every poll. */
   private readonly warned = new Set<string>();
+  private readonly slots: RequestSlots;
 
   constructor(options: TaskManagerPollerOptions) {
     this.options = options;
+    this.slots = new RequestSlots(options.maxConcurrentRequests ?? 64);
   }
 
   /**
@@ -95,12 +100,14 @@ export class TaskManagerPoller {
   ): Promise<ObservedTaskReport[] | undefined> {
     const uid = job.metadata.uid ?? '';
     const token = jobToken(this.options.key, job);
-    const log = this.options.log.child({ job: `${job.metadata.namespace}/${job.metadata.name}` });
+    const log = () => this.options.log.child({ job: `${job.metadata.namespace}/${job.metadata.name}` });
+    const fetchStatus = this.options.fetchStatus ?? fetchTaskManagerStatus;
     const answers = await Promise.all(
       targets.map(async (pod) => {
         try {
-          const fetchStatus = this.options.fetchStatus ?? fetchTaskManagerStatus;
-          const report = await fetchStatus(pod.podIP ?? '', token, this.options.timeoutMs);
+          const report = await this.slots.run(() =>
+            fetchStatus(pod.podIP ?? '', token, this.options.timeoutMs),
+          );
           if (report.runId !== runId) return [];
           return report.tasks.map((t) => ({ ...t, pod: pod.name, podUid: pod.uid }));
         } catch (error) {
@@ -109,13 +116,13 @@ export class TaskManagerPoller {
           const warnKey = `${uid} ${String(code)}`;
           if (!retriable && !this.warned.has(warnKey)) {
             this.warned.add(warnKey);
-            log.warn({ err: error, pod: pod.name }, 'cannot read TaskManager status');
+            log().warn({ err: error, pod: pod.name }, 'cannot read TaskManager status');
             this.options.onPersistentError?.(job, pod.name, {
               code: String(code),
               message: (error as Error).message,
             });
           } else {
-            log.debug({ err: error, pod: pod.name }, 'TaskManager status not read this time');
+            log().debug({ err: error, pod: pod.name }, 'TaskManager status not read this time');
           }
           return undefined;
         }
