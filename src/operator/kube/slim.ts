@@ -21,10 +21,7 @@ import type { StreamJob } from '../../api/streamjob.ts';
 const lastApplied = 'kubectl.kubernetes.io/last-applied-configuration';
 
 /** The object's identity and what selects or owns it; never managedFields. */
-function slimMeta(
-  meta: V1ObjectMeta | undefined,
-  keep: { labels?: boolean; finalizers?: boolean },
-): V1ObjectMeta {
+function slimMeta(meta: V1ObjectMeta | undefined, keep: { labels: boolean }): V1ObjectMeta {
   if (!meta) return {};
   return {
     ...(meta.name !== undefined ? { name: meta.name } : {}),
@@ -34,7 +31,6 @@ function slimMeta(
     ...(meta.generation !== undefined ? { generation: meta.generation } : {}),
     ...(meta.deletionTimestamp !== undefined ? { deletionTimestamp: meta.deletionTimestamp } : {}),
     ...(keep.labels && meta.labels ? { labels: meta.labels } : {}),
-    ...(keep.finalizers && meta.finalizers ? { finalizers: meta.finalizers } : {}),
     ...(meta.ownerReferences ? { ownerReferences: meta.ownerReferences } : {}),
   };
 }
@@ -120,7 +116,7 @@ function slimNodeCondition(c: V1NodeCondition): V1NodeCondition {
 export function slimNode(node: V1Node): V1Node {
   return {
     ...withKind(node),
-    metadata: slimMeta(node.metadata, {}),
+    metadata: slimMeta(node.metadata, { labels: false }),
     status: {
       conditions: (node.status?.conditions ?? []).filter((c) => c.type === 'Ready').map(slimNodeCondition),
     },
