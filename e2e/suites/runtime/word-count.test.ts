@@ -195,13 +195,21 @@ describe('TaskManager runtime: rescaling word count', () => {
       await produce(input, wordLines(lines, 400));
       lines += 400;
       for (const [word, n] of expectedWordCounts(lines)) expected.set(word, n);
-      await readCommitted(output, partitions, {
+      const committed = await readCommitted(output, partitions, {
         expected: totalCount(expected),
         timeoutMs: 120_000,
         quietMs: 500,
       });
+      // On a failure, what each TaskManager said last: the processes' logs are not kept anywhere else.
+      const lastLines = () => JSON.stringify(pods.map((pod) => pod.lines.slice(-8)));
+      assert.ok(
+        committed.length >= totalCount(expected),
+        `with ${layout} tasks only ${committed.length} of ${totalCount(expected)} counts were committed within 120 s; last log lines: ${lastLines()}`,
+      );
       for (const pod of pods) pod.signal('SIGTERM');
-      for (const pod of pods) assert.equal(await pod.exited, 0, pod.stderr);
+      for (const pod of pods) {
+        assert.equal(await pod.exited, 0, `with ${layout} tasks: ${pod.stderr} ${lastLines()}`);
+      }
     }
     const records = await readCommitted(output, partitions, {
       expected: totalCount(expected),

@@ -52,6 +52,8 @@ export class Checkpointer {
   private readonly attempt = randomBytes(4).toString('hex');
   private readonly prefix: string;
   lastCheckpointId = 0;
+  /** Snapshot objects this task uploaded since it started: the only ones retention may delete. */
+  private readonly written = new Set<string>();
   lastCheckpoint: TaskStatusDocument['lastCheckpoint'] = null;
   /** Everything read before this time is committed (see TaskStatusDocument.committedAsOf). */
   committedAsOf: number | undefined;
@@ -244,7 +246,9 @@ export class Checkpointer {
       objectKey,
       timeoutMs: this.deps.config.checkpoint.timeoutMs,
     };
-    return { objectKey, ...(await uploadSnapshot(this.deps.storage, upload, partitions, this.log)) };
+    const uploaded = await uploadSnapshot(this.deps.storage, upload, partitions, this.log);
+    if (!savepointId) this.written.add(objectKey);
+    return { objectKey, ...uploaded };
   }
 
   private recordCommit(checkpointId: number, started: number, bytes: number): number {
@@ -322,8 +326,12 @@ export class Checkpointer {
         referenced,
         this.lastCheckpointId,
         this.deps.config.checkpoint.retained,
+        this.written,
       );
-      for (const key of doomed) await this.deps.storage.delete(key);
+      for (const key of doomed) {
+        await this.deps.storage.delete(key);
+        this.written.delete(key);
+      }
       if (doomed.length)
         this.log.debug({ deleted: doomed.length }, 'retention: deleted unreferenced snapshots');
     } catch (error) {
