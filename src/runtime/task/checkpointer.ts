@@ -314,19 +314,20 @@ export class Checkpointer {
     }
   }
 
-  /** Deletes this task's snapshot objects that no pointer references and that fall outside the retained window. */
+  /**
+   * Deletes the snapshot objects this task wrote since it started that no pointer references and that fall
+   * outside the retained window. Its candidates are its own uploads, so it needs no listing of the prefix.
+   */
   async sweep(): Promise<void> {
     try {
       const referenced = new Set(
         [...this.partitions.values()].flatMap((p) => (p.pointer ? [p.pointer.objectKey] : [])),
       );
-      const listed = await this.deps.storage.list(this.prefix);
       const doomed = objectsToDelete(
-        listed,
+        [...this.written],
         referenced,
         this.lastCheckpointId,
         this.deps.config.checkpoint.retained,
-        this.written,
       );
       for (const key of doomed) {
         await this.deps.storage.delete(key);

@@ -169,7 +169,6 @@ export class StreamTask {
       },
       'restored',
     );
-    await checkpointer.sweep();
     checkpointer.committedAsOf = this.deps.now(); // nothing read yet: all of it is committed
     this.nextCheckpointAt = this.deps.now() + config.checkpoint.intervalMs;
     // Only a task that resumes committed work held output back; a fresh start commits at the interval.
