@@ -4,7 +4,8 @@
  * Records per second for one task, measured over the same window on the same
  * input backlog (a 1-partition topic, 1000 distinct keys):
  *   (a) baseline: a raw consume→produce pipe with @confluentinc/kafka-javascript,
- *       no state, no transactions, in this process;
+ *       no state, no transactions, in this process; (a2) the same pipe reading
+ *       with Weir's own record fetcher (src/kafka/wire), as a TaskManager does;
  *   (b) Weir exactly-once keyed count and (c) Weir at-least-once keyed count,
  *       each a real `weir taskmanager` process, at checkpoint intervals 1s and 10s;
  *   (d) the raw pipe with kafkajs and (e) with @platformatic/kafka, so that the
@@ -34,6 +35,7 @@ import { Consumer as PlatformaticConsumer, Producer as PlatformaticProducer } fr
 import { Kafka, logLevel } from 'kafkajs';
 import { runtimeStorage } from '../e2e/support/committed-state.ts';
 import { createTopics, kafkaBootstrap, uniqueName } from '../e2e/support/kafka-topics.ts';
+import { NativeReader } from '../e2e/support/native-reader.ts';
 import {
   count as countLines,
   TaskManagerProcess,
@@ -65,8 +67,8 @@ const warmupMs = 2000;
 // Large enough that the fastest pipe does not drain it within warm-up + window; a drained
 // backlog ends the window early and is reported.
 const sizes = [
-  { bytes: 100, backlog: values.quick ? 600_000 : 3_000_000 },
-  { bytes: 1024, backlog: values.quick ? 300_000 : 1_200_000 },
+  { bytes: 100, backlog: values.quick ? 600_000 : 5_000_000 },
+  { bytes: 1024, backlog: values.quick ? 300_000 : 2_000_000 },
 ].filter((s) => values.sizes.split(',').includes(String(s.bytes)));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -145,18 +147,25 @@ async function measure(counter: () => Promise<number> | number, pid = process.pi
   return result(lastMoved, false);
 }
 
-/** (a) The baseline: consume a batch, produce it, no state, no transactions. */
-async function rawPipe(input: string, output: string): Promise<Rate> {
-  const consumer = await AssignedConsumer.connect({
+/**
+ * (a) The baseline: consume a batch, produce it, no state, no transactions,
+ * all with the Confluent client; (a2) with `fetcher`, the records come from
+ * Weir's own fetcher, as in a TaskManager.
+ */
+async function rawPipe(input: string, output: string, fetcher = false): Promise<Rate> {
+  const options = {
     bootstrapServers: kafkaBootstrap(),
     groupId: uniqueName('bench-raw'),
     isolation: 'read_uncommitted',
-  });
+  } as const;
+  const consumer = fetcher
+    ? await AssignedConsumer.connect(options)
+    : await NativeReader.connect({ ...options, consumeTimeoutMs: 100 });
   const producer = await TransactionalProducer.connect({
     bootstrapServers: kafkaBootstrap(),
     settings: { 'linger.ms': 5 },
   });
-  consumer.setConsumeTimeout(100);
+  if (consumer instanceof AssignedConsumer) consumer.setConsumeTimeout(100);
   consumer.assign([{ topic: input, partition: 0, offset: -2 }]);
   let processed = 0;
   let stop = false;
@@ -476,6 +485,13 @@ for (const size of runs('throughput') ? sizes : []) {
   await createTopics({ name: rawOut, partitions: 1 });
   const baseline = await rawPipe(input, rawOut);
   const rows: [string, Rate, string][] = [['(a) raw pipe, confluent client (baseline)', baseline, '']];
+  const fetcherOut = uniqueName('bench-fetcher-out');
+  await createTopics({ name: fetcherOut, partitions: 1 });
+  rows.push([
+    "(a2) raw pipe, Weir's fetcher + confluent producer",
+    await rawPipe(input, fetcherOut, true),
+    '',
+  ]);
   const weir = new Map<string, Rate>();
   for (const config of configs) {
     const r = await weirRun(input, config.mode, config.interval);
@@ -504,7 +520,8 @@ for (const size of runs('throughput') ? sizes : []) {
     );
   }
   const admin = new KafkaAdmin(kafkaBootstrap());
-  for (const topic of [input, rawOut, kjsOut, pkOut]) await admin.deleteTopic(topic).catch(() => undefined);
+  for (const topic of [input, rawOut, fetcherOut, kjsOut, pkOut])
+    await admin.deleteTopic(topic).catch(() => undefined);
   admin.disconnect();
   if (!values['no-kafka-streams']) {
     process.stdout.write(

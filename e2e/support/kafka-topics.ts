@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { KafkaAdmin } from '../../src/kafka/admin.ts';
-import { AssignedConsumer } from '../../src/kafka/assigned-consumer.ts';
 import { TransactionalProducer } from '../../src/kafka/transactional-producer.ts';
 import { requireEnv } from './cluster.ts';
+import { NativeReader } from './native-reader.ts';
 
 export function kafkaBootstrap(): string {
   return requireEnv('WEIR_KAFKA_BOOTSTRAP');
@@ -80,12 +80,12 @@ async function readRecords(
   isolation: 'read_committed' | 'read_uncommitted',
   options: { expected: number; timeoutMs: number; quietMs?: number },
 ): Promise<ReadRecord[]> {
-  const consumer = await AssignedConsumer.connect({
+  // librdkafka's consumer, not Weir's fetcher: the output is checked by an independent reader.
+  const consumer = await NativeReader.connect({
     bootstrapServers: kafkaBootstrap(),
     groupId: uniqueName('weir-e2e-reader'),
     isolation,
   });
-  consumer.setConsumeTimeout(200);
   consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: -2 })));
   const records: ReadRecord[] = [];
   const deadline = Date.now() + options.timeoutMs;

@@ -2,11 +2,15 @@ import { connectTo, type ErrorEmitter, errorLogSettings, settle, toKafkaError } 
 import {
   type ConsumerGlobalConfig,
   type KafkaConsumer,
-  type Message,
   rdkafka,
   type TopicPartitionOffsetAndMetadata,
   type WatermarkOffsets,
 } from './native.ts';
+import type { ConsumedRecord } from './wire/record-batch.ts';
+import { RecordFetcher } from './wire/record-fetcher.ts';
+import { wireSecurity } from './wire/wire-security.ts';
+
+export type { ConsumedRecord, RecordHeader } from './wire/record-batch.ts';
 
 export interface AssignedConsumerOptions {
   bootstrapServers: string;
@@ -16,6 +20,8 @@ export interface AssignedConsumerOptions {
   isolation: 'read_committed' | 'read_uncommitted';
   operationTimeoutMs?: number;
   settings?: Record<string, string | number | boolean>;
+  /** Where the record fetcher's retried failures (a broker away, a leader moved) are told. */
+  warn?: (message: string) => void;
 }
 
 export interface PartitionPosition {
@@ -35,21 +41,24 @@ export interface CommittedOffset {
 /**
  * A consumer whose partitions are set with assign(): Weir's tasks own fixed
  * partitions, so group rebalancing would only get in the way.
+ *
+ * Records come from Weir's own fetcher (wire/record-fetcher.ts), which
+ * decodes each fetch response in place: the native client built every
+ * record's object field by field with copies of key and value, a third of
+ * the task's main thread at 100-byte records (BENCHMARKS.md). The native
+ * consumer stays for the group's committed offsets, the commits outside
+ * transactions, end offsets, and the group metadata a transaction's offsets go with.
  */
 export class AssignedConsumer {
   readonly native: KafkaConsumer;
+  private readonly fetcher: RecordFetcher;
   private readonly timeoutMs: number;
+  private consumeTimeoutMs = 1_000;
 
-  private constructor(consumer: KafkaConsumer, timeoutMs: number) {
+  private constructor(consumer: KafkaConsumer, fetcher: RecordFetcher, timeoutMs: number) {
     this.native = consumer;
+    this.fetcher = fetcher;
     this.timeoutMs = timeoutMs;
-    // consume(max) waits the consume timeout for the first record only, then takes what is already fetched.
-    // The binding's default waits that long for each of the `max` records, so a steady trickle (a record every
-    // few ms, never a pause as long as the timeout) held a batch open until `max` arrived: measured, 2.6 s
-    // between 1 s checkpoints at 160 records/s, which made health by progress see stalls that were not there.
-    (
-      consumer as unknown as { setDefaultIsTimeoutOnlyForFirstMessage(only: boolean): void }
-    ).setDefaultIsTimeoutOnlyForFirstMessage(true);
   }
 
   static async connect(options: AssignedConsumerOptions): Promise<AssignedConsumer> {
@@ -73,16 +82,30 @@ export class AssignedConsumer {
         settle(`connect consumer ${options.groupId}`, (cb) => consumer.connect({ timeout: timeoutMs }, cb)),
       consumer as unknown as ErrorEmitter,
     );
-    return new AssignedConsumer(consumer, timeoutMs);
+    const fetcher = new RecordFetcher({
+      bootstrapServers: options.bootstrapServers,
+      clientId: options.clientId ?? options.groupId,
+      readCommitted: options.isolation === 'read_committed',
+      security: wireSecurity(options.settings ?? {}),
+      connectTimeoutMs: timeoutMs,
+      requestTimeoutMs: timeoutMs,
+      ...(options.warn ? { warn: options.warn } : {}),
+    });
+    return new AssignedConsumer(consumer, fetcher, timeoutMs);
   }
 
+  /** Starts reading these partitions from these offsets (-2: the earliest). */
   assign(positions: PartitionPosition[]): void {
-    this.native.assign(positions);
+    this.fetcher.assign(positions);
   }
 
-  /** Up to `max` records: those already fetched, after waiting at most the consume timeout for the first. */
-  consume(max: number): Promise<Message[]> {
-    return settle('consume', (cb) => this.native.consume(max, cb));
+  /**
+   * Up to `max` records: those already fetched, after waiting at most the
+   * consume timeout for the first (never for more: a steady trickle must not
+   * hold a batch open, or health by progress sees stalls that are not there).
+   */
+  consume(max: number): Promise<ConsumedRecord[]> {
+    return this.fetcher.consume(max, this.consumeTimeoutMs);
   }
 
   async committed(partitions: { topic: string; partition: number }[]): Promise<CommittedOffset[]> {
@@ -114,12 +137,7 @@ export class AssignedConsumer {
 
   /** The partition's high watermark as last seen by a fetch, for lag; undefined before the first fetch. */
   highWatermark(topic: string, partition: number): number | undefined {
-    try {
-      const { highOffset } = this.native.getWatermarkOffsets(topic, partition);
-      return highOffset >= 0 ? highOffset : undefined;
-    } catch {
-      return undefined;
-    }
+    return this.fetcher.highWatermark(topic, partition);
   }
 
   /**
@@ -139,10 +157,11 @@ export class AssignedConsumer {
   }
 
   setConsumeTimeout(ms: number): void {
-    this.native.setDefaultConsumeTimeout(ms);
+    this.consumeTimeoutMs = ms;
   }
 
-  disconnect(): Promise<void> {
-    return new Promise((resolve) => this.native.disconnect(() => resolve()));
+  async disconnect(): Promise<void> {
+    await this.fetcher.close();
+    await new Promise<void>((resolve) => this.native.disconnect(() => resolve()));
   }
 }

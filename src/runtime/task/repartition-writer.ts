@@ -1,4 +1,4 @@
-import type { Message } from '../../kafka/native.ts';
+import type { ConsumedRecord } from '../../kafka/assigned-consumer.ts';
 import type { TransactionalProducer } from '../../kafka/transactional-producer.ts';
 import { barrierHeader, fromTaskHeader } from '../checkpoint/barriers.ts';
 import type { RepartitionRoute } from '../executor.ts';
@@ -52,7 +52,7 @@ export class RepartitionWriter {
 }
 
 /** What a record read from a repartition topic carries: its upstream task, and a barrier or watermark if a marker. */
-export function repartitionHeaders(message: Message): {
+export function repartitionHeaders(message: ConsumedRecord): {
   from: number;
   barrier: string | undefined;
   watermark: string | undefined;
@@ -60,12 +60,10 @@ export function repartitionHeaders(message: Message): {
   let from = -1;
   let barrier: string | undefined;
   let watermark: string | undefined;
-  for (const header of message.headers ?? []) {
-    for (const [name, value] of Object.entries(header)) {
-      if (name === fromTaskHeader) from = Number(String(value));
-      else if (name === barrierHeader) barrier = String(value);
-      else if (name === watermarkHeader) watermark = String(value);
-    }
+  for (const { key: name, value } of message.headers ?? []) {
+    if (name === fromTaskHeader) from = Number(String(value));
+    else if (name === barrierHeader) barrier = String(value);
+    else if (name === watermarkHeader) watermark = String(value);
   }
   return { from, barrier, watermark };
 }

@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import { type TaskStatusDocument, totalLag } from '../../api/control-api.ts';
-import type { AssignedConsumer } from '../../kafka/assigned-consumer.ts';
-import type { Message } from '../../kafka/native.ts';
+import type { AssignedConsumer, ConsumedRecord } from '../../kafka/assigned-consumer.ts';
 import type { OutgoingRecord, TransactionalProducer } from '../../kafka/transactional-producer.ts';
 import type { JobDefinition, StageDefinition } from '../../sdk/pipeline.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
@@ -62,7 +61,7 @@ interface Running {
   checkpointer: Checkpointer;
   eventTime: TaskEventTime;
   /** Barrier alignment, for a stage that reads a repartition topic. */
-  alignment: BarrierAlignment<Message> | undefined;
+  alignment: BarrierAlignment<ConsumedRecord> | undefined;
 }
 
 /**
@@ -238,7 +237,7 @@ export class StreamTask {
   }
 
   /** A record just read: a marker is noted, a record behind a barrier is held, anything else is processed. */
-  private admit(message: Message): Promise<void> | undefined {
+  private admit(message: ConsumedRecord): Promise<void> | undefined {
     const runtime = this.runtimeOf(message);
     if (!runtime) return undefined;
     const { alignment, eventTime } = this.clients;
@@ -258,7 +257,7 @@ export class StreamTask {
   }
 
   /** The owned partition a record came from; the last one found is kept, since a batch mostly runs in one. */
-  private runtimeOf(message: Message): PartitionRuntime | undefined {
+  private runtimeOf(message: ConsumedRecord): PartitionRuntime | undefined {
     const last = this.lastRuntime;
     if (last && last.tp.partition === message.partition && last.tp.topic === message.topic) return last;
     const runtime = this.partitions.get(`${message.topic}/${message.partition}`);
@@ -266,17 +265,13 @@ export class StreamTask {
     return runtime;
   }
 
-  private process(runtime: PartitionRuntime, message: Message): Promise<void> | undefined {
+  private process(runtime: PartitionRuntime, message: ConsumedRecord): Promise<void> | undefined {
     const { executor, eventTime } = this.clients;
     const outputs = executor.process(
       { topic: message.topic, partition: message.partition, offset: String(message.offset) },
-      message.timestamp ?? 0,
-      message.key === undefined || message.key === null
-        ? null
-        : Buffer.isBuffer(message.key)
-          ? message.key
-          : Buffer.from(message.key),
-      message.value ?? null,
+      message.timestamp,
+      message.key,
+      message.value,
       runtime.stores,
       runtime.time,
     );
@@ -359,7 +354,7 @@ export class StreamTask {
    * (barriers.ts). Alignments that time out, or that nobody asked for, are
    * given up and their held records processed.
    */
-  private async alignCuts(alignment: BarrierAlignment<Message>): Promise<void> {
+  private async alignCuts(alignment: BarrierAlignment<ConsumedRecord>): Promise<void> {
     for (const request of [...this.pendingSavepoints]) {
       if (!alignment.aligned(request.id)) continue;
       this.pendingSavepoints.splice(this.pendingSavepoints.indexOf(request), 1);
@@ -391,7 +386,10 @@ export class StreamTask {
    * (Checkpointer.cutSnapshot). Then the barrier goes on downstream, the held
    * records are processed, and a checkpoint commits all of it.
    */
-  private async cut(alignment: BarrierAlignment<Message>, savepointId: string): Promise<CheckpointReport> {
+  private async cut(
+    alignment: BarrierAlignment<ConsumedRecord>,
+    savepointId: string,
+  ): Promise<CheckpointReport> {
     const { checkpointer, writer } = this.clients;
     let report: CheckpointReport;
     try {

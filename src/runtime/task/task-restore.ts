@@ -66,6 +66,7 @@ export async function openTask(deps: StreamTaskDeps, label: string, log: Logger)
         clientId: `weir-${config.job}-${label}`,
         isolation: 'read_committed',
         settings: config.kafkaSecurity,
+        warn: (message) => log.warn(message),
       }),
     ] as const,
     [undefined, (p) => p.disconnect(), (c) => c.disconnect()],

@@ -1,0 +1,442 @@
+import { KafkaError } from '../errors.ts';
+import type { BrokerConnection, WireSecurity } from './broker-connection.ts';
+import {
+  apis,
+  type BrokerAddress,
+  type FetchLimits,
+  fetchRequest,
+  listOffsetsRequest,
+  metadataRequest,
+  readFetch,
+  readListOffsets,
+  readMetadata,
+} from './messages.ts';
+import { openBroker } from './open-broker.ts';
+import { type ConsumedRecord, decodeRecordBatches } from './record-batch.ts';
+
+export interface RecordFetcherOptions {
+  bootstrapServers: string;
+  clientId: string;
+  readCommitted: boolean;
+  security: WireSecurity;
+  limits?: Partial<FetchLimits>;
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  /** Fetching pauses while this many records wait to be consumed (librdkafka's queued.min.messages). */
+  maxBufferedRecords?: number;
+  /** Or while their responses hold this many bytes. */
+  maxBufferedBytes?: number;
+  warn?: (message: string) => void;
+}
+
+/** A partition's fetch state. `position` undefined: it is looked up (`reset`: -2 earliest, -1 latest). */
+interface Assigned {
+  readonly topic: string;
+  readonly partition: number;
+  readonly key: string;
+  position: number | undefined;
+  reset: -2 | -1;
+  highWatermark: number | undefined;
+}
+
+/** Partition errors after which the partition's leader is looked up again. */
+const leaderMoved = new Set([
+  3, // UNKNOWN_TOPIC_OR_PARTITION: the topic may be in creation
+  5, // LEADER_NOT_AVAILABLE
+  6, // NOT_LEADER_OR_FOLLOWER
+  9, // REPLICA_NOT_AVAILABLE
+  56, // KAFKA_STORAGE_ERROR
+  74, // FENCED_LEADER_EPOCH
+  75, // UNKNOWN_LEADER_EPOCH
+  78, // OFFSET_NOT_AVAILABLE
+]);
+const offsetOutOfRange = 1;
+const topicAuthorizationFailed = 29;
+
+/**
+ * Reads records of assigned partitions straight from their leaders with
+ * Kafka's Fetch request, one loop per leader, ahead of the task (up to a
+ * bounded buffer). Records are decoded from each response in place, so a
+ * record costs an object and two buffer views, not the native client's
+ * per-field copies. read_committed filters aborted transactions here, as the
+ * Java consumer does, from the aborted list each response carries.
+ *
+ * Connection failures and leader moves are retried with backoff (as
+ * librdkafka does, forever: health by progress judges a task that stops
+ * reading); a refused login, TLS failure or authorization failure is
+ * fatal and surfaces at the next consume().
+ */
+export class RecordFetcher {
+  private readonly limits: FetchLimits;
+  private readonly assigned = new Map<string, Assigned>();
+  private readonly byLeader = new Map<number, Set<Assigned>>();
+  private readonly homeless = new Set<Assigned>();
+  private readonly brokers = new Map<number, BrokerAddress>();
+  private readonly connections = new Map<number | string, Promise<BrokerConnection>>();
+  private readonly queue: ConsumedRecord[][] = [];
+  private queuedRecords = 0;
+  private queuedBytes = 0;
+  private readonly queueBytes: number[] = [];
+  private rehoming = false;
+  private stopped = false;
+  private failure: KafkaError | undefined;
+  private onRecords: (() => void) | undefined;
+  private onRoom: (() => void)[] = [];
+
+  private readonly options: RecordFetcherOptions;
+
+  constructor(options: RecordFetcherOptions) {
+    this.options = options;
+    this.limits = {
+      maxWaitMs: 500,
+      minBytes: 1,
+      maxBytes: 52_428_800,
+      partitionMaxBytes: 1_048_576,
+      readCommitted: options.readCommitted,
+      ...options.limits,
+    };
+  }
+
+  /** Starts fetching these partitions from these offsets (-2: earliest, -1: latest). */
+  assign(positions: readonly { topic: string; partition: number; offset: number }[]): void {
+    for (const { topic, partition, offset } of positions) {
+      const key = `${topic}/${partition}`;
+      if (this.assigned.has(key)) throw new Error(`${key} is assigned already`);
+      const entry: Assigned = {
+        topic,
+        partition,
+        key,
+        position: offset >= 0 ? offset : undefined,
+        reset: offset === -1 ? -1 : -2,
+        highWatermark: undefined,
+      };
+      this.assigned.set(key, entry);
+      this.homeless.add(entry);
+    }
+    this.rehome();
+  }
+
+  /** Up to `max` fetched records, waiting at most `timeoutMs` for the first; rejects once fetching failed for good. */
+  async consume(max: number, timeoutMs: number): Promise<ConsumedRecord[]> {
+    if (!this.queuedRecords && !this.failure && !this.stopped) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, timeoutMs);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.onRecords = done;
+      });
+      this.onRecords = undefined;
+    }
+    if (this.failure && !this.queuedRecords) throw this.failure;
+    const taken = this.take(max);
+    if (this.onRoom.length && this.hasRoom()) for (const wake of this.onRoom.splice(0)) wake();
+    return taken;
+  }
+
+  /** The partition's high watermark as its last fetch saw it. */
+  highWatermark(topic: string, partition: number): number | undefined {
+    return this.assigned.get(`${topic}/${partition}`)?.highWatermark;
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    this.onRecords?.();
+    for (const wake of this.onRoom.splice(0)) wake();
+    const connections = [...this.connections.values()];
+    this.connections.clear();
+    await Promise.all(
+      connections.map((c) =>
+        c.then(
+          (connection) => connection.close(),
+          () => undefined,
+        ),
+      ),
+    );
+  }
+
+  private take(max: number): ConsumedRecord[] {
+    const head = this.queue[0];
+    if (!head) return [];
+    if (head.length <= max) {
+      this.queue.shift();
+      this.queuedRecords -= head.length;
+      this.queuedBytes -= this.queueBytes.shift() ?? 0;
+      return head;
+    }
+    // A response bigger than a batch: its bytes stay counted until its last record is taken.
+    this.queuedRecords -= max;
+    return head.splice(0, max);
+  }
+
+  private hasRoom(): boolean {
+    return (
+      this.queuedRecords < (this.options.maxBufferedRecords ?? 100_000) &&
+      this.queuedBytes < (this.options.maxBufferedBytes ?? 64 * 1024 * 1024)
+    );
+  }
+
+  private push(records: ConsumedRecord[], bytes: number): void {
+    this.queue.push(records);
+    this.queueBytes.push(bytes);
+    this.queuedRecords += records.length;
+    this.queuedBytes += bytes;
+    this.onRecords?.();
+  }
+
+  private fail(error: KafkaError): void {
+    this.failure ??= error;
+    this.onRecords?.();
+  }
+
+  /** Finds the leaders of partitions that have none (assigned, or moved), with backoff, until all have one. */
+  private rehome(): void {
+    if (this.rehoming || this.stopped || this.failure) return;
+    this.rehoming = true;
+    void (async () => {
+      for (let attempt = 0; this.homeless.size && !this.stopped && !this.failure; attempt++) {
+        if (attempt) await delay(backoffMs(attempt));
+        try {
+          const leaders = await this.leadersOf([...new Set([...this.homeless].map((a) => a.topic))]);
+          for (const entry of [...this.homeless]) {
+            const leader = leaders.get(entry.key);
+            if (leader === undefined || leader < 0 || !this.brokers.has(leader)) continue;
+            this.homeless.delete(entry);
+            this.join(leader, entry);
+          }
+        } catch (error) {
+          if (isFatal(error)) this.fail(error);
+          else this.options.warn?.(`looking up partition leaders: ${(error as Error).message}`);
+        }
+      }
+      this.rehoming = false;
+    })();
+  }
+
+  private join(leader: number, entry: Assigned): void {
+    const partitions = this.byLeader.get(leader);
+    if (partitions) {
+      partitions.add(entry);
+      return;
+    }
+    const fresh = new Set([entry]);
+    this.byLeader.set(leader, fresh);
+    void this.fetchFrom(leader, fresh);
+  }
+
+  private leave(partitions: Set<Assigned>, entry: Assigned): void {
+    partitions.delete(entry);
+    this.homeless.add(entry);
+    this.rehome();
+  }
+
+  /** Fetches the leader's partitions while it leads any of them. */
+  private async fetchFrom(leader: number, partitions: Set<Assigned>): Promise<void> {
+    let failures = 0;
+    while (!this.stopped && !this.failure && partitions.size) {
+      if (!this.hasRoom()) {
+        await new Promise<void>((resolve) => this.onRoom.push(resolve));
+        continue;
+      }
+      try {
+        const connection = await this.connection(leader);
+        const unresolved = [...partitions].filter((p) => p.position === undefined);
+        if (unresolved.length) await this.resolvePositions(connection, unresolved, partitions);
+        const fetching = [...partitions].filter((p) => p.position !== undefined);
+        if (!fetching.length) continue;
+        const request = fetchRequest(
+          fetching.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.position as number })),
+          this.limits,
+        );
+        const reader = await connection.request(
+          apis.fetch.key,
+          apis.fetch.version,
+          request,
+          this.limits.maxWaitMs + (this.options.requestTimeoutMs ?? 30_000),
+        );
+        const response = readFetch(reader);
+        failures = 0;
+        const records: ConsumedRecord[] = [];
+        for (const fetched of response.partitions) {
+          const entry = this.assigned.get(`${fetched.topic}/${fetched.partition}`);
+          if (!entry || !partitions.has(entry) || entry.position === undefined) continue;
+          if (fetched.errorCode === 0) {
+            entry.highWatermark = fetched.highWatermark;
+            if (fetched.records?.length) {
+              entry.position = decodeRecordBatches(
+                fetched.records,
+                entry.topic,
+                entry.partition,
+                entry.position,
+                this.limits.readCommitted ? (fetched.aborted ?? []) : undefined,
+                records,
+              );
+            }
+          } else this.partitionError(entry, fetched.errorCode, partitions);
+        }
+        if (records.length) this.push(records, reader.buffer.length);
+      } catch (error) {
+        if (isFatal(error)) {
+          this.fail(error);
+          return;
+        }
+        this.drop(leader);
+        failures++;
+        this.options.warn?.(`fetching from broker ${leader}: ${(error as Error).message}`);
+        await delay(backoffMs(failures));
+        // The broker may have lost its partitions' leadership while it was away.
+        if (failures >= 2) for (const entry of [...partitions]) this.leave(partitions, entry);
+      }
+    }
+    if (this.byLeader.get(leader) === partitions) this.byLeader.delete(leader);
+  }
+
+  private partitionError(entry: Assigned, errorCode: number, partitions: Set<Assigned>): void {
+    if (errorCode === offsetOutOfRange) {
+      // As auto.offset.reset=earliest: the offset is gone (retention) or not yet there.
+      this.options.warn?.(
+        `${entry.key}: offset ${entry.position} is out of range; reading from the earliest offset`,
+      );
+      entry.position = undefined;
+      entry.reset = -2;
+    } else if (errorCode === topicAuthorizationFailed) {
+      this.fail(notAuthorized(entry.topic));
+    } else if (leaderMoved.has(errorCode)) {
+      this.leave(partitions, entry);
+    } else {
+      this.fail(
+        new KafkaError('fetch', `${entry.key}: the broker answered error ${errorCode}`, {
+          kafkaCode: errorCode,
+          retriable: false,
+          fatal: true,
+          abortable: false,
+        }),
+      );
+    }
+  }
+
+  private async resolvePositions(
+    connection: BrokerConnection,
+    unresolved: Assigned[],
+    partitions: Set<Assigned>,
+  ): Promise<void> {
+    const request = listOffsetsRequest(
+      unresolved.map((p) => ({ topic: p.topic, partition: p.partition, timestamp: p.reset })),
+      this.limits.readCommitted,
+    );
+    for (const answer of readListOffsets(
+      await connection.request(apis.listOffsets.key, apis.listOffsets.version, request),
+    )) {
+      const entry = this.assigned.get(`${answer.topic}/${answer.partition}`);
+      if (!entry || !partitions.has(entry)) continue;
+      if (answer.errorCode === 0) entry.position = answer.offset;
+      else this.partitionError(entry, answer.errorCode, partitions);
+    }
+  }
+
+  /** Each partition's leader (key topic/partition), from any broker; learns the brokers' addresses. */
+  private async leadersOf(topics: string[]): Promise<Map<string, number>> {
+    const connection = await this.anyConnection();
+    const metadata = readMetadata(
+      await connection.request(apis.metadata.key, apis.metadata.version, metadataRequest(topics)),
+    );
+    for (const broker of metadata.brokers) this.brokers.set(broker.nodeId, broker);
+    const leaders = new Map<string, number>();
+    for (const topic of metadata.topics) {
+      if (topic.errorCode === topicAuthorizationFailed) throw notAuthorized(topic.name);
+      for (const p of topic.partitions)
+        leaders.set(`${topic.name}/${p.partition}`, p.errorCode ? -1 : p.leader);
+    }
+    return leaders;
+  }
+
+  /** A connection to a known broker, else to the bootstrap servers in turn. */
+  private async anyConnection(): Promise<BrokerConnection> {
+    for (const nodeId of this.brokers.keys()) {
+      const existing = this.connections.get(nodeId);
+      if (existing) {
+        const connection = await existing.catch(() => undefined);
+        if (connection && !connection.closed) return connection;
+      }
+    }
+    let last: Error | undefined;
+    for (const server of this.options.bootstrapServers.split(',')) {
+      try {
+        return await this.connection(server.trim());
+      } catch (error) {
+        if (isFatal(error)) throw error;
+        last = error as Error;
+      }
+    }
+    throw last ?? new Error('no bootstrap servers');
+  }
+
+  /** The open connection to a broker (a node id, or a bootstrap host:port), opened on first use. */
+  private async connection(broker: number | string): Promise<BrokerConnection> {
+    const existing = this.connections.get(broker);
+    if (existing) {
+      const connection = await existing.catch(() => undefined);
+      if (connection && !connection.closed) return connection;
+      if (this.connections.get(broker) === existing) this.connections.delete(broker);
+    }
+    const address = typeof broker === 'number' ? this.brokers.get(broker) : parseAddress(broker);
+    if (!address) throw new Error(`broker ${broker} is not known`);
+    const opening = openBroker(address.host, address.port, {
+      clientId: this.options.clientId,
+      security: this.options.security,
+      connectTimeoutMs: this.options.connectTimeoutMs ?? 30_000,
+      requestTimeoutMs: this.options.requestTimeoutMs ?? 30_000,
+    });
+    this.connections.set(broker, opening);
+    opening.catch(() => {
+      if (this.connections.get(broker) === opening) this.connections.delete(broker);
+    });
+    const connection = await opening;
+    if (this.stopped) connection.close();
+    return connection;
+  }
+
+  private drop(leader: number): void {
+    const existing = this.connections.get(leader);
+    this.connections.delete(leader);
+    existing?.then(
+      (c) => c.close(),
+      () => undefined,
+    );
+  }
+}
+
+function parseAddress(server: string): { host: string; port: number } {
+  const at = server.lastIndexOf(':');
+  const host = server.slice(0, at).replace(/^\[|\]$/g, '');
+  return { host, port: Number(server.slice(at + 1)) };
+}
+
+function isFatal(error: unknown): error is KafkaError {
+  return error instanceof KafkaError && !error.retriable;
+}
+
+function notAuthorized(topic: string): KafkaError {
+  return new KafkaError(
+    'fetch',
+    `not authorized to read ${topic}: the job's principal needs READ and DESCRIBE on it`,
+    {
+      kafkaCode: topicAuthorizationFailed,
+      retriable: false,
+      fatal: true,
+      abortable: false,
+      code: 'KAFKA_NOT_AUTHORIZED',
+    },
+  );
+}
+
+/** 100 ms doubling to 5 s, as librdkafka's reconnect backoff. */
+export function backoffMs(attempt: number): number {
+  return Math.min(5_000, 100 * 2 ** Math.max(0, attempt - 1));
+}
+
+/** A retry's wait; it does not hold the process open. */
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
