@@ -91,6 +91,8 @@ describe('TaskManager runtime: exactly-once keyed count on the harness Kafka and
     });
     lastProcess.signal('SIGTERM');
     assert.equal(await lastProcess.exited, 0, lastProcess.stderr);
+    // Each task fenced its killed predecessor itself, ahead of librdkafka's initialisation (and its 500 ms retry).
+    assert.equal(count(lastProcess.lines, 'fenced the earlier holder of the transactional id'), 2);
     assert.deepEqual(landed, { upload: 7, beforeCommit: 7, random: 7 });
     assert.equal(records.length, produced, 'read_committed output has one record per input record');
     assertExactlyOnce(emittedCounts(records), expectedCounts(produced, keys));

@@ -172,6 +172,18 @@ export class BrokerConnection {
   }
 }
 
+/** host:port of a bootstrap server ([v6]:port too). */
+export function parseBrokerAddress(server: string): { host: string; port: number } {
+  const at = server.lastIndexOf(':');
+  return {
+    host: server
+      .slice(0, at)
+      .trim()
+      .replace(/^\[|\]$/g, ''),
+    port: Number(server.slice(at + 1)),
+  };
+}
+
 function isIpAddress(host: string): boolean {
   return /^[\d.]+$/.test(host) || host.includes(':');
 }

@@ -10,8 +10,10 @@ export const apis = {
   fetch: { key: 1, version: 11 },
   listOffsets: { key: 2, version: 2 },
   metadata: { key: 3, version: 5 },
+  findCoordinator: { key: 10, version: 1 },
   saslHandshake: { key: 17, version: 1 },
   apiVersions: { key: 18, version: 0 },
+  initProducerId: { key: 22, version: 1 },
   saslAuthenticate: { key: 36, version: 1 },
 } as const;
 
@@ -19,8 +21,10 @@ export const apiNames: Record<number, string> = {
   1: 'Fetch',
   2: 'ListOffsets',
   3: 'Metadata',
+  10: 'FindCoordinator',
   17: 'SaslHandshake',
   18: 'ApiVersions',
+  22: 'InitProducerId',
   36: 'SaslAuthenticate',
 };
 
@@ -238,4 +242,37 @@ function groupByTopic<T extends PartitionRequest>(partitions: readonly T[]): Map
     else byTopic.set(p.topic, [p]);
   }
   return byTopic;
+}
+
+/** The coordinator of a transactional id (key type 1). */
+export function findCoordinatorRequest(transactionalId: string): Buffer {
+  return new WireWriter().string(transactionalId).int8(1).done();
+}
+
+export function readFindCoordinator(
+  reader: WireReader,
+): { errorCode: number; message: string | null } & BrokerAddress {
+  reader.int32(); // throttle time
+  const errorCode = reader.int16();
+  const message = reader.string();
+  const nodeId = reader.int32();
+  const host = reader.string() ?? '';
+  const port = reader.int32();
+  return { errorCode, message, nodeId, host, port };
+}
+
+export function initProducerIdRequest(transactionalId: string, transactionTimeoutMs: number): Buffer {
+  return new WireWriter().string(transactionalId).int32(transactionTimeoutMs).done();
+}
+
+export function readInitProducerId(reader: WireReader): {
+  errorCode: number;
+  producerId: number;
+  epoch: number;
+} {
+  reader.int32(); // throttle time
+  const errorCode = reader.int16();
+  const producerId = reader.int64();
+  const epoch = reader.int16();
+  return { errorCode, producerId, epoch };
 }

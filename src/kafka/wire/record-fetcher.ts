@@ -1,5 +1,5 @@
 import { KafkaError } from '../errors.ts';
-import type { BrokerConnection, WireSecurity } from './broker-connection.ts';
+import { type BrokerConnection, parseBrokerAddress, type WireSecurity } from './broker-connection.ts';
 import {
   apis,
   type BrokerAddress,
@@ -13,6 +13,7 @@ import {
 } from './messages.ts';
 import { openBroker } from './open-broker.ts';
 import { type ConsumedRecord, decodeRecordBatches } from './record-batch.ts';
+import { backoffMs, delay } from './retry.ts';
 
 export interface RecordFetcherOptions {
   bootstrapServers: string;
@@ -380,7 +381,7 @@ export class RecordFetcher {
       if (connection && !connection.closed) return connection;
       if (this.connections.get(broker) === existing) this.connections.delete(broker);
     }
-    const address = typeof broker === 'number' ? this.brokers.get(broker) : parseAddress(broker);
+    const address = typeof broker === 'number' ? this.brokers.get(broker) : parseBrokerAddress(broker);
     if (!address) throw new Error(`broker ${broker} is not known`);
     const opening = openBroker(address.host, address.port, {
       clientId: this.options.clientId,
@@ -407,12 +408,6 @@ export class RecordFetcher {
   }
 }
 
-function parseAddress(server: string): { host: string; port: number } {
-  const at = server.lastIndexOf(':');
-  const host = server.slice(0, at).replace(/^\[|\]$/g, '');
-  return { host, port: Number(server.slice(at + 1)) };
-}
-
 function isFatal(error: unknown): error is KafkaError {
   return error instanceof KafkaError && !error.retriable;
 }
@@ -429,14 +424,4 @@ function notAuthorized(topic: string): KafkaError {
       code: 'KAFKA_NOT_AUTHORIZED',
     },
   );
-}
-
-/** 100 ms doubling to 5 s, as librdkafka's reconnect backoff. */
-export function backoffMs(attempt: number): number {
-  return Math.min(5_000, 100 * 2 ** Math.max(0, attempt - 1));
-}
-
-/** A retry's wait; it does not hold the process open. */
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

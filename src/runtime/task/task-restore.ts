@@ -59,6 +59,18 @@ export async function openTask(deps: StreamTaskDeps, label: string, log: Logger)
           Math.max(60_000, checkpoint.intervalMs * (checkpoint.tolerableFailures + 2) + checkpoint.timeoutMs),
         ),
         settings: { ...config.kafkaSecurity, 'linger.ms': 5 },
+        fenceFirst: {
+          onFenced: (result) =>
+            result.fenced
+              ? log.info(
+                  { attempts: result.attempts, ms: result.ms },
+                  'fenced the earlier holder of the transactional id',
+                )
+              : log.warn(
+                  { attempts: result.attempts, ms: result.ms, why: result.why },
+                  'could not fence the transactional id ahead of the producer; its initialisation will',
+                ),
+        },
       }),
       AssignedConsumer.connect({
         bootstrapServers: config.kafkaBootstrap,
