@@ -19,7 +19,10 @@
  * state), its first committed checkpoint, and every key moving. Only the
  * restarted pod's keys wait for all of it; the other pods' keys never stop.
  *
- * Usage: source .weir/harness/env && node bench/recovery.ts [--kills 20] [--pods 4]
+ * With `--all`, each round kills every TaskManager at once; a part is then the
+ * slowest pod's.
+ *
+ * Usage: source .weir/harness/env && node bench/recovery.ts [--kills 20] [--pods 4] [--all]
  */
 import { parseArgs } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -30,7 +33,11 @@ import { weirDevJob } from '../e2e/support/streamjobs.ts';
 import { countReader, startProbes } from './probes.ts';
 
 const { values } = parseArgs({
-  options: { kills: { type: 'string', default: '20' }, pods: { type: 'string', default: '4' } },
+  options: {
+    kills: { type: 'string', default: '20' },
+    pods: { type: 'string', default: '4' },
+    all: { type: 'boolean', default: false },
+  },
 });
 const kills = Number(values.kills);
 const pods = Number(values.pods);
@@ -73,6 +80,25 @@ async function logLines(name: string): Promise<{ time: number; msg: string }[]> 
     });
 }
 
+/** When the pod's replacement (another uid) was first seen, and bound to a node; polled every 25 ms. */
+async function watchReplacement(
+  podName: string,
+  before: V1Pod,
+): Promise<{ podCreated: number; podBound: number }> {
+  let podCreated = Number.NaN;
+  let podBound = Number.NaN;
+  const watchUntil = Date.now() + 120_000;
+  while (Number.isNaN(podBound) && Date.now() < watchUntil) {
+    const pod = await readPod(podName);
+    if (pod && pod.metadata?.uid !== before.metadata?.uid) {
+      if (Number.isNaN(podCreated)) podCreated = Date.now();
+      if (pod.spec?.nodeName) podBound = Date.now();
+    }
+    await sleep(25);
+  }
+  return { podCreated, podBound };
+}
+
 const name = 'recovery';
 const input = uniqueName('recovery-in');
 const output = uniqueName('recovery-out');
@@ -89,7 +115,7 @@ try {
     interval: '1s',
     spec: {
       parallelism: pods,
-      restartStrategy: { type: 'fixed-delay', attempts: kills + 10, delay: '0s' },
+      restartStrategy: { type: 'fixed-delay', attempts: kills * (values.all ? pods : 1) + 10, delay: '0s' },
       failoverStrategy: 'region',
     },
   });
@@ -98,45 +124,42 @@ try {
   for (let round = 0; round < kills; round++) {
     await sleep(3000); // steady: every pod Ready, several checkpoints committed since the last round
     await jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 120_000);
-    const podName = `${name}-tm-${round % pods}`;
-    const before = (await readPod(podName)) as V1Pod;
+    const victims = values.all
+      ? Array.from({ length: pods }, (_, i) => `${name}-tm-${i}`)
+      : [`${name}-tm-${round % pods}`];
+    const before = await Promise.all(victims.map(async (pod) => (await readPod(pod)) as V1Pod));
     const killedAt = Date.now();
-    process.kill(harnessContainerPid(before, 'taskmanager'), 'SIGKILL');
-    let podCreated = Number.NaN;
-    let podBound = Number.NaN;
-    const watchUntil = Date.now() + 120_000;
-    const watching = (async () => {
-      while (Number.isNaN(podBound) && Date.now() < watchUntil) {
-        const pod = await readPod(podName);
-        if (pod && pod.metadata?.uid !== before.metadata?.uid) {
-          if (Number.isNaN(podCreated)) podCreated = Date.now();
-          if (pod.spec?.nodeName) podBound = Date.now();
-        }
-        await sleep(25);
-      }
-    })();
+    for (const pod of before) process.kill(harnessContainerPid(pod, 'taskmanager'), 'SIGKILL');
+    const watched = victims.map((pod, i) => watchReplacement(pod, before[i] as V1Pod));
     await sleep(300);
     reader.mark();
     const movedAt = await reader.allMoved(120_000);
-    await watching;
-    const lines = await logLines(podName);
-    const restored = lines.find((l) => l.msg === 'restored')?.time ?? Number.NaN;
-    const firstCommit =
-      lines.find((l) => l.msg === 'checkpoint: committed' && l.time >= restored)?.time ?? Number.NaN;
+    const replaced = await Promise.all(
+      victims.map(async (pod, i) => {
+        const { podCreated, podBound } = await (watched[i] as ReturnType<typeof watchReplacement>);
+        const lines = await logLines(pod);
+        const restored = lines.find((l) => l.msg === 'restored')?.time ?? Number.NaN;
+        const firstCommit =
+          lines.find((l) => l.msg === 'checkpoint: committed' && l.time >= restored)?.time ?? Number.NaN;
+        return { podCreated, podBound, processStarted: lines[0]?.time ?? Number.NaN, restored, firstCommit };
+      }),
+    );
+    const slowest = (part: keyof (typeof replaced)[number]) =>
+      Math.max(...replaced.map((p) => p[part])) - killedAt;
     const failure = (await jobs.get(name)).status?.restarts?.lastFailure;
     const r: Round = {
-      pod: podName,
+      pod: victims.join(','),
       failureRecorded: failure ? new Date(failure.time).getTime() - killedAt : Number.NaN,
-      podCreated: podCreated - killedAt,
-      podBound: podBound - killedAt,
-      processStarted: (lines[0]?.time ?? Number.NaN) - killedAt,
-      restored: restored - killedAt,
-      firstCommit: firstCommit - killedAt,
+      podCreated: slowest('podCreated'),
+      podBound: slowest('podBound'),
+      processStarted: slowest('processStarted'),
+      restored: slowest('restored'),
+      firstCommit: slowest('firstCommit'),
       everyKeyMoving: movedAt - killedAt,
     };
     rounds.push(r);
     process.stderr.write(
-      `kill ${round + 1}/${kills} (${podName}): every key moving after ${r.everyKeyMoving} ms ${JSON.stringify(r)}\n`,
+      `kill ${round + 1}/${kills} (${r.pod}): every key moving after ${r.everyKeyMoving} ms ${JSON.stringify(r)}\n`,
     );
   }
 } finally {
@@ -160,7 +183,7 @@ const parts: [keyof Round, string][] = [
   ['everyKeyMoving', 'every key’s committed output moves again'],
 ];
 console.log(
-  `\n${rounds.length} kills of one of ${pods} single-task TaskManagers, restart delay 0, 1 s checkpoints`,
+  `\n${rounds.length} kills of ${values.all ? 'all' : 'one'} of ${pods} single-task TaskManagers, restart delay 0, 1 s checkpoints${values.all ? ' (each part: the slowest pod)' : ''}`,
 );
 console.log('| from the SIGKILL until | p50 | p90 | max |');
 console.log('|---|---:|---:|---:|');
