@@ -59,6 +59,8 @@ export async function countReader(topic: string, partitions: number, keys: numbe
     await consumer.disconnect();
   })();
   return {
+    /** How many distinct keys have had output. */
+    keysSeen: () => highest.size,
     /** From now on, a key moves again when it passes its current highest count. */
     mark: () => {
       marks = new Map(highest);

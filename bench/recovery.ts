@@ -22,13 +22,19 @@
  * With `--all`, each round kills every TaskManager at once; a part is then the
  * slowest pod's.
  *
+ * With `--state-mb N`, about N MB of state per task is written first (keys of
+ * 100 characters, each with a count and a sum, through the job itself) and
+ * each round starts once it is committed; `--interval` sets the checkpoint
+ * interval (1s by default; a large state wants a longer one on this machine).
+ *
  * Usage: source .weir/harness/env && node bench/recovery.ts [--kills 20] [--pods 4] [--all]
+ *        [--state-mb 100 --pods 1 --interval 10s]
  */
 import { parseArgs } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
 import { harnessContainerPid, requireEnv } from '../e2e/support/cluster.ts';
 import { startJobNamespace, stopJobNamespace } from '../e2e/support/job-suite.ts';
-import { createTopics, uniqueName } from '../e2e/support/kafka-topics.ts';
+import { createTopics, produce, uniqueName } from '../e2e/support/kafka-topics.ts';
 import { weirDevJob } from '../e2e/support/streamjobs.ts';
 import { countReader, startProbes } from './probes.ts';
 
@@ -37,6 +43,8 @@ const { values } = parseArgs({
     kills: { type: 'string', default: '20' },
     pods: { type: 'string', default: '4' },
     all: { type: 'boolean', default: false },
+    'state-mb': { type: 'string', default: '0' },
+    interval: { type: 'string', default: '1s' },
   },
 });
 const kills = Number(values.kills);
@@ -64,7 +72,7 @@ async function readPod(name: string): Promise<V1Pod | undefined> {
 }
 
 /** The pino log lines of a pod, parsed; [] while it has none. */
-async function logLines(name: string): Promise<{ time: number; msg: string }[]> {
+async function logLines(name: string): Promise<{ time: number; msg: string; bytes?: number }[]> {
   const text = await cluster.core
     .readNamespacedPodLog({ namespace, name, container: 'taskmanager' })
     .catch(() => '');
@@ -72,8 +80,16 @@ async function logLines(name: string): Promise<{ time: number; msg: string }[]> 
     .split('\n')
     .flatMap((line) => {
       try {
-        const parsed = JSON.parse(line) as { time?: number; msg?: string };
-        return typeof parsed.time === 'number' ? [{ time: parsed.time, msg: parsed.msg ?? '' }] : [];
+        const parsed = JSON.parse(line) as { time?: number; msg?: string; bytes?: number };
+        return typeof parsed.time === 'number'
+          ? [
+              {
+                time: parsed.time,
+                msg: parsed.msg ?? '',
+                ...(parsed.bytes === undefined ? {} : { bytes: parsed.bytes }),
+              },
+            ]
+          : [];
       } catch {
         return [];
       }
@@ -103,6 +119,20 @@ const name = 'recovery';
 const input = uniqueName('recovery-in');
 const output = uniqueName('recovery-out');
 await createTopics({ name: input, partitions: pods }, { name: output, partitions: pods });
+// A key of 100 characters with its count and sum comes to about 250 bytes of snapshot.
+const seeded = Math.round((Number(values['state-mb']) * 1_000_000 * pods) / 250);
+if (seeded) {
+  process.stderr.write(
+    `writing ${seeded.toLocaleString()} keys of state (about ${values['state-mb']} MB per task)\n`,
+  );
+  for (let from = 0; from < seeded; from += 50_000) {
+    const count = Math.min(50_000, seeded - from);
+    await produce(
+      input,
+      Array.from({ length: count }, (_, i) => ({ key: `s${from + i}`.padEnd(100, '-'), value: 'v1' })),
+    );
+  }
+}
 const stopProbes = startProbes(input, (n) =>
   Array.from({ length: keys }, (_, k) => ({ key: `k${k}`, value: `v${n}` })),
 );
@@ -112,7 +142,7 @@ try {
   const body = weirDevJob(name, 'keyed-count-sum', {
     args: { input, output, version: 'v1' },
     storageUrl: `s3://${requireEnv('WEIR_S3_BUCKET')}/bench-recovery`,
-    interval: '1s',
+    interval: values.interval,
     spec: {
       parallelism: pods,
       restartStrategy: { type: 'fixed-delay', attempts: kills * (values.all ? pods : 1) + 10, delay: '0s' },
@@ -121,6 +151,16 @@ try {
   });
   await jobs.create(body);
   await jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 180_000);
+  if (seeded) {
+    const until = Date.now() + 600_000;
+    while (reader.keysSeen() < seeded + keys && Date.now() < until) await sleep(1000);
+    if (reader.keysSeen() < seeded + keys) throw new Error(`only ${reader.keysSeen()} keys have output`);
+    await sleep(2 * Number.parseFloat(values.interval) * 1000 + 3000); // committed in a checkpoint, then steady
+    const sizes = (await logLines(`${name}-tm-0`)).flatMap((l) => (l.bytes === undefined ? [] : [l.bytes]));
+    process.stderr.write(
+      `state written: task 0's last snapshot is ${(Math.max(...sizes) / 1e6).toFixed(1)} MB\n`,
+    );
+  }
   for (let round = 0; round < kills; round++) {
     await sleep(3000); // steady: every pod Ready, several checkpoints committed since the last round
     await jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 120_000);
@@ -183,7 +223,7 @@ const parts: [keyof Round, string][] = [
   ['everyKeyMoving', 'every key’s committed output moves again'],
 ];
 console.log(
-  `\n${rounds.length} kills of ${values.all ? 'all' : 'one'} of ${pods} single-task TaskManagers, restart delay 0, 1 s checkpoints${values.all ? ' (each part: the slowest pod)' : ''}`,
+  `\n${rounds.length} kills of ${values.all ? 'all' : 'one'} of ${pods} single-task TaskManagers, restart delay 0, ${values.interval} checkpoints${seeded ? `, about ${values['state-mb']} MB of state per task` : ''}${values.all ? ' (each part: the slowest pod)' : ''}`,
 );
 console.log('| from the SIGKILL until | p50 | p90 | max |');
 console.log('|---|---:|---:|---:|');

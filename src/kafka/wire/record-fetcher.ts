@@ -278,6 +278,7 @@ export class RecordFetcher {
         }
         if (records.length) this.push(records, reader.buffer.length);
       } catch (error) {
+        if (this.stopped) break; // close() cut the request short
         if (isFatal(error)) {
           this.fail(error);
           return;
