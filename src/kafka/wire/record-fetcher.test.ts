@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { KafkaError } from '../errors.ts';
+import { RecordFetcher } from './record-fetcher.ts';
+import { TestingBroker } from './testing-broker.ts';
+
+const brokers: TestingBroker[] = [];
+const fetchers: RecordFetcher[] = [];
+
+async function cluster(size: number): Promise<TestingBroker[]> {
+  const started = await Promise.all(Array.from({ length: size }, (_, i) => new TestingBroker(i + 1).start()));
+  for (const broker of started) broker.peers = started.filter((b) => b !== broker);
+  brokers.push(...started);
+  return started;
+}
+
+function fetcher(bootstrap: TestingBroker, options: { maxBufferedRecords?: number } = {}): RecordFetcher {
+  const f = new RecordFetcher({
+    bootstrapServers: bootstrap.address,
+    clientId: 'test',
+    readCommitted: true,
+    security: {},
+    limits: { maxWaitMs: 10 },
+    ...options,
+  });
+  fetchers.push(f);
+  return f;
+}
+
+/** Values consumed until `count` arrived (bounded: a fetcher that stalls fails the test). */
+async function consumeValues(f: RecordFetcher, count: number): Promise<string[]> {
+  const values: string[] = [];
+  for (let tries = 0; values.length < count && tries < 200; tries++) {
+    for (const r of await f.consume(100, 50)) values.push(`${r.offset}:${r.value?.toString()}`);
+  }
+  return values;
+}
+
+afterEach(async () => {
+  await Promise.all(fetchers.splice(0).map((f) => f.close()));
+  await Promise.all(brokers.splice(0).map((b) => b.stop()));
+});
+
+describe('RecordFetcher against a scripted broker', () => {
+  it('reads from the assigned offset, and from the earliest for -2', async () => {
+    const [broker] = (await cluster(1)) as [TestingBroker];
+    broker.append('t', 0, 'a', 'b', 'c', 'd', 'e');
+    broker.append('t', 1, 'x', 'y');
+    const f = fetcher(broker);
+    f.assign([
+      { topic: 't', partition: 0, offset: 3 },
+      { topic: 't', partition: 1, offset: -2 },
+    ]);
+    const values = await consumeValues(f, 4);
+    assert.deepEqual(values.sort(), ['0:x', '1:y', '3:d', '4:e']);
+    assert.equal(f.highWatermark('t', 0), 5);
+  });
+
+  it('follows a moved leader and goes on from the same offset: nothing lost, nothing twice', async () => {
+    const [one, two] = (await cluster(2)) as [TestingBroker, TestingBroker];
+    for (const broker of [one, two]) broker.append('t', 0, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h');
+    const f = fetcher(one);
+    f.assign([{ topic: 't', partition: 0, offset: 0 }]);
+    const first = await consumeValues(f, 3);
+    // The partition moves to broker 2: broker 1 now answers NOT_LEADER_OR_FOLLOWER.
+    for (const broker of [one, two]) broker.leaders.set('t/0', 2);
+    const rest = await consumeValues(f, 8 - first.length);
+    assert.deepEqual([...first, ...rest], ['0:a', '1:b', '2:c', '3:d', '4:e', '5:f', '6:g', '7:h']);
+    assert.equal(
+      two.fetchOffsets.get('t/0')?.[0],
+      first.length,
+      'broker 2 is asked from where broker 1 left off',
+    );
+  });
+
+  it('reads from the earliest offset when its position is out of range', async () => {
+    const [broker] = (await cluster(1)) as [TestingBroker];
+    broker.logs.set('t/0', { logStart: 10, values: ['k', 'l'] });
+    const f = fetcher(broker);
+    f.assign([{ topic: 't', partition: 0, offset: 2 }]);
+    assert.deepEqual(await consumeValues(f, 2), ['10:k', '11:l']);
+  });
+
+  it('reconnects after a dropped connection and re-asks from the same offset', async () => {
+    const [broker] = (await cluster(1)) as [TestingBroker];
+    broker.append('t', 0, 'a', 'b', 'c', 'd', 'e');
+    const f = fetcher(broker);
+    f.assign([{ topic: 't', partition: 0, offset: 0 }]);
+    const first = await consumeValues(f, 3);
+    broker.dropNextFetch = true;
+    const rest = await consumeValues(f, 5 - first.length);
+    assert.deepEqual([...first, ...rest], ['0:a', '1:b', '2:c', '3:d', '4:e']);
+  });
+
+  it('fails consume() naming the topic when its ACL denies reading it', async () => {
+    const [broker] = (await cluster(1)) as [TestingBroker];
+    broker.append('secret', 0, 'a');
+    broker.deniedTopics.add('secret');
+    const f = fetcher(broker);
+    f.assign([{ topic: 'secret', partition: 0, offset: 0 }]);
+    const error = await consumeValues(f, 1).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof KafkaError, `expected a KafkaError, got ${String(error)}`);
+    assert.equal(error.code, 'KAFKA_NOT_AUTHORIZED');
+    assert.equal(error.retriable, false);
+    assert.match(error.message, /not authorized to read secret/);
+  });
+
+  it('stops fetching while the buffer is full, and goes on once it is consumed', async () => {
+    const [broker] = (await cluster(1)) as [TestingBroker];
+    broker.append('t', 0, ...Array.from({ length: 30 }, (_, i) => `v${i}`));
+    const f = fetcher(broker, { maxBufferedRecords: 6 });
+    f.assign([{ topic: 't', partition: 0, offset: 0 }]);
+    const first = await consumeValues(f, 1);
+    // Room for the loopback round trips to happen (a fetch takes about a millisecond here): without the
+    // limit, all ten fetches of the log would be done by then.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const fetchesWhileFull = broker.fetchOffsets.get('t/0')?.length ?? 0;
+    // The broker answers 3 records a fetch: with room for 6 and 3 taken, at most 3 fetches can have been sent.
+    assert.ok(fetchesWhileFull <= 3, `fetched ${fetchesWhileFull} times with a full buffer`);
+    const rest = await consumeValues(f, 30 - first.length);
+    assert.deepEqual(
+      [...first, ...rest],
+      Array.from({ length: 30 }, (_, i) => `${i}:v${i}`),
+    );
+  });
+});
