@@ -14,18 +14,31 @@ RUN apt-get update \
       libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev libcurl4-openssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-ENV CKJS_LINKING=dynamic
+# node-gyp builds against the base image's headers instead of downloading them.
+ENV CKJS_LINKING=dynamic npm_config_nodedir=/usr/local
+# A build behind a TLS-inspecting proxy passes its CA bundle here (a path inside the build), for npm.
+ARG NODE_EXTRA_CA_CERTS
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+# Only what runs goes on: the Kafka client keeps its addon and librdkafka's shared libraries, not
+# librdkafka's sources and objects (about 280 MB); source maps and type declarations stay behind.
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund \
+ && kafka=node_modules/@confluentinc/kafka-javascript \
+ && mkdir /tmp/kafka-addon \
+ && cp -a "$kafka"/build/Release/confluent-kafka-javascript.node "$kafka"/build/deps/librdkafka*.so* /tmp/kafka-addon/ \
+ && rm -rf "$kafka/build" "$kafka/deps" \
+ && mkdir -p "$kafka/build/Release" "$kafka/build/deps" \
+ && mv /tmp/kafka-addon/confluent-kafka-javascript.node "$kafka/build/Release/" \
+ && mv /tmp/kafka-addon/librdkafka* "$kafka/build/deps/" \
+ && find node_modules dist \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
 FROM ${NODE_IMAGE} AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates libssl3 libsasl2-2 zlib1g libzstd1 liblz4-1 libcurl4 \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/weir
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules

