@@ -86,6 +86,16 @@ run_logged "$logs/build.log" buildah bud --isolation chroot --network host --lay
   --tag "$tag" --file "$WEIR_ROOT/Dockerfile" "$WEIR_ROOT"
 done_step
 
+step "check: weir version in $tag, as the image's user"
+container=$(buildah from "$tag")
+version=$(buildah run --isolation chroot "$container" -- weir version 2>&1) || true
+user=$(buildah run --isolation chroot "$container" -- id -u 2>&1) || true
+buildah rm "$container" >/dev/null
+[[ $version == "weir "* ]] || die "the image does not run: weir version printed: $version"
+[[ $user == 65532 ]] || die "the image runs as uid $user, not 65532"
+info "$version, uid $user"
+done_step
+
 step "export $tag to $out"
 mkdir -p "$(dirname "$out")"
 rm -f "$out"

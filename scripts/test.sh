@@ -34,6 +34,9 @@ step "job template: a job project outside the repository installs Weir's npm pac
 bash "$root/examples/job-template/check.sh"
 done_step
 
+# The image from the Dockerfile, built with buildah (a broken Dockerfile would be every user's first failure).
+bash "$root/scripts/build-image.sh"
+
 # A step that works only on a warm cache would fail a new user, not CI: under
 # CI the cheap cache-miss paths run every time (scripts/cold-check.sh).
 if [[ "${CI:-}" == true || "${WEIR_COLD_CHECK:-}" == 1 ]]; then
