@@ -1,17 +1,15 @@
 import { KafkaError } from '../errors.ts';
-import { type BrokerConnection, parseBrokerAddress, type WireSecurity } from './broker-connection.ts';
+import type { BrokerConnection, WireSecurity } from './broker-connection.ts';
+import { BrokerPool, isFatal, topicNotAuthorized } from './broker-pool.ts';
 import {
   apis,
-  type BrokerAddress,
+  type FetchedPartition,
   type FetchLimits,
   fetchRequest,
   listOffsetsRequest,
-  metadataRequest,
   readFetch,
   readListOffsets,
-  readMetadata,
 } from './messages.ts';
-import { openBroker } from './open-broker.ts';
 import { type ConsumedRecord, decodeRecordBatches } from './record-batch.ts';
 import { backoffMs, delay } from './retry.ts';
 
@@ -72,8 +70,7 @@ export class RecordFetcher {
   private readonly assigned = new Map<string, Assigned>();
   private readonly byLeader = new Map<number, Set<Assigned>>();
   private readonly homeless = new Set<Assigned>();
-  private readonly brokers = new Map<number, BrokerAddress>();
-  private readonly connections = new Map<number | string, Promise<BrokerConnection>>();
+  private readonly pool: BrokerPool;
   private readonly queue: ConsumedRecord[][] = [];
   private queuedRecords = 0;
   private queuedBytes = 0;
@@ -88,6 +85,13 @@ export class RecordFetcher {
 
   constructor(options: RecordFetcherOptions) {
     this.options = options;
+    this.pool = new BrokerPool({
+      bootstrapServers: options.bootstrapServers,
+      clientId: options.clientId,
+      security: options.security,
+      connectTimeoutMs: options.connectTimeoutMs ?? 30_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    });
     this.limits = {
       maxWaitMs: 500,
       minBytes: 1,
@@ -145,16 +149,7 @@ export class RecordFetcher {
     this.stopped = true;
     this.onRecords?.();
     for (const wake of this.onRoom.splice(0)) wake();
-    const connections = [...this.connections.values()];
-    this.connections.clear();
-    await Promise.all(
-      connections.map((c) =>
-        c.then(
-          (connection) => connection.close(),
-          () => undefined,
-        ),
-      ),
-    );
+    await this.pool.close();
   }
 
   private take(max: number): ConsumedRecord[] {
@@ -199,10 +194,10 @@ export class RecordFetcher {
       for (let attempt = 0; this.homeless.size && !this.stopped && !this.failure; attempt++) {
         if (attempt) await delay(backoffMs(attempt));
         try {
-          const leaders = await this.leadersOf([...new Set([...this.homeless].map((a) => a.topic))]);
+          const leaders = await this.pool.leadersOf([...new Set([...this.homeless].map((a) => a.topic))]);
           for (const entry of [...this.homeless]) {
             const leader = leaders.get(entry.key);
-            if (leader === undefined || leader < 0 || !this.brokers.has(leader)) continue;
+            if (leader === undefined || leader < 0 || !this.pool.knows(leader)) continue;
             this.homeless.delete(entry);
             this.join(leader, entry);
           }
@@ -241,7 +236,7 @@ export class RecordFetcher {
         continue;
       }
       try {
-        const connection = await this.connection(leader);
+        const connection = await this.pool.connection(leader);
         const unresolved = [...partitions].filter((p) => p.position === undefined);
         if (unresolved.length) await this.resolvePositions(connection, unresolved, partitions);
         const fetching = [...partitions].filter((p) => p.position !== undefined);
@@ -256,26 +251,8 @@ export class RecordFetcher {
           request,
           this.limits.maxWaitMs + (this.options.requestTimeoutMs ?? 30_000),
         );
-        const response = readFetch(reader);
         failures = 0;
-        const records: ConsumedRecord[] = [];
-        for (const fetched of response.partitions) {
-          const entry = this.assigned.get(`${fetched.topic}/${fetched.partition}`);
-          if (!entry || !partitions.has(entry) || entry.position === undefined) continue;
-          if (fetched.errorCode === 0) {
-            entry.highWatermark = fetched.highWatermark;
-            if (fetched.records?.length) {
-              entry.position = decodeRecordBatches(
-                fetched.records,
-                entry.topic,
-                entry.partition,
-                entry.position,
-                this.limits.readCommitted ? (fetched.aborted ?? []) : undefined,
-                records,
-              );
-            }
-          } else this.partitionError(entry, fetched.errorCode, partitions);
-        }
+        const records = this.decode(readFetch(reader).partitions, partitions);
         if (records.length) this.push(records, reader.buffer.length);
       } catch (error) {
         if (this.stopped) break; // close() cut the request short
@@ -283,7 +260,7 @@ export class RecordFetcher {
           this.fail(error);
           return;
         }
-        this.drop(leader);
+        this.pool.drop(leader);
         failures++;
         this.options.warn?.(`fetching from broker ${leader}: ${(error as Error).message}`);
         await delay(backoffMs(failures));
@@ -292,6 +269,30 @@ export class RecordFetcher {
       }
     }
     if (this.byLeader.get(leader) === partitions) this.byLeader.delete(leader);
+  }
+
+  /** A response's records, in order per partition; each partition's position moves past what it held. */
+  private decode(fetched: FetchedPartition[], partitions: Set<Assigned>): ConsumedRecord[] {
+    const records: ConsumedRecord[] = [];
+    for (const answer of fetched) {
+      const entry = this.assigned.get(`${answer.topic}/${answer.partition}`);
+      if (!entry || !partitions.has(entry) || entry.position === undefined) continue;
+      if (answer.errorCode !== 0) {
+        this.partitionError(entry, answer.errorCode, partitions);
+        continue;
+      }
+      entry.highWatermark = answer.highWatermark;
+      if (!answer.records?.length) continue;
+      entry.position = decodeRecordBatches(
+        answer.records,
+        entry.topic,
+        entry.partition,
+        entry.position,
+        this.limits.readCommitted ? (answer.aborted ?? []) : undefined,
+        records,
+      );
+    }
+    return records;
   }
 
   private partitionError(entry: Assigned, errorCode: number, partitions: Set<Assigned>): void {
@@ -303,7 +304,7 @@ export class RecordFetcher {
       entry.position = undefined;
       entry.reset = -2;
     } else if (errorCode === topicAuthorizationFailed) {
-      this.fail(notAuthorized(entry.topic));
+      this.fail(topicNotAuthorized(entry.topic));
     } else if (leaderMoved.has(errorCode)) {
       this.leave(partitions, entry);
     } else {
@@ -336,93 +337,4 @@ export class RecordFetcher {
       else this.partitionError(entry, answer.errorCode, partitions);
     }
   }
-
-  /** Each partition's leader (key topic/partition), from any broker; learns the brokers' addresses. */
-  private async leadersOf(topics: string[]): Promise<Map<string, number>> {
-    const connection = await this.anyConnection();
-    const metadata = readMetadata(
-      await connection.request(apis.metadata.key, apis.metadata.version, metadataRequest(topics)),
-    );
-    for (const broker of metadata.brokers) this.brokers.set(broker.nodeId, broker);
-    const leaders = new Map<string, number>();
-    for (const topic of metadata.topics) {
-      if (topic.errorCode === topicAuthorizationFailed) throw notAuthorized(topic.name);
-      for (const p of topic.partitions)
-        leaders.set(`${topic.name}/${p.partition}`, p.errorCode ? -1 : p.leader);
-    }
-    return leaders;
-  }
-
-  /** A connection to a known broker, else to the bootstrap servers in turn. */
-  private async anyConnection(): Promise<BrokerConnection> {
-    for (const nodeId of this.brokers.keys()) {
-      const existing = this.connections.get(nodeId);
-      if (existing) {
-        const connection = await existing.catch(() => undefined);
-        if (connection && !connection.closed) return connection;
-      }
-    }
-    let last: Error | undefined;
-    for (const server of this.options.bootstrapServers.split(',')) {
-      try {
-        return await this.connection(server.trim());
-      } catch (error) {
-        if (isFatal(error)) throw error;
-        last = error as Error;
-      }
-    }
-    throw last ?? new Error('no bootstrap servers');
-  }
-
-  /** The open connection to a broker (a node id, or a bootstrap host:port), opened on first use. */
-  private async connection(broker: number | string): Promise<BrokerConnection> {
-    const existing = this.connections.get(broker);
-    if (existing) {
-      const connection = await existing.catch(() => undefined);
-      if (connection && !connection.closed) return connection;
-      if (this.connections.get(broker) === existing) this.connections.delete(broker);
-    }
-    const address = typeof broker === 'number' ? this.brokers.get(broker) : parseBrokerAddress(broker);
-    if (!address) throw new Error(`broker ${broker} is not known`);
-    const opening = openBroker(address.host, address.port, {
-      clientId: this.options.clientId,
-      security: this.options.security,
-      connectTimeoutMs: this.options.connectTimeoutMs ?? 30_000,
-      requestTimeoutMs: this.options.requestTimeoutMs ?? 30_000,
-    });
-    this.connections.set(broker, opening);
-    opening.catch(() => {
-      if (this.connections.get(broker) === opening) this.connections.delete(broker);
-    });
-    const connection = await opening;
-    if (this.stopped) connection.close();
-    return connection;
-  }
-
-  private drop(leader: number): void {
-    const existing = this.connections.get(leader);
-    this.connections.delete(leader);
-    existing?.then(
-      (c) => c.close(),
-      () => undefined,
-    );
-  }
-}
-
-function isFatal(error: unknown): error is KafkaError {
-  return error instanceof KafkaError && !error.retriable;
-}
-
-function notAuthorized(topic: string): KafkaError {
-  return new KafkaError(
-    'fetch',
-    `not authorized to read ${topic}: the job's principal needs READ and DESCRIBE on it`,
-    {
-      kafkaCode: topicAuthorizationFailed,
-      retriable: false,
-      fatal: true,
-      abortable: false,
-      code: 'KAFKA_NOT_AUTHORIZED',
-    },
-  );
 }
