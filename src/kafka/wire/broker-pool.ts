@@ -63,7 +63,10 @@ export class BrokerPool {
     }
     const address = typeof broker === 'number' ? this.brokers.get(broker) : parseBrokerAddress(broker);
     if (!address) throw new Error(`broker ${broker} is not known`);
-    const opening = openBroker(address.host, address.port, this.options);
+    const opening = openBroker(address.host, address.port, {
+      ...this.options,
+      needs: [apis.metadata, apis.listOffsets, apis.fetch],
+    });
     this.connections.set(broker, opening);
     opening.catch(() => {
       if (this.connections.get(broker) === opening) this.connections.delete(broker);

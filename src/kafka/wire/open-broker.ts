@@ -16,7 +16,11 @@ export interface OpenOptions {
   security: WireSecurity;
   connectTimeoutMs: number;
   requestTimeoutMs: number;
+  /** The requests the caller will send, at their versions: the broker must serve each. */
+  needs: readonly Api[];
 }
+
+type Api = (typeof apis)[keyof typeof apis];
 
 /**
  * A connection ready for the fetch path: the broker serves every request
@@ -45,7 +49,8 @@ export async function openBroker(
         `the broker answered error ${errorCode}`,
         'KAFKA_UNSUPPORTED_VERSION',
       );
-    for (const api of Object.values(apis)) {
+    const sasl = options.security.sasl ? [apis.saslHandshake, apis.saslAuthenticate] : [];
+    for (const api of [...options.needs, ...sasl]) {
       const range = versions.get(api.key);
       if (!range || api.version < range[0] || api.version > range[1]) {
         const served = range ? `it serves v${range[0]}–v${range[1]}` : 'it does not serve it';

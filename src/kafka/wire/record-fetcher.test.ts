@@ -108,6 +108,21 @@ describe('RecordFetcher against a scripted broker', () => {
     assert.match(error.message, /not authorized to read secret/);
   });
 
+  it('names a broker that no longer serves the Fetch version it sends', async () => {
+    const [broker] = (await cluster(1)) as [TestingBroker];
+    broker.append('t', 0, 'a');
+    broker.served = broker.served.map(([key, min, max]) => (key === 1 ? [key, 12, max] : [key, min, max]));
+    const f = fetcher(broker);
+    f.assign([{ topic: 't', partition: 0, offset: 0 }]);
+    const error = await consumeValues(f, 1).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof KafkaError, `expected a KafkaError, got ${String(error)}`);
+    assert.equal(error.code, 'KAFKA_UNSUPPORTED_VERSION');
+    assert.match(error.message, /cannot serve Fetch v11: it serves v12–v17/);
+  });
+
   it('stops fetching while the buffer is full, and goes on once it is consumed', async () => {
     const [broker] = (await cluster(1)) as [TestingBroker];
     broker.append('t', 0, ...Array.from({ length: 30 }, (_, i) => `v${i}`));

@@ -29,6 +29,17 @@ export class TestingBroker {
   readonly fetchOffsets = new Map<string, number[]>();
   /** Drop the connection instead of answering the next Fetch. */
   dropNextFetch = false;
+  /** What ApiVersions answers: [api key, min version, max version]. */
+  served: [number, number, number][] = [
+    [1, 4, 17],
+    [2, 1, 10],
+    [3, 0, 13],
+    [10, 0, 6],
+    [17, 0, 1],
+    [18, 0, 4],
+    [22, 0, 5],
+    [36, 0, 2],
+  ];
 
   constructor(nodeId: number) {
     this.nodeId = nodeId;
@@ -98,17 +109,7 @@ export class TestingBroker {
   }
 
   private apiVersions(out: WireWriter): void {
-    const served: [number, number, number][] = [
-      [1, 4, 17],
-      [2, 1, 10],
-      [3, 0, 13],
-      [10, 0, 6],
-      [17, 0, 1],
-      [18, 0, 4],
-      [22, 0, 5],
-      [36, 0, 2],
-    ];
-    out.int16(0).array(served, (w, [key, min, max]) => w.int16(key).int16(min).int16(max));
+    out.int16(0).array(this.served, (w, [key, min, max]) => w.int16(key).int16(min).int16(max));
   }
 
   private metadata(request: WireReader, out: WireWriter): void {

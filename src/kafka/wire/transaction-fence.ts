@@ -49,6 +49,7 @@ export async function fenceTransactionalId(options: FenceOptions, now = Date.now
       security: options.security,
       connectTimeoutMs: options.budgetMs,
       requestTimeoutMs: options.budgetMs,
+      needs: [apis.findCoordinator, apis.initProducerId],
     });
   const connections: BrokerConnection[] = [];
   let attempts = 0;
