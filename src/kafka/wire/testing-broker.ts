@@ -29,6 +29,8 @@ export class TestingBroker {
   readonly fetchOffsets = new Map<string, number[]>();
   /** Drop the connection instead of answering the next Fetch. */
   dropNextFetch = false;
+  /** Errors to answer the next InitProducerId requests with, in turn (then 0: the producer id). */
+  initProducerIdErrors: number[] = [];
   /** What ApiVersions answers: [api key, min version, max version]. */
   served: [number, number, number][] = [
     [1, 4, 17],
@@ -94,7 +96,17 @@ export class TestingBroker {
     if (apiKey === 18) this.apiVersions(body);
     else if (apiKey === 3) this.metadata(request, body);
     else if (apiKey === 2) this.listOffsets(request, body);
-    else if (apiKey === 1) {
+    else if (apiKey === 10) {
+      // FindCoordinator: this broker coordinates everything.
+      body.int32(0).int16(0).string(null).int32(this.nodeId).string('127.0.0.1').int32(this.port);
+    } else if (apiKey === 22) {
+      const error = this.initProducerIdErrors.shift() ?? 0;
+      body
+        .int32(0)
+        .int16(error)
+        .int64(error ? -1 : 4242)
+        .int16(error ? -1 : 7);
+    } else if (apiKey === 1) {
       if (this.dropNextFetch) {
         this.dropNextFetch = false;
         socket.destroy();
