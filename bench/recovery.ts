@@ -15,8 +15,10 @@
  * operator records the failure (status.restarts.lastFailure.time), until the
  * replacement pod exists and is bound to a node (the bench watches the pod
  * every 25 ms), until the TaskManager's first log line (process start and
- * module loading), "restored" (Kafka and S3 connections, fencing, offsets,
- * state), its first committed checkpoint, and every key moving. Only the
+ * module loading), "connected to Kafka" (the S3 check; Kafka's metadata,
+ * producer with fencing and consumer), "restored" (committed offsets, snapshot
+ * GETs, checksums, decode), its first committed checkpoint, and every key
+ * moving. Only the
  * restarted pod's keys wait for all of it; the other pods' keys never stop.
  *
  * With `--all`, each round kills every TaskManager at once; a part is then the
@@ -62,6 +64,9 @@ interface Round {
   podCreated: number;
   podBound: number;
   processStarted: number;
+  /** The S3 check, and Kafka: metadata, the producer with fencing, the consumer. */
+  kafkaConnected: number;
+  /** Committed offsets, snapshot GETs, checksums, decode. */
   restored: number;
   firstCommit: number;
   everyKeyMoving: number;
@@ -179,9 +184,17 @@ try {
         const { podCreated, podBound } = await (watched[i] as ReturnType<typeof watchReplacement>);
         const lines = await logLines(pod);
         const restored = lines.find((l) => l.msg === 'restored')?.time ?? Number.NaN;
+        const kafkaConnected = lines.find((l) => l.msg === 'connected to Kafka')?.time ?? Number.NaN;
         const firstCommit =
           lines.find((l) => l.msg === 'checkpoint: committed' && l.time >= restored)?.time ?? Number.NaN;
-        return { podCreated, podBound, processStarted: lines[0]?.time ?? Number.NaN, restored, firstCommit };
+        return {
+          podCreated,
+          podBound,
+          processStarted: lines[0]?.time ?? Number.NaN,
+          kafkaConnected,
+          restored,
+          firstCommit,
+        };
       }),
     );
     const slowest = (part: keyof (typeof replaced)[number]) =>
@@ -193,6 +206,7 @@ try {
       podCreated: slowest('podCreated'),
       podBound: slowest('podBound'),
       processStarted: slowest('processStarted'),
+      kafkaConnected: slowest('kafkaConnected'),
       restored: slowest('restored'),
       firstCommit: slowest('firstCommit'),
       everyKeyMoving: movedAt - killedAt,
@@ -218,7 +232,8 @@ const parts: [keyof Round, string][] = [
   ['podCreated', 'replacement pod exists'],
   ['podBound', 'replacement pod bound to a node'],
   ['processStarted', 'TaskManager process logs its first line'],
-  ['restored', 'TaskManager restored (connections, fencing, offsets, state)'],
+  ['kafkaConnected', 'S3 checked; Kafka connected, predecessor fenced'],
+  ['restored', 'TaskManager restored (offsets, state)'],
   ['firstCommit', 'first checkpoint committed'],
   ['everyKeyMoving', 'every key’s committed output moves again'],
 ];

@@ -47,6 +47,7 @@ export async function openTask(deps: StreamTaskDeps, label: string, log: Logger)
   // The three connections are made at once (each is a round trip or more to the brokers): a restart waits
   // for the slowest, not their sum. Offsets are read only after the producer is initialised, which fences any
   // earlier attempt of this task first.
+  const connectingAt = deps.now();
   const [inputs, producer, consumer] = await allOrNone(
     [
       inputPartitions(deps, admin, log),
@@ -83,6 +84,8 @@ export async function openTask(deps: StreamTaskDeps, label: string, log: Logger)
     ] as const,
     [undefined, (p) => p.disconnect(), (c) => c.disconnect()],
   );
+  // The restore's two halves apart (recovery is measured by them): Kafka's connections and fencing, then offsets and state.
+  log.info({ ms: deps.now() - connectingAt }, 'connected to Kafka');
   const { counts, route } = inputs;
   const executor = new StageExecutor(job, stage, route);
   const owned = ownedPartitions(counts, index, config.parallelism);
