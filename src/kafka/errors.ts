@@ -1,5 +1,6 @@
 import { CodedError } from '../errors.ts';
 import type { LibrdKafkaError } from './native.ts';
+import { backoffMs } from './retry.ts';
 
 /**
  * A Kafka failure with a stable code and the retry classification librdkafka
@@ -254,7 +255,8 @@ const coordinatorNotReady = new Set([14, 15, 16, 88]);
 /** Runs `call` again while it fails with a retriable Kafka error, for at most `budgetMs`. */
 export async function withKafkaRetries<T>(call: () => Promise<T>, budgetMs = 30_000): Promise<T> {
   const deadline = Date.now() + budgetMs;
-  for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
+  for (let attempt = 1; ; attempt++) {
+    const delay = backoffMs(attempt, 2_000);
     try {
       return await call();
     } catch (error) {

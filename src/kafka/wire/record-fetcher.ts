@@ -1,4 +1,5 @@
 import { KafkaError } from '../errors.ts';
+import { backoffMs, delay } from '../retry.ts';
 import type { BrokerConnection, WireSecurity } from './broker-connection.ts';
 import { BrokerPool, isFatal, topicNotAuthorized } from './broker-pool.ts';
 import {
@@ -11,7 +12,6 @@ import {
   readListOffsets,
 } from './messages.ts';
 import { type ConsumedRecord, decodeRecordBatches } from './record-batch.ts';
-import { backoffMs, delay } from './retry.ts';
 
 export interface RecordFetcherOptions {
   bootstrapServers: string;

@@ -1,3 +1,4 @@
+import { delay } from '../retry.ts';
 import { type BrokerConnection, parseBrokerAddress, type WireSecurity } from './broker-connection.ts';
 import {
   apis,
@@ -7,7 +8,6 @@ import {
   readInitProducerId,
 } from './messages.ts';
 import { openBroker } from './open-broker.ts';
-import { delay } from './retry.ts';
 
 export interface FenceOptions {
   bootstrapServers: string;
