@@ -10,13 +10,13 @@
  *     over every job is done, its RSS, and the writes it made (from the API
  *     server's request counters), which should be none.
  * With --kwok the pods run on kwok's simulated nodes (bench/kwok.ts) instead of the
- * harness's node agent, so thousands of jobs fit on 2 cores. The operator runs from
+ * harness's real nodes (there, a static stand-in image), so thousands of jobs fit on 2 cores. The operator runs from
  * its build in dist/ (what the image runs; built here), or with --operator source
  * from this checkout's TypeScript.
  * Usage: source .weir/harness/env && node bench/operator-scale.ts --jobs 1000 --kwok [--concurrency 16]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
@@ -28,6 +28,7 @@ import {
   requireEnv,
   waitFor,
 } from '../e2e/support/cluster.ts';
+import { importImage } from '../e2e/support/harness-nodes.ts';
 import { startOperator } from '../e2e/support/operator.ts';
 import { applyCrd, standinJob } from '../e2e/support/streamjobs.ts';
 import type { StreamJob } from '../src/api/streamjob.ts';
@@ -65,18 +66,29 @@ if (operatorBuild !== 'dist' && operatorBuild !== 'source') {
   throw new Error(`--operator must be dist or source, got ${operatorBuild}`);
 }
 const parallelism = 2;
-const image = 'weir-bench/tiny-taskmanager';
+// Tagged: an untagged (latest) image is pulled again on every start, and nothing can be pulled here.
+const image = 'weir-bench/tiny-taskmanager:1';
 const root = join(import.meta.dirname, '..');
 
-function buildTinyTaskManager(): void {
+/**
+ * The stand-in's binary, and for the harness's real nodes an image of it (static, FROM scratch), made with
+ * buildah and imported into every node; kwok's nodes run no containers.
+ */
+async function buildTinyTaskManager(forHarnessNodes: boolean): Promise<void> {
   const dir = join(process.env.HOME ?? '/root', '.cache', 'weir', 'bench');
   mkdirSync(dir, { recursive: true });
-  execFileSync('gcc', [
-    '-O2',
-    '-o',
-    join(dir, 'tiny-taskmanager'),
-    join(root, 'bench', 'tiny-taskmanager.c'),
-  ]);
+  const binary = join(dir, 'tiny-taskmanager');
+  execFileSync('gcc', ['-O2', '-static', '-o', binary, join(root, 'bench', 'tiny-taskmanager.c')]);
+  if (!forHarnessNodes) return;
+  const buildah = (...args: string[]) => execFileSync('buildah', args, { encoding: 'utf8' }).trim();
+  const container = buildah('from', 'scratch');
+  buildah('copy', container, binary, '/tiny-taskmanager');
+  buildah('config', '--entrypoint', '["/tiny-taskmanager"]', '--user', '65532:65532', container);
+  buildah('commit', '--quiet', '--rm', container, `localhost/${image}`);
+  const archive = join(dir, 'tiny-taskmanager.oci.tar');
+  rmSync(archive, { force: true });
+  buildah('push', '--quiet', `localhost/${image}`, `oci-archive:${archive}:docker.io/${image}`);
+  await importImage(archive);
 }
 
 async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
@@ -424,7 +436,7 @@ async function restartWithAllJobs(namespace: string) {
   };
 }
 
-buildTinyTaskManager();
+await buildTinyTaskManager(!values.kwok);
 if (operatorBuild === 'dist') {
   progress('building the operator into dist/ (tsc -p tsconfig.build.json)');
   execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', join(root, 'tsconfig.build.json')], {

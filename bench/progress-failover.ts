@@ -21,8 +21,8 @@
  * Usage: source .weir/harness/env && node bench/progress-failover.ts [--windows 3s,6s] [--runs 3]
  */
 import { parseArgs } from 'node:util';
-import { harnessContainerPid, requireEnv } from '../e2e/support/cluster.ts';
-import { setPodTrafficDrop } from '../e2e/support/harness-agent.ts';
+import { requireEnv } from '../e2e/support/cluster.ts';
+import { killContainer, setPodTrafficDrop } from '../e2e/support/harness-nodes.ts';
 import { startJobNamespace, stopJobNamespace } from '../e2e/support/job-suite.ts';
 import { createTopics, uniqueName } from '../e2e/support/kafka-topics.ts';
 import { weirDevJob } from '../e2e/support/streamjobs.ts';
@@ -75,7 +75,7 @@ async function measure(fault: 'cut' | 'kill', window: string, run: number): Prom
       await setPodTrafficDrop(namespace, `${name}-tm-0`, requireEnv('WEIR_KAFKA_BOOTSTRAP'), 'on');
     } else {
       const pod = await cluster.core.readNamespacedPod({ namespace, name: `${name}-tm-0` });
-      process.kill(harnessContainerPid(pod, 'taskmanager'), 'SIGKILL');
+      await killContainer(pod, 'taskmanager');
     }
     await new Promise((r) => setTimeout(r, 1000));
     reader.mark();

@@ -34,7 +34,8 @@
  */
 import { parseArgs } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
-import { harnessContainerPid, requireEnv } from '../e2e/support/cluster.ts';
+import { requireEnv } from '../e2e/support/cluster.ts';
+import { killContainer } from '../e2e/support/harness-nodes.ts';
 import { startJobNamespace, stopJobNamespace } from '../e2e/support/job-suite.ts';
 import { createTopics, produce, uniqueName } from '../e2e/support/kafka-topics.ts';
 import { weirDevJob } from '../e2e/support/streamjobs.ts';
@@ -174,7 +175,7 @@ try {
       : [`${name}-tm-${round % pods}`];
     const before = await Promise.all(victims.map(async (pod) => (await readPod(pod)) as V1Pod));
     const killedAt = Date.now();
-    for (const pod of before) process.kill(harnessContainerPid(pod, 'taskmanager'), 'SIGKILL');
+    await Promise.all(before.map((pod) => killContainer(pod, 'taskmanager')));
     const watched = victims.map((pod, i) => watchReplacement(pod, before[i] as V1Pod));
     await sleep(300);
     reader.mark();

@@ -13,18 +13,22 @@
 # Idempotent: the base is made once per Debian suite and Node version, and
 # buildah caches the Dockerfile's layers (`npm ci` is keyed by the lockfile).
 #
-# Usage: bash scripts/build-image.sh [--tag weir:dev] [--out FILE.oci.tar]
-# Needs: buildah and mmdebstrap (Debian packages; installed if missing, as root).
+# Usage: bash scripts/build-image.sh [--tag weir:dev] [--out FILE.oci.tar] [--test-images]
+# Needs: buildah and mmdebstrap (Debian packages, installed by scripts/setup.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/../e2e/harness/lib.sh"
 source "$WEIR_ROOT/scripts/node-env.sh"
 
 tag=weir:dev
 out="$WEIR_CACHE/images/weir-dev.oci.tar"
+test_images=0
+usage="usage: build-image.sh [--tag NAME] [--out FILE] [--test-images]"
 while (($#)); do
   case "$1" in
     --tag) tag="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    *) die "unknown option $1 (usage: build-image.sh [--tag NAME] [--out FILE])" ;;
+    # Also the e2e suites' stand-in TaskManager (e2e/kind/taskmanager-standin.Dockerfile).
+    --test-images) test_images=1; shift ;;
+    *) die "unknown option $1 ($usage)" ;;
   esac
 done
 
@@ -35,13 +39,9 @@ base="localhost/weir-base/node:${NODE_VERSION}-${suite}-slim-2"
 logs="$WEIR_CACHE/images/logs"
 mkdir -p "$logs"
 
-if ! command -v buildah >/dev/null || ! command -v mmdebstrap >/dev/null; then
-  step "installing buildah and mmdebstrap (Debian packages)"
-  [[ $(id -u) == 0 ]] || die "buildah and mmdebstrap are missing: apt-get install buildah mmdebstrap uidmap"
-  run_logged "$logs/apt.log" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y --no-install-recommends buildah mmdebstrap uidmap
-  done_step
-fi
+for tool in buildah mmdebstrap; do
+  command -v "$tool" >/dev/null || die "$tool is missing: run 'bash scripts/setup.sh' (it installs it from Debian's packages)"
+done
 
 if ! buildah inspect --type image "$base" >/dev/null 2>&1; then
   step "base image $base: Debian $suite (minbase), Node $NODE_VERSION, npm $npm_version"
@@ -96,9 +96,40 @@ buildah rm "$container" >/dev/null
 info "$version, uid $user"
 done_step
 
-step "export $tag to $out"
-mkdir -p "$(dirname "$out")"
-rm -f "$out"
-buildah push --quiet "$tag" "oci-archive:$out:$tag" >/dev/null
-info "image $(buildah images --format '{{.Size}}' "$tag"), on a base of $(buildah images --format '{{.Size}}' "$base"); archive $(du -h "$out" | cut -f1)"
+# export_image TAG FILE: the image as an OCI archive, named in full in it, as Docker and containerd
+# expand a short name (weir:dev is docker.io/library/weir:dev); containerd's import takes the
+# archive's name as it is. An unchanged image keeps its archive (and its date), so the harness's
+# nodes need not import it again.
+export_image() {
+  local tag="$1" out="$2" full first id
+  case "$tag" in
+    */*) first=${tag%%/*}; [[ $first == *.* || $first == *:* || $first == localhost ]] && full=$tag || full=docker.io/$tag ;;
+    *) full=docker.io/library/$tag ;;
+  esac
+  mkdir -p "$(dirname "$out")"
+  id=$(buildah images --no-trunc --format '{{.ID}}' "$tag" | head -1)
+  if [[ -s "$out" && "$(cat "$out.id" 2>/dev/null)" == "$full $id" ]]; then
+    info "$tag unchanged since the last export ($id)"
+  else
+    rm -f "$out" "$out.id"
+    buildah push --quiet "$tag" "oci-archive:$out.partial:$full" >/dev/null
+    mv "$out.partial" "$out"
+    echo "$full $id" >"$out.id"
+  fi
+  info "$tag: image $(buildah images --format '{{.Size}}' "$tag"), archive $out ($(du -h "$out" | cut -f1))"
+}
+
+step "export $tag"
+export_image "$tag" "$out"
+info "the base $base: $(buildah images --format '{{.Size}}' "$base")"
 done_step
+
+if ((test_images)); then
+  standin=weir-test/taskmanager-standin:e2e
+  step "test image $standin (e2e/kind/taskmanager-standin.Dockerfile)"
+  run_logged "$logs/standin.log" buildah bud --isolation chroot --network host --layers \
+    --build-arg "NODE_IMAGE=$base" --tag "$standin" \
+    --file "$WEIR_ROOT/e2e/kind/taskmanager-standin.Dockerfile" "$WEIR_ROOT/e2e/support"
+  export_image "$standin" "$WEIR_CACHE/images/taskmanager-standin.oci.tar"
+  done_step
+fi

@@ -70,7 +70,7 @@ done_step
 
 step "cold check: harness PKI"
 run_step pki-cold bash "$checkout/e2e/harness/pki.sh" "$scratch/pki" 10.244.255.1
-openssl verify -CAfile "$scratch/pki/ca.crt" "$scratch/pki/apiserver.crt" "$scratch/pki/agent.crt" >/dev/null \
+openssl verify -CAfile "$scratch/pki/ca.crt" "$scratch/pki/apiserver.crt" "$scratch/pki/admin.crt" >/dev/null \
   || die "cold check: the generated certificates do not verify against the generated CA"
 before=$(sha256sum "$scratch/pki/ca.crt")
 run_step pki-warm bash "$checkout/e2e/harness/pki.sh" "$scratch/pki" 10.244.255.1

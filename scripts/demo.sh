@@ -12,6 +12,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 source "$root/e2e/harness/lib.sh"
 
 bash "$root/scripts/setup.sh"
+# The image from the Dockerfile; the harness's nodes import it, and the operator and TaskManagers run it.
+bash "$root/scripts/build-image.sh"
 bash "$root/e2e/harness/up.sh"
 # shellcheck source=/dev/null
 source "$WEIR_STATE/env"
@@ -23,7 +25,7 @@ kubectl apply --server-side --force-conflicts -f crds/streamjob.yaml
 kubectl wait --for=condition=Established --timeout=30s crd/streamjobs.weir.dev
 done_step
 
-step "operator: helm upgrade --install weir charts/weir (image weir:dev, which the node agent maps to this checkout)"
+step "operator: helm upgrade --install weir charts/weir (image weir:dev, built from the Dockerfile)"
 helm upgrade --install weir charts/weir --namespace weir-system --create-namespace \
   --set image.repository=weir --set image.tag=dev --wait --timeout 180s
 kubectl -n weir-system get pods -o wide
@@ -49,9 +51,12 @@ node e2e/demo/kafka-tool.ts verify "$counts" 10000
 done_step
 
 step "kill the process of TaskManager demo-tm-1 (its tasks of both stages) while 10000 more lines arrive"
-pid=$(kubectl get pod demo-tm-1 -o jsonpath='{.status.containerStatuses[0].containerID}')
+container=$(kubectl get pod demo-tm-1 -o jsonpath='{.status.containerStatuses[0].containerID}')
+tm_node=$(kubectl get pod demo-tm-1 -o jsonpath='{.spec.nodeName}')
 node e2e/demo/kafka-tool.ts produce "$events" 10000 10000
-kill -KILL "${pid#weir-agent://}"
+# As the OOM killer or a crash would: the container's process dies, the kubelet sees it exit.
+ctr --address "/run/weir-harness/$tm_node/containerd.sock" --namespace k8s.io tasks kill --signal SIGKILL \
+  "${container#containerd://}"
 kubectl wait streamjob/demo --for=jsonpath='{.status.restarts.count}'=1 --timeout=60s
 kubectl wait streamjob/demo --for=jsonpath='{.status.phase}'=Running --timeout=120s
 kubectl get streamjob demo

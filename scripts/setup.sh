@@ -7,7 +7,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 source "$root/e2e/harness/lib.sh"
 
 apt_packages=(iproute2 iptables procps psmisc openssl ca-certificates curl python3 make g++
-  libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev libcurl4-openssl-dev shellcheck)
+  libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev libcurl4-openssl-dev shellcheck
+  buildah mmdebstrap uidmap containerd runc containernetworking-plugins)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

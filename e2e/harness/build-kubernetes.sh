@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kube-controller-manager, kube-scheduler and kubectl
-# from the k8s.io/kubernetes Go module. That module replaces its staging
+# Builds kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, and
+# the node's kubelet and kube-proxy from the k8s.io/kubernetes Go module. That module replaces its staging
 # modules with relative paths, so `go install` cannot build it; a wrapper
 # module that maps each staging module to its published v0.Y.Z can.
 # With WEIR_PREPARE_ONLY=1 it writes and resolves the wrapper module, checks
@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 
 v="$KUBERNETES_VERSION"
 out="$WEIR_CACHE/kubernetes/$v/bin"
-bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
 # A binary is trusted only if it runs and reports the pinned version (the
 # build stamps it), so a truncated or foreign file is rebuilt.
 cached() {

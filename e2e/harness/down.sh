@@ -4,6 +4,14 @@
 source "$(dirname "$0")/lib.sh"
 source "$WEIR_ROOT/e2e/harness/services.sh"
 
+# The nodes first: their processes, mounts, links, iptables chains and cgroups.
+for dir in "$WEIR_STATE"/nodes/weir-node-*; do
+  [[ -d "$dir" ]] || continue
+  step "removing node ${dir##*/}"
+  bash "$WEIR_ROOT/e2e/harness/kubelet-node.sh" down "${dir##*-}"
+  done_step
+done
+
 step "stopping harness processes"
 for name in "${SERVICES[@]}"; do stop_service "$name"; done
 done_step
@@ -23,17 +31,7 @@ if [[ -f "$WEIR_STATE/ip_forward.orig" ]]; then
 fi
 done_step
 
-step "removing mount points and data"
-ledger="$MOUNT_LEDGER"
-if [[ -f "$ledger" ]]; then
-  # Deepest first; only what is still empty, so nothing a person put there is lost.
-  sort -ru "$ledger" | while read -r path; do
-    if [[ -d "$path" ]]; then rmdir "$path" 2>/dev/null || true
-    elif [[ -f "$path" && ! -s "$path" ]]; then rm -f "$path"
-    fi
-  done
-  rm -f "$ledger"
-fi
-rm -rf "$WEIR_STATE/data" "$WEIR_STATE/pids" "$WEIR_STATE/env" "$WEIR_STATE/compile-cache"
+step "removing data"
+rm -rf --one-file-system "$WEIR_STATE/data" "$WEIR_STATE/pids" "$WEIR_STATE/env" "$WEIR_STATE/nodes"
 done_step
 info "harness down (logs kept in $WEIR_STATE/logs)"

@@ -4,7 +4,9 @@
 # route to the namespace's address, and inside, a default route through a
 # link-local gateway. Used for the services namespace and for every pod.
 # Every harness address is inside 10.244.0.0/14 (services 10.244.255.1, nodes
-# 10.244.254.k, pods 10.245.0.0/16 split into a /20 per node). The block must not
+# 10.244.254.k, pods 10.245.0.0/16 split into a /20 per node; kubelet nodes
+# 10.244.254.(100+k), their pods 10.246.k.0/24), but for Service addresses
+# (10.96.0.0/16), which kube-proxy rewrites to one of those. The block must not
 # hold anything the machine itself uses (its resolver is 10.255.255.53). Namespaces get a route to that block
 # only, never a default route, so nothing in them can send traffic off the machine.
 #   netns.sh create <netns> <host-veth> <address> <root-source-address>
@@ -19,6 +21,7 @@
 source "$(dirname "$0")/lib.sh"
 gateway=169.254.1.1
 harness_block=10.244.0.0/14
+service_block=10.96.0.0/16
 
 case "${1:-}" in
   create)
@@ -71,9 +74,13 @@ case "${1:-}" in
       exit 1
     fi
     ip route replace unreachable "$harness_block"
+    # Service addresses are rewritten by kube-proxy before routing; one it does
+    # not (yet) know must end here, not on the machine's default route.
+    ip route replace unreachable "$service_block"
     ;;
   release)
     ip route del unreachable "$harness_block" 2>/dev/null || true
+    ip route del unreachable "$service_block" 2>/dev/null || true
     ;;
   *)
     echo "usage: netns.sh create <netns> <host-veth> <address> <root-source-address> | delete <netns> | link <host-veth> down | link <host-veth> up <address> <root-source-address> | contain | release" >&2

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Generates the harness PKI once: a CA, serving certificates for the API server
-# and the node agent, client certificates for each control-plane identity, and
+# Generates the harness PKI once: a CA, a serving certificate for the API server,
+# client certificates for each control-plane identity, and
 # the service-account signing key. Usage: pki.sh <dir> <services-address>
 # Written to <dir>.partial and renamed whole, so an interrupted run never
 # leaves a PKI that a later run takes for complete.
 source "$(dirname "$0")/lib.sh"
 dir="$1" svc="$2"
 files=(ca.crt ca.key sa.key sa.pub apiserver.crt admin.crt controller-manager.crt scheduler.crt
-  apiserver-kubelet-client.crt front-proxy-client.crt agent.crt)
+  apiserver-kubelet-client.crt front-proxy-client.crt)
 complete=1
 for f in "${files[@]}"; do [[ -s "$dir/$f" ]] || complete=0; done
 ((complete)) && exit 0
@@ -27,9 +27,6 @@ issue controller-manager "/CN=system:kube-controller-manager"
 issue scheduler "/CN=system:kube-scheduler"
 issue apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
 issue front-proxy-client "/CN=front-proxy-client"
-agent_ips=""
-for i in $(seq 1 16); do agent_ips+="IP:10.244.254.$i,"; done
-issue agent "/CN=weir-node-agent" "${agent_ips}DNS:localhost"
 ossl genrsa -out sa.key 2048
 ossl rsa -in sa.key -pubout -out sa.pub
 chmod 600 ./*.key

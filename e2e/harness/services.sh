@@ -16,14 +16,10 @@ KAFKA_DIR="$WEIR_CACHE/kafka/$KAFKA_VERSION"
 S3_ACCESS_KEY=weir-harness
 S3_SECRET_KEY=weir-harness-secret
 S3_BUCKET=weir
-AGENT_NODES="${WEIR_HARNESS_NODES:-2}"
-AGENT_CONTROL_PORT=10299
-# Host paths the agent creates as mount targets. Like the namespaces and
-# addresses, they are machine-wide, so the ledger is too: any checkout's
-# down.sh removes what any checkout's agent made.
-MOUNT_LEDGER=/run/weir-harness/created-mount-points
+# The nodes: real kubelets with containerd and runc (e2e/harness/kubelet-node.sh).
+HARNESS_NODES="${WEIR_HARNESS_NODE_COUNT:-2}"
 # Stopped last to first.
-SERVICES=(operator node-agent kafka minio-tls minio kube-scheduler kube-controller-manager kube-apiserver etcd)
+SERVICES=(operator kafka minio-tls minio kube-scheduler kube-controller-manager kube-apiserver etcd)
 
 pid_of() { cat "$WEIR_STATE/pids/$1.pid" 2>/dev/null || true; }
 
@@ -77,7 +73,6 @@ stop_service() {
   pid=$(pid_of "$name")
   [[ -n "$pid" ]] || return 0
   if kill -0 "$pid" 2>/dev/null; then
-    # The agent's own SIGTERM handler kills pods; others just get SIGTERM.
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL -- "-$pid" 2>/dev/null || true
@@ -170,90 +165,6 @@ LOG
     -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$cp" kafka.Kafka "$dir/server.properties"
 }
 
-# Image names the node agent understands. `weir:dev` stands for the image the
-# Dockerfile builds from this checkout: same entrypoint (the `weir` command),
-# run from source, with a compile cache as the image has one (the first pod
-# fills it). `weir-harness/checkout` runs any script of the checkout.
-write_image_map() {
-  local path="/usr/local/weir-node/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-  cat >"$WEIR_STATE/images.json" <<JSON
-{
-  "weir:dev": {
-    "mounts": { "$WEIR_ROOT": "/app", "$WEIR_NODE_HOME": "/usr/local/weir-node" },
-    "workingDir": "/app",
-    "entrypoint": ["node", "/app/src/cli/weir.ts"],
-    "env": { "PATH": "$path", "NODE_ENV": "production", "NODE_COMPILE_CACHE": "$WEIR_STATE/compile-cache" }
-  },
-  "weir-harness/checkout": {
-    "mounts": { "$WEIR_ROOT": "/app", "$WEIR_NODE_HOME": "/usr/local/weir-node" },
-    "workingDir": "/app",
-    "entrypoint": ["node"],
-    "env": { "PATH": "$path" }
-  },
-  "weir-harness/node:24": {
-    "mounts": { "$WEIR_NODE_HOME": "/usr/local/weir-node" },
-    "workingDir": "/",
-    "entrypoint": ["node"],
-    "env": { "PATH": "$path" }
-  },
-  "weir-test/taskmanager-standin": {
-    "mounts": { "$WEIR_ROOT": "/app", "$WEIR_NODE_HOME": "/usr/local/weir-node" },
-    "workingDir": "/app",
-    "entrypoint": ["node", "/app/e2e/support/taskmanager-standin.ts"],
-    "env": { "PATH": "$path" }
-  },
-  "weir-bench/tiny-taskmanager": {
-    "mounts": { "$WEIR_CACHE/bench": "/opt/weir-bench" },
-    "workingDir": "/",
-    "entrypoint": ["/opt/weir-bench/tiny-taskmanager"],
-    "env": {}
-  },
-  "weir-harness/shell": {
-    "mounts": {},
-    "workingDir": "/",
-    "entrypoint": ["/bin/sh", "-c"],
-    "env": {}
-  }
-}
-JSON
-}
-
-# The compile cache of the weir:dev image, made as the Dockerfile makes the image's: the TaskManager's
-# modules loaded once by the pods' user (65532; Node keeps a cache per user) at the paths pods see (the
-# checkout is /app there; the cache is keyed by path), since pods only read it. A checkout changed since
-# then still runs: changed files just miss.
-warm_compile_cache() {
-  local cache="$WEIR_STATE/compile-cache" target
-  rm -rf "$cache"
-  mkdir -p "$cache"
-  chown 65532:65532 "$cache"
-  for target in /app /usr/local/weir-node; do
-    if [[ ! -e $target ]]; then
-      mkdir -p "$target"
-      echo "$target" >>"$MOUNT_LEDGER" # removed by harness:down, like the node agent's own mount points
-    fi
-  done
-  # shellcheck disable=SC2016 # expanded by the inner shell, from its arguments
-  unshare --mount sh -c 'mount --bind "$1" /app && mount --bind "$2" /usr/local/weir-node &&
-    exec setpriv --reuid=65532 --regid=65532 --clear-groups env NODE_COMPILE_CACHE="$3" \
-      /usr/local/weir-node/bin/node --input-type=module -e "await import(\"/app/src/runtime/main.ts\")"' \
-    sh "$WEIR_ROOT" "$WEIR_NODE_HOME" "$cache"
-}
-
-start_agent() {
-  if is_running node-agent; then
-    kill -HUP "$(pid_of node-agent)" # re-read the image map written just before
-    info "node-agent: already running (pid $(pid_of node-agent)); image map reloaded"
-    return
-  fi
-  start_host_service node-agent node "$WEIR_ROOT/e2e/agent/main.ts" \
-    --kubeconfig "$WEIR_STATE/admin.kubeconfig" --nodes "$AGENT_NODES" \
-    --state-dir "$WEIR_STATE/data/agent" --logs-dir "$WEIR_STATE/logs/pods" --mount-ledger "$MOUNT_LEDGER" \
-    --image-map "$WEIR_STATE/images.json" --api-host "$SVC_ADDR" --api-port 6443 \
-    --tls-cert "$PKI/agent.crt" --tls-key "$PKI/agent.key" --ca-cert "$PKI/ca.crt" \
-    --control-port "$AGENT_CONTROL_PORT" --kubelet-version "$KUBERNETES_VERSION"
-}
-
 write_env_file() {
   cat >"$WEIR_STATE/env" <<ENV
 # Written by e2e/harness/up.sh. Use: source $WEIR_STATE/env
@@ -274,7 +185,7 @@ export WEIR_KAFKA_CLIENT_CERT="$PKI/kafka/client.crt"
 export WEIR_KAFKA_CLIENT_KEY="$PKI/kafka/client.key"
 export WEIR_KAFKA_CLASSPATH_FILE="$KAFKA_DIR/classpath.txt"
 export WEIR_SERVICES_ADDRESS="$SVC_ADDR"
-export WEIR_HARNESS_AGENT="http://127.0.0.1:$AGENT_CONTROL_PORT"
+export WEIR_HARNESS_NODES="$(seq -s, -f 'weir-node-%g' 1 "$HARNESS_NODES")"
 export WEIR_HARNESS_LOGS="$WEIR_STATE/logs"
 ENV
 }

@@ -23,9 +23,14 @@ check kube-scheduler curl -fsSk "https://$SVC_ADDR:10259/healthz"
 check minio curl -fsS "http://$SVC_ADDR:9000/minio/health/ready"
 check minio-tls curl -fsS --cacert "$PKI/ca.crt" "https://$SVC_ADDR:9002/minio/health/ready"
 check kafka bash -c "exec 3<>/dev/tcp/$SVC_ADDR/9092"
-check node-agent curl -fsS "http://127.0.0.1:$AGENT_CONTROL_PORT/healthz"
-if is_running node-agent; then
-  echo "nodes (agent view):"
-  curl -fsS "http://127.0.0.1:$AGENT_CONTROL_PORT/v1/nodes" | sed 's/^/  /'
+for k in $(seq 1 "$HARNESS_NODES"); do
+  check "containerd-$k" ctr --address "/run/weir-harness/weir-node-$k/containerd.sock" version
+  check "kubelet-$k" curl -fsSk "https://10.244.254.$k:10250/healthz" --cert "$PKI/apiserver-kubelet-client.crt" \
+    --key "$PKI/apiserver-kubelet-client.key"
+  check "kube-proxy-$k" curl -fsS "http://10.244.254.$k:10256/healthz"
+done
+if is_running kube-apiserver; then
+  echo "nodes:"
+  "$K8S_BIN/kubectl" --kubeconfig "$WEIR_STATE/admin.kubeconfig" get nodes -o wide 2>&1 | sed 's/^/  /'
 fi
 exit "$down"

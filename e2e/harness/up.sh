@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings up the local real cluster: etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, MinIO and Kafka in the "weir-svc" network namespace, and the
-# node agent in the root namespace. Idempotent: running components are checked,
+# nodes: real kubelets with containerd and runc (kubelet-node.sh) in the root
+# namespace, running the images scripts/build-image.sh made. Idempotent: running components are checked,
 # not restarted. Writes .weir/harness/env for `source`.
 source "$(dirname "$0")/lib.sh"
 source "$WEIR_ROOT/e2e/harness/services.sh"
@@ -15,18 +16,15 @@ source "$WEIR_ROOT/scripts/node-env.sh"
 [[ -d "$WEIR_ROOT/node_modules/@kubernetes/client-node" ]] || die "node_modules missing: run 'bash scripts/setup.sh' first"
 
 mkdir -p "$WEIR_STATE"/{logs,pids,data}
-# Network namespaces, addresses and the agent's node ports are machine-wide. A
-# services namespace this checkout's etcd does not live in, or a node agent this
-# checkout did not start, belongs to a crashed run or to another checkout (whose
-# own down.sh may have removed only part of it); either would hold the ports, so
-# it is removed first.
+# Network namespaces, addresses, the nodes' ports and their links are
+# machine-wide. A services namespace this checkout's etcd does not live in, or a
+# node this checkout did not start, belongs to a crashed run or to another
+# checkout (whose own down.sh may have removed only part of it); either would
+# hold the ports, so it is removed first.
 foreign_services() { ! is_running etcd && ip netns list | grep -qw "^$SVC_NETNS"; }
-foreign_agent() { ! is_running node-agent && pgrep -f 'e2e/agent/main.ts --kubeconfig' >/dev/null; }
-if foreign_services || foreign_agent; then
+foreign_nodes() { ! is_running kubelet-1 && pgrep -f 'kubelet --config .*/nodes/weir-node-1/' >/dev/null; }
+if foreign_services || foreign_nodes; then
   info "found a harness this checkout does not own (crashed run or other checkout); removing it"
-  pkill -TERM -f 'e2e/agent/main.ts --kubeconfig' 2>/dev/null || true
-  for _ in $(seq 1 150); do pgrep -f 'e2e/agent/main.ts --kubeconfig' >/dev/null || break; sleep 0.1; done
-  pkill -KILL -f 'e2e/agent/main.ts --kubeconfig' 2>/dev/null || true
   bash "$WEIR_ROOT/e2e/harness/down.sh"
   mkdir -p "$WEIR_STATE"/{logs,pids,data}
 fi
@@ -62,7 +60,7 @@ step "kube-apiserver $KUBERNETES_VERSION"
 start_service kube-apiserver "$K8S_BIN/kube-apiserver" \
   --etcd-servers=http://127.0.0.1:2379 --bind-address=0.0.0.0 --secure-port=6443 --advertise-address="$SVC_ADDR" \
   --cert-dir="$PKI" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
-  --client-ca-file="$PKI/ca.crt" --authorization-mode=RBAC \
+  --client-ca-file="$PKI/ca.crt" --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
   --api-audiences=https://kubernetes.default.svc.cluster.local \
@@ -122,16 +120,9 @@ start_kafka
 wait_for kafka 120 env WEIR_KAFKA_BOOTSTRAP="$SVC_ADDR:9092" node "$WEIR_ROOT/e2e/harness/check-kafka.ts"
 done_step
 
-step "node agent ($AGENT_NODES nodes)"
-write_image_map
-warm_compile_cache
-start_agent
-wait_for node-agent 60 curl -fsS "http://127.0.0.1:$AGENT_CONTROL_PORT/healthz"
-wait_for nodes-ready 90 "$K8S_BIN/kubectl" --kubeconfig "$WEIR_STATE/admin.kubeconfig" wait node --all \
-  --for=condition=Ready --timeout=5s
+for k in $(seq 1 "$HARNESS_NODES"); do bash "$WEIR_ROOT/e2e/harness/kubelet-node.sh" up "$k"; done
 wait_for default-serviceaccount 60 "$K8S_BIN/kubectl" --kubeconfig "$WEIR_STATE/admin.kubeconfig" \
   get serviceaccount/default configmap/kube-root-ca.crt -n default
-done_step
 
 write_env_file
 info "harness up in $(( $(date +%s) - up_started ))s"

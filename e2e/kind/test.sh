@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the e2e suites that do not need the local harness's node agent against
-# the kind cluster from up.sh (which it runs first). Tests that kill container
-# processes or stop nodes through the agent skip themselves here.
+# Runs the e2e suites against the kind cluster from up.sh (which it runs first).
+# Tests that inject failures through the local harness's nodes (killing a
+# container's process, stopping a node, cutting a pod's link) skip themselves here.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"

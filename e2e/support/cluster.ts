@@ -100,11 +100,3 @@ export async function waitForPodPhase(
     () => JSON.stringify(last?.status ?? {}),
   );
 }
-
-/** The pid of a container on the harness node agent, from its containerID (weir-agent://<pid>). */
-export function harnessContainerPid(pod: V1Pod, container: string): number {
-  const id = pod.status?.containerStatuses?.find((s) => s.name === container)?.containerID ?? '';
-  const match = /^weir-agent:\/\/(\d+)$/.exec(id);
-  if (!match) throw new Error(`container ${container} has no harness pid (containerID "${id}")`);
-  return Number(match[1]);
-}

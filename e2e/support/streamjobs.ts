@@ -37,8 +37,8 @@ export function standinJob(name: string, spec: StreamJobInput = {}): Record<stri
 }
 
 /**
- * A StreamJob running one of Weir's own jobs (`src/jobs/<job>.ts`) in `weir:dev` pods (this checkout on the
- * harness), checkpointing to the harness MinIO through the `minio` Secret (createMinioSecret). `spec` adds or
+ * A StreamJob running one of Weir's own jobs (`src/jobs/<job>.ts`, in the image as `dist/jobs/<job>.js`) in
+ * pods of `weir:dev` (the image built from the Dockerfile), checkpointing to the harness MinIO through the `minio` Secret (createMinioSecret). `spec` adds or
  * overrides fields.
  */
 export function weirDevJob(
@@ -57,7 +57,7 @@ export function weirDevJob(
     metadata: { name },
     spec: {
       image: 'weir:dev',
-      entry: `/app/src/jobs/${job}.ts`,
+      entry: `/opt/weir/dist/jobs/${job}.js`,
       args: options.args,
       kafka: { bootstrapServers: requireEnv('WEIR_KAFKA_BOOTSTRAP') },
       checkpoints: {

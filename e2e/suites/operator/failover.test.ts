@@ -6,10 +6,9 @@ import {
   connect,
   createTestNamespace,
   deleteNamespace,
-  harnessContainerPid,
   waitFor,
 } from '../../support/cluster.ts';
-import { harnessAgentUrl, setNodeState } from '../../support/harness-agent.ts';
+import { killContainer, needsHarnessNodes, setNodeState } from '../../support/harness-nodes.ts';
 import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
 import { applyCrd, StreamJobs, standinJob } from '../../support/streamjobs.ts';
 
@@ -23,8 +22,8 @@ async function podsByName(cluster: Cluster, namespace: string, job: string): Pro
 const uids = (pods: Map<string, V1Pod>) =>
   new Map([...pods].map(([name, pod]) => [name, pod.metadata?.uid ?? '']));
 
-/** Killing a container's process directly needs the harness node agent (its pids); kind runs skip. */
-const killNeedsHarness = harnessAgentUrl() ? false : 'needs the local harness to SIGKILL a container process';
+/** Killing a container's process directly needs the harness's nodes (their containerd); kind runs skip. */
+const killNeedsHarness = needsHarnessNodes("kill a container's process");
 
 describe('operator: failure detection, failover and restart strategies', () => {
   let cluster: Cluster;
@@ -69,7 +68,7 @@ describe('operator: failure detection, failover and restart strategies', () => {
     });
     const victim = (await podsByName(cluster, namespace, 'region-kill')).get('region-kill-tm-1');
     assert.ok(victim);
-    process.kill(harnessContainerPid(victim, 'taskmanager'), 'SIGKILL');
+    await killContainer(victim, 'taskmanager');
     await waitReplaced('region-kill', before, ['region-kill-tm-1']);
     const job = await jobs.get('region-kill');
     assert.equal(job.status?.restarts?.count, 1);
@@ -94,7 +93,7 @@ describe('operator: failure detection, failover and restart strategies', () => {
     });
     const victim = (await podsByName(cluster, namespace, 'full-kill')).get('full-kill-tm-2');
     assert.ok(victim);
-    process.kill(harnessContainerPid(victim, 'taskmanager'), 'SIGKILL');
+    await killContainer(victim, 'taskmanager');
     await waitReplaced('full-kill', before, ['full-kill-tm-0', 'full-kill-tm-1', 'full-kill-tm-2']);
     assert.equal(
       (await jobs.get('full-kill')).status?.restarts?.count,
@@ -125,7 +124,7 @@ describe('operator: failure detection, failover and restart strategies', () => {
         const current = (await podsByName(cluster, namespace, 'exhaust')).get('exhaust-tm-0');
         return job.status?.phase === 'Running' && current?.status?.phase === 'Running' ? current : undefined;
       });
-      process.kill(harnessContainerPid(pod, 'taskmanager'), 'SIGKILL');
+      await killContainer(pod, 'taskmanager');
       await jobs.waitFor(
         'exhaust',
         `failure ${failure} counted`,
@@ -182,7 +181,7 @@ describe('operator: failure detection, failover and restart strategies', () => {
     });
     const pod = (await podsByName(cluster, namespace, 'backoff')).get('backoff-tm-0');
     assert.ok(pod);
-    process.kill(harnessContainerPid(pod, 'taskmanager'), 'SIGKILL');
+    await killContainer(pod, 'taskmanager');
     const pending = await jobs.waitFor('backoff', 'a scheduled restart', (j) =>
       Boolean(j.status?.restarts?.nextRestartAt),
     );
@@ -228,7 +227,7 @@ describe('operator: failure detection, failover and restart strategies', () => {
   });
 
   it('force-deletes and replaces a pod whose node is lost', {
-    skip: harnessAgentUrl() ? false : 'needs the local harness agent to stop a node',
+    skip: needsHarnessNodes('stop a node'),
   }, async () => {
     await runningJob('node-lost', {
       parallelism: 2,

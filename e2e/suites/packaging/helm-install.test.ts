@@ -28,9 +28,8 @@ import { applyCrd, StreamJobs, standinJob } from '../../support/streamjobs.ts';
 
 /**
  * The chart installed with Helm: the operator runs as two pods of the Weir
- * image (on the local harness, the node agent maps `weir:dev` to this
- * checkout; on kind it is the image built from the Dockerfile), under the
- * chart's RBAC, with in-cluster config, in namespaced mode.
+ * image built from the Dockerfile (`weir:dev`), under the chart's RBAC, with
+ * in-cluster config, in namespaced mode.
  */
 const operatorImage = process.env.WEIR_E2E_OPERATOR_IMAGE ?? 'weir:dev';
 const [imageRepository, imageTag] = operatorImage.split(/:(?=[^:/]+$)/) as [string, string | undefined];

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type { StreamJob } from '../../../src/api/streamjob.ts';
 import { requireEnv, waitFor } from '../../support/cluster.ts';
-import { harnessAgentUrl } from '../../support/harness-agent.ts';
+import { needsHarnessNodes } from '../../support/harness-nodes.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, uniqueName } from '../../support/kafka-topics.ts';
 import { weirDevJob } from '../../support/streamjobs.ts';
@@ -13,7 +13,7 @@ import { weirDevJob } from '../../support/streamjobs.ts';
  * verdict, without anyone reading pod logs.
  */
 describe('failures name their cause in status and events', {
-  skip: harnessAgentUrl() ? false : 'needs the local harness (weir:dev maps to this checkout)',
+  skip: needsHarnessNodes('use its services and nodes'),
 }, () => {
   const suite = jobSuite('rt-causes');
   let input: string;
@@ -65,10 +65,10 @@ describe('failures name their cause in status and events', {
   }
 
   it('an entry module that does not exist', async () => {
-    await job('bad-entry', { entry: '/app/src/jobs/no-such-job.ts' });
+    await job('bad-entry', { entry: '/opt/weir/dist/jobs/no-such-job.js' });
     await failedWith(
       'bad-entry',
-      /JOB_MODULE_LOAD_FAILED: cannot load job module \/app\/src\/jobs\/no-such-job\.ts/,
+      /JOB_MODULE_LOAD_FAILED: cannot load job module \/opt\/weir\/dist\/jobs\/no-such-job\.js/,
     );
   });
 

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
 import type { StreamJob } from '../../../src/api/streamjob.ts';
-import { harnessContainerPid, requireEnv, waitFor } from '../../support/cluster.ts';
+import { requireEnv, waitFor } from '../../support/cluster.ts';
 import { committedCountSumProblems, keyedInput } from '../../support/committed-state.ts';
-import { harnessAgentUrl } from '../../support/harness-agent.ts';
+import { killContainer, needsHarnessNodes, podLogFiles } from '../../support/harness-nodes.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { grantJobAcls, scramUser } from '../../support/kafka-security.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
@@ -20,7 +19,7 @@ const partitions = 4;
  * password and a missing ACL are named in the job's status and events.
  */
 describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
-  skip: harnessAgentUrl() ? false : 'needs the local harness (weir:dev maps to this checkout)',
+  skip: needsHarnessNodes('use its services and nodes'),
 }, () => {
   const suite = jobSuite('rt-kafka-sec');
   const password = `pw-${uniqueName('x')}`;
@@ -122,7 +121,7 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
       namespace: suite.namespace,
     });
     await produce(topicNames.input, keyedInput(1000, 1000, keys));
-    process.kill(harnessContainerPid(victim, 'taskmanager'), 'SIGKILL');
+    await killContainer(victim, 'taskmanager');
     await suite.jobs.waitFor(name, 'a restart counted', (j) => (j.status?.restarts?.count ?? 0) >= 1, 60_000);
     await produce(topicNames.input, keyedInput(2000, 1000, keys));
     assert.deepEqual(await committedCountSumProblems(topicNames.output, partitions, 3000, keys), []);
@@ -205,13 +204,8 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
       secrets.every((v) => v.length >= 8),
       'every secret is long enough to search for',
     );
-    const podLogs = join(requireEnv('WEIR_HARNESS_LOGS'), 'pods');
     const texts = [readFileSync(suite.operator.logFile, 'utf8')];
-    for (const dir of readdirSync(podLogs).filter((d) => d.startsWith(`${suite.namespace}_`))) {
-      for (const file of readdirSync(join(podLogs, dir), { recursive: true, withFileTypes: true })) {
-        if (file.isFile()) texts.push(readFileSync(join(file.parentPath, file.name), 'utf8'));
-      }
-    }
+    for (const file of await podLogFiles(suite.namespace)) texts.push(readFileSync(file, 'utf8'));
     assert.ok(texts.length > 8, `TaskManager logs were read (${texts.length} files)`);
     const events = await suite.cluster.core.listNamespacedEvent({ namespace: suite.namespace });
     texts.push(JSON.stringify(events.items.map((e) => e.message)));

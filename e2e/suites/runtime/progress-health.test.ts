@@ -5,12 +5,12 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { requireEnv } from '../../support/cluster.ts';
 import { committedCountSumProblems, keyedInput } from '../../support/committed-state.ts';
 import {
-  harnessAgentUrl,
+  needsHarnessNodes,
   podInstances,
   setNodeState,
   setPodLink,
   setPodTrafficDrop,
-} from '../../support/harness-agent.ts';
+} from '../../support/harness-nodes.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
 import { weirDevJob } from '../../support/streamjobs.ts';
@@ -28,7 +28,7 @@ const partitions = 2;
  * and exits, and the job's phase says Restarting while the node is NotReady.
  */
 describe('health by progress', {
-  skip: harnessAgentUrl() ? false : 'needs the local harness (pod network partitions)',
+  skip: needsHarnessNodes('partition a pod'),
 }, () => {
   const suite = jobSuite('rt-progress');
 
@@ -111,7 +111,7 @@ describe('health by progress', {
     const victimUid = victim?.metadata?.uid ?? '';
     assert.ok(node && victimUid);
 
-    // The node agent hangs (no heartbeats, probes or deletions) and the pod's link goes down: its process runs on.
+    // The node's kubelet hangs (no heartbeats, probes or deletions) and the pod's link goes down: its process runs on.
     await setNodeState(node, 'frozen');
     try {
       await setPodLink(suite.namespace, 'zombie-tm-0', 'down', victimUid);

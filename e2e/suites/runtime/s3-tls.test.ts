@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { harnessContainerPid } from '../../support/cluster.ts';
 import {
   committedCountSumProblems,
   harnessTlsS3,
   keyedInput,
   runtimeStorage,
 } from '../../support/committed-state.ts';
-import { harnessAgentUrl } from '../../support/harness-agent.ts';
+import { killContainer, needsHarnessNodes } from '../../support/harness-nodes.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
 import { weirDevJob } from '../../support/streamjobs.ts';
@@ -21,7 +20,7 @@ const partitions = 2;
  * Secret, as a job would trust a company CA's S3 gateway.
  */
 describe('checkpoints to S3 over TLS with a CA from a Secret', {
-  skip: harnessAgentUrl() ? false : 'needs the local harness (weir:dev maps to this checkout)',
+  skip: needsHarnessNodes('use its services and nodes'),
 }, () => {
   const suite = jobSuite('rt-s3-tls');
 
@@ -59,7 +58,7 @@ describe('checkpoints to S3 over TLS with a CA from a Secret', {
       namespace: suite.namespace,
     });
     await produce(input, keyedInput(1000, 1000, keys));
-    process.kill(harnessContainerPid(victim, 'taskmanager'), 'SIGKILL');
+    await killContainer(victim, 'taskmanager');
     await suite.jobs.waitFor(
       'tls',
       'a restart counted',

@@ -7,7 +7,6 @@ import {
   connect,
   createTestNamespace,
   deleteNamespace,
-  harnessContainerPid,
   waitFor,
 } from '../../support/cluster.ts';
 import {
@@ -20,18 +19,18 @@ import {
   keyedInput,
   runtimeStorage,
 } from '../../support/committed-state.ts';
-import { harnessAgentUrl } from '../../support/harness-agent.ts';
+import { killContainer, needsHarnessNodes } from '../../support/harness-nodes.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
 import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
 import { applyCrd, StreamJobs, weirDevJob } from '../../support/streamjobs.ts';
 
 /**
  * The whole path: a StreamJob whose pods run the Weir image (`weir:dev`,
- * this checkout on the harness) with the keyed-count job, checkpointing to
+ * built from the Dockerfile) with the keyed-count job, checkpointing to
  * MinIO, one TaskManager killed mid-stream and replaced by the operator.
  */
 describe('StreamJob running the real TaskManager runtime', {
-  skip: harnessAgentUrl() ? false : 'needs the local harness (weir:dev maps to this checkout)',
+  skip: needsHarnessNodes('use its services and nodes'),
 }, () => {
   let cluster: Cluster;
   let namespace: string;
@@ -75,7 +74,7 @@ describe('StreamJob running the real TaskManager runtime', {
 
     const victim = await cluster.core.readNamespacedPod({ name: 'count-tm-1', namespace });
     await produce(input, keyedInput(3000, 3000, 10));
-    process.kill(harnessContainerPid(victim, 'taskmanager'), 'SIGKILL');
+    await killContainer(victim, 'taskmanager');
     await jobs.waitFor('count', 'a restart counted', (j) => (j.status?.restarts?.count ?? 0) >= 1, 60_000);
     await jobs.waitFor('count', 'Running again', (j) => j.status?.phase === 'Running', 120_000);
     const records = await readCommitted(output, 4, { expected: 6000, timeoutMs: 90_000, quietMs: 2000 });

@@ -17,7 +17,7 @@ import {
   keyedInput,
   runtimeStorage,
 } from '../../support/committed-state.ts';
-import { harnessAgentUrl } from '../../support/harness-agent.ts';
+import { needsHarnessNodes } from '../../support/harness-nodes.ts';
 import {
   createTopics,
   kafkaBootstrap,
@@ -61,7 +61,7 @@ function flow(topic: string, from: number, batches: number, size: number, pauseM
  * lost, duplicated or applied twice to state across the upgrade shows.
  */
 describe('StreamJob upgrades with the real runtime', {
-  skip: harnessAgentUrl() ? false : 'needs the local harness (weir:dev maps to this checkout)',
+  skip: needsHarnessNodes('use its services and nodes'),
 }, () => {
   let cluster: Cluster;
   let namespace: string;
@@ -260,7 +260,7 @@ describe('StreamJob upgrades with the real runtime', {
       restartStrategy: { type: 'fixed-delay', attempts: 1, delay: '1s' },
     });
     const input$ = flow(input, 1000, 150, 20, 200);
-    await jobs.patchSpec('rb', { entry: '/app/src/jobs/no-such-job.ts' });
+    await jobs.patchSpec('rb', { entry: '/opt/weir/dist/jobs/no-such-job.js' });
     const rolledBack = await jobs.waitFor(
       'rb',
       'the broken version to be rolled back',
@@ -268,13 +268,17 @@ describe('StreamJob upgrades with the real runtime', {
       180_000,
     );
     assert.equal(rolledBack.status?.deployment?.generation, 1);
-    assert.equal(rolledBack.spec.entry, '/app/src/jobs/no-such-job.ts', 'the user spec is not rewritten');
+    assert.equal(
+      rolledBack.spec.entry,
+      '/opt/weir/dist/jobs/no-such-job.js',
+      'the user spec is not rewritten',
+    );
     const degraded = rolledBack.status?.conditions?.find((c) => c.type === 'Degraded');
     assert.equal(degraded?.reason, 'RolledBack');
     assert.ok((await eventsOf(rolledBack)).includes('RolledBack'));
 
     await jobs.patchSpec('rb', {
-      entry: '/app/src/jobs/keyed-count-sum.ts',
+      entry: '/opt/weir/dist/jobs/keyed-count-sum.js',
       args: { input, output, version: 'v3' },
     });
     await upgradeCompleted('rb', 3, 'the good change to upgrade (generation 3 stable)');

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
+import { kubectl } from '../../support/cli.ts';
 import {
   type Cluster,
   connect,
@@ -11,9 +10,13 @@ import {
   waitFor,
   waitForPodPhase,
 } from '../../support/cluster.ts';
-import { harnessAgentUrl, setNodeState, setPodLink } from '../../support/harness-agent.ts';
-
-const run = promisify(execFile);
+import {
+  createFixturesConfigMap,
+  fixtureContainer,
+  fixturesVolume,
+  weirImage,
+} from '../../support/fixture-pods.ts';
+import { needsHarnessNodes, setNodeState, setPodLink } from '../../support/harness-nodes.ts';
 
 function echoPod(name: string, node: string, extra: Partial<V1Pod['spec']> = {}): V1Pod {
   return {
@@ -22,15 +25,13 @@ function echoPod(name: string, node: string, extra: Partial<V1Pod['spec']> = {})
       nodeName: node,
       terminationGracePeriodSeconds: 2,
       containers: [
-        {
-          name: 'echo',
-          image: 'weir-harness/checkout',
-          args: ['e2e/suites/smoke/fixtures/echo-server.ts'],
+        fixtureContainer('echo', 'echo-server.ts', {
           env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
           ports: [{ name: 'http', containerPort: 8080 }],
           readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 1 },
-        },
+        }),
       ],
+      volumes: [fixturesVolume],
       ...extra,
     },
   };
@@ -45,8 +46,8 @@ async function answers(ip: string): Promise<boolean> {
   }
 }
 
-describe('local harness: failure injection', {
-  skip: harnessAgentUrl() ? false : 'needs the local harness agent',
+describe('local harness: failure injection on real nodes', {
+  skip: needsHarnessNodes('inject failures'),
 }, () => {
   let cluster: Cluster;
   let namespace: string;
@@ -54,6 +55,7 @@ describe('local harness: failure injection', {
   before(async () => {
     cluster = connect();
     namespace = await createTestNamespace(cluster, 'smoke-chaos');
+    await createFixturesConfigMap(cluster, namespace);
   });
   after(async () => {
     await setNodeState('weir-node-2', 'running').catch(() => undefined);
@@ -82,8 +84,8 @@ describe('local harness: failure injection', {
           containers: [
             {
               name: 'main',
-              image: 'weir-harness/shell',
-              args: ['echo started; exec sleep 600'],
+              image: weirImage,
+              command: ['sh', '-c', 'echo started; exec sleep 600'],
               livenessProbe: { tcpSocket: { port: 9 }, periodSeconds: 1, failureThreshold: 2 },
             },
           ],
@@ -95,12 +97,16 @@ describe('local harness: failure injection', {
       const status = pod.status?.containerStatuses?.[0];
       return (status?.restartCount ?? 0) >= 1 ? status : undefined;
     });
-    assert.equal(
-      restarted.lastState?.terminated?.message,
-      'Container failed its liveness probe and was killed',
+    assert.equal(restarted.lastState?.terminated?.exitCode, 137, 'killed by the kubelet');
+    const events = await cluster.core.listNamespacedEvent({
+      namespace,
+      fieldSelector: 'involvedObject.name=unhealthy',
+    });
+    assert.ok(
+      events.items.some((e) => e.reason === 'Killing' && /failed liveness probe/.test(e.message ?? '')),
+      `events: ${events.items.map((e) => `${e.reason}: ${e.message}`).join('; ')}`,
     );
-    const { stdout } = await run('kubectl', ['logs', '-n', namespace, 'unhealthy', '--previous']);
-    assert.equal(stdout, 'started\n');
+    assert.equal(await kubectl('logs', '-n', namespace, 'unhealthy', '--previous'), 'started\n');
   });
 
   it('stops a node: it turns NotReady and its pods stop answering; it comes back on start', async () => {

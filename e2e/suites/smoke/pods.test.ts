@@ -1,30 +1,36 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
+import { kubectl } from '../../support/cli.ts';
 import {
   type Cluster,
   connect,
   createTestNamespace,
   deleteNamespace,
-  harnessContainerPid,
   waitFor,
   waitForPodPhase,
 } from '../../support/cluster.ts';
-
-const shellImage = 'weir-harness/shell';
-const checkoutImage = 'weir-harness/checkout';
+import {
+  createFixturesConfigMap,
+  fixtureContainer,
+  fixturesVolume,
+  weirImage,
+} from '../../support/fixture-pods.ts';
+import { killContainer, needsHarnessNodes } from '../../support/harness-nodes.ts';
 
 async function podLog(cluster: Cluster, namespace: string, name: string): Promise<string> {
   return cluster.core.readNamespacedPodLog({ name, namespace });
 }
 
-describe('local harness: pods', () => {
+/** Pods of the Weir image, built from the Dockerfile, on the cluster's nodes (on the local harness: real kubelets with containerd). */
+describe('pods of the Weir image', () => {
   let cluster: Cluster;
   let namespace: string;
 
   before(async () => {
     cluster = connect();
     namespace = await createTestNamespace(cluster, 'smoke-pods');
+    await createFixturesConfigMap(cluster, namespace);
   });
   after(async () => {
     await deleteNamespace(cluster, namespace);
@@ -40,7 +46,8 @@ describe('local harness: pods', () => {
           containers: [
             {
               name: 'main',
-              image: shellImage,
+              image: weirImage,
+              command: ['sh', '-c'],
               args: ['echo "hello from $(POD_NAME) in $POD_NAMESPACE"; echo second line; exit 0'],
               env: [
                 { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
@@ -74,15 +81,13 @@ describe('local harness: pods', () => {
             spec: {
               terminationGracePeriodSeconds: 5,
               containers: [
-                {
-                  name: 'echo',
-                  image: checkoutImage,
-                  args: ['e2e/suites/smoke/fixtures/echo-server.ts'],
+                fixtureContainer('echo', 'echo-server.ts', {
                   env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
                   ports: [{ name: 'http', containerPort: 8080 }],
                   readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 1 },
-                },
+                }),
               ],
+              volumes: [fixturesVolume],
             },
           },
         },
@@ -142,15 +147,12 @@ describe('local harness: pods', () => {
         serviceAccountName: 'lister',
         securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532 },
         containers: [
-          {
-            name: 'main',
-            image: checkoutImage,
-            args: ['e2e/suites/smoke/fixtures/list-pods.ts'],
+          fixtureContainer('main', 'list-pods.ts', {
             securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
             volumeMounts: [{ name: 'config', mountPath: '/etc/weir-config', readOnly: true }],
-          },
+          }),
         ],
-        volumes: [{ name: 'config', configMap: { name: 'greeting' } }],
+        volumes: [{ name: 'config', configMap: { name: 'greeting' } }, fixturesVolume],
       },
     });
     const runLister = async (name: string) => {
@@ -184,25 +186,99 @@ describe('local harness: pods', () => {
     assert.ok(allowed.pods?.includes('without-binding'), `pod list: ${allowed.pods?.join(', ')}`);
   });
 
-  it('reports a killed container process in pod status', async () => {
+  it('runs `weir version` as the image user, and the API through the kubernetes Service with its projected token; kubectl exec runs in the container', async () => {
+    // The pod reaches the API server only by the Service address, which kube-proxy rewrites.
+    const probe = [
+      "const fs = require('node:fs'), https = require('node:https');",
+      "const dir = '/var/run/secrets/kubernetes.io/serviceaccount';",
+      'const req = https.get({ host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT,',
+      "  path: '/api', ca: fs.readFileSync(dir + '/ca.crt'),",
+      "  headers: { Authorization: 'Bearer ' + fs.readFileSync(dir + '/token', 'utf8') } }, (res) => {",
+      "  let body = ''; res.on('data', (c) => (body += c));",
+      "  res.on('end', () => console.log(res.statusCode, JSON.parse(body).kind, process.env.KUBERNETES_SERVICE_HOST)); });",
+      "req.on('error', (e) => console.log('error', e.message));",
+      'setInterval(() => {}, 1000);',
+    ].join('\n');
+    await cluster.core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: 'api-client' },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            {
+              name: 'main',
+              image: weirImage,
+              command: ['node', '-e', probe],
+              securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
+            },
+          ],
+        },
+      },
+    });
+    await waitForPodPhase(cluster, namespace, 'api-client', ['Running'], 120_000);
+    const line = await waitFor('the pod to report its API call', 30_000, async () => {
+      return (await podLog(cluster, namespace, 'api-client')).trim() || undefined;
+    });
+    assert.match(line, /^200 APIVersions 10\.96\.0\.1$/);
+    const exec = await kubectl(
+      'exec',
+      '-n',
+      namespace,
+      'api-client',
+      '--',
+      'sh',
+      '-c',
+      'id -u; weir version',
+    );
+    assert.match(exec, /^65532\nweir \d+\.\d+\.\d+/);
+  });
+
+  it('reports a killed container process in pod status', {
+    skip: needsHarnessNodes("kill a container's process"),
+  }, async () => {
     await cluster.core.createNamespacedPod({
       namespace,
       body: {
         metadata: { name: 'victim' },
         spec: {
           restartPolicy: 'Never',
-          containers: [{ name: 'main', image: shellImage, args: ['exec sleep 300'] }],
+          containers: [{ name: 'main', image: weirImage, command: ['sleep', '300'] }],
         },
       },
     });
     const running = await waitForPodPhase(cluster, namespace, 'victim', ['Running']);
-    const pid = harnessContainerPid(running, 'main');
-    process.kill(pid, 'SIGKILL');
+    await killContainer(running, 'main');
     const pod = await waitForPodPhase(cluster, namespace, 'victim', ['Failed']);
     const terminated = pod.status?.containerStatuses?.[0]?.state?.terminated;
     assert.equal(terminated?.exitCode, 137);
-    assert.equal(terminated?.signal, 9);
     assert.equal(terminated?.reason, 'Error');
     assert.equal(pod.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'False');
+  });
+
+  it('restarts a killed container (restartPolicy Always) and keeps its previous log', {
+    skip: needsHarnessNodes("kill a container's process"),
+  }, async () => {
+    await cluster.core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: 'restarted' },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            { name: 'main', image: weirImage, command: ['sh', '-c', 'echo started; exec sleep 600'] },
+          ],
+        },
+      },
+    });
+    const running = await waitForPodPhase(cluster, namespace, 'restarted', ['Running']);
+    await killContainer(running, 'main');
+    const status = await waitFor('the container restarted', 60_000, async () => {
+      const pod = await cluster.core.readNamespacedPod({ name: 'restarted', namespace });
+      const s = pod.status?.containerStatuses?.[0];
+      return s?.restartCount === 1 && s.state?.running ? s : undefined;
+    });
+    assert.equal(status.lastState?.terminated?.exitCode, 137, 'SIGKILL');
+    assert.equal(await kubectl('logs', '-n', namespace, 'restarted', '--previous'), 'started\n');
   });
 });
