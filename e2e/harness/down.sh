@@ -12,6 +12,18 @@ for dir in "$WEIR_STATE"/nodes/weir-node-*; do
   done_step
 done
 
+# What every kubelet shares in the root namespace: its iptables chains (kube-proxy's went with --cleanup).
+if iptables -S KUBE-FIREWALL >/dev/null 2>&1; then
+  while iptables -D INPUT -j KUBE-FIREWALL 2>/dev/null; do :; done
+  while iptables -D OUTPUT -j KUBE-FIREWALL 2>/dev/null; do :; done
+  iptables -F KUBE-FIREWALL && iptables -X KUBE-FIREWALL
+fi
+for table in filter nat mangle; do
+  for chain in KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
+    if iptables -t "$table" -S "$chain" >/dev/null 2>&1; then iptables -t "$table" -F "$chain" && iptables -t "$table" -X "$chain"; fi
+  done
+done
+
 step "stopping harness processes"
 for name in "${SERVICES[@]}"; do stop_service "$name"; done
 done_step
@@ -21,6 +33,8 @@ for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^weir-(pod|svc)/ {print $1}')
   bash "$WEIR_ROOT/e2e/harness/netns.sh" delete "$ns"
   info "netns $ns removed"
 done
+# A host end outlives its namespace while anything still pins the namespace.
+ip link del "$SVC_VETH" 2>/dev/null || true
 bash "$WEIR_ROOT/e2e/harness/netns.sh" release
 for addr in $(ip -4 -o addr show dev lo | awk '$4 ~ /^10\.244\.254\./ {print $4}'); do
   ip addr del "$addr" dev lo

@@ -43,6 +43,8 @@ cgroup_root() {
   echo "${parent:-/weir-harness}/$node"
 }
 hierarchies() { find /sys/fs/cgroup -mindepth 1 -maxdepth 1 -type d ! -name unified; }
+# runc also makes the containers' cgroups in the v2 hierarchy of this hybrid layout.
+all_hierarchies() { find /sys/fs/cgroup -mindepth 1 -maxdepth 1 -type d; }
 
 make_cgroups() { # path
   local h rel part path
@@ -67,7 +69,7 @@ make_cgroups() { # path
 kill_cgroup_tree() { # path
   local h pid
   for _ in 1 2 3; do
-    for h in $(hierarchies); do
+    for h in $(all_hierarchies); do
       [[ -d "$h$1" ]] || continue
       for pid in $(find "$h$1" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u); do
         kill -KILL "$pid" 2>/dev/null || true
@@ -79,7 +81,7 @@ kill_cgroup_tree() { # path
 
 remove_cgroups() { # path
   local h
-  for h in $(hierarchies); do
+  for h in $(all_hierarchies); do
     [[ -d "$h$1" ]] || continue
     find "$h$1" -depth -type d -exec rmdir {} \; 2>/dev/null || true
   done
