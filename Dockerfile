@@ -4,6 +4,8 @@
 # Build: docker build -t weir:dev .
 
 ARG NODE_IMAGE=node:24-bookworm-slim
+# The runtime carries Node's binary alone on Debian: not npm, not the C++ headers (about 90 MB).
+ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 # librdkafka is built from the client's bundled source and linked against the
@@ -34,11 +36,12 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund \
  && mv /tmp/kafka-addon/librdkafka* "$kafka/build/deps/" \
  && find node_modules dist \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
-FROM ${NODE_IMAGE} AS runtime
+FROM ${RUNTIME_IMAGE} AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      ca-certificates libssl3 libsasl2-2 zlib1g libzstd1 liblz4-1 libcurl4 \
+      ca-certificates libssl3 libsasl2-2 zlib1g libzstd1 liblz4-1 libcurl4 libstdc++6 \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
+COPY --from=build /usr/local/bin/node /usr/local/bin/node
 WORKDIR /opt/weir
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules

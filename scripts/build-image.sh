@@ -35,7 +35,10 @@ done
 suite=bookworm
 npm_version=$(npm --version)
 # The base's recipe version is in its name: a change to how it is made makes a new one.
-base="localhost/weir-base/node:${NODE_VERSION}-${suite}-slim-2"
+# Two bases from one Debian root file system, as the official images are: debian:bookworm-slim (the
+# runtime stage's) and node:24-bookworm-slim on top of it (the build stage's).
+debian_base="localhost/weir-base/debian:${suite}-slim-3"
+base="localhost/weir-base/node:${NODE_VERSION}-${suite}-slim-3"
 logs="$WEIR_CACHE/images/logs"
 mkdir -p "$logs"
 
@@ -43,8 +46,8 @@ for tool in buildah mmdebstrap; do
   command -v "$tool" >/dev/null || die "$tool is missing: run 'bash scripts/setup.sh' (it installs it from Debian's packages)"
 done
 
-if ! buildah inspect --type image "$base" >/dev/null 2>&1; then
-  step "base image $base: Debian $suite (minbase), Node $NODE_VERSION, npm $npm_version"
+if ! buildah inspect --type image "$base" >/dev/null 2>&1 || ! buildah inspect --type image "$debian_base" >/dev/null 2>&1; then
+  step "base images $debian_base (Debian $suite, minbase) and $base (with Node $NODE_VERSION, npm $npm_version)"
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
   # As debian:bookworm-slim is made: no manuals, documentation or translations (copyrights stay), and apt
@@ -68,9 +71,12 @@ if ! buildah inspect --type image "$base" >/dev/null 2>&1; then
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$work/usr/local/bin/npx"
   container=$(buildah from scratch)
   buildah add "$container" "$work/rootfs.tar" / >/dev/null
-  buildah copy "$container" "$work/usr/local" /usr/local >/dev/null
   buildah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    --cmd node "$container"
+    --cmd bash "$container"
+  buildah commit --quiet --rm "$container" "$debian_base" >/dev/null
+  container=$(buildah from "$debian_base")
+  buildah copy "$container" "$work/usr/local" /usr/local >/dev/null
+  buildah config --cmd node "$container"
   buildah commit --quiet --rm "$container" "$base" >/dev/null
   rm -rf "$work"
   trap - EXIT
@@ -82,7 +88,8 @@ ca_bundle=/etc/ssl/certs/ca-certificates.crt
 [[ -f $ca_bundle ]] || die "$ca_bundle not found: the build's npm could not trust this machine's CAs"
 run_logged "$logs/build.log" buildah bud --isolation chroot --network host --layers \
   --volume "$ca_bundle:/run/weir-build-ca.crt:ro" \
-  --build-arg "NODE_IMAGE=$base" --build-arg NODE_EXTRA_CA_CERTS=/run/weir-build-ca.crt \
+  --build-arg "NODE_IMAGE=$base" --build-arg "RUNTIME_IMAGE=$debian_base" \
+  --build-arg NODE_EXTRA_CA_CERTS=/run/weir-build-ca.crt \
   --tag "$tag" --file "$WEIR_ROOT/Dockerfile" "$WEIR_ROOT"
 done_step
 
@@ -121,7 +128,7 @@ export_image() {
 
 step "export $tag"
 export_image "$tag" "$out"
-info "the base $base: $(buildah images --format '{{.Size}}' "$base")"
+info "the bases: $debian_base $(buildah images --format '{{.Size}}' "$debian_base"), $base $(buildah images --format '{{.Size}}' "$base")"
 done_step
 
 if ((test_images)); then

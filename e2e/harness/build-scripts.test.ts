@@ -148,3 +148,20 @@ describe('lib.sh', () => {
     assert.match(run.stderr, /error: .*fails\.sh:3: 'false' failed with status 1/);
   });
 });
+
+describe('kubelet-node.sh', () => {
+  it('refuses a node index it cannot address, naming the usage', () => {
+    for (const args of [[], ['up'], ['up', '0'], ['up', '10'], ['reboot', '1']]) {
+      const run = runScript('kubelet-node.sh', ...args);
+      assert.equal(run.status, 1, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, /usage: kubelet-node\.sh up\|freeze\|stop\|down <1-9>/);
+    }
+  });
+
+  it('names the missing kubelet and what builds it before touching the machine', () => {
+    const run = runScript('kubelet-node.sh', 'up', '1');
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /kubelet missing in .*: run build-kubernetes\.sh/);
+    assert.equal(existsSync(join(scratch, 'state', 'nodes')), false, 'no node state was made');
+  });
+});

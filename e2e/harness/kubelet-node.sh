@@ -231,23 +231,6 @@ write_node_pki() {
   )
 }
 
-write_node_kubeconfig() { # file cert-name
-  cat >"$1" <<KCFG
-apiVersion: v1
-kind: Config
-clusters:
-- name: weir-harness
-  cluster: { server: "https://$SVC_ADDR:6443", certificate-authority: "$PKI/ca.crt" }
-users:
-- name: node
-  user: { client-certificate: "$dir/pki/$2.crt", client-key: "$dir/pki/$2.key" }
-contexts:
-- name: weir-harness
-  context: { cluster: weir-harness, user: node }
-current-context: weir-harness
-KCFG
-}
-
 import_image() { # archive
   local archive="$1" marker
   marker="$dir/imported-$(basename "$archive")"
@@ -277,8 +260,8 @@ up() {
   resume
   make_cgroups "$croot"
   write_node_pki
-  write_node_kubeconfig "$dir/kubelet.kubeconfig" kubelet-client
-  write_node_kubeconfig "$dir/kube-proxy.kubeconfig" kube-proxy
+  write_kubeconfig kubelet-client "$dir/kubelet.kubeconfig" "$dir/pki"
+  write_kubeconfig kube-proxy "$dir/kube-proxy.kubeconfig" "$dir/pki"
   ip addr replace "$node_ip/32" dev lo
 
   start_host_service "containerd-$k" containerd --config "$dir/containerd.toml"

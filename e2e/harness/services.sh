@@ -82,9 +82,11 @@ stop_service() {
   rm -f "$WEIR_STATE/pids/$name.pid"
 }
 
-write_kubeconfig() { # identity
-  local who="$1"
-  cat >"$WEIR_STATE/$who.kubeconfig" <<KCFG
+# A kubeconfig for the client certificate <cert-dir>/<identity>.crt (default: the harness PKI), written to
+# <file> (default: $WEIR_STATE/<identity>.kubeconfig).
+write_kubeconfig() { # identity [file] [cert-dir]
+  local who="$1" file="${2:-$WEIR_STATE/$1.kubeconfig}" certs="${3:-$PKI}"
+  cat >"$file" <<KCFG
 apiVersion: v1
 kind: Config
 clusters:
@@ -95,8 +97,8 @@ clusters:
 users:
 - name: $who
   user:
-    client-certificate: $PKI/$who.crt
-    client-key: $PKI/$who.key
+    client-certificate: $certs/$who.crt
+    client-key: $certs/$who.key
 contexts:
 - name: weir-harness
   context: {cluster: weir-harness, user: $who}
