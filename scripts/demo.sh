@@ -51,13 +51,22 @@ node e2e/demo/kafka-tool.ts verify "$counts" 10000
 done_step
 
 step "kill the process of TaskManager demo-tm-1 (its tasks of both stages) while 10000 more lines arrive"
+restarts_before=$(kubectl get streamjob demo -o jsonpath='{.status.restarts.count}')
+restarts_before=${restarts_before:-0}
 container=$(kubectl get pod demo-tm-1 -o jsonpath='{.status.containerStatuses[0].containerID}')
 tm_node=$(kubectl get pod demo-tm-1 -o jsonpath='{.spec.nodeName}')
 node e2e/demo/kafka-tool.ts produce "$events" 10000 10000
 # As the OOM killer or a crash would: the container's process dies, the kubelet sees it exit.
 ctr --address "/run/weir-harness/$tm_node/containerd.sock" --namespace k8s.io tasks kill --signal SIGKILL \
   "${container#containerd://}"
-kubectl wait streamjob/demo --for=jsonpath='{.status.restarts.count}'=1 --timeout=60s
+restarts=$restarts_before
+for _ in $(seq 1 120); do
+  restarts=$(kubectl get streamjob demo -o jsonpath='{.status.restarts.count}')
+  (( ${restarts:-0} > restarts_before )) && break
+  sleep 0.5
+done
+(( ${restarts:-0} > restarts_before )) || die "the operator did not count the killed TaskManager within 60s"
+info "restarts: $restarts_before → $restarts"
 kubectl wait streamjob/demo --for=jsonpath='{.status.phase}'=Running --timeout=120s
 kubectl get streamjob demo
 kubectl get pods -l weir.dev/job=demo -o wide

@@ -7,6 +7,7 @@ import {
   settle,
 } from './errors.ts';
 import { type IAdminClient, rdkafka, type TopicDescription } from './native.ts';
+import { settledPartitionCount } from './settled-partitions.ts';
 
 export interface TopicSpec {
   name: string;
@@ -52,7 +53,8 @@ export class KafkaAdmin {
     } catch (error) {
       if (!(error instanceof KafkaError) || error.kafkaCode !== kafkaErrorCodes.topicAlreadyExists)
         throw error;
-      const existing = await this.partitionCount(topic.name);
+      // Another TaskManager of the job may have created it a moment ago.
+      const existing = await settledPartitionCount(() => this.partitionCount(topic.name));
       if (existing !== topic.partitions) {
         throw new KafkaError(
           `ensure topic ${topic.name}`,
