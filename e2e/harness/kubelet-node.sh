@@ -65,7 +65,7 @@ make_cgroups() { # path
   done
 }
 
-# Every process in the node's cgroups (its pods and the containers' shims).
+# Kills every process in the node's cgroups: its pods' containers (the shims run in containerd's).
 kill_cgroup_tree() { # path
   local h pid
   for _ in 1 2 3; do
