@@ -1,5 +1,5 @@
 import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { V1Pod, V1Toleration } from '@kubernetes/client-node';
 import { kubectl, repositoryRoot, runTool } from './cli.ts';
 
@@ -30,9 +30,14 @@ function containerdSocket(node: string): string {
   return `/run/weir-harness/${node}/containerd.sock`;
 }
 
-/** Where the node's kubelet keeps pod logs (KubeletConfiguration podLogsDir). */
+/**
+ * Where the node's kubelet keeps pod logs (KubeletConfiguration podLogsDir): under the harness's state
+ * directory, the parent of the WEIR_HARNESS_LOGS the env file exports (WEIR_STATE may move it).
+ */
 function podLogsDir(node: string): string {
-  return join(repositoryRoot, '.weir', 'harness', 'nodes', node, 'pod-logs');
+  const logs = process.env.WEIR_HARNESS_LOGS;
+  const state = logs ? dirname(logs) : join(repositoryRoot, '.weir', 'harness');
+  return join(state, 'nodes', node, 'pod-logs');
 }
 
 async function ctr(node: string, ...args: string[]): Promise<string> {
@@ -194,18 +199,19 @@ async function podNetns(namespace: string, pod: string, uid?: string): Promise<s
   throw new Error(`no running sandbox of pod ${namespace}/${pod} (uid ${podUid}) on ${nodes.join(', ')}`);
 }
 
-async function inPodNetwork(netns: string, ...command: string[]): Promise<{ code: number }> {
-  return runTool('nsenter', [`--net=${netns}`, ...command], { allowFailure: true });
+/** iptables inside the pod's network namespace; `-C` (is the rule there?) may fail, the changes may not. */
+function podIptables(netns: string, ...args: string[]): Promise<{ code: number }> {
+  return runTool('nsenter', [`--net=${netns}`, 'iptables', ...args], { allowFailure: args[0] === '-C' });
 }
 
 /** Adds a rule once (on), or removes every copy of it (off). */
 async function setRule(netns: string, rule: string[], on: boolean): Promise<void> {
-  const present = async () => (await inPodNetwork(netns, 'iptables', '-C', ...rule)).code === 0;
+  const present = async () => (await podIptables(netns, '-C', ...rule)).code === 0;
   if (on) {
-    if (!(await present())) await runTool('nsenter', [`--net=${netns}`, 'iptables', '-I', ...rule]);
+    if (!(await present())) await podIptables(netns, '-I', ...rule);
     return;
   }
-  while (await present()) await runTool('nsenter', [`--net=${netns}`, 'iptables', '-D', ...rule]);
+  while (await present()) await podIptables(netns, '-D', ...rule);
 }
 
 /**
