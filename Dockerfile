@@ -39,7 +39,7 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund \
 FROM ${RUNTIME_IMAGE} AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      ca-certificates libssl3 libsasl2-2 zlib1g libzstd1 liblz4-1 libcurl4 libstdc++6 \
+      ca-certificates libssl3 libsasl2-2 zlib1g libzstd1 liblz4-1 libcurl4 libstdc++6 tini \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY --from=build /usr/local/bin/node /usr/local/bin/node
 WORKDIR /opt/weir
@@ -60,5 +60,8 @@ ENV NODE_ENV=production HOME=/tmp
 # The numeric user lets Kubernetes' runAsNonRoot check it without a passwd lookup.
 USER 65532:65532
 RUN node --input-type=module -e "await import('/opt/weir/dist/runtime/main.js')"
-ENTRYPOINT ["weir"]
+# tini is PID 1: the kernel drops every signal a namespace's PID 1 sends itself, so a TaskManager that
+# must end at once (src/runtime/exit.ts) could not SIGKILL itself, and lingered until the kubelet's
+# liveness probe and grace period ended it; tini also forwards SIGTERM and reaps.
+ENTRYPOINT ["tini", "--", "weir"]
 CMD ["help"]

@@ -81,6 +81,7 @@ export class KafkaAdmin {
           this.client.describeTopics([topic], { timeout: this.timeoutMs }, cb),
         ),
       this.client as unknown as ErrorEmitter,
+      `describe topic ${topic}`,
     );
     if (!description)
       throw new KafkaError(`describe topic ${topic}`, 'no description returned', {

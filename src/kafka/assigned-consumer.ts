@@ -81,6 +81,7 @@ export class AssignedConsumer {
       () =>
         settle(`connect consumer ${options.groupId}`, (cb) => consumer.connect({ timeout: timeoutMs }, cb)),
       consumer as unknown as ErrorEmitter,
+      `connect consumer ${options.groupId}`,
     );
     const fetcher = new RecordFetcher({
       bootstrapServers: options.bootstrapServers,

@@ -72,6 +72,31 @@ describe('Kafka errors name their cause', () => {
     assert.equal(client.listenerCount('event.log'), 0, 'the listener is removed');
   });
 
+  it('a refusal fails the connection when its log line arrives, not when librdkafka gives up', async () => {
+    const client = new TestingClient();
+    // librdkafka would answer only at its timeout; this connect never answers at all.
+    const pending = connectTo(
+      'b1:9094',
+      30_000,
+      () => new Promise<never>(() => undefined),
+      client,
+      'describe topic in',
+    );
+    client.emit('event.log', {
+      severity: 3,
+      message:
+        'sasl_ssl://b1:9094/bootstrap: SSL handshake failed: error:0A000086:SSL routines::certificate verify failed',
+    });
+    const error = await pending.catch((e: unknown) => e as KafkaError);
+    assert.equal(error.code, 'KAFKA_TLS_FAILED');
+    assert.equal(error.retriable, false);
+    assert.match(
+      error.message,
+      /^describe topic in: b1:9094: sasl_ssl:\/\/b1:9094\/bootstrap: SSL handshake failed/,
+    );
+    assert.equal(client.listenerCount('event.log'), 0, 'the listener is removed');
+  });
+
   it('a refused connection stays unreachable, with the librdkafka reason', async () => {
     const error = await transportFailureAfterLogging(
       new TestingClient(),

@@ -90,15 +90,23 @@ export class TransactionalProducer {
   }
 
   /**
-   * A fatal error's reason reaches the error callback or the log on
-   * librdkafka's next poll, which may come after the call that failed with
-   * "Fatal error": wait for it briefly (the producer is unusable anyway), so
-   * that the failure names the reason, fenced above all.
+   * The reason for a "Fatal error" or an "Erroneous state" (a transaction
+   * that failed on the broker) reaches the error callback or the log on
+   * librdkafka's next poll, which may come after the call that failed: wait
+   * for it briefly (the transaction is lost anyway), so that the failure names
+   * the reason (fenced, or a refused topic) and not only the state it left.
    */
-  private async reasonOfFatal(error: unknown, waitMs = 1_000): Promise<void> {
-    if (!(error instanceof KafkaError) || error.kafkaCode !== kafkaErrorCodes.fatal) return;
+  private async reasonOfFailure(error: unknown, waitMs = 1_000): Promise<void> {
+    if (!(error instanceof KafkaError)) return;
+    const reason =
+      error.kafkaCode === kafkaErrorCodes.fatal
+        ? () => this.fatalReason
+        : error.kafkaCode === kafkaErrorCodes.state
+          ? () => this.lastErrorLine
+          : undefined;
+    if (!reason) return;
     const deadline = Date.now() + waitMs;
-    while (this.fatalReason === undefined && Date.now() < deadline) {
+    while (reason() === undefined && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
@@ -117,7 +125,7 @@ export class TransactionalProducer {
     try {
       await settle<void>(operation, run);
     } catch (error) {
-      await this.reasonOfFatal(error);
+      await this.reasonOfFailure(error);
       throw this.failed(operation, error);
     }
   }
@@ -152,6 +160,7 @@ export class TransactionalProducer {
       timeoutMs,
       () => settle(`connect producer ${id ?? ''}`, (cb) => producer.connect({ timeout: timeoutMs }, cb)),
       producer as unknown as ErrorEmitter,
+      `connect producer ${id ?? ''}`,
     ).finally(() => fenced);
     producer.setPollInterval(50);
     const wrapped = new TransactionalProducer(producer, id, timeoutMs);
@@ -213,7 +222,7 @@ export class TransactionalProducer {
       try {
         this.produce(record);
       } catch {
-        // A full queue waits for room; any other refusal fails there, with a fatal error's reason awaited.
+        // A full queue waits for room; any other refusal fails there, with the reason for the failure awaited.
         return this.sendRest(records, i);
       }
     }
@@ -235,7 +244,7 @@ export class TransactionalProducer {
         this.produce(record);
         return;
       } catch (error) {
-        await this.reasonOfFatal(error);
+        await this.reasonOfFailure(error);
         if (!(error instanceof KafkaError) || error.kafkaCode !== queueFullCode || Date.now() > deadline)
           throw this.failed(`produce to ${record.topic}`, error);
         await new Promise((resolve) => setTimeout(resolve, 5));

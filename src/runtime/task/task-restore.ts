@@ -93,11 +93,7 @@ export async function openTask(deps: StreamTaskDeps, label: string, log: Logger)
     await abortStaleTransactions(deps.storage, config, job.stages.length, log);
   }
   consumer.setConsumeTimeout(100);
-  let committed = owned.length
-    ? await withKafkaRetries(() => consumer.committed(owned)).catch((error: unknown) =>
-        explainCommittedFailure(admin(), config.offsetGroup, error, owned[0] as TopicPartition),
-      )
-    : [];
+  let committed = owned.length ? await readCommitted(consumer, admin, config.offsetGroup, owned) : [];
   const fromSavepoint = config.restoreSavepoint !== undefined && committed.every((c) => c.offset < 0);
   let restoreStorage = deps.storage;
   if (fromSavepoint) {
@@ -210,6 +206,44 @@ async function dropOtherRunsTopics(deps: StreamTaskDeps, admin: KafkaAdmin, log:
  * admin request asks the broker, which says when the principal may not read
  * the group; any other failure is rethrown as it was.
  */
+/** How long a read of committed offsets may take before the broker is asked whether the group is readable at all. */
+const groupCheckAfterMs = 2_000;
+
+/**
+ * The committed offsets of the owned partitions. A principal without READ on
+ * the offsets group does not fail the consumer's read: librdkafka retries the
+ * refused coordinator lookup until the read's timeout (30 s), a restart's
+ * worth of waiting for a cause the broker states at once. So a read that has
+ * not answered within groupCheckAfterMs has the admin ask, and a refusal
+ * fails the task then, naming the group; otherwise the read goes on.
+ */
+async function readCommitted(
+  consumer: AssignedConsumer,
+  admin: () => KafkaAdmin,
+  group: string,
+  owned: TopicPartition[],
+): Promise<Awaited<ReturnType<AssignedConsumer['committed']>>> {
+  const first = owned[0] as TopicPartition;
+  const reading = withKafkaRetries(() => consumer.committed(owned)).catch((error: unknown) =>
+    explainCommittedFailure(admin(), group, error, first),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const refused = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const checking = admin();
+      checking
+        .checkGroupAccess(group, first)
+        .catch(reject)
+        .finally(() => checking.disconnect());
+    }, groupCheckAfterMs);
+  });
+  try {
+    return await Promise.race([reading, refused]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function explainCommittedFailure(
   admin: KafkaAdmin,
   group: string,
