@@ -100,3 +100,15 @@ export async function waitForPodPhase(
     () => JSON.stringify(last?.status ?? {}),
   );
 }
+
+/** A job's pods that are not being deleted, by name. */
+export async function podsByName(
+  cluster: Cluster,
+  namespace: string,
+  job: string,
+): Promise<Map<string, V1Pod>> {
+  const list = await cluster.core.listNamespacedPod({ namespace, labelSelector: `weir.dev/job=${job}` });
+  return new Map(
+    list.items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => [p.metadata?.name ?? '', p]),
+  );
+}

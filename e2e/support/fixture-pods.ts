@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { V1Container, V1Volume } from '@kubernetes/client-node';
+import type { V1Container, V1Pod, V1Volume } from '@kubernetes/client-node';
 import type { Cluster } from './cluster.ts';
 
 /**
@@ -37,4 +37,34 @@ export function fixtureContainer(
       ...(extra.volumeMounts ?? []),
     ],
   };
+}
+
+/** A pod on `node` serving /healthz on port 8080 (echo-server.ts), Ready once it answers. */
+export function echoPod(name: string, node: string, extra: Partial<V1Pod['spec']> = {}): V1Pod {
+  return {
+    metadata: { name, labels: { app: name } },
+    spec: {
+      nodeName: node,
+      terminationGracePeriodSeconds: 2,
+      containers: [
+        fixtureContainer('echo', 'echo-server.ts', {
+          env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+          ports: [{ name: 'http', containerPort: 8080 }],
+          readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 1 },
+        }),
+      ],
+      volumes: [fixturesVolume],
+      ...extra,
+    },
+  };
+}
+
+/** Whether an echoPod at `ip` answers its health check within 1.5 s. */
+export async function echoAnswers(ip: string): Promise<boolean> {
+  try {
+    const response = await fetch(`http://${ip}:8080/healthz`, { signal: AbortSignal.timeout(1500) });
+    return response.ok;
+  } catch {
+    return false;
+  }
 }

@@ -21,25 +21,75 @@ export async function createTopics(...topics: { name: string; partitions: number
   }
 }
 
-/** Writes records (not transactionally; to the given partition, else by key) and waits until the broker has them all. */
-export async function produce(
-  topic: string,
-  records: { key: string; value: string; partition?: number }[],
-): Promise<void> {
+type InputRecord = { key: string; value: string; partition?: number };
+
+/** A producer kept open across many writes (input that flows for a while); closed by the caller. */
+export interface TopicWriter {
+  /** Writes records (to the given partition, else by key) and waits until the broker has them all. */
+  write(records: InputRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openWriter(topic: string): Promise<TopicWriter> {
   const producer = await TransactionalProducer.connect({ bootstrapServers: kafkaBootstrap() });
+  return {
+    async write(records) {
+      for (const r of records) {
+        producer.send({
+          topic,
+          key: r.key,
+          value: Buffer.from(r.value),
+          ...(r.partition === undefined ? {} : { partition: r.partition }),
+        });
+      }
+      await producer.flush();
+    },
+    close: () => producer.disconnect(),
+  };
+}
+
+/** Writes records (not transactionally; to the given partition, else by key) and waits until the broker has them all. */
+export async function produce(topic: string, records: InputRecord[]): Promise<void> {
+  const writer = await openWriter(topic);
   try {
-    for (const r of records) {
-      producer.send({
-        topic,
-        key: r.key,
-        value: Buffer.from(r.value),
-        ...(r.partition === undefined ? {} : { partition: r.partition }),
-      });
-    }
-    await producer.flush();
+    await writer.write(records);
   } finally {
-    await producer.disconnect();
+    await writer.close();
   }
+}
+
+/**
+ * Input that keeps flowing while a test changes a job: a batch of `batch(n)`
+ * records every `pauseMs`, from one producer, until `finish()` is called, and
+ * then `tail` batches more, so that input also arrives after whatever the
+ * test waited for. Bounded: at most `maxBatches` batches.
+ */
+export function flowInput(
+  topic: string,
+  batch: (n: number) => InputRecord[],
+  options: { pauseMs: number; maxBatches: number; tail?: number },
+): { finish(): Promise<number> } {
+  let batches = 0;
+  let stopAt = options.maxBatches;
+  const done = (async () => {
+    const writer = await openWriter(topic);
+    try {
+      for (; batches < Math.min(stopAt, options.maxBatches); batches++) {
+        await writer.write(batch(batches));
+        await new Promise((resolve) => setTimeout(resolve, options.pauseMs));
+      }
+    } finally {
+      await writer.close();
+    }
+  })();
+  return {
+    /** Ends the flow after `tail` more batches; resolves to how many batches were written in all. */
+    async finish() {
+      stopAt = batches + (options.tail ?? 5);
+      await done;
+      return batches;
+    },
+  };
 }
 
 export interface ReadRecord {

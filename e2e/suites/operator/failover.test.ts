@@ -6,18 +6,12 @@ import {
   connect,
   createTestNamespace,
   deleteNamespace,
+  podsByName,
   waitFor,
 } from '../../support/cluster.ts';
-import { killContainer, needsHarnessNodes, setNodeState } from '../../support/harness-nodes.ts';
+import { killContainer, needsHarnessNodes } from '../../support/harness-nodes.ts';
 import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
 import { applyCrd, StreamJobs, standinJob } from '../../support/streamjobs.ts';
-
-async function podsByName(cluster: Cluster, namespace: string, job: string): Promise<Map<string, V1Pod>> {
-  const list = await cluster.core.listNamespacedPod({ namespace, labelSelector: `weir.dev/job=${job}` });
-  return new Map(
-    list.items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => [p.metadata?.name ?? '', p]),
-  );
-}
 
 const uids = (pods: Map<string, V1Pod>) =>
   new Map([...pods].map(([name, pod]) => [name, pod.metadata?.uid ?? '']));
@@ -224,44 +218,5 @@ describe('operator: failure detection, failover and restart strategies', () => {
       'the pod was recreated when the back-off ended',
     );
     assert.equal(running.status?.restarts?.count, 1);
-  });
-
-  it('force-deletes and replaces a pod whose node is lost', {
-    skip: needsHarnessNodes('stop a node'),
-  }, async () => {
-    await runningJob('node-lost', {
-      parallelism: 2,
-      restartStrategy: { type: 'fixed-delay', attempts: 5, delay: '1s' },
-    });
-    const victim = (await podsByName(cluster, namespace, 'node-lost')).get('node-lost-tm-0');
-    const lostNode = victim?.spec?.nodeName ?? '';
-    assert.ok(victim && lostNode);
-    await setNodeState(lostNode, 'stopped');
-    try {
-      const job = await jobs.waitFor(
-        'node-lost',
-        'the lost pod counted and replaced',
-        (j) => j.status?.restarts?.lastFailure?.reason === 'NodeLost' && j.status.phase === 'Running',
-        120_000,
-      );
-      const lost = job.status?.restarts?.recentFailures
-        ?.filter((f) => f.reason === 'NodeLost')
-        .map((f) => f.pod);
-      assert.ok(lost?.includes('node-lost-tm-0'), `NodeLost failures: ${lost?.join(', ')}`);
-      assert.equal(
-        job.status?.restarts?.count,
-        lost?.length,
-        'each lost pod is counted once, and not again when it vanishes',
-      );
-      const replacement = (await podsByName(cluster, namespace, 'node-lost')).get('node-lost-tm-0');
-      assert.notEqual(replacement?.metadata?.uid, victim.metadata?.uid);
-      assert.notEqual(
-        replacement?.spec?.nodeName,
-        lostNode,
-        'the unreachable node is tainted, so it is avoided',
-      );
-    } finally {
-      await setNodeState(lostNode, 'running');
-    }
   });
 });

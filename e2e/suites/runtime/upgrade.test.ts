@@ -20,6 +20,7 @@ import {
 import { needsHarnessNodes } from '../../support/harness-nodes.ts';
 import {
   createTopics,
+  flowInput,
   kafkaBootstrap,
   produce,
   readCommitted,
@@ -33,24 +34,20 @@ const keys = 10;
 const partitions = 4;
 
 /**
- * Input that keeps flowing while a test changes the job: `batches` batches of
- * `size` records, `pauseMs` apart (bounded in count and time), continuing the
- * numbering of keyedInput so the expected counts and sums follow.
+ * Input that keeps flowing while a test changes the job: batches of `size`
+ * records, `pauseMs` apart, until the test finishes it (bounded: 400
+ * batches), continuing the numbering of keyedInput so the expected counts and
+ * sums follow.
  */
-function flow(topic: string, from: number, batches: number, size: number, pauseMs: number) {
-  let produced = from;
-  const done = (async () => {
-    for (let b = 0; b < batches; b++) {
-      await produce(topic, keyedInput(produced, size, keys));
-      produced += size;
-      await new Promise((resolve) => setTimeout(resolve, pauseMs));
-    }
-  })();
+function flow(topic: string, from: number, size: number, pauseMs: number) {
+  const input = flowInput(topic, (n) => keyedInput(from + n * size, size, keys), {
+    pauseMs,
+    maxBatches: 400,
+  });
   return {
-    /** Waits for every batch; resolves to how many records exist in all. */
+    /** Ends the flow (a few batches later); resolves to how many records exist in all. */
     async finish(): Promise<number> {
-      await done;
-      return produced;
+      return from + (await input.finish()) * size;
     },
   };
 }
@@ -160,7 +157,7 @@ describe('StreamJob upgrades with the real runtime', {
   it('savepoint upgrade of args with input flowing: a new run restored from exactly the complete savepoint, count and sum exactly once', async () => {
     const { input, output, stable } = await countSumJob('sp');
     const oldRun = stable.status?.run?.id;
-    const input$ = flow(input, 1000, 100, 30, 100);
+    const input$ = flow(input, 1000, 30, 100);
     await jobs.patchSpec('sp', { args: { input, output, version: 'v2' } });
 
     const upgraded = await upgradeCompleted('sp', 2, 'the upgrade to complete (generation 2 stable)');
@@ -215,17 +212,10 @@ describe('StreamJob upgrades with the real runtime', {
     await createJob('wc', 'word-count', { input, output });
     const stable = await firstStable('wc', 120_000);
     const oldRun = stable.status?.run?.id ?? '';
-    let lines = 500;
-    const flowing = (async () => {
-      for (let b = 0; b < 60; b++) {
-        await produce(input, wordLines(lines, 20));
-        lines += 20;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    })();
+    const flowing = flowInput(input, (n) => wordLines(500 + n * 20, 20), { pauseMs: 100, maxBatches: 400 });
     await jobs.patchSpec('wc', { args: { input, output, release: '2' } });
     const upgraded = await upgradeCompleted('wc', 2, 'the upgrade to complete (generation 2 stable)');
-    await flowing;
+    const lines = 500 + (await flowing.finish()) * 20;
     const savepoint = upgraded.status?.savepoints?.find((s) => s.reason === 'upgrade');
     assert.ok(savepoint, `an upgrade savepoint, not a fallback: ${(await eventsOf(upgraded)).join(', ')}`);
     const manifest = await readManifest(runtimeStorage(storageUrl), namespace, 'wc', savepoint.id);
@@ -259,7 +249,7 @@ describe('StreamJob upgrades with the real runtime', {
       upgrade: { stableTimeout: '40s' },
       restartStrategy: { type: 'fixed-delay', attempts: 1, delay: '1s' },
     });
-    const input$ = flow(input, 1000, 150, 20, 200);
+    const input$ = flow(input, 1000, 20, 200);
     await jobs.patchSpec('rb', { entry: '/opt/weir/dist/jobs/no-such-job.js' });
     const rolledBack = await jobs.waitFor(
       'rb',
@@ -363,7 +353,7 @@ describe('StreamJob upgrades with the real runtime', {
 
   it('an operator SIGKILLed during the upgrade steps finishes the same upgrade once, from the recorded savepoint', async (t) => {
     const { input, output } = await countSumJob('opkill');
-    const input$ = flow(input, 1000, 200, 10, 100);
+    const input$ = flow(input, 1000, 10, 100);
     await jobs.patchSpec('opkill', { args: { input, output, version: 'v2' } });
     const killedIn: string[] = [];
     for (const step of ['Savepointing', 'Deploying']) {
@@ -389,7 +379,7 @@ describe('StreamJob upgrades with the real runtime', {
   it('rescale 2 → 1 → 3 with input flowing: last-state in the same run, count and sum continue for every key', async () => {
     const { input, stable } = await countSumJob('scale');
     const run = stable.status?.run?.id;
-    const input$ = flow(input, 1000, 300, 10, 100);
+    const input$ = flow(input, 1000, 10, 100);
     for (const [parallelism, generation] of [
       [1, 2],
       [3, 3],
