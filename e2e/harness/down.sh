@@ -25,7 +25,7 @@ for table in filter nat mangle; do
 done
 
 step "stopping harness processes"
-for name in "${SERVICES[@]}"; do stop_service "$name"; done
+stop_services "${SERVICES[@]}"
 done_step
 
 step "removing network namespaces and addresses"

@@ -109,10 +109,18 @@ build_pause_image() {
   echo "$out"
 }
 
+# Writes stdin to the file only when it differs: kube-proxy exits when its configuration file is
+# written, even with the same content, so a repeated up.sh would stop the node's kube-proxy.
+write_if_changed() { # file
+  local tmp="$1.new"
+  cat >"$tmp"
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv "$tmp" "$1"; fi
+}
+
 write_configs() {
   local croot="$1"
   mkdir -p "$dir"/{containerd/root,cni/net.d,cni/ipam,kubelet,pod-logs,pki} "$run"
-  cat >"$dir/containerd.toml" <<TOML
+  write_if_changed "$dir/containerd.toml" <<TOML
 version = 2
 root = "$dir/containerd/root"
 state = "$run/state"
@@ -148,7 +156,7 @@ TOML
     >"$dir/registry/_default/hosts.toml"
   # Pods get routes to the harness block and to Service addresses only: no
   # default route, so nothing in a pod can reach past this machine.
-  cat >"$dir/cni/net.d/10-weir.conflist" <<JSON
+  write_if_changed "$dir/cni/net.d/10-weir.conflist" <<JSON
 {
   "cniVersion": "1.0.0",
   "name": "$node",
@@ -169,7 +177,7 @@ TOML
   ]
 }
 JSON
-  cat >"$dir/kubelet.yaml" <<YAML
+  write_if_changed "$dir/kubelet.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 # This machine has cgroup v1, which Kubernetes 1.35+ refuses unless told.
@@ -202,7 +210,7 @@ shutdownGracePeriod: 0s
 nodeStatusUpdateFrequency: 4s
 syncFrequency: 10s
 YAML
-  cat >"$dir/kube-proxy.yaml" <<YAML
+  write_if_changed "$dir/kube-proxy.yaml" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: { kubeconfig: $dir/kube-proxy.kubeconfig }

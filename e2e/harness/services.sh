@@ -82,6 +82,32 @@ stop_service() {
   rm -f "$WEIR_STATE/pids/$name.pid"
 }
 
+# Stops several services at once: TERM to each, up to 10 s for all of them to exit, then KILL to the
+# process group of each. For down.sh, which removes their data next, so no order among them matters.
+stop_services() { # name...
+  local name pid alive i pids=() names=()
+  for name in "$@"; do
+    pid=$(pid_of "$name")
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid")
+      names+=("$name")
+    fi
+  done
+  for _ in $(seq 1 100); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  for i in "${!pids[@]}"; do
+    kill -KILL -- "-${pids[i]}" 2>/dev/null || true
+    kill -KILL "${pids[i]}" 2>/dev/null || true
+    info "${names[i]}: stopped (pid ${pids[i]})"
+  done
+  for name in "$@"; do rm -f "$WEIR_STATE/pids/$name.pid"; done
+}
+
 # A kubeconfig for the client certificate <cert-dir>/<identity>.crt (default: the harness PKI), written to
 # <file> (default: $WEIR_STATE/<identity>.kubeconfig).
 write_kubeconfig() { # identity [file] [cert-dir]
