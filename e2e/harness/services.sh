@@ -68,19 +68,7 @@ wait_for() {
   info "$name: healthy"
 }
 
-stop_service() {
-  local name="$1" pid
-  pid=$(pid_of "$name")
-  [[ -n "$pid" ]] || return 0
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    kill -KILL "$pid" 2>/dev/null || true
-    info "$name: stopped (pid $pid)"
-  fi
-  rm -f "$WEIR_STATE/pids/$name.pid"
-}
+stop_service() { stop_services "$1"; }
 
 # Stops several services at once: TERM to each, up to 10 s for all of them to exit, then KILL to the
 # process group of each. For down.sh, which removes their data next, so no order among them matters.

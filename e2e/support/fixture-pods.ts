@@ -39,6 +39,15 @@ export function fixtureContainer(
   };
 }
 
+/** echo-server.ts on port 8080 ("http"), Ready once /healthz answers; needs fixturesVolume. */
+export function echoContainer(): V1Container {
+  return fixtureContainer('echo', 'echo-server.ts', {
+    env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+    ports: [{ name: 'http', containerPort: 8080 }],
+    readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 1 },
+  });
+}
+
 /** A pod on `node` serving /healthz on port 8080 (echo-server.ts), Ready once it answers. */
 export function echoPod(name: string, node: string, extra: Partial<V1Pod['spec']> = {}): V1Pod {
   return {
@@ -46,13 +55,7 @@ export function echoPod(name: string, node: string, extra: Partial<V1Pod['spec']
     spec: {
       nodeName: node,
       terminationGracePeriodSeconds: 2,
-      containers: [
-        fixtureContainer('echo', 'echo-server.ts', {
-          env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
-          ports: [{ name: 'http', containerPort: 8080 }],
-          readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 1 },
-        }),
-      ],
+      containers: [echoContainer()],
       volumes: [fixturesVolume],
       ...extra,
     },

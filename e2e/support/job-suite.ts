@@ -41,10 +41,10 @@ export async function stopJobNamespace(suite: Partial<JobSuite>): Promise<void> 
 }
 
 /** Registers the hooks every suite of real-runtime StreamJob tests needs: startJobNamespace before, its removal after. */
-export function jobSuite(namespacePrefix: string): JobSuite {
+export function jobSuite(namespacePrefix: string, operatorEnv?: Record<string, string>): JobSuite {
   const suite = {} as JobSuite;
   before(async () => {
-    await startJobNamespace(namespacePrefix, undefined, suite);
+    await startJobNamespace(namespacePrefix, operatorEnv, suite);
   });
   after(() => stopJobNamespace(suite));
   return suite;

@@ -111,8 +111,9 @@ export async function connectTo<T>(
   try {
     return await Promise.race([connect(), refusedEarly]);
   } catch (error) {
+    if (error === early) throw error;
     const refused = why && connectionRefusal(why);
-    if (refused && error instanceof KafkaError && error !== early) {
+    if (refused && error instanceof KafkaError) {
       throw refusal(error.operation, bootstrapServers, why ?? '', refused, error.kafkaCode);
     }
     if (error instanceof KafkaError && unreachable.has(error.kafkaCode)) {

@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import {
-  type Cluster,
-  connect,
-  createTestNamespace,
-  deleteNamespace,
-  podsByName,
-} from '../../support/cluster.ts';
+import { describe, it } from 'node:test';
+import { podsByName } from '../../support/cluster.ts';
 import { needsHarnessNodes, setNodeState } from '../../support/harness-nodes.ts';
-import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
-import { applyCrd, StreamJobs, standinJob } from '../../support/streamjobs.ts';
+import { jobSuite } from '../../support/job-suite.ts';
+import { standinJob } from '../../support/streamjobs.ts';
 
 /**
  * The operator's failover when a node is lost (the rest of failover is in
@@ -19,37 +13,22 @@ import { applyCrd, StreamJobs, standinJob } from '../../support/streamjobs.ts';
 describe('operator: failover from a lost node', {
   skip: needsHarnessNodes('stop a node'),
 }, () => {
-  let cluster: Cluster;
-  let namespace: string;
-  let jobs: StreamJobs;
-  let operator: OperatorProcess;
-
-  before(async () => {
-    cluster = connect();
-    await applyCrd();
-    namespace = await createTestNamespace(cluster, 'op-node-lost');
-    jobs = new StreamJobs(cluster, namespace);
-    operator = await startNamespaceOperator(namespace, { WEIR_LOG_LEVEL: 'debug' });
-  });
-  after(async () => {
-    await operator?.stop();
-    await deleteNamespace(cluster, namespace);
-  });
+  const suite = jobSuite('op-node-lost', { WEIR_LOG_LEVEL: 'debug' });
 
   it('force-deletes and replaces a pod whose node is lost', async () => {
-    await jobs.create(
+    await suite.jobs.create(
       standinJob('node-lost', {
         parallelism: 2,
         restartStrategy: { type: 'fixed-delay', attempts: 5, delay: '1s' },
       }),
     );
-    await jobs.waitFor('node-lost', 'Running', (j) => j.status?.phase === 'Running');
-    const victim = (await podsByName(cluster, namespace, 'node-lost')).get('node-lost-tm-0');
+    await suite.jobs.waitFor('node-lost', 'Running', (j) => j.status?.phase === 'Running');
+    const victim = (await podsByName(suite.cluster, suite.namespace, 'node-lost')).get('node-lost-tm-0');
     const lostNode = victim?.spec?.nodeName ?? '';
     assert.ok(victim && lostNode);
     await setNodeState(lostNode, 'stopped');
     try {
-      const job = await jobs.waitFor(
+      const job = await suite.jobs.waitFor(
         'node-lost',
         'the lost pod counted and replaced',
         (j) => j.status?.restarts?.lastFailure?.reason === 'NodeLost' && j.status.phase === 'Running',
@@ -64,7 +43,9 @@ describe('operator: failover from a lost node', {
         lost?.length,
         'each lost pod is counted once, and not again when it vanishes',
       );
-      const replacement = (await podsByName(cluster, namespace, 'node-lost')).get('node-lost-tm-0');
+      const replacement = (await podsByName(suite.cluster, suite.namespace, 'node-lost')).get(
+        'node-lost-tm-0',
+      );
       assert.notEqual(replacement?.metadata?.uid, victim.metadata?.uid);
       assert.notEqual(
         replacement?.spec?.nodeName,

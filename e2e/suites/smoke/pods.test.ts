@@ -12,6 +12,7 @@ import {
 } from '../../support/cluster.ts';
 import {
   createFixturesConfigMap,
+  echoContainer,
   fixtureContainer,
   fixturesVolume,
   weirImage,
@@ -80,13 +81,7 @@ describe('pods of the Weir image', () => {
             metadata: { labels },
             spec: {
               terminationGracePeriodSeconds: 5,
-              containers: [
-                fixtureContainer('echo', 'echo-server.ts', {
-                  env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
-                  ports: [{ name: 'http', containerPort: 8080 }],
-                  readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 1 },
-                }),
-              ],
+              containers: [echoContainer()],
               volumes: [fixturesVolume],
             },
           },

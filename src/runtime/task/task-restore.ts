@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { KafkaAdmin } from '../../kafka/admin.ts';
-import { AssignedConsumer } from '../../kafka/assigned-consumer.ts';
+import { AssignedConsumer, type CommittedOffset } from '../../kafka/assigned-consumer.ts';
 import { withKafkaRetries } from '../../kafka/errors.ts';
 import { TransactionalProducer } from '../../kafka/transactional-producer.ts';
 import { abortStaleTransactions } from '../checkpoint/layout.ts';
@@ -222,7 +222,7 @@ async function readCommitted(
   admin: () => KafkaAdmin,
   group: string,
   owned: TopicPartition[],
-): Promise<Awaited<ReturnType<AssignedConsumer['committed']>>> {
+): Promise<CommittedOffset[]> {
   const first = owned[0] as TopicPartition;
   const reading = withKafkaRetries(() => consumer.committed(owned)).catch((error: unknown) =>
     explainCommittedFailure(admin(), group, error, first),
