@@ -5,8 +5,10 @@
 # WEIR_E2E_CONCURRENCY files at a time (2 by default: more only queues on a
 # 2-core machine's CPU); the longest start first so that none is left running
 # alone at the end. The suites under node-loss/ stop or freeze a node, which
-# takes down the pods of whatever else runs there: they run after all the
-# others, one at a time. Exits non-zero if any suite failed.
+# takes down the pods of whatever else runs there, so they run one at a time:
+# beside the others when the harness has a node-loss pool (nodes of their own,
+# which no other pod uses: up.sh with WEIR_HARNESS_NODE_LOSS_NODES=2, as npm
+# test makes it), else after all the others. Exits non-zero if any suite failed.
 # Usage: bash e2e/run-suites.sh   (npm run test:e2e)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +23,23 @@ mapfile -t others < <(find e2e/suites -name '*.test.ts' -not -path 'e2e/suites/n
   | grep -vxF -f <(printf '%s\n' "${longest[@]}"))
 mapfile -t node_loss < <(find e2e/suites/node-loss -name '*.test.ts' | sort)
 
+pool=$(kubectl get nodes -l weir.dev/harness-pool=node-loss -o name | wc -l)
 status=0
-run "$concurrency" "${longest[@]}" "${others[@]}" || status=$?
-run 1 "${node_loss[@]}" || status=$?
+if ((pool >= 2)); then
+  # Their report is printed whole once they end, not interleaved with the others'.
+  node_loss_log=$(mktemp /tmp/weir-node-loss.XXXXXX.log)
+  echo "node-loss suites: on the node-loss pool ($pool nodes), beside the others (log: $node_loss_log)"
+  run 1 "${node_loss[@]}" >"$node_loss_log" 2>&1 &
+  node_loss_pid=$!
+  trap 'kill "$node_loss_pid" 2>/dev/null || true' EXIT
+  run "$concurrency" "${longest[@]}" "${others[@]}" || status=$?
+  wait "$node_loss_pid" || status=$?
+  echo "node-loss suites (ran beside the others):"
+  cat "$node_loss_log"
+  rm -f "$node_loss_log"
+else
+  echo "node-loss suites: no node-loss pool (WEIR_HARNESS_NODE_LOSS_NODES), so after the others"
+  run "$concurrency" "${longest[@]}" "${others[@]}" || status=$?
+  run 1 "${node_loss[@]}" || status=$?
+fi
 exit "$status"

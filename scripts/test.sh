@@ -10,26 +10,56 @@ bash "$root/scripts/setup.sh"
 source "$root/scripts/node-env.sh"
 cd "$root"
 
+# Background jobs, each in a process group of its own, stopped if this script ends first.
+background_pids=()
+stop_background() {
+  local pid
+  for pid in "${background_pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+  return 0
+}
+trap stop_background EXIT
+# await_background PID LOG WHAT: waits for a background job; on failure prints its log and fails.
+await_background() {
+  local status=0
+  wait "$1" || status=$?
+  local -a still=()
+  local pid
+  for pid in "${background_pids[@]}"; do [[ $pid != "$1" ]] && still+=("$pid"); done
+  background_pids=("${still[@]}")
+  if ((status != 0)); then
+    cat "$2" >&2
+    die "$3 failed with status $status (its log above, and in $2)"
+  fi
+}
+
 # A step that works only on a warm cache would fail a new user, not CI: under
 # CI the cheap cache-miss paths run every time (scripts/cold-check.sh). It works
 # in a scratch copy with a cache of its own, so it runs beside the steps below at
-# the lowest CPU and I/O priority, in a process group of its own (stopped if this
-# script ends first); its result is awaited before this script succeeds.
+# the lowest CPU and I/O priority; its result is awaited before this script succeeds.
+mkdir -p "$root/.weir"
 cold_check_pid=""
 cold_check_log="$root/.weir/cold-check.log"
-stop_cold_check() {
-  [[ -n "$cold_check_pid" ]] && kill -TERM -- "-$cold_check_pid" 2>/dev/null && wait "$cold_check_pid" 2>/dev/null
-  return 0
-}
 if [[ "${CI:-}" == true || "${WEIR_COLD_CHECK:-}" == 1 ]]; then
-  mkdir -p "$root/.weir"
   info "cold check: started in the background (log: $cold_check_log)"
   setsid nice -n 19 ionice -c 3 bash "$root/scripts/cold-check.sh" >"$cold_check_log" 2>&1 &
   cold_check_pid=$!
-  trap stop_cold_check EXIT
+  background_pids+=("$cold_check_pid")
 else
   info "cold check skipped (runs under CI=true, or: npm run check:cold)"
 fi
+
+# The image from the Dockerfile, built with buildah (a broken Dockerfile would be every user's first
+# failure), and the suites' stand-in TaskManager; then the harness, whose nodes run them. Mostly
+# waiting on builds and on components to come up, so it goes on beside the checks below.
+harness_log="$root/.weir/harness-up.log"
+# Two nodes more, for the suites that stop or freeze a node (e2e/run-suites.sh runs them beside the others).
+export WEIR_HARNESS_NODE_LOSS_NODES="${WEIR_HARNESS_NODE_LOSS_NODES:-2}"
+info "image and harness: building and starting in the background (log: $harness_log)"
+# shellcheck disable=SC2016 # $1 is the inner shell's: the root, passed as an argument
+setsid bash -c 'bash "$1/scripts/build-image.sh" --test-images && bash "$1/e2e/harness/up.sh"' _ "$root" \
+  >"$harness_log" 2>&1 &
+harness_pid=$!
+background_pids+=("$harness_pid")
 
 step "lint and format (biome)"
 node_modules/.bin/biome ci --reporter=summary .
@@ -55,11 +85,10 @@ step "job template: a job project outside the repository installs Weir's npm pac
 bash "$root/examples/job-template/check.sh"
 done_step
 
-# The image from the Dockerfile, built with buildah (a broken Dockerfile would be every user's first
-# failure), and the suites' stand-in TaskManager; the harness's nodes run them.
-bash "$root/scripts/build-image.sh" --test-images
-
-bash "$root/e2e/harness/up.sh"
+step "image and harness (started in the background above)"
+await_background "$harness_pid" "$harness_log" "building the image or bringing the harness up"
+grep -E '==>|done in|^error' "$harness_log" | sed 's/^/    /' >&2 || true
+done_step
 # shellcheck source=/dev/null
 source "$WEIR_STATE/env"
 # The suites run their own operators, scoped to their namespaces; the demo's
@@ -80,13 +109,7 @@ done_step
 
 if [[ -n "$cold_check_pid" ]]; then
   step "cold check (scripts/cold-check.sh, run beside the steps above)"
-  status=0
-  wait "$cold_check_pid" || status=$?
-  cold_check_pid=""
-  if ((status != 0)); then
-    cat "$cold_check_log" >&2
-    die "the cold check failed with status $status (its log above, and in $cold_check_log)"
-  fi
+  await_background "$cold_check_pid" "$cold_check_log" "the cold check"
   grep -F 'cold check passed in' "$cold_check_log" >&2 || true
   done_step
 fi

@@ -154,8 +154,20 @@ describe('kubelet-node.sh', () => {
     for (const args of [[], ['up'], ['up', '0'], ['up', '10'], ['reboot', '1']]) {
       const run = runScript('kubelet-node.sh', ...args);
       assert.equal(run.status, 1, `${args.join(' ')}: ${run.stderr}`);
-      assert.match(run.stderr, /usage: kubelet-node\.sh up\|freeze\|stop\|down <1-9>/);
+      assert.match(run.stderr, /usage: kubelet-node\.sh up\|freeze\|stop\|down <1-9> \(up: \[pool\]\)/);
     }
+  });
+
+  it('refuses a pool name that is not a label value, and a node made in another pool', () => {
+    const bad = runScript('kubelet-node.sh', 'up', '3', 'Node Loss');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /pool 'Node Loss' is not a label value/);
+    const node = join(scratch, 'state', 'nodes', 'weir-node-3');
+    mkdirSync(node, { recursive: true });
+    writeFileSync(join(node, 'pool'), '');
+    const other = runScript('kubelet-node.sh', 'up', '3', 'node-loss');
+    assert.equal(other.status, 1);
+    assert.match(other.stderr, /weir-node-3 was made in pool 'none', not 'node-loss' .*harness:down first/);
   });
 
   it('names the missing kubelet and what builds it before touching the machine', () => {

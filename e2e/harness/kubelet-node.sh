@@ -5,8 +5,10 @@
 # images the suites run imported (scripts/build-image.sh: weir:dev from the
 # Dockerfile, and the stand-in TaskManager).
 #
-#   kubelet-node.sh up <k>       idempotent; node weir-node-<k> Ready (a frozen node resumes,
-#                                a stopped one starts again)
+#   kubelet-node.sh up <k> [pool] idempotent; node weir-node-<k> Ready (a frozen node resumes,
+#                                a stopped one starts again). A node made with a pool name is
+#                                labeled and tainted (NoSchedule) weir.dev/harness-pool=<pool>:
+#                                only pods that tolerate it run there (up.sh's node-loss pool)
 #   kubelet-node.sh freeze <k>   the kubelet and kube-proxy hang; containers run on (NotReady, zombies)
 #   kubelet-node.sh stop <k>     the node dies: kubelet, kube-proxy, containerd and every container
 #                                killed, nothing removed (NotReady; `up` brings it back)
@@ -20,7 +22,8 @@ source "$(dirname "$0")/lib.sh"
 source "$WEIR_ROOT/e2e/harness/services.sh"
 
 action="${1:-}" k="${2:-}"
-[[ "$k" =~ ^[1-9]$ ]] || die "usage: kubelet-node.sh up|freeze|stop|down <1-9>"
+usage="usage: kubelet-node.sh up|freeze|stop|down <1-9> (up: [pool])"
+[[ "$k" =~ ^[1-9]$ ]] || die "$usage"
 node="weir-node-$k"
 node_ip="10.244.254.$k"
 pod_subnet="10.245.$((16 * (k - 1))).0/20"
@@ -32,6 +35,14 @@ run="/run/weir-harness/$node"
 sock="$run/containerd.sock"
 pause_image="localhost/weir-harness/pause:1"
 ctr_() { ctr --address "$sock" --namespace k8s.io "$@"; }
+# The node's pool is fixed when it is made, and kept with its state for every later `up`.
+pool_label=weir.dev/harness-pool
+pool="$(cat "$dir/pool" 2>/dev/null || true)"
+if [[ -n "${3:-}" && -f "$dir/pool" && "$3" != "$pool" ]]; then
+  die "$node was made in pool '${pool:-none}', not '$3' (its taints are set when it registers): harness:down first"
+fi
+pool="${3:-$pool}"
+[[ -z "$pool" || "$pool" =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$ ]] || die "pool '$pool' is not a label value"
 
 # cgroupRoot: the deepest cgroup the harness runs in, from any v1 hierarchy,
 # plus the node's name; created below in every hierarchy (kubelet's cgroupfs
@@ -177,6 +188,8 @@ TOML
   ]
 }
 JSON
+  local register_taints=""
+  [[ -n "$pool" ]] && register_taints="registerWithTaints: [ { key: $pool_label, value: $pool, effect: NoSchedule } ]"
   write_if_changed "$dir/kubelet.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -209,6 +222,7 @@ serializeImagePulls: false
 shutdownGracePeriod: 0s
 nodeStatusUpdateFrequency: 4s
 syncFrequency: 10s
+$register_taints
 YAML
   write_if_changed "$dir/kube-proxy.yaml" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
@@ -264,6 +278,7 @@ up() {
   if [[ -f "$dir/cgroup-root" ]]; then croot=$(cat "$dir/cgroup-root"); else croot=$(cgroup_root); fi
   write_configs "$croot"
   echo "$croot" >"$dir/cgroup-root"
+  printf '%s' "$pool" >"$dir/pool"
   # A frozen node resumes; nothing else changes for one that runs.
   resume
   make_cgroups "$croot"
@@ -287,7 +302,7 @@ up() {
   done
   start_host_service "kubelet-$k" "$K8S_BIN/kubelet" --config "$dir/kubelet.yaml" \
     --kubeconfig "$dir/kubelet.kubeconfig" --root-dir "$dir/kubelet" --hostname-override "$node" \
-    --node-ip "$node_ip" --v=1
+    --node-ip "$node_ip" ${pool:+"--node-labels=$pool_label=$pool"} --v=1
   start_host_service "kube-proxy-$k" "$K8S_BIN/kube-proxy" --config "$dir/kube-proxy.yaml"
   wait_for "kubelet-$k" 120 "$K8S_BIN/kubectl" --kubeconfig "$WEIR_STATE/admin.kubeconfig" \
     wait "node/$node" --for=condition=Ready --timeout=5s
@@ -349,5 +364,5 @@ case "$action" in
   freeze) freeze ;;
   stop) stop ;;
   down) down ;;
-  *) die "usage: kubelet-node.sh up|freeze|stop|down <1-9>" ;;
+  *) die "$usage" ;;
 esac

@@ -18,6 +18,10 @@ S3_SECRET_KEY=weir-harness-secret
 S3_BUCKET=weir
 # The nodes: real kubelets with containerd and runc (e2e/harness/kubelet-node.sh).
 HARNESS_NODES="${WEIR_HARNESS_NODE_COUNT:-2}"
+# And, after them, a pool of nodes for the suites that stop or freeze a node (e2e/suites/node-loss),
+# tainted so that no other pod runs there: with it those suites run beside the others. npm test
+# makes two; none by default (e2e/run-suites.sh then runs them after the others).
+HARNESS_NODE_LOSS_NODES="${WEIR_HARNESS_NODE_LOSS_NODES:-0}"
 # Stopped last to first.
 SERVICES=(operator kafka minio-tls minio kube-scheduler kube-controller-manager kube-apiserver etcd)
 
@@ -181,6 +185,13 @@ LOG
     -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$cp" kafka.Kafka "$dir/server.properties"
 }
 
+# Every node this checkout made (a pool from an earlier up.sh among them), comma-separated.
+harness_nodes() {
+  local dir names=()
+  for dir in "$WEIR_STATE"/nodes/weir-node-*; do [[ -d "$dir" ]] && names+=("${dir##*/}"); done
+  (IFS=,; echo "${names[*]}")
+}
+
 write_env_file() {
   cat >"$WEIR_STATE/env" <<ENV
 # Written by e2e/harness/up.sh. Use: source $WEIR_STATE/env
@@ -201,7 +212,7 @@ export WEIR_KAFKA_CLIENT_CERT="$PKI/kafka/client.crt"
 export WEIR_KAFKA_CLIENT_KEY="$PKI/kafka/client.key"
 export WEIR_KAFKA_CLASSPATH_FILE="$KAFKA_DIR/classpath.txt"
 export WEIR_SERVICES_ADDRESS="$SVC_ADDR"
-export WEIR_HARNESS_NODES="$(seq -s, -f 'weir-node-%g' 1 "$HARNESS_NODES")"
+export WEIR_HARNESS_NODES="$(harness_nodes)"
 export WEIR_HARNESS_LOGS="$WEIR_STATE/logs"
 ENV
 }

@@ -23,7 +23,9 @@ check kube-scheduler curl -fsSk "https://$SVC_ADDR:10259/healthz"
 check minio curl -fsS "http://$SVC_ADDR:9000/minio/health/ready"
 check minio-tls curl -fsS --cacert "$PKI/ca.crt" "https://$SVC_ADDR:9002/minio/health/ready"
 check kafka bash -c "exec 3<>/dev/tcp/$SVC_ADDR/9092"
-for k in $(seq 1 "$HARNESS_NODES"); do
+# The nodes made (a node-loss pool among them), or those up.sh would make.
+nodes=$(harness_nodes | tr , ' ')
+for k in $(if [[ -n "$nodes" ]]; then echo "${nodes//weir-node-/}"; else seq 1 "$HARNESS_NODES"; fi); do
   check "containerd-$k" ctr --address "/run/weir-harness/weir-node-$k/containerd.sock" version
   check "kubelet-$k" curl -fsSk "https://10.244.254.$k:10250/healthz" --cert "$PKI/apiserver-kubelet-client.crt" \
     --key "$PKI/apiserver-kubelet-client.key"

@@ -121,6 +121,9 @@ wait_for kafka 120 env WEIR_KAFKA_BOOTSTRAP="$SVC_ADDR:9092" node "$WEIR_ROOT/e2
 done_step
 
 for k in $(seq 1 "$HARNESS_NODES"); do bash "$WEIR_ROOT/e2e/harness/kubelet-node.sh" up "$k"; done
+for ((k = HARNESS_NODES + 1; k <= HARNESS_NODES + HARNESS_NODE_LOSS_NODES; k++)); do
+  bash "$WEIR_ROOT/e2e/harness/kubelet-node.sh" up "$k" node-loss
+done
 wait_for default-serviceaccount 60 "$K8S_BIN/kubectl" --kubeconfig "$WEIR_STATE/admin.kubeconfig" \
   get serviceaccount/default configmap/kube-root-ca.crt -n default
 

@@ -19,11 +19,48 @@ export function needsHarnessNodes(what: string): string | false {
   return harnessNodes().length > 0 ? false : `needs the local harness's nodes to ${what}`;
 }
 
-export const harnessNodeToleration: V1Toleration = {
-  key: 'weir.dev/harness-node',
-  operator: 'Exists',
-  effect: 'NoSchedule',
-};
+/**
+ * Where a node-loss test's pods go: on the harness's node-loss pool (up.sh with
+ * WEIR_HARNESS_NODE_LOSS_NODES; npm test makes two), whose nodes are tainted so
+ * that no other suite's pod runs there; stopping or freezing one then harms no
+ * other suite, and e2e/run-suites.sh runs the node-loss suites beside the
+ * others. The pool needs two nodes: a lost pod's replacement goes to the other.
+ * Without a pool, anywhere (and those suites run after all the others).
+ */
+export interface NodeLossPlacement {
+  /** The nodes the pods may run on: the pool's, or every harness node. */
+  nodes: string[];
+  /** What a pod needs to run there (empty without a pool). */
+  tolerations: V1Toleration[];
+  /** The same as a StreamJob's spec.taskManager settings. */
+  taskManager: { nodeSelector?: Record<string, string>; tolerations?: V1Toleration[] };
+}
+
+const poolLabel = 'weir.dev/harness-pool';
+const nodeLossPool = 'node-loss';
+
+export async function nodeLossPlacement(): Promise<NodeLossPlacement> {
+  const names = (
+    await kubectl(
+      'get',
+      'nodes',
+      '-l',
+      `${poolLabel}=${nodeLossPool}`,
+      '-o',
+      'jsonpath={.items[*].metadata.name}',
+    )
+  )
+    .split(' ')
+    .filter((n) => n !== '')
+    .sort();
+  if (names.length < 2) return { nodes: harnessNodes(), tolerations: [], taskManager: {} };
+  const tolerations = [{ key: poolLabel, operator: 'Equal', value: nodeLossPool, effect: 'NoSchedule' }];
+  return {
+    nodes: names,
+    tolerations,
+    taskManager: { nodeSelector: { [poolLabel]: nodeLossPool }, tolerations },
+  };
+}
 
 /** containerd's socket on a harness node; the harness keeps it at this fixed, short path. */
 function containerdSocket(node: string): string {

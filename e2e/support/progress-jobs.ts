@@ -10,14 +10,15 @@ export const progressPartitions = 2;
 /**
  * A keyed-count-sum job checkpointing every second with a 3 s timeout and a
  * 6 s progress window (so a test waits seconds, not minutes; `checkpoints`
- * overrides), Running and through the first `records` of its input; returns
- * its topics.
+ * overrides, `taskManager` is spec.taskManager), Running and through the
+ * first `records` of its input; returns its topics.
  */
 export async function runningProgressJob(
   suite: JobSuite,
   name: string,
   records: number,
   checkpoints: Record<string, unknown> = {},
+  taskManager: Record<string, unknown> = {},
 ): Promise<{ input: string; output: string }> {
   const partitions = progressPartitions;
   const input = uniqueName(`${name}-in`);
@@ -28,7 +29,11 @@ export async function runningProgressJob(
     args: { input, output, version: 'v1' },
     storageUrl: `s3://weir/e2e-progress-${uniqueName('r')}`,
     interval: '1s',
-    spec: { parallelism: partitions, restartStrategy: { type: 'fixed-delay', attempts: 10, delay: '1s' } },
+    spec: {
+      parallelism: partitions,
+      restartStrategy: { type: 'fixed-delay', attempts: 10, delay: '1s' },
+      ...(Object.keys(taskManager).length > 0 ? { taskManager } : {}),
+    },
   }) as { spec: { checkpoints: Record<string, unknown> } };
   Object.assign(body.spec.checkpoints, { timeout: '3s', progressWindow: '6s', ...checkpoints });
   await suite.jobs.create(body);

@@ -15,9 +15,10 @@ export async function applyCrd(): Promise<void> {
   await kubectl('wait', '--for=condition=Established', '--timeout=30s', 'crd/streamjobs.weir.dev');
 }
 
-export type StreamJobInput = Omit<Partial<StreamJobSpec>, 'checkpoints' | 'kafka'> & {
+export type StreamJobInput = Omit<Partial<StreamJobSpec>, 'checkpoints' | 'kafka' | 'taskManager'> & {
   checkpoints?: Record<string, unknown>;
   kafka?: Record<string, unknown>;
+  taskManager?: Record<string, unknown>;
 };
 
 /** A minimal valid StreamJob for the stand-in TaskManager image. */

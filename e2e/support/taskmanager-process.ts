@@ -55,7 +55,6 @@ export function taskManagerEnv(s: TaskManagerSettings, namespace = 'e2e'): NodeJ
     WEIR_KAFKA_BOOTSTRAP: requireEnv('WEIR_KAFKA_BOOTSTRAP'),
     WEIR_CONTROL_PORT: '0',
     WEIR_METRICS_PORT: '0',
-    POD_IP: '127.0.0.1',
     WEIR_CONTROL_TOKEN: s.token ?? randomBytes(16).toString('hex'),
   };
 }

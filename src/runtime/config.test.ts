@@ -26,8 +26,13 @@ describe('TaskManager configuration from the pod environment', () => {
     assert.equal(config.checkpoint.intervalMs, 5000);
     assert.equal(config.checkpoint.tolerableFailures, 3);
     assert.deepEqual(config.args, { input: 'lines' });
-    assert.deepEqual(config.control, { host: '10.0.0.7', port: 8081, token: 'secret' });
+    assert.deepEqual(config.control, { host: undefined, port: 8081, token: 'secret' });
     assert.equal(config.storage.kind, 's3');
+  });
+
+  it('listens on every address in a pod, and on loopback only outside one', () => {
+    assert.equal(loadTaskManagerConfig(base).control.host, undefined);
+    assert.equal(loadTaskManagerConfig({ ...base, POD_IP: undefined }).control.host, '127.0.0.1');
   });
 
   const invalid: [string, NodeJS.ProcessEnv, RegExp][] = [

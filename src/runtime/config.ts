@@ -54,7 +54,13 @@ export interface TaskManagerConfig {
   restoreSavepoint?: string;
   /** Let a restore drop savepoint state of operator ids the pipeline no longer has. */
   allowNonRestoredState: boolean;
-  control: { host: string; port: number; token: string };
+  /**
+   * Where the control and metrics servers listen: undefined is every address of the
+   * pod's network namespace, so the kubelet's probes and the operator (the pod IP)
+   * and `kubectl port-forward` (localhost inside the pod) all reach them. Outside a
+   * pod (no POD_IP) only the loopback address.
+   */
+  control: { host: string | undefined; port: number; token: string };
   metricsPort: number;
   /** Which pod of the job this is, for the logs' context. */
   pod: { name: string; index: number };
@@ -220,7 +226,7 @@ export function loadTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): Tas
     ...(restoreSavepoint ? { restoreSavepoint } : {}),
     allowNonRestoredState: allowNonRestored === 'true',
     control: {
-      host: env[e.podIp] || '127.0.0.1',
+      host: env[e.podIp] ? undefined : '127.0.0.1',
       port: integer(env, e.controlPort, 0, 65535, 8081),
       token: required(env, e.controlToken),
     },

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { podsByName } from '../../support/cluster.ts';
-import { needsHarnessNodes, setNodeState } from '../../support/harness-nodes.ts';
+import { needsHarnessNodes, nodeLossPlacement, setNodeState } from '../../support/harness-nodes.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { standinJob } from '../../support/streamjobs.ts';
 
 /**
  * The operator's failover when a node is lost (the rest of failover is in
  * operator/failover.test.ts). Stopping a node takes down every pod on it, so
- * the suites under node-loss/ run one at a time after all the others.
+ * the job runs on the harness's node-loss pool (nodeLossPlacement).
  */
 describe('operator: failover from a lost node', {
   skip: needsHarnessNodes('stop a node'),
@@ -16,10 +16,12 @@ describe('operator: failover from a lost node', {
   const suite = jobSuite('op-node-lost', { WEIR_LOG_LEVEL: 'debug' });
 
   it('force-deletes and replaces a pod whose node is lost', async () => {
+    const { taskManager } = await nodeLossPlacement();
     await suite.jobs.create(
       standinJob('node-lost', {
         parallelism: 2,
         restartStrategy: { type: 'fixed-delay', attempts: 5, delay: '1s' },
+        taskManager,
       }),
     );
     await suite.jobs.waitFor('node-lost', 'Running', (j) => j.status?.phase === 'Running');

@@ -3,7 +3,13 @@ import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { committedCountSumProblems, keyedInput } from '../../support/committed-state.ts';
-import { needsHarnessNodes, podInstances, setNodeState, setPodLink } from '../../support/harness-nodes.ts';
+import {
+  needsHarnessNodes,
+  nodeLossPlacement,
+  podInstances,
+  setNodeState,
+  setPodLink,
+} from '../../support/harness-nodes.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { produce } from '../../support/kafka-topics.ts';
 import {
@@ -16,7 +22,7 @@ import {
  * A TaskManager left running on a lost node comes back as a zombie after its
  * replacement started: it is fenced and exits, and the job's phase says
  * Restarting while the node is NotReady. Freezing a node stalls every pod on
- * it, so the suites under node-loss/ run one at a time after all the others.
+ * it, so the job runs on the harness's node-loss pool (nodeLossPlacement).
  */
 describe('health by progress: a zombie on a lost node', {
   skip: needsHarnessNodes('freeze a node'),
@@ -25,11 +31,14 @@ describe('health by progress: a zombie on a lost node', {
 
   it('a TaskManager left running on a lost node is fenced once its replacement runs, and exactly once holds', async () => {
     // A long checkpoint timeout: the cut-off TaskManager keeps its commit open until the link heals, as a zombie would.
-    const { input, output } = await runningProgressJob(suite, 'zombie', 1000, {
-      timeout: '2m',
-      progressWindow: '5m',
-      tolerableFailures: 100,
-    });
+    const { taskManager } = await nodeLossPlacement();
+    const { input, output } = await runningProgressJob(
+      suite,
+      'zombie',
+      1000,
+      { timeout: '2m', progressWindow: '5m', tolerableFailures: 100 },
+      taskManager,
+    );
     const pods = await suite.cluster.core.listNamespacedPod({
       namespace: suite.namespace,
       labelSelector: 'weir.dev/job=zombie',

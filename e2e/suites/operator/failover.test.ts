@@ -55,115 +55,120 @@ describe('operator: failure detection, failover and restart strategies', () => {
     assert.deepEqual(replaced.sort(), expectReplaced.sort());
   }
 
-  it('region: a killed TaskManager process is replaced alone', { skip: killNeedsHarness }, async () => {
-    const before = await runningJob('region-kill', {
-      failoverStrategy: 'region',
-      restartStrategy: { type: 'fixed-delay', attempts: 5, delay: '1s' },
-    });
-    const victim = (await podsByName(cluster, namespace, 'region-kill')).get('region-kill-tm-1');
-    assert.ok(victim);
-    await killContainer(victim, 'taskmanager');
-    await waitReplaced('region-kill', before, ['region-kill-tm-1']);
-    const job = await jobs.get('region-kill');
-    assert.equal(job.status?.restarts?.count, 1);
-    assert.equal(job.status?.restarts?.lastFailure?.reason, 'PodFailed');
-    assert.match(job.status?.restarts?.lastFailure?.message ?? '', /exit code 137/);
-  });
-
-  it('region: a pod deleted out from under the operator is replaced alone', async () => {
-    const before = await runningJob('region-delete', {
-      failoverStrategy: 'region',
-      restartStrategy: { type: 'fixed-delay', attempts: 5, delay: '1s' },
-    });
-    await cluster.core.deleteNamespacedPod({ name: 'region-delete-tm-0', namespace });
-    await waitReplaced('region-delete', before, ['region-delete-tm-0']);
-    assert.equal((await jobs.get('region-delete')).status?.restarts?.lastFailure?.reason, 'PodDeleted');
-  });
-
-  it('full: one killed process replaces every pod', { skip: killNeedsHarness }, async () => {
-    const before = await runningJob('full-kill', {
-      failoverStrategy: 'full',
-      restartStrategy: { type: 'fixed-delay', attempts: 5, delay: '1s' },
-    });
-    const victim = (await podsByName(cluster, namespace, 'full-kill')).get('full-kill-tm-2');
-    assert.ok(victim);
-    await killContainer(victim, 'taskmanager');
-    await waitReplaced('full-kill', before, ['full-kill-tm-0', 'full-kill-tm-1', 'full-kill-tm-2']);
-    assert.equal(
-      (await jobs.get('full-kill')).status?.restarts?.count,
-      1,
-      'the healthy pods replaced are not failures',
-    );
-  });
-
-  it('full: one deleted pod replaces every pod', async () => {
-    const before = await runningJob('full-delete', {
-      failoverStrategy: 'full',
-      restartStrategy: { type: 'fixed-delay', attempts: 5, delay: '1s' },
-    });
-    await cluster.core.deleteNamespacedPod({ name: 'full-delete-tm-1', namespace });
-    await waitReplaced('full-delete', before, ['full-delete-tm-0', 'full-delete-tm-1', 'full-delete-tm-2']);
-  });
-
-  it('fixed-delay with 2 attempts restarts twice, then fails the job on the third failure', {
-    skip: killNeedsHarness,
-  }, async () => {
-    await runningJob('exhaust', {
-      parallelism: 1,
-      restartStrategy: { type: 'fixed-delay', attempts: 2, delay: '1s' },
-    });
-    for (let failure = 1; failure <= 3; failure++) {
-      const pod = await waitFor(`a running pod before failure ${failure}`, 60_000, async () => {
-        const job = await jobs.get('exhaust');
-        const current = (await podsByName(cluster, namespace, 'exhaust')).get('exhaust-tm-0');
-        return job.status?.phase === 'Running' && current?.status?.phase === 'Running' ? current : undefined;
+  // Each failure on a job of its own, side by side; the operator restart below would disturb them.
+  describe('failures of separate jobs', { concurrency: true }, () => {
+    it('region: a killed TaskManager process is replaced alone', { skip: killNeedsHarness }, async () => {
+      const before = await runningJob('region-kill', {
+        failoverStrategy: 'region',
+        restartStrategy: { type: 'fixed-delay', attempts: 5, delay: '1s' },
       });
-      await killContainer(pod, 'taskmanager');
-      await jobs.waitFor(
-        'exhaust',
-        `failure ${failure} counted`,
-        (j) => (j.status?.restarts?.count ?? 0) >= failure,
-      );
-    }
-    const failed = await jobs.waitFor('exhaust', 'Failed', (j) => j.status?.phase === 'Failed');
-    const ready = failed.status?.conditions?.find((c) => c.type === 'Ready');
-    assert.equal(ready?.status, 'False');
-    assert.equal(ready?.reason, 'RestartStrategyExhausted');
-    assert.match(ready?.message ?? '', /fixed-delay: failure 3 exceeds the 2 restart attempts/);
-    await waitFor(
-      'the failed job to have no pods',
-      30_000,
-      async () => (await podsByName(cluster, namespace, 'exhaust')).size === 0,
-    );
-    const events = await cluster.core.listNamespacedEvent({
-      namespace,
-      fieldSelector: 'involvedObject.name=exhaust',
+      const victim = (await podsByName(cluster, namespace, 'region-kill')).get('region-kill-tm-1');
+      assert.ok(victim);
+      await killContainer(victim, 'taskmanager');
+      await waitReplaced('region-kill', before, ['region-kill-tm-1']);
+      const job = await jobs.get('region-kill');
+      assert.equal(job.status?.restarts?.count, 1);
+      assert.equal(job.status?.restarts?.lastFailure?.reason, 'PodFailed');
+      assert.match(job.status?.restarts?.lastFailure?.message ?? '', /exit code 137/);
     });
-    const exhausted = events.items.find((e) => e.reason === 'RestartStrategyExhausted');
-    assert.equal(exhausted?.type, 'Warning');
-  });
 
-  it('a failing liveness probe is detected as a task failure', async () => {
-    await runningJob('liveness', {
-      parallelism: 1,
-      restartStrategy: { type: 'fixed-delay', attempts: 3, delay: '1s' },
+    it('region: a pod deleted out from under the operator is replaced alone', async () => {
+      const before = await runningJob('region-delete', {
+        failoverStrategy: 'region',
+        restartStrategy: { type: 'fixed-delay', attempts: 5, delay: '1s' },
+      });
+      await cluster.core.deleteNamespacedPod({ name: 'region-delete-tm-0', namespace });
+      await waitReplaced('region-delete', before, ['region-delete-tm-0']);
+      assert.equal((await jobs.get('region-delete')).status?.restarts?.lastFailure?.reason, 'PodDeleted');
     });
-    const pod = (await podsByName(cluster, namespace, 'liveness')).get('liveness-tm-0');
-    const secret = await cluster.core.readNamespacedSecret({ name: 'liveness-weir-token', namespace });
-    const token = Buffer.from(secret.data?.token ?? '', 'base64').toString();
-    const response = await fetch(`http://${pod?.status?.podIP}:8081/test/unhealthy`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}` },
+
+    it('full: one killed process replaces every pod', { skip: killNeedsHarness }, async () => {
+      const before = await runningJob('full-kill', {
+        failoverStrategy: 'full',
+        restartStrategy: { type: 'fixed-delay', attempts: 5, delay: '1s' },
+      });
+      const victim = (await podsByName(cluster, namespace, 'full-kill')).get('full-kill-tm-2');
+      assert.ok(victim);
+      await killContainer(victim, 'taskmanager');
+      await waitReplaced('full-kill', before, ['full-kill-tm-0', 'full-kill-tm-1', 'full-kill-tm-2']);
+      assert.equal(
+        (await jobs.get('full-kill')).status?.restarts?.count,
+        1,
+        'the healthy pods replaced are not failures',
+      );
     });
-    assert.equal(response.status, 200);
-    const job = await jobs.waitFor(
-      'liveness',
-      'the liveness failure counted',
-      (j) => (j.status?.restarts?.count ?? 0) >= 1,
-      90_000,
-    );
-    assert.match(job.status?.restarts?.lastFailure?.message ?? '', /liveness/);
-    await jobs.waitFor('liveness', 'Running again', (j) => j.status?.phase === 'Running');
+
+    it('full: one deleted pod replaces every pod', async () => {
+      const before = await runningJob('full-delete', {
+        failoverStrategy: 'full',
+        restartStrategy: { type: 'fixed-delay', attempts: 5, delay: '1s' },
+      });
+      await cluster.core.deleteNamespacedPod({ name: 'full-delete-tm-1', namespace });
+      await waitReplaced('full-delete', before, ['full-delete-tm-0', 'full-delete-tm-1', 'full-delete-tm-2']);
+    });
+
+    it('fixed-delay with 2 attempts restarts twice, then fails the job on the third failure', {
+      skip: killNeedsHarness,
+    }, async () => {
+      await runningJob('exhaust', {
+        parallelism: 1,
+        restartStrategy: { type: 'fixed-delay', attempts: 2, delay: '1s' },
+      });
+      for (let failure = 1; failure <= 3; failure++) {
+        const pod = await waitFor(`a running pod before failure ${failure}`, 60_000, async () => {
+          const job = await jobs.get('exhaust');
+          const current = (await podsByName(cluster, namespace, 'exhaust')).get('exhaust-tm-0');
+          return job.status?.phase === 'Running' && current?.status?.phase === 'Running'
+            ? current
+            : undefined;
+        });
+        await killContainer(pod, 'taskmanager');
+        await jobs.waitFor(
+          'exhaust',
+          `failure ${failure} counted`,
+          (j) => (j.status?.restarts?.count ?? 0) >= failure,
+        );
+      }
+      const failed = await jobs.waitFor('exhaust', 'Failed', (j) => j.status?.phase === 'Failed');
+      const ready = failed.status?.conditions?.find((c) => c.type === 'Ready');
+      assert.equal(ready?.status, 'False');
+      assert.equal(ready?.reason, 'RestartStrategyExhausted');
+      assert.match(ready?.message ?? '', /fixed-delay: failure 3 exceeds the 2 restart attempts/);
+      await waitFor(
+        'the failed job to have no pods',
+        30_000,
+        async () => (await podsByName(cluster, namespace, 'exhaust')).size === 0,
+      );
+      const events = await cluster.core.listNamespacedEvent({
+        namespace,
+        fieldSelector: 'involvedObject.name=exhaust',
+      });
+      const exhausted = events.items.find((e) => e.reason === 'RestartStrategyExhausted');
+      assert.equal(exhausted?.type, 'Warning');
+    });
+
+    it('a failing liveness probe is detected as a task failure', async () => {
+      await runningJob('liveness', {
+        parallelism: 1,
+        restartStrategy: { type: 'fixed-delay', attempts: 3, delay: '1s' },
+      });
+      const pod = (await podsByName(cluster, namespace, 'liveness')).get('liveness-tm-0');
+      const secret = await cluster.core.readNamespacedSecret({ name: 'liveness-weir-token', namespace });
+      const token = Buffer.from(secret.data?.token ?? '', 'base64').toString();
+      const response = await fetch(`http://${pod?.status?.podIP}:8081/test/unhealthy`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(response.status, 200);
+      const job = await jobs.waitFor(
+        'liveness',
+        'the liveness failure counted',
+        (j) => (j.status?.restarts?.count ?? 0) >= 1,
+        90_000,
+      );
+      assert.match(job.status?.restarts?.lastFailure?.message ?? '', /liveness/);
+      await jobs.waitFor('liveness', 'Running again', (j) => j.status?.phase === 'Running');
+    });
   });
 
   it('keeps the failure count and the next restart time across an operator restart', {

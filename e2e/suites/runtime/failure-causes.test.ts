@@ -10,10 +10,12 @@ import { weirDevJob } from '../../support/streamjobs.ts';
 /**
  * A job that cannot run says why in its own status and events: the
  * TaskManager's exit cause (its termination message), or the scheduler's
- * verdict, without anyone reading pod logs.
+ * verdict, without anyone reading pod logs. Each test has a job of its own,
+ * so they run side by side.
  */
 describe('failures name their cause in status and events', {
   skip: needsHarnessNodes('use its services and nodes'),
+  concurrency: true,
 }, () => {
   const suite = jobSuite('rt-causes');
   let input: string;

@@ -18,10 +18,12 @@ import {
  * the operator sees it in the TaskManager's own report (or the kubelet's
  * liveness probe fails first), the pod goes and the restart strategy replaces
  * it. An idle job is never restarted. (A TaskManager left running on a lost
- * node: node-loss/zombie-fencing.test.ts.)
+ * node: node-loss/zombie-fencing.test.ts.) The two jobs share nothing but the
+ * operator (the cut is the one pod's), so the tests run side by side.
  */
 describe('health by progress', {
   skip: needsHarnessNodes('partition a pod'),
+  concurrency: true,
 }, () => {
   const suite = jobSuite('rt-progress');
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { ports, tokenSecretKey, tokenSecretName } from '../../../src/api/constants.ts';
 import { jobToken } from '../../../src/operator/control/job-token.ts';
-import { kubectl } from '../../support/cli.ts';
+import { kubectl, portForward } from '../../support/cli.ts';
 import {
   type Cluster,
   connect,
@@ -128,6 +129,34 @@ describe('StreamJob running the real TaskManager runtime', {
       Buffer.from(token.data?.token ?? '', 'base64').toString(),
       jobToken(Buffer.from(key.data?.key ?? '', 'base64'), job),
     );
+  });
+
+  it("serves a TaskManager's metrics and control API through kubectl port-forward", async () => {
+    // kubectl port-forward connects to localhost inside the pod: the servers must listen there too.
+    const metrics = await portForward(namespace, 'count-tm-0', ports.metrics);
+    try {
+      const body = await (await fetch(`${metrics.url}/metrics`)).text();
+      for (const task of [0, 1]) {
+        assert.match(body, new RegExp(`^weir_checkpoints_completed_total\\{task="${task}"\\} [1-9]`, 'm'));
+      }
+    } finally {
+      metrics.close();
+    }
+    const control = await portForward(namespace, 'count-tm-0', ports.control);
+    try {
+      assert.equal((await fetch(`${control.url}/healthz`)).status, 200);
+      const secret = await cluster.core.readNamespacedSecret({ name: tokenSecretName('count'), namespace });
+      const token = Buffer.from(secret.data?.[tokenSecretKey] ?? '', 'base64').toString();
+      const response = await fetch(`${control.url}/v1/status`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      assert.equal(response.status, 200);
+      const status = (await response.json()) as { ready: boolean; tasks: unknown[] };
+      assert.equal(status.ready, true);
+      assert.equal(status.tasks.length, 2);
+    } finally {
+      control.close();
+    }
   });
 
   it('takes a savepoint on savepointTriggerNonce, and a new run restores from it through initialSavepoint', async () => {

@@ -131,7 +131,7 @@ describe('the operator–runtime contract: the pod environment', () => {
       },
       restoreSavepoint: 'upgrade-20261130t100000z',
       allowNonRestoredState: true,
-      control: { host: '10.245.0.7', port: 8081, token: 'job-token' },
+      control: { host: undefined, port: 8081, token: 'job-token' },
       metricsPort: 9249,
       pod: { name: 'orders-tm-1', index: 1 },
     });

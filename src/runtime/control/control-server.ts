@@ -79,7 +79,8 @@ function optionalId(body: Record<string, unknown>, field: string, required: bool
  * everything else with `Authorization: Bearer <job token>`.
  */
 export function startControlServer(options: {
-  host: string;
+  /** undefined: every address (IPv6 and IPv4 where the host has both). */
+  host: string | undefined;
   port: number;
   token: string;
   handlers: ControlHandlers;
@@ -149,7 +150,11 @@ export function startControlServer(options: {
   });
 }
 
-export function startMetricsServer(host: string, port: number, registry: Registry): Promise<Server> {
+export function startMetricsServer(
+  host: string | undefined,
+  port: number,
+  registry: Registry,
+): Promise<Server> {
   const server = createServer((req, res) => {
     if ((req.url ?? '/').split('?')[0] !== '/metrics') return void res.writeHead(404).end('not found\n');
     serveMetrics(registry, res);
