@@ -4,13 +4,25 @@
 source "$(dirname "$0")/lib.sh"
 source "$WEIR_ROOT/e2e/harness/services.sh"
 
-# The nodes first: their processes, mounts, links, iptables chains and cgroups.
+# The nodes first, side by side: their processes, mounts, links, iptables chains and cgroups.
+node_pids=()
+mkdir -p "$WEIR_STATE/logs"
 for dir in "$WEIR_STATE"/nodes/weir-node-*; do
   [[ -d "$dir" ]] || continue
-  step "removing node ${dir##*/}"
-  bash "$WEIR_ROOT/e2e/harness/kubelet-node.sh" down "${dir##*-}"
-  done_step
+  k=${dir##*-}
+  bash "$WEIR_ROOT/e2e/harness/kubelet-node.sh" down "$k" >"$WEIR_STATE/logs/node-down-$k.log" 2>&1 &
+  node_pids[k]=$!
 done
+if ((${#node_pids[@]})); then
+  step "removing nodes ${!node_pids[*]}"
+  failed_nodes=()
+  for k in "${!node_pids[@]}"; do
+    wait "${node_pids[k]}" || failed_nodes+=("$k")
+    sed 's/^/  /' "$WEIR_STATE/logs/node-down-$k.log" >&2
+  done
+  ((${#failed_nodes[@]} == 0)) || die "removing node(s) ${failed_nodes[*]} failed (their logs above)"
+  done_step
+fi
 
 # What every kubelet shares in the root namespace: its iptables chains (kube-proxy's went with --cleanup).
 if iptables -S KUBE-FIREWALL >/dev/null 2>&1; then
@@ -25,7 +37,8 @@ for table in filter nat mangle; do
 done
 
 step "stopping harness processes"
-stop_services "${SERVICES[@]}"
+# Their data is removed next, so a graceful shutdown buys nothing (kube-apiserver's takes 10 s).
+STOP_GRACE_SECONDS=2 stop_services "${SERVICES[@]}"
 done_step
 
 step "removing network namespaces and addresses"

@@ -82,7 +82,8 @@ kill_cgroup_tree() { # path
   for _ in 1 2 3; do
     for h in $(all_hierarchies); do
       [[ -d "$h$1" ]] || continue
-      for pid in $(find "$h$1" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u); do
+      # A cgroup may vanish while it is read (its last process just died): that is no error.
+      for pid in $({ find "$h$1" -name cgroup.procs -exec cat {} + 2>/dev/null || true; } | sort -u); do
         kill -KILL "$pid" 2>/dev/null || true
       done
     done
@@ -330,8 +331,7 @@ stop() {
   resume
   local croot=""
   [[ -f "$dir/cgroup-root" ]] && croot=$(cat "$dir/cgroup-root")
-  stop_service "kube-proxy-$k"
-  stop_service "kubelet-$k"
+  stop_services "kube-proxy-$k" "kubelet-$k"
   # The shims outlive containerd; so do the containers, which sit in the node's cgroups.
   pkill -KILL -f "containerd-shim-runc-v2 .*-address $sock( |$)" 2>/dev/null || true
   [[ -n "$croot" ]] && kill_cgroup_tree "$croot"
@@ -342,9 +342,10 @@ down() {
   stop
   local croot="" ns mnt addr
   [[ -f "$dir/cgroup-root" ]] && croot=$(cat "$dir/cgroup-root")
-  # Pod network namespaces containerd made: the ones holding an address of this node's subnet.
+  # Pod network namespaces containerd made: the ones holding an address of this node's subnet. Other
+  # nodes going down at the same time delete theirs, so a namespace may be gone by the time it is read.
   for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^cni-/ {print $1}'); do
-    addr=$(ip -n "$ns" -4 -o addr show dev eth0 2>/dev/null | awk '{print $4}')
+    addr=$({ ip -n "$ns" -4 -o addr show dev eth0 2>/dev/null || true; } | awk '{print $4}')
     if [[ -n "$addr" ]] && in_pod_subnet "${addr%/*}"; then ip netns del "$ns" 2>/dev/null || true; fi
   done
   # Mounts under the node's directories (volumes, rootfs, shm), deepest first.

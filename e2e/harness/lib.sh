@@ -72,7 +72,10 @@ issue_cert() {
       echo "extendedKeyUsage=clientAuth"
     fi
   } >"$name.ext"
-  ossl x509 -req -in "$name.csr" -CA "$ca_crt" -CAkey "$ca_key" -CAcreateserial -days 3650 \
+  # A random serial, not the CA's serial file: nodes come up side by side, each issuing its certificates.
+  local serial
+  serial=$(openssl rand -hex 16 2>>"$OSSL_LOG") || die "openssl rand failed (log: $OSSL_LOG)"
+  ossl x509 -req -in "$name.csr" -CA "$ca_crt" -CAkey "$ca_key" -set_serial "0x$serial" -days 3650 \
     -extfile "$name.ext" -out "$name.crt"
   rm -f "$name.csr" "$name.ext"
 }

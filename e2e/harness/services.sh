@@ -74,10 +74,10 @@ wait_for() {
 
 stop_service() { stop_services "$1"; }
 
-# Stops several services at once: TERM to each, up to 10 s for all of them to exit, then KILL to the
-# process group of each. For down.sh, which removes their data next, so no order among them matters.
+# Stops several services at once: TERM to each, up to STOP_GRACE_SECONDS (10) for all of them to
+# exit, then KILL to the process group of each.
 stop_services() { # name...
-  local name pid alive i pids=() names=()
+  local name pid alive i pids=() names=() grace="${STOP_GRACE_SECONDS:-10}"
   for name in "$@"; do
     pid=$(pid_of "$name")
     if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
@@ -86,7 +86,7 @@ stop_services() { # name...
       names+=("$name")
     fi
   done
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 $((grace * 10))); do
     alive=0
     for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
     ((alive)) || break

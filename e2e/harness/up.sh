@@ -120,10 +120,24 @@ start_kafka
 wait_for kafka 120 env WEIR_KAFKA_BOOTSTRAP="$SVC_ADDR:9092" node "$WEIR_ROOT/e2e/harness/check-kafka.ts"
 done_step
 
-for k in $(seq 1 "$HARNESS_NODES"); do bash "$WEIR_ROOT/e2e/harness/kubelet-node.sh" up "$k"; done
-for ((k = HARNESS_NODES + 1; k <= HARNESS_NODES + HARNESS_NODE_LOSS_NODES; k++)); do
-  bash "$WEIR_ROOT/e2e/harness/kubelet-node.sh" up "$k" node-loss
+# The first node alone (it builds the pause image when it is missing), then the others side by side
+# (mostly waiting on their image imports and registration), each with its own log, printed in order.
+node_up() { # k
+  if (($1 > HARNESS_NODES)); then bash "$WEIR_ROOT/e2e/harness/kubelet-node.sh" up "$1" node-loss
+  else bash "$WEIR_ROOT/e2e/harness/kubelet-node.sh" up "$1"; fi
+}
+node_up 1
+node_pids=()
+for ((k = 2; k <= HARNESS_NODES + HARNESS_NODE_LOSS_NODES; k++)); do
+  node_up "$k" >"$WEIR_STATE/logs/node-up-$k.log" 2>&1 &
+  node_pids[k]=$!
 done
+failed_nodes=()
+for k in "${!node_pids[@]}"; do
+  wait "${node_pids[k]}" || failed_nodes+=("$k")
+  cat "$WEIR_STATE/logs/node-up-$k.log" >&2
+done
+((${#failed_nodes[@]} == 0)) || die "node(s) ${failed_nodes[*]} did not come up (their logs above, in $WEIR_STATE/logs/node-up-<k>.log)"
 wait_for default-serviceaccount 60 "$K8S_BIN/kubectl" --kubeconfig "$WEIR_STATE/admin.kubeconfig" \
   get serviceaccount/default configmap/kube-root-ca.crt -n default
 
