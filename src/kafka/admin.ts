@@ -20,6 +20,8 @@ export class KafkaAdmin {
   private readonly client: IAdminClient;
   private readonly timeoutMs: number;
   private readonly bootstrapServers: string;
+  private pending = 0;
+  private disconnectWhenIdle = false;
 
   constructor(
     bootstrapServers: string,
@@ -38,7 +40,7 @@ export class KafkaAdmin {
   /** Creates the topic; an existing topic is accepted only when its partition count matches. */
   async ensureTopic(topic: TopicSpec): Promise<void> {
     try {
-      await settle<void>(`create topic ${topic.name}`, (cb) =>
+      await this.call<void>(`create topic ${topic.name}`, (cb) =>
         this.client.createTopic(
           {
             topic: topic.name,
@@ -77,7 +79,7 @@ export class KafkaAdmin {
       this.bootstrapServers,
       this.timeoutMs,
       () =>
-        settle<TopicDescription[]>(`describe topic ${topic}`, (cb) =>
+        this.call<TopicDescription[]>(`describe topic ${topic}`, (cb) =>
           this.client.describeTopics([topic], { timeout: this.timeoutMs }, cb),
         ),
       this.client as unknown as ErrorEmitter,
@@ -104,7 +106,7 @@ export class KafkaAdmin {
   async checkGroupAccess(groupId: string, partition: { topic: string; partition: number }): Promise<void> {
     const operation = `read the offsets of group ${groupId}`;
     try {
-      await settle<unknown>(operation, (cb) =>
+      await this.call<unknown>(operation, (cb) =>
         this.client.listConsumerGroupOffsets(
           [{ groupId, partitions: [partition] }],
           { timeout: this.timeoutMs },
@@ -129,16 +131,36 @@ export class KafkaAdmin {
   }
 
   async listTopics(): Promise<string[]> {
-    return settle<string[]>('list topics', (cb) => this.client.listTopics({ timeout: this.timeoutMs }, cb));
+    return this.call<string[]>('list topics', (cb) =>
+      this.client.listTopics({ timeout: this.timeoutMs }, cb),
+    );
   }
 
   async deleteTopic(topic: string): Promise<void> {
-    await settle<void>(`delete topic ${topic}`, (cb) =>
+    await this.call<void>(`delete topic ${topic}`, (cb) =>
       this.client.deleteTopic(topic, this.timeoutMs, (error) => cb(error, undefined)),
     );
   }
 
+  /** One request to the brokers, counted while librdkafka has it. */
+  private async call<T>(operation: string, request: Parameters<typeof settle<T>>[1]): Promise<T> {
+    this.pending++;
+    try {
+      return await settle<T>(operation, request);
+    } finally {
+      this.pending--;
+      if (this.pending === 0 && this.disconnectWhenIdle) this.client.disconnect();
+    }
+  }
+
+  /**
+   * Closes the client once no request is outstanding. librdkafka's destroy is synchronous here and
+   * waits for the admin's outstanding requests to time out: a request left behind by an early
+   * failure (a login refused while it waited, see connectTo) would stop the event loop for the rest
+   * of its timeout (10 s).
+   */
   disconnect(): void {
-    this.client.disconnect();
+    if (this.pending > 0) this.disconnectWhenIdle = true;
+    else this.client.disconnect();
   }
 }

@@ -47,6 +47,16 @@ function storageFor(config: TaskManagerConfig, url?: string): CheckpointStorage 
 const failedCloseMs = 2_000;
 
 /**
+ * pino writing synchronously: its default destination buffers writes for the
+ * libuv thread pool, where librdkafka's blocking calls can hold every thread,
+ * and a failing TaskManager that ends with SIGKILL (exitTaskManager) then lost
+ * the log line of its failure (seen with a refused Kafka login).
+ */
+function taskManagerLogger(): Logger {
+  return pino({ name: 'weir-taskmanager' }, pino.destination({ dest: 1, sync: true }));
+}
+
+/**
  * The TaskManager process: restores its tasks, serves the control API and
  * metrics, runs the tasks, and ends with exit code 0 after a requested stop
  * or SIGTERM, 1 after any task failure (the operator's restart strategy then
@@ -54,7 +64,7 @@ const failedCloseMs = 2_000;
  */
 export async function runTaskManager(
   config: TaskManagerConfig,
-  log: Logger = pino({ name: 'weir-taskmanager' }),
+  log: Logger = taskManagerLogger(),
   options: { shutdownTimeoutMs?: number; installSignalHandlers?: boolean } = {},
 ): Promise<number> {
   const jobLog = log.child({

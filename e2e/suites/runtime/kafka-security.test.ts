@@ -9,6 +9,7 @@ import { jobSuite } from '../../support/job-suite.ts';
 import { grantJobAcls, scramUser } from '../../support/kafka-security.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
 import { weirDevJob } from '../../support/streamjobs.ts';
+import { TaskManagerProcess, taskManagerEnv } from '../../support/taskmanager-process.ts';
 
 const keys = 10;
 const partitions = 4;
@@ -160,6 +161,28 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
     assert.ok(!all.includes('not-the-right-one'), 'the password appears nowhere');
     // The operator still serves the others: the SASL job is Running.
     assert.equal((await suite.jobs.get('sasl')).status?.phase, 'Running');
+  });
+
+  it('a TaskManager refused by Kafka logs the failure with its code before it ends', async () => {
+    // A process, not a pod: its whole log is read, however soon the failing TaskManager ends (by SIGKILL when
+    // Kafka calls are still pending, which once lost the log lines written just before).
+    const user = uniqueName('scram');
+    await scramUser(user, 'SCRAM-SHA-512', password);
+    const t = await topics('refused');
+    const tm = new TaskManagerProcess({
+      ...taskManagerEnv({ job: 'refused', runId: 'r1', ...t, parallelism: 2, tasks: [0, 1] }),
+      WEIR_KAFKA_BOOTSTRAP: requireEnv('WEIR_KAFKA_SASL_SSL_BOOTSTRAP'),
+      WEIR_KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+      WEIR_KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+      WEIR_KAFKA_SASL_USERNAME: user,
+      WEIR_KAFKA_SASL_PASSWORD: 'not-the-right-one',
+      WEIR_KAFKA_TLS_CA: readFileSync(requireEnv('WEIR_KAFKA_CA'), 'utf8'),
+    });
+    assert.notEqual(await tm.exited, 0);
+    const failures = tm.lines.filter((l) => l.msg === 'task failed');
+    const seen = JSON.stringify(tm.lines.map((l) => l.msg));
+    assert.ok(failures.length > 0, `the failure is logged: ${seen}`);
+    for (const failure of failures) assert.equal(failure.code, 'KAFKA_AUTHENTICATION_FAILED', seen);
   });
 
   /** A SCRAM job whose principal has every ACL it needs but `missing`. */

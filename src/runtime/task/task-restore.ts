@@ -7,6 +7,7 @@ import { abortStaleTransactions } from '../checkpoint/layout.ts';
 import { otherRunsRepartitionTopics, repartitionTopic, transactionalId } from '../checkpoint/paths.ts';
 import { RuntimeError } from '../errors.ts';
 import { type RepartitionRoute, StageExecutor } from '../executor.ts';
+import { allOrNone } from './all-or-none.ts';
 import { ownedPartitions, type TopicPartition } from './assignment.ts';
 import { type PartitionRuntime, restorePartitions } from './partition-runtime.ts';
 import { repartitionTopicConfig } from './repartition-writer.ts';
@@ -113,27 +114,6 @@ export async function openTask(deps: StreamTaskDeps, label: string, log: Logger)
   }
   consumer.assign(partitions.map((p) => ({ ...p.tp, offset: p.position ?? -2 /* OFFSET_BEGINNING */ })));
   return { producer, consumer, partitions, executor, route, owned, transactionalId: id };
-}
-
-/**
- * Every promise's value, or the first failure in the order given (so a
- * failure names the same cause as when they ran one after another), once all
- * have settled; what did open is closed with `close` then.
- */
-async function allOrNone<T extends readonly unknown[]>(
-  promises: { readonly [K in keyof T]: Promise<T[K]> },
-  close: { readonly [K in keyof T]: ((value: T[K]) => Promise<void>) | undefined },
-): Promise<T> {
-  const settled = await Promise.allSettled(promises);
-  const failed = settled.find((s) => s.status === 'rejected');
-  if (!failed) return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
-  await Promise.all(
-    settled.map((s, i) => {
-      const closeIt = close[i] as ((value: unknown) => Promise<void>) | undefined;
-      return s.status === 'fulfilled' && closeIt ? closeIt(s.value).catch(() => undefined) : undefined;
-    }),
-  );
-  throw (failed as PromiseRejectedResult).reason;
 }
 
 /**
