@@ -77,6 +77,13 @@ export function planPods(plan: PodPlan, input: PodsInput): { creations: CreatePo
     }
   }
   if (input.restartDue && input.restartDue > input.now) return { creations: [], restartDone: false };
+  // A new deployment starts only once the old one has ended: its pods stop with a last checkpoint, and a
+  // task that takes over one of their partitions under another name (a rescale up moves partitions to new
+  // pods) would otherwise read its committed offsets before that commit, and process those records again.
+  const olderStillEnding = observation.pods.some(
+    (pod) => pod.restartEpoch !== input.restartEpoch || pod.specHash !== input.specHash,
+  );
+  if (olderStillEnding) return { creations: [], restartDone: false };
   const byName = new Map(observation.pods.map((p) => [p.name, p]));
   const creations: CreatePod[] = [];
   for (let index = 0; index < wanted; index++) {
