@@ -5,22 +5,14 @@ source "$(dirname "$0")/lib.sh"
 source "$WEIR_ROOT/e2e/harness/services.sh"
 
 # The nodes first, side by side: their processes, mounts, links, iptables chains and cgroups.
-node_pids=()
-mkdir -p "$WEIR_STATE/logs"
+node_down() { bash "$WEIR_ROOT/e2e/harness/kubelet-node.sh" down "$1"; }
+nodes=()
 for dir in "$WEIR_STATE"/nodes/weir-node-*; do
-  [[ -d "$dir" ]] || continue
-  k=${dir##*-}
-  bash "$WEIR_ROOT/e2e/harness/kubelet-node.sh" down "$k" >"$WEIR_STATE/logs/node-down-$k.log" 2>&1 &
-  node_pids[k]=$!
+  if [[ -d "$dir" ]]; then nodes+=("${dir##*-}"); fi
 done
-if ((${#node_pids[@]})); then
-  step "removing nodes ${!node_pids[*]}"
-  failed_nodes=()
-  for k in "${!node_pids[@]}"; do
-    wait "${node_pids[k]}" || failed_nodes+=("$k")
-    sed 's/^/  /' "$WEIR_STATE/logs/node-down-$k.log" >&2
-  done
-  ((${#failed_nodes[@]} == 0)) || die "removing node(s) ${failed_nodes[*]} failed (their logs above)"
+if ((${#nodes[@]})); then
+  step "removing nodes ${nodes[*]}"
+  side_by_side node-down node_down "${nodes[@]}"
   done_step
 fi
 

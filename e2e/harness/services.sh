@@ -185,6 +185,24 @@ LOG
     -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$cp" kafka.Kafka "$dir/server.properties"
 }
 
+# side_by_side WHAT FN K...: `FN k` for every node k at once, each logging to $WEIR_STATE/logs/WHAT-k.log;
+# the logs are printed in order once all have ended, and a failure names the nodes it happened on.
+side_by_side() {
+  local what="$1" fn="$2" k
+  shift 2
+  local -a pids=() failed=()
+  mkdir -p "$WEIR_STATE/logs"
+  for k in "$@"; do
+    "$fn" "$k" >"$WEIR_STATE/logs/$what-$k.log" 2>&1 &
+    pids[k]=$!
+  done
+  for k in "${!pids[@]}"; do
+    wait "${pids[k]}" || failed+=("$k")
+    sed 's/^/  /' "$WEIR_STATE/logs/$what-$k.log" >&2
+  done
+  ((${#failed[@]} == 0)) || die "$what failed on node(s) ${failed[*]} (their logs above, in $WEIR_STATE/logs/$what-<k>.log)"
+}
+
 # Every node this checkout made (a pool from an earlier up.sh among them), comma-separated.
 harness_nodes() {
   local dir names=()

@@ -127,17 +127,8 @@ node_up() { # k
   else bash "$WEIR_ROOT/e2e/harness/kubelet-node.sh" up "$1"; fi
 }
 node_up 1
-node_pids=()
-for ((k = 2; k <= HARNESS_NODES + HARNESS_NODE_LOSS_NODES; k++)); do
-  node_up "$k" >"$WEIR_STATE/logs/node-up-$k.log" 2>&1 &
-  node_pids[k]=$!
-done
-failed_nodes=()
-for k in "${!node_pids[@]}"; do
-  wait "${node_pids[k]}" || failed_nodes+=("$k")
-  cat "$WEIR_STATE/logs/node-up-$k.log" >&2
-done
-((${#failed_nodes[@]} == 0)) || die "node(s) ${failed_nodes[*]} did not come up (their logs above, in $WEIR_STATE/logs/node-up-<k>.log)"
+# shellcheck disable=SC2046 # the node numbers, one word each
+side_by_side node-up node_up $(seq 2 $((HARNESS_NODES + HARNESS_NODE_LOSS_NODES)))
 wait_for default-serviceaccount 60 "$K8S_BIN/kubectl" --kubeconfig "$WEIR_STATE/admin.kubeconfig" \
   get serviceaccount/default configmap/kube-root-ca.crt -n default
 
