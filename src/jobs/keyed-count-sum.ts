@@ -13,13 +13,18 @@ export interface CountSum {
  * adds 123), and each record emits the key's running count and sum. A record
  * applied twice to state shows in the sum even where the count would look
  * right, so the upgrade and failure tests check both. Args: `input`, `output`,
- * `version` (stamped on every output record).
+ * `version` (stamped on every output record), and `stages: 2` to count behind
+ * a keyBy on the same key: the records then cross the repartition topic
+ * `by-key`, so savepoints align barriers between two stages.
  */
 export default function keyedCountSum(args: Record<string, unknown>) {
   const input = typeof args.input === 'string' ? args.input : 'events';
   const output = typeof args.output === 'string' ? args.output : 'sums';
   const version = typeof args.version === 'string' ? args.version : 'v1';
-  return Pipeline.from('events', { topics: [input], key: string, value: string })
+  const source = Pipeline.from('events', { topics: [input], key: string, value: string });
+  const keyed =
+    args.stages === 2 ? source.keyBy('by-key', (r) => r.key, { key: string, value: string }) : source;
+  return keyed
     .process('count-sum', {
       state: { count: valueState<number>(), sum: valueState<number>() },
       process(record, state, emit) {

@@ -27,6 +27,8 @@ export interface RepartitionRoute {
   topic: string;
   partitions: number;
   fromTask: number;
+  /** How many tasks the writing stage runs: barriers carry it, so a downstream task can tell layouts apart. */
+  tasks: number;
 }
 
 /**

@@ -71,7 +71,7 @@ export class TestDriver {
           job,
           stage,
           stage.output.kind === 'repartition'
-            ? { topic: driverTopic(stage.output.id), partitions: this.width, fromTask: 0 }
+            ? { topic: driverTopic(stage.output.id), partitions: this.width, fromTask: 0, tasks: 1 }
             : undefined,
         ),
     );

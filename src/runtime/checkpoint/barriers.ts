@@ -12,12 +12,25 @@
  *                         │          └── held until aligned, then processed
  *                         └── (p, u) seen
  *   aligned(id) ⇔ every (owned partition, upstream task) pair has been seen
+ *
+ * Several alignments may be open at once (a barrier re-read after a restart
+ * beside a savepoint asked for now): a record stays held while any open
+ * alignment has seen a barrier in its channel, and ending one alignment
+ * releases only the records no other alignment still holds. Within one
+ * upstream layout a key always travels in one channel (its source partition
+ * maps to one upstream task), so holding a channel back keeps per-key order.
+ * A barrier written by an upstream stage of another parallelism (read after a
+ * rescale) belongs to a savepoint of that layout, which this task cannot be
+ * part of; holding its channel would let the same keys overtake each other
+ * through the new layout's channels, so it is ignored.
  */
 
 /** The header naming the upstream task that wrote a repartition record. */
 export const fromTaskHeader = 'weir.from';
 /** The header of a barrier record: the savepoint id it stands for. Its key and value are empty. */
 export const barrierHeader = 'weir.barrier';
+/** The header of a barrier record: how many tasks the writing stage ran (its layout). */
+export const barrierTasksHeader = 'weir.tasks';
 
 export type Admission = 'process' | 'held' | 'barrier';
 
@@ -38,7 +51,7 @@ export class BarrierAlignment<M> {
   private readonly partitions: readonly number[];
   private readonly upstreamTasks: number;
   private readonly alignments = new Map<string, Alignment>();
-  private held: M[] = [];
+  private held: { channel: string; record: M }[] = [];
 
   constructor(partitions: readonly number[], upstreamTasks: number) {
     this.partitions = partitions;
@@ -54,20 +67,39 @@ export class BarrierAlignment<M> {
     return alignment;
   }
 
-  /** What to do with a record just read: process it, keep it for after the cut, or (a barrier) nothing more. */
-  admit(partition: number, from: number, barrier: string | undefined, record: M, now: number): Admission {
+  /**
+   * What to do with a record just read: process it, keep it for after the
+   * cut, or (a barrier) nothing more. `barrierTasks` is the parallelism the
+   * barrier's writer ran with, when the barrier says.
+   */
+  admit(
+    partition: number,
+    from: number,
+    barrier: string | undefined,
+    record: M,
+    now: number,
+    barrierTasks?: number,
+  ): Admission {
     const channel = `${partition}/${from}`;
     if (barrier !== undefined) {
-      this.alignment(barrier, now).seen.add(channel);
+      if (barrierTasks === undefined || barrierTasks === this.upstreamTasks) {
+        this.alignment(barrier, now).seen.add(channel);
+      }
       return 'barrier';
     }
-    for (const alignment of this.alignments.values()) {
-      if (alignment.seen.has(channel)) {
-        this.held.push(record);
+    if (this.held.length > 0 || this.alignments.size > 0) {
+      if (this.heldBack(channel)) {
+        this.held.push({ channel, record });
         return 'held';
       }
     }
     return 'process';
+  }
+
+  /** Whether an open alignment has seen a barrier in the channel. */
+  private heldBack(channel: string): boolean {
+    for (const alignment of this.alignments.values()) if (alignment.seen.has(channel)) return true;
+    return false;
   }
 
   /** This task was asked for savepoint `id`. */
@@ -92,13 +124,32 @@ export class BarrierAlignment<M> {
 
   /**
    * Ends alignment `id` (its cut was taken, or it was given up): the held
-   * records, in the order they were read, to be admitted again.
+   * records no other open alignment holds back, in the order they were read,
+   * to be admitted again. Records of a channel another alignment still holds
+   * stay held, so they never enter that alignment's cut.
    */
   release(id: string): M[] {
     this.alignments.delete(id);
-    const held = this.held;
+    const released: M[] = [];
+    const kept: { channel: string; record: M }[] = [];
+    for (const entry of this.held) {
+      if (this.heldBack(entry.channel)) kept.push(entry);
+      else released.push(entry.record);
+    }
+    this.held = kept;
+    return released;
+  }
+
+  /**
+   * Ends every alignment (the task stops, and no cut can be taken any more):
+   * every held record, in the order read, to be processed before the last
+   * commit, since the positions committed are past them.
+   */
+  releaseAll(): M[] {
+    this.alignments.clear();
+    const released = this.held.map((entry) => entry.record);
     this.held = [];
-    return held;
+    return released;
   }
 
   /**

@@ -2,8 +2,6 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { TaskStatusDocument } from '../../api/control-api.ts';
 import { savepointPrefix } from '../../api/savepoint-ref.ts';
-import type { AssignedConsumer } from '../../kafka/assigned-consumer.ts';
-import type { TransactionalProducer } from '../../kafka/transactional-producer.ts';
 import { encodeCommitMetadata, type PartitionPointer } from '../checkpoint/commit-metadata.ts';
 import { savepointTaskPrefix, snapshotKey, taskStatePrefix } from '../checkpoint/paths.ts';
 import { offsetsToCommit, planCheckpoint } from '../checkpoint/plan.ts';
@@ -13,6 +11,7 @@ import { RuntimeError } from '../errors.ts';
 import type { PartitionRuntime } from './partition-runtime.ts';
 import type { RepartitionWriter } from './repartition-writer.ts';
 import type { StreamTaskDeps } from './stream-task.ts';
+import type { TaskConsumer, TaskProducer } from './task-clients.ts';
 
 export interface CheckpointReport {
   stage: number;
@@ -46,8 +45,8 @@ export class Checkpointer {
   private readonly log: Logger;
   private readonly label: { task: string };
   private readonly partitions: ReadonlyMap<string, PartitionRuntime>;
-  private readonly producer: TransactionalProducer;
-  private readonly consumer: AssignedConsumer;
+  private readonly producer: TaskProducer;
+  private readonly consumer: TaskConsumer;
   private readonly writer: RepartitionWriter | undefined;
   private readonly attempt = randomBytes(4).toString('hex');
   private readonly prefix: string;
@@ -65,8 +64,8 @@ export class Checkpointer {
     deps: StreamTaskDeps,
     clients: {
       partitions: ReadonlyMap<string, PartitionRuntime>;
-      producer: TransactionalProducer;
-      consumer: AssignedConsumer;
+      producer: TaskProducer;
+      consumer: TaskConsumer;
       writer: RepartitionWriter | undefined;
     },
     log: Logger,

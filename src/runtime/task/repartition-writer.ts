@@ -1,8 +1,8 @@
 import type { ConsumedRecord } from '../../kafka/assigned-consumer.ts';
-import type { TransactionalProducer } from '../../kafka/transactional-producer.ts';
-import { barrierHeader, fromTaskHeader } from '../checkpoint/barriers.ts';
+import { barrierHeader, barrierTasksHeader, fromTaskHeader } from '../checkpoint/barriers.ts';
 import type { RepartitionRoute } from '../executor.ts';
 import { watermarkHeader } from './event-time.ts';
+import type { TaskProducer } from './task-clients.ts';
 
 /**
  * Repartition topics keep records for a week: a downstream stage reads them
@@ -21,16 +21,19 @@ export const repartitionTopicConfig = {
  * its upstream tasks apart in a partition they all write.
  */
 export class RepartitionWriter {
-  private readonly producer: TransactionalProducer;
+  private readonly producer: TaskProducer;
   private readonly route: RepartitionRoute;
 
-  constructor(producer: TransactionalProducer, route: RepartitionRoute) {
+  constructor(producer: TaskProducer, route: RepartitionRoute) {
     this.producer = producer;
     this.route = route;
   }
 
   barriers(savepointId: string): Promise<void> {
-    return this.everyPartition({ [barrierHeader]: savepointId });
+    return this.everyPartition(
+      { [barrierHeader]: savepointId },
+      { [barrierTasksHeader]: String(this.route.tasks) },
+    );
   }
 
   /** The task's watermark, or "idle". */
@@ -38,32 +41,38 @@ export class RepartitionWriter {
     return this.everyPartition({ [watermarkHeader]: marker });
   }
 
-  private async everyPartition(header: Record<string, string>): Promise<void> {
+  private async everyPartition(...header: Record<string, string>[]): Promise<void> {
     for (let partition = 0; partition < this.route.partitions; partition++) {
       await this.producer.sendWhenQueued({
         topic: this.route.topic,
         partition,
         key: null,
         value: null,
-        headers: [header, { [fromTaskHeader]: String(this.route.fromTask) }],
+        headers: [...header, { [fromTaskHeader]: String(this.route.fromTask) }],
       });
     }
   }
 }
 
-/** What a record read from a repartition topic carries: its upstream task, and a barrier or watermark if a marker. */
+/**
+ * What a record read from a repartition topic carries: its upstream task, and
+ * a barrier (with its writer's parallelism, when it says) or a watermark if a marker.
+ */
 export function repartitionHeaders(message: ConsumedRecord): {
   from: number;
   barrier: string | undefined;
+  barrierTasks: number | undefined;
   watermark: string | undefined;
 } {
   let from = -1;
   let barrier: string | undefined;
+  let barrierTasks: number | undefined;
   let watermark: string | undefined;
   for (const { key: name, value } of message.headers ?? []) {
     if (name === fromTaskHeader) from = Number(String(value));
     else if (name === barrierHeader) barrier = String(value);
+    else if (name === barrierTasksHeader) barrierTasks = Number(String(value));
     else if (name === watermarkHeader) watermark = String(value);
   }
-  return { from, barrier, watermark };
+  return { from, barrier, barrierTasks, watermark };
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { type TaskStatusDocument, totalLag } from '../../api/control-api.ts';
-import type { AssignedConsumer, ConsumedRecord } from '../../kafka/assigned-consumer.ts';
-import type { OutgoingRecord, TransactionalProducer } from '../../kafka/transactional-producer.ts';
+import type { ConsumedRecord } from '../../kafka/assigned-consumer.ts';
+import type { OutgoingRecord } from '../../kafka/transactional-producer.ts';
 import type { JobDefinition, StageDefinition } from '../../sdk/pipeline.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import { BarrierAlignment } from '../checkpoint/barriers.ts';
@@ -16,9 +16,20 @@ import { TaskLifecycle } from './lifecycle.ts';
 import type { PartitionRuntime } from './partition-runtime.ts';
 import type { TaskProgress } from './progress-health.ts';
 import { RepartitionWriter, repartitionHeaders } from './repartition-writer.ts';
-import { openTask } from './task-restore.ts';
+import type { TaskConsumer, TaskProducer } from './task-clients.ts';
+import { type OpenedTask, openTask } from './task-restore.ts';
 
 export type { CheckpointReport } from './checkpointer.ts';
+
+/**
+ * A record at `offset` was read (processed, held or a marker): the position
+ * moves past it, never back, since a held record processed after later ones
+ * must not pull the committed position back over them.
+ */
+function advancePosition(runtime: PartitionRuntime, offset: number): void {
+  if (runtime.position === undefined || offset >= runtime.position) runtime.position = offset + 1;
+  runtime.advanced = true;
+}
 
 /** A task's part of GET /v1/status. */
 export type TaskStatus = TaskStatusDocument;
@@ -48,12 +59,14 @@ export interface StreamTaskDeps {
   metrics: TaskMetrics;
   log: Logger;
   now: () => number;
+  /** Opens the task's clients and restores its partitions: task-restore.ts's openTask unless a test gives its own. */
+  open?: (deps: StreamTaskDeps, label: string, log: Logger) => Promise<OpenedTask>;
 }
 
 /** What a restored task runs with. */
 interface Running {
-  producer: TransactionalProducer;
-  consumer: AssignedConsumer;
+  producer: TaskProducer;
+  consumer: TaskConsumer;
   executor: StageExecutor;
   route: RepartitionRoute | undefined;
   /** Barriers and watermarks into the repartition topic the stage writes, if it writes one. */
@@ -128,7 +141,7 @@ export class StreamTask {
   async restore(): Promise<void> {
     this.lifecycle.to('restoring');
     const { config, job, stage } = this.deps;
-    const opened = await openTask(this.deps, this.label.task, this.log);
+    const opened = await (this.deps.open ?? openTask)(this.deps, this.label.task, this.log);
     this.owned = opened.partitions;
     for (const p of opened.partitions) this.partitions.set(p.id, p);
     const writer = opened.route ? new RepartitionWriter(opened.producer, opened.route) : undefined;
@@ -242,12 +255,22 @@ export class StreamTask {
     if (!runtime) return undefined;
     const { alignment, eventTime } = this.clients;
     if (alignment) {
-      const { from, barrier, watermark } = repartitionHeaders(message);
-      const admission = alignment.admit(message.partition, from, barrier, message, this.deps.now());
+      const { from, barrier, barrierTasks, watermark } = repartitionHeaders(message);
+      const wasHolding = alignment.holding;
+      const admission = alignment.admit(
+        message.partition,
+        from,
+        barrier,
+        message,
+        this.deps.now(),
+        barrierTasks,
+      );
+      if (admission === 'held' && !wasHolding) {
+        this.log.info({ partition: message.partition, from }, 'alignment: holding records behind a barrier');
+      }
       if (admission !== 'process' || watermark !== undefined) {
-        // Held records are processed before any commit (see run()), so the position may pass them.
-        runtime.position = message.offset + 1;
-        runtime.advanced = true;
+        // Held records are processed before any commit (see run() and close()), so the position may pass them.
+        advancePosition(runtime, message.offset);
         if (admission === 'process' && watermark !== undefined)
           eventTime.observeMarker(message.partition, from, watermark);
         return undefined;
@@ -277,8 +300,7 @@ export class StreamTask {
     );
     if (eventTime.enabled)
       eventTime.observeRecord(runtime.id, runtime.stores, executor.lastTimestamp, this.deps.now());
-    runtime.position = message.offset + 1;
-    runtime.advanced = true;
+    advancePosition(runtime, message.offset);
     this.counts.in++;
     return this.send(outputs);
   }
@@ -424,7 +446,12 @@ export class StreamTask {
     this.stopRequested = true;
   }
 
-  /** After run() returned: a last checkpoint when asked, then the clients close. Uncommitted work is aborted. */
+  /**
+   * After run() returned: a last checkpoint when asked, then the clients
+   * close. Uncommitted work is aborted. Records held behind a barrier are
+   * processed first: their positions are already counted, so a last commit
+   * without them would lose them (no cut can be taken once the task stops).
+   */
   async close(options: {
     finalCheckpoint: boolean;
     savepointId?: string;
@@ -433,12 +460,10 @@ export class StreamTask {
     if (this.lifecycle.state === 'running') {
       this.lifecycle.to('stopping');
       if (options.finalCheckpoint) {
-        report = await this.checkpoint(options.savepointId ? { savepointId: options.savepointId } : {}).catch(
-          (error: unknown) => {
-            this.log.warn({ err: error }, 'final checkpoint failed; its work will be redone after restore');
-            return undefined;
-          },
-        );
+        report = await this.finalCheckpoint(options.savepointId).catch((error: unknown) => {
+          this.log.warn({ err: error }, 'final checkpoint failed; its work will be redone after restore');
+          return undefined;
+        });
       }
     }
     // A task that ends for a failure may not reach the broker at all (that may be the failure): its abort is
@@ -451,6 +476,20 @@ export class StreamTask {
     await running?.producer.disconnect();
     if (this.lifecycle.state === 'stopping') this.lifecycle.to('stopped');
     return report;
+  }
+
+  private async finalCheckpoint(savepointId: string | undefined): Promise<CheckpointReport | undefined> {
+    const alignment = this.running?.alignment;
+    if (alignment?.holding) {
+      const held = alignment.releaseAll();
+      this.log.info({ held: held.length }, 'stopping: processing the records held behind a barrier');
+      for (const message of held) {
+        const queued = this.admit(message);
+        if (queued) await queued;
+      }
+      this.countRecords();
+    }
+    return this.checkpoint(savepointId ? { savepointId } : {});
   }
 
   fail(): void {

@@ -13,11 +13,12 @@ import { type PartitionRuntime, restorePartitions } from './partition-runtime.ts
 import { repartitionTopicConfig } from './repartition-writer.ts';
 import { dropUnknownState, savepointOffsets } from './savepoint-restore.ts';
 import type { StreamTaskDeps } from './stream-task.ts';
+import type { TaskConsumer, TaskProducer } from './task-clients.ts';
 
 /** What a restored task runs with: its clients, its partitions as committed state left them, its stage's routing. */
 export interface OpenedTask {
-  producer: TransactionalProducer;
-  consumer: AssignedConsumer;
+  producer: TaskProducer;
+  consumer: TaskConsumer;
   partitions: PartitionRuntime[];
   executor: StageExecutor;
   /** The repartition topic the stage writes, when it ends in a keyBy. */
@@ -150,7 +151,12 @@ async function inputPartitions(
     };
     const route =
       stage.output.kind === 'repartition'
-        ? { topic: await ensure(stage.output.id), partitions: width, fromTask: index }
+        ? {
+            topic: await ensure(stage.output.id),
+            partitions: width,
+            fromTask: index,
+            tasks: config.parallelism,
+          }
         : undefined;
     if (stage.input.kind === 'repartition') {
       return { counts: new Map([[await ensure(stage.input.id), width]]), route };

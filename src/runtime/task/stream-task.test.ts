@@ -1,0 +1,288 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { pino } from 'pino';
+import keyedCountSum from '../../jobs/keyed-count-sum.ts';
+import type { ConsumedRecord } from '../../kafka/assigned-consumer.ts';
+import type { OffsetWithMetadata, OutgoingRecord } from '../../kafka/transactional-producer.ts';
+import type { JobDefinition } from '../../sdk/pipeline.ts';
+import { FilesystemStorage } from '../../storage/filesystem-storage.ts';
+import { barrierHeader, barrierTasksHeader, fromTaskHeader } from '../checkpoint/barriers.ts';
+import { loadTaskManagerConfig } from '../config.ts';
+import { StageExecutor } from '../executor.ts';
+import { createTaskMetrics } from '../metrics.ts';
+import { PartitionStores } from '../state/partition-stores.ts';
+import { PartitionRuntime } from './partition-runtime.ts';
+import { StreamTask } from './stream-task.ts';
+import type { TaskConsumer, TaskProducer } from './task-clients.ts';
+import type { OpenedTask } from './task-restore.ts';
+
+const topic = 'weir.ns.job.r1.by-key';
+
+/** Hands out scripted batches; once they are gone, `drained` resolves when the task asks again. */
+class TestingConsumer implements TaskConsumer {
+  private readonly batches: ConsumedRecord[][];
+  private onDrained: () => void = () => {};
+  readonly drained = new Promise<void>((resolve) => {
+    this.onDrained = resolve;
+  });
+
+  constructor(batches: ConsumedRecord[][]) {
+    this.batches = batches;
+  }
+
+  async consume(): Promise<ConsumedRecord[]> {
+    const next = this.batches.shift();
+    if (next) return next;
+    this.onDrained();
+    // A real consumer waits for records: yield to timers instead of spinning on microtasks.
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    return [];
+  }
+  highWatermark(): number | undefined {
+    return undefined;
+  }
+  async endOffsets(partitions: unknown[]): Promise<number[]> {
+    return partitions.map(() => 0);
+  }
+  commitWithMetadata(): void {}
+  async disconnect(): Promise<void> {}
+}
+
+/** Keeps what a transaction would make visible: the records sent and the offsets committed with them. */
+class TestingProducer implements TaskProducer {
+  readonly transactionalId = 'weir.ns.job.r1.1.t0';
+  private open: { records: OutgoingRecord[]; offsets: OffsetWithMetadata[] } = { records: [], offsets: [] };
+  readonly committed: { records: OutgoingRecord[]; offsets: OffsetWithMetadata[] }[] = [];
+
+  async begin(): Promise<void> {
+    this.open = { records: [], offsets: [] };
+  }
+  sendAll(records: readonly OutgoingRecord[]): undefined {
+    this.open.records.push(...records);
+    return undefined;
+  }
+  async sendWhenQueued(record: OutgoingRecord): Promise<void> {
+    this.open.records.push(record);
+  }
+  async sendOffsets(offsets: OffsetWithMetadata[]): Promise<void> {
+    this.open.offsets.push(...offsets);
+  }
+  async flush(): Promise<void> {}
+  async commit(): Promise<void> {
+    this.committed.push(this.open);
+  }
+  async abort(): Promise<void> {
+    this.open = { records: [], offsets: [] };
+  }
+  async disconnect(): Promise<void> {}
+
+  /** The last committed offset of the partition. */
+  committedOffset(partition: number): number | undefined {
+    const offsets = this.committed.flatMap((t) => t.offsets).filter((o) => o.partition === partition);
+    return offsets.at(-1)?.offset;
+  }
+
+  /** Per key, the committed outputs' [count, sum] in order. */
+  outputs(): Map<string, [number, number][]> {
+    const byKey = new Map<string, [number, number][]>();
+    for (const r of this.committed.flatMap((t) => t.records)) {
+      const { key, count, sum } = JSON.parse(String(r.value)) as { key: string; count: number; sum: number };
+      byKey.set(key, [...(byKey.get(key) ?? []), [count, sum]]);
+    }
+    return byKey;
+  }
+}
+
+/** A repartition record of upstream task `from` at `offset` of partition 0: key and value as keyBy wrote them. */
+function record(offset: number, from: number, key: string, amount: number): ConsumedRecord {
+  return {
+    topic,
+    partition: 0,
+    offset,
+    timestamp: 1_000 + offset,
+    key: Buffer.from(key),
+    value: Buffer.from(`v${amount}`),
+    headers: [{ key: fromTaskHeader, value: Buffer.from(String(from)) }],
+  };
+}
+
+function barrier(offset: number, from: number, id: string, tasks = 2): ConsumedRecord {
+  return {
+    topic,
+    partition: 0,
+    offset,
+    timestamp: 1_000 + offset,
+    key: null,
+    value: null,
+    headers: [
+      { key: barrierHeader, value: Buffer.from(id) },
+      { key: barrierTasksHeader, value: Buffer.from(String(tasks)) },
+      { key: fromTaskHeader, value: Buffer.from(String(from)) },
+    ],
+  };
+}
+
+const directories: string[] = [];
+after(() => {
+  for (const d of directories) rmSync(d, { recursive: true, force: true });
+});
+
+/**
+ * Task 0 of the second stage of keyed-count-sum behind a keyBy (parallelism
+ * 2, so two upstream tasks write partition 0 of the repartition topic), its
+ * clients the stand-ins above, its state on a local directory.
+ */
+function secondStageTask(batches: ConsumedRecord[][], clock: { now: number } = { now: 0 }) {
+  const job = keyedCountSum({ input: 'in', output: 'out', stages: 2 }) as JobDefinition;
+  const stage = job.stages[1];
+  assert.ok(stage);
+  const directory = mkdtempSync(join(tmpdir(), 'weir-stream-task-'));
+  directories.push(directory);
+  const config = loadTaskManagerConfig({
+    WEIR_NAMESPACE: 'ns',
+    WEIR_JOB: 'job',
+    WEIR_RUN_ID: 'r1',
+    WEIR_TASKS: '0',
+    WEIR_PARALLELISM: '2',
+    WEIR_ENTRY: 'job.js',
+    WEIR_OFFSET_GROUP: 'weir.ns.job.r1',
+    WEIR_CHECKPOINT_MODE: 'exactly-once',
+    WEIR_CHECKPOINT_INTERVAL: '1h',
+    WEIR_CHECKPOINT_TIMEOUT: '60s',
+    WEIR_S3_URL: 's3://unused/prefix',
+    WEIR_KAFKA_BOOTSTRAP: 'unused:9092',
+    WEIR_CONTROL_TOKEN: 'unused',
+  });
+  const consumer = new TestingConsumer(batches);
+  const producer = new TestingProducer();
+  const open = async (): Promise<OpenedTask> => {
+    const stores = new PartitionStores();
+    stores.dirty = false;
+    return {
+      producer,
+      consumer,
+      partitions: [new PartitionRuntime({ topic, partition: 0 }, stores)],
+      executor: new StageExecutor(job, stage, undefined),
+      route: undefined,
+      owned: [{ topic, partition: 0 }],
+      transactionalId: producer.transactionalId,
+    };
+  };
+  const task = new StreamTask({
+    config,
+    index: 0,
+    job,
+    stage,
+    storage: new FilesystemStorage(directory),
+    storageAt: () => {
+      throw new Error('no other storage in this test');
+    },
+    metrics: createTaskMetrics(() => new Map()),
+    log: pino({ level: 'silent' }),
+    now: () => clock.now,
+    open,
+  });
+  return { task, consumer, producer };
+}
+
+describe('StreamTask behind a repartition topic', () => {
+  it('stopped while it holds records behind a barrier, commits no position past a record it did not process', async () => {
+    // Upstream task 0 has taken its part of savepoint sp (its barrier at 2) and goes on writing (3, 5);
+    // upstream task 1's barrier never comes before the stop.
+    const { task, consumer, producer } = secondStageTask([
+      [
+        record(0, 0, 'a', 1),
+        record(1, 1, 'b', 10),
+        barrier(2, 0, 'sp'),
+        record(3, 0, 'a', 2),
+        record(4, 1, 'b', 20),
+        record(5, 0, 'a', 3),
+      ],
+    ]);
+    await task.restore();
+    const savepoint = task.savepoint('sp');
+    const running = task.run();
+    await consumer.drained;
+    task.requestStop();
+    await running;
+    await assert.rejects(savepoint, { code: 'TASK_STOPPING' });
+    await task.close({ finalCheckpoint: true });
+    assert.equal(producer.committedOffset(0), 6);
+    // Everything below the committed position went into state and output, in order, exactly once.
+    assert.deepEqual(
+      producer.outputs(),
+      new Map([
+        [
+          'a',
+          [
+            [1, 1],
+            [2, 3],
+            [3, 6],
+          ],
+        ],
+        [
+          'b',
+          [
+            [1, 10],
+            [2, 30],
+          ],
+        ],
+      ]),
+    );
+  });
+
+  it('after a cut, commits a position past every record read, not back at the last held one', async () => {
+    const { task, consumer, producer } = secondStageTask([
+      [barrier(0, 0, 'sp'), record(1, 0, 'a', 1), record(2, 1, 'b', 10), barrier(3, 1, 'sp')],
+    ]);
+    await task.restore();
+    const savepoint = task.savepoint('sp');
+    const running = task.run();
+    const report = await savepoint;
+    await consumer.drained;
+    task.requestStop();
+    await running;
+    // The checkpoint after the cut commits everything read: nothing after it may be read (and processed) again.
+    assert.equal(producer.committedOffset(0), 4);
+    // The savepoint's part holds state at the cut: b's record before u1's barrier, not a's after u0's.
+    assert.equal(report?.partitions.length, 1);
+    await task.close({ finalCheckpoint: true });
+    assert.equal(producer.committedOffset(0), 4);
+    assert.deepEqual(
+      producer.outputs(),
+      new Map([
+        ['b', [[1, 10]]],
+        ['a', [[1, 1]]],
+      ]),
+    );
+  });
+
+  it('ignores a barrier from an upstream layout of another parallelism, keeping per-key order across a rescale', async () => {
+    // Before a rescale from 3 tasks to 2, upstream task 0 (of 3) wrote a barrier and then a's record 1;
+    // after it, a's partition belongs to upstream task 1 (of 2), which writes a's record 2.
+    const { task, consumer, producer } = secondStageTask([
+      [barrier(0, 0, 'old', 3), record(1, 0, 'a', 1), record(2, 1, 'a', 2)],
+    ]);
+    await task.restore();
+    const running = task.run();
+    await consumer.drained;
+    task.requestStop();
+    await running;
+    await task.close({ finalCheckpoint: true });
+    assert.deepEqual(
+      producer.outputs(),
+      new Map([
+        [
+          'a',
+          [
+            [1, 1],
+            [2, 3],
+          ],
+        ],
+      ]),
+    );
+  });
+});
