@@ -1,5 +1,6 @@
 import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
+import { WireFormatError } from './wire-error.ts';
 import { WireReader } from './wire-reader.ts';
 import { WireWriter } from './wire-writer.ts';
 
@@ -33,6 +34,9 @@ interface Pending {
  * and matched to responses by correlation id. A response is handed over as a
  * reader over its own buffer, so what is decoded from it may stay views.
  */
+/** The largest response frame read: fetches ask for 50 MiB at most (record-fetcher.ts), and a broker may pass that by one batch. */
+export const maxResponseBytes = 128 * 1024 * 1024;
+
 export class BrokerConnection {
   private readonly pending = new Map<number, Pending>();
   private nextCorrelationId = 1;
@@ -137,6 +141,17 @@ export class BrokerConnection {
       const head = this.chunks[0] as Buffer;
       const first = head.length >= 4 ? head : Buffer.concat(this.chunks);
       const size = first.readInt32BE(0);
+      if (size < 4 || size > maxResponseBytes) {
+        // Not a Kafka response (a correlation id is 4 bytes; fetches ask for at most 50 MiB): nothing after it can be framed.
+        this.chunks = [];
+        this.buffered = 0;
+        this.fail(
+          new WireFormatError(
+            `${this.address}: a response frame of ${size} bytes (from 4 to ${maxResponseBytes})`,
+          ),
+        );
+        return;
+      }
       if (this.buffered < 4 + size) return;
       // One contiguous buffer per response: records decoded from it are views into it.
       const all = this.chunks.length === 1 ? head : Buffer.concat(this.chunks, this.buffered);

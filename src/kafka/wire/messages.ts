@@ -1,3 +1,4 @@
+import { WireFormatError } from './wire-error.ts';
 import type { WireReader } from './wire-reader.ts';
 import { WireWriter } from './wire-writer.ts';
 
@@ -212,6 +213,11 @@ export function readFetch(reader: WireReader): { errorCode: number; partitions: 
         p.int64(); // log start offset
         const count = p.int32();
         let aborted: FetchedPartition['aborted'];
+        if (count * 16 > p.remaining) {
+          throw new WireFormatError(
+            `${count} aborted transactions cannot fit in the ${p.remaining} bytes left`,
+          );
+        }
         if (count >= 0) {
           aborted = [];
           for (let i = 0; i < count; i++) aborted.push({ producerId: p.int64(), firstOffset: p.int64() });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { crc32c } from '@node-rs/crc32';
 import { type ConsumedRecord, decodeRecordBatches } from './record-batch.ts';
 import { testingRecordBatch as batch } from './testing-broker.ts';
 
@@ -67,5 +68,44 @@ describe('decodeRecordBatches', () => {
       decode(transactions, 0).records.map((r) => r[2]),
       ['x1', 'x2', 'y', 'z'],
     );
+  });
+
+  it('fails a batch whose CRC-32C does not match its bytes, naming topic, partition and offset', () => {
+    const corrupt = batch(40, ['a', 'b']);
+    corrupt.writeUInt8((corrupt.readUInt8(corrupt.length - 2) ^ 0x01) & 0xff, corrupt.length - 2);
+    assert.throws(() => decode(corrupt, 40), {
+      code: 'KAFKA_CORRUPT_RECORD_BATCH',
+      retriable: false,
+      message: /^t\[0\] at offset 40: the record batch's CRC-32C is [0-9a-f]+ but its bytes give [0-9a-f]+/,
+    });
+  });
+
+  it('fails a negative or too short batch length at once instead of looping on it', () => {
+    for (const length of [-1, -61, 0, 48]) {
+      const bad = batch(7, ['a']);
+      bad.writeInt32BE(length, 8);
+      assert.throws(() => decode(bad, 7), {
+        code: 'KAFKA_MALFORMED_RESPONSE',
+        message: /offset 7: a record batch of length/,
+      });
+    }
+  });
+
+  it('fails a record count or a record length past the batch, and a header count past the record', () => {
+    const many = batch(0, ['a']);
+    many.writeInt32BE(1_000_000, 57);
+    many.writeInt32BE(999_999, 23);
+    many.writeUInt32BE(crc32c(many.subarray(21)), 17);
+    assert.throws(() => decode(many, 0), {
+      code: 'KAFKA_MALFORMED_RESPONSE',
+      message: /1000000 records cannot fit/,
+    });
+    const long = batch(0, ['a']);
+    long[61] = 0x7e; // the record's length varint: 63 bytes, in a batch that holds 9
+    long.writeUInt32BE(crc32c(long.subarray(21)), 17);
+    assert.throws(() => decode(long, 0), {
+      code: 'KAFKA_MALFORMED_RESPONSE',
+      message: /record 0 of 63 bytes runs past/,
+    });
   });
 });

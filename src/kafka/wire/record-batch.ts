@@ -1,4 +1,6 @@
+import { crc32c } from '@node-rs/crc32';
 import { codecNames, decompress } from './compression.ts';
+import { WireFormatError } from './wire-error.ts';
 import { WireReader } from './wire-reader.ts';
 
 /** A record as the task reads it: key, value and header values are views of the fetch response (or its decompressed batch). */
@@ -24,6 +26,16 @@ export interface AbortedTransaction {
 }
 
 const batchHeaderBytes = 61;
+/** Where the bytes the batch's CRC-32C covers begin: its attributes, up to the batch's end. */
+const crcFrom = 21;
+/** The smallest record: length, attributes, timestamp and offset deltas, key and value lengths, header count. */
+const minRecordBytes = 7;
+/**
+ * The most a compressed batch may inflate to. Producers cap a batch at
+ * max.message.bytes (1 MiB by default) compressed; 128 MiB covers any real
+ * ratio and keeps a decompression bomb from taking the heap.
+ */
+export const maxDecompressedBatchBytes = 128 * 1024 * 1024;
 const attributes = { codec: 0x07, logAppendTime: 0x08, transactional: 0x10, control: 0x20 } as const;
 
 /**
@@ -33,6 +45,10 @@ const attributes = { codec: 0x07, logAppendTime: 0x08, transactional: 0x10, cont
  * transactions (`aborted`, sorted by first offset). A batch cut off at the
  * end of the data is left for the next fetch. Returns the offset to fetch
  * next: after the last whole batch, markers and aborted batches included.
+ *
+ * The bytes are untrusted: every batch's CRC-32C is checked, and every length
+ * and count is bounded by the bytes that hold it. What does not decode throws
+ * WireFormatError naming the topic, partition and offset.
  */
 export function decodeRecordBatches(
   data: Buffer,
@@ -50,16 +66,30 @@ export function decodeRecordBatches(
     const start = reader.offset;
     const baseOffset = reader.int64();
     const batchLength = reader.int32();
+    const at = `${topic}[${partition}] at offset ${baseOffset}`;
+    if (baseOffset < 0 || batchLength < batchHeaderBytes - 12) {
+      throw new WireFormatError(
+        `${at}: a record batch of length ${batchLength} (at least ${batchHeaderBytes - 12})`,
+      );
+    }
     const end = start + 12 + batchLength;
     if (end > data.length) break; // cut off: the broker sends whole batches up to its byte limit, then part of one
     reader.int32(); // partition leader epoch
     const magic = reader.int8();
     if (magic !== 2) {
-      throw new Error(
-        `${topic}[${partition}] at offset ${baseOffset}: message format v${magic} is not read (only v2, Kafka 0.11 and later)`,
+      throw new WireFormatError(
+        `${at}: message format v${magic} is not read (only v2, Kafka 0.11 and later)`,
+        'KAFKA_UNSUPPORTED_MESSAGE_FORMAT',
       );
     }
-    reader.uint32(); // CRC-32C: TCP and the broker's own check cover it, as with librdkafka's default check.crcs=false
+    const crc = reader.uint32();
+    const computed = crc32c(data.subarray(start + crcFrom, end));
+    if (computed !== crc) {
+      throw new WireFormatError(
+        `${at}: the record batch's CRC-32C is ${crc.toString(16)} but its bytes give ${computed.toString(16)} (corrupt in the log or on the way)`,
+        'KAFKA_CORRUPT_RECORD_BATCH',
+      );
+    }
     const flags = reader.int16();
     const lastOffsetDelta = reader.int32();
     const baseTimestamp = reader.int64();
@@ -68,6 +98,11 @@ export function decodeRecordBatches(
     reader.int16(); // producer epoch
     reader.int32(); // base sequence
     const count = reader.int32();
+    if (lastOffsetDelta < 0 || count < 0 || count > lastOffsetDelta + 1) {
+      throw new WireFormatError(
+        `${at}: a record batch of ${count} records with last offset delta ${lastOffsetDelta}`,
+      );
+    }
     const lastOffset = baseOffset + lastOffsetDelta;
     reader.offset = end;
     next = Math.max(next, lastOffset + 1);
@@ -93,52 +128,100 @@ export function decodeRecordBatches(
       records =
         codec === 0
           ? new WireReader(data, start + batchHeaderBytes, end)
-          : new WireReader(decompress(codec, data.subarray(start + batchHeaderBytes, end)));
+          : new WireReader(
+              decompress(codec, data.subarray(start + batchHeaderBytes, end), maxDecompressedBatchBytes),
+            );
     } catch (error) {
-      throw new Error(
-        `${topic}[${partition}] at offset ${baseOffset}: cannot decompress a ${codecNames[codec] ?? codec} batch: ${(error as Error).message}`,
+      throw new WireFormatError(
+        `${at}: cannot decompress a ${codecNames[codec] ?? codec} batch: ${(error as Error).message}`,
+      );
+    }
+    if (count * minRecordBytes > records.remaining) {
+      throw new WireFormatError(
+        `${at}: ${count} records cannot fit in a batch of ${records.remaining} bytes`,
       );
     }
     const logAppendTime = (flags & attributes.logAppendTime) !== 0;
-    for (let i = 0; i < count; i++) {
-      const length = records.varint();
-      const recordEnd = records.offset + length;
-      records.int8(); // record attributes: unused
-      const timestampDelta = records.varlong();
-      const offset = baseOffset + records.varint();
-      const keyLength = records.varint();
-      const key = keyLength < 0 ? null : records.take(keyLength);
-      const valueLength = records.varint();
-      const value = valueLength < 0 ? null : records.take(valueLength);
-      const headerCount = records.varint();
-      let headers: RecordHeader[] | undefined;
-      if (headerCount > 0) {
-        headers = [];
-        for (let h = 0; h < headerCount; h++) {
-          const name = records.take(records.varint()).toString('utf8');
-          const headerLength = records.varint();
-          headers.push({ key: name, value: headerLength < 0 ? null : records.take(headerLength) });
-        }
-      }
-      records.offset = recordEnd;
-      if (offset < fetchOffset) continue;
-      out.push({
+    try {
+      decodeRecords(
+        records,
+        count,
         topic,
         partition,
-        offset,
-        timestamp: logAppendTime ? maxTimestamp : baseTimestamp + timestampDelta,
-        key,
-        value,
-        headers,
-      });
+        baseOffset,
+        fetchOffset,
+        logAppendTime,
+        baseTimestamp,
+        maxTimestamp,
+        out,
+      );
+    } catch (error) {
+      if (error instanceof WireFormatError) throw new WireFormatError(`${at}: ${error.message}`, error.code);
+      throw error;
     }
   }
   return next;
 }
 
+/** The `count` records of one batch, from `fetchOffset` on, into `out`. */
+function decodeRecords(
+  records: WireReader,
+  count: number,
+  topic: string,
+  partition: number,
+  baseOffset: number,
+  fetchOffset: number,
+  logAppendTime: boolean,
+  baseTimestamp: number,
+  maxTimestamp: number,
+  out: ConsumedRecord[],
+): void {
+  for (let i = 0; i < count; i++) {
+    const length = records.varint();
+    const recordEnd = records.offset + length;
+    if (length < minRecordBytes - 1 || recordEnd > records.end) {
+      throw new WireFormatError(`record ${i} of ${length} bytes runs past its batch`);
+    }
+    records.int8(); // record attributes: unused
+    const timestampDelta = records.varlong();
+    const offset = baseOffset + records.varint();
+    const keyLength = records.varint();
+    const key = keyLength < 0 ? null : records.take(keyLength);
+    const valueLength = records.varint();
+    const value = valueLength < 0 ? null : records.take(valueLength);
+    const headerCount = records.varint();
+    let headers: RecordHeader[] | undefined;
+    if (headerCount > recordEnd - records.offset) {
+      throw new WireFormatError(
+        `record ${i} has ${headerCount} headers in ${recordEnd - records.offset} bytes`,
+      );
+    }
+    if (headerCount > 0) {
+      headers = [];
+      for (let h = 0; h < headerCount; h++) {
+        const name = records.take(records.varint()).toString('utf8');
+        const headerLength = records.varint();
+        headers.push({ key: name, value: headerLength < 0 ? null : records.take(headerLength) });
+      }
+    }
+    records.offset = recordEnd;
+    if (offset < fetchOffset) continue;
+    out.push({
+      topic,
+      partition,
+      offset,
+      timestamp: logAppendTime ? maxTimestamp : baseTimestamp + timestampDelta,
+      key,
+      value,
+      headers,
+    });
+  }
+}
+
 /** A control record's key is version (int16) then type (int16): 0 abort, 1 commit. */
 function isAbortMarker(data: Buffer, recordsStart: number, end: number): boolean {
   const reader = new WireReader(data, recordsStart, end);
+  if (reader.remaining < minRecordBytes) return false;
   reader.varint(); // length
   reader.int8();
   reader.varlong();

@@ -12,6 +12,7 @@ import {
   readListOffsets,
 } from './messages.ts';
 import { type ConsumedRecord, decodeRecordBatches } from './record-batch.ts';
+import { WireFormatError } from './wire-error.ts';
 
 export interface RecordFetcherOptions {
   bootstrapServers: string;
@@ -254,8 +255,9 @@ export class RecordFetcher {
         failures = 0;
         const records = this.decode(readFetch(reader).partitions, partitions);
         if (records.length) this.push(records, reader.buffer.length);
-      } catch (error) {
+      } catch (caught) {
         if (this.stopped) break; // close() cut the request short
+        const error = caught instanceof WireFormatError ? malformedResponse(leader, caught) : caught;
         if (isFatal(error)) {
           this.fail(error);
           return;
@@ -337,4 +339,18 @@ export class RecordFetcher {
       else this.partitionError(entry, answer.errorCode, partitions);
     }
   }
+}
+
+/**
+ * Bytes from a broker that do not decode, as the fetcher fails with them:
+ * never retried (the same bytes decode the same way), naming the broker.
+ */
+function malformedResponse(leader: number, error: WireFormatError): KafkaError {
+  return new KafkaError('fetch', `broker ${leader}: ${error.message}`, {
+    kafkaCode: -1,
+    retriable: false,
+    fatal: true,
+    abortable: false,
+    code: error.code,
+  });
 }

@@ -39,4 +39,12 @@ describe('SASL exchanges', () => {
     refused.first();
     assert.throws(() => refused.next(Buffer.from('e=invalid-proof')), /refused the login \(invalid-proof\)/);
   });
+
+  it('SCRAM refuses an iteration count above Kafka’s ceiling before hashing (a hostile server would block the event loop)', () => {
+    const exchange = saslExchange(rfc, 'rOprNGfwEbeRWgbNEkqO');
+    exchange.first();
+    const greedy = serverFirst.replace('i=4096', 'i=2000000000');
+    assert.notEqual(greedy, serverFirst);
+    assert.throws(() => exchange.next(Buffer.from(greedy)), { code: 'KAFKA_SASL_MALFORMED' });
+  });
 });

@@ -1,5 +1,9 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { WireSecurity } from './broker-connection.ts';
+import { WireFormatError } from './wire-error.ts';
+
+/** Kafka's own ceiling for a SCRAM credential's iteration count (ScramMechanism). */
+const maxScramIterations = 16_384;
 
 type Sasl = NonNullable<WireSecurity['sasl']>;
 
@@ -57,6 +61,13 @@ class ScramExchange implements SaslExchange {
       const iterations = Number(fields.get('i'));
       if (!nonce.startsWith(this.nonce) || !salt.length || !Number.isInteger(iterations) || iterations < 1) {
         throw new Error('SCRAM: the broker sent a malformed first message');
+      }
+      // Kafka stores SCRAM credentials with 4096 to 16384 iterations; more would block the event loop in pbkdf2Sync.
+      if (iterations > maxScramIterations) {
+        throw new WireFormatError(
+          `SCRAM: the broker asks for ${iterations} iterations; Kafka allows at most ${maxScramIterations}`,
+          'KAFKA_SASL_MALFORMED',
+        );
       }
       const keyLength = this.hash === 'sha256' ? 32 : 64;
       const salted = pbkdf2Sync(this.sasl.password, salt, iterations, keyLength, this.hash);

@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { crc32c } from '@node-rs/crc32';
 import { WireReader } from './wire-reader.ts';
 import { WireWriter } from './wire-writer.ts';
 
@@ -249,5 +250,6 @@ export function testingRecordBatch(
   header.writeInt32BE(values.length, 57);
   const batch = Buffer.concat([header, ...records]);
   batch.writeInt32BE(batch.length - 12, 8);
+  batch.writeUInt32BE(crc32c(batch.subarray(21)), 17);
   return batch;
 }
