@@ -205,6 +205,12 @@ export const streamJobSpecSchema = {
           description: 'The SASL mechanism, with a SASL security protocol. Unset: PLAIN.',
           enum: ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'],
         },
+        offsetOutOfRange: {
+          type: 'string',
+          description:
+            "What a task does when its committed offset is outside the partition's log: records were deleted by retention before the job read them (say, while it was suspended), or the log was truncated or the topic recreated. fail (unset): the task fails with KAFKA_OFFSET_OUT_OF_RANGE naming the topic, partition, offset and the log's range, and nothing is skipped or read twice. earliest or latest: the task moves to the log's first or last offset, skipping or re-reading records, and counts it in weir_task_offset_resets_total.",
+          enum: ['fail', 'earliest', 'latest'],
+        },
         secretRef: {
           ...secretReference,
           description:

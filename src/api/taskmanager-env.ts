@@ -33,6 +33,7 @@ export const taskManagerEnv = {
   kafkaBootstrap: 'WEIR_KAFKA_BOOTSTRAP',
   kafkaSecurityProtocol: 'WEIR_KAFKA_SECURITY_PROTOCOL',
   kafkaSaslMechanism: 'WEIR_KAFKA_SASL_MECHANISM',
+  kafkaOffsetOutOfRange: 'WEIR_KAFKA_OFFSET_OUT_OF_RANGE',
   kafkaSaslUsername: 'WEIR_KAFKA_SASL_USERNAME',
   kafkaSaslPassword: 'WEIR_KAFKA_SASL_PASSWORD',
   kafkaTlsCa: 'WEIR_KAFKA_TLS_CA',
@@ -68,6 +69,10 @@ export const kafkaSecurityProtocols: readonly KafkaSecurityProtocol[] = [
   'SASL_SSL',
 ];
 export type KafkaSaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+/** What a committed offset outside its partition's log leads to (spec.kafka.offsetOutOfRange). */
+export type OffsetOutOfRangePolicy = 'fail' | 'earliest' | 'latest';
+export const offsetOutOfRangePolicies: readonly OffsetOutOfRangePolicy[] = ['fail', 'earliest', 'latest'];
+
 export const kafkaSaslMechanisms: readonly KafkaSaslMechanism[] = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
 
 /** An S3 endpoint: an http:// or https:// URL (the CRD's pattern, and what the runtime accepts). */

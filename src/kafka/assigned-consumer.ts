@@ -1,3 +1,4 @@
+import type { OffsetOutOfRangePolicy } from '../api/taskmanager-env.ts';
 import { connectTo, type ErrorEmitter, errorLogSettings, settle, toKafkaError } from './errors.ts';
 import {
   type ConsumerGlobalConfig,
@@ -7,7 +8,7 @@ import {
   type WatermarkOffsets,
 } from './native.ts';
 import type { ConsumedRecord } from './wire/record-batch.ts';
-import { RecordFetcher } from './wire/record-fetcher.ts';
+import { type OffsetReset, RecordFetcher } from './wire/record-fetcher.ts';
 import { wireSecurity } from './wire/wire-security.ts';
 
 export type { ConsumedRecord, RecordHeader } from './wire/record-batch.ts';
@@ -22,6 +23,9 @@ export interface AssignedConsumerOptions {
   settings?: Record<string, string | number | boolean>;
   /** Where the record fetcher's retried failures (a broker away, a leader moved) are told. */
   warn?: (message: string) => void;
+  /** What a position outside its partition's log leads to (record-fetcher.ts); fail unless set. */
+  offsetOutOfRange?: OffsetOutOfRangePolicy;
+  onReset?: (reset: OffsetReset) => void;
 }
 
 export interface PartitionPosition {
@@ -91,6 +95,8 @@ export class AssignedConsumer {
       connectTimeoutMs: timeoutMs,
       requestTimeoutMs: timeoutMs,
       ...(options.warn ? { warn: options.warn } : {}),
+      ...(options.offsetOutOfRange ? { offsetOutOfRange: options.offsetOutOfRange } : {}),
+      ...(options.onReset ? { onReset: options.onReset } : {}),
     });
     return new AssignedConsumer(consumer, fetcher, timeoutMs);
   }
@@ -139,6 +145,11 @@ export class AssignedConsumer {
   /** The partition's high watermark as last seen by a fetch, for lag; undefined before the first fetch. */
   highWatermark(topic: string, partition: number): number | undefined {
     return this.fetcher.highWatermark(topic, partition);
+  }
+
+  /** The next offset fetched from the partition (records may be fetched and not yet consumed). */
+  fetchPosition(topic: string, partition: number): number | undefined {
+    return this.fetcher.position(topic, partition);
   }
 
   /**

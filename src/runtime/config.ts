@@ -6,6 +6,8 @@ import {
   kafkaSaslMechanisms,
   kafkaSecurityProtocols,
   localOnlyEnv,
+  type OffsetOutOfRangePolicy,
+  offsetOutOfRangePolicies,
   type S3AddressingStyle,
   s3AddressingStyle,
   s3AddressingStyles,
@@ -48,6 +50,8 @@ export interface TaskManagerConfig {
       }
     | { kind: 'local'; directory: string };
   kafkaBootstrap: string;
+  /** What a committed offset outside its partition's log leads to (spec.kafka.offsetOutOfRange). */
+  offsetOutOfRange: OffsetOutOfRangePolicy;
   /** librdkafka settings for security (protocol, SASL, TLS), applied to every Kafka client of the TaskManager. */
   kafkaSecurity: Record<string, string>;
   /** Start a new run from this savepoint (only while the run has no committed offsets). */
@@ -223,6 +227,7 @@ export function loadTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): Tas
     storage: localDirectory ? { kind: 'local', directory: localDirectory } : s3Storage(env),
     kafkaBootstrap: required(env, e.kafkaBootstrap),
     kafkaSecurity: kafkaSecurity(env),
+    offsetOutOfRange: oneOf(env, e.kafkaOffsetOutOfRange, offsetOutOfRangePolicies, 'fail'),
     ...(restoreSavepoint ? { restoreSavepoint } : {}),
     allowNonRestoredState: allowNonRestored === 'true',
     control: {

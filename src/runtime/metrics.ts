@@ -10,6 +10,7 @@ export interface TaskMetrics {
   checkpointBytes: Counter<'task'>;
   checkpointFailures: Counter<'task'>;
   checkpointsCompleted: Counter<'task'>;
+  offsetResets: Counter<'task' | 'policy'>;
 }
 
 /**
@@ -72,6 +73,12 @@ export function createTaskMetrics(lagOf: () => Map<string, number>): TaskMetrics
       name: 'weir_checkpoints_completed_total',
       help: 'Checkpoints committed.',
       labelNames: task,
+      registers: [registry],
+    }),
+    offsetResets: new Counter({
+      name: 'weir_task_offset_resets_total',
+      help: "Positions outside their partition's log moved to its earliest or latest offset (spec.kafka.offsetOutOfRange), skipping or re-reading records.",
+      labelNames: ['task', 'policy'] as const,
       registers: [registry],
     }),
   };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { KafkaError } from '../errors.ts';
-import { RecordFetcher } from './record-fetcher.ts';
+import { type OffsetReset, RecordFetcher, type RecordFetcherOptions } from './record-fetcher.ts';
 import { TestingBroker } from './testing-broker.ts';
 
 const brokers: TestingBroker[] = [];
@@ -14,7 +14,10 @@ async function cluster(size: number): Promise<TestingBroker[]> {
   return started;
 }
 
-function fetcher(bootstrap: TestingBroker, options: { maxBufferedRecords?: number } = {}): RecordFetcher {
+function fetcher(
+  bootstrap: TestingBroker,
+  options: Partial<Pick<RecordFetcherOptions, 'maxBufferedRecords' | 'offsetOutOfRange' | 'onReset'>> = {},
+): RecordFetcher {
   const f = new RecordFetcher({
     bootstrapServers: bootstrap.address,
     clientId: 'test',
@@ -73,12 +76,49 @@ describe('RecordFetcher against a scripted broker', () => {
     );
   });
 
-  it('reads from the earliest offset when its position is out of range', async () => {
+  it('fails, naming the offset and the log’s range, when its position is before the log (retention ran) or after it (truncated)', async () => {
     const [broker] = (await cluster(1)) as [TestingBroker];
     broker.logs.set('t/0', { logStart: 10, values: ['k', 'l'] });
-    const f = fetcher(broker);
-    f.assign([{ topic: 't', partition: 0, offset: 2 }]);
-    assert.deepEqual(await consumeValues(f, 2), ['10:k', '11:l']);
+    broker.logs.set('t/1', { logStart: 0, values: ['a'] });
+    for (const [partition, offset, why] of [
+      [0, 2, /before the log starts/],
+      [1, 50, /after the log ends/],
+    ] as const) {
+      const f = fetcher(broker);
+      f.assign([{ topic: 't', partition, offset }]);
+      await assert.rejects(
+        consumeValues(f, 1),
+        (error: unknown) =>
+          error instanceof KafkaError &&
+          error.code === 'KAFKA_OFFSET_OUT_OF_RANGE' &&
+          !error.retriable &&
+          error.message.includes(
+            `t/${partition}: the committed offset ${offset} is outside the partition's log (${partition === 0 ? '10 to 12' : '0 to 1'})`,
+          ) &&
+          why.test(error.message),
+      );
+    }
+  });
+
+  it('with offsetOutOfRange earliest or latest, moves there and tells onReset', async () => {
+    const [broker] = (await cluster(1)) as [TestingBroker];
+    broker.logs.set('t/0', { logStart: 10, values: ['k', 'l'] });
+    const resets: OffsetReset[] = [];
+    const early = fetcher(broker, { offsetOutOfRange: 'earliest', onReset: (r) => resets.push(r) });
+    early.assign([{ topic: 't', partition: 0, offset: 2 }]);
+    assert.deepEqual(await consumeValues(early, 2), ['10:k', '11:l']);
+    const late = fetcher(broker, { offsetOutOfRange: 'latest', onReset: (r) => resets.push(r) });
+    late.assign([{ topic: 't', partition: 0, offset: 2 }]);
+    assert.deepEqual(await late.consume(10, 100), []);
+    broker.append('t', 0, 'm');
+    assert.deepEqual(await consumeValues(late, 1), ['12:m']);
+    assert.deepEqual(
+      resets.map((r) => [r.policy, r.from, r.to, r.logStart, r.logEnd]),
+      [
+        ['earliest', 2, 10, 10, 12],
+        ['latest', 2, 12, 10, 12],
+      ],
+    );
   });
 
   it('reconnects after a dropped connection and re-asks from the same offset', async () => {

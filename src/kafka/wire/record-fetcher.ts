@@ -1,3 +1,4 @@
+import type { OffsetOutOfRangePolicy } from '../../api/taskmanager-env.ts';
 import { KafkaError } from '../errors.ts';
 import { backoffMs, delay } from '../retry.ts';
 import type { BrokerConnection, WireSecurity } from './broker-connection.ts';
@@ -27,6 +28,26 @@ export interface RecordFetcherOptions {
   /** Or while their responses hold this many bytes. */
   maxBufferedBytes?: number;
   warn?: (message: string) => void;
+  /**
+   * What a position outside the partition's log means (retention deleted
+   * records a suspended job had not read, or the log was truncated or
+   * recreated): fail (the default: nothing is skipped or read twice
+   * silently), or move to the earliest or latest offset, told to `onReset`.
+   */
+  offsetOutOfRange?: OffsetOutOfRangePolicy;
+  onReset?: (reset: OffsetReset) => void;
+}
+
+/** A position the fetcher moved by the out-of-range policy. */
+export interface OffsetReset {
+  topic: string;
+  partition: number;
+  /** The position that was outside the log. */
+  from: number;
+  to: number;
+  logStart: number;
+  logEnd: number;
+  policy: Exclude<OffsetOutOfRangePolicy, 'fail'>;
 }
 
 /** A partition's fetch state. `position` undefined: it is looked up (`reset`: -2 earliest, -1 latest). */
@@ -37,6 +58,8 @@ interface Assigned {
   position: number | undefined;
   reset: -2 | -1;
   highWatermark: number | undefined;
+  /** The broker said `position` is outside the log: the log's range is looked up before the next fetch. */
+  outOfRange: boolean;
 }
 
 /** Partition errors after which the partition's leader is looked up again. */
@@ -115,6 +138,7 @@ export class RecordFetcher {
         position: offset >= 0 ? offset : undefined,
         reset: offset === -1 ? -1 : -2,
         highWatermark: undefined,
+        outOfRange: false,
       };
       this.assigned.set(key, entry);
       this.homeless.add(entry);
@@ -144,6 +168,11 @@ export class RecordFetcher {
   /** The partition's high watermark as its last fetch saw it. */
   highWatermark(topic: string, partition: number): number | undefined {
     return this.assigned.get(`${topic}/${partition}`)?.highWatermark;
+  }
+
+  /** The next offset the partition's fetches ask for; undefined until it is known. */
+  position(topic: string, partition: number): number | undefined {
+    return this.assigned.get(`${topic}/${partition}`)?.position;
   }
 
   async close(): Promise<void> {
@@ -240,7 +269,10 @@ export class RecordFetcher {
         const connection = await this.pool.connection(leader);
         const unresolved = [...partitions].filter((p) => p.position === undefined);
         if (unresolved.length) await this.resolvePositions(connection, unresolved, partitions);
-        const fetching = [...partitions].filter((p) => p.position !== undefined);
+        const outside = [...partitions].filter((p) => p.outOfRange);
+        if (outside.length) await this.outOfRange(connection, outside, partitions);
+        if (this.failure) return;
+        const fetching = [...partitions].filter((p) => p.position !== undefined && !p.outOfRange);
         if (!fetching.length) continue;
         const request = fetchRequest(
           fetching.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.position as number })),
@@ -298,13 +330,22 @@ export class RecordFetcher {
   }
 
   private partitionError(entry: Assigned, errorCode: number, partitions: Set<Assigned>): void {
-    if (errorCode === offsetOutOfRange) {
-      // As auto.offset.reset=earliest: the offset is gone (retention) or not yet there.
-      this.options.warn?.(
-        `${entry.key}: offset ${entry.position} is out of range; reading from the earliest offset`,
+    if (errorCode === offsetOutOfRange && entry.position !== undefined) {
+      // The log's range decides, before the next fetch (outOfRange()).
+      entry.outOfRange = true;
+    } else if (errorCode === offsetOutOfRange) {
+      this.fail(
+        new KafkaError(
+          'list offsets',
+          `${entry.key}: the broker has no ${entry.reset === -2 ? 'earliest' : 'latest'} offset`,
+          {
+            kafkaCode: errorCode,
+            retriable: false,
+            fatal: true,
+            abortable: false,
+          },
+        ),
       );
-      entry.position = undefined;
-      entry.reset = -2;
     } else if (errorCode === topicAuthorizationFailed) {
       this.fail(topicNotAuthorized(entry.topic));
     } else if (leaderMoved.has(errorCode)) {
@@ -318,6 +359,80 @@ export class RecordFetcher {
           abortable: false,
         }),
       );
+    }
+  }
+
+  /**
+   * Positions the broker said are outside their logs: the logs' ranges,
+   * then the policy. A position inside the range again (a leader that caught
+   * up) is fetched again; one outside fails the fetcher, or with `earliest` or
+   * `latest` moves there, said in a warning and to onReset.
+   */
+  private async outOfRange(
+    connection: BrokerConnection,
+    entries: Assigned[],
+    partitions: Set<Assigned>,
+  ): Promise<void> {
+    const ask = async (timestamp: -2 | -1) => {
+      const request = listOffsetsRequest(
+        entries.map((p) => ({ topic: p.topic, partition: p.partition, timestamp })),
+        this.limits.readCommitted,
+      );
+      const answers = readListOffsets(
+        await connection.request(apis.listOffsets.key, apis.listOffsets.version, request),
+      );
+      return new Map(
+        answers.filter((a) => a.errorCode === 0).map((a) => [`${a.topic}/${a.partition}`, a.offset]),
+      );
+    };
+    const starts = await ask(-2);
+    const ends = await ask(-1);
+    const policy = this.options.offsetOutOfRange ?? 'fail';
+    for (const entry of entries) {
+      const logStart = starts.get(entry.key);
+      const logEnd = ends.get(entry.key);
+      const position = entry.position;
+      if (!partitions.has(entry) || position === undefined) continue;
+      if (logStart === undefined || logEnd === undefined) {
+        await delay(backoffMs(1)); // asked again before the next fetch
+        continue;
+      }
+      entry.outOfRange = false;
+      if (position >= logStart && position <= logEnd) continue;
+      if (policy === 'fail') {
+        const where =
+          position < logStart
+            ? 'before the log starts: the records between were deleted (retention) before they were read'
+            : 'after the log ends: the log was truncated or the topic recreated';
+        this.fail(
+          new KafkaError(
+            'fetch',
+            `${entry.key}: the committed offset ${position} is outside the partition's log (${logStart} to ${logEnd}), ${where}; nothing is skipped or read again unless spec.kafka.offsetOutOfRange is set to earliest or latest`,
+            {
+              kafkaCode: offsetOutOfRange,
+              retriable: false,
+              fatal: true,
+              abortable: false,
+              code: 'KAFKA_OFFSET_OUT_OF_RANGE',
+            },
+          ),
+        );
+        return;
+      }
+      const to = policy === 'earliest' ? logStart : logEnd;
+      this.options.warn?.(
+        `${entry.key}: offset ${position} is outside the log (${logStart} to ${logEnd}); reading from the ${policy} offset ${to} (spec.kafka.offsetOutOfRange)`,
+      );
+      entry.position = to;
+      this.options.onReset?.({
+        topic: entry.topic,
+        partition: entry.partition,
+        from: position,
+        to,
+        logStart,
+        logEnd,
+        policy,
+      });
     }
   }
 

@@ -46,6 +46,7 @@ const job: StreamJob = {
       bootstrapServers: 'b1:9093,b2:9093',
       securityProtocol: 'SASL_SSL',
       saslMechanism: 'SCRAM-SHA-512',
+      offsetOutOfRange: 'earliest',
       secretRef: { name: 'kafka-user' },
       tls: {
         ca: { configMapKeyRef: { name: 'kafka-ca', key: 'ca.pem' } },
@@ -129,6 +130,7 @@ describe('the operator–runtime contract: the pod environment', () => {
         'ssl.certificate.pem': pem('CERTIFICATE'),
         'ssl.key.pem': pem('PRIVATE KEY'),
       },
+      offsetOutOfRange: 'earliest',
       restoreSavepoint: 'upgrade-20261130t100000z',
       allowNonRestoredState: true,
       control: { host: undefined, port: 8081, token: 'job-token' },

@@ -79,6 +79,7 @@ function kafkaEnv(kafka: StreamJobSpec['kafka']): V1EnvVar[] {
   const env: V1EnvVar[] = [
     value(e.kafkaBootstrap, kafka.bootstrapServers),
     value(e.kafkaSecurityProtocol, protocol),
+    value(e.kafkaOffsetOutOfRange, kafka.offsetOutOfRange ?? 'fail'),
   ];
   if (protocol.startsWith('SASL') && kafka.secretRef) {
     env.push(

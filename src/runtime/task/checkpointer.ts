@@ -57,8 +57,6 @@ export class Checkpointer {
   /** Everything read before this time is committed (see TaskStatusDocument.committedAsOf). */
   committedAsOf: number | undefined;
   failures = 0;
-  /** The end offsets of the previous idle check; cleared by anything committed. */
-  private idleEndOffsets: string | undefined;
 
   constructor(
     deps: StreamTaskDeps,
@@ -254,7 +252,6 @@ export class Checkpointer {
     const { metrics } = this.deps;
     this.lastCheckpointId = checkpointId;
     this.committedAsOf = started;
-    this.idleEndOffsets = undefined;
     this.failures = 0;
     const durationMs = this.deps.now() - started;
     this.lastCheckpoint = {
@@ -290,24 +287,24 @@ export class Checkpointer {
 
   /**
    * Whether this task, having read nothing since its last commit, is idle:
-   * the partition leaders answer, and their end offsets are where they were at
-   * the previous idle check, so nothing arrived that the task failed to read.
-   * Comparing the broker's answers with each other (not with what fetches
-   * saw) holds whatever transaction markers and open transactions the input has.
+   * the partition leaders answer, and in every partition the task's own
+   * position is at their end offset, so nothing is there that it failed to
+   * read. A task stuck behind records (a dead fetch, a partition it never
+   * reads) is not idle however quiet the topic, and health by progress finds it.
    */
   private async idle(): Promise<boolean> {
     try {
-      const ends = (
-        await this.consumer.endOffsets(
-          [...this.partitions.values()].map((p) => p.tp),
-          Math.min(5_000, this.deps.config.checkpoint.timeoutMs),
-        )
-      ).join(',');
-      const unchanged = ends === this.idleEndOffsets;
-      this.idleEndOffsets = ends;
-      return unchanged;
+      const partitions = [...this.partitions.values()];
+      const ends = await this.consumer.endOffsets(
+        partitions.map((p) => p.tp),
+        Math.min(5_000, this.deps.config.checkpoint.timeoutMs),
+      );
+      return partitions.every((p, i) => {
+        // Nothing processed yet: where the fetches are (the log's start, for a partition never read).
+        const position = p.position ?? this.consumer.fetchPosition(p.tp.topic, p.tp.partition);
+        return position !== undefined && position >= (ends[i] as number);
+      });
     } catch (error) {
-      this.idleEndOffsets = undefined;
       this.log.warn({ err: error }, 'progress: the partition leaders did not answer this idle task');
       return false;
     }

@@ -41,11 +41,19 @@ class TestingConsumer implements TaskConsumer {
     await new Promise((resolve) => setTimeout(resolve, 1));
     return [];
   }
+  /** What the partition leaders answer for the end offset of every partition; and how often they were asked. */
+  end = 0;
+  endOffsetQueries = 0;
+
   highWatermark(): number | undefined {
     return undefined;
   }
+  fetchPosition(): number | undefined {
+    return undefined;
+  }
   async endOffsets(partitions: unknown[]): Promise<number[]> {
-    return partitions.map(() => 0);
+    this.endOffsetQueries++;
+    return partitions.map(() => this.end);
   }
   commitWithMetadata(): void {}
   async disconnect(): Promise<void> {}
@@ -189,7 +197,7 @@ function secondStageTask(batches: ConsumedRecord[][], clock: { now: number } = {
 }
 
 describe('StreamTask behind a repartition topic', () => {
-  it('stopped while it holds records behind a barrier, commits no position past a record it did not process', async () => {
+  it('stopped while it holds records behind a barrier, commits no position past a record it did not process', async (t) => {
     // Upstream task 0 has taken its part of savepoint sp (its barrier at 2) and goes on writing (3, 5);
     // upstream task 1's barrier never comes before the stop.
     const { task, consumer, producer } = secondStageTask([
@@ -202,6 +210,8 @@ describe('StreamTask behind a repartition topic', () => {
         record(5, 0, 'a', 3),
       ],
     ]);
+    // A failed assertion must not leave the task's loop (and the test process) running.
+    t.after(() => task.requestStop());
     await task.restore();
     const savepoint = task.savepoint('sp');
     const running = task.run();
@@ -234,10 +244,12 @@ describe('StreamTask behind a repartition topic', () => {
     );
   });
 
-  it('after a cut, commits a position past every record read, not back at the last held one', async () => {
+  it('after a cut, commits a position past every record read, not back at the last held one', async (t) => {
     const { task, consumer, producer } = secondStageTask([
       [barrier(0, 0, 'sp'), record(1, 0, 'a', 1), record(2, 1, 'b', 10), barrier(3, 1, 'sp')],
     ]);
+    // A failed assertion must not leave the task's loop (and the test process) running.
+    t.after(() => task.requestStop());
     await task.restore();
     const savepoint = task.savepoint('sp');
     const running = task.run();
@@ -260,12 +272,14 @@ describe('StreamTask behind a repartition topic', () => {
     );
   });
 
-  it('ignores a barrier from an upstream layout of another parallelism, keeping per-key order across a rescale', async () => {
+  it('ignores a barrier from an upstream layout of another parallelism, keeping per-key order across a rescale', async (t) => {
     // Before a rescale from 3 tasks to 2, upstream task 0 (of 3) wrote a barrier and then a's record 1;
     // after it, a's partition belongs to upstream task 1 (of 2), which writes a's record 2.
     const { task, consumer, producer } = secondStageTask([
       [barrier(0, 0, 'old', 3), record(1, 0, 'a', 1), record(2, 1, 'a', 2)],
     ]);
+    // A failed assertion must not leave the task's loop (and the test process) running.
+    t.after(() => task.requestStop());
     await task.restore();
     const running = task.run();
     await consumer.drained;
@@ -284,5 +298,40 @@ describe('StreamTask behind a repartition topic', () => {
         ],
       ]),
     );
+  });
+});
+
+/** Polls `done` between the task's loop turns (bounded: a condition never met fails the test). */
+async function until(what: string, done: () => boolean): Promise<void> {
+  for (let i = 0; i < 2_000 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 1));
+  assert.ok(done(), `never: ${what}`);
+}
+
+describe('StreamTask health by progress', () => {
+  it('counts as idle only when its own position reached the end offset, not when the end offset stands still', async (t) => {
+    const clock = { now: 0 };
+    const hour = 3_600_000;
+    const { task, consumer } = secondStageTask([[record(4, 0, 'a', 1)]], clock);
+    // A failed assertion must not leave the task's loop (and the test process) running.
+    t.after(() => task.requestStop());
+    await task.restore();
+    const running = task.run();
+    await consumer.drained;
+    clock.now = 2 * hour; // the interval is 1 h: the record read is committed
+    await until('the first commit', () => task.progress().committedAsOf === 2 * hour);
+    // Records 5..9 are there, and this task does not read them (a stuck fetch): two checks see the same end.
+    consumer.end = 10;
+    for (const at of [4 * hour, 6 * hour]) {
+      const asked = consumer.endOffsetQueries;
+      clock.now = at;
+      await until('an idle check', () => consumer.endOffsetQueries > asked);
+    }
+    assert.equal(task.progress().committedAsOf, 2 * hour, 'a task behind the end offset is not idle');
+    consumer.end = 5;
+    clock.now = 8 * hour;
+    await until('an idle check at the end', () => task.progress().committedAsOf === 8 * hour);
+    task.requestStop();
+    await running;
+    await task.close({ finalCheckpoint: true });
   });
 });

@@ -9,6 +9,7 @@ import type { OffsetWithMetadata, OutgoingRecord } from '../../kafka/transaction
 export interface TaskConsumer {
   consume(max: number): Promise<ConsumedRecord[]>;
   highWatermark(topic: string, partition: number): number | undefined;
+  fetchPosition(topic: string, partition: number): number | undefined;
   endOffsets(partitions: { topic: string; partition: number }[], timeoutMs: number): Promise<number[]>;
   commitWithMetadata(offsets: { topic: string; partition: number; offset: number; metadata: string }[]): void;
   disconnect(): Promise<void>;

@@ -82,6 +82,14 @@ export async function openTask(deps: StreamTaskDeps, label: string, log: Logger)
         isolation: 'read_committed',
         settings: config.kafkaSecurity,
         warn: (message) => log.warn(message),
+        offsetOutOfRange: config.offsetOutOfRange,
+        onReset: (reset) => {
+          deps.metrics.offsetResets.inc({ task: label, policy: reset.policy });
+          log.warn(
+            { ...reset, code: 'KAFKA_OFFSET_RESET' },
+            'offset outside the log: moved by spec.kafka.offsetOutOfRange',
+          );
+        },
       }),
     ] as const,
     [undefined, (p) => p.disconnect(), (c) => c.disconnect()],
