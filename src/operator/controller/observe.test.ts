@@ -45,7 +45,7 @@ describe('observePod', () => {
         containerStatuses: [taskManager({ terminated: { exitCode: 137, reason: 'OOMKilled' } })],
       }),
     );
-    assert.equal(observed.terminationMessage, 'exit code 137 (OOMKilled)');
+    assert.equal(observed.terminationMessage, 'exit code 137 (SIGKILL, OOMKilled)');
   });
 
   it('a pod the scheduler cannot place', () => {

@@ -2,6 +2,7 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { labels } from '../../api/constants.ts';
 import type { ObservedNode, ObservedPod } from '../decide/observation.ts';
 import type { ObjectCache } from '../kube/informer-set.ts';
+import { bounded, describeTerminated } from './termination.ts';
 
 function taskManagerStatus(pod: V1Pod) {
   return (
@@ -9,15 +10,18 @@ function taskManagerStatus(pod: V1Pod) {
   );
 }
 
-/** Why the pod ended: "exit code 2: JOB_MODULE_LOAD_FAILED: …" (the container's termination message), or its reason. */
+/** Why the pod ended: "exit code 2: JOB_MODULE_LOAD_FAILED: …" (termination.ts), or its reason. */
 function describeTermination(pod: V1Pod): string | undefined {
   const terminated = taskManagerStatus(pod)?.state?.terminated;
   if (terminated) {
-    const reason = terminated.reason && terminated.reason !== 'Error' ? ` (${terminated.reason})` : '';
-    const message = terminated.message?.trim();
-    return `exit code ${terminated.exitCode}${reason}${message ? `: ${message}` : ''}`;
+    return describeTerminated({
+      exitCode: terminated.exitCode,
+      ...(terminated.reason !== undefined ? { reason: terminated.reason } : {}),
+      ...(terminated.message !== undefined ? { message: terminated.message } : {}),
+    });
   }
-  return pod.status?.message ?? pod.status?.reason;
+  const why = pod.status?.message ?? pod.status?.reason;
+  return why === undefined ? undefined : bounded(why);
 }
 
 /** Waiting states that are only steps of a normal start, not problems. */
