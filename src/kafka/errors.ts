@@ -1,6 +1,6 @@
 import { CodedError } from '../errors.ts';
+import { backoffMs } from '../retry.ts';
 import type { LibrdKafkaError } from './native.ts';
-import { backoffMs } from './retry.ts';
 
 /**
  * A Kafka failure with a stable code and the retry classification librdkafka

@@ -1,4 +1,4 @@
-import { backoffMs, delay } from './retry.ts';
+import { backoffMs, delay } from '../retry.ts';
 
 /**
  * The partition count of a topic that exists. A topic another client created

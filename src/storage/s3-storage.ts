@@ -9,11 +9,13 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { type S3AddressingStyle, s3AddressingStyle } from '../api/taskmanager-env.ts';
+import { backoffMs, delay } from '../retry.ts';
 import {
   type CheckpointStorage,
   checkKey,
   ObjectMissingError,
   type PutOptions,
+  StorageUnavailableError,
 } from './checkpoint-storage.ts';
 import { s3RequestError } from './s3-errors.ts';
 import { parseS3Url } from './s3-url.ts';
@@ -32,6 +34,8 @@ export interface S3StorageOptions {
   requestTimeoutMs?: number;
   /** Objects larger than this are uploaded in parts of this size (at least 5 MiB, S3's minimum part). */
   partSizeBytes?: number;
+  /** Tries of a read (get, list) that fails retriably, with the project's backoff between: 6 (about 3 s) unless set. */
+  readAttempts?: number;
 }
 
 /** 8 MiB parts, four in flight: at most 32 MiB of a snapshot is in transit at once. */
@@ -48,11 +52,13 @@ export class S3Storage implements CheckpointStorage {
   private readonly prefix: string;
   private readonly partSize: number;
   private readonly agent: Agent | undefined;
+  private readonly readAttempts: number;
 
   constructor(options: S3StorageOptions) {
     const { bucket, prefix } = parseS3Url(options.url);
     this.bucket = bucket;
     this.prefix = prefix;
+    this.readAttempts = options.readAttempts ?? 6;
     this.partSize = Math.max(5 * 1024 * 1024, options.partSizeBytes ?? defaultPartSize);
     // The SDK's own agent keeps connections alive with up to 50 sockets; ours does the same, trusting one more CA.
     this.agent = options.tlsCa
@@ -107,9 +113,29 @@ export class S3Storage implements CheckpointStorage {
     }
   }
 
+  /**
+   * Reads are idempotent and lie on the restore path, where one 503 or reset
+   * connection would fail a pod: a retriable failure (STORAGE_UNAVAILABLE) is
+   * tried again with the project's backoff, readAttempts times in all.
+   */
   async get(key: string, range?: { start: number; length: number }): Promise<Buffer> {
     checkKey(key);
     if (range && range.length === 0) return Buffer.alloc(0);
+    return this.retried(() => this.getOnce(key, range));
+  }
+
+  private async retried<T>(read: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await read();
+      } catch (error) {
+        if (!(error instanceof StorageUnavailableError) || attempt >= this.readAttempts) throw error;
+        await delay(backoffMs(attempt));
+      }
+    }
+  }
+
+  private async getOnce(key: string, range?: { start: number; length: number }): Promise<Buffer> {
     try {
       const response = await this.client.send(
         new GetObjectCommand({
@@ -125,7 +151,11 @@ export class S3Storage implements CheckpointStorage {
     }
   }
 
-  async list(prefix: string): Promise<string[]> {
+  list(prefix: string): Promise<string[]> {
+    return this.retried(() => this.listOnce(prefix));
+  }
+
+  private async listOnce(prefix: string): Promise<string[]> {
     const keys: string[] = [];
     let token: string | undefined;
     try {

@@ -1,4 +1,4 @@
-import { delay } from '../retry.ts';
+import { delay } from '../../retry.ts';
 import { type BrokerConnection, parseBrokerAddress, type WireSecurity } from './broker-connection.ts';
 import {
   apis,

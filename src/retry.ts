@@ -1,5 +1,5 @@
 /**
- * The Kafka clients' one backoff: 100 ms for the first retry, doubling up to
+ * The project's one backoff (Kafka clients, S3 reads): 100 ms for the first retry, doubling up to
  * `maxMs` (5 s by default, as librdkafka's reconnect backoff).
  */
 export function backoffMs(attempt: number, maxMs = 5_000): number {
