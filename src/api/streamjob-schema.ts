@@ -8,14 +8,29 @@ import { s3EndpointPattern } from './taskmanager-env.ts';
  * Every field has a description, for `kubectl explain`.
  */
 
-const duration = (description: string, defaultValue?: string) =>
+/**
+ * A duration field, bounded: a timer set from it must fire when it says
+ * (Node's timers fire at once past about 24.8 days), and zero is never a
+ * meaningful wait. The API server names the field and the bounds.
+ */
+const duration = (description: string, bounds: { min: string; max: string }, defaultValue?: string) =>
   ({
     type: 'string',
-    description: `${description} A duration such as 500ms, 10s, 1m or 1h30m.`,
+    description: `${description} A duration such as 500ms, 10s, 1m or 1h30m, from ${bounds.min} to ${bounds.max}.`,
     pattern: '^([0-9]+(ms|s|m|h))+$',
     maxLength: 32,
     ...(defaultValue !== undefined ? { default: defaultValue } : {}),
+    'x-kubernetes-validations': [
+      {
+        rule: `duration(self) >= duration('${bounds.min}') && duration(self) <= duration('${bounds.max}')`,
+        message: `must be from ${bounds.min} to ${bounds.max}`,
+      },
+    ],
   }) as const;
+
+/** Bounds of the duration fields (a week fits Node's timers; a year is only compared with ages). */
+const upToADay = { min: '1s', max: '24h' } as const;
+const upToAWeek = { min: '1s', max: '168h' } as const;
 
 /** A key of a Secret or of a ConfigMap in the StreamJob namespace. */
 const keyOf = (kind: 'Secret' | 'ConfigMap') =>
@@ -70,16 +85,19 @@ export const restartStrategySchema = {
       minimum: 0,
       maximum: 1000000,
     },
-    delay: duration('fixed-delay and failure-rate: the wait before each restart.'),
+    delay: duration('fixed-delay and failure-rate: the wait before each restart.', { min: '0s', max: '24h' }),
     maxFailures: {
       type: 'integer',
       description: 'failure-rate: the job fails when more than this many failures fall within interval.',
       minimum: 1,
       maximum: 1000000,
     },
-    interval: duration('failure-rate: the sliding window in which failures are counted.'),
-    initialDelay: duration('exponential-delay: the first back-off. Defaults to 1s.'),
-    maxDelay: duration('exponential-delay: the largest back-off. Defaults to 1m.'),
+    interval: duration('failure-rate: the sliding window in which failures are counted.', upToAWeek),
+    initialDelay: duration('exponential-delay: the first back-off. Defaults to 1s.', {
+      min: '0s',
+      max: '24h',
+    }),
+    maxDelay: duration('exponential-delay: the largest back-off. Defaults to 1m.', { min: '0s', max: '24h' }),
     multiplier: {
       type: 'number',
       description:
@@ -89,6 +107,7 @@ export const restartStrategySchema = {
     },
     resetAfter: duration(
       'exponential-delay: after running this long without a failure, the back-off starts again from initialDelay. Defaults to 10m.',
+      upToAWeek,
     ),
     jitter: {
       type: 'number',
@@ -268,6 +287,15 @@ export const streamJobSpecSchema = {
       type: 'object',
       description: 'Where and how often task state is checkpointed.',
       required: ['storage'],
+      'x-kubernetes-validations': [
+        {
+          // A task's transaction stays open up to tolerableFailures + 2 intervals plus a timeout (the runtime's
+          // transaction.timeout.ms); the broker refuses more than transaction.max.timeout.ms, 15 minutes by default.
+          rule: 'duration(self.interval).getMilliseconds() * (self.tolerableFailures + 2) + duration(self.timeout).getMilliseconds() <= 900000',
+          message:
+            "interval × (tolerableFailures + 2) + timeout must be at most 15m, the broker's default transaction.max.timeout.ms: a longer-lived transaction would be aborted",
+        },
+      ],
       properties: {
         storage: {
           type: 'object',
@@ -333,7 +361,7 @@ export const streamJobSpecSchema = {
             },
           ],
         },
-        interval: duration('How often each task checkpoints.', '10s'),
+        interval: duration('How often each task checkpoints.', { min: '100ms', max: '1h' }, '10s'),
         mode: {
           type: 'string',
           description:
@@ -341,9 +369,10 @@ export const streamJobSpecSchema = {
           enum: ['exactly-once', 'at-least-once'],
           default: 'exactly-once',
         },
-        timeout: duration('A checkpoint that takes longer than this fails.', '60s'),
+        timeout: duration('A checkpoint that takes longer than this fails.', { min: '1s', max: '1h' }, '60s'),
         progressWindow: duration(
           "Health by progress: a running task that has not committed for this long (an idle task counts as committed once its partition leaders confirm that nothing new arrived) fails its TaskManager's liveness probe; the pod fails and the restart strategy replaces it. Unset: two intervals plus the timeout.",
+          upToADay,
         ),
         tolerableFailures: {
           type: 'integer',
@@ -384,6 +413,7 @@ export const streamJobSpecSchema = {
       properties: {
         stableTimeout: duration(
           'How long a new version has to become stable (every task Ready, a checkpoint completed after it started, no failure since) before it is rolled back.',
+          upToADay,
           '5m',
         ),
         rollback: {
@@ -394,6 +424,7 @@ export const streamJobSpecSchema = {
         },
         savepointTimeout: duration(
           'How long the TaskManagers may take to stop with the upgrade savepoint before it counts as failed.',
+          upToADay,
           '2m',
         ),
         savepointFallback: {
@@ -404,6 +435,7 @@ export const streamJobSpecSchema = {
         },
         fallbackMaxCheckpointAge: duration(
           'With savepointFallback, the oldest last committed checkpoint the fallback may use (status.checkpoint.latestCompleted.time); an older one stops the upgrade as if savepointFallback were false. Unset: any age.',
+          { min: '1s', max: '8760h' },
         ),
       },
     },
@@ -445,6 +477,7 @@ export const streamJobSpecSchema = {
       properties: {
         interval: duration(
           'Take a savepoint (reason periodic) this long after the newest savepoint, failed savepoint or deployment, while the job is Running. Unset: no periodic savepoints.',
+          upToAWeek,
         ),
         historyMaxCount: {
           type: 'integer',
@@ -456,6 +489,7 @@ export const streamJobSpecSchema = {
         },
         historyMaxAge: duration(
           'Savepoints older than this are dropped from the history and deleted from S3, with the same exceptions as historyMaxCount. Unset: any age.',
+          { min: '1m', max: '8760h' },
         ),
         onDeletion: {
           type: 'boolean',

@@ -37,6 +37,16 @@ describe('TaskManager configuration from the pod environment', () => {
 
   const invalid: [string, NodeJS.ProcessEnv, RegExp][] = [
     ['a missing job', { WEIR_JOB: '' }, /^WEIR_JOB is required/],
+    [
+      'a zero checkpoint interval',
+      { WEIR_CHECKPOINT_INTERVAL: '0s' },
+      /^WEIR_CHECKPOINT_INTERVAL must be from 1ms/,
+    ],
+    [
+      'a timeout past what a timer keeps',
+      { WEIR_CHECKPOINT_TIMEOUT: '600h' },
+      /^WEIR_CHECKPOINT_TIMEOUT must be from 1ms to 2147483647 ms/,
+    ],
     ['a task outside the parallelism', { WEIR_TASKS: '4' }, /^WEIR_TASKS must list task indexes from 0 to 3/],
     ['args that are not JSON', { WEIR_ARGS: '{' }, /^WEIR_ARGS is not JSON/],
     ['an unknown mode', { WEIR_CHECKPOINT_MODE: 'maybe' }, /^WEIR_CHECKPOINT_MODE must be/],

@@ -90,12 +90,20 @@ function integer(env: NodeJS.ProcessEnv, name: string, min: number, max: number,
   return value;
 }
 
+/** The longest wait Node's timers keep (a longer one fires at once): about 24.8 days. */
+const maxTimerMs = 2_147_483_647;
+
+/** A duration a timer is set from: at least 1 ms, at most maxTimerMs. */
 function duration(env: NodeJS.ProcessEnv, name: string, fallback: string): number {
+  let ms: number;
   try {
-    return parseDuration(env[name] || fallback, name);
+    ms = parseDuration(env[name] || fallback, name);
   } catch (error) {
     return fail(name, (error as Error).message);
   }
+  if (ms < 1 || ms > maxTimerMs)
+    fail(name, `must be from 1ms to ${maxTimerMs} ms (Node's timers), got "${env[name]}"`);
+  return ms;
 }
 
 function oneOf<T extends string>(

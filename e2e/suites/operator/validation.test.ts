@@ -25,6 +25,21 @@ const invalid: [string, (spec: Spec) => void, string][] = [
     'spec.checkpoints.timeout',
   ],
   [
+    'a checkpoint timeout no timer keeps (600h)',
+    (s) => ((s.checkpoints as Spec).timeout = '600h'),
+    'spec.checkpoints.timeout: Invalid value: "600h": must be from 1s to 1h',
+  ],
+  [
+    'a checkpoint interval of 0s',
+    (s) => ((s.checkpoints as Spec).interval = '0s'),
+    'spec.checkpoints.interval: Invalid value: "0s": must be from 100ms to 1h',
+  ],
+  [
+    'checkpoints whose transaction would outlive the broker’s 15 minutes',
+    (s) => Object.assign(s.checkpoints as Spec, { interval: '10m', timeout: '5m' }),
+    'spec.checkpoints: Invalid value: interval × (tolerableFailures + 2) + timeout must be at most 15m',
+  ],
+  [
     'fixed-delay without attempts',
     (s) => (s.restartStrategy = { type: 'fixed-delay', delay: '1s' }),
     'spec.restartStrategy: Invalid value: type fixed-delay requires attempts and delay',
