@@ -63,6 +63,9 @@ describe('helm install: the operator running in-cluster', () => {
     return (await operatorPods()).map((p) => p.metadata?.name ?? '').find((n) => holder.startsWith(`${n}-`));
   }
 
+  /** The control key as it was before the uninstall test. */
+  let keyBeforeUninstall: string | undefined;
+
   before(async () => {
     cluster = connect();
     leases = cluster.kubeConfig.makeApiClient(CoordinationV1Api);
@@ -239,7 +242,10 @@ describe('helm install: the operator running in-cluster', () => {
     );
   });
 
-  it('helm uninstall removes everything it installed except the CRD', async () => {
+  it('helm uninstall removes everything it installed except the CRD and the control key', async () => {
+    keyBeforeUninstall = (
+      await cluster.core.readNamespacedSecret({ name: `${release}-control-key`, namespace: releaseNamespace })
+    ).data?.key;
     await helm('uninstall', release, '--namespace', releaseNamespace, '--wait', '--timeout', '120s');
     installed = false;
     const leftovers: string[] = [];
@@ -271,9 +277,47 @@ describe('helm install: the operator running in-cluster', () => {
       'name',
     );
     if (clusterScoped.trim()) leftovers.push(clusterScoped.trim());
-    assert.deepEqual(leftovers, []);
+    // Kept (helm.sh/resource-policy: keep): every job's token is derived from it.
+    assert.deepEqual(leftovers, [`secret/${release}-control-key`]);
     await waitFor('the operator pods to be gone', 60_000, async () => (await operatorPods()).length === 0);
     const crd = await runTool('kubectl', ['get', 'crd', 'streamjobs.weir.dev', '-o', 'name']);
     assert.equal(crd.stdout.trim(), 'customresourcedefinition.apiextensions.k8s.io/streamjobs.weir.dev');
+  });
+
+  it('a reinstall keeps the control key, so running jobs stay controllable with the tokens they have', async () => {
+    assert.ok(keyBeforeUninstall, 'the key was read before the uninstall');
+    await helm(
+      'install',
+      release,
+      join(repositoryRoot, 'charts', 'weir'),
+      '--namespace',
+      releaseNamespace,
+      '--set',
+      `image.repository=${imageRepository}`,
+      '--set',
+      `image.tag=${imageTag ?? 'latest'}`,
+      '--set',
+      `watchNamespaces={${jobsNamespace}}`,
+      '--wait',
+      '--timeout',
+      '180s',
+    );
+    installed = true;
+    const key = await cluster.core.readNamespacedSecret({
+      name: `${release}-control-key`,
+      namespace: releaseNamespace,
+    });
+    assert.equal(
+      key.data?.key,
+      keyBeforeUninstall,
+      'the reinstalled chart kept the key the jobs’ tokens derive from',
+    );
+    await jobs.patchSpec('in-cluster', { parallelism: 2 });
+    await jobs.waitFor(
+      'in-cluster',
+      'Running with 2 tasks under the reinstalled operator',
+      (j) => j.status?.phase === 'Running' && j.status.tasks?.total === 2 && j.status.tasks.ready === 2,
+      90_000,
+    );
   });
 });
