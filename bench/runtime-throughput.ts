@@ -60,6 +60,11 @@ const { values } = parseArgs({
     'no-platformatic': { type: 'boolean' },
     /** Write a V8 CPU profile of each Weir TaskManager run into this folder (summarise: bench/cpu-profile.ts). */
     profile: { type: 'string' },
+    /**
+     * A checkout of another commit (its node_modules linked): every (b)/(c) row runs again with that
+     * checkout's TaskManager on the same backlog, right after this one's, and prints the ratio.
+     */
+    'baseline-root': { type: 'string' },
   },
 });
 const windowMs = Number(values.window) * 1000;
@@ -291,6 +296,7 @@ async function startTaskManager(
   mode: 'exactly-once' | 'at-least-once',
   interval: string,
   job: { entry?: string; args?: Record<string, unknown> } = {},
+  root?: string,
 ): Promise<{ tm: TaskManagerProcess; metricsUrl: string }> {
   const output = uniqueName('bench-out');
   await createTopics({ name: output, partitions: 1 });
@@ -304,10 +310,11 @@ async function startTaskManager(
     mode,
     interval,
   });
+  if (root) env.WEIR_ENTRY = `${root}/src/jobs/keyed-count.ts`;
   if (job.entry) env.WEIR_ENTRY = job.entry;
   if (job.args) env.WEIR_ARGS = JSON.stringify({ input, output, ...job.args });
   if (values.profile) env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${values.profile}`;
-  const tm = new TaskManagerProcess(env);
+  const tm = new TaskManagerProcess(env, root);
   const serving = await tm.waitForLog('serving', (l) => l.msg === 'serving');
   const address = serving.metrics as { address: string; port: number };
   await tm.waitForLog('restored', (l) => l.msg === 'restored', 60_000);
@@ -315,8 +322,13 @@ async function startTaskManager(
 }
 
 /** (b), (c) A real TaskManager process; the rate is read from its records-in counter. */
-async function weirRun(input: string, mode: 'exactly-once' | 'at-least-once', interval: string) {
-  const { tm, metricsUrl } = await startTaskManager(input, mode, interval);
+async function weirRun(
+  input: string,
+  mode: 'exactly-once' | 'at-least-once',
+  interval: string,
+  root?: string,
+) {
+  const { tm, metricsUrl } = await startTaskManager(input, mode, interval, {}, root);
   const rate = await measure(() => metric(metricsUrl, 'weir_task_records_in_total'), tm.child.pid);
   const durations = tm.lines
     .filter((l) => l.msg === 'checkpoint: committed')
@@ -501,6 +513,15 @@ for (const size of runs('throughput') ? sizes : []) {
       r,
       `${r.checkpoints} checkpoints (p50 ${r.p50} ms, max ${r.max} ms, largest ${fmt(r.bytes)} B)`,
     ]);
+    const other = values['baseline-root'];
+    if (other) {
+      const b = await weirRun(input, config.mode, config.interval, other);
+      rows.push([
+        `  the same from --baseline-root`,
+        b,
+        `this checkout ÷ baseline-root: ${(r.rate / b.rate).toFixed(3)}× rec/s, ${(b.cpuUsPerRecord / r.cpuUsPerRecord).toFixed(3)}× per core`,
+      ]);
+    }
   }
   const kjsOut = uniqueName('bench-kjs-out');
   if (!values['no-kafkajs']) {

@@ -67,8 +67,9 @@ export class TaskManagerProcess {
   private readonly waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   stderr = '';
 
-  constructor(env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [`${repositoryRoot}/src/cli/weir.ts`, 'taskmanager'], {
+  /** `root`: the checkout whose `weir` runs (another commit's, for a benchmark's A/B). */
+  constructor(env: NodeJS.ProcessEnv, root = repositoryRoot) {
+    this.child = spawn(process.execPath, [`${root}/src/cli/weir.ts`, 'taskmanager'], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -193,6 +193,44 @@ describe('operator: StreamJob lifecycle', () => {
     assert.equal(renewed.metadata?.ownerReferences?.[0]?.uid, job.metadata.uid);
   });
 
+  it('a pod the API server refuses shows as Ready=False PodRejected with the server’s message and a Warning event; fixing the spec runs it', async () => {
+    await jobs.create(
+      standinJob('refused', {
+        parallelism: 1,
+        taskManager: { tolerations: [{ key: 'dedicated', operator: 'Sometimes', effect: 'NoSchedule' }] },
+      }),
+    );
+    const refused = await jobs.waitFor(
+      'refused',
+      'Ready=False with reason PodRejected',
+      (j) => j.status?.conditions?.some((c) => c.type === 'Ready' && c.reason === 'PodRejected') ?? false,
+      60_000,
+    );
+    const ready = refused.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.status, 'False');
+    assert.match(
+      ready?.message ?? '',
+      /pod refused-tm-0: PodRejected: the API server refused to create it: .*spec\.tolerations\[0\]\.operator: Unsupported value: "Sometimes"/,
+    );
+    const warning = await waitFor('a PodRejected Warning event', 30_000, async () => {
+      const events = await cluster.core.listNamespacedEvent({
+        namespace,
+        fieldSelector: `involvedObject.uid=${refused.metadata.uid}`,
+      });
+      return events.items.find((e) => e.reason === 'PodRejected');
+    });
+    assert.equal(warning.type, 'Warning');
+    await jobs.patchSpec('refused', {
+      taskManager: { tolerations: [{ key: 'dedicated', operator: 'Exists', effect: 'NoSchedule' }] },
+    });
+    await jobs.waitFor(
+      'refused',
+      'Running once the spec is fixed',
+      (j) => j.status?.phase === 'Running',
+      90_000,
+    );
+  });
+
   it('deleting the StreamJob garbage-collects its pods and Secret', async () => {
     await jobs.delete('wc');
     await waitFor('pods and secret to be collected', 60_000, async () => {

@@ -23,6 +23,12 @@ export class Actuator {
   private readonly core: CoreV1Api;
   /** Jobs (by uid) whose token Secret is known to exist, so it is not read on every pass. */
   private readonly secretsEnsured = new Set<string>();
+  /**
+   * Pods the API server refused (400, 422: an invalid toleration, env or
+   * resource), by job uid and pod name, with the server's message: the next
+   * decision puts them in the Ready condition. Cleared when the pod is created.
+   */
+  private readonly rejected = new Map<string, Map<string, string>>();
 
   private readonly controlKey: Buffer;
   private readonly onSavepointOutcome: (job: StreamJob) => void;
@@ -38,6 +44,11 @@ export class Actuator {
   }
 
   /** How the TaskManagers answered the job's latest savepoint request, once all have. */
+  /** The job's pods the API server refused at their last creation, with its message. */
+  podRejections(uid: string): { pod: string; message: string }[] {
+    return [...(this.rejected.get(uid) ?? [])].map(([pod, message]) => ({ pod, message }));
+  }
+
   savepointOutcome(uid: string): SavepointOutcome | undefined {
     return this.savepoints.get(uid)?.outcome;
   }
@@ -190,6 +201,7 @@ export class Actuator {
 
   forget(uid: string): void {
     this.secretsEnsured.delete(uid);
+    this.rejected.delete(uid);
     this.savepoints.delete(uid);
     this.disposals.delete(uid);
   }
@@ -218,18 +230,22 @@ export class Actuator {
 
   private async createPod(job: StreamJob, identity: PodIdentity) {
     const body = taskManagerPod(job, identity);
+    const uid = job.metadata.uid ?? '';
+    const name = taskManagerPodName(job.metadata.name ?? '', identity.index);
     try {
       await this.core.createNamespacedPod({ namespace: job.metadata.namespace ?? '', body });
+      this.rejected.get(uid)?.delete(name);
     } catch (error) {
       const code = httpStatus(error);
       if (code === 409) return; // created by an earlier pass the cache had not shown yet
-      // 422/400: the API server rejected the pod itself; retrying the same spec cannot help.
-      throw wrap(
-        'POD_CREATE_FAILED',
-        error,
-        code !== 422 && code !== 400,
-        taskManagerPodName(job.metadata.name ?? '', identity.index),
-      );
+      if (code === 422 || code === 400) {
+        // The API server refused the pod itself: retrying the same spec cannot help, and the user must hear why.
+        const rejections = this.rejected.get(uid) ?? new Map<string, string>();
+        rejections.set(name, serverMessage(error));
+        this.rejected.set(uid, rejections);
+        return;
+      }
+      throw wrap('POD_CREATE_FAILED', error, true, name);
     }
   }
 
@@ -251,4 +267,18 @@ function wrap(code: string, error: unknown, retriable = true, subject?: string):
   const body = (error as { body?: unknown }).body;
   const detail = typeof body === 'string' ? body : (error as Error).message;
   return new OperatorError(code, `${subject ? `${subject}: ` : ''}${detail}`, retriable, { cause: error });
+}
+
+/** What the API server said of a refused request: the Status's message, else the error's. */
+function serverMessage(error: unknown): string {
+  const body = (error as { body?: unknown }).body;
+  if (typeof body === 'string') {
+    try {
+      const status = JSON.parse(body) as { message?: unknown };
+      if (typeof status.message === 'string') return status.message;
+    } catch {
+      return body;
+    }
+  }
+  return (error as Error).message;
 }

@@ -1,8 +1,9 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { labels } from '../../api/constants.ts';
+import { bounded } from '../decide/bounded.ts';
 import type { ObservedNode, ObservedPod } from '../decide/observation.ts';
 import type { ObjectCache } from '../kube/informer-set.ts';
-import { bounded, describeTerminated } from './termination.ts';
+import { describeTerminated } from './termination.ts';
 
 function taskManagerStatus(pod: V1Pod) {
   return (

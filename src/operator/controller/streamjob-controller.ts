@@ -68,6 +68,9 @@ class RecentUids {
   }
 }
 
+/** How often a job whose pod the API server refused tries it again. */
+const podRejectionRecheckMs = 30_000;
+
 export class StreamJobController {
   private readonly deps: ControllerDeps;
   private readonly released = new RecentUids();
@@ -108,6 +111,7 @@ export class StreamJobController {
     const checkpoints = polled?.reports;
     const savepointOutcome = actuator.savepointOutcome(job.metadata.uid ?? '');
     const disposalOutcome = actuator.takeDisposalOutcome(job.metadata.uid ?? '');
+    const podRejections = actuator.podRejections(job.metadata.uid ?? '');
     const observation = {
       pods: owned,
       nodes: observeNodesOf(owned, nodes),
@@ -115,6 +119,7 @@ export class StreamJobController {
       ...(checkpoints ? { checkpoints } : {}),
       ...(savepointOutcome ? { savepointOutcome } : {}),
       ...(disposalOutcome ? { disposalOutcome } : {}),
+      ...(podRejections.length ? { podRejections } : {}),
     };
     const decision = decide(job, observation, this.deps.now(), this.deps.decideOptions);
 
@@ -132,8 +137,15 @@ export class StreamJobController {
       written ? this.emit(job, decision.events, jobLog) : undefined,
       actuator.apply(recorded, decision.actions),
     ]);
+    // A pod the API server refused just now goes into the Ready condition at once; one refused before is
+    // tried again now and then (a quota or a webhook may change its answer without the job changing).
+    const refused = actuator.podRejections(job.metadata.uid ?? '');
+    const rejectionRecheckMs =
+      refused.length === 0 ? undefined : refused.length !== podRejections.length ? 0 : podRejectionRecheckMs;
     // The next poll of the TaskManagers is due then: come back for it, whatever else the decision asked.
-    const requeues = [decision.requeueAfterMs, polled?.nextPollInMs].filter((ms) => ms !== undefined);
+    const requeues = [decision.requeueAfterMs, polled?.nextPollInMs, rejectionRecheckMs].filter(
+      (ms) => ms !== undefined,
+    );
     return requeues.length ? { requeueAfterMs: Math.min(...requeues) } : undefined;
   }
 

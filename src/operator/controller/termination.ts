@@ -1,5 +1,6 @@
-/** The longest failure message the operator writes into status (lastFailure, recentFailures, conditions). */
-export const failureMessageMaxChars = 512;
+import { bounded } from '../decide/bounded.ts';
+
+export { failureMessageMaxChars } from '../decide/bounded.ts';
 
 const signalNames: Record<number, string> = {
   1: 'SIGHUP',
@@ -57,9 +58,4 @@ function causeOf(message: string | undefined): string | undefined {
     }
   }
   return undefined;
-}
-
-export function bounded(text: string, max = failureMessageMaxChars): string {
-  const line = text.replace(/\s+/g, ' ').trim();
-  return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
 }

@@ -494,3 +494,31 @@ describe('decide', () => {
     assert.equal(d.status.savepointInProgress?.id, trigger && 'id' in trigger ? trigger.id : undefined);
   });
 });
+
+describe('decide: a pod the API server refuses', () => {
+  it('says so in Ready=False PodRejected with the server’s message, and a Warning event once', () => {
+    const refused = {
+      pod: 'wc-tm-0',
+      message:
+        'Pod "wc-tm-0" is invalid: spec.tolerations[0].operator: Invalid value: "Sometimes": value must be Exists or Equal',
+    };
+    const first = step(job(), { ...seen([]), podRejections: [refused] }, at(0));
+    const ready = first.decision.status.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.status, 'False');
+    assert.equal(ready?.reason, 'PodRejected');
+    assert.match(
+      ready?.message ?? '',
+      /pod wc-tm-0: PodRejected: the API server refused to create it: Pod "wc-tm-0" is invalid: spec\.tolerations\[0\]\.operator/,
+    );
+    assert.deepEqual(
+      first.decision.events.filter((e) => e.reason === 'PodRejected').map((e) => e.type),
+      ['Warning'],
+    );
+    const again = step(first.next, { ...seen([]), podRejections: [refused] }, at(30));
+    assert.deepEqual(
+      again.decision.events.filter((e) => e.reason === 'PodRejected'),
+      [],
+      'the same refusal is not news',
+    );
+  });
+});

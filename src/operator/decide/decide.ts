@@ -2,6 +2,7 @@ import { parseDuration } from '../../api/duration.ts';
 import type { Phase, StreamJob, StreamJobSpec, StreamJobStatus } from '../../api/streamjob.ts';
 import { savepointLocation } from '../deploy/savepoint-location.ts';
 import { jobSelector, podCount, tasksOfPod } from '../deploy/taskmanager-pod.ts';
+import { bounded } from './bounded.ts';
 import { checkpointEvents, summarizeCheckpoints } from './checkpoint-summary.ts';
 import { jobConditions } from './conditions.ts';
 import { decideFailures } from './failures.ts';
@@ -377,6 +378,11 @@ function recordConditions(pass: Pass, phase: Phase, pods: PodsOutcome, deployedS
     generation: pass.job.metadata.generation ?? 0,
     now,
     podProblems: [
+      ...(observation.podRejections ?? []).map(({ pod, message }) => ({
+        pod,
+        reason: 'PodRejected',
+        message: `the API server refused to create it: ${bounded(message)}`,
+      })),
       ...pods.unready.map((u) => nodeNotReady(u, options.nodeLostTimeoutMs)),
       ...observation.pods
         .filter((p) => pods.plan.tracked.has(p.name) && p.notStarted)
