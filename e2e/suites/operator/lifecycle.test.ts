@@ -231,6 +231,21 @@ describe('operator: StreamJob lifecycle', () => {
     );
   });
 
+  it('args too large for one environment variable: PodRejected naming spec.args and the limit, not an exec failure', async () => {
+    await jobs.create(standinJob('huge-args', { parallelism: 1, args: { blob: 'x'.repeat(140_000) } }));
+    const refused = await jobs.waitFor(
+      'huge-args',
+      'Ready=False with reason PodRejected',
+      (j) => j.status?.conditions?.some((c) => c.type === 'Ready' && c.reason === 'PodRejected') ?? false,
+      60_000,
+    );
+    assert.match(
+      refused.status?.conditions?.find((c) => c.type === 'Ready')?.message ?? '',
+      /pod huge-args-tm-0: PodRejected: spec\.args is 1400\d\d bytes as WEIR_ARGS; one environment variable holds at most 131072 bytes/,
+    );
+    assert.deepEqual(await jobPods(cluster, namespace, 'huge-args'), []);
+  });
+
   it('deleting the StreamJob garbage-collects its pods and Secret', async () => {
     await jobs.delete('wc');
     await waitFor('pods and secret to be collected', 60_000, async () => {

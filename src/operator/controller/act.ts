@@ -1,7 +1,8 @@
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { taskManagerPodName, tokenSecretName } from '../../api/constants.ts';
 import { parseDuration } from '../../api/duration.ts';
 import type { StreamJob, StreamJobSpec } from '../../api/streamjob.ts';
+import { taskManagerEnv } from '../../api/taskmanager-env.ts';
 import { jobToken } from '../control/job-token.ts';
 import {
   disposeTaskManagerSavepoint,
@@ -232,6 +233,14 @@ export class Actuator {
     const body = taskManagerPod(job, identity);
     const uid = job.metadata.uid ?? '';
     const name = taskManagerPodName(job.metadata.name ?? '', identity.index);
+    const tooLarge = oversizedEnv(body);
+    if (tooLarge) {
+      // The kubelet would create it and exec would fail with E2BIG, naming nothing: refused here, saying why.
+      const rejections = this.rejected.get(uid) ?? new Map<string, string>();
+      rejections.set(name, tooLarge);
+      this.rejected.set(uid, rejections);
+      return;
+    }
     try {
       await this.core.createNamespacedPod({ namespace: job.metadata.namespace ?? '', body });
       this.rejected.get(uid)?.delete(name);
@@ -241,7 +250,7 @@ export class Actuator {
       if (code === 422 || code === 400) {
         // The API server refused the pod itself: retrying the same spec cannot help, and the user must hear why.
         const rejections = this.rejected.get(uid) ?? new Map<string, string>();
-        rejections.set(name, serverMessage(error));
+        rejections.set(name, `the API server refused to create it: ${serverMessage(error)}`);
         this.rejected.set(uid, rejections);
         return;
       }
@@ -281,4 +290,21 @@ function serverMessage(error: unknown): string {
     }
   }
   return (error as Error).message;
+}
+
+/** Linux's limit on one environment string, NAME=value included (MAX_ARG_STRLEN, 32 pages of 4 KiB). */
+const maxEnvStringBytes = 131_072;
+
+/** Why the pod's container could not start, if one of its env values is past what exec takes. */
+function oversizedEnv(pod: V1Pod): string | undefined {
+  for (const container of pod.spec?.containers ?? []) {
+    for (const env of container.env ?? []) {
+      const bytes = Buffer.byteLength(`${env.name}=${env.value ?? ''}`) + 1;
+      if (bytes > maxEnvStringBytes) {
+        const field = env.name === taskManagerEnv.args ? 'spec.args' : `the environment variable ${env.name}`;
+        return `${field} is ${bytes} bytes as ${env.name}; one environment variable holds at most ${maxEnvStringBytes} bytes (Linux's MAX_ARG_STRLEN), so the TaskManager could not start: keep large inputs in a ConfigMap or the image`;
+      }
+    }
+  }
+  return undefined;
 }

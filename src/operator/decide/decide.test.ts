@@ -500,7 +500,7 @@ describe('decide: a pod the API server refuses', () => {
     const refused = {
       pod: 'wc-tm-0',
       message:
-        'Pod "wc-tm-0" is invalid: spec.tolerations[0].operator: Invalid value: "Sometimes": value must be Exists or Equal',
+        'the API server refused to create it: Pod "wc-tm-0" is invalid: spec.tolerations[0].operator: Invalid value: "Sometimes": value must be Exists or Equal',
     };
     const first = step(job(), { ...seen([]), podRejections: [refused] }, at(0));
     const ready = first.decision.status.conditions?.find((c) => c.type === 'Ready');

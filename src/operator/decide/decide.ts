@@ -381,7 +381,7 @@ function recordConditions(pass: Pass, phase: Phase, pods: PodsOutcome, deployedS
       ...(observation.podRejections ?? []).map(({ pod, message }) => ({
         pod,
         reason: 'PodRejected',
-        message: `the API server refused to create it: ${bounded(message)}`,
+        message: bounded(message),
       })),
       ...pods.unready.map((u) => nodeNotReady(u, options.nodeLostTimeoutMs)),
       ...observation.pods

@@ -44,6 +44,6 @@ export interface Observation {
   savepointOutcome?: SavepointOutcome;
   /** How the last request to delete savepoints dropped from the history ended, once it has. */
   disposalOutcome?: DisposalOutcome;
-  /** Pods the API server refused to create, with its message (Actuator.podRejections). */
+  /** Pods that could not be created, and why: the API server's refusal, or a check before it (Actuator.podRejections). */
   podRejections?: readonly { pod: string; message: string }[];
 }
