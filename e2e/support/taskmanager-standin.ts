@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
 /**
@@ -18,13 +19,15 @@ if (process.argv[2] !== 'taskmanager') {
   );
   process.exit(64);
 }
-const required = ['WEIR_JOB', 'WEIR_NAMESPACE', 'WEIR_RUN_ID', 'WEIR_TASKS', 'WEIR_CONTROL_TOKEN', 'POD_IP'];
-const missing = required.filter((name) => !process.env[name]);
+// The token is a file in WEIR_SECRETS_DIR in a pod (as the runtime reads it), a variable elsewhere.
+const tokenFile = `${process.env.WEIR_SECRETS_DIR ?? '/nonexistent'}/WEIR_CONTROL_TOKEN`;
+const token = existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8') : process.env.WEIR_CONTROL_TOKEN;
+const required = ['WEIR_JOB', 'WEIR_NAMESPACE', 'WEIR_RUN_ID', 'WEIR_TASKS', 'POD_IP'];
+const missing = [...required.filter((name) => !process.env[name]), ...(token ? [] : ['WEIR_CONTROL_TOKEN'])];
 if (missing.length) {
   process.stderr.write(`taskmanager stand-in: missing environment ${missing.join(', ')}\n`);
   process.exit(78);
 }
-const token = process.env.WEIR_CONTROL_TOKEN;
 const port = Number(process.env.WEIR_CONTROL_PORT ?? 8081);
 let healthy = true;
 

@@ -42,11 +42,33 @@ export const taskManagerEnv = {
   controlPort: 'WEIR_CONTROL_PORT',
   metricsPort: 'WEIR_METRICS_PORT',
   controlToken: 'WEIR_CONTROL_TOKEN',
+  secretsDir: 'WEIR_SECRETS_DIR',
   podIp: 'POD_IP',
   podName: 'POD_NAME',
 } as const;
 
 export type TaskManagerEnvName = (typeof taskManagerEnv)[keyof typeof taskManagerEnv];
+
+/**
+ * The credentials among them. A pod gets each as a file named like the
+ * variable in WEIR_SECRETS_DIR (a projected volume of the Secrets, readable by
+ * the TaskManager's user only), never as an environment variable, which job
+ * code, its dependencies and child processes could read; the runtime reads the
+ * files at start. A TaskManager run by hand (`weir run --local`, the tests'
+ * processes) may still set them as variables.
+ */
+export const credentialEnv: ReadonlySet<string> = new Set([
+  taskManagerEnv.controlToken,
+  taskManagerEnv.kafkaSaslUsername,
+  taskManagerEnv.kafkaSaslPassword,
+  taskManagerEnv.kafkaTlsCertificate,
+  taskManagerEnv.kafkaTlsPrivateKey,
+  taskManagerEnv.s3AccessKey,
+  taskManagerEnv.s3SecretKey,
+]);
+
+/** Where a TaskManager pod's credentials are mounted (WEIR_SECRETS_DIR). */
+export const secretsMountPath = '/var/run/weir/secrets';
 
 /**
  * Read by the runtime but never set by the operator: `weir run --local`

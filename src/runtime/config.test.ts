@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadTaskManagerConfig } from './config.ts';
 
@@ -65,4 +68,16 @@ describe('TaskManager configuration from the pod environment', () => {
       );
     });
   }
+
+  it('reads each credential from its file in WEIR_SECRETS_DIR before the variable, as a pod gets them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-credentials-'));
+    writeFileSync(join(dir, 'WEIR_CONTROL_TOKEN'), 'from-file');
+    writeFileSync(join(dir, 'WEIR_S3_ACCESS_KEY'), 'AKIA-FILE');
+    writeFileSync(join(dir, 'WEIR_S3_SECRET_KEY'), 'secret-file');
+    const config = loadTaskManagerConfig({ ...base, WEIR_SECRETS_DIR: dir, WEIR_CONTROL_TOKEN: 'from-env' });
+    assert.equal(config.control.token, 'from-file');
+    assert.equal(config.storage.kind === 's3' && config.storage.secretAccessKey, 'secret-file');
+    const noFiles = loadTaskManagerConfig({ ...base, WEIR_SECRETS_DIR: join(dir, 'absent') });
+    assert.equal(noFiles.control.token, 'secret', 'no file: the variable, for a TaskManager run by hand');
+  });
 });

@@ -1,7 +1,10 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { parseDuration } from '../api/duration.ts';
 import { parseSavepointRef } from '../api/savepoint-ref.ts';
 import {
+  credentialEnv,
   taskManagerEnv as e,
   kafkaSaslMechanisms,
   kafkaSecurityProtocols,
@@ -184,7 +187,33 @@ function s3Storage(env: NodeJS.ProcessEnv): TaskManagerConfig['storage'] {
   };
 }
 
-export function loadTaskManagerConfig(env: NodeJS.ProcessEnv = process.env): TaskManagerConfig {
+/**
+ * The environment with each credential read from its file in WEIR_SECRETS_DIR
+ * when there is one (a pod), else from the variable (a process run by hand).
+ */
+function withCredentialFiles(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return new Proxy(env, {
+    get(target, name) {
+      if (typeof name !== 'string' || !credentialEnv.has(name)) return target[name as string];
+      const variable = target[name];
+      const dir = target[e.secretsDir];
+      if (dir) {
+        const path = join(dir, name);
+        if (existsSync(path)) {
+          try {
+            return readFileSync(path, 'utf8');
+          } catch (error) {
+            fail(name, `cannot be read from ${path}: ${(error as Error).message}`);
+          }
+        }
+      }
+      return variable;
+    },
+  });
+}
+
+export function loadTaskManagerConfig(given: NodeJS.ProcessEnv = process.env): TaskManagerConfig {
+  const env = withCredentialFiles(given);
   const parallelism = integer(env, e.parallelism, 1, 4096);
   const tasks = required(env, e.tasks)
     .split(',')

@@ -43,6 +43,30 @@ function storageFor(config: TaskManagerConfig, url?: string): CheckpointStorage 
   });
 }
 
+/**
+ * A second line behind never logging credentials: fields that could carry one
+ * (the configuration's Kafka security settings, S3 keys, the control token,
+ * an Authorization header) are censored wherever a log line holds them.
+ */
+export const logRedaction = {
+  // Each field at the top, one and two levels down (pino's wildcards match one level each).
+  paths: [
+    'password',
+    'token',
+    'secretAccessKey',
+    'accessKeyId',
+    'kafkaSecurity',
+    'authorization',
+    'sasl.password',
+    'ssl.key.pem',
+  ].flatMap((field) => {
+    const key = /^[A-Za-z_$][\w$]*$/.test(field) ? field : `["${field}"]`;
+    const below = key.startsWith('[') ? key : `.${key}`;
+    return [key, `*${below}`, `*.*${below}`];
+  }),
+  censor: '[redacted]',
+};
+
 /** How long a failing TaskManager gives its Kafka clients to close. */
 const failedCloseMs = 2_000;
 
@@ -53,7 +77,7 @@ const failedCloseMs = 2_000;
  * the log line of its failure (seen with a refused Kafka login).
  */
 function taskManagerLogger(): Logger {
-  return pino({ name: 'weir-taskmanager' }, pino.destination({ dest: 1, sync: true }));
+  return pino({ name: 'weir-taskmanager', redact: logRedaction }, pino.destination({ dest: 1, sync: true }));
 }
 
 /**

@@ -67,12 +67,15 @@ describe('operator: StreamJob lifecycle', () => {
       const env = new Map(pod.spec?.containers[0]?.env?.map((e) => [e.name, e]));
       assert.equal(env.get('WEIR_TASKS')?.value, index === 0 ? '0,1' : '2');
       assert.equal(env.get('WEIR_RUN_ID')?.value, job.status?.run?.id);
-      assert.equal(
-        env.get('WEIR_CONTROL_TOKEN')?.valueFrom?.secretKeyRef?.name,
-        'wc-weir-token',
-        'token by reference only',
+      // The token is a file of the credentials volume, from the job's Secret: never a variable.
+      assert.equal(env.get('WEIR_CONTROL_TOKEN'), undefined);
+      const credentials = pod.spec?.volumes?.find((v) => v.name === 'credentials')?.projected?.sources ?? [];
+      assert.ok(
+        credentials.some(
+          (s) => s.secret?.name === 'wc-weir-token' && s.secret.items?.[0]?.path === 'WEIR_CONTROL_TOKEN',
+        ),
+        'token by Secret reference, as a file',
       );
-      assert.equal(env.get('WEIR_CONTROL_TOKEN')?.value, undefined);
     }
 
     const secret = await cluster.core.readNamespacedSecret({ name: 'wc-weir-token', namespace });

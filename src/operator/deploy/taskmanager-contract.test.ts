@@ -1,8 +1,17 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { V1EnvVar } from '@kubernetes/client-node';
+import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import type { StreamJob } from '../../api/streamjob.ts';
-import { localOnlyEnv, processEnv, taskManagerEnv } from '../../api/taskmanager-env.ts';
+import {
+  credentialEnv,
+  localOnlyEnv,
+  processEnv,
+  secretsMountPath,
+  taskManagerEnv,
+} from '../../api/taskmanager-env.ts';
 import { loadTaskManagerConfig } from '../../runtime/config.ts';
 import { testingSpec } from '../decide/testing-spec.ts';
 import { taskManagerPod } from './taskmanager-pod.ts';
@@ -29,6 +38,31 @@ function resolve(env: V1EnvVar[]): Record<string, string> {
       return [v.name, fields[field] ?? `<missing field ${field}>`];
     }),
   );
+}
+
+/**
+ * The credential files the pod's projected volume holds, written where the
+ * kubelet would mount them (a directory of this test's), with WEIR_SECRETS_DIR
+ * pointing there instead of the mount path.
+ */
+function resolveFiles(
+  pod: V1Pod,
+  env: Record<string, string>,
+): { env: Record<string, string>; files: string[] } {
+  const mount = pod.spec?.containers[0]?.volumeMounts?.find((m) => m.mountPath === secretsMountPath);
+  const volume = pod.spec?.volumes?.find((v) => v.name === mount?.name);
+  assert.ok(volume?.projected, 'the credentials are a projected volume');
+  assert.equal(mount?.readOnly, true);
+  assert.equal(env[taskManagerEnv.secretsDir], secretsMountPath);
+  const dir = mkdtempSync(join(tmpdir(), 'weir-credentials-'));
+  const files: string[] = [];
+  for (const source of volume.projected.sources ?? []) {
+    for (const item of source.secret?.items ?? []) {
+      writeFileSync(join(dir, item.path), secrets[source.secret?.name ?? '']?.[item.key] ?? '<missing>');
+      files.push(item.path);
+    }
+  }
+  return { env: { ...env, [taskManagerEnv.secretsDir]: dir }, files };
 }
 
 /** A job that sets every option the pod's environment carries. */
@@ -89,7 +123,7 @@ describe('the operator–runtime contract: the pod environment', () => {
     restoreSavepoint: 'upgrade-20261130t100000z',
   });
   const env = pod.spec?.containers[0]?.env ?? [];
-  const resolved = resolve(env);
+  const { env: resolved, files } = resolveFiles(pod, resolve(env));
 
   it('every option of the job arrives in the runtime configuration', () => {
     const config = loadTaskManagerConfig(resolved);
@@ -148,7 +182,7 @@ describe('the operator–runtime contract: the pod environment', () => {
       },
     });
     loadTaskManagerConfig(watched);
-    const set = new Set(env.map((v) => v.name));
+    const set = new Set([...env.map((v) => v.name), ...files]);
     const ignored = [...set].filter((name) => !read.has(name) && name !== processEnv.home);
     assert.deepEqual(ignored, [], 'set on the pod, never read by the runtime');
     const localOnly = new Set<string>(Object.values(localOnlyEnv));
@@ -161,20 +195,15 @@ describe('the operator–runtime contract: the pod environment', () => {
     );
   });
 
-  it('credentials and keys travel as references, never as values in the pod spec', () => {
+  it('credentials and keys travel as files of Secrets, never as values in the pod spec nor as variables', () => {
     const byName = new Map(env.map((v) => [v.name, v]));
-    for (const name of [
-      taskManagerEnv.kafkaSaslUsername,
-      taskManagerEnv.kafkaSaslPassword,
-      taskManagerEnv.kafkaTlsPrivateKey,
-      taskManagerEnv.s3AccessKey,
-      taskManagerEnv.s3SecretKey,
-      taskManagerEnv.controlToken,
-    ]) {
-      const variable = byName.get(name);
-      assert.equal(variable?.value, undefined, `${name} has no inline value`);
-      assert.ok(variable?.valueFrom?.secretKeyRef, `${name} comes from a Secret`);
+    for (const name of credentialEnv) {
+      assert.equal(byName.get(name), undefined, `${name} is not an environment variable`);
+      assert.ok(files.includes(name), `${name} is a file of the credentials volume`);
     }
+    const volume = pod.spec?.volumes?.find((v) => v.projected);
+    assert.equal(volume?.projected?.defaultMode, 0o440, 'readable by the TaskManager’s group (fsGroup) only');
+    assert.equal(pod.spec?.securityContext?.fsGroup, pod.spec?.securityContext?.runAsGroup);
     const text = JSON.stringify(pod);
     for (const secret of ['kafka-pass', 's3-secret', 'job-token', 'AKIA-TEST'])
       assert.ok(!text.includes(secret));

@@ -1,4 +1,4 @@
-import type { V1EnvVar, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { V1EnvVar, V1Pod, V1Secret, V1VolumeProjection } from '@kubernetes/client-node';
 import {
   labels,
   managedBy,
@@ -11,7 +11,13 @@ import {
   tokenSecretName,
 } from '../../api/constants.ts';
 import { apiVersion, kind, type StreamJob, type StreamJobSpec } from '../../api/streamjob.ts';
-import { processEnv, s3AddressingStyle, taskManagerEnv } from '../../api/taskmanager-env.ts';
+import {
+  credentialEnv,
+  processEnv,
+  s3AddressingStyle,
+  secretsMountPath,
+  taskManagerEnv,
+} from '../../api/taskmanager-env.ts';
 
 export interface PodIdentity {
   index: number;
@@ -99,6 +105,22 @@ function kafkaEnv(kafka: StreamJobSpec['kafka']): V1EnvVar[] {
   return env;
 }
 
+/**
+ * The credentials among the variables, taken out: each becomes a file of the
+ * same name in the projected volume at secretsMountPath (credentialEnv).
+ */
+function credentialFiles(env: V1EnvVar[]): { env: V1EnvVar[]; files: V1VolumeProjection[] } {
+  const files: V1VolumeProjection[] = [];
+  const rest: V1EnvVar[] = [];
+  for (const variable of env) {
+    const ref = variable.valueFrom?.secretKeyRef;
+    if (ref && credentialEnv.has(variable.name)) {
+      files.push({ secret: { name: ref.name ?? '', items: [{ key: ref.key, path: variable.name }] } });
+    } else rest.push(variable);
+  }
+  return { env: rest, files };
+}
+
 function weirEnv(job: StreamJob, identity: PodIdentity): V1EnvVar[] {
   const { spec } = job;
   const e = taskManagerEnv;
@@ -136,6 +158,7 @@ function weirEnv(job: StreamJob, identity: PodIdentity): V1EnvVar[] {
     { name: e.podIp, valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
     { name: e.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     fromSecret(e.controlToken, tokenSecretName(name), tokenSecretKey),
+    value(e.secretsDir, secretsMountPath),
   ];
   if (storage.credentialsSecret) {
     const secret = storage.credentialsSecret;
@@ -165,6 +188,7 @@ export function taskManagerPod(job: StreamJob, identity: PodIdentity): V1Pod {
   const tm: NonNullable<StreamJobSpec['taskManager']> = job.spec.taskManager ?? {
     terminationGracePeriodSeconds: 30,
   };
+  const credentials = credentialFiles(weirEnv(job, identity));
   const podLabels = {
     [labels.name]: 'weir',
     [labels.instance]: name,
@@ -212,7 +236,7 @@ export function taskManagerPod(job: StreamJob, identity: PodIdentity): V1Pod {
             { name: 'control', containerPort: ports.control, protocol: 'TCP' },
             { name: 'metrics', containerPort: ports.metrics, protocol: 'TCP' },
           ],
-          env: [...weirEnv(job, identity), ...((tm.env ?? []) as V1EnvVar[])],
+          env: [...credentials.env, ...((tm.env ?? []) as V1EnvVar[])],
           ...(tm.resources ? { resources: quantities(tm.resources) } : {}),
           readinessProbe: {
             httpGet: { path: '/readyz', port: 'control' },
@@ -230,10 +254,17 @@ export function taskManagerPod(job: StreamJob, identity: PodIdentity): V1Pod {
             readOnlyRootFilesystem: true,
             capabilities: { drop: ['ALL'] },
           },
-          volumeMounts: [{ name: 'scratch', mountPath: '/tmp' }],
+          volumeMounts: [
+            { name: 'scratch', mountPath: '/tmp' },
+            { name: 'credentials', mountPath: secretsMountPath, readOnly: true },
+          ],
         },
       ],
-      volumes: [{ name: 'scratch', emptyDir: {} }],
+      volumes: [
+        { name: 'scratch', emptyDir: {} },
+        // Owner root, group fsGroup (the TaskManager's), read by the group only.
+        { name: 'credentials', projected: { defaultMode: 0o440, sources: credentials.files } },
+      ],
     },
   };
 }
