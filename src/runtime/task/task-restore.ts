@@ -3,7 +3,7 @@ import { KafkaAdmin } from '../../kafka/admin.ts';
 import { AssignedConsumer, type CommittedOffset } from '../../kafka/assigned-consumer.ts';
 import { withKafkaRetries } from '../../kafka/errors.ts';
 import { TransactionalProducer } from '../../kafka/transactional-producer.ts';
-import { abortStaleTransactions } from '../checkpoint/layout.ts';
+import { awaitLayout, fenceLayout } from '../checkpoint/layout.ts';
 import { otherRunsRepartitionTopics, repartitionTopic, transactionalId } from '../checkpoint/paths.ts';
 import { RuntimeError } from '../errors.ts';
 import { type RepartitionRoute, StageExecutor } from '../executor.ts';
@@ -46,6 +46,16 @@ export async function openTask(deps: StreamTaskDeps, label: string, log: Logger)
   const id = exactlyOnce
     ? transactionalId(config.namespace, config.job, config.runId, stage.index, index)
     : undefined;
+  // Task 0 of stage 0 fences the previous layout and records the new one (layout.ts); every other task waits
+  // for that record before it initialises its id, so none reads offsets a zombie of the old layout may commit.
+  const coordinator = index === 0 && stage.index === 0;
+  const layoutFenced =
+    exactlyOnce && !coordinator
+      ? awaitLayout(deps.storage, config, log, {
+          timeoutMs: Math.max(120_000, checkpoint.timeoutMs),
+          now: deps.now,
+        })
+      : Promise.resolve();
   // The three connections are made at once (each is a round trip or more to the brokers): a restart waits
   // for the slowest, not their sum. Offsets are read only after the producer is initialised, which fences any
   // earlier attempt of this task first.
@@ -53,28 +63,33 @@ export async function openTask(deps: StreamTaskDeps, label: string, log: Logger)
   const [inputs, producer, consumer] = await allOrNone(
     [
       inputPartitions(deps, admin, log),
-      TransactionalProducer.connect({
-        bootstrapServers: config.kafkaBootstrap,
-        ...(id ? { transactionalId: id } : {}),
-        clientId: `weir-${config.job}-${label}`,
-        transactionTimeoutMs: Math.min(
-          900_000,
-          Math.max(60_000, checkpoint.intervalMs * (checkpoint.tolerableFailures + 2) + checkpoint.timeoutMs),
-        ),
-        settings: { ...config.kafkaSecurity, 'linger.ms': 5 },
-        fenceFirst: {
-          onFenced: (result) =>
-            result.fenced
-              ? log.info(
-                  { attempts: result.attempts, ms: result.ms },
-                  'fenced the earlier holder of the transactional id',
-                )
-              : log.warn(
-                  { attempts: result.attempts, ms: result.ms, why: result.why },
-                  'could not fence the transactional id ahead of the producer; its initialisation will',
-                ),
-        },
-      }),
+      layoutFenced.then(() =>
+        TransactionalProducer.connect({
+          bootstrapServers: config.kafkaBootstrap,
+          ...(id ? { transactionalId: id } : {}),
+          clientId: `weir-${config.job}-${label}`,
+          transactionTimeoutMs: Math.min(
+            900_000,
+            Math.max(
+              60_000,
+              checkpoint.intervalMs * (checkpoint.tolerableFailures + 2) + checkpoint.timeoutMs,
+            ),
+          ),
+          settings: { ...config.kafkaSecurity, 'linger.ms': 5 },
+          fenceFirst: {
+            onFenced: (result) =>
+              result.fenced
+                ? log.info(
+                    { attempts: result.attempts, ms: result.ms },
+                    'fenced the earlier holder of the transactional id',
+                  )
+                : log.warn(
+                    { attempts: result.attempts, ms: result.ms, why: result.why },
+                    'could not fence the transactional id ahead of the producer; its initialisation will',
+                  ),
+          },
+        }),
+      ),
       AssignedConsumer.connect({
         bootstrapServers: config.kafkaBootstrap,
         groupId: config.offsetGroup,
@@ -99,9 +114,7 @@ export async function openTask(deps: StreamTaskDeps, label: string, log: Logger)
   const { counts, route } = inputs;
   const executor = new StageExecutor(job, stage, route);
   const owned = ownedPartitions(counts, index, config.parallelism);
-  if (exactlyOnce && index === 0 && stage.index === 0) {
-    await abortStaleTransactions(deps.storage, config, job.stages.length, log);
-  }
+  if (exactlyOnce && coordinator) await fenceLayout(deps.storage, config, job.stages.length, log);
   consumer.setConsumeTimeout(100);
   let committed = owned.length ? await readCommitted(consumer, admin, config.offsetGroup, owned) : [];
   const fromSavepoint = config.restoreSavepoint !== undefined && committed.every((c) => c.offset < 0);
