@@ -52,7 +52,12 @@ describe('TaskManager runtime: savepoints', () => {
     await second.waitForLog('restoring from a savepoint', (l) => l.msg === 'restoring from a savepoint');
     // Before any new input, the first checkpoint copies the restored state into the run: its commits name only
     // its own snapshots, so deleting the savepoint cannot break it.
-    await second.waitForLog('the first checkpoint of the new run', (l) => l.msg === 'checkpoint: committed');
+    for (const task of [0, 1]) {
+      await second.waitForLog(
+        `task ${task}'s first checkpoint of the new run`,
+        (l) => l.msg === 'checkpoint: committed' && l.task === task,
+      );
+    }
     const pointers = (await committedOffsets(`weir.e2e.${job}.r2`, input, 4)).map(
       (p) => p.pointer?.objectKey,
     );

@@ -100,4 +100,11 @@ describe('the layout fence between a run’s layouts', () => {
     await waiting;
     assert.equal(waits, 3);
   });
+
+  it('does not wait in a run that has recorded no layout yet: none of its tasks can have committed', async () => {
+    const s = storage();
+    let waits = 0;
+    await awaitLayout(s, config(3), log, { timeoutMs: 60_000, now: () => 0, wait: async () => void waits++ });
+    assert.equal(waits, 0);
+  });
 });

@@ -95,9 +95,10 @@ export async function fenceLayout(
 
 /**
  * Run by every task but task 0 of stage 0 before it initialises its
- * transactional id: waits until the run's recorded layout is this one, which
- * task 0 records only after fencing the previous layout (fenceLayout). Bounded
- * by `timeoutMs`; then a retriable LAYOUT_NOT_FENCED names what it waited for.
+ * transactional id: while the run's recorded layout is another one (a
+ * rescale), waits until it is this one, which task 0 records only after
+ * fencing the previous layout (fenceLayout). Bounded by `timeoutMs`; then a
+ * retriable LAYOUT_NOT_FENCED names what it waited for.
  */
 export async function awaitLayout(
   storage: CheckpointStorage,
@@ -112,6 +113,9 @@ export async function awaitLayout(
   for (let attempt = 1; ; attempt++) {
     recorded = await recordedParallelism(storage, key);
     if (recorded === config.parallelism) return;
+    // Nothing recorded: no task of this run ever got past this wait (or was task 0), so none committed, and
+    // no zombie of the run can commit either. A new run (an upgrade, a restore) starts without waiting.
+    if (recorded === undefined) return;
     if (attempt === 1) {
       log.info(
         { recorded: recorded ?? null, parallelism: config.parallelism },
@@ -119,7 +123,7 @@ export async function awaitLayout(
       );
     }
     if (options.now() - started >= options.timeoutMs) break;
-    await wait(backoffMs(attempt, 1_000));
+    await wait(backoffMs(attempt, 400));
   }
   throw new RuntimeError(
     'LAYOUT_NOT_FENCED',
