@@ -73,7 +73,9 @@ describe('the layout fence between a run’s layouts', () => {
       awaitLayout(s, config(3), log, {
         timeoutMs: 5_000,
         now: () => clock.now,
-        wait: async (ms) => void (clock.now += ms),
+        wait: async (ms) => {
+          clock.now += ms;
+        },
       }),
       {
         code: 'LAYOUT_NOT_FENCED',
@@ -104,7 +106,13 @@ describe('the layout fence between a run’s layouts', () => {
   it('does not wait in a run that has recorded no layout yet: none of its tasks can have committed', async () => {
     const s = storage();
     let waits = 0;
-    await awaitLayout(s, config(3), log, { timeoutMs: 60_000, now: () => 0, wait: async () => void waits++ });
+    await awaitLayout(s, config(3), log, {
+      timeoutMs: 60_000,
+      now: () => 0,
+      wait: async () => {
+        waits++;
+      },
+    });
     assert.equal(waits, 0);
   });
 });
