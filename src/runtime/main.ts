@@ -67,6 +67,12 @@ export const logRedaction = {
   censor: '[redacted]',
 };
 
+/** What a stop ended with: each task's last report, and with a savepoint, its recorded manifest part or why not. */
+interface StopOutcome {
+  reports: (CheckpointReport | undefined)[];
+  recorded?: { savepointId: string; manifest: string; tasks: (CheckpointReport | undefined)[] } | Error;
+}
+
 /** How long a failing TaskManager gives its Kafka clients to close. */
 const failedCloseMs = 2_000;
 
@@ -123,21 +129,27 @@ export async function runTaskManager(
   }
   let ready = false;
   let running: Promise<void>[] = [];
-  let stopping: Promise<unknown> | undefined;
+  let stopping: Promise<StopOutcome> | undefined;
+  /** The savepoint the stop under way takes, if any. */
+  let stoppingWith: string | undefined;
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => {
     finish = resolve;
   });
 
-  const stop = (
-    savepointId: string | undefined,
-    reason: string,
-  ): Promise<(CheckpointReport | undefined)[]> => {
+  /**
+   * Stops every task, with a savepoint when asked. A savepoint's manifest part
+   * and the termination message that says so are written before the process
+   * may end: an exit that raced them (the response still in flight when the
+   * servers closed) left a pod that stopped cleanly without its part.
+   */
+  const stop = (savepointId: string | undefined, reason: string): Promise<StopOutcome> => {
     if (!stopping) {
       jobLog.info(
         { reason, savepointId },
         'stopping: finishing the current batch and taking a last checkpoint',
       );
+      stoppingWith = savepointId;
       stopping = (async () => {
         const timer = setTimeout(() => {
           jobLog.error(
@@ -147,12 +159,17 @@ export async function runTaskManager(
           finish(1);
         }, shutdownTimeoutMs);
         const reports = await Promise.all(tasks.map((t, i) => stopTask(t, running[i], savepointId)));
+        let recorded: StopOutcome['recorded'];
+        if (savepointId) {
+          recorded = await recordSavepoint(savepointId, reports).catch((error: unknown) => error as Error);
+          if (!(recorded instanceof Error)) writeTerminationMessage(savepointCompleteMessage(savepointId));
+        }
         clearTimeout(timer);
         finish(0);
-        return reports;
+        return { reports, recorded };
       })();
     }
-    return stopping as Promise<(CheckpointReport | undefined)[]>;
+    return stopping;
   };
 
   /**
@@ -237,11 +254,17 @@ export async function runTaskManager(
           return { savepointId: id, deletedObjects: deleted };
         },
         stop: async (savepointId) => {
-          const reports = await stop(savepointId, 'control API');
+          const { reports, recorded } = await stop(savepointId, 'control API');
           if (!savepointId) return { stopped: true, tasks: reports };
-          const recorded = await recordSavepoint(savepointId, reports);
-          // For an operator that restarts before it hears this answer: the pod's end says the part is written.
-          writeTerminationMessage(savepointCompleteMessage(savepointId));
+          if (stoppingWith !== savepointId) {
+            throw new RuntimeError(
+              'SAVEPOINT_FAILED',
+              `savepoint ${savepointId}: this TaskManager was already stopping ${stoppingWith ? `with savepoint ${stoppingWith}` : 'without a savepoint'}`,
+              true,
+            );
+          }
+          if (recorded instanceof Error || recorded === undefined) throw recorded;
+          // The termination message (written in stop()) tells an operator that restarts before it hears this answer.
           return { stopped: true, ...recorded };
         },
       },
