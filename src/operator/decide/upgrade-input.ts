@@ -61,11 +61,6 @@ export function decideJobUpgrade(
         const id = status.upgrade?.savepointId;
         return pod?.phase === 'Succeeded' && id !== undefined && savepointWrittenBy(pod, id);
       }),
-    stoppedWithoutSavepoint: [...tracked].some((n) => {
-      const pod = byName.get(n);
-      const id = status.upgrade?.savepointId;
-      return pod?.phase === 'Succeeded' && id !== undefined && !savepointWrittenBy(pod, id);
-    }),
     suspended: spec.state === 'suspended',
     failed: status.phase === 'Failed',
     stable,

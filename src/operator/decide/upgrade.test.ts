@@ -349,22 +349,3 @@ describe('upgrade state machine', () => {
     );
   });
 });
-
-describe('decideUpgrade: a savepoint that one pod never wrote its part of', () => {
-  it('is not restored from, even when every pod still asked answered ok (an operator restart lost the rest): fallback to the last checkpoint', () => {
-    const decision = decideUpgrade(
-      input({
-        upgrade: upgrade('Savepointing'),
-        live: targets.slice(1),
-        savepointOutcome: { id: 'upgrade-1', ok: true },
-        stoppedWithoutSavepoint: true,
-      }),
-    );
-    assert.equal(decision.upgrade?.step, 'Deploying');
-    assert.deepEqual(decision.deploy?.run, { kind: 'continue' });
-    assert.match(
-      decision.events.map((e) => e.message).join(' '),
-      /a TaskManager pod stopped without writing its part of the savepoint/,
-    );
-  });
-});

@@ -93,13 +93,6 @@ export interface UpgradeInput {
   podFailed: boolean;
   /** Every pod of the deployment ended saying it wrote its part of the awaited savepoint (its termination message). */
   stoppedWithSavepoint: boolean;
-  /**
-   * A pod of the deployment ended cleanly without saying it wrote its part of
-   * the awaited savepoint (stopped for another reason, or before its part was
-   * stored): the answers of the pods still asked cannot make the savepoint
-   * complete (after an operator restart, the ended ones are not asked again).
-   */
-  stoppedWithoutSavepoint?: boolean;
   suspended: boolean;
   /** The restart strategy gave up on the deployment. */
   failed: boolean;
@@ -349,8 +342,7 @@ function savepointing(
   // Answered by every TaskManager asked, or (after an operator restart, the answers lost) every pod already
   // ended saying it wrote its part. A pod that stopped cleanly without saying so (SIGTERM) proves nothing.
   const complete =
-    (outcome?.ok && !input.stoppedWithoutSavepoint) ||
-    (!outcome && input.live.length === 0 && !input.podFailed && input.stoppedWithSavepoint);
+    outcome?.ok || (!outcome && input.live.length === 0 && !input.podFailed && input.stoppedWithSavepoint);
   if (complete && upgrade.suspend) return suspended(input, id, undefined);
   if (complete) {
     return toDeploying(
@@ -378,11 +370,9 @@ function savepointing(
       ? outcome.message
       : input.podFailed
         ? 'a TaskManager pod failed or vanished before it stopped'
-        : input.stoppedWithoutSavepoint
-          ? 'a TaskManager pod stopped without writing its part of the savepoint'
-          : elapsed > timeoutMs
-            ? `the TaskManagers did not stop with savepoint ${id} within ${seconds(timeoutMs)}`
-            : undefined;
+        : elapsed > timeoutMs
+          ? `the TaskManagers did not stop with savepoint ${id} within ${seconds(timeoutMs)}`
+          : undefined;
   if (failure && upgrade.suspend) return suspended(input, id, failure);
   if (!failure) {
     return {
