@@ -192,22 +192,22 @@ function s3Storage(env: NodeJS.ProcessEnv): TaskManagerConfig['storage'] {
  * when there is one (a pod), else from the variable (a process run by hand).
  */
 function withCredentialFiles(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  // The loader asks for some credentials more than once (required, then checked together): each file is read once.
+  const read = new Map<string, string>();
   return new Proxy(env, {
     get(target, name) {
       if (typeof name !== 'string' || !credentialEnv.has(name)) return target[name as string];
       const variable = target[name];
       const dir = target[e.secretsDir];
-      if (dir) {
-        const path = join(dir, name);
-        if (existsSync(path)) {
-          try {
-            return readFileSync(path, 'utf8');
-          } catch (error) {
-            fail(name, `cannot be read from ${path}: ${(error as Error).message}`);
-          }
+      const path = dir ? join(dir, name) : undefined;
+      if (path && !read.has(path) && existsSync(path)) {
+        try {
+          read.set(path, readFileSync(path, 'utf8'));
+        } catch (error) {
+          fail(name, `cannot be read from ${path}: ${(error as Error).message}`);
         }
       }
-      return variable;
+      return (path && read.get(path)) ?? variable;
     },
   });
 }

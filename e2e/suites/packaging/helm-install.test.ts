@@ -63,6 +63,27 @@ describe('helm install: the operator running in-cluster', () => {
     return (await operatorPods()).map((p) => p.metadata?.name ?? '').find((n) => holder.startsWith(`${n}-`));
   }
 
+  /** helm install of the chart into the release namespace, watching the jobs namespace, with `extra` values. */
+  function installChart(...extra: string[]) {
+    return helm(
+      'install',
+      release,
+      join(repositoryRoot, 'charts', 'weir'),
+      '--namespace',
+      releaseNamespace,
+      '--set',
+      `image.repository=${imageRepository}`,
+      '--set',
+      `image.tag=${imageTag ?? 'latest'}`,
+      '--set',
+      `watchNamespaces={${jobsNamespace}}`,
+      ...extra,
+      '--wait',
+      '--timeout',
+      '180s',
+    );
+  }
+
   /** The control key as it was before the uninstall test. */
   let keyBeforeUninstall: string | undefined;
 
@@ -75,24 +96,7 @@ describe('helm install: the operator running in-cluster', () => {
     jobsNamespace = await createTestNamespace(cluster, 'weir-jobs');
     unwatchedNamespace = await createTestNamespace(cluster, 'weir-unwatched');
     jobs = new StreamJobs(cluster, jobsNamespace);
-    await helm(
-      'install',
-      release,
-      join(repositoryRoot, 'charts', 'weir'),
-      '--namespace',
-      releaseNamespace,
-      '--set',
-      `image.repository=${imageRepository}`,
-      '--set',
-      `image.tag=${imageTag ?? 'latest'}`,
-      '--set',
-      `watchNamespaces={${jobsNamespace}}`,
-      '--set',
-      'logLevel=debug',
-      '--wait',
-      '--timeout',
-      '180s',
-    );
+    await installChart('--set', 'logLevel=debug');
     installed = true;
   });
   after(async () => {
@@ -286,22 +290,7 @@ describe('helm install: the operator running in-cluster', () => {
 
   it('a reinstall keeps the control key, so running jobs stay controllable with the tokens they have', async () => {
     assert.ok(keyBeforeUninstall, 'the key was read before the uninstall');
-    await helm(
-      'install',
-      release,
-      join(repositoryRoot, 'charts', 'weir'),
-      '--namespace',
-      releaseNamespace,
-      '--set',
-      `image.repository=${imageRepository}`,
-      '--set',
-      `image.tag=${imageTag ?? 'latest'}`,
-      '--set',
-      `watchNamespaces={${jobsNamespace}}`,
-      '--wait',
-      '--timeout',
-      '180s',
-    );
+    await installChart();
     installed = true;
     const key = await cluster.core.readNamespacedSecret({
       name: `${release}-control-key`,

@@ -229,6 +229,13 @@ export class Actuator {
     this.secretsEnsured.add(uid);
   }
 
+  /** Pod `name` of job `uid` could not be created, for `why`: the next decision says so (podRejections). */
+  private reject(uid: string, name: string, why: string): void {
+    const rejections = this.rejected.get(uid) ?? new Map<string, string>();
+    rejections.set(name, why);
+    this.rejected.set(uid, rejections);
+  }
+
   private async createPod(job: StreamJob, identity: PodIdentity) {
     const body = taskManagerPod(job, identity);
     const uid = job.metadata.uid ?? '';
@@ -236,9 +243,7 @@ export class Actuator {
     const tooLarge = oversizedEnv(body);
     if (tooLarge) {
       // The kubelet would create it and exec would fail with E2BIG, naming nothing: refused here, saying why.
-      const rejections = this.rejected.get(uid) ?? new Map<string, string>();
-      rejections.set(name, tooLarge);
-      this.rejected.set(uid, rejections);
+      this.reject(uid, name, tooLarge);
       return;
     }
     try {
@@ -249,9 +254,7 @@ export class Actuator {
       if (code === 409) return; // created by an earlier pass the cache had not shown yet
       if (code === 422 || code === 400) {
         // The API server refused the pod itself: retrying the same spec cannot help, and the user must hear why.
-        const rejections = this.rejected.get(uid) ?? new Map<string, string>();
-        rejections.set(name, `the API server refused to create it: ${serverMessage(error)}`);
-        this.rejected.set(uid, rejections);
+        this.reject(uid, name, `the API server refused to create it: ${serverMessage(error)}`);
         return;
       }
       throw wrap('POD_CREATE_FAILED', error, true, name);
