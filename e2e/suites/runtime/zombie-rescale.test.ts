@@ -73,14 +73,12 @@ describe('TaskManager runtime: a zombie of the previous layout after a rescale 2
     for (const tm of [new0, new1, new2]) tm.signal('SIGTERM');
     for (const tm of [new0, new1, new2]) assert.equal(await tm.exited, 0, tm.stderr);
     assert.ok(
-      new0.lines.some(
-        (l) => l.msg === 'fenced a task of the previous layout before the new one reads offsets',
-      ),
+      new0.lines.some((l) => l.msg === 'fenced a task of an earlier layout before this one reads offsets'),
       'task 0 of the new layout fenced the old layout',
     );
     assert.ok(
       new2.lines.some(
-        (l) => l.msg === 'waiting for task 0 to fence the previous layout before reading offsets',
+        (l) => l.msg === 'waiting for task 0 to fence the earlier layout before reading offsets',
       ),
       'task 2 waited for the fence before reading offsets',
     );

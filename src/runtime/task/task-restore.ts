@@ -46,12 +46,13 @@ export async function openTask(deps: StreamTaskDeps, label: string, log: Logger)
   const id = exactlyOnce
     ? transactionalId(config.namespace, config.job, config.runId, stage.index, index)
     : undefined;
-  // Task 0 of stage 0 fences the previous layout and records the new one (layout.ts); every other task waits
-  // for that record before it initialises its id, so none reads offsets a zombie of the old layout may commit.
+  // Task 0 of stage 0 fences the earlier layouts (of this run and of the run before) and records its own
+  // (layout.ts); every other task waits for that record before it initialises its id, so none reads offsets
+  // or writes output while a zombie of an earlier layout may still commit.
   const coordinator = index === 0 && stage.index === 0;
   const layoutFenced =
     exactlyOnce && !coordinator
-      ? awaitLayout(deps.storage, config, log, {
+      ? awaitLayout(deps.storage, config, job.stages.length, log, {
           timeoutMs: Math.max(120_000, checkpoint.timeoutMs),
           now: deps.now,
         })
@@ -102,7 +103,9 @@ export async function openTask(deps: StreamTaskDeps, label: string, log: Logger)
           deps.metrics.offsetResets.inc({ task: label, policy: reset.policy });
           log.warn(
             { ...reset, code: 'KAFKA_OFFSET_RESET' },
-            'offset outside the log: moved by spec.kafka.offsetOutOfRange',
+            reset.reason === 'truncated'
+              ? 'log truncated under the position: moved back to where it diverged by spec.kafka.offsetOutOfRange'
+              : 'offset outside the log: moved by spec.kafka.offsetOutOfRange',
           );
         },
       }),
