@@ -13,6 +13,12 @@ export interface BrokerPoolOptions {
 
 const topicAuthorizationFailed = 29;
 
+/** A partition's leader (-1 while it has none) and that leader's epoch. */
+export interface PartitionLeader {
+  leader: number;
+  epoch: number;
+}
+
 /**
  * One open connection per broker, opened on first use and again after it
  * broke, and the brokers' addresses as metadata names them: the bootstrap
@@ -38,17 +44,21 @@ export class BrokerPool {
    * asked of any broker; learns the brokers' addresses on the way. A topic
    * the principal may not describe fails with KAFKA_NOT_AUTHORIZED.
    */
-  async leadersOf(topics: string[]): Promise<Map<string, number>> {
+  async leadersOf(topics: string[]): Promise<Map<string, PartitionLeader>> {
     const connection = await this.anyConnection();
     const metadata = readMetadata(
       await connection.request(apis.metadata.key, apis.metadata.version, metadataRequest(topics)),
     );
     for (const broker of metadata.brokers) this.brokers.set(broker.nodeId, broker);
-    const leaders = new Map<string, number>();
+    const leaders = new Map<string, PartitionLeader>();
     for (const topic of metadata.topics) {
       if (topic.errorCode === topicAuthorizationFailed) throw topicNotAuthorized(topic.name);
-      for (const p of topic.partitions)
-        leaders.set(`${topic.name}/${p.partition}`, p.errorCode ? -1 : p.leader);
+      for (const p of topic.partitions) {
+        leaders.set(`${topic.name}/${p.partition}`, {
+          leader: p.errorCode ? -1 : p.leader,
+          epoch: p.errorCode ? -1 : p.leaderEpoch,
+        });
+      }
     }
     return leaders;
   }
@@ -65,7 +75,7 @@ export class BrokerPool {
     if (!address) throw new Error(`broker ${broker} is not known`);
     const opening = openBroker(address.host, address.port, {
       ...this.options,
-      needs: [apis.metadata, apis.listOffsets, apis.fetch],
+      needs: [apis.metadata, apis.listOffsets, apis.fetch, apis.offsetForLeaderEpoch],
     });
     this.connections.set(broker, opening);
     opening.catch(() => {

@@ -4,17 +4,18 @@ import { WireWriter } from './wire-writer.ts';
 
 /**
  * The requests the fetch path sends, each at one version that every Kafka
- * since 2.1 and through 4.x serves (none of them flexible, so no tagged
+ * since 2.3 and through 4.x serves (none of them flexible, so no tagged
  * fields). ApiVersions at connect checks that the broker still does.
  */
 export const apis = {
   fetch: { key: 1, version: 11 },
   listOffsets: { key: 2, version: 2 },
-  metadata: { key: 3, version: 5 },
+  metadata: { key: 3, version: 7 },
   findCoordinator: { key: 10, version: 1 },
   saslHandshake: { key: 17, version: 1 },
   apiVersions: { key: 18, version: 0 },
   initProducerId: { key: 22, version: 1 },
+  offsetForLeaderEpoch: { key: 23, version: 3 },
   saslAuthenticate: { key: 36, version: 1 },
 } as const;
 
@@ -26,6 +27,7 @@ export const apiNames: Record<number, string> = {
   17: 'SaslHandshake',
   18: 'ApiVersions',
   22: 'InitProducerId',
+  23: 'OffsetForLeaderEpoch',
   36: 'SaslAuthenticate',
 };
 
@@ -75,6 +77,8 @@ export interface PartitionMetadata {
   errorCode: number;
   partition: number;
   leader: number;
+  /** The leader's epoch: each new leader of a partition has a higher one (KIP-320). */
+  leaderEpoch: number;
 }
 
 export interface TopicMetadata {
@@ -109,10 +113,11 @@ export function readMetadata(reader: WireReader): { brokers: BrokerAddress[]; to
       const partitionError = p.int16();
       const partition = p.int32();
       const leader = p.int32();
+      const leaderEpoch = p.int32();
       p.array((x) => x.int32()); // replicas
       p.array((x) => x.int32()); // in-sync replicas
       p.array((x) => x.int32()); // offline replicas
-      return { errorCode: partitionError, partition, leader };
+      return { errorCode: partitionError, partition, leader, leaderEpoch };
     });
     return { errorCode, name, partitions };
   });
@@ -157,6 +162,8 @@ export function readListOffsets(
 
 export interface FetchPartitionRequest extends PartitionRequest {
   offset: number;
+  /** The leader epoch metadata named (-1: unknown): a broker that leads another epoch refuses the fetch. */
+  currentLeaderEpoch: number;
 }
 
 export interface FetchLimits {
@@ -179,7 +186,12 @@ export function fetchRequest(partitions: readonly FetchPartitionRequest[], limit
     .int32(-1); // session epoch: no session
   writer.array([...groupByTopic(partitions)], (w, [topic, list]) => {
     w.string(topic).array(list, (pw, p) =>
-      pw.int32(p.partition).int32(-1).int64(p.offset).int64(-1).int32(limits.partitionMaxBytes),
+      pw
+        .int32(p.partition)
+        .int32(p.currentLeaderEpoch)
+        .int64(p.offset)
+        .int64(-1) // log start offset: a consumer's is not used
+        .int32(limits.partitionMaxBytes),
     );
   });
   return writer
@@ -248,6 +260,51 @@ function groupByTopic<T extends PartitionRequest>(partitions: readonly T[]): Map
     else byTopic.set(p.topic, [p]);
   }
   return byTopic;
+}
+
+export interface EpochPartitionRequest extends PartitionRequest {
+  /** The leader epoch metadata named; the broker refuses another one. */
+  currentLeaderEpoch: number;
+  /** The epoch whose end offset is asked: that of the last batch fetched. */
+  leaderEpoch: number;
+}
+
+/** Where each partition's log ends for an epoch (the first offset of the next epoch), to find a truncation. */
+export function offsetForLeaderEpochRequest(partitions: readonly EpochPartitionRequest[]): Buffer {
+  const writer = new WireWriter().int32(-1); // replica id: a consumer
+  return writer
+    .array([...groupByTopic(partitions)], (w, [topic, list]) => {
+      w.string(topic).array(list, (pw, p) =>
+        pw.int32(p.partition).int32(p.currentLeaderEpoch).int32(p.leaderEpoch),
+      );
+    })
+    .done();
+}
+
+export interface EpochEndOffset {
+  topic: string;
+  partition: number;
+  errorCode: number;
+  /** The largest epoch at or below the one asked that the leader has (-1: none). */
+  leaderEpoch: number;
+  /** Where that epoch's records end in the leader's log (-1: the epoch is unknown). */
+  endOffset: number;
+}
+
+export function readOffsetForLeaderEpoch(reader: WireReader): EpochEndOffset[] {
+  reader.int32(); // throttle time
+  return reader
+    .array((r) => {
+      const topic = r.string() ?? '';
+      return r.array((p) => {
+        const errorCode = p.int16();
+        const partition = p.int32();
+        const leaderEpoch = p.int32();
+        const endOffset = p.int64();
+        return { topic, partition, errorCode, leaderEpoch, endOffset };
+      });
+    })
+    .flat();
 }
 
 /** The coordinator of a transactional id (key type 1). */

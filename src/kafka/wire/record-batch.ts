@@ -45,6 +45,8 @@ const attributes = { codec: 0x07, logAppendTime: 0x08, transactional: 0x10, cont
  * transactions (`aborted`, sorted by first offset). A batch cut off at the
  * end of the data is left for the next fetch. Returns the offset to fetch
  * next: after the last whole batch, markers and aborted batches included.
+ * `epoch.last` becomes the partition leader epoch of the last batch it moved
+ * past, which a fetcher asks a new leader about to find a truncated log.
  *
  * The bytes are untrusted: every batch's CRC-32C is checked, and every length
  * and count is bounded by the bytes that hold it. What does not decode throws
@@ -57,6 +59,7 @@ export function decodeRecordBatches(
   fetchOffset: number,
   aborted: readonly AbortedTransaction[] | undefined,
   out: ConsumedRecord[],
+  epoch?: { last: number },
 ): number {
   const reader = new WireReader(data);
   let next = fetchOffset;
@@ -74,7 +77,7 @@ export function decodeRecordBatches(
     }
     const end = start + 12 + batchLength;
     if (end > data.length) break; // cut off: the broker sends whole batches up to its byte limit, then part of one
-    reader.int32(); // partition leader epoch
+    const leaderEpoch = reader.int32();
     const magic = reader.int8();
     if (magic !== 2) {
       throw new WireFormatError(
@@ -107,6 +110,7 @@ export function decodeRecordBatches(
     reader.offset = end;
     next = Math.max(next, lastOffset + 1);
     if (lastOffset < fetchOffset) continue;
+    if (epoch) epoch.last = leaderEpoch;
     if (aborted) {
       while (
         abortedIndex < aborted.length &&

@@ -113,12 +113,61 @@ describe('RecordFetcher against a scripted broker', () => {
     broker.append('t', 0, 'm');
     assert.deepEqual(await consumeValues(late, 1), ['12:m']);
     assert.deepEqual(
-      resets.map((r) => [r.policy, r.from, r.to, r.logStart, r.logEnd]),
+      resets.map((r) => [r.policy, r.from, r.to, r.logStart, r.logEnd, r.reason]),
       [
-        ['earliest', 2, 10, 10, 12],
-        ['latest', 2, 12, 10, 12],
+        ['earliest', 2, 10, 10, 12, 'out-of-range'],
+        ['latest', 2, 12, 10, 12, 'out-of-range'],
       ],
     );
+  });
+
+  it('sends the leader epoch: a truncated log under a new leader fails KAFKA_LOG_TRUNCATED, naming where it diverged', async () => {
+    const [broker] = (await cluster(1)) as [TestingBroker];
+    broker.append('t', 0, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h');
+    const f = fetcher(broker);
+    f.assign([{ topic: 't', partition: 0, offset: 0 }]);
+    assert.equal((await consumeValues(f, 8)).length, 8);
+    // An unclean election: the new leader's log ends epoch 0 at 5 and goes on with other records past the
+    // position, so a fetch at 8 would find records there and skip 5 to 7 silently.
+    broker.truncate('t', 0, 5, 'x5', 'x6', 'x7', 'x8', 'x9');
+    await assert.rejects(consumeValues(f, 1), (error: unknown) => {
+      assert.ok(error instanceof KafkaError);
+      assert.equal(error.code, 'KAFKA_LOG_TRUNCATED');
+      assert.equal(error.retriable, false);
+      assert.match(
+        error.message,
+        /^fetch: t\/0: the new leader's log ends epoch 0 at offset 5, below the position 8/,
+      );
+      return true;
+    });
+    assert.deepEqual(broker.fetchOffsets.get('t/0')?.includes(8), true);
+    assert.ok(broker.requests.includes(23), 'the new leader was asked where epoch 0 ends');
+  });
+
+  it('with offsetOutOfRange set, a truncated log is read on from where it diverged, told to onReset', async () => {
+    const [broker] = (await cluster(1)) as [TestingBroker];
+    broker.append('t', 0, 'a', 'b', 'c', 'd');
+    const resets: OffsetReset[] = [];
+    const f = fetcher(broker, { offsetOutOfRange: 'earliest', onReset: (r) => resets.push(r) });
+    f.assign([{ topic: 't', partition: 0, offset: 0 }]);
+    assert.equal((await consumeValues(f, 4)).length, 4);
+    broker.truncate('t', 0, 2, 'x2', 'x3', 'x4', 'x5');
+    assert.deepEqual(await consumeValues(f, 4), ['2:x2', '3:x3', '4:x4', '5:x5']);
+    assert.deepEqual(
+      resets.map((r) => [r.reason, r.from, r.to]),
+      [['truncated', 4, 2]],
+    );
+  });
+
+  it('a new leader epoch whose log still holds the position goes on without a reset', async () => {
+    const [broker] = (await cluster(1)) as [TestingBroker];
+    broker.append('t', 0, 'a', 'b', 'c');
+    const f = fetcher(broker);
+    f.assign([{ topic: 't', partition: 0, offset: 0 }]);
+    assert.equal((await consumeValues(f, 3)).length, 3);
+    // A clean leader change: the new epoch starts at the log's end.
+    broker.truncate('t', 0, 3, 'd', 'e');
+    assert.deepEqual(await consumeValues(f, 2), ['3:d', '4:e']);
   });
 
   it('reconnects after a dropped connection and re-asks from the same offset', async () => {

@@ -9,8 +9,10 @@ import {
   type FetchLimits,
   fetchRequest,
   listOffsetsRequest,
+  offsetForLeaderEpochRequest,
   readFetch,
   readListOffsets,
+  readOffsetForLeaderEpoch,
 } from './messages.ts';
 import { type ConsumedRecord, decodeRecordBatches } from './record-batch.ts';
 import { WireFormatError } from './wire-error.ts';
@@ -42,10 +44,17 @@ export interface RecordFetcherOptions {
 export interface OffsetReset {
   topic: string;
   partition: number;
+  /**
+   * out-of-range: the position was outside the log (logStart to logEnd).
+   * truncated: a new leader's log diverged below the position (an unclean
+   * leader election); the position moved back to where it diverged (logEnd),
+   * to read the records that replaced the lost ones.
+   */
+  reason: 'out-of-range' | 'truncated';
   /** The position that was outside the log. */
   from: number;
   to: number;
-  logStart: number;
+  logStart?: number;
   logEnd: number;
   policy: Exclude<OffsetOutOfRangePolicy, 'fail'>;
 }
@@ -60,6 +69,12 @@ interface Assigned {
   highWatermark: number | undefined;
   /** The broker said `position` is outside the log: the log's range is looked up before the next fetch. */
   outOfRange: boolean;
+  /** The epoch of the leader metadata named (-1: unknown), sent with each fetch. */
+  leaderEpoch: number;
+  /** The partition leader epoch of the last batch fetched (-1: none yet). */
+  fetched: { last: number };
+  /** A new leader epoch: before the next fetch, the new leader says whether its log still holds `position`. */
+  validate: boolean;
 }
 
 /** Partition errors after which the partition's leader is looked up again. */
@@ -139,6 +154,9 @@ export class RecordFetcher {
         reset: offset === -1 ? -1 : -2,
         highWatermark: undefined,
         outOfRange: false,
+        leaderEpoch: -1,
+        fetched: { last: -1 },
+        validate: false,
       };
       this.assigned.set(key, entry);
       this.homeless.add(entry);
@@ -226,10 +244,13 @@ export class RecordFetcher {
         try {
           const leaders = await this.pool.leadersOf([...new Set([...this.homeless].map((a) => a.topic))]);
           for (const entry of [...this.homeless]) {
-            const leader = leaders.get(entry.key);
-            if (leader === undefined || leader < 0 || !this.pool.knows(leader)) continue;
+            const found = leaders.get(entry.key);
+            if (!found || found.leader < 0 || !this.pool.knows(found.leader)) continue;
             this.homeless.delete(entry);
-            this.join(leader, entry);
+            // A new epoch after records were fetched: the log may have been truncated under the position (KIP-320).
+            if (found.epoch !== entry.leaderEpoch && entry.fetched.last >= 0) entry.validate = true;
+            entry.leaderEpoch = found.epoch;
+            this.join(found.leader, entry);
           }
         } catch (error) {
           if (isFatal(error)) this.fail(error);
@@ -269,13 +290,22 @@ export class RecordFetcher {
         const connection = await this.pool.connection(leader);
         const unresolved = [...partitions].filter((p) => p.position === undefined);
         if (unresolved.length) await this.resolvePositions(connection, unresolved, partitions);
+        const moved = [...partitions].filter((p) => p.validate && p.position !== undefined);
+        if (moved.length) await this.validateEpochs(connection, moved, partitions);
         const outside = [...partitions].filter((p) => p.outOfRange);
         if (outside.length) await this.outOfRange(connection, outside, partitions);
         if (this.failure) return;
-        const fetching = [...partitions].filter((p) => p.position !== undefined && !p.outOfRange);
+        const fetching = [...partitions].filter(
+          (p) => p.position !== undefined && !p.outOfRange && !p.validate,
+        );
         if (!fetching.length) continue;
         const request = fetchRequest(
-          fetching.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.position as number })),
+          fetching.map((p) => ({
+            topic: p.topic,
+            partition: p.partition,
+            offset: p.position as number,
+            currentLeaderEpoch: p.leaderEpoch,
+          })),
           this.limits,
         );
         const reader = await connection.request(
@@ -324,6 +354,7 @@ export class RecordFetcher {
         entry.position,
         this.limits.readCommitted ? (answer.aborted ?? []) : undefined,
         records,
+        entry.fetched,
       );
     }
     return records;
@@ -427,10 +458,82 @@ export class RecordFetcher {
       this.options.onReset?.({
         topic: entry.topic,
         partition: entry.partition,
+        reason: 'out-of-range',
         from: position,
         to,
         logStart,
         logEnd,
+        policy,
+      });
+    }
+  }
+
+  /**
+   * Partitions whose leader changed after records were fetched: the new
+   * leader says where the epoch of the last batch fetched ends in its log.
+   * Below the position, the log was truncated (an unclean leader election
+   * replaced records the task has read): the fetcher fails with
+   * KAFKA_LOG_TRUNCATED, or with an out-of-range policy moves back to where
+   * the logs diverged, said in a warning and to onReset, as the Java consumer
+   * does. An epoch the leader no longer knows is checked as out of range.
+   */
+  private async validateEpochs(
+    connection: BrokerConnection,
+    entries: Assigned[],
+    partitions: Set<Assigned>,
+  ): Promise<void> {
+    const request = offsetForLeaderEpochRequest(
+      entries.map((p) => ({
+        topic: p.topic,
+        partition: p.partition,
+        currentLeaderEpoch: p.leaderEpoch,
+        leaderEpoch: p.fetched.last,
+      })),
+    );
+    const answers = readOffsetForLeaderEpoch(
+      await connection.request(apis.offsetForLeaderEpoch.key, apis.offsetForLeaderEpoch.version, request),
+    );
+    const policy = this.options.offsetOutOfRange ?? 'fail';
+    for (const answer of answers) {
+      const entry = this.assigned.get(`${answer.topic}/${answer.partition}`);
+      const position = entry?.position;
+      if (!entry || !partitions.has(entry) || !entry.validate || position === undefined) continue;
+      if (answer.errorCode !== 0) {
+        this.partitionError(entry, answer.errorCode, partitions);
+        continue;
+      }
+      entry.validate = false;
+      if (answer.endOffset < 0) {
+        entry.outOfRange = true;
+        continue;
+      }
+      if (answer.endOffset >= position) continue;
+      const what = `${entry.key}: the new leader's log ends epoch ${entry.fetched.last} at offset ${answer.endOffset}, below the position ${position}: the log was truncated (an unclean leader election) and records from ${answer.endOffset} on were read from a log that is gone`;
+      if (policy === 'fail') {
+        this.fail(
+          new KafkaError(
+            'fetch',
+            `${what}; they may differ from what the log holds now, so nothing more is read unless spec.kafka.offsetOutOfRange is set to earliest or latest (which read on from ${answer.endOffset})`,
+            {
+              kafkaCode: -1,
+              retriable: false,
+              fatal: true,
+              abortable: false,
+              code: 'KAFKA_LOG_TRUNCATED',
+            },
+          ),
+        );
+        return;
+      }
+      this.options.warn?.(`${what}; reading on from ${answer.endOffset} (spec.kafka.offsetOutOfRange)`);
+      entry.position = answer.endOffset;
+      this.options.onReset?.({
+        topic: entry.topic,
+        partition: entry.partition,
+        reason: 'truncated',
+        from: position,
+        to: answer.endOffset,
+        logEnd: answer.endOffset,
         policy,
       });
     }

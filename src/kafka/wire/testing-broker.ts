@@ -6,8 +6,9 @@ import { WireWriter } from './wire-writer.ts';
 /**
  * For unit tests only: a scripted stand-in for a Kafka broker on 127.0.0.1
  * that answers the requests the record fetcher sends (ApiVersions, Metadata,
- * ListOffsets, Fetch) from a per-partition log the test fills, with errors
- * the test injects. Not a broker: no replication, no transactions.
+ * ListOffsets, Fetch, OffsetForLeaderEpoch) from a per-partition log the test
+ * fills, with errors the test injects and leader epochs it moves (truncate()).
+ * Not a broker: no replication, no transactions.
  */
 export class TestingBroker {
   readonly nodeId: number;
@@ -20,6 +21,8 @@ export class TestingBroker {
   leaders = new Map<string, number>();
   /** Records per partition, by offset from `logStart`. */
   logs = new Map<string, { logStart: number; values: string[] }>();
+  /** Each partition's leader epochs, oldest first, with the offset each starts at; epoch 0 from 0 unless set. */
+  epochs = new Map<string, { epoch: number; startOffset: number }[]>();
   /** Errors to answer the next Fetch for a partition with, in turn. */
   fetchErrors = new Map<string, number[]>();
   /** Topics every request about answers TOPIC_AUTHORIZATION_FAILED. */
@@ -41,6 +44,7 @@ export class TestingBroker {
     [17, 0, 1],
     [18, 0, 4],
     [22, 0, 5],
+    [23, 0, 4],
     [36, 0, 2],
   ];
 
@@ -70,6 +74,35 @@ export class TestingBroker {
     const log = this.logs.get(key) ?? { logStart: 0, values: [] };
     log.values.push(...values);
     this.logs.set(key, log);
+  }
+
+  /**
+   * An unclean leader election: the log loses its records from `offset` on,
+   * a new leader epoch starts there, and `values` follow in it.
+   */
+  truncate(topic: string, partition: number, offset: number, ...values: string[]): void {
+    const key = `${topic}/${partition}`;
+    const log = this.logs.get(key) ?? { logStart: 0, values: [] };
+    log.values.splice(offset - log.logStart);
+    log.values.push(...values);
+    this.logs.set(key, log);
+    const history = this.epochHistory(key);
+    history.push({ epoch: (history.at(-1)?.epoch ?? 0) + 1, startOffset: offset });
+    this.epochs.set(key, history);
+  }
+
+  private epochHistory(key: string): { epoch: number; startOffset: number }[] {
+    return this.epochs.get(key) ?? [{ epoch: 0, startOffset: 0 }];
+  }
+
+  private leaderEpoch(key: string): number {
+    return this.epochHistory(key).at(-1)?.epoch ?? 0;
+  }
+
+  private epochAt(key: string, offset: number): number {
+    let epoch = 0;
+    for (const e of this.epochHistory(key)) if (e.startOffset <= offset) epoch = e.epoch;
+    return epoch;
   }
 
   private serve(socket: Socket): void {
@@ -107,6 +140,8 @@ export class TestingBroker {
         .int16(error)
         .int64(error ? -1 : 4242)
         .int16(error ? -1 : 7);
+    } else if (apiKey === 23) {
+      this.offsetForLeaderEpoch(request, body);
     } else if (apiKey === 1) {
       if (this.dropNextFetch) {
         this.dropNextFetch = false;
@@ -139,7 +174,8 @@ export class TestingBroker {
         const leader = this.leaders.get(key) ?? this.nodeId;
         pw.int16(0)
           .int32(Number(key.slice(topic.length + 1)))
-          .int32(leader);
+          .int32(leader)
+          .int32(this.leaderEpoch(key));
         pw.array([leader], (x, id) => x.int32(id))
           .array([leader], (x, id) => x.int32(id))
           .array([], () => undefined);
@@ -174,11 +210,11 @@ export class TestingBroker {
         topic,
         partitions: r.array((p) => {
           const partition = p.int32();
-          p.int32();
+          const currentLeaderEpoch = p.int32();
           const offset = p.int64();
           p.int64();
           p.int32();
-          return { partition, offset };
+          return { partition, offset, currentLeaderEpoch };
         }),
       };
     });
@@ -192,6 +228,10 @@ export class TestingBroker {
         const end = log ? log.logStart + log.values.length : 0;
         let error = injected ?? (this.deniedTopics.has(t.topic) ? 29 : 0);
         if (!error && (this.leaders.get(key) ?? this.nodeId) !== this.nodeId) error = 6;
+        const epoch = this.leaderEpoch(key);
+        if (!error && p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== epoch) {
+          error = p.currentLeaderEpoch < epoch ? 74 : 75; // FENCED_ or UNKNOWN_LEADER_EPOCH
+        }
         if (!error && log && (p.offset < log.logStart || p.offset > end)) error = 1;
         pw.int32(p.partition)
           .int16(error)
@@ -199,19 +239,66 @@ export class TestingBroker {
           .int64(end)
           .int64(log?.logStart ?? 0);
         pw.int32(-1).int32(-1); // no aborted transactions; no preferred replica
-        const values =
-          !error && log ? log.values.slice(p.offset - log.logStart, p.offset - log.logStart + 3) : [];
-        pw.bytes(values.length ? testingRecordBatch(p.offset, values) : null);
+        // Up to three records, all of one epoch (a batch has one leader epoch).
+        const epochEnd =
+          this.epochHistory(key).find((e) => e.startOffset > p.offset)?.startOffset ??
+          Number.MAX_SAFE_INTEGER;
+        const last = Math.min(p.offset + 3, epochEnd);
+        const values = !error && log ? log.values.slice(p.offset - log.logStart, last - log.logStart) : [];
+        const batch = values.length
+          ? testingRecordBatch(p.offset, values, { leaderEpoch: this.epochAt(key, p.offset) })
+          : null;
+        pw.bytes(batch);
+      });
+    });
+  }
+
+  /** Where each asked epoch ends in this log: the start of the next epoch, or the log's end for the latest. */
+  private offsetForLeaderEpoch(request: WireReader, out: WireWriter): void {
+    request.int32(); // replica id
+    const asked = request.array((r) => {
+      const topic = r.string() ?? '';
+      return {
+        topic,
+        partitions: r.array((p) => ({ partition: p.int32(), current: p.int32(), epoch: p.int32() })),
+      };
+    });
+    out.int32(0).array(asked, (w, t) => {
+      w.string(t.topic).array(t.partitions, (pw, p) => {
+        const key = `${t.topic}/${p.partition}`;
+        const log = this.logs.get(key);
+        const history = this.epochHistory(key);
+        const current = this.leaderEpoch(key);
+        const error = !log
+          ? 3
+          : p.current >= 0 && p.current !== current
+            ? p.current < current
+              ? 74
+              : 75
+            : 0;
+        const known = history.filter((e) => e.epoch <= p.epoch);
+        const found = known.at(-1);
+        const next = history.find((e) => e.epoch > p.epoch);
+        const end = log ? log.logStart + log.values.length : -1;
+        pw.int16(error)
+          .int32(p.partition)
+          .int32(found && !error ? found.epoch : -1)
+          .int64(found && !error ? (next?.startOffset ?? end) : -1);
       });
     });
   }
 }
 
-/** A record batch (magic 2, no compression, CRC left zero: the fetcher does not read it) of values from `baseOffset`. */
+/** A record batch (magic 2, no compression, with its CRC-32C) of values from `baseOffset`. */
 export function testingRecordBatch(
   baseOffset: number,
   values: (string | null)[],
-  options: { producerId?: number; transactional?: boolean; control?: 'abort' | 'commit' } = {},
+  options: {
+    producerId?: number;
+    transactional?: boolean;
+    control?: 'abort' | 'commit';
+    leaderEpoch?: number;
+  } = {},
 ): Buffer {
   const varint = (n: number) => {
     let zz = (n << 1) ^ (n >> 31);
@@ -242,6 +329,7 @@ export function testingRecordBatch(
   });
   const header = Buffer.alloc(61);
   header.writeBigInt64BE(BigInt(baseOffset), 0);
+  header.writeInt32BE(options.leaderEpoch ?? 0, 12);
   header.writeInt8(2, 16);
   header.writeInt16BE((options.transactional ? 0x10 : 0) | (options.control ? 0x20 : 0), 21);
   header.writeInt32BE(values.length - 1, 23);

@@ -9,7 +9,7 @@ import { crc32c } from '@node-rs/crc32';
 import { CodedError } from '../../errors.ts';
 import { BrokerConnection } from './broker-connection.ts';
 import { decompress } from './compression.ts';
-import { readFetch } from './messages.ts';
+import { readFetch, readMetadata, readOffsetForLeaderEpoch } from './messages.ts';
 import { type ConsumedRecord, decodeRecordBatches } from './record-batch.ts';
 import { testingRecordBatch } from './testing-broker.ts';
 import { WireReader } from './wire-reader.ts';
@@ -169,6 +169,43 @@ describe(`wire decoding fuzz (seed ${seed}, ${iterations} inputs per target; rep
       expectValueOrCodedError('readFetch', input, (data) => {
         for (const p of readFetch(new WireReader(data)).partitions) if (p.records) decodeBatches(p.records);
       });
+    }
+  });
+
+  it('Metadata and OffsetForLeaderEpoch responses: every mutated response reads or fails coded', () => {
+    const metadata = new WireWriter()
+      .int32(0)
+      .array([1, 2], (w, id) => w.int32(id).string('127.0.0.1').int32(9092).string(null))
+      .string('cluster')
+      .int32(1)
+      .array(['t'], (w, topic) =>
+        w
+          .int16(0)
+          .string(topic)
+          .int8(0)
+          .array([0, 1], (pw, partition) =>
+            pw
+              .int16(0)
+              .int32(partition)
+              .int32(1)
+              .int32(3)
+              .array([1, 2], (x, id) => x.int32(id))
+              .array([1], (x, id) => x.int32(id))
+              .array([], () => undefined),
+          ),
+      )
+      .done();
+    const epochs = new WireWriter()
+      .int32(0)
+      .array(['t'], (w, topic) =>
+        w.string(topic).array([0, 1], (pw, partition) => pw.int16(0).int32(partition).int32(2).int64(40)),
+      )
+      .done();
+    for (let i = 0; i < iterations; i++) {
+      expectValueOrCodedError('readMetadata', mutate(metadata), (data) => readMetadata(new WireReader(data)));
+      expectValueOrCodedError('readOffsetForLeaderEpoch', mutate(epochs), (data) =>
+        readOffsetForLeaderEpoch(new WireReader(data)),
+      );
     }
   });
 
