@@ -142,6 +142,7 @@ export const namespacedProbes: { resource: string; subresource?: string }[] = [
   { resource: 'roles.rbac.authorization.k8s.io' },
   { resource: 'rolebindings.rbac.authorization.k8s.io' },
   { resource: 'leases.coordination.k8s.io' },
+  { resource: 'networkpolicies.networking.k8s.io' },
 ];
 
 export const clusterProbes: { resource: string }[] = [

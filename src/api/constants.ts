@@ -16,6 +16,11 @@ export const taskManagerComponent = 'taskmanager';
 
 export const ports = { control: 8081, metrics: 9249 } as const;
 
+/** The per-job NetworkPolicy that lets only the operator reach the TaskManagers' control port: <job>-weir-taskmanagers. */
+export function taskManagerPolicyName(job: string): string {
+  return `${job}-weir-taskmanagers`;
+}
+
 /** The per-job Secret holding the control-channel token: <job>-weir-token, key "token". */
 export const tokenSecretKey = 'token';
 export function tokenSecretName(job: string): string {

@@ -10,6 +10,7 @@ describe('operator loadConfig', () => {
     assert.equal(config.controlKeySecret, 'weir-operator-control-key');
     assert.equal(config.statusPollIntervalMs, 30_000);
     assert.deepEqual(config.lease, { durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 });
+    assert.deepEqual(config.networkPolicy, { enabled: false, operatorPodLabels: {} });
   });
 
   it('takes the chart’s settings', () => {
@@ -21,6 +22,12 @@ describe('operator loadConfig', () => {
       WEIR_LEASE_DURATION: '4s',
       WEIR_LEASE_RENEW_DEADLINE: '3s',
       WEIR_LEASE_RETRY_PERIOD: '500ms',
+      WEIR_NETWORK_POLICY: 'true',
+      WEIR_OPERATOR_POD_LABELS: 'app.kubernetes.io/name=weir, app.kubernetes.io/component=operator',
+    });
+    assert.deepEqual(config.networkPolicy, {
+      enabled: true,
+      operatorPodLabels: { 'app.kubernetes.io/name': 'weir', 'app.kubernetes.io/component': 'operator' },
     });
     assert.deepEqual(config.lease, { durationMs: 4_000, renewDeadlineMs: 3_000, retryPeriodMs: 500 });
     assert.deepEqual(config.watchNamespaces, ['team-a', 'team-b']);
@@ -46,6 +53,12 @@ describe('operator loadConfig', () => {
       /^WEIR_LEASE_RETRY_PERIOD \(2s\) must be at least 100ms and, times 1.2, shorter than WEIR_LEASE_RENEW_DEADLINE \(2s\)$/,
     ],
     [{ WEIR_LEASE_RETRY_PERIOD: 'soon' }, /^WEIR_LEASE_RETRY_PERIOD: "soon" is not a duration/],
+    [{ WEIR_NETWORK_POLICY: 'yes' }, /^WEIR_NETWORK_POLICY must be true or false, got "yes"$/],
+    [{ WEIR_NETWORK_POLICY: 'true' }, /^WEIR_NETWORK_POLICY=true needs WEIR_OPERATOR_POD_LABELS/],
+    [
+      { WEIR_OPERATOR_POD_LABELS: 'app=weir,bad label=x' },
+      /^WEIR_OPERATOR_POD_LABELS must be key=value pairs separated by commas; "bad label=x" is not one$/,
+    ],
   ];
   for (const [env, message] of invalid) {
     it(`refuses ${JSON.stringify(env)}, naming the variable`, () => {

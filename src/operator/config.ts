@@ -19,6 +19,11 @@ export interface OperatorConfig {
   /** Leader election: how long a lease holds, how long the leader tries to renew, how often replicas try. */
   lease: LeaseTimings;
   logLevel: string;
+  /**
+   * Whether each job gets a NetworkPolicy letting only the operator's pods
+   * (these labels, in leaseNamespace) reach its TaskManagers' control port.
+   */
+  networkPolicy: { enabled: boolean; operatorPodLabels: Record<string, string> };
 }
 
 export interface LeaseTimings {
@@ -81,6 +86,38 @@ function leaseTimings(env: NodeJS.ProcessEnv): LeaseTimings {
   return { durationMs: duration.ms, renewDeadlineMs: renew.ms, retryPeriodMs: retry.ms };
 }
 
+const labelKey =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const labelValue = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+/**
+ * WEIR_NETWORK_POLICY (true or false; the chart sets true unless
+ * networkPolicy.enabled is false) and WEIR_OPERATOR_POD_LABELS, the
+ * operator pods' labels as `key=value,...`, which the policy admits.
+ */
+function networkPolicy(env: NodeJS.ProcessEnv): OperatorConfig['networkPolicy'] {
+  const raw = env.WEIR_NETWORK_POLICY || 'false';
+  if (raw !== 'true' && raw !== 'false') {
+    throw new ConfigError(`WEIR_NETWORK_POLICY must be true or false, got "${raw}"`);
+  }
+  const operatorPodLabels: Record<string, string> = {};
+  for (const pair of (env.WEIR_OPERATOR_POD_LABELS ?? '').split(',').filter((p) => p.trim())) {
+    const [key = '', value = '', ...rest] = pair.trim().split('=');
+    if (rest.length || !labelKey.test(key) || !labelValue.test(value)) {
+      throw new ConfigError(
+        `WEIR_OPERATOR_POD_LABELS must be key=value pairs separated by commas; "${pair}" is not one`,
+      );
+    }
+    operatorPodLabels[key] = value;
+  }
+  if (raw === 'true' && Object.keys(operatorPodLabels).length === 0) {
+    throw new ConfigError(
+      "WEIR_NETWORK_POLICY=true needs WEIR_OPERATOR_POD_LABELS (the operator pods' labels, key=value,...): without them the policy would admit every pod of the operator's namespace or none",
+    );
+  }
+  return { enabled: raw === 'true', operatorPodLabels };
+}
+
 /** Operator settings, from WEIR_OPERATOR_* environment variables (the Helm chart sets them). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
   const namespaces = (env.WEIR_WATCH_NAMESPACES ?? '')
@@ -101,5 +138,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig
     statusPollIntervalMs: pollInterval(env),
     lease: leaseTimings(env),
     logLevel: env.WEIR_LOG_LEVEL || 'info',
+    networkPolicy: networkPolicy(env),
   };
 }

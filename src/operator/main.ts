@@ -88,7 +88,10 @@ const metrics = createMetrics({
     })),
 });
 // A finished background savepoint request requeues its job, whose next pass records the outcome.
-const actuator = new Actuator(kubeConfig, controlKey, (job) => queue.add(objectKey(job)));
+const actuator = new Actuator(kubeConfig, controlKey, (job) => queue.add(objectKey(job)), {
+  enabled: config.networkPolicy.enabled,
+  operator: { namespace: config.leaseNamespace, podLabels: config.networkPolicy.operatorPodLabels },
+});
 const events = new EventRecorder(kubeConfig, 'weir-operator', log);
 const taskManagers = new TaskManagerPoller({
   key: controlKey,

@@ -50,6 +50,12 @@ export const watchedNamespacePermissions: readonly Permission[] = [
   },
   { apiGroup: '', resource: 'secrets', verbs: ['create'], why: 'the per-job control token (create-only)' },
   { apiGroup: '', resource: 'events', verbs: ['create'], why: 'the event recorder' },
+  {
+    apiGroup: 'networking.k8s.io',
+    resource: 'networkpolicies',
+    verbs: ['create', 'update', 'delete'],
+    why: 'the per-job NetworkPolicy guarding the control port (replaced when it exists, deleted when turned off)',
+  },
 ];
 
 /** Cluster-scoped reads, needed in every mode. */

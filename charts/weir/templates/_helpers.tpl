@@ -23,6 +23,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: operator
 {{- end }}
 
+{{/* The selector labels as key=value,... (WEIR_OPERATOR_POD_LABELS: the pods a job's NetworkPolicy admits). */}}
+{{- define "weir.selectorLabelPairs" -}}
+{{- printf "app.kubernetes.io/name=%s,app.kubernetes.io/instance=%s,app.kubernetes.io/component=operator" (include "weir.name" .) .Release.Name -}}
+{{- end }}
+
 {{- define "weir.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{ include "weir.selectorLabels" . }}
@@ -71,4 +76,7 @@ src/operator/permissions.ts; a test keeps the two equal.
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
+- apiGroups: ["networking.k8s.io"]
+  resources: ["networkpolicies"]
+  verbs: ["create", "update", "delete"]
 {{- end }}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CoordinationV1Api, type V1Pod } from '@kubernetes/client-node';
+import { CoordinationV1Api, NetworkingV1Api, type V1Pod } from '@kubernetes/client-node';
 import {
   clusterPermissions,
   controlKeySecretName,
@@ -64,6 +64,8 @@ describe('helm install: the operator running in-cluster', () => {
   }
 
   /** helm install of the chart into the release namespace, watching the jobs namespace, with `extra` values. */
+  const networking = () => cluster.kubeConfig.makeApiClient(NetworkingV1Api);
+
   function installChart(...extra: string[]) {
     return helm(
       'install',
@@ -141,6 +143,43 @@ describe('helm install: the operator running in-cluster', () => {
     );
     // The token Secret was created by an operator that cannot read Secrets.
     await cluster.core.readNamespacedSecret({ name: 'in-cluster-weir-token', namespace: jobsNamespace });
+    // networkPolicy.enabled (the default): only this release's operator pods may reach the control port.
+    const policy = await networking().readNamespacedNetworkPolicy({
+      name: 'in-cluster-weir-taskmanagers',
+      namespace: jobsNamespace,
+    });
+    // The client's model classes, as plain data.
+    const plain = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+    const [control, metrics] = plain(policy.spec?.ingress ?? []);
+    assert.deepEqual(plain(policy.spec?.podSelector?.matchLabels), {
+      'weir.dev/job': 'in-cluster',
+      'app.kubernetes.io/component': 'taskmanager',
+    });
+    assert.deepEqual(control?._from, [
+      {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': releaseNamespace } },
+        podSelector: {
+          matchLabels: {
+            'app.kubernetes.io/name': 'weir',
+            'app.kubernetes.io/instance': release,
+            'app.kubernetes.io/component': 'operator',
+          },
+        },
+      },
+    ]);
+    assert.deepEqual(control?.ports, [{ port: 8081, protocol: 'TCP' }]);
+    assert.deepEqual(metrics?.ports, [{ port: 9249, protocol: 'TCP' }]);
+    // Every operator pod matches the policy's peer: the operator can still reach its TaskManagers.
+    const peerLabels: Record<string, string> = control?._from?.[0]?.podSelector?.matchLabels ?? {};
+    for (const pod of await operatorPods()) {
+      for (const [key, value] of Object.entries(peerLabels)) {
+        assert.equal(
+          pod.metadata?.labels?.[key],
+          value,
+          `operator pod ${pod.metadata?.name} has ${key}=${value}`,
+        );
+      }
+    }
     assert.equal(
       (await unwatched.get('ignored')).status,
       undefined,
@@ -220,6 +259,8 @@ describe('helm install: the operator running in-cluster', () => {
       '--reuse-values',
       '--set',
       'statusPollInterval=5s',
+      '--set',
+      'networkPolicy.enabled=false',
       '--wait',
       '--timeout',
       '180s',
@@ -237,6 +278,10 @@ describe('helm install: the operator running in-cluster', () => {
       );
     });
     await waitFor('a leader among the upgraded pods', 60_000, leaderPod);
+    await waitFor('the job’s NetworkPolicy deleted once networkPolicy.enabled is false', 60_000, async () => {
+      const policies = await networking().listNamespacedNetworkPolicy({ namespace: jobsNamespace });
+      return !policies.items.some((p) => p.metadata?.name === 'in-cluster-weir-taskmanagers');
+    });
     await jobs.patchSpec('in-cluster', { parallelism: 1 });
     await jobs.waitFor(
       'in-cluster',

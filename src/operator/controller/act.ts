@@ -1,5 +1,5 @@
-import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { taskManagerPodName, tokenSecretName } from '../../api/constants.ts';
+import { CoreV1Api, type KubeConfig, NetworkingV1Api, type V1Pod } from '@kubernetes/client-node';
+import { taskManagerPodName, taskManagerPolicyName, tokenSecretName } from '../../api/constants.ts';
 import { parseDuration } from '../../api/duration.ts';
 import type { StreamJob, StreamJobSpec } from '../../api/streamjob.ts';
 import { taskManagerEnv } from '../../api/taskmanager-env.ts';
@@ -13,6 +13,7 @@ import type { Action } from '../decide/decide.ts';
 import type { SavepointOutcome, TriggerSavepoint } from '../decide/savepoint.ts';
 import type { DisposalOutcome, DisposeSavepoints } from '../decide/savepoint-history.ts';
 import type { StopWithSavepoint } from '../decide/upgrade.ts';
+import { type OperatorPeer, taskManagerNetworkPolicy } from '../deploy/network-policy.ts';
 import { type PodIdentity, taskManagerPod, tokenSecret } from '../deploy/taskmanager-pod.ts';
 import { httpStatus, OperatorError } from '../errors.ts';
 
@@ -20,8 +21,18 @@ import { httpStatus, OperatorError } from '../errors.ts';
 const disposalTimeoutMs = 60_000;
 
 /** Carries out decided actions. Each is idempotent: an existing pod or a missing one is not an error. */
+/** Whether jobs get a NetworkPolicy, and the operator pods it admits to the control port. */
+export interface NetworkPolicySettings {
+  enabled: boolean;
+  operator: OperatorPeer;
+}
+
 export class Actuator {
   private readonly core: CoreV1Api;
+  private readonly networking: NetworkingV1Api;
+  private readonly networkPolicy: NetworkPolicySettings;
+  /** Jobs (by uid) whose NetworkPolicy is known to be as configured (in place, or absent when turned off). */
+  private readonly policiesEnsured = new Set<string>();
   /** Jobs (by uid) whose token Secret is known to exist, so it is not read on every pass. */
   private readonly secretsEnsured = new Set<string>();
   /**
@@ -38,8 +49,15 @@ export class Actuator {
   /** Per job (by uid): a request to delete dropped savepoints, and its outcome until a pass takes it. */
   private readonly disposals = new Map<string, { outcome?: DisposalOutcome }>();
 
-  constructor(kubeConfig: KubeConfig, controlKey: Buffer, onSavepointOutcome: (job: StreamJob) => void) {
+  constructor(
+    kubeConfig: KubeConfig,
+    controlKey: Buffer,
+    onSavepointOutcome: (job: StreamJob) => void,
+    networkPolicy: NetworkPolicySettings,
+  ) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.networking = kubeConfig.makeApiClient(NetworkingV1Api);
+    this.networkPolicy = networkPolicy;
     this.controlKey = controlKey;
     this.onSavepointOutcome = onSavepointOutcome;
   }
@@ -113,6 +131,9 @@ export class Actuator {
         return;
       case 'ensureTokenSecret':
         await this.ensureTokenSecret(job);
+        return;
+      case 'ensureNetworkPolicy':
+        await this.ensureNetworkPolicy(job);
         return;
       case 'createPod':
         await this.createPod(deployed, {
@@ -202,6 +223,7 @@ export class Actuator {
 
   forget(uid: string): void {
     this.secretsEnsured.delete(uid);
+    this.policiesEnsured.delete(uid);
     this.rejected.delete(uid);
     this.savepoints.delete(uid);
     this.disposals.delete(uid);
@@ -227,6 +249,39 @@ export class Actuator {
       }
     }
     this.secretsEnsured.add(uid);
+  }
+
+  /**
+   * The job's NetworkPolicy as configured: created, or replaced when one of
+   * that name exists (another operator release's labels), or deleted when the
+   * policy is turned off. Once per job and operator process.
+   */
+  private async ensureNetworkPolicy(job: StreamJob): Promise<void> {
+    const uid = job.metadata.uid ?? '';
+    if (this.policiesEnsured.has(uid)) return;
+    const namespace = job.metadata.namespace ?? '';
+    const name = taskManagerPolicyName(job.metadata.name ?? '');
+    if (!this.networkPolicy.enabled) {
+      try {
+        await this.networking.deleteNamespacedNetworkPolicy({ name, namespace });
+      } catch (error) {
+        if (httpStatus(error) !== 404) throw wrap('NETWORK_POLICY_DELETE_FAILED', error, true, name);
+      }
+      this.policiesEnsured.add(uid);
+      return;
+    }
+    const body = taskManagerNetworkPolicy(job, this.networkPolicy.operator);
+    try {
+      await this.networking.createNamespacedNetworkPolicy({ namespace, body });
+    } catch (error) {
+      if (httpStatus(error) !== 409) throw wrap('NETWORK_POLICY_CREATE_FAILED', error, true, name);
+      try {
+        await this.networking.replaceNamespacedNetworkPolicy({ name, namespace, body });
+      } catch (replaceError) {
+        throw wrap('NETWORK_POLICY_CREATE_FAILED', replaceError, true, name);
+      }
+    }
+    this.policiesEnsured.add(uid);
   }
 
   /** Pod `name` of job `uid` could not be created, for `why`: the next decision says so (podRejections). */

@@ -129,7 +129,9 @@ export class StreamJobController {
     for (const action of decision.actions) {
       if (action.kind === 'deletePod') this.released.add(action.uid, nowMs);
     }
-    const mutations = decision.actions.filter((a) => a.kind !== 'ensureTokenSecret');
+    const mutations = decision.actions.filter(
+      (a) => a.kind !== 'ensureTokenSecret' && a.kind !== 'ensureNetworkPolicy',
+    );
     if (mutations.length) jobLog.debug({ actions: mutations }, 'acting');
     actuator.settleSavepoint(job.metadata.uid ?? '', awaitedSavepointId(decision.status));
     // The transition is recorded: its Events and the actions it asked for go at once.

@@ -88,13 +88,17 @@ describe('decide', () => {
     assert.deepEqual(d.status.tasks, { ready: 0, total: 5, pods: 3 });
     assert.equal(condition(d, 'Ready')?.status, 'False');
     assert.equal(condition(d, 'Progressing')?.status, 'True');
-    assert.equal(d.actions[0]?.kind, 'ensureTokenSecret', 'the Secret comes before the pods that mount it');
+    assert.deepEqual(
+      d.actions.slice(0, 2).map((a) => a.kind),
+      ['ensureNetworkPolicy', 'ensureTokenSecret'],
+      'the policy and the Secret come before the pods that mount it',
+    );
     assert.deepEqual(reasons(d), ['Deploying']);
   });
 
-  it('ensures the token Secret only where it makes pods: a running job with all its pods asks nothing', () => {
+  it('ensures the token Secret only where it makes pods: a running job with all its pods asks only for its NetworkPolicy (sent once per operator process)', () => {
     const { job: running, pods } = runningJob();
-    assert.deepEqual(decide(running, seen(pods), at(2), options).actions, []);
+    assert.deepEqual(decide(running, seen(pods), at(2), options).actions, [{ kind: 'ensureNetworkPolicy' }]);
   });
 
   it('is Running with all tasks ready, and every condition carries the generation', () => {

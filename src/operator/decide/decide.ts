@@ -28,6 +28,7 @@ export type Action =
   | CreatePod
   | DeletePod
   | { kind: 'ensureTokenSecret' }
+  | { kind: 'ensureNetworkPolicy' }
   | TriggerSavepoint
   | StopWithSavepoint
   | DisposeSavepoints;
@@ -238,6 +239,9 @@ function failuresAndPods(pass: Pass, upgrade: UpgradeDecision, deployedSpec: Str
       if (status.restarts) delete status.restarts.nextRestartAt;
     } else {
       const creates = createPods(pass, plan, wanted, hash);
+      // The NetworkPolicy guards running pods too (jobs deployed before it was turned on): the actuator
+      // sends it once per job and operator process, and never again while it knows it is in place.
+      pass.actions.push({ kind: 'ensureNetworkPolicy' });
       // The pods mount the job's token Secret: it is ensured only when pods are made, so a restarted
       // operator passing over thousands of running jobs sends no create per job.
       if (creates.length) pass.actions.push({ kind: 'ensureTokenSecret' }, ...creates);
