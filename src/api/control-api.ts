@@ -59,7 +59,28 @@ export interface TaskStatusDocument {
    */
   sinceCommitMs: number | null;
   consecutiveCheckpointFailures: number;
+  /** The task's latest offset resets since it started (at most maxReportedOffsetResets); absent when none. */
+  offsetResets?: OffsetResetDocument[];
 }
+
+/**
+ * A position a task's fetcher moved by spec.kafka.offsetOutOfRange: outside
+ * the partition's log (out-of-range), or back to where a truncated log
+ * diverged (truncated).
+ */
+export interface OffsetResetDocument {
+  topic: string;
+  partition: number;
+  from: number;
+  to: number;
+  policy: 'earliest' | 'latest';
+  reason: 'out-of-range' | 'truncated';
+  /** When it happened (ISO 8601, the TaskManager's clock). */
+  at: string;
+}
+
+/** A task reports at most this many resets, its latest. */
+export const maxReportedOffsetResets = 8;
 
 /** GET /healthz when the TaskManager is not live (503): the tasks that stopped making progress. */
 export interface NoProgressDocument {
@@ -93,6 +114,12 @@ export interface TaskCheckpointReport {
   /** Records waiting in the task's partitions; null when a partition's lag is not known. */
   lag: number | null;
   consecutiveFailures: number;
+  /** The task's latest offset resets; absent when none. */
+  offsetResets?: OffsetResetReport[];
+}
+
+export interface OffsetResetReport extends Omit<OffsetResetDocument, 'at'> {
+  at: Date;
 }
 
 export interface TaskManagerReport {
@@ -129,6 +156,37 @@ function lagOf(partitions: unknown, invalid: (why: string) => Error): number | n
   return totalLag(lags);
 }
 
+function parseOffsetResets(value: unknown, invalid: (why: string) => Error): OffsetResetReport[] {
+  if (!Array.isArray(value)) throw invalid('not an array');
+  if (value.length > maxReportedOffsetResets) throw invalid(`more than ${maxReportedOffsetResets} entries`);
+  return (value as unknown[]).map((raw, j) => {
+    const r = isRecord(raw) ? raw : {};
+    const at = typeof r.at === 'string' ? new Date(r.at) : undefined;
+    const valid =
+      typeof r.topic === 'string' &&
+      r.topic.length > 0 &&
+      r.topic.length <= 249 &&
+      nonNegativeInteger(r.partition) &&
+      nonNegativeInteger(r.from) &&
+      nonNegativeInteger(r.to) &&
+      (r.policy === 'earliest' || r.policy === 'latest') &&
+      (r.reason === 'out-of-range' || r.reason === 'truncated') &&
+      at !== undefined &&
+      !Number.isNaN(at.getTime());
+    if (!valid)
+      throw invalid(`entry ${j} is not an offset reset (topic, partition, from, to, policy, reason, at)`);
+    return {
+      topic: r.topic as string,
+      partition: r.partition as number,
+      from: r.from as number,
+      to: r.to as number,
+      policy: r.policy as OffsetResetReport['policy'],
+      reason: r.reason as OffsetResetReport['reason'],
+      at: at as Date,
+    };
+  });
+}
+
 /**
  * Validates a TaskManager's status document. The TaskManager may run another
  * Weir version than the operator, so anything unexpected is an error naming
@@ -163,6 +221,10 @@ export function parseTaskManagerStatus(body: unknown): TaskManagerReport {
       consecutiveFailures: failures,
       ...(nonNegativeInteger(since) ? { sinceCommitMs: since } : {}),
     };
+    if (raw.offsetResets !== undefined) {
+      const resets = parseOffsetResets(raw.offsetResets, (why) => invalid(`tasks[${i}].offsetResets`, why));
+      if (resets.length) report.offsetResets = resets;
+    }
     if (raw.committedAsOf === null) return report;
     const asOf = typeof raw.committedAsOf === 'string' ? new Date(raw.committedAsOf) : undefined;
     if (!asOf || Number.isNaN(asOf.getTime()))

@@ -719,6 +719,9 @@ export const streamJobStatusSchema = {
       description: 'Bumped to replace every pod (full failover, restartNonce); pods carry it as a label.',
     },
     observedRestartNonce: { type: 'integer', description: 'The last restartNonce acted upon.' },
+    lastOffsetResetTime: timestamp(
+      'When the latest offset reset by spec.kafka.offsetOutOfRange that an OffsetReset event announced happened.',
+    ),
     observedInitialSavepoint: {
       type: 'string',
       description: 'The last spec.initialSavepoint acted upon (a new run was started from it).',

@@ -52,7 +52,41 @@ describe('parseTaskManagerStatus', () => {
     assert.equal(report?.sinceCommitMs, undefined);
   });
 
+  it('reads a task’s offset resets', () => {
+    const reset = {
+      topic: 'in',
+      partition: 2,
+      from: 9,
+      to: 40,
+      policy: 'earliest',
+      reason: 'out-of-range',
+      at: '2026-12-06T10:00:00.000Z',
+    };
+    const [report] = parseTaskManagerStatus(body([task({ offsetResets: [reset] })])).tasks;
+    assert.deepEqual(report?.offsetResets, [{ ...reset, at: new Date(reset.at) }]);
+  });
+
+  const reset = (fields: Record<string, unknown>) => ({
+    topic: 'in',
+    partition: 0,
+    from: 1,
+    to: 2,
+    policy: 'latest',
+    reason: 'truncated',
+    at: '2026-12-06T10:00:00.000Z',
+    ...fields,
+  });
   const invalid: { name: string; body: unknown; field: string }[] = [
+    {
+      name: 'an offset reset with another policy',
+      body: body([task({ offsetResets: [reset({ policy: 'fail' })] })]),
+      field: 'tasks[0].offsetResets',
+    },
+    {
+      name: 'more offset resets than a task reports',
+      body: body([task({ offsetResets: Array.from({ length: 9 }, () => reset({})) })]),
+      field: 'tasks[0].offsetResets',
+    },
     { name: 'a task without a state', body: body([task({ state: 3 })]), field: 'tasks[0].state' },
     {
       name: 'a negative time since the commit',

@@ -7,6 +7,7 @@ import { checkpointEvents, summarizeCheckpoints } from './checkpoint-summary.ts'
 import { jobConditions } from './conditions.ts';
 import { decideFailures } from './failures.ts';
 import type { Observation, ObservedNode, ObservedPod } from './observation.ts';
+import { offsetResetEvents } from './offset-resets.ts';
 import { decidePhase } from './phase.ts';
 import { type CreatePod, type DeletePod, PodPlan, planPods } from './pods.ts';
 import { progressTiming, stalledPods } from './progress.ts';
@@ -130,6 +131,9 @@ function recordCheckpoints({ job, observation, previous, status, events }: Pass)
   events.push(
     ...checkpointEvents(previous.checkpoint, status.checkpoint, job.spec.checkpoints.tolerableFailures),
   );
+  const resets = offsetResetEvents(previous.lastOffsetResetTime, observation.checkpoints);
+  events.push(...resets.events);
+  if (resets.announcedUpTo) status.lastOffsetResetTime = resets.announcedUpTo;
 }
 
 /** Writes the upgrade machine's decision into status; returns the spec the pods are made from. */

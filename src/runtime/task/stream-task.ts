@@ -1,7 +1,13 @@
 import type { Logger } from 'pino';
-import { type TaskStatusDocument, totalLag } from '../../api/control-api.ts';
+import {
+  maxReportedOffsetResets,
+  type OffsetResetDocument,
+  type TaskStatusDocument,
+  totalLag,
+} from '../../api/control-api.ts';
 import type { ConsumedRecord } from '../../kafka/assigned-consumer.ts';
 import type { OutgoingRecord } from '../../kafka/transactional-producer.ts';
+import type { OffsetReset } from '../../kafka/wire/record-fetcher.ts';
 import type { JobDefinition, StageDefinition } from '../../sdk/pipeline.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import { BarrierAlignment } from '../checkpoint/barriers.ts';
@@ -59,8 +65,17 @@ export interface StreamTaskDeps {
   metrics: TaskMetrics;
   log: Logger;
   now: () => number;
-  /** Opens the task's clients and restores its partitions: task-restore.ts's openTask unless a test gives its own. */
-  open?: (deps: StreamTaskDeps, label: string, log: Logger) => Promise<OpenedTask>;
+  /**
+   * Opens the task's clients and restores its partitions: task-restore.ts's
+   * openTask unless a test gives its own. `onReset` hears of each position
+   * its consumer moves by spec.kafka.offsetOutOfRange.
+   */
+  open?: (
+    deps: StreamTaskDeps,
+    label: string,
+    log: Logger,
+    onReset: (reset: OffsetReset) => void,
+  ) => Promise<OpenedTask>;
 }
 
 /** What a restored task runs with. */
@@ -96,6 +111,8 @@ export class StreamTask {
   private owned: readonly PartitionRuntime[] = [];
   /** Set by restore(): a task that runs has every client. */
   private running: Running | undefined;
+  /** The latest offset resets, for the status report (the operator turns them into OffsetReset events). */
+  private readonly resets: OffsetResetDocument[] = [];
   private nextCheckpointAt = 0;
   /**
    * After restoring committed state (a restart, an upgrade, a savepoint), the
@@ -141,7 +158,18 @@ export class StreamTask {
   async restore(): Promise<void> {
     this.lifecycle.to('restoring');
     const { config, job, stage } = this.deps;
-    const opened = await (this.deps.open ?? openTask)(this.deps, this.label.task, this.log);
+    const opened = await (this.deps.open ?? openTask)(this.deps, this.label.task, this.log, (reset) => {
+      this.resets.push({
+        topic: reset.topic,
+        partition: reset.partition,
+        from: reset.from,
+        to: reset.to,
+        policy: reset.policy,
+        reason: reset.reason,
+        at: new Date(this.deps.now()).toISOString(),
+      });
+      this.resets.splice(0, Math.max(0, this.resets.length - maxReportedOffsetResets));
+    });
     this.owned = opened.partitions;
     for (const p of opened.partitions) this.partitions.set(p.id, p);
     const writer = opened.route ? new RepartitionWriter(opened.producer, opened.route) : undefined;
@@ -518,6 +546,7 @@ export class StreamTask {
       committedAsOf: committedAsOf === undefined ? null : new Date(committedAsOf).toISOString(),
       sinceCommitMs: committedAsOf === undefined ? null : Math.max(0, this.deps.now() - committedAsOf),
       consecutiveCheckpointFailures: checkpointer?.failures ?? 0,
+      ...(this.resets.length ? { offsetResets: [...this.resets] } : {}),
     };
   }
 

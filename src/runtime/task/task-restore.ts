@@ -3,6 +3,7 @@ import { KafkaAdmin } from '../../kafka/admin.ts';
 import { AssignedConsumer, type CommittedOffset } from '../../kafka/assigned-consumer.ts';
 import { withKafkaRetries } from '../../kafka/errors.ts';
 import { TransactionalProducer } from '../../kafka/transactional-producer.ts';
+import type { OffsetReset } from '../../kafka/wire/record-fetcher.ts';
 import { awaitLayout, fenceLayout } from '../checkpoint/layout.ts';
 import { otherRunsRepartitionTopics, repartitionTopic, transactionalId } from '../checkpoint/paths.ts';
 import { RuntimeError } from '../errors.ts';
@@ -34,7 +35,12 @@ export interface OpenedTask {
  * committed offsets and the snapshots they name (or, for a new run, the
  * savepoint's), and assigns the owned partitions at their positions.
  */
-export async function openTask(deps: StreamTaskDeps, label: string, log: Logger): Promise<OpenedTask> {
+export async function openTask(
+  deps: StreamTaskDeps,
+  label: string,
+  log: Logger,
+  onReset: (reset: OffsetReset) => void = () => undefined,
+): Promise<OpenedTask> {
   const { config, job, stage, index } = deps;
   const exactlyOnce = config.checkpoint.mode === 'exactly-once';
   const admin = () =>
@@ -101,6 +107,7 @@ export async function openTask(deps: StreamTaskDeps, label: string, log: Logger)
         offsetOutOfRange: config.offsetOutOfRange,
         onReset: (reset) => {
           deps.metrics.offsetResets.inc({ task: label, policy: reset.policy });
+          onReset(reset);
           log.warn(
             { ...reset, code: 'KAFKA_OFFSET_RESET' },
             reset.reason === 'truncated'
