@@ -43,6 +43,7 @@ export const taskManagerEnv = {
   metricsPort: 'WEIR_METRICS_PORT',
   controlToken: 'WEIR_CONTROL_TOKEN',
   secretsDir: 'WEIR_SECRETS_DIR',
+  credentialSources: 'WEIR_CREDENTIAL_SOURCES',
   podIp: 'POD_IP',
   podName: 'POD_NAME',
 } as const;
@@ -66,6 +67,16 @@ export const credentialEnv: ReadonlySet<string> = new Set([
   taskManagerEnv.s3AccessKey,
   taskManagerEnv.s3SecretKey,
 ]);
+
+/**
+ * WEIR_CREDENTIAL_SOURCES: which Secret key each credential file comes from
+ * (names only, never values). The projected volume marks every source
+ * optional, so a pod whose Secret or key is missing starts instead of waiting
+ * in ContainerCreating with the cause only in a pod event; the runtime then
+ * fails at once naming the Secret and key (CREDENTIAL_MISSING), which status
+ * shows.
+ */
+export type CredentialSources = Record<string, { secret: string; key: string }>;
 
 /** Where a TaskManager pod's credentials are mounted (WEIR_SECRETS_DIR). */
 export const secretsMountPath = '/var/run/weir/secrets';

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseDuration } from '../api/duration.ts';
 import { parseSavepointRef } from '../api/savepoint-ref.ts';
 import {
+  type CredentialSources,
   credentialEnv,
   taskManagerEnv as e,
   kafkaSaslMechanisms,
@@ -212,7 +213,33 @@ function withCredentialFiles(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   });
 }
 
+/**
+ * In a pod, every credential the operator mounted must be there: its Secret
+ * source is optional (so the pod starts rather than hangs in
+ * ContainerCreating), and a missing one fails here naming the Secret and key.
+ */
+function checkCredentialSources(env: NodeJS.ProcessEnv): void {
+  const raw = env[e.credentialSources];
+  const dir = env[e.secretsDir];
+  if (!raw || !dir) return;
+  let sources: CredentialSources;
+  try {
+    sources = JSON.parse(raw) as CredentialSources;
+  } catch (error) {
+    fail(e.credentialSources, `is not JSON: ${(error as Error).message}`);
+  }
+  for (const [variable, source] of Object.entries(sources)) {
+    if (existsSync(join(dir, variable))) continue;
+    throw new RuntimeError(
+      'CREDENTIAL_MISSING',
+      `the Secret "${source?.secret}" has no key "${source?.key}", or does not exist in the job's namespace (it holds ${variable}): create it or fix the reference in the StreamJob`,
+      false,
+    );
+  }
+}
+
 export function loadTaskManagerConfig(given: NodeJS.ProcessEnv = process.env): TaskManagerConfig {
+  checkCredentialSources(given);
   const env = withCredentialFiles(given);
   const parallelism = integer(env, e.parallelism, 1, 4096);
   const tasks = required(env, e.tasks)

@@ -107,6 +107,14 @@ describe('failures name their cause in status and events', {
     await failedWith('s3-denied', /S3_ACCESS_DENIED: list s3:\/\/weir\/e2e-causes\/: access denied/);
   });
 
+  it('an S3 credentials Secret that does not exist (a pod that would have waited in ContainerCreating)', async () => {
+    await job('s3-no-secret', storageSpec({ credentialsSecret: { name: 'no-such-secret' } }));
+    await failedWith(
+      's3-no-secret',
+      /CREDENTIAL_MISSING: the Secret "no-such-secret" has no key "accessKeyId", or does not exist in the job's namespace/,
+    );
+  });
+
   it('an S3 bucket that does not exist', async () => {
     await job('s3-no-bucket', storageSpec({ url: 's3://no-such-bucket-weir/e2e-causes' }));
     await failedWith(

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -208,16 +208,37 @@ describe('the operator–runtime contract: the pod environment', () => {
     for (const secret of ['kafka-pass', 's3-secret', 'job-token', 'AKIA-TEST'])
       assert.ok(!text.includes(secret));
   });
+
+  it('a missing Secret or key does not hold the pod in ContainerCreating: the runtime names it', () => {
+    const volume = pod.spec?.volumes?.find((v) => v.projected);
+    for (const source of volume?.projected?.sources ?? []) assert.equal(source.secret?.optional, true);
+    // The kubelet leaves out the file of a key the Secret does not have.
+    rmSync(join(resolved[taskManagerEnv.secretsDir] ?? '', taskManagerEnv.s3SecretKey));
+    assert.throws(
+      () => loadTaskManagerConfig(resolved),
+      (error: Error & { code?: string; retriable?: boolean }) => {
+        assert.equal(error.code, 'CREDENTIAL_MISSING');
+        assert.equal(error.retriable, false);
+        assert.equal(
+          error.message,
+          'the Secret "s3-keys" has no key "secretAccessKey", or does not exist in the job\'s namespace (it holds WEIR_S3_SECRET_KEY): create it or fix the reference in the StreamJob',
+        );
+        return true;
+      },
+    );
+  });
 });
 
 describe('Kafka and S3 settings the runtime refuses', () => {
-  const base = {
+  // Credentials as variables here (a TaskManager run by hand): no mounted files to check.
+  const base: Record<string, string> = {
     ...resolve(
       taskManagerPod(
         { ...job, spec: testingSpec() },
         { index: 0, runId: 'r', restartEpoch: 0, specHash: 'h' },
       ).spec?.containers[0]?.env ?? [],
     ),
+    [taskManagerEnv.credentialSources]: '',
   };
   const cases: [string, Record<string, string>, RegExp][] = [
     [

@@ -12,6 +12,7 @@ import {
 } from '../../api/constants.ts';
 import { apiVersion, kind, type StreamJob, type StreamJobSpec } from '../../api/streamjob.ts';
 import {
+  type CredentialSources,
   credentialEnv,
   processEnv,
   s3AddressingStyle,
@@ -112,12 +113,18 @@ function kafkaEnv(kafka: StreamJobSpec['kafka']): V1EnvVar[] {
 function credentialFiles(env: V1EnvVar[]): { env: V1EnvVar[]; files: V1VolumeProjection[] } {
   const files: V1VolumeProjection[] = [];
   const rest: V1EnvVar[] = [];
+  const sources: CredentialSources = {};
   for (const variable of env) {
     const ref = variable.valueFrom?.secretKeyRef;
     if (ref && credentialEnv.has(variable.name)) {
-      files.push({ secret: { name: ref.name ?? '', items: [{ key: ref.key, path: variable.name }] } });
+      // Optional: a missing Secret or key leaves the file out, and the runtime names it (CredentialSources).
+      files.push({
+        secret: { name: ref.name ?? '', items: [{ key: ref.key, path: variable.name }], optional: true },
+      });
+      sources[variable.name] = { secret: ref.name ?? '', key: ref.key };
     } else rest.push(variable);
   }
+  if (files.length) rest.push(value(taskManagerEnv.credentialSources, JSON.stringify(sources)));
   return { env: rest, files };
 }
 
