@@ -280,8 +280,10 @@ function createPods(pass: Pass, plan: PodPlan, wanted: number, hash: string): Cr
     jobName: job.metadata.name ?? '',
     restartDue: due,
     now,
+    nodeLostTimeoutMs: pass.options.nodeLostTimeoutMs,
   });
   if (due && due > now) pass.requeue(due.getTime() - now.getTime());
+  if (pods.recheckAt !== undefined) pass.requeue(pods.recheckAt - now.getTime());
   if (pods.restartDone && status.restarts && due && due <= now) {
     delete status.restarts.nextRestartAt;
     status.restarts.lastRestartAt = now.toISOString();

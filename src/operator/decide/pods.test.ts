@@ -24,6 +24,7 @@ const input = (pods: ObservedPod[], o: Partial<PodsInput> = {}): PodsInput => ({
   jobName: 'wc',
   restartDue: undefined,
   now: t0,
+  nodeLostTimeoutMs: 30_000,
   ...o,
 });
 
@@ -92,6 +93,31 @@ const cases: [string, string[], PodsInput, string[], number[], string[]][] = [
     ['wc-tm-1'],
   ],
 ];
+
+describe('planPods: an old pod on a lost node', () => {
+  const lostNode = (downMs: number) =>
+    new Map([['n1', { name: 'n1', ready: false, notReadySince: new Date(t0.getTime() - downMs) }]]);
+  const stale = pod(0, { specHash: 'old', deleting: true, nodeName: 'n1' });
+
+  it('deletes it by force once the node is lost, so the new deployment is not held by a pod no kubelet ends', () => {
+    const plan = new PodPlan([]);
+    const given = input([stale]);
+    planPods(plan, { ...given, observation: { ...given.observation, nodes: lostNode(31_000) } });
+    assert.deepEqual(
+      plan.deletions.map((d) => [d.name, d.reason, d.force]),
+      [['wc-tm-0', 'Replaced', true]],
+    );
+  });
+
+  it('waits before then, and says when to look again', () => {
+    const plan = new PodPlan([]);
+    const given = input([stale]);
+    const out = planPods(plan, { ...given, observation: { ...given.observation, nodes: lostNode(10_000) } });
+    assert.deepEqual(plan.deletions, [], 'already being deleted: nothing more to ask yet');
+    assert.deepEqual(out.creations, []);
+    assert.equal(out.recheckAt, t0.getTime() + 20_000);
+  });
+});
 
 describe('planPods', () => {
   for (const [what, tracked, given, deletions, creations, kept] of cases) {

@@ -53,6 +53,19 @@ export interface PodsInput {
   /** A pending restart's due time; no pod is created before it. */
   restartDue: Date | undefined;
   now: Date;
+  /** A pod on a node not Ready for this long is deleted by force: its kubelet cannot end it. */
+  nodeLostTimeoutMs: number;
+}
+
+/** When the pod's node counts as lost (not Ready for nodeLostTimeoutMs); undefined while it is Ready. */
+function nodeLostAt(
+  pod: ObservedPod,
+  observation: Observation,
+  nodeLostTimeoutMs: number,
+): number | undefined {
+  const node = pod.nodeName ? observation.nodes.get(pod.nodeName) : undefined;
+  if (!node || node.ready || !node.notReadySince) return undefined;
+  return node.notReadySince.getTime() + nodeLostTimeoutMs;
 }
 
 /**
@@ -61,13 +74,23 @@ export interface PodsInput {
  * earlier pass are adopted; missing pods are created unless a restart is
  * still waiting out its delay.
  */
-export function planPods(plan: PodPlan, input: PodsInput): { creations: CreatePod[]; restartDone: boolean } {
+export function planPods(
+  plan: PodPlan,
+  input: PodsInput,
+): { creations: CreatePod[]; restartDone: boolean; recheckAt?: number } {
   const { observation, wanted } = input;
+  let recheckAt: number | undefined;
   for (const pod of observation.pods) {
     const current =
       pod.restartEpoch === input.restartEpoch && pod.specHash === input.specHash && pod.index >= 0;
     if (!current || pod.index >= wanted) {
-      plan.delete(pod, current ? 'ScaledDown' : 'Replaced');
+      // A pod of the old deployment on a lost node never ends by itself, and the new deployment waits for
+      // it: once the node is lost it is deleted by force. Its process may still run (a zombie); the new
+      // layout's task 0 fences every transactional id of the old one before any new task reads offsets.
+      const lostAt = nodeLostAt(pod, observation, input.nodeLostTimeoutMs);
+      const lost = lostAt !== undefined && lostAt <= input.now.getTime();
+      if (lostAt !== undefined && !lost) recheckAt = Math.min(recheckAt ?? lostAt, lostAt);
+      plan.delete(pod, current ? 'ScaledDown' : 'Replaced', lost);
     } else if (plan.isDeleting(pod.name) || observation.released.has(pod.uid)) {
       // given up on, in this pass or an earlier one that a lagging cache has not caught up with
     } else if (!pod.deleting && pod.phase !== 'Failed' && pod.phase !== 'Succeeded') {
@@ -76,14 +99,16 @@ export function planPods(plan: PodPlan, input: PodsInput): { creations: CreatePo
       plan.delete(pod, 'Cleanup'); // an ended pod already counted
     }
   }
-  if (input.restartDue && input.restartDue > input.now) return { creations: [], restartDone: false };
+  const recheck = recheckAt !== undefined ? { recheckAt } : {};
+  if (input.restartDue && input.restartDue > input.now)
+    return { creations: [], restartDone: false, ...recheck };
   // A new deployment starts only once the old one has ended: its pods stop with a last checkpoint, and a
   // task that takes over one of their partitions under another name (a rescale up moves partitions to new
   // pods) would otherwise read its committed offsets before that commit, and process those records again.
   const olderStillEnding = observation.pods.some(
     (pod) => pod.restartEpoch !== input.restartEpoch || pod.specHash !== input.specHash,
   );
-  if (olderStillEnding) return { creations: [], restartDone: false };
+  if (olderStillEnding) return { creations: [], restartDone: false, ...recheck };
   const byName = new Map(observation.pods.map((p) => [p.name, p]));
   const creations: CreatePod[] = [];
   for (let index = 0; index < wanted; index++) {
@@ -92,5 +117,5 @@ export function planPods(plan: PodPlan, input: PodsInput): { creations: CreatePo
     if (plan.tracked.has(name) || byName.has(name)) continue;
     creations.push({ kind: 'createPod', index });
   }
-  return { creations, restartDone: input.restartDue !== undefined };
+  return { creations, restartDone: input.restartDue !== undefined, ...recheck };
 }
