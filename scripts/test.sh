@@ -69,6 +69,10 @@ step "typecheck (tsc, strict)"
 node_modules/.bin/tsc -p tsconfig.json
 done_step
 
+step "no import cycles (dpdm: a file-level cycle in src/, bench/ or e2e/ fails)"
+npm run --silent check:cycles
+done_step
+
 step "shell scripts (shellcheck)"
 shellcheck -x scripts/*.sh e2e/*.sh e2e/harness/*.sh e2e/kind/*.sh examples/job-template/check.sh .ci/run
 done_step

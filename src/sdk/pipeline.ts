@@ -1,5 +1,5 @@
-import { CodedError } from '../errors.ts';
 import type { Format } from './formats.ts';
+import { PipelineDefinitionError, type StreamRecord } from './records.ts';
 import type { StateHandles, StateSpec } from './state.ts';
 import type { FiredTimer, TimerService, WatermarkStrategy } from './time.ts';
 import type {
@@ -11,13 +11,7 @@ import type {
   WindowResult,
 } from './windows.ts';
 
-/** A record as user functions see it: decoded key and value. */
-export interface StreamRecord<K, V> {
-  key: K;
-  value: V;
-  /** Milliseconds since the epoch, from the source record. */
-  timestamp: number;
-}
+export { PipelineDefinitionError, type StreamRecord } from './records.ts';
 
 /** Where the record being processed came from. */
 export interface SourcePosition {
@@ -147,12 +141,6 @@ export interface JobDefinition {
   readonly sinkId: string;
   readonly sink: KafkaSink<unknown, unknown>;
   readonly poisonRecords: PoisonRecordPolicy;
-}
-
-export class PipelineDefinitionError extends CodedError {
-  constructor(message: string) {
-    super('PIPELINE_INVALID', message, false);
-  }
 }
 
 /** Operator ids name state in snapshots, so they must stay stable across versions of a job. */

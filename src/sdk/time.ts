@@ -2,7 +2,7 @@
  * Event time and timers, as job authors declare and use them. The engine that
  * tracks watermarks and fires timers is runtime/time/.
  */
-import type { StreamRecord } from './pipeline.ts';
+import type { StreamRecord } from './records.ts';
 
 /**
  * How a source's records are placed in event time. The watermark of a source

@@ -1,6 +1,6 @@
 /** Windows on keyed streams, as job authors declare them. The engine is runtime/time/windows.ts. */
 import type { Format } from './formats.ts';
-import { PipelineDefinitionError, type StreamRecord } from './pipeline.ts';
+import { PipelineDefinitionError, type StreamRecord } from './records.ts';
 
 /** [start, end): a window's bounds in event time, ms since the epoch. */
 export interface Window {

@@ -10,8 +10,8 @@ import { uploadSnapshot } from '../checkpoint/snapshot-upload.ts';
 import { RuntimeError } from '../errors.ts';
 import type { PartitionRuntime } from './partition-runtime.ts';
 import type { RepartitionWriter } from './repartition-writer.ts';
-import type { StreamTaskDeps } from './stream-task.ts';
 import type { TaskConsumer, TaskProducer } from './task-clients.ts';
+import type { StreamTaskDeps } from './task-deps.ts';
 
 export interface CheckpointReport {
   stage: number;

@@ -17,7 +17,7 @@ import { PartitionStores } from '../state/partition-stores.ts';
 import { PartitionRuntime } from './partition-runtime.ts';
 import { StreamTask } from './stream-task.ts';
 import type { TaskConsumer, TaskProducer } from './task-clients.ts';
-import type { OpenedTask } from './task-restore.ts';
+import type { OpenedTask } from './task-deps.ts';
 
 const topic = 'weir.ns.job.r1.by-key';
 

@@ -23,9 +23,11 @@ import type { PartitionRuntime } from './partition-runtime.ts';
 import type { TaskProgress } from './progress-health.ts';
 import { RepartitionWriter, repartitionHeaders } from './repartition-writer.ts';
 import type { TaskConsumer, TaskProducer } from './task-clients.ts';
-import { type OpenedTask, openTask } from './task-restore.ts';
+import type { StreamTaskDeps } from './task-deps.ts';
+import { openTask } from './task-restore.ts';
 
 export type { CheckpointReport } from './checkpointer.ts';
+export type { StreamTaskDeps } from './task-deps.ts';
 
 /**
  * A record at `offset` was read (processed, held or a marker): the position
@@ -52,31 +54,6 @@ const failedAbortTimeoutMs = 1_500;
 
 /** How long barriers of a savepoint this task was not asked for hold records back (re-read after a restart). */
 const unrequestedBarrierMs = 5_000;
-
-export interface StreamTaskDeps {
-  config: TaskManagerConfig;
-  index: number;
-  job: JobDefinition;
-  /** The stage this task runs; a TaskManager runs its task indexes of every stage. */
-  stage: StageDefinition;
-  storage: CheckpointStorage;
-  /** The storage at another s3:// URL, with this job's endpoint and credentials (a savepoint of another job). */
-  storageAt: (url: string) => CheckpointStorage;
-  metrics: TaskMetrics;
-  log: Logger;
-  now: () => number;
-  /**
-   * Opens the task's clients and restores its partitions: task-restore.ts's
-   * openTask unless a test gives its own. `onReset` hears of each position
-   * its consumer moves by spec.kafka.offsetOutOfRange.
-   */
-  open?: (
-    deps: StreamTaskDeps,
-    label: string,
-    log: Logger,
-    onReset: (reset: OffsetReset) => void,
-  ) => Promise<OpenedTask>;
-}
 
 /** What a restored task runs with. */
 interface Running {

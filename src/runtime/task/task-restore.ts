@@ -13,21 +13,7 @@ import { ownedPartitions, type TopicPartition } from './assignment.ts';
 import { type PartitionRuntime, restorePartitions } from './partition-runtime.ts';
 import { repartitionTopicConfig } from './repartition-writer.ts';
 import { dropUnknownState, savepointOffsets } from './savepoint-restore.ts';
-import type { StreamTaskDeps } from './stream-task.ts';
-import type { TaskConsumer, TaskProducer } from './task-clients.ts';
-
-/** What a restored task runs with: its clients, its partitions as committed state left them, its stage's routing. */
-export interface OpenedTask {
-  producer: TaskProducer;
-  consumer: TaskConsumer;
-  partitions: PartitionRuntime[];
-  executor: StageExecutor;
-  /** The repartition topic the stage writes, when it ends in a keyBy. */
-  route: RepartitionRoute | undefined;
-  /** The input partitions the task owns. */
-  owned: TopicPartition[];
-  transactionalId: string | undefined;
-}
+import type { OpenedTask, StreamTaskDeps } from './task-deps.ts';
 
 /**
  * Opens a task: makes sure the stage's repartition topics exist, fences

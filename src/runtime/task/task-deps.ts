@@ -1,0 +1,49 @@
+import type { Logger } from 'pino';
+import type { OffsetReset } from '../../kafka/wire/record-fetcher.ts';
+import type { JobDefinition, StageDefinition } from '../../sdk/pipeline.ts';
+import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
+import type { TaskManagerConfig } from '../config.ts';
+import type { RepartitionRoute, StageExecutor } from '../executor.ts';
+import type { TaskMetrics } from '../metrics.ts';
+import type { TopicPartition } from './assignment.ts';
+import type { PartitionRuntime } from './partition-runtime.ts';
+import type { TaskConsumer, TaskProducer } from './task-clients.ts';
+
+/** What a StreamTask is made with; its restore and checkpoints (task-restore.ts, checkpointer.ts) read it too. */
+export interface StreamTaskDeps {
+  config: TaskManagerConfig;
+  index: number;
+  job: JobDefinition;
+  /** The stage this task runs; a TaskManager runs its task indexes of every stage. */
+  stage: StageDefinition;
+  storage: CheckpointStorage;
+  /** The storage at another s3:// URL, with this job's endpoint and credentials (a savepoint of another job). */
+  storageAt: (url: string) => CheckpointStorage;
+  metrics: TaskMetrics;
+  log: Logger;
+  now: () => number;
+  /**
+   * Opens the task's clients and restores its partitions: task-restore.ts's
+   * openTask unless a test gives its own. `onReset` hears of each position
+   * its consumer moves by spec.kafka.offsetOutOfRange.
+   */
+  open?: (
+    deps: StreamTaskDeps,
+    label: string,
+    log: Logger,
+    onReset: (reset: OffsetReset) => void,
+  ) => Promise<OpenedTask>;
+}
+
+/** What a restored task runs with: its clients, its partitions as committed state left them, its stage's routing. */
+export interface OpenedTask {
+  producer: TaskProducer;
+  consumer: TaskConsumer;
+  partitions: PartitionRuntime[];
+  executor: StageExecutor;
+  /** The repartition topic the stage writes, when it ends in a keyBy. */
+  route: RepartitionRoute | undefined;
+  /** The input partitions the task owns. */
+  owned: TopicPartition[];
+  transactionalId: string | undefined;
+}
