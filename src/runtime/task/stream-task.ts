@@ -7,14 +7,9 @@ import {
 } from '../../api/control-api.ts';
 import type { ConsumedRecord } from '../../kafka/assigned-consumer.ts';
 import type { OutgoingRecord } from '../../kafka/transactional-producer.ts';
-import type { OffsetReset } from '../../kafka/wire/record-fetcher.ts';
-import type { JobDefinition, StageDefinition } from '../../sdk/pipeline.ts';
-import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import { BarrierAlignment } from '../checkpoint/barriers.ts';
-import type { TaskManagerConfig } from '../config.ts';
 import { RuntimeError } from '../errors.ts';
 import type { OutputRecord, RepartitionRoute, StageExecutor } from '../executor.ts';
-import type { TaskMetrics } from '../metrics.ts';
 import { raiseFloor } from '../time/watermarks.ts';
 import { Checkpointer, type CheckpointReport, type CheckpointRequest } from './checkpointer.ts';
 import { TaskEventTime } from './event-time.ts';

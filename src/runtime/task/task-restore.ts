@@ -10,7 +10,7 @@ import { RuntimeError } from '../errors.ts';
 import { type RepartitionRoute, StageExecutor } from '../executor.ts';
 import { allOrNone } from './all-or-none.ts';
 import { ownedPartitions, type TopicPartition } from './assignment.ts';
-import { type PartitionRuntime, restorePartitions } from './partition-runtime.ts';
+import { restorePartitions } from './partition-runtime.ts';
 import { repartitionTopicConfig } from './repartition-writer.ts';
 import { dropUnknownState, savepointOffsets } from './savepoint-restore.ts';
 import type { OpenedTask, StreamTaskDeps } from './task-deps.ts';
