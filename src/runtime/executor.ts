@@ -5,6 +5,7 @@ import { fromTaskHeader } from './checkpoint/barriers.ts';
 import { keyOfStateKey, stateKey } from './state/keys.ts';
 import type { PartitionStores } from './state/partition-stores.ts';
 import { deleteTimer, registerTimer, takeDueTimers } from './time/timers.ts';
+import { raiseFloor } from './time/watermarks.ts';
 import { WindowOperator } from './time/windows.ts';
 
 export { stateKey } from './state/keys.ts';
@@ -197,6 +198,18 @@ export class StageExecutor {
    * first, each through the steps after its operator. A failing timer fails
    * the task (its state is restored from the last checkpoint).
    */
+  /**
+   * The step a task (and the test driver) takes at a batch boundary for one
+   * partition: its due timers fire, and if any did, the partition keeps the
+   * watermark they fired at as its floor, so what they decided holds after a
+   * restore. Returns what they emitted.
+   */
+  fireDueTimers(stores: PartitionStores, time: TimeContext): OutputRecord[] {
+    const { outputs, fired } = this.fireTimers(stores, time);
+    if (fired) raiseFloor(stores, time.watermark);
+    return outputs;
+  }
+
   fireTimers(stores: PartitionStores, time: TimeContext): { outputs: OutputRecord[]; fired: number } {
     const out: OutputRecord[] = [];
     let fired = 0;

@@ -12,7 +12,7 @@ import {
   readSnapshotIndex,
   verifiedSection,
 } from '../runtime/state/snapshot-format.ts';
-import { partitionWatermark, raiseFloor, SourceWatermarks } from '../runtime/time/watermarks.ts';
+import { partitionWatermark, SourceWatermarks } from '../runtime/time/watermarks.ts';
 import type { JobDefinition, StageDefinition } from '../sdk/pipeline.ts';
 
 export interface DriverInput<K, V> {
@@ -148,9 +148,7 @@ export class TestDriver {
       for (const [id, stores] of [...this.partitions]) {
         if (this.stageOfPartition(id) !== stage) continue;
         const time = this.time(stores);
-        const { outputs, fired } = executor.fireTimers(stores, time);
-        if (fired) raiseFloor(stores, time.watermark);
-        this.route(stage, outputs, time.watermark);
+        this.route(stage, executor.fireDueTimers(stores, time), time.watermark);
       }
     }
   }

@@ -217,13 +217,14 @@ describe('RecordFetcher against a scripted broker', () => {
     broker.append('t', 0, ...Array.from({ length: 30 }, (_, i) => `v${i}`));
     const f = fetcher(broker, { maxBufferedRecords: 6 });
     f.assign([{ topic: 't', partition: 0, offset: 0 }]);
-    const first = await consumeValues(f, 1);
-    // Room for the loopback round trips to happen (a fetch takes about a millisecond here): without the
-    // limit, all ten fetches of the log would be done by then.
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const fetchesWhileFull = broker.fetchOffsets.get('t/0')?.length ?? 0;
-    // The broker answers 3 records a fetch: with room for 6 and 3 taken, at most 3 fetches can have been sent.
-    assert.ok(fetchesWhileFull <= 3, `fetched ${fetchesWhileFull} times with a full buffer`);
+    // Nothing consumed: the fetcher parks once the buffer is full (bounded in turns of the event loop, not time).
+    for (let turns = 0; !f.backpressured && turns < 100_000; turns++) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.ok(f.backpressured, 'the fetcher waits for room');
+    // The broker answers 3 records a fetch: two fetches fill a buffer of 6, and no third is sent.
+    assert.deepEqual(broker.fetchOffsets.get('t/0'), [0, 3]);
+    const first: string[] = [];
     const rest = await consumeValues(f, 30 - first.length);
     assert.deepEqual(
       [...first, ...rest],

@@ -183,6 +183,11 @@ export class RecordFetcher {
     return taken;
   }
 
+  /** Whether fetching waits for the task to consume: the buffer holds maxBufferedRecords or maxBufferedBytes. */
+  get backpressured(): boolean {
+    return this.onRoom.length > 0;
+  }
+
   /** The partition's high watermark as its last fetch saw it. */
   highWatermark(topic: string, partition: number): number | undefined {
     return this.assigned.get(`${topic}/${partition}`)?.highWatermark;

@@ -71,6 +71,9 @@ describe('specHashOf', () => {
       taskManager: base.taskManager,
     };
     const earlier = createHash('sha256').update(JSON.stringify(shaping)).digest('hex').slice(0, 10);
+    // Pinned as a literal too: a change of testingSpec or of the formula that moved both sides alike would
+    // still change every running job's pod hash, and restart them all at the operator's upgrade.
+    assert.equal(earlier, 'f041b85847');
     assert.equal(specHashOf(base), earlier);
     assert.equal(specHashOf({ ...base, restartNonce: 9, upgradeMode: 'stateless' }), earlier);
     assert.notEqual(specHashOf({ ...base, allowNonRestoredState: true }), earlier);

@@ -10,7 +10,6 @@ import type { OutgoingRecord } from '../../kafka/transactional-producer.ts';
 import { BarrierAlignment } from '../checkpoint/barriers.ts';
 import { RuntimeError } from '../errors.ts';
 import type { OutputRecord, RepartitionRoute, StageExecutor } from '../executor.ts';
-import { raiseFloor } from '../time/watermarks.ts';
 import { Checkpointer, type CheckpointReport, type CheckpointRequest } from './checkpointer.ts';
 import { TaskEventTime } from './event-time.ts';
 import { TaskLifecycle } from './lifecycle.ts';
@@ -317,9 +316,7 @@ export class StreamTask {
     this.readTime(now);
     if (!executor.hasTimers) return;
     for (const runtime of this.owned) {
-      const { outputs, fired } = executor.fireTimers(runtime.stores, runtime.time);
-      if (fired) raiseFloor(runtime.stores, runtime.time.watermark);
-      await this.send(outputs);
+      await this.send(executor.fireDueTimers(runtime.stores, runtime.time));
     }
   }
 
