@@ -16,26 +16,6 @@ export const taskManagerComponent = 'taskmanager';
 
 export const ports = { control: 8081, metrics: 9249 } as const;
 
-/** The per-job NetworkPolicy that lets only the operator reach the TaskManagers' control port: <job>-weir-taskmanagers. */
-export function taskManagerPolicyName(job: string): string {
-  return `${job}-weir-taskmanagers`;
-}
-
-/** The per-job Secret holding the control-channel token: <job>-weir-token, key "token". */
-export const tokenSecretKey = 'token';
-export function tokenSecretName(job: string): string {
-  return `${job}-weir-token`;
-}
-
-export function taskManagerPodName(job: string, index: number): string {
-  return `${job}-tm-${index}`;
-}
-
-/** Kafka names, as DESIGN.md's contracts fix them. */
-export function offsetGroup(namespace: string, job: string, runId: string): string {
-  return `weir.${namespace}.${job}.${runId}`;
-}
-
 /** Holds a StreamJob's deletion until its final savepoint is taken (spec.savepoints.onDeletion). */
 export const finalSavepointFinalizer = 'weir.dev/final-savepoint';
 

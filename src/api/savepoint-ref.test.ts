@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseSavepointRef, savepointPrefix, savepointRefPattern } from './savepoint-ref.ts';
+import { savepointPrefix } from './names.ts';
+import { parseSavepointRef, savepointRefPattern } from './savepoint-ref.ts';
 
 describe('parseSavepointRef', () => {
   const cases: { value: string; ref?: ReturnType<typeof parseSavepointRef> }[] = [

@@ -7,11 +7,6 @@
 /** Savepoint ids name a storage prefix and travel in env vars and request bodies. */
 export const savepointIdPattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
-/** Where a job's savepoint lives under its storage URL's prefix (DESIGN.md's S3 layout). */
-export function savepointPrefix(namespace: string, job: string, savepointId: string): string {
-  return `${namespace}/${job}/savepoints/${savepointId}/`;
-}
-
 /**
  * s3://<bucket>[/<prefix>]/<namespace>/<job>/savepoints/<id>[/], as status.savepoints[].path shows it.
  * The same text is the schema pattern of spec.initialSavepoint's URL form.

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { labels, managedBy, tokenSecretName } from '../api/constants.ts';
+import { labels, managedBy } from '../api/constants.ts';
+import { tokenSecretName } from '../api/names.ts';
 import { apiVersion, group, kind, plural, type StreamJob, version } from '../api/streamjob.ts';
 import { loadConfig } from './config.ts';
 import { loadControlKey } from './control/control-key.ts';

@@ -8,6 +8,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { parseS3Url } from '../api/names.ts';
 import { type S3AddressingStyle, s3AddressingStyle } from '../api/taskmanager-env.ts';
 import { backoffMs, delay } from '../retry.ts';
 import {
@@ -18,7 +19,6 @@ import {
   StorageUnavailableError,
 } from './checkpoint-storage.ts';
 import { s3RequestError } from './s3-errors.ts';
-import { parseS3Url } from './s3-url.ts';
 
 export interface S3StorageOptions {
   /** s3://bucket/prefix */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ports, tokenSecretKey, tokenSecretName } from '../../../src/api/constants.ts';
+import { ports } from '../../../src/api/constants.ts';
+import { tokenSecretKey, tokenSecretName } from '../../../src/api/names.ts';
 import { jobToken } from '../../../src/operator/control/job-token.ts';
 import { kubectl, portForward } from '../../support/cli.ts';
 import {

@@ -1,6 +1,6 @@
 import { CoreV1Api, type KubeConfig, NetworkingV1Api, type V1Pod } from '@kubernetes/client-node';
-import { taskManagerPodName, taskManagerPolicyName, tokenSecretName } from '../../api/constants.ts';
 import { parseDuration } from '../../api/duration.ts';
+import { taskManagerPodName, taskManagerPolicyName, tokenSecretName } from '../../api/names.ts';
 import type { StreamJob, StreamJobSpec } from '../../api/streamjob.ts';
 import { taskManagerEnv } from '../../api/taskmanager-env.ts';
 import { jobToken } from '../control/job-token.ts';

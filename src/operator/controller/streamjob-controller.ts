@@ -2,6 +2,7 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { finalSavepointFinalizer } from '../../api/constants.ts';
 import { parseDuration } from '../../api/duration.ts';
+import { jobSavepointUrl } from '../../api/names.ts';
 import type { StreamJob } from '../../api/streamjob.ts';
 import type { TaskManagerPoller } from '../control/taskmanager-poller.ts';
 import { type DecideOptions, decide, type EventSpec } from '../decide/decide.ts';
@@ -9,7 +10,6 @@ import { decideDeletion, finalizerChange } from '../decide/deletion.ts';
 import type { ObservedPod } from '../decide/observation.ts';
 import { awaitedSavepointId } from '../decide/savepoint.ts';
 import { reachable } from '../decide/upgrade-input.ts';
-import { savepointLocation } from '../deploy/savepoint-location.ts';
 import { podCount } from '../deploy/taskmanager-pod.ts';
 import { type EventRecorder, streamJobEventTarget } from '../kube/event-recorder.ts';
 import type { FinalizerPatcher } from '../kube/finalizers.ts';
@@ -173,7 +173,7 @@ export class StreamJobController {
       now: this.deps.now(),
       timeoutMs: parseDuration(job.spec.upgrade?.savepointTimeout ?? '2m', 'spec.upgrade.savepointTimeout'),
       outcome,
-      locate: (id) => savepointLocation(job, id),
+      locate: (id) => jobSavepointUrl(job, id),
     });
     await status.record(job, next);
     // Events first: the finalizer's removal lets the object go, and the events are what is left to read.

@@ -1,6 +1,6 @@
 import { parseDuration } from '../../api/duration.ts';
+import { jobSavepointUrl } from '../../api/names.ts';
 import type { Phase, StreamJob, StreamJobSpec, StreamJobStatus } from '../../api/streamjob.ts';
-import { savepointLocation } from '../deploy/savepoint-location.ts';
 import { jobSelector, podCount, tasksOfPod } from '../deploy/taskmanager-pod.ts';
 import { bounded } from './bounded.ts';
 import { checkpointEvents, summarizeCheckpoints } from './checkpoint-summary.ts';
@@ -154,7 +154,14 @@ function recordUpgrade(pass: Pass, upgrade: UpgradeDecision): StreamJobSpec {
   }
   if (upgrade.savepointCompleted) {
     const { id, reason } = upgrade.savepointCompleted;
-    pass.events.push(...recordSavepoint(status, { id, reason, path: savepointLocation(job, id), now }));
+    pass.events.push(
+      ...recordSavepoint(status, {
+        id,
+        reason,
+        path: jobSavepointUrl(job, id),
+        now,
+      }),
+    );
   }
   if (upgrade.action) pass.actions.push(upgrade.action);
   pass.events.push(...upgrade.events);
@@ -341,7 +348,7 @@ function recordSavepoints(pass: Pass, phase: Phase, readyPods: ObservedPod[], wa
     now,
     timeoutMs: 2 * parseDuration(job.spec.checkpoints.timeout ?? '60s', 'spec.checkpoints.timeout') + 60_000,
     ...(observation.savepointOutcome ? { outcome: observation.savepointOutcome } : {}),
-    locate: (id) => savepointLocation(job, id),
+    locate: (id) => jobSavepointUrl(job, id),
     ...(interval ? { periodicIntervalMs: parseDuration(interval, 'spec.savepoints.interval') } : {}),
     ...(since ? { periodicSince: since } : {}),
   });

@@ -1,4 +1,4 @@
-import { taskManagerPodName } from '../../api/constants.ts';
+import { taskManagerPodName } from '../../api/names.ts';
 import type { Observation, ObservedPod } from './observation.ts';
 
 export interface DeletePod {

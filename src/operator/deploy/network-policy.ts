@@ -1,11 +1,6 @@
 import type { V1NetworkPolicy } from '@kubernetes/client-node';
-import {
-  labels,
-  managedBy,
-  ports,
-  taskManagerComponent,
-  taskManagerPolicyName,
-} from '../../api/constants.ts';
+import { labels, managedBy, ports, taskManagerComponent } from '../../api/constants.ts';
+import { taskManagerPolicyName } from '../../api/names.ts';
 import type { StreamJob } from '../../api/streamjob.ts';
 import { ownerReference } from './taskmanager-pod.ts';
 

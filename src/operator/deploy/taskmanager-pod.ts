@@ -2,14 +2,11 @@ import type { V1EnvVar, V1Pod, V1Secret, V1VolumeProjection } from '@kubernetes/
 import {
   labels,
   managedBy,
-  offsetGroup,
   ports,
   taskManagerComponent,
-  taskManagerPodName,
   terminationMessagePath,
-  tokenSecretKey,
-  tokenSecretName,
 } from '../../api/constants.ts';
+import { offsetGroup, taskManagerPodName, tokenSecretKey, tokenSecretName } from '../../api/names.ts';
 import { apiVersion, kind, type StreamJob, type StreamJobSpec } from '../../api/streamjob.ts';
 import {
   type CredentialSources,

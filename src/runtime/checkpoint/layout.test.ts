@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
+import { layoutKey } from '../../api/names.ts';
 import { FilesystemStorage } from '../../storage/filesystem-storage.ts';
 import { loadTaskManagerConfig } from '../config.ts';
-import { awaitLayout, fenceLayout, idsToFence, layoutKey } from './layout.ts';
+import { awaitLayout, fenceLayout, idsToFence } from './layout.ts';
 
 const log = pino({ level: 'silent' });
 const directories: string[] = [];

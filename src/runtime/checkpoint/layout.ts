@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
+import { layoutKey, runLayoutKey, transactionalId } from '../../api/names.ts';
 import { TransactionalProducer } from '../../kafka/transactional-producer.ts';
 import { backoffMs, delay } from '../../retry.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import { ObjectMissingError } from '../../storage/checkpoint-storage.ts';
 import type { TaskManagerConfig } from '../config.ts';
 import { RuntimeError } from '../errors.ts';
-import { transactionalId } from './paths.ts';
 
 /**
  * Which TaskManagers may hold a live transactional id of a job. A layout is a
@@ -31,16 +31,6 @@ export interface LayoutRecord {
 }
 
 const layoutFormatVersion = 2;
-
-/** One record per job, across its runs: a new run (an upgrade, a restore) fences the previous run's ids too. */
-export function layoutKey(namespace: string, job: string): string {
-  return `${namespace}/${job}/layout.json`;
-}
-
-/** Where Weir before format 2 recorded a run's parallelism (read once, when a job's record is missing). */
-function runLayoutKey(namespace: string, job: string, runId: string): string {
-  return `${namespace}/${job}/runs/${runId}/layout.json`;
-}
 
 /** Initialises a transactional id and lets it go: the broker aborts what its earlier holder had open and fences it. */
 export type Fence = (transactionalId: string) => Promise<void>;

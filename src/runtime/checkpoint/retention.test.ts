@@ -8,7 +8,7 @@ import {
   snapshotKey,
   taskStatePrefix,
   transactionalId,
-} from './paths.ts';
+} from '../../api/names.ts';
 import { objectsToDelete } from './retention.ts';
 
 const prefix = taskStatePrefix('prod', 'wc', 'r1', 0, 2);

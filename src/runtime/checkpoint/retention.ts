@@ -1,4 +1,4 @@
-import { checkpointIdOf } from './paths.ts';
+import { checkpointIdOf } from '../../api/names.ts';
 
 /**
  * Which of a task's snapshot objects to delete after a checkpoint commits.

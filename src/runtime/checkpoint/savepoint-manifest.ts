@@ -1,4 +1,4 @@
-import { savepointPrefix } from '../../api/savepoint-ref.ts';
+import { isManifestPartKey, manifestPartKey, savepointPrefix } from '../../api/names.ts';
 import { CodedError } from '../../errors.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import { ObjectMissingError } from '../../storage/checkpoint-storage.ts';
@@ -27,15 +27,6 @@ export interface SavepointManifestPart {
 
 export type SavepointManifest = Omit<SavepointManifestPart, 'tasks'>;
 
-export function manifestPartKey(
-  namespace: string,
-  job: string,
-  savepointId: string,
-  tasks: number[],
-): string {
-  return `${savepointPrefix(namespace, job, savepointId)}_manifest-t${Math.min(...tasks)}-t${Math.max(...tasks)}.json`;
-}
-
 export async function writeManifestPart(
   storage: CheckpointStorage,
   part: SavepointManifestPart,
@@ -53,7 +44,7 @@ export async function readManifest(
   savepointId: string,
 ): Promise<SavepointManifest> {
   const prefix = savepointPrefix(namespace, job, savepointId);
-  const keys = (await storage.list(prefix)).filter((k) => /\/_manifest-t\d+-t\d+\.json$/.test(k));
+  const keys = (await storage.list(prefix)).filter(isManifestPartKey);
   const fail = (problem: string): never => {
     throw new RuntimeError('SAVEPOINT_INVALID', `savepoint ${storage.describe(prefix)}: ${problem}`, false);
   };
@@ -107,8 +98,7 @@ export async function disposeSavepoint(
   savepointId: string,
 ): Promise<number> {
   const keys = await storage.list(savepointPrefix(namespace, job, savepointId));
-  const isManifest = (k: string) => /\/_manifest-t\d+-t\d+\.json$/.test(k);
-  for (const key of [...keys.filter(isManifest), ...keys.filter((k) => !isManifest(k))]) {
+  for (const key of [...keys.filter(isManifestPartKey), ...keys.filter((k) => !isManifestPartKey(k))]) {
     await storage.delete(key);
   }
   return keys.length;

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { TaskStatusDocument } from '../../api/control-api.ts';
-import { savepointPrefix } from '../../api/savepoint-ref.ts';
+import { savepointPrefix, savepointTaskPrefix, snapshotKey, taskStatePrefix } from '../../api/names.ts';
 import { encodeCommitMetadata, type PartitionPointer } from '../checkpoint/commit-metadata.ts';
-import { savepointTaskPrefix, snapshotKey, taskStatePrefix } from '../checkpoint/paths.ts';
 import { offsetsToCommit, planCheckpoint } from '../checkpoint/plan.ts';
 import { objectsToDelete } from '../checkpoint/retention.ts';
 import { uploadSnapshot } from '../checkpoint/snapshot-upload.ts';

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
+import { repartitionOperatorOf, repartitionTopic } from '../../api/names.ts';
 import { parseSavepointRef } from '../../api/savepoint-ref.ts';
 import type { CommittedOffset } from '../../kafka/assigned-consumer.ts';
 import { type JobDefinition, statefulOperatorIds } from '../../sdk/pipeline.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import { encodeCommitMetadata } from '../checkpoint/commit-metadata.ts';
-import { repartitionOperatorOf, repartitionTopic } from '../checkpoint/paths.ts';
 import { readManifest, unrestorableOperators } from '../checkpoint/savepoint-manifest.ts';
 import type { TaskManagerConfig } from '../config.ts';
 import { RuntimeError } from '../errors.ts';

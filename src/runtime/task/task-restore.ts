@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
+import { otherRunsRepartitionTopics, repartitionTopic, transactionalId } from '../../api/names.ts';
 import { KafkaAdmin } from '../../kafka/admin.ts';
 import { AssignedConsumer, type CommittedOffset } from '../../kafka/assigned-consumer.ts';
 import { withKafkaRetries } from '../../kafka/errors.ts';
 import { TransactionalProducer } from '../../kafka/transactional-producer.ts';
 import type { OffsetReset } from '../../kafka/wire/record-fetcher.ts';
 import { awaitLayout, fenceLayout } from '../checkpoint/layout.ts';
-import { otherRunsRepartitionTopics, repartitionTopic, transactionalId } from '../checkpoint/paths.ts';
 import { RuntimeError } from '../errors.ts';
 import { type RepartitionRoute, StageExecutor } from '../executor.ts';
 import { allOrNone } from './all-or-none.ts';
