@@ -135,8 +135,10 @@ describe('TaskManager runtime: exactly-once keyed count on the harness Kafka and
     await before.exited;
     const after = start({ job: 'rescale', runId, input, output, parallelism: 2, tasks: [0, 1] });
     await after.waitForLog(
-      'the stale task fenced',
-      (l) => l.msg === 'aborted the transactions of a task the new layout no longer has',
+      'the removed task t2 fenced',
+      (l) =>
+        l.msg === 'fenced a task of an earlier layout before this one reads offsets' &&
+        l.transactionalId === `weir.e2e.rescale.${runId}.s0.t2`,
     );
     const records = await readCommitted(output, partitions, { expected: 600, timeoutMs: 120_000 });
     after.signal('SIGTERM');

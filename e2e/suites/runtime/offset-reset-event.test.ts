@@ -52,12 +52,29 @@ describe('StreamJob: an offset reset by spec.kafka.offsetOutOfRange is an event'
     }
 
     await suite.jobs.patchSpec('reset', { state: 'running' });
-    const resumed = await suite.jobs.waitFor(
-      'reset',
-      'Running again with the reset announced',
-      (j) => j.status?.phase === 'Running' && j.status.lastOffsetResetTime !== undefined,
-      120_000,
-    );
+    const resumed = await suite.jobs
+      .waitFor(
+        'reset',
+        'Running again with the reset announced',
+        (j) => j.status?.phase === 'Running' && j.status.lastOffsetResetTime !== undefined,
+        120_000,
+      )
+      .catch(async (error: unknown) => {
+        // What the TaskManager and the broker say, for a failure that does not reproduce on demand.
+        const log = await suite.cluster.core
+          .readNamespacedPodLog({ name: 'reset-tm-0', namespace: suite.namespace })
+          .catch((e: unknown) => `no log: ${(e as Error).message}`);
+        const lines = String(log)
+          .split('\n')
+          .filter((l) => /offset|restored|savepoint|KAFKA_|error/i.test(l))
+          .slice(0, 40);
+        const offsets = new Kafka({ brokers: [kafkaBootstrap()], logLevel: logLevel.NOTHING }).admin();
+        await offsets.connect();
+        const range = await offsets.fetchTopicOffsets(input).finally(() => offsets.disconnect());
+        throw new Error(
+          `${(error as Error).message}\n${input} offsets: ${JSON.stringify(range)}\nTaskManager log:\n${lines.join('\n')}`,
+        );
+      });
     await readCommitted(output, 1, { expected: 150, timeoutMs: 60_000, quietMs: 500 });
     const events = await suite.cluster.core.listNamespacedEvent({
       namespace: suite.namespace,
