@@ -5,8 +5,9 @@ import { parseDuration } from '../../api/duration.ts';
 import { jobSavepointUrl } from '../../api/names.ts';
 import type { StreamJob } from '../../api/streamjob.ts';
 import type { TaskManagerPoller } from '../control/taskmanager-poller.ts';
-import { type DecideOptions, decide, type EventSpec } from '../decide/decide.ts';
+import { type DecideOptions, decide } from '../decide/decide.ts';
 import { decideDeletion, finalizerChange } from '../decide/deletion.ts';
+import { type EventSpec, taskFailedReason } from '../decide/events.ts';
 import type { ObservedPod } from '../decide/observation.ts';
 import { awaitedSavepointId } from '../decide/savepoint.ts';
 import { reachable } from '../decide/upgrade-input.ts';
@@ -194,7 +195,7 @@ export class StreamJobController {
     const target = streamJobEventTarget(job);
     for (const event of decided) {
       jobLog.info({ reason: event.reason, eventType: event.type }, event.message);
-      if (event.reason === 'TaskFailed') {
+      if (event.reason === taskFailedReason) {
         this.deps.metrics.taskFailures.inc({
           namespace: job.metadata.namespace ?? '',
           job: job.metadata.name ?? '',

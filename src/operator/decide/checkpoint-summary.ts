@@ -1,4 +1,5 @@
 import type { StreamJobStatus } from '../../api/streamjob.ts';
+import type { EventSpec } from './events.ts';
 
 /** One task's checkpoint progress as observed over the control channel, for the current run only. */
 export interface ObservedTaskCheckpoint {
@@ -54,7 +55,7 @@ export function checkpointEvents(
   before: StreamJobStatus['checkpoint'],
   after: StreamJobStatus['checkpoint'],
   tolerableFailures: number,
-): { type: 'Normal' | 'Warning'; reason: string; message: string }[] {
+): EventSpec[] {
   const was = before?.consecutiveFailures ?? 0;
   const is = after?.consecutiveFailures ?? 0;
   if (was === 0 && is > 0) {

@@ -67,7 +67,7 @@ const deletes = (d: Decision) =>
     .filter((a): a is Extract<Action, { kind: 'deletePod' }> => a.kind === 'deletePod')
     .map((a) => `${a.name}${a.force ? '!' : ''}`);
 const condition = (d: Decision, type: string) => d.status.conditions?.find((c) => c.type === type);
-const reasons = (d: Decision) => d.events.map((e) => e.reason);
+const reasons = (d: Decision): string[] => d.events.map((e) => e.reason);
 
 /** A job that has been through one pass and has all its pods running and ready. */
 function runningJob(spec: Partial<StreamJobSpec> = {}) {

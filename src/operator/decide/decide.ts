@@ -5,6 +5,7 @@ import { jobSelector, podCount, tasksOfPod } from '../deploy/taskmanager-pod.ts'
 import { bounded } from './bounded.ts';
 import { checkpointEvents, summarizeCheckpoints } from './checkpoint-summary.ts';
 import { jobConditions } from './conditions.ts';
+import { type EventSpec, podProblemReason } from './events.ts';
 import { decideFailures } from './failures.ts';
 import type { Observation, ObservedNode, ObservedPod } from './observation.ts';
 import { offsetResetEvents } from './offset-resets.ts';
@@ -33,12 +34,6 @@ export type Action =
   | TriggerSavepoint
   | StopWithSavepoint
   | DisposeSavepoints;
-
-export interface EventSpec {
-  type: 'Normal' | 'Warning';
-  reason: string;
-  message: string;
-}
 
 export interface Decision {
   status: StreamJobStatus;
@@ -412,7 +407,11 @@ function recordConditions(pass: Pass, phase: Phase, pods: PodsOutcome, deployedS
   const readyBefore = previous.conditions?.find((c) => c.type === 'Ready');
   if (summary.podProblem && readyNow && readyNow.reason !== readyBefore?.reason) {
     // A pod that cannot be scheduled or started changes no phase; the condition's new reason is the news.
-    pass.events.push({ type: 'Warning', reason: readyNow.reason, message: readyNow.message });
+    pass.events.push({
+      type: 'Warning',
+      reason: podProblemReason(readyNow.reason),
+      message: readyNow.message,
+    });
   }
   if (previous.phase !== phase) {
     pass.events.push({

@@ -1,12 +1,7 @@
 import { finalSavepointFinalizer } from '../../api/constants.ts';
 import type { Phase, StreamJobStatus } from '../../api/streamjob.ts';
-import {
-  recordSavepoint,
-  type SavepointEvent,
-  type SavepointOutcome,
-  type SavepointTarget,
-  savepointIdAt,
-} from './savepoint.ts';
+import type { EventSpec } from './events.ts';
+import { recordSavepoint, type SavepointOutcome, type SavepointTarget, savepointIdAt } from './savepoint.ts';
 import type { StopWithSavepoint } from './upgrade.ts';
 
 /** Adds or removes the final-savepoint finalizer (a patch of metadata.finalizers). */
@@ -46,7 +41,7 @@ export interface DeletionInput {
 
 export interface DeletionDecision {
   action?: StopWithSavepoint | FinalizerChange;
-  events: SavepointEvent[];
+  events: EventSpec[];
   requeueAfterMs?: number;
 }
 

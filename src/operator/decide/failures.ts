@@ -1,4 +1,5 @@
 import type { FailureRecord, StreamJobSpec, StreamJobStatus } from '../../api/streamjob.ts';
+import type { EventSpec } from './events.ts';
 import type { Observation, ObservedPod } from './observation.ts';
 import type { StalledPod } from './progress.ts';
 import {
@@ -15,12 +16,6 @@ export interface Failure {
   pod: ObservedPod | undefined;
   name: string;
   reason: 'PodFailed' | 'PodSucceeded' | 'PodDeleted' | 'NodeLost' | 'NoProgress';
-  message: string;
-}
-
-export interface FailureEvent {
-  type: 'Normal' | 'Warning';
-  reason: string;
   message: string;
 }
 
@@ -106,9 +101,9 @@ export type FailuresDecision =
       restarts: Restarts;
       /** full failover: every pod is replaced, not only the failed ones. */
       replaceAll: boolean;
-      events: FailureEvent[];
+      events: EventSpec[];
     }
-  | { kind: 'fail'; failures: Failure[]; restarts: Restarts; message: string; events: FailureEvent[] };
+  | { kind: 'fail'; failures: Failure[]; restarts: Restarts; message: string; events: EventSpec[] };
 
 /**
  * Failures of the pods counted as live, counted once each, and what the
@@ -134,7 +129,7 @@ export function decideFailures(input: FailuresInput): FailuresDecision {
 
   let history = historyFrom(input.restarts);
   const records: FailureRecord[] = [];
-  const events: FailureEvent[] = [];
+  const events: EventSpec[] = [];
   for (const failure of failures) {
     history = recordFailure(history, now, strategy);
     records.push({

@@ -1,10 +1,5 @@
 import type { OffsetResetReport } from '../../api/control-api.ts';
-
-export interface OffsetResetEvent {
-  type: 'Warning';
-  reason: 'OffsetReset';
-  message: string;
-}
+import type { EventSpec } from './events.ts';
 
 /** A pass announces at most this many resets one by one; the rest in one event. */
 const maxEventsPerPass = 5;
@@ -32,14 +27,14 @@ function describe(task: { stage?: number; task: number }, reset: OffsetResetRepo
 export function offsetResetEvents(
   announcedUpTo: string | undefined,
   reports: readonly { stage?: number; task: number; offsetResets?: readonly OffsetResetReport[] }[],
-): { events: OffsetResetEvent[]; announcedUpTo: string | undefined } {
+): { events: EventSpec[]; announcedUpTo: string | undefined } {
   const mark = announcedUpTo ? new Date(announcedUpTo).getTime() : Number.NEGATIVE_INFINITY;
   const fresh = reports
     .flatMap((task) => (task.offsetResets ?? []).map((reset) => ({ task, reset })))
     .filter(({ reset }) => reset.at.getTime() > mark)
     .sort((a, b) => a.reset.at.getTime() - b.reset.at.getTime());
   if (!fresh.length) return { events: [], announcedUpTo };
-  const events: OffsetResetEvent[] = fresh
+  const events: EventSpec[] = fresh
     .slice(0, maxEventsPerPass)
     .map(({ task, reset }) => ({ type: 'Warning', reason: 'OffsetReset', message: describe(task, reset) }));
   const rest = fresh.length - maxEventsPerPass;

@@ -1,12 +1,7 @@
 import type { StreamJobStatus } from '../../api/streamjob.ts';
+import type { EventSpec } from './events.ts';
 import { noFailures } from './failures.ts';
 import type { RunChange } from './upgrade.ts';
-
-export interface RunEvent {
-  type: 'Normal' | 'Warning';
-  reason: string;
-  message: string;
-}
 
 export interface RunState {
   run: NonNullable<StreamJobStatus['run']> | undefined;
@@ -31,9 +26,9 @@ export interface RunInput {
  * a new lineage of committed state; a bumped epoch replaces every pod; a
  * deployment or a restartNonce starts the restart history over.
  */
-export function decideRun(state: RunState, input: RunInput): { state: RunState; events: RunEvent[] } {
+export function decideRun(state: RunState, input: RunInput): { state: RunState; events: EventSpec[] } {
   const next: RunState = structuredClone(state);
-  const events: RunEvent[] = [];
+  const events: EventSpec[] = [];
   const replaceAll = () => {
     if (next.run !== undefined) next.restartEpoch += 1;
   };

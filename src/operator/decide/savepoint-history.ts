@@ -1,6 +1,7 @@
 import type { StreamJobStatus } from '../../api/streamjob.ts';
 import { disposalQueueLimit } from '../../api/streamjob-schema.ts';
-import type { SavepointEvent, SavepointTarget } from './savepoint.ts';
+import type { EventSpec } from './events.ts';
+import type { SavepointTarget } from './savepoint.ts';
 
 type HistoryEntry = NonNullable<StreamJobStatus['savepoints']>[number];
 type DisposalEntry = NonNullable<StreamJobStatus['savepointsToDispose']>[number];
@@ -64,8 +65,8 @@ export interface HistoryInput extends RetentionPolicy {
 export function decideSavepointHistory(
   status: StreamJobStatus,
   input: HistoryInput,
-): { action?: DisposeSavepoints; events: SavepointEvent[]; requeueAfterMs?: number } {
-  const events: SavepointEvent[] = [];
+): { action?: DisposeSavepoints; events: EventSpec[]; requeueAfterMs?: number } {
+  const events: EventSpec[] = [];
   let queue: DisposalEntry[] = status.savepointsToDispose ?? [];
 
   if (input.outcome) {

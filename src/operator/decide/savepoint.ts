@@ -1,4 +1,5 @@
 import type { Phase, StreamJobStatus } from '../../api/streamjob.ts';
+import type { EventSpec } from './events.ts';
 
 export interface SavepointTarget {
   pod: string;
@@ -9,12 +10,6 @@ export interface TriggerSavepoint {
   kind: 'triggerSavepoint';
   id: string;
   targets: SavepointTarget[];
-}
-
-export interface SavepointEvent {
-  type: 'Normal' | 'Warning';
-  reason: string;
-  message: string;
 }
 
 export type SavepointOutcome = { id: string; ok: true } | { id: string; ok: false; message: string };
@@ -61,8 +56,8 @@ export interface SavepointInput {
 export function decideSavepoint(
   status: StreamJobStatus,
   input: SavepointInput,
-): { action?: TriggerSavepoint; events: SavepointEvent[]; requeueAfterMs?: number } {
-  const events: SavepointEvent[] = [];
+): { action?: TriggerSavepoint; events: EventSpec[]; requeueAfterMs?: number } {
+  const events: EventSpec[] = [];
   const stopped = input.phase === 'Suspended' || input.phase === 'Failed';
   status.observedSavepointTriggerNonce ??= input.nonce;
 
@@ -107,8 +102,8 @@ export function decideSavepoint(
 function decidePeriodic(
   status: StreamJobStatus,
   input: SavepointInput,
-  events: SavepointEvent[],
-): { action?: TriggerSavepoint; events: SavepointEvent[]; requeueAfterMs?: number } {
+  events: EventSpec[],
+): { action?: TriggerSavepoint; events: EventSpec[]; requeueAfterMs?: number } {
   if (input.periodicIntervalMs === undefined || input.phase !== 'Running') return { events };
   const due = (input.periodicSince?.getTime() ?? 0) + input.periodicIntervalMs;
   const wait = due - input.now.getTime();
@@ -121,7 +116,7 @@ function start(
   status: StreamJobStatus,
   reason: 'manual' | 'periodic',
   input: SavepointInput,
-  events: SavepointEvent[],
+  events: EventSpec[],
 ): TriggerSavepoint {
   const id = savepointIdAt(reason, input.now);
   status.savepointInProgress = { id, reason, startedAt: input.now.toISOString() };
@@ -160,7 +155,7 @@ export function awaitedSavepointId(status: StreamJobStatus): string | undefined 
 export function recordSavepoint(
   status: StreamJobStatus,
   savepoint: { id: string; reason: SavepointReason; path: string; now: Date },
-): SavepointEvent[] {
+): EventSpec[] {
   const { id, reason, path, now } = savepoint;
   status.savepoints = [...(status.savepoints ?? []), { id, path, time: now.toISOString(), reason }];
   return [
@@ -181,7 +176,7 @@ export function applySavepointOutcome(
   outcome: SavepointOutcome,
   path: string,
   now: Date,
-): SavepointEvent[] {
+): EventSpec[] {
   const pending = status.savepointInProgress;
   if (!pending || pending.id !== outcome.id) return [];
   delete status.savepointInProgress;

@@ -1,5 +1,6 @@
 import { parseDuration } from '../../api/duration.ts';
 import type { StreamJobSpec, StreamJobStatus } from '../../api/streamjob.ts';
+import type { EventSpec } from './events.ts';
 import { type SavepointOutcome, type SavepointTarget, savepointIdAt } from './savepoint.ts';
 import { diffSpecs, type SpecDiff } from './spec-diff.ts';
 
@@ -72,12 +73,6 @@ export interface StopWithSavepoint {
   targets: SavepointTarget[];
 }
 
-export interface UpgradeEvent {
-  type: 'Normal' | 'Warning';
-  reason: string;
-  message: string;
-}
-
 export interface UpgradeInput {
   upgrade: UpgradeStatus | undefined;
   deployment: RecordedSpec | undefined;
@@ -112,7 +107,7 @@ export interface UpgradeDecision {
   /** Savepointing: hold every pod as it is, and do not count ending pods as failures. */
   holdPods: boolean;
   recordStable: boolean;
-  events: UpgradeEvent[];
+  events: EventSpec[];
   requeueAfterMs?: number;
 }
 
@@ -319,7 +314,7 @@ function savepointing(
   deployment: RecordedSpec,
 ): UpgradeDecision {
   const id = upgrade.savepointId ?? '';
-  const toDeploying = (deploy: NewDeployment, message: string, event: UpgradeEvent): UpgradeDecision => {
+  const toDeploying = (deploy: NewDeployment, message: string, event: EventSpec): UpgradeDecision => {
     checkTransition('Savepointing', 'Deploying');
     return {
       upgrade: {
