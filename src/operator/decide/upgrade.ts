@@ -98,6 +98,14 @@ export interface UpgradeInput {
   savepointOutcome: SavepointOutcome | undefined;
 }
 
+/**
+ * What most decisions leave as it is: no pod held, nothing recorded as
+ * stable, no event. A decision spreads it first and says only what differs.
+ */
+function quiet(): Pick<UpgradeDecision, 'holdPods' | 'recordStable' | 'events'> {
+  return { holdPods: false, recordStable: false, events: [] };
+}
+
 export interface UpgradeDecision {
   upgrade: UpgradeStatus | undefined;
   deploy?: NewDeployment;
@@ -138,6 +146,7 @@ export function decideUpgrade(input: UpgradeInput): UpgradeDecision {
   if (!input.deployment) {
     // A new job: its first spec is deployed as it is; there is nothing to upgrade from.
     return {
+      ...quiet(),
       upgrade: undefined,
       deploy: {
         spec: input.spec,
@@ -145,9 +154,6 @@ export function decideUpgrade(input: UpgradeInput): UpgradeDecision {
         run: { kind: 'continue' },
         replacesPods: false,
       },
-      holdPods: false,
-      recordStable: false,
-      events: [],
     };
   }
   switch (step) {
@@ -161,10 +167,9 @@ export function decideUpgrade(input: UpgradeInput): UpgradeDecision {
 }
 
 const rest = (input: UpgradeInput, upgrade: UpgradeStatus | undefined): UpgradeDecision => ({
+  ...quiet(),
   upgrade,
-  holdPods: false,
   recordStable: input.stable && input.lastStable?.generation !== input.deployment?.generation,
-  events: [],
 });
 
 /** Idle, Aborted or RolledBack: a spec the deployment does not run yet starts an upgrade. */
@@ -211,10 +216,10 @@ function startUpgrade(
     checkTransition(from, 'Savepointing');
     const id = savepointIdAt('upgrade', input.now);
     return {
+      ...quiet(),
       upgrade: { ...base, step: 'Savepointing', savepointId: id },
       action: { kind: 'stopWithSavepoint', id, targets: input.running },
       holdPods: true,
-      recordStable: false,
       events: [
         {
           type: 'Normal',
@@ -233,6 +238,7 @@ function startUpgrade(
   checkTransition(from, 'Deploying');
   const run: RunChange = mode === 'stateless' ? { kind: 'new' } : { kind: 'continue' };
   return {
+    ...quiet(),
     upgrade: {
       ...base,
       mode: mode === 'savepoint' ? 'last-state' : mode,
@@ -240,8 +246,6 @@ function startUpgrade(
       message: reason,
     },
     deploy: { spec: input.spec, generation: input.generation, run, replacesPods: true },
-    holdPods: false,
-    recordStable: false,
     events: [{ type: 'Normal', reason: 'UpgradeStarted', message: `upgrading ${what}: ${reason}` }],
   };
 }
@@ -255,6 +259,7 @@ function startSuspend(
   checkTransition(from, 'Savepointing');
   const id = savepointIdAt('suspend', input.now);
   return {
+    ...quiet(),
     upgrade: {
       step: 'Savepointing',
       mode: 'savepoint',
@@ -267,7 +272,6 @@ function startSuspend(
     },
     action: { kind: 'stopWithSavepoint', id, targets: running },
     holdPods: true,
-    recordStable: false,
     events: [
       {
         type: 'Normal',
@@ -282,6 +286,7 @@ function startSuspend(
 function suspended(input: UpgradeInput, id: string, failure: string | undefined): UpgradeDecision {
   checkTransition('Savepointing', 'Idle');
   return {
+    ...quiet(),
     upgrade: undefined,
     deploy: {
       spec: input.spec,
@@ -289,8 +294,6 @@ function suspended(input: UpgradeInput, id: string, failure: string | undefined)
       run: failure ? { kind: 'continue' } : { kind: 'restore', savepointId: id },
       replacesPods: true,
     },
-    holdPods: false,
-    recordStable: false,
     events: [
       failure
         ? {
@@ -317,6 +320,7 @@ function savepointing(
   const toDeploying = (deploy: NewDeployment, message: string, event: EventSpec): UpgradeDecision => {
     checkTransition('Savepointing', 'Deploying');
     return {
+      ...quiet(),
       upgrade: {
         ...upgrade,
         step: 'Deploying',
@@ -325,8 +329,6 @@ function savepointing(
         message,
       },
       deploy,
-      holdPods: false,
-      recordStable: false,
       events: [event],
       ...(deploy.run.kind === 'restore'
         ? { savepointCompleted: { id: deploy.run.savepointId, reason: 'upgrade' as const } }
@@ -371,11 +373,10 @@ function savepointing(
   if (failure && upgrade.suspend) return suspended(input, id, failure);
   if (!failure) {
     return {
+      ...quiet(),
       upgrade,
       action: { kind: 'stopWithSavepoint', id, targets: input.live },
       holdPods: true,
-      recordStable: false,
-      events: [],
       requeueAfterMs: Math.max(1, timeoutMs - elapsed),
     };
   }
@@ -394,6 +395,7 @@ function savepointing(
   checkTransition('Savepointing', 'Aborted');
   const stopped = `savepoint ${id} failed (${failure}) and ${refusal}; generation ${deployment.generation} keeps running`;
   return {
+    ...quiet(),
     upgrade: {
       ...upgrade,
       step: 'Aborted',
@@ -403,8 +405,6 @@ function savepointing(
     },
     // The stopped pods come back as the version they were.
     deploy: redeploy(deployment),
-    holdPods: false,
-    recordStable: false,
     events: [
       {
         type: 'Warning',
@@ -436,10 +436,10 @@ function deploying(input: UpgradeInput, upgrade: UpgradeStatus, deployment: Reco
     // removed before that savepoint is asked for.
     checkTransition('Deploying', 'Idle');
     return {
+      ...quiet(),
       upgrade: undefined,
       holdPods: true,
       requeueAfterMs: 1,
-      recordStable: false,
       events: [
         {
           type: 'Normal',
@@ -457,8 +457,8 @@ function deploying(input: UpgradeInput, upgrade: UpgradeStatus, deployment: Reco
   if (input.stable) {
     checkTransition('Deploying', 'Idle');
     return {
+      ...quiet(),
       upgrade: undefined,
-      holdPods: false,
       recordStable: true,
       events: [
         {
@@ -478,10 +478,8 @@ function deploying(input: UpgradeInput, upgrade: UpgradeStatus, deployment: Reco
       : undefined;
   if (!why) {
     return {
+      ...quiet(),
       upgrade,
-      holdPods: false,
-      recordStable: false,
-      events: [],
       requeueAfterMs: Math.max(1, timeoutMs - elapsed),
     };
   }
@@ -495,22 +493,20 @@ function deploying(input: UpgradeInput, upgrade: UpgradeStatus, deployment: Reco
         : undefined;
   if (cannot || !target) {
     const message = `generation ${deployment.generation} is not stable: ${why}; not rolled back: ${cannot}`;
-    if (upgrade.message === message) return { upgrade, holdPods: false, recordStable: false, events: [] };
+    if (upgrade.message === message) return { ...quiet(), upgrade };
     return {
+      ...quiet(),
       upgrade: { ...upgrade, message },
-      holdPods: false,
-      recordStable: false,
       events: [{ type: 'Warning', reason: 'UpgradeNotStable', message }],
     };
   }
   checkTransition('Deploying', 'RolledBack');
   const message = `generation ${deployment.generation} rolled back to generation ${target.generation}: ${why}`;
   return {
+    ...quiet(),
     upgrade: { ...upgrade, step: 'RolledBack', stepStartedAt: input.now.toISOString(), message },
     // The same run: the old version resumes from the newest state committed (by either version).
     deploy: redeploy(target),
-    holdPods: false,
-    recordStable: false,
     events: [{ type: 'Warning', reason: 'RolledBack', message }],
   };
 }
