@@ -19,7 +19,8 @@ const commands: Record<string, Command> = {
   operator: {
     summary: 'run the StreamJob operator (settings from WEIR_* environment variables)',
     run: async () => {
-      await import('../operator/main.ts');
+      const { startOperator } = await import('../operator/main.ts');
+      await startOperator();
     },
   },
   taskmanager: {
