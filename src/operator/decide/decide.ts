@@ -7,7 +7,7 @@ import { checkpointEvents, summarizeCheckpoints } from './checkpoint-summary.ts'
 import { jobConditions } from './conditions.ts';
 import { type EventSpec, podProblemReason } from './events.ts';
 import { decideFailures } from './failures.ts';
-import type { Observation, ObservedNode, ObservedPod } from './observation.ts';
+import { type Observation, type ObservedNode, type ObservedPod, unreadyNodeOf } from './observation.ts';
 import { offsetResetEvents } from './offset-resets.ts';
 import { decidePhase } from './phase.ts';
 import { type CreatePod, type DeletePod, PodPlan, planPods } from './pods.ts';
@@ -264,8 +264,8 @@ function failuresAndPods(pass: Pass, upgrade: UpgradeDecision, deployedSpec: Str
   );
   status.tasks = { ready: readyTasks, total: deployedSpec.parallelism, pods: wanted };
   const unready = observation.pods.flatMap((p) => {
-    const node = p.nodeName ? observation.nodes.get(p.nodeName) : undefined;
-    return node && !node.ready && plan.tracked.has(p.name) ? [{ pod: p.name, node }] : [];
+    const node = unreadyNodeOf(p, observation);
+    return node && plan.tracked.has(p.name) ? [{ pod: p.name, node }] : [];
   });
   return { plan, wanted, readyPods, readyTasks, restartedNow, failedMessage, unready };
 }

@@ -1,6 +1,6 @@
 import type { FailureRecord, StreamJobSpec, StreamJobStatus } from '../../api/streamjob.ts';
 import type { EventSpec } from './events.ts';
-import type { Observation, ObservedPod } from './observation.ts';
+import { type Observation, type ObservedPod, unreadyNodeOf } from './observation.ts';
 import type { StalledPod } from './progress.ts';
 import {
   decideRestart,
@@ -64,8 +64,8 @@ export function failureOf(
   if (stall && stall.uid === pod.uid) {
     return { pod, name, reason: 'NoProgress', message: `pod ${name} made no progress: ${stall.cause}` };
   }
-  const node = pod.nodeName ? observation.nodes.get(pod.nodeName) : undefined;
-  if (node && !node.ready && node.notReadySince) {
+  const node = unreadyNodeOf(pod, observation);
+  if (node?.notReadySince) {
     const downFor = now.getTime() - node.notReadySince.getTime();
     if (downFor >= nodeLostTimeoutMs) {
       return {

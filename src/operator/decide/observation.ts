@@ -29,6 +29,12 @@ export interface ObservedNode {
   notReadySince?: Date;
 }
 
+/** The pod's node, when it is known and not Ready. */
+export function unreadyNodeOf(pod: ObservedPod, observation: Observation): ObservedNode | undefined {
+  const node = pod.nodeName ? observation.nodes.get(pod.nodeName) : undefined;
+  return node && !node.ready ? node : undefined;
+}
+
 export interface Observation {
   pods: ObservedPod[];
   nodes: ReadonlyMap<string, ObservedNode>;

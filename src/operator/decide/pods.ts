@@ -1,5 +1,5 @@
 import { taskManagerPodName } from '../../api/names.ts';
-import type { Observation, ObservedPod } from './observation.ts';
+import { type Observation, type ObservedPod, unreadyNodeOf } from './observation.ts';
 
 export interface DeletePod {
   kind: 'deletePod';
@@ -63,9 +63,8 @@ function nodeLostAt(
   observation: Observation,
   nodeLostTimeoutMs: number,
 ): number | undefined {
-  const node = pod.nodeName ? observation.nodes.get(pod.nodeName) : undefined;
-  if (!node || node.ready || !node.notReadySince) return undefined;
-  return node.notReadySince.getTime() + nodeLostTimeoutMs;
+  const since = unreadyNodeOf(pod, observation)?.notReadySince;
+  return since ? since.getTime() + nodeLostTimeoutMs : undefined;
 }
 
 /**
