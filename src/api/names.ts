@@ -24,9 +24,14 @@ export function taskManagerPolicyName(job: string): string {
 
 // Kafka.
 
+/** What every Kafka name of one run begins with: weir.<namespace>.<job>.<run>. */
+function kafkaRunScope(namespace: string, job: string, runId: string): string {
+  return `weir.${namespace}.${job}.${runId}`;
+}
+
 /** The group a run's committed offsets (and the state pointers in their metadata) are stored under. */
 export function offsetGroup(namespace: string, job: string, runId: string): string {
-  return `weir.${namespace}.${job}.${runId}`;
+  return kafkaRunScope(namespace, job, runId);
 }
 
 /** The transactional id of a task (DESIGN.md contract). */
@@ -37,7 +42,7 @@ export function transactionalId(
   stage: number,
   task: number,
 ): string {
-  return `weir.${namespace}.${job}.${runId}.s${stage}.t${task}`;
+  return `${kafkaRunScope(namespace, job, runId)}.s${stage}.t${task}`;
 }
 
 /**
@@ -47,7 +52,7 @@ export function transactionalId(
  * run wrote after that savepoint.
  */
 export function repartitionTopic(namespace: string, job: string, runId: string, operatorId: string): string {
-  return `weir.${namespace}.${job}.${runId}.${operatorId}`;
+  return `${kafkaRunScope(namespace, job, runId)}.${operatorId}`;
 }
 
 /** The keyBy operator id of a repartition topic of (namespace, job, runId); undefined for any other topic. */
@@ -57,7 +62,7 @@ export function repartitionOperatorOf(
   job: string,
   runId: string,
 ): string | undefined {
-  const prefix = `weir.${namespace}.${job}.${runId}.`;
+  const prefix = `${kafkaRunScope(namespace, job, runId)}.`;
   if (!topic.startsWith(prefix)) return undefined;
   const rest = topic.slice(prefix.length);
   return /^[a-z][a-z0-9-]{0,62}$/.test(rest) ? rest : undefined;
@@ -98,9 +103,14 @@ export function layoutKey(namespace: string, job: string): string {
   return `${namespace}/${job}/layout.json`;
 }
 
+/** Everything one run stores: <namespace>/<job>/runs/<run>/. */
+function runPrefix(namespace: string, job: string, runId: string): string {
+  return `${namespace}/${job}/runs/${runId}/`;
+}
+
 /** Where Weir before layout format 2 recorded a run's parallelism. */
 export function runLayoutKey(namespace: string, job: string, runId: string): string {
-  return `${namespace}/${job}/runs/${runId}/layout.json`;
+  return `${runPrefix(namespace, job, runId)}layout.json`;
 }
 
 /** A task's snapshots in one run. */
@@ -111,7 +121,7 @@ export function taskStatePrefix(
   stage: number,
   task: number,
 ): string {
-  return `${namespace}/${job}/runs/${runId}/state/s${stage}/t${task}/`;
+  return `${runPrefix(namespace, job, runId)}state/s${stage}/t${task}/`;
 }
 
 export function snapshotKey(taskPrefix: string, checkpointId: number, attempt: string): string {
