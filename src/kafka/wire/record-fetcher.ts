@@ -371,15 +371,10 @@ export class RecordFetcher {
       entry.outOfRange = true;
     } else if (errorCode === offsetOutOfRange) {
       this.fail(
-        new KafkaError(
+        fatalError(
           'list offsets',
           `${entry.key}: the broker has no ${entry.reset === -2 ? 'earliest' : 'latest'} offset`,
-          {
-            kafkaCode: errorCode,
-            retriable: false,
-            fatal: true,
-            abortable: false,
-          },
+          errorCode,
         ),
       );
     } else if (errorCode === topicAuthorizationFailed) {
@@ -387,14 +382,7 @@ export class RecordFetcher {
     } else if (leaderMoved.has(errorCode)) {
       this.leave(partitions, entry);
     } else {
-      this.fail(
-        new KafkaError('fetch', `${entry.key}: the broker answered error ${errorCode}`, {
-          kafkaCode: errorCode,
-          retriable: false,
-          fatal: true,
-          abortable: false,
-        }),
-      );
+      this.fail(fatalError('fetch', `${entry.key}: the broker answered error ${errorCode}`, errorCode));
     }
   }
 
@@ -441,16 +429,11 @@ export class RecordFetcher {
             ? 'before the log starts: the records between were deleted (retention) before they were read'
             : 'after the log ends: the log was truncated or the topic recreated';
         this.fail(
-          new KafkaError(
+          fatalError(
             'fetch',
             `${entry.key}: the committed offset ${position} is outside the partition's log (${logStart} to ${logEnd}), ${where}; nothing is skipped or read again unless spec.kafka.offsetOutOfRange is set to earliest or latest`,
-            {
-              kafkaCode: offsetOutOfRange,
-              retriable: false,
-              fatal: true,
-              abortable: false,
-              code: 'KAFKA_OFFSET_OUT_OF_RANGE',
-            },
+            offsetOutOfRange,
+            'KAFKA_OFFSET_OUT_OF_RANGE',
           ),
         );
         return;
@@ -516,16 +499,11 @@ export class RecordFetcher {
       const what = `${entry.key}: the new leader's log ends epoch ${entry.fetched.last} at offset ${answer.endOffset}, below the position ${position}: the log was truncated (an unclean leader election) and records from ${answer.endOffset} on were read from a log that is gone`;
       if (policy === 'fail') {
         this.fail(
-          new KafkaError(
+          fatalError(
             'fetch',
             `${what}; they may differ from what the log holds now, so nothing more is read unless spec.kafka.offsetOutOfRange is set to earliest or latest (which read on from ${answer.endOffset})`,
-            {
-              kafkaCode: -1,
-              retriable: false,
-              fatal: true,
-              abortable: false,
-              code: 'KAFKA_LOG_TRUNCATED',
-            },
+            -1,
+            'KAFKA_LOG_TRUNCATED',
           ),
         );
         return;
@@ -569,11 +547,16 @@ export class RecordFetcher {
  * never retried (the same bytes decode the same way), naming the broker.
  */
 function malformedResponse(leader: number, error: WireFormatError): KafkaError {
-  return new KafkaError('fetch', `broker ${leader}: ${error.message}`, {
-    kafkaCode: -1,
+  return fatalError('fetch', `broker ${leader}: ${error.message}`, -1, error.code);
+}
+
+/** A failure retrying cannot mend: the fetcher stops with it, and the task fails naming it. */
+function fatalError(operation: string, message: string, kafkaCode: number, code?: string): KafkaError {
+  return new KafkaError(operation, message, {
+    kafkaCode,
     retriable: false,
     fatal: true,
     abortable: false,
-    code: error.code,
+    ...(code ? { code } : {}),
   });
 }
