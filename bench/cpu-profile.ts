@@ -54,7 +54,7 @@ function areaOf(node: ProfileNode): string {
   if (url.includes('pino')) return 'logging';
   if (url.includes('/src/kafka/')) return 'src/kafka';
   if (url.includes('/src/runtime/state/')) return 'keyed state';
-  if (url.includes('/src/runtime/executor')) return 'executor';
+  if (url.includes('/src/runtime/task/stage-executor')) return 'executor';
   if (url.includes('/src/runtime/task/')) return 'task loop';
   if (url.includes('/src/runtime/')) return 'runtime, other';
   if (url.includes('/src/sdk/') || url.includes('/src/jobs/')) return 'job and formats';

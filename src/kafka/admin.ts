@@ -1,11 +1,5 @@
-import {
-  connectTo,
-  type ErrorEmitter,
-  errorLogSettings,
-  KafkaError,
-  kafkaErrorCodes,
-  settle,
-} from './errors.ts';
+import { connectTo, type ErrorEmitter, errorLogSettings, settle } from './errors.ts';
+import { KafkaError, kafkaErrorCodes } from './kafka-error.ts';
 import { type IAdminClient, rdkafka, type TopicDescription } from './native.ts';
 import { settledPartitionCount } from './settled-partitions.ts';
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
-import { connectTo, type KafkaError, toKafkaError, transactionFailure } from './errors.ts';
+import { connectTo, toKafkaError, transactionFailure } from './errors.ts';
+import type { KafkaError } from './kafka-error.ts';
 
 /** Stands in for a librdkafka client's log events; each test emits what the client would log. */
 class TestingClient extends EventEmitter {}

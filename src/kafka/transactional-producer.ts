@@ -4,12 +4,11 @@ import {
   type ErrorEmitter,
   errorLine,
   errorLogSettings,
-  KafkaError,
-  kafkaErrorCodes,
   settle,
   toKafkaError,
   transactionFailure,
 } from './errors.ts';
+import { KafkaError, kafkaErrorCodes } from './kafka-error.ts';
 import { type LibrdKafkaError, type Producer, type ProducerGlobalConfig, rdkafka } from './native.ts';
 import { type FenceResult, fenceTransactionalId } from './wire/transaction-fence.ts';
 import { wireSecurity } from './wire/wire-security.ts';

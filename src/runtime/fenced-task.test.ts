@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { KafkaError } from '../kafka/errors.ts';
+import { KafkaError } from '../kafka/kafka-error.ts';
 import { fencedTaskError } from './errors.ts';
 
 describe('fencedTaskError', () => {

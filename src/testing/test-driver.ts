@@ -1,10 +1,4 @@
-import {
-  type OutputRecord,
-  partitionOfKey,
-  StageExecutor,
-  stateKey,
-  type TimeContext,
-} from '../runtime/executor.ts';
+import { partitionOfKey } from '../runtime/repartition/route.ts';
 import { PartitionStores } from '../runtime/state/partition-stores.ts';
 import {
   decodeSection,
@@ -12,6 +6,12 @@ import {
   readSnapshotIndex,
   verifiedSection,
 } from '../runtime/state/snapshot-format.ts';
+import {
+  type OutputRecord,
+  StageExecutor,
+  stateKey,
+  type TimeContext,
+} from '../runtime/task/stage-executor.ts';
 import { partitionWatermark, SourceWatermarks } from '../runtime/time/watermarks.ts';
 import type { JobDefinition, StageDefinition } from '../sdk/pipeline.ts';
 

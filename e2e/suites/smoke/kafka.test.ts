@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { KafkaAdmin } from '../../../src/kafka/admin.ts';
 import { AssignedConsumer } from '../../../src/kafka/assigned-consumer.ts';
-import { KafkaError } from '../../../src/kafka/errors.ts';
+import { KafkaError } from '../../../src/kafka/kafka-error.ts';
 import { TransactionalProducer } from '../../../src/kafka/transactional-producer.ts';
 import { requireEnv } from '../../support/cluster.ts';
 

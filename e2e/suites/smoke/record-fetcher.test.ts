@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { KafkaAdmin } from '../../../src/kafka/admin.ts';
 import { AssignedConsumer, type ConsumedRecord } from '../../../src/kafka/assigned-consumer.ts';
-import { KafkaError } from '../../../src/kafka/errors.ts';
+import { KafkaError } from '../../../src/kafka/kafka-error.ts';
 import { TransactionalProducer } from '../../../src/kafka/transactional-producer.ts';
 import { RecordFetcher } from '../../../src/kafka/wire/record-fetcher.ts';
 import { wireSecurity } from '../../../src/kafka/wire/wire-security.ts';

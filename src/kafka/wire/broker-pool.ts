@@ -1,4 +1,4 @@
-import { KafkaError } from '../errors.ts';
+import { KafkaError } from '../kafka-error.ts';
 import { type BrokerConnection, parseBrokerAddress, type WireSecurity } from './broker-connection.ts';
 import { apis, type BrokerAddress, metadataRequest, readMetadata } from './messages.ts';
 import { openBroker } from './open-broker.ts';

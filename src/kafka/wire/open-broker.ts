@@ -1,4 +1,4 @@
-import { KafkaError } from '../errors.ts';
+import { KafkaError } from '../kafka-error.ts';
 import { BrokerConnection, ConnectionError, type WireSecurity } from './broker-connection.ts';
 import {
   apiNames,

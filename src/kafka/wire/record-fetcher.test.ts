@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { KafkaError } from '../errors.ts';
+import { KafkaError } from '../kafka-error.ts';
 import { type OffsetReset, RecordFetcher, type RecordFetcherOptions } from './record-fetcher.ts';
 import { TestingBroker } from './testing-broker.ts';
 

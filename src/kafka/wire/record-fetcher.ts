@@ -1,6 +1,6 @@
 import type { OffsetOutOfRangePolicy } from '../../api/taskmanager-env.ts';
 import { backoffMs, delay } from '../../retry.ts';
-import { KafkaError } from '../errors.ts';
+import { KafkaError } from '../kafka-error.ts';
 import type { BrokerConnection, WireSecurity } from './broker-connection.ts';
 import { BrokerPool, isFatal, topicNotAuthorized } from './broker-pool.ts';
 import {

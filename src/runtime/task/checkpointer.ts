@@ -5,10 +5,10 @@ import { savepointPrefix, savepointTaskPrefix, snapshotKey, taskStatePrefix } fr
 import { encodeCommitMetadata, type PartitionPointer } from '../checkpoint/commit-metadata.ts';
 import { offsetsToCommit, planCheckpoint } from '../checkpoint/plan.ts';
 import { objectsToDelete } from '../checkpoint/retention.ts';
-import { uploadSnapshot } from '../checkpoint/snapshot-upload.ts';
 import { RuntimeError } from '../errors.ts';
+import type { RepartitionWriter } from '../repartition/writer.ts';
 import type { PartitionRuntime } from './partition-runtime.ts';
-import type { RepartitionWriter } from './repartition-writer.ts';
+import { uploadSnapshot } from './snapshot-upload.ts';
 import type { TaskConsumer, TaskProducer } from './task-clients.ts';
 import type { StreamTaskDeps } from './task-deps.ts';
 

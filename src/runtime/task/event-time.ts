@@ -1,5 +1,4 @@
 import type { JobDefinition, StageDefinition } from '../../sdk/pipeline.ts';
-import type { TimeContext } from '../executor.ts';
 import type { PartitionStores } from '../state/partition-stores.ts';
 import {
   ChannelWatermarks,
@@ -7,6 +6,7 @@ import {
   SourceWatermarks,
   type WatermarkStatus,
 } from '../time/watermarks.ts';
+import type { TimeContext } from './stage-executor.ts';
 
 /** A partition the task owns, with its state. */
 interface OwnedPartition {

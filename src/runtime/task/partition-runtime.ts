@@ -2,10 +2,10 @@ import type { CommittedOffset } from '../../kafka/assigned-consumer.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import { decodeCommitMetadata, type PartitionPointer } from '../checkpoint/commit-metadata.ts';
 import type { PartitionProgress } from '../checkpoint/plan.ts';
-import type { TimeContext } from '../executor.ts';
 import { PartitionStores } from '../state/partition-stores.ts';
 import { decodeSection, verifiedSection } from '../state/snapshot-format.ts';
 import { partitionId, type TopicPartition } from './assignment.ts';
+import type { TimeContext } from './stage-executor.ts';
 
 /** One owned source partition: its keyed state, position and committed pointer. */
 export class PartitionRuntime implements PartitionProgress {

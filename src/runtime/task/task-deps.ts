@@ -3,10 +3,11 @@ import type { OffsetReset } from '../../kafka/wire/record-fetcher.ts';
 import type { JobDefinition, StageDefinition } from '../../sdk/pipeline.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import type { TaskManagerConfig } from '../config.ts';
-import type { RepartitionRoute, StageExecutor } from '../executor.ts';
 import type { TaskMetrics } from '../metrics.ts';
+import type { RepartitionRoute } from '../repartition/route.ts';
 import type { TopicPartition } from './assignment.ts';
 import type { PartitionRuntime } from './partition-runtime.ts';
+import type { StageExecutor } from './stage-executor.ts';
 import type { TaskConsumer, TaskProducer } from './task-clients.ts';
 
 /** What a StreamTask is made with; its restore and checkpoints (task-restore.ts, checkpointer.ts) read it too. */

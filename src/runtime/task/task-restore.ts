@@ -1,18 +1,17 @@
 import type { Logger } from 'pino';
-import { otherRunsRepartitionTopics, repartitionTopic, transactionalId } from '../../api/names.ts';
+import { transactionalId } from '../../api/names.ts';
 import { KafkaAdmin } from '../../kafka/admin.ts';
 import { AssignedConsumer, type CommittedOffset } from '../../kafka/assigned-consumer.ts';
 import { withKafkaRetries } from '../../kafka/errors.ts';
 import { TransactionalProducer } from '../../kafka/transactional-producer.ts';
 import type { OffsetReset } from '../../kafka/wire/record-fetcher.ts';
 import { awaitLayout, fenceLayout } from '../checkpoint/layout.ts';
-import { RuntimeError } from '../errors.ts';
-import { type RepartitionRoute, StageExecutor } from '../executor.ts';
+import { inputPartitions } from '../repartition/topics.ts';
 import { allOrNone } from './all-or-none.ts';
 import { ownedPartitions, type TopicPartition } from './assignment.ts';
 import { restorePartitions } from './partition-runtime.ts';
-import { repartitionTopicConfig } from './repartition-writer.ts';
 import { dropUnknownState, savepointOffsets } from './savepoint-restore.ts';
+import { StageExecutor } from './stage-executor.ts';
 import type { OpenedTask, StreamTaskDeps } from './task-deps.ts';
 
 /**
@@ -132,75 +131,6 @@ export async function openTask(
   }
   consumer.assign(partitions.map((p) => ({ ...p.tp, offset: p.position ?? -2 /* OFFSET_BEGINNING */ })));
   return { producer, consumer, partitions, executor, route, owned, transactionalId: id };
-}
-
-/**
- * The partition counts of the stage's input, and where its output goes.
- * Repartition topics have as many partitions as the job's widest source
- * topic, so a rescale up to that width moves partitions and never splits
- * state; they are created here, by whichever task gets there first, before
- * any task reads or writes them.
- */
-async function inputPartitions(
-  deps: StreamTaskDeps,
-  newAdmin: () => KafkaAdmin,
-  log: Logger,
-): Promise<{ counts: Map<string, number>; route: RepartitionRoute | undefined }> {
-  const { config, job, stage, index } = deps;
-  const admin = newAdmin();
-  try {
-    const sources = new Map<string, number>();
-    for (const topic of job.source.topics) sources.set(topic, await admin.partitionCount(topic));
-    const width = Math.max(...sources.values());
-    const ensure = async (operatorId: string) => {
-      const name = repartitionTopic(config.namespace, config.job, config.runId, operatorId);
-      if (name.length > 249) {
-        throw new RuntimeError(
-          'REPARTITION_TOPIC_NAME_TOO_LONG',
-          `repartition topic ${name} is longer than Kafka's 249 characters; shorten the job's name or the keyBy id "${operatorId}"`,
-          false,
-        );
-      }
-      await withKafkaRetries(() =>
-        admin.ensureTopic({ name, partitions: width, replicationFactor: -1, config: repartitionTopicConfig }),
-      );
-      return name;
-    };
-    const route =
-      stage.output.kind === 'repartition'
-        ? {
-            topic: await ensure(stage.output.id),
-            partitions: width,
-            fromTask: index,
-            tasks: config.parallelism,
-          }
-        : undefined;
-    if (stage.input.kind === 'repartition') {
-      return { counts: new Map([[await ensure(stage.input.id), width]]), route };
-    }
-    if (index === 0 && stage.index === 0 && job.stages.length > 1)
-      await dropOtherRunsTopics(deps, admin, log);
-    return { counts: sources, route };
-  } finally {
-    admin.disconnect();
-  }
-}
-
-/** Deletes the repartition topics of the job's earlier runs; a failure costs disk space and is retried next start. */
-async function dropOtherRunsTopics(deps: StreamTaskDeps, admin: KafkaAdmin, log: Logger): Promise<void> {
-  const { config } = deps;
-  try {
-    const doomed = otherRunsRepartitionTopics(
-      await admin.listTopics(),
-      config.namespace,
-      config.job,
-      config.runId,
-    );
-    for (const topic of doomed) await admin.deleteTopic(topic);
-    if (doomed.length) log.info({ topics: doomed }, 'deleted the repartition topics of earlier runs');
-  } catch (error) {
-    log.warn({ err: error }, 'could not delete the repartition topics of earlier runs');
-  }
 }
 
 /**

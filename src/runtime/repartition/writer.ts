@@ -1,18 +1,8 @@
 import type { ConsumedRecord } from '../../kafka/assigned-consumer.ts';
-import { barrierHeader, barrierTasksHeader, fromTaskHeader } from '../checkpoint/barriers.ts';
-import type { RepartitionRoute } from '../executor.ts';
-import { watermarkHeader } from './event-time.ts';
-import type { TaskProducer } from './task-clients.ts';
-
-/**
- * Repartition topics keep records for a week: a downstream stage reads them
- * within its checkpoint interval, and a week outlasts any outage a job
- * recovers from. Compaction would drop records of the same key.
- */
-export const repartitionTopicConfig = {
-  'cleanup.policy': 'delete',
-  'retention.ms': String(7 * 24 * 3_600_000),
-};
+import { watermarkHeader } from '../task/event-time.ts';
+import type { TaskProducer } from '../task/task-clients.ts';
+import { barrierHeader, barrierTasksHeader, fromTaskHeader } from './barriers.ts';
+import type { RepartitionRoute } from './route.ts';
 
 /**
  * The in-band markers a task writes into every partition of the repartition

@@ -1,14 +1,21 @@
-import { CodedError } from '../errors.ts';
-import type { JobDefinition, SourcePosition, StageDefinition, Step, StreamRecord } from '../sdk/pipeline.ts';
-import type { TimerService } from '../sdk/time.ts';
-import { fromTaskHeader } from './checkpoint/barriers.ts';
-import { keyOfStateKey, stateKey } from './state/keys.ts';
-import type { PartitionStores } from './state/partition-stores.ts';
-import { deleteTimer, registerTimer, takeDueTimers } from './time/timers.ts';
-import { raiseFloor } from './time/watermarks.ts';
-import { WindowOperator } from './time/windows.ts';
+import { CodedError } from '../../errors.ts';
+import type {
+  JobDefinition,
+  SourcePosition,
+  StageDefinition,
+  Step,
+  StreamRecord,
+} from '../../sdk/pipeline.ts';
+import type { TimerService } from '../../sdk/time.ts';
+import { fromTaskHeader } from '../repartition/barriers.ts';
+import { partitionOfKey, type RepartitionRoute } from '../repartition/route.ts';
+import { keyOfStateKey, stateKey } from '../state/keys.ts';
+import type { PartitionStores } from '../state/partition-stores.ts';
+import { deleteTimer, registerTimer, takeDueTimers } from '../time/timers.ts';
+import { raiseFloor } from '../time/watermarks.ts';
+import { WindowOperator } from '../time/windows.ts';
 
-export { stateKey } from './state/keys.ts';
+export { stateKey } from '../state/keys.ts';
 
 /** A record ready for the producer. */
 export interface OutputRecord {
@@ -21,29 +28,6 @@ export interface OutputRecord {
   timestamp?: number;
   /** None for a sink record; a constant object for a stage's repartition records. */
   headers?: Record<string, string>;
-}
-
-/** Where a stage's repartition output goes in this run: the topic, its partition count, and the writing task. */
-export interface RepartitionRoute {
-  topic: string;
-  partitions: number;
-  fromTask: number;
-  /** How many tasks the writing stage runs: barriers carry it, so a downstream task can tell layouts apart. */
-  tasks: number;
-}
-
-/**
- * The partition of a repartitioned record: FNV-1a over the encoded key
- * bytes, so every task of the upstream stage sends a key to the same
- * downstream partition whatever its language-level type.
- */
-export function partitionOfKey(key: Buffer | null, partitions: number): number {
-  let hash = 0x811c9dc5;
-  for (const byte of key ?? []) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash % partitions;
 }
 
 /** A record that failed, under the job's `fail` policy. Not retriable: it would fail the same way again. */

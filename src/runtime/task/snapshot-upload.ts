@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
+import type { PartitionPointer } from '../checkpoint/commit-metadata.ts';
 import { RuntimeError } from '../errors.ts';
 import { encodeSnapshot } from '../state/snapshot-format.ts';
-import type { PartitionRuntime } from '../task/partition-runtime.ts';
-import type { PartitionPointer } from './commit-metadata.ts';
+import type { PartitionRuntime } from './partition-runtime.ts';
 
 export interface SnapshotUpload {
   /** `s<stage>/t<task>`, written into the object's header. */
