@@ -174,7 +174,7 @@ async function baseline(cluster: ReturnType<typeof connect>, placement: Placemen
       savepointTriggerNonce: 0,
       allowNonRestoredState: false,
       upgradeMode: 'savepoint',
-      upgrade: { rollback: true, savepointFallback: true },
+      upgrade: { stableTimeout: '5m', rollback: true, savepointTimeout: '2m', savepointFallback: true },
       savepoints: { historyMaxCount: 10, onDeletion: false },
     },
   };

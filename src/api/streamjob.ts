@@ -32,3 +32,22 @@ export interface StreamJob {
 
 /** Pod names are <job>-tm-<index> and must stay a DNS label (63 characters). */
 export const maxJobNameLength = 50;
+
+/** A spec recorded in status (status.deployment, status.lastStableSpec), with its generation and time. */
+export type RecordedSpec = NonNullable<StreamJobStatus['deployment']>;
+
+/**
+ * The StreamJobSpec of a recorded spec. The schema keeps a recorded spec
+ * as unknown fields (status must not be pruned or re-defaulted under it), so
+ * its type is lost there; it was copied from an admitted spec, and carries
+ * every field and default the spec had then.
+ */
+export function recordedSpecOf(record: RecordedSpec): StreamJobSpec {
+  return record.spec as StreamJobSpec;
+}
+
+/** The spec the TaskManager pods are made from: status.deployment's, or the job's own before anything is deployed. */
+export function deployedSpecOf(job: Pick<StreamJob, 'spec' | 'status'>): StreamJobSpec {
+  const deployment = job.status?.deployment;
+  return deployment ? recordedSpecOf(deployment) : job.spec;
+}

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
-import type { StreamJob, StreamJobSpec } from '../../api/streamjob.ts';
+import { deployedSpecOf, type StreamJob } from '../../api/streamjob.ts';
 import type { ObservedPod } from '../decide/observation.ts';
-import { nextPollDelayMs, type ObservedTaskReport, progressTiming } from '../decide/progress.ts';
+import { nextPollDelayMs, type ObservedTaskReport } from '../decide/progress.ts';
+import { timingOf } from '../decide/timing.ts';
 import { jobToken } from './job-token.ts';
 import { RequestSlots } from './request-slots.ts';
 import { fetchTaskManagerStatus } from './taskmanager-client.ts';
@@ -66,8 +67,7 @@ export class TaskManagerPoller {
     if (!runId) return { reports: undefined, nextPollInMs: undefined };
     const cached = this.latest.get(uid);
     const reports = cached?.runId === runId ? cached.tasks : undefined;
-    const deployed = (job.status?.deployment?.spec ?? job.spec) as Pick<StreamJobSpec, 'checkpoints'>;
-    const delayMs = nextPollDelayMs(reports, progressTiming(deployed), this.options.minIntervalMs);
+    const delayMs = nextPollDelayMs(reports, timingOf(deployedSpecOf(job)), this.options.minIntervalMs);
     const targets = pods.filter(
       (p) => p.podIP && p.phase === 'Running' && p.ready && !p.deleting && p.runId === runId,
     );

@@ -1,7 +1,6 @@
 import { CoreV1Api, type KubeConfig, NetworkingV1Api, type V1Pod } from '@kubernetes/client-node';
-import { parseDuration } from '../../api/duration.ts';
 import { taskManagerPodName, taskManagerPolicyName, tokenSecretName } from '../../api/names.ts';
-import type { StreamJob, StreamJobSpec } from '../../api/streamjob.ts';
+import { deployedSpecOf, type StreamJob } from '../../api/streamjob.ts';
 import { taskManagerEnv } from '../../api/taskmanager-env.ts';
 import { jobToken } from '../control/job-token.ts';
 import {
@@ -12,6 +11,7 @@ import {
 import type { Action } from '../decide/decide.ts';
 import type { SavepointOutcome, TriggerSavepoint } from '../decide/savepoint.ts';
 import type { DisposalOutcome, DisposeSavepoints } from '../decide/savepoint-history.ts';
+import { timingOf } from '../decide/timing.ts';
 import type { StopWithSavepoint } from '../decide/upgrade.ts';
 import { type OperatorPeer, taskManagerNetworkPolicy } from '../deploy/network-policy.ts';
 import { type PodIdentity, taskManagerPod, tokenSecret } from '../deploy/taskmanager-pod.ts';
@@ -96,10 +96,8 @@ export class Actuator {
    * upgrade moves.
    */
   async apply(job: StreamJob, actions: Action[]): Promise<void> {
-    const status = job.status ?? {};
-    const deployed: StreamJob = status.deployment
-      ? { ...job, spec: status.deployment.spec as StreamJobSpec }
-      : job;
+    const _status = job.status ?? {};
+    const deployed: StreamJob = { ...job, spec: deployedSpecOf(job) };
     // New pods read the token Secret at start: make sure it exists then, even if it was deleted meanwhile
     // (the way to renew a token made with another key).
     if (actions.some((a) => a.kind === 'createPod')) this.secretsEnsured.delete(job.metadata.uid ?? '');
@@ -178,8 +176,7 @@ export class Actuator {
     action: TriggerSavepoint | StopWithSavepoint,
   ): Promise<SavepointOutcome> {
     const token = jobToken(this.controlKey, job);
-    const timeoutMs =
-      parseDuration(job.spec.checkpoints.timeout ?? '60s', 'spec.checkpoints.timeout') + 30_000;
+    const timeoutMs = timingOf(job.spec).savepointRequestTimeoutMs;
     const request =
       action.kind === 'stopWithSavepoint' ? stopTaskManagerWithSavepoint : triggerTaskManagerSavepoint;
     const results = await Promise.allSettled(

@@ -1,15 +1,15 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { finalSavepointFinalizer } from '../../api/constants.ts';
-import { parseDuration } from '../../api/duration.ts';
 import { jobSavepointUrl } from '../../api/names.ts';
-import type { StreamJob } from '../../api/streamjob.ts';
+import { deployedSpecOf, type StreamJob } from '../../api/streamjob.ts';
 import type { TaskManagerPoller } from '../control/taskmanager-poller.ts';
 import { type DecideOptions, decide } from '../decide/decide.ts';
 import { decideDeletion, finalizerChange } from '../decide/deletion.ts';
 import { type EventSpec, taskFailedReason } from '../decide/events.ts';
 import type { ObservedPod } from '../decide/observation.ts';
 import { awaitedSavepointId } from '../decide/savepoint.ts';
+import { timingOf } from '../decide/timing.ts';
 import { reachable } from '../decide/upgrade-input.ts';
 import { podCount } from '../deploy/taskmanager-pod.ts';
 import { type EventRecorder, streamJobEventTarget } from '../kube/event-recorder.ts';
@@ -102,7 +102,7 @@ export class StreamJobController {
       if (this.finalized.has(job.metadata.uid ?? '')) return undefined;
       return this.finishDeletion(job, owned, jobLog);
     }
-    const finalizer = finalizerChange(job.spec.savepoints?.onDeletion ?? false, job.metadata.finalizers);
+    const finalizer = finalizerChange(job.spec.savepoints.onDeletion, job.metadata.finalizers);
     if (finalizer) {
       // First, and alone: the patch's update event brings the job back for the rest.
       await this.deps.finalizers.apply(job, finalizer);
@@ -162,17 +162,17 @@ export class StreamJobController {
     const uid = job.metadata.uid ?? '';
     const previous = job.status ?? {};
     const next = structuredClone(previous);
-    const deployed = (previous.deployment?.spec ?? job.spec) as StreamJob['spec'];
+    const deployed = deployedSpecOf({ spec: job.spec, status: previous });
     const tracked = new Set(previous.pods ?? []);
     const live = reachable(owned.filter((p) => tracked.has(p.name)));
     const outcome = actuator.savepointOutcome(uid);
     const decision = decideDeletion(next, {
-      onDeletion: job.spec.savepoints?.onDeletion ?? false,
+      onDeletion: job.spec.savepoints.onDeletion,
       phase: previous.phase,
       running: live.length === podCount(deployed.parallelism, deployed.taskSlots) ? live : undefined,
       live,
       now: this.deps.now(),
-      timeoutMs: parseDuration(job.spec.upgrade?.savepointTimeout ?? '2m', 'spec.upgrade.savepointTimeout'),
+      timeoutMs: timingOf(job.spec).savepointTimeoutMs,
       outcome,
       locate: (id) => jobSavepointUrl(job, id),
     });

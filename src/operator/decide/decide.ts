@@ -1,6 +1,11 @@
-import { parseDuration } from '../../api/duration.ts';
 import { jobSavepointUrl } from '../../api/names.ts';
-import type { Phase, StreamJob, StreamJobSpec, StreamJobStatus } from '../../api/streamjob.ts';
+import {
+  deployedSpecOf,
+  type Phase,
+  type StreamJob,
+  type StreamJobSpec,
+  type StreamJobStatus,
+} from '../../api/streamjob.ts';
 import { jobSelector, podCount, tasksOfPod } from '../deploy/taskmanager-pod.ts';
 import { bounded } from './bounded.ts';
 import { checkpointEvents, summarizeCheckpoints } from './checkpoint-summary.ts';
@@ -11,7 +16,7 @@ import { type Observation, type ObservedNode, type ObservedPod, unreadyNodeOf } 
 import { offsetResetEvents } from './offset-resets.ts';
 import { decidePhase } from './phase.ts';
 import { type CreatePod, type DeletePod, PodPlan, planPods } from './pods.ts';
-import { progressTiming, stalledPods } from './progress.ts';
+import { stalledPods } from './progress.ts';
 import { resolveRestartStrategy } from './restart-strategy.ts';
 import { decideRun } from './run.ts';
 import {
@@ -23,6 +28,7 @@ import {
 } from './savepoint.ts';
 import { type DisposeSavepoints, decideSavepointHistory, savepointsInUse } from './savepoint-history.ts';
 import { specHashOf } from './spec-diff.ts';
+import { type JobTiming, timingOf } from './timing.ts';
 import type { StopWithSavepoint, UpgradeDecision } from './upgrade.ts';
 import { decideJobUpgrade, legacyDeployment, reachable } from './upgrade-input.ts';
 
@@ -65,6 +71,8 @@ interface Pass {
   observation: Observation;
   now: Date;
   options: DecideOptions;
+  /** The durations of the job's spec, parsed once for the pass. */
+  timing: JobTiming;
   previous: StreamJobStatus;
   status: StreamJobStatus;
   events: EventSpec[];
@@ -94,6 +102,7 @@ export function decide(
     observation,
     now,
     options,
+    timing: timingOf(job.spec),
     previous,
     status: structuredClone(previous),
     events: [],
@@ -106,7 +115,7 @@ export function decide(
   pass.status.observedGeneration = job.metadata.generation ?? 0;
   pass.status.deployment ??= legacyDeployment(job, pass.status);
   recordCheckpoints(pass);
-  const upgrade = decideJobUpgrade(job, pass.status, observation, now);
+  const upgrade = decideJobUpgrade(job, pass.status, observation, now, pass.timing);
   const deployedSpec = recordUpgrade(pass, upgrade);
   recordRun(pass, upgrade);
   const pods = failuresAndPods(pass, upgrade, deployedSpec);
@@ -120,8 +129,7 @@ export function decide(
 /** Checkpoint progress first: the upgrade calls a new version stable once a checkpoint completed after it. */
 function recordCheckpoints({ job, observation, previous, status, events }: Pass): void {
   if (!observation.checkpoints) return;
-  const parallelism =
-    (status.deployment?.spec as StreamJobSpec | undefined)?.parallelism ?? job.spec.parallelism;
+  const { parallelism } = deployedSpecOf({ spec: job.spec, status });
   status.checkpoint = summarizeCheckpoints(previous.checkpoint, observation.checkpoints, parallelism);
   events.push(
     ...checkpointEvents(previous.checkpoint, status.checkpoint, job.spec.checkpoints.tolerableFailures),
@@ -161,7 +169,7 @@ function recordUpgrade(pass: Pass, upgrade: UpgradeDecision): StreamJobSpec {
   if (upgrade.action) pass.actions.push(upgrade.action);
   pass.events.push(...upgrade.events);
   pass.requeue(upgrade.requeueAfterMs);
-  return (status.deployment?.spec ?? job.spec) as StreamJobSpec;
+  return deployedSpecOf({ spec: job.spec, status });
 }
 
 /** Run, epoch and nonces. */
@@ -213,7 +221,7 @@ function failuresAndPods(pass: Pass, upgrade: UpgradeDecision, deployedSpec: Str
       const failures = decideFailures({
         tracked: plan.tracked,
         observation,
-        stalled: stalledPods(observation.checkpoints ?? [], progressTiming(deployedSpec).windowMs),
+        stalled: stalledPods(observation.checkpoints ?? [], timingOf(deployedSpec).progressWindowMs),
         now,
         nodeLostTimeoutMs: options.nodeLostTimeoutMs,
         strategy: resolveRestartStrategy(job.spec.restartStrategy),
@@ -329,32 +337,29 @@ const disposalRetryMs = 60_000;
 
 /** Manual and periodic savepoints, then the history: what it keeps, and deleting what it drops. */
 function recordSavepoints(pass: Pass, phase: Phase, readyPods: ObservedPod[], wanted: number): void {
-  const { job, observation, now, status } = pass;
-  const settings = job.spec.savepoints ?? {};
+  const { job, observation, now, status, timing } = pass;
   // Every task must take part, or the savepoint would be missing partitions.
   const targets: SavepointTarget[] =
     readyPods.length === wanted && readyPods.every((p) => p.podIP) ? reachable(readyPods) : [];
-  const interval = settings.interval;
   const since = periodicSavepointSince(status);
   const savepoint = decideSavepoint(status, {
     nonce: job.spec.savepointTriggerNonce,
     phase,
     targets,
     now,
-    timeoutMs: 2 * parseDuration(job.spec.checkpoints.timeout ?? '60s', 'spec.checkpoints.timeout') + 60_000,
+    timeoutMs: timing.triggeredSavepointTimeoutMs,
     ...(observation.savepointOutcome ? { outcome: observation.savepointOutcome } : {}),
     locate: (id) => jobSavepointUrl(job, id),
-    ...(interval ? { periodicIntervalMs: parseDuration(interval, 'spec.savepoints.interval') } : {}),
+    ...(timing.savepointIntervalMs !== undefined ? { periodicIntervalMs: timing.savepointIntervalMs } : {}),
     ...(since ? { periodicSince: since } : {}),
   });
   pass.events.push(...savepoint.events);
   if (savepoint.action) pass.actions.push(savepoint.action);
   pass.requeue(savepoint.requeueAfterMs);
 
-  const maxAge = settings.historyMaxAge;
   const history = decideSavepointHistory(status, {
-    maxCount: settings.historyMaxCount ?? 10,
-    maxAgeMs: maxAge ? parseDuration(maxAge, 'spec.savepoints.historyMaxAge') : undefined,
+    maxCount: job.spec.savepoints.historyMaxCount,
+    maxAgeMs: timing.savepointHistoryMaxAgeMs,
     now,
     protectedIds: savepointsInUse(status, job.spec.initialSavepoint),
     disposer: phase === 'Running' ? targets[0] : undefined,

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nextPollDelayMs, type ObservedTaskReport, progressTiming, stalledPods } from './progress.ts';
-import { testingSpec } from './testing-spec.ts';
+import { nextPollDelayMs, type ObservedTaskReport, stalledPods } from './progress.ts';
 
 const report = (over: Partial<ObservedTaskReport> = {}): ObservedTaskReport => ({
   task: 0,
@@ -13,18 +12,6 @@ const report = (over: Partial<ObservedTaskReport> = {}): ObservedTaskReport => (
   pod: 'j-tm-0',
   podUid: 'u0',
   ...over,
-});
-
-describe('progressTiming', () => {
-  it('defaults the window to two intervals plus the timeout, as the TaskManager does', () => {
-    const spec = testingSpec({});
-    const checkpoints = { ...spec.checkpoints, interval: '10s', timeout: '1m' };
-    assert.deepEqual(progressTiming({ checkpoints }), { intervalMs: 10_000, windowMs: 80_000 });
-    assert.deepEqual(progressTiming({ checkpoints: { ...checkpoints, progressWindow: '45s' } }), {
-      intervalMs: 10_000,
-      windowMs: 45_000,
-    });
-  });
 });
 
 describe('stalledPods', () => {
@@ -54,7 +41,7 @@ describe('stalledPods', () => {
 });
 
 describe('nextPollDelayMs', () => {
-  const timing = { intervalMs: 1_000, windowMs: 20_000 };
+  const timing = { checkpointIntervalMs: 1_000, progressWindowMs: 20_000 };
   const cases: [string, ObservedTaskReport[] | undefined, typeof timing, number, number][] = [
     ['no reports yet: the usual period', undefined, timing, 5_000, 5_000],
     ['healthy: the usual period', [report()], timing, 5_000, 5_000],
@@ -69,7 +56,7 @@ describe('nextPollDelayMs', () => {
     [
       'never under a second',
       [report({ sinceCommitMs: 2_500 })],
-      { intervalMs: 1_000, windowMs: 4_000 },
+      { checkpointIntervalMs: 1_000, progressWindowMs: 4_000 },
       30_000,
       1_000,
     ],

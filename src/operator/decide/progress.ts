@@ -1,8 +1,6 @@
 import type { TaskCheckpointReport } from '../../api/control-api.ts';
-import { parseDuration } from '../../api/duration.ts';
 import { commitOverdue, noProgressMessage, stalledTasks } from '../../api/progress.ts';
-import type { StreamJobSpec } from '../../api/streamjob.ts';
-import { progressWindowMs } from '../../api/taskmanager-env.ts';
+import type { JobTiming } from './timing.ts';
 
 /** A task's report as the operator received it: from which pod (by name and uid). */
 export interface ObservedTaskReport extends TaskCheckpointReport {
@@ -15,27 +13,6 @@ export interface StalledPod {
   uid: string;
   /** "NO_PROGRESS: no commit within the progress window of 6s: task 0 (lag 120, last commit 7s ago)" */
   cause: string;
-}
-
-export interface ProgressTiming {
-  intervalMs: number;
-  windowMs: number;
-}
-
-/** The checkpoint interval and progress window of a job's spec (the deployed one, when a new version is coming). */
-export function progressTiming(spec: Pick<StreamJobSpec, 'checkpoints'>): ProgressTiming {
-  const checkpoints = spec.checkpoints;
-  const intervalMs = parseDuration(checkpoints.interval ?? '10s', 'spec.checkpoints.interval');
-  const timeoutMs = parseDuration(checkpoints.timeout ?? '60s', 'spec.checkpoints.timeout');
-  const window = checkpoints.progressWindow;
-  return {
-    intervalMs,
-    windowMs: progressWindowMs({
-      intervalMs,
-      timeoutMs,
-      ...(window ? { progressWindowMs: parseDuration(window, 'spec.checkpoints.progressWindow') } : {}),
-    }),
-  };
 }
 
 /**
@@ -71,10 +48,10 @@ export function stalledPods(
  */
 export function nextPollDelayMs(
   reports: readonly ObservedTaskReport[] | undefined,
-  timing: ProgressTiming,
+  timing: Pick<JobTiming, 'checkpointIntervalMs' | 'progressWindowMs'>,
   periodMs: number,
 ): number {
-  const usual = Math.max(1000, Math.min(periodMs, timing.windowMs / 2));
-  if (!reports || !commitOverdue(reports, timing.intervalMs)) return usual;
-  return Math.min(usual, Math.max(1000, timing.windowMs / 10));
+  const usual = Math.max(1000, Math.min(periodMs, timing.progressWindowMs / 2));
+  if (!reports || !commitOverdue(reports, timing.checkpointIntervalMs)) return usual;
+  return Math.min(usual, Math.max(1000, timing.progressWindowMs / 10));
 }

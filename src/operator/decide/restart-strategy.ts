@@ -15,6 +15,13 @@ export type RestartStrategy =
     }
   | { type: 'none' };
 
+/**
+ * What a strategy's unset fields mean. The schema cannot default them (a
+ * field's default would apply whatever the type), so they are here, once,
+ * and the CRD's descriptions say the same.
+ */
+export const fixedDelayDefaults = { attempts: 0, delay: '0ms' } as const;
+export const failureRateDefaults = { maxFailures: 1, interval: '1m', delay: '0ms' } as const;
 export const exponentialDefaults = {
   initialDelay: '1s',
   maxDelay: '1m',
@@ -29,15 +36,15 @@ export function resolveRestartStrategy(spec: RestartStrategySpec): RestartStrate
     case 'fixed-delay':
       return {
         type: 'fixed-delay',
-        attempts: spec.attempts ?? 0,
-        delayMs: parseDuration(spec.delay ?? '0ms', field('delay')),
+        attempts: spec.attempts ?? fixedDelayDefaults.attempts,
+        delayMs: parseDuration(spec.delay ?? fixedDelayDefaults.delay, field('delay')),
       };
     case 'failure-rate':
       return {
         type: 'failure-rate',
-        maxFailures: spec.maxFailures ?? 1,
-        intervalMs: parseDuration(spec.interval ?? '1m', field('interval')),
-        delayMs: parseDuration(spec.delay ?? '0ms', field('delay')),
+        maxFailures: spec.maxFailures ?? failureRateDefaults.maxFailures,
+        intervalMs: parseDuration(spec.interval ?? failureRateDefaults.interval, field('interval')),
+        delayMs: parseDuration(spec.delay ?? failureRateDefaults.delay, field('delay')),
       };
     case 'exponential-delay':
       return {

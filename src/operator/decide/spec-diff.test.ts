@@ -18,7 +18,10 @@ const cases: [string, Partial<StreamJobSpec>, DiffType, string[]][] = [
   ['the nonces and state', { restartNonce: 2, savepointTriggerNonce: 5, state: 'suspended' }, 'ignore', []],
   [
     'upgrade settings and mode',
-    { upgradeMode: 'stateless', upgrade: { rollback: false, savepointFallback: false } },
+    {
+      upgradeMode: 'stateless',
+      upgrade: { stableTimeout: '5m', rollback: false, savepointTimeout: '2m', savepointFallback: false },
+    },
     'ignore',
     [],
   ],

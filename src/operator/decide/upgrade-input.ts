@@ -1,8 +1,9 @@
 import { savepointCompleteMessage } from '../../api/control-api.ts';
-import type { StreamJob, StreamJobSpec, StreamJobStatus } from '../../api/streamjob.ts';
+import { deployedSpecOf, type StreamJob, type StreamJobStatus } from '../../api/streamjob.ts';
 import { podCount } from '../deploy/taskmanager-pod.ts';
 import { failureOf } from './failures.ts';
 import type { Observation, ObservedPod } from './observation.ts';
+import type { JobTiming } from './timing.ts';
 import { decideUpgrade, type UpgradeDecision } from './upgrade.ts';
 
 /** The current deployment's pods that run and can be reached over the control channel. */
@@ -18,6 +19,7 @@ export function decideJobUpgrade(
   status: StreamJobStatus,
   observation: Observation,
   now: Date,
+  timing: JobTiming,
 ): UpgradeDecision {
   const { spec } = job;
   const deployment = status.deployment;
@@ -25,7 +27,7 @@ export function decideJobUpgrade(
   if (deployment && status.savepointInProgress && !status.upgrade) {
     return { upgrade: undefined, holdPods: false, recordStable: false, events: [] };
   }
-  const deployedSpec = (deployment?.spec ?? spec) as StreamJobSpec;
+  const deployedSpec = deployedSpecOf({ spec, status });
   const tracked = new Set(status.pods ?? []);
   const byName = new Map(observation.pods.map((p) => [p.name, p]));
   const current = [...tracked].flatMap((n) => byName.get(n) ?? []);
@@ -49,6 +51,7 @@ export function decideJobUpgrade(
     deployment,
     lastStable: status.lastStableSpec,
     spec,
+    timing,
     generation: job.metadata.generation ?? 0,
     now,
     running: allReady ? live : undefined,

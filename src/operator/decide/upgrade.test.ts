@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { StreamJobSpec } from '../../api/streamjob.ts';
+import type { RecordedSpec, StreamJobSpec } from '../../api/streamjob.ts';
 import { testingSpec } from './testing-spec.ts';
+import { timingOf } from './timing.ts';
 import {
   checkTransition,
   decideUpgrade,
-  type RecordedSpec,
   type UpgradeInput,
   type UpgradeStatus,
   type UpgradeStep,
@@ -37,8 +37,10 @@ const upgrade = (step: UpgradeStatus['step'], extra: Partial<UpgradeStatus> = {}
   ...extra,
 });
 
-function input(overrides: Partial<UpgradeInput>): UpgradeInput {
+function input(overrides: Partial<Omit<UpgradeInput, 'timing'>>): UpgradeInput {
+  const spec = overrides.spec ?? spec2;
   return {
+    timing: timingOf(spec),
     upgrade: undefined,
     deployment: deployed(spec1, 1),
     lastStable: deployed(spec1, 1),

@@ -1,8 +1,13 @@
-import { parseDuration } from '../../api/duration.ts';
-import type { StreamJobSpec, StreamJobStatus } from '../../api/streamjob.ts';
+import {
+  type RecordedSpec,
+  recordedSpecOf,
+  type StreamJobSpec,
+  type StreamJobStatus,
+} from '../../api/streamjob.ts';
 import type { EventSpec } from './events.ts';
 import { type SavepointOutcome, type SavepointTarget, savepointIdAt } from './savepoint.ts';
 import { diffSpecs, type SpecDiff } from './spec-diff.ts';
+import type { JobTiming } from './timing.ts';
 
 /*
  * The upgrade state machine. status.upgrade holds the step; it is written
@@ -34,7 +39,6 @@ import { diffSpecs, type SpecDiff } from './spec-diff.ts';
 export type UpgradeStep = 'Idle' | 'Savepointing' | 'Deploying' | 'Aborted' | 'RolledBack';
 export type UpgradeMode = 'savepoint' | 'last-state' | 'stateless';
 export type UpgradeStatus = NonNullable<StreamJobStatus['upgrade']>;
-export type RecordedSpec = NonNullable<StreamJobStatus['deployment']>;
 
 export const upgradeTransitions: Readonly<Record<UpgradeStep, readonly UpgradeStep[]>> = {
   Idle: ['Savepointing', 'Deploying'],
@@ -78,6 +82,8 @@ export interface UpgradeInput {
   deployment: RecordedSpec | undefined;
   lastStable: RecordedSpec | undefined;
   spec: StreamJobSpec;
+  /** The durations of `spec`, parsed. */
+  timing: JobTiming;
   generation: number;
   now: Date;
   /** Every wanted pod of the deployment is Ready with an address: these can be asked to stop with a savepoint. */
@@ -126,7 +132,7 @@ function stepOf(upgrade: UpgradeStatus | undefined): UpgradeStep {
 /** The pods of an earlier recorded spec again, in the same run: they resume from its newest committed state. */
 function redeploy(recorded: RecordedSpec): NewDeployment {
   return {
-    spec: recorded.spec as StreamJobSpec,
+    spec: recordedSpecOf(recorded),
     generation: recorded.generation,
     run: { kind: 'continue' },
     replacesPods: true,
@@ -180,7 +186,7 @@ function atRest(input: UpgradeInput, step: UpgradeStep, deployment: RecordedSpec
   if (input.suspended && input.spec.upgradeMode === 'savepoint' && input.running?.length && !input.failed) {
     return startSuspend(input, step, deployment, input.running);
   }
-  const diff = diffSpecs(deployment.spec as StreamJobSpec, input.spec);
+  const diff = diffSpecs(recordedSpecOf(deployment), input.spec);
   if (diff.type === 'ignore' || input.suspended) {
     // Nothing runs that needs changing (or nothing runs at all): the deployment takes the spec as it is.
     if (deployment.generation === input.generation) return rest(input, settled);
@@ -357,10 +363,7 @@ function savepointing(
       },
     );
   }
-  const timeoutMs = parseDuration(
-    input.spec.upgrade.savepointTimeout ?? '2m',
-    'spec.upgrade.savepointTimeout',
-  );
+  const timeoutMs = input.timing.savepointTimeoutMs;
   const elapsed = input.now.getTime() - new Date(upgrade.stepStartedAt).getTime();
   const failure =
     outcome && !outcome.ok
@@ -420,7 +423,7 @@ function fallbackRefusal(input: UpgradeInput): string | undefined {
   const { savepointFallback, fallbackMaxCheckpointAge } = input.spec.upgrade;
   if (!savepointFallback) return 'spec.upgrade.savepointFallback is false';
   if (fallbackMaxCheckpointAge === undefined) return undefined;
-  const maxAgeMs = parseDuration(fallbackMaxCheckpointAge, 'spec.upgrade.fallbackMaxCheckpointAge');
+  const maxAgeMs = input.timing.fallbackMaxCheckpointAgeMs ?? Number.POSITIVE_INFINITY;
   if (!input.lastCheckpointTime)
     return 'no checkpoint is known to have completed (spec.upgrade.fallbackMaxCheckpointAge)';
   const age = input.now.getTime() - input.lastCheckpointTime.getTime();
@@ -451,7 +454,7 @@ function deploying(input: UpgradeInput, upgrade: UpgradeStatus, deployment: Reco
   }
   if (input.generation > upgrade.toGeneration) {
     // A newer spec while the new version starts: upgrade again, from what is deployed now.
-    const diff = diffSpecs(deployment.spec as StreamJobSpec, input.spec);
+    const diff = diffSpecs(recordedSpecOf(deployment), input.spec);
     if (diff.type !== 'ignore' && !input.suspended) return startUpgrade(input, 'Deploying', deployment, diff);
   }
   if (input.stable) {
@@ -469,7 +472,7 @@ function deploying(input: UpgradeInput, upgrade: UpgradeStatus, deployment: Reco
       ],
     };
   }
-  const timeoutMs = parseDuration(input.spec.upgrade.stableTimeout ?? '5m', 'spec.upgrade.stableTimeout');
+  const timeoutMs = input.timing.stableTimeoutMs;
   const elapsed = input.now.getTime() - new Date(upgrade.stepStartedAt).getTime();
   const why = input.failed
     ? 'its restart strategy gave up'
