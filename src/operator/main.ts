@@ -5,6 +5,7 @@ import { labels, managedBy } from '../api/constants.ts';
 import { tokenSecretName } from '../api/names.ts';
 import { apiVersion, group, kind, plural, type StreamJob, version } from '../api/streamjob.ts';
 import { loadConfig, type OperatorConfig } from './config.ts';
+import { ActionOutcomes } from './control/action-outcomes.ts';
 import { loadControlKey } from './control/control-key.ts';
 import { TaskManagerPoller } from './control/taskmanager-poller.ts';
 import { Actuator } from './controller/act.ts';
@@ -130,8 +131,9 @@ export async function startOperator(): Promise<void> {
   const informers = createInformers(kubeConfig, config, log);
   const { jobs, pods, nodes } = informers;
   const metrics = createOperatorMetrics(informers);
-  // A finished background savepoint request requeues its job, whose next pass records the outcome.
-  const actuator = new Actuator(kubeConfig, controlKey, (job) => queue.add(objectKey(job)), {
+  // A finished background request (a savepoint, a disposal) requeues its job, whose next pass observes the outcome.
+  const outcomes = new ActionOutcomes((job) => queue.add(objectKey(job)));
+  const actuator = new Actuator(kubeConfig, controlKey, outcomes, {
     enabled: config.networkPolicy.enabled,
     operator: { namespace: config.leaseNamespace, podLabels: config.networkPolicy.operatorPodLabels },
   });
@@ -164,6 +166,7 @@ export async function startOperator(): Promise<void> {
     finalizers: new FinalizerPatcher(kubeConfig),
     events,
     actuator,
+    outcomes,
     taskManagers,
     metrics,
     decideOptions: {

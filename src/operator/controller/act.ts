@@ -2,6 +2,7 @@ import { CoreV1Api, type KubeConfig, NetworkingV1Api, type V1Pod } from '@kubern
 import { taskManagerPodName, taskManagerPolicyName, tokenSecretName } from '../../api/names.ts';
 import { deployedSpecOf, type StreamJob } from '../../api/streamjob.ts';
 import { taskManagerEnv } from '../../api/taskmanager-env.ts';
+import type { ActionOutcomes } from '../control/action-outcomes.ts';
 import { jobToken } from '../control/job-token.ts';
 import {
   disposeTaskManagerSavepoint,
@@ -35,59 +36,21 @@ export class Actuator {
   private readonly policiesEnsured = new Set<string>();
   /** Jobs (by uid) whose token Secret is known to exist, so it is not read on every pass. */
   private readonly secretsEnsured = new Set<string>();
-  /**
-   * Pods the API server refused (400, 422: an invalid toleration, env or
-   * resource), by job uid and pod name, with the server's message: the next
-   * decision puts them in the Ready condition. Cleared when the pod is created.
-   */
-  private readonly rejected = new Map<string, Map<string, string>>();
-
   private readonly controlKey: Buffer;
-  private readonly onSavepointOutcome: (job: StreamJob) => void;
-  /** Per job (by uid): the savepoint requested in the background, and its outcome once every TaskManager answered. */
-  private readonly savepoints = new Map<string, { id: string; outcome?: SavepointOutcome }>();
-  /** Per job (by uid): a request to delete dropped savepoints, and its outcome until a pass takes it. */
-  private readonly disposals = new Map<string, { outcome?: DisposalOutcome }>();
+  /** Where requests that end after this pass leave their outcomes, for the next pass to observe. */
+  private readonly outcomes: ActionOutcomes;
 
   constructor(
     kubeConfig: KubeConfig,
     controlKey: Buffer,
-    onSavepointOutcome: (job: StreamJob) => void,
+    outcomes: ActionOutcomes,
     networkPolicy: NetworkPolicySettings,
   ) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.networking = kubeConfig.makeApiClient(NetworkingV1Api);
     this.networkPolicy = networkPolicy;
     this.controlKey = controlKey;
-    this.onSavepointOutcome = onSavepointOutcome;
-  }
-
-  /** How the TaskManagers answered the job's latest savepoint request, once all have. */
-  /** The job's pods the API server refused at their last creation, with its message. */
-  podRejections(uid: string): { pod: string; message: string }[] {
-    return [...(this.rejected.get(uid) ?? [])].map(([pod, message]) => ({ pod, message }));
-  }
-
-  savepointOutcome(uid: string): SavepointOutcome | undefined {
-    return this.savepoints.get(uid)?.outcome;
-  }
-
-  /**
-   * How the last disposal request ended, handed to one pass only: deleting is
-   * idempotent, so an outcome lost with a failed status write costs a second
-   * request, nothing more.
-   */
-  takeDisposalOutcome(uid: string): DisposalOutcome | undefined {
-    const entry = this.disposals.get(uid);
-    if (!entry?.outcome) return undefined;
-    this.disposals.delete(uid);
-    return entry.outcome;
-  }
-
-  /** Drops an answered request once the recorded status no longer waits for it. */
-  settleSavepoint(uid: string, awaitedId: string | undefined): void {
-    const entry = this.savepoints.get(uid);
-    if (entry?.outcome && entry.id !== awaitedId) this.savepoints.delete(uid);
+    this.outcomes = outcomes;
   }
 
   /**
@@ -96,7 +59,6 @@ export class Actuator {
    * upgrade moves.
    */
   async apply(job: StreamJob, actions: Action[]): Promise<void> {
-    const _status = job.status ?? {};
     const deployed: StreamJob = { ...job, spec: deployedSpecOf(job) };
     // New pods read the token Secret at start: make sure it exists then, even if it was deleted meanwhile
     // (the way to renew a token made with another key).
@@ -118,7 +80,6 @@ export class Actuator {
   }
 
   private async applyOne(job: StreamJob, deployed: StreamJob, action: Action): Promise<void> {
-    const status = job.status ?? {};
     switch (action.kind) {
       case 'triggerSavepoint':
       case 'stopWithSavepoint':
@@ -134,13 +95,7 @@ export class Actuator {
         await this.ensureNetworkPolicy(job);
         return;
       case 'createPod':
-        await this.createPod(deployed, {
-          index: action.index,
-          runId: status.run?.id ?? '',
-          restartEpoch: status.restartEpoch ?? 0,
-          specHash: status.specHash ?? '',
-          ...(status.run?.restoredFrom ? { restoreSavepoint: status.run.restoredFrom } : {}),
-        });
+        await this.createPod(deployed, action.pod);
         return;
       case 'deletePod':
         await this.deletePod(job, action.name, action.force);
@@ -151,19 +106,10 @@ export class Actuator {
   /**
    * Starts the request in the background, once per savepoint id, so the
    * job's reconciles (a pod failure among them) never wait on TaskManagers
-   * that take a while to snapshot. The outcome is kept for the next pass,
-   * which records it.
+   * that take a while to snapshot. The next pass observes the outcome.
    */
   private triggerSavepoint(job: StreamJob, action: TriggerSavepoint | StopWithSavepoint): void {
-    const uid = job.metadata.uid ?? '';
-    if (this.savepoints.get(uid)?.id === action.id) return; // asked already; answered or still running
-    const entry: { id: string; outcome?: SavepointOutcome } = { id: action.id };
-    this.savepoints.set(uid, entry);
-    void this.requestSavepoint(job, action).then((outcome) => {
-      if (this.savepoints.get(uid) !== entry) return; // the job was deleted meanwhile
-      entry.outcome = outcome;
-      this.onSavepointOutcome(job);
-    });
+    this.outcomes.requestSavepoint(job, action.id, () => this.requestSavepoint(job, action));
   }
 
   /**
@@ -192,15 +138,7 @@ export class Actuator {
 
   /** One disposal request per job at a time, in the background; its outcome wakes the job. */
   private disposeSavepoints(job: StreamJob, action: DisposeSavepoints): void {
-    const uid = job.metadata.uid ?? '';
-    if (this.disposals.has(uid)) return; // one in flight, or an outcome no pass has taken yet
-    const entry: { outcome?: DisposalOutcome } = {};
-    this.disposals.set(uid, entry);
-    void this.requestDisposal(job, action).then((outcome) => {
-      if (this.disposals.get(uid) !== entry) return; // the job was deleted meanwhile
-      entry.outcome = outcome;
-      this.onSavepointOutcome(job);
-    });
+    this.outcomes.requestDisposal(job, () => this.requestDisposal(job, action));
   }
 
   /** Deletes the savepoints one after another, stopping at the first failure (the rest wait for the retry). */
@@ -221,9 +159,7 @@ export class Actuator {
   forget(uid: string): void {
     this.secretsEnsured.delete(uid);
     this.policiesEnsured.delete(uid);
-    this.rejected.delete(uid);
-    this.savepoints.delete(uid);
-    this.disposals.delete(uid);
+    this.outcomes.forget(uid);
   }
 
   /**
@@ -281,13 +217,6 @@ export class Actuator {
     this.policiesEnsured.add(uid);
   }
 
-  /** Pod `name` of job `uid` could not be created, for `why`: the next decision says so (podRejections). */
-  private reject(uid: string, name: string, why: string): void {
-    const rejections = this.rejected.get(uid) ?? new Map<string, string>();
-    rejections.set(name, why);
-    this.rejected.set(uid, rejections);
-  }
-
   private async createPod(job: StreamJob, identity: PodIdentity) {
     const body = taskManagerPod(job, identity);
     const uid = job.metadata.uid ?? '';
@@ -295,18 +224,18 @@ export class Actuator {
     const tooLarge = oversizedEnv(body);
     if (tooLarge) {
       // The kubelet would create it and exec would fail with E2BIG, naming nothing: refused here, saying why.
-      this.reject(uid, name, tooLarge);
+      this.outcomes.podRejected(uid, name, tooLarge);
       return;
     }
     try {
       await this.core.createNamespacedPod({ namespace: job.metadata.namespace ?? '', body });
-      this.rejected.get(uid)?.delete(name);
+      this.outcomes.podCreated(uid, name);
     } catch (error) {
       const code = httpStatus(error);
       if (code === 409) return; // created by an earlier pass the cache had not shown yet
       if (code === 422 || code === 400) {
         // The API server refused the pod itself: retrying the same spec cannot help, and the user must hear why.
-        this.reject(uid, name, `the API server refused to create it: ${serverMessage(error)}`);
+        this.outcomes.podRejected(uid, name, `the API server refused to create it: ${serverMessage(error)}`);
         return;
       }
       throw wrap('POD_CREATE_FAILED', error, true, name);

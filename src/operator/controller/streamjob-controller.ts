@@ -1,19 +1,17 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { finalSavepointFinalizer } from '../../api/constants.ts';
-import { jobSavepointUrl } from '../../api/names.ts';
-import { deployedSpecOf, type StreamJob } from '../../api/streamjob.ts';
+import type { StreamJob } from '../../api/streamjob.ts';
+import type { ActionOutcomes } from '../control/action-outcomes.ts';
 import type { TaskManagerPoller } from '../control/taskmanager-poller.ts';
 import { type DecideOptions, decide } from '../decide/decide.ts';
-import { decideDeletion, finalizerChange } from '../decide/deletion.ts';
+import { decideJobDeletion, finalizerChange } from '../decide/deletion.ts';
 import { type EventSpec, taskFailedReason } from '../decide/events.ts';
-import type { ObservedPod } from '../decide/observation.ts';
+import type { Observation } from '../decide/observation.ts';
 import { awaitedSavepointId } from '../decide/savepoint.ts';
-import { timingOf } from '../decide/timing.ts';
-import { reachable } from '../decide/upgrade-input.ts';
-import { podCount } from '../deploy/taskmanager-pod.ts';
 import { type EventRecorder, streamJobEventTarget } from '../kube/event-recorder.ts';
 import type { FinalizerPatcher } from '../kube/finalizers.ts';
+import { objectKey } from '../kube/informer.ts';
 import type { ObjectCache } from '../kube/informer-set.ts';
 import type { ReconcileResult } from '../kube/work-queue.ts';
 import type { OperatorMetrics } from '../metrics.ts';
@@ -28,6 +26,8 @@ export interface ControllerDeps {
   status: StatusRecorder;
   events: EventRecorder;
   actuator: Actuator;
+  /** Outcomes of earlier actions (savepoints, disposals, refused pods), observed by the next pass. */
+  outcomes: ActionOutcomes;
   finalizers: FinalizerPatcher;
   /** Reads checkpoint progress from the TaskManagers; without it status.checkpoint is not observed. */
   taskManagers?: TaskManagerPoller;
@@ -87,20 +87,16 @@ export class StreamJobController {
   }
 
   async reconcile(key: string): Promise<ReconcileResult | undefined> {
-    const { jobs, pods, nodes, status, actuator, log } = this.deps;
+    const { jobs, log } = this.deps;
     const job = jobs.get(key);
     if (!job) return undefined;
     const jobLog = log.child({ job: key });
-
-    const owned = pods
-      .indexed(key)
-      .filter((p) => p.metadata?.ownerReferences?.some((o) => o.uid === job.metadata.uid))
-      .map(observePod);
+    const uid = job.metadata.uid ?? '';
     if (job.metadata.deletionTimestamp) {
       // Owned objects go by garbage collection; only a final savepoint holds the deletion.
       if (!job.metadata.finalizers?.includes(finalSavepointFinalizer)) return undefined;
-      if (this.finalized.has(job.metadata.uid ?? '')) return undefined;
-      return this.finishDeletion(job, owned, jobLog);
+      if (this.finalized.has(uid)) return undefined;
+      return this.finishDeletion(job, this.observe(job).observation, jobLog);
     }
     const finalizer = finalizerChange(job.spec.savepoints.onDeletion, job.metadata.finalizers);
     if (finalizer) {
@@ -108,20 +104,48 @@ export class StreamJobController {
       await this.deps.finalizers.apply(job, finalizer);
       return undefined;
     }
-    const polled = this.deps.taskManagers?.observe(job, owned);
+    const { observation, nextPollInMs } = this.observe(job, true);
+    return this.reconcileLive(job, observation, nextPollInMs, jobLog);
+  }
+
+  /**
+   * Everything a pass decides on: the job's pods and their nodes, the pods
+   * this operator let go, the outcomes of its earlier requests, and (for a
+   * live job) the TaskManagers' latest reports.
+   */
+  private observe(
+    job: StreamJob,
+    pollTaskManagers = false,
+  ): { observation: Observation; nextPollInMs?: number } {
+    const { pods, nodes, outcomes } = this.deps;
+    const key = objectKey(job);
+    const owned = pods
+      .indexed(key)
+      .filter((p) => p.metadata?.ownerReferences?.some((o) => o.uid === job.metadata.uid))
+      .map(observePod);
+    const polled = pollTaskManagers ? this.deps.taskManagers?.observe(job, owned) : undefined;
     const checkpoints = polled?.reports;
-    const savepointOutcome = actuator.savepointOutcome(job.metadata.uid ?? '');
-    const disposalOutcome = actuator.takeDisposalOutcome(job.metadata.uid ?? '');
-    const podRejections = actuator.podRejections(job.metadata.uid ?? '');
-    const observation = {
+    const observation: Observation = {
       pods: owned,
       nodes: observeNodesOf(owned, nodes),
       released: this.released.current(this.deps.now().getTime()),
       ...(checkpoints ? { checkpoints } : {}),
-      ...(savepointOutcome ? { savepointOutcome } : {}),
-      ...(disposalOutcome ? { disposalOutcome } : {}),
-      ...(podRejections.length ? { podRejections } : {}),
+      ...outcomes.observe(job.metadata.uid ?? ''),
     };
+    return {
+      observation,
+      ...(polled?.nextPollInMs !== undefined ? { nextPollInMs: polled.nextPollInMs } : {}),
+    };
+  }
+
+  private async reconcileLive(
+    job: StreamJob,
+    observation: Observation,
+    nextPollInMs: number | undefined,
+    jobLog: Logger,
+  ): Promise<ReconcileResult | undefined> {
+    const { status, actuator, outcomes } = this.deps;
+    const uid = job.metadata.uid ?? '';
     const decision = decide(job, observation, this.deps.now(), this.deps.decideOptions);
 
     const written = await status.record(job, decision.status);
@@ -134,7 +158,7 @@ export class StreamJobController {
       (a) => a.kind !== 'ensureTokenSecret' && a.kind !== 'ensureNetworkPolicy',
     );
     if (mutations.length) jobLog.debug({ actions: mutations }, 'acting');
-    actuator.settleSavepoint(job.metadata.uid ?? '', awaitedSavepointId(decision.status));
+    outcomes.settleSavepoint(uid, awaitedSavepointId(decision.status));
     // The transition is recorded: its Events and the actions it asked for go at once.
     await Promise.all([
       written ? this.emit(job, decision.events, jobLog) : undefined,
@@ -142,11 +166,11 @@ export class StreamJobController {
     ]);
     // A pod the API server refused just now goes into the Ready condition at once; one refused before is
     // tried again now and then (a quota or a webhook may change its answer without the job changing).
-    const refused = actuator.podRejections(job.metadata.uid ?? '');
-    const rejectionRecheckMs =
-      refused.length === 0 ? undefined : refused.length !== podRejections.length ? 0 : podRejectionRecheckMs;
+    const refused = outcomes.podRejections(uid).length;
+    const before = observation.podRejections?.length ?? 0;
+    const rejectionRecheckMs = refused === 0 ? undefined : refused !== before ? 0 : podRejectionRecheckMs;
     // The next poll of the TaskManagers is due then: come back for it, whatever else the decision asked.
-    const requeues = [decision.requeueAfterMs, polled?.nextPollInMs, rejectionRecheckMs].filter(
+    const requeues = [decision.requeueAfterMs, nextPollInMs, rejectionRecheckMs].filter(
       (ms) => ms !== undefined,
     );
     return requeues.length ? { requeueAfterMs: Math.min(...requeues) } : undefined;
@@ -155,34 +179,19 @@ export class StreamJobController {
   /** A deleted job held by the final-savepoint finalizer: stop it with a savepoint, then release it. */
   private async finishDeletion(
     job: StreamJob,
-    owned: ObservedPod[],
+    observation: Observation,
     jobLog: Logger,
   ): Promise<ReconcileResult | undefined> {
-    const { actuator, status } = this.deps;
+    const { actuator, status, outcomes } = this.deps;
     const uid = job.metadata.uid ?? '';
-    const previous = job.status ?? {};
-    const next = structuredClone(previous);
-    const deployed = deployedSpecOf({ spec: job.spec, status: previous });
-    const tracked = new Set(previous.pods ?? []);
-    const live = reachable(owned.filter((p) => tracked.has(p.name)));
-    const outcome = actuator.savepointOutcome(uid);
-    const decision = decideDeletion(next, {
-      onDeletion: job.spec.savepoints.onDeletion,
-      phase: previous.phase,
-      running: live.length === podCount(deployed.parallelism, deployed.taskSlots) ? live : undefined,
-      live,
-      now: this.deps.now(),
-      timeoutMs: timingOf(job.spec).savepointTimeoutMs,
-      outcome,
-      locate: (id) => jobSavepointUrl(job, id),
-    });
-    await status.record(job, next);
+    const decision = decideJobDeletion(job, observation, this.deps.now());
+    await status.record(job, decision.status);
     // Events first: the finalizer's removal lets the object go, and the events are what is left to read.
     await this.emit(job, decision.events, jobLog);
     const action = decision.action;
     if (action?.kind === 'stopWithSavepoint') {
-      actuator.settleSavepoint(uid, action.id);
-      await actuator.apply({ ...job, status: next }, [action]);
+      outcomes.settleSavepoint(uid, action.id);
+      await actuator.apply({ ...job, status: decision.status }, [action]);
     } else if (action) {
       await this.deps.finalizers.apply(job, action);
       actuator.forget(uid);

@@ -61,7 +61,7 @@ function step(
 const creates = (d: Decision) =>
   d.actions
     .filter((a): a is Extract<Action, { kind: 'createPod' }> => a.kind === 'createPod')
-    .map((a) => a.index);
+    .map((a) => a.pod.index);
 const deletes = (d: Decision) =>
   d.actions
     .filter((a): a is Extract<Action, { kind: 'deletePod' }> => a.kind === 'deletePod')

@@ -285,6 +285,8 @@ function createPods(pass: Pass, plan: PodPlan, wanted: number, hash: string): Cr
   const pods = planPods(plan, {
     observation,
     wanted,
+    runId: status.run?.id ?? '',
+    restoreSavepoint: status.run?.restoredFrom,
     restartEpoch: status.restartEpoch ?? 0,
     specHash: hash,
     jobName: job.metadata.name ?? '',

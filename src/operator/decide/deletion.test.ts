@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { finalSavepointFinalizer } from '../../api/constants.ts';
-import type { StreamJobStatus } from '../../api/streamjob.ts';
-import { type DeletionInput, decideDeletion, finalizerChange } from './deletion.ts';
+import type { StreamJob, StreamJobStatus } from '../../api/streamjob.ts';
+import { type DeletionInput, decideDeletion, decideJobDeletion, finalizerChange } from './deletion.ts';
+import type { ObservedPod } from './observation.ts';
+import { testingSpec } from './testing-spec.ts';
 
 const t0 = new Date('2026-11-30T10:00:00Z');
 const at = (s: number) => new Date(t0.getTime() + s * 1000);
@@ -149,5 +151,61 @@ describe('decideDeletion', () => {
     const event = decision.events.find((e) => e.reason === 'FinalSavepointCompleted');
     assert.match(event?.message ?? '', /s3:\/\/weir\/ns\/job\/savepoints\/deletion-20261130t100000z\//);
     assert.match(event?.message ?? '', /spec\.initialSavepoint/);
+  });
+});
+
+describe('decideJobDeletion', () => {
+  const job = (status: StreamJobStatus): StreamJob => ({
+    apiVersion: 'weir.dev/v1alpha1',
+    kind: 'StreamJob',
+    metadata: { name: 'job', namespace: 'ns', uid: 'u1' },
+    spec: testingSpec({
+      parallelism: 2,
+      taskSlots: 1,
+      savepoints: { historyMaxCount: 10, onDeletion: true },
+    }),
+    status,
+  });
+  const pod = (index: number, over: Partial<ObservedPod> = {}): ObservedPod => ({
+    name: `job-tm-${index}`,
+    uid: `uid-${index}`,
+    index,
+    restartEpoch: 0,
+    specHash: 'h',
+    runId: 'r',
+    phase: 'Running',
+    ready: true,
+    deleting: false,
+    podIP: `10.0.0.${index + 1}`,
+    ...over,
+  });
+  const observe = (pods: ObservedPod[]) => ({ pods, nodes: new Map(), released: new Set<string>() });
+  const running: StreamJobStatus = { phase: 'Running', pods: ['job-tm-0', 'job-tm-1'] };
+
+  it('asks every tracked pod for the final savepoint when all of the deployment runs, recording the intent first', () => {
+    const decision = decideJobDeletion(job(running), observe([pod(0), pod(1), pod(2)]), t0);
+    assert.equal(decision.action?.kind, 'stopWithSavepoint');
+    assert.deepEqual(decision.action?.kind === 'stopWithSavepoint' && decision.action.targets, tms);
+    assert.ok(decision.status.finalSavepoint, 'the intent is in the status to record');
+    assert.equal(job(running).status?.finalSavepoint, undefined, "the job's own status is left as it was");
+  });
+
+  it('releases the job, saying why, when a pod of the deployment is not Ready', () => {
+    const decision = decideJobDeletion(job(running), observe([pod(0), pod(1, { ready: false })]), t0);
+    assert.equal(decision.action?.kind, 'removeFinalizer');
+    assert.match(decision.events[0]?.message ?? '', /not every task runs/);
+  });
+
+  it('completes with the observed outcome of the savepoint it asked for', () => {
+    const status = { ...running, ...pending };
+    const outcome = { id: 'deletion-20261130t100000z', ok: true as const };
+    const decision = decideJobDeletion(
+      job(status),
+      { ...observe([pod(0), pod(1)]), savepointOutcome: outcome },
+      at(5),
+    );
+    assert.equal(decision.action?.kind, 'removeFinalizer');
+    assert.ok(decision.events.some((e) => e.reason === 'FinalSavepointCompleted'));
+    assert.equal(decision.status.savepoints?.at(-1)?.id, outcome.id, 'kept in the savepoint history');
   });
 });

@@ -1,8 +1,13 @@
 import { finalSavepointFinalizer } from '../../api/constants.ts';
-import type { Phase, StreamJobStatus } from '../../api/streamjob.ts';
+import { jobSavepointUrl } from '../../api/names.ts';
+import { deployedSpecOf, type Phase, type StreamJob, type StreamJobStatus } from '../../api/streamjob.ts';
+import { podCount } from '../deploy/taskmanager-pod.ts';
 import type { EventSpec } from './events.ts';
+import type { Observation } from './observation.ts';
 import { recordSavepoint, type SavepointOutcome, type SavepointTarget, savepointIdAt } from './savepoint.ts';
+import { timingOf } from './timing.ts';
 import type { StopWithSavepoint } from './upgrade.ts';
+import { reachable } from './upgrade-input.ts';
 
 /** Adds or removes the final-savepoint finalizer (a patch of metadata.finalizers). */
 export interface FinalizerChange {
@@ -43,6 +48,36 @@ export interface DeletionDecision {
   action?: StopWithSavepoint | FinalizerChange;
   events: EventSpec[];
   requeueAfterMs?: number;
+}
+
+/** A deletion's decision with the status to record before it is acted on. */
+export interface JobDeletionDecision extends DeletionDecision {
+  status: StreamJobStatus;
+}
+
+/**
+ * The decision for a StreamJob being deleted under the final-savepoint
+ * finalizer, from the job and what was observed, as decide() is for a live
+ * job: which pods can be asked (the deployment's, every one Ready for a new
+ * savepoint), how long it may take, and the outcome of a request made before.
+ */
+export function decideJobDeletion(job: StreamJob, observation: Observation, now: Date): JobDeletionDecision {
+  const previous = job.status ?? {};
+  const status = structuredClone(previous);
+  const deployed = deployedSpecOf({ spec: job.spec, status: previous });
+  const tracked = new Set(previous.pods ?? []);
+  const live = reachable(observation.pods.filter((p) => tracked.has(p.name)));
+  const decision = decideDeletion(status, {
+    onDeletion: job.spec.savepoints.onDeletion,
+    phase: previous.phase,
+    running: live.length === podCount(deployed.parallelism, deployed.taskSlots) ? live : undefined,
+    live,
+    now,
+    timeoutMs: timingOf(job.spec).savepointTimeoutMs,
+    outcome: observation.savepointOutcome,
+    locate: (id) => jobSavepointUrl(job, id),
+  });
+  return { ...decision, status };
 }
 
 const release: FinalizerChange = { kind: 'removeFinalizer', finalizer: finalSavepointFinalizer };

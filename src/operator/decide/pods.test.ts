@@ -19,6 +19,8 @@ const pod = (index: number, o: Partial<ObservedPod> = {}): ObservedPod => ({
 const input = (pods: ObservedPod[], o: Partial<PodsInput> = {}): PodsInput => ({
   observation: { pods, nodes: new Map(), released: new Set() },
   wanted: 2,
+  runId: 'r',
+  restoreSavepoint: undefined,
   restartEpoch: 1,
   specHash: 'h',
   jobName: 'wc',
@@ -129,10 +131,22 @@ describe('planPods', () => {
         deletions,
       );
       assert.deepEqual(
-        out.creations.map((c) => c.index),
+        out.creations.map((c) => c.pod.index),
         creations,
       );
       assert.deepEqual([...plan.tracked].sort(), kept);
     });
   }
+});
+
+describe('planPods: a creation carries the pod it makes', () => {
+  it('names the run, the restart epoch, the spec hash and the savepoint the run restores from', () => {
+    const out = planPods(new PodPlan([]), input([], { wanted: 1, restoreSavepoint: 'upgrade-7' }));
+    assert.deepEqual(out.creations, [
+      {
+        kind: 'createPod',
+        pod: { index: 0, runId: 'r', restartEpoch: 1, specHash: 'h', restoreSavepoint: 'upgrade-7' },
+      },
+    ]);
+  });
 });

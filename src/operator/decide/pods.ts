@@ -1,4 +1,5 @@
 import { taskManagerPodName } from '../../api/names.ts';
+import type { PodIdentity } from '../deploy/taskmanager-pod.ts';
 import { type Observation, type ObservedPod, unreadyNodeOf } from './observation.ts';
 
 export interface DeletePod {
@@ -9,9 +10,10 @@ export interface DeletePod {
   reason: string;
 }
 
+/** A pod to create, with everything that makes it: the actuator reads nothing else of the job's status. */
 export interface CreatePod {
   kind: 'createPod';
-  index: number;
+  pod: PodIdentity;
 }
 
 /**
@@ -47,6 +49,9 @@ export class PodPlan {
 export interface PodsInput {
   observation: Observation;
   wanted: number;
+  /** The run the pods start in, and the savepoint it restores from (status.run). */
+  runId: string;
+  restoreSavepoint: string | undefined;
   restartEpoch: number;
   specHash: string;
   jobName: string;
@@ -114,7 +119,17 @@ export function planPods(
     const name = taskManagerPodName(input.jobName, index);
     // A pod still ending under this name blocks its successor; its deletion event requeues.
     if (plan.tracked.has(name) || byName.has(name)) continue;
-    creations.push({ kind: 'createPod', index });
+    creations.push({ kind: 'createPod', pod: podIdentity(input, index) });
   }
   return { creations, restartDone: input.restartDue !== undefined, ...recheck };
+}
+
+function podIdentity(input: PodsInput, index: number): PodIdentity {
+  return {
+    index,
+    runId: input.runId,
+    restartEpoch: input.restartEpoch,
+    specHash: input.specHash,
+    ...(input.restoreSavepoint ? { restoreSavepoint: input.restoreSavepoint } : {}),
+  };
 }
