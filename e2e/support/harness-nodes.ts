@@ -1,5 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { V1Pod, V1Toleration } from '@kubernetes/client-node';
 import { kubectl, repositoryRoot, runTool } from './cli.ts';
 
@@ -283,4 +284,34 @@ export async function setPodTrafficDrop(
     ['OUTPUT', '-d', `${match[1]}/32`, '-p', 'tcp', '--dport', match[2], '-j', 'DROP'],
     state === 'on',
   );
+}
+
+/** The instance `uid` of a pod name, wherever a harness node runs it; undefined once no node has it. */
+export async function podInstance(
+  namespace: string,
+  pod: string,
+  uid: string,
+): Promise<PodInstance | undefined> {
+  return (await podInstances(namespace, pod)).find((i) => i.uid === uid);
+}
+
+/**
+ * Waits (up to `timeoutMs`, polling every half second) until the first
+ * container of pod instance `uid` no longer runs, as a zombie does once it
+ * learns it was fenced; returns the instance as last seen, running or not,
+ * for the test to assert on, with its log file.
+ */
+export async function awaitInstanceExit(
+  namespace: string,
+  pod: string,
+  uid: string,
+  timeoutMs = 120_000,
+): Promise<PodInstance | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  let instance = await podInstance(namespace, pod, uid);
+  while (instance?.containers[0]?.running && Date.now() < deadline) {
+    await delay(500);
+    instance = await podInstance(namespace, pod, uid);
+  }
+  return instance;
 }

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { committedCountSumProblems, keyedInput } from '../../support/committed-state.ts';
 import {
+  awaitInstanceExit,
   needsHarnessNodes,
   nodeLossPlacement,
-  podInstances,
+  podInstance,
   setNodeState,
   setPodLink,
 } from '../../support/harness-nodes.ts';
@@ -70,19 +70,12 @@ describe('health by progress: a zombie on a lost node', {
       );
       assert.equal(replaced.status?.restarts?.lastFailure?.reason, 'NodeLost');
 
-      const zombie = async () =>
-        (await podInstances(suite.namespace, 'zombie-tm-0')).find((i) => i.uid === victimUid);
       assert.ok(
-        (await zombie())?.containers[0]?.running,
+        (await podInstance(suite.namespace, 'zombie-tm-0', victimUid))?.containers[0]?.running,
         'the old TaskManager still runs beside its replacement',
       );
       await setPodLink(suite.namespace, 'zombie-tm-0', 'up', victimUid);
-      const deadline = Date.now() + 120_000;
-      let exited = await zombie();
-      while (exited?.containers[0]?.running && Date.now() < deadline) {
-        await delay(500);
-        exited = await zombie();
-      }
+      const exited = await awaitInstanceExit(suite.namespace, 'zombie-tm-0', victimUid);
       assert.equal(exited?.containers[0]?.running, false, 'the zombie exits once it is back');
       const logFile = exited?.containers[0]?.logFile ?? '';
       const lines = (await readFile(logFile, 'utf8')).split('\n').filter((l) => l.includes('"TASK_FENCED"'));

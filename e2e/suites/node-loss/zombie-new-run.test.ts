@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { countSumProblems, keyedInput } from '../../support/committed-state.ts';
 import {
+  awaitInstanceExit,
   needsHarnessNodes,
   nodeLossPlacement,
-  podInstances,
+  podInstance,
   setNodeState,
   setPodLink,
 } from '../../support/harness-nodes.ts';
@@ -65,21 +65,14 @@ describe('node loss: a zombie of the previous run after a stateless upgrade', {
         (j) => j.status?.phase === 'Running' && j.status.run?.id !== oldRun && j.status.upgrade === undefined,
         180_000,
       );
-      const zombie = async () =>
-        (await podInstances(suite.namespace, 'zrun-tm-0')).find((i) => i.uid === victimUid);
       assert.ok(
-        (await zombie())?.containers[0]?.running,
+        (await podInstance(suite.namespace, 'zrun-tm-0', victimUid))?.containers[0]?.running,
         'the old TaskManager still runs beside the new run',
       );
 
       // Within the transaction timeout (at least 60 s), so only a fence can stop its commit.
       await setPodLink(suite.namespace, 'zrun-tm-0', 'up', victimUid);
-      const deadline = Date.now() + 120_000;
-      let exited = await zombie();
-      while (exited?.containers[0]?.running && Date.now() < deadline) {
-        await delay(500);
-        exited = await zombie();
-      }
+      const exited = await awaitInstanceExit(suite.namespace, 'zrun-tm-0', victimUid);
       assert.equal(
         exited?.containers[0]?.running,
         false,

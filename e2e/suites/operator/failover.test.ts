@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
-import {
-  type Cluster,
-  connect,
-  createTestNamespace,
-  deleteNamespace,
-  podsByName,
-  waitFor,
-} from '../../support/cluster.ts';
+import { type Cluster, podsByName, waitFor } from '../../support/cluster.ts';
 import { killContainer, needsHarnessNodes } from '../../support/harness-nodes.ts';
+import { jobSuite } from '../../support/job-suite.ts';
 import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
-import { applyCrd, StreamJobs, standinJob } from '../../support/streamjobs.ts';
+import { type StreamJobs, standinJob } from '../../support/streamjobs.ts';
 
 const uids = (pods: Map<string, V1Pod>) =>
   new Map([...pods].map(([name, pod]) => [name, pod.metadata?.uid ?? '']));
@@ -20,22 +14,16 @@ const uids = (pods: Map<string, V1Pod>) =>
 const killNeedsHarness = needsHarnessNodes("kill a container's process");
 
 describe('operator: failure detection, failover and restart strategies', () => {
+  const operatorEnv = { WEIR_LOG_LEVEL: 'debug' };
+  const suite = jobSuite('op-failover', operatorEnv);
   let cluster: Cluster;
   let namespace: string;
   let jobs: StreamJobs;
   let operator: OperatorProcess;
-  const start = () => startNamespaceOperator(namespace, { WEIR_LOG_LEVEL: 'debug' });
 
-  before(async () => {
-    cluster = connect();
-    await applyCrd();
-    namespace = await createTestNamespace(cluster, 'op-failover');
-    jobs = new StreamJobs(cluster, namespace);
-    operator = await start();
-  });
-  after(async () => {
-    await operator?.stop();
-    await deleteNamespace(cluster, namespace);
+  // The local names the tests use, for what jobSuite made.
+  before(() => {
+    ({ cluster, namespace, jobs, operator } = suite);
   });
 
   async function runningJob(name: string, spec: Parameters<typeof standinJob>[1]) {
@@ -187,7 +175,8 @@ describe('operator: failure detection, failover and restart strategies', () => {
     const nextRestartAt = pending.status?.restarts?.nextRestartAt ?? '';
 
     await operator.stop();
-    operator = await start();
+    // The suite's after hook stops whichever operator runs last.
+    operator = suite.operator = await startNamespaceOperator(namespace, operatorEnv);
     // Once the new operator has reconciled the job, it has read the same history: one failure, the same
     // due time, and (when that reconcile came before the due time, as it does unless this machine stalls for
     // the whole 20 s back-off) no pod yet. Whatever the timing, the pod is created only at the due time (below).

@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Condition } from '../../../src/api/streamjob.ts';
 import { jobToken } from '../../../src/operator/control/job-token.ts';
-import {
-  type Cluster,
-  connect,
-  createTestNamespace,
-  deleteNamespace,
-  waitFor,
-} from '../../support/cluster.ts';
-import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
-import { applyCrd, StreamJobs, standinJob } from '../../support/streamjobs.ts';
+import { type Cluster, waitFor } from '../../support/cluster.ts';
+import { jobSuite } from '../../support/job-suite.ts';
+import { type StreamJobs, standinJob } from '../../support/streamjobs.ts';
 
 async function jobPods(cluster: Cluster, namespace: string, job: string): Promise<V1Pod[]> {
   const list = await cluster.core.listNamespacedPod({ namespace, labelSelector: `weir.dev/job=${job}` });
@@ -19,21 +13,14 @@ async function jobPods(cluster: Cluster, namespace: string, job: string): Promis
 }
 
 describe('operator: StreamJob lifecycle', () => {
+  const suite = jobSuite('op-lifecycle');
   let cluster: Cluster;
   let namespace: string;
   let jobs: StreamJobs;
-  let operator: OperatorProcess;
 
-  before(async () => {
-    cluster = connect();
-    await applyCrd();
-    namespace = await createTestNamespace(cluster, 'op-lifecycle');
-    jobs = new StreamJobs(cluster, namespace);
-    operator = await startNamespaceOperator(namespace);
-  });
-  after(async () => {
-    await operator?.stop();
-    await deleteNamespace(cluster, namespace);
+  // The local names the tests use, for what jobSuite made.
+  before(() => {
+    ({ cluster, namespace, jobs } = suite);
   });
 
   it('runs ceil(parallelism / taskSlots) owned TaskManager pods and reports Running', async () => {

@@ -1,20 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { ports } from '../../../src/api/constants.ts';
 import { tokenSecretKey, tokenSecretName } from '../../../src/api/names.ts';
 import { jobToken } from '../../../src/operator/control/job-token.ts';
 import { kubectl, portForward } from '../../support/cli.ts';
-import {
-  type Cluster,
-  connect,
-  createTestNamespace,
-  deleteNamespace,
-  waitFor,
-} from '../../support/cluster.ts';
+import { type Cluster, waitFor } from '../../support/cluster.ts';
 import {
   committedCounts,
   committedOffsets,
-  createMinioSecret,
   emittedCounts,
   exactlyOnceProblems,
   expectedCounts,
@@ -22,9 +15,10 @@ import {
   runtimeStorage,
 } from '../../support/committed-state.ts';
 import { killContainer, needsHarnessNodes } from '../../support/harness-nodes.ts';
+import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
-import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
-import { applyCrd, StreamJobs, weirDevJob } from '../../support/streamjobs.ts';
+import type { OperatorProcess } from '../../support/operator.ts';
+import { type StreamJobs, weirDevJob } from '../../support/streamjobs.ts';
 
 /**
  * The whole path: a StreamJob whose pods run the Weir image (`weir:dev`,
@@ -34,6 +28,7 @@ import { applyCrd, StreamJobs, weirDevJob } from '../../support/streamjobs.ts';
 describe('StreamJob running the real TaskManager runtime', {
   skip: needsHarnessNodes('use its services and nodes'),
 }, () => {
+  const suite = jobSuite('rt-streamjob');
   let cluster: Cluster;
   let namespace: string;
   let jobs: StreamJobs;
@@ -41,17 +36,9 @@ describe('StreamJob running the real TaskManager runtime', {
   let input = '';
   let output = '';
 
-  before(async () => {
-    cluster = connect();
-    await applyCrd();
-    namespace = await createTestNamespace(cluster, 'rt-streamjob');
-    jobs = new StreamJobs(cluster, namespace);
-    await createMinioSecret(cluster.core, namespace);
-    operator = await startNamespaceOperator(namespace);
-  });
-  after(async () => {
-    await operator?.stop();
-    await deleteNamespace(cluster, namespace);
+  // The local names the tests use, for what jobSuite made.
+  before(() => {
+    ({ cluster, namespace, jobs, operator } = suite);
   });
 
   it('counts exactly once across a killed TaskManager pod', async () => {

@@ -1,23 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { StreamJob } from '../../../src/api/streamjob.ts';
 import { KafkaAdmin } from '../../../src/kafka/admin.ts';
 import { readManifest } from '../../../src/runtime/checkpoint/savepoint-manifest.ts';
-import {
-  type Cluster,
-  connect,
-  createTestNamespace,
-  deleteNamespace,
-  waitFor,
-} from '../../support/cluster.ts';
+import { type Cluster, waitFor } from '../../support/cluster.ts';
 import {
   countSumProblems,
-  createMinioSecret,
   exactlyOnceProblems,
   keyedInput,
   runtimeStorage,
 } from '../../support/committed-state.ts';
 import { needsHarnessNodes } from '../../support/harness-nodes.ts';
+import { jobSuite } from '../../support/job-suite.ts';
 import {
   createTopics,
   flowInput,
@@ -27,7 +21,7 @@ import {
   uniqueName,
 } from '../../support/kafka-topics.ts';
 import { type OperatorProcess, startNamespaceOperator } from '../../support/operator.ts';
-import { applyCrd, StreamJobs, weirDevJob } from '../../support/streamjobs.ts';
+import { type StreamJobs, weirDevJob } from '../../support/streamjobs.ts';
 import { emittedWordCounts, expectedWordCounts, totalCount, wordLines } from '../../support/word-input.ts';
 
 const keys = 10;
@@ -60,23 +54,16 @@ function flow(topic: string, from: number, size: number, pauseMs: number) {
 describe('StreamJob upgrades with the real runtime', {
   skip: needsHarnessNodes('use its services and nodes'),
 }, () => {
+  const suite = jobSuite('rt-upgrade');
   let cluster: Cluster;
   let namespace: string;
   let jobs: StreamJobs;
   let operator: OperatorProcess;
   const storageUrl = 's3://weir/e2e-upgrade';
 
-  before(async () => {
-    cluster = connect();
-    await applyCrd();
-    namespace = await createTestNamespace(cluster, 'rt-upgrade');
-    jobs = new StreamJobs(cluster, namespace);
-    await createMinioSecret(cluster.core, namespace);
-    operator = await startNamespaceOperator(namespace);
-  });
-  after(async () => {
-    await operator?.stop();
-    await deleteNamespace(cluster, namespace);
+  // The local names the tests use, for what jobSuite made.
+  before(() => {
+    ({ cluster, namespace, jobs, operator } = suite);
   });
 
   /** Reads the job's committed output once `produced` records are in; every key's count and sum exactly once. */
@@ -310,7 +297,8 @@ describe('StreamJob upgrades with the real runtime', {
 
   const restartOperator = async (signal: NodeJS.Signals) => {
     await operator.stop(signal);
-    operator = await startNamespaceOperator(namespace, { WEIR_LOG_LEVEL: 'debug' });
+    // The suite's after hook stops whichever operator runs last.
+    operator = suite.operator = await startNamespaceOperator(namespace, { WEIR_LOG_LEVEL: 'debug' });
   };
 
   it('suspend stops with a savepoint and leaves no pod; an operator restart changes nothing; resume continues exactly once', async () => {
