@@ -18,6 +18,10 @@ export interface TaskManagerSettings {
   s3Endpoint?: string;
   deadLetterTopic?: string;
   token?: string;
+  /** The job module under src/jobs (keyed-count unless set). */
+  entry?: 'keyed-count' | 'keyed-count-sum';
+  /** spec.checkpoints.materializationInterval (the runtime's default unless set). */
+  materializationInterval?: string;
 }
 
 export interface LogLine {
@@ -35,7 +39,7 @@ export function taskManagerEnv(s: TaskManagerSettings, namespace = 'e2e'): NodeJ
     WEIR_RUN_ID: s.runId,
     WEIR_TASKS: s.tasks.join(','),
     WEIR_PARALLELISM: String(s.parallelism),
-    WEIR_ENTRY: `${repositoryRoot}/src/jobs/keyed-count.ts`,
+    WEIR_ENTRY: `${repositoryRoot}/src/jobs/${s.entry ?? 'keyed-count'}.ts`,
     WEIR_ARGS: JSON.stringify({
       input: s.input,
       output: s.output,
@@ -47,6 +51,7 @@ export function taskManagerEnv(s: TaskManagerSettings, namespace = 'e2e'): NodeJ
     WEIR_CHECKPOINT_TIMEOUT: s.timeout ?? '5s',
     WEIR_CHECKPOINT_TOLERABLE_FAILURES: String(s.tolerableFailures ?? 3),
     WEIR_CHECKPOINT_RETAINED: '2',
+    ...(s.materializationInterval ? { WEIR_MATERIALIZATION_INTERVAL: s.materializationInterval } : {}),
     WEIR_S3_URL: `s3://${requireEnv('WEIR_S3_BUCKET')}/e2e-runtime`,
     WEIR_S3_ENDPOINT: s.s3Endpoint ?? requireEnv('WEIR_S3_ENDPOINT'),
     WEIR_S3_REGION: 'us-east-1',

@@ -44,6 +44,11 @@ export class TcpProxy {
     for (const s of this.sockets) s.destroy();
   }
 
+  /** Accepts connections again: the service is back. */
+  heal(): void {
+    this.accepting = true;
+  }
+
   close(): void {
     this.cut();
     this.server.close();

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  changelogTopic,
   checkpointIdOf,
   isManifestPartKey,
   jobSavepointUrl,
   layoutKey,
   manifestPartKey,
   offsetGroup,
-  otherRunsRepartitionTopics,
+  otherRunsInternalTopics,
   parseS3Url,
   repartitionOperatorOf,
   repartitionTopic,
@@ -38,6 +39,7 @@ describe('the names Weir’s operator and runtime agree on', () => {
     ['offset group', offsetGroup('shop', 'orders', 'r42')],
     ['transactional id', transactionalId('shop', 'orders', 'r42', 1, 3)],
     ['repartition topic', repartitionTopic('shop', 'orders', 'r42', 'by-customer')],
+    ['changelog topic', changelogTopic('shop', 'orders', 'r42', 'by-customer')],
     ['layout record', layoutKey('shop', 'orders')],
     ['layout record before format 2', runLayoutKey('shop', 'orders', 'r42')],
     ['task state prefix', taskStatePrefix('shop', 'orders', 'r42', 1, 3)],
@@ -67,6 +69,7 @@ describe('the names Weir’s operator and runtime agree on', () => {
     'weir.shop.orders.r42',
     'weir.shop.orders.r42.s1.t3',
     'weir.shop.orders.r42.by-customer',
+    'weir.shop.orders.r42.by-customer.changelog',
     'shop/orders/layout.json',
     'shop/orders/runs/r42/layout.json',
     'shop/orders/runs/r42/state/s1/t3/',
@@ -97,18 +100,21 @@ describe('the names Weir’s operator and runtime agree on', () => {
       undefined,
     );
     assert.deepEqual(
-      otherRunsRepartitionTopics(
+      otherRunsInternalTopics(
         [
           'weir.shop.orders.r41.by-customer',
+          'weir.shop.orders.r41.source.changelog',
           'weir.shop.orders.r42.by-customer',
+          'weir.shop.orders.r42.source.changelog',
           'weir.shop.orders.eu.r41.by-x',
+          'weir.shop.orders.eu.r41.by-x.changelog',
           'input',
         ],
         'shop',
         'orders',
         'r42',
       ),
-      ['weir.shop.orders.r41.by-customer'],
+      ['weir.shop.orders.r41.by-customer', 'weir.shop.orders.r41.source.changelog'],
     );
     assert.deepEqual(parseS3Url('s3://state/prod//'), { bucket: 'state', prefix: 'prod/' });
     assert.throws(() => parseS3Url('https://state/prod'), /is not s3:\/\/<bucket>\[\/<prefix>\]/);

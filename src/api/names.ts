@@ -55,6 +55,17 @@ export function repartitionTopic(namespace: string, job: string, runId: string, 
   return `${kafkaRunScope(namespace, job, runId)}.${operatorId}`;
 }
 
+/**
+ * The changelog topic of a stateful stage in one run (DESIGN.md, State):
+ * compacted, one partition per input partition of the stage, named after the
+ * operator id the stage reads from (the source's, or its keyBy's) and scoped
+ * to the run like the repartition topics, so a run restored from a savepoint
+ * never replays what an earlier run logged.
+ */
+export function changelogTopic(namespace: string, job: string, runId: string, operatorId: string): string {
+  return `${kafkaRunScope(namespace, job, runId)}.${operatorId}.changelog`;
+}
+
 /** The keyBy operator id of a repartition topic of (namespace, job, runId); undefined for any other topic. */
 export function repartitionOperatorOf(
   topic: string,
@@ -69,12 +80,13 @@ export function repartitionOperatorOf(
 }
 
 /**
- * The repartition topics of the job's other runs among `topics`: a run never
- * resumes after a newer one started (a rollback or restore starts a new run),
- * so they are garbage once the current run is up. A job whose name extends
- * this one's with a dot has one more name segment and is not matched.
+ * The internal topics (repartition and changelog) of the job's other runs
+ * among `topics`: a run never resumes after a newer one started (a rollback
+ * or restore starts a new run), so they are garbage once the current run is
+ * up. A job whose name extends this one's with a dot has one more name
+ * segment and is not matched.
  */
-export function otherRunsRepartitionTopics(
+export function otherRunsInternalTopics(
   topics: readonly string[],
   namespace: string,
   job: string,
@@ -83,7 +95,7 @@ export function otherRunsRepartitionTopics(
   const prefix = `weir.${namespace}.${job}.`;
   return topics.filter((topic) => {
     if (!topic.startsWith(prefix)) return false;
-    const match = /^([a-z0-9]+)\.([a-z][a-z0-9-]{0,62})$/.exec(topic.slice(prefix.length));
+    const match = /^([a-z0-9]+)\.([a-z][a-z0-9-]{0,62})(\.changelog)?$/.exec(topic.slice(prefix.length));
     return match !== null && match[1] !== runId;
   });
 }

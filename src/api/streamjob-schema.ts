@@ -400,6 +400,10 @@ export const streamJobSpecSchema = {
           "Health by progress: a running task that has not committed for this long (an idle task counts as committed once its partition leaders confirm that nothing new arrived) fails its TaskManager's liveness probe; the pod fails and the restart strategy replaces it. Unset: two intervals plus the timeout.",
           upToADay,
         ),
+        materializationInterval: duration(
+          "Exactly-once jobs with keyed state log each checkpoint's state changes to a compacted changelog topic inside the checkpoint's Kafka transaction, and store the state in S3 in the background: this is how often each task does so at most. Shorter means shorter restores (less changelog to replay) and more S3 writes. Unset: 1m.",
+          { min: '1s', max: '24h' },
+        ),
         tolerableFailures: {
           type: 'integer',
           description: 'Consecutive checkpoint failures tolerated before the task is failed.',

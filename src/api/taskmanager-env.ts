@@ -21,6 +21,7 @@ export const taskManagerEnv = {
   checkpointTolerableFailures: 'WEIR_CHECKPOINT_TOLERABLE_FAILURES',
   checkpointRetained: 'WEIR_CHECKPOINT_RETAINED',
   progressWindow: 'WEIR_PROGRESS_WINDOW',
+  materializationInterval: 'WEIR_MATERIALIZATION_INTERVAL',
   restoreSavepoint: 'WEIR_RESTORE_SAVEPOINT',
   allowNonRestoredState: 'WEIR_ALLOW_NON_RESTORED_STATE',
   s3Url: 'WEIR_S3_URL',

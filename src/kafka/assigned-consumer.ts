@@ -177,3 +177,27 @@ export class AssignedConsumer {
     await new Promise<void>((resolve) => this.native.disconnect(() => resolve()));
   }
 }
+
+/**
+ * A reader of committed records only, with no group and no native client:
+ * Weir's fetcher under read_committed, for replaying a changelog on restore.
+ * Close it when done.
+ */
+export function committedRecordReader(options: {
+  bootstrapServers: string;
+  clientId: string;
+  settings?: Record<string, string | number | boolean>;
+  timeoutMs?: number;
+  warn?: (message: string) => void;
+}): RecordFetcher {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  return new RecordFetcher({
+    bootstrapServers: options.bootstrapServers,
+    clientId: options.clientId,
+    readCommitted: true,
+    security: wireSecurity(options.settings ?? {}),
+    connectTimeoutMs: timeoutMs,
+    requestTimeoutMs: timeoutMs,
+    ...(options.warn ? { warn: options.warn } : {}),
+  });
+}

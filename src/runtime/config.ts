@@ -22,6 +22,9 @@ import { RuntimeError } from './errors.ts';
 export type CheckpointMode = 'exactly-once' | 'at-least-once';
 
 /** A TaskManager's settings, all from the WEIR_* environment the operator's pod spec sets. */
+/** Background materialization of logged state, unless spec.checkpoints.materializationInterval says otherwise. */
+export const defaultMaterializationInterval = '1m';
+
 export interface TaskManagerConfig {
   namespace: string;
   job: string;
@@ -39,6 +42,8 @@ export interface TaskManagerConfig {
     retained: number;
     /** Set only when the job sets it; progressWindowMs() gives the default. */
     progressWindowMs?: number;
+    /** With a changelog: how often changed state is stored as sections in the background, at most. */
+    materializationIntervalMs: number;
   };
   storage:
     | {
@@ -287,6 +292,7 @@ export function loadTaskManagerConfig(given: NodeJS.ProcessEnv = process.env): T
       tolerableFailures: integer(env, e.checkpointTolerableFailures, 0, 1000, 3),
       retained: integer(env, e.checkpointRetained, 1, 100, 3),
       ...(env[e.progressWindow] ? { progressWindowMs: duration(env, e.progressWindow, '0s') } : {}),
+      materializationIntervalMs: duration(env, e.materializationInterval, defaultMaterializationInterval),
     },
     storage: localDirectory ? { kind: 'local', directory: localDirectory } : s3Storage(env),
     kafkaBootstrap: required(env, e.kafkaBootstrap),

@@ -10,6 +10,7 @@ export interface TaskMetrics {
   checkpointBytes: Counter<'task'>;
   checkpointFailures: Counter<'task'>;
   checkpointsCompleted: Counter<'task'>;
+  materializationFailures: Counter<'task'>;
   offsetResets: Counter<'task' | 'policy'>;
 }
 
@@ -66,6 +67,12 @@ export function createTaskMetrics(lagOf: () => Map<string, number>): TaskMetrics
     checkpointFailures: new Counter({
       name: 'weir_checkpoint_failures_total',
       help: 'Checkpoints that failed (storage errors or timeouts).',
+      labelNames: task,
+      registers: [registry],
+    }),
+    materializationFailures: new Counter({
+      name: 'weir_state_materialization_failures_total',
+      help: 'Background uploads of logged state to checkpoint storage that failed; commits go on through the changelog.',
       labelNames: task,
       registers: [registry],
     }),

@@ -366,9 +366,12 @@ export class Pipeline<K, V> {
 
 /** The operator ids that keep state: the names state is stored and restored under. */
 export function statefulOperatorIds(job: JobDefinition): string[] {
-  return job.stages.flatMap((stage) =>
-    stage.steps.filter((s) => s.kind === 'process' || s.kind === 'window').map((s) => s.id),
-  );
+  return job.stages.flatMap(statefulStepIds);
+}
+
+/** The ids of a stage's steps that keep keyed state (process functions and windows). */
+export function statefulStepIds(stage: StageDefinition): string[] {
+  return stage.steps.filter((s) => s.kind === 'process' || s.kind === 'window').map((s) => s.id);
 }
 
 /** A function of the window's records as an aggregate whose accumulator is those records (value and time). */

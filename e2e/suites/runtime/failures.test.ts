@@ -4,6 +4,7 @@ import { requireEnv } from '../../support/cluster.ts';
 import {
   committedCounts,
   committedOffsets,
+  countSumProblems,
   emittedCounts,
   expectedCounts,
   keyedInput,
@@ -77,7 +78,82 @@ describe('TaskManager runtime: failures', () => {
     );
   });
 
-  it('tolerates tolerableFailures failed checkpoints while MinIO is unreachable, then fails the task', async () => {
+  it('exactly once through a 60 s storage outage: commits go on through the changelog, materialization catches up after, and a SIGKILL restores exactly', async () => {
+    const { input, output } = await topics('s3out');
+    const minio = new URL(requireEnv('WEIR_S3_ENDPOINT'));
+    const proxy = await TcpProxy.start({ host: minio.hostname, port: Number(minio.port) });
+    const settings: TaskManagerSettings = {
+      job: 's3out',
+      runId: uniqueName('r'),
+      input,
+      output,
+      parallelism: 1,
+      tasks: [0],
+      entry: 'keyed-count-sum',
+      interval: '200ms',
+      timeout: '2s',
+      tolerableFailures: 2,
+      materializationInterval: '1s',
+      s3Endpoint: proxy.url,
+    };
+    try {
+      const tm = start(settings);
+      let produced = 0;
+      await produce(input, keyedInput(produced, 200, keys));
+      produced += 200;
+      await readCommitted(output, partitions, { expected: produced, timeoutMs: 60_000, quietMs: 0 });
+      proxy.cut();
+      // 60 s of input while storage is unreachable; every few seconds, what was produced is committed output.
+      const outageEnds = Date.now() + 60_000;
+      for (let round = 0; round < 30 && Date.now() < outageEnds; round++) {
+        await produce(input, keyedInput(produced, 50, keys));
+        produced += 50;
+        if (round % 5 === 4) {
+          await readCommitted(output, partitions, { expected: produced, timeoutMs: 10_000, quietMs: 0 });
+        }
+        await new Promise((r) => setTimeout(r, Math.max(0, Math.min(2_000, outageEnds - Date.now()))));
+      }
+      assert.ok(
+        count(
+          tm.lines,
+          'materialization failed; commits go on through the changelog, and the next round retries',
+        ) > 0,
+        'the background uploads failed meanwhile',
+      );
+      assert.equal(
+        count(tm.lines, 'checkpoint failed; the transaction stays open and the next interval retries'),
+        0,
+      );
+      proxy.heal();
+      const storedAfter = tm.lines.length;
+      await tm.waitForLog(
+        'a materialization after the outage',
+        (l) =>
+          l.msg === 'materialization: sections stored; the next checkpoint commits them' &&
+          tm.lines.indexOf(l) >= storedAfter,
+      );
+      await produce(input, keyedInput(produced, 100, keys));
+      produced += 100;
+      await readCommitted(output, partitions, { expected: produced, timeoutMs: 60_000, quietMs: 0 });
+      tm.signal('SIGKILL');
+      await tm.exited;
+      const next = start(settings);
+      await produce(input, keyedInput(produced, 100, keys));
+      produced += 100;
+      const records = await readCommitted(output, partitions, {
+        expected: produced,
+        timeoutMs: 120_000,
+        quietMs: 2000,
+      });
+      assert.deepEqual(countSumProblems(records, produced, keys), []);
+      next.signal('SIGTERM');
+      assert.equal(await next.exited, 0, next.stderr);
+    } finally {
+      proxy.close();
+    }
+  });
+
+  it('at-least-once keeps storage on the commit path: tolerates tolerableFailures failed checkpoints while MinIO is unreachable, then fails the task', async () => {
     const { input, output } = await topics('s3down');
     const minio = new URL(requireEnv('WEIR_S3_ENDPOINT'));
     const proxy = await TcpProxy.start({ host: minio.hostname, port: Number(minio.port) });
@@ -89,6 +165,7 @@ describe('TaskManager runtime: failures', () => {
         output,
         parallelism: 1,
         tasks: [0],
+        mode: 'at-least-once',
         interval: '200ms',
         timeout: '1s',
         tolerableFailures: 2,

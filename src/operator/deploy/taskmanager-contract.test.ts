@@ -108,6 +108,7 @@ const job: StreamJob = {
       mode: 'at-least-once',
       timeout: '90s',
       progressWindow: '2m',
+      materializationInterval: '30s',
       tolerableFailures: 7,
       retained: 4,
     },
@@ -143,6 +144,7 @@ describe('the operator–runtime contract: the pod environment', () => {
         tolerableFailures: 7,
         retained: 4,
         progressWindowMs: 120_000,
+        materializationIntervalMs: 30_000,
       },
       storage: {
         kind: 's3',

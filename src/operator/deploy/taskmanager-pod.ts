@@ -147,6 +147,9 @@ function weirEnv(job: StreamJob, identity: PodIdentity): V1EnvVar[] {
     value(e.checkpointTolerableFailures, String(spec.checkpoints.tolerableFailures)),
     value(e.checkpointRetained, String(spec.checkpoints.retained)),
     ...(spec.checkpoints.progressWindow ? [value(e.progressWindow, spec.checkpoints.progressWindow)] : []),
+    ...(spec.checkpoints.materializationInterval
+      ? [value(e.materializationInterval, spec.checkpoints.materializationInterval)]
+      : []),
     // Honoured by the TaskManager only while the run has no committed offsets: failovers resume the run.
     ...(identity.restoreSavepoint ? [value(e.restoreSavepoint, identity.restoreSavepoint)] : []),
     value(e.allowNonRestoredState, String(spec.allowNonRestoredState)),

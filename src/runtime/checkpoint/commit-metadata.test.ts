@@ -16,6 +16,22 @@ describe('offset commit metadata', () => {
     assert.deepEqual(decodeCommitMetadata('orders/2', encodeCommitMetadata(pointer)), pointer);
   });
 
+  it('round-trips a pointer with the changelog offset it covers, as version 2', () => {
+    const logged = { ...pointer, changelogFrom: 1234 };
+    const text = encodeCommitMetadata(logged);
+    assert.equal((JSON.parse(text) as { v: number }).v, 2);
+    assert.deepEqual(decodeCommitMetadata('orders/2', text), logged);
+    assert.equal((JSON.parse(encodeCommitMetadata(pointer)) as { v: number }).v, 1, 'no changelog: still 1');
+  });
+
+  it('reads metadata a Weir before the changelog wrote (stored literal)', () => {
+    const stored =
+      '{"v":1,"c":42,"o":"prod/orders/runs/k3x9/state/s0/t2/42-9f3a.snap","s":12,"l":4096,"h":"' +
+      'ab'.repeat(32) +
+      '"}';
+    assert.deepEqual(decodeCommitMetadata('orders/2', stored), pointer);
+  });
+
   it('refuses to encode metadata the broker would reject', () => {
     assert.throws(() => encodeCommitMetadata({ ...pointer, objectKey: 'x'.repeat(4000) }), /over 4000/);
   });
@@ -25,6 +41,11 @@ describe('offset commit metadata', () => {
     ['empty', '', /no metadata/],
     ['not JSON', 'consumer-x', /not Weir's/],
     ['another version', JSON.stringify({ v: 9 }), /format version 9/],
+    [
+      'a version 2 pointer without its changelog offset',
+      JSON.stringify({ v: 2, c: 1, o: 'k', s: 0, l: 1, h: 'ab'.repeat(32) }),
+      /no changelog offset/,
+    ],
     ['a pointer without checksum', JSON.stringify({ v: 1, c: 1, o: 'k', s: 0, l: 1 }), /incomplete/],
     [
       'a negative start',

@@ -1,5 +1,4 @@
 import { RuntimeError } from '../errors.ts';
-import { snapshotFormatVersion } from '../state/snapshot-format.ts';
 
 /**
  * What a committed source offset carries in its metadata: the checkpoint that
@@ -13,7 +12,23 @@ export interface PartitionPointer {
   start: number;
   length: number;
   sha256: string;
+  /**
+   * With a changelog: the section holds the partition's state as its
+   * changelog partition stood at this offset, and a restore replays the
+   * changelog from here to its committed end. Undefined: the section is all
+   * of it (at-least-once, and savepoints).
+   */
+  changelogFrom?: number;
 }
+
+/**
+ * Metadata versions: 1, a section; 2, a section and the changelog offset it
+ * covers. A pointer without a changelog is still written as 1, so a job that
+ * logs nothing reads the same as before; a Weir that knows only 1 refuses 2
+ * rather than restore the section without its changelog.
+ */
+const sectionOnly = 1;
+const withChangelog = 2;
 
 /** librdkafka's offset.metadata.max.bytes default is 4096; stay clear of it. */
 export const maxCommitMetadataBytes = 4000;
@@ -25,16 +40,18 @@ interface Wire {
   s: number;
   l: number;
   h: string;
+  f?: number;
 }
 
 export function encodeCommitMetadata(pointer: PartitionPointer): string {
   const wire: Wire = {
-    v: snapshotFormatVersion,
+    v: pointer.changelogFrom === undefined ? sectionOnly : withChangelog,
     c: pointer.checkpointId,
     o: pointer.objectKey,
     s: pointer.start,
     l: pointer.length,
     h: pointer.sha256,
+    ...(pointer.changelogFrom === undefined ? {} : { f: pointer.changelogFrom }),
   };
   const text = JSON.stringify(wire);
   if (Buffer.byteLength(text) > maxCommitMetadataBytes) {
@@ -69,8 +86,13 @@ export function decodeCommitMetadata(where: string, metadata: string | undefined
   } catch {
     return fail(`metadata is not Weir's (${JSON.stringify(metadata.slice(0, 80))})`);
   }
-  if (wire.v !== snapshotFormatVersion) {
-    return fail(`metadata format version ${String(wire.v)}; this Weir reads ${snapshotFormatVersion}`);
+  if (wire.v !== sectionOnly && wire.v !== withChangelog) {
+    return fail(
+      `metadata format version ${String(wire.v)}; this Weir reads ${sectionOnly} and ${withChangelog}`,
+    );
+  }
+  if (wire.v === withChangelog && !isCount(wire.f)) {
+    return fail(`metadata names no changelog offset (${JSON.stringify(metadata.slice(0, 200))})`);
   }
   if (
     !isCount(wire.c) ||
@@ -83,5 +105,12 @@ export function decodeCommitMetadata(where: string, metadata: string | undefined
   ) {
     return fail(`metadata is incomplete (${JSON.stringify(metadata.slice(0, 200))})`);
   }
-  return { checkpointId: wire.c, objectKey: wire.o, start: wire.s, length: wire.l, sha256: wire.h };
+  return {
+    checkpointId: wire.c,
+    objectKey: wire.o,
+    start: wire.s,
+    length: wire.l,
+    sha256: wire.h,
+    ...(wire.v === withChangelog ? { changelogFrom: wire.f as number } : {}),
+  };
 }

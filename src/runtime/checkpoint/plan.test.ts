@@ -63,6 +63,52 @@ describe('planCheckpoint', () => {
   }
 });
 
+describe('planCheckpoint with a changelog', () => {
+  const table: [string, PartitionProgress[], string[], boolean][] = [
+    [
+      'changed state goes to the changelog, not to a section',
+      [p('a', { dirty: true, changed: true, advanced: true, position: 6, pointer: pointer(1) })],
+      [],
+      false,
+    ],
+    [
+      'a change without a read (a timer fired) still commits',
+      [p('a', { dirty: true, changed: true, position: 6, pointer: pointer(1) })],
+      [],
+      false,
+    ],
+    [
+      'a section materialized in the background is committed',
+      [p('a', { position: 6, pointer: pointer(1), materialized: pointer(2) })],
+      [],
+      false,
+    ],
+    [
+      'a partition with no section yet gets one',
+      [p('a', { dirty: true, changed: true, advanced: true, position: 1 })],
+      ['a'],
+      false,
+    ],
+    [
+      'state restored from a savepoint gets a section of the run',
+      [p('a', { position: 5, pointer: pointer(1), snapshotRequired: true })],
+      ['a'],
+      false,
+    ],
+    ['nothing happened: nothing to do', [p('a', { position: 5, pointer: pointer(1) })], [], true],
+  ];
+  for (const [what, partitions, snapshot, empty] of table) {
+    it(what, () => {
+      const plan = planCheckpoint(partitions, false, true);
+      assert.deepEqual(
+        plan.snapshot.map((x) => x.id),
+        snapshot,
+      );
+      assert.equal(plan.empty, empty);
+    });
+  }
+});
+
 describe('offsetsToCommit', () => {
   it('commits moved partitions with their new or existing pointer, never one without a pointer', () => {
     const partitions = [

@@ -11,6 +11,12 @@ export interface PartitionProgress {
   position: number | undefined;
   /** The committed section holding this partition's state. */
   pointer: PartitionPointer | undefined;
+  /** With a changelog: entries changed since they were last logged. */
+  changed?: boolean;
+  /** With a changelog: the state must be in a section of this run before the next commit (restored from a savepoint). */
+  snapshotRequired?: boolean;
+  /** With a changelog: a section stored in the background since the last commit, to commit now. */
+  materialized?: PartitionPointer | undefined;
 }
 
 export interface CheckpointPlan<P extends PartitionProgress> {
@@ -21,19 +27,27 @@ export interface CheckpointPlan<P extends PartitionProgress> {
 }
 
 /**
- * Which partitions a checkpoint snapshots. Periodic: those whose state
- * changed, and those that advanced without ever having had a section (a
- * committed offset always needs a pointer). Savepoint: every partition with
- * anything to restore, so the savepoint stands alone.
+ * Which partitions a checkpoint snapshots before it commits. Savepoint:
+ * every partition with anything to restore, so the savepoint stands alone.
+ * Periodic without a changelog: those whose state changed, and those that
+ * advanced without ever having had a section (a committed offset always
+ * needs a pointer). Periodic with a changelog (`logged`): only a partition
+ * with no section yet or one that must have its own; the changes of the
+ * others go to the changelog in the transaction, and their sections are
+ * materialized in the background.
  */
 export function planCheckpoint<P extends PartitionProgress>(
   partitions: readonly P[],
   savepoint: boolean,
+  logged = false,
 ): CheckpointPlan<P> {
-  const snapshot = partitions.filter((p) =>
-    savepoint ? p.pointer || p.position !== undefined || p.dirty : p.dirty || (p.advanced && !p.pointer),
-  );
-  return { snapshot, empty: !savepoint && snapshot.length === 0 && !partitions.some((p) => p.advanced) };
+  const snapshot = partitions.filter((p) => {
+    if (savepoint) return p.pointer || p.position !== undefined || p.dirty;
+    if (!logged) return p.dirty || (p.advanced && !p.pointer);
+    return p.snapshotRequired || (!p.pointer && (p.dirty || p.advanced));
+  });
+  const moved = partitions.some((p) => p.advanced || (logged && (p.changed || p.materialized)));
+  return { snapshot, empty: !savepoint && snapshot.length === 0 && !moved };
 }
 
 /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   checkpointIdOf,
-  otherRunsRepartitionTopics,
+  otherRunsInternalTopics,
   repartitionOperatorOf,
   repartitionTopic,
   snapshotKey,
@@ -66,7 +66,7 @@ describe('repartition topic names', () => {
     assert.equal(repartitionOperatorOf('weir.ns.wc.ab12.by-word', 'ns', 'wc', 'cd34'), undefined);
     assert.equal(repartitionOperatorOf('lines', 'ns', 'wc', 'ab12'), undefined);
     assert.deepEqual(
-      otherRunsRepartitionTopics(
+      otherRunsInternalTopics(
         [
           'weir.ns.wc.ab12.by-word',
           'weir.ns.wc.cd34.by-word',

@@ -22,12 +22,59 @@ export class PartitionStores {
    * Built on first use of a store, then kept in step by every write and rollback.
    */
   private readonly entryIndex = new WeakMap<Map<string, Buffer>, Map<string, Set<string>>>();
+  /**
+   * With a changelog: the entries written since the changes were last taken,
+   * by store name. The changelog gets each one's value as it is when taken
+   * (its last value in the interval), so a key written a thousand times costs
+   * one record, and an entry a rolled-back record touched is logged as it is.
+   */
+  private changed: Map<string, Set<string>> | undefined;
 
   constructor(restored?: ReadonlyMap<string, ReadonlyMap<string, Buffer>>) {
     if (restored) {
-      for (const [name, entries] of restored) this.stores.set(name, new Map(entries));
+      for (const [name, entries] of restored) {
+        const store = new Map(entries);
+        this.stores.set(name, store);
+        this.names.set(store, name);
+      }
       this.dirty = false;
     }
+  }
+
+  /** Records which entries change from now on, for the changelog (takeChanges). */
+  trackChanges(): void {
+    this.changed ??= new Map();
+  }
+
+  /** Whether any entry changed since the changes were last taken. */
+  get hasChanges(): boolean {
+    return (this.changed?.size ?? 0) > 0;
+  }
+
+  /** The entries changed since the last call, each with its value now (undefined: removed); forgets them. */
+  takeChanges(): { store: string; key: string; value: Buffer | undefined }[] {
+    const changed = this.changed;
+    if (!changed?.size) return [];
+    this.changed = new Map();
+    const out: { store: string; key: string; value: Buffer | undefined }[] = [];
+    for (const [name, keys] of changed) {
+      const store = this.stores.get(name);
+      for (const key of keys) out.push({ store: name, key, value: store?.get(key) });
+    }
+    return out;
+  }
+
+  /**
+   * One changelog record replayed on restore: the entry set, or removed when
+   * `value` is undefined. Not a change to log again; it does make the state
+   * differ from its last snapshot.
+   */
+  replay(name: string, key: string, value: Buffer | undefined): void {
+    const store = this.store(name);
+    if (value === undefined) store.delete(key);
+    else store.set(key, value);
+    this.indexEntry(store, key, value !== undefined);
+    this.dirty = true;
   }
 
   /** Starts a record: its writes can be rolled back until the next begin(). */
@@ -51,9 +98,13 @@ export class PartitionStores {
     if (!store) {
       store = new Map();
       this.stores.set(name, store);
+      this.names.set(store, name);
     }
     return store;
   }
+
+  /** Each store's name, for the changelog. */
+  private readonly names = new WeakMap<Map<string, Buffer>, string>();
 
   private write(store: Map<string, Buffer>, key: string, value: Buffer | undefined): void {
     const prior = store.get(key);
@@ -63,6 +114,18 @@ export class PartitionStores {
     else store.set(key, value);
     this.indexEntry(store, key, value !== undefined);
     this.dirty = true;
+    if (this.changed) this.noteChange(store, key);
+  }
+
+  private noteChange(store: Map<string, Buffer>, key: string): void {
+    const name = this.names.get(store) as string;
+    const changed = this.changed as Map<string, Set<string>>;
+    let keys = changed.get(name);
+    if (!keys) {
+      keys = new Set();
+      changed.set(name, keys);
+    }
+    keys.add(key);
   }
 
   private indexEntry(store: Map<string, Buffer>, storedKey: string, present: boolean): void {

@@ -7,6 +7,8 @@ import { offsetsToCommit, planCheckpoint } from '../checkpoint/plan.ts';
 import { objectsToDelete } from '../checkpoint/retention.ts';
 import { RuntimeError } from '../errors.ts';
 import type { RepartitionWriter } from '../repartition/writer.ts';
+import { type ChangelogRoute, changelogRecords } from '../state/changelog.ts';
+import { Materializer } from './materializer.ts';
 import type { PartitionRuntime } from './partition-runtime.ts';
 import { uploadSnapshot } from './snapshot-upload.ts';
 import type { TaskConsumer, TaskProducer } from './task-clients.ts';
@@ -47,6 +49,11 @@ export class Checkpointer {
   private readonly producer: TaskProducer;
   private readonly consumer: TaskConsumer;
   private readonly writer: RepartitionWriter | undefined;
+  /** The stage's changelog, when its state is logged: commits then need Kafka only (DESIGN.md, State). */
+  private readonly changelog: ChangelogRoute | undefined;
+  private readonly materializer: Materializer | undefined;
+  /** A savepoint's sections were committed: the next checkpoint materializes the run's own, whatever the interval. */
+  private materializeNext = false;
   private readonly attempt = randomBytes(4).toString('hex');
   private readonly prefix: string;
   lastCheckpointId = 0;
@@ -64,6 +71,7 @@ export class Checkpointer {
       producer: TaskProducer;
       consumer: TaskConsumer;
       writer: RepartitionWriter | undefined;
+      changelog?: ChangelogRoute | undefined;
     },
     log: Logger,
     label: { task: string },
@@ -75,8 +83,24 @@ export class Checkpointer {
     this.producer = clients.producer;
     this.consumer = clients.consumer;
     this.writer = clients.writer;
-    const { namespace, job, runId } = deps.config;
+    const { namespace, job, runId, checkpoint } = deps.config;
     this.prefix = taskStatePrefix(namespace, job, runId, deps.stage.index, deps.index);
+    this.changelog = checkpoint.mode === 'exactly-once' ? clients.changelog : undefined;
+    if (this.changelog) {
+      this.materializer = new Materializer({
+        storage: deps.storage,
+        prefix: this.prefix,
+        task: `s${deps.stage.index}/t${deps.index}`,
+        attempt: this.attempt,
+        intervalMs: checkpoint.materializationIntervalMs,
+        timeoutMs: checkpoint.timeoutMs,
+        now: deps.now,
+        log,
+        written: this.written,
+        onStored: (bytes) => deps.metrics.checkpointBytes.inc(label, bytes),
+        onFailed: () => deps.metrics.materializationFailures.inc(label),
+      });
+    }
     for (const p of this.partitions.values()) {
       if (p.pointer) this.lastCheckpointId = Math.max(this.lastCheckpointId, p.pointer.checkpointId);
     }
@@ -106,7 +130,7 @@ export class Checkpointer {
     const started = this.deps.now();
     const { savepointId, watermark } = request;
     const all = [...this.partitions.values()];
-    const plan = planCheckpoint(all, savepointId !== undefined);
+    const plan = planCheckpoint(all, savepointId !== undefined, this.changelog !== undefined);
     if (plan.empty && watermark === undefined) {
       // Nothing was read since the last commit, so nothing was written either: no checkpoint to take. The task
       // counts as committed up to now only when the partition leaders confirm that nothing arrived: a task cut off
@@ -116,14 +140,24 @@ export class Checkpointer {
     }
     // Prepare.
     const checkpointId = this.lastCheckpointId + 1;
+    const materialize = this.toMaterialize(all, plan.snapshot, savepointId);
     let snapshot: { objectKey?: string; bytes: number; pointers: Map<string, PartitionPointer> };
+    let changelogFrom: Map<string, number> | undefined;
     try {
-      snapshot = await this.upload(plan.snapshot, checkpointId, savepointId);
+      changelogFrom = await this.changelogEnds([...plan.snapshot, ...materialize], plan.snapshot.length > 0);
+      snapshot = await this.upload(plan.snapshot, checkpointId, savepointId, changelogFrom);
     } catch (error) {
       return this.checkpointFailed(error);
     }
-    // Commit.
-    const offsets = offsetsToCommit(all, snapshot.pointers, savepointId !== undefined).map(
+    if (materialize.length && changelogFrom) {
+      this.materializeNext = false;
+      this.materializer?.start(checkpointId, materialize, changelogFrom);
+    }
+    // Commit: the changelog's records, the offsets with their pointers, and the markers, in one transaction.
+    const landed = new Map<string, PartitionPointer>();
+    for (const p of all) if (p.materialized && !snapshot.pointers.has(p.id)) landed.set(p.id, p.materialized);
+    const pointers = new Map([...landed, ...snapshot.pointers]);
+    const offsets = offsetsToCommit(all, pointers, savepointId !== undefined).map(
       ({ partition, offset, pointer }) => ({
         ...partition.tp,
         offset,
@@ -135,6 +169,7 @@ export class Checkpointer {
       { checkpointId, objectKey: snapshot.objectKey, offsets: offsets.length },
       'checkpoint: snapshot stored, committing',
     );
+    const logged = await this.logChanges(all);
     if (savepointId) await this.writer?.barriers(savepointId);
     if (watermark !== undefined) await this.writer?.watermarks(watermark);
     if (this.exactlyOnce) {
@@ -146,17 +181,7 @@ export class Checkpointer {
       if (offsets.length) this.consumer.commitWithMetadata(offsets);
     }
     // Post-commit.
-    const committedIds = new Set(offsets.map((o) => `${o.topic}/${o.partition}`));
-    for (const p of all) {
-      const pointer = snapshot.pointers.get(p.id);
-      if (pointer) {
-        p.pointer = pointer;
-        // After a savepoint the next checkpoint writes the state again under the run's own prefix: the
-        // savepoint belongs to the user, who may delete it, and the run must not depend on it for long.
-        p.stores.dirty = savepointId !== undefined;
-      }
-      if (committedIds.has(p.id)) p.advanced = false;
-    }
+    this.afterCommit(all, offsets, snapshot.pointers, landed, savepointId);
     const durationMs = this.recordCommit(checkpointId, started, snapshot.bytes);
     this.log.info(
       {
@@ -165,6 +190,7 @@ export class Checkpointer {
         bytes: snapshot.bytes,
         durationMs,
         offsets: offsets.length,
+        ...(this.changelog ? { changelogRecords: logged } : {}),
       },
       'checkpoint: committed',
     );
@@ -176,13 +202,97 @@ export class Checkpointer {
       ...(snapshot.objectKey ? { objectKey: snapshot.objectKey } : {}),
       bytes: snapshot.bytes,
       durationMs,
+      // A savepoint's pointers name its sections alone: a run restored from it has a changelog of its own.
       partitions: offsets.map(({ topic, partition, offset, pointer }) => ({
         topic,
         partition,
         offset,
-        pointer,
+        pointer: savepointId ? withoutChangelog(pointer) : pointer,
       })),
     };
+  }
+
+  /** The partitions whose changed state a background round stores at this checkpoint, if one is due. */
+  private toMaterialize(
+    all: readonly PartitionRuntime[],
+    synchronous: readonly PartitionRuntime[],
+    savepointId: string | undefined,
+  ): PartitionRuntime[] {
+    const materializer = this.materializer;
+    if (!materializer || savepointId || !(this.materializeNext || materializer.due())) return [];
+    return all.filter((p) => p.dirty && p.pointer && !synchronous.includes(p));
+  }
+
+  /**
+   * Each partition's changelog end before this checkpoint logs anything:
+   * where a section stored now starts its replay. Nothing else writes the
+   * changelog between checkpoints, so the end is the committed end. Without
+   * a changelog, or nothing to store: none. When only a background round
+   * needs it, a failed query skips that round instead of the checkpoint.
+   */
+  private async changelogEnds(
+    partitions: readonly PartitionRuntime[],
+    required: boolean,
+  ): Promise<Map<string, number> | undefined> {
+    const changelog = this.changelog;
+    if (!changelog || partitions.length === 0) return undefined;
+    try {
+      const ends = await this.consumer.endOffsets(
+        partitions.map((p) => ({
+          topic: changelog.topic,
+          partition: changelog.partitionOf(p.tp.topic, p.tp.partition),
+        })),
+        Math.min(10_000, this.deps.config.checkpoint.timeoutMs),
+      );
+      return new Map(partitions.map((p, i) => [p.id, ends[i] as number]));
+    } catch (error) {
+      if (required) throw error;
+      this.log.warn({ err: error }, 'materialization skipped: the changelog end offsets were not answered');
+      return undefined;
+    }
+  }
+
+  /** Every change since the last checkpoint into the changelog, in the open transaction; how many records. */
+  private async logChanges(all: readonly PartitionRuntime[]): Promise<number> {
+    const changelog = this.changelog;
+    if (!changelog) return 0;
+    let count = 0;
+    for (const p of all) {
+      if (!p.changed) continue;
+      const records = changelogRecords(changelog, p.tp, p.stores);
+      count += records.length;
+      await this.producer.sendAll(records);
+    }
+    return count;
+  }
+
+  private afterCommit(
+    all: readonly PartitionRuntime[],
+    offsets: readonly { topic: string; partition: number }[],
+    stored: ReadonlyMap<string, PartitionPointer>,
+    landed: ReadonlyMap<string, PartitionPointer>,
+    savepointId: string | undefined,
+  ): void {
+    const committedIds = new Set(offsets.map((o) => `${o.topic}/${o.partition}`));
+    for (const p of all) {
+      const landedPointer = landed.get(p.id);
+      if (landedPointer && committedIds.has(p.id)) {
+        p.pointer = landedPointer;
+        p.materialized = undefined;
+      }
+      const pointer = stored.get(p.id);
+      if (pointer) {
+        p.pointer = pointer;
+        p.snapshotRequired = false;
+        // After a savepoint the state is stored again under the run's own prefix: the savepoint belongs to the
+        // user, who may delete it, and the run must not depend on it for long. With a changelog, a background
+        // round at the next checkpoint does it; without, the next checkpoint.
+        p.stores.dirty = savepointId !== undefined;
+        if (savepointId) p.materialized = undefined;
+      }
+      if (committedIds.has(p.id)) p.advanced = false;
+    }
+    if (savepointId && this.materializer) this.materializeNext = true;
   }
 
   /**
@@ -228,6 +338,7 @@ export class Checkpointer {
     partitions: PartitionRuntime[],
     checkpointId: number,
     savepointId: string | undefined,
+    changelogFrom?: ReadonlyMap<string, number>,
   ): Promise<{ objectKey?: string; bytes: number; pointers: Map<string, PartitionPointer> }> {
     if (partitions.length === 0) return { bytes: 0, pointers: new Map() };
     const objectKey = snapshotKey(
@@ -242,7 +353,7 @@ export class Checkpointer {
       objectKey,
       timeoutMs: this.deps.config.checkpoint.timeoutMs,
     };
-    const uploaded = await uploadSnapshot(this.deps.storage, upload, partitions, this.log);
+    const uploaded = await uploadSnapshot(this.deps.storage, upload, partitions, this.log, changelogFrom);
     if (!savepointId) this.written.add(objectKey);
     return { objectKey, ...uploaded };
   }
@@ -315,9 +426,13 @@ export class Checkpointer {
    */
   async sweep(): Promise<void> {
     try {
-      const referenced = new Set(
-        [...this.partitions.values()].flatMap((p) => (p.pointer ? [p.pointer.objectKey] : [])),
-      );
+      // Committed sections, sections stored and not yet committed, and the one being stored.
+      const referenced = new Set<string>();
+      for (const p of this.partitions.values()) {
+        if (p.pointer) referenced.add(p.pointer.objectKey);
+        if (p.materialized) referenced.add(p.materialized.objectKey);
+      }
+      if (this.materializer?.inFlightKey) referenced.add(this.materializer.inFlightKey);
       const doomed = objectsToDelete(
         [...this.written],
         referenced,
@@ -335,4 +450,10 @@ export class Checkpointer {
       this.log.warn({ err: error }, 'retention sweep failed; retrying after the next checkpoint');
     }
   }
+}
+
+/** A pointer as a savepoint's manifest keeps it: the section alone. */
+function withoutChangelog(pointer: PartitionPointer): PartitionPointer {
+  const { changelogFrom: _, ...section } = pointer;
+  return section;
 }

@@ -15,6 +15,10 @@ export class PartitionRuntime implements PartitionProgress {
   position: number | undefined;
   pointer: PartitionPointer | undefined;
   advanced = false;
+  /** Restored from a savepoint: the next commit gives the state a section of this run's own (see plan.ts). */
+  snapshotRequired = false;
+  /** A section materialized in the background since the last commit (materializer.ts). */
+  materialized: PartitionPointer | undefined;
   /** The time the partition's operators see in the batch at hand (set by the task at each batch). */
   time: TimeContext = { watermark: Number.NEGATIVE_INFINITY, now: 0 };
 
@@ -28,6 +32,10 @@ export class PartitionRuntime implements PartitionProgress {
 
   get dirty(): boolean {
     return this.stores.dirty;
+  }
+
+  get changed(): boolean {
+    return this.stores.hasChanges;
   }
 }
 

@@ -21,46 +21,84 @@ export interface StoredSnapshot {
   pointers: Map<string, PartitionPointer>;
 }
 
+/** Partitions' state encoded as one snapshot object, not yet stored. */
+export interface EncodedSnapshot {
+  bytes: Buffer;
+  /** Each section's place in the object, by "topic/partition". */
+  sections: Map<string, { start: number; length: number; sha256: string }>;
+}
+
+/** The partitions' state as it is now, as one object's sections (the CPU half of a snapshot, done at once). */
+export function encodePartitions(
+  upload: SnapshotUpload,
+  partitions: readonly PartitionRuntime[],
+): EncodedSnapshot {
+  const snapshot = encodeSnapshot(
+    { task: upload.task, checkpointId: upload.checkpointId, attempt: upload.attempt },
+    partitions.map((p) => ({ ...p.tp, stores: p.stores.stores })),
+  );
+  const sections = new Map<string, { start: number; length: number; sha256: string }>();
+  for (const section of snapshot.index.sections) {
+    sections.set(`${section.topic}/${section.partition}`, {
+      start: section.start,
+      length: section.length,
+      sha256: section.sha256,
+    });
+  }
+  return { bytes: snapshot.bytes, sections };
+}
+
 /**
- * Step 1 of the commit protocol: the changed partitions as sections of one
- * object, stored within the checkpoint timeout. Any failure throws; the
- * caller keeps the transaction open and counts it against tolerableFailures.
+ * Stores an encoded snapshot within the upload's timeout; the pointers name
+ * its sections, each covering its changelog from `changelogFrom` (by
+ * partition id) when the state is logged. Any failure throws.
  */
-export async function uploadSnapshot(
+export async function storeSnapshot(
   storage: CheckpointStorage,
   upload: SnapshotUpload,
-  changed: readonly PartitionRuntime[],
+  encoded: EncodedSnapshot,
   log: Logger,
+  changelogFrom?: ReadonlyMap<string, number>,
 ): Promise<StoredSnapshot> {
   const { checkpointId, objectKey } = upload;
-  const snapshot = encodeSnapshot(
-    { task: upload.task, checkpointId, attempt: upload.attempt },
-    changed.map((p) => ({ ...p.tp, stores: p.stores.stores })),
-  );
-  log.info({ checkpointId, objectKey, partitions: changed.length }, 'checkpoint: uploading snapshot');
+  log.info({ checkpointId, objectKey, partitions: encoded.sections.size }, 'snapshot: uploading');
   await withTimeout(
     (signal) =>
-      storage.put(objectKey, snapshot.bytes, {
+      storage.put(objectKey, encoded.bytes, {
         signal,
         onProgress: (stored, total) => {
-          if (stored < total)
-            log.info({ checkpointId, objectKey, stored, total }, 'checkpoint: snapshot part stored');
+          if (stored < total) log.info({ checkpointId, objectKey, stored, total }, 'snapshot: part stored');
         },
       }),
     upload.timeoutMs,
     storage.describe(objectKey),
   );
   const pointers = new Map<string, PartitionPointer>();
-  for (const section of snapshot.index.sections) {
-    pointers.set(`${section.topic}/${section.partition}`, {
+  for (const [id, section] of encoded.sections) {
+    const from = changelogFrom?.get(id);
+    pointers.set(id, {
       checkpointId,
       objectKey,
-      start: section.start,
-      length: section.length,
-      sha256: section.sha256,
+      ...section,
+      ...(from === undefined ? {} : { changelogFrom: from }),
     });
   }
-  return { bytes: snapshot.bytes.length, pointers };
+  return { bytes: encoded.bytes.length, pointers };
+}
+
+/**
+ * Step 1 of the commit protocol: the partitions as sections of one object,
+ * encoded and stored within the checkpoint timeout. Any failure throws; the
+ * caller keeps the transaction open and counts it against tolerableFailures.
+ */
+export function uploadSnapshot(
+  storage: CheckpointStorage,
+  upload: SnapshotUpload,
+  changed: readonly PartitionRuntime[],
+  log: Logger,
+  changelogFrom?: ReadonlyMap<string, number>,
+): Promise<StoredSnapshot> {
+  return storeSnapshot(storage, upload, encodePartitions(upload, changed), log, changelogFrom);
 }
 
 /** The work, given a signal that is aborted when it has not finished within `ms`: a write past its timeout is abandoned, not left running. */

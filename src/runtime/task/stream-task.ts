@@ -157,7 +157,13 @@ export class StreamTask {
       writer,
       checkpointer: new Checkpointer(
         this.deps,
-        { partitions: this.partitions, producer: opened.producer, consumer: opened.consumer, writer },
+        {
+          partitions: this.partitions,
+          producer: opened.producer,
+          consumer: opened.consumer,
+          writer,
+          changelog: opened.changelog,
+        },
         this.log,
         this.label,
       ),

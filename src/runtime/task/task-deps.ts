@@ -5,6 +5,7 @@ import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import type { TaskManagerConfig } from '../config.ts';
 import type { TaskMetrics } from '../metrics.ts';
 import type { RepartitionRoute } from '../repartition/route.ts';
+import type { ChangelogRoute } from '../state/changelog.ts';
 import type { TopicPartition } from './assignment.ts';
 import type { PartitionRuntime } from './partition-runtime.ts';
 import type { StageExecutor } from './stage-executor.ts';
@@ -44,6 +45,8 @@ export interface OpenedTask {
   executor: StageExecutor;
   /** The repartition topic the stage writes, when it ends in a keyBy. */
   route: RepartitionRoute | undefined;
+  /** The stage's changelog, when its state is logged (exactly-once, stateful). */
+  changelog?: ChangelogRoute | undefined;
   /** The input partitions the task owns. */
   owned: TopicPartition[];
   transactionalId: string | undefined;

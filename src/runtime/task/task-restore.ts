@@ -1,17 +1,22 @@
 import type { Logger } from 'pino';
 import { transactionalId } from '../../api/names.ts';
 import { KafkaAdmin } from '../../kafka/admin.ts';
-import { AssignedConsumer, type CommittedOffset } from '../../kafka/assigned-consumer.ts';
+import {
+  AssignedConsumer,
+  type CommittedOffset,
+  committedRecordReader,
+} from '../../kafka/assigned-consumer.ts';
 import { withKafkaRetries } from '../../kafka/errors.ts';
 import { TransactionalProducer } from '../../kafka/transactional-producer.ts';
 import type { OffsetReset } from '../../kafka/wire/record-fetcher.ts';
 import { awaitLayout, fenceLayout } from '../checkpoint/layout.ts';
-import { inputPartitions } from '../repartition/topics.ts';
+import { type ChangelogRoute, replayChangelog } from '../state/changelog.ts';
 import { allOrNone } from './all-or-none.ts';
 import { ownedPartitions, type TopicPartition } from './assignment.ts';
-import { restorePartitions } from './partition-runtime.ts';
+import { type PartitionRuntime, restorePartitions } from './partition-runtime.ts';
 import { dropUnknownState, savepointOffsets } from './savepoint-restore.ts';
 import { StageExecutor } from './stage-executor.ts';
+import { inputPartitions } from './stage-topics.ts';
 import type { OpenedTask, StreamTaskDeps } from './task-deps.ts';
 
 /**
@@ -126,11 +131,65 @@ export async function openTask(
       runtime.advanced = true;
       // The first checkpoint copies the state into this run, so nothing it commits names the savepoint.
       runtime.stores.dirty = true;
+      runtime.snapshotRequired = true;
     }
     if (fromSavepoint && config.allowNonRestoredState) dropUnknownState(runtime, job);
   }
+  const { changelog } = inputs;
+  if (changelog) {
+    // A savepoint holds all of its state; the new run's changelog has nothing yet to add.
+    if (!fromSavepoint) await replayChangelogs(deps, consumer, changelog, partitions, log);
+    for (const runtime of partitions) runtime.stores.trackChanges();
+  }
   consumer.assign(partitions.map((p) => ({ ...p.tp, offset: p.position ?? -2 /* OFFSET_BEGINNING */ })));
-  return { producer, consumer, partitions, executor, route, owned, transactionalId: id };
+  return { producer, consumer, partitions, executor, route, changelog, owned, transactionalId: id };
+}
+
+/**
+ * Brings each restored partition up to its last commit: its changelog from
+ * the offset its section covers to the committed end, read after this task
+ * fenced every earlier writer of its partitions (its own id, and the layout's).
+ */
+async function replayChangelogs(
+  deps: StreamTaskDeps,
+  consumer: AssignedConsumer,
+  changelog: ChangelogRoute,
+  partitions: readonly PartitionRuntime[],
+  log: Logger,
+): Promise<void> {
+  if (partitions.length === 0) return;
+  const { config } = deps;
+  const started = deps.now();
+  const targets = partitions.map((p) => ({
+    changelogPartition: changelog.partitionOf(p.tp.topic, p.tp.partition),
+    from: p.pointer?.changelogFrom ?? 0,
+    stores: p.stores,
+  }));
+  const ends = await withKafkaRetries(() =>
+    consumer.endOffsets(
+      targets.map((t) => ({ topic: changelog.topic, partition: t.changelogPartition })),
+      Math.min(30_000, config.checkpoint.timeoutMs),
+    ),
+  );
+  const endOf = new Map(targets.map((t, i) => [t.changelogPartition, ends[i] as number]));
+  const reader = committedRecordReader({
+    bootstrapServers: config.kafkaBootstrap,
+    clientId: `weir-${config.job}-changelog`,
+    settings: config.kafkaSecurity,
+    warn: (message) => log.warn(message),
+  });
+  try {
+    const applied = await replayChangelog(reader, changelog.topic, targets, endOf, {
+      timeoutMs: Math.max(120_000, config.checkpoint.timeoutMs),
+      now: deps.now,
+    });
+    log.info(
+      { topic: changelog.topic, records: applied, ms: deps.now() - started },
+      'restore: changelog replayed to its committed end',
+    );
+  } finally {
+    await reader.close();
+  }
 }
 
 /**
