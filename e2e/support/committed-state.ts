@@ -1,9 +1,14 @@
 import { readFileSync } from 'node:fs';
 import type { CoreV1Api } from '@kubernetes/client-node';
-import { AssignedConsumer, type CommittedOffset } from '../../src/kafka/assigned-consumer.ts';
+import {
+  AssignedConsumer,
+  type CommittedOffset,
+  committedRecordReader,
+} from '../../src/kafka/assigned-consumer.ts';
 import { withKafkaRetries } from '../../src/kafka/errors.ts';
 import { decodeCommitMetadata, type PartitionPointer } from '../../src/runtime/checkpoint/commit-metadata.ts';
-import { restorePartitions } from '../../src/runtime/task/partition-runtime.ts';
+import { replayChangelog } from '../../src/runtime/state/changelog.ts';
+import { type PartitionRuntime, restorePartitions } from '../../src/runtime/task/partition-runtime.ts';
 import { S3Storage, type S3StorageOptions } from '../../src/storage/s3-storage.ts';
 import { requireEnv } from './cluster.ts';
 import { kafkaBootstrap, readCommitted } from './kafka-topics.ts';
@@ -55,6 +60,54 @@ export interface CommittedPartition {
   pointer?: PartitionPointer;
 }
 
+/**
+ * The committed state of a job's partitions as a restore reads it: each
+ * committed section, then its changelog (the job's source is "events", as in
+ * the jobs the suites run) replayed from the offset the section covers.
+ */
+async function restoreCommitted(
+  committed: CommittedOffset[],
+  storage: S3Storage,
+  changelogTopic: string,
+): Promise<PartitionRuntime[]> {
+  const restored = await restorePartitions(committed, storage);
+  const logged = restored.filter((p) => p.pointer?.changelogFrom !== undefined);
+  if (logged.length === 0) return restored;
+  const consumer = await AssignedConsumer.connect({
+    bootstrapServers: kafkaBootstrap(),
+    groupId: 'weir-e2e-changelog-reader',
+    isolation: 'read_committed',
+  });
+  const reader = committedRecordReader({
+    bootstrapServers: kafkaBootstrap(),
+    clientId: 'weir-e2e-changelog-reader',
+  });
+  try {
+    const targets = logged.map((p) => ({
+      changelogPartition: p.tp.partition,
+      from: p.pointer?.changelogFrom ?? 0,
+      stores: p.stores,
+    }));
+    const ends = await withKafkaRetries(() =>
+      consumer.endOffsets(
+        targets.map((t) => ({ topic: changelogTopic, partition: t.changelogPartition })),
+        10_000,
+      ),
+    );
+    await replayChangelog(
+      reader,
+      changelogTopic,
+      targets,
+      new Map(targets.map((t, i) => [t.changelogPartition, ends[i] as number])),
+      { timeoutMs: 60_000, now: Date.now },
+    );
+    return restored;
+  } finally {
+    await reader.close();
+    await consumer.disconnect();
+  }
+}
+
 async function committedRaw(group: string, topic: string, partitions: number): Promise<CommittedOffset[]> {
   const consumer = await AssignedConsumer.connect({
     bootstrapServers: kafkaBootstrap(),
@@ -96,7 +149,8 @@ export async function committedCounts(
   const storage = runtimeStorage(storageUrl);
   const counts = new Map<string, number>();
   try {
-    for (const restored of await restorePartitions(await committedRaw(group, topic, partitions), storage)) {
+    const committed = await committedRaw(group, topic, partitions);
+    for (const restored of await restoreCommitted(committed, storage, `${group}.events.changelog`)) {
       for (const [key, value] of restored.stores.stores.get('count/count') ?? []) {
         counts.set(key, (counts.get(key) ?? 0) + (JSON.parse(value.toString()) as number));
       }

@@ -33,7 +33,8 @@ export function allow(
 
 /**
  * The least a Weir job's principal needs, as the README lists it: read its
- * input, write its output, its offset groups and transactional ids by prefix.
+ * input, write its output, its offset groups, transactional ids and internal
+ * topics (changelogs, repartition topics) by prefix.
  * `except` leaves one grant out, to see what a missing ACL does.
  */
 export async function grantJobAcls(
@@ -50,6 +51,7 @@ export async function grantJobAcls(
     job.output,
     except === 'output-write' ? ['DESCRIBE'] : ['WRITE', 'DESCRIBE'],
   );
+  await allow(principal, 'TOPIC', 'PREFIXED', prefix, ['CREATE', 'READ', 'WRITE', 'DESCRIBE', 'DELETE']);
   if (except !== 'group') await allow(principal, 'GROUP', 'PREFIXED', prefix, ['READ']);
   await allow(principal, 'TRANSACTIONAL_ID', 'PREFIXED', prefix, ['WRITE', 'DESCRIBE']);
 }

@@ -6,6 +6,7 @@ export interface TaskMetrics {
   recordsOut: Counter<'task'>;
   deadLetters: Counter<'task'>;
   lag: Gauge<'task'>;
+  materializationLag: Gauge<'task'>;
   checkpointDuration: Histogram<'task'>;
   checkpointBytes: Counter<'task'>;
   checkpointFailures: Counter<'task'>;
@@ -18,7 +19,10 @@ export interface TaskMetrics {
  * The TaskManager's Prometheus metrics (port 9249, /metrics); `lagOf` is read at scrape time. The `task` label is
  * the task index for the first stage and `s<stage>-t<index>` for later ones.
  */
-export function createTaskMetrics(lagOf: () => Map<string, number>): TaskMetrics {
+export function createTaskMetrics(
+  lagOf: () => Map<string, number>,
+  materializationLagOf: () => Map<string, number> = () => new Map(),
+): TaskMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'weir_taskmanager_' });
   const task = ['task'] as const;
@@ -49,6 +53,15 @@ export function createTaskMetrics(lagOf: () => Map<string, number>): TaskMetrics
       registers: [registry],
       collect() {
         for (const [t, lag] of lagOf()) this.set({ task: t }, lag);
+      },
+    }),
+    materializationLag: new Gauge({
+      name: 'weir_state_materialization_lag_seconds',
+      help: 'How long a task has held logged state changes that no stored section has (0: none); restores replay the changelog for them.',
+      labelNames: task,
+      registers: [registry],
+      collect() {
+        for (const [t, lag] of materializationLagOf()) this.set({ task: t }, lag);
       },
     }),
     checkpointDuration: new Histogram({

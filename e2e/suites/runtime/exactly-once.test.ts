@@ -48,7 +48,7 @@ describe('TaskManager runtime: exactly-once keyed count on the harness Kafka and
     assert.deepEqual(state, expectedCounts(n, keys));
   });
 
-  it('survives 21 SIGKILLs (during uploads, between snapshot and commit, at random) with output and state equal to a run without failures', async (t) => {
+  it('survives 24 SIGKILLs (during a background upload, between a stored section and its commit, before a commit, at random) with output and state equal to a run without failures', async (t) => {
     const random = seededRandom(t);
     const input = uniqueName('kill-in');
     const output = uniqueName('kill-out');
@@ -61,18 +61,24 @@ describe('TaskManager runtime: exactly-once keyed count on the harness Kafka and
       parallelism: 2,
       tasks: [0, 1],
       interval: '200ms',
+      materializationInterval: '1s',
     };
     const group = `weir.e2e.kill.${settings.runId}`;
     const batch = 300;
     let produced = 0;
-    const landed = { upload: 0, beforeCommit: 0, random: 0 };
-    for (let round = 0; round < 21; round++) {
+    const landed = { upload: 0, materialized: 0, beforeCommit: 0, random: 0 };
+    for (let round = 0; round < 24; round++) {
       await produce(input, keyedInput(produced, batch, keys));
       produced += batch;
       const tm = start(settings);
-      const point = (['upload', 'beforeCommit', 'random'] as const)[round % 3] ?? 'random';
+      const point = (['upload', 'materialized', 'beforeCommit', 'random'] as const)[round % 4] ?? 'random';
       if (point === 'upload') {
-        await tm.waitForLog('an upload', (l) => l.msg === 'checkpoint: uploading snapshot');
+        await tm.waitForLog('an upload', (l) => l.msg === 'snapshot: uploading');
+      } else if (point === 'materialized') {
+        await tm.waitForLog(
+          'a section stored in the background, not yet committed',
+          (l) => l.msg === 'materialization: sections stored; the next checkpoint commits them',
+        );
       } else if (point === 'beforeCommit') {
         await tm.waitForLog('a stored snapshot', (l) => l.msg === 'checkpoint: snapshot stored, committing');
       } else {
@@ -93,7 +99,7 @@ describe('TaskManager runtime: exactly-once keyed count on the harness Kafka and
     assert.equal(await lastProcess.exited, 0, lastProcess.stderr);
     // Each task fenced its killed predecessor itself, ahead of librdkafka's initialisation (and its 500 ms retry).
     assert.equal(count(lastProcess.lines, 'fenced the earlier holder of the transactional id'), 2);
-    assert.deepEqual(landed, { upload: 7, beforeCommit: 7, random: 7 });
+    assert.deepEqual(landed, { upload: 6, materialized: 6, beforeCommit: 6, random: 6 });
     assert.equal(records.length, produced, 'read_committed output has one record per input record');
     assertExactlyOnce(emittedCounts(records), expectedCounts(produced, keys));
     assert.deepEqual(await committedCounts(group, input, partitions), expectedCounts(produced, keys));

@@ -66,3 +66,57 @@ describe('PartitionStores map state', () => {
     assert.deepEqual(odd.entries(), []);
   });
 });
+
+describe('PartitionStores frozen for a background snapshot', () => {
+  const snapshotOf = (stores: PartitionStores) =>
+    new Map(stores.frozenStoreNames.map((name) => [name, new Map(stores.frozenEntries(name))] as const));
+  const copyOf = (stores: PartitionStores) =>
+    new Map([...stores.stores].map(([name, entries]) => [name, new Map(entries)] as const));
+
+  it('reads the state as it was at the freeze while writes, removals, new stores and rollbacks go on', () => {
+    const stores = new PartitionStores();
+    stores.valueState<number>('op/count', 'a').set(1);
+    stores.valueState<number>('op/count', 'b').set(2);
+    stores.mapState<number>('op/map', 'k').set('x', 7);
+    const before = copyOf(stores);
+    stores.freeze();
+    stores.valueState<number>('op/count', 'a').set(10);
+    stores.valueState<number>('op/count', 'b').clear();
+    stores.valueState<number>('op/count', 'c').set(3);
+    stores.valueState<number>('op/count', 'b').set(20); // re-inserted: seen again by a live iteration
+    stores.valueState<number>('op/other', 'z').set(9); // a store made after the freeze
+    stores.begin();
+    stores.mapState<number>('op/map', 'k').set('x', 8);
+    stores.rollback();
+    assert.deepEqual(snapshotOf(stores), before);
+    stores.thaw();
+    assert.equal(stores.valueState<number>('op/count', 'a').get(), 10, 'the live state moved on');
+  });
+
+  it('matches a copy taken at the freeze under random writes interleaved with the read (seeded)', () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    for (let round = 0; round < 20; round++) {
+      const stores = new PartitionStores();
+      for (let i = 0; i < 200; i++)
+        stores.valueState<number>('op/v', `k${Math.floor(random() * 100)}`).set(i);
+      const before = copyOf(stores);
+      stores.freeze();
+      const read = new Map<string, Buffer>();
+      for (const [key, value] of stores.frozenEntries('op/v')) {
+        read.set(key, value);
+        // Writes land between the reads, as records do between a background snapshot's slices.
+        for (let w = 0; w < 3; w++) {
+          const key2 = `k${Math.floor(random() * 150)}`;
+          if (random() < 0.3) stores.valueState<number>('op/v', key2).clear();
+          else stores.valueState<number>('op/v', key2).set(Math.floor(random() * 1000));
+        }
+      }
+      assert.deepEqual(read, before.get('op/v') ?? new Map(), `round ${round}`);
+      stores.thaw();
+    }
+  });
+});

@@ -29,6 +29,13 @@ export class PartitionStores {
    * one record, and an entry a rolled-back record touched is logged as it is.
    */
   private changed: Map<string, Set<string>> | undefined;
+  /**
+   * While a background snapshot encodes (freeze() to thaw()): each entry's
+   * value at the freeze, kept at its first write after it (null: it did not
+   * exist), so frozenEntries() reads the state as it was while writes go on.
+   */
+  private frozen: Map<string, Map<string, Buffer | null>> | undefined;
+  private frozenNames: string[] = [];
 
   constructor(restored?: ReadonlyMap<string, ReadonlyMap<string, Buffer>>) {
     if (restored) {
@@ -71,10 +78,57 @@ export class PartitionStores {
    */
   replay(name: string, key: string, value: Buffer | undefined): void {
     const store = this.store(name);
+    if (this.frozen) this.keepFrozen(store, key, store.get(key));
     if (value === undefined) store.delete(key);
     else store.set(key, value);
     this.indexEntry(store, key, value !== undefined);
     this.dirty = true;
+  }
+
+  /** Fixes the state as it is now for frozenEntries(), at the cost of one kept value per entry written until thaw(). */
+  freeze(): void {
+    this.frozen = new Map();
+    this.frozenNames = [...this.stores.keys()].sort();
+  }
+
+  thaw(): void {
+    this.frozen = undefined;
+    this.frozenNames = [];
+  }
+
+  /** The stores that existed at the freeze. */
+  get frozenStoreNames(): readonly string[] {
+    return this.frozenNames;
+  }
+
+  /**
+   * A store's entries as they were at the freeze, read lazily (a caller may
+   * yield between entries while records are processed): entries untouched
+   * since come from the live store, once each; entries written since from
+   * the kept values. Map iteration sees a key re-inserted since the freeze
+   * again, so every written key is skipped there and given once at the end.
+   */
+  *frozenEntries(name: string): Generator<[string, Buffer]> {
+    const kept = () => this.frozen?.get(name);
+    const live = this.stores.get(name);
+    if (live) {
+      for (const [key, value] of live) {
+        if (kept()?.has(key)) continue;
+        yield [key, value];
+      }
+    }
+    for (const [key, value] of kept() ?? []) if (value !== null) yield [key, value];
+  }
+
+  private keepFrozen(store: Map<string, Buffer>, key: string, prior: Buffer | undefined): void {
+    const name = this.names.get(store) as string;
+    const frozen = this.frozen as Map<string, Map<string, Buffer | null>>;
+    let kept = frozen.get(name);
+    if (!kept) {
+      kept = new Map();
+      frozen.set(name, kept);
+    }
+    if (!kept.has(key)) kept.set(key, prior ?? null);
   }
 
   /** Starts a record: its writes can be rolled back until the next begin(). */
@@ -109,6 +163,7 @@ export class PartitionStores {
   private write(store: Map<string, Buffer>, key: string, value: Buffer | undefined): void {
     const prior = store.get(key);
     if (value === undefined && prior === undefined) return;
+    if (this.frozen) this.keepFrozen(store, key, prior);
     this.undo.push({ store, key, prior });
     if (value === undefined) store.delete(key);
     else store.set(key, value);

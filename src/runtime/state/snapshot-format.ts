@@ -91,6 +91,56 @@ export function encodeSection(stores: ReadonlyMap<string, ReadonlyMap<string, Bu
   return out;
 }
 
+/**
+ * A section encoded from entries read lazily, in the source's order (not
+ * sorted: the decoder does not care), pausing every `slice` entries so a
+ * large partition is encoded without stopping the task's records for long.
+ * The values must not change in place meanwhile (stores replace buffers).
+ */
+export async function encodeSectionInSlices(
+  names: readonly string[],
+  entries: (name: string) => Iterable<[string, Buffer]>,
+  pause: () => Promise<void>,
+  slice = 4096,
+): Promise<Buffer> {
+  const collected: { name: string; keys: string[]; values: Buffer[] }[] = [];
+  let size = 4;
+  let seen = 0;
+  for (const name of names) {
+    const keys: string[] = [];
+    const values: Buffer[] = [];
+    size += 8 + Buffer.byteLength(name);
+    for (const [key, value] of entries(name)) {
+      keys.push(key);
+      values.push(value);
+      size += 8 + Buffer.byteLength(key) + value.length;
+      if (++seen % slice === 0) await pause();
+    }
+    collected.push({ name, keys, values });
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = out.writeUInt32BE(collected.length, 0);
+  const writeString = (value: string) => {
+    const length = out.write(value, at + 4, 'utf8');
+    out.writeUInt32BE(length, at);
+    at += 4 + length;
+  };
+  let written = 0;
+  for (const { name, keys, values } of collected) {
+    writeString(name);
+    at = out.writeUInt32BE(keys.length, at);
+    for (let i = 0; i < keys.length; i++) {
+      const value = values[i] as Buffer;
+      writeString(keys[i] as string);
+      at = out.writeUInt32BE(value.length, at);
+      out.set(value, at);
+      at += value.length;
+      if (++written % slice === 0) await pause();
+    }
+  }
+  return out;
+}
+
 class Reader {
   private offset = 0;
   private readonly bytes: Buffer;
@@ -146,9 +196,7 @@ export function encodeSnapshot(
   owner: { task: string; checkpointId: number; attempt: string },
   partitions: readonly PartitionState[],
 ): { bytes: Buffer; index: SnapshotIndex } {
-  const header = Buffer.alloc(headerLength);
-  headerMagic.copy(header, 0);
-  header.writeUInt16BE(snapshotFormatVersion, headerMagic.length);
+  const header = snapshotHeader();
   const chunks: Buffer[] = [header];
   const sections: SectionRange[] = [];
   let offset = header.length;
@@ -167,12 +215,56 @@ export function encodeSnapshot(
   const index: SnapshotIndex = { formatVersion: snapshotFormatVersion, ...owner, sections };
   const indexBytes = Buffer.from(JSON.stringify(index), 'utf8');
   chunks.push(indexBytes);
-  const trailer = Buffer.alloc(trailerLength);
-  trailer.writeUInt32BE(indexBytes.length, 0);
-  sha256(...chunks).copy(trailer, 4);
-  trailerMagic.copy(trailer, 36);
-  chunks.push(trailer);
+  chunks.push(snapshotTrailer(indexBytes.length, sha256(...chunks)));
   return { bytes: Buffer.concat(chunks), index };
+}
+
+/**
+ * A snapshot object around sections already encoded (header, sections,
+ * index, trailer), hashed a MiB at a time with a pause between: a background
+ * snapshot of a large state, which must not stop the task's records for the
+ * length of two hashes over the whole object.
+ */
+export async function assembleSnapshotInSlices(
+  owner: { task: string; checkpointId: number; attempt: string },
+  encoded: readonly { topic: string; partition: number; section: Buffer }[],
+  pause: () => Promise<void>,
+): Promise<{ bytes: Buffer; index: SnapshotIndex }> {
+  const header = snapshotHeader();
+  const whole = createHash('sha256').update(header);
+  const sections: SectionRange[] = [];
+  let offset = header.length;
+  for (const { topic, partition, section } of encoded) {
+    const own = createHash('sha256');
+    for (let at = 0; at < section.length; at += 1 << 20) {
+      const part = section.subarray(at, at + (1 << 20));
+      own.update(part);
+      whole.update(part);
+      await pause();
+    }
+    sections.push({ topic, partition, start: offset, length: section.length, sha256: own.digest('hex') });
+    offset += section.length;
+  }
+  const index: SnapshotIndex = { formatVersion: snapshotFormatVersion, ...owner, sections };
+  const indexBytes = Buffer.from(JSON.stringify(index), 'utf8');
+  whole.update(indexBytes);
+  const trailer = snapshotTrailer(indexBytes.length, whole.digest());
+  return { bytes: Buffer.concat([header, ...encoded.map((e) => e.section), indexBytes, trailer]), index };
+}
+
+function snapshotHeader(): Buffer {
+  const header = Buffer.alloc(headerLength);
+  headerMagic.copy(header, 0);
+  header.writeUInt16BE(snapshotFormatVersion, headerMagic.length);
+  return header;
+}
+
+function snapshotTrailer(indexLength: number, digest: Buffer): Buffer {
+  const trailer = Buffer.alloc(trailerLength);
+  trailer.writeUInt32BE(indexLength, 0);
+  digest.copy(trailer, 4);
+  trailerMagic.copy(trailer, 36);
+  return trailer;
 }
 
 /** Reads and verifies a whole snapshot object: header, checksum and index. */

@@ -299,6 +299,23 @@ describe('Checkpointer with a changelog', () => {
     );
   });
 
+  it('materializes changed state of a task that went idle, and commits the section without new input', async () => {
+    const task = loggedTask();
+    task.process('"a"', 1);
+    await task.checkpointer.checkpoint();
+    task.process('"a"', 2);
+    await task.checkpointer.checkpoint();
+    assert.equal(await task.checkpointer.checkpoint(), undefined, 'idle, nothing due: no checkpoint');
+    task.clock.now += 10_000;
+    assert.ok(await task.checkpointer.checkpoint(), 'the due round runs though nothing was read');
+    await (
+      task.checkpointer as unknown as { materializer: { settle(): Promise<void> } }
+    ).materializer.settle();
+    await task.checkpointer.checkpoint();
+    assert.equal(decodeCommitMetadata('in/0', task.producer.lastMetadata()).checkpointId, 3);
+    assert.ok(!task.partition.dirty);
+  });
+
   it('keeps committing through a storage outage; materialization fails, then catches up', async () => {
     const task = loggedTask();
     task.process('"a"', 1);

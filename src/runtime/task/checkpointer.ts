@@ -106,6 +106,15 @@ export class Checkpointer {
     }
   }
 
+  /** Whether this task's state goes to a changelog. */
+  get logged(): boolean {
+    return this.changelog !== undefined;
+  }
+
+  materializationLagMs(): number {
+    return this.materializer?.lagMs(this.partitions.values()) ?? 0;
+  }
+
   private get exactlyOnce(): boolean {
     return this.deps.config.checkpoint.mode === 'exactly-once';
   }
@@ -131,7 +140,9 @@ export class Checkpointer {
     const { savepointId, watermark } = request;
     const all = [...this.partitions.values()];
     const plan = planCheckpoint(all, savepointId !== undefined, this.changelog !== undefined);
-    if (plan.empty && watermark === undefined) {
+    // A background round is work too: state changed since the last section is stored even while no record comes.
+    const materialize = this.toMaterialize(all, plan.snapshot, savepointId);
+    if (plan.empty && watermark === undefined && materialize.length === 0) {
       // Nothing was read since the last commit, so nothing was written either: no checkpoint to take. The task
       // counts as committed up to now only when the partition leaders confirm that nothing arrived: a task cut off
       // from Kafka reads nothing too, and must not look idle (health by progress, progress-health.ts).
@@ -140,7 +151,6 @@ export class Checkpointer {
     }
     // Prepare.
     const checkpointId = this.lastCheckpointId + 1;
-    const materialize = this.toMaterialize(all, plan.snapshot, savepointId);
     let snapshot: { objectKey?: string; bytes: number; pointers: Map<string, PartitionPointer> };
     let changelogFrom: Map<string, number> | undefined;
     try {

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import { snapshotKey } from '../../api/names.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
+import { assembleSnapshotInSlices, encodeSectionInSlices } from '../state/snapshot-format.ts';
 import type { PartitionRuntime } from './partition-runtime.ts';
-import { encodePartitions, type SnapshotUpload, storeSnapshot } from './snapshot-upload.ts';
+import { type EncodedSnapshot, type SnapshotUpload, storeSnapshot } from './snapshot-upload.ts';
 
 export interface MaterializerOptions {
   storage: CheckpointStorage;
@@ -62,11 +63,13 @@ export class Materializer {
   }
 
   /**
-   * Encodes the partitions as they are now (the state committed by the
-   * checkpoint under way) and stores them in the background. `changelogFrom`
-   * is each partition's changelog end before this checkpoint's changes were
-   * logged: replaying from there onto the section repeats those changes,
-   * which sets each entry to the value it already has.
+   * Stores the partitions as they are now (the state committed by the
+   * checkpoint under way) in the background: the state is frozen at once
+   * (copy on write, PartitionStores.freeze) and encoded, hashed and uploaded
+   * a slice at a time between the task's batches. `changelogFrom` is each
+   * partition's changelog end before this checkpoint's changes were logged:
+   * replaying from there onto the section repeats those changes, which sets
+   * each entry to the value it already has.
    */
   start(
     checkpointId: number,
@@ -83,11 +86,14 @@ export class Materializer {
       objectKey: snapshotKey(options.prefix, checkpointId, options.attempt),
       timeoutMs: options.timeoutMs,
     };
-    const encoded = encodePartitions(upload, partitions);
-    for (const p of partitions) p.stores.dirty = false;
+    for (const p of partitions) {
+      p.stores.freeze();
+      p.stores.dirty = false;
+    }
     options.written.add(upload.objectKey);
     this.inFlightKey = upload.objectKey;
-    this.inFlight = storeSnapshot(options.storage, upload, encoded, options.log, changelogFrom)
+    this.inFlight = encodeFrozen(upload, partitions)
+      .then((encoded) => storeSnapshot(options.storage, upload, encoded, options.log, changelogFrom))
       .then(
         (stored) => {
           for (const p of partitions) {
@@ -99,7 +105,13 @@ export class Materializer {
           this.coveredAt = startedAt;
           options.onStored?.(stored.bytes);
           options.log.info(
-            { checkpointId, objectKey: upload.objectKey, bytes: stored.bytes, partitions: partitions.length },
+            {
+              checkpointId,
+              objectKey: upload.objectKey,
+              bytes: stored.bytes,
+              partitions: partitions.length,
+              ms: options.now() - startedAt,
+            },
             'materialization: sections stored; the next checkpoint commits them',
           );
         },
@@ -123,5 +135,42 @@ export class Materializer {
   /** Waits for the round in flight, if any (a stopping task, and tests). */
   async settle(): Promise<void> {
     await this.inFlight;
+  }
+}
+
+/** Between two slices of a background snapshot, the task's records and timers get the thread. */
+const pause = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** The frozen partitions as one snapshot object, encoded and hashed in slices; thaws them whatever happens. */
+async function encodeFrozen(
+  upload: SnapshotUpload,
+  partitions: readonly PartitionRuntime[],
+): Promise<EncodedSnapshot> {
+  try {
+    const sections: { topic: string; partition: number; section: Buffer }[] = [];
+    for (const p of partitions) {
+      const section = await encodeSectionInSlices(
+        p.stores.frozenStoreNames,
+        (name) => p.stores.frozenEntries(name),
+        pause,
+      );
+      sections.push({ ...p.tp, section });
+    }
+    const snapshot = await assembleSnapshotInSlices(
+      { task: upload.task, checkpointId: upload.checkpointId, attempt: upload.attempt },
+      sections,
+      pause,
+    );
+    const byId = new Map<string, { start: number; length: number; sha256: string }>();
+    for (const section of snapshot.index.sections) {
+      byId.set(`${section.topic}/${section.partition}`, {
+        start: section.start,
+        length: section.length,
+        sha256: section.sha256,
+      });
+    }
+    return { bytes: snapshot.bytes, sections: byId };
+  } finally {
+    for (const p of partitions) p.stores.thaw();
   }
 }

@@ -541,4 +541,14 @@ export class StreamTask {
   lag(): number {
     return this.status().partitions.reduce((sum, p) => sum + (p.lag ?? 0), 0);
   }
+
+  /** Whether the task's state goes to a changelog (and its sections are stored in the background). */
+  get loggedState(): boolean {
+    return this.running?.checkpointer.logged ?? false;
+  }
+
+  /** How long the task has held logged changes that no stored section has. */
+  materializationLagMs(): number {
+    return this.running?.checkpointer.materializationLagMs() ?? 0;
+  }
 }
