@@ -68,19 +68,26 @@ describe('TaskManager runtime: exactly-once keyed count on the harness Kafka and
     let produced = 0;
     const landed = { upload: 0, materialized: 0, beforeCommit: 0, random: 0 };
     for (let round = 0; round < 24; round++) {
-      await produce(input, keyedInput(produced, batch, keys));
-      produced += batch;
+      await produce(input, keyedInput(produced, batch / 2, keys));
+      produced += batch / 2;
       const tm = start(settings);
       const point = (['upload', 'materialized', 'beforeCommit', 'random'] as const)[round % 4] ?? 'random';
+      // The other half after the first commit: state that changed since its sections, for a background upload.
+      await tm.waitForLog('a first commit', (l) => l.msg === 'checkpoint: committed');
+      await produce(input, keyedInput(produced, batch / 2, keys));
+      produced += batch / 2;
       if (point === 'upload') {
-        await tm.waitForLog('an upload', (l) => l.msg === 'snapshot: uploading');
+        await tm.waitForNextLog('a background upload', (l) => l.msg === 'snapshot: uploading');
       } else if (point === 'materialized') {
-        await tm.waitForLog(
+        await tm.waitForNextLog(
           'a section stored in the background, not yet committed',
           (l) => l.msg === 'materialization: sections stored; the next checkpoint commits them',
         );
       } else if (point === 'beforeCommit') {
-        await tm.waitForLog('a stored snapshot', (l) => l.msg === 'checkpoint: snapshot stored, committing');
+        await tm.waitForNextLog(
+          'a commit under way',
+          (l) => l.msg === 'checkpoint: snapshot stored, committing',
+        );
       } else {
         await tm.waitForLog('restored', (l) => l.msg === 'restored');
         await new Promise((r) => setTimeout(r, 50 + Math.floor(random() * 600)));
