@@ -28,7 +28,7 @@ export class PartitionStores {
    * (its last value in the interval), so a key written a thousand times costs
    * one record, and an entry a rolled-back record touched is logged as it is.
    */
-  private changed: Map<string, Set<string>> | undefined;
+  private changed: Map<Map<string, Buffer>, Set<string>> | undefined;
   /**
    * While a background snapshot encodes (freeze() to thaw()): each entry's
    * value at the freeze, kept at its first write after it (null: it did not
@@ -64,9 +64,9 @@ export class PartitionStores {
     if (!changed?.size) return [];
     this.changed = new Map();
     const out: { store: string; key: string; value: Buffer | undefined }[] = [];
-    for (const [name, keys] of changed) {
-      const store = this.stores.get(name);
-      for (const key of keys) out.push({ store: name, key, value: store?.get(key) });
+    for (const [store, keys] of changed) {
+      const name = this.names.get(store) as string;
+      for (const key of keys) out.push({ store: name, key, value: store.get(key) });
     }
     return out;
   }
@@ -173,12 +173,12 @@ export class PartitionStores {
   }
 
   private noteChange(store: Map<string, Buffer>, key: string): void {
-    const name = this.names.get(store) as string;
-    const changed = this.changed as Map<string, Set<string>>;
-    let keys = changed.get(name);
+    // Keyed by the store itself: one lookup per write on the record path.
+    const changed = this.changed as Map<Map<string, Buffer>, Set<string>>;
+    let keys = changed.get(store);
     if (!keys) {
       keys = new Set();
-      changed.set(name, keys);
+      changed.set(store, keys);
     }
     keys.add(key);
   }
