@@ -86,6 +86,10 @@ export class Checkpointer {
     const { namespace, job, runId, checkpoint } = deps.config;
     this.prefix = taskStatePrefix(namespace, job, runId, deps.stage.index, deps.index);
     this.changelog = checkpoint.mode === 'exactly-once' ? clients.changelog : undefined;
+    // State restored from a savepoint's sections is stored under the run's own prefix at the first checkpoint.
+    this.materializeNext = [...this.partitions.values()].some(
+      (p) => p.pointer !== undefined && !p.pointer.objectKey.startsWith(this.prefix),
+    );
     if (this.changelog) {
       this.materializer = new Materializer({
         storage: deps.storage,

@@ -125,17 +125,23 @@ export async function openTask(
     restoreStorage = restored.storage;
   }
   const partitions = await restorePartitions(committed, restoreStorage);
+  const { changelog } = inputs;
+  // With a changelog, a savepoint in the job's own storage can stand as the run's first sections: the run names
+  // it (status.run.restoredFrom), which keeps it from being disposed of, and a background round stores the run's
+  // own soon after. Otherwise (another job's storage, state dropped by allowNonRestoredState) the first
+  // checkpoint copies the state into the run before it commits.
+  const keepSavepointSections =
+    changelog !== undefined && restoreStorage === deps.storage && !config.allowNonRestoredState;
   for (const runtime of partitions) {
     // Restored from a savepoint, the offsets are not yet committed to this run's group: the first checkpoint does it.
     if (fromSavepoint && runtime.pointer) {
       runtime.advanced = true;
-      // The first checkpoint copies the state into this run, so nothing it commits names the savepoint.
       runtime.stores.dirty = true;
-      runtime.snapshotRequired = true;
+      if (keepSavepointSections) runtime.pointer = { ...runtime.pointer, changelogFrom: 0 };
+      else runtime.snapshotRequired = true;
     }
     if (fromSavepoint && config.allowNonRestoredState) dropUnknownState(runtime, job);
   }
-  const { changelog } = inputs;
   if (changelog) {
     // A savepoint holds all of its state; the new run's changelog has nothing yet to add.
     if (!fromSavepoint) await replayChangelogs(deps, consumer, changelog, partitions, log);
