@@ -8,6 +8,7 @@ import { objectsToDelete } from '../checkpoint/retention.ts';
 import { RuntimeError } from '../errors.ts';
 import type { RepartitionWriter } from '../repartition/writer.ts';
 import { type ChangelogRoute, changelogRecords } from '../state/changelog.ts';
+import { provenIdle } from './idle-proof.ts';
 import { Materializer } from './materializer.ts';
 import type { PartitionRuntime } from './partition-runtime.ts';
 import { uploadSnapshot } from './snapshot-upload.ts';
@@ -409,29 +410,14 @@ export class Checkpointer {
     return undefined;
   }
 
-  /**
-   * Whether this task, having read nothing since its last commit, is idle:
-   * the partition leaders answer, and in every partition the task's own
-   * position is at their end offset, so nothing is there that it failed to
-   * read. A task stuck behind records (a dead fetch, a partition it never
-   * reads) is not idle however quiet the topic, and health by progress finds it.
-   */
-  private async idle(): Promise<boolean> {
-    try {
-      const partitions = [...this.partitions.values()];
-      const ends = await this.consumer.endOffsets(
-        partitions.map((p) => p.tp),
-        Math.min(5_000, this.deps.config.checkpoint.timeoutMs),
-      );
-      return partitions.every((p, i) => {
-        // Nothing processed yet: where the fetches are (the log's start, for a partition never read).
-        const position = p.position ?? this.consumer.fetchPosition(p.tp.topic, p.tp.partition);
-        return position !== undefined && position >= (ends[i] as number);
-      });
-    } catch (error) {
-      this.log.warn({ err: error }, 'progress: the partition leaders did not answer this idle task');
-      return false;
-    }
+  /** Whether this task, having read nothing since its last commit, is idle (idle-proof.ts). */
+  private idle(): Promise<boolean> {
+    return provenIdle(
+      [...this.partitions.values()],
+      this.consumer,
+      this.deps.config.checkpoint.timeoutMs,
+      this.log,
+    );
   }
 
   /**
