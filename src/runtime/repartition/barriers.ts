@@ -25,6 +25,9 @@
  * through the new layout's channels, so it is ignored.
  */
 
+/** The header of a watermark marker in a repartition topic: the upstream task's watermark, or "idle". */
+export const watermarkHeader = 'weir.watermark';
+
 /** The header naming the upstream task that wrote a repartition record. */
 export const fromTaskHeader = 'weir.from';
 /** The header of a barrier record: the savepoint id it stands for. Its key and value are empty. */

@@ -1,8 +1,12 @@
 import type { ConsumedRecord } from '../../kafka/assigned-consumer.ts';
-import { watermarkHeader } from '../task/event-time.ts';
-import type { TaskProducer } from '../task/task-clients.ts';
-import { barrierHeader, barrierTasksHeader, fromTaskHeader } from './barriers.ts';
+import type { OutgoingRecord } from '../../kafka/transactional-producer.ts';
+import { barrierHeader, barrierTasksHeader, fromTaskHeader, watermarkHeader } from './barriers.ts';
 import type { RepartitionRoute } from './route.ts';
+
+/** What the writer needs of the task's producer: a send into its open transaction. */
+export interface MarkerProducer {
+  sendWhenQueued(record: OutgoingRecord): Promise<void>;
+}
 
 /**
  * The in-band markers a task writes into every partition of the repartition
@@ -11,10 +15,10 @@ import type { RepartitionRoute } from './route.ts';
  * its upstream tasks apart in a partition they all write.
  */
 export class RepartitionWriter {
-  private readonly producer: TaskProducer;
+  private readonly producer: MarkerProducer;
   private readonly route: RepartitionRoute;
 
-  constructor(producer: TaskProducer, route: RepartitionRoute) {
+  constructor(producer: MarkerProducer, route: RepartitionRoute) {
     this.producer = producer;
     this.route = route;
   }

@@ -14,9 +14,6 @@ interface OwnedPartition {
   stores: PartitionStores;
 }
 
-/** The header of a watermark marker in a repartition topic: the upstream task's watermark, or "idle". */
-export const watermarkHeader = 'weir.watermark';
-
 /** Markers are written again at least this many checkpoint intervals apart, for downstream tasks that restarted. */
 const markerRefreshIntervals = 5;
 
