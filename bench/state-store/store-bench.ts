@@ -146,7 +146,8 @@ async function measure(make: (path: string) => Store): Promise<Row> {
     t = performance.now();
     for (let i = 0; i < updates; i += batch) {
       const entries: [string, Buffer][] = [];
-      for (let j = 0; j < batch; j++) entries.push([keyOf(Math.floor(random() * keys)), stateValue(j % 1000)]);
+      for (let j = 0; j < batch; j++)
+        entries.push([keyOf(Math.floor(random() * keys)), stateValue(j % 1000)]);
       await store.writeBatch(entries);
     }
     const updatePerS = updates / ((performance.now() - t) / 1000);
