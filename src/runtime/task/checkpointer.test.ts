@@ -104,6 +104,8 @@ class TestingProducer implements TaskProducer {
 class TestingFlakyStorage implements CheckpointStorage {
   down = false;
   puts = 0;
+  /** While set, writes under a run's prefix (not savepoints) wait for it: a slow background upload. */
+  slowRunWrites: Promise<void> | undefined;
   private readonly inner: FilesystemStorage;
   constructor(inner: FilesystemStorage) {
     this.inner = inner;
@@ -114,6 +116,7 @@ class TestingFlakyStorage implements CheckpointStorage {
   async put(key: string, bytes: Buffer, _options?: PutOptions): Promise<void> {
     this.puts++;
     if (this.down) throw new Error('connect ECONNREFUSED 127.0.0.1:9000');
+    if (this.slowRunWrites && key.includes('/runs/')) await this.slowRunWrites;
     await this.inner.put(key, bytes);
   }
   get(key: string, range?: { start: number; length: number }): Promise<Buffer> {
@@ -314,6 +317,45 @@ describe('Checkpointer with a changelog', () => {
     await task.checkpointer.checkpoint();
     assert.equal(decodeCommitMetadata('in/0', task.producer.lastMetadata()).checkpointId, 3);
     assert.ok(!task.partition.dirty);
+  });
+
+  it('starts no second background round while one is in flight, even right after a savepoint asks for one', async () => {
+    const task = loggedTask();
+    task.process('"a"', 1);
+    await task.checkpointer.checkpoint();
+    let release: () => void = () => undefined;
+    task.storage.slowRunWrites = new Promise((resolve) => {
+      release = resolve;
+    });
+    task.clock.now += 10_000;
+    task.process('"a"', 2);
+    await task.checkpointer.checkpoint(); // starts a round, whose upload waits
+    task.process('"b"', 3);
+    await task.checkpointer.checkpoint({ savepointId: 'sp-1' });
+    task.process('"b"', 4);
+    await task.checkpointer.checkpoint(); // the savepoint asked for a round; the one in flight must end first
+    release();
+    await (
+      task.checkpointer as unknown as { materializer: { settle(): Promise<void> } }
+    ).materializer.settle();
+    task.process('"c"', 5);
+    await task.checkpointer.checkpoint();
+    await (
+      task.checkpointer as unknown as { materializer: { settle(): Promise<void> } }
+    ).materializer.settle();
+    await task.checkpointer.checkpoint();
+    assert.ok(
+      decodeCommitMetadata('in/0', task.producer.lastMetadata()).objectKey.includes('/runs/r1/'),
+      "after the savepoint, the run's own section",
+    );
+    assert.deepEqual(
+      await task.restore(),
+      new Map([
+        ['"a"', 2],
+        ['"b"', 4],
+        ['"c"', 5],
+      ]),
+    );
   });
 
   it('keeps committing through a storage outage; materialization fails, then catches up', async () => {

@@ -234,7 +234,8 @@ export class Checkpointer {
     savepointId: string | undefined,
   ): PartitionRuntime[] {
     const materializer = this.materializer;
-    if (!materializer || savepointId || !(this.materializeNext || materializer.due())) return [];
+    if (!materializer || savepointId || materializer.busy) return [];
+    if (!(this.materializeNext || materializer.due())) return [];
     return all.filter((p) => p.dirty && p.pointer && !synchronous.includes(p));
   }
 

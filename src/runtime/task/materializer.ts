@@ -53,7 +53,12 @@ export class Materializer {
 
   /** Whether a round should start at this checkpoint: the interval passed and none is in flight. */
   due(): boolean {
-    return this.inFlight === undefined && this.options.now() - this.lastStartedAt >= this.options.intervalMs;
+    return !this.busy && this.options.now() - this.lastStartedAt >= this.options.intervalMs;
+  }
+
+  /** A round is in flight: its partitions are frozen, and no other round may start before it ends. */
+  get busy(): boolean {
+    return this.inFlight !== undefined;
   }
 
   /** How long the task's state has had changes that no stored section holds (0 when none do). */
@@ -77,6 +82,8 @@ export class Materializer {
     changelogFrom: ReadonlyMap<string, number>,
   ): void {
     const { options } = this;
+    // Its partitions would be frozen again, losing the values the round in flight still reads.
+    if (this.busy) throw new Error('a materialization round is already in flight');
     const startedAt = options.now();
     this.lastStartedAt = startedAt;
     const upload: SnapshotUpload = {
