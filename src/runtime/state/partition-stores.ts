@@ -24,7 +24,7 @@ export class PartitionStores {
   private readonly entryIndex = new WeakMap<Map<string, Buffer>, Map<string, Set<string>>>();
   /**
    * With a changelog: the entries written since the changes were last taken,
-   * by store name. The changelog gets each one's value as it is when taken
+   * by store. The changelog gets each one's value as it is when taken
    * (its last value in the interval), so a key written a thousand times costs
    * one record, and an entry a rolled-back record touched is logged as it is.
    */

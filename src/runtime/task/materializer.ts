@@ -139,7 +139,7 @@ export class Materializer {
       });
   }
 
-  /** Waits for the round in flight, if any (a stopping task, and tests). */
+  /** Waits for the round in flight, if any (tests). */
   async settle(): Promise<void> {
     await this.inFlight;
   }
