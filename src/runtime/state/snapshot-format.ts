@@ -70,14 +70,38 @@ export function encodeSection(stores: ReadonlyMap<string, ReadonlyMap<string, Bu
       size += 8 + Buffer.byteLength(keys[i] as string) + (values[i] as Buffer).length;
     }
   }
+  const writing = writeSection(sorted, size, Number.POSITIVE_INFINITY);
+  let step = writing.next();
+  while (!step.done) step = writing.next();
+  return step.value;
+}
+
+/** A store's entries as a section holds them, in the order they are written. */
+interface CollectedStore {
+  name: string;
+  keys: string[];
+  values: Buffer[];
+}
+
+/**
+ * Writes the stores into one buffer of `size` bytes (their section),
+ * stopping after every `slice` entries so a caller may pause there; returns
+ * the buffer when done.
+ */
+function* writeSection(
+  stores: readonly CollectedStore[],
+  size: number,
+  slice: number,
+): Generator<void, Buffer> {
   const out = Buffer.allocUnsafe(size);
-  let at = out.writeUInt32BE(names.length, 0);
+  let at = out.writeUInt32BE(stores.length, 0);
   const writeString = (value: string) => {
     const length = out.write(value, at + 4, 'utf8');
     out.writeUInt32BE(length, at);
     at += 4 + length;
   };
-  for (const { name, keys, values } of sorted) {
+  let written = 0;
+  for (const { name, keys, values } of stores) {
     writeString(name);
     at = out.writeUInt32BE(keys.length, at);
     for (let i = 0; i < keys.length; i++) {
@@ -86,6 +110,7 @@ export function encodeSection(stores: ReadonlyMap<string, ReadonlyMap<string, Bu
       at = out.writeUInt32BE(value.length, at);
       out.set(value, at);
       at += value.length;
+      if (++written % slice === 0) yield;
     }
   }
   return out;
@@ -103,7 +128,7 @@ export async function encodeSectionInSlices(
   pause: () => Promise<void>,
   slice = 4096,
 ): Promise<Buffer> {
-  const collected: { name: string; keys: string[]; values: Buffer[] }[] = [];
+  const collected: CollectedStore[] = [];
   let size = 4;
   let seen = 0;
   for (const name of names) {
@@ -118,27 +143,13 @@ export async function encodeSectionInSlices(
     }
     collected.push({ name, keys, values });
   }
-  const out = Buffer.allocUnsafe(size);
-  let at = out.writeUInt32BE(collected.length, 0);
-  const writeString = (value: string) => {
-    const length = out.write(value, at + 4, 'utf8');
-    out.writeUInt32BE(length, at);
-    at += 4 + length;
-  };
-  let written = 0;
-  for (const { name, keys, values } of collected) {
-    writeString(name);
-    at = out.writeUInt32BE(keys.length, at);
-    for (let i = 0; i < keys.length; i++) {
-      const value = values[i] as Buffer;
-      writeString(keys[i] as string);
-      at = out.writeUInt32BE(value.length, at);
-      out.set(value, at);
-      at += value.length;
-      if (++written % slice === 0) await pause();
-    }
+  const writing = writeSection(collected, size, slice);
+  let step = writing.next();
+  while (!step.done) {
+    await pause();
+    step = writing.next();
   }
-  return out;
+  return step.value;
 }
 
 class Reader {

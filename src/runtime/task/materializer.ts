@@ -3,7 +3,12 @@ import { snapshotKey } from '../../api/names.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import { assembleSnapshotInSlices, encodeSectionInSlices } from '../state/snapshot-format.ts';
 import type { PartitionRuntime } from './partition-runtime.ts';
-import { type EncodedSnapshot, type SnapshotUpload, storeSnapshot } from './snapshot-upload.ts';
+import {
+  type EncodedSnapshot,
+  encodedSnapshotOf,
+  type SnapshotUpload,
+  storeSnapshot,
+} from './snapshot-upload.ts';
 
 export interface MaterializerOptions {
   storage: CheckpointStorage;
@@ -168,15 +173,7 @@ async function encodeFrozen(
       sections,
       pause,
     );
-    const byId = new Map<string, { start: number; length: number; sha256: string }>();
-    for (const section of snapshot.index.sections) {
-      byId.set(`${section.topic}/${section.partition}`, {
-        start: section.start,
-        length: section.length,
-        sha256: section.sha256,
-      });
-    }
-    return { bytes: snapshot.bytes, sections: byId };
+    return encodedSnapshotOf(snapshot);
   } finally {
     for (const p of partitions) p.stores.thaw();
   }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import type { PartitionPointer } from '../checkpoint/commit-metadata.ts';
 import { RuntimeError } from '../errors.ts';
-import { encodeSnapshot } from '../state/snapshot-format.ts';
+import { encodeSnapshot, type SnapshotIndex } from '../state/snapshot-format.ts';
 import type { PartitionRuntime } from './partition-runtime.ts';
 
 export interface SnapshotUpload {
@@ -37,6 +37,11 @@ export function encodePartitions(
     { task: upload.task, checkpointId: upload.checkpointId, attempt: upload.attempt },
     partitions.map((p) => ({ ...p.tp, stores: p.stores.stores })),
   );
+  return encodedSnapshotOf(snapshot);
+}
+
+/** A snapshot object with its sections by partition id, as the pointers name them. */
+export function encodedSnapshotOf(snapshot: { bytes: Buffer; index: SnapshotIndex }): EncodedSnapshot {
   const sections = new Map<string, { start: number; length: number; sha256: string }>();
   for (const section of snapshot.index.sections) {
     sections.set(`${section.topic}/${section.partition}`, {
