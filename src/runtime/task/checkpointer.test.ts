@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import keyedCountSum from '../../jobs/keyed-count-sum.ts';
 import type { ConsumedRecord } from '../../kafka/assigned-consumer.ts';
-import type { OffsetWithMetadata, OutgoingRecord } from '../../kafka/transactional-producer.ts';
+import type { OutgoingRecord } from '../../kafka/transactional-producer.ts';
 import type { JobDefinition } from '../../sdk/pipeline.ts';
 import type { CheckpointStorage, PutOptions } from '../../storage/checkpoint-storage.ts';
 import { FilesystemStorage } from '../../storage/filesystem-storage.ts';
@@ -18,7 +18,8 @@ import { PartitionStores } from '../state/partition-stores.ts';
 import { decodeSection, verifiedSection } from '../state/snapshot-format.ts';
 import { Checkpointer } from './checkpointer.ts';
 import { PartitionRuntime } from './partition-runtime.ts';
-import type { TaskConsumer, TaskProducer } from './task-clients.ts';
+import type { TaskConsumer } from './task-clients.ts';
+import { TestingProducer } from './testing-task-clients.ts';
 
 const input = { topic: 'in', partition: 0 };
 const changelogTopic = 'weir.ns.job.r1.source.changelog';
@@ -65,39 +66,6 @@ class TestingConsumer implements TaskConsumer {
   }
   commitWithMetadata(): void {}
   async disconnect(): Promise<void> {}
-}
-
-class TestingProducer implements TaskProducer {
-  readonly transactionalId = 'weir.ns.job.r1.s0.t0';
-  private open: { records: OutgoingRecord[]; offsets: OffsetWithMetadata[] } = { records: [], offsets: [] };
-  readonly committed: { records: OutgoingRecord[]; offsets: OffsetWithMetadata[] }[] = [];
-  private readonly log: TestingChangelogLog;
-  constructor(log: TestingChangelogLog) {
-    this.log = log;
-  }
-  async begin(): Promise<void> {
-    this.open = { records: [], offsets: [] };
-  }
-  sendAll(records: readonly OutgoingRecord[]): undefined {
-    this.open.records.push(...records);
-    return undefined;
-  }
-  async sendWhenQueued(record: OutgoingRecord): Promise<void> {
-    this.open.records.push(record);
-  }
-  async sendOffsets(offsets: OffsetWithMetadata[]): Promise<void> {
-    this.open.offsets.push(...offsets);
-  }
-  async flush(): Promise<void> {}
-  async commit(): Promise<void> {
-    this.committed.push(this.open);
-    this.log.append(this.open.records);
-  }
-  async abort(): Promise<void> {}
-  async disconnect(): Promise<void> {}
-  lastMetadata(): string | undefined {
-    return this.committed.flatMap((t) => t.offsets).at(-1)?.metadata;
-  }
 }
 
 /** The filesystem storage, unreachable while `down` (an S3 outage). */
@@ -161,6 +129,13 @@ after(() => {
   for (const d of directories) rmSync(d, { recursive: true, force: true });
 });
 
+/** Waits for the task's background round in flight, if any. */
+function settle(task: { checkpointer: Checkpointer }): Promise<void> {
+  return (
+    task.checkpointer as unknown as { materializer: { settle(): Promise<void> } }
+  ).materializer.settle();
+}
+
 function loggedTask() {
   const job = keyedCountSum({ input: 'in', output: 'out' }) as JobDefinition;
   const stage = job.stages[0];
@@ -185,7 +160,7 @@ function loggedTask() {
     WEIR_CONTROL_TOKEN: 'unused',
   });
   const log = new TestingChangelogLog();
-  const producer = new TestingProducer(log);
+  const producer = new TestingProducer('weir.ns.job.r1.s0.t0', (t) => log.append(t.records));
   const consumer = new TestingConsumer(log);
   const storage = new TestingFlakyStorage(new FilesystemStorage(directory));
   const stores = new PartitionStores();
@@ -281,9 +256,7 @@ describe('Checkpointer with a changelog', () => {
     const endBefore = task.log.end;
     const third = await task.checkpointer.checkpoint();
     assert.equal(third?.objectKey, undefined, 'the section is stored after the commit, not before it');
-    await (
-      task.checkpointer as unknown as { materializer: { settle(): Promise<void> } }
-    ).materializer.settle();
+    await settle(task);
     assert.equal(task.partition.materialized?.changelogFrom, endBefore);
     await task.checkpointer.checkpoint();
     const committed = decodeCommitMetadata('in/0', task.producer.lastMetadata());
@@ -311,9 +284,7 @@ describe('Checkpointer with a changelog', () => {
     assert.equal(await task.checkpointer.checkpoint(), undefined, 'idle, nothing due: no checkpoint');
     task.clock.now += 10_000;
     assert.ok(await task.checkpointer.checkpoint(), 'the due round runs though nothing was read');
-    await (
-      task.checkpointer as unknown as { materializer: { settle(): Promise<void> } }
-    ).materializer.settle();
+    await settle(task);
     await task.checkpointer.checkpoint();
     assert.equal(decodeCommitMetadata('in/0', task.producer.lastMetadata()).checkpointId, 3);
     assert.ok(!task.partition.dirty);
@@ -335,14 +306,10 @@ describe('Checkpointer with a changelog', () => {
     task.process('"b"', 4);
     await task.checkpointer.checkpoint(); // the savepoint asked for a round; the one in flight must end first
     release();
-    await (
-      task.checkpointer as unknown as { materializer: { settle(): Promise<void> } }
-    ).materializer.settle();
+    await settle(task);
     task.process('"c"', 5);
     await task.checkpointer.checkpoint();
-    await (
-      task.checkpointer as unknown as { materializer: { settle(): Promise<void> } }
-    ).materializer.settle();
+    await settle(task);
     await task.checkpointer.checkpoint();
     assert.ok(
       decodeCommitMetadata('in/0', task.producer.lastMetadata()).objectKey.includes('/runs/r1/'),
@@ -368,9 +335,7 @@ describe('Checkpointer with a changelog', () => {
       task.process('"a"', i);
       const report = await task.checkpointer.checkpoint();
       assert.ok(report, `checkpoint ${i} committed while storage is down`);
-      await (
-        task.checkpointer as unknown as { materializer: { settle(): Promise<void> } }
-      ).materializer.settle();
+      await settle(task);
     }
     assert.equal(task.checkpointer.failures, 0, 'no checkpoint counted as failed');
     assert.ok(task.partition.dirty, 'the state waits for a section');
@@ -379,9 +344,7 @@ describe('Checkpointer with a changelog', () => {
     task.clock.now += 10_000;
     task.process('"a"', 6);
     await task.checkpointer.checkpoint();
-    await (
-      task.checkpointer as unknown as { materializer: { settle(): Promise<void> } }
-    ).materializer.settle();
+    await settle(task);
     await task.checkpointer.checkpoint();
     assert.ok(!task.partition.dirty);
     assert.ok((decodeCommitMetadata('in/0', task.producer.lastMetadata()).changelogFrom ?? 0) > 0);

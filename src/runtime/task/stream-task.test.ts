@@ -6,7 +6,6 @@ import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import keyedCountSum from '../../jobs/keyed-count-sum.ts';
 import type { ConsumedRecord } from '../../kafka/assigned-consumer.ts';
-import type { OffsetWithMetadata, OutgoingRecord } from '../../kafka/transactional-producer.ts';
 import type { JobDefinition } from '../../sdk/pipeline.ts';
 import { FilesystemStorage } from '../../storage/filesystem-storage.ts';
 import { loadTaskManagerConfig } from '../config.ts';
@@ -16,8 +15,9 @@ import { PartitionStores } from '../state/partition-stores.ts';
 import { PartitionRuntime } from './partition-runtime.ts';
 import { StageExecutor } from './stage-executor.ts';
 import { StreamTask } from './stream-task.ts';
-import type { TaskConsumer, TaskProducer } from './task-clients.ts';
+import type { TaskConsumer } from './task-clients.ts';
 import type { OpenedTask } from './task-deps.ts';
+import { TestingProducer } from './testing-task-clients.ts';
 
 const topic = 'weir.ns.job.r1.by-key';
 
@@ -59,49 +59,14 @@ class TestingConsumer implements TaskConsumer {
   async disconnect(): Promise<void> {}
 }
 
-/** Keeps what a transaction would make visible: the records sent and the offsets committed with them. */
-class TestingProducer implements TaskProducer {
-  readonly transactionalId = 'weir.ns.job.r1.1.t0';
-  private open: { records: OutgoingRecord[]; offsets: OffsetWithMetadata[] } = { records: [], offsets: [] };
-  readonly committed: { records: OutgoingRecord[]; offsets: OffsetWithMetadata[] }[] = [];
-
-  async begin(): Promise<void> {
-    this.open = { records: [], offsets: [] };
+/** Per key, the committed outputs' [count, sum] in order. */
+function outputs(producer: TestingProducer): Map<string, [number, number][]> {
+  const byKey = new Map<string, [number, number][]>();
+  for (const r of producer.committed.flatMap((t) => t.records)) {
+    const { key, count, sum } = JSON.parse(String(r.value)) as { key: string; count: number; sum: number };
+    byKey.set(key, [...(byKey.get(key) ?? []), [count, sum]]);
   }
-  sendAll(records: readonly OutgoingRecord[]): undefined {
-    this.open.records.push(...records);
-    return undefined;
-  }
-  async sendWhenQueued(record: OutgoingRecord): Promise<void> {
-    this.open.records.push(record);
-  }
-  async sendOffsets(offsets: OffsetWithMetadata[]): Promise<void> {
-    this.open.offsets.push(...offsets);
-  }
-  async flush(): Promise<void> {}
-  async commit(): Promise<void> {
-    this.committed.push(this.open);
-  }
-  async abort(): Promise<void> {
-    this.open = { records: [], offsets: [] };
-  }
-  async disconnect(): Promise<void> {}
-
-  /** The last committed offset of the partition. */
-  committedOffset(partition: number): number | undefined {
-    const offsets = this.committed.flatMap((t) => t.offsets).filter((o) => o.partition === partition);
-    return offsets.at(-1)?.offset;
-  }
-
-  /** Per key, the committed outputs' [count, sum] in order. */
-  outputs(): Map<string, [number, number][]> {
-    const byKey = new Map<string, [number, number][]>();
-    for (const r of this.committed.flatMap((t) => t.records)) {
-      const { key, count, sum } = JSON.parse(String(r.value)) as { key: string; count: number; sum: number };
-      byKey.set(key, [...(byKey.get(key) ?? []), [count, sum]]);
-    }
-    return byKey;
-  }
+  return byKey;
 }
 
 /** A repartition record of upstream task `from` at `offset` of partition 0: key and value as keyBy wrote them. */
@@ -165,7 +130,7 @@ function secondStageTask(batches: ConsumedRecord[][], clock: { now: number } = {
     WEIR_CONTROL_TOKEN: 'unused',
   });
   const consumer = new TestingConsumer(batches);
-  const producer = new TestingProducer();
+  const producer = new TestingProducer('weir.ns.job.r1.1.t0');
   const open = async (): Promise<OpenedTask> => {
     const stores = new PartitionStores();
     stores.dirty = false;
@@ -223,7 +188,7 @@ describe('StreamTask behind a repartition topic', () => {
     assert.equal(producer.committedOffset(0), 6);
     // Everything below the committed position went into state and output, in order, exactly once.
     assert.deepEqual(
-      producer.outputs(),
+      outputs(producer),
       new Map([
         [
           'a',
@@ -264,7 +229,7 @@ describe('StreamTask behind a repartition topic', () => {
     await task.close({ finalCheckpoint: true });
     assert.equal(producer.committedOffset(0), 4);
     assert.deepEqual(
-      producer.outputs(),
+      outputs(producer),
       new Map([
         ['b', [[1, 10]]],
         ['a', [[1, 1]]],
@@ -287,7 +252,7 @@ describe('StreamTask behind a repartition topic', () => {
     await running;
     await task.close({ finalCheckpoint: true });
     assert.deepEqual(
-      producer.outputs(),
+      outputs(producer),
       new Map([
         [
           'a',
