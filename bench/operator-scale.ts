@@ -31,7 +31,7 @@ import {
 import { importImage } from '../e2e/support/harness-nodes.ts';
 import { startOperator } from '../e2e/support/operator.ts';
 import { applyCrd, standinJob } from '../e2e/support/streamjobs.ts';
-import type { StreamJob } from '../src/api/streamjob.ts';
+import { type StreamJob, taskManagerDefaults } from '../src/api/streamjob.ts';
 import { taskManagerPod, tokenSecret } from '../src/operator/deploy/taskmanager-pod.ts';
 import { type KwokNodes, startKwokNodes } from './kwok.ts';
 import { createMemoryCgroup, type MemoryCgroup } from './memory-cgroup.ts';
@@ -167,7 +167,7 @@ async function baseline(cluster: ReturnType<typeof connect>, placement: Placemen
         retained: 3,
       },
       restartStrategy: { type: 'exponential-delay' },
-      ...(placement ? { taskManager: { terminationGracePeriodSeconds: 30, ...placement } } : {}),
+      ...(placement ? { taskManager: { ...taskManagerDefaults, ...placement } } : {}),
       failoverStrategy: 'region',
       state: 'running',
       restartNonce: 0,
@@ -324,7 +324,7 @@ async function measureWeir(cluster: ReturnType<typeof connect>, placement: Place
         body: standinJob(`job-${i}`, {
           image,
           parallelism,
-          ...(placement ? { taskManager: { terminationGracePeriodSeconds: 30, ...placement } } : {}),
+          ...(placement ? { taskManager: { ...taskManagerDefaults, ...placement } } : {}),
         }),
       });
     },

@@ -8,6 +8,7 @@ import {
 import { withKafkaRetries } from '../../src/kafka/errors.ts';
 import { decodeCommitMetadata, type PartitionPointer } from '../../src/runtime/checkpoint/commit-metadata.ts';
 import { replayChangelog } from '../../src/runtime/state/changelog.ts';
+import { heapStateStorage } from '../../src/runtime/state/entry-map.ts';
 import { type PartitionRuntime, restorePartitions } from '../../src/runtime/task/partition-runtime.ts';
 import { S3Storage, type S3StorageOptions } from '../../src/storage/s3-storage.ts';
 import { requireEnv } from './cluster.ts';
@@ -70,7 +71,7 @@ async function restoreCommitted(
   storage: S3Storage,
   changelogTopic: string,
 ): Promise<PartitionRuntime[]> {
-  const restored = await restorePartitions(committed, storage);
+  const restored = await restorePartitions(committed, storage, heapStateStorage);
   const logged = restored.filter((p) => p.pointer?.changelogFrom !== undefined);
   if (logged.length === 0) return restored;
   const consumer = await AssignedConsumer.connect({

@@ -172,6 +172,12 @@ export const restartStrategySchema = {
   ],
 } as const satisfies SchemaProps;
 
+/** A byte quantity in the units Kubernetes writes for sizes: 10Gi, 512Mi, 1000000. */
+export const quantityBytesPattern = '^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$';
+export const defaultStateVolumeSize = '10Gi';
+export const defaultStateCacheSize = '128Mi';
+export const defaultTaskManagerHeapPercent = 50;
+
 const quantityMap = {
   type: 'object',
   description: 'Resource quantities by name (cpu, memory, ...).',
@@ -591,6 +597,43 @@ export const streamJobSpecSchema = {
           description:
             'The ServiceAccount of the pods. TaskManagers need no Kubernetes API access; no token is mounted.',
           maxLength: 253,
+        },
+        state: {
+          type: 'object',
+          description:
+            'Where the keyed state of the TaskManagers lives while the job runs (the changelog in Kafka and the snapshots in S3 are its record either way).',
+          default: {},
+          properties: {
+            store: {
+              type: 'string',
+              description:
+                "disk: each task keeps its state in an embedded LMDB store on the pod's state volume, with the entries last used cached in the heap (up to cacheSize), so state may be far larger than the heap. heap: all state in the JavaScript heap (faster for small state; the state must fit in it).",
+              enum: ['disk', 'heap'],
+              default: 'disk',
+            },
+            volumeSize: {
+              type: 'string',
+              description:
+                'The size limit of the state volume (an emptyDir) of each TaskManager pod, for store: disk. A pod whose state outgrows it is evicted by the kubelet and restarted like any failed pod. Size it at about twice the state the pod holds (LMDB reuses freed pages, but a background snapshot keeps old pages alive while it reads).',
+              pattern: quantityBytesPattern,
+              default: defaultStateVolumeSize,
+            },
+            cacheSize: {
+              type: 'string',
+              description:
+                "The heap each TaskManager may use to cache state entries, shared by its tasks, for store: disk. Keep it well within the heap (heapPercent of the memory limit), which also holds records in flight and the job's own objects.",
+              pattern: quantityBytesPattern,
+              default: defaultStateCacheSize,
+            },
+          },
+        },
+        heapPercent: {
+          type: 'integer',
+          description:
+            "The JavaScript heap limit of the TaskManager, as a share of the container's memory limit (Node's --max-old-space-size-percentage; without a memory limit, of the node's memory). Memory above it is left to buffers, the Kafka client and the state store's pages.",
+          minimum: 10,
+          maximum: 90,
+          default: defaultTaskManagerHeapPercent,
         },
         terminationGracePeriodSeconds: {
           type: 'integer',

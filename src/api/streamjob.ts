@@ -1,9 +1,12 @@
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import type { FromSchema } from './schema.ts';
-import type {
-  restartStrategySchema,
-  streamJobSpecSchema,
-  streamJobStatusSchema,
+import {
+  defaultStateCacheSize,
+  defaultStateVolumeSize,
+  defaultTaskManagerHeapPercent,
+  type restartStrategySchema,
+  type streamJobSpecSchema,
+  type streamJobStatusSchema,
 } from './streamjob-schema.ts';
 
 export const group = 'weir.dev';
@@ -21,6 +24,15 @@ export type RestartStrategySpec = FromSchema<typeof restartStrategySchema>;
 export type Phase = NonNullable<StreamJobStatus['phase']>;
 export type Condition = NonNullable<StreamJobStatus['conditions']>[number];
 export type FailureRecord = NonNullable<NonNullable<StreamJobStatus['restarts']>['lastFailure']>;
+
+export type TaskManagerSpec = NonNullable<StreamJobSpec['taskManager']>;
+
+/** spec.taskManager as the API server fills it in when the job sets none (its fields' defaults). */
+export const taskManagerDefaults: TaskManagerSpec = {
+  terminationGracePeriodSeconds: 30,
+  state: { store: 'disk', volumeSize: defaultStateVolumeSize, cacheSize: defaultStateCacheSize },
+  heapPercent: defaultTaskManagerHeapPercent,
+};
 
 export interface StreamJob {
   apiVersion: typeof apiVersion;

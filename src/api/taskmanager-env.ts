@@ -22,6 +22,9 @@ export const taskManagerEnv = {
   checkpointRetained: 'WEIR_CHECKPOINT_RETAINED',
   progressWindow: 'WEIR_PROGRESS_WINDOW',
   materializationInterval: 'WEIR_MATERIALIZATION_INTERVAL',
+  stateStore: 'WEIR_STATE_STORE',
+  stateDir: 'WEIR_STATE_DIR',
+  stateCacheBytes: 'WEIR_STATE_CACHE_BYTES',
   restoreSavepoint: 'WEIR_RESTORE_SAVEPOINT',
   allowNonRestoredState: 'WEIR_ALLOW_NON_RESTORED_STATE',
   s3Url: 'WEIR_S3_URL',
@@ -86,14 +89,24 @@ export const secretsMountPath = '/var/run/weir/secrets';
  * Read by the runtime but never set by the operator: `weir run --local`
  * checkpoints to a directory instead of S3.
  */
+/** Where keyed state lives (spec.taskManager.state.store): the task's disk store, or the heap. */
+export type StateStoreKind = 'disk' | 'heap';
+export const stateStoreKinds: readonly StateStoreKind[] = ['disk', 'heap'];
+/** Where a TaskManager pod mounts its state volume (an emptyDir sized by spec.taskManager.state.volumeSize). */
+export const stateVolumeMountPath = '/var/lib/weir/state';
+/** The state cache of a TaskManager when the spec sets none: 128 MiB, shared by its tasks. */
+export const defaultStateCacheBytes = 128 * 1024 * 1024;
+
 export const localOnlyEnv = { localCheckpointDir: 'WEIR_LOCAL_CHECKPOINT_DIR' } as const;
 
 /**
  * Set by the operator for the process, not for Weir's configuration: the
  * non-root uid has no passwd entry, and libraries that look for a home
- * directory (the AWS SDK's config loader) fail without one.
+ * directory (the AWS SDK's config loader) fail without one. NODE_OPTIONS
+ * carries the heap limit (spec.taskManager.heapPercent); a NODE_OPTIONS in
+ * spec.taskManager.env comes later in the list and replaces it.
  */
-export const processEnv = { home: 'HOME' } as const;
+export const processEnv = { home: 'HOME', nodeOptions: 'NODE_OPTIONS' } as const;
 
 export type KafkaSecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
 export const kafkaSecurityProtocols: readonly KafkaSecurityProtocol[] = [

@@ -6,6 +6,7 @@ import { parseSavepointRef } from '../api/savepoint-ref.ts';
 import {
   type CredentialSources,
   credentialEnv,
+  defaultStateCacheBytes,
   taskManagerEnv as e,
   kafkaSaslMechanisms,
   kafkaSecurityProtocols,
@@ -13,9 +14,11 @@ import {
   type OffsetOutOfRangePolicy,
   offsetOutOfRangePolicies,
   type S3AddressingStyle,
+  type StateStoreKind,
   s3AddressingStyle,
   s3AddressingStyles,
   s3EndpointPattern,
+  stateStoreKinds,
 } from '../api/taskmanager-env.ts';
 import { RuntimeError } from './errors.ts';
 
@@ -58,6 +61,13 @@ export interface TaskManagerConfig {
         secretAccessKey?: string;
       }
     | { kind: 'local'; directory: string };
+  /**
+   * Where keyed state lives: `directory` holds a disk store per task (the
+   * pod's state volume; outside a pod a directory of this process under the
+   * system's temporary directory), and `cacheBytes` is the heap the
+   * TaskManager's stores may cache, shared by its tasks.
+   */
+  state: { store: StateStoreKind; directory: string | undefined; cacheBytes: number };
   kafkaBootstrap: string;
   /** What a committed offset outside its partition's log leads to (spec.kafka.offsetOutOfRange). */
   offsetOutOfRange: OffsetOutOfRangePolicy;
@@ -295,6 +305,11 @@ export function loadTaskManagerConfig(given: NodeJS.ProcessEnv = process.env): T
       materializationIntervalMs: duration(env, e.materializationInterval, defaultMaterializationInterval),
     },
     storage: localDirectory ? { kind: 'local', directory: localDirectory } : s3Storage(env),
+    state: {
+      store: oneOf(env, e.stateStore, stateStoreKinds, 'disk'),
+      directory: env[e.stateDir] || undefined,
+      cacheBytes: integer(env, e.stateCacheBytes, 0, Number.MAX_SAFE_INTEGER, defaultStateCacheBytes),
+    },
     kafkaBootstrap: required(env, e.kafkaBootstrap),
     kafkaSecurity: kafkaSecurity(env),
     offsetOutOfRange: oneOf(env, e.kafkaOffsetOutOfRange, offsetOutOfRangePolicies, 'fail'),

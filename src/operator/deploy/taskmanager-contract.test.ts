@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
-import type { StreamJob } from '../../api/streamjob.ts';
+import { type StreamJob, taskManagerDefaults } from '../../api/streamjob.ts';
 import {
   credentialEnv,
   localOnlyEnv,
   processEnv,
   secretsMountPath,
+  stateVolumeMountPath,
   taskManagerEnv,
 } from '../../api/taskmanager-env.ts';
 import { loadTaskManagerConfig } from '../../runtime/config.ts';
@@ -112,6 +113,11 @@ const job: StreamJob = {
       tolerableFailures: 7,
       retained: 4,
     },
+    taskManager: {
+      terminationGracePeriodSeconds: 30,
+      state: { store: 'disk', volumeSize: '20Gi', cacheSize: '256Mi' },
+      heapPercent: 60,
+    },
   }),
 };
 
@@ -156,6 +162,7 @@ describe('the operator–runtime contract: the pod environment', () => {
         accessKeyId: 'AKIA-TEST',
         secretAccessKey: 's3-secret',
       },
+      state: { store: 'disk', directory: stateVolumeMountPath, cacheBytes: 256 * 2 ** 20 },
       kafkaBootstrap: 'b1:9093,b2:9093',
       kafkaSecurity: {
         'security.protocol': 'sasl_ssl',
@@ -185,15 +192,49 @@ describe('the operator–runtime contract: the pod environment', () => {
     });
     loadTaskManagerConfig(watched);
     const set = new Set([...env.map((v) => v.name), ...files]);
-    const ignored = [...set].filter((name) => !read.has(name) && name !== processEnv.home);
+    const forProcess = new Set<string>(Object.values(processEnv));
+    const ignored = [...set].filter((name) => !read.has(name) && !forProcess.has(name));
     assert.deepEqual(ignored, [], 'set on the pod, never read by the runtime');
     const localOnly = new Set<string>(Object.values(localOnlyEnv));
     const unset = [...read].filter((name) => !set.has(name) && !localOnly.has(name));
     assert.deepEqual(unset, [], 'read by the runtime, never set on the pod');
     assert.deepEqual(
-      [...set].filter((n) => n !== processEnv.home).sort(),
+      [...set].filter((n) => !forProcess.has(n)).sort(),
       Object.values(taskManagerEnv).sort(),
       'a job with every option sets every variable of the contract',
+    );
+  });
+
+  it('the state volume is sized by the spec and the heap is capped by heapPercent', () => {
+    const spec = pod.spec;
+    assert.deepEqual(
+      spec?.volumes?.find((v) => v.name === 'state'),
+      { name: 'state', emptyDir: { sizeLimit: '20Gi' } },
+    );
+    assert.deepEqual(
+      spec?.containers[0]?.volumeMounts?.find((m) => m.name === 'state'),
+      { name: 'state', mountPath: stateVolumeMountPath },
+    );
+    assert.equal(resolved[processEnv.nodeOptions], '--max-old-space-size-percentage=60');
+    const onHeap = taskManagerPod(
+      {
+        ...job,
+        spec: {
+          ...job.spec,
+          taskManager: { ...taskManagerDefaults, state: { ...taskManagerDefaults.state, store: 'heap' } },
+        },
+      },
+      { index: 0, runId: 'r42', restartEpoch: 0, specHash: 'h' },
+    );
+    assert.equal(
+      onHeap.spec?.volumes?.some((v) => v.name === 'state'),
+      false,
+      'no state volume for heap state',
+    );
+    assert.equal(
+      loadTaskManagerConfig(resolveFiles(onHeap, resolve(onHeap.spec?.containers[0]?.env ?? [])).env).state
+        .store,
+      'heap',
     );
   });
 

@@ -7,13 +7,22 @@ import {
   terminationMessagePath,
 } from '../../api/constants.ts';
 import { offsetGroup, taskManagerPodName, tokenSecretKey, tokenSecretName } from '../../api/names.ts';
-import { apiVersion, kind, type StreamJob, type StreamJobSpec } from '../../api/streamjob.ts';
+import { quantityBytes } from '../../api/quantity.ts';
+import {
+  apiVersion,
+  kind,
+  type StreamJob,
+  type StreamJobSpec,
+  type TaskManagerSpec,
+  taskManagerDefaults,
+} from '../../api/streamjob.ts';
 import {
   type CredentialSources,
   credentialEnv,
   processEnv,
   s3AddressingStyle,
   secretsMountPath,
+  stateVolumeMountPath,
   taskManagerEnv,
 } from '../../api/taskmanager-env.ts';
 
@@ -159,6 +168,7 @@ function weirEnv(job: StreamJob, identity: PodIdentity): V1EnvVar[] {
     value(e.s3AddressingStyle, s3AddressingStyle(storage)),
     ...fromKeySelector(e.s3TlsCa, storage.tls?.ca),
     ...kafkaEnv(spec.kafka),
+    ...stateEnv(spec.taskManager ?? taskManagerDefaults),
     value(e.controlPort, String(ports.control)),
     value(e.metricsPort, String(ports.metrics)),
     value(processEnv.home, '/tmp'),
@@ -177,6 +187,24 @@ function weirEnv(job: StreamJob, identity: PodIdentity): V1EnvVar[] {
   return env;
 }
 
+/** Where state lives, its cache, and the heap limit that cache must fit in (spec.taskManager.state, heapPercent). */
+function stateEnv(tm: TaskManagerSpec): V1EnvVar[] {
+  const e = taskManagerEnv;
+  return [
+    value(e.stateStore, tm.state.store),
+    ...(tm.state.store === 'disk'
+      ? [
+          value(e.stateDir, stateVolumeMountPath),
+          value(
+            e.stateCacheBytes,
+            String(quantityBytes(tm.state.cacheSize, 'spec.taskManager.state.cacheSize')),
+          ),
+        ]
+      : []),
+    value(processEnv.nodeOptions, `--max-old-space-size-percentage=${tm.heapPercent}`),
+  ];
+}
+
 function quantities(resources: NonNullable<NonNullable<StreamJobSpec['taskManager']>['resources']>) {
   const asStrings = (map: Record<string, string | number> | undefined) =>
     map ? Object.fromEntries(Object.entries(map).map(([k, v]) => [k, String(v)])) : undefined;
@@ -192,9 +220,8 @@ function quantities(resources: NonNullable<NonNullable<StreamJobSpec['taskManage
  */
 export function taskManagerPod(job: StreamJob, identity: PodIdentity): V1Pod {
   const name = job.metadata.name ?? '';
-  const tm: NonNullable<StreamJobSpec['taskManager']> = job.spec.taskManager ?? {
-    terminationGracePeriodSeconds: 30,
-  };
+  const tm = job.spec.taskManager ?? taskManagerDefaults;
+  const onDisk = tm.state.store === 'disk';
   const credentials = credentialFiles(weirEnv(job, identity));
   const podLabels = {
     [labels.name]: 'weir',
@@ -264,11 +291,13 @@ export function taskManagerPod(job: StreamJob, identity: PodIdentity): V1Pod {
           volumeMounts: [
             { name: 'scratch', mountPath: '/tmp' },
             { name: 'credentials', mountPath: secretsMountPath, readOnly: true },
+            ...(onDisk ? [{ name: 'state', mountPath: stateVolumeMountPath }] : []),
           ],
         },
       ],
       volumes: [
         { name: 'scratch', emptyDir: {} },
+        ...(onDisk ? [{ name: 'state', emptyDir: { sizeLimit: tm.state.volumeSize } }] : []),
         // Owner root, group fsGroup (the TaskManager's), read by the group only.
         { name: 'credentials', projected: { defaultMode: 0o440, sources: credentials.files } },
       ],

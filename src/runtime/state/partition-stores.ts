@@ -1,9 +1,12 @@
 import type { MapState, ValueState } from '../../sdk/state.ts';
+import { type EntryMap, heapStateStorage, type StateStorage } from './entry-map.ts';
 
 /**
  * Keyed state, stored per input partition: a partition plays the role of
  * Flink's key group, so rescaling moves whole partitions and never splits state.
  * Values are kept as JSON bytes, which is also their snapshot encoding.
+ * The entries live where the StateStorage puts them: the heap, or the task's
+ * disk store (disk-store.ts).
  */
 
 /** A map-state entry is stored under "<key>\u0000<entry>", so one key's entries sort together. */
@@ -11,24 +14,26 @@ const separator = '\u0000';
 
 /** All stores of one source partition, and whether they changed since the last snapshot. */
 export class PartitionStores {
-  readonly stores = new Map<string, Map<string, Buffer>>();
+  readonly stores = new Map<string, EntryMap>();
+  private readonly storage: StateStorage;
+  private readonly partition: string;
   dirty = true;
   /** Prior values of entries written by the record in progress, so a poison record leaves no trace. */
-  private undo: { store: Map<string, Buffer>; key: string; prior: Buffer | undefined }[] = [];
+  private undo: { store: EntryMap; key: string; prior: Buffer | undefined }[] = [];
   private dirtyBefore = false;
   /**
    * For stores used as map state: each key's stored entry keys, so entries()
    * and clear() cost the key's entries rather than a scan of the whole store.
    * Built on first use of a store, then kept in step by every write and rollback.
    */
-  private readonly entryIndex = new WeakMap<Map<string, Buffer>, Map<string, Set<string>>>();
+  private readonly entryIndex = new WeakMap<EntryMap, Map<string, Set<string>>>();
   /**
    * With a changelog: the entries written since the changes were last taken,
    * by store. The changelog gets each one's value as it is when taken
    * (its last value in the interval), so a key written a thousand times costs
    * one record, and an entry a rolled-back record touched is logged as it is.
    */
-  private changed: Map<Map<string, Buffer>, Set<string>> | undefined;
+  private changed: Map<EntryMap, Set<string>> | undefined;
   /**
    * While a background snapshot encodes (freeze() to thaw()): each entry's
    * value at the freeze, kept at its first write after it (null: it did not
@@ -37,15 +42,33 @@ export class PartitionStores {
   private frozen: Map<string, Map<string, Buffer | null>> | undefined;
   private frozenNames: string[] = [];
 
-  constructor(restored?: ReadonlyMap<string, ReadonlyMap<string, Buffer>>) {
+  /**
+   * @param restored the state to start from (a decoded section), loaded into `storage`
+   * @param partition the source partition's id, for the storage's bookkeeping
+   */
+  constructor(
+    restored?: ReadonlyMap<string, Iterable<[string, Buffer]>>,
+    storage: StateStorage = heapStateStorage,
+    partition = '',
+  ) {
+    this.storage = storage;
+    this.partition = partition;
     if (restored) {
       for (const [name, entries] of restored) {
-        const store = new Map(entries);
-        this.stores.set(name, store);
-        this.names.set(store, name);
+        const store = this.store(name);
+        for (const [key, value] of entries) store.set(key, value);
       }
       this.dirty = false;
     }
+  }
+
+  /** Removes a store and all its entries (state of an operator the pipeline no longer has). */
+  dropStore(name: string): void {
+    const store = this.stores.get(name);
+    if (!store) return;
+    this.storage.drop(store);
+    this.stores.delete(name);
+    this.dirty = true;
   }
 
   /** Records which entries change from now on, for the changelog (takeChanges). */
@@ -87,6 +110,7 @@ export class PartitionStores {
 
   /** Fixes the state as it is now for frozenEntries(), at the cost of one kept value per entry written until thaw(). */
   freeze(): void {
+    this.storage.settle();
     this.frozen = new Map();
     this.frozenNames = [...this.stores.keys()].sort();
   }
@@ -120,7 +144,7 @@ export class PartitionStores {
     for (const [key, value] of kept() ?? []) if (value !== null) yield [key, value];
   }
 
-  private keepFrozen(store: Map<string, Buffer>, key: string, prior: Buffer | undefined): void {
+  private keepFrozen(store: EntryMap, key: string, prior: Buffer | undefined): void {
     const name = this.names.get(store) as string;
     const frozen = this.frozen as Map<string, Map<string, Buffer | null>>;
     let kept = frozen.get(name);
@@ -147,10 +171,10 @@ export class PartitionStores {
     this.dirty = this.dirtyBefore;
   }
 
-  private store(name: string): Map<string, Buffer> {
+  private store(name: string): EntryMap {
     let store = this.stores.get(name);
     if (!store) {
-      store = new Map();
+      store = this.storage.open(this.partition, name);
       this.stores.set(name, store);
       this.names.set(store, name);
     }
@@ -158,9 +182,9 @@ export class PartitionStores {
   }
 
   /** Each store's name, for the changelog. */
-  private readonly names = new WeakMap<Map<string, Buffer>, string>();
+  private readonly names = new WeakMap<EntryMap, string>();
 
-  private write(store: Map<string, Buffer>, key: string, value: Buffer | undefined): void {
+  private write(store: EntryMap, key: string, value: Buffer | undefined): void {
     const prior = store.get(key);
     if (value === undefined && prior === undefined) return;
     if (this.frozen) this.keepFrozen(store, key, prior);
@@ -172,9 +196,9 @@ export class PartitionStores {
     if (this.changed) this.noteChange(store, key);
   }
 
-  private noteChange(store: Map<string, Buffer>, key: string): void {
+  private noteChange(store: EntryMap, key: string): void {
     // Keyed by the store itself: one lookup per write on the record path.
-    const changed = this.changed as Map<Map<string, Buffer>, Set<string>>;
+    const changed = this.changed as Map<EntryMap, Set<string>>;
     let keys = changed.get(store);
     if (!keys) {
       keys = new Set();
@@ -183,7 +207,7 @@ export class PartitionStores {
     keys.add(key);
   }
 
-  private indexEntry(store: Map<string, Buffer>, storedKey: string, present: boolean): void {
+  private indexEntry(store: EntryMap, storedKey: string, present: boolean): void {
     const index = this.entryIndex.get(store);
     const cut = storedKey.indexOf(separator);
     if (!index || cut < 0) return;
@@ -201,7 +225,7 @@ export class PartitionStores {
     }
   }
 
-  private indexOf(store: Map<string, Buffer>): Map<string, Set<string>> {
+  private indexOf(store: EntryMap): Map<string, Set<string>> {
     let index = this.entryIndex.get(store);
     if (!index) {
       index = new Map();
@@ -209,6 +233,16 @@ export class PartitionStores {
       for (const storedKey of store.keys()) this.indexEntry(store, storedKey, true);
     }
     return index;
+  }
+
+  /** A heap store's keys under `prefix` (one key's map entries), from the entry index. */
+  private heapKeysOf(store: EntryMap, key: string, prefix: string): () => string[] {
+    const index = this.indexOf(store);
+    // The index files stored keys under the text before their first NUL, which is the key itself unless the
+    // key holds a NUL; such a key (possible only for string keys) is looked up by prefix instead.
+    return key.includes(separator)
+      ? () => [...store.keys()].filter((k) => k.startsWith(prefix)).sort()
+      : () => [...(index.get(key) ?? [])].sort();
   }
 
   valueState<T>(name: string, key: string): ValueState<T> {
@@ -223,12 +257,9 @@ export class PartitionStores {
   mapState<V>(name: string, key: string): MapState<V> {
     const store = this.store(name);
     const prefix = `${key}${separator}`;
-    const index = this.indexOf(store);
-    // The index files stored keys under the text before their first NUL, which is the key itself unless the
-    // key holds a NUL; such a key (possible only for string keys) is looked up by prefix instead.
-    const ownKeys = key.includes(separator)
-      ? () => [...store.keys()].filter((k) => k.startsWith(prefix)).sort()
-      : () => [...(index.get(key) ?? [])].sort();
+    const ownKeys = store.keysWithPrefix
+      ? () => [...(store.keysWithPrefix as (prefix: string) => Iterable<string>)(prefix)]
+      : this.heapKeysOf(store, key, prefix);
     return {
       get: (entry) => decode<V>(store.get(prefix + entry)),
       set: (entry, value) => this.write(store, prefix + entry, encode(value)),

@@ -20,11 +20,17 @@ const trailerMagic = Buffer.from('WEIRSEND', 'ascii');
 const headerLength = headerMagic.length + 4;
 const trailerLength = 4 + 32 + trailerMagic.length;
 
+/** A store's entries as the encoder reads them: a heap Map or a disk store's scope. */
+export interface EntrySource {
+  keys(): Iterable<string>;
+  get(key: string): Buffer | undefined;
+}
+
 /** The state of one source partition: named stores (one per stateful operator and state name) of byte entries. */
 export interface PartitionState {
   topic: string;
   partition: number;
-  stores: ReadonlyMap<string, ReadonlyMap<string, Buffer>>;
+  stores: ReadonlyMap<string, EntrySource>;
 }
 
 export interface SectionRange {
@@ -56,10 +62,10 @@ function sha256(...chunks: Buffer[]): Buffer {
  * single buffer: per-entry allocations made encoding the bottleneck of large
  * checkpoints.
  */
-export function encodeSection(stores: ReadonlyMap<string, ReadonlyMap<string, Buffer>>): Buffer {
+export function encodeSection(stores: ReadonlyMap<string, EntrySource>): Buffer {
   const names = [...stores.keys()].sort();
   const sorted = names.map((name) => {
-    const entries = stores.get(name) as ReadonlyMap<string, Buffer>;
+    const entries = stores.get(name) as EntrySource;
     const keys = [...entries.keys()].sort();
     return { name, keys, values: keys.map((key) => entries.get(key) as Buffer) };
   });

@@ -2,6 +2,7 @@ import type { CommittedOffset } from '../../kafka/assigned-consumer.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import { decodeCommitMetadata, type PartitionPointer } from '../checkpoint/commit-metadata.ts';
 import type { PartitionProgress } from '../checkpoint/plan.ts';
+import type { StateStorage } from '../state/entry-map.ts';
 import { PartitionStores } from '../state/partition-stores.ts';
 import { decodeSection, verifiedSection } from '../state/snapshot-format.ts';
 import { partitionId, type TopicPartition } from './assignment.ts';
@@ -48,17 +49,19 @@ export class PartitionRuntime implements PartitionProgress {
 export async function restorePartitions(
   committed: readonly CommittedOffset[],
   storage: CheckpointStorage,
+  state: StateStorage,
 ): Promise<PartitionRuntime[]> {
   const restored: PartitionRuntime[] = [];
   for (const c of committed) {
     const tp = { topic: c.topic, partition: c.partition };
+    const id = partitionId(tp);
     if (c.offset < 0) {
-      const stores = new PartitionStores();
+      const stores = new PartitionStores(undefined, state, id);
       stores.dirty = false; // empty state needs no section until something is written
       restored.push(new PartitionRuntime(tp, stores));
       continue;
     }
-    const pointer = decodeCommitMetadata(partitionId(tp), c.metadata);
+    const pointer = decodeCommitMetadata(id, c.metadata);
     const where = storage.describe(pointer.objectKey);
     const bytes = await storage.get(pointer.objectKey, { start: pointer.start, length: pointer.length });
     const section = verifiedSection(
@@ -67,7 +70,12 @@ export async function restorePartitions(
       bytes,
     );
     restored.push(
-      new PartitionRuntime(tp, new PartitionStores(decodeSection(where, section)), c.offset, pointer),
+      new PartitionRuntime(
+        tp,
+        new PartitionStores(decodeSection(where, section), state, id),
+        c.offset,
+        pointer,
+      ),
     );
   }
   return restored;

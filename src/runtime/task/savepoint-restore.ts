@@ -78,8 +78,7 @@ export function dropUnknownState(runtime: PartitionRuntime, job: JobDefinition):
   for (const name of [...runtime.stores.stores.keys()]) {
     const owner = name.split('/')[0] as string;
     if (known.has(owner) || owner === '__weir') continue; // __weir/: Weir's own, such as watermark floors
-    runtime.stores.stores.delete(name);
-    // A fresh section without the dropped state, so no later restore brings it back.
-    runtime.stores.dirty = true;
+    // Marks the state dirty: a fresh section without the dropped state, so no later restore brings it back.
+    runtime.stores.dropStore(name);
   }
 }

@@ -11,6 +11,7 @@ import { FilesystemStorage } from '../../storage/filesystem-storage.ts';
 import { loadTaskManagerConfig } from '../config.ts';
 import { createTaskMetrics } from '../metrics.ts';
 import { barrierHeader, barrierTasksHeader, fromTaskHeader } from '../repartition/barriers.ts';
+import { heapStateStorage } from '../state/entry-map.ts';
 import { PartitionStores } from '../state/partition-stores.ts';
 import { PartitionRuntime } from './partition-runtime.ts';
 import { StageExecutor } from './stage-executor.ts';
@@ -138,6 +139,7 @@ function secondStageTask(batches: ConsumedRecord[][], clock: { now: number } = {
       producer,
       consumer,
       partitions: [new PartitionRuntime({ topic, partition: 0 }, stores)],
+      state: { ...heapStateStorage, close: async () => undefined },
       executor: new StageExecutor(job, stage, undefined),
       route: undefined,
       owned: [{ topic, partition: 0 }],

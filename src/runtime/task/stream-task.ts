@@ -20,6 +20,7 @@ import type { OutputRecord, StageExecutor } from './stage-executor.ts';
 import type { TaskConsumer, TaskProducer } from './task-clients.ts';
 import type { StreamTaskDeps } from './task-deps.ts';
 import { openTask } from './task-restore.ts';
+import type { TaskStateStorage } from './task-state.ts';
 
 export type { CheckpointReport } from './checkpointer.ts';
 export type { StreamTaskDeps } from './task-deps.ts';
@@ -62,6 +63,7 @@ interface Running {
   eventTime: TaskEventTime;
   /** Barrier alignment, for a stage that reads a repartition topic. */
   alignment: BarrierAlignment<ConsumedRecord> | undefined;
+  state: TaskStateStorage;
 }
 
 /**
@@ -168,6 +170,7 @@ export class StreamTask {
         this.label,
       ),
       eventTime,
+      state: opened.state,
       alignment:
         stage.input.kind === 'repartition'
           ? new BarrierAlignment(
@@ -478,6 +481,9 @@ export class StreamTask {
     if (this.exactlyOnce && running) await running.producer.abort(abortMs).catch(() => undefined);
     await running?.consumer.disconnect();
     await running?.producer.disconnect();
+    await running?.state
+      .close()
+      .catch((error: unknown) => this.log.warn({ err: error }, 'closing the state store failed'));
     if (this.lifecycle.state === 'stopping') this.lifecycle.to('stopped');
     return report;
   }

@@ -10,6 +10,7 @@ import type { TopicPartition } from './assignment.ts';
 import type { PartitionRuntime } from './partition-runtime.ts';
 import type { StageExecutor } from './stage-executor.ts';
 import type { TaskConsumer, TaskProducer } from './task-clients.ts';
+import type { TaskStateStorage } from './task-state.ts';
 
 /** What a StreamTask is made with; its restore and checkpoints (task-restore.ts, checkpointer.ts) read it too. */
 export interface StreamTaskDeps {
@@ -50,4 +51,6 @@ export interface OpenedTask {
   /** The input partitions the task owns. */
   owned: TopicPartition[];
   transactionalId: string | undefined;
+  /** Where the partitions' state lives; closed with the task. */
+  state: TaskStateStorage;
 }

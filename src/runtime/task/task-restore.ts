@@ -9,6 +9,7 @@ import {
 import { withKafkaRetries } from '../../kafka/errors.ts';
 import { TransactionalProducer } from '../../kafka/transactional-producer.ts';
 import type { OffsetReset } from '../../kafka/wire/record-fetcher.ts';
+import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import { awaitLayout, fenceLayout } from '../checkpoint/layout.ts';
 import { type ChangelogRoute, replayChangelog } from '../state/changelog.ts';
 import { allOrNone } from './all-or-none.ts';
@@ -18,6 +19,7 @@ import { dropUnknownState, savepointOffsets } from './savepoint-restore.ts';
 import { StageExecutor } from './stage-executor.ts';
 import { inputPartitions } from './stage-topics.ts';
 import type { OpenedTask, StreamTaskDeps } from './task-deps.ts';
+import { openTaskState, type TaskStateStorage } from './task-state.ts';
 
 /**
  * Opens a task: makes sure the stage's repartition topics exist, fences
@@ -124,8 +126,45 @@ export async function openTask(
     committed = restored.offsets;
     restoreStorage = restored.storage;
   }
-  const partitions = await restorePartitions(committed, restoreStorage);
-  const { changelog } = inputs;
+  const state = openTaskState(config.state, {
+    stage: stage.index,
+    task: index,
+    tasksInProcess: config.tasks.length * job.stages.length,
+  });
+  try {
+    return await restoreState(deps, { producer, consumer, executor, route, owned, id }, state, {
+      committed,
+      restoreStorage,
+      fromSavepoint,
+      changelog: inputs.changelog,
+      log,
+    });
+  } catch (error) {
+    await state.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The opened task's partitions, loaded into its state storage and brought up to the last commit. */
+async function restoreState(
+  deps: StreamTaskDeps,
+  clients: Pick<OpenedTask, 'producer' | 'executor' | 'route' | 'owned'> & {
+    consumer: AssignedConsumer;
+    id: string | undefined;
+  },
+  state: TaskStateStorage,
+  from: {
+    committed: readonly CommittedOffset[];
+    restoreStorage: CheckpointStorage;
+    fromSavepoint: boolean;
+    changelog: ChangelogRoute | undefined;
+    log: Logger;
+  },
+): Promise<OpenedTask> {
+  const { config, job } = deps;
+  const { committed, restoreStorage, fromSavepoint, changelog, log } = from;
+  const { consumer } = clients;
+  const partitions = await restorePartitions(committed, restoreStorage, state);
   // With a changelog, a savepoint in the job's own storage can stand as the run's first sections: the run names
   // it (status.run.restoredFrom), which keeps it from being disposed of, and a background round stores the run's
   // own soon after. Otherwise (another job's storage, state dropped by allowNonRestoredState) the first
@@ -148,7 +187,8 @@ export async function openTask(
     for (const runtime of partitions) runtime.stores.trackChanges();
   }
   consumer.assign(partitions.map((p) => ({ ...p.tp, offset: p.position ?? -2 /* OFFSET_BEGINNING */ })));
-  return { producer, consumer, partitions, executor, route, changelog, owned, transactionalId: id };
+  const { id, ...opened } = clients;
+  return { ...opened, partitions, changelog, state, transactionalId: id };
 }
 
 /**

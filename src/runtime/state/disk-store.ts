@@ -1,0 +1,280 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { open, type RootDatabase } from 'lmdb';
+import { RuntimeError } from '../errors.ts';
+import type { EntryMap, StateStorage } from './entry-map.ts';
+
+/**
+ * A task's keyed state on local disk: one LMDB environment (lmdb-js) in the
+ * task's directory of the pod's state volume, chosen over classic-level by
+ * the benchmark in BENCHMARKS.md (synchronous point reads, consistent
+ * snapshots while writes go on).
+ *
+ * The disk copy is a cache of the committed state, never its record: the
+ * changelog in Kafka and the snapshots in S3 are. So the environment is made
+ * anew at every task start, written without fsync (noSync), and a write
+ * reaching disk before its checkpoint commits is harmless: a failed commit
+ * fails the task, whose next attempt rebuilds from snapshot and changelog.
+ *
+ * In front of it sits a bounded heap cache of the entries last read or
+ * written (least recently used leave first). Writes stay in the cache until
+ * it is full or a read needs them on disk (a range, a snapshot), then go in
+ * one write transaction. Each partition's store is a scope of the one
+ * environment: its keys start with a fixed-width tag.
+ */
+
+/** LMDB's largest key (lmdb-js's build); a scope tag takes part of it. */
+const maxKeyBytes = 1978;
+const tagLength = 5;
+/** Heap a cached entry costs beyond its key and value: Map slot, Buffer object, string header. */
+const entryOverhead = 96;
+/** After a flush for room, the cache is cut to this share of its budget, so flushes come in batches. */
+const refillShare = 0.75;
+
+export interface DiskStateStoreOptions {
+  /** The task's own directory; emptied when the store opens. */
+  path: string;
+  /** Heap budget of the cache, in bytes (spec.taskManager.state.cacheSize). */
+  cacheBytes: number;
+}
+
+export class DiskStateStore implements StateStorage {
+  readonly path: string;
+  private readonly db: RootDatabase<Buffer, Buffer>;
+  private readonly cacheBytes: number;
+  /** Scoped key → latest value (null: known absent), oldest use first. */
+  private readonly cache = new Map<string, Buffer | null>();
+  /** Scoped keys whose cached value is not yet on disk. */
+  private readonly pending = new Set<string>();
+  private bytes = 0;
+  private nextScope = 0;
+  private closed = false;
+  /** Ranges being read (a background snapshot may read one across many turns): ended before the store closes. */
+  private readonly reading = new Set<Generator<unknown>>();
+  /** For metrics: reads answered by the cache, reads that went to disk, write transactions. */
+  readonly counts = { hits: 0, misses: 0, flushes: 0 };
+
+  private constructor(options: DiskStateStoreOptions) {
+    this.path = options.path;
+    this.cacheBytes = options.cacheBytes;
+    this.db = open<Buffer, Buffer>({
+      path: options.path,
+      keyEncoding: 'binary',
+      encoding: 'binary',
+      compression: false,
+      noSync: true,
+      cache: false,
+    });
+  }
+
+  /** Opens the store at `path`, removing whatever an earlier attempt left there. */
+  static open(options: DiskStateStoreOptions): DiskStateStore {
+    if (!Number.isSafeInteger(options.cacheBytes) || options.cacheBytes < 0)
+      throw new RangeError(`state cache budget ${options.cacheBytes}: a whole number of bytes is needed`);
+    try {
+      rmSync(options.path, { recursive: true, force: true });
+      mkdirSync(options.path, { recursive: true });
+      return new DiskStateStore(options);
+    } catch (error) {
+      throw new RuntimeError(
+        'STATE_DISK_UNAVAILABLE',
+        `cannot open the disk state store at ${options.path}: ${(error as Error).message}`,
+        true,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Heap the cache holds now, in bytes (an estimate). */
+  get cachedBytes(): number {
+    return this.bytes;
+  }
+
+  open(_partition: string, _name: string): EntryMap {
+    this.assertOpen();
+    const tag = (this.nextScope++).toString(36).padStart(tagLength, '0');
+    if (tag.length > tagLength) throw new RangeError('disk state store: too many stores opened by one task');
+    return new DiskEntryMap(this, tag);
+  }
+
+  drop(map: EntryMap): void {
+    const tag = (map as DiskEntryMap).tag;
+    this.flush();
+    for (const key of [...this.cache.keys()]) if (key.startsWith(tag)) this.forget(key);
+    const range = scopeRange(tag, '');
+    this.db.transactionSync(() => {
+      for (const key of this.db.getKeys(range)) this.db.removeSync(key);
+    });
+  }
+
+  settle(): void {
+    this.flush();
+  }
+
+  get(scoped: string): Buffer | undefined {
+    const cached = this.cache.get(scoped);
+    if (cached !== undefined) {
+      this.counts.hits++;
+      // Refreshed as the newest use: a Map iterates in insertion order, so its first entries are the coldest.
+      this.cache.delete(scoped);
+      this.cache.set(scoped, cached);
+      return cached ?? undefined;
+    }
+    this.counts.misses++;
+    this.assertOpen();
+    const value = this.db.getBinary(Buffer.from(scoped, 'utf8'));
+    this.remember(scoped, value ?? null);
+    return value;
+  }
+
+  put(scoped: string, value: Buffer | null): void {
+    this.assertOpen();
+    // UTF-16 units take at most 3 UTF-8 bytes (a surrogate pair 4 for 2), so most keys need no count.
+    if (scoped.length * 3 > maxKeyBytes && Buffer.byteLength(scoped) > maxKeyBytes)
+      throw new RuntimeError(
+        'STATE_KEY_TOO_LONG',
+        `a state key of ${Buffer.byteLength(scoped) - tagLength} bytes is over the disk store's limit of ${maxKeyBytes - tagLength} bytes (LMDB's largest key); key state by something shorter, such as a hash of the key`,
+        false,
+      );
+    this.remember(scoped, value);
+    this.pending.add(scoped);
+    if (this.bytes > this.cacheBytes) this.makeRoom();
+  }
+
+  /** The entries of a scope on disk, in key order, after a flush. */
+  entries(tag: string): Generator<[string, Buffer]> {
+    return this.tracked(
+      function* (this: DiskStateStore) {
+        this.flush();
+        for (const { key, value } of this.db.getRange(scopeRange(tag, ''))) {
+          yield [key.toString('utf8', tagLength), value] as [string, Buffer];
+        }
+      }.call(this),
+    );
+  }
+
+  /** The keys of a scope starting with `prefix`, in order, after a flush. */
+  keys(tag: string, prefix: string): Generator<string> {
+    return this.tracked(
+      function* (this: DiskStateStore) {
+        this.flush();
+        for (const key of this.db.getKeys(scopeRange(tag, prefix))) yield key.toString('utf8', tagLength);
+      }.call(this),
+    );
+  }
+
+  /** A read of a range, remembered until it ends so close() can end it first (its read transaction with it). */
+  private *tracked<T>(range: Generator<T>): Generator<T> {
+    this.assertOpen();
+    this.reading.add(range);
+    try {
+      for (const item of range) {
+        yield item;
+        this.assertOpen();
+      }
+    } finally {
+      this.reading.delete(range);
+    }
+  }
+
+  /** Writes every pending entry in one transaction. */
+  flush(): void {
+    if (this.pending.size === 0) return;
+    this.assertOpen();
+    this.counts.flushes++;
+    this.db.transactionSync(() => {
+      for (const scoped of this.pending) {
+        const value = this.cache.get(scoped);
+        const key = Buffer.from(scoped, 'utf8');
+        if (value) this.db.putSync(key, value);
+        else this.db.removeSync(key);
+      }
+    });
+    this.pending.clear();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const range of [...this.reading]) range.return(undefined);
+    this.cache.clear();
+    this.pending.clear();
+    await this.db.close();
+    rmSync(this.path, { recursive: true, force: true });
+  }
+
+  private remember(scoped: string, value: Buffer | null): void {
+    const prior = this.cache.get(scoped);
+    if (prior !== undefined) {
+      this.bytes -= entrySize(scoped, prior);
+      this.cache.delete(scoped);
+    }
+    this.cache.set(scoped, value);
+    this.bytes += entrySize(scoped, value);
+  }
+
+  private forget(scoped: string): void {
+    const prior = this.cache.get(scoped);
+    if (prior === undefined) return;
+    this.bytes -= entrySize(scoped, prior);
+    this.cache.delete(scoped);
+  }
+
+  /** The cache is over budget: everything pending goes to disk, then the coldest entries leave. */
+  private makeRoom(): void {
+    this.flush();
+    const target = this.cacheBytes * refillShare;
+    for (const scoped of this.cache.keys()) {
+      if (this.bytes <= target) break;
+      this.forget(scoped);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new RuntimeError('STATE_STORE_CLOSED', 'the task state store is closed', true);
+  }
+}
+
+function entrySize(key: string, value: Buffer | null): number {
+  return entryOverhead + 2 * key.length + (value?.length ?? 0);
+}
+
+/** Keys of a scope starting with `prefix`: UTF-8 has no 0xff byte, so prefix + 0xff bounds them all. */
+function scopeRange(tag: string, prefix: string): { start: Buffer; end: Buffer } {
+  const start = Buffer.from(tag + prefix, 'utf8');
+  return { start, end: Buffer.concat([start, Buffer.of(0xff)]) };
+}
+
+/** One partition's store as a scope of the task's disk store. */
+class DiskEntryMap implements EntryMap {
+  readonly tag: string;
+  private readonly store: DiskStateStore;
+
+  constructor(store: DiskStateStore, tag: string) {
+    this.store = store;
+    this.tag = tag;
+  }
+
+  get(key: string): Buffer | undefined {
+    return this.store.get(this.tag + key);
+  }
+
+  set(key: string, value: Buffer): void {
+    this.store.put(this.tag + key, value);
+  }
+
+  delete(key: string): void {
+    this.store.put(this.tag + key, null);
+  }
+
+  keys(): Iterable<string> {
+    return this.store.keys(this.tag, '');
+  }
+
+  keysWithPrefix(prefix: string): Iterable<string> {
+    return this.store.keys(this.tag, prefix);
+  }
+
+  [Symbol.iterator](): Iterator<[string, Buffer]> {
+    return this.store.entries(this.tag);
+  }
+}
