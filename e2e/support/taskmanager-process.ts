@@ -71,6 +71,19 @@ export class TaskManagerProcess {
   readonly exited: Promise<number | null>;
   private readonly waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   stderr = '';
+  /** The signal that ended the process, if one did. */
+  exitSignal: string | undefined;
+
+  /** How the process ended and what it said last: the message of an assertion on its exit. */
+  exitReport(): string {
+    const last = this.lines.slice(-8).map((l) => JSON.stringify(l));
+    return [
+      this.exitSignal ? `ended by ${this.exitSignal}` : `exit code ${this.child.exitCode}`,
+      `stderr: ${this.stderr.trim() || '(none)'}`,
+      'last log lines:',
+      ...last,
+    ].join('\n');
+  }
 
   /** `root`: the checkout whose `weir` runs (another commit's, for a benchmark's A/B). */
   constructor(env: NodeJS.ProcessEnv, root = repositoryRoot) {
@@ -79,7 +92,10 @@ export class TaskManagerProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.exited = new Promise((resolve) =>
-      this.child.once('exit', (code, signal) => resolve(signal ? null : code)),
+      this.child.once('exit', (code, signal) => {
+        this.exitSignal = signal ?? undefined;
+        resolve(signal ? null : code);
+      }),
     );
     this.child.stderr?.on('data', (chunk: Buffer) => {
       this.stderr += chunk.toString();

@@ -96,11 +96,18 @@ export async function runTaskManager(
   const storage = storageFor(config);
   const job = await loadJobModule(config.entry, config.args);
   const tasks: StreamTask[] = [];
-  const metrics = createTaskMetrics(
-    () => new Map(tasks.map((t) => [t.label.task, t.lag()])),
-    () =>
+  const metrics = createTaskMetrics({
+    lagOf: () => new Map(tasks.map((t) => [t.label.task, t.lag()])),
+    materializationLagOf: () =>
       new Map(tasks.flatMap((t) => (t.loggedState ? [[t.label.task, t.materializationLagMs() / 1000]] : []))),
-  );
+    stateOf: () =>
+      new Map(
+        tasks.flatMap((t) => {
+          const stats = t.stateStats();
+          return stats ? [[t.label.task, stats]] : [];
+        }),
+      ),
+  });
   // Each pod runs its task indexes of every stage: a stage boundary is a Kafka topic, so a pod's tasks are
   // independent regions whatever their stage, and a job's pods stay alike (DESIGN.md, "Execution model").
   for (const stage of job.stages) {

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { DiskStoreStats } from './state/disk-store.ts';
 
 export interface TaskMetrics {
   registry: Registry;
@@ -13,17 +14,29 @@ export interface TaskMetrics {
   checkpointsCompleted: Counter<'task'>;
   materializationFailures: Counter<'task'>;
   offsetResets: Counter<'task' | 'policy'>;
+  stateDiskBytes: Gauge<'task'>;
+  stateEntries: Gauge<'task'>;
+  stateCacheBytes: Gauge<'task'>;
+  stateCacheReads: Counter<'task' | 'result'>;
+}
+
+/** What the metrics read at scrape time, by task label. */
+export interface TaskMetricSources {
+  lagOf: () => Map<string, number>;
+  materializationLagOf?: () => Map<string, number>;
+  /** The disk stores' figures, of tasks whose state is on disk. */
+  stateOf?: () => Map<string, DiskStoreStats>;
 }
 
 /**
  * The TaskManager's Prometheus metrics (port 9249, /metrics); `lagOf` is read at scrape time. The `task` label is
  * the task index for the first stage and `s<stage>-t<index>` for later ones.
  */
-export function createTaskMetrics(
-  lagOf: () => Map<string, number>,
-  materializationLagOf: () => Map<string, number> = () => new Map(),
-): TaskMetrics {
+export function createTaskMetrics(sources: TaskMetricSources): TaskMetrics {
+  const { lagOf, materializationLagOf = () => new Map(), stateOf = () => new Map() } = sources;
   const registry = new Registry();
+  /** The store's read counts as last scraped, per task: the counter grows by the difference. */
+  const readsSeen = new Map<string, { hits: number; misses: number }>();
   collectDefaultMetrics({ register: registry, prefix: 'weir_taskmanager_' });
   const task = ['task'] as const;
   return {
@@ -94,6 +107,52 @@ export function createTaskMetrics(
       help: 'Checkpoints committed.',
       labelNames: task,
       registers: [registry],
+    }),
+    stateDiskBytes: new Gauge({
+      name: 'weir_state_disk_bytes',
+      help: "Bytes of the task's disk state store in use (spec.taskManager.state.store: disk).",
+      labelNames: task,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [t, stats] of stateOf()) this.set({ task: t }, stats.diskBytes);
+      },
+    }),
+    stateEntries: new Gauge({
+      name: 'weir_state_entries',
+      help: "State entries in the task's disk store (entries written since the last flush not yet counted).",
+      labelNames: task,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [t, stats] of stateOf()) this.set({ task: t }, stats.entries);
+      },
+    }),
+    stateCacheBytes: new Gauge({
+      name: 'weir_state_cache_bytes',
+      help: "Heap held by the task's state cache (an estimate; bounded by spec.taskManager.state.cacheSize).",
+      labelNames: task,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [t, stats] of stateOf()) this.set({ task: t }, stats.cacheBytes);
+      },
+    }),
+    stateCacheReads: new Counter({
+      name: 'weir_state_cache_reads_total',
+      help: 'State reads by where they were answered: result="hit" (the heap cache) or "miss" (the disk store).',
+      labelNames: ['task', 'result'] as const,
+      registers: [registry],
+      collect() {
+        for (const [t, stats] of stateOf()) {
+          const seen = readsSeen.get(t) ?? { hits: 0, misses: 0 };
+          // A restarted task's store counts from 0 again.
+          if (stats.hits < seen.hits || stats.misses < seen.misses) seen.hits = seen.misses = 0;
+          this.inc({ task: t, result: 'hit' }, stats.hits - seen.hits);
+          this.inc({ task: t, result: 'miss' }, stats.misses - seen.misses);
+          readsSeen.set(t, { hits: stats.hits, misses: stats.misses });
+        }
+      },
     }),
     offsetResets: new Counter({
       name: 'weir_task_offset_resets_total',

@@ -41,7 +41,7 @@ describe('TaskManager runtime: exactly-once keyed count on the harness Kafka and
     const tm = start(settings);
     const records = await readCommitted(output, partitions, { expected: n, timeoutMs: 60_000 });
     tm.signal('SIGTERM');
-    assert.equal(await tm.exited, 0, tm.stderr);
+    assert.equal(await tm.exited, 0, tm.exitReport());
     assert.equal(records.length, n);
     assertExactlyOnce(emittedCounts(records), expectedCounts(n, keys));
     const state = await committedCounts(`weir.e2e.count.${settings.runId}`, input, partitions);
@@ -103,7 +103,7 @@ describe('TaskManager runtime: exactly-once keyed count on the harness Kafka and
       quietMs: 2000,
     });
     lastProcess.signal('SIGTERM');
-    assert.equal(await lastProcess.exited, 0, lastProcess.stderr);
+    assert.equal(await lastProcess.exited, 0, lastProcess.exitReport());
     // Each task fenced its killed predecessor itself, ahead of librdkafka's initialisation (and its 500 ms retry).
     assert.equal(count(lastProcess.lines, 'fenced the earlier holder of the transactional id'), 2);
     assert.deepEqual(landed, { upload: 6, materialized: 6, beforeCommit: 6, random: 6 });
@@ -155,7 +155,7 @@ describe('TaskManager runtime: exactly-once keyed count on the harness Kafka and
     );
     const records = await readCommitted(output, partitions, { expected: 600, timeoutMs: 120_000 });
     after.signal('SIGTERM');
-    assert.equal(await after.exited, 0, after.stderr);
+    assert.equal(await after.exited, 0, after.exitReport());
     assertExactlyOnce(emittedCounts(records), expectedCounts(600, keys));
   });
 
@@ -185,7 +185,7 @@ describe('TaskManager runtime: exactly-once keyed count on the harness Kafka and
     );
     const records = await readCommitted(output, partitions, { expected: 1200, timeoutMs: 60_000 });
     successor.signal('SIGTERM');
-    assert.equal(await successor.exited, 0, successor.stderr);
+    assert.equal(await successor.exited, 0, successor.exitReport());
     // Anything the zombie committed after waking would show here as a duplicate count.
     assertExactlyOnce(emittedCounts(records), expectedCounts(1200, keys));
   });

@@ -79,7 +79,7 @@ describe('TaskManager runtime: failures', () => {
       );
     }
     last.signal('SIGTERM');
-    assert.equal(await last.exited, 0, last.stderr);
+    assert.equal(await last.exited, 0, last.exitReport());
     const { missing, impossible } = result;
     assert.deepEqual(missing, [], 'every (key, count) was emitted at least once');
     assert.deepEqual(impossible, [], 'only counts 1..n, so no record was counted twice in state');
@@ -158,7 +158,7 @@ describe('TaskManager runtime: failures', () => {
       });
       assert.deepEqual(countSumProblems(records, produced, keys), []);
       next.signal('SIGTERM');
-      assert.equal(await next.exited, 0, next.stderr);
+      assert.equal(await next.exited, 0, next.exitReport());
     } finally {
       proxy.close();
     }
@@ -211,7 +211,7 @@ describe('TaskManager runtime: failures', () => {
     const first = start(settings);
     await readCommitted(output, partitions, { expected: 200, timeoutMs: 60_000, quietMs: 300 });
     first.signal('SIGTERM');
-    assert.equal(await first.exited, 0, first.stderr);
+    assert.equal(await first.exited, 0, first.exitReport());
     const committed = (await committedOffsets(`weir.e2e.corrupt.${settings.runId}`, input, partitions)).find(
       (c) => c.pointer,
     );
@@ -264,7 +264,7 @@ describe('TaskManager runtime: failures', () => {
     const out = await readCommitted(output, partitions, { expected: 2, timeoutMs: 60_000, quietMs: 300 });
     const dead = await readCommitted(dlq, 1, { expected: 1, timeoutMs: 30_000, quietMs: 300 });
     tm.signal('SIGTERM');
-    assert.equal(await tm.exited, 0, tm.stderr);
+    assert.equal(await tm.exited, 0, tm.exitReport());
     assert.deepEqual(emittedCounts(out).get('a'), [1, 2], 'the poison record did not count');
     assert.equal(dead.length, 1);
     assert.equal(dead[0]?.value, 'poison');

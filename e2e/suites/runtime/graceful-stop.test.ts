@@ -109,7 +109,7 @@ describe('TaskManager runtime: graceful stops of a two-stage job while a savepoi
       quietMs: 2_000,
     });
     for (const pod of last) pod.signal('SIGTERM');
-    for (const pod of last) assert.equal(await pod.exited, 0, pod.stderr);
+    for (const pod of last) assert.equal(await pod.exited, 0, pod.exitReport());
     assert.deepEqual(countSumProblems(records, produced, keys), []);
     assert.equal(records.length, produced, 'one output per input record');
   });

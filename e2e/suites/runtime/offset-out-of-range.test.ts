@@ -34,7 +34,7 @@ describe('TaskManager runtime: a committed offset below the log start (retention
     const first = taskManagers.start(settings);
     await readCommitted(output, 1, { expected: 100, timeoutMs: 60_000, quietMs: 300 });
     first.signal('SIGTERM');
-    assert.equal(await first.exited, 0, first.stderr);
+    assert.equal(await first.exited, 0, first.exitReport());
 
     // While it is stopped: 100 more records, and retention deletes everything below offset 150.
     await produce(
@@ -77,7 +77,7 @@ describe('TaskManager runtime: a committed offset below the log start (retention
     const reset = await resumed.waitForLog('the reset', (l) => l.code === 'KAFKA_OFFSET_RESET');
     assert.deepEqual([reset.from, reset.to, reset.logStart, reset.logEnd], [100, 150, 150, 200]);
     resumed.signal('SIGTERM');
-    assert.equal(await resumed.exited, 0, resumed.stderr);
+    assert.equal(await resumed.exited, 0, resumed.exitReport());
     // Each key: 20 counts before the stop, then the 10 records left after the deleted ones.
     for (const counts of emittedCounts(records).values()) {
       assert.deepEqual(

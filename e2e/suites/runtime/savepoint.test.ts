@@ -63,7 +63,7 @@ describe('TaskManager runtime: savepoints', () => {
     await produce(input, keyedInput(500, 500, keys));
     const records = await readCommitted(secondOut, 4, { expected: 500, timeoutMs: 60_000 });
     second.signal('SIGTERM');
-    assert.equal(await second.exited, 0, second.stderr);
+    assert.equal(await second.exited, 0, second.exitReport());
     assert.equal(records.length, 500, 'only the records after the savepoint are processed again');
     // The new run continues every key's count from where the savepoint left it.
     const problems = exactlyOnceProblems(

@@ -153,7 +153,7 @@ describe('TaskManager runtime: event-time windows across a repartition', () => {
       quietMs: 1_000,
     });
     for (const pod of pods) pod.signal('SIGTERM');
-    for (const pod of pods) assert.equal(await pod.exited, 0, pod.stderr);
+    for (const pod of pods) assert.equal(await pod.exited, 0, pod.exitReport());
     assert.equal(kills, 10);
 
     const emitted = new Map<string, { views: number; timeSum: number; update: number }[]>();

@@ -71,7 +71,7 @@ describe('TaskManager runtime: word count, two stages through a repartition topi
       quietMs: 2_000,
     });
     for (const pod of pods) pod.signal('SIGTERM');
-    for (const pod of pods) assert.equal(await pod.exited, 0, pod.stderr);
+    for (const pod of pods) assert.equal(await pod.exited, 0, pod.exitReport());
     assert.deepEqual(kills, { stage0: 6, stage1: 6 });
     assert.equal(records.length, totalCount(expected), 'one output per word occurrence');
     // Every word's counts are 1..n once each, in order: nothing lost or duplicated across the repartition.
@@ -138,7 +138,7 @@ describe('TaskManager runtime: word count, two stages through a repartition topi
     });
     assert.deepEqual(exactlyOnceProblems(emittedWordCounts(firstRecords), expected), []);
     for (const pod of first) pod.signal('SIGTERM');
-    for (const pod of first) assert.equal(await pod.exited, 0, pod.stderr);
+    for (const pod of first) assert.equal(await pod.exited, 0, pod.exitReport());
 
     const second = [
       start(
@@ -159,7 +159,7 @@ describe('TaskManager runtime: word count, two stages through a repartition topi
       quietMs: 5_000,
     });
     for (const pod of second) pod.signal('SIGTERM');
-    for (const pod of second) assert.equal(await pod.exited, 0, pod.stderr);
+    for (const pod of second) assert.equal(await pod.exited, 0, pod.exitReport());
     const emitted = emittedWordCounts(secondRecords);
     const from = new Map([...emitted].map(([word, counts]) => [word, (counts[0] as number) - 1]));
     const afterCut = new Map([...expected].filter(([word]) => emitted.has(word)));

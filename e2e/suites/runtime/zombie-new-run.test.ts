@@ -77,7 +77,7 @@ describe('TaskManager runtime: a zombie of the previous run after a new run star
       JSON.stringify(zombie.lines.filter((l) => Number(l.level) >= 50)),
     );
     for (const tm of [b0, b1]) tm.signal('SIGTERM');
-    for (const tm of [b0, b1]) assert.equal(await tm.exited, 0, tm.stderr);
+    for (const tm of [b0, b1]) assert.equal(await tm.exited, 0, tm.exitReport());
     assert.ok(
       b0.lines.some(
         (l) =>

@@ -71,7 +71,7 @@ describe('TaskManager runtime: a zombie of the previous layout after a rescale 2
       quietMs: 2_000,
     });
     for (const tm of [new0, new1, new2]) tm.signal('SIGTERM');
-    for (const tm of [new0, new1, new2]) assert.equal(await tm.exited, 0, tm.stderr);
+    for (const tm of [new0, new1, new2]) assert.equal(await tm.exited, 0, tm.exitReport());
     assert.ok(
       new0.lines.some((l) => l.msg === 'fenced a task of an earlier layout before this one reads offsets'),
       'task 0 of the new layout fenced the old layout',

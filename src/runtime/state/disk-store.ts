@@ -20,6 +20,13 @@ import type { EntryMap, StateStorage } from './entry-map.ts';
  * it is full or a read needs them on disk (a range, a snapshot), then go in
  * one write transaction. Each partition's store is a scope of the one
  * environment: its keys start with a fixed-width tag.
+ *
+ * Every range read runs in a read transaction of its own, never lmdb-js's
+ * shared one: lmdb-js keeps the last cursor of the shared transaction for
+ * reuse, and closing the environment aborts that transaction under it; the
+ * cursor's finalizer then closed it at process exit (SIGSEGV, seen once in
+ * the SIGKILL e2e as a TaskManager killed by a signal after a clean stop).
+ * A cursor of its own transaction is closed when its range ends.
  */
 
 /** LMDB's largest key (lmdb-js's build); a scope tag takes part of it. */
@@ -35,6 +42,16 @@ export interface DiskStateStoreOptions {
   path: string;
   /** Heap budget of the cache, in bytes (spec.taskManager.state.cacheSize). */
   cacheBytes: number;
+}
+
+export interface DiskStoreStats {
+  /** Entries on disk (those still only in the cache not counted). */
+  entries: number;
+  /** Bytes of the store file in use (LMDB pages up to the last one written). */
+  diskBytes: number;
+  cacheBytes: number;
+  hits: number;
+  misses: number;
 }
 
 export class DiskStateStore implements StateStorage {
@@ -84,6 +101,19 @@ export class DiskStateStore implements StateStorage {
     }
   }
 
+  /** What the metrics show: entries and bytes on disk, the cache's heap, and how reads were answered. */
+  stats(): DiskStoreStats {
+    if (this.closed) return { entries: 0, diskBytes: 0, cacheBytes: 0, hits: 0, misses: 0 };
+    const stats = this.db.getStats() as { entryCount: number; lastPageNumber: number; pageSize: number };
+    return {
+      entries: stats.entryCount,
+      diskBytes: (stats.lastPageNumber + 1) * stats.pageSize,
+      cacheBytes: this.bytes,
+      hits: this.counts.hits,
+      misses: this.counts.misses,
+    };
+  }
+
   /** Heap the cache holds now, in bytes (an estimate). */
   get cachedBytes(): number {
     return this.bytes;
@@ -100,10 +130,18 @@ export class DiskStateStore implements StateStorage {
     const tag = (map as DiskEntryMap).tag;
     this.flush();
     for (const key of [...this.cache.keys()]) if (key.startsWith(tag)) this.forget(key);
-    const range = scopeRange(tag, '');
-    this.db.transactionSync(() => {
-      for (const key of this.db.getKeys(range)) this.db.removeSync(key);
-    });
+    // In batches, so a store larger than the heap is removed without listing it whole.
+    for (;;) {
+      const batch: Buffer[] = [];
+      for (const key of this.keys(tag, '')) {
+        batch.push(Buffer.from(tag + key, 'utf8'));
+        if (batch.length === 10_000) break;
+      }
+      if (batch.length === 0) return;
+      this.db.transactionSync(() => {
+        for (const key of batch) this.db.removeSync(key);
+      });
+    }
   }
 
   settle(): void {
@@ -145,8 +183,12 @@ export class DiskStateStore implements StateStorage {
     return this.tracked(
       function* (this: DiskStateStore) {
         this.flush();
-        for (const { key, value } of this.db.getRange(scopeRange(tag, ''))) {
-          yield [key.toString('utf8', tagLength), value] as [string, Buffer];
+        const transaction = this.db.useReadTransaction();
+        try {
+          for (const { key, value } of this.db.getRange({ ...scopeRange(tag, ''), transaction }))
+            yield [key.toString('utf8', tagLength), value] as [string, Buffer];
+        } finally {
+          transaction.done();
         }
       }.call(this),
     );
@@ -157,7 +199,13 @@ export class DiskStateStore implements StateStorage {
     return this.tracked(
       function* (this: DiskStateStore) {
         this.flush();
-        for (const key of this.db.getKeys(scopeRange(tag, prefix))) yield key.toString('utf8', tagLength);
+        const transaction = this.db.useReadTransaction();
+        try {
+          for (const key of this.db.getKeys({ ...scopeRange(tag, prefix), transaction }))
+            yield key.toString('utf8', tagLength);
+        } finally {
+          transaction.done();
+        }
       }.call(this),
     );
   }

@@ -1,5 +1,6 @@
 import type { MapState, ValueState } from '../../sdk/state.ts';
 import { type EntryMap, heapStateStorage, type StateStorage } from './entry-map.ts';
+import { emptyStoreMarker } from './snapshot-format.ts';
 
 /**
  * Keyed state, stored per input partition: a partition plays the role of
@@ -60,6 +61,25 @@ export class PartitionStores {
       }
       this.dirty = false;
     }
+  }
+
+  /**
+   * Loads a decoded section's entries (sectionEntries) into fresh stores, one
+   * at a time, so a section larger than the heap can go onto disk: the state
+   * as its snapshot left it, not a change.
+   */
+  static fromSection(
+    entries: Iterable<[string, string, Buffer]>,
+    storage: StateStorage,
+    partition: string,
+  ): PartitionStores {
+    const stores = new PartitionStores(undefined, storage, partition);
+    for (const [name, key, value] of entries) {
+      const store = stores.store(name);
+      if (value !== emptyStoreMarker) store.set(key, value);
+    }
+    stores.dirty = false;
+    return stores;
   }
 
   /** Removes a store and all its entries (state of an operator the pipeline no longer has). */

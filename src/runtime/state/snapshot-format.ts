@@ -57,69 +57,93 @@ function sha256(...chunks: Buffer[]): Buffer {
 }
 
 /**
- * Stores and entries are written in sorted order, so equal state gives
- * byte-equal sections. One pass sizes the section, a second writes it into a
- * single buffer: per-entry allocations made encoding the bottleneck of large
- * checkpoints.
+ * A section written a field at a time into off-heap chunks of a MiB, so a
+ * large partition costs no per-entry JavaScript objects while it is encoded
+ * (a store's entry count goes in front of its entries: its place is kept and
+ * filled in when the store ends).
  */
-export function encodeSection(stores: ReadonlyMap<string, EntrySource>): Buffer {
-  const names = [...stores.keys()].sort();
-  const sorted = names.map((name) => {
-    const entries = stores.get(name) as EntrySource;
-    const keys = [...entries.keys()].sort();
-    return { name, keys, values: keys.map((key) => entries.get(key) as Buffer) };
-  });
-  let size = 4;
-  for (const { name, keys, values } of sorted) {
-    size += 8 + Buffer.byteLength(name);
-    for (let i = 0; i < keys.length; i++) {
-      size += 8 + Buffer.byteLength(keys[i] as string) + (values[i] as Buffer).length;
-    }
+class SectionWriter {
+  private readonly chunks: Buffer[] = [];
+  private chunk = Buffer.allocUnsafe(0);
+  private at = 0;
+  private countAt: { chunk: Buffer; at: number } | undefined;
+  private count = 0;
+
+  constructor(stores: number) {
+    this.u32(stores);
   }
-  const writing = writeSection(sorted, size, Number.POSITIVE_INFINITY);
-  let step = writing.next();
-  while (!step.done) step = writing.next();
-  return step.value;
+
+  beginStore(name: string): void {
+    this.string(name);
+    this.room(4);
+    this.countAt = { chunk: this.chunk, at: this.at };
+    this.at += 4;
+    this.count = 0;
+  }
+
+  entry(key: string, value: Buffer): void {
+    this.string(key);
+    this.u32(value.length);
+    this.room(value.length);
+    this.chunk.set(value, this.at);
+    this.at += value.length;
+    this.count++;
+  }
+
+  endStore(): void {
+    const place = this.countAt as { chunk: Buffer; at: number };
+    place.chunk.writeUInt32BE(this.count, place.at);
+    this.countAt = undefined;
+  }
+
+  finish(): Buffer {
+    this.chunks.push(this.chunk.subarray(0, this.at));
+    return this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
+  }
+
+  private u32(value: number): void {
+    this.room(4);
+    this.at = this.chunk.writeUInt32BE(value, this.at);
+  }
+
+  private string(value: string): void {
+    // A UTF-16 unit takes at most 3 UTF-8 bytes.
+    this.room(4 + value.length * 3);
+    const length = this.chunk.write(value, this.at + 4, 'utf8');
+    this.chunk.writeUInt32BE(length, this.at);
+    this.at += 4 + length;
+  }
+
+  /** Makes sure the current chunk has `bytes` free, so no field is split between chunks. */
+  private room(bytes: number): void {
+    if (this.at + bytes <= this.chunk.length) return;
+    if (this.at > 0) this.chunks.push(this.chunk.subarray(0, this.at));
+    this.chunk = Buffer.allocUnsafe(Math.max(1 << 20, bytes));
+    this.at = 0;
+  }
 }
 
-/** A store's entries as a section holds them, in the order they are written. */
-interface CollectedStore {
-  name: string;
-  keys: string[];
-  values: Buffer[];
+/** A store's entries as the encoder reads them, in the order they are to be written. */
+function orderedEntries(entries: EntrySource): Iterable<[string, Buffer]> {
+  // A disk store iterates in key order already; a heap Map in insertion order, so it is sorted.
+  if ('keysWithPrefix' in entries) return entries as unknown as Iterable<[string, Buffer]>;
+  const keys = [...entries.keys()].sort();
+  return keys.map((key) => [key, entries.get(key) as Buffer]);
 }
 
 /**
- * Writes the stores into one buffer of `size` bytes (their section),
- * stopping after every `slice` entries so a caller may pause there; returns
- * the buffer when done.
+ * Stores and entries are written in key order, so equal state in the same
+ * kind of store gives byte-equal sections.
  */
-function* writeSection(
-  stores: readonly CollectedStore[],
-  size: number,
-  slice: number,
-): Generator<void, Buffer> {
-  const out = Buffer.allocUnsafe(size);
-  let at = out.writeUInt32BE(stores.length, 0);
-  const writeString = (value: string) => {
-    const length = out.write(value, at + 4, 'utf8');
-    out.writeUInt32BE(length, at);
-    at += 4 + length;
-  };
-  let written = 0;
-  for (const { name, keys, values } of stores) {
-    writeString(name);
-    at = out.writeUInt32BE(keys.length, at);
-    for (let i = 0; i < keys.length; i++) {
-      const value = values[i] as Buffer;
-      writeString(keys[i] as string);
-      at = out.writeUInt32BE(value.length, at);
-      out.set(value, at);
-      at += value.length;
-      if (++written % slice === 0) yield;
-    }
+export function encodeSection(stores: ReadonlyMap<string, EntrySource>): Buffer {
+  const names = [...stores.keys()].sort();
+  const writer = new SectionWriter(names.length);
+  for (const name of names) {
+    writer.beginStore(name);
+    for (const [key, value] of orderedEntries(stores.get(name) as EntrySource)) writer.entry(key, value);
+    writer.endStore();
   }
-  return out;
+  return writer.finish();
 }
 
 /**
@@ -134,28 +158,17 @@ export async function encodeSectionInSlices(
   pause: () => Promise<void>,
   slice = 4096,
 ): Promise<Buffer> {
-  const collected: CollectedStore[] = [];
-  let size = 4;
+  const writer = new SectionWriter(names.length);
   let seen = 0;
   for (const name of names) {
-    const keys: string[] = [];
-    const values: Buffer[] = [];
-    size += 8 + Buffer.byteLength(name);
+    writer.beginStore(name);
     for (const [key, value] of entries(name)) {
-      keys.push(key);
-      values.push(value);
-      size += 8 + Buffer.byteLength(key) + value.length;
+      writer.entry(key, value);
       if (++seen % slice === 0) await pause();
     }
-    collected.push({ name, keys, values });
+    writer.endStore();
   }
-  const writing = writeSection(collected, size, slice);
-  let step = writing.next();
-  while (!step.done) {
-    await pause();
-    step = writing.next();
-  }
-  return step.value;
+  return writer.finish();
 }
 
 class Reader {
@@ -187,24 +200,43 @@ class Reader {
   }
 }
 
-export function decodeSection(objectKey: string, bytes: Buffer): Map<string, Map<string, Buffer>> {
+/**
+ * A section's entries one at a time, checked as they are read: every length
+ * and count is bounded by the bytes that are there, so a corrupt section fails
+ * naming its object instead of allocating what a count claims.
+ */
+export function* sectionEntries(objectKey: string, bytes: Buffer): Generator<[string, string, Buffer]> {
   const fail = (problem: string): never => {
     throw new SnapshotCorruptError(objectKey, problem);
   };
   const reader = new Reader(bytes, fail);
-  const stores = new Map<string, Map<string, Buffer>>();
   const storeCount = reader.u32();
   for (let s = 0; s < storeCount; s++) {
     const name = reader.take(reader.u32()).toString('utf8');
-    const entries = new Map<string, Buffer>();
     const entryCount = reader.u32();
     for (let e = 0; e < entryCount; e++) {
       const key = reader.take(reader.u32()).toString('utf8');
-      entries.set(key, Buffer.from(reader.take(reader.u32())));
+      yield [name, key, Buffer.from(reader.take(reader.u32()))];
     }
-    stores.set(name, entries);
+    // A store with no entries still names itself: it is yielded with none, so the caller may make it.
+    if (entryCount === 0) yield [name, '', emptyStoreMarker];
   }
   if (!reader.done) fail('trailing bytes after the last store of a section');
+}
+
+/** Given in place of an entry for a store that has none (sectionEntries). */
+export const emptyStoreMarker = Buffer.alloc(0);
+
+export function decodeSection(objectKey: string, bytes: Buffer): Map<string, Map<string, Buffer>> {
+  const stores = new Map<string, Map<string, Buffer>>();
+  for (const [name, key, value] of sectionEntries(objectKey, bytes)) {
+    let entries = stores.get(name);
+    if (!entries) {
+      entries = new Map();
+      stores.set(name, entries);
+    }
+    if (value !== emptyStoreMarker) entries.set(key, value);
+  }
   return stores;
 }
 

@@ -175,7 +175,7 @@ function loggedTask() {
       stage,
       storage,
       storageAt: () => storage,
-      metrics: createTaskMetrics(() => new Map()),
+      metrics: createTaskMetrics({ lagOf: () => new Map() }),
       log: pino({ level: 'silent' }),
       now: () => clock.now,
     },

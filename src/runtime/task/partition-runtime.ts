@@ -4,7 +4,7 @@ import { decodeCommitMetadata, type PartitionPointer } from '../checkpoint/commi
 import type { PartitionProgress } from '../checkpoint/plan.ts';
 import type { StateStorage } from '../state/entry-map.ts';
 import { PartitionStores } from '../state/partition-stores.ts';
-import { decodeSection, verifiedSection } from '../state/snapshot-format.ts';
+import { sectionEntries, verifiedSection } from '../state/snapshot-format.ts';
 import { partitionId, type TopicPartition } from './assignment.ts';
 import type { TimeContext } from './stage-executor.ts';
 
@@ -72,7 +72,7 @@ export async function restorePartitions(
     restored.push(
       new PartitionRuntime(
         tp,
-        new PartitionStores(decodeSection(where, section), state, id),
+        PartitionStores.fromSection(sectionEntries(where, section), state, id),
         c.offset,
         pointer,
       ),

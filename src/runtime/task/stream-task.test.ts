@@ -155,7 +155,7 @@ function secondStageTask(batches: ConsumedRecord[][], clock: { now: number } = {
     storageAt: () => {
       throw new Error('no other storage in this test');
     },
-    metrics: createTaskMetrics(() => new Map()),
+    metrics: createTaskMetrics({ lagOf: () => new Map() }),
     log: pino({ level: 'silent' }),
     now: () => clock.now,
     open,

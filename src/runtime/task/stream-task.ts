@@ -11,6 +11,7 @@ import { RuntimeError } from '../errors.ts';
 import { BarrierAlignment } from '../repartition/barriers.ts';
 import type { RepartitionRoute } from '../repartition/route.ts';
 import { RepartitionWriter, repartitionHeaders } from '../repartition/writer.ts';
+import type { DiskStoreStats } from '../state/disk-store.ts';
 import { Checkpointer, type CheckpointReport, type CheckpointRequest } from './checkpointer.ts';
 import { TaskEventTime } from './event-time.ts';
 import { TaskLifecycle } from './lifecycle.ts';
@@ -554,6 +555,11 @@ export class StreamTask {
   }
 
   /** How long the task has held logged changes that no stored section has. */
+  /** The task's disk state store's figures, while it runs with its state on disk. */
+  stateStats(): DiskStoreStats | undefined {
+    return this.running?.state.disk?.stats();
+  }
+
   materializationLagMs(): number {
     return this.running?.checkpointer.materializationLagMs() ?? 0;
   }
