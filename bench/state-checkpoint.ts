@@ -14,8 +14,11 @@
  * of the commit before the changelog with node_modules linked), in the same
  * run and on the same broker.
  *
+ * --stores disk,heap runs this checkout once per state store
+ * (spec.taskManager.state.store), in the same run.
+ *
  * Usage: source .weir/harness/env && node bench/state-checkpoint.ts [--keys 1000000] [--window 30]
- *        [--baseline-root DIR] [--materialization 10s]
+ *        [--baseline-root DIR] [--materialization 10s] [--stores disk,heap]
  */
 import { parseArgs } from 'node:util';
 import { keyedInput } from '../e2e/support/committed-state.ts';
@@ -29,6 +32,7 @@ const { values } = parseArgs({
     window: { type: 'string', default: '30' },
     materialization: { type: 'string', default: '10s' },
     'baseline-root': { type: 'string' },
+    stores: { type: 'string', default: 'disk' },
   },
 });
 const keys = Number(values.keys);
@@ -68,7 +72,7 @@ interface Result {
   loadSeconds: number;
 }
 
-async function measure(label: string, root: string | undefined): Promise<Result> {
+async function measure(label: string, root: string | undefined, store?: string): Promise<Result> {
   const input = uniqueName('bench-state-in');
   const output = uniqueName('bench-state-out');
   await createTopics({ name: input, partitions }, { name: output, partitions });
@@ -84,7 +88,10 @@ async function measure(label: string, root: string | undefined): Promise<Result>
     timeout: '60s',
     materializationInterval: values.materialization,
   });
-  const tm = new TaskManagerProcess({ ...env, WEIR_METRICS_PORT: '0' }, root);
+  const tm = new TaskManagerProcess(
+    { ...env, WEIR_METRICS_PORT: '0', ...(store ? { WEIR_STATE_STORE: store } : {}) },
+    root,
+  );
   try {
     const serving = await tm.waitForLog('serving', (l) => l.msg === 'serving', 60_000);
     const metrics = serving.metrics as { address: string; port: number } | undefined;
@@ -127,7 +134,8 @@ async function measure(label: string, root: string | undefined): Promise<Result>
 }
 
 const rows: Result[] = [];
-rows.push(await measure('this checkout', undefined));
+for (const store of (values.stores ?? 'disk').split(','))
+  rows.push(await measure(`this checkout, ${store} store`, undefined, store));
 if (values['baseline-root'])
   rows.push(await measure(`baseline ${values['baseline-root']}`, values['baseline-root']));
 
@@ -145,8 +153,8 @@ for (const r of rows) {
     `| ${r.label} | ${c.length} | ${fmt(percentile(c, 50))} | ${fmt(percentile(c, 99))} | ${fmt(c.at(-1) ?? Number.NaN)} | ${fmt(percentile(p, 50))} | ${fmt(percentile(p, 99))} | ${fmt(p.at(-1) ?? Number.NaN)} | ${r.loadSeconds.toFixed(0)} |\n`,
   );
 }
-if (rows.length === 2) {
-  const [a, b] = rows.map((r) =>
+if (values['baseline-root']) {
+  const [a, b] = [rows[0] as Result, rows.at(-1) as Result].map((r) =>
     percentile(
       [...r.checkpoints].sort((x, y) => x - y),
       99,
