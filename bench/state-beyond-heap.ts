@@ -181,7 +181,9 @@ const env: NodeJS.ProcessEnv = {
 };
 const peaks: Peaks = { heap: 0, rss: 0, diskBytes: 0, cacheBytes: 0 };
 const first = await runUntil(env, (n) => n >= total / 2, peaks, 3600);
-log(`first TaskManager: ${first.recordsIn.toLocaleString('en')} records in ${first.seconds.toFixed(0)} s; SIGKILL`);
+log(
+  `first TaskManager: ${first.recordsIn.toLocaleString('en')} records in ${first.seconds.toFixed(0)} s; SIGKILL`,
+);
 first.tm.signal('SIGKILL');
 await first.tm.exited;
 // Its records-in count starts at 0 and includes what it redoes after the last commit: it is done when no lag is left.

@@ -44,6 +44,13 @@ export interface DiskStateStoreOptions {
   cacheBytes: number;
 }
 
+/**
+ * The disk store failed (a full or unwritable volume, a closed store): the
+ * task fails and its restart rebuilds the store. Never a poison record: the
+ * record that happened to write is not at fault.
+ */
+export class StateStoreError extends RuntimeError {}
+
 export interface DiskStoreStats {
   /** Entries on disk (those still only in the cache not counted). */
   entries: number;
@@ -92,7 +99,7 @@ export class DiskStateStore implements StateStorage {
       mkdirSync(options.path, { recursive: true });
       return new DiskStateStore(options);
     } catch (error) {
-      throw new RuntimeError(
+      throw new StateStoreError(
         'STATE_DISK_UNAVAILABLE',
         `cannot open the disk state store at ${options.path}: ${(error as Error).message}`,
         true,
@@ -159,7 +166,12 @@ export class DiskStateStore implements StateStorage {
     }
     this.counts.misses++;
     this.assertOpen();
-    const value = this.db.getBinary(Buffer.from(scoped, 'utf8'));
+    let value: Buffer | undefined;
+    try {
+      value = this.db.getBinary(Buffer.from(scoped, 'utf8'));
+    } catch (error) {
+      throw this.failed('reading', error);
+    }
     this.remember(scoped, value ?? null);
     return value;
   }
@@ -229,14 +241,19 @@ export class DiskStateStore implements StateStorage {
     if (this.pending.size === 0) return;
     this.assertOpen();
     this.counts.flushes++;
-    this.db.transactionSync(() => {
-      for (const scoped of this.pending) {
-        const value = this.cache.get(scoped);
-        const key = Buffer.from(scoped, 'utf8');
-        if (value) this.db.putSync(key, value);
-        else this.db.removeSync(key);
-      }
-    });
+    try {
+      this.db.transactionSync(() => {
+        for (const scoped of this.pending) {
+          const value = this.cache.get(scoped);
+          const key = Buffer.from(scoped, 'utf8');
+          if (value) this.db.putSync(key, value);
+          else this.db.removeSync(key);
+        }
+      });
+    } catch (error) {
+      // The transaction is aborted whole: the entries stay pending (and cached), so nothing is lost in memory.
+      throw this.failed('writing', error);
+    }
     this.pending.clear();
   }
 
@@ -278,7 +295,16 @@ export class DiskStateStore implements StateStorage {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new RuntimeError('STATE_STORE_CLOSED', 'the task state store is closed', true);
+    if (this.closed) throw new StateStoreError('STATE_STORE_CLOSED', 'the task state store is closed', true);
+  }
+
+  private failed(what: 'reading' | 'writing', error: unknown): StateStoreError {
+    return new StateStoreError(
+      'STATE_DISK_FAILED',
+      `${what} state in the disk store at ${this.path} failed (${(error as Error)?.message ?? error}); the task restarts and rebuilds its state from the changelog and S3`,
+      true,
+      { cause: error },
+    );
   }
 }
 

@@ -9,6 +9,7 @@ import type {
 import type { TimerService } from '../../sdk/time.ts';
 import { fromTaskHeader } from '../repartition/barriers.ts';
 import { partitionOfKey, type RepartitionRoute } from '../repartition/route.ts';
+import { StateStoreError } from '../state/disk-store.ts';
 import { keyOfStateKey, stateKey } from '../state/keys.ts';
 import type { PartitionStores } from '../state/partition-stores.ts';
 import { deleteTimer, registerTimer, takeDueTimers } from '../time/timers.ts';
@@ -157,6 +158,15 @@ export class StageExecutor {
       const encoded = this.encode(emitted.records);
       return emitted.late.length ? [...encoded, ...emitted.late] : encoded;
     } catch (error) {
+      if (error instanceof StateStoreError) {
+        // The store failed, not the record: the task fails and is restored, whatever the poison policy.
+        try {
+          stores.rollback();
+        } catch {
+          // the store is failing; the task's restart rebuilds it
+        }
+        throw error;
+      }
       stores.rollback();
       const policy = this.job.poisonRecords;
       if (policy.kind === 'fail' || error instanceof KeyChangedError) {
