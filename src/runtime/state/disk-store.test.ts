@@ -85,4 +85,21 @@ describe('DiskStateStore', () => {
       (error: unknown) => error instanceof CodedError && error.code === 'STATE_STORE_CLOSED',
     );
   });
+
+  it('reads a snapshot as it was while writes go to disk, and closes cleanly with one being read', async () => {
+    const store = fresh(0); // every write flushed: the snapshot must not see them
+    const map = store.open('t/0', 'op/v');
+    for (let i = 0; i < 50; i++) map.set(`k${String(i).padStart(2, '0')}`, Buffer.from('before'));
+    const snapshot = store.snapshot();
+    for (let i = 0; i < 50; i++) map.set(`k${String(i).padStart(2, '0')}`, Buffer.from('after'));
+    map.set('new', Buffer.from('after'));
+    const seen = [...snapshot.entries(map)];
+    assert.equal(seen.length, 50);
+    assert.ok(seen.every(([, v]) => v.toString() === 'before'));
+    const reading = snapshot.entries(map)[Symbol.iterator]();
+    reading.next();
+    await store.close(); // with the snapshot unreleased and a read of it in progress
+    assert.throws(() => reading.next(), /closed/);
+    snapshot.release();
+  });
 });

@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { open, type RootDatabase } from 'lmdb';
 import { RuntimeError } from '../errors.ts';
-import type { EntryMap, StateStorage } from './entry-map.ts';
+import type { EntryMap, StateStorage, StorageSnapshot } from './entry-map.ts';
 
 /**
  * A task's keyed state on local disk: one LMDB environment (lmdb-js) in the
@@ -21,12 +21,13 @@ import type { EntryMap, StateStorage } from './entry-map.ts';
  * one write transaction. Each partition's store is a scope of the one
  * environment: its keys start with a fixed-width tag.
  *
- * Every range read runs in a read transaction of its own, never lmdb-js's
- * shared one: lmdb-js keeps the last cursor of the shared transaction for
- * reuse, and closing the environment aborts that transaction under it; the
- * cursor's finalizer then closed it at process exit (SIGSEGV, seen once in
- * the SIGKILL e2e as a TaskManager killed by a signal after a clean stop).
- * A cursor of its own transaction is closed when its range ends.
+ * Range reads and snapshots hold a read transaction (useReadTransaction)
+ * until they end, and close() ends those still open before it closes the
+ * environment: closing it under an open cursor aborts the cursor's
+ * transaction, and the cursor's later close crashes the process (LMDB:
+ * "ensure that cursors are closed before the transaction is closed"). The
+ * one cursor lmdb-js keeps for reuse is left to it: closing that one by hand
+ * crashed the same way once its transaction had been reset.
  */
 
 /** LMDB's largest key (lmdb-js's build); a scope tag takes part of it. */
@@ -74,6 +75,8 @@ export class DiskStateStore implements StateStorage {
   private closed = false;
   /** Ranges being read (a background snapshot may read one across many turns): ended before the store closes. */
   private readonly reading = new Set<Generator<unknown>>();
+  /** Snapshots not yet released: their transactions end before the store closes. */
+  private readonly snapshots = new Set<() => void>();
   /** For metrics: reads answered by the cache, reads that went to disk, write transactions. */
   readonly counts = { hits: 0, misses: 0, flushes: 0 };
 
@@ -153,6 +156,31 @@ export class DiskStateStore implements StateStorage {
 
   settle(): void {
     this.flush();
+  }
+
+  /**
+   * A read transaction begun now, after a flush: the entries as they stand,
+   * whatever is written later, read while the task goes on. LMDB keeps the
+   * pages it sees until release(), so the file may grow meanwhile.
+   */
+  snapshot(): StorageSnapshot {
+    this.flush();
+    const transaction = this.db.useReadTransaction();
+    const release = () => {
+      if (this.snapshots.delete(release)) transaction.done();
+    };
+    this.snapshots.add(release);
+    return {
+      entries: (map) =>
+        this.tracked(
+          function* (this: DiskStateStore) {
+            const tag = (map as DiskEntryMap).tag;
+            for (const { key, value } of this.db.getRange({ ...scopeRange(tag, ''), transaction }))
+              yield [key.toString('utf8', tagLength), value] as [string, Buffer];
+          }.call(this),
+        ),
+      release,
+    };
   }
 
   get(scoped: string): Buffer | undefined {
@@ -261,6 +289,7 @@ export class DiskStateStore implements StateStorage {
     if (this.closed) return;
     this.closed = true;
     for (const range of [...this.reading]) range.return(undefined);
+    for (const release of [...this.snapshots]) release();
     this.cache.clear();
     this.pending.clear();
     await this.db.close();

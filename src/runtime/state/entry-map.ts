@@ -28,6 +28,19 @@ export interface StateStorage {
    * sees them. Nothing to do for the heap.
    */
   settle(): void;
+  /**
+   * A consistent view of the maps as they are now that later writes do not
+   * change (a disk store's read transaction), or undefined when the storage
+   * has none: PartitionStores then keeps each written entry's value from the
+   * freeze instead. release() ends it.
+   */
+  snapshot?(): StorageSnapshot;
+}
+
+/** The entries of maps as they were when the snapshot was taken. */
+export interface StorageSnapshot {
+  entries(map: EntryMap): Iterable<[string, Buffer]>;
+  release(): void;
 }
 
 /** Stores in the JavaScript heap: what the test driver and `state.store: heap` use. */

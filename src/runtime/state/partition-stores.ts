@@ -1,5 +1,5 @@
 import type { MapState, ValueState } from '../../sdk/state.ts';
-import { type EntryMap, heapStateStorage, type StateStorage } from './entry-map.ts';
+import { type EntryMap, heapStateStorage, type StateStorage, type StorageSnapshot } from './entry-map.ts';
 import { emptyStoreMarker } from './snapshot-format.ts';
 
 /**
@@ -42,6 +42,8 @@ export class PartitionStores {
    */
   private frozen: Map<string, Map<string, Buffer | null>> | undefined;
   private frozenNames: string[] = [];
+  /** The storage's own snapshot, when it has one (disk): then no values are kept. */
+  private frozenView: StorageSnapshot | undefined;
 
   /**
    * @param restored the state to start from (a decoded section), loaded into `storage`
@@ -121,23 +123,30 @@ export class PartitionStores {
    */
   replay(name: string, key: string, value: Buffer | undefined): void {
     const store = this.store(name);
-    if (this.frozen) this.keepFrozen(store, key, store.get(key));
+    if (this.frozen && !this.frozenView) this.keepFrozen(store, key, store.get(key));
     if (value === undefined) store.delete(key);
     else store.set(key, value);
     this.indexEntry(store, key, value !== undefined);
     this.dirty = true;
   }
 
-  /** Fixes the state as it is now for frozenEntries(), at the cost of one kept value per entry written until thaw(). */
+  /**
+   * Fixes the state as it is now for frozenEntries(): by the storage's own
+   * snapshot where it has one (a disk store's read transaction, which costs no
+   * heap), else at the cost of one kept value per entry written until thaw().
+   */
   freeze(): void {
     this.storage.settle();
     this.frozen = new Map();
     this.frozenNames = [...this.stores.keys()].sort();
+    this.frozenView = this.storage.snapshot?.();
   }
 
   thaw(): void {
     this.frozen = undefined;
     this.frozenNames = [];
+    this.frozenView?.release();
+    this.frozenView = undefined;
   }
 
   /** The stores that existed at the freeze. */
@@ -153,8 +162,12 @@ export class PartitionStores {
    * again, so every written key is skipped there and given once at the end.
    */
   *frozenEntries(name: string): Generator<[string, Buffer]> {
-    const kept = () => this.frozen?.get(name);
     const live = this.stores.get(name);
+    if (this.frozenView) {
+      if (live) yield* this.frozenView.entries(live);
+      return;
+    }
+    const kept = () => this.frozen?.get(name);
     if (live) {
       for (const [key, value] of live) {
         if (kept()?.has(key)) continue;
@@ -207,7 +220,7 @@ export class PartitionStores {
   private write(store: EntryMap, key: string, value: Buffer | undefined): void {
     const prior = store.get(key);
     if (value === undefined && prior === undefined) return;
-    if (this.frozen) this.keepFrozen(store, key, prior);
+    if (this.frozen && !this.frozenView) this.keepFrozen(store, key, prior);
     this.undo.push({ store, key, prior });
     if (value === undefined) store.delete(key);
     else store.set(key, value);
