@@ -21,6 +21,18 @@ export function describeStorageConformance(
       );
     });
 
+    it('puts an object given as parts, read back as one', async () => {
+      const s = storage();
+      const parts = [
+        payload.subarray(0, 1),
+        payload.subarray(1, 600),
+        Buffer.alloc(0),
+        payload.subarray(600),
+      ];
+      await s.put(`${prefix}/runs/r1/state/s0/t0/2-a.snap`, parts);
+      assert.deepEqual(await s.get(`${prefix}/runs/r1/state/s0/t0/2-a.snap`), payload);
+    });
+
     it('lists keys under a prefix, sorted, and deletes idempotently', async () => {
       const s = storage();
       await s.put(`${prefix}/list/b`, Buffer.from('b'));

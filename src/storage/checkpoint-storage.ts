@@ -1,5 +1,20 @@
 import { CodedError } from '../errors.ts';
 
+/**
+ * An object's bytes: one buffer, or its parts in order (a background
+ * snapshot keeps its sections as the encoder's chunks, so the object is never
+ * copied whole into one buffer).
+ */
+export type ObjectBytes = Buffer | readonly Buffer[];
+
+/** The length of an object's bytes. */
+export function objectLength(bytes: ObjectBytes): number {
+  if (Buffer.isBuffer(bytes)) return bytes.length;
+  let length = 0;
+  for (const part of bytes as readonly Buffer[]) length += part.length;
+  return length;
+}
+
 export interface PutOptions {
   signal?: AbortSignal;
   /** Called as a large object's parts are stored, with the bytes stored so far. */
@@ -15,7 +30,7 @@ export interface CheckpointStorage {
   /** Human-readable location of a key, for error messages (s3://bucket/prefix/key, or a path). */
   describe(key: string): string;
   /** Stores the object whole or not at all; an aborted `signal` abandons the write (and any parts already sent). */
-  put(key: string, bytes: Buffer, options?: PutOptions): Promise<void>;
+  put(key: string, bytes: ObjectBytes, options?: PutOptions): Promise<void>;
   /** The whole object, or the byte range [start, start + length). Missing objects throw ObjectMissingError. */
   get(key: string, range?: { start: number; length: number }): Promise<Buffer>;
   /** Keys under a prefix, sorted. */

@@ -4,6 +4,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import {
   type CheckpointStorage,
   checkKey,
+  type ObjectBytes,
   ObjectMissingError,
   StorageUnavailableError,
 } from './checkpoint-storage.ts';
@@ -24,7 +25,7 @@ export class FilesystemStorage implements CheckpointStorage {
     return join(this.root, key);
   }
 
-  async put(key: string, bytes: Buffer): Promise<void> {
+  async put(key: string, bytes: ObjectBytes): Promise<void> {
     checkKey(key);
     const path = this.describe(key);
     const temporary = `${path}.partial-${process.pid}`;

@@ -1,4 +1,5 @@
 import { Agent } from 'node:https';
+import { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import {
   DeleteObjectCommand,
@@ -14,7 +15,9 @@ import { backoffMs, delay } from '../retry.ts';
 import {
   type CheckpointStorage,
   checkKey,
+  type ObjectBytes,
   ObjectMissingError,
+  objectLength,
   type PutOptions,
   StorageUnavailableError,
 } from './checkpoint-storage.ts';
@@ -88,19 +91,22 @@ export class S3Storage implements CheckpointStorage {
    * then the multipart upload is aborted on the server, so no parts are left
    * behind to cost storage.
    */
-  async put(key: string, bytes: Buffer, options: PutOptions = {}): Promise<void> {
+  async put(key: string, bytes: ObjectBytes, options: PutOptions = {}): Promise<void> {
     checkKey(key);
     const abort = new AbortController();
+    const length = objectLength(bytes);
+    // Parts are streamed: the upload copies a part's worth at a time, never the object whole.
+    const body = Buffer.isBuffer(bytes) ? bytes : Readable.from(bytes, { objectMode: false });
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: this.prefix + key, Body: bytes, ContentLength: bytes.length },
+      params: { Bucket: this.bucket, Key: this.prefix + key, Body: body, ContentLength: length },
       partSize: this.partSize,
       queueSize: partsInFlight,
       leavePartsOnError: false,
       abortController: abort,
     });
     const { onProgress } = options;
-    if (onProgress) upload.on('httpUploadProgress', (p) => onProgress(p.loaded ?? 0, bytes.length));
+    if (onProgress) upload.on('httpUploadProgress', (p) => onProgress(p.loaded ?? 0, length));
     const onAbort = () => void upload.abort();
     if (options.signal?.aborted) onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });

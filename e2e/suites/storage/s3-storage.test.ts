@@ -105,6 +105,19 @@ describe('S3Storage multipart uploads', () => {
     storage.close();
   });
 
+  it("stores an object given as uneven parts (a background snapshot's chunks) byte for byte", async () => {
+    const storage = tlsStorage({ partSizeBytes: partSize });
+    const parts = [
+      randomBytes(7),
+      randomBytes(partSize + 3),
+      randomBytes(1 << 20),
+      randomBytes(partSize - 1),
+    ];
+    await storage.put(`${run}/parts.snap`, parts);
+    assert.ok((await storage.get(`${run}/parts.snap`)).equals(Buffer.concat(parts)));
+    storage.close();
+  });
+
   it('an upload aborted after its first part leaves neither an object nor parts behind', async () => {
     const storage = tlsStorage({ partSizeBytes: partSize });
     const key = `${run}/aborted.snap`;

@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { DiskStateStore } from './disk-store.ts';
 import { heapStateStorage, type StateStorage } from './entry-map.ts';
 import { PartitionStores } from './partition-stores.ts';
+import { decodeSection, encodeSection, sectionEntries } from './snapshot-format.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'weir-stores-test-'));
 const opened: DiskStateStore[] = [];
@@ -147,3 +148,22 @@ for (const [label, storage] of storages) {
     });
   });
 }
+
+describe('a section moves between stores (a savepoint upgrade that changes spec.taskManager.state.store)', () => {
+  it('state written on the heap restores onto disk and back, entry for entry', () => {
+    const heap = new PartitionStores(undefined, heapStateStorage, 'in/0');
+    for (let i = 0; i < 500; i++) heap.valueState<number>('op/count', `k${i}`).set(i);
+    heap.mapState<string>('op/map', 'k1').set('e', 'x');
+    const section = encodeSection(heap.stores);
+    const [, disk] = storages[1] as [string, () => StateStorage];
+    const onDisk = PartitionStores.fromSection(sectionEntries('s', section), disk(), 'in/0');
+    assert.equal(onDisk.valueState<number>('op/count', 'k499').get(), 499);
+    assert.deepEqual(onDisk.mapState<string>('op/map', 'k1').entries(), [['e', 'x']]);
+    const back = PartitionStores.fromSection(
+      sectionEntries('s', encodeSection(onDisk.stores)),
+      heapStateStorage,
+      'in/0',
+    );
+    assert.deepEqual(decodeSection('s', encodeSection(back.stores)), decodeSection('s', section));
+  });
+});

@@ -128,6 +128,7 @@ describe('a snapshot encoded in slices (background materialization)', () => {
         new Map(Array.from({ length: 10_000 }, (_, i) => [`"k${i}"`, Buffer.from(String(i))] as const)),
       ],
       ['op/__timers', new Map([['e0000000000001000\u0000"k1"', Buffer.from('1')]])],
+      ['op/big', new Map([['b', Buffer.alloc(3 << 20, 1)]])],
     ]);
     let pauses = 0;
     const pause = async () => {
@@ -140,17 +141,19 @@ describe('a snapshot encoded in slices (background materialization)', () => {
       1_000,
     );
     assert.ok(pauses >= 10, `paused every slice (${pauses})`);
-    assert.deepEqual(decodeSection('k', section), stores);
+    assert.ok(section.length > 1, 'the section comes as several chunks');
+    assert.deepEqual(decodeSection('k', Buffer.concat(section)), stores);
     const owner = { task: 's0/t0', checkpointId: 3, attempt: 'ab' };
     const sliced = await assembleSnapshotInSlices(owner, [{ topic: 'in', partition: 2, section }], pause);
-    const index = readSnapshotIndex('k', sliced.bytes);
+    const whole = Buffer.concat(sliced.bytes);
+    const index = readSnapshotIndex('k', whole);
     assert.deepEqual(index, sliced.index);
     const range = index.sections[0];
     assert.ok(range);
     assert.deepEqual(
       decodeSection(
         'k',
-        verifiedSection('k', range, sliced.bytes.subarray(range.start, range.start + range.length)),
+        verifiedSection('k', range, whole.subarray(range.start, range.start + range.length)),
       ),
       stores,
     );

@@ -96,9 +96,10 @@ class SectionWriter {
     this.countAt = undefined;
   }
 
-  finish(): Buffer {
+  /** The section as its chunks, in order (each filled to where it was written). */
+  finish(): Buffer[] {
     this.chunks.push(this.chunk.subarray(0, this.at));
-    return this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
+    return this.chunks;
   }
 
   private u32(value: number): void {
@@ -143,7 +144,8 @@ export function encodeSection(stores: ReadonlyMap<string, EntrySource>): Buffer 
     for (const [key, value] of orderedEntries(stores.get(name) as EntrySource)) writer.entry(key, value);
     writer.endStore();
   }
-  return writer.finish();
+  const chunks = writer.finish();
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
 }
 
 /**
@@ -151,13 +153,15 @@ export function encodeSection(stores: ReadonlyMap<string, EntrySource>): Buffer 
  * sorted: the decoder does not care), pausing every `slice` entries so a
  * large partition is encoded without stopping the task's records for long.
  * The values must not change in place meanwhile (stores replace buffers).
+ * The section comes as its chunks of about a MiB, in order, never copied
+ * into one buffer: a large state's section is held once, off the heap.
  */
 export async function encodeSectionInSlices(
   names: readonly string[],
   entries: (name: string) => Iterable<[string, Buffer]>,
   pause: () => Promise<void>,
   slice = 4096,
-): Promise<Buffer> {
+): Promise<Buffer[]> {
   const writer = new SectionWriter(names.length);
   let seen = 0;
   for (const name of names) {
@@ -276,29 +280,35 @@ export function encodeSnapshot(
  */
 export async function assembleSnapshotInSlices(
   owner: { task: string; checkpointId: number; attempt: string },
-  encoded: readonly { topic: string; partition: number; section: Buffer }[],
+  encoded: readonly { topic: string; partition: number; section: readonly Buffer[] }[],
   pause: () => Promise<void>,
-): Promise<{ bytes: Buffer; index: SnapshotIndex }> {
+): Promise<{ bytes: Buffer[]; index: SnapshotIndex }> {
   const header = snapshotHeader();
   const whole = createHash('sha256').update(header);
   const sections: SectionRange[] = [];
+  const parts: Buffer[] = [header];
   let offset = header.length;
   for (const { topic, partition, section } of encoded) {
     const own = createHash('sha256');
-    for (let at = 0; at < section.length; at += 1 << 20) {
-      const part = section.subarray(at, at + (1 << 20));
-      own.update(part);
-      whole.update(part);
-      await pause();
+    let length = 0;
+    for (const chunk of section) {
+      for (let at = 0; at < chunk.length; at += 1 << 20) {
+        const part = chunk.subarray(at, at + (1 << 20));
+        own.update(part);
+        whole.update(part);
+        await pause();
+      }
+      parts.push(chunk);
+      length += chunk.length;
     }
-    sections.push({ topic, partition, start: offset, length: section.length, sha256: own.digest('hex') });
-    offset += section.length;
+    sections.push({ topic, partition, start: offset, length, sha256: own.digest('hex') });
+    offset += length;
   }
   const index: SnapshotIndex = { formatVersion: snapshotFormatVersion, ...owner, sections };
   const indexBytes = Buffer.from(JSON.stringify(index), 'utf8');
   whole.update(indexBytes);
-  const trailer = snapshotTrailer(indexBytes.length, whole.digest());
-  return { bytes: Buffer.concat([header, ...encoded.map((e) => e.section), indexBytes, trailer]), index };
+  parts.push(indexBytes, snapshotTrailer(indexBytes.length, whole.digest()));
+  return { bytes: parts, index };
 }
 
 function snapshotHeader(): Buffer {

@@ -159,7 +159,7 @@ async function encodeFrozen(
   partitions: readonly PartitionRuntime[],
 ): Promise<EncodedSnapshot> {
   try {
-    const sections: { topic: string; partition: number; section: Buffer }[] = [];
+    const sections: { topic: string; partition: number; section: Buffer[] }[] = [];
     for (const p of partitions) {
       const section = await encodeSectionInSlices(
         p.stores.frozenStoreNames,

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
+import { type CheckpointStorage, type ObjectBytes, objectLength } from '../../storage/checkpoint-storage.ts';
 import type { PartitionPointer } from '../checkpoint/commit-metadata.ts';
 import { RuntimeError } from '../errors.ts';
 import { encodeSnapshot, type SnapshotIndex } from '../state/snapshot-format.ts';
@@ -23,7 +23,7 @@ export interface StoredSnapshot {
 
 /** Partitions' state encoded as one snapshot object, not yet stored. */
 export interface EncodedSnapshot {
-  bytes: Buffer;
+  bytes: ObjectBytes;
   /** Each section's place in the object, by "topic/partition". */
   sections: Map<string, { start: number; length: number; sha256: string }>;
 }
@@ -41,7 +41,7 @@ export function encodePartitions(
 }
 
 /** A snapshot object with its sections by partition id, as the pointers name them. */
-export function encodedSnapshotOf(snapshot: { bytes: Buffer; index: SnapshotIndex }): EncodedSnapshot {
+export function encodedSnapshotOf(snapshot: { bytes: ObjectBytes; index: SnapshotIndex }): EncodedSnapshot {
   const sections = new Map<string, { start: number; length: number; sha256: string }>();
   for (const section of snapshot.index.sections) {
     sections.set(`${section.topic}/${section.partition}`, {
@@ -88,7 +88,7 @@ export async function storeSnapshot(
       ...(from === undefined ? {} : { changelogFrom: from }),
     });
   }
-  return { bytes: encoded.bytes.length, pointers };
+  return { bytes: objectLength(encoded.bytes), pointers };
 }
 
 /**
