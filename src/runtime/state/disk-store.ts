@@ -206,16 +206,30 @@ export class DiskStateStore implements StateStorage {
 
   put(scoped: string, value: Buffer | null): void {
     this.assertOpen();
-    // UTF-16 units take at most 3 UTF-8 bytes (a surrogate pair 4 for 2), so most keys need no count.
-    if (scoped.length * 3 > maxKeyBytes && Buffer.byteLength(scoped) > maxKeyBytes)
-      throw new RuntimeError(
-        'STATE_KEY_TOO_LONG',
-        `a state key of ${Buffer.byteLength(scoped) - tagLength} bytes is over the disk store's limit of ${maxKeyBytes - tagLength} bytes (LMDB's largest key); key state by something shorter, such as a hash of the key`,
-        false,
-      );
+    checkKeyLength(scoped);
     this.remember(scoped, value);
     this.pending.add(scoped);
     if (this.bytes > this.cacheBytes) this.makeRoom();
+  }
+
+  /** Restored entries of a scope, straight to disk in one write transaction (the cache forgets their keys). */
+  load(tag: string, entries: readonly [string, Buffer][]): void {
+    this.assertOpen();
+    const keys = entries.map(([key]) => {
+      const scoped = tag + key;
+      checkKeyLength(scoped);
+      this.forget(scoped);
+      this.pending.delete(scoped);
+      return Buffer.from(scoped, 'utf8');
+    });
+    try {
+      this.db.transactionSync(() => {
+        for (let i = 0; i < keys.length; i++)
+          this.db.putSync(keys[i] as Buffer, (entries[i] as [string, Buffer])[1]);
+      });
+    } catch (error) {
+      throw this.failed('writing', error);
+    }
   }
 
   /** The entries of a scope on disk, in key order, after a flush. */
@@ -337,6 +351,16 @@ export class DiskStateStore implements StateStorage {
   }
 }
 
+function checkKeyLength(scoped: string): void {
+  // UTF-16 units take at most 3 UTF-8 bytes (a surrogate pair 4 for 2), so most keys need no count.
+  if (scoped.length * 3 > maxKeyBytes && Buffer.byteLength(scoped) > maxKeyBytes)
+    throw new RuntimeError(
+      'STATE_KEY_TOO_LONG',
+      `a state key of ${Buffer.byteLength(scoped) - tagLength} bytes is over the disk store's limit of ${maxKeyBytes - tagLength} bytes (LMDB's largest key); key state by something shorter, such as a hash of the key`,
+      false,
+    );
+}
+
 function entrySize(key: string, value: Buffer | null): number {
   return entryOverhead + 2 * key.length + (value?.length ?? 0);
 }
@@ -367,6 +391,10 @@ class DiskEntryMap implements EntryMap {
 
   delete(key: string): void {
     this.store.put(this.tag + key, null);
+  }
+
+  load(entries: readonly [string, Buffer][]): void {
+    this.store.load(this.tag, entries);
   }
 
   keys(): Iterable<string> {

@@ -14,6 +14,12 @@ export interface EntryMap extends Iterable<[string, Buffer]> {
    * them (disk); absent for heap maps, which PartitionStores indexes instead.
    */
   keysWithPrefix?(prefix: string): Iterable<string>;
+  /**
+   * Writes restored entries straight to where the map keeps them, past any
+   * cache (a disk store's write transaction), when that is cheaper than set()
+   * one at a time; absent for heap maps.
+   */
+  load?(entries: readonly [string, Buffer][]): void;
 }
 
 /** Makes and drops the entry maps of one source partition's stores. */

@@ -10,6 +10,9 @@ import { emptyStoreMarker } from './snapshot-format.ts';
  * disk store (disk-store.ts).
  */
 
+/** Restored entries per write transaction of a disk store. */
+const loadBatch = 10_000;
+
 /** A map-state entry is stored under "<key>\u0000<entry>", so one key's entries sort together. */
 const separator = '\u0000';
 
@@ -76,10 +79,25 @@ export class PartitionStores {
     partition: string,
   ): PartitionStores {
     const stores = new PartitionStores(undefined, storage, partition);
+    // A disk store takes them in batches straight to disk: through its cache they would wait there, pending,
+    // for the first snapshot to write them on the commit path.
+    let batch: [string, Buffer][] = [];
+    let batchStore: EntryMap | undefined;
+    const drain = () => {
+      if (batch.length) batchStore?.load?.(batch);
+      batch = [];
+    };
     for (const [name, key, value] of entries) {
       const store = stores.store(name);
-      if (value !== emptyStoreMarker) store.set(key, value);
+      if (store !== batchStore) {
+        drain();
+        batchStore = store;
+      }
+      if (value === emptyStoreMarker) continue;
+      if (!store.load) store.set(key, value);
+      else if (batch.push([key, value]) >= loadBatch) drain();
     }
+    drain();
     stores.dirty = false;
     return stores;
   }
