@@ -13,7 +13,7 @@
  * savepoint's), which a savepoint upgrade cannot avoid. The issue's goal is
  * downtime <= 2 x (PUT + GET) + 1 s.
  *
- * Usage: source .weir/harness/env && node bench/upgrade-downtime.ts [--keys 10000,100000,1000000]
+ * Usage: source .weir/harness/env && node bench/upgrade-downtime.ts [--keys 10000,100000,1000000] [--stores disk,heap]
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -22,11 +22,17 @@ import { committedOffsets, keyedInput, runtimeStorage } from '../e2e/support/com
 import { startJobNamespace, stopJobNamespace } from '../e2e/support/job-suite.ts';
 import { createTopics, kafkaBootstrap, produce, uniqueName } from '../e2e/support/kafka-topics.ts';
 import { weirDevJob } from '../e2e/support/streamjobs.ts';
-import type { StreamJob } from '../src/api/streamjob.ts';
+import { type StreamJob, taskManagerDefaults } from '../src/api/streamjob.ts';
 import { AssignedConsumer } from '../src/kafka/assigned-consumer.ts';
 import { startProbes } from './probes.ts';
 
-const { values } = parseArgs({ options: { keys: { type: 'string', default: '10000,100000,1000000' } } });
+const { values } = parseArgs({
+  options: {
+    keys: { type: 'string', default: '10000,100000,1000000' },
+    /** spec.taskManager.state.store of each run, in the same run: "disk,heap" measures both. */
+    stores: { type: 'string', default: 'disk' },
+  },
+});
 const sizes = (values.keys ?? '').split(',').map(Number);
 const partitions = 4;
 const storageUrl = `s3://${requireEnv('WEIR_S3_BUCKET')}/bench-upgrade`;
@@ -37,6 +43,7 @@ const storage = runtimeStorage(storageUrl);
 
 interface Row {
   keys: number;
+  store: string;
   savepointBytes: number;
   objects: number;
   downtimeMs: number;
@@ -67,8 +74,8 @@ async function firstOutputOf(topic: string, version: string, timeoutMs: number):
   }
 }
 
-async function measure(keys: number): Promise<Row> {
-  const name = `up-${keys}`;
+async function measure(keys: number, store: string): Promise<Row> {
+  const name = `up-${keys}-${store}`;
   const input = uniqueName(`${name}-in`);
   const output = uniqueName(`${name}-out`);
   await createTopics({ name: input, partitions }, { name: output, partitions });
@@ -80,7 +87,10 @@ async function measure(keys: number): Promise<Row> {
       args: { input, output, version: 'v1' },
       storageUrl,
       interval: '1s',
-      spec: { parallelism: 2 },
+      spec: {
+        parallelism: 2,
+        taskManager: { ...taskManagerDefaults, state: { ...taskManagerDefaults.state, store } },
+      },
     }),
   );
   const running = await jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 300_000);
@@ -121,6 +131,7 @@ async function measure(keys: number): Promise<Row> {
   });
   return {
     keys,
+    store,
     savepointBytes: sizesOf.reduce((a, b) => a + b, 0),
     objects: sizesOf.length,
     downtimeMs,
@@ -131,19 +142,20 @@ async function measure(keys: number): Promise<Row> {
 
 const rows: Row[] = [];
 try {
-  for (const keys of sizes) rows.push(await measure(keys));
+  for (const keys of sizes)
+    for (const store of (values.stores ?? 'disk').split(',')) rows.push(await measure(keys, store));
 } finally {
   await stopJobNamespace(suite);
 }
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 console.log(
-  '| keys | savepoint | objects | downtime (spec change → first v2 output) | PUT + GET same bytes | goal 2×(PUT+GET)+1 s | downtime ÷ (PUT+GET) | within goal |',
+  '| keys | state store | savepoint | objects | downtime (spec change → first v2 output) | PUT + GET same bytes | goal 2×(PUT+GET)+1 s | downtime ÷ (PUT+GET) | within goal |',
 );
-console.log('|---:|---:|---:|---:|---:|---:|---:|---|');
+console.log('|---:|---|---:|---:|---:|---:|---:|---:|---|');
 for (const r of rows) {
   const io = r.putMs + r.getMs;
   const goal = 2 * io + 1000;
   console.log(
-    `| ${r.keys.toLocaleString('en')} | ${(r.savepointBytes / 2 ** 20).toFixed(1)} MiB | ${r.objects} | ${s(r.downtimeMs)} | ${s(io)} (${s(r.putMs)} + ${s(r.getMs)}) | ${s(goal)} | ${(r.downtimeMs / io).toFixed(1)} | ${r.downtimeMs <= goal ? 'yes' : 'no'} |`,
+    `| ${r.keys.toLocaleString('en')} | ${r.store} | ${(r.savepointBytes / 2 ** 20).toFixed(1)} MiB | ${r.objects} | ${s(r.downtimeMs)} | ${s(io)} (${s(r.putMs)} + ${s(r.getMs)}) | ${s(goal)} | ${(r.downtimeMs / io).toFixed(1)} | ${r.downtimeMs <= goal ? 'yes' : 'no'} |`,
   );
 }
