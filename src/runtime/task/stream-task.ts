@@ -554,12 +554,12 @@ export class StreamTask {
     return this.running?.checkpointer.logged ?? false;
   }
 
-  /** How long the task has held logged changes that no stored section has. */
   /** The task's disk state store's figures, while it runs with its state on disk. */
   stateStats(): DiskStoreStats | undefined {
-    return this.running?.state.disk?.stats();
+    return this.running?.state.stats?.();
   }
 
+  /** How long the task has held logged changes that no stored section has. */
   materializationLagMs(): number {
     return this.running?.checkpointer.materializationLagMs() ?? 0;
   }
