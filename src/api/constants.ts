@@ -6,6 +6,10 @@ export const labels = {
   managedBy: 'app.kubernetes.io/managed-by',
   job: 'weir.dev/job',
   podIndex: 'weir.dev/pod-index',
+  /** Which of a pod index's slots the pod fills (0 unless spec.standby.replicas); absent is 0. */
+  slot: 'weir.dev/slot',
+  /** "true" on a pod created to run standby tasks (it may have been promoted since: status.standby says). */
+  standbyAtStart: 'weir.dev/standby',
   run: 'weir.dev/run',
   specHash: 'weir.dev/spec-hash',
   restartEpoch: 'weir.dev/restart-epoch',

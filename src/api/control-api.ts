@@ -10,6 +10,8 @@ export const controlPaths = {
   status: '/v1/status',
   savepoints: '/v1/savepoints',
   stop: '/v1/stop',
+  /** POST: a standby TaskManager takes over its tasks (fences their earlier holder, replays the changelog's tail, runs). */
+  promote: '/v1/promote',
   /** DELETE: a savepoint dropped from the history. */
   savepoint: (id: string) => `/v1/savepoints/${encodeURIComponent(id)}`,
 } as const;
@@ -90,12 +92,36 @@ export interface NoProgressDocument {
   stalled: { task: number; lag: number | null; sinceCommitMs: number }[];
 }
 
+/** One standby task in GET /v1/status: how far its warm copy of the task's state is behind the changelog. */
+export interface StandbyTaskDocument {
+  stage: number;
+  task: number;
+  /** loading: reading the snapshots its committed offsets name; tailing: applying the changelog; idle: the stage has no state. */
+  state: 'waiting' | 'loading' | 'tailing' | 'idle' | 'closed';
+  /** Changelog records committed but not yet applied; null before the first read of the changelog's end. */
+  lag: number | null;
+  /** Changelog records applied since the standby started. */
+  applied: number;
+}
+
+/** POST /v1/promote's answer. */
+export interface PromoteResponse {
+  /** True when this request promoted it; false when it was promoted already (the request is idempotent). */
+  promoted: boolean;
+  /** Standby tasks whose warm state the promotion takes over; the others restore as after a restart. */
+  warm: number;
+}
+
 /** GET /v1/status */
 export interface TaskManagerStatusDocument {
   job: string;
   runId: string;
   ready: boolean;
+  /** standby until promoted; absent from TaskManagers older than standbys, which are all active. */
+  role?: 'active' | 'standby';
   tasks: TaskStatusDocument[];
+  /** The standby tasks of a standby TaskManager. */
+  standby?: StandbyTaskDocument[];
 }
 
 /** One task's checkpoint progress, as a TaskManager reports it on GET /v1/status. */

@@ -7,8 +7,14 @@
 
 // Kubernetes objects of a job.
 
-export function taskManagerPodName(job: string, index: number): string {
-  return `${job}-tm-${index}`;
+/**
+ * The pod of a pod index's slot: slot 0 is <job>-tm-<index>, slot k of its
+ * standbys (spec.standby.replicas) <job>-tm-<index>-<k>. Which slot runs the
+ * active tasks is in status.standby.activeSlots, not in the name: a promoted
+ * standby keeps its name.
+ */
+export function taskManagerPodName(job: string, index: number, slot = 0): string {
+  return slot === 0 ? `${job}-tm-${index}` : `${job}-tm-${index}-${slot}`;
 }
 
 /** The per-job Secret holding the control-channel token: <job>-weir-token, key "token". */

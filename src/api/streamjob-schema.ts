@@ -199,6 +199,13 @@ export const streamJobSpecSchema = {
   type: 'object',
   description: 'StreamJobSpec describes the pipeline to run and how to run it.',
   required: ['image', 'entry', 'kafka', 'checkpoints'],
+  'x-kubernetes-validations': [
+    {
+      rule: "!has(self.standby) || !has(self.standby.replicas) || self.standby.replicas == 0 || !has(self.checkpoints.mode) || self.checkpoints.mode == 'exactly-once'",
+      message:
+        'standby.replicas needs checkpoints.mode exactly-once: standbys tail the changelog, which only exactly-once writes',
+    },
+  ],
   properties: {
     image: {
       type: 'string',
@@ -434,6 +441,21 @@ export const streamJobSpecSchema = {
         'Which tasks restart after a failure: region restarts only the failed pod (tasks are independent regions, joined only through Kafka); full restarts every pod.',
       enum: ['region', 'full'],
       default: 'region',
+    },
+    standby: {
+      type: 'object',
+      description:
+        "Standby tasks: warm copies of every task's state on other TaskManager pods, kept up to date from the changelog and promoted when the active pod fails, so recovery does not wait for the state to download. Needs checkpoints.mode exactly-once (the changelog); a stage without state has nothing to warm. Changing it adds or removes standby pods only.",
+      properties: {
+        replicas: {
+          type: 'integer',
+          description:
+            'Standby pods per TaskManager pod (each runs the same task indexes, tailing their changelogs). 0 turns standbys off. Each costs a pod with its own state volume and the CPU to apply every changelog record.',
+          minimum: 0,
+          maximum: 3,
+          default: 0,
+        },
+      },
     },
     upgradeMode: {
       type: 'string',
@@ -876,6 +898,20 @@ export const streamJobStatusSchema = {
         id: { type: 'string', description: 'The savepoint id.' },
         time: timestamp('When it failed.'),
         message: { type: 'string', description: 'Why it failed.' },
+      },
+    },
+    standby: {
+      type: 'object',
+      description:
+        'Which slot of each TaskManager pod index runs the active tasks; the others run standbys. A promotion moves it before the standby is told.',
+      properties: {
+        activeSlots: {
+          type: 'array',
+          description:
+            'Indexed by pod index: the slot whose pod runs the active tasks (0 is <job>-tm-<index>, k is <job>-tm-<index>-<k>). Absent entries are 0.',
+          items: { type: 'integer', description: 'A slot.', minimum: 0, maximum: 3 },
+          maxItems: 10000,
+        },
       },
     },
     pods: {

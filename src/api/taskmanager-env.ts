@@ -10,6 +10,8 @@ export const taskManagerEnv = {
   namespace: 'WEIR_NAMESPACE',
   runId: 'WEIR_RUN_ID',
   podIndex: 'WEIR_POD_INDEX',
+  /** "true": the pod starts as a standby and runs its tasks only once promoted (POST /v1/promote). */
+  standby: 'WEIR_STANDBY',
   tasks: 'WEIR_TASKS',
   parallelism: 'WEIR_PARALLELISM',
   entry: 'WEIR_ENTRY',

@@ -87,6 +87,8 @@ export interface TaskManagerConfig {
   metricsPort: number;
   /** Which pod of the job this is, for the logs' context. */
   pod: { name: string; index: number };
+  /** Started as a standby (WEIR_STANDBY): its tasks run only once promoted. */
+  standby: boolean;
 }
 
 function fail(name: string, problem: string): never {
@@ -282,6 +284,10 @@ export function loadTaskManagerConfig(given: NodeJS.ProcessEnv = process.env): T
       fail(e.restoreSavepoint, (error as Error).message);
     }
   }
+  const standby = env[e.standby] || 'false';
+  if (standby !== 'true' && standby !== 'false') fail(e.standby, `must be true or false, got "${standby}"`);
+  if (standby === 'true' && (env[e.checkpointMode] || 'exactly-once') !== 'exactly-once')
+    fail(e.standby, 'needs WEIR_CHECKPOINT_MODE exactly-once: a standby tails the changelog');
   const allowNonRestored = env[e.allowNonRestoredState] || 'false';
   if (allowNonRestored !== 'true' && allowNonRestored !== 'false') {
     fail(e.allowNonRestoredState, `must be true or false, got "${allowNonRestored}"`);
@@ -322,5 +328,6 @@ export function loadTaskManagerConfig(given: NodeJS.ProcessEnv = process.env): T
     },
     metricsPort: integer(env, e.metricsPort, 0, 65535, 9249),
     pod: { name: env[e.podName] || hostname(), index: integer(env, e.podIndex, 0, 4095, 0) },
+    standby: standby === 'true',
   };
 }

@@ -11,7 +11,9 @@ import { RuntimeError } from './errors.ts';
 import { loadJobModule } from './job-module.ts';
 import { createTaskMetrics } from './metrics.ts';
 import { ProgressHealth } from './task/progress-health.ts';
+import { StandbyTask } from './task/standby-task.ts';
 import { StreamTask } from './task/stream-task.ts';
+import type { StreamTaskDeps } from './task/task-deps.ts';
 import { TaskManager } from './task-manager.ts';
 import { writeTerminationMessage } from './termination-message.ts';
 
@@ -96,7 +98,15 @@ export async function runTaskManager(
   const storage = storageFor(config);
   const job = await loadJobModule(config.entry, config.args);
   const tasks: StreamTask[] = [];
+  const standbys: StandbyTask[] = [];
   const metrics = createTaskMetrics({
+    standbyLagOf: () =>
+      new Map(
+        standbys.flatMap((s) => {
+          const lag = s.lag();
+          return lag === null ? [] : [[s.label, lag]];
+        }),
+      ),
     lagOf: () => new Map(tasks.map((t) => [t.label.task, t.lag()])),
     materializationLagOf: () =>
       new Map(tasks.flatMap((t) => (t.loggedState ? [[t.label.task, t.materializationLagMs() / 1000]] : []))),
@@ -110,27 +120,33 @@ export async function runTaskManager(
   });
   // Each pod runs its task indexes of every stage: a stage boundary is a Kafka topic, so a pod's tasks are
   // independent regions whatever their stage, and a job's pods stay alike (DESIGN.md, "Execution model").
+  // A standby TaskManager warms each task's state in a StandbyTask, which hands it to the task when promoted.
   for (const stage of job.stages) {
     for (const index of config.tasks) {
-      tasks.push(
-        new StreamTask({
-          config,
-          index,
-          job,
-          stage,
-          storage,
-          storageAt: (url) => storageFor(config, url),
-          metrics,
-          log: jobLog,
-          now: Date.now,
-        }),
-      );
+      const deps: StreamTaskDeps = {
+        config,
+        index,
+        job,
+        stage,
+        storage,
+        storageAt: (url) => storageFor(config, url),
+        metrics,
+        log: jobLog,
+        now: Date.now,
+      };
+      if (config.standby) {
+        const standby = new StandbyTask(deps);
+        standbys.push(standby);
+        deps.warm = () => standby.handOver();
+      }
+      tasks.push(new StreamTask(deps));
     }
   }
   const health = new ProgressHealth(tasks, progressWindowMs(config.checkpoint), jobLog, Date.now);
   const taskManager = new TaskManager({
     config,
     tasks,
+    standbys,
     storage,
     operatorIds: statefulOperatorIds(job),
     health,
@@ -152,6 +168,7 @@ export async function runTaskManager(
         savepoint: (id) => taskManager.savepoint(id),
         disposeSavepoint: (id) => taskManager.disposeSavepoint(id),
         stop: (savepointId) => taskManager.stopForRequest(savepointId),
+        promote: () => taskManager.promote(),
       },
     }),
   );
@@ -164,7 +181,8 @@ export async function runTaskManager(
     process.once('SIGTERM', () => taskManager.terminate());
     process.once('SIGINT', () => void taskManager.stop(undefined, 'SIGINT'));
   }
-  if (await taskManager.restoreAll()) taskManager.runAll();
+  if (config.standby) taskManager.startStandby();
+  else if (await taskManager.restoreAll()) taskManager.runAll();
   const code = await taskManager.finished;
   await closeServers(servers);
   if (code !== 0) await taskManager.closeAfterFailure();

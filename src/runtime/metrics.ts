@@ -18,6 +18,13 @@ export interface TaskMetrics {
   stateEntries: Gauge<'task'>;
   stateCacheBytes: Gauge<'task'>;
   stateCacheReads: Counter<'task' | 'result'>;
+  standbyLag: Gauge<'task'>;
+  standbyApplied: Counter<'task'>;
+}
+
+/** A task's `task` label: its index in the first stage, s<stage>-t<index> in later ones. */
+export function taskLabel(stage: number, index: number): string {
+  return stage === 0 ? String(index) : `s${stage}-t${index}`;
 }
 
 /** What the metrics read at scrape time, by task label. */
@@ -26,6 +33,8 @@ export interface TaskMetricSources {
   materializationLagOf?: () => Map<string, number>;
   /** The disk stores' figures, of tasks whose state is on disk. */
   stateOf?: () => Map<string, DiskStoreStats>;
+  /** A standby TaskManager's tasks: changelog records committed and not yet applied. */
+  standbyLagOf?: () => Map<string, number>;
 }
 
 /**
@@ -33,7 +42,12 @@ export interface TaskMetricSources {
  * the task index for the first stage and `s<stage>-t<index>` for later ones.
  */
 export function createTaskMetrics(sources: TaskMetricSources): TaskMetrics {
-  const { lagOf, materializationLagOf = () => new Map(), stateOf = () => new Map() } = sources;
+  const {
+    lagOf,
+    materializationLagOf = () => new Map(),
+    stateOf = () => new Map(),
+    standbyLagOf = () => new Map(),
+  } = sources;
   const registry = new Registry();
   /** The store's read counts as last scraped, per task: the counter grows by the difference. */
   const readsSeen = new Map<string, { hits: number; misses: number }>();
@@ -153,6 +167,21 @@ export function createTaskMetrics(sources: TaskMetricSources): TaskMetrics {
           readsSeen.set(t, { hits: stats.hits, misses: stats.misses });
         }
       },
+    }),
+    standbyLag: new Gauge({
+      name: 'weir_standby_lag_records',
+      help: "A standby task's changelog records committed and not yet applied to its warm state, summed over its partitions.",
+      labelNames: task,
+      registers: [registry],
+      collect() {
+        for (const [t, lag] of standbyLagOf()) this.set({ task: t }, lag);
+      },
+    }),
+    standbyApplied: new Counter({
+      name: 'weir_standby_changelog_records_total',
+      help: 'Changelog records a standby task applied to its warm state.',
+      labelNames: task,
+      registers: [registry],
     }),
     offsetResets: new Counter({
       name: 'weir_task_offset_resets_total',

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import {
   type NoProgressDocument,
+  type PromoteResponse,
+  type StandbyTaskDocument,
   savepointCompleteMessage,
   type TaskManagerStatusDocument,
   type TaskStatusDocument,
@@ -19,18 +21,30 @@ import { terminationMessage } from './termination-message.ts';
  * A TaskManager's states and the only transitions between them. Stopped and
  * failed are final: the process exits with 0 or 1 (finished). A stop may come
  * before the tasks restored (SIGTERM during a restore); a task failure or a
- * stop that overran its time ends any state but the final ones as failed.
+ * stop that overran its time ends any state but the final ones as failed. A
+ * standby TaskManager (spec.standby) warms its tasks' state until promoted,
+ * then restores them from it.
  *
  *   created ─► restoring ─► running ─► stopping ─► stopped
- *      │           │           │           │
- *      └───────────┴─────┬─────┴───────────┘
- *                        ▼
- *                      failed
+ *      │  │        ▲  │          │           │
+ *      │  └► standby ─┼──────────┼──► stopping
+ *      │         │    │          │           │
+ *      └─────────┴────┴────┬─────┴───────────┘
+ *                          ▼
+ *                        failed
  */
-export type TaskManagerState = 'created' | 'restoring' | 'running' | 'stopping' | 'stopped' | 'failed';
+export type TaskManagerState =
+  | 'created'
+  | 'standby'
+  | 'restoring'
+  | 'running'
+  | 'stopping'
+  | 'stopped'
+  | 'failed';
 
 export const taskManagerTransitions: Readonly<Record<TaskManagerState, readonly TaskManagerState[]>> = {
-  created: ['restoring', 'stopping', 'failed'],
+  created: ['standby', 'restoring', 'stopping', 'failed'],
+  standby: ['restoring', 'stopping', 'failed'],
   restoring: ['running', 'stopping', 'failed'],
   running: ['stopping', 'failed'],
   stopping: ['stopped', 'failed'],
@@ -53,6 +67,14 @@ export interface ManagedTask {
   progress(): TaskProgress;
 }
 
+/** What the TaskManager needs of a standby task (StandbyTask; a Testing stand-in in unit tests). */
+export interface ManagedStandby {
+  readonly ready: boolean;
+  start(onFailure: (error: unknown) => void): void;
+  status(): StandbyTaskDocument;
+  close(): Promise<void>;
+}
+
 /** What a stop ended with: each task's last report, and with a savepoint, its recorded manifest part or why not. */
 export interface StopOutcome {
   reports: (CheckpointReport | undefined)[];
@@ -72,6 +94,11 @@ export interface TaskManagerDeps {
   >;
   /** The pod's tasks: its task indexes of every stage. */
   tasks: readonly ManagedTask[];
+  /**
+   * A standby TaskManager's standby tasks, one per task: each hands its warm
+   * state to its task when promoted (wired where both are made, main.ts).
+   */
+  standbys?: readonly ManagedStandby[];
   storage: CheckpointStorage;
   /** The job's stateful operator ids, recorded in each savepoint manifest part. */
   operatorIds: string[];
@@ -124,9 +151,43 @@ export class TaskManager {
     return this.current;
   }
 
-  /** Ready for traffic (the readiness probe): every task restored and running. */
+  /** Ready (the readiness probe): every task restored and running; a standby's, every standby caught up. */
   get ready(): boolean {
+    if (this.current === 'standby') return (this.deps.standbys ?? []).every((s) => s.ready);
     return this.current === 'running';
+  }
+
+  /** Warms the standby tasks until promote() or a stop; one that fails for good fails the TaskManager. */
+  startStandby(): void {
+    this.to('standby');
+    for (const standby of this.deps.standbys ?? []) {
+      standby.start((error) => {
+        this.writeCause(error);
+        const coded = error as { code?: string };
+        this.log.error({ err: error, code: coded.code }, 'standby task failed');
+        this.end(1);
+      });
+    }
+    this.log.info({ standbys: this.deps.standbys?.length ?? 0 }, "standby: warming the tasks' state");
+  }
+
+  /**
+   * The control API's promotion: a standby restores its tasks on the warm
+   * state and runs them; the answer comes at once (the operator watches the
+   * tasks' status). Idempotent: an operator that restarted before it heard
+   * the answer asks again.
+   */
+  promote(): PromoteResponse {
+    if (this.current === 'restoring' || this.current === 'running') return { promoted: false, warm: 0 };
+    if (this.current !== 'standby') {
+      throw new RequestError(409, 'NOT_PROMOTABLE', `this TaskManager is ${this.current}, not a standby`);
+    }
+    const warm = (this.deps.standbys ?? []).filter((s) => s.status().state === 'tailing').length;
+    this.log.info({ warm }, 'promoted: taking over the tasks');
+    void this.restoreAll().then((restored) => {
+      if (restored) this.runAll();
+    });
+    return { promoted: true, warm };
   }
 
   /**
@@ -192,6 +253,7 @@ export class TaskManager {
       const reports = await Promise.all(
         this.tasks.map((t, i) => this.stopTask(t, this.running[i], savepointId)),
       );
+      await this.closeStandbys();
       let recorded: StopOutcome['recorded'];
       if (savepointId) {
         recorded = await this.recordSavepoint(savepointId, reports).catch((error: unknown) => error as Error);
@@ -284,11 +346,14 @@ export class TaskManager {
 
   status(): TaskManagerStatusDocument {
     const { config } = this.deps;
+    const standby = this.current === 'standby';
     return {
       job: config.job,
       runId: config.runId,
       ready: this.ready,
-      tasks: this.tasks.map((t) => t.status()),
+      role: standby ? 'standby' : 'active',
+      tasks: standby ? [] : this.tasks.map((t) => t.status()),
+      ...(standby ? { standby: (this.deps.standbys ?? []).map((s) => s.status()) } : {}),
     };
   }
 
@@ -301,7 +366,10 @@ export class TaskManager {
   async closeAfterFailure(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.allSettled(this.tasks.map((t) => t.close({ finalCheckpoint: false }))),
+      Promise.allSettled([
+        ...this.tasks.map((t) => t.close({ finalCheckpoint: false })),
+        this.closeStandbys(),
+      ]),
       new Promise((resolve) => {
         timer = setTimeout(resolve, failedCloseMs);
       }),
@@ -363,6 +431,11 @@ export class TaskManager {
       partitions: reports.flatMap((r) => r?.partitions ?? []),
     });
     return { savepointId: id, manifest, tasks: reports };
+  }
+
+  /** Standbys not promoted release their stores; a promoted one's store went to its task. */
+  private async closeStandbys(): Promise<void> {
+    await Promise.allSettled((this.deps.standbys ?? []).map((s) => s.close()));
   }
 
   private writeCause(cause: unknown): void {

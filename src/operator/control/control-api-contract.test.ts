@@ -11,6 +11,7 @@ import { startControlServer } from '../../runtime/control/control-server.ts';
 import {
   disposeTaskManagerSavepoint,
   fetchTaskManagerStatus,
+  promoteTaskManager,
   stopTaskManagerWithSavepoint,
   triggerTaskManagerSavepoint,
 } from './taskmanager-client.ts';
@@ -65,6 +66,10 @@ describe('the control API contract, runtime server against operator client', () 
         savepoint: async (id) => calls.push(`savepoint ${id}`),
         stop: async (savepointId) => calls.push(`stop ${savepointId}`),
         disposeSavepoint: async (id) => calls.push(`dispose ${id}`),
+        promote: () => {
+          calls.push('promote');
+          return { promoted: true, warm: 1 };
+        },
       },
     });
   });
@@ -109,7 +114,8 @@ describe('the control API contract, runtime server against operator client', () 
     await triggerTaskManagerSavepoint(host, token, 'manual-1', 5000);
     await stopTaskManagerWithSavepoint(host, token, 'upgrade-1', 5000);
     await disposeTaskManagerSavepoint(host, token, 'periodic-1', 5000);
-    assert.deepEqual(calls, ['savepoint manual-1', 'stop upgrade-1', 'dispose periodic-1']);
+    await promoteTaskManager(host, token, 5000);
+    assert.deepEqual(calls, ['savepoint manual-1', 'stop upgrade-1', 'dispose periodic-1', 'promote']);
   });
 
   it('a token the TaskManager does not hold is refused, and said so', async () => {

@@ -108,6 +108,16 @@ export async function disposeTaskManagerSavepoint(
   await expectOk(url, response, 'TASKMANAGER_SAVEPOINT_DISPOSE_FAILED');
 }
 
+/**
+ * POST /v1/promote on a standby TaskManager: it takes over its tasks on its
+ * warm state. Resolves once the TaskManager accepted (it restores and runs
+ * after answering); asking one promoted already succeeds too.
+ */
+export async function promoteTaskManager(podIP: string, token: string, timeoutMs: number): Promise<void> {
+  const { url, response } = await controlRequest(podIP, controlPaths.promote, token, timeoutMs, {});
+  await expectOk(url, response, 'TASKMANAGER_PROMOTE_FAILED');
+}
+
 async function postControl(
   podIP: string,
   path: string,

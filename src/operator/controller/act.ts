@@ -6,17 +6,22 @@ import type { ActionOutcomes } from '../control/action-outcomes.ts';
 import { jobToken } from '../control/job-token.ts';
 import {
   disposeTaskManagerSavepoint,
+  promoteTaskManager,
   stopTaskManagerWithSavepoint,
   triggerTaskManagerSavepoint,
 } from '../control/taskmanager-client.ts';
 import type { Action } from '../decide/decide.ts';
 import type { SavepointOutcome, TriggerSavepoint } from '../decide/savepoint.ts';
 import type { DisposalOutcome, DisposeSavepoints } from '../decide/savepoint-history.ts';
+import type { PromoteStandby } from '../decide/standby.ts';
 import { timingOf } from '../decide/timing.ts';
 import type { StopWithSavepoint } from '../decide/upgrade.ts';
 import { type OperatorPeer, taskManagerNetworkPolicy } from '../deploy/network-policy.ts';
 import { type PodIdentity, taskManagerPod, tokenSecret } from '../deploy/taskmanager-pod.ts';
 import { httpStatus, OperatorError } from '../errors.ts';
+
+/** A promotion is answered before the standby restores: a request only. */
+const promoteTimeoutMs = 5_000;
 
 /** Deleting one savepoint's objects: a list and a few deletes. */
 const disposalTimeoutMs = 60_000;
@@ -39,6 +44,8 @@ export class Actuator {
   private readonly controlKey: Buffer;
   /** Where requests that end after this pass leave their outcomes, for the next pass to observe. */
   private readonly outcomes: ActionOutcomes;
+  /** Pods (by uid) that answered a promotion: decide asks again on every pass, and this sends it once. */
+  private readonly promoted = new Set<string>();
 
   constructor(
     kubeConfig: KubeConfig,
@@ -63,6 +70,9 @@ export class Actuator {
     // New pods read the token Secret at start: make sure it exists then, even if it was deleted meanwhile
     // (the way to renew a token made with another key).
     if (actions.some((a) => a.kind === 'createPod')) this.secretsEnsured.delete(job.metadata.uid ?? '');
+    // A promotion that fails (the standby just ended, or is not reachable yet) holds up nothing else of the
+    // pass; its error ends the pass afterwards, and the retry with backoff sends it again.
+    let promotionFailure: unknown;
     for (let i = 0; i < actions.length; ) {
       const kind = actions[i]?.kind;
       let end = i + 1;
@@ -74,9 +84,11 @@ export class Actuator {
       );
       // Every request of the run has ended; the first failure is the reconcile's error.
       const failed = results.find((r) => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      if (failed && kind === 'promoteStandby') promotionFailure ??= failed.reason;
+      else if (failed) throw failed.reason;
       i = end;
     }
+    if (promotionFailure) throw promotionFailure;
   }
 
   private async applyOne(job: StreamJob, deployed: StreamJob, action: Action): Promise<void> {
@@ -100,7 +112,20 @@ export class Actuator {
       case 'deletePod':
         await this.deletePod(job, action.name, action.force);
         return;
+      case 'promoteStandby':
+        await this.promote(job, action);
+        return;
     }
+  }
+
+  /** Tells a standby TaskManager to take over its tasks, once per pod (it answers at once, then restores). */
+  private async promote(job: StreamJob, action: PromoteStandby): Promise<void> {
+    if (this.promoted.has(action.uid)) return;
+    if (!action.podIP) {
+      throw new OperatorError('STANDBY_UNREACHABLE', `standby pod ${action.pod} has no IP yet`, true);
+    }
+    await promoteTaskManager(action.podIP, jobToken(this.controlKey, job), promoteTimeoutMs);
+    this.promoted.add(action.uid);
   }
 
   /**

@@ -44,6 +44,7 @@ function describeNotStarted(pod: V1Pod): { reason: string; message: string } | u
 export function observePod(pod: V1Pod): ObservedPod {
   const podLabels = pod.metadata?.labels ?? {};
   const index = Number.parseInt(podLabels[labels.podIndex] ?? '', 10);
+  const slot = Number.parseInt(podLabels[labels.slot] ?? '0', 10);
   const phase = (pod.status?.phase ?? 'Pending') as ObservedPod['phase'];
   const termination = describeTermination(pod);
   const notStarted = phase === 'Pending' ? describeNotStarted(pod) : undefined;
@@ -51,6 +52,8 @@ export function observePod(pod: V1Pod): ObservedPod {
     name: pod.metadata?.name ?? '',
     uid: pod.metadata?.uid ?? '',
     index: Number.isInteger(index) && index >= 0 ? index : -1,
+    ...(Number.isInteger(slot) && slot > 0 ? { slot } : {}),
+    ...(podLabels[labels.standbyAtStart] === 'true' ? { standbyAtStart: true } : {}),
     restartEpoch: Number.parseInt(podLabels[labels.restartEpoch] ?? '-1', 10),
     specHash: podLabels[labels.specHash] ?? '',
     runId: podLabels[labels.run] ?? '',

@@ -28,6 +28,16 @@ import {
 } from './savepoint.ts';
 import { type DisposeSavepoints, decideSavepointHistory, savepointsInUse } from './savepoint-history.ts';
 import { specHashOf } from './spec-diff.ts';
+import {
+  activeSlotsOf,
+  indexOfActiveName,
+  type PromoteStandby,
+  planStandbyPods,
+  promotions,
+  slotCount,
+  splitByRole,
+  standbyToPromote,
+} from './standby.ts';
 import { type JobTiming, timingOf } from './timing.ts';
 import type { StopWithSavepoint, UpgradeDecision } from './upgrade.ts';
 import { decideJobUpgrade, legacyDeployment, reachable } from './upgrade-input.ts';
@@ -39,7 +49,8 @@ export type Action =
   | { kind: 'ensureNetworkPolicy' }
   | TriggerSavepoint
   | StopWithSavepoint
-  | DisposeSavepoints;
+  | DisposeSavepoints
+  | PromoteStandby;
 
 export interface Decision {
   status: StreamJobStatus;
@@ -68,7 +79,10 @@ export function specHash(job: StreamJob): string {
 /** One reconcile pass being decided: its inputs, and the status, actions and events it accumulates. */
 interface Pass {
   job: StreamJob;
+  /** What was observed, with the active pods only: failures, upgrades and savepoints concern those. */
   observation: Observation;
+  /** The standby pods (spec.standby) of the job, as the pass began. */
+  standbys: ObservedPod[];
   now: Date;
   options: DecideOptions;
   /** The durations of the job's spec, parsed once for the pass. */
@@ -97,9 +111,11 @@ export function decide(
 ): Decision {
   const previous = job.status ?? {};
   let requeueAfterMs: number | undefined;
+  const byRole = splitByRole(observation.pods, activeSlotsOf(previous));
   const pass: Pass = {
     job,
-    observation,
+    observation: { ...observation, pods: byRole.active },
+    standbys: byRole.standby,
     now,
     options,
     timing: timingOf(job.spec),
@@ -115,7 +131,7 @@ export function decide(
   pass.status.observedGeneration = job.metadata.generation ?? 0;
   pass.status.deployment ??= legacyDeployment(job, pass.status);
   recordCheckpoints(pass);
-  const upgrade = decideJobUpgrade(job, pass.status, observation, now, pass.timing);
+  const upgrade = decideJobUpgrade(job, pass.status, pass.observation, now, pass.timing);
   const deployedSpec = recordUpgrade(pass, upgrade);
   recordRun(pass, upgrade);
   const pods = failuresAndPods(pass, upgrade, deployedSpec);
@@ -208,11 +224,15 @@ interface PodsOutcome {
 
 /** Failures, restarts and pods. While the old version stops with a savepoint, every pod is held as it is. */
 function failuresAndPods(pass: Pass, upgrade: UpgradeDecision, deployedSpec: StreamJobSpec): PodsOutcome {
-  const { status, observation, now, options, job } = pass;
+  const { status, now, options, job } = pass;
+  let { observation } = pass;
+  const activeSlots = activeSlotsOf(status);
+  const deployment = { runId: status.run?.id ?? '', restartEpoch: status.restartEpoch ?? 0, specHash: '' };
   const suspended = job.spec.state === 'suspended';
   const hash = specHashOf(deployedSpec);
   status.specHash = hash;
   const wanted = podCount(deployedSpec.parallelism, deployedSpec.taskSlots);
+  deployment.specHash = hash;
   const plan = new PodPlan(upgrade.deploy?.replacesPods ? [] : (status.pods ?? []));
   let failedMessage: string | undefined;
   let restartedNow = false;
@@ -228,6 +248,14 @@ function failuresAndPods(pass: Pass, upgrade: UpgradeDecision, deployedSpec: Str
         failoverStrategy: job.spec.failoverStrategy,
         restarts: status.restarts,
         random: options.random,
+        standbyFor: (failure) => {
+          const index =
+            failure.pod?.index ??
+            indexOfActiveName(job.metadata.name ?? '', failure.name, wanted, activeSlots);
+          return index === undefined
+            ? undefined
+            : standbyToPromote(index, pass.standbys, deployment, plan, observation);
+        },
       });
       if (failures.kind !== 'none') {
         for (const f of failures.failures) {
@@ -236,23 +264,51 @@ function failuresAndPods(pass: Pass, upgrade: UpgradeDecision, deployedSpec: Str
         }
         status.restarts = failures.restarts;
         pass.events.push(...failures.events);
-        restartedNow = failures.kind === 'restart';
         if (failures.kind === 'fail') {
           status.phase = 'Failed';
           failedMessage = failures.message;
         } else {
-          status.phase = 'Restarting';
+          // The slot moves in status before the standby is told (the actuator tells it after status is written).
+          for (const { standby } of failures.promotions) {
+            activeSlots[standby.index] = standby.slot ?? 0;
+            plan.tracked.add(standby.name);
+          }
+          if (failures.promotions.length) {
+            status.standby = { activeSlots: Array.from({ length: wanted }, (_, i) => activeSlots[i] ?? 0) };
+          }
+          restartedNow = failures.restartScheduled;
+          if (failures.restartScheduled) status.phase = 'Restarting';
           if (failures.replaceAll) status.restartEpoch = (status.restartEpoch ?? 0) + 1;
         }
       }
     }
+    // After a promotion the promoted pod is active and the failed one a slot to refill.
+    const byRole = splitByRole([...observation.pods, ...pass.standbys], activeSlots);
+    observation = { ...observation, pods: byRole.active };
+    const standbys = byRole.standby;
     if (status.phase === 'Failed') {
-      plan.deleteAll(observation.pods, 'JobFailed');
+      plan.deleteAll([...observation.pods, ...standbys], 'JobFailed');
     } else if (suspended) {
-      plan.deleteAll(observation.pods, 'Suspended');
+      plan.deleteAll([...observation.pods, ...standbys], 'Suspended');
       if (status.restarts) delete status.restarts.nextRestartAt;
     } else {
-      const creates = createPods(pass, plan, wanted, hash);
+      const creates = createPods(pass, observation, plan, wanted, hash, activeSlots);
+      const due = status.restarts?.nextRestartAt ? new Date(status.restarts.nextRestartAt) : undefined;
+      const standbyPlan = planStandbyPods(plan, {
+        standbys,
+        deployment: { ...deployment, restartEpoch: status.restartEpoch ?? 0 },
+        wanted,
+        slots: slotCount(job.spec),
+        activeSlots,
+        jobName: job.metadata.name ?? '',
+        restoreSavepoint: status.run?.restoredFrom,
+        mayCreate:
+          !(due && due > now) &&
+          !observation.pods.some((p) => p.restartEpoch !== (status.restartEpoch ?? 0) || p.specHash !== hash),
+      });
+      pass.events.push(...standbyPlan.events);
+      creates.push(...standbyPlan.creations);
+      pass.actions.push(...promotions(observation.pods, plan.tracked));
       // The NetworkPolicy guards running pods too (jobs deployed before it was turned on): the actuator
       // sends it once per job and operator process, and never again while it knows it is in place.
       pass.actions.push({ kind: 'ensureNetworkPolicy' });
@@ -279,8 +335,15 @@ function failuresAndPods(pass: Pass, upgrade: UpgradeDecision, deployedSpec: Str
 }
 
 /** The pods to create, once a pending restart is due; marks the restart done. */
-function createPods(pass: Pass, plan: PodPlan, wanted: number, hash: string): CreatePod[] {
-  const { status, observation, now, job } = pass;
+function createPods(
+  pass: Pass,
+  observation: Observation,
+  plan: PodPlan,
+  wanted: number,
+  hash: string,
+  activeSlots: readonly number[],
+): CreatePod[] {
+  const { status, now, job } = pass;
   const due = status.restarts?.nextRestartAt ? new Date(status.restarts.nextRestartAt) : undefined;
   const pods = planPods(plan, {
     observation,
@@ -293,6 +356,7 @@ function createPods(pass: Pass, plan: PodPlan, wanted: number, hash: string): Cr
     restartDue: due,
     now,
     nodeLostTimeoutMs: pass.options.nodeLostTimeoutMs,
+    activeSlots,
   });
   if (due && due > now) pass.requeue(due.getTime() - now.getTime());
   if (pods.recheckAt !== undefined) pass.requeue(pods.recheckAt - now.getTime());

@@ -13,6 +13,9 @@ export const eventReasons = [
   // Failures and restarts
   'TaskFailed',
   'RestartScheduled',
+  // Standbys (spec.standby): one promoted for a failed pod, one that ended and is replaced.
+  'StandbyPromoted',
+  'StandbyFailed',
   'RestartRequested',
   'RestartStrategyExhausted',
   // Runs

@@ -91,6 +91,18 @@ export interface FailuresInput {
   failoverStrategy: StreamJobSpec['failoverStrategy'];
   restarts: Restarts | undefined;
   random: () => number;
+  /**
+   * The standby to promote for a failed pod (spec.standby), if one can take
+   * over; region failover only. A failure it covers still counts for the
+   * restart strategy, but waits for no restart delay: the standby is running.
+   */
+  standbyFor?: (failure: Failure) => ObservedPod | undefined;
+}
+
+/** A failed pod's tasks taken over by a standby pod of the same index. */
+export interface Promotion {
+  failure: Failure;
+  standby: ObservedPod;
 }
 
 export type FailuresDecision =
@@ -101,6 +113,10 @@ export type FailuresDecision =
       restarts: Restarts;
       /** full failover: every pod is replaced, not only the failed ones. */
       replaceAll: boolean;
+      /** Failures a standby takes over; the others wait for the restart. */
+      promotions: Promotion[];
+      /** False when standbys took over every failure: no pod waits for a restart delay. */
+      restartScheduled: boolean;
       events: EventSpec[];
     }
   | { kind: 'fail'; failures: Failure[]; restarts: Restarts; message: string; events: EventSpec[] };
@@ -156,15 +172,33 @@ export function decideFailures(input: FailuresInput): FailuresDecision {
     events.push({ type: 'Warning', reason: decision.reason, message });
     return { kind: 'fail', failures, restarts, message, events };
   }
+  const replaceAll = input.failoverStrategy === 'full';
+  const promotions: Promotion[] = [];
+  const waiting: Failure[] = [];
+  for (const failure of failures) {
+    const standby = replaceAll ? undefined : input.standbyFor?.(failure);
+    if (standby) promotions.push({ failure, standby });
+    else waiting.push(failure);
+  }
+  for (const { failure, standby } of promotions) {
+    events.push({
+      type: 'Normal',
+      reason: 'StandbyPromoted',
+      message: `standby pod ${standby.name} takes over the tasks of ${failure.name}${standby.ready ? '' : ' (not yet caught up: it replays more of the changelog)'}`,
+    });
+  }
+  if (waiting.length === 0) {
+    restarts.lastRestartAt = now.toISOString();
+    return { kind: 'restart', failures, restarts, replaceAll, promotions, restartScheduled: false, events };
+  }
   const pending = restarts.nextRestartAt ? new Date(restarts.nextRestartAt) : undefined;
   const at = pending && pending > decision.at ? pending : decision.at;
   restarts.nextRestartAt = at.toISOString();
-  const replaceAll = input.failoverStrategy === 'full';
-  const scope = replaceAll ? 'all pods' : failures.map((f) => f.name).join(', ');
+  const scope = replaceAll ? 'all pods' : waiting.map((f) => f.name).join(', ');
   events.push({
     type: 'Normal',
     reason: 'RestartScheduled',
     message: `restarting ${scope} in ${Math.round(decision.delayMs / 100) / 10}s (${strategy.type}, failover ${input.failoverStrategy})`,
   });
-  return { kind: 'restart', failures, restarts, replaceAll, events };
+  return { kind: 'restart', failures, restarts, replaceAll, promotions, restartScheduled: true, events };
 }

@@ -8,6 +8,10 @@ export interface ObservedPod {
   uid: string;
   /** From the weir.dev/pod-index label; -1 when missing or invalid. */
   index: number;
+  /** From the weir.dev/slot label (spec.standby): which of the index's pods this is; absent is 0. */
+  slot?: number;
+  /** Created as a standby (weir.dev/standby); status.standby.activeSlots says whether it has been promoted since. */
+  standbyAtStart?: boolean;
   restartEpoch: number;
   specHash: string;
   runId: string;

@@ -60,6 +60,8 @@ export interface PodsInput {
   now: Date;
   /** A pod on a node not Ready for this long is deleted by force: its kubelet cannot end it. */
   nodeLostTimeoutMs: number;
+  /** Which slot of each index runs its tasks (status.standby); absent entries, and no standbys, are slot 0. */
+  activeSlots?: readonly number[];
 }
 
 /** When the pod's node counts as lost (not Ready for nodeLostTimeoutMs); undefined while it is Ready. */
@@ -116,10 +118,11 @@ export function planPods(
   const byName = new Map(observation.pods.map((p) => [p.name, p]));
   const creations: CreatePod[] = [];
   for (let index = 0; index < wanted; index++) {
-    const name = taskManagerPodName(input.jobName, index);
+    const slot = input.activeSlots?.[index] ?? 0;
+    const name = taskManagerPodName(input.jobName, index, slot);
     // A pod still ending under this name blocks its successor; its deletion event requeues.
     if (plan.tracked.has(name) || byName.has(name)) continue;
-    creations.push({ kind: 'createPod', pod: podIdentity(input, index) });
+    creations.push({ kind: 'createPod', pod: { ...podIdentity(input, index), ...(slot ? { slot } : {}) } });
   }
   return { creations, restartDone: input.restartDue !== undefined, ...recheck };
 }

@@ -27,7 +27,7 @@ const secrets: Record<string, Record<string, string>> = {
   's3-ca': { 'ca.crt': pem('CERTIFICATE') },
   'orders-weir-token': { token: 'job-token' },
 };
-const fields: Record<string, string> = { 'status.podIP': '10.245.0.7', 'metadata.name': 'orders-tm-1' };
+const fields: Record<string, string> = { 'status.podIP': '10.245.0.7', 'metadata.name': 'orders-tm-1-1' };
 
 function resolve(env: V1EnvVar[]): Record<string, string> {
   return Object.fromEntries(
@@ -75,6 +75,7 @@ const job: StreamJob = {
     entry: '/opt/jobs/orders.js',
     args: { input: 'orders', window: 5 },
     parallelism: 5,
+    standby: { replicas: 1 },
     taskSlots: 2,
     allowNonRestoredState: true,
     kafka: {
@@ -106,7 +107,7 @@ const job: StreamJob = {
         },
       },
       interval: '15s',
-      mode: 'at-least-once',
+      mode: 'exactly-once',
       timeout: '90s',
       progressWindow: '2m',
       materializationInterval: '30s',
@@ -124,6 +125,8 @@ const job: StreamJob = {
 describe('the operator–runtime contract: the pod environment', () => {
   const pod = taskManagerPod(job, {
     index: 1,
+    slot: 1,
+    standby: true,
     runId: 'r42',
     restartEpoch: 0,
     specHash: 'h',
@@ -144,7 +147,7 @@ describe('the operator–runtime contract: the pod environment', () => {
       args: { input: 'orders', window: 5 },
       offsetGroup: 'weir.shop.orders.r42',
       checkpoint: {
-        mode: 'at-least-once',
+        mode: 'exactly-once',
         intervalMs: 15_000,
         timeoutMs: 90_000,
         tolerableFailures: 7,
@@ -178,7 +181,8 @@ describe('the operator–runtime contract: the pod environment', () => {
       allowNonRestoredState: true,
       control: { host: undefined, port: 8081, token: 'job-token' },
       metricsPort: 9249,
-      pod: { name: 'orders-tm-1', index: 1 },
+      pod: { name: 'orders-tm-1-1', index: 1 },
+      standby: true,
     });
   });
 

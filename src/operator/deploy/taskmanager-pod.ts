@@ -1,4 +1,4 @@
-import type { V1EnvVar, V1Pod, V1Secret, V1VolumeProjection } from '@kubernetes/client-node';
+import type { V1Affinity, V1EnvVar, V1Pod, V1Secret, V1VolumeProjection } from '@kubernetes/client-node';
 import {
   labels,
   managedBy,
@@ -28,6 +28,10 @@ import {
 
 export interface PodIdentity {
   index: number;
+  /** Which of the index's slots (spec.standby): 0 unless standbys run. */
+  slot?: number;
+  /** Created to run standby tasks until promoted. */
+  standby?: boolean;
   runId: string;
   restartEpoch: number;
   specHash: string;
@@ -145,6 +149,7 @@ function weirEnv(job: StreamJob, identity: PodIdentity): V1EnvVar[] {
     value(e.namespace, namespace),
     value(e.runId, identity.runId),
     value(e.podIndex, String(identity.index)),
+    ...(identity.standby ? [value(e.standby, 'true')] : []),
     value(e.tasks, tasksOfPod(identity.index, spec.parallelism, spec.taskSlots).join(',')),
     value(e.parallelism, String(spec.parallelism)),
     value(e.entry, spec.entry),
@@ -230,6 +235,8 @@ export function taskManagerPod(job: StreamJob, identity: PodIdentity): V1Pod {
     [labels.managedBy]: managedBy,
     [labels.job]: name,
     [labels.podIndex]: String(identity.index),
+    ...(identity.slot ? { [labels.slot]: String(identity.slot) } : {}),
+    ...(identity.standby ? { [labels.standbyAtStart]: 'true' } : {}),
     [labels.run]: identity.runId,
     [labels.specHash]: identity.specHash,
     [labels.restartEpoch]: String(identity.restartEpoch),
@@ -238,7 +245,7 @@ export function taskManagerPod(job: StreamJob, identity: PodIdentity): V1Pod {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
-      name: taskManagerPodName(name, identity.index),
+      name: taskManagerPodName(name, identity.index, identity.slot ?? 0),
       namespace: job.metadata.namespace,
       labels: podLabels,
       ownerReferences: [ownerReference(job)],
@@ -249,6 +256,7 @@ export function taskManagerPod(job: StreamJob, identity: PodIdentity): V1Pod {
       ...(tm.serviceAccountName ? { serviceAccountName: tm.serviceAccountName } : {}),
       terminationGracePeriodSeconds: tm.terminationGracePeriodSeconds,
       ...(tm.nodeSelector ? { nodeSelector: tm.nodeSelector } : {}),
+      ...(job.spec.standby?.replicas ? { affinity: apartFromItsSlots(name, identity.index) } : {}),
       ...(tm.tolerations ? { tolerations: tm.tolerations } : {}),
       securityContext: {
         runAsNonRoot: true,
@@ -300,6 +308,28 @@ export function taskManagerPod(job: StreamJob, identity: PodIdentity): V1Pod {
         ...(onDisk ? [{ name: 'state', emptyDir: { sizeLimit: tm.state.volumeSize } }] : []),
         // Owner root, group fsGroup (the TaskManager's), read by the group only.
         { name: 'credentials', projected: { defaultMode: 0o440, sources: credentials.files } },
+      ],
+    },
+  };
+}
+
+/**
+ * With standbys, the pods of one index (its active and standby slots) prefer
+ * different nodes: a standby on the active pod's node is lost with it. A
+ * preference, not a rule, so a cluster with fewer nodes than slots still runs
+ * the job (the standby then guards against a process failure only).
+ */
+function apartFromItsSlots(job: string, index: number): V1Affinity {
+  return {
+    podAntiAffinity: {
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        {
+          weight: 100,
+          podAffinityTerm: {
+            topologyKey: 'kubernetes.io/hostname',
+            labelSelector: { matchLabels: { [labels.job]: job, [labels.podIndex]: String(index) } },
+          },
+        },
       ],
     },
   };

@@ -17,6 +17,8 @@ export interface ControlHandlers {
   status: () => TaskManagerStatusDocument;
   savepoint: (id: string) => Promise<unknown>;
   stop: (savepointId: string | undefined) => Promise<unknown>;
+  /** A standby takes over its tasks (409 when it is not a standby, nor promoted already). */
+  promote: () => unknown;
   /** Deletes a savepoint's objects from storage; one already gone is not an error. */
   disposeSavepoint: (id: string) => Promise<unknown>;
 }
@@ -119,6 +121,8 @@ export function startControlServer(options: {
           const id = optionalId(await jsonBody(req), 'id', true) as string;
           return send(res, 200, await options.handlers.savepoint(id));
         }
+        case `POST ${controlPaths.promote}`:
+          return send(res, 200, options.handlers.promote());
         case `POST ${controlPaths.stop}`: {
           const savepointId = optionalId(await jsonBody(req), 'savepointId', false);
           return send(res, 200, await options.handlers.stop(savepointId));

@@ -8,6 +8,7 @@ import {
 import type { ConsumedRecord } from '../../kafka/assigned-consumer.ts';
 import type { OutgoingRecord } from '../../kafka/transactional-producer.ts';
 import { RuntimeError } from '../errors.ts';
+import { taskLabel } from '../metrics.ts';
 import { BarrierAlignment } from '../repartition/barriers.ts';
 import type { RepartitionRoute } from '../repartition/route.ts';
 import { RepartitionWriter, repartitionHeaders } from '../repartition/writer.ts';
@@ -114,7 +115,7 @@ export class StreamTask {
     this.deps = deps;
     this.index = deps.index;
     this.stage = deps.stage.index;
-    this.label = { task: this.stage === 0 ? String(deps.index) : `s${this.stage}-t${deps.index}` };
+    this.label = { task: taskLabel(this.stage, deps.index) };
     this.log = deps.log.child({ task: deps.index, stage: this.stage });
     this.lifecycle = new TaskLifecycle((from, to) => this.log.info({ from, to }, `task ${from} → ${to}`));
   }

@@ -10,16 +10,19 @@ import { withKafkaRetries } from '../../kafka/errors.ts';
 import { TransactionalProducer } from '../../kafka/transactional-producer.ts';
 import type { OffsetReset } from '../../kafka/wire/record-fetcher.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
+import { decodeCommitMetadata } from '../checkpoint/commit-metadata.ts';
 import { awaitLayout, fenceLayout } from '../checkpoint/layout.ts';
 import { type ChangelogRoute, replayChangelog } from '../state/changelog.ts';
+import type { PartitionStores } from '../state/partition-stores.ts';
 import { allOrNone } from './all-or-none.ts';
-import { ownedPartitions, type TopicPartition } from './assignment.ts';
-import { type PartitionRuntime, restorePartitions } from './partition-runtime.ts';
+import { ownedPartitions, partitionId, type TopicPartition } from './assignment.ts';
+import { PartitionRuntime, restorePartitions } from './partition-runtime.ts';
 import { dropUnknownState, savepointOffsets } from './savepoint-restore.ts';
 import { StageExecutor } from './stage-executor.ts';
 import { inputPartitions } from './stage-topics.ts';
 import type { OpenedTask, StreamTaskDeps } from './task-deps.ts';
 import { openTaskState, type TaskStateStorage } from './task-state.ts';
+import type { WarmState } from './warm-state.ts';
 
 /**
  * Opens a task: makes sure the stage's repartition topics exist, fences
@@ -59,6 +62,8 @@ export async function openTask(
   // for the slowest, not their sum. Offsets are read only after the producer is initialised, which fences any
   // earlier attempt of this task first.
   const connectingAt = deps.now();
+  // A promoted standby stops tailing while the connections are made; its stores are taken over below.
+  const handingOver = deps.warm?.() ?? Promise.resolve(undefined);
   const [inputs, producer, consumer] = await allOrNone(
     [
       inputPartitions(deps, admin, log),
@@ -126,17 +131,21 @@ export async function openTask(
     committed = restored.offsets;
     restoreStorage = restored.storage;
   }
-  const state = openTaskState(config.state, {
-    stage: stage.index,
-    task: index,
-    tasksInProcess: config.tasks.length * job.stages.length,
-  });
+  const warm = usableWarmState(await handingOver, { fromSavepoint, changelog: inputs.changelog, owned, log });
+  const state =
+    (await warm)?.state ??
+    openTaskState(config.state, {
+      stage: stage.index,
+      task: index,
+      tasksInProcess: config.tasks.length * job.stages.length,
+    });
   try {
     return await restoreState(deps, { producer, consumer, executor, route, owned, id }, state, {
       committed,
       restoreStorage,
       fromSavepoint,
       changelog: inputs.changelog,
+      warm: await warm,
       log,
     });
   } catch (error) {
@@ -158,13 +167,16 @@ async function restoreState(
     restoreStorage: CheckpointStorage;
     fromSavepoint: boolean;
     changelog: ChangelogRoute | undefined;
+    warm: WarmState | undefined;
     log: Logger;
   },
 ): Promise<OpenedTask> {
   const { config, job } = deps;
-  const { committed, restoreStorage, fromSavepoint, changelog, log } = from;
+  const { committed, restoreStorage, fromSavepoint, changelog, warm, log } = from;
   const { consumer } = clients;
-  const partitions = await restorePartitions(committed, restoreStorage, state);
+  const partitions = warm
+    ? takeOverWarm(committed, warm)
+    : await restorePartitions(committed, restoreStorage, state);
   // With a changelog, a savepoint in the job's own storage can stand as the run's first sections: the run names
   // it (status.run.restoredFrom), which keeps it from being disposed of, and a background round stores the run's
   // own soon after. Otherwise (another job's storage, state dropped by allowNonRestoredState) the first
@@ -183,12 +195,53 @@ async function restoreState(
   }
   if (changelog) {
     // A savepoint holds all of its state; the new run's changelog has nothing yet to add.
-    if (!fromSavepoint) await replayChangelogs(deps, consumer, changelog, partitions, log);
+    if (!fromSavepoint) await replayChangelogs(deps, consumer, changelog, partitions, log, warm);
     for (const runtime of partitions) runtime.stores.trackChanges();
   }
   consumer.assign(partitions.map((p) => ({ ...p.tp, offset: p.position ?? -2 /* OFFSET_BEGINNING */ })));
   const { id, ...opened } = clients;
   return { ...opened, partitions, changelog, state, transactionalId: id };
+}
+
+/**
+ * The standby's warm state, when the promoted task can stand on it: a run
+ * that starts from a savepoint has none of its own yet, and a standby must
+ * hold every partition the task owns (the same layout, so always unless the
+ * stage has no changelog). Anything else is released and the task restores
+ * cold, as after a restart.
+ */
+async function usableWarmState(
+  warm: WarmState | undefined,
+  at: { fromSavepoint: boolean; changelog: ChangelogRoute | undefined; owned: TopicPartition[]; log: Logger },
+): Promise<WarmState | undefined> {
+  if (!warm) return undefined;
+  const missing = at.owned.filter((tp) => !warm.partitions.has(partitionId(tp)));
+  const why = at.fromSavepoint
+    ? 'the run starts from a savepoint'
+    : !at.changelog
+      ? 'the stage has no changelog'
+      : missing.length
+        ? `it lacks partitions ${missing.map(partitionId).join(', ')}`
+        : undefined;
+  if (!why) return warm;
+  at.log.warn({ why }, 'promoted standby: its warm state is not used; restoring from the snapshots');
+  await warm.state.close().catch(() => undefined);
+  return undefined;
+}
+
+/**
+ * The owned partitions on the standby's stores, at their committed offsets
+ * and pointers: the stores stand on an older commit, and the changelog's tail
+ * from where the standby left off (replayChangelogs) brings them to this one.
+ */
+function takeOverWarm(committed: readonly CommittedOffset[], warm: WarmState): PartitionRuntime[] {
+  return committed.map((c) => {
+    const tp = { topic: c.topic, partition: c.partition };
+    const id = partitionId(tp);
+    const { stores } = warm.partitions.get(id) as { stores: PartitionStores };
+    if (c.offset < 0) return new PartitionRuntime(tp, stores);
+    return new PartitionRuntime(tp, stores, c.offset, decodeCommitMetadata(id, c.metadata));
+  });
 }
 
 /**
@@ -202,13 +255,14 @@ async function replayChangelogs(
   changelog: ChangelogRoute,
   partitions: readonly PartitionRuntime[],
   log: Logger,
+  warm: WarmState | undefined,
 ): Promise<void> {
   if (partitions.length === 0) return;
   const { config } = deps;
   const started = deps.now();
   const targets = partitions.map((p) => ({
     changelogPartition: changelog.partitionOf(p.tp.topic, p.tp.partition),
-    from: p.pointer?.changelogFrom ?? 0,
+    from: warm?.partitions.get(p.id)?.changelogFrom ?? p.pointer?.changelogFrom ?? 0,
     stores: p.stores,
   }));
   const ends = await withKafkaRetries(() =>
@@ -230,8 +284,10 @@ async function replayChangelogs(
       now: deps.now,
     });
     log.info(
-      { topic: changelog.topic, records: applied, ms: deps.now() - started },
-      'restore: changelog replayed to its committed end',
+      { topic: changelog.topic, records: applied, ms: deps.now() - started, warm: warm !== undefined },
+      warm
+        ? 'restore: the standby state replayed to the changelog committed end'
+        : 'restore: changelog replayed to its committed end',
     );
   } finally {
     await reader.close();
