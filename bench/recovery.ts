@@ -29,8 +29,15 @@
  * each round starts once it is committed; `--interval` sets the checkpoint
  * interval (1s by default; a large state wants a longer one on this machine).
  *
+ * With `--standbys 0,1` (issue 32), the whole measure runs once per value in
+ * the same run, on the same broker: first without standby pods, then with
+ * spec.standby.replicas 1, and the last table gives each figure's ratio. With
+ * standbys the failed pod's tasks move to its standby (another pod), whose
+ * log holds the restore's parts; each round starts once every index has a
+ * Ready standby again (caught up with the changelog).
+ *
  * Usage: source .weir/harness/env && node bench/recovery.ts [--kills 20] [--pods 4] [--all]
- *        [--state-mb 100 --pods 1 --interval 10s]
+ *        [--state-mb 100 --pods 1 --interval 10s] [--standbys 0,1]
  */
 import { parseArgs } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -48,8 +55,10 @@ const { values } = parseArgs({
     all: { type: 'boolean', default: false },
     'state-mb': { type: 'string', default: '0' },
     interval: { type: 'string', default: '1s' },
+    standbys: { type: 'string', default: '0' },
   },
 });
+const standbyCounts = values.standbys.split(',').map(Number);
 const kills = Number(values.kills);
 const pods = Number(values.pods);
 const keys = 16;
@@ -60,6 +69,8 @@ const { cluster, namespace, jobs } = suite;
 
 interface Round {
   pod: string;
+  /** The pod that took over (with standbys, the promoted one). */
+  tookOver: string;
   /** Milliseconds after the kill. */
   failureRecorded: number;
   podCreated: number;
@@ -121,130 +132,203 @@ async function watchReplacement(
   return { podCreated, podBound };
 }
 
-const name = 'recovery';
-const input = uniqueName('recovery-in');
-const output = uniqueName('recovery-out');
-await createTopics({ name: input, partitions: pods }, { name: output, partitions: pods });
-// A key of 100 characters with its count and sum comes to about 250 bytes of snapshot.
-const seeded = Math.round((Number(values['state-mb']) * 1_000_000 * pods) / 250);
-if (seeded) {
-  process.stderr.write(
-    `writing ${seeded.toLocaleString()} keys of state (about ${values['state-mb']} MB per task)\n`,
-  );
-  for (let from = 0; from < seeded; from += 50_000) {
-    const count = Math.min(50_000, seeded - from);
-    await produce(
-      input,
-      Array.from({ length: count }, (_, i) => ({ key: `s${from + i}`.padEnd(100, '-'), value: 'v1' })),
-    );
-  }
-}
-const stopProbes = startProbes(input, (n) =>
-  Array.from({ length: keys }, (_, k) => ({ key: `k${k}`, value: `v${n}` })),
-);
-const reader = await countReader(output, pods, keys);
-const rounds: Round[] = [];
-try {
-  const body = weirDevJob(name, 'keyed-count-sum', {
-    args: { input, output, version: 'v1' },
-    storageUrl: `s3://${requireEnv('WEIR_S3_BUCKET')}/bench-recovery`,
-    interval: values.interval,
-    spec: {
-      parallelism: pods,
-      restartStrategy: { type: 'fixed-delay', attempts: kills * (values.all ? pods : 1) + 10, delay: '0s' },
-      failoverStrategy: 'region',
-    },
+/** The pods of each index that run its tasks now (status.standby.activeSlots). */
+async function activePods(name: string): Promise<string[]> {
+  const slots = (await jobs.get(name)).status?.standby?.activeSlots ?? [];
+  return Array.from({ length: pods }, (_, i) => {
+    const slot = slots[i] ?? 0;
+    return slot === 0 ? `${name}-tm-${i}` : `${name}-tm-${i}-${slot}`;
   });
-  await jobs.create(body);
-  await jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 180_000);
+}
+
+/** Until every index has a Ready standby (a pod of the job that is not active, Running and Ready). */
+async function standbysReady(name: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const active = new Set(await activePods(name));
+    const list = await cluster.core.listNamespacedPod({ namespace, labelSelector: `weir.dev/job=${name}` });
+    const ready = list.items.filter(
+      (p) =>
+        !active.has(p.metadata?.name ?? '') &&
+        !p.metadata?.deletionTimestamp &&
+        p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
+    const indexes = new Set(ready.map((p) => p.metadata?.labels?.['weir.dev/pod-index']));
+    if (indexes.size >= pods) return;
+    await sleep(200);
+  }
+  throw new Error(`the standbys of ${name} were not all Ready within ${timeoutMs} ms`);
+}
+
+async function measure(standby: number): Promise<Round[]> {
+  const name = `recovery-s${standby}`;
+  const input = uniqueName('recovery-in');
+  const output = uniqueName('recovery-out');
+  await createTopics({ name: input, partitions: pods }, { name: output, partitions: pods });
+  // A key of 100 characters with its count and sum comes to about 250 bytes of snapshot.
+  const seeded = Math.round((Number(values['state-mb']) * 1_000_000 * pods) / 250);
   if (seeded) {
-    const until = Date.now() + 600_000;
-    while (reader.keysSeen() < seeded + keys && Date.now() < until) await sleep(1000);
-    if (reader.keysSeen() < seeded + keys) throw new Error(`only ${reader.keysSeen()} keys have output`);
-    await sleep(2 * Number.parseFloat(values.interval) * 1000 + 3000); // committed in a checkpoint, then steady
-    const sizes = (await logLines(`${name}-tm-0`)).flatMap((l) => (l.bytes === undefined ? [] : [l.bytes]));
     process.stderr.write(
-      `state written: task 0's last snapshot is ${(Math.max(...sizes) / 1e6).toFixed(1)} MB\n`,
+      `writing ${seeded.toLocaleString()} keys of state (about ${values['state-mb']} MB per task)\n`,
     );
+    for (let from = 0; from < seeded; from += 50_000) {
+      const count = Math.min(50_000, seeded - from);
+      await produce(
+        input,
+        Array.from({ length: count }, (_, i) => ({ key: `s${from + i}`.padEnd(100, '-'), value: 'v1' })),
+      );
+    }
   }
-  for (let round = 0; round < kills; round++) {
-    await sleep(3000); // steady: every pod Ready, several checkpoints committed since the last round
-    await jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 120_000);
-    const victims = values.all
-      ? Array.from({ length: pods }, (_, i) => `${name}-tm-${i}`)
-      : [`${name}-tm-${round % pods}`];
-    const before = await Promise.all(victims.map(async (pod) => (await readPod(pod)) as V1Pod));
-    const killedAt = Date.now();
-    await Promise.all(before.map((pod) => killContainer(pod, 'taskmanager')));
-    const watched = victims.map((pod, i) => watchReplacement(pod, before[i] as V1Pod));
-    await sleep(300);
-    reader.mark();
-    const movedAt = await reader.allMoved(120_000);
-    const replaced = await Promise.all(
-      victims.map(async (pod, i) => {
-        const { podCreated, podBound } = await (watched[i] as ReturnType<typeof watchReplacement>);
-        const lines = await logLines(pod);
-        const restored = lines.find((l) => l.msg === 'restored')?.time ?? Number.NaN;
-        const kafkaConnected = lines.find((l) => l.msg === 'connected to Kafka')?.time ?? Number.NaN;
-        const firstCommit =
-          lines.find((l) => l.msg === 'checkpoint: committed' && l.time >= restored)?.time ?? Number.NaN;
-        return {
-          podCreated,
-          podBound,
-          processStarted: lines[0]?.time ?? Number.NaN,
-          kafkaConnected,
-          restored,
-          firstCommit,
-        };
-      }),
-    );
-    const slowest = (part: keyof (typeof replaced)[number]) =>
-      Math.max(...replaced.map((p) => p[part])) - killedAt;
-    const failure = (await jobs.get(name)).status?.restarts?.lastFailure;
-    const r: Round = {
-      pod: victims.join(','),
-      failureRecorded: failure ? new Date(failure.time).getTime() - killedAt : Number.NaN,
-      podCreated: slowest('podCreated'),
-      podBound: slowest('podBound'),
-      processStarted: slowest('processStarted'),
-      kafkaConnected: slowest('kafkaConnected'),
-      restored: slowest('restored'),
-      firstCommit: slowest('firstCommit'),
-      everyKeyMoving: movedAt - killedAt,
-    };
-    rounds.push(r);
-    process.stderr.write(
-      `kill ${round + 1}/${kills} (${r.pod}): every key moving after ${r.everyKeyMoving} ms ${JSON.stringify(r)}\n`,
-    );
+  const stopProbes = startProbes(input, (n) =>
+    Array.from({ length: keys }, (_, k) => ({ key: `k${k}`, value: `v${n}` })),
+  );
+  const reader = await countReader(output, pods, keys);
+  const rounds: Round[] = [];
+  try {
+    const body = weirDevJob(name, 'keyed-count-sum', {
+      args: { input, output, version: 'v1' },
+      storageUrl: `s3://${requireEnv('WEIR_S3_BUCKET')}/bench-recovery`,
+      interval: values.interval,
+      spec: {
+        parallelism: pods,
+        restartStrategy: { type: 'fixed-delay', attempts: kills * (values.all ? pods : 1) + 10, delay: '0s' },
+        failoverStrategy: 'region',
+        ...(standby ? { standby: { replicas: standby } } : {}),
+      },
+    });
+    await jobs.create(body);
+    await jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 180_000);
+    if (seeded) {
+      const until = Date.now() + 600_000;
+      while (reader.keysSeen() < seeded + keys && Date.now() < until) await sleep(1000);
+      if (reader.keysSeen() < seeded + keys) throw new Error(`only ${reader.keysSeen()} keys have output`);
+      await sleep(2 * Number.parseFloat(values.interval) * 1000 + 3000); // committed in a checkpoint, then steady
+      const sizes = (await logLines(`${name}-tm-0`)).flatMap((l) => (l.bytes === undefined ? [] : [l.bytes]));
+      process.stderr.write(
+        `state written: task 0's last snapshot is ${(Math.max(...sizes) / 1e6).toFixed(1)} MB\n`,
+      );
+    }
+    for (let round = 0; round < kills; round++) {
+      await sleep(3000); // steady: every pod Ready, several checkpoints committed since the last round
+      await jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 120_000);
+      if (standby) await standbysReady(name, 600_000);
+      const active = await activePods(name);
+      const victims = values.all ? active : [active[round % pods] as string];
+      const indexes = values.all ? active.map((_, i) => i) : [round % pods];
+      const before = await Promise.all(victims.map(async (pod) => (await readPod(pod)) as V1Pod));
+      const killedAt = Date.now();
+      await Promise.all(before.map((pod) => killContainer(pod, 'taskmanager')));
+      const watched = victims.map((pod, i) => watchReplacement(pod, before[i] as V1Pod));
+      await sleep(300);
+      reader.mark();
+      const movedAt = await reader.allMoved(120_000);
+      // Without standbys the pod is replaced under its name; with them a standby pod takes over, and the
+      // failed one's name gets a new standby (watched the same way: its creation and binding).
+      const takers = standby ? (await activePods(name)).filter((_, i) => indexes.includes(i)) : victims;
+      const replaced = await Promise.all(
+        victims.map(async (_pod, i) => {
+          const { podCreated, podBound } = await (watched[i] as ReturnType<typeof watchReplacement>);
+          const lines = await logLines(takers[i] as string);
+          const restored = lines.find((l) => l.msg === 'restored' && l.time >= killedAt)?.time ?? Number.NaN;
+          const kafkaConnected =
+            lines.find((l) => l.msg === 'connected to Kafka' && l.time >= killedAt)?.time ?? Number.NaN;
+          const firstCommit =
+            lines.find((l) => l.msg === 'checkpoint: committed' && l.time >= restored)?.time ?? Number.NaN;
+          return {
+            podCreated,
+            podBound,
+            processStarted: standby
+              ? (lines.find((l) => l.msg === 'promoted: taking over the tasks')?.time ?? Number.NaN)
+              : (lines[0]?.time ?? Number.NaN),
+            kafkaConnected,
+            restored,
+            firstCommit,
+          };
+        }),
+      );
+      const slowest = (part: keyof (typeof replaced)[number]) =>
+        Math.max(...replaced.map((p) => p[part])) - killedAt;
+      const failure = (await jobs.get(name)).status?.restarts?.lastFailure;
+      const r: Round = {
+        pod: victims.join(','),
+        tookOver: takers.join(','),
+        failureRecorded: failure ? new Date(failure.time).getTime() - killedAt : Number.NaN,
+        podCreated: slowest('podCreated'),
+        podBound: slowest('podBound'),
+        processStarted: slowest('processStarted'),
+        kafkaConnected: slowest('kafkaConnected'),
+        restored: slowest('restored'),
+        firstCommit: slowest('firstCommit'),
+        everyKeyMoving: movedAt - killedAt,
+      };
+      rounds.push(r);
+      process.stderr.write(
+        `kill ${round + 1}/${kills} (${r.pod}): every key moving after ${r.everyKeyMoving} ms ${JSON.stringify(r)}\n`,
+      );
+    }
+  } finally {
+    await stopProbes();
+    await reader.stop();
+    await jobs.delete(name).catch(() => undefined);
   }
-} finally {
-  await stopProbes();
-  await reader.stop();
-  await jobs.delete(name).catch(() => undefined);
-  await stopJobNamespace(suite);
+  return rounds;
 }
 
 const percentile = (xs: number[], p: number) => {
   const sorted = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 };
-const parts: [keyof Round, string][] = [
-  ['failureRecorded', 'operator records the failure'],
-  ['podCreated', 'replacement pod exists'],
-  ['podBound', 'replacement pod bound to a node'],
-  ['processStarted', 'TaskManager process logs its first line'],
-  ['kafkaConnected', 'S3 checked; Kafka connected, predecessor fenced'],
-  ['restored', 'TaskManager restored (offsets, state)'],
-  ['firstCommit', 'first checkpoint committed'],
-  ['everyKeyMoving', 'every key’s committed output moves again'],
+const parts: [keyof Round, string, string][] = [
+  ['failureRecorded', 'operator records the failure', 'operator records the failure'],
+  ['podCreated', 'replacement pod exists', 'new standby pod exists (for the next failure)'],
+  ['podBound', 'replacement pod bound to a node', 'new standby pod bound to a node'],
+  ['processStarted', 'TaskManager process logs its first line', 'standby told to take over'],
+  [
+    'kafkaConnected',
+    'S3 checked; Kafka connected, predecessor fenced',
+    'Kafka connected, predecessor fenced',
+  ],
+  ['restored', 'TaskManager restored (offsets, state)', 'restored (offsets; warm state, changelog tail)'],
+  ['firstCommit', 'first checkpoint committed', 'first checkpoint committed'],
+  ['everyKeyMoving', 'every key’s committed output moves again', 'every key’s committed output moves again'],
 ];
-console.log(
-  `\n${rounds.length} kills of ${values.all ? 'all' : 'one'} of ${pods} single-task TaskManagers, restart delay 0, ${values.interval} checkpoints${seeded ? `, about ${values['state-mb']} MB of state per task` : ''}${values.all ? ' (each part: the slowest pod)' : ''}`,
-);
-console.log('| from the SIGKILL until | p50 | p90 | max |');
-console.log('|---|---:|---:|---:|');
-for (const [part, label] of parts) {
-  const xs = rounds.map((r) => r[part] as number);
-  const s = (ms: number) => (Number.isNaN(ms) ? '–' : `${(ms / 1000).toFixed(2)} s`);
-  console.log(`| ${label} | ${s(percentile(xs, 50))} | ${s(percentile(xs, 90))} | ${s(Math.max(...xs))} |`);
+const s = (ms: number) => (Number.isNaN(ms) ? '–' : `${(ms / 1000).toFixed(2)} s`);
+const results = new Map<number, Round[]>();
+try {
+  for (const standby of standbyCounts) results.set(standby, await measure(standby));
+} finally {
+  await stopJobNamespace(suite);
+}
+for (const [standby, rounds] of results) {
+  console.log(
+    `\n${rounds.length} kills of ${values.all ? 'all' : 'one'} of ${pods} single-task TaskManagers, ${standby ? `${standby} standby per pod` : 'no standbys'}, restart delay 0, ${values.interval} checkpoints${values['state-mb'] !== '0' ? `, about ${values['state-mb']} MB of state per task` : ''}${values.all ? ' (each part: the slowest pod)' : ''}`,
+  );
+  console.log('| from the SIGKILL until | p50 | p90 | p99 | max |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const [part, label, standbyLabel] of parts) {
+    const xs = rounds.map((r) => r[part] as number);
+    console.log(
+      `| ${standby ? standbyLabel : label} | ${s(percentile(xs, 50))} | ${s(percentile(xs, 90))} | ${s(percentile(xs, 99))} | ${s(Math.max(...xs))} |`,
+    );
+  }
+}
+const baseline = results.get(0);
+if (baseline) {
+  for (const [standby, rounds] of results) {
+    if (!standby) continue;
+    const ratio = (p: number) =>
+      (
+        percentile(
+          rounds.map((r) => r.everyKeyMoving),
+          p,
+        ) /
+        percentile(
+          baseline.map((r) => r.everyKeyMoving),
+          p,
+        )
+      ).toFixed(2);
+    console.log(
+      `\nevery key moving again with ${standby} standby against none, same run: p50 ${ratio(50)}×, p90 ${ratio(90)}×, p99 ${ratio(99)}×`,
+    );
+  }
 }
