@@ -10,6 +10,8 @@ export const controlPaths = {
   status: '/v1/status',
   savepoints: '/v1/savepoints',
   stop: '/v1/stop',
+  /** GET: a response held open while the process lives, so the operator sees its death at once. */
+  watch: '/v1/watch',
   /** POST: a standby TaskManager takes over its tasks (fences their earlier holder, replays the changelog's tail, runs). */
   promote: '/v1/promote',
   /** DELETE: a savepoint dropped from the history. */

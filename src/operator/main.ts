@@ -8,6 +8,7 @@ import { loadConfig, type OperatorConfig } from './config.ts';
 import { ActionOutcomes } from './control/action-outcomes.ts';
 import { loadControlKey } from './control/control-key.ts';
 import { TaskManagerPoller } from './control/taskmanager-poller.ts';
+import { TaskManagerWatch } from './control/taskmanager-watch.ts';
 import { Actuator } from './controller/act.ts';
 import { StreamJobController } from './controller/streamjob-controller.ts';
 import { startHealthServer } from './health-server.ts';
@@ -158,6 +159,7 @@ export async function startOperator(): Promise<void> {
       );
     },
   });
+  const watch = new TaskManagerWatch({ key: controlKey, onGone: (job) => queue.add(objectKey(job)), log });
   const controller = new StreamJobController({
     jobs,
     pods,
@@ -168,6 +170,7 @@ export async function startOperator(): Promise<void> {
     actuator,
     outcomes,
     taskManagers,
+    watch,
     metrics,
     decideOptions: {
       nodeLostTimeoutMs: config.nodeLostTimeoutMs,
@@ -202,6 +205,7 @@ export async function startOperator(): Promise<void> {
   subscribe(informers, queue, (uid) => {
     actuator.forget(uid);
     taskManagers.forget(uid);
+    watch.forget(uid);
   });
 
   const health = await startHealthServer({
@@ -251,6 +255,7 @@ export async function startOperator(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down: finishing in-flight reconciles');
     await queue.stop();
+    watch.closeAll();
     await elector.stop();
     jobs.stop();
     pods.stop();

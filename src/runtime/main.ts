@@ -6,7 +6,7 @@ import type { CheckpointStorage } from '../storage/checkpoint-storage.ts';
 import { FilesystemStorage } from '../storage/filesystem-storage.ts';
 import { S3Storage } from '../storage/s3-storage.ts';
 import type { TaskManagerConfig } from './config.ts';
-import { startControlServer, startMetricsServer } from './control/control-server.ts';
+import { endWatches, startControlServer, startMetricsServer } from './control/control-server.ts';
 import { RuntimeError } from './errors.ts';
 import { loadJobModule } from './job-module.ts';
 import { createTaskMetrics } from './metrics.ts';
@@ -203,6 +203,7 @@ async function closeServers(servers: readonly Server[]): Promise<void> {
       servers.map(
         (server) =>
           new Promise<void>((resolve) => {
+            endWatches(server);
             const sweep = setInterval(() => server.closeIdleConnections(), 20);
             server.close(() => {
               clearInterval(sweep);

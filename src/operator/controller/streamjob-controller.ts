@@ -4,11 +4,13 @@ import { finalSavepointFinalizer } from '../../api/constants.ts';
 import type { StreamJob } from '../../api/streamjob.ts';
 import type { ActionOutcomes } from '../control/action-outcomes.ts';
 import type { TaskManagerPoller } from '../control/taskmanager-poller.ts';
+import type { TaskManagerWatch } from '../control/taskmanager-watch.ts';
 import { type DecideOptions, decide } from '../decide/decide.ts';
 import { decideJobDeletion, finalizerChange } from '../decide/deletion.ts';
 import { type EventSpec, taskFailedReason } from '../decide/events.ts';
 import type { Observation } from '../decide/observation.ts';
 import { awaitedSavepointId } from '../decide/savepoint.ts';
+import { activeSlotsOf, splitByRole } from '../decide/standby.ts';
 import { type EventRecorder, streamJobEventTarget } from '../kube/event-recorder.ts';
 import type { FinalizerPatcher } from '../kube/finalizers.ts';
 import { objectKey } from '../kube/informer.ts';
@@ -31,6 +33,8 @@ export interface ControllerDeps {
   finalizers: FinalizerPatcher;
   /** Reads checkpoint progress from the TaskManagers; without it status.checkpoint is not observed. */
   taskManagers?: TaskManagerPoller;
+  /** Sees the process of an active TaskManager of a job with standbys end at once; without it, the kubelet tells. */
+  watch?: TaskManagerWatch;
   metrics: OperatorMetrics;
   decideOptions: DecideOptions;
   now: () => Date;
@@ -125,8 +129,18 @@ export class StreamJobController {
       .map(observePod);
     const polled = pollTaskManagers ? this.deps.taskManagers?.observe(job, owned) : undefined;
     const checkpoints = polled?.reports;
+    // Only a job with standbys has a process to promote the moment one ends; the rest wait for the kubelet,
+    // whose report carries the exit cause.
+    const watched =
+      pollTaskManagers && job.spec.standby?.replicas
+        ? splitByRole(owned, activeSlotsOf(job.status ?? {})).active.filter((p) =>
+            (job.status?.pods ?? []).includes(p.name),
+          )
+        : [];
+    const gone = pollTaskManagers ? this.deps.watch?.sync(job, watched) : undefined;
     const observation: Observation = {
       pods: owned,
+      ...(gone?.size ? { gone } : {}),
       nodes: observeNodesOf(owned, nodes),
       released: this.released.current(this.deps.now().getTime()),
       ...(checkpoints ? { checkpoints } : {}),

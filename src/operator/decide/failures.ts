@@ -60,6 +60,14 @@ export function failureOf(
   if (pod.phase === 'Succeeded') {
     return { pod, name, reason: 'PodSucceeded', message: `pod ${name} exited unexpectedly with success` };
   }
+  if (observation.gone?.has(pod.uid)) {
+    return {
+      pod,
+      name,
+      reason: 'PodFailed',
+      message: `pod ${name} failed: its TaskManager process ended (its control port refuses connections; the exit cause is in the pod's status once the kubelet reports it)`,
+    };
+  }
   const stall = stalled.get(name);
   if (stall && stall.uid === pod.uid) {
     return { pod, name, reason: 'NoProgress', message: `pod ${name} made no progress: ${stall.cause}` };

@@ -48,6 +48,12 @@ export interface Observation {
    * adopted again, or their disappearance would count as a second failure.
    */
   released: ReadonlySet<string>;
+  /**
+   * Pods (by uid) whose TaskManager process was seen to end through the
+   * operator's watch on its control port (taskmanager-watch.ts), before the
+   * kubelet reports it; jobs with standbys only.
+   */
+  gone?: ReadonlySet<string>;
   /** The latest task reports of the current run's TaskManagers; absent before they first answered. */
   checkpoints?: readonly ObservedTaskReport[];
   /** How the TaskManagers answered the latest savepoint request, once they all have. */

@@ -107,6 +107,14 @@ describe('standby pods (spec.standby)', () => {
     assert.equal(refill.status.phase, 'Running');
   });
 
+  it('a process the operator saw end (its watch) fails the pod before the kubelet reports it, and its standby takes over', () => {
+    const { job: j, pods } = running();
+    const { decision } = step(j, { ...seen(pods), gone: new Set(['uid-0-0']) }, at(10));
+    assert.deepEqual(promoted(decision), ['wc-tm-0-1']);
+    assert.deepEqual(deleted(decision), ['wc-tm-0']);
+    assert.match(decision.status.restarts?.lastFailure?.message ?? '', /TaskManager process ended/);
+  });
+
   it('without a running standby of its index the failed pod waits for its restart as before', () => {
     const { job: j, pods } = running();
     const failed = pods

@@ -76,6 +76,45 @@ function optionalId(body: Record<string, unknown>, field: string, required: bool
   return value;
 }
 
+/** The open watch responses of each control server (GET /v1/watch), ended by endWatches before it closes. */
+const watchesOf = new WeakMap<Server, Set<ServerResponse>>();
+
+/** A heartbeat line on every watch this often: idle connections through NAT or proxies stay open. */
+const watchHeartbeatMs = 15_000;
+
+/**
+ * Ends every watch of the server: a stopping TaskManager ends them before it
+ * closes its servers (which wait for open responses), and the operator then
+ * finds the port refusing connections once the process is gone.
+ */
+export function endWatches(server: Server): void {
+  for (const res of watchesOf.get(server) ?? []) res.end();
+  watchesOf.get(server)?.clear();
+}
+
+/**
+ * GET /v1/watch: a response that stays open while the process lives. The
+ * operator holds one per active TaskManager; the kernel closes it the moment
+ * the process dies (SIGKILL, OOM), which the operator sees at once, a second
+ * or more before the kubelet reports the container's end.
+ */
+function serveWatch(server: Server, res: ServerResponse): void {
+  let watches = watchesOf.get(server);
+  if (!watches) {
+    watches = new Set();
+    watchesOf.set(server, watches);
+  }
+  const open = watches;
+  open.add(res);
+  res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store' });
+  res.write('{"serving":true}\n');
+  const heartbeat = setInterval(() => res.write('\n'), watchHeartbeatMs).unref();
+  res.on('close', () => {
+    clearInterval(heartbeat);
+    open.delete(res);
+  });
+}
+
 /**
  * The TaskManager control API (DESIGN.md): health without credentials,
  * everything else with `Authorization: Bearer <job token>`.
@@ -121,6 +160,8 @@ export function startControlServer(options: {
           const id = optionalId(await jsonBody(req), 'id', true) as string;
           return send(res, 200, await options.handlers.savepoint(id));
         }
+        case `GET ${controlPaths.watch}`:
+          return serveWatch(server, res);
         case `POST ${controlPaths.promote}`:
           return send(res, 200, options.handlers.promote());
         case `POST ${controlPaths.stop}`: {
