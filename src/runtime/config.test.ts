@@ -55,6 +55,12 @@ describe('TaskManager configuration from the pod environment', () => {
     ['an unknown mode', { WEIR_CHECKPOINT_MODE: 'maybe' }, /^WEIR_CHECKPOINT_MODE must be/],
     ['a bad interval', { WEIR_CHECKPOINT_INTERVAL: 'soon' }, /^WEIR_CHECKPOINT_INTERVAL/],
     ['no token', { WEIR_CONTROL_TOKEN: undefined }, /^WEIR_CONTROL_TOKEN is required/],
+    ['a standby flag that is not a boolean', { WEIR_STANDBY: 'yes' }, /^WEIR_STANDBY must be true or false/],
+    [
+      'a standby of an at-least-once job',
+      { WEIR_STANDBY: 'true', WEIR_CHECKPOINT_MODE: 'at-least-once' },
+      /^WEIR_STANDBY needs WEIR_CHECKPOINT_MODE exactly-once/,
+    ],
   ];
   for (const [what, change, message] of invalid) {
     it(`rejects ${what}, naming the variable`, () => {

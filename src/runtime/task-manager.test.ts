@@ -9,6 +9,7 @@ import { FilesystemStorage } from '../storage/filesystem-storage.ts';
 import { readManifest } from './checkpoint/savepoint-manifest.ts';
 import type { CheckpointReport } from './task/checkpointer.ts';
 import {
+  type ManagedStandby,
   type ManagedTask,
   TaskManager,
   type TaskManagerDeps,
@@ -118,6 +119,22 @@ class TestingTask implements ManagedTask {
 
   progress() {
     return { task: this.index, state: 'running', committedAsOf: 0, lag: 0 };
+  }
+}
+
+/** A standby task whose readiness and failure the test sets. */
+class TestingStandby implements ManagedStandby {
+  ready = false;
+  closed = false;
+  fail: (error: unknown) => void = () => undefined;
+  start(onFailure: (error: unknown) => void): void {
+    this.fail = onFailure;
+  }
+  status() {
+    return { stage: 0, task: 0, state: 'tailing' as const, lag: this.ready ? 0 : 20_000, applied: 5 };
+  }
+  async close(): Promise<void> {
+    this.closed = true;
   }
 }
 
@@ -302,5 +319,57 @@ describe('TaskManager', () => {
     (tasks[1] as TestingTask).savepointError = new Error('upload failed');
     await assert.rejects(tm.savepoint('sp-4'), /upload failed/);
     await tm.stop(undefined, 'test');
+  });
+
+  describe('as a standby (spec.standby)', () => {
+    it('warms until promoted, runs no task before, and is ready only once every standby caught up', async () => {
+      const task = new TestingTask(0);
+      const standby = new TestingStandby();
+      const { tm } = taskManager([task], { standbys: [standby] });
+      tm.startStandby();
+      assert.equal(tm.state, 'standby');
+      assert.equal(tm.ready, false);
+      standby.ready = true;
+      assert.equal(tm.ready, true);
+      const status = tm.status();
+      assert.equal(status.role, 'standby');
+      assert.deepEqual(status.tasks, []);
+      assert.equal(status.standby?.[0]?.lag, 0);
+      assert.deepEqual(task.calls, []);
+      assert.deepEqual(tm.promote(), { promoted: true, warm: 1 });
+      assert.deepEqual(tm.promote(), { promoted: false, warm: 0 }, 'a second promotion changes nothing');
+      // The restore's storage check is real file I/O: wait for it, bounded.
+      for (let i = 0; i < 200 && (tm.state as string) !== 'running'; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(tm.state, 'running');
+      assert.deepEqual(task.calls, ['restore', 'run']);
+      assert.equal(tm.status().role, 'active');
+      void tm.stop(undefined, 'test');
+      assert.equal(await tm.finished, 0);
+      assert.equal(standby.closed, true);
+    });
+
+    it('a stop before the promotion closes the standbys and ends with 0; a promotion then is refused with 409', async () => {
+      const task = new TestingTask(0);
+      const standby = new TestingStandby();
+      const { tm } = taskManager([task], { standbys: [standby] });
+      tm.startStandby();
+      await tm.stop(undefined, 'SIGTERM');
+      assert.equal(await tm.finished, 0);
+      assert.equal(standby.closed, true);
+      assert.throws(() => tm.promote(), { status: 409, code: 'NOT_PROMOTABLE' });
+    });
+
+    it('a standby that fails for good fails the TaskManager with its cause', async () => {
+      const standby = new TestingStandby();
+      const { tm, messages } = taskManager([new TestingTask(0)], { standbys: [standby] });
+      tm.startStandby();
+      standby.fail(
+        Object.assign(new Error('changelog record x: key is not UTF-8'), {
+          code: 'CHANGELOG_RECORD_INVALID',
+        }),
+      );
+      assert.equal(await tm.finished, 1);
+      assert.match(messages[0] ?? '', /CHANGELOG_RECORD_INVALID/);
+    });
   });
 });

@@ -92,6 +92,19 @@ const invalid: [string, (spec: Spec) => void, string][] = [
     'spec.kafka.bootstrapServers',
   ],
   [
+    'standbys for an at-least-once job',
+    (s) => {
+      s.standby = { replicas: 1 };
+      s.checkpoints = { ...(s.checkpoints as Spec), mode: 'at-least-once' };
+    },
+    'standby.replicas needs checkpoints.mode exactly-once',
+  ],
+  [
+    'more than 3 standby replicas',
+    (s) => (s.standby = { replicas: 4 }),
+    'spec.standby.replicas: Invalid value: 4',
+  ],
+  [
     'a reserved WEIR_ environment variable',
     (s) => (s.taskManager = { env: [{ name: 'WEIR_TASKS', value: '0' }] }),
     'names starting with WEIR_ are reserved for Weir',
