@@ -19,6 +19,7 @@ export async function runningProgressJob(
   records: number,
   checkpoints: Record<string, unknown> = {},
   taskManager: Record<string, unknown> = {},
+  spec: Record<string, unknown> = {},
 ): Promise<{ input: string; output: string }> {
   const partitions = progressPartitions;
   const input = uniqueName(`${name}-in`);
@@ -33,6 +34,7 @@ export async function runningProgressJob(
       parallelism: partitions,
       restartStrategy: { type: 'fixed-delay', attempts: 10, delay: '1s' },
       ...(Object.keys(taskManager).length > 0 ? { taskManager } : {}),
+      ...spec,
     },
   }) as { spec: { checkpoints: Record<string, unknown> } };
   Object.assign(body.spec.checkpoints, { timeout: '3s', progressWindow: '6s', ...checkpoints });
