@@ -339,7 +339,8 @@ describe('TaskManager', () => {
       assert.deepEqual(tm.promote(), { promoted: true, warm: 1 });
       assert.deepEqual(tm.promote(), { promoted: false, warm: 0 }, 'a second promotion changes nothing');
       // The restore's storage check is real file I/O: wait for it, bounded.
-      for (let i = 0; i < 200 && (tm.state as string) !== 'running'; i++) await new Promise((r) => setTimeout(r, 5));
+      for (let i = 0; i < 200 && (tm.state as string) !== 'running'; i++)
+        await new Promise((r) => setTimeout(r, 5));
       assert.equal(tm.state, 'running');
       assert.deepEqual(task.calls, ['restore', 'run']);
       assert.equal(tm.status().role, 'active');

@@ -30,6 +30,7 @@ import { type DisposeSavepoints, decideSavepointHistory, savepointsInUse } from 
 import { specHashOf } from './spec-diff.ts';
 import {
   activeSlotsOf,
+  type Deployment,
   indexOfActiveName,
   type PromoteStandby,
   planStandbyPods,
@@ -222,99 +223,46 @@ interface PodsOutcome {
   unready: { pod: string; node: ObservedNode }[];
 }
 
+/** What the pod decisions of one pass share. */
+interface PodsContext {
+  plan: PodPlan;
+  wanted: number;
+  hash: string;
+  deployedSpec: StreamJobSpec;
+  /** status.standby.activeSlots as this pass moves them. */
+  activeSlots: number[];
+  deployment: Deployment;
+}
+
 /** Failures, restarts and pods. While the old version stops with a savepoint, every pod is held as it is. */
 function failuresAndPods(pass: Pass, upgrade: UpgradeDecision, deployedSpec: StreamJobSpec): PodsOutcome {
-  const { status, now, options, job } = pass;
+  const { status, job } = pass;
   let { observation } = pass;
-  const activeSlots = activeSlotsOf(status);
-  const deployment = { runId: status.run?.id ?? '', restartEpoch: status.restartEpoch ?? 0, specHash: '' };
   const suspended = job.spec.state === 'suspended';
   const hash = specHashOf(deployedSpec);
   status.specHash = hash;
-  const wanted = podCount(deployedSpec.parallelism, deployedSpec.taskSlots);
-  deployment.specHash = hash;
-  const plan = new PodPlan(upgrade.deploy?.replacesPods ? [] : (status.pods ?? []));
-  let failedMessage: string | undefined;
-  let restartedNow = false;
+  const ctx: PodsContext = {
+    plan: new PodPlan(upgrade.deploy?.replacesPods ? [] : (status.pods ?? [])),
+    wanted: podCount(deployedSpec.parallelism, deployedSpec.taskSlots),
+    hash,
+    deployedSpec,
+    activeSlots: activeSlotsOf(status),
+    deployment: { runId: status.run?.id ?? '', restartEpoch: status.restartEpoch ?? 0, specHash: hash },
+  };
+  const { plan, wanted } = ctx;
+  let failed: { failedMessage?: string; restartedNow: boolean } = { restartedNow: false };
   if (!upgrade.holdPods) {
-    if (status.phase !== 'Failed' && !suspended) {
-      const failures = decideFailures({
-        tracked: plan.tracked,
-        observation,
-        stalled: stalledPods(observation.checkpoints ?? [], timingOf(deployedSpec).progressWindowMs),
-        now,
-        nodeLostTimeoutMs: options.nodeLostTimeoutMs,
-        strategy: resolveRestartStrategy(job.spec.restartStrategy),
-        failoverStrategy: job.spec.failoverStrategy,
-        restarts: status.restarts,
-        random: options.random,
-        standbyFor: (failure) => {
-          const index =
-            failure.pod?.index ??
-            indexOfActiveName(job.metadata.name ?? '', failure.name, wanted, activeSlots);
-          return index === undefined
-            ? undefined
-            : standbyToPromote(index, pass.standbys, deployment, plan, observation);
-        },
-      });
-      if (failures.kind !== 'none') {
-        for (const f of failures.failures) {
-          plan.tracked.delete(f.name);
-          if (f.pod) plan.delete(f.pod, f.reason, f.reason === 'NodeLost');
-        }
-        status.restarts = failures.restarts;
-        pass.events.push(...failures.events);
-        if (failures.kind === 'fail') {
-          status.phase = 'Failed';
-          failedMessage = failures.message;
-        } else {
-          // The slot moves in status before the standby is told (the actuator tells it after status is written).
-          for (const { standby } of failures.promotions) {
-            activeSlots[standby.index] = standby.slot ?? 0;
-            plan.tracked.add(standby.name);
-          }
-          if (failures.promotions.length) {
-            status.standby = { activeSlots: Array.from({ length: wanted }, (_, i) => activeSlots[i] ?? 0) };
-          }
-          restartedNow = failures.restartScheduled;
-          if (failures.restartScheduled) status.phase = 'Restarting';
-          if (failures.replaceAll) status.restartEpoch = (status.restartEpoch ?? 0) + 1;
-        }
-      }
-    }
+    if (status.phase !== 'Failed' && !suspended) failed = recordFailures(pass, ctx);
     // After a promotion the promoted pod is active and the failed one a slot to refill.
-    const byRole = splitByRole([...observation.pods, ...pass.standbys], activeSlots);
+    const byRole = splitByRole([...observation.pods, ...pass.standbys], ctx.activeSlots);
     observation = { ...observation, pods: byRole.active };
-    const standbys = byRole.standby;
     if (status.phase === 'Failed') {
-      plan.deleteAll([...observation.pods, ...standbys], 'JobFailed');
+      plan.deleteAll([...observation.pods, ...byRole.standby], 'JobFailed');
     } else if (suspended) {
-      plan.deleteAll([...observation.pods, ...standbys], 'Suspended');
+      plan.deleteAll([...observation.pods, ...byRole.standby], 'Suspended');
       if (status.restarts) delete status.restarts.nextRestartAt;
     } else {
-      const creates = createPods(pass, observation, plan, wanted, hash, activeSlots);
-      const due = status.restarts?.nextRestartAt ? new Date(status.restarts.nextRestartAt) : undefined;
-      const standbyPlan = planStandbyPods(plan, {
-        standbys,
-        deployment: { ...deployment, restartEpoch: status.restartEpoch ?? 0 },
-        wanted,
-        slots: slotCount(job.spec),
-        activeSlots,
-        jobName: job.metadata.name ?? '',
-        restoreSavepoint: status.run?.restoredFrom,
-        mayCreate:
-          !(due && due > now) &&
-          !observation.pods.some((p) => p.restartEpoch !== (status.restartEpoch ?? 0) || p.specHash !== hash),
-      });
-      pass.events.push(...standbyPlan.events);
-      creates.push(...standbyPlan.creations);
-      pass.actions.push(...promotions(observation.pods, plan.tracked));
-      // The NetworkPolicy guards running pods too (jobs deployed before it was turned on): the actuator
-      // sends it once per job and operator process, and never again while it knows it is in place.
-      pass.actions.push({ kind: 'ensureNetworkPolicy' });
-      // The pods mount the job's token Secret: it is ensured only when pods are made, so a restarted
-      // operator passing over thousands of running jobs sends no create per job.
-      if (creates.length) pass.actions.push({ kind: 'ensureTokenSecret' }, ...creates);
+      planLivePods(pass, ctx, observation, byRole.standby);
     }
   }
   pass.actions.push(...plan.deletions);
@@ -331,7 +279,95 @@ function failuresAndPods(pass: Pass, upgrade: UpgradeDecision, deployedSpec: Str
     const node = unreadyNodeOf(p, observation);
     return node && plan.tracked.has(p.name) ? [{ pod: p.name, node }] : [];
   });
-  return { plan, wanted, readyPods, readyTasks, restartedNow, failedMessage, unready };
+  return {
+    plan,
+    wanted,
+    readyPods,
+    readyTasks,
+    restartedNow: failed.restartedNow,
+    failedMessage: failed.failedMessage,
+    unready,
+  };
+}
+
+/**
+ * The tracked pods' failures, counted by the restart strategy: a failed
+ * pod's standby is promoted (its slot moves in status before the standby is
+ * told; the actuator tells it after status is written), the others wait for
+ * the restart, or the job fails.
+ */
+function recordFailures(pass: Pass, ctx: PodsContext): { failedMessage?: string; restartedNow: boolean } {
+  const { status, now, options, job, observation } = pass;
+  const { plan, wanted, activeSlots } = ctx;
+  const failures = decideFailures({
+    tracked: plan.tracked,
+    observation,
+    stalled: stalledPods(observation.checkpoints ?? [], timingOf(ctx.deployedSpec).progressWindowMs),
+    now,
+    nodeLostTimeoutMs: options.nodeLostTimeoutMs,
+    strategy: resolveRestartStrategy(job.spec.restartStrategy),
+    failoverStrategy: job.spec.failoverStrategy,
+    restarts: status.restarts,
+    random: options.random,
+    standbyFor: (failure) => {
+      const index =
+        failure.pod?.index ?? indexOfActiveName(job.metadata.name ?? '', failure.name, wanted, activeSlots);
+      return index === undefined
+        ? undefined
+        : standbyToPromote(index, pass.standbys, ctx.deployment, plan, observation);
+    },
+  });
+  if (failures.kind === 'none') return { restartedNow: false };
+  for (const f of failures.failures) {
+    plan.tracked.delete(f.name);
+    if (f.pod) plan.delete(f.pod, f.reason, f.reason === 'NodeLost');
+  }
+  status.restarts = failures.restarts;
+  pass.events.push(...failures.events);
+  if (failures.kind === 'fail') {
+    status.phase = 'Failed';
+    return { failedMessage: failures.message, restartedNow: false };
+  }
+  for (const { standby } of failures.promotions) {
+    activeSlots[standby.index] = standby.slot ?? 0;
+    plan.tracked.add(standby.name);
+  }
+  if (failures.promotions.length) {
+    status.standby = { activeSlots: Array.from({ length: wanted }, (_, i) => activeSlots[i] ?? 0) };
+  }
+  if (failures.restartScheduled) status.phase = 'Restarting';
+  if (failures.replaceAll) status.restartEpoch = (status.restartEpoch ?? 0) + 1;
+  return { restartedNow: failures.restartScheduled };
+}
+
+/** The pods of a live job: the active ones to create, the standbys to create or replace, promotions to send. */
+function planLivePods(pass: Pass, ctx: PodsContext, observation: Observation, standbys: ObservedPod[]): void {
+  const { status, now, job } = pass;
+  const { plan, wanted, hash, activeSlots } = ctx;
+  const creates = createPods(pass, observation, plan, wanted, hash, activeSlots);
+  const due = status.restarts?.nextRestartAt ? new Date(status.restarts.nextRestartAt) : undefined;
+  const epoch = status.restartEpoch ?? 0;
+  const standbyPlan = planStandbyPods(plan, {
+    standbys,
+    deployment: { ...ctx.deployment, restartEpoch: epoch },
+    wanted,
+    slots: slotCount(job.spec),
+    activeSlots,
+    jobName: job.metadata.name ?? '',
+    restoreSavepoint: status.run?.restoredFrom,
+    // As for the active pods: not before a pending restart, nor while an older deployment ends.
+    mayCreate:
+      !(due && due > now) && !observation.pods.some((p) => p.restartEpoch !== epoch || p.specHash !== hash),
+  });
+  pass.events.push(...standbyPlan.events);
+  creates.push(...standbyPlan.creations);
+  pass.actions.push(...promotions(observation.pods, plan.tracked));
+  // The NetworkPolicy guards running pods too (jobs deployed before it was turned on): the actuator
+  // sends it once per job and operator process, and never again while it knows it is in place.
+  pass.actions.push({ kind: 'ensureNetworkPolicy' });
+  // The pods mount the job's token Secret: it is ensured only when pods are made, so a restarted
+  // operator passing over thousands of running jobs sends no create per job.
+  if (creates.length) pass.actions.push({ kind: 'ensureTokenSecret' }, ...creates);
 }
 
 /** The pods to create, once a pending restart is due; marks the restart done. */

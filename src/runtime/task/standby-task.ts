@@ -61,6 +61,8 @@ export class StandbyTask {
   private topic = '';
   private lagRecords: number | null = null;
   private applied = 0;
+  /** Every partition's snapshot is in the store: what the changelog's tail is replayed onto. */
+  private loaded = false;
   private stopped = false;
   private loop: Promise<void> | undefined;
 
@@ -99,14 +101,19 @@ export class StandbyTask {
 
   /**
    * Stops tailing and gives the warm state to the promoted task, which owns
-   * it from then on; undefined when there is none to give (still loading,
-   * waiting for a first commit, or a stage without state), and the task then
-   * restores as after a restart.
+   * it from then on. A standby still loading its snapshots finishes the load
+   * first (restoring them again would take as long). Undefined when there is
+   * none to give (waiting for a first commit, a load that failed, a stage
+   * without state), and the task then restores as after a restart.
    */
   async handOver(): Promise<WarmState | undefined> {
-    const warm = this.current === 'tailing' && this.state !== undefined;
-    await this.stop(!warm);
-    if (!warm || !this.state) return undefined;
+    await this.stop(false);
+    const warm = this.state !== undefined && this.loaded;
+    if (!warm || !this.state) {
+      await this.state?.close().catch(() => undefined);
+      this.state = undefined;
+      return undefined;
+    }
     const partitions = new Map(
       this.tailed.map((t) => [t.id, { stores: t.stores, changelogFrom: t.next }] as const),
     );
@@ -173,6 +180,7 @@ export class StandbyTask {
       stores: p.stores,
       next: p.pointer?.changelogFrom ?? 0,
     }));
+    this.loaded = true;
     this.log.info(
       { partitions: this.tailed.length, ms: this.deps.now() - loadStarted },
       'standby: snapshots loaded; tailing the changelog',
@@ -207,7 +215,10 @@ export class StandbyTask {
       warn: (message) => this.log.warn(message),
     });
     this.reader = reader;
-    if (this.stopped) return;
+    if (this.stopped) {
+      await reader.close().catch(() => undefined);
+      return;
+    }
     const byPartition = new Map(this.tailed.map((t) => [t.changelogPartition, t]));
     reader.assign(
       this.tailed.map((t) => ({ topic: this.topic, partition: t.changelogPartition, offset: t.next })),
