@@ -131,9 +131,14 @@ export async function openTask(
     committed = restored.offsets;
     restoreStorage = restored.storage;
   }
-  const warm = usableWarmState(await handingOver, { fromSavepoint, changelog: inputs.changelog, owned, log });
+  const warm = await usableWarmState(await handingOver, {
+    fromSavepoint,
+    changelog: inputs.changelog,
+    owned,
+    log,
+  });
   const state =
-    (await warm)?.state ??
+    warm?.state ??
     openTaskState(config.state, {
       stage: stage.index,
       task: index,
@@ -145,7 +150,7 @@ export async function openTask(
       restoreStorage,
       fromSavepoint,
       changelog: inputs.changelog,
-      warm: await warm,
+      warm,
       log,
     });
   } catch (error) {
