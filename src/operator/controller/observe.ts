@@ -47,6 +47,7 @@ export function observePod(pod: V1Pod): ObservedPod {
   const slot = Number.parseInt(podLabels[labels.slot] ?? '0', 10);
   const phase = (pod.status?.phase ?? 'Pending') as ObservedPod['phase'];
   const termination = describeTermination(pod);
+  const finishedAt = taskManagerStatus(pod)?.state?.terminated?.finishedAt;
   const notStarted = phase === 'Pending' ? describeNotStarted(pod) : undefined;
   return {
     name: pod.metadata?.name ?? '',
@@ -63,6 +64,7 @@ export function observePod(pod: V1Pod): ObservedPod {
     ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
     ...(pod.status?.podIP ? { podIP: pod.status.podIP } : {}),
     ...(termination ? { terminationMessage: termination } : {}),
+    ...(finishedAt ? { endedAt: new Date(finishedAt) } : {}),
     ...(notStarted ? { notStarted } : {}),
   };
 }

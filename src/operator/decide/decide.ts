@@ -348,6 +348,7 @@ function planLivePods(pass: Pass, ctx: PodsContext, observation: Observation, st
   const due = status.restarts?.nextRestartAt ? new Date(status.restarts.nextRestartAt) : undefined;
   const epoch = status.restartEpoch ?? 0;
   const standbyPlan = planStandbyPods(plan, {
+    now,
     standbys,
     deployment: { ...ctx.deployment, restartEpoch: epoch },
     wanted,
@@ -360,6 +361,7 @@ function planLivePods(pass: Pass, ctx: PodsContext, observation: Observation, st
       !(due && due > now) && !observation.pods.some((p) => p.restartEpoch !== epoch || p.specHash !== hash),
   });
   pass.events.push(...standbyPlan.events);
+  if (standbyPlan.recheckAt !== undefined) pass.requeue(standbyPlan.recheckAt - now.getTime());
   creates.push(...standbyPlan.creations);
   pass.actions.push(...promotions(observation.pods, plan.tracked));
   // The NetworkPolicy guards running pods too (jobs deployed before it was turned on): the actuator

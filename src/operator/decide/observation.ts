@@ -20,6 +20,8 @@ export interface ObservedPod {
   deleting: boolean;
   nodeName?: string;
   podIP?: string;
+  /** When its TaskManager container ended, once the kubelet reported it. */
+  endedAt?: Date;
   /** Why the pod ended, e.g. "exit code 2: JOB_MODULE_LOAD_FAILED: cannot load job module …". */
   terminationMessage?: string;
   /** Why a Pending pod does not start: Unschedulable (the scheduler's message), ErrImagePull, CreateContainerConfigError… */

@@ -135,10 +135,15 @@ describe('standby pods (spec.standby)', () => {
     assert.equal(decision.status.phase, 'Restarting');
   });
 
-  it('a standby that ends is replaced without counting as a job failure', () => {
+  it('a standby that ends is replaced 10 s after it ended, without counting as a job failure', () => {
     const { job: j, pods } = running();
-    const ended = pods.map((p) => (p.name === 'wc-tm-0-1' ? { ...p, phase: 'Failed' as const } : p));
-    const { decision } = step(j, seen(ended), at(10));
+    const ended = pods.map((p) =>
+      p.name === 'wc-tm-0-1' ? { ...p, phase: 'Failed' as const, endedAt: at(9) } : p,
+    );
+    const { decision: early } = step(j, seen(ended), at(10));
+    assert.deepEqual(deleted(early), [], 'a standby that cannot run is not retried in a tight loop');
+    assert.equal(early.requeueAfterMs, 9_000);
+    const { decision } = step(j, seen(ended), at(19));
     assert.deepEqual(deleted(decision), ['wc-tm-0-1']);
     assert.deepEqual(reasons(decision), ['StandbyFailed']);
     assert.equal(decision.status.restarts?.count ?? 0, 0);
@@ -186,6 +191,7 @@ describe('planStandbyPods', () => {
     standbys: ObservedPod[],
     more: { slots?: number; activeSlots?: number[]; mayCreate?: boolean } = {},
   ) => ({
+    now: t0,
     standbys,
     deployment,
     wanted: 2,

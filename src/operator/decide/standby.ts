@@ -111,7 +111,16 @@ export function indexOfActiveName(
   return undefined;
 }
 
+/**
+ * A standby that ended stays (and its slot waits) this long before it is
+ * replaced: one that cannot run (too little memory for its store, a broken
+ * image) is retried a few times a minute, not in a tight loop. The active
+ * tasks do not wait on it.
+ */
+export const standbyRefillDelayMs = 10_000;
+
 export interface StandbyPodsInput {
+  now: Date;
   standbys: readonly ObservedPod[];
   deployment: Deployment;
   wanted: number;
@@ -132,13 +141,19 @@ export interface StandbyPodsInput {
 export function planStandbyPods(
   plan: PodPlan,
   input: StandbyPodsInput,
-): { creations: CreatePod[]; events: EventSpec[] } {
+): { creations: CreatePod[]; events: EventSpec[]; recheckAt?: number } {
   const events: EventSpec[] = [];
+  let recheckAt: number | undefined;
   for (const pod of input.standbys) {
     if (plan.isDeleting(pod.name)) continue;
     if (!current(pod, input.deployment) || pod.index >= input.wanted || (pod.slot ?? 0) >= input.slots) {
       plan.delete(pod, current(pod, input.deployment) ? 'ScaledDown' : 'Replaced');
     } else if ((pod.phase === 'Failed' || pod.phase === 'Succeeded') && !pod.deleting) {
+      const refillAt = (pod.endedAt ?? input.now).getTime() + standbyRefillDelayMs;
+      if (refillAt > input.now.getTime()) {
+        recheckAt = Math.min(recheckAt ?? refillAt, refillAt);
+        continue;
+      }
       plan.delete(pod, 'StandbyEnded');
       events.push({
         type: 'Warning',
@@ -147,7 +162,8 @@ export function planStandbyPods(
       });
     }
   }
-  if (!input.mayCreate) return { creations: [], events };
+  const recheck = recheckAt !== undefined ? { recheckAt } : {};
+  if (!input.mayCreate) return { creations: [], events, ...recheck };
   const existing = new Set(input.standbys.map((p) => p.name));
   const creations: CreatePod[] = [];
   for (let index = 0; index < input.wanted; index++) {
@@ -169,7 +185,7 @@ export function planStandbyPods(
       });
     }
   }
-  return { creations, events };
+  return { creations, events, ...recheck };
 }
 
 /**
