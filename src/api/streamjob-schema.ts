@@ -912,6 +912,15 @@ export const streamJobStatusSchema = {
           items: { type: 'integer', description: 'A slot.', minimum: 0, maximum: 3 },
           maxItems: 10000,
         },
+        ready: {
+          type: 'integer',
+          description:
+            'Standby pods Ready: their snapshots loaded and at most 10,000 changelog records behind, so a promotion replays little.',
+        },
+        total: {
+          type: 'integer',
+          description: 'Standby pods wanted: spec.standby.replicas per TaskManager pod.',
+        },
       },
     },
     pods: {

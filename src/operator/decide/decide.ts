@@ -333,7 +333,10 @@ function recordFailures(pass: Pass, ctx: PodsContext): { failedMessage?: string;
     plan.tracked.add(standby.name);
   }
   if (failures.promotions.length) {
-    status.standby = { activeSlots: Array.from({ length: wanted }, (_, i) => activeSlots[i] ?? 0) };
+    status.standby = {
+      ...status.standby,
+      activeSlots: Array.from({ length: wanted }, (_, i) => activeSlots[i] ?? 0),
+    };
   }
   if (failures.restartScheduled) status.phase = 'Restarting';
   if (failures.replaceAll) status.restartEpoch = (status.restartEpoch ?? 0) + 1;
@@ -361,6 +364,13 @@ function planLivePods(pass: Pass, ctx: PodsContext, observation: Observation, st
       !(due && due > now) && !observation.pods.some((p) => p.restartEpoch !== epoch || p.specHash !== hash),
   });
   pass.events.push(...standbyPlan.events);
+  const standbysWanted = wanted * (slotCount(job.spec) - 1);
+  if (standbysWanted > 0 || status.standby?.total) {
+    const ready = standbys.filter(
+      (p) => p.ready && p.phase === 'Running' && !p.deleting && !plan.isDeleting(p.name),
+    ).length;
+    status.standby = { ...status.standby, ready, total: standbysWanted };
+  }
   if (standbyPlan.recheckAt !== undefined) pass.requeue(standbyPlan.recheckAt - now.getTime());
   creates.push(...standbyPlan.creations);
   pass.actions.push(...promotions(observation.pods, plan.tracked));

@@ -89,7 +89,8 @@ describe('standby pods (spec.standby)', () => {
       p.name === 'wc-tm-1' ? { ...p, phase: 'Failed' as const, terminationMessage: 'exit code 137' } : p,
     );
     const { next, decision } = step(j, seen(failed), at(10));
-    assert.deepEqual(decision.status.standby, { activeSlots: [0, 1] });
+    // wc-tm-1-1 is active now and wc-tm-0-1 the one standby left Ready.
+    assert.deepEqual(decision.status.standby, { activeSlots: [0, 1], ready: 1, total: 2 });
     assert.deepEqual(promoted(decision), ['wc-tm-1-1']);
     assert.deepEqual(deleted(decision), ['wc-tm-1']);
     assert.deepEqual(reasons(decision).slice(0, 2), ['TaskFailed', 'StandbyPromoted']);
@@ -105,6 +106,7 @@ describe('standby pods (spec.standby)', () => {
     assert.deepEqual(created(refill), ['1/0 standby']);
     assert.deepEqual(promoted(refill), ['wc-tm-1-1']);
     assert.equal(refill.status.phase, 'Running');
+    assert.deepEqual(refill.status.standby, { activeSlots: [0, 1], ready: 1, total: 2 });
   });
 
   it('a process the operator saw end (its watch) fails the pod before the kubelet reports it, and its standby takes over', () => {
