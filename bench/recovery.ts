@@ -39,6 +39,7 @@
  * Usage: source .weir/harness/env && node bench/recovery.ts [--kills 20] [--pods 4] [--all]
  *        [--state-mb 100 --pods 1 --interval 10s] [--standbys 0,1]
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
 import { requireEnv } from '../e2e/support/cluster.ts';
@@ -68,6 +69,8 @@ const suite = await startJobNamespace('bench-recovery');
 const { cluster, namespace, jobs } = suite;
 
 interface Round {
+  /** The machine's dirty and writeback page cache at its highest during the round (MB): the harness's nodes share one disk. */
+  dirtyPeakMb: number;
   pod: string;
   /** The pod that took over (with standbys, the promoted one). */
   tookOver: string;
@@ -82,6 +85,24 @@ interface Round {
   restored: number;
   firstCommit: number;
   everyKeyMoving: number;
+}
+
+/** Samples Dirty + Writeback from /proc/meminfo every 100 ms until stopped; stop() gives the peak in MB. */
+function sampleDirtyPages(): { stop(): number } {
+  let peakKb = 0;
+  const read = () => {
+    const info = readFileSync('/proc/meminfo', 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+    peakKb = Math.max(peakKb, kb('Dirty') + kb('Writeback'));
+  };
+  read();
+  const timer = setInterval(read, 100);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return Math.round(peakKb / 1024);
+    },
+  };
 }
 
 async function readPod(name: string): Promise<V1Pod | undefined> {
@@ -179,8 +200,12 @@ async function measure(standby: number): Promise<Round[]> {
       );
     }
   }
-  const stopProbes = startProbes(input, (n) =>
-    Array.from({ length: keys }, (_, k) => ({ key: `k${k}`, value: `v${n}` })),
+  const stopProbes = startProbes(
+    input,
+    (n) => Array.from({ length: keys }, (_, k) => ({ key: `k${k}`, value: `v${n}` })),
+    50,
+    // The probes run as long as the rounds may: with large state each round waits for a standby to load it.
+    600_000 + kills * 180_000,
   );
   const reader = await countReader(output, pods, keys);
   const rounds: Round[] = [];
@@ -216,6 +241,7 @@ async function measure(standby: number): Promise<Round[]> {
       const victims = values.all ? active : [active[round % pods] as string];
       const indexes = values.all ? active.map((_, i) => i) : [round % pods];
       const before = await Promise.all(victims.map(async (pod) => (await readPod(pod)) as V1Pod));
+      const dirty = sampleDirtyPages();
       const killedAt = Date.now();
       await Promise.all(before.map((pod) => killContainer(pod, 'taskmanager')));
       const watched = victims.map((pod, i) => watchReplacement(pod, before[i] as V1Pod));
@@ -250,6 +276,7 @@ async function measure(standby: number): Promise<Round[]> {
         Math.max(...replaced.map((p) => p[part])) - killedAt;
       const failure = (await jobs.get(name)).status?.restarts?.lastFailure;
       const r: Round = {
+        dirtyPeakMb: dirty.stop(),
         pod: victims.join(','),
         tookOver: takers.join(','),
         failureRecorded: failure ? new Date(failure.time).getTime() - killedAt : Number.NaN,
