@@ -32,9 +32,18 @@ export function startProbes(
 
 /**
  * Each key's highest emitted count (`{key, count}` output records) as a
- * read_committed reader sees it, and when each first passed a mark; bounded at 10 minutes.
+ * read_committed reader sees it, and when each first passed a mark; bounded
+ * at `maxMs` (10 minutes unless set). With `probeKeys`, a mark copies only
+ * theirs: a job holding millions of other keys (recovery --state-mb) made
+ * mark() copy them all, holding this process (and the probes it produces) for
+ * seconds right after each kill.
  */
-export async function countReader(topic: string, partitions: number, keys: number) {
+export async function countReader(
+  topic: string,
+  partitions: number,
+  keys: number,
+  options: { probeKeys?: readonly string[]; maxMs?: number } = {},
+) {
   const consumer = await AssignedConsumer.connect({
     bootstrapServers: kafkaBootstrap(),
     groupId: uniqueName('bench-reader'),
@@ -47,7 +56,7 @@ export async function countReader(topic: string, partitions: number, keys: numbe
   const movedAt = new Map<string, number>();
   let stopped = false;
   const loop = (async () => {
-    const until = Date.now() + 600_000;
+    const until = Date.now() + (options.maxMs ?? 600_000);
     while (!stopped && Date.now() < until) {
       for (const m of await consumer.consume(1000)) {
         const out = JSON.parse(m.value?.toString() ?? '{}') as { key: string; count: number };
@@ -63,7 +72,9 @@ export async function countReader(topic: string, partitions: number, keys: numbe
     keysSeen: () => highest.size,
     /** From now on, a key moves again when it passes its current highest count. */
     mark: () => {
-      marks = new Map(highest);
+      marks = options.probeKeys
+        ? new Map(options.probeKeys.map((key) => [key, highest.get(key) ?? 0]))
+        : new Map(highest);
       movedAt.clear();
     },
     /** When every key had moved again, waiting at most `timeoutMs`. */

@@ -207,7 +207,10 @@ async function measure(standby: number): Promise<Round[]> {
     // The probes run as long as the rounds may: with large state each round waits for a standby to load it.
     600_000 + kills * 180_000,
   );
-  const reader = await countReader(output, pods, keys);
+  const reader = await countReader(output, pods, keys, {
+    probeKeys: Array.from({ length: keys }, (_, k) => `k${k}`),
+    maxMs: 600_000 + kills * 180_000,
+  });
   const rounds: Round[] = [];
   try {
     const body = weirDevJob(name, 'keyed-count-sum', {
