@@ -78,6 +78,9 @@ describe('TaskManager runtime: failures', () => {
         await readCommitted(output, partitions, { expected: produced, timeoutMs: 30_000, quietMs: 500 }),
       );
     }
+    // The output may all be there before the last TaskManager restored (at-least-once replays what it lost):
+    // a SIGTERM before its handler is installed would end it by the signal, not with its clean stop.
+    await last.waitForLog('restored', (l) => l.msg === 'restored');
     last.signal('SIGTERM');
     assert.equal(await last.exited, 0, last.exitReport());
     const { missing, impossible } = result;
