@@ -49,8 +49,13 @@ function processStateRoot(): string {
   }
   for (const entry of entries) {
     const pid = Number(entry);
-    if (Number.isInteger(pid) && pid !== process.pid && !running(pid))
+    if (!Number.isInteger(pid) || pid === process.pid || running(pid)) continue;
+    try {
       rmSync(join(parent, entry), { recursive: true, force: true });
+    } catch {
+      // Best effort: processes starting together clean the same directories at once (ENOTEMPTY, ENOENT
+      // from the other's removal); whatever is left, the next start removes. It must never fail a task.
+    }
   }
   processRoot = join(parent, String(process.pid));
   return processRoot;
