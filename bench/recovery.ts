@@ -47,6 +47,7 @@ import { killContainer } from '../e2e/support/harness-nodes.ts';
 import { startJobNamespace, stopJobNamespace } from '../e2e/support/job-suite.ts';
 import { createTopics, produce, uniqueName } from '../e2e/support/kafka-topics.ts';
 import { weirDevJob } from '../e2e/support/streamjobs.ts';
+import { taskManagerPodName } from '../src/api/names.ts';
 import { countReader, startProbes } from './probes.ts';
 
 const { values } = parseArgs({
@@ -156,10 +157,7 @@ async function watchReplacement(
 /** The pods of each index that run its tasks now (status.standby.activeSlots). */
 async function activePods(name: string): Promise<string[]> {
   const slots = (await jobs.get(name)).status?.standby?.activeSlots ?? [];
-  return Array.from({ length: pods }, (_, i) => {
-    const slot = slots[i] ?? 0;
-    return slot === 0 ? `${name}-tm-${i}` : `${name}-tm-${i}-${slot}`;
-  });
+  return Array.from({ length: pods }, (_, i) => taskManagerPodName(name, i, slots[i] ?? 0));
 }
 
 /** Until every index has a Ready standby (a pod of the job that is not active, Running and Ready). */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
+import { taskManagerPodName } from '../../../src/api/names.ts';
 import { countSumProblems, keyedInput } from '../../support/committed-state.ts';
 import { killContainer, needsHarnessNodes } from '../../support/harness-nodes.ts';
 import { jobSuite } from '../../support/job-suite.ts';
@@ -54,10 +55,8 @@ describe('StreamJob: standby pods promoted on failure', {
           await cluster.core.listNamespacedPod({ namespace, labelSelector: `weir.dev/job=${name}` })
         ).items.map((p) => [p.metadata?.name ?? '', p] as const),
       );
-    const activeName = (slots: number[] | undefined, index: number) => {
-      const slot = slots?.[index] ?? 0;
-      return slot === 0 ? `${name}-tm-${index}` : `${name}-tm-${index}-${slot}`;
-    };
+    const activeName = (slots: number[] | undefined, index: number) =>
+      taskManagerPodName(name, index, slots?.[index] ?? 0);
     /** Every task running, and a Ready standby for every index. */
     const steady = async (what: string) => {
       for (let i = 0; i < 600; i++) {
