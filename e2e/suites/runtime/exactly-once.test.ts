@@ -102,6 +102,12 @@ describe('TaskManager runtime: exactly-once keyed count on the harness Kafka and
       timeoutMs: 120_000,
       quietMs: 2000,
     });
+    // The output may all be committed before the last process restored (its killed predecessor committed it):
+    // a SIGTERM before its handler is installed would end it by the signal, not with its clean stop.
+    await lastProcess.waitForLog(
+      'both tasks restored',
+      (l) => l.msg === 'restored' && count(lastProcess.lines, 'restored') >= 2,
+    );
     lastProcess.signal('SIGTERM');
     assert.equal(await lastProcess.exited, 0, lastProcess.exitReport());
     // Each task fenced its killed predecessor itself, ahead of librdkafka's initialisation (and its 500 ms retry).
