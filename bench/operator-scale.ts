@@ -174,7 +174,14 @@ async function baseline(cluster: ReturnType<typeof connect>, placement: Placemen
       savepointTriggerNonce: 0,
       allowNonRestoredState: false,
       upgradeMode: 'savepoint',
-      upgrade: { stableTimeout: '5m', rollback: true, savepointTimeout: '2m', savepointFallback: true },
+      upgrade: {
+        stableTimeout: '5m',
+        rollback: true,
+        savepointTimeout: '2m',
+        savepointFallback: true,
+        warmup: false,
+        warmupTimeout: '5m',
+      },
       savepoints: { historyMaxCount: 10, onDeletion: false },
     },
   };

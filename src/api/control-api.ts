@@ -63,6 +63,13 @@ export interface TaskStatusDocument {
    */
   sinceCommitMs: number | null;
   consecutiveCheckpointFailures: number;
+  /**
+   * A promoted standby's restore (issue 32): whether it stood on the
+   * standby's warm state, and if not, why (a warm upgrade that fell back to
+   * the savepoint's sections says so here). Absent for a task that started
+   * without a standby.
+   */
+  warmRestore?: { warm: boolean; why?: string };
   /** The task's latest offset resets since it started (at most maxReportedOffsetResets); absent when none. */
   offsetResets?: OffsetResetDocument[];
 }
@@ -144,7 +151,12 @@ export interface TaskCheckpointReport {
   consecutiveFailures: number;
   /** The task's latest offset resets; absent when none. */
   offsetResets?: OffsetResetReport[];
+  /** A promoted standby's restore: on its warm state or not, and why (at most maxWarmWhyLength characters). */
+  warmRestore?: { warm: boolean; why?: string };
 }
+
+/** A warmRestore.why longer than this is cut: it goes into the job's status. */
+export const maxWarmWhyLength = 300;
 
 export interface OffsetResetReport extends Omit<OffsetResetDocument, 'at'> {
   at: Date;
@@ -249,6 +261,19 @@ export function parseTaskManagerStatus(body: unknown): TaskManagerReport {
       consecutiveFailures: failures,
       ...(nonNegativeInteger(since) ? { sinceCommitMs: since } : {}),
     };
+    if (raw.warmRestore !== undefined) {
+      const warm = raw.warmRestore;
+      if (
+        !isRecord(warm) ||
+        typeof warm.warm !== 'boolean' ||
+        (warm.why !== undefined && typeof warm.why !== 'string')
+      )
+        throw invalid(`tasks[${i}].warmRestore`, 'not {warm: boolean, why?: string}');
+      report.warmRestore = {
+        warm: warm.warm,
+        ...(typeof warm.why === 'string' ? { why: warm.why.slice(0, maxWarmWhyLength) } : {}),
+      };
+    }
     if (raw.offsetResets !== undefined) {
       const resets = parseOffsetResets(raw.offsetResets, (why) => invalid(`tasks[${i}].offsetResets`, why));
       if (resets.length) report.offsetResets = resets;

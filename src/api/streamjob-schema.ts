@@ -205,6 +205,11 @@ export const streamJobSpecSchema = {
       message:
         'standby.replicas needs checkpoints.mode exactly-once: standbys tail the changelog, which only exactly-once writes',
     },
+    {
+      rule: "!has(self.upgrade) || !has(self.upgrade.warmup) || !self.upgrade.warmup || !has(self.checkpoints.mode) || self.checkpoints.mode == 'exactly-once'",
+      message:
+        'upgrade.warmup needs checkpoints.mode exactly-once: the new version warms its state from the changelog, which only exactly-once writes',
+    },
   ],
   properties: {
     image: {
@@ -491,6 +496,17 @@ export const streamJobSpecSchema = {
             'When the TaskManagers cannot take the upgrade savepoint, upgrade from the last committed checkpoint instead (a Warning event says so). When false the upgrade stops, a condition says why, and the current version keeps running.',
           default: true,
         },
+        warmup: {
+          type: 'boolean',
+          description:
+            "Warm upgrades (savepoint mode): before the old version stops, the new version's TaskManager pods start beside it and warm their state from its snapshots and changelog; the old version then stops with its savepoint and the new one continues on its warm state after replaying only the changelog written since, instead of downloading and loading the savepoint. Costs a second set of pods (and their state) while it warms. Where the warm state cannot stand for the savepoint (changed operator ids, the old version committed after it), the new version restores from the savepoint's sections as without warmup, and its TaskManagers' status says why. Needs checkpoints.mode exactly-once. A rescale (a change of parallelism or taskSlots alone) is not warmed.",
+          default: false,
+        },
+        warmupTimeout: duration(
+          "With warmup, how long the new version's pods may take to become Ready (state loaded, at most 10,000 changelog records behind) before the old version is stopped anyway; the new version then replays what it lacks, or restores cold.",
+          upToADay,
+          '5m',
+        ),
         fallbackMaxCheckpointAge: duration(
           'With savepointFallback, the oldest last committed checkpoint the fallback may use (status.checkpoint.latestCompleted.time); an older one stops the upgrade as if savepointFallback were false. Unset: any age.',
           { min: '1s', max: '8760h' },
@@ -785,8 +801,23 @@ export const streamJobStatusSchema = {
         step: {
           type: 'string',
           description:
-            'Savepointing (the old version stops with a savepoint), Deploying (the new version starts and must become stable), or how it ended without completing: Aborted (no savepoint and no fallback; the old version runs) or RolledBack (the new version was not stable; the last stable spec runs).',
-          enum: ['Savepointing', 'Deploying', 'Aborted', 'RolledBack'],
+            "Warming (upgrade.warmup: the new version's pods warm their state beside the old version), Savepointing (the old version stops with a savepoint), Deploying (the new version starts and must become stable), or how it ended without completing: Aborted (no savepoint and no fallback; the old version runs) or RolledBack (the new version was not stable; the last stable spec runs).",
+          enum: ['Warming', 'Savepointing', 'Deploying', 'Aborted', 'RolledBack'],
+        },
+        warm: {
+          type: 'object',
+          description:
+            "A warm upgrade's new version, chosen when Warming starts: the run it starts as and the slot of each TaskManager pod index its pods take (the old version's pods keep theirs).",
+          required: ['runId', 'slots'],
+          properties: {
+            runId: { type: 'string', description: 'The run the new version starts as.' },
+            slots: {
+              type: 'array',
+              description:
+                "The new version's slot for each pod index; it becomes status.standby.activeSlots.",
+              items: { type: 'integer', minimum: 0, description: 'A slot.' },
+            },
+          },
         },
         mode: {
           type: 'string',

@@ -12,6 +12,12 @@ export const taskManagerEnv = {
   podIndex: 'WEIR_POD_INDEX',
   /** "true": the pod starts as a standby and runs its tasks only once promoted (POST /v1/promote). */
   standby: 'WEIR_STANDBY',
+  /**
+   * A warm upgrade's new-version pod (with WEIR_STANDBY): its standbys warm
+   * from this run (the old version's), and a promotion restores the new run
+   * from WEIR_RESTORE_SAVEPOINT on that warm state where it can.
+   */
+  warmFromRun: 'WEIR_WARM_FROM_RUN',
   tasks: 'WEIR_TASKS',
   parallelism: 'WEIR_PARALLELISM',
   entry: 'WEIR_ENTRY',

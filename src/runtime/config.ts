@@ -89,6 +89,8 @@ export interface TaskManagerConfig {
   pod: { name: string; index: number };
   /** Started as a standby (WEIR_STANDBY): its tasks run only once promoted. */
   standby: boolean;
+  /** A warm upgrade's new-version standby (WEIR_WARM_FROM_RUN): the run whose state it warms from. */
+  warmFromRun?: string;
 }
 
 function fail(name: string, problem: string): never {
@@ -288,6 +290,9 @@ export function loadTaskManagerConfig(given: NodeJS.ProcessEnv = process.env): T
   if (standby !== 'true' && standby !== 'false') fail(e.standby, `must be true or false, got "${standby}"`);
   if (standby === 'true' && (env[e.checkpointMode] || 'exactly-once') !== 'exactly-once')
     fail(e.standby, 'needs WEIR_CHECKPOINT_MODE exactly-once: a standby tails the changelog');
+  const warmFromRun = env[e.warmFromRun] || undefined;
+  if (warmFromRun !== undefined && (standby !== 'true' || restoreSavepoint === undefined))
+    fail(e.warmFromRun, `needs ${e.standby}=true and ${e.restoreSavepoint}: it warms a new run's standbys`);
   const allowNonRestored = env[e.allowNonRestoredState] || 'false';
   if (allowNonRestored !== 'true' && allowNonRestored !== 'false') {
     fail(e.allowNonRestoredState, `must be true or false, got "${allowNonRestored}"`);
@@ -329,5 +334,6 @@ export function loadTaskManagerConfig(given: NodeJS.ProcessEnv = process.env): T
     metricsPort: integer(env, e.metricsPort, 0, 65535, 9249),
     pod: { name: env[e.podName] || hostname(), index: integer(env, e.podIndex, 0, 4095, 0) },
     standby: standby === 'true',
+    ...(warmFromRun ? { warmFromRun } : {}),
   };
 }

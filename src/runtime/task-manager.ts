@@ -402,7 +402,19 @@ export class TaskManager {
       finalCheckpoint: true,
       ...(savepointId && t.stage === 0 ? { savepointId } : {}),
     });
-    return t.stage > 0 && savepointId ? cut : last;
+    if (!(t.stage > 0 && savepointId)) return last;
+    // The positions the task's last commit left (its final checkpoint commits all it read): what a warm
+    // hand-over compares with the run's committed offsets before it trusts the changelog to equal this cut.
+    const positions = new Map(t.status().partitions.map((p) => [`${p.topic}/${p.partition}`, p.offset]));
+    return (
+      cut && {
+        ...cut,
+        partitions: cut.partitions.map((p) => {
+          const runOffset = positions.get(`${p.topic}/${p.partition}`);
+          return runOffset === null || runOffset === undefined ? p : { ...p, runOffset };
+        }),
+      }
+    );
   }
 
   /** Every task's savepoint report, and this TaskManager's part of the savepoint manifest. */

@@ -107,7 +107,8 @@ export class Actuator {
         await this.ensureNetworkPolicy(job);
         return;
       case 'createPod':
-        await this.createPod(deployed, action.pod);
+        // A warm upgrade's pods are the new version's, made from the spec while the old one stays deployed.
+        await this.createPod(action.pod.warmFromRun ? job : deployed, action.pod);
         return;
       case 'deletePod':
         await this.deletePod(job, action.name, action.force);
@@ -245,7 +246,7 @@ export class Actuator {
   private async createPod(job: StreamJob, identity: PodIdentity) {
     const body = taskManagerPod(job, identity);
     const uid = job.metadata.uid ?? '';
-    const name = taskManagerPodName(job.metadata.name ?? '', identity.index);
+    const name = taskManagerPodName(job.metadata.name ?? '', identity.index, identity.slot);
     const tooLarge = oversizedEnv(body);
     if (tooLarge) {
       // The kubelet would create it and exec would fail with E2BIG, naming nothing: refused here, saying why.

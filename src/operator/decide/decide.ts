@@ -42,6 +42,7 @@ import {
 import { type JobTiming, timingOf } from './timing.ts';
 import type { StopWithSavepoint, UpgradeDecision } from './upgrade.ts';
 import { decideJobUpgrade, legacyDeployment, reachable } from './upgrade-input.ts';
+import { planWarmPods, type WarmTarget } from './warm-pods.ts';
 
 export type Action =
   | CreatePod
@@ -132,7 +133,10 @@ export function decide(
   pass.status.observedGeneration = job.metadata.generation ?? 0;
   pass.status.deployment ??= legacyDeployment(job, pass.status);
   recordCheckpoints(pass);
-  const upgrade = decideJobUpgrade(job, pass.status, pass.observation, now, pass.timing);
+  const upgrade = decideJobUpgrade(job, pass.status, pass.observation, now, pass.timing, {
+    allPods: observation.pods,
+    newRunId: options.newRunId,
+  });
   const deployedSpec = recordUpgrade(pass, upgrade);
   recordRun(pass, upgrade);
   const pods = failuresAndPods(pass, upgrade, deployedSpec);
@@ -169,6 +173,11 @@ function recordUpgrade(pass: Pass, upgrade: UpgradeDecision): StreamJobSpec {
   }
   if (upgrade.upgrade) status.upgrade = upgrade.upgrade;
   else delete status.upgrade;
+  const warm = upgrade.upgrade?.warm;
+  if (upgrade.deploy?.run.kind === 'restore' && warm && upgrade.deploy.run.runId === warm.runId) {
+    // A warm upgrade's pods become the new deployment's: their slots are the active ones from now on.
+    status.standby = { ...status.standby, activeSlots: [...warm.slots] };
+  }
   if (upgrade.recordStable && status.deployment) {
     status.lastStableSpec = { ...status.deployment, time: now.toISOString() };
   }
@@ -251,6 +260,7 @@ function failuresAndPods(pass: Pass, upgrade: UpgradeDecision, deployedSpec: Str
   };
   const { plan, wanted } = ctx;
   let failed: { failedMessage?: string; restartedNow: boolean } = { restartedNow: false };
+  const warming = warmPodsOf(pass);
   if (!upgrade.holdPods) {
     if (status.phase !== 'Failed' && !suspended) failed = recordFailures(pass, ctx);
     // After a promotion the promoted pod is active and the failed one a slot to refill.
@@ -263,6 +273,7 @@ function failuresAndPods(pass: Pass, upgrade: UpgradeDecision, deployedSpec: Str
       if (status.restarts) delete status.restarts.nextRestartAt;
     } else {
       planLivePods(pass, ctx, observation, byRole.standby);
+      if (warming) planWarm(pass, plan, warming);
     }
   }
   pass.actions.push(...plan.deletions);
@@ -341,6 +352,41 @@ function recordFailures(pass: Pass, ctx: PodsContext): { failedMessage?: string;
   if (failures.restartScheduled) status.phase = 'Restarting';
   if (failures.replaceAll) status.restartEpoch = (status.restartEpoch ?? 0) + 1;
   return { restartedNow: failures.restartScheduled };
+}
+
+/**
+ * While a warm upgrade warms (or its old version stops with the savepoint),
+ * its pods are set apart from the job's standbys (which would replace them as
+ * another run's): the target they are made for, and the pods.
+ */
+function warmPodsOf(pass: Pass): { target: WarmTarget; pods: ObservedPod[] } | undefined {
+  const { status, job } = pass;
+  const upgrade = status.upgrade;
+  const warm = upgrade?.warm;
+  if (!upgrade || !warm || (upgrade.step !== 'Warming' && upgrade.step !== 'Savepointing')) return undefined;
+  const pods = pass.standbys.filter((p) => p.runId === warm.runId);
+  pass.standbys = pass.standbys.filter((p) => p.runId !== warm.runId);
+  return {
+    pods,
+    target: {
+      jobName: job.metadata.name ?? '',
+      runId: warm.runId,
+      slots: warm.slots,
+      savepointId: upgrade.savepointId ?? '',
+      fromRun: status.run?.id ?? '',
+      specHash: specHashOf(job.spec),
+      restartEpoch: (status.restartEpoch ?? 0) + 1,
+    },
+  };
+}
+
+/** A Warming upgrade's pods to create or replace; nothing while the old version stops (pods are held). */
+function planWarm(pass: Pass, plan: PodPlan, warming: { target: WarmTarget; pods: ObservedPod[] }): void {
+  if (pass.status.upgrade?.step !== 'Warming') return;
+  const warm = planWarmPods(plan, { now: pass.now, ...warming });
+  pass.events.push(...warm.events);
+  if (warm.recheckAt !== undefined) pass.requeue(warm.recheckAt - pass.now.getTime());
+  if (warm.creations.length) pass.actions.push({ kind: 'ensureTokenSecret' }, ...warm.creations);
 }
 
 /** The pods of a live job: the active ones to create, the standbys to create or replace, promotions to send. */

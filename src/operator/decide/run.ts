@@ -53,7 +53,7 @@ export function decideRun(state: RunState, input: RunInput): { state: RunState; 
     replaceAll();
     if (deployment.run.kind === 'new') next.run = { id: input.newRunId() };
     if (deployment.run.kind === 'restore') {
-      next.run = { id: input.newRunId(), restoredFrom: deployment.run.savepointId };
+      next.run = { id: deployment.run.runId ?? input.newRunId(), restoredFrom: deployment.run.savepointId };
     }
     next.restarts = noFailures();
     if (next.phase === 'Failed') next.phase = 'Deploying';

@@ -20,7 +20,14 @@ const cases: [string, Partial<StreamJobSpec>, DiffType, string[]][] = [
     'upgrade settings and mode',
     {
       upgradeMode: 'stateless',
-      upgrade: { stableTimeout: '5m', rollback: false, savepointTimeout: '2m', savepointFallback: false },
+      upgrade: {
+        stableTimeout: '5m',
+        rollback: false,
+        savepointTimeout: '2m',
+        savepointFallback: false,
+        warmup: true,
+        warmupTimeout: '1m',
+      },
     },
     'ignore',
     [],

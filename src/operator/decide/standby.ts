@@ -41,6 +41,16 @@ export function activeSlotOf(activeSlots: ActiveSlots, index: number): number {
   return activeSlots[index] ?? 0;
 }
 
+/**
+ * The slots an index's standbys take: the lowest `replicas` slots other than
+ * the active one (a warm upgrade can leave the active slot beyond them).
+ */
+export function standbySlots(active: number, replicas: number): number[] {
+  const slots: number[] = [];
+  for (let slot = 0; slots.length < replicas; slot++) if (slot !== active) slots.push(slot);
+  return slots;
+}
+
 /** The job's pods split by role: a pod whose slot is its index's active one (or whose labels are unreadable) is active. */
 export function splitByRole(
   pods: readonly ObservedPod[],
@@ -146,7 +156,8 @@ export function planStandbyPods(
   let recheckAt: number | undefined;
   for (const pod of input.standbys) {
     if (plan.isDeleting(pod.name)) continue;
-    if (!current(pod, input.deployment) || pod.index >= input.wanted || (pod.slot ?? 0) >= input.slots) {
+    const slots = standbySlots(activeSlotOf(input.activeSlots, pod.index), input.slots - 1);
+    if (!current(pod, input.deployment) || pod.index >= input.wanted || !slots.includes(pod.slot ?? 0)) {
       plan.delete(pod, current(pod, input.deployment) ? 'ScaledDown' : 'Replaced');
     } else if ((pod.phase === 'Failed' || pod.phase === 'Succeeded') && !pod.deleting) {
       const refillAt = (pod.endedAt ?? input.now).getTime() + standbyRefillDelayMs;
@@ -167,10 +178,9 @@ export function planStandbyPods(
   const existing = new Set(input.standbys.map((p) => p.name));
   const creations: CreatePod[] = [];
   for (let index = 0; index < input.wanted; index++) {
-    const active = activeSlotOf(input.activeSlots, index);
-    for (let slot = 0; slot < input.slots; slot++) {
+    for (const slot of standbySlots(activeSlotOf(input.activeSlots, index), input.slots - 1)) {
       const name = taskManagerPodName(input.jobName, index, slot);
-      if (slot === active || existing.has(name) || plan.tracked.has(name)) continue;
+      if (existing.has(name) || plan.tracked.has(name)) continue;
       creations.push({
         kind: 'createPod',
         pod: {

@@ -26,7 +26,14 @@ export function testingSpec(overrides: Partial<StreamJobSpec> = {}): StreamJobSp
     savepointTriggerNonce: 0,
     allowNonRestoredState: false,
     upgradeMode: 'savepoint',
-    upgrade: { rollback: true, savepointFallback: true, stableTimeout: '5m', savepointTimeout: '2m' },
+    upgrade: {
+      rollback: true,
+      savepointFallback: true,
+      stableTimeout: '5m',
+      savepointTimeout: '2m',
+      warmup: false,
+      warmupTimeout: '5m',
+    },
     savepoints: { historyMaxCount: 10, onDeletion: false },
     ...overrides,
   };

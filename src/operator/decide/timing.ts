@@ -16,6 +16,8 @@ export interface JobTiming {
   progressWindowMs: number;
   stableTimeoutMs: number;
   savepointTimeoutMs: number;
+  /** spec.upgrade.warmupTimeout. */
+  warmupTimeoutMs: number;
   /** How long one TaskManager may take to answer a savepoint request: a checkpoint's timeout and 30 s to spare. */
   savepointRequestTimeoutMs: number;
   /**
@@ -47,6 +49,7 @@ export function timingOf(spec: Pick<StreamJobSpec, 'checkpoints' | 'upgrade' | '
     }),
     stableTimeoutMs: parseDuration(upgrade.stableTimeout, 'spec.upgrade.stableTimeout'),
     savepointTimeoutMs: parseDuration(upgrade.savepointTimeout, 'spec.upgrade.savepointTimeout'),
+    warmupTimeoutMs: parseDuration(upgrade.warmupTimeout ?? '5m', 'spec.upgrade.warmupTimeout'),
     savepointRequestTimeoutMs: checkpointTimeoutMs + 30_000,
     triggeredSavepointTimeoutMs: 2 * checkpointTimeoutMs + 60_000,
     fallbackMaxCheckpointAgeMs: optional(

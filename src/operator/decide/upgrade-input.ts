@@ -3,8 +3,10 @@ import { deployedSpecOf, type StreamJob, type StreamJobStatus } from '../../api/
 import { podCount } from '../deploy/taskmanager-pod.ts';
 import { failureOf } from './failures.ts';
 import type { Observation, ObservedPod } from './observation.ts';
+import { activeSlotsOf, slotCount } from './standby.ts';
 import type { JobTiming } from './timing.ts';
-import { decideUpgrade, type UpgradeDecision } from './upgrade.ts';
+import { decideUpgrade, type UpgradeDecision, type UpgradeInput } from './upgrade.ts';
+import { readyWarmPods, warmSlotsFor } from './warm-pods.ts';
 
 /** The current deployment's pods that run and can be reached over the control channel. */
 export function reachable(pods: ObservedPod[]) {
@@ -20,6 +22,11 @@ export function decideJobUpgrade(
   observation: Observation,
   now: Date,
   timing: JobTiming,
+  more: {
+    /** Every pod of the job, standbys and a warm upgrade's among them. */
+    allPods: readonly ObservedPod[];
+    newRunId: () => string;
+  },
 ): UpgradeDecision {
   const { spec } = job;
   const deployment = status.deployment;
@@ -69,7 +76,29 @@ export function decideJobUpgrade(
     stable,
     lastCheckpointTime: checkpointTime ? new Date(checkpointTime) : undefined,
     savepointOutcome: observation.savepointOutcome,
+    savepointInProgress: status.savepointInProgress !== undefined,
+    warmRestores: (observation.checkpoints ?? []).flatMap((r) =>
+      r.warmRestore ? [{ task: `${r.stage ?? 0}/${r.task}`, ...r.warmRestore }] : [],
+    ),
+    ...warmInput(job, status, more.allPods),
+    newRunId: more.newRunId,
   });
+}
+
+/** A warm upgrade's view: whether its pods are Ready, and the slots its pods would take were it to start now. */
+function warmInput(
+  job: StreamJob,
+  status: StreamJobStatus,
+  pods: readonly ObservedPod[],
+): Pick<UpgradeInput, 'warmReady' | 'warmCount' | 'warmSlots'> {
+  const wanted = podCount(job.spec.parallelism, job.spec.taskSlots);
+  const warm = status.upgrade?.warm;
+  const ready = warm ? readyWarmPods(pods, warm) : 0;
+  return {
+    warmReady: warm !== undefined && ready >= wanted,
+    warmCount: { ready, wanted },
+    warmSlots: warmSlotsFor(wanted, activeSlotsOf(status), slotCount(job.spec) - 1, pods),
+  };
 }
 
 /**

@@ -56,6 +56,12 @@ function input(overrides: Partial<Omit<UpgradeInput, 'timing'>>): UpgradeInput {
     stable: false,
     lastCheckpointTime: at(9),
     savepointOutcome: undefined,
+    savepointInProgress: false,
+    warmRestores: [],
+    warmReady: false,
+    warmCount: { ready: 0, wanted: 2 },
+    warmSlots: [1, 1],
+    newRunId: () => 'r2',
     ...overrides,
   };
 }
@@ -63,8 +69,66 @@ function input(overrides: Partial<Omit<UpgradeInput, 'timing'>>): UpgradeInput {
 const stepAfter = (i: UpgradeInput): UpgradeStep => decideUpgrade(i).upgrade?.step ?? 'Idle';
 
 /** One row per transition of the table, each with an input that takes it. */
+const warmSpec = { ...spec2, upgrade: { ...spec2.upgrade, warmup: true, warmupTimeout: '1m' } };
+const warmUpgrade = (step: UpgradeStatus['step'], extra: Partial<UpgradeStatus> = {}): UpgradeStatus =>
+  upgrade(step, { warm: { runId: 'r2', slots: [1, 1] }, ...extra });
+const warmInput = (overrides: Partial<UpgradeInput>) => ({
+  spec: warmSpec,
+  timing: timingOf(warmSpec),
+  ...overrides,
+});
+
 const transitions: [UpgradeStep, UpgradeStep, string, Partial<UpgradeInput>][] = [
+  [
+    'Idle',
+    'Deploying',
+    'a rescale with warmup is not warmed: it resumes from the last commit',
+    warmInput({ spec: { ...warmSpec, image: spec1.image, parallelism: 3 } }),
+  ],
   ['Idle', 'Savepointing', 'spec change, savepoint mode, every task running', {}],
+  ['Idle', 'Warming', 'spec change, savepoint mode with upgrade.warmup, every task running', warmInput({})],
+  [
+    'Warming',
+    'Savepointing',
+    'every pod of the new version is Ready',
+    warmInput({ upgrade: warmUpgrade('Warming'), warmReady: true, warmCount: { ready: 2, wanted: 2 } }),
+  ],
+  [
+    'Warming',
+    'Savepointing',
+    'warmupTimeout passed with the new version not all Ready',
+    warmInput({ upgrade: warmUpgrade('Warming'), now: at(61), warmCount: { ready: 1, wanted: 2 } }),
+  ],
+  [
+    'Warming',
+    'Idle',
+    'the spec changed again while warming',
+    warmInput({ upgrade: warmUpgrade('Warming'), generation: 3 }),
+  ],
+  [
+    'Warming',
+    'Idle',
+    'suspended while warming',
+    warmInput({ upgrade: warmUpgrade('Warming'), suspended: true }),
+  ],
+  [
+    'Warming',
+    'Idle',
+    'the job failed while warming',
+    warmInput({ upgrade: warmUpgrade('Warming'), failed: true }),
+  ],
+  [
+    'Aborted',
+    'Warming',
+    'a newer spec after an abort, with warmup',
+    warmInput({ upgrade: upgrade('Aborted'), generation: 3 }),
+  ],
+  [
+    'RolledBack',
+    'Warming',
+    'a newer spec after a rollback, with warmup',
+    warmInput({ upgrade: upgrade('RolledBack'), generation: 3 }),
+  ],
   ['Idle', 'Deploying', 'spec change, nothing running to savepoint', { running: undefined }],
   ['Idle', 'Deploying', 'spec change, last-state', { spec: { ...spec2, upgradeMode: 'last-state' } }],
   ['Idle', 'Deploying', 'a rescale', { spec: { ...spec1, parallelism: 3 } }],
@@ -237,6 +301,21 @@ const stays: [UpgradeStep, string, Partial<UpgradeInput>][] = [
   ],
   ['Savepointing', 'waiting for the TaskManagers', { upgrade: upgrade('Savepointing'), now: at(60) }],
   [
+    'Warming',
+    'the new version not Ready yet, within warmupTimeout',
+    warmInput({ upgrade: warmUpgrade('Warming') }),
+  ],
+  [
+    'Warming',
+    'Ready, but a manual savepoint is in flight',
+    warmInput({ upgrade: warmUpgrade('Warming'), warmReady: true, savepointInProgress: true }),
+  ],
+  [
+    'Warming',
+    'timed out, but the old version is not all running (no savepoint could cover every task)',
+    warmInput({ upgrade: warmUpgrade('Warming'), now: at(61), running: undefined }),
+  ],
+  [
     'Deploying',
     'not stable yet, within the timeout',
     { upgrade: upgrade('Deploying'), deployment: deployed(spec2, 2), now: at(200) },
@@ -349,5 +428,79 @@ describe('upgrade state machine', () => {
       decideUpgrade(input({ spec: spec1, generation: 1, stable: false, lastStable: undefined })).recordStable,
       false,
     );
+  });
+
+  describe('warm upgrades', () => {
+    it('Warming starts with the run, the slots and the savepoint chosen, and holds no pod of the old version', () => {
+      const d = decideUpgrade(input(warmInput({ warmSlots: [1, 2] })));
+      assert.equal(d.upgrade?.step, 'Warming');
+      assert.deepEqual(d.upgrade?.warm, { runId: 'r2', slots: [1, 2] });
+      assert.match(d.upgrade?.savepointId ?? '', /^upgrade-/);
+      assert.equal(d.holdPods, false);
+      assert.equal(d.action, undefined);
+      assert.equal(d.deploy, undefined);
+      assert.equal(d.requeueAfterMs, 60_000);
+    });
+
+    it('the old version stops with the savepoint chosen at the start; a timeout says so in a Warning', () => {
+      const d = decideUpgrade(
+        input(
+          warmInput({ upgrade: warmUpgrade('Warming'), now: at(61), warmCount: { ready: 1, wanted: 2 } }),
+        ),
+      );
+      assert.deepEqual(d.action, { kind: 'stopWithSavepoint', id: 'upgrade-1', targets });
+      assert.equal(d.holdPods, true);
+      assert.equal(d.events[0]?.reason, 'WarmupTimedOut');
+      assert.match(d.events[0]?.message ?? '', /1 of 2 warm pod\(s\)/);
+    });
+
+    it('the savepoint complete, the new run is the one the warm pods were made for', () => {
+      const d = decideUpgrade(
+        input(
+          warmInput({
+            upgrade: warmUpgrade('Savepointing'),
+            savepointOutcome: { id: 'upgrade-1', ok: true },
+          }),
+        ),
+      );
+      assert.deepEqual(d.deploy?.run, { kind: 'restore', savepointId: 'upgrade-1', runId: 'r2' });
+      assert.deepEqual(d.upgrade?.warm, { runId: 'r2', slots: [1, 1] });
+    });
+
+    it('a failed savepoint falls back without the warm pods: the run continues and they are dropped', () => {
+      const d = decideUpgrade(input(warmInput({ upgrade: warmUpgrade('Savepointing'), podFailed: true })));
+      assert.equal(d.upgrade?.step, 'Deploying');
+      assert.deepEqual(d.deploy?.run, { kind: 'continue' });
+      assert.equal(d.upgrade?.warm, undefined);
+    });
+
+    it('abandoned: no deployment changes, an event says why', () => {
+      const d = decideUpgrade(input(warmInput({ upgrade: warmUpgrade('Warming'), generation: 3 })));
+      assert.equal(d.upgrade, undefined);
+      assert.equal(d.deploy, undefined);
+      assert.equal(d.events[0]?.reason, 'UpgradeAbandoned');
+      assert.match(d.events[0]?.message ?? '', /spec changed again \(generation 3\)/);
+    });
+
+    it('Deploying: the tasks that fell back to the savepoint are named in status and a Warning, once', () => {
+      const restores = [
+        { task: '0/0', warm: true },
+        { task: '0/1', warm: false, why: 'savepoint was taken by run r0, not by the warmed run r1' },
+      ];
+      const first = decideUpgrade(
+        input(warmInput({ upgrade: warmUpgrade('Deploying'), warmRestores: restores, stable: true })),
+      );
+      assert.equal(first.upgrade?.step, 'Deploying');
+      assert.match(
+        first.upgrade?.message ?? '',
+        /1 task\(s\) on their warm state, 1 from the savepoint's sections \(task 0\/1: savepoint was taken by run r0/,
+      );
+      assert.equal(first.events[0]?.reason, 'WarmRestoreFellBack');
+      const again = decideUpgrade(
+        input(warmInput({ upgrade: first.upgrade, warmRestores: restores, stable: true })),
+      );
+      assert.equal(again.upgrade, undefined, 'then stable: Idle');
+      assert.equal(again.events[0]?.reason, 'UpgradeCompleted');
+    });
   });
 });

@@ -16,6 +16,10 @@ import type { JobTiming } from './timing.ts';
  *
  *            spec change, upgradeMode savepoint, every task running
  *   Idle ─────────────────────────────────────────────────────────► Savepointing
+ *    │  the same, with upgrade.warmup                                    ▲
+ *    └──► Warming ── the new version's pods Ready, or warmupTimeout ─────┘
+ *           │  a newer spec, suspend, or the job failed: its pods are deleted
+ *           └──► Idle (a newer spec then starts over)
  *    │  spec change: last-state, stateless, a rescale, or nothing       │  │
  *    │  running to take a savepoint of                                  │  │ no savepoint, and no
  *    ▼                                                                  │  │ fallback allowed
@@ -26,6 +30,9 @@ import type { JobTiming } from './timing.ts';
  *    └── stable ──► Idle                                 │                 │
  *                                  a newer spec ──► Savepointing | Deploying
  *
+ * Warming: the new version's pods (another slot of each pod index, a run id
+ * and savepoint id chosen now) start as standbys of the old version's run and
+ * warm their state while it runs on; nothing of the old version is held.
  * Savepointing: the old version's TaskManagers stop with the savepoint; no
  * pod is created or replaced, and a pod that ends is expected, not a failure.
  * Suspending (state: suspended, upgradeMode savepoint) takes the same step
@@ -36,16 +43,17 @@ import type { JobTiming } from './timing.ts';
  * last committed state, or nothing) and must become stable. Aborted and
  * RolledBack are at rest: the older spec runs until the spec changes again.
  */
-export type UpgradeStep = 'Idle' | 'Savepointing' | 'Deploying' | 'Aborted' | 'RolledBack';
+export type UpgradeStep = 'Idle' | 'Warming' | 'Savepointing' | 'Deploying' | 'Aborted' | 'RolledBack';
 export type UpgradeMode = 'savepoint' | 'last-state' | 'stateless';
 export type UpgradeStatus = NonNullable<StreamJobStatus['upgrade']>;
 
 export const upgradeTransitions: Readonly<Record<UpgradeStep, readonly UpgradeStep[]>> = {
-  Idle: ['Savepointing', 'Deploying'],
+  Idle: ['Warming', 'Savepointing', 'Deploying'],
+  Warming: ['Savepointing', 'Idle'],
   Savepointing: ['Deploying', 'Aborted', 'Idle'],
   Deploying: ['Idle', 'RolledBack', 'Savepointing', 'Deploying'],
-  Aborted: ['Savepointing', 'Deploying'],
-  RolledBack: ['Savepointing', 'Deploying'],
+  Aborted: ['Warming', 'Savepointing', 'Deploying'],
+  RolledBack: ['Warming', 'Savepointing', 'Deploying'],
 };
 
 export class UpgradeTransitionError extends Error {
@@ -61,7 +69,11 @@ export function checkTransition(from: UpgradeStep, to: UpgradeStep): void {
 }
 
 /** Where the pods of a new deployment get their state. */
-export type RunChange = { kind: 'continue' } | { kind: 'new' } | { kind: 'restore'; savepointId: string };
+export type RunChange =
+  | { kind: 'continue' }
+  | { kind: 'new' }
+  /** `runId`: a warm upgrade's run, chosen when its pods were made. */
+  | { kind: 'restore'; savepointId: string; runId?: string };
 
 export interface NewDeployment {
   spec: StreamJobSpec;
@@ -102,6 +114,17 @@ export interface UpgradeInput {
   /** When every task's input was last committed (status.checkpoint), for the fallback's age limit. */
   lastCheckpointTime: Date | undefined;
   savepointOutcome: SavepointOutcome | undefined;
+  /** A manual savepoint is in flight: a warm-up waits for it before the old version stops. */
+  savepointInProgress: boolean;
+  /** Warming: every pod of the new version is Ready (its state loaded and caught up). */
+  warmReady: boolean;
+  /** How many of the new version's pods are Ready, of how many (for the event). */
+  warmCount: { ready: number; wanted: number };
+  /** The promoted tasks' restores (their reports' warmRestore), labelled stage/task. */
+  warmRestores: { task: string; warm: boolean; why?: string }[];
+  /** A warm upgrade's pods' slot for each pod index, were one to start now (warm-pods.ts). */
+  warmSlots: number[];
+  newRunId: () => string;
 }
 
 /**
@@ -163,6 +186,8 @@ export function decideUpgrade(input: UpgradeInput): UpgradeDecision {
     };
   }
   switch (step) {
+    case 'Warming':
+      return warming(input, input.upgrade as UpgradeStatus, input.deployment);
     case 'Savepointing':
       return savepointing(input, input.upgrade as UpgradeStatus, input.deployment);
     case 'Deploying':
@@ -218,6 +243,23 @@ function startUpgrade(
     stepStartedAt: input.now.toISOString(),
   };
   const what = `generation ${deployment.generation} → ${input.generation} (${diff.fields.join(', ')} changed)`;
+  if (mode === 'savepoint' && input.running?.length && !input.failed && input.spec.upgrade.warmup) {
+    checkTransition(from, 'Warming');
+    const id = savepointIdAt('upgrade', input.now);
+    const warm = { runId: input.newRunId(), slots: input.warmSlots };
+    return {
+      ...quiet(),
+      upgrade: { ...base, step: 'Warming', savepointId: id, warm },
+      requeueAfterMs: input.timing.warmupTimeoutMs,
+      events: [
+        {
+          type: 'Normal',
+          reason: 'UpgradeStarted',
+          message: `upgrading ${what}: warming ${warm.slots.length} TaskManager pod(s) of the new version beside the running one (run ${warm.runId})`,
+        },
+      ],
+    };
+  }
   if (mode === 'savepoint' && input.running?.length && !input.failed) {
     checkTransition(from, 'Savepointing');
     const id = savepointIdAt('upgrade', input.now);
@@ -317,6 +359,70 @@ function suspended(input: UpgradeInput, id: string, failure: string | undefined)
   };
 }
 
+/**
+ * Warming: the old version runs on while the new version's pods warm. Once
+ * they are all Ready (or warmupTimeout passed, and they replay more), the old
+ * version stops with the savepoint chosen when Warming started.
+ */
+function warming(input: UpgradeInput, upgrade: UpgradeStatus, deployment: RecordedSpec): UpgradeDecision {
+  const abandon = (why: string): UpgradeDecision => {
+    checkTransition('Warming', 'Idle');
+    return {
+      ...quiet(),
+      upgrade: undefined,
+      requeueAfterMs: 1,
+      events: [
+        {
+          type: 'Normal',
+          reason: 'UpgradeAbandoned',
+          message: `warm upgrade to generation ${upgrade.toGeneration} abandoned: ${why}; its pods are deleted and generation ${deployment.generation} runs on`,
+        },
+      ],
+    };
+  };
+  if (input.suspended) return abandon('the job is being suspended');
+  if (input.failed) return abandon('the job failed');
+  if (input.generation !== upgrade.toGeneration) {
+    return abandon(`the spec changed again (generation ${input.generation})`);
+  }
+  const timeoutMs = input.timing.warmupTimeoutMs;
+  const elapsed = input.now.getTime() - new Date(upgrade.stepStartedAt).getTime();
+  const timedOut = elapsed > timeoutMs;
+  if (!(input.warmReady || timedOut) || !input.running?.length || input.savepointInProgress) {
+    // The old version stops only while all of it runs (every task takes part in the savepoint), and after a
+    // manual savepoint in flight.
+    return {
+      ...rest(input, upgrade),
+      ...(timedOut ? {} : { requeueAfterMs: Math.max(1, timeoutMs - elapsed) }),
+    };
+  }
+  checkTransition('Warming', 'Savepointing');
+  const id = upgrade.savepointId ?? savepointIdAt('upgrade', input.now);
+  const { ready, wanted } = input.warmCount;
+  const message = input.warmReady
+    ? `${ready} warm pod(s) of generation ${input.generation} are Ready; stopping generation ${deployment.generation} with savepoint ${id}`
+    : `${ready} of ${wanted} warm pod(s) of generation ${input.generation} were Ready after spec.upgrade.warmupTimeout ${seconds(timeoutMs)}; stopping generation ${deployment.generation} with savepoint ${id} anyway (the others replay what they lack, or restore from the savepoint)`;
+  return {
+    ...quiet(),
+    upgrade: {
+      ...upgrade,
+      step: 'Savepointing',
+      savepointId: id,
+      stepStartedAt: input.now.toISOString(),
+      message,
+    },
+    action: { kind: 'stopWithSavepoint', id, targets: input.running },
+    holdPods: true,
+    events: [
+      {
+        type: input.warmReady ? 'Normal' : 'Warning',
+        reason: input.warmReady ? 'WarmupCompleted' : 'WarmupTimedOut',
+        message,
+      },
+    ],
+  };
+}
+
 function savepointing(
   input: UpgradeInput,
   upgrade: UpgradeStatus,
@@ -325,10 +431,13 @@ function savepointing(
   const id = upgrade.savepointId ?? '';
   const toDeploying = (deploy: NewDeployment, message: string, event: EventSpec): UpgradeDecision => {
     checkTransition('Savepointing', 'Deploying');
+    // The warm pods take over only a restore from the savepoint they warmed for; otherwise they are deleted.
+    const { warm: _warm, ...rest } = upgrade;
+    const kept = deploy.run.kind === 'restore' && deploy.run.runId ? upgrade : rest;
     return {
       ...quiet(),
       upgrade: {
-        ...upgrade,
+        ...kept,
         step: 'Deploying',
         toGeneration: input.generation,
         stepStartedAt: input.now.toISOString(),
@@ -347,19 +456,24 @@ function savepointing(
   const complete =
     outcome?.ok || (!outcome && input.live.length === 0 && !input.podFailed && input.stoppedWithSavepoint);
   if (complete && upgrade.suspend) return suspended(input, id, undefined);
+  const warm = upgrade.warm;
   if (complete) {
     return toDeploying(
       {
         spec: input.spec,
         generation: input.generation,
-        run: { kind: 'restore', savepointId: id },
+        run: { kind: 'restore', savepointId: id, ...(warm ? { runId: warm.runId } : {}) },
         replacesPods: true,
       },
-      `restoring from savepoint ${id}`,
+      warm
+        ? `restoring from savepoint ${id} on the warm state of the new version's pods`
+        : `restoring from savepoint ${id}`,
       {
         type: 'Normal',
         reason: 'UpgradeSavepointCompleted',
-        message: `savepoint ${id} complete; starting generation ${input.generation} from it`,
+        message: warm
+          ? `savepoint ${id} complete; promoting the warm pods of generation ${input.generation}, restoring from it`
+          : `savepoint ${id} complete; starting generation ${input.generation} from it`,
       },
     );
   }
@@ -397,10 +511,11 @@ function savepointing(
   }
   checkTransition('Savepointing', 'Aborted');
   const stopped = `savepoint ${id} failed (${failure}) and ${refusal}; generation ${deployment.generation} keeps running`;
+  const { warm: _unused, ...unwarmed } = upgrade;
   return {
     ...quiet(),
     upgrade: {
-      ...upgrade,
+      ...unwarmed,
       step: 'Aborted',
       toGeneration: input.generation,
       stepStartedAt: input.now.toISOString(),
@@ -432,6 +547,29 @@ function fallbackRefusal(input: UpgradeInput): string | undefined {
     : undefined;
 }
 
+/**
+ * A warm upgrade's new tasks say how they restored: status.upgrade.message
+ * carries it (and a Warning event names the tasks that fell back to the
+ * savepoint's sections, and why) as their reports come in.
+ */
+function warmHandOver(input: UpgradeInput, upgrade: UpgradeStatus): UpgradeDecision | undefined {
+  if (input.warmRestores.length === 0) return undefined;
+  const cold = input.warmRestores.filter((r) => !r.warm);
+  const warm = input.warmRestores.length - cold.length;
+  const message =
+    `restored from savepoint ${upgrade.savepointId ?? ''}: ${warm} task(s) on their warm state` +
+    (cold.length
+      ? `, ${cold.length} from the savepoint's sections (${cold.map((r) => `task ${r.task}: ${r.why ?? 'no warm state'}`).join('; ')})`
+      : '');
+  if (upgrade.message === message) return undefined;
+  return {
+    ...quiet(),
+    upgrade: { ...upgrade, message },
+    requeueAfterMs: 1,
+    events: cold.length ? [{ type: 'Warning', reason: 'WarmRestoreFellBack', message }] : [],
+  };
+}
+
 function deploying(input: UpgradeInput, upgrade: UpgradeStatus, deployment: RecordedSpec): UpgradeDecision {
   if (input.suspended) {
     // Suspending ends the step: the next pass suspends the version that runs (with a savepoint if every task
@@ -457,6 +595,8 @@ function deploying(input: UpgradeInput, upgrade: UpgradeStatus, deployment: Reco
     const diff = diffSpecs(recordedSpecOf(deployment), input.spec);
     if (diff.type !== 'ignore' && !input.suspended) return startUpgrade(input, 'Deploying', deployment, diff);
   }
+  const handOver = upgrade.warm ? warmHandOver(input, upgrade) : undefined;
+  if (handOver) return handOver;
   if (input.stable) {
     checkTransition('Deploying', 'Idle');
     return {

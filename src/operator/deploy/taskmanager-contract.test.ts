@@ -131,6 +131,7 @@ describe('the operator–runtime contract: the pod environment', () => {
     restartEpoch: 0,
     specHash: 'h',
     restoreSavepoint: 'upgrade-20261130t100000z',
+    warmFromRun: 'r41',
   });
   const env = pod.spec?.containers[0]?.env ?? [];
   const { env: resolved, files } = resolveFiles(pod, resolve(env));
@@ -183,6 +184,7 @@ describe('the operator–runtime contract: the pod environment', () => {
       metricsPort: 9249,
       pod: { name: 'orders-tm-1-1', index: 1 },
       standby: true,
+      warmFromRun: 'r41',
     });
   });
 

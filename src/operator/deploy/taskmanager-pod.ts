@@ -37,6 +37,8 @@ export interface PodIdentity {
   specHash: string;
   /** The savepoint the run starts from (status.run.restoredFrom). */
   restoreSavepoint?: string;
+  /** A warm upgrade's new-version pod (made from spec, not status.deployment): the old run it warms from. */
+  warmFromRun?: string;
 }
 
 /** Task indexes run by pod `index`: a contiguous block of taskSlots, the last one possibly shorter. */
@@ -166,6 +168,7 @@ function weirEnv(job: StreamJob, identity: PodIdentity): V1EnvVar[] {
       : []),
     // Honoured by the TaskManager only while the run has no committed offsets: failovers resume the run.
     ...(identity.restoreSavepoint ? [value(e.restoreSavepoint, identity.restoreSavepoint)] : []),
+    ...(identity.warmFromRun ? [value(e.warmFromRun, identity.warmFromRun)] : []),
     value(e.allowNonRestoredState, String(spec.allowNonRestoredState)),
     value(e.s3Url, storage.url),
     value(e.s3Region, storage.region),
@@ -256,7 +259,9 @@ export function taskManagerPod(job: StreamJob, identity: PodIdentity): V1Pod {
       ...(tm.serviceAccountName ? { serviceAccountName: tm.serviceAccountName } : {}),
       terminationGracePeriodSeconds: tm.terminationGracePeriodSeconds,
       ...(tm.nodeSelector ? { nodeSelector: tm.nodeSelector } : {}),
-      ...(job.spec.standby?.replicas ? { affinity: apartFromItsSlots(name, identity.index) } : {}),
+      ...(job.spec.standby?.replicas || identity.warmFromRun
+        ? { affinity: apartFromItsSlots(name, identity.index) }
+        : {}),
       ...(tm.tolerations ? { tolerations: tm.tolerations } : {}),
       securityContext: {
         runAsNonRoot: true,

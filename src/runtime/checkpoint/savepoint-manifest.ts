@@ -22,7 +22,17 @@ export interface SavepointManifestPart {
   createdAt: string;
   /** Operator ids that hold state in this savepoint. */
   operatorIds: string[];
-  partitions: { topic: string; partition: number; offset: number; pointer: PartitionPointer }[];
+  /**
+   * Named as the run that took it named them. `runOffset`: see
+   * SavepointPartition (absent where it equals `offset`, a source partition).
+   */
+  partitions: {
+    topic: string;
+    partition: number;
+    offset: number;
+    pointer: PartitionPointer;
+    runOffset?: number;
+  }[];
 }
 
 export type SavepointManifest = Omit<SavepointManifestPart, 'tasks'>;

@@ -22,7 +22,21 @@ export interface CheckpointReport {
   objectKey?: string;
   bytes: number;
   durationMs: number;
-  partitions: { topic: string; partition: number; offset: number; pointer: PartitionPointer }[];
+  partitions: SavepointPartition[];
+}
+
+/**
+ * A partition as a checkpoint or savepoint reports it. `runOffset`, for a
+ * savepoint part taken at a barrier cut (whose offset is 0, for the new run's
+ * own repartition topic): the offset the taking run committed last for this
+ * partition, which a warm hand-over checks nothing was committed after.
+ */
+export interface SavepointPartition {
+  topic: string;
+  partition: number;
+  offset: number;
+  pointer: PartitionPointer;
+  runOffset?: number;
 }
 
 /** What a checkpoint is for, and what it writes besides state and offsets: markers the downstream stage reads. */

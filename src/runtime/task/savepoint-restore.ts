@@ -5,7 +5,11 @@ import type { CommittedOffset } from '../../kafka/assigned-consumer.ts';
 import { type JobDefinition, statefulOperatorIds } from '../../sdk/pipeline.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import { encodeCommitMetadata } from '../checkpoint/commit-metadata.ts';
-import { readManifest, unrestorableOperators } from '../checkpoint/savepoint-manifest.ts';
+import {
+  readManifest,
+  type SavepointManifest,
+  unrestorableOperators,
+} from '../checkpoint/savepoint-manifest.ts';
 import type { TaskManagerConfig } from '../config.ts';
 import { RuntimeError } from '../errors.ts';
 import type { PartitionRuntime } from './partition-runtime.ts';
@@ -26,7 +30,7 @@ export async function savepointOffsets(
   },
   empty: readonly CommittedOffset[],
   log: Logger,
-): Promise<{ offsets: CommittedOffset[]; storage: CheckpointStorage }> {
+): Promise<{ offsets: CommittedOffset[]; storage: CheckpointStorage; manifest: SavepointManifest }> {
   const { config, job } = deps;
   const ref = parseSavepointRef(config.restoreSavepoint as string);
   const source =
@@ -69,7 +73,7 @@ export async function savepointOffsets(
     const saved = byPartition.get(`${c.topic}/${c.partition}`);
     return saved ? { ...c, offset: saved.offset, metadata: encodeCommitMetadata(saved.pointer) } : c;
   });
-  return { offsets, storage: source.storage };
+  return { offsets, storage: source.storage, manifest };
 }
 
 /** Drops restored state of operator ids the pipeline no longer has (allowNonRestoredState). */

@@ -38,6 +38,7 @@ export async function inputPartitions(
   deps: StreamTaskDeps,
   newAdmin: () => KafkaAdmin,
   log: Logger,
+  options: { dropOtherRuns: boolean } = { dropOtherRuns: true },
 ): Promise<StageTopics> {
   const { config, job, stage, index } = deps;
   const admin = newAdmin();
@@ -61,7 +62,8 @@ export async function inputPartitions(
         : undefined;
     const counts =
       stage.input.kind === 'repartition' ? new Map([[await ensure(stage.input.id), width]]) : sources;
-    if (index === 0 && stage.index === 0) await dropOtherRunsTopics(deps, admin, log);
+    if (options.dropOtherRuns && index === 0 && stage.index === 0)
+      await dropOtherRunsTopics(deps, admin, log);
     return { counts, route, changelog: await ensureChangelog(deps, admin, counts) };
   } finally {
     admin.disconnect();
@@ -109,11 +111,11 @@ async function ensureInternalTopic(
 async function dropOtherRunsTopics(deps: StreamTaskDeps, admin: KafkaAdmin, log: Logger): Promise<void> {
   const { config } = deps;
   try {
-    const doomed = otherRunsInternalTopics(
-      await admin.listTopics(),
-      config.namespace,
-      config.job,
-      config.runId,
+    const { namespace, job, runId, warmFromRun } = config;
+    // A warm upgrade's tasks replay the old run's changelog while this one starts: its topics stay until a
+    // later start of this task without WEIR_WARM_FROM_RUN (a restart of the run, or the next upgrade).
+    const doomed = otherRunsInternalTopics(await admin.listTopics(), namespace, job, runId).filter(
+      (topic) => !warmFromRun || otherRunsInternalTopics([topic], namespace, job, warmFromRun).length > 0,
     );
     for (const topic of doomed) await admin.deleteTopic(topic);
     if (doomed.length) log.info({ topics: doomed }, 'deleted the internal topics of earlier runs');

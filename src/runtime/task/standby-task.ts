@@ -6,6 +6,7 @@ import { withKafkaRetries } from '../../kafka/errors.ts';
 import type { RecordFetcher } from '../../kafka/wire/record-fetcher.ts';
 import { backoffMs, delay } from '../../retry.ts';
 import { taskLabel } from '../metrics.ts';
+import type { ChangelogRoute } from '../state/changelog.ts';
 import { decodeChangelogKey } from '../state/changelog-format.ts';
 import type { PartitionStores } from '../state/partition-stores.ts';
 import { ownedPartitions } from './assignment.ts';
@@ -14,6 +15,7 @@ import { inputPartitions } from './stage-topics.ts';
 import type { StreamTaskDeps } from './task-deps.ts';
 import { openTaskState, type TaskStateStorage } from './task-state.ts';
 import type { WarmState } from './warm-state.ts';
+import { warmSource } from './warm-upgrade.ts';
 
 /**
  * A standby is ready (its pod's readiness probe) once it has loaded its
@@ -59,6 +61,7 @@ export class StandbyTask {
   private reader: RecordFetcher | undefined;
   private consumer: AssignedConsumer | undefined;
   private topic = '';
+  private route: ChangelogRoute | undefined;
   private lagRecords: number | null = null;
   private applied = 0;
   /** Every partition's snapshot is in the store: what the changelog's tail is replayed onto. */
@@ -119,7 +122,12 @@ export class StandbyTask {
     );
     const state = this.state;
     this.state = undefined;
-    return { state, partitions };
+    const { warmFromRun } = this.deps.config;
+    return {
+      state,
+      partitions,
+      ...(warmFromRun && this.route ? { fromRun: { runId: warmFromRun, changelog: this.route } } : {}),
+    };
   }
 
   /** Stops tailing and releases the store (a standby TaskManager that stops). */
@@ -141,22 +149,27 @@ export class StandbyTask {
   }
 
   private async warm(): Promise<void> {
-    const { config, stage, index } = this.deps;
+    // A warm upgrade's standby warms from the old version's run: its offset group, changelog and
+    // repartition topics. Its own run starts only once it is promoted.
+    const source = warmSource(this.deps);
+    const { config, stage, index } = source;
     const admin = () =>
       new KafkaAdmin(config.kafkaBootstrap, {
         clientId: `weir-t${index}-standby-admin`,
         settings: config.kafkaSecurity,
       });
-    const { counts, changelog } = await inputPartitions(this.deps, admin, this.log);
+    // A standby deletes nothing: the earlier runs' topics are the active task 0's to drop.
+    const { counts, changelog } = await inputPartitions(source, admin, this.log, { dropOtherRuns: false });
     if (!changelog) {
       this.current = 'idle';
       return;
     }
     this.topic = changelog.topic;
+    this.route = changelog;
     const owned = ownedPartitions(counts, index, config.parallelism);
     const consumer = await AssignedConsumer.connect({
       bootstrapServers: config.kafkaBootstrap,
-      groupId: config.offsetGroup,
+      groupId: config.offsetGroup, // the warmed run's
       clientId: `weir-${config.job}-standby-${stage.index}-${index}`,
       isolation: 'read_committed',
       settings: config.kafkaSecurity,
@@ -196,8 +209,10 @@ export class StandbyTask {
   private async firstCommit(consumer: AssignedConsumer, owned: { topic: string; partition: number }[]) {
     for (let attempt = 1; !this.stopped; attempt++) {
       const committed = owned.length ? await withKafkaRetries(() => consumer.committed(owned)) : [];
+      // A warm upgrade's old run may have started from a savepoint too, and this cannot tell: it waits the same.
+      const { restoreSavepoint, warmFromRun } = this.deps.config;
       const waiting =
-        this.deps.config.restoreSavepoint !== undefined &&
+        (restoreSavepoint !== undefined || warmFromRun !== undefined) &&
         committed.length > 0 &&
         committed.every((c) => c.offset < 0);
       if (!waiting) return committed;

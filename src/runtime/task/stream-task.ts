@@ -23,6 +23,7 @@ import type { TaskConsumer, TaskProducer } from './task-clients.ts';
 import type { StreamTaskDeps } from './task-deps.ts';
 import { openTask } from './task-restore.ts';
 import type { TaskStateStorage } from './task-state.ts';
+import type { WarmRestore } from './warm-state.ts';
 
 export type { CheckpointReport } from './checkpointer.ts';
 export type { StreamTaskDeps } from './task-deps.ts';
@@ -89,6 +90,8 @@ export class StreamTask {
   private running: Running | undefined;
   /** The latest offset resets, for the status report (the operator turns them into OffsetReset events). */
   private readonly resets: OffsetResetDocument[] = [];
+  /** How this task's restore used a promoted standby's state, for the status report. */
+  private warmRestore: WarmRestore | undefined;
   private nextCheckpointAt = 0;
   /**
    * After restoring committed state (a restart, an upgrade, a savepoint), the
@@ -147,6 +150,7 @@ export class StreamTask {
       this.resets.splice(0, Math.max(0, this.resets.length - maxReportedOffsetResets));
     });
     this.owned = opened.partitions;
+    this.warmRestore = opened.warmRestore;
     for (const p of opened.partitions) this.partitions.set(p.id, p);
     const writer = opened.route ? new RepartitionWriter(opened.producer, opened.route) : undefined;
     const eventTime = new TaskEventTime(job, stage, opened.owned.length, config.parallelism, this.deps.now());
@@ -530,6 +534,7 @@ export class StreamTask {
       committedAsOf: committedAsOf === undefined ? null : new Date(committedAsOf).toISOString(),
       sinceCommitMs: committedAsOf === undefined ? null : Math.max(0, this.deps.now() - committedAsOf),
       consecutiveCheckpointFailures: checkpointer?.failures ?? 0,
+      ...(this.warmRestore ? { warmRestore: this.warmRestore } : {}),
       ...(this.resets.length ? { offsetResets: [...this.resets] } : {}),
     };
   }

@@ -11,7 +11,7 @@ import type { PartitionRuntime } from './partition-runtime.ts';
 import type { StageExecutor } from './stage-executor.ts';
 import type { TaskConsumer, TaskProducer } from './task-clients.ts';
 import type { TaskStateStorage } from './task-state.ts';
-import type { WarmState } from './warm-state.ts';
+import type { WarmRestore, WarmState } from './warm-state.ts';
 
 /** What a StreamTask is made with; its restore and checkpoints (task-restore.ts, checkpointer.ts) read it too. */
 export interface StreamTaskDeps {
@@ -27,16 +27,16 @@ export interface StreamTaskDeps {
   log: Logger;
   now: () => number;
   /**
-   * Opens the task's clients and restores its partitions: task-restore.ts's
-   * openTask unless a test gives its own. `onReset` hears of each position
-   * its consumer moves by spec.kafka.offsetOutOfRange.
-   */
-  /**
    * A promoted standby's warm state (standby-task.ts handOver): the restore
    * takes its stores instead of downloading snapshots, and replays only the
    * changelog's tail. Absent, or resolving to undefined, for a cold restore.
    */
   warm?: () => Promise<WarmState | undefined>;
+  /**
+   * Opens the task's clients and restores its partitions: task-restore.ts's
+   * openTask unless a test gives its own. `onReset` hears of each position
+   * its consumer moves by spec.kafka.offsetOutOfRange.
+   */
   open?: (
     deps: StreamTaskDeps,
     label: string,
@@ -60,4 +60,6 @@ export interface OpenedTask {
   transactionalId: string | undefined;
   /** Where the partitions' state lives; closed with the task. */
   state: TaskStateStorage;
+  /** A promoted standby's restore: whether its warm state was used, and why not. */
+  warmRestore?: WarmRestore;
 }

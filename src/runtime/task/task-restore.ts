@@ -12,6 +12,7 @@ import type { OffsetReset } from '../../kafka/wire/record-fetcher.ts';
 import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import { decodeCommitMetadata } from '../checkpoint/commit-metadata.ts';
 import { awaitLayout, fenceLayout } from '../checkpoint/layout.ts';
+import type { SavepointManifest } from '../checkpoint/savepoint-manifest.ts';
 import { type ChangelogRoute, replayChangelog } from '../state/changelog.ts';
 import type { PartitionStores } from '../state/partition-stores.ts';
 import { allOrNone } from './all-or-none.ts';
@@ -22,7 +23,8 @@ import { StageExecutor } from './stage-executor.ts';
 import { inputPartitions } from './stage-topics.ts';
 import type { OpenedTask, StreamTaskDeps } from './task-deps.ts';
 import { openTaskState, type TaskStateStorage } from './task-state.ts';
-import type { WarmState } from './warm-state.ts';
+import type { WarmRestore, WarmState } from './warm-state.ts';
+import { catchUpWarmUpgrade } from './warm-upgrade.ts';
 
 /**
  * Opens a task: makes sure the stage's repartition topics exist, fences
@@ -126,13 +128,18 @@ export async function openTask(
   let committed = owned.length ? await readCommitted(consumer, admin, config.offsetGroup, owned) : [];
   const fromSavepoint = config.restoreSavepoint !== undefined && committed.every((c) => c.offset < 0);
   let restoreStorage = deps.storage;
+  let manifest: SavepointManifest | undefined;
   if (fromSavepoint) {
     const restored = await savepointOffsets(deps, committed, log);
     committed = restored.offsets;
     restoreStorage = restored.storage;
+    manifest = restored.manifest;
   }
-  const warm = await usableWarmState(await handingOver, {
+  const handed = await handingOver;
+  const { warm, report: warmRestore } = await usableWarmState(deps, handed, {
     fromSavepoint,
+    manifest,
+    ownStorage: restoreStorage === deps.storage,
     changelog: inputs.changelog,
     owned,
     log,
@@ -145,7 +152,7 @@ export async function openTask(
       tasksInProcess: config.tasks.length * job.stages.length,
     });
   try {
-    return await restoreState(deps, { producer, consumer, executor, route, owned, id }, state, {
+    const opened = await restoreState(deps, { producer, consumer, executor, route, owned, id }, state, {
       committed,
       restoreStorage,
       fromSavepoint,
@@ -153,6 +160,7 @@ export async function openTask(
       warm,
       log,
     });
+    return warmRestore ? { ...opened, warmRestore } : opened;
   } catch (error) {
     await state.close().catch(() => undefined);
     throw error;
@@ -199,7 +207,8 @@ async function restoreState(
     if (fromSavepoint && config.allowNonRestoredState) dropUnknownState(runtime, job);
   }
   if (changelog) {
-    // A savepoint holds all of its state; the new run's changelog has nothing yet to add.
+    // A savepoint holds all of its state (warm stores were brought to it); the new run's changelog has nothing
+    // yet to add.
     if (!fromSavepoint) await replayChangelogs(deps, consumer, changelog, partitions, log, warm);
     for (const runtime of partitions) runtime.stores.trackChanges();
   }
@@ -209,29 +218,59 @@ async function restoreState(
 }
 
 /**
- * The standby's warm state, when the promoted task can stand on it: a run
- * that starts from a savepoint has none of its own yet, and a standby must
- * hold every partition the task owns (the same layout, so always unless the
- * stage has no changelog). Anything else is released and the task restores
- * cold, as after a restart.
+ * The standby's warm state, when the promoted task can stand on it, and how
+ * it was used (for the task's status). A standby of the task's own run: when
+ * the run does not start from a savepoint, and the standby holds every
+ * partition the task owns (the same layout, so always unless the stage has
+ * no changelog). A warm upgrade's standby (of the old version's run): when
+ * catchUpWarmUpgrade brings it to the savepoint the run starts from.
+ * Anything else is released and the task restores cold, as after a restart.
  */
 async function usableWarmState(
+  deps: StreamTaskDeps,
   warm: WarmState | undefined,
-  at: { fromSavepoint: boolean; changelog: ChangelogRoute | undefined; owned: TopicPartition[]; log: Logger },
-): Promise<WarmState | undefined> {
-  if (!warm) return undefined;
-  const missing = at.owned.filter((tp) => !warm.partitions.has(partitionId(tp)));
-  const why = at.fromSavepoint
-    ? 'the run starts from a savepoint'
-    : !at.changelog
-      ? 'the stage has no changelog'
-      : missing.length
-        ? `it lacks partitions ${missing.map(partitionId).join(', ')}`
-        : undefined;
-  if (!why) return warm;
+  at: {
+    fromSavepoint: boolean;
+    manifest: SavepointManifest | undefined;
+    ownStorage: boolean;
+    changelog: ChangelogRoute | undefined;
+    owned: TopicPartition[];
+    log: Logger;
+  },
+): Promise<{ warm: WarmState | undefined; report: WarmRestore | undefined }> {
+  if (!warm) return { warm: undefined, report: undefined };
+  let why: string | undefined;
+  if (warm.fromRun && at.fromSavepoint && at.manifest && at.changelog) {
+    const caughtUp = await catchUpWarmUpgrade(
+      deps,
+      { ...warm, fromRun: warm.fromRun },
+      {
+        manifest: at.manifest,
+        ownStorage: at.ownStorage,
+        owned: at.owned,
+        log: at.log,
+      },
+    ).catch((error: unknown) => ({
+      why: `the old run's changelog could not be replayed: ${(error as Error).message}`,
+    }));
+    if ('state' in caughtUp) return { warm: caughtUp.state, report: { warm: true } };
+    why = caughtUp.why;
+  } else {
+    const missing = at.owned.filter((tp) => !warm.partitions.has(partitionId(tp)));
+    why = warm.fromRun
+      ? 'the state was warmed from another run, and this run does not start from its savepoint'
+      : at.fromSavepoint
+        ? 'the run starts from a savepoint'
+        : !at.changelog
+          ? 'the stage has no changelog'
+          : missing.length
+            ? `it lacks partitions ${missing.map(partitionId).join(', ')}`
+            : undefined;
+  }
+  if (!why) return { warm, report: { warm: true } };
   at.log.warn({ why }, 'promoted standby: its warm state is not used; restoring from the snapshots');
   await warm.state.close().catch(() => undefined);
-  return undefined;
+  return { warm: undefined, report: { warm: false, why } };
 }
 
 /**
