@@ -501,6 +501,10 @@ describe('upgrade state machine', () => {
       );
       assert.equal(again.upgrade, undefined, 'then stable: Idle');
       assert.equal(again.events[0]?.reason, 'UpgradeCompleted');
+      assert.match(
+        again.events[0]?.message ?? '',
+        /is stable .*; restored from savepoint upgrade-1: 1 task\(s\) on their warm state/,
+      );
     });
   });
 });

@@ -607,7 +607,7 @@ function deploying(input: UpgradeInput, upgrade: UpgradeStatus, deployment: Reco
         {
           type: 'Normal',
           reason: 'UpgradeCompleted',
-          message: `generation ${deployment.generation} is stable (every task Ready, a checkpoint completed since it started)`,
+          message: `generation ${deployment.generation} is stable (every task Ready, a checkpoint completed since it started)${upgrade.warm && upgrade.message ? `; ${upgrade.message}` : ''}`,
         },
       ],
     };
