@@ -13,9 +13,17 @@
  * savepoint's), which a savepoint upgrade cannot avoid. The issue's goal is
  * downtime <= 2 x (PUT + GET) + 1 s.
  *
- * Usage: source .weir/harness/env && node bench/upgrade-downtime.ts [--keys 10000,100000,1000000] [--stores disk,heap]
+ * With --warmup false,true (issue 32) each size runs twice in the same run,
+ * without and with spec.upgrade.warmup; besides the spec change → first v2
+ * output (which, warm, includes the warm-up while the old version runs on),
+ * it reports the output gap: from the last v1 output read to the first v2
+ * output, the time no committed output came out.
+ *
+ * Usage: source .weir/harness/env && node bench/upgrade-downtime.ts [--keys 10000,100000,1000000] [--stores disk,heap] [--warmup false,true]
  */
 import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { requireEnv, waitFor } from '../e2e/support/cluster.ts';
 import { committedOffsets, keyedInput, runtimeStorage } from '../e2e/support/committed-state.ts';
@@ -31,6 +39,10 @@ const { values } = parseArgs({
     keys: { type: 'string', default: '10000,100000,1000000' },
     /** spec.taskManager.state.store of each run, in the same run: "disk,heap" measures both. */
     stores: { type: 'string', default: 'disk' },
+    /** spec.upgrade.warmup of each run, in the same run: "false,true" measures both. */
+    warmup: { type: 'string', default: 'false' },
+    /** A directory to save every pod's log and the job's events in before each job is deleted (where the time went). */
+    logs: { type: 'string' },
   },
 });
 const sizes = (values.keys ?? '').split(',').map(Number);
@@ -44,6 +56,9 @@ const storage = runtimeStorage(storageUrl);
 interface Row {
   keys: number;
   store: string;
+  warmup: boolean;
+  /** From the last v1 output read to the first v2 output read. */
+  gapMs: number;
   savepointBytes: number;
   objects: number;
   downtimeMs: number;
@@ -51,8 +66,16 @@ interface Row {
   getMs: number;
 }
 
-/** Resolves with the time the first committed output of `version` is read, from the topic's end at call time. */
-async function firstOutputOf(topic: string, version: string, timeoutMs: number): Promise<number> {
+/**
+ * Resolves with the time the first committed output of `version` is read (from
+ * the topic's end at call time), and when the last output of another version
+ * was read before it.
+ */
+async function firstOutputOf(
+  topic: string,
+  version: string,
+  timeoutMs: number,
+): Promise<{ firstAt: number; lastOtherAt: number }> {
   const consumer = await AssignedConsumer.connect({
     bootstrapServers: kafkaBootstrap(),
     groupId: uniqueName('bench-reader'),
@@ -61,11 +84,13 @@ async function firstOutputOf(topic: string, version: string, timeoutMs: number):
   consumer.setConsumeTimeout(100);
   consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: -1 })));
   const deadline = Date.now() + timeoutMs;
+  let lastOtherAt = Date.now();
   try {
     while (Date.now() < deadline) {
       for (const m of await consumer.consume(1000)) {
         if ((JSON.parse(m.value?.toString() ?? '{}') as { version?: string }).version === version)
-          return Date.now();
+          return { firstAt: Date.now(), lastOtherAt };
+        lastOtherAt = Date.now();
       }
     }
     throw new Error(`no ${version} output within ${timeoutMs} ms`);
@@ -74,8 +99,8 @@ async function firstOutputOf(topic: string, version: string, timeoutMs: number):
   }
 }
 
-async function measure(keys: number, store: string): Promise<Row> {
-  const name = `up-${keys}-${store}`;
+async function measure(keys: number, store: string, warmup: boolean): Promise<Row> {
+  const name = `up-${keys}-${store}${warmup ? '-warm' : ''}`;
   const input = uniqueName(`${name}-in`);
   const output = uniqueName(`${name}-out`);
   await createTopics({ name: input, partitions }, { name: output, partitions });
@@ -90,6 +115,7 @@ async function measure(keys: number, store: string): Promise<Row> {
       spec: {
         parallelism: 2,
         taskManager: { ...taskManagerDefaults, state: { ...taskManagerDefaults.state, store } },
+        ...(warmup ? { upgrade: { warmup: true } } : {}),
       },
     }),
   );
@@ -106,7 +132,9 @@ async function measure(keys: number, store: string): Promise<Row> {
   await new Promise((resolve) => setTimeout(resolve, 1000)); // the reader is assigned at the end before the change
   const changedAt = Date.now();
   await jobs.patchSpec(name, { args: { input, output, version: 'v2' } });
-  const downtimeMs = (await firstV2) - changedAt;
+  const { firstAt, lastOtherAt } = await firstV2;
+  const downtimeMs = firstAt - changedAt;
+  const gapMs = firstAt - lastOtherAt;
   await stopProbes();
   const upgraded: StreamJob = await jobs.waitFor(name, 'the upgrade savepoint in status', (j) =>
     Boolean(j.status?.savepoints?.some((s) => s.reason === 'upgrade')),
@@ -124,6 +152,7 @@ async function measure(keys: number, store: string): Promise<Row> {
   const getStart = performance.now();
   await Promise.all(blobs.map((_, i) => storage.get(`${prefix}${i}`)));
   const getMs = performance.now() - getStart;
+  if (values.logs) await saveLogs(name, values.logs);
   await jobs.delete(name);
   await waitFor('the pods to go', 120_000, async () => {
     const pods = await cluster.core.listNamespacedPod({ namespace, labelSelector: `weir.dev/job=${name}` });
@@ -132,6 +161,8 @@ async function measure(keys: number, store: string): Promise<Row> {
   return {
     keys,
     store,
+    warmup,
+    gapMs,
     savepointBytes: sizesOf.reduce((a, b) => a + b, 0),
     objects: sizesOf.length,
     downtimeMs,
@@ -140,22 +171,52 @@ async function measure(keys: number, store: string): Promise<Row> {
   };
 }
 
+/** Every pod's TaskManager log and the job's events, into `dir`/<job>-*. */
+async function saveLogs(name: string, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const pods = await cluster.core.listNamespacedPod({ namespace, labelSelector: `weir.dev/job=${name}` });
+  for (const pod of pods.items) {
+    const podName = pod.metadata?.name ?? '';
+    const text = await cluster.core
+      .readNamespacedPodLog({ name: podName, namespace, container: 'taskmanager' })
+      .catch((error: unknown) => `(no log: ${(error as Error).message})`);
+    await writeFile(join(dir, `${podName}.log`), String(text));
+  }
+  const events = await cluster.core.listNamespacedEvent({
+    namespace,
+    fieldSelector: `involvedObject.name=${name}`,
+  });
+  const lines = events.items.map(
+    (e) => `${e.eventTime ?? e.lastTimestamp?.toISOString()} ${e.reason} ${e.message}`,
+  );
+  await writeFile(join(dir, `${name}.events`), `${lines.sort().join('\n')}\n`);
+}
+
 const rows: Row[] = [];
 try {
   for (const keys of sizes)
-    for (const store of (values.stores ?? 'disk').split(',')) rows.push(await measure(keys, store));
+    for (const store of (values.stores ?? 'disk').split(','))
+      for (const warmup of (values.warmup ?? 'false').split(','))
+        rows.push(await measure(keys, store, warmup === 'true'));
 } finally {
   await stopJobNamespace(suite);
 }
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 console.log(
-  '| keys | state store | savepoint | objects | downtime (spec change → first v2 output) | PUT + GET same bytes | goal 2×(PUT+GET)+1 s | downtime ÷ (PUT+GET) | within goal |',
+  '| keys | state store | warmup | savepoint | objects | spec change → first v2 output | output gap (last v1 → first v2) | PUT + GET same bytes | goal 2×(PUT+GET)+1 s | downtime ÷ (PUT+GET) | within goal |',
 );
-console.log('|---:|---|---:|---:|---:|---:|---:|---:|---|');
+console.log('|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const r of rows) {
   const io = r.putMs + r.getMs;
   const goal = 2 * io + 1000;
   console.log(
-    `| ${r.keys.toLocaleString('en')} | ${r.store} | ${(r.savepointBytes / 2 ** 20).toFixed(1)} MiB | ${r.objects} | ${s(r.downtimeMs)} | ${s(io)} (${s(r.putMs)} + ${s(r.getMs)}) | ${s(goal)} | ${(r.downtimeMs / io).toFixed(1)} | ${r.downtimeMs <= goal ? 'yes' : 'no'} |`,
+    `| ${r.keys.toLocaleString('en')} | ${r.store} | ${r.warmup ? 'yes' : 'no'} | ${(r.savepointBytes / 2 ** 20).toFixed(1)} MiB | ${r.objects} | ${s(r.downtimeMs)} | ${s(r.gapMs)} | ${s(io)} (${s(r.putMs)} + ${s(r.getMs)}) | ${s(goal)} | ${(r.downtimeMs / io).toFixed(1)} | ${r.downtimeMs <= goal ? 'yes' : 'no'} |`,
   );
+}
+for (const warm of rows.filter((r) => r.warmup)) {
+  const cold = rows.find((r) => !r.warmup && r.keys === warm.keys && r.store === warm.store);
+  if (cold)
+    console.log(
+      `${warm.keys.toLocaleString('en')} keys, ${warm.store}: output gap warm ÷ cold = ${(warm.gapMs / cold.gapMs).toFixed(2)} (${s(warm.gapMs)} / ${s(cold.gapMs)}); spec change → first v2 output warm ÷ cold = ${(warm.downtimeMs / cold.downtimeMs).toFixed(2)}`,
+    );
 }

@@ -184,7 +184,8 @@ export class TaskManager {
     }
     const warm = (this.deps.standbys ?? []).filter((s) => s.status().state === 'tailing').length;
     this.log.info({ warm }, 'promoted: taking over the tasks');
-    void this.restoreAll().then((restored) => {
+    // The standbys have read the storage already (or their tasks' restores fail naming it): no round trip first.
+    void this.restoreAll({ checkStorage: false }).then((restored) => {
       if (restored) this.runAll();
     });
     return { promoted: true, warm };
@@ -196,9 +197,9 @@ export class TaskManager {
    * with that cause, instead of as a checkpoint failure a few intervals later.
    * True when all restored; a task that failed failed the TaskManager.
    */
-  async restoreAll(): Promise<boolean> {
+  async restoreAll(options: { checkStorage: boolean } = { checkStorage: true }): Promise<boolean> {
     this.to('restoring');
-    const storageUsable = this.deps.storage.check();
+    const storageUsable = options.checkStorage ? this.deps.storage.check() : Promise.resolve();
     const restored = await Promise.all(
       this.tasks.map((t) =>
         storageUsable

@@ -139,7 +139,9 @@ export class StandbyTask {
     this.stopped = true;
     await this.reader?.close().catch(() => undefined);
     await this.loop;
-    await this.consumer?.disconnect().catch(() => undefined);
+    // A hand-over does not wait for the offsets consumer to leave (a round trip): the promoted task opens its own.
+    const leaving = this.consumer?.disconnect().catch(() => undefined);
+    if (releaseState) await leaving;
     this.consumer = undefined;
     if (releaseState) {
       await this.state?.close().catch(() => undefined);
@@ -194,6 +196,15 @@ export class StandbyTask {
       next: p.pointer?.changelogFrom ?? 0,
     }));
     this.loaded = true;
+    if (this.deps.config.warmFromRun) {
+      // The new run's internal topics are made now, not at the promotion: a topic created then has no
+      // partition leader for a second or more, and the new run's first commit would wait for one.
+      const newRun = await inputPartitions(this.deps, admin, this.log, { dropOtherRuns: false });
+      this.log.info(
+        { changelog: newRun.changelog?.topic },
+        "standby: the new run's internal topics are in place",
+      );
+    }
     this.log.info(
       { partitions: this.tailed.length, ms: this.deps.now() - loadStarted },
       'standby: snapshots loaded; tailing the changelog',
