@@ -22,6 +22,13 @@ export interface TaskManagerSettings {
   entry?: 'keyed-count' | 'keyed-count-sum';
   /** spec.checkpoints.materializationInterval (the runtime's default unless set). */
   materializationInterval?: string;
+  /**
+   * spec.checkpoints.progressWindow: 60s unless set. These tests judge what the
+   * tasks commit, not their liveness; with the runtime's default (2 intervals
+   * plus the timeout, 5.6 s here) a commit slowed by the suites running side by
+   * side made a TaskManager end NO_PROGRESS at a SIGTERM meant as a graceful stop.
+   */
+  progressWindow?: string;
 }
 
 export interface LogLine {
@@ -51,6 +58,7 @@ export function taskManagerEnv(s: TaskManagerSettings, namespace = 'e2e'): NodeJ
     WEIR_CHECKPOINT_TIMEOUT: s.timeout ?? '5s',
     WEIR_CHECKPOINT_TOLERABLE_FAILURES: String(s.tolerableFailures ?? 3),
     WEIR_CHECKPOINT_RETAINED: '2',
+    WEIR_PROGRESS_WINDOW: s.progressWindow ?? '60s',
     ...(s.materializationInterval ? { WEIR_MATERIALIZATION_INTERVAL: s.materializationInterval } : {}),
     WEIR_S3_URL: `s3://${requireEnv('WEIR_S3_BUCKET')}/e2e-runtime`,
     WEIR_S3_ENDPOINT: s.s3Endpoint ?? requireEnv('WEIR_S3_ENDPOINT'),

@@ -57,6 +57,16 @@ describe('TaskManager configuration from the pod environment', () => {
     ['no token', { WEIR_CONTROL_TOKEN: undefined }, /^WEIR_CONTROL_TOKEN is required/],
     ['a standby flag that is not a boolean', { WEIR_STANDBY: 'yes' }, /^WEIR_STANDBY must be true or false/],
     [
+      'a warm upgrade run on a pod that is not a standby',
+      { WEIR_WARM_FROM_RUN: 'r1', WEIR_RESTORE_SAVEPOINT: 'upgrade-1' },
+      /^WEIR_WARM_FROM_RUN needs WEIR_STANDBY=true and WEIR_RESTORE_SAVEPOINT/,
+    ],
+    [
+      'a warm upgrade run without the savepoint its run restores from',
+      { WEIR_WARM_FROM_RUN: 'r1', WEIR_STANDBY: 'true' },
+      /^WEIR_WARM_FROM_RUN needs WEIR_STANDBY=true and WEIR_RESTORE_SAVEPOINT/,
+    ],
+    [
       'a standby of an at-least-once job',
       { WEIR_STANDBY: 'true', WEIR_CHECKPOINT_MODE: 'at-least-once' },
       /^WEIR_STANDBY needs WEIR_CHECKPOINT_MODE exactly-once/,

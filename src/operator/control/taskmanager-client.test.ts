@@ -66,6 +66,15 @@ describe('parseTaskManagerStatus', () => {
     assert.deepEqual(report?.offsetResets, [{ ...reset, at: new Date(reset.at) }]);
   });
 
+  it('reads how a promoted task restored, cutting a long reason', () => {
+    const [warm] = parseTaskManagerStatus(body([task({ warmRestore: { warm: true } })])).tasks;
+    assert.deepEqual(warm?.warmRestore, { warm: true });
+    const [cold] = parseTaskManagerStatus(
+      body([task({ warmRestore: { warm: false, why: 'x'.repeat(1_000) } })]),
+    ).tasks;
+    assert.equal(cold?.warmRestore?.why?.length, 300);
+  });
+
   const reset = (fields: Record<string, unknown>) => ({
     topic: 'in',
     partition: 0,
@@ -88,6 +97,11 @@ describe('parseTaskManagerStatus', () => {
       field: 'tasks[0].offsetResets',
     },
     { name: 'a task without a state', body: body([task({ state: 3 })]), field: 'tasks[0].state' },
+    {
+      name: 'a warm restore that is not a boolean',
+      body: body([task({ warmRestore: { warm: 'yes' } })]),
+      field: 'tasks[0].warmRestore',
+    },
     {
       name: 'a negative time since the commit',
       body: body([task({ sinceCommitMs: -5 })]),

@@ -153,6 +153,11 @@ export class PartitionStores {
    * snapshot where it has one (a disk store's read transaction, which costs no
    * heap), else at the cost of one kept value per entry written until thaw().
    */
+  /** Writes still held in memory go to the storage now (a batch replayed from a changelog). */
+  settle(): void {
+    this.storage.settle();
+  }
+
   freeze(): void {
     this.storage.settle();
     this.frozen = new Map();

@@ -268,6 +268,8 @@ async function usableWarmState(
             : undefined;
   }
   if (!why) return { warm, report: { warm: true } };
+  if (!(warm.fromRun && at.fromSavepoint && at.manifest && at.changelog))
+    await warm.fromRun?.offsets?.disconnect().catch(() => undefined);
   at.log.warn({ why }, 'promoted standby: its warm state is not used; restoring from the snapshots');
   await warm.state.close().catch(() => undefined);
   return { warm: undefined, report: { warm: false, why } };

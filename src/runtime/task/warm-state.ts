@@ -1,4 +1,5 @@
 import type { TaskStatusDocument } from '../../api/control-api.ts';
+import type { AssignedConsumer } from '../../kafka/assigned-consumer.ts';
 import type { ChangelogRoute } from '../state/changelog.ts';
 import type { PartitionStores } from '../state/partition-stores.ts';
 import type { TaskStateStorage } from './task-state.ts';
@@ -13,7 +14,12 @@ export interface WarmState {
    * changelog, which a savepoint restore of the new run replays to its end
    * (warm-upgrade.ts). Absent: the standby's own run.
    */
-  fromRun?: { runId: string; changelog: ChangelogRoute };
+  fromRun?: {
+    runId: string;
+    changelog: ChangelogRoute;
+    /** The standby's client of that run's offset group, still connected (its coordinator known): the check's to close. */
+    offsets?: AssignedConsumer;
+  };
 }
 
 /** How a promoted task's restore used a standby's state (the task's status reports it); absent when it had none. */

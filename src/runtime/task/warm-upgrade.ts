@@ -55,6 +55,21 @@ export async function catchUpWarmUpgrade(
   at: { manifest: SavepointManifest; ownStorage: boolean; owned: readonly TopicPartition[]; log: Logger },
 ): Promise<{ state: WarmState } | { why: string }> {
   const { config } = deps;
+  // Whatever is decided, the standby's client of the old run's group is closed here.
+  const { offsets } = warm.fromRun;
+  try {
+    return await checkAndReplay(deps, warm, at);
+  } finally {
+    await offsets?.disconnect().catch(() => undefined);
+  }
+}
+
+async function checkAndReplay(
+  deps: StreamTaskDeps,
+  warm: WarmState & { fromRun: NonNullable<WarmState['fromRun']> },
+  at: { manifest: SavepointManifest; ownStorage: boolean; owned: readonly TopicPartition[]; log: Logger },
+): Promise<{ state: WarmState } | { why: string }> {
+  const { config } = deps;
   const { runId: fromRun, changelog } = warm.fromRun;
   if (at.manifest.runId !== fromRun) {
     return { why: `savepoint was taken by run ${at.manifest.runId}, not by the warmed run ${fromRun}` };
@@ -75,14 +90,16 @@ export async function catchUpWarmUpgrade(
   const unsaved = pairs.filter((p) => !p.saved).map((p) => p.id);
   if (unsaved.length) return { why: `the savepoint holds no ${unsaved.join(', ')}` };
 
-  const consumer = await AssignedConsumer.connect({
-    bootstrapServers: config.kafkaBootstrap,
-    groupId: offsetGroup(config.namespace, config.job, fromRun),
-    clientId: `weir-${config.job}-warm-check`,
-    isolation: 'read_committed',
-    settings: config.kafkaSecurity,
-    warn: (message) => at.log.warn(message),
-  });
+  const consumer =
+    warm.fromRun.offsets ??
+    (await AssignedConsumer.connect({
+      bootstrapServers: config.kafkaBootstrap,
+      groupId: offsetGroup(config.namespace, config.job, fromRun),
+      clientId: `weir-${config.job}-warm-check`,
+      isolation: 'read_committed',
+      settings: config.kafkaSecurity,
+      warn: (message) => at.log.warn(message),
+    }));
   try {
     const committed = pairs.length
       ? await withKafkaRetries(() => consumer.committed(pairs.map((p) => p.old)))
@@ -129,7 +146,7 @@ export async function catchUpWarmUpgrade(
       await reader.close();
     }
   } finally {
-    await consumer.disconnect().catch(() => undefined);
+    if (consumer !== warm.fromRun.offsets) await consumer.disconnect().catch(() => undefined);
   }
   return {
     state: {
