@@ -54,7 +54,6 @@ export async function catchUpWarmUpgrade(
   warm: WarmState & { fromRun: NonNullable<WarmState['fromRun']> },
   at: { manifest: SavepointManifest; ownStorage: boolean; owned: readonly TopicPartition[]; log: Logger },
 ): Promise<{ state: WarmState } | { why: string }> {
-  const { config } = deps;
   // Whatever is decided, the standby's client of the old run's group is closed here.
   const { offsets } = warm.fromRun;
   try {
