@@ -73,3 +73,20 @@ describe('the Ready condition names why pods do not start', () => {
     });
   }
 });
+
+describe('the Progressing condition during a warm upgrade', () => {
+  it('Running while the new version warms: Progressing True, reason Upgrading, saying so', () => {
+    const { conditions } = jobConditions(
+      [],
+      input('Running', {
+        readyTasks: 2,
+        upgrade: { step: 'Warming', fromGeneration: 2, toGeneration: 3, savepointId: 'upgrade-1' },
+      }),
+    );
+    const progressing = conditions.find((c) => c.type === 'Progressing');
+    assert.equal(progressing?.status, 'True');
+    assert.equal(progressing?.reason, 'Upgrading');
+    assert.equal(progressing?.message, 'generation 3 warms its state beside generation 2, which runs on');
+    assert.equal(conditions.find((c) => c.type === 'Ready')?.status, 'True', 'the old version is ready');
+  });
+});

@@ -91,18 +91,24 @@ export function jobConditions(
   let conditions = setCondition(current, { type: 'Ready', ...readyCondition }, generation, now);
   // A new version that runs but has not proven itself stable yet is still progressing.
   const stabilizing = input.upgrade?.step === 'Deploying' && phase === 'Running';
-  const progressing = phase === 'Deploying' || phase === 'Restarting' || phase === 'Upgrading' || stabilizing;
+  // A warm upgrade's new version warms while the old one runs on: the job runs, and is progressing.
+  const warming = input.upgrade?.step === 'Warming' && phase === 'Running';
+  const progressing =
+    phase === 'Deploying' || phase === 'Restarting' || phase === 'Upgrading' || stabilizing || warming;
   conditions = setCondition(
     conditions,
     {
       type: 'Progressing',
       status: progressing ? 'True' : 'False',
-      reason: stabilizing ? 'Upgrading' : progressing ? phase : phase === 'Running' ? 'Stable' : phase,
+      reason:
+        stabilizing || warming ? 'Upgrading' : progressing ? phase : phase === 'Running' ? 'Stable' : phase,
       message: stabilizing
         ? `generation ${input.upgrade?.toGeneration} runs; waiting for a checkpoint to call it stable`
-        : progressing
-          ? ready[phase].message
-          : `the job is ${phase.toLowerCase()}`,
+        : warming
+          ? `generation ${input.upgrade?.toGeneration} warms its state beside generation ${input.upgrade?.fromGeneration}, which runs on`
+          : progressing
+            ? ready[phase].message
+            : `the job is ${phase.toLowerCase()}`,
     },
     generation,
     now,
