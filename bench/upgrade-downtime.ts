@@ -17,7 +17,10 @@
  * without and with spec.upgrade.warmup; besides the spec change → first v2
  * output (which, warm, includes the warm-up while the old version runs on),
  * it reports the output gap: from the last v1 output read to the first v2
- * output, the time no committed output came out.
+ * output, the time no committed output came out; and the longest any probe
+ * record waited from its production to its committed output (which counts
+ * the old version's savepoint too: records that arrive while it is written
+ * wait for the new version).
  *
  * Usage: source .weir/harness/env && node bench/upgrade-downtime.ts [--keys 10000,100000,1000000] [--stores disk,heap] [--warmup false,true]
  */
@@ -59,6 +62,9 @@ interface Row {
   warmup: boolean;
   /** From the last v1 output read to the first v2 output read. */
   gapMs: number;
+  /** The longest and the median wait of a probe record, from its production to its committed output being read. */
+  longestWaitMs: number;
+  medianWaitMs: number;
   savepointBytes: number;
   objects: number;
   downtimeMs: number;
@@ -67,15 +73,18 @@ interface Row {
 }
 
 /**
- * Resolves with the time the first committed output of `version` is read (from
- * the topic's end at call time), and when the last output of another version
- * was read before it.
+ * Reads the output from the topic's end at call time until `afterMs` past the
+ * first committed output of `version`: when that first output was read, when
+ * the last output of another version was read before it, and how long each
+ * probe record waited from its production to its committed output (probe n
+ * is key probe<n % 16>, the count of that key's outputs tells which n).
  */
-async function firstOutputOf(
+async function watchOutputs(
   topic: string,
   version: string,
-  timeoutMs: number,
-): Promise<{ firstAt: number; lastOtherAt: number }> {
+  sentAt: ReadonlyMap<number, number>,
+  options: { timeoutMs: number; afterMs: number },
+): Promise<{ firstAt: number; lastOtherAt: number; waits: number[] }> {
   const consumer = await AssignedConsumer.connect({
     bootstrapServers: kafkaBootstrap(),
     groupId: uniqueName('bench-reader'),
@@ -83,17 +92,30 @@ async function firstOutputOf(
   });
   consumer.setConsumeTimeout(100);
   consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, offset: -1 })));
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + options.timeoutMs;
   let lastOtherAt = Date.now();
+  let firstAt: number | undefined;
+  const waits: number[] = [];
   try {
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && (firstAt === undefined || Date.now() < firstAt + options.afterMs)) {
       for (const m of await consumer.consume(1000)) {
-        if ((JSON.parse(m.value?.toString() ?? '{}') as { version?: string }).version === version)
-          return { firstAt: Date.now(), lastOtherAt };
-        lastOtherAt = Date.now();
+        const now = Date.now();
+        const out = JSON.parse(m.value?.toString() ?? '{}') as {
+          key?: string;
+          count?: number;
+          version?: string;
+        };
+        const probe = /^probe(\d+)$/.exec(out.key ?? '');
+        if (probe && out.count !== undefined) {
+          const sent = sentAt.get(Number(probe[1]) + 16 * (out.count - 1));
+          if (sent !== undefined) waits.push(now - sent);
+        }
+        if (out.version === version) firstAt ??= now;
+        else if (firstAt === undefined) lastOtherAt = now;
       }
     }
-    throw new Error(`no ${version} output within ${timeoutMs} ms`);
+    if (firstAt === undefined) throw new Error(`no ${version} output within ${options.timeoutMs} ms`);
+    return { firstAt, lastOtherAt, waits };
   } finally {
     await consumer.disconnect();
   }
@@ -127,14 +149,21 @@ async function measure(keys: number, store: string, warmup: boolean): Promise<Ro
   });
 
   process.stderr.write(`${keys} keys: savepoint upgrade with probes flowing\n`);
-  const stopProbes = startProbes(input, (n) => [{ key: `probe${n % 16}`, value: `v${n}` }]);
-  const firstV2 = firstOutputOf(output, 'v2', 600_000);
+  const sentAt = new Map<number, number>();
+  const stopProbes = startProbes(input, (n) => {
+    sentAt.set(n, Date.now());
+    return [{ key: `probe${n % 16}`, value: `v${n}` }];
+  });
+  const firstV2 = watchOutputs(output, 'v2', sentAt, { timeoutMs: 600_000, afterMs: 3_000 });
   await new Promise((resolve) => setTimeout(resolve, 1000)); // the reader is assigned at the end before the change
   const changedAt = Date.now();
   await jobs.patchSpec(name, { args: { input, output, version: 'v2' } });
-  const { firstAt, lastOtherAt } = await firstV2;
+  const { firstAt, lastOtherAt, waits } = await firstV2;
   const downtimeMs = firstAt - changedAt;
   const gapMs = firstAt - lastOtherAt;
+  const sorted = [...waits].sort((a, b) => a - b);
+  const longestWaitMs = sorted.at(-1) ?? 0;
+  const medianWaitMs = sorted[Math.floor(sorted.length / 2)] ?? 0;
   await stopProbes();
   const upgraded: StreamJob = await jobs.waitFor(name, 'the upgrade savepoint in status', (j) =>
     Boolean(j.status?.savepoints?.some((s) => s.reason === 'upgrade')),
@@ -163,6 +192,8 @@ async function measure(keys: number, store: string, warmup: boolean): Promise<Ro
     store,
     warmup,
     gapMs,
+    longestWaitMs,
+    medianWaitMs,
     savepointBytes: sizesOf.reduce((a, b) => a + b, 0),
     objects: sizesOf.length,
     downtimeMs,
@@ -203,20 +234,20 @@ try {
 }
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 console.log(
-  '| keys | state store | warmup | savepoint | objects | spec change → first v2 output | output gap (last v1 → first v2) | PUT + GET same bytes | goal 2×(PUT+GET)+1 s | downtime ÷ (PUT+GET) | within goal |',
+  '| keys | state store | warmup | savepoint | objects | spec change → first v2 output | output gap (last v1 → first v2) | longest wait of a record (median) | PUT + GET same bytes | goal 2×(PUT+GET)+1 s | downtime ÷ (PUT+GET) | within goal |',
 );
-console.log('|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
+console.log('|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const r of rows) {
   const io = r.putMs + r.getMs;
   const goal = 2 * io + 1000;
   console.log(
-    `| ${r.keys.toLocaleString('en')} | ${r.store} | ${r.warmup ? 'yes' : 'no'} | ${(r.savepointBytes / 2 ** 20).toFixed(1)} MiB | ${r.objects} | ${s(r.downtimeMs)} | ${s(r.gapMs)} | ${s(io)} (${s(r.putMs)} + ${s(r.getMs)}) | ${s(goal)} | ${(r.downtimeMs / io).toFixed(1)} | ${r.downtimeMs <= goal ? 'yes' : 'no'} |`,
+    `| ${r.keys.toLocaleString('en')} | ${r.store} | ${r.warmup ? 'yes' : 'no'} | ${(r.savepointBytes / 2 ** 20).toFixed(1)} MiB | ${r.objects} | ${s(r.downtimeMs)} | ${s(r.gapMs)} | ${s(r.longestWaitMs)} (${s(r.medianWaitMs)}) | ${s(io)} (${s(r.putMs)} + ${s(r.getMs)}) | ${s(goal)} | ${(r.downtimeMs / io).toFixed(1)} | ${r.downtimeMs <= goal ? 'yes' : 'no'} |`,
   );
 }
 for (const warm of rows.filter((r) => r.warmup)) {
   const cold = rows.find((r) => !r.warmup && r.keys === warm.keys && r.store === warm.store);
   if (cold)
     console.log(
-      `${warm.keys.toLocaleString('en')} keys, ${warm.store}: output gap warm ÷ cold = ${(warm.gapMs / cold.gapMs).toFixed(2)} (${s(warm.gapMs)} / ${s(cold.gapMs)}); spec change → first v2 output warm ÷ cold = ${(warm.downtimeMs / cold.downtimeMs).toFixed(2)}`,
+      `${warm.keys.toLocaleString('en')} keys, ${warm.store}: output gap warm ÷ cold = ${(warm.gapMs / cold.gapMs).toFixed(2)} (${s(warm.gapMs)} / ${s(cold.gapMs)}); longest wait of a record warm ÷ cold = ${(warm.longestWaitMs / cold.longestWaitMs).toFixed(2)} (${s(warm.longestWaitMs)} / ${s(cold.longestWaitMs)}); spec change → first v2 output warm ÷ cold = ${(warm.downtimeMs / cold.downtimeMs).toFixed(2)}`,
     );
 }
