@@ -165,7 +165,16 @@ export interface OffsetResetReport extends Omit<OffsetResetDocument, 'at'> {
 export interface TaskManagerReport {
   runId: string;
   tasks: TaskCheckpointReport[];
+  /**
+   * A standby TaskManager: the changelog records its standby tasks are
+   * behind, summed; null while any one's lag is not known. Absent on an
+   * active TaskManager.
+   */
+  standbyLag?: number | null;
 }
+
+/** The most standby tasks a status document may list (a TaskManager runs at most this many tasks). */
+export const maxReportedStandbyTasks = 4096;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -284,5 +293,23 @@ export function parseTaskManagerStatus(body: unknown): TaskManagerReport {
       throw invalid(`tasks[${i}].committedAsOf`, 'not a timestamp or null');
     return { ...report, committedAsOf: asOf };
   });
-  return { runId: body.runId, tasks };
+  const report: TaskManagerReport = { runId: body.runId, tasks };
+  if (body.standby !== undefined) report.standbyLag = standbyLagOf(body.standby, invalid);
+  return report;
+}
+
+/** The summed lag of a standby TaskManager's standby tasks; null while one is unknown. */
+function standbyLagOf(standby: unknown, invalid: (field: string, why: string) => Error): number | null {
+  if (!Array.isArray(standby)) throw invalid('standby', 'not an array');
+  if (standby.length > maxReportedStandbyTasks)
+    throw invalid('standby', `${standby.length} entries, more than ${maxReportedStandbyTasks}`);
+  let sum = 0;
+  let known = true;
+  for (const [i, task] of standby.entries()) {
+    if (!isRecord(task)) throw invalid(`standby[${i}]`, 'not an object');
+    if (task.lag === null) known = false;
+    else if (nonNegativeInteger(task.lag)) sum += task.lag;
+    else throw invalid(`standby[${i}].lag`, 'not a count or null');
+  }
+  return known ? sum : null;
 }

@@ -75,6 +75,18 @@ describe('parseTaskManagerStatus', () => {
     assert.equal(cold?.warmRestore?.why?.length, 300);
   });
 
+  it('reads a standby TaskManager’s lag: the sum of its standby tasks’, null while one is unknown', () => {
+    const doc = (standby: unknown) => ({ ...(body([]) as Record<string, unknown>), standby });
+    assert.equal(parseTaskManagerStatus(doc([{ lag: 3 }, { lag: 4 }])).standbyLag, 7);
+    assert.equal(parseTaskManagerStatus(doc([{ lag: 3 }, { lag: null }])).standbyLag, null);
+    assert.equal(parseTaskManagerStatus(body([])).standbyLag, undefined);
+    assert.throws(() => parseTaskManagerStatus(doc([{ lag: -1 }])), /standby\[0\]\.lag: not a count or null/);
+    assert.throws(
+      () => parseTaskManagerStatus(doc(Array.from({ length: 4097 }, () => ({ lag: 0 })))),
+      /standby: 4097 entries, more than 4096/,
+    );
+  });
+
   const reset = (fields: Record<string, unknown>) => ({
     topic: 'in',
     partition: 0,

@@ -43,7 +43,10 @@ export class TaskManagerPoller {
   private readonly options: TaskManagerPollerOptions;
   private readonly lastPolledAt = new Map<string, number>();
   private readonly inFlight = new Set<string>();
-  private readonly latest = new Map<string, { runId: string; tasks: ObservedTaskReport[] }>();
+  private readonly latest = new Map<
+    string,
+    { runId: string; tasks: ObservedTaskReport[]; standbyLags: ReadonlyMap<string, number | null> }
+  >();
   /** "<job uid> <error code>" already logged at warn, so a broken job does not repeat itself every poll. */
   private readonly warned = new Set<string>();
   private readonly slots: RequestSlots;
@@ -61,18 +64,24 @@ export class TaskManagerPoller {
   observe(
     job: StreamJob,
     pods: readonly ObservedPod[],
-  ): { reports: ObservedTaskReport[] | undefined; nextPollInMs: number | undefined } {
+  ): {
+    reports: ObservedTaskReport[] | undefined;
+    /** The standby pods' lags (by pod name) as they last answered. */
+    standbyLags?: ReadonlyMap<string, number | null>;
+    nextPollInMs: number | undefined;
+  } {
     const uid = job.metadata.uid ?? '';
     const runId = job.status?.run?.id;
     if (!runId) return { reports: undefined, nextPollInMs: undefined };
-    const cached = this.latest.get(uid);
-    const reports = cached?.runId === runId ? cached.tasks : undefined;
+    const cached = this.latest.get(uid)?.runId === runId ? this.latest.get(uid) : undefined;
+    const reports = cached?.tasks;
+    const lags = cached?.standbyLags.size ? { standbyLags: cached.standbyLags } : {};
     const delayMs = nextPollDelayMs(reports, timingOf(deployedSpecOf(job)), this.options.minIntervalMs);
     const targets = pods.filter(
       (p) => p.podIP && p.phase === 'Running' && p.ready && !p.deleting && p.runId === runId,
     );
     // Nothing to ask: no poll is due, and no requeue is asked for one (a pod becoming Ready brings the job back).
-    if (targets.length === 0) return { reports, nextPollInMs: undefined };
+    if (targets.length === 0) return { reports, ...lags, nextPollInMs: undefined };
     const nowMs = this.options.now().getTime();
     const last = this.lastPolledAt.get(uid);
     const due = last === undefined || nowMs - last >= delayMs;
@@ -80,24 +89,25 @@ export class TaskManagerPoller {
       this.lastPolledAt.set(uid, nowMs);
       this.inFlight.add(uid);
       void this.poll(job, runId, targets)
-        .then((tasks) => {
-          if (!tasks || !this.inFlight.has(uid)) return; // nothing answered, or the job was deleted meanwhile
-          this.latest.set(uid, { runId, tasks });
+        .then((answered) => {
+          if (!answered || !this.inFlight.has(uid)) return; // nothing answered, or the job was deleted meanwhile
+          this.latest.set(uid, { runId, ...answered });
           this.options.onReports(job);
         })
         .finally(() => this.inFlight.delete(uid));
     }
     // A poll in flight requeues the job when it answers; otherwise come back when the next one is due.
     const polledAt = this.lastPolledAt.get(uid);
-    if (this.inFlight.has(uid) || polledAt === undefined) return { reports, nextPollInMs: undefined };
-    return { reports, nextPollInMs: Math.max(1, polledAt + delayMs - nowMs) };
+    if (this.inFlight.has(uid) || polledAt === undefined)
+      return { reports, ...lags, nextPollInMs: undefined };
+    return { reports, ...lags, nextPollInMs: Math.max(1, polledAt + delayMs - nowMs) };
   }
 
   private async poll(
     job: StreamJob,
     runId: string,
     targets: readonly ObservedPod[],
-  ): Promise<ObservedTaskReport[] | undefined> {
+  ): Promise<{ tasks: ObservedTaskReport[]; standbyLags: Map<string, number | null> } | undefined> {
     const uid = job.metadata.uid ?? '';
     const token = jobToken(this.options.key, job);
     const log = () => this.options.log.child({ job: `${job.metadata.namespace}/${job.metadata.name}` });
@@ -108,8 +118,12 @@ export class TaskManagerPoller {
           const report = await this.slots.run(() =>
             fetchStatus(pod.podIP ?? '', token, this.options.timeoutMs),
           );
-          if (report.runId !== runId) return [];
-          return report.tasks.map((t) => ({ ...t, pod: pod.name, podUid: pod.uid }));
+          if (report.runId !== runId) return { pod: pod.name, tasks: [] };
+          return {
+            pod: pod.name,
+            tasks: report.tasks.map((t) => ({ ...t, pod: pod.name, podUid: pod.uid })),
+            ...(report.standbyLag !== undefined ? { standbyLag: report.standbyLag } : {}),
+          };
         } catch (error) {
           const code = (error as { code?: unknown }).code;
           const retriable = (error as { retriable?: unknown }).retriable === true;
@@ -129,7 +143,10 @@ export class TaskManagerPoller {
       }),
     );
     const answered = answers.filter((a) => a !== undefined);
-    return answered.length ? answered.flat() : undefined;
+    if (!answered.length) return undefined;
+    const standbyLags = new Map<string, number | null>();
+    for (const a of answered) if (a.standbyLag !== undefined) standbyLags.set(a.pod, a.standbyLag);
+    return { tasks: answered.flatMap((a) => a.tasks), standbyLags };
   }
 
   forget(uid: string): void {

@@ -144,6 +144,7 @@ export class StreamJobController {
       nodes: observeNodesOf(owned, nodes),
       released: this.released.current(this.deps.now().getTime()),
       ...(checkpoints ? { checkpoints } : {}),
+      ...(polled?.standbyLags ? { standbyLags: polled.standbyLags } : {}),
       ...outcomes.observe(job.metadata.uid ?? ''),
     };
     return {

@@ -58,6 +58,8 @@ export interface Observation {
   gone?: ReadonlySet<string>;
   /** The latest task reports of the current run's TaskManagers; absent before they first answered. */
   checkpoints?: readonly ObservedTaskReport[];
+  /** The standby pods' changelog lag (records; null: not known yet) by pod name, as they last answered. */
+  standbyLags?: ReadonlyMap<string, number | null>;
   /** How the TaskManagers answered the latest savepoint request, once they all have. */
   savepointOutcome?: SavepointOutcome;
   /** How the last request to delete savepoints dropped from the history ended, once it has. */

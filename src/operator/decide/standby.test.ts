@@ -165,8 +165,40 @@ describe('standby pods (spec.standby)', () => {
 
 describe('standbyToPromote', () => {
   const deployment = { runId: 'run1', restartEpoch: 0, specHash: specHash(job()) };
-  const cases: { name: string; standbys: ObservedPod[]; want: string | undefined }[] = [
+  const cases: {
+    name: string;
+    standbys: ObservedPod[];
+    lags?: [string, number | null][];
+    want: string | undefined;
+  }[] = [
     { name: 'the one standby of the index', standbys: [pod(1, 1)], want: 'wc-tm-1-1' },
+    {
+      name: 'the most caught-up among Ready ones, by the lag they reported',
+      standbys: [pod(1, 1), pod(1, 2)],
+      lags: [
+        ['wc-tm-1-1', 5_000],
+        ['wc-tm-1-2', 10],
+      ],
+      want: 'wc-tm-1-2',
+    },
+    {
+      name: 'a known lag before an unknown one',
+      standbys: [pod(1, 1), pod(1, 2)],
+      lags: [
+        ['wc-tm-1-1', null],
+        ['wc-tm-1-2', 9_000],
+      ],
+      want: 'wc-tm-1-2',
+    },
+    {
+      name: 'Ready before a smaller lag (a lag reported before it fell behind)',
+      standbys: [pod(1, 1, { ready: false }), pod(1, 2)],
+      lags: [
+        ['wc-tm-1-1', 0],
+        ['wc-tm-1-2', 9_000],
+      ],
+      want: 'wc-tm-1-2',
+    },
     { name: 'not one of another index', standbys: [pod(0, 1)], want: undefined },
     {
       name: 'a Ready one before a lower slot',
@@ -181,7 +213,10 @@ describe('standbyToPromote', () => {
   ];
   for (const c of cases) {
     it(c.name, () => {
-      const chosen = standbyToPromote(1, c.standbys, deployment, new PodPlan([]), { released: new Set() });
+      const chosen = standbyToPromote(1, c.standbys, deployment, new PodPlan([]), {
+        released: new Set(),
+        ...(c.lags ? { standbyLags: new Map(c.lags) } : {}),
+      });
       assert.equal(chosen?.name, c.want);
     });
   }

@@ -83,16 +83,17 @@ function current(pod: ObservedPod, deployment: Deployment): boolean {
 /**
  * The standby to promote for a failed active pod of `index`: a running pod of
  * the current deployment in another slot of that index, not being deleted.
- * A Ready one first (caught up: its lag is within the acceptable lag), then
- * the lowest slot; a standby not yet warm still saves the pod's start, and
- * its restore falls back to the snapshots.
+ * The most caught-up first: a Ready one (its lag is within the acceptable
+ * lag) before one that is not, then the smallest lag it last reported (an
+ * unknown lag last), then the lowest slot; a standby not yet warm still saves
+ * the pod's start, and its restore falls back to the snapshots.
  */
 export function standbyToPromote(
   index: number,
   standbys: readonly ObservedPod[],
   deployment: Deployment,
   plan: PodPlan,
-  observation: Pick<Observation, 'released'>,
+  observation: Pick<Observation, 'released' | 'standbyLags'>,
 ): ObservedPod | undefined {
   const candidates = standbys.filter(
     (p) =>
@@ -104,7 +105,13 @@ export function standbyToPromote(
       !plan.isDeleting(p.name) &&
       !observation.released.has(p.uid),
   );
-  candidates.sort((a, b) => Number(b.ready) - Number(a.ready) || (a.slot ?? 0) - (b.slot ?? 0));
+  const lag = (p: ObservedPod) => observation.standbyLags?.get(p.name) ?? Number.POSITIVE_INFINITY;
+  candidates.sort(
+    (a, b) =>
+      Number(b.ready) - Number(a.ready) ||
+      (lag(a) === lag(b) ? 0 : lag(a) < lag(b) ? -1 : 1) ||
+      (a.slot ?? 0) - (b.slot ?? 0),
+  );
   return candidates[0];
 }
 
