@@ -37,6 +37,14 @@ interface Tailed {
 const endCheckMs = 1_000;
 
 /**
+ * A standby writes its cache to its store after this many changelog records
+ * (a promotion then writes at most this many entries before its first commit),
+ * and once no record came for settleWhenQuietMs.
+ */
+const settleEvery = 50_000;
+const settleWhenQuietMs = 1_000;
+
+/**
  * One task's standby (issue 32): a warm copy of its partitions' state, kept
  * in its own store by tailing the stage's changelog under read_committed, so
  * it holds exactly what committed transactions logged. It never writes to
@@ -260,6 +268,8 @@ export class StandbyTask {
     );
     this.current = 'tailing';
     let endCheckedAt = 0;
+    let unsettled = 0;
+    let lastRecordAt = 0;
     while (!this.stopped) {
       const records = await reader.consume(10_000, 200);
       for (const record of records) {
@@ -271,14 +281,20 @@ export class StandbyTask {
         target.next = record.offset + 1;
         this.applied++;
       }
+      const now = this.deps.now();
       if (records.length) {
-        // Each batch goes to the store now, in one write transaction: left in the cache, a tail of many
-        // records would be written all at once by the promoted task's first checkpoint (measured: 1.5 s for
-        // 400,000 entries), on the path of the first output.
-        this.state?.settle();
+        unsettled += records.length;
+        lastRecordAt = now;
         this.deps.metrics.standbyApplied.inc({ task: this.label }, records.length);
       }
-      const now = this.deps.now();
+      // What the cache holds goes to the store every settleEvery records, and once the tail is quiet: left in
+      // the cache, a long tail would all be written by the promoted task's first checkpoint, on the path of the
+      // first output (measured: 1.5 s for 400,000 entries). Not at every batch: the cache folds repeated
+      // changes of a key into one write (settling each batch cost the standby 0.44× the active's CPU, not 0.29×).
+      if (unsettled >= settleEvery || (unsettled > 0 && now - lastRecordAt >= settleWhenQuietMs)) {
+        this.state?.settle();
+        unsettled = 0;
+      }
       if (now - endCheckedAt >= endCheckMs && !this.stopped) {
         endCheckedAt = now;
         await this.measureLag(reader).catch((error: unknown) =>
