@@ -18,6 +18,11 @@ export function taskManagerPodName(job: string, index: number, slot = 0): string
 }
 
 /** The per-job Secret holding the control-channel token: <job>-weir-token, key "token". */
+/** A TaskManager pod's PersistentVolumeClaim for its state (spec.taskManager.state.persistentVolume). */
+export function stateClaimName(podName: string): string {
+  return `${podName}-state`;
+}
+
 export const tokenSecretKey = 'token';
 export function tokenSecretName(job: string): string {
   return `${job}-weir-token`;

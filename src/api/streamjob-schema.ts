@@ -641,6 +641,13 @@ export const streamJobSpecSchema = {
           description:
             'Where the keyed state of the TaskManagers lives while the job runs (the changelog in Kafka and the snapshots in S3 are its record either way).',
           default: {},
+          'x-kubernetes-validations': [
+            {
+              rule: "!has(self.persistentVolume) || !has(self.store) || self.store == 'disk'",
+              message:
+                'state.persistentVolume needs state.store disk: only the disk store lives on the volume',
+            },
+          ],
           properties: {
             store: {
               type: 'string',
@@ -662,6 +669,18 @@ export const streamJobSpecSchema = {
                 "The heap each TaskManager may use to cache state entries, shared by its tasks, for store: disk. Keep it well within the heap (heapPercent of the memory limit), which also holds records in flight and the job's own objects.",
               pattern: quantityBytesPattern,
               default: defaultStateCacheSize,
+            },
+            persistentVolume: {
+              type: 'object',
+              description:
+                "Local recovery: the state volume of each TaskManager pod is a PersistentVolumeClaim of its own (<pod>-state, volumeSize, ReadWriteOnce; deleted with the StreamJob) instead of an emptyDir. A TaskManager that stops gracefully (a pod deleted or drained, a suspend, a last-state upgrade or rescale) leaves its tasks' stores on it with a record of the commit they stand on; a pod of the same name that comes back on the volume reuses a store whose partitions' committed offsets still match that record, and downloads nothing. A store left by a crash, or by a commit since, is discarded and the task restores from S3 and the changelog as without it.",
+              properties: {
+                storageClassName: {
+                  type: 'string',
+                  description: "The claims' storage class; unset, the cluster's default class.",
+                  maxLength: 253,
+                },
+              },
             },
           },
         },

@@ -33,6 +33,8 @@ export const taskManagerEnv = {
   stateStore: 'WEIR_STATE_STORE',
   stateDir: 'WEIR_STATE_DIR',
   stateCacheBytes: 'WEIR_STATE_CACHE_BYTES',
+  /** "true": the state volume persists (spec.taskManager.state.persistentVolume); stores stopped gracefully are reused. */
+  stateLocalRecovery: 'WEIR_STATE_LOCAL_RECOVERY',
   restoreSavepoint: 'WEIR_RESTORE_SAVEPOINT',
   allowNonRestoredState: 'WEIR_ALLOW_NON_RESTORED_STATE',
   s3Url: 'WEIR_S3_URL',

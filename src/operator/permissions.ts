@@ -49,6 +49,12 @@ export const watchedNamespacePermissions: readonly Permission[] = [
     why: 'the TaskManager pod informer and the actuator',
   },
   { apiGroup: '', resource: 'secrets', verbs: ['create'], why: 'the per-job control token (create-only)' },
+  {
+    apiGroup: '',
+    resource: 'persistentvolumeclaims',
+    verbs: ['create'],
+    why: "a TaskManager pod's state claim (spec.taskManager.state.persistentVolume; create-only, deleted with the job by its owner reference)",
+  },
   { apiGroup: '', resource: 'events', verbs: ['create'], why: 'the event recorder' },
   {
     apiGroup: 'networking.k8s.io',

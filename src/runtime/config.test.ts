@@ -57,6 +57,16 @@ describe('TaskManager configuration from the pod environment', () => {
     ['no token', { WEIR_CONTROL_TOKEN: undefined }, /^WEIR_CONTROL_TOKEN is required/],
     ['a standby flag that is not a boolean', { WEIR_STANDBY: 'yes' }, /^WEIR_STANDBY must be true or false/],
     [
+      'a local recovery flag that is not a boolean',
+      { WEIR_STATE_LOCAL_RECOVERY: 'yes' },
+      /^WEIR_STATE_LOCAL_RECOVERY must be true or false/,
+    ],
+    [
+      'local recovery of heap state',
+      { WEIR_STATE_LOCAL_RECOVERY: 'true', WEIR_STATE_STORE: 'heap' },
+      /^WEIR_STATE_LOCAL_RECOVERY needs WEIR_STATE_STORE disk/,
+    ],
+    [
       'a warm upgrade run on a pod that is not a standby',
       { WEIR_WARM_FROM_RUN: 'r1', WEIR_RESTORE_SAVEPOINT: 'upgrade-1' },
       /^WEIR_WARM_FROM_RUN needs WEIR_STANDBY=true and WEIR_RESTORE_SAVEPOINT/,

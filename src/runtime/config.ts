@@ -67,7 +67,13 @@ export interface TaskManagerConfig {
    * system's temporary directory), and `cacheBytes` is the heap the
    * TaskManager's stores may cache, shared by its tasks.
    */
-  state: { store: StateStoreKind; directory: string | undefined; cacheBytes: number };
+  state: {
+    store: StateStoreKind;
+    directory: string | undefined;
+    cacheBytes: number;
+    /** The state volume persists (WEIR_STATE_LOCAL_RECOVERY): a graceful stop leaves the stores to reuse. */
+    localRecovery?: boolean;
+  };
   kafkaBootstrap: string;
   /** What a committed offset outside its partition's log leads to (spec.kafka.offsetOutOfRange). */
   offsetOutOfRange: OffsetOutOfRangePolicy;
@@ -290,6 +296,12 @@ export function loadTaskManagerConfig(given: NodeJS.ProcessEnv = process.env): T
   if (standby !== 'true' && standby !== 'false') fail(e.standby, `must be true or false, got "${standby}"`);
   if (standby === 'true' && (env[e.checkpointMode] || 'exactly-once') !== 'exactly-once')
     fail(e.standby, 'needs WEIR_CHECKPOINT_MODE exactly-once: a standby tails the changelog');
+  const localRecoveryText = env[e.stateLocalRecovery] || 'false';
+  if (localRecoveryText !== 'true' && localRecoveryText !== 'false')
+    fail(e.stateLocalRecovery, `must be true or false, got "${localRecoveryText}"`);
+  const localRecovery = localRecoveryText === 'true';
+  if (localRecovery && (env[e.stateStore] || 'disk') !== 'disk')
+    fail(e.stateLocalRecovery, `needs ${e.stateStore} disk: only the disk store lives on the volume`);
   const warmFromRun = env[e.warmFromRun] || undefined;
   if (warmFromRun !== undefined && (standby !== 'true' || restoreSavepoint === undefined))
     fail(e.warmFromRun, `needs ${e.standby}=true and ${e.restoreSavepoint}: it warms a new run's standbys`);
@@ -320,6 +332,7 @@ export function loadTaskManagerConfig(given: NodeJS.ProcessEnv = process.env): T
       store: oneOf(env, e.stateStore, stateStoreKinds, 'disk'),
       directory: env[e.stateDir] || undefined,
       cacheBytes: integer(env, e.stateCacheBytes, 0, Number.MAX_SAFE_INTEGER, defaultStateCacheBytes),
+      ...(localRecovery ? { localRecovery: true } : {}),
     },
     kafkaBootstrap: required(env, e.kafkaBootstrap),
     kafkaSecurity: kafkaSecurity(env),

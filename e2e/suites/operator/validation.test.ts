@@ -100,6 +100,19 @@ const invalid: [string, (spec: Spec) => void, string][] = [
     'standby.replicas needs checkpoints.mode exactly-once',
   ],
   [
+    'warm upgrades for an at-least-once job',
+    (s) => {
+      s.upgrade = { warmup: true };
+      s.checkpoints = { ...(s.checkpoints as Spec), mode: 'at-least-once' };
+    },
+    'upgrade.warmup needs checkpoints.mode exactly-once',
+  ],
+  [
+    'a persistent state volume for heap state',
+    (s) => (s.taskManager = { state: { store: 'heap', persistentVolume: {} } }),
+    'spec.taskManager.state: Invalid value: "object": state.persistentVolume needs state.store disk',
+  ],
+  [
     'more than 3 standby replicas',
     (s) => (s.standby = { replicas: 4 }),
     'spec.standby.replicas: Invalid value: 4',

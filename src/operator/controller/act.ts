@@ -17,6 +17,7 @@ import type { PromoteStandby } from '../decide/standby.ts';
 import { timingOf } from '../decide/timing.ts';
 import type { StopWithSavepoint } from '../decide/upgrade.ts';
 import { type OperatorPeer, taskManagerNetworkPolicy } from '../deploy/network-policy.ts';
+import { stateClaim } from '../deploy/state-claim.ts';
 import { type PodIdentity, taskManagerPod, tokenSecret } from '../deploy/taskmanager-pod.ts';
 import { httpStatus, OperatorError } from '../errors.ts';
 
@@ -243,10 +244,41 @@ export class Actuator {
     this.policiesEnsured.add(uid);
   }
 
+  /**
+   * The pod's state claim (local recovery), made before the pod that mounts
+   * it; one already there (the pod's earlier life) is kept as it is. False
+   * when the API server refused it: the pod is not made, and the refusal is
+   * reported as the pod's.
+   */
+  private async ensureStateClaim(job: StreamJob, podName: string): Promise<boolean> {
+    const claim = stateClaim(job, podName);
+    if (!claim) return true;
+    try {
+      await this.core.createNamespacedPersistentVolumeClaim({
+        namespace: job.metadata.namespace ?? '',
+        body: claim,
+      });
+      return true;
+    } catch (error) {
+      const code = httpStatus(error);
+      if (code === 409) return true;
+      if (code === 422 || code === 400 || code === 403) {
+        this.outcomes.podRejected(
+          job.metadata.uid ?? '',
+          podName,
+          `the API server refused its state claim ${claim.metadata?.name}: ${serverMessage(error)}`,
+        );
+        return false;
+      }
+      throw error;
+    }
+  }
+
   private async createPod(job: StreamJob, identity: PodIdentity) {
     const body = taskManagerPod(job, identity);
     const uid = job.metadata.uid ?? '';
     const name = taskManagerPodName(job.metadata.name ?? '', identity.index, identity.slot);
+    if (!(await this.ensureStateClaim(job, name))) return;
     const tooLarge = oversizedEnv(body);
     if (tooLarge) {
       // The kubelet would create it and exec would fail with E2BIG, naming nothing: refused here, saying why.

@@ -15,6 +15,7 @@ import {
 } from '../../api/taskmanager-env.ts';
 import { loadTaskManagerConfig } from '../../runtime/config.ts';
 import { testingSpec } from '../decide/testing-spec.ts';
+import { stateClaim } from './state-claim.ts';
 import { taskManagerPod } from './taskmanager-pod.ts';
 
 const pem = (what: string) => `-----BEGIN ${what}-----\nMIIB${what}\n-----END ${what}-----\n`;
@@ -116,7 +117,12 @@ const job: StreamJob = {
     },
     taskManager: {
       terminationGracePeriodSeconds: 30,
-      state: { store: 'disk', volumeSize: '20Gi', cacheSize: '256Mi' },
+      state: {
+        store: 'disk',
+        volumeSize: '20Gi',
+        cacheSize: '256Mi',
+        persistentVolume: { storageClassName: 'fast-local' },
+      },
       heapPercent: 60,
     },
   }),
@@ -166,7 +172,12 @@ describe('the operator–runtime contract: the pod environment', () => {
         accessKeyId: 'AKIA-TEST',
         secretAccessKey: 's3-secret',
       },
-      state: { store: 'disk', directory: stateVolumeMountPath, cacheBytes: 256 * 2 ** 20 },
+      state: {
+        store: 'disk',
+        directory: stateVolumeMountPath,
+        cacheBytes: 256 * 2 ** 20,
+        localRecovery: true,
+      },
       kafkaBootstrap: 'b1:9093,b2:9093',
       kafkaSecurity: {
         'security.protocol': 'sasl_ssl',
@@ -211,11 +222,42 @@ describe('the operator–runtime contract: the pod environment', () => {
     );
   });
 
-  it('the state volume is sized by the spec and the heap is capped by heapPercent', () => {
+  it('the state volume is the pod’s own claim, sized by the spec, and the heap is capped by heapPercent', () => {
     const spec = pod.spec;
     assert.deepEqual(
       spec?.volumes?.find((v) => v.name === 'state'),
+      {
+        name: 'state',
+        persistentVolumeClaim: { claimName: 'orders-tm-1-1-state' },
+      },
+    );
+    assert.deepEqual(stateClaim(job, 'orders-tm-1-1')?.spec, {
+      accessModes: ['ReadWriteOnce'],
+      resources: { requests: { storage: '20Gi' } },
+      storageClassName: 'fast-local',
+    });
+    const ephemeral = taskManagerPod(
+      {
+        ...job,
+        spec: {
+          ...job.spec,
+          taskManager: {
+            ...taskManagerDefaults,
+            state: { ...taskManagerDefaults.state, volumeSize: '20Gi' },
+          },
+        },
+      },
+      { index: 0, runId: 'r42', restartEpoch: 0, specHash: 'h' },
+    );
+    assert.deepEqual(
+      ephemeral.spec?.volumes?.find((v) => v.name === 'state'),
       { name: 'state', emptyDir: { sizeLimit: '20Gi' } },
+      'without persistentVolume, an emptyDir',
+    );
+    assert.equal(
+      stateClaim({ ...job, spec: { ...job.spec, taskManager: taskManagerDefaults } }, 'orders-tm-0'),
+      undefined,
+      'and no claim',
     );
     assert.deepEqual(
       spec?.containers[0]?.volumeMounts?.find((m) => m.name === 'state'),

@@ -6,7 +6,13 @@ import {
   taskManagerComponent,
   terminationMessagePath,
 } from '../../api/constants.ts';
-import { offsetGroup, taskManagerPodName, tokenSecretKey, tokenSecretName } from '../../api/names.ts';
+import {
+  offsetGroup,
+  stateClaimName,
+  taskManagerPodName,
+  tokenSecretKey,
+  tokenSecretName,
+} from '../../api/names.ts';
 import { quantityBytes } from '../../api/quantity.ts';
 import {
   apiVersion,
@@ -203,6 +209,7 @@ function stateEnv(tm: TaskManagerSpec): V1EnvVar[] {
     ...(tm.state.store === 'disk'
       ? [
           value(e.stateDir, stateVolumeMountPath),
+          ...(tm.state.persistentVolume ? [value(e.stateLocalRecovery, 'true')] : []),
           value(
             e.stateCacheBytes,
             String(quantityBytes(tm.state.cacheSize, 'spec.taskManager.state.cacheSize')),
@@ -310,7 +317,18 @@ export function taskManagerPod(job: StreamJob, identity: PodIdentity): V1Pod {
       ],
       volumes: [
         { name: 'scratch', emptyDir: {} },
-        ...(onDisk ? [{ name: 'state', emptyDir: { sizeLimit: tm.state.volumeSize } }] : []),
+        ...(onDisk
+          ? [
+              tm.state.persistentVolume
+                ? {
+                    name: 'state',
+                    persistentVolumeClaim: {
+                      claimName: stateClaimName(taskManagerPodName(name, identity.index, identity.slot ?? 0)),
+                    },
+                  }
+                : { name: 'state', emptyDir: { sizeLimit: tm.state.volumeSize } },
+            ]
+          : []),
         // Owner root, group fsGroup (the TaskManager's), read by the group only.
         { name: 'credentials', projected: { defaultMode: 0o440, sources: credentials.files } },
       ],

@@ -1,4 +1,5 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { RuntimeError } from '../errors.ts';
 import type { EntryMap, StateStorage, StorageSnapshot } from './entry-map.ts';
@@ -93,12 +94,16 @@ export class DiskStateStore implements StateStorage {
     });
   }
 
-  /** Opens the store at `path`, removing whatever an earlier attempt left there. */
-  static open(options: DiskStateStoreOptions): DiskStateStore {
+  /**
+   * Opens the store at `path`, removing whatever an earlier attempt left
+   * there; with `reuse`, opens what is there (a store a graceful stop kept on
+   * a persistent volume, local-store.ts).
+   */
+  static open(options: DiskStateStoreOptions & { reuse?: boolean }): DiskStateStore {
     if (!Number.isSafeInteger(options.cacheBytes) || options.cacheBytes < 0)
       throw new RangeError(`state cache budget ${options.cacheBytes}: a whole number of bytes is needed`);
     try {
-      rmSync(options.path, { recursive: true, force: true });
+      if (!options.reuse) rmSync(options.path, { recursive: true, force: true });
       mkdirSync(options.path, { recursive: true });
       return new DiskStateStore(options);
     } catch (error) {
@@ -134,6 +139,20 @@ export class DiskStateStore implements StateStorage {
     const tag = (this.nextScope++).toString(36).padStart(tagLength, '0');
     if (tag.length > tagLength) throw new RangeError('disk state store: too many stores opened by one task');
     return new DiskEntryMap(this, tag);
+  }
+
+  /** The map a kept store held under `tag` (tagOf, recorded before it closed); later maps get new tags. */
+  adopt(tag: string): EntryMap {
+    this.assertOpen();
+    if (!/^[0-9a-z]+$/.test(tag) || tag.length !== tagLength)
+      throw new RangeError(`disk state store: no tag "${tag}"`);
+    this.nextScope = Math.max(this.nextScope, Number.parseInt(tag, 36) + 1);
+    return new DiskEntryMap(this, tag);
+  }
+
+  /** The tag of a map this store made, for a record of a kept store. */
+  tagOf(map: EntryMap): string {
+    return (map as DiskEntryMap).tag;
   }
 
   drop(map: EntryMap): void {
@@ -299,15 +318,26 @@ export class DiskStateStore implements StateStorage {
     this.pending.clear();
   }
 
-  async close(): Promise<void> {
+  /**
+   * Closes and removes the store; with `keep`, writes what the cache holds,
+   * flushes it to the device, and leaves it for a later open with `reuse`.
+   */
+  async close(options: { keep?: boolean } = {}): Promise<void> {
     if (this.closed) return;
+    if (options.keep) {
+      this.flush();
+      await this.db.flushed;
+      // noSync leaves the last transactions to the page cache, which a pod's volume outlives only on a clean
+      // unmount: they go to the device now.
+      syncFile(join(this.path, 'data.mdb'));
+    }
     this.closed = true;
     for (const range of [...this.reading]) range.return(undefined);
     for (const release of [...this.snapshots]) release();
     this.cache.clear();
     this.pending.clear();
     await this.db.close();
-    rmSync(this.path, { recursive: true, force: true });
+    if (!options.keep) rmSync(this.path, { recursive: true, force: true });
   }
 
   private remember(scoped: string, value: Buffer | null): void {
@@ -407,5 +437,18 @@ class DiskEntryMap implements EntryMap {
 
   [Symbol.iterator](): Iterator<[string, Buffer]> {
     return this.store.entries(this.tag);
+  }
+}
+
+/** fsync of a file, when it exists. */
+function syncFile(path: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    fsyncSync(fd);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

@@ -102,6 +102,25 @@ export class PartitionStores {
     return stores;
   }
 
+  /**
+   * The stores of a partition whose maps a kept disk store still holds
+   * (kept-store.ts): the state as it was committed, changed since its
+   * section as far as the changelog knows.
+   */
+  static adopt(
+    maps: readonly (readonly [string, EntryMap])[],
+    storage: StateStorage,
+    partition: string,
+  ): PartitionStores {
+    const stores = new PartitionStores(undefined, storage, partition);
+    for (const [name, map] of maps) {
+      stores.stores.set(name, map);
+      stores.names.set(map, name);
+    }
+    stores.dirty = true;
+    return stores;
+  }
+
   /** Removes a store and all its entries (state of an operator the pipeline no longer has). */
   dropStore(name: string): void {
     const store = this.stores.get(name);

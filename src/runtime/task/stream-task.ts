@@ -15,6 +15,7 @@ import { RepartitionWriter, repartitionHeaders } from '../repartition/writer.ts'
 import type { DiskStoreStats } from '../state/disk-store.ts';
 import { Checkpointer, type CheckpointReport, type CheckpointRequest } from './checkpointer.ts';
 import { TaskEventTime } from './event-time.ts';
+import { recordKeptStore } from './kept-store.ts';
 import { TaskLifecycle } from './lifecycle.ts';
 import type { PartitionRuntime } from './partition-runtime.ts';
 import type { TaskProgress } from './progress-health.ts';
@@ -470,13 +471,20 @@ export class StreamTask {
     savepointId?: string;
   }): Promise<CheckpointReport | undefined> {
     let report: CheckpointReport | undefined;
+    let finalCommitted = false;
     if (this.lifecycle.state === 'running') {
       this.lifecycle.to('stopping');
       if (options.finalCheckpoint) {
-        report = await this.finalCheckpoint(options.savepointId).catch((error: unknown) => {
-          this.log.warn({ err: error }, 'final checkpoint failed; its work will be redone after restore');
-          return undefined;
-        });
+        report = await this.finalCheckpoint(options.savepointId).then(
+          (done) => {
+            finalCommitted = true;
+            return done;
+          },
+          (error: unknown) => {
+            this.log.warn({ err: error }, 'final checkpoint failed; its work will be redone after restore');
+            return undefined;
+          },
+        );
       }
     }
     // A task that ends for a failure may not reach the broker at all (that may be the failure): its abort is
@@ -487,11 +495,36 @@ export class StreamTask {
     if (this.exactlyOnce && running) await running.producer.abort(abortMs).catch(() => undefined);
     await running?.consumer.disconnect();
     await running?.producer.disconnect();
+    const keep = running && finalCommitted && this.keepable(running.state);
     await running?.state
-      .close()
+      .close(keep ? { keep: true } : {})
+      .then(() => {
+        if (keep && running.state.path) {
+          recordKeptStore(
+            running.state.path,
+            this.deps.config.runId,
+            [...this.partitions.values()],
+            running.state,
+          );
+          this.log.info(
+            { partitions: this.partitions.size },
+            'kept store: left on the volume for the next start',
+          );
+        }
+      })
       .catch((error: unknown) => this.log.warn({ err: error }, 'closing the state store failed'));
     if (this.lifecycle.state === 'stopping') this.lifecycle.to('stopped');
     return report;
+  }
+
+  /**
+   * Local recovery (spec.taskManager.state.persistentVolume): the store is
+   * kept when everything the task read is committed (nothing advanced or
+   * changed since the final checkpoint, which may have had nothing to do).
+   */
+  private keepable(state: TaskStateStorage): boolean {
+    if (!this.deps.config.state.localRecovery || !state.path || !state.tagOf) return false;
+    return [...this.partitions.values()].every((p) => !p.advanced && !p.changed);
   }
 
   private async finalCheckpoint(savepointId: string | undefined): Promise<CheckpointReport | undefined> {

@@ -17,12 +17,18 @@ import { type ChangelogRoute, replayChangelog } from '../state/changelog.ts';
 import type { PartitionStores } from '../state/partition-stores.ts';
 import { allOrNone } from './all-or-none.ts';
 import { ownedPartitions, partitionId, type TopicPartition } from './assignment.ts';
+import {
+  adoptKeptStore,
+  type KeptStoreRecord,
+  keptStoreMismatch,
+  takeKeptStoreRecord,
+} from './kept-store.ts';
 import { PartitionRuntime, restorePartitions } from './partition-runtime.ts';
 import { dropUnknownState, savepointOffsets } from './savepoint-restore.ts';
 import { StageExecutor } from './stage-executor.ts';
 import { inputPartitions } from './stage-topics.ts';
 import type { OpenedTask, StreamTaskDeps } from './task-deps.ts';
-import { openTaskState, type TaskStateStorage } from './task-state.ts';
+import { openTaskState, type TaskStateStorage, taskStatePath } from './task-state.ts';
 import type { WarmRestore, WarmState } from './warm-state.ts';
 import { catchUpWarmUpgrade } from './warm-upgrade.ts';
 
@@ -40,6 +46,15 @@ export async function openTask(
 ): Promise<OpenedTask> {
   const { config, job, stage, index } = deps;
   const exactlyOnce = config.checkpoint.mode === 'exactly-once';
+  // A store kept on a persistent volume by a graceful stop: its record is taken (removed) before anything
+  // is written, whether or not it is used.
+  const storePath =
+    config.state.localRecovery && config.state.store === 'disk'
+      ? taskStatePath(config.state, { stage: stage.index, task: index })
+      : undefined;
+  const kept = storePath ? takeKeptStoreRecord(storePath) : {};
+  if (kept.problem)
+    log.warn({ problem: kept.problem }, 'kept store: its record does not read; restoring without it');
   const admin = () =>
     new KafkaAdmin(config.kafkaBootstrap, {
       clientId: `weir-t${index}-admin`,
@@ -144,13 +159,17 @@ export async function openTask(
     owned,
     log,
   });
+  const keptRecord =
+    kept.record && !warm
+      ? usableKeptStore(kept.record, config.runId, committed, fromSavepoint, log)
+      : undefined;
   const state =
     warm?.state ??
-    openTaskState(config.state, {
-      stage: stage.index,
-      task: index,
-      tasksInProcess: config.tasks.length * job.stages.length,
-    });
+    openTaskState(
+      config.state,
+      { stage: stage.index, task: index, tasksInProcess: config.tasks.length * job.stages.length },
+      { reuse: keptRecord !== undefined },
+    );
   try {
     const opened = await restoreState(deps, { producer, consumer, executor, route, owned, id }, state, {
       committed,
@@ -158,6 +177,7 @@ export async function openTask(
       fromSavepoint,
       changelog: inputs.changelog,
       warm,
+      kept: keptRecord,
       log,
     });
     return warmRestore ? { ...opened, warmRestore } : opened;
@@ -181,15 +201,18 @@ async function restoreState(
     fromSavepoint: boolean;
     changelog: ChangelogRoute | undefined;
     warm: WarmState | undefined;
+    kept: KeptStoreRecord | undefined;
     log: Logger;
   },
 ): Promise<OpenedTask> {
   const { config, job } = deps;
-  const { committed, restoreStorage, fromSavepoint, changelog, warm, log } = from;
+  const { committed, restoreStorage, fromSavepoint, changelog, warm, kept, log } = from;
   const { consumer } = clients;
   const partitions = warm
     ? takeOverWarm(committed, warm)
-    : await restorePartitions(committed, restoreStorage, state);
+    : kept
+      ? adoptKeptStore(kept, committed, state)
+      : await restorePartitions(committed, restoreStorage, state);
   // With a changelog, a savepoint in the job's own storage can stand as the run's first sections: the run names
   // it (status.run.restoredFrom), which keeps it from being disposed of, and a background round stores the run's
   // own soon after. Otherwise (another job's storage, state dropped by allowNonRestoredState) the first
@@ -209,7 +232,8 @@ async function restoreState(
   if (changelog) {
     // A savepoint holds all of its state (warm stores were brought to it); the new run's changelog has nothing
     // yet to add.
-    if (!fromSavepoint) await replayChangelogs(deps, consumer, changelog, partitions, log, warm);
+    // A kept store holds the last commit's state: nothing was committed since, so nothing to replay.
+    if (!fromSavepoint && !kept) await replayChangelogs(deps, consumer, changelog, partitions, log, warm);
     for (const runtime of partitions) runtime.stores.trackChanges();
   }
   consumer.assign(partitions.map((p) => ({ ...p.tp, offset: p.position ?? -2 /* OFFSET_BEGINNING */ })));
@@ -273,6 +297,26 @@ async function usableWarmState(
   at.log.warn({ why }, 'promoted standby: its warm state is not used; restoring from the snapshots');
   await warm.state.close().catch(() => undefined);
   return { warm: undefined, report: { warm: false, why } };
+}
+
+/** The kept store's record, when the store can stand for the committed state; otherwise why not, logged. */
+function usableKeptStore(
+  record: KeptStoreRecord,
+  runId: string,
+  committed: readonly CommittedOffset[],
+  fromSavepoint: boolean,
+  log: Logger,
+): KeptStoreRecord | undefined {
+  const why = fromSavepoint ? 'the run starts from a savepoint' : keptStoreMismatch(record, runId, committed);
+  if (why) {
+    log.warn({ why }, 'kept store: not reused; restoring from the snapshots and the changelog');
+    return undefined;
+  }
+  log.info(
+    { partitions: committed.length },
+    'kept store: reused (its partitions are as committed); nothing downloaded',
+  );
+  return record;
 }
 
 /**

@@ -3,11 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TaskManagerConfig } from '../config.ts';
 import { DiskStateStore, type DiskStoreStats } from '../state/disk-store.ts';
-import { heapStateStorage, type StateStorage } from '../state/entry-map.ts';
+import { type EntryMap, heapStateStorage, type StateStorage } from '../state/entry-map.ts';
 
 /** A task's state storage for as long as the task runs; close() releases it (and a disk store's files). */
 export interface TaskStateStorage extends StateStorage {
-  close(): Promise<void>;
+  /** With `keep` (a disk store on a persistent volume, stopped gracefully): left on the volume for reuse. */
+  close(options?: { keep?: boolean }): Promise<void>;
+  /** A disk store's directory, and the tag of each map it made (what a kept store's record names). */
+  path?: string;
+  tagOf?(map: EntryMap): string;
+  adopt?(tag: string): EntryMap;
   /** The disk store's figures, when state is on disk (for metrics). */
   stats?(): DiskStoreStats;
 }
@@ -20,14 +25,32 @@ export interface TaskStateStorage extends StateStorage {
 export function openTaskState(
   state: TaskManagerConfig['state'],
   where: { stage: number; task: number; tasksInProcess: number },
+  options: { reuse?: boolean } = {},
 ): TaskStateStorage {
   if (state.store === 'heap') return { ...heapStateStorage, close: async () => undefined };
+  const path = taskStatePath(state, where);
+  // A store opened anew invalidates the record of one kept there before (kept-store.ts).
+  if (!options.reuse) rmSync(keptRecordPath(path), { force: true });
   // The store itself, not a wrapper naming its methods: one that left out snapshot() sent background rounds
   // back to keeping copy-on-write values in the heap.
   return DiskStateStore.open({
-    path: join(state.directory ?? processStateRoot(), `stage-${where.stage}-task-${where.task}`),
+    path,
     cacheBytes: Math.floor(state.cacheBytes / Math.max(1, where.tasksInProcess)),
+    ...(options.reuse ? { reuse: true } : {}),
   });
+}
+
+/** Where the record of a store kept by a graceful stop lives, beside the store (kept-store.ts). */
+export function keptRecordPath(storePath: string): string {
+  return `${storePath}.kept.json`;
+}
+
+/** The directory of one task's disk store. */
+export function taskStatePath(
+  state: TaskManagerConfig['state'],
+  where: { stage: number; task: number },
+): string {
+  return join(state.directory ?? processStateRoot(), `stage-${where.stage}-task-${where.task}`);
 }
 
 let processRoot: string | undefined;
