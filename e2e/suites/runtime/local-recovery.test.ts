@@ -91,12 +91,6 @@ describe('StreamJob: local recovery on a persistent state volume', {
       pauseMs: 100,
       maxBatches: 3_000,
     });
-    const claim = await cluster.core.readNamespacedPersistentVolumeClaim({
-      name: stateClaimName(pod),
-      namespace,
-    });
-    assert.equal(claim.spec?.storageClassName, storageClassName);
-    assert.equal(claim.metadata?.ownerReferences?.[0]?.name, name, 'the claim goes with the job');
 
     const running = () => jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 180_000);
     const podLog = async () =>
@@ -116,6 +110,13 @@ describe('StreamJob: local recovery on a persistent state volume', {
     };
 
     await running();
+    const claim = await cluster.core.readNamespacedPersistentVolumeClaim({
+      name: stateClaimName(pod),
+      namespace,
+    });
+    assert.equal(claim.spec?.storageClassName, storageClassName);
+    assert.equal(claim.spec?.volumeName, volumeName, 'bound to the volume made for it');
+    assert.equal(claim.metadata?.ownerReferences?.[0]?.name, name, 'the claim goes with the job');
     await sleep(4_000); // commits with state on the volume
     // 1. A graceful deletion (a drain): each task's last commit, then its store kept; the next pod reuses both.
     let before = await uidOf();
