@@ -36,10 +36,19 @@
  * log holds the restore's parts; each round starts once every index has a
  * Ready standby again (caught up with the changelog).
  *
+ * With `--stop delete`, each round deletes the pod (a graceful stop: its last
+ * commit) instead of killing its process. With `--volumes ephemeral,persistent`
+ * (issue 32, local recovery) the measure runs once per value in the same run:
+ * persistent gives each pod a claim of its own (spec.taskManager.state.
+ * persistentVolume, bound here to a hostPath volume made for it), on which a
+ * pod that comes back after a graceful stop reuses its store.
+ *
  * Usage: source .weir/harness/env && node bench/recovery.ts [--kills 20] [--pods 4] [--all]
  *        [--state-mb 100 --pods 1 --interval 10s] [--standbys 0,1]
+ *        [--stop delete --volumes ephemeral,persistent]
  */
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
 import { requireEnv } from '../e2e/support/cluster.ts';
@@ -47,7 +56,8 @@ import { killContainer } from '../e2e/support/harness-nodes.ts';
 import { startJobNamespace, stopJobNamespace } from '../e2e/support/job-suite.ts';
 import { createTopics, produce, uniqueName } from '../e2e/support/kafka-topics.ts';
 import { weirDevJob } from '../e2e/support/streamjobs.ts';
-import { taskManagerPodName } from '../src/api/names.ts';
+import { stateClaimName, taskManagerPodName } from '../src/api/names.ts';
+import { taskManagerDefaults } from '../src/api/streamjob.ts';
 import { countReader, startProbes } from './probes.ts';
 
 const { values } = parseArgs({
@@ -58,8 +68,15 @@ const { values } = parseArgs({
     'state-mb': { type: 'string', default: '0' },
     interval: { type: 'string', default: '1s' },
     standbys: { type: 'string', default: '0' },
+    stop: { type: 'string', default: 'kill' },
+    volumes: { type: 'string', default: 'ephemeral' },
   },
 });
+const graceful = values.stop === 'delete';
+const volumeKinds = values.volumes.split(',');
+for (const kind of volumeKinds)
+  if (kind !== 'ephemeral' && kind !== 'persistent')
+    throw new Error(`--volumes: ${kind} is not ephemeral or persistent`);
 const standbyCounts = values.standbys.split(',').map(Number);
 const kills = Number(values.kills);
 const pods = Number(values.pods);
@@ -179,8 +196,43 @@ async function standbysReady(name: string, timeoutMs: number): Promise<void> {
   throw new Error(`the standbys of ${name} were not all Ready within ${timeoutMs} ms`);
 }
 
-async function measure(standby: number): Promise<Round[]> {
-  const name = `recovery-s${standby}`;
+/** hostPath volumes pre-bound to the pods' state claims: the harness has no provisioner. */
+async function persistentVolumes(name: string): Promise<() => Promise<void>> {
+  const logs = process.env.WEIR_HARNESS_LOGS;
+  const root = join(logs ? dirname(logs) : '.weir/harness', 'volumes', uniqueName('bench'));
+  const made: string[] = [];
+  for (let i = 0; i < pods; i++) {
+    const dir = join(root, String(i));
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o777);
+    const volume = uniqueName(`weir-bench-${i}`).toLowerCase();
+    await cluster.core.createPersistentVolume({
+      body: {
+        metadata: { name: volume },
+        spec: {
+          capacity: { storage: '20Gi' },
+          accessModes: ['ReadWriteOnce'],
+          storageClassName: benchStorageClass,
+          persistentVolumeReclaimPolicy: 'Retain',
+          claimRef: { namespace, name: stateClaimName(taskManagerPodName(name, i)) },
+          hostPath: { path: dir, type: 'Directory' },
+        },
+      },
+    });
+    made.push(volume);
+  }
+  return async () => {
+    for (const volume of made)
+      await cluster.core.deletePersistentVolume({ name: volume }).catch(() => undefined);
+    rmSync(root, { recursive: true, force: true });
+  };
+}
+const benchStorageClass = 'weir-bench-manual';
+
+async function measure(standby: number, volume: string): Promise<Round[]> {
+  const name = `recovery-s${standby}-${volume}`;
+  const persistent = volume === 'persistent';
+  const dropVolumes = persistent ? await persistentVolumes(name) : async () => undefined;
   const input = uniqueName('recovery-in');
   const output = uniqueName('recovery-out');
   await createTopics({ name: input, partitions: pods }, { name: output, partitions: pods });
@@ -220,6 +272,18 @@ async function measure(standby: number): Promise<Round[]> {
         restartStrategy: { type: 'fixed-delay', attempts: kills * (values.all ? pods : 1) + 10, delay: '0s' },
         failoverStrategy: 'region',
         ...(standby ? { standby: { replicas: standby } } : {}),
+        ...(persistent
+          ? {
+              taskManager: {
+                ...taskManagerDefaults,
+                state: {
+                  ...taskManagerDefaults.state,
+                  volumeSize: '20Gi',
+                  persistentVolume: { storageClassName: benchStorageClass },
+                },
+              },
+            }
+          : {}),
       },
     });
     await jobs.create(body);
@@ -244,7 +308,13 @@ async function measure(standby: number): Promise<Round[]> {
       const before = await Promise.all(victims.map(async (pod) => (await readPod(pod)) as V1Pod));
       const dirty = sampleDirtyPages();
       const killedAt = Date.now();
-      await Promise.all(before.map((pod) => killContainer(pod, 'taskmanager')));
+      await Promise.all(
+        before.map((pod) =>
+          graceful
+            ? cluster.core.deleteNamespacedPod({ name: pod.metadata?.name ?? '', namespace })
+            : killContainer(pod, 'taskmanager'),
+        ),
+      );
       const watched = victims.map((pod, i) => watchReplacement(pod, before[i] as V1Pod));
       await sleep(300);
       reader.mark();
@@ -298,6 +368,19 @@ async function measure(standby: number): Promise<Round[]> {
     await stopProbes();
     await reader.stop();
     await jobs.delete(name).catch(() => undefined);
+    if (persistent) {
+      // The claims go with the job; the volumes once they are released.
+      const until = Date.now() + 120_000;
+      while (Date.now() < until) {
+        const left = await cluster.core.listNamespacedPod({
+          namespace,
+          labelSelector: `weir.dev/job=${name}`,
+        });
+        if (left.items.length === 0) break;
+        await sleep(500);
+      }
+    }
+    await dropVolumes();
   }
   return rounds;
 }
@@ -321,17 +404,20 @@ const parts: [keyof Round, string, string][] = [
   ['everyKeyMoving', 'every key’s committed output moves again', 'every key’s committed output moves again'],
 ];
 const s = (ms: number) => (Number.isNaN(ms) ? '–' : `${(ms / 1000).toFixed(2)} s`);
-const results = new Map<number, Round[]>();
+const results = new Map<string, { standby: number; volume: string; rounds: Round[] }>();
 try {
-  for (const standby of standbyCounts) results.set(standby, await measure(standby));
+  for (const volume of volumeKinds)
+    for (const standby of standbyCounts)
+      results.set(`${standby}-${volume}`, { standby, volume, rounds: await measure(standby, volume) });
 } finally {
   await stopJobNamespace(suite);
 }
-for (const [standby, rounds] of results) {
+const stopped = graceful ? 'graceful deletions' : 'kills';
+for (const { standby, volume, rounds } of results.values()) {
   console.log(
-    `\n${rounds.length} kills of ${values.all ? 'all' : 'one'} of ${pods} single-task TaskManagers, ${standby ? `${standby} standby per pod` : 'no standbys'}, restart delay 0, ${values.interval} checkpoints${values['state-mb'] !== '0' ? `, about ${values['state-mb']} MB of state per task` : ''}${values.all ? ' (each part: the slowest pod)' : ''}`,
+    `\n${rounds.length} ${stopped} (${volume} state volumes) of ${values.all ? 'all' : 'one'} of ${pods} single-task TaskManagers, ${standby ? `${standby} standby per pod` : 'no standbys'}, restart delay 0, ${values.interval} checkpoints${values['state-mb'] !== '0' ? `, about ${values['state-mb']} MB of state per task` : ''}${values.all ? ' (each part: the slowest pod)' : ''}`,
   );
-  console.log('| from the SIGKILL until | p50 | p90 | p99 | max |');
+  console.log(`| from the ${graceful ? 'deletion' : 'SIGKILL'} until | p50 | p90 | p99 | max |`);
   console.log('|---|---:|---:|---:|---:|');
   for (const [part, label, standbyLabel] of parts) {
     const xs = rounds.map((r) => r[part] as number);
@@ -340,10 +426,10 @@ for (const [standby, rounds] of results) {
     );
   }
 }
-const baseline = results.get(0);
+const [first, ...others] = [...results.values()];
+const baseline = first?.rounds;
 if (baseline) {
-  for (const [standby, rounds] of results) {
-    if (!standby) continue;
+  for (const { standby, volume, rounds } of others) {
     const ratio = (p: number) =>
       (
         percentile(
@@ -356,7 +442,7 @@ if (baseline) {
         )
       ).toFixed(2);
     console.log(
-      `\nevery key moving again with ${standby} standby against none, same run: p50 ${ratio(50)}×, p90 ${ratio(90)}×, p99 ${ratio(99)}×`,
+      `\nevery key moving again with ${standby} standby per pod on ${volume} volumes against ${first?.standby} on ${first?.volume}, same run: p50 ${ratio(50)}×, p90 ${ratio(90)}×, p99 ${ratio(99)}×`,
     );
   }
 }
