@@ -95,11 +95,14 @@ export class StreamTask {
   private warmRestore: WarmRestore | undefined;
   private nextCheckpointAt = 0;
   /**
-   * After restoring committed state (a restart, an upgrade, a savepoint), the
-   * first batch is committed at once rather than at the interval: the stop held
-   * output back, and the time to its first visible output is the job's downtime.
+   * After restoring committed state (a restart, an upgrade, a savepoint),
+   * every batch of the first interval is committed at once rather than at the
+   * interval: the stop held output back, and the time to its visible output is
+   * the job's downtime. Not the first batch alone: a fast restore (a promoted
+   * standby) finds only part of the waiting records fetched, and the keys of
+   * the rest waited a whole interval (measured: 1.0 s of a 1.36 s recovery).
    */
-  private commitFirstBatch = false;
+  private eagerCommitsUntil = 0;
   private stopRequested = false;
   /** Records in and out since the metrics were last told (countRecords). */
   private counts = { in: 0, out: 0, deadLetters: 0 };
@@ -200,7 +203,8 @@ export class StreamTask {
     checkpointer.committedAsOf = this.deps.now(); // nothing read yet: all of it is committed
     this.nextCheckpointAt = this.deps.now() + config.checkpoint.intervalMs;
     // Only a task that resumes committed work held output back; a fresh start commits at the interval.
-    this.commitFirstBatch = opened.partitions.some((p) => p.pointer !== undefined);
+    if (opened.partitions.some((p) => p.pointer !== undefined))
+      this.eagerCommitsUntil = this.deps.now() + config.checkpoint.intervalMs;
     this.lifecycle.to('running');
   }
 
@@ -227,10 +231,10 @@ export class StreamTask {
           });
         }
       }
-      const due = this.deps.now() >= this.nextCheckpointAt || (this.commitFirstBatch && messages.length > 0);
+      const now = this.deps.now();
+      const due = now >= this.nextCheckpointAt || (now < this.eagerCommitsUntil && messages.length > 0);
       // Records held behind a barrier were read but not processed: no commit may pass them.
       if (due && !alignment?.holding) {
-        this.commitFirstBatch = false;
         await this.checkpoint({});
         this.nextCheckpointAt = this.deps.now() + this.deps.config.checkpoint.intervalMs;
       }
