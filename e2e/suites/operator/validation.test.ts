@@ -110,7 +110,7 @@ const invalid: [string, (spec: Spec) => void, string][] = [
   [
     'a persistent state volume for heap state',
     (s) => (s.taskManager = { state: { store: 'heap', persistentVolume: {} } }),
-    'spec.taskManager.state: Invalid value: "object": state.persistentVolume needs state.store disk',
+    'spec.taskManager.state: Invalid value: state.persistentVolume needs state.store disk',
   ],
   [
     'more than 3 standby replicas',
