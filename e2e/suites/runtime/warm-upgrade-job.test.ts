@@ -69,7 +69,16 @@ describe('StreamJob: warm upgrades', () => {
       if (job.status?.phase === 'Running' && !upgrade && (job.status.deployment?.generation ?? 0) >= 2) break;
       await sleep(200);
     }
-    assert.deepEqual([...steps], ['Warming', 'Savepointing', 'Deploying'], messages.join(' | '));
+    // Polled every 200 ms, a short step (a small savepoint) can pass unseen: the steps seen come in the table's
+    // order, Warming (seconds: the new pods start) among them, and the events below show every transition.
+    const order = ['Warming', 'Savepointing', 'Deploying'];
+    const seen = [...steps];
+    assert.ok(seen.includes('Warming'), `Warming seen (${seen.join(', ')}; ${messages.join(' | ')})`);
+    assert.deepEqual(
+      seen,
+      order.filter((step) => steps.has(step)),
+      'in the order of the state machine',
+    );
     assert.ok(sawBoth, 'the old and the new version’s pods ran side by side while it warmed');
     const completed = (
       await cluster.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` })
@@ -107,7 +116,12 @@ describe('StreamJob: warm upgrades', () => {
       fieldSelector: `involvedObject.name=${name}`,
     });
     const reasons = events.items.map((e) => e.reason);
-    for (const reason of ['WarmupCompleted', 'UpgradeSavepointCompleted', 'UpgradeAbandoned']) {
+    for (const reason of [
+      'WarmupCompleted',
+      'UpgradeSavepointCompleted',
+      'UpgradeCompleted',
+      'UpgradeAbandoned',
+    ]) {
       assert.ok(reasons.includes(reason), `a ${reason} event (${reasons.join(', ')})`);
     }
     assert.ok(!reasons.includes('WarmRestoreFellBack'), 'no task fell back to the savepoint sections');
