@@ -79,8 +79,18 @@ describe('TaskManager runtime: failures', () => {
       );
     }
     // The output may all be there before the last TaskManager restored (at-least-once replays what it lost):
-    // a SIGTERM before its handler is installed would end it by the signal, not with its clean stop.
+    // a SIGTERM before its handler is installed would end it by the signal, not with its clean stop. And the
+    // output of a killed TaskManager is visible before its commit: the last one must have caught up (its committed
+    // state at the input's counts) before it stops, or it stops, rightly, before replaying the last records.
     await last.waitForLog('restored', (l) => l.msg === 'restored');
+    const caughtUpBy = Date.now() + 60_000;
+    const want = JSON.stringify([...expectedCounts(produced, keys)].sort());
+    const committedNow = async () =>
+      JSON.stringify(
+        [...(await committedCounts(`weir.e2e.alo.${settings.runId}`, input, partitions))].sort(),
+      );
+    while (Date.now() < caughtUpBy && (await committedNow()) !== want)
+      await new Promise((r) => setTimeout(r, 200));
     last.signal('SIGTERM');
     assert.equal(await last.exited, 0, last.exitReport());
     const { missing, impossible } = result;
