@@ -72,7 +72,8 @@ export interface Deployment {
   specHash: string;
 }
 
-function current(pod: ObservedPod, deployment: Deployment): boolean {
+/** Whether the pod carries the deployment's run, restart epoch and spec hash. */
+export function current(pod: ObservedPod, deployment: Deployment): boolean {
   return (
     pod.runId === deployment.runId &&
     pod.restartEpoch === deployment.restartEpoch &&

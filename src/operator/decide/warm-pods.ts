@@ -2,7 +2,7 @@ import { taskManagerPodName } from '../../api/names.ts';
 import type { EventSpec } from './events.ts';
 import type { ObservedPod } from './observation.ts';
 import type { CreatePod, PodPlan } from './pods.ts';
-import { type ActiveSlots, activeSlotOf, standbyRefillDelayMs, standbySlots } from './standby.ts';
+import { type ActiveSlots, activeSlotOf, current, standbyRefillDelayMs, standbySlots } from './standby.ts';
 
 /*
  * The pods of a warm upgrade (spec.upgrade.warmup, issue 32). While the
@@ -52,9 +52,7 @@ export interface WarmTarget {
 
 function matches(pod: ObservedPod, target: WarmTarget): boolean {
   return (
-    pod.runId === target.runId &&
-    pod.specHash === target.specHash &&
-    pod.restartEpoch === target.restartEpoch &&
+    current(pod, target) &&
     pod.index >= 0 &&
     pod.index < target.slots.length &&
     (pod.slot ?? 0) === target.slots[pod.index]

@@ -1,11 +1,7 @@
 import type { Logger } from 'pino';
 import { transactionalId } from '../../api/names.ts';
 import { KafkaAdmin } from '../../kafka/admin.ts';
-import {
-  AssignedConsumer,
-  type CommittedOffset,
-  committedRecordReader,
-} from '../../kafka/assigned-consumer.ts';
+import { AssignedConsumer, type CommittedOffset } from '../../kafka/assigned-consumer.ts';
 import { withKafkaRetries } from '../../kafka/errors.ts';
 import { TransactionalProducer } from '../../kafka/transactional-producer.ts';
 import type { OffsetReset } from '../../kafka/wire/record-fetcher.ts';
@@ -13,10 +9,11 @@ import type { CheckpointStorage } from '../../storage/checkpoint-storage.ts';
 import { decodeCommitMetadata } from '../checkpoint/commit-metadata.ts';
 import { awaitLayout, fenceLayout } from '../checkpoint/layout.ts';
 import type { SavepointManifest } from '../checkpoint/savepoint-manifest.ts';
-import { type ChangelogRoute, replayChangelog } from '../state/changelog.ts';
+import type { ChangelogRoute } from '../state/changelog.ts';
 import type { PartitionStores } from '../state/partition-stores.ts';
 import { allOrNone } from './all-or-none.ts';
 import { ownedPartitions, partitionId, type TopicPartition } from './assignment.ts';
+import { replayToCommittedEnd } from './changelog-replay.ts';
 import {
   adoptKeptStore,
   type KeptStoreRecord,
@@ -348,40 +345,19 @@ async function replayChangelogs(
   warm: WarmState | undefined,
 ): Promise<void> {
   if (partitions.length === 0) return;
-  const { config } = deps;
   const started = deps.now();
   const targets = partitions.map((p) => ({
     changelogPartition: changelog.partitionOf(p.tp.topic, p.tp.partition),
     from: warm?.partitions.get(p.id)?.changelogFrom ?? p.pointer?.changelogFrom ?? 0,
     stores: p.stores,
   }));
-  const ends = await withKafkaRetries(() =>
-    consumer.endOffsets(
-      targets.map((t) => ({ topic: changelog.topic, partition: t.changelogPartition })),
-      Math.min(30_000, config.checkpoint.timeoutMs),
-    ),
+  const applied = await replayToCommittedEnd(deps, consumer, changelog.topic, targets, log, 'changelog');
+  log.info(
+    { topic: changelog.topic, records: applied, ms: deps.now() - started, warm: warm !== undefined },
+    warm
+      ? 'restore: the standby state replayed to the changelog committed end'
+      : 'restore: changelog replayed to its committed end',
   );
-  const endOf = new Map(targets.map((t, i) => [t.changelogPartition, ends[i] as number]));
-  const reader = committedRecordReader({
-    bootstrapServers: config.kafkaBootstrap,
-    clientId: `weir-${config.job}-changelog`,
-    settings: config.kafkaSecurity,
-    warn: (message) => log.warn(message),
-  });
-  try {
-    const applied = await replayChangelog(reader, changelog.topic, targets, endOf, {
-      timeoutMs: Math.max(120_000, config.checkpoint.timeoutMs),
-      now: deps.now,
-    });
-    log.info(
-      { topic: changelog.topic, records: applied, ms: deps.now() - started, warm: warm !== undefined },
-      warm
-        ? 'restore: the standby state replayed to the changelog committed end'
-        : 'restore: changelog replayed to its committed end',
-    );
-  } finally {
-    await reader.close();
-  }
 }
 
 /**

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
 import { offsetGroup, repartitionOperatorOf, repartitionTopic } from '../../api/names.ts';
-import { AssignedConsumer, committedRecordReader } from '../../kafka/assigned-consumer.ts';
+import { AssignedConsumer } from '../../kafka/assigned-consumer.ts';
 import { withKafkaRetries } from '../../kafka/errors.ts';
 import type { SavepointManifest } from '../checkpoint/savepoint-manifest.ts';
-import { replayChangelog } from '../state/changelog.ts';
 import { partitionId, type TopicPartition } from './assignment.ts';
+import { replayToCommittedEnd } from './changelog-replay.ts';
 import type { StreamTaskDeps } from './task-deps.ts';
 import type { WarmState } from './warm-state.ts';
 
@@ -119,31 +119,18 @@ async function checkAndReplay(
       stores: (p.warm as NonNullable<typeof p.warm>).stores,
     }));
     const started = deps.now();
-    const ends = await withKafkaRetries(() =>
-      consumer.endOffsets(
-        targets.map((t) => ({ topic: changelog.topic, partition: t.changelogPartition })),
-        Math.min(30_000, config.checkpoint.timeoutMs),
-      ),
+    const applied = await replayToCommittedEnd(
+      deps,
+      consumer,
+      changelog.topic,
+      targets,
+      at.log,
+      'warm-changelog',
     );
-    const endOf = new Map(targets.map((t, i) => [t.changelogPartition, ends[i] as number]));
-    const reader = committedRecordReader({
-      bootstrapServers: config.kafkaBootstrap,
-      clientId: `weir-${config.job}-warm-changelog`,
-      settings: config.kafkaSecurity,
-      warn: (message) => at.log.warn(message),
-    });
-    try {
-      const applied = await replayChangelog(reader, changelog.topic, targets, endOf, {
-        timeoutMs: Math.max(120_000, config.checkpoint.timeoutMs),
-        now: deps.now,
-      });
-      at.log.info(
-        { topic: changelog.topic, records: applied, ms: deps.now() - started, fromRun },
-        'warm upgrade: the old run changelog replayed to its end; restoring the savepoint on the warm stores',
-      );
-    } finally {
-      await reader.close();
-    }
+    at.log.info(
+      { topic: changelog.topic, records: applied, ms: deps.now() - started, fromRun },
+      'warm upgrade: the old run changelog replayed to its end; restoring the savepoint on the warm stores',
+    );
   } finally {
     if (consumer !== warm.fromRun.offsets) await consumer.disconnect().catch(() => undefined);
   }
