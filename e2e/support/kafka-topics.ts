@@ -21,6 +21,16 @@ export async function createTopics(...topics: { name: string; partitions: number
   }
 }
 
+/** Every topic of the harness broker (its PLAINTEXT listener's principal is a super user). */
+export async function listTopics(): Promise<string[]> {
+  const admin = new KafkaAdmin(kafkaBootstrap());
+  try {
+    return await admin.listTopics();
+  } finally {
+    admin.disconnect();
+  }
+}
+
 type InputRecord = { key: string; value: string; partition?: number };
 
 /** A producer kept open across many writes (input that flows for a while); closed by the caller. */

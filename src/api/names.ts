@@ -35,9 +35,17 @@ export function taskManagerPolicyName(job: string): string {
 
 // Kafka.
 
+/**
+ * What every Kafka name of a job begins with (its groups, transactional ids
+ * and internal topics, of every run): the prefix its ACLs are granted on.
+ */
+export function kafkaJobPrefix(namespace: string, job: string): string {
+  return `weir.${namespace}.${job}.`;
+}
+
 /** What every Kafka name of one run begins with: weir.<namespace>.<job>.<run>. */
 function kafkaRunScope(namespace: string, job: string, runId: string): string {
-  return `weir.${namespace}.${job}.${runId}`;
+  return `${kafkaJobPrefix(namespace, job)}${runId}`;
 }
 
 /** The group a run's committed offsets (and the state pointers in their metadata) are stored under. */
@@ -103,7 +111,7 @@ export function otherRunsInternalTopics(
   job: string,
   runId: string,
 ): string[] {
-  const prefix = `weir.${namespace}.${job}.`;
+  const prefix = kafkaJobPrefix(namespace, job);
   return topics.filter((topic) => {
     if (!topic.startsWith(prefix)) return false;
     const match = /^([a-z0-9]+)\.([a-z][a-z0-9-]{0,62})(\.changelog)?$/.exec(topic.slice(prefix.length));

@@ -84,14 +84,8 @@ const keySelector = (description: string) =>
     ],
   }) as const;
 
-const secretReference = {
-  type: 'object',
-  description: 'A reference to a Secret in the StreamJob namespace.',
-  required: ['name'],
-  properties: {
-    name: { type: 'string', description: 'Name of the Secret.', minLength: 1, maxLength: 253 },
-  },
-} as const;
+/** What Kubernetes allows as a Secret or ConfigMap key. */
+const secretKeyPattern = '^[-._a-zA-Z0-9]+$';
 
 export const restartStrategySchema = {
   type: 'object',
@@ -275,9 +269,36 @@ export const streamJobSpecSchema = {
           enum: ['fail', 'earliest', 'latest'],
         },
         secretRef: {
-          ...secretReference,
+          type: 'object',
           description:
-            'The Secret with the SASL credentials, keys username and password. Credentials are never written inline, and never appear in status, events or logs.',
+            "The Secret in the job's namespace with the SASL credentials: the password under passwordKey, and the user name under usernameKey unless spec.kafka.username gives it. Credentials are never written inline, and never appear in status, events or logs. A Strimzi KafkaUser's Secret works as it is: secretRef {name: <user>} with username: <user>.",
+          required: ['name'],
+          properties: {
+            name: { type: 'string', description: 'Name of the Secret.', minLength: 1, maxLength: 253 },
+            usernameKey: {
+              type: 'string',
+              description:
+                'The key holding the user name (unset: username). Not allowed with spec.kafka.username.',
+              minLength: 1,
+              maxLength: 253,
+              pattern: secretKeyPattern,
+            },
+            passwordKey: {
+              type: 'string',
+              description: 'The key holding the password.',
+              default: 'password',
+              minLength: 1,
+              maxLength: 253,
+              pattern: secretKeyPattern,
+            },
+          },
+        },
+        username: {
+          type: 'string',
+          description:
+            'The SASL user name, when the Secret holds only the password (a Strimzi KafkaUser Secret has keys password and sasl.jaas.config, and the user name is the KafkaUser name). A user name is not a secret; the password always comes from secretRef.',
+          minLength: 1,
+          maxLength: 256,
         },
         tls: {
           type: 'object',
@@ -320,6 +341,14 @@ export const streamJobSpecSchema = {
         {
           rule: "!has(self.secretRef) || !has(self.securityProtocol) || self.securityProtocol.startsWith('SASL')",
           message: 'secretRef holds SASL credentials: use securityProtocol SASL_SSL or SASL_PLAINTEXT',
+        },
+        {
+          rule: '!has(self.username) || has(self.secretRef)',
+          message: 'username needs secretRef (the Secret with the password)',
+        },
+        {
+          rule: '!has(self.username) || !has(self.secretRef) || !has(self.secretRef.usernameKey)',
+          message: 'set username or secretRef.usernameKey, not both',
         },
         {
           rule: "!has(self.tls) || (has(self.securityProtocol) && self.securityProtocol.endsWith('SSL')) || (!has(self.securityProtocol) && has(self.secretRef))",

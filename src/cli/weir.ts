@@ -49,6 +49,15 @@ const commands: Record<string, Command> = {
       await exitTaskManager(await runTaskManager(config), warnLine);
     },
   },
+  'kafka-acls': {
+    summary: 'print the Kafka ACLs a job needs, as kafka-acls.sh commands (see weir kafka-acls --help)',
+    run: async (args) => {
+      const { kafkaAclsOutput, kafkaAclsUsage } = await import('./kafka-acls.ts');
+      process.stdout.write(
+        args.includes('--help') || args.includes('-h') ? kafkaAclsUsage : kafkaAclsOutput(args),
+      );
+    },
+  },
   version: {
     summary: 'print the Weir version',
     run: async () => {

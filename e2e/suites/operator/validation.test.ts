@@ -143,6 +143,26 @@ const invalid: [string, (spec: Spec) => void, string][] = [
     'secretRef holds SASL credentials',
   ],
   [
+    'a SASL user name without the Secret holding its password',
+    (s) => (s.kafka = { ...(s.kafka as Spec), username: 'orders' }),
+    'username needs secretRef',
+  ],
+  [
+    'a SASL user name given both inline and as a Secret key',
+    (s) =>
+      (s.kafka = {
+        ...(s.kafka as Spec),
+        username: 'orders',
+        secretRef: { name: 'k', usernameKey: 'user' },
+      }),
+    'set username or secretRef.usernameKey, not both',
+  ],
+  [
+    'a Secret key Kubernetes would not allow',
+    (s) => (s.kafka = { ...(s.kafka as Spec), secretRef: { name: 'k', passwordKey: 'pass word' } }),
+    'spec.kafka.secretRef.passwordKey',
+  ],
+  [
     'a CA for a plaintext connection',
     (s) =>
       (s.kafka = {

@@ -7,7 +7,7 @@ import { committedCountSumProblems, keyedInput } from '../../support/committed-s
 import { killContainer, needsHarnessNodes, podLogFiles } from '../../support/harness-nodes.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { grantJobAcls, scramUser } from '../../support/kafka-security.ts';
-import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
+import { createTopics, listTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
 import { weirDevJob } from '../../support/streamjobs.ts';
 import { TaskManagerProcess, taskManagerEnv } from '../../support/taskmanager-process.ts';
 
@@ -42,6 +42,17 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
     return user;
   }
 
+  /** A SCRAM-SHA-512 user and its Secret as Strimzi's User Operator writes it: password and sasl.jaas.config, no username. */
+  async function strimziKafkaUser() {
+    const user = uniqueName('strimzi');
+    await scramUser(user, 'SCRAM-SHA-512', password);
+    await secret(user, {
+      password,
+      'sasl.jaas.config': `org.apache.kafka.common.security.scram.ScramLoginModule required username="${user}" password="${password}";`,
+    });
+    return user;
+  }
+
   /** spec.kafka for SCRAM-SHA-512 over TLS, logging in with the Secret `secretName`. */
   const saslSsl = (secretName: string) => ({
     bootstrapServers: requireEnv('WEIR_KAFKA_SASL_SSL_BOOTSTRAP'),
@@ -66,14 +77,16 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
     return { input, output };
   }
 
+  /** A keyed count and sum; `stages: 2` counts behind a keyBy (a repartition topic and a changelog per stage). */
   function securedJob(
     name: string,
     topicNames: { input: string; output: string },
     kafka: Record<string, unknown>,
+    stages: 1 | 2 = 1,
   ) {
     return suite.jobs.create(
       weirDevJob(name, 'keyed-count-sum', {
-        args: { ...topicNames, version: 'v1' },
+        args: { ...topicNames, version: 'v1', ...(stages === 2 ? { stages } : {}) },
         storageUrl: 's3://weir/e2e-kafka-security',
         interval: '500ms',
         spec: {
@@ -128,27 +141,50 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
     assert.deepEqual(await committedCountSumProblems(topicNames.output, partitions, 3000, keys), []);
   }
 
-  it('SASL_SSL with SCRAM-SHA-512 and least-privilege ACLs: exactly once through a TaskManager SIGKILL', async () => {
-    const user = await scramLogin('kafka-user');
+  it('a keyBy job over SASL_SSL (SCRAM-SHA-512) with a Strimzi KafkaUser Secret, under the documented ACLs: exactly once through a SIGKILL', async () => {
+    const user = await strimziKafkaUser();
     const t = await topics('sasl');
     await grantJobAcls(`User:${user}`, { namespace: suite.namespace, name: 'sasl', ...t });
-    await securedJob('sasl', t, saslSsl('kafka-user'));
+    await securedJob('sasl', t, { ...saslSsl(user), username: user }, 2);
     await exactlyOnceThroughAKill('sasl', t);
+    await internalTopicsMade('sasl');
   });
 
-  it('mutual TLS with a client certificate and ACLs: exactly once through a TaskManager SIGKILL', async () => {
+  it('a keyBy job over mutual TLS with a client certificate, under the documented ACLs: exactly once through a SIGKILL', async () => {
     const t = await topics('mtls');
     await grantJobAcls('User:CN=weir-mtls-client', { namespace: suite.namespace, name: 'mtls', ...t });
-    await securedJob('mtls', t, {
-      bootstrapServers: requireEnv('WEIR_KAFKA_MTLS_BOOTSTRAP'),
-      securityProtocol: 'SSL',
-      tls: {
-        ca: { secretKeyRef: { name: 'kafka-ca', key: 'ca.crt' } },
-        clientCertificate: { secretName: 'kafka-client' },
+    await securedJob(
+      'mtls',
+      t,
+      {
+        bootstrapServers: requireEnv('WEIR_KAFKA_MTLS_BOOTSTRAP'),
+        securityProtocol: 'SSL',
+        tls: {
+          ca: { secretKeyRef: { name: 'kafka-ca', key: 'ca.crt' } },
+          clientCertificate: { secretName: 'kafka-client' },
+        },
       },
-    });
+      2,
+    );
     await exactlyOnceThroughAKill('mtls', t);
+    await internalTopicsMade('mtls');
   });
+
+  it('a single-stage job over SASL_SSL with a username Secret, under the documented ACLs: exactly once through a SIGKILL', async () => {
+    const user = await scramLogin('kafka-user');
+    const t = await topics('single');
+    await grantJobAcls(`User:${user}`, { namespace: suite.namespace, name: 'single', ...t });
+    await securedJob('single', t, saslSsl('kafka-user'));
+    await exactlyOnceThroughAKill('single', t);
+  });
+
+  /** The job's principal created its repartition topic and the counting stage's changelog (the prefix grant is used). */
+  async function internalTopicsMade(name: string) {
+    const runId = (await suite.jobs.get(name)).status?.run?.id ?? '';
+    const prefix = `weir.${suite.namespace}.${name}.${runId}.`;
+    const made = (await listTopics()).filter((topic) => topic.startsWith(prefix)).sort();
+    assert.deepEqual(made, [`${prefix}by-key`, `${prefix}by-key.changelog`]);
+  }
 
   it('a wrong password is named in status and an event, and the operator keeps working', async () => {
     const user = await scramLogin('kafka-wrong', 'not-the-right-one', 'the-right-one');
@@ -213,7 +249,7 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
 
   it('no secret value used above appears in the operator log, the TaskManager logs, events or status', async () => {
     const tokens = await Promise.all(
-      ['sasl', 'mtls', 'wrongpw', 'noacl', 'nowrite'].map(async (job) => {
+      ['sasl', 'mtls', 'single', 'wrongpw', 'noacl', 'nowrite'].map(async (job) => {
         const secret = await suite.cluster.core.readNamespacedSecret({
           name: `${job}-weir-token`,
           namespace: suite.namespace,
@@ -238,7 +274,7 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
     for (const file of logFiles) texts.push(readFileSync(file, 'utf8'));
     const events = await suite.cluster.core.listNamespacedEvent({ namespace: suite.namespace });
     texts.push(JSON.stringify(events.items.map((e) => e.message)));
-    for (const name of ['sasl', 'mtls', 'wrongpw', 'noacl', 'nowrite'])
+    for (const name of ['sasl', 'mtls', 'single', 'wrongpw', 'noacl', 'nowrite'])
       texts.push(JSON.stringify((await suite.jobs.get(name)).status));
     for (const secret of secrets) {
       const leaks = texts.filter((t) => t.includes(secret)).length;

@@ -22,6 +22,13 @@ const pem = (what: string) => `-----BEGIN ${what}-----\nMIIB${what}\n-----END ${
 /** What the kubelet would put into each variable a Secret, ConfigMap or field reference fills. */
 const secrets: Record<string, Record<string, string>> = {
   'kafka-user': { username: 'svc-orders', password: 'kafka-pass' },
+  // A Strimzi KafkaUser's Secret: no username key.
+  'strimzi-orders': {
+    password: 'strimzi-pass',
+    'sasl.jaas.config':
+      'org.apache.kafka.common.security.scram.ScramLoginModule required username="strimzi-orders" password="strimzi-pass";',
+  },
+  'msk-user': { user: 'msk-orders', secret: 'msk-pass' },
   'kafka-ca': { 'ca.pem': pem('CERTIFICATE') },
   'kafka-client': { 'tls.crt': pem('CERTIFICATE'), 'tls.key': pem('PRIVATE KEY') },
   's3-keys': { accessKeyId: 'AKIA-TEST', secretAccessKey: 's3-secret' },
@@ -60,7 +67,10 @@ function resolveFiles(
   const files: string[] = [];
   for (const source of volume.projected.sources ?? []) {
     for (const item of source.secret?.items ?? []) {
-      writeFileSync(join(dir, item.path), secrets[source.secret?.name ?? '']?.[item.key] ?? '<missing>');
+      const data = secrets[source.secret?.name ?? '']?.[item.key];
+      // The sources are optional: the kubelet leaves a missing key's file out.
+      if (data === undefined) continue;
+      writeFileSync(join(dir, item.path), data);
       files.push(item.path);
     }
   }
@@ -84,7 +94,7 @@ const job: StreamJob = {
       securityProtocol: 'SASL_SSL',
       saslMechanism: 'SCRAM-SHA-512',
       offsetOutOfRange: 'earliest',
-      secretRef: { name: 'kafka-user' },
+      secretRef: { name: 'kafka-user', passwordKey: 'password' },
       tls: {
         ca: { configMapKeyRef: { name: 'kafka-ca', key: 'ca.pem' } },
         clientCertificate: {
@@ -219,6 +229,30 @@ describe('the operator–runtime contract: the pod environment', () => {
       [...set].filter((n) => !forProcess.has(n)).sort(),
       Object.values(taskManagerEnv).sort(),
       'a job with every option sets every variable of the contract',
+    );
+  });
+
+  it('SASL credentials from a Strimzi KafkaUser Secret (spec.kafka.username) or from keys named in secretRef', () => {
+    const sasl = (kafka: Partial<StreamJob['spec']['kafka']>) => {
+      const shaped = { ...job, spec: { ...job.spec, kafka: { ...job.spec.kafka, ...kafka } } };
+      const p = taskManagerPod(shaped, { index: 0, runId: 'r42', restartEpoch: 0, specHash: 'h' });
+      const { kafkaSecurity } = loadTaskManagerConfig(
+        resolveFiles(p, resolve(p.spec?.containers[0]?.env ?? [])).env,
+      );
+      return [kafkaSecurity['sasl.username'], kafkaSecurity['sasl.password']];
+    };
+    assert.deepEqual(
+      sasl({ username: 'strimzi-orders', secretRef: { name: 'strimzi-orders', passwordKey: 'password' } }),
+      ['strimzi-orders', 'strimzi-pass'],
+    );
+    assert.deepEqual(sasl({ secretRef: { name: 'msk-user', usernameKey: 'user', passwordKey: 'secret' } }), [
+      'msk-orders',
+      'msk-pass',
+    ]);
+    assert.throws(
+      () => sasl({ secretRef: { name: 'strimzi-orders', passwordKey: 'password' } }),
+      /the Secret "strimzi-orders" has no key "username"/,
+      'without username, the missing key is named',
     );
   });
 

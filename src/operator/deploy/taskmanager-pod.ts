@@ -109,8 +109,10 @@ function kafkaEnv(kafka: StreamJobSpec['kafka']): V1EnvVar[] {
   if (protocol.startsWith('SASL') && kafka.secretRef) {
     env.push(
       value(e.kafkaSaslMechanism, kafka.saslMechanism ?? 'PLAIN'),
-      fromSecret(e.kafkaSaslUsername, kafka.secretRef.name, 'username'),
-      fromSecret(e.kafkaSaslPassword, kafka.secretRef.name, 'password'),
+      kafka.username
+        ? value(e.kafkaSaslUsername, kafka.username)
+        : fromSecret(e.kafkaSaslUsername, kafka.secretRef.name, kafka.secretRef.usernameKey ?? 'username'),
+      fromSecret(e.kafkaSaslPassword, kafka.secretRef.name, kafka.secretRef.passwordKey ?? 'password'),
     );
   }
   env.push(...fromKeySelector(e.kafkaTlsCa, kafka.tls?.ca));
