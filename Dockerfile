@@ -23,6 +23,7 @@ ARG NODE_EXTRA_CA_CERTS
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY packages/sdk/package.json ./packages/sdk/package.json
 COPY src ./src
 # Only what runs goes on: the Kafka client keeps its addon and librdkafka's shared libraries, not
 # librdkafka's sources and objects (about 280 MB); source maps and type declarations stay behind.
@@ -46,6 +47,10 @@ WORKDIR /opt/weir
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
+# Job modules import '@weir-dev/sdk' (packages/sdk): here it is the TaskManager's own copy of the SDK, the
+# package's manifest over this dist/, so a job and the runtime share one instance of every SDK module.
+COPY --from=build /src/packages/sdk/package.json ./node_modules/@weir-dev/sdk/package.json
+RUN ln -s /opt/weir/dist /opt/weir/node_modules/@weir-dev/sdk/dist
 # Job images add their compiled pipeline under /opt/weir/jobs (see the README).
 # The compile cache holds V8's code for the TaskManager's modules, made below once: a replacement
 # TaskManager loads them in about half the time (BENCHMARKS.md, recovery). Node keeps it per user, so

@@ -97,10 +97,14 @@ step "check: weir version in $tag, as the image's user"
 container=$(buildah from "$tag")
 version=$(buildah run --isolation chroot "$container" -- weir version 2>&1) || true
 user=$(buildah run --isolation chroot "$container" -- id -u 2>&1) || true
+# What a job module imports resolves to the runtime's own SDK.
+sdk=$(buildah run --isolation chroot --workingdir /opt/weir/jobs "$container" -- node --input-type=module \
+  -e "const sdk = await import('@weir-dev/sdk'); console.log(typeof sdk.Pipeline.from, import.meta.resolve('@weir-dev/sdk'))" 2>&1) || true
 buildah rm "$container" >/dev/null
 [[ $version == "weir "* ]] || die "the image does not run: weir version printed: $version"
 [[ $user == 65532 ]] || die "the image runs as uid $user, not 65532"
-info "$version, uid $user"
+[[ $sdk == "function "* ]] || die "a job module could not import @weir-dev/sdk in the image: $sdk"
+info "$version, uid $user, @weir-dev/sdk: ${sdk#function }"
 done_step
 
 # export_image TAG FILE: the image as an OCI archive, named in full in it, as Docker and containerd
@@ -138,5 +142,18 @@ if ((test_images)); then
     --build-arg "NODE_IMAGE=$base" --tag "$standin" \
     --file "$WEIR_ROOT/e2e/kind/taskmanager-standin.Dockerfile" "$WEIR_ROOT/e2e/support"
   export_image "$standin" "$WEIR_CACHE/images/taskmanager-standin.oci.tar"
+  done_step
+
+  # A user's job image as the README makes it: the job template's pipeline, built against the SDK
+  # package, on the image just built (the e2e packaging suite runs it as a StreamJob).
+  template=weir-test/revenue:e2e
+  step "test image $template (examples/job-template on $tag)"
+  project=$(mktemp -d)
+  run_logged "$logs/job-template.log" bash "$WEIR_ROOT/examples/job-template/check.sh" --keep "$project/revenue"
+  run_logged "$logs/job-template-image.log" buildah bud --isolation chroot --pull=never --layers \
+    --build-arg "WEIR_IMAGE=$(buildah images --no-trunc --format '{{.ID}}' "$tag" | head -1)" \
+    --tag "$template" --file "$project/revenue/Dockerfile" "$project/revenue"
+  rm -rf "$project"
+  export_image "$template" "$WEIR_CACHE/images/job-template.oci.tar"
   done_step
 fi

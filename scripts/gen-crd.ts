@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { crdFiles, renderCrdYaml } from '../src/api/crd-yaml.ts';
+import { referenceFile, renderStreamJobReference } from '../src/api/reference-doc.ts';
 
 const root = join(import.meta.dirname, '..');
 const yaml = renderCrdYaml();
@@ -10,3 +11,7 @@ for (const file of crdFiles) {
   writeFileSync(target, yaml);
   process.stdout.write(`wrote ${target}\n`);
 }
+const reference = join(root, referenceFile);
+mkdirSync(dirname(reference), { recursive: true });
+writeFileSync(reference, renderStreamJobReference());
+process.stdout.write(`wrote ${reference}\n`);

@@ -292,9 +292,9 @@ up() {
   wait_for "containerd-$k" 60 ctr --address "$sock" version
   import_image "$pause_archive"
   # The images scripts/build-image.sh made: weir:dev from the Dockerfile (run before the harness by
-  # npm test and the demo) and the suites' stand-in TaskManager (--test-images).
+  # npm test and the demo), the suites' stand-in TaskManager and the job template's image (--test-images).
   local archive
-  for archive in "$WEIR_CACHE"/images/{weir-dev,taskmanager-standin}.oci.tar; do
+  for archive in "$WEIR_CACHE"/images/{weir-dev,taskmanager-standin,job-template}.oci.tar; do
     if [[ -s "$archive" ]]; then
       import_image "$archive"
     else

@@ -1,27 +1,40 @@
 #!/usr/bin/env bash
 # CI's check of the job template as a project outside this repository: packs
-# Weir (npm pack), installs the tarball into a scratch copy of the template,
-# then type-checks, unit-tests with the test driver and builds the job.
-# The tarball's runtime dependencies come from the npm cache when the project's
-# own install put them there; their install scripts are skipped, since the SDK
-# and the test driver do not load the native Kafka client (the image has it).
+# the SDK package (packages/sdk, npm pack), installs the tarball into a scratch
+# copy of the template with a plain npm install (the SDK has no dependencies,
+# so no install script runs), then type-checks, unit-tests with the test
+# driver and builds the job.
+# Usage: check.sh [--keep DIR]   (--keep leaves the built project in DIR, for
+# scripts/build-image.sh to build the job's image from it)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$root/scripts/node-env.sh"
+keep=""
+if [[ ${1:-} == --keep ]]; then keep="${2:?--keep needs a directory}"; fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cd "$root"
-echo "==> npm pack (builds dist/ with type declarations)"
-tarball="$(npm pack --silent --pack-destination "$work" | tail -n 1)"
+echo "==> npm pack packages/sdk (builds its dist/ with type declarations)"
+tarball="$(npm pack --silent --pack-destination "$work" ./packages/sdk | tail -n 1)"
+contents="$(tar -tzf "$work/$tarball")"
+grep -qx 'package/dist/sdk/index.d.ts' <<<"$contents" || { echo "the SDK tarball has no type declarations" >&2; exit 1; }
 cp -r examples/job-template "$work/project"
 cd "$work/project"
 rm -rf node_modules dist
-echo "==> install $tarball and the template's dev dependencies"
-npm install --no-audit --no-fund --prefer-offline --ignore-scripts --save-dev "$work/$tarball" >/dev/null
-npm install --no-audit --no-fund --prefer-offline --ignore-scripts >/dev/null
+echo "==> npm install $tarball and the template's dev dependencies (install scripts allowed)"
+npm install --no-audit --no-fund --prefer-offline --save "$work/$tarball" >/dev/null
+npm install --no-audit --no-fund --prefer-offline >/dev/null
+echo "    node_modules: $(cd node_modules && echo [!@.]* @*/*)"
+if [[ -d node_modules/@confluentinc || -d node_modules/lmdb || -d node_modules/@aws-sdk ]]; then
+  echo "the SDK package pulled in a native or cloud dependency" >&2
+  exit 1
+fi
 echo "==> type-check, test, build"
 npx tsc -p tsconfig.json --noEmit
 node --test 'src/**/*.test.ts'
 npx tsc -p tsconfig.json
 test -f dist/job.js
-echo "job template: installed from the tarball, type-checked, tested and built"
+if [[ -n $keep ]]; then
+  rm -rf "$keep" && mkdir -p "$(dirname "$keep")" && cp -r "$work/project" "$keep"
+fi
+echo "job template: installed @weir-dev/sdk from its tarball, type-checked, tested and built"

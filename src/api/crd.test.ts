@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { crdFiles, renderCrdYaml } from './crd-yaml.ts';
+import { referenceFile, renderStreamJobReference } from './reference-doc.ts';
 import type { SchemaProps } from './schema.ts';
 import { streamJobSpecSchema, streamJobStatusSchema } from './streamjob-schema.ts';
 
@@ -22,6 +23,24 @@ describe('StreamJob CRD', () => {
       assert.equal(committed, renderCrdYaml());
     });
   }
+
+  it(`${referenceFile} is exactly what the schema renders (run \`npm run gen:crd\` after a change)`, () => {
+    const committed = readFileSync(join(import.meta.dirname, '..', '..', referenceFile), 'utf8');
+    assert.equal(committed, renderStreamJobReference());
+  });
+
+  it('the reference lists every field of the spec', () => {
+    const reference = renderStreamJobReference();
+    const fields = (schema: SchemaProps, path: string): string[] => [
+      path,
+      ...Object.entries(schema.properties ?? {}).flatMap(([n, c]) => fields(c, `${path}.${n}`)),
+      ...(schema.items?.properties ? fields(schema.items, `${path}[]`) : []),
+    ];
+    const missing = fields(streamJobSpecSchema, 'spec')
+      .slice(1)
+      .filter((f) => !reference.includes(`| \`${f}\``));
+    assert.deepEqual(missing, []);
+  });
 
   it('documents every field, so kubectl explain is useful', () => {
     assert.deepEqual(

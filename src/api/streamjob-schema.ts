@@ -1,3 +1,4 @@
+import { podShapeProperties, podShapeValidations } from './pod-shape-schema.ts';
 import { savepointRefPattern } from './savepoint-ref.ts';
 import type { SchemaProps } from './schema.ts';
 import { s3EndpointPattern } from './taskmanager-env.ts';
@@ -608,7 +609,8 @@ export const streamJobSpecSchema = {
       properties: {
         resources: {
           type: 'object',
-          description: 'Compute resources of the TaskManager container.',
+          description:
+            'Compute resources of the TaskManager container. Unset: requests cpu 100m and memory 1Gi, limit memory 1Gi (small jobs; size production jobs yourself). The heap limit is heapPercent of the memory limit.',
           properties: {
             requests: { ...quantityMap, description: 'Minimum resources, used by the scheduler.' },
             limits: { ...quantityMap, description: 'Maximum resources.' },
@@ -728,7 +730,9 @@ export const streamJobSpecSchema = {
           maximum: 3600,
           default: 30,
         },
+        ...podShapeProperties,
       },
+      'x-kubernetes-validations': [...podShapeValidations],
     },
   },
 } as const satisfies SchemaProps;

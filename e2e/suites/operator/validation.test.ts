@@ -123,6 +123,41 @@ const invalid: [string, (spec: Spec) => void, string][] = [
     'names starting with WEIR_ are reserved for Weir',
   ],
   [
+    'a pod label under a prefix Weir sets',
+    (s) => (s.taskManager = { podLabels: { 'weir.dev/job': 'other' } }),
+    'label keys under app.kubernetes.io/ and weir.dev/ are set by Weir',
+  ],
+  [
+    'an extra volume named like one of Weir’s',
+    (s) => (s.taskManager = { volumes: [{ name: 'state', emptyDir: {} }] }),
+    'volume names scratch, credentials, state are used by Weir',
+  ],
+  [
+    'a volume mount over a path Weir mounts',
+    (s) =>
+      (s.taskManager = {
+        volumes: [{ name: 'extra', emptyDir: {} }],
+        volumeMounts: [{ name: 'extra', mountPath: '/var/lib/weir/state' }],
+      }),
+    'spec.taskManager.volumeMounts',
+  ],
+  [
+    'a volume mount of a volume the spec does not have',
+    (s) => (s.taskManager = { volumeMounts: [{ name: 'nowhere', mountPath: '/data' }] }),
+    'every volumeMounts[].name must be the name of one of spec.taskManager.volumes',
+  ],
+  [
+    'a sidecar named like the TaskManager container',
+    (s) => (s.taskManager = { sidecars: [{ name: 'taskmanager', image: 'busybox' }] }),
+    "the container name taskmanager is Weir's",
+  ],
+  [
+    'a topology spread constraint without its topology key',
+    (s) =>
+      (s.taskManager = { topologySpreadConstraints: [{ maxSkew: 1, whenUnsatisfiable: 'DoNotSchedule' }] }),
+    'spec.taskManager.topologySpreadConstraints[0].topologyKey',
+  ],
+  [
     'an initialSavepoint that is neither an id nor a savepoint path',
     (s) => (s.initialSavepoint = 's3://weir/prod/orders/checkpoints/x/'),
     'spec.initialSavepoint',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TestDriver } from 'weir/testing';
+import { TestDriver } from '@weir-dev/sdk/testing';
 import revenue from './job.ts';
 
 const hour = 3_600_000;

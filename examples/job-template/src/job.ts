@@ -1,4 +1,4 @@
-import { json, Pipeline, string, tumbling, type WindowResult } from 'weir/sdk';
+import { json, Pipeline, string, tumbling, type WindowResult } from '@weir-dev/sdk';
 
 export interface Order {
   customer: string;

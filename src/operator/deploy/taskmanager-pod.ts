@@ -13,6 +13,7 @@ import {
   tokenSecretKey,
   tokenSecretName,
 } from '../../api/names.ts';
+import { taskManagerContainerName } from '../../api/pod-shape-schema.ts';
 import { quantityBytes } from '../../api/quantity.ts';
 import {
   apiVersion,
@@ -31,6 +32,7 @@ import {
   stateVolumeMountPath,
   taskManagerEnv,
 } from '../../api/taskmanager-env.ts';
+import { shapePod } from './pod-shape.ts';
 
 export interface PodIdentity {
   index: number;
@@ -222,6 +224,17 @@ function stateEnv(tm: TaskManagerSpec): V1EnvVar[] {
   ];
 }
 
+/**
+ * Resources of a TaskManager whose spec sets none: a CPU share to be
+ * scheduled by, and a memory limit, so that heapPercent caps the heap at a
+ * share of it rather than of the node's memory. Sized for small jobs; a
+ * production job sets its own (docs/operating.md, Sizing).
+ */
+export const defaultTaskManagerResources = {
+  requests: { cpu: '100m', memory: '1Gi' },
+  limits: { memory: '1Gi' },
+} as const;
+
 function quantities(resources: NonNullable<NonNullable<StreamJobSpec['taskManager']>['resources']>) {
   const asStrings = (map: Record<string, string | number> | undefined) =>
     map ? Object.fromEntries(Object.entries(map).map(([k, v]) => [k, String(v)])) : undefined;
@@ -233,9 +246,15 @@ function quantities(resources: NonNullable<NonNullable<StreamJobSpec['taskManage
 /**
  * The TaskManager pod for one index of a job. The container runs the image's
  * entrypoint (the Weir base image's `weir` command) with `taskmanager`; all
- * configuration arrives through WEIR_* variables, so the pod needs no API access.
+ * configuration arrives through WEIR_* variables, so the pod needs no API
+ * access. spec.taskManager's pod shaping is merged in (pod-shape.ts).
  */
 export function taskManagerPod(job: StreamJob, identity: PodIdentity): V1Pod {
+  return shapePod(weirPod(job, identity), job.spec.taskManager ?? taskManagerDefaults);
+}
+
+/** The pod as Weir needs it, before the user's shaping. */
+function weirPod(job: StreamJob, identity: PodIdentity): V1Pod {
   const name = job.metadata.name ?? '';
   const tm = job.spec.taskManager ?? taskManagerDefaults;
   const onDisk = tm.state.store === 'disk';
@@ -281,7 +300,7 @@ export function taskManagerPod(job: StreamJob, identity: PodIdentity): V1Pod {
       },
       containers: [
         {
-          name: 'taskmanager',
+          name: taskManagerContainerName,
           image: job.spec.image,
           args: ['taskmanager'],
           // The runtime writes its exit cause there; a crash before it can (a job module that does not even
@@ -293,7 +312,12 @@ export function taskManagerPod(job: StreamJob, identity: PodIdentity): V1Pod {
             { name: 'metrics', containerPort: ports.metrics, protocol: 'TCP' },
           ],
           env: [...credentials.env, ...((tm.env ?? []) as V1EnvVar[])],
-          ...(tm.resources ? { resources: quantities(tm.resources) } : {}),
+          resources: tm.resources
+            ? quantities(tm.resources)
+            : {
+                requests: { ...defaultTaskManagerResources.requests },
+                limits: { ...defaultTaskManagerResources.limits },
+              },
           readinessProbe: {
             httpGet: { path: '/readyz', port: 'control' },
             periodSeconds: 2,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { RuntimeError } from '../errors.ts';
 import type { EntryMap, StateStorage, StorageSnapshot } from './entry-map.ts';
+import { StateStoreError } from './state-store-error.ts';
 
 /**
  * A task's keyed state on local disk: one LMDB environment (lmdb-js) in the
@@ -45,13 +46,6 @@ export interface DiskStateStoreOptions {
   /** Heap budget of the cache, in bytes (spec.taskManager.state.cacheSize). */
   cacheBytes: number;
 }
-
-/**
- * The disk store failed (a full or unwritable volume, a closed store): the
- * task fails and its restart rebuilds the store. Never a poison record: the
- * record that happened to write is not at fault.
- */
-export class StateStoreError extends RuntimeError {}
 
 export interface DiskStoreStats {
   /** Entries on disk (those still only in the cache not counted). */

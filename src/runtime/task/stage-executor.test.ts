@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Pipeline, string, valueState } from '../../sdk/index.ts';
-import { StateStoreError } from '../state/disk-store.ts';
 import { type EntryMap, heapStateStorage, type StateStorage } from '../state/entry-map.ts';
 import { PartitionStores } from '../state/partition-stores.ts';
+import { StateStoreError } from '../state/state-store-error.ts';
 import { StageExecutor } from './stage-executor.ts';
 
 /** A job that counts per key and rejects values starting with "bad", with poison records to a dead-letter topic. */

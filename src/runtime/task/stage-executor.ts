@@ -9,9 +9,9 @@ import type {
 import type { TimerService } from '../../sdk/time.ts';
 import { fromTaskHeader } from '../repartition/barriers.ts';
 import { partitionOfKey, type RepartitionRoute } from '../repartition/route.ts';
-import { StateStoreError } from '../state/disk-store.ts';
 import { keyOfStateKey, stateKey } from '../state/keys.ts';
 import type { PartitionStores } from '../state/partition-stores.ts';
+import { StateStoreError } from '../state/state-store-error.ts';
 import { deleteTimer, registerTimer, takeDueTimers } from '../time/timers.ts';
 import { raiseFloor } from '../time/watermarks.ts';
 import { WindowOperator } from '../time/windows.ts';
