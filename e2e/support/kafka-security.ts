@@ -40,14 +40,14 @@ export function allow(
  */
 export async function grantJobAcls(
   principal: string,
-  job: { namespace: string; name: string; input: string; output: string },
+  job: { namespace: string; name: string; input: string; output: string; moreOutputs?: string[] },
   except?: 'output-write' | 'group',
 ): Promise<void> {
   const acls = jobAcls({
     namespace: job.namespace,
     job: job.name,
     inputs: [job.input],
-    outputs: [job.output],
+    outputs: [job.output, ...(job.moreOutputs ?? [])],
   });
   for (const acl of acls) {
     if (except === 'group' && acl.resource === 'group') continue;

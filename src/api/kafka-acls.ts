@@ -104,3 +104,22 @@ export function kafkaAclCommands(principal: string, acls: readonly JobAcl[]): st
     })
     .join('\n');
 }
+
+const strimziResourceType: Record<AclResource, string> = {
+  topic: 'topic',
+  group: 'group',
+  'transactional-id': 'transactionalId',
+};
+
+/** The ACLs as a Strimzi KafkaUser's spec.authorization (type simple), in YAML. */
+export function strimziKafkaUserAcls(acls: readonly JobAcl[]): string {
+  const lines = ['authorization:', '  type: simple', '  acls:'];
+  for (const acl of acls) {
+    lines.push(
+      `    # ${acl.why}`,
+      `    - resource: {type: ${strimziResourceType[acl.resource]}, name: "${acl.name}", patternType: ${acl.pattern}}`,
+      `      operations: [${acl.operations.join(', ')}]`,
+    );
+  }
+  return lines.join('\n');
+}

@@ -29,6 +29,31 @@ describe('weir kafka-acls', () => {
     assert.equal(out.match(/--allow-principal/g)?.length, 4);
   });
 
+  it('prints the same grants as a Strimzi KafkaUser’s authorization', () => {
+    const out = kafkaAclsOutput([
+      '--namespace',
+      'shop',
+      '--job',
+      'orders',
+      '--input',
+      'clicks',
+      '--output',
+      'sums',
+      '--format',
+      'strimzi',
+    ]);
+    assert.match(out, /^authorization:\n {2}type: simple\n {2}acls:\n/);
+    assert.match(
+      out,
+      /- resource: \{type: topic, name: "clicks", patternType: literal\}\n {6}operations: \[Read, Describe\]/,
+    );
+    assert.match(
+      out,
+      /- resource: \{type: transactionalId, name: "weir\.shop\.orders\.", patternType: prefixed\}\n {6}operations: \[Write, Describe\]/,
+    );
+    assert.equal(out.match(/- resource:/g)?.length, 5);
+  });
+
   for (const [what, args, named] of [
     ['no input', [...base, '--output', 'b'], /give at least one --input/],
     [

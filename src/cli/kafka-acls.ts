@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
-import { jobAcls, kafkaAclCommands } from '../api/kafka-acls.ts';
+import { jobAcls, kafkaAclCommands, strimziKafkaUserAcls } from '../api/kafka-acls.ts';
 import { CodedError } from '../errors.ts';
 
 export const kafkaAclsUsage = `usage: weir kafka-acls --namespace <ns> --job <name> --principal <principal>
                       --input <topic> [--input <topic>...] --output <topic> [--output <topic>...]
-                      [--no-internal-topics]
+                      [--no-internal-topics] [--format kafka-acls|strimzi]
 
 Prints the kafka-acls.sh commands that grant a StreamJob's Kafka principal
 what the job needs, and nothing more (docs/security.md explains each grant).
@@ -17,6 +17,8 @@ options:
   --output <topic>          a topic its sinks write, dead-letter topics too (repeat for each)
   --no-internal-topics      leave out the topic prefix grant: only for a job with no keyBy
                             and no state under exactly-once (Weir creates no topics for it)
+  --format <format>         kafka-acls (default): kafka-acls.sh commands; strimzi: the
+                            spec.authorization of a Strimzi KafkaUser (--principal is then unused)
 `;
 
 /** Kafka's rule for topic names. */
@@ -34,6 +36,7 @@ export function kafkaAclsOutput(argv: string[]): string {
       input: { type: 'string', multiple: true },
       output: { type: 'string', multiple: true },
       'no-internal-topics': { type: 'boolean', default: false },
+      format: { type: 'string', default: 'kafka-acls' },
     },
   });
   const fail = (problem: string): never => {
@@ -47,7 +50,11 @@ export function kafkaAclsOutput(argv: string[]): string {
   };
   const namespace = label('namespace');
   const job = label('job');
-  const principal = values.principal ?? fail('--principal is required (User:<name>)');
+  const format = values.format;
+  if (format !== 'kafka-acls' && format !== 'strimzi')
+    fail(`--format "${format}" is not kafka-acls or strimzi`);
+  const principal =
+    values.principal ?? (format === 'strimzi' ? 'User:-' : fail('--principal is required (User:<name>)'));
   if (!/^[A-Za-z]+:.+$/.test(principal) || principal.includes("'"))
     fail(`--principal "${principal}" must read Type:name, as User:orders`);
   const topics = (flag: 'input' | 'output') => {
@@ -63,5 +70,5 @@ export function kafkaAclsOutput(argv: string[]): string {
     outputs: topics('output'),
     internalTopics: !values['no-internal-topics'],
   });
-  return `${kafkaAclCommands(principal, acls)}\n`;
+  return `${format === 'strimzi' ? strimziKafkaUserAcls(acls) : kafkaAclCommands(principal, acls)}\n`;
 }

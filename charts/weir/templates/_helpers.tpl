@@ -49,8 +49,20 @@ app.kubernetes.io/part-of: weir
 {{- printf "%s-control-key" (include "weir.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/*
+The operator's image. global.imageRegistry (a parent chart's mirror) replaces
+the registry of image.repository, or prefixes a repository without one.
+*/}}
 {{- define "weir.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- $repository := .Values.image.repository -}}
+{{- with (.Values.global).imageRegistry -}}
+{{- $first := first (splitList "/" $repository) -}}
+{{- if or (contains "." $first) (contains ":" $first) (eq $first "localhost") -}}
+{{- $repository = join "/" (rest (splitList "/" $repository)) -}}
+{{- end -}}
+{{- $repository = printf "%s/%s" . $repository -}}
+{{- end -}}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 
 {{/*

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
@@ -150,8 +151,12 @@ describe('Helm chart charts/weir', () => {
     const bindings = manifests.filter((m) => m.kind === 'RoleBinding' && m.metadata.name === 'weir-jobs');
     assert.equal(bindings.length, 2);
     assert.deepEqual(
-      manifests.filter((m) => m.kind === 'ClusterRole').map((m) => m.metadata.name),
-      ['weir-nodes'],
+      manifests
+        .filter((m) => m.kind === 'ClusterRole')
+        .map((m) => m.metadata.name)
+        .sort(),
+      ['weir-nodes', 'weir-streamjobs-edit', 'weir-streamjobs-view'],
+      'no cluster-wide access of its own; the aggregated roles grant nothing by themselves',
     );
     const env = new Map(operatorContainer(manifests).env.map((e) => [e.name, e.value]));
     assert.equal(env.get('WEIR_WATCH_NAMESPACES'), 'team-a,team-b');
@@ -199,6 +204,87 @@ describe('Helm chart charts/weir', () => {
       const result = await runTool('helm', ['template', 'weir', chart, ...values], { allowFailure: true });
       assert.notEqual(result.code, 0, `helm accepted ${values.join(' ')}`);
       assert.match(result.stderr, named);
+    }
+  });
+
+  it('adds StreamJobs to the view, edit and admin roles by aggregation, bound to no one', async () => {
+    const manifests = await render();
+    const view = only(manifests, 'ClusterRole', 'weir-streamjobs-view');
+    assert.equal(view.metadata.labels?.['rbac.authorization.k8s.io/aggregate-to-view'], 'true');
+    assert.deepEqual(cells(view.rules ?? []), [
+      'weir.dev/streamjobs/scale:get',
+      'weir.dev/streamjobs/scale:list',
+      'weir.dev/streamjobs/scale:watch',
+      'weir.dev/streamjobs/status:get',
+      'weir.dev/streamjobs/status:list',
+      'weir.dev/streamjobs/status:watch',
+      'weir.dev/streamjobs:get',
+      'weir.dev/streamjobs:list',
+      'weir.dev/streamjobs:watch',
+    ]);
+    const edit = only(manifests, 'ClusterRole', 'weir-streamjobs-edit');
+    assert.equal(edit.metadata.labels?.['rbac.authorization.k8s.io/aggregate-to-edit'], 'true');
+    assert.equal(edit.metadata.labels?.['rbac.authorization.k8s.io/aggregate-to-admin'], 'true');
+    assert.ok(!cells(edit.rules ?? []).some((c) => c.includes('/status:')), 'status stays the operator’s');
+    const bound = manifests
+      .filter((m) => m.kind.endsWith('Binding'))
+      .map((m) => (m.roleRef as { name: string }).name);
+    assert.ok(!bound.some((name) => name.startsWith('weir-streamjobs-')), `bindings: ${bound.join(', ')}`);
+    const without = await render('--set', 'rbac.aggregateToDefaultRoles=false');
+    assert.equal(without.filter((m) => m.metadata.name.startsWith('weir-streamjobs-')).length, 0);
+  });
+
+  it('takes the operator’s topology spread and extra environment, and refuses a WEIR_ variable there', async () => {
+    const manifests = await render(
+      '--set',
+      'topologySpreadConstraints[0].maxSkew=1,topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone,topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway',
+      '--set',
+      'extraEnv[0].name=HTTPS_PROXY,extraEnv[0].value=http://proxy:3128',
+    );
+    const spec = (only(manifests, 'Deployment').spec as { template: { spec: Record<string, unknown> } })
+      .template.spec;
+    assert.deepEqual(spec.topologySpreadConstraints, [
+      { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway' },
+    ]);
+    assert.equal(
+      operatorContainer(manifests).env.find((e) => e.name === 'HTTPS_PROXY')?.value,
+      'http://proxy:3128',
+    );
+    const refused = await runTool(
+      'helm',
+      ['template', 'weir', chart, '--set', 'extraEnv[0].name=WEIR_LOG_LEVEL'],
+      {
+        allowFailure: true,
+      },
+    );
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /extraEnv/);
+  });
+
+  it('works as a subchart: global.imageRegistry and global.imagePullSecrets from the parent', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'weir-parent-'));
+    try {
+      mkdirSync(join(parent, 'charts'));
+      cpSync(chart, join(parent, 'charts', 'weir'), { recursive: true });
+      writeFileSync(
+        join(parent, 'Chart.yaml'),
+        'apiVersion: v2\nname: platform\nversion: 1.0.0\ndependencies:\n  - name: weir\n    version: 0.1.0\n',
+      );
+      writeFileSync(
+        join(parent, 'values.yaml'),
+        'global:\n  imageRegistry: mirror.example\n  imagePullSecrets: [{name: mirror-pull}]\nweir:\n  replicaCount: 1\n',
+      );
+      const text = await helm('template', 'platform', parent, '--namespace', 'weir-system');
+      const manifests = parseAllDocuments(text)
+        .map((d) => d.toJS() as Manifest | null)
+        .filter((m): m is Manifest => m !== null);
+      const deployment = only(manifests, 'Deployment');
+      const spec = deployment.spec as { replicas: number; template: { spec: { imagePullSecrets: unknown } } };
+      assert.equal(spec.replicas, 1);
+      assert.deepEqual(spec.template.spec.imagePullSecrets, [{ name: 'mirror-pull' }]);
+      assert.equal(operatorContainer(manifests).image, 'mirror.example/weir-dev/weir:0.1.0');
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
     }
   });
 
