@@ -59,7 +59,8 @@ ENV NODE_COMPILE_CACHE=/opt/weir/compile-cache
 RUN mkdir -p /opt/weir/jobs /opt/weir/compile-cache \
  && chown 65532:65532 /opt/weir/compile-cache \
  && printf '#!/bin/sh\nexec node /opt/weir/dist/cli/weir.js "$@"\n' >/usr/local/bin/weir \
- && chmod 0755 /usr/local/bin/weir
+ && printf '#!/bin/sh\nexec node /opt/weir/dist/cli/kubectl-weir.js "$@"\n' >/usr/local/bin/kubectl-weir \
+ && chmod 0755 /usr/local/bin/weir /usr/local/bin/kubectl-weir
 # uid 65532 has no passwd entry; HOME points where a pod mounts its writable emptyDir.
 ENV NODE_ENV=production HOME=/tmp
 # The numeric user lets Kubernetes' runAsNonRoot check it without a passwd lookup.

@@ -100,10 +100,12 @@ user=$(buildah run --isolation chroot "$container" -- id -u 2>&1) || true
 # What a job module imports resolves to the runtime's own SDK.
 sdk=$(buildah run --isolation chroot --workingdir /opt/weir/jobs "$container" -- node --input-type=module \
   -e "const sdk = await import('@weir-dev/sdk'); console.log(typeof sdk.Pipeline.from, import.meta.resolve('@weir-dev/sdk'))" 2>&1) || true
+plugin=$(buildah run --isolation chroot "$container" -- kubectl-weir --help 2>&1) || true
 buildah rm "$container" >/dev/null
 [[ $version == "weir "* ]] || die "the image does not run: weir version printed: $version"
 [[ $user == 65532 ]] || die "the image runs as uid $user, not 65532"
 [[ $sdk == "function "* ]] || die "a job module could not import @weir-dev/sdk in the image: $sdk"
+[[ $plugin == "usage: kubectl weir"* ]] || die "kubectl-weir does not run in the image: $plugin"
 info "$version, uid $user, @weir-dev/sdk: ${sdk#function }"
 done_step
 
@@ -144,7 +146,7 @@ if ((test_images)); then
   export_image "$standin" "$WEIR_CACHE/images/taskmanager-standin.oci.tar"
   done_step
 
-  # A user's job image as the README makes it: the job template's pipeline, built against the SDK
+  # A user's job image as examples/job-template/README.md makes it: the job template's pipeline, built against the SDK
   # package, on the image just built (the e2e packaging suite runs it as a StreamJob).
   template=weir-test/revenue:e2e
   step "test image $template (examples/job-template on $tag)"

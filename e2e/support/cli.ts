@@ -7,13 +7,18 @@ export const repositoryRoot = join(import.meta.dirname, '..', '..');
 export function runTool(
   tool: string,
   args: string[],
-  options: { allowFailure?: boolean; timeoutMs?: number } = {},
+  options: { allowFailure?: boolean; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     execFile(
       tool,
       args,
-      { cwd: repositoryRoot, maxBuffer: 64 * 1024 * 1024, timeout: options.timeoutMs ?? 120_000 },
+      {
+        cwd: repositoryRoot,
+        maxBuffer: 64 * 1024 * 1024,
+        timeout: options.timeoutMs ?? 120_000,
+        ...(options.env ? { env: options.env } : {}),
+      },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         if (code !== 0 && !options.allowFailure) {

@@ -4,7 +4,7 @@ import { streamJobCrd } from './crd.ts';
 /**
  * Where the rendered CRD is committed: the top-level copy for
  * `kubectl apply -f crds/`, and the chart's, which Helm installs before the
- * chart's templates (and never upgrades or deletes; see the README).
+ * chart's templates (and never upgrades or deletes; see docs/install.md).
  */
 export const crdFiles = ['crds/streamjob.yaml', 'charts/weir/crds/streamjob.yaml'] as const;
 

@@ -60,6 +60,12 @@ export function streamJobCrd(): CrdManifest {
               description: 'Age of the latest completed checkpoint.',
             },
             {
+              name: 'Lag',
+              type: 'integer',
+              jsonPath: '.status.checkpoint.lagRecords',
+              description: "Records waiting in the tasks' input partitions.",
+            },
+            {
               name: 'Restarts',
               type: 'integer',
               jsonPath: '.status.restarts.count',

@@ -1034,6 +1034,11 @@ export const streamJobStatusSchema = {
           type: 'integer',
           description: 'Checkpoint failures since the last success, of the task with the most.',
         },
+        lagRecords: {
+          type: 'integer',
+          description:
+            "Records waiting in the tasks' input partitions (the sources' topics and the repartition topics), summed over every task as it last reported; absent while a task's lag is not known.",
+        },
       },
     },
     restarts: {

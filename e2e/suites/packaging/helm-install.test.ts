@@ -9,6 +9,7 @@ import {
   operatorNamespacePermissions,
   watchedNamespacePermissions,
 } from '../../../src/operator/permissions.ts';
+import { installWeirChart, operatorImageRepository, operatorImageTag } from '../../support/chart.ts';
 import { helm, kubectl, repositoryRoot, runTool } from '../../support/cli.ts';
 import {
   type Cluster,
@@ -31,8 +32,6 @@ import { applyCrd, StreamJobs, standinJob } from '../../support/streamjobs.ts';
  * image built from the Dockerfile (`weir:dev`), under the chart's RBAC, with
  * in-cluster config, in namespaced mode.
  */
-const operatorImage = process.env.WEIR_E2E_OPERATOR_IMAGE ?? 'weir:dev';
-const [imageRepository, imageTag] = operatorImage.split(/:(?=[^:/]+$)/) as [string, string | undefined];
 
 describe('helm install: the operator running in-cluster', () => {
   let cluster: Cluster;
@@ -67,23 +66,7 @@ describe('helm install: the operator running in-cluster', () => {
   const networking = () => cluster.kubeConfig.makeApiClient(NetworkingV1Api);
 
   function installChart(...extra: string[]) {
-    return helm(
-      'install',
-      release,
-      join(repositoryRoot, 'charts', 'weir'),
-      '--namespace',
-      releaseNamespace,
-      '--set',
-      `image.repository=${imageRepository}`,
-      '--set',
-      `image.tag=${imageTag ?? 'latest'}`,
-      '--set',
-      `watchNamespaces={${jobsNamespace}}`,
-      ...extra,
-      '--wait',
-      '--timeout',
-      '180s',
-    );
+    return installWeirChart(release, releaseNamespace, [jobsNamespace], ...extra);
   }
 
   /** The control key as it was before the uninstall test. */
@@ -114,7 +97,7 @@ describe('helm install: the operator running in-cluster', () => {
     for (const pod of pods) {
       assert.equal(pod.spec?.serviceAccountName, release);
       assert.deepEqual(pod.spec?.containers[0]?.args, ['operator']);
-      assert.equal(pod.spec?.containers[0]?.image, `${imageRepository}:${imageTag ?? 'latest'}`);
+      assert.equal(pod.spec?.containers[0]?.image, `${operatorImageRepository}:${operatorImageTag}`);
       assert.equal(pod.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
     }
     const leader = await waitFor('a leader among the operator pods', 30_000, leaderPod);

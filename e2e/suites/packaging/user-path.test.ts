@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { helm, repositoryRoot } from '../../support/cli.ts';
+import { installWeirChart } from '../../support/chart.ts';
+import { helm } from '../../support/cli.ts';
 import {
   type Cluster,
   connect,
@@ -27,8 +27,6 @@ const hour = 3_600_000;
 /** An hour boundary, so the windows' starts are known. */
 const start = 480_000 * hour;
 const partitions = 2;
-const operatorImage = process.env.WEIR_E2E_OPERATOR_IMAGE ?? 'weir:dev';
-const [imageRepository, imageTag] = operatorImage.split(/:(?=[^:/]+$)/) as [string, string | undefined];
 
 /**
  * A new user's path, as the README tells it: the operator installed with the
@@ -57,24 +55,7 @@ describe('a new user’s path: chart, job template on the SDK package, SCRAM wit
     namespace = await createTestNamespace(cluster, 'weir-user-jobs');
     jobs = new StreamJobs(cluster, namespace);
     await createMinioSecret(cluster.core, namespace);
-    await helm(
-      'install',
-      release,
-      join(repositoryRoot, 'charts', 'weir'),
-      '--namespace',
-      releaseNamespace,
-      '--set',
-      `image.repository=${imageRepository}`,
-      '--set',
-      `image.tag=${imageTag ?? 'latest'}`,
-      '--set',
-      `watchNamespaces={${namespace}}`,
-      '--set',
-      'statusPollInterval=2s',
-      '--wait',
-      '--timeout',
-      '180s',
-    );
+    await installWeirChart(release, releaseNamespace, [namespace], '--set', 'statusPollInterval=2s');
     installed = true;
   });
   after(async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { before, describe, it } from 'node:test';
 import type { StreamJob } from '../../../src/api/streamjob.ts';
 import { requireEnv, waitFor } from '../../support/cluster.ts';
@@ -139,6 +140,19 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
     await suite.jobs.waitFor(name, 'a restart counted', (j) => (j.status?.restarts?.count ?? 0) >= 1, 60_000);
     await produce(topicNames.input, keyedInput(2000, 1000, keys));
     assert.deepEqual(await committedCountSumProblems(topicNames.output, partitions, 3000, keys), []);
+    await keepLogs(name);
+  }
+
+  /**
+   * The job's TaskManager logs as they are now, for the last test's search for secrets: the kubelet removes
+   * a deleted pod's logs, and a job left running while the suite goes on may have its pods replaced by then.
+   */
+  const keptLogs = new Map<string, string[]>();
+  async function keepLogs(name: string) {
+    const files = (await podLogFiles(suite.namespace)).filter((f) =>
+      f.includes(`/${suite.namespace}_${name}-tm-`),
+    );
+    keptLogs.set(name, await Promise.all(files.map((f) => readFile(f, 'utf8'))));
   }
 
   it('a keyBy job over SASL_SSL (SCRAM-SHA-512) with a Strimzi KafkaUser Secret, under the documented ACLs: exactly once through a SIGKILL', async () => {
@@ -247,7 +261,13 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
     await warningMatching(job, /^TaskFailed: .*KAFKA_NOT_AUTHORIZED/);
   });
 
-  it('no secret value used above appears in the operator log, the TaskManager logs, events or status', async () => {
+  it('no secret value used above appears in the operator log, the TaskManager logs, events or status', async (t) => {
+    for (const job of ['sasl', 'mtls', 'single']) {
+      const restarts = (await suite.jobs.get(job)).status?.restarts;
+      t.diagnostic(
+        `${job}: ${restarts?.count ?? 0} restart(s); last: ${restarts?.lastFailure?.message ?? '-'}`,
+      );
+    }
     const tokens = await Promise.all(
       ['sasl', 'mtls', 'single', 'wrongpw', 'noacl', 'nowrite'].map(async (job) => {
         const secret = await suite.cluster.core.readNamespacedSecret({
@@ -264,14 +284,17 @@ describe('Kafka over SASL_SSL and mutual TLS, with ACLs', {
       'every secret is long enough to search for',
     );
     const texts = [readFileSync(suite.operator.logFile, 'utf8')];
-    // The kubelet removes a deleted pod's logs, so the failed jobs' replaced pods may have none left.
-    const logFiles = await podLogFiles(suite.namespace);
-    for (const job of ['sasl', 'mtls'])
+    // The kubelet removes a deleted pod's logs, so the failed jobs' replaced pods may have none left; the
+    // running jobs' logs were kept when their test ended.
+    for (const job of ['sasl', 'mtls', 'single']) {
+      const kept = keptLogs.get(job) ?? [];
       assert.ok(
-        logFiles.some((f) => f.includes(`/${suite.namespace}_${job}-tm-`)),
-        `the ${job} TaskManagers' logs were read: ${logFiles.join(', ')}`,
+        kept.length > 0 && kept.every((l) => l.length > 0),
+        `the ${job} TaskManagers' logs were kept`,
       );
-    for (const file of logFiles) texts.push(readFileSync(file, 'utf8'));
+      texts.push(...kept);
+    }
+    for (const file of await podLogFiles(suite.namespace)) texts.push(readFileSync(file, 'utf8'));
     const events = await suite.cluster.core.listNamespacedEvent({ namespace: suite.namespace });
     texts.push(JSON.stringify(events.items.map((e) => e.message)));
     for (const name of ['sasl', 'mtls', 'single', 'wrongpw', 'noacl', 'nowrite'])

@@ -101,6 +101,35 @@ describe('summarizeCheckpoints', () => {
       parallelism: 1,
       expect: { latestCompleted: { id: 5, time: iso(40) }, consecutiveFailures: 0 },
     },
+    {
+      name: 'lag: summed over every stage and task, each from its newest report',
+      previous: undefined,
+      reports: [
+        { ...task(0, 5, 9), lag: 10 },
+        { ...task(0, 4, 2), lag: 500 },
+        { ...task(1, 6, 8), lag: 20 },
+        { ...task(0, 4, 3), stage: 1, lag: 7 },
+      ],
+      parallelism: 2,
+      expect: { latestCompleted: { id: 4, time: iso(3) }, consecutiveFailures: 0, lagRecords: 37 },
+    },
+    {
+      name: 'lag: absent while a task’s lag is not known, or a task has not reported',
+      previous: { consecutiveFailures: 0, lagRecords: 99 },
+      reports: [
+        { ...task(0, 5, 9), lag: 10 },
+        { ...task(1, 6, 8), lag: null },
+      ],
+      parallelism: 2,
+      expect: { latestCompleted: { id: 5, time: iso(8) }, consecutiveFailures: 0 },
+    },
+    {
+      name: 'lag: absent while the first stage has tasks without a report',
+      previous: undefined,
+      reports: [{ ...task(0, 5, 9), lag: 10 }],
+      parallelism: 2,
+      expect: { consecutiveFailures: 0 },
+    },
   ];
   for (const c of cases) {
     it(c.name, () => assert.deepEqual(summarizeCheckpoints(c.previous, c.reports, c.parallelism), c.expect));

@@ -11,6 +11,8 @@ export interface ObservedTaskCheckpoint {
   /** Everything the task read before this time is committed. */
   committedAsOf?: Date;
   consecutiveFailures: number;
+  /** Records waiting in the task's partitions; null when not known. */
+  lag?: number | null;
 }
 
 type CheckpointStatus = NonNullable<StreamJobStatus['checkpoint']>;
@@ -41,6 +43,9 @@ export function summarizeCheckpoints(
       perTask.set(key, { id: report.checkpointId, at: report.committedAsOf });
     }
   }
+  const lag = summedLag(current, parallelism);
+  if (lag === undefined) delete summary.lagRecords;
+  else summary.lagRecords = lag;
   const covered = new Set(current.filter((r) => perTask.has(`${r.stage ?? 0}/${r.task}`)).map((r) => r.task));
   if (covered.size === parallelism) {
     const all = [...perTask.values()];
@@ -48,6 +53,28 @@ export function summarizeCheckpoints(
     summary.latestCompleted = { id: Math.min(...all.map((c) => c.id)), time: slowest.at.toISOString() };
   }
   return summary;
+}
+
+/**
+ * The records waiting across the job: each stage and task's lag from its
+ * newest report, summed; undefined unless every task of the first stage
+ * reported a known lag (later stages count when they report).
+ */
+function summedLag(reports: readonly ObservedTaskCheckpoint[], parallelism: number): number | undefined {
+  const newest = new Map<string, ObservedTaskCheckpoint>();
+  for (const report of reports) {
+    const key = `${report.stage ?? 0}/${report.task}`;
+    const known = newest.get(key);
+    if (!known || (report.committedAsOf ?? 0) >= (known.committedAsOf ?? 0)) newest.set(key, report);
+  }
+  const firstStage = [...newest.values()].filter((r) => (r.stage ?? 0) === 0);
+  if (firstStage.length < parallelism) return undefined;
+  let sum = 0;
+  for (const report of newest.values()) {
+    if (report.lag === undefined || report.lag === null) return undefined;
+    sum += report.lag;
+  }
+  return sum;
 }
 
 /** Events for the transitions of checkpoint health: failing starts, and recovery. */

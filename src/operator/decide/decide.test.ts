@@ -432,6 +432,7 @@ describe('decide', () => {
     assert.deepEqual(asked.status.checkpoint, {
       latestCompleted: { id: 10, time: at(0).toISOString() },
       consecutiveFailures: 1,
+      lagRecords: 0,
     });
     assert.ok(reasons(asked).includes('CheckpointFailing'));
 

@@ -1,0 +1,119 @@
+import type { StreamJob } from '../../api/streamjob.ts';
+import { CodedError } from '../../errors.ts';
+import type { PluginKube } from './kube.ts';
+
+/** Where a wait stands: still going (with what to show), or over (with the result to print, or a failure). */
+export type WaitState = { done: false; progress: string } | { done: true; result: string; failed?: boolean };
+
+/** What the job looked like before a savepoint was asked for: the savepoints and the failure it had. */
+export interface SavepointBaseline {
+  nonce: number;
+  ids: ReadonlySet<string>;
+  failureId?: string;
+}
+
+export function savepointBaseline(job: StreamJob, nonce: number): SavepointBaseline {
+  const failureId = job.status?.lastSavepointFailure?.id;
+  return {
+    nonce,
+    ids: new Set((job.status?.savepoints ?? []).map((s) => s.id)),
+    ...(failureId ? { failureId } : {}),
+  };
+}
+
+/** How a requested savepoint stands, from the job's status. */
+export function savepointState(job: StreamJob, baseline: SavepointBaseline): WaitState {
+  const status = job.status;
+  const made = (status?.savepoints ?? []).find((s) => s.reason === 'manual' && !baseline.ids.has(s.id));
+  if (made) return { done: true, result: `savepoint ${made.id} completed: ${made.path}` };
+  const failure = status?.lastSavepointFailure;
+  if (
+    failure &&
+    failure.id !== baseline.failureId &&
+    (status?.observedSavepointTriggerNonce ?? 0) >= baseline.nonce
+  )
+    return { done: true, failed: true, result: `savepoint ${failure.id} failed: ${failure.message}` };
+  if ((status?.observedSavepointTriggerNonce ?? -1) < baseline.nonce)
+    return { done: false, progress: 'requested; waiting for the operator' };
+  const taking = status?.savepointInProgress;
+  if (taking) return { done: false, progress: `taking savepoint ${taking.id}` };
+  return { done: false, progress: `waiting for the job to run (phase ${status?.phase ?? 'Pending'})` };
+}
+
+/** Suspended: no pods, and the savepoint the suspend took (if any) recorded. */
+export function suspendedState(job: StreamJob, generation: number): WaitState {
+  const status = job.status;
+  if (
+    (status?.observedGeneration ?? 0) >= generation &&
+    status?.phase === 'Suspended' &&
+    !status.savepointInProgress
+  ) {
+    const savepoint = [...(status.savepoints ?? [])].reverse().find((s) => s.reason === 'suspend');
+    return {
+      done: true,
+      result: `suspended${savepoint ? `; resume restores savepoint ${savepoint.id}` : ''}`,
+    };
+  }
+  return {
+    done: false,
+    progress: `phase ${status?.phase ?? 'Pending'}${status?.savepointInProgress ? ', taking its savepoint' : ''}`,
+  };
+}
+
+/** Running again at the given generation, every task ready. */
+export function runningState(job: StreamJob, generation: number, restartNonce?: number): WaitState {
+  const status = job.status;
+  const observed =
+    (status?.observedGeneration ?? 0) >= generation &&
+    (restartNonce === undefined || (status?.observedRestartNonce ?? -1) >= restartNonce);
+  const ready = status?.tasks?.ready ?? 0;
+  const total = status?.tasks?.total ?? job.spec.parallelism;
+  if (observed && status?.phase === 'Running' && ready === total)
+    return { done: true, result: `running: ${ready}/${total} tasks ready, run ${status.run?.id ?? '-'}` };
+  if (observed && status?.phase === 'Failed')
+    return {
+      done: true,
+      failed: true,
+      result: `failed: ${status.conditions?.find((c) => c.type === 'Ready')?.message ?? ''}`,
+    };
+  return { done: false, progress: `phase ${status?.phase ?? 'Pending'}, ${ready}/${total} tasks ready` };
+}
+
+export interface WaitOptions {
+  timeoutMs: number;
+  pollMs?: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Called when the progress text changes. */
+  onProgress?: (progress: string) => void;
+}
+
+/** Reads the job until `state` says it is done, or the timeout passes (a coded error naming what was awaited). */
+export async function waitFor(
+  kube: Pick<PluginKube, 'getJob'>,
+  job: StreamJob,
+  what: string,
+  state: (job: StreamJob) => WaitState,
+  options: WaitOptions,
+): Promise<{ result: string; failed: boolean }> {
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  const deadline = now() + options.timeoutMs;
+  let shown = '';
+  for (;;) {
+    const current = await kube.getJob(job.metadata.namespace ?? '', job.metadata.name ?? '');
+    const s = state(current);
+    if (s.done) return { result: s.result, failed: s.failed ?? false };
+    if (s.progress !== shown) {
+      shown = s.progress;
+      options.onProgress?.(s.progress);
+    }
+    if (now() >= deadline)
+      throw new CodedError(
+        'TIMEOUT',
+        `${what}: not done after ${Math.round(options.timeoutMs / 1000)}s (${shown})`,
+        true,
+      );
+    await sleep(options.pollMs ?? 1000);
+  }
+}
