@@ -218,9 +218,9 @@ async function kafkajsPipe(input: string, output: string): Promise<Rate> {
   return rate;
 }
 
-async function metric(url: string, name: string, task = '0'): Promise<number> {
+async function metric(url: string, name: string, task = 's0-t0'): Promise<number> {
   const text = await (await fetch(url)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{task="${task}"}`));
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{task="${task}"`));
   return line ? Number(line.split(' ').pop()) : 0;
 }
 

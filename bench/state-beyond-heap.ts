@@ -104,13 +104,13 @@ async function runUntil(
       tm.signal('SIGKILL');
       throw new Error(`no record processed for 60 s at ${recordsIn}: ${tm.exitReport()}`);
     }
-    peaks.heap = Math.max(peaks.heap, m.get('weir_taskmanager_nodejs_heap_size_used_bytes') ?? 0);
-    peaks.rss = Math.max(peaks.rss, m.get('weir_taskmanager_process_resident_memory_bytes') ?? 0);
+    peaks.heap = Math.max(peaks.heap, m.get('nodejs_heap_size_used_bytes') ?? 0);
+    peaks.rss = Math.max(peaks.rss, m.get('process_resident_memory_bytes') ?? 0);
     peaks.diskBytes = Math.max(peaks.diskBytes, m.get('weir_state_disk_bytes') ?? 0);
     peaks.cacheBytes = Math.max(peaks.cacheBytes, m.get('weir_state_cache_bytes') ?? 0);
     if (s % 15 === 0)
       log(
-        `records in ${recordsIn.toLocaleString('en')}, heap ${mib(m.get('weir_taskmanager_nodejs_heap_size_used_bytes') ?? 0)} MiB, rss ${mib(m.get('weir_taskmanager_process_resident_memory_bytes') ?? 0)} MiB, disk ${mib(m.get('weir_state_disk_bytes') ?? 0)} MiB`,
+        `records in ${recordsIn.toLocaleString('en')}, heap ${mib(m.get('nodejs_heap_size_used_bytes') ?? 0)} MiB, rss ${mib(m.get('process_resident_memory_bytes') ?? 0)} MiB, disk ${mib(m.get('weir_state_disk_bytes') ?? 0)} MiB`,
       );
     if (until(recordsIn, m.get('weir_task_lag_records') ?? Number.NaN)) break;
     await new Promise((r) => setTimeout(r, 1000));

@@ -110,7 +110,7 @@ async function measure(label: string, root: string | undefined, store?: string):
       seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
       return seed / 2_147_483_648;
     };
-    await metric(url, 'weir_taskmanager_nodejs_eventloop_lag_max_seconds'); // resets the window
+    await metric(url, 'nodejs_eventloop_lag_max_seconds'); // resets the window
     for (let s = 0; s < windowSeconds; s++) {
       const started = Date.now();
       const changes = Array.from({ length: keys / 100 }, () => {
@@ -119,7 +119,7 @@ async function measure(label: string, root: string | undefined, store?: string):
       });
       await produceAll(input, changes);
       await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - started))));
-      const lag = await metric(url, 'weir_taskmanager_nodejs_eventloop_lag_max_seconds');
+      const lag = await metric(url, 'nodejs_eventloop_lag_max_seconds');
       if (lag !== undefined) pauses.push(lag * 1000);
     }
     const checkpoints = tm.lines

@@ -81,7 +81,7 @@ step "cold check: Go wrapper modules and module resolution (no compile)"
 export WEIR_PREPARE_ONLY=1
 run_step kubernetes bash "$checkout/e2e/harness/build-kubernetes.sh"
 expect_in kubernetes "packages resolve" "resolve the Kubernetes commands"
-run_step go-tools bash "$checkout/e2e/harness/build-go-tools.sh" etcd helm minio kwok
+run_step go-tools bash "$checkout/e2e/harness/build-go-tools.sh" etcd helm minio prometheus promtool kwok
 expect_in go-tools "etcd $ETCD_VERSION: building" "prepare etcd's wrapper module"
 expect_in go-tools "helm $HELM_VERSION: resolving" "resolve helm"
 expect_in go-tools "minio $MINIO_VERSION: resolving" "resolve MinIO"

@@ -4,6 +4,6 @@
 source "$(dirname "$0")/lib.sh"
 started=$(date +%s)
 bash "$WEIR_ROOT/e2e/harness/build-kubernetes.sh"
-bash "$WEIR_ROOT/e2e/harness/build-go-tools.sh" etcd helm minio
+bash "$WEIR_ROOT/e2e/harness/build-go-tools.sh" etcd helm minio prometheus promtool
 bash "$WEIR_ROOT/e2e/harness/build-kafka.sh"
 info "harness binaries ready in $(( $(date +%s) - started ))s (cache: $WEIR_CACHE)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds etcd, helm and MinIO (and, on request, kwok) from the Go module proxy,
+# Builds etcd, helm, MinIO, Prometheus and promtool (and, on request, kwok) from the Go module proxy,
 # each cached under ~/.cache/weir/<name>/<version>/bin.
-# Usage: build-go-tools.sh [etcd|helm|minio|kwok]...
+# Usage: build-go-tools.sh [etcd|helm|minio|prometheus|promtool|kwok]...
 # With WEIR_PREPARE_ONLY=1 each tool runs its cache-miss path up to the compile
 # (module resolution, wrapper module, version flags) and stops there
 # (scripts/cold-check.sh).
@@ -79,13 +79,17 @@ build_helm() {
 }
 
 targets=("$@")
-((${#targets[@]})) || targets=(etcd helm minio)
+((${#targets[@]})) || targets=(etcd helm minio prometheus promtool)
 for t in "${targets[@]}"; do
   case "$t" in
     etcd) build_etcd ;;
     helm) build_helm ;;
     minio) build_with_go_install minio "$MINIO_VERSION" github.com/minio/minio "-s -w" ;;
     kwok) build_with_go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok "-s -w" ;;
-    *) die "unknown tool '$t' (expected etcd, helm, minio or kwok)" ;;
+    # Without the web UI's assets (they come from an npm build, not the module): the API, rules and
+    # alerts all work.
+    prometheus | promtool)
+      build_with_go_install "$t" "$PROMETHEUS_VERSION" "github.com/prometheus/prometheus/cmd/$t" "-s -w" ;;
+    *) die "unknown tool '$t' (expected etcd, helm, minio, prometheus, promtool or kwok)" ;;
   esac
 done

@@ -6,7 +6,7 @@ import { waitFor } from './cluster.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {

@@ -11,6 +11,7 @@ import { TaskManagerPoller } from './control/taskmanager-poller.ts';
 import { TaskManagerWatch } from './control/taskmanager-watch.ts';
 import { Actuator } from './controller/act.ts';
 import { StreamJobController } from './controller/streamjob-controller.ts';
+import { timingOf } from './decide/timing.ts';
 import { startHealthServer } from './health-server.ts';
 import { EventRecorder, streamJobEventTarget } from './kube/event-recorder.ts';
 import { FinalizerPatcher } from './kube/finalizers.ts';
@@ -81,6 +82,10 @@ function createOperatorMetrics({ jobs }: Informers) {
         namespace: job.metadata.namespace ?? '',
         job: job.metadata.name ?? '',
         checkpoint: job.status?.checkpoint,
+        ...progressWindowOf(job),
+        ...(job.status?.lastSavepointFailure
+          ? { lastSavepointFailure: job.status.lastSavepointFailure.time }
+          : {}),
       })),
   });
 }
@@ -266,4 +271,13 @@ export async function startOperator(): Promise<void> {
   }
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** The job's progress window in seconds, for the metric alerts compare with; none for a spec that does not parse. */
+function progressWindowOf(job: StreamJob): { progressWindowSeconds?: number } {
+  try {
+    return { progressWindowSeconds: timingOf(job.spec).progressWindowMs / 1000 };
+  } catch {
+    return {};
+  }
 }

@@ -7,16 +7,22 @@ export interface OperatorMetrics {
   reconcileErrors: Counter<'code'>;
   queueDepth: Gauge;
   jobsByPhase: Gauge<'phase'>;
-  taskFailures: Counter<'namespace' | 'job'>;
+  taskFailures: Counter<'namespace' | 'streamjob'>;
   isLeader: Gauge;
-  lastCheckpointTime: Gauge<'namespace' | 'job'>;
-  checkpointFailures: Gauge<'namespace' | 'job'>;
+  lastCheckpointTime: Gauge<'namespace' | 'streamjob'>;
+  checkpointFailures: Gauge<'namespace' | 'streamjob'>;
+  progressWindow: Gauge<'namespace' | 'streamjob'>;
+  lastSavepointFailureTime: Gauge<'namespace' | 'streamjob'>;
 }
 
 export interface JobCheckpoint {
   namespace: string;
   job: string;
   checkpoint: StreamJobStatus['checkpoint'];
+  /** The job's progress window (spec.checkpoints.progressWindow or its default), in seconds. */
+  progressWindowSeconds?: number;
+  /** status.lastSavepointFailure.time. */
+  lastSavepointFailure?: string;
 }
 
 /** Prometheus metrics of the operator, named by the Prometheus conventions (weir_ prefix, base units). */
@@ -25,7 +31,8 @@ export function createMetrics(sources: {
   checkpoints: () => JobCheckpoint[];
 }): OperatorMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'weir_operator_' });
+  // Node's process metrics under their usual names (process_*, nodejs_*), as dashboards expect them.
+  collectDefaultMetrics({ register: registry });
   return {
     registry,
     reconcileDuration: new Histogram({
@@ -59,7 +66,7 @@ export function createMetrics(sources: {
     taskFailures: new Counter({
       name: 'weir_task_failures_total',
       help: 'TaskManager pod failures seen by the operator.',
-      labelNames: ['namespace', 'job'],
+      labelNames: ['namespace', 'streamjob'],
       registers: [registry],
     }),
     isLeader: new Gauge({
@@ -71,25 +78,52 @@ export function createMetrics(sources: {
     lastCheckpointTime: new Gauge({
       name: 'weir_streamjob_last_checkpoint_timestamp_seconds',
       help: 'When every task of the StreamJob had last completed a checkpoint (status.checkpoint.latestCompleted).',
-      labelNames: ['namespace', 'job'],
+      labelNames: ['namespace', 'streamjob'],
       registers: [registry],
       collect() {
         this.reset();
         for (const { namespace, job, checkpoint } of sources.checkpoints()) {
           const time = checkpoint?.latestCompleted?.time;
-          if (time) this.set({ namespace, job }, Date.parse(time) / 1000);
+          if (time) this.set({ namespace, streamjob: job }, Date.parse(time) / 1000);
         }
       },
     }),
     checkpointFailures: new Gauge({
       name: 'weir_streamjob_checkpoint_consecutive_failures',
       help: 'Consecutive checkpoint failures of the StreamJob’s worst task.',
-      labelNames: ['namespace', 'job'],
+      labelNames: ['namespace', 'streamjob'],
       registers: [registry],
       collect() {
         this.reset();
         for (const { namespace, job, checkpoint } of sources.checkpoints()) {
-          if (checkpoint) this.set({ namespace, job }, checkpoint.consecutiveFailures ?? 0);
+          if (checkpoint) this.set({ namespace, streamjob: job }, checkpoint.consecutiveFailures ?? 0);
+        }
+      },
+    }),
+    // What alert rules compare the checkpoint age with: time() - last checkpoint > on(...) this window.
+    progressWindow: new Gauge({
+      name: 'weir_streamjob_progress_window_seconds',
+      help: 'The StreamJob’s progress window: a task that has not committed for this long is replaced.',
+      labelNames: ['namespace', 'streamjob'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { namespace, job, progressWindowSeconds } of sources.checkpoints()) {
+          if (progressWindowSeconds !== undefined)
+            this.set({ namespace, streamjob: job }, progressWindowSeconds);
+        }
+      },
+    }),
+    lastSavepointFailureTime: new Gauge({
+      name: 'weir_streamjob_last_savepoint_failure_timestamp_seconds',
+      help: 'When the StreamJob’s most recent savepoint failed (status.lastSavepointFailure); absent before any.',
+      labelNames: ['namespace', 'streamjob'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { namespace, job, lastSavepointFailure } of sources.checkpoints()) {
+          if (lastSavepointFailure)
+            this.set({ namespace, streamjob: job }, Date.parse(lastSavepointFailure) / 1000);
         }
       },
     }),

@@ -99,25 +99,30 @@ export async function runTaskManager(
   const job = await loadJobModule(config.entry, config.args);
   const tasks: StreamTask[] = [];
   const standbys: StandbyTask[] = [];
-  const metrics = createTaskMetrics({
-    standbyLagOf: () =>
-      new Map(
-        standbys.flatMap((s) => {
-          const lag = s.lag();
-          return lag === null ? [] : [[s.label, lag]];
-        }),
-      ),
-    lagOf: () => new Map(tasks.map((t) => [t.label.task, t.lag()])),
-    materializationLagOf: () =>
-      new Map(tasks.flatMap((t) => (t.loggedState ? [[t.label.task, t.materializationLagMs() / 1000]] : []))),
-    stateOf: () =>
-      new Map(
-        tasks.flatMap((t) => {
-          const stats = t.stateStats();
-          return stats ? [[t.label.task, stats]] : [];
-        }),
-      ),
-  });
+  const metrics = createTaskMetrics(
+    {
+      standbyLagOf: () =>
+        new Map(
+          standbys.flatMap((s) => {
+            const lag = s.lag();
+            return lag === null ? [] : [[s.label, lag]];
+          }),
+        ),
+      lagOf: () => new Map(tasks.map((t) => [t.label.task, t.lag()])),
+      materializationLagOf: () =>
+        new Map(
+          tasks.flatMap((t) => (t.loggedState ? [[t.label.task, t.materializationLagMs() / 1000]] : [])),
+        ),
+      stateOf: () =>
+        new Map(
+          tasks.flatMap((t) => {
+            const stats = t.stateStats();
+            return stats ? [[t.label.task, stats]] : [];
+          }),
+        ),
+    },
+    config.job,
+  );
   // Each pod runs its task indexes of every stage: a stage boundary is a Kafka topic, so a pod's tasks are
   // independent regions whatever their stage, and a job's pods stay alike (DESIGN.md, "Execution model").
   // A standby TaskManager warms each task's state in a StandbyTask, which hands it to the task when promoted.

@@ -22,9 +22,9 @@ export interface TaskMetrics {
   standbyApplied: Counter<'task'>;
 }
 
-/** A task's `task` label: its index in the first stage, s<stage>-t<index> in later ones. */
+/** A task's `task` label, one format for every stage: s<stage>-t<index>. */
 export function taskLabel(stage: number, index: number): string {
-  return stage === 0 ? String(index) : `s${stage}-t${index}`;
+  return `s${stage}-t${index}`;
 }
 
 /** What the metrics read at scrape time, by task label. */
@@ -38,10 +38,11 @@ export interface TaskMetricSources {
 }
 
 /**
- * The TaskManager's Prometheus metrics (port 9249, /metrics); `lagOf` is read at scrape time. The `task` label is
- * the task index for the first stage and `s<stage>-t<index>` for later ones.
+ * The TaskManager's Prometheus metrics (port 9249, /metrics); `lagOf` is read at scrape time. Every series
+ * carries `streamjob` (the StreamJob's name; the scrape adds its namespace and pod), and task series a `task`
+ * label `s<stage>-t<index>`.
  */
-export function createTaskMetrics(sources: TaskMetricSources): TaskMetrics {
+export function createTaskMetrics(sources: TaskMetricSources, streamjob?: string): TaskMetrics {
   const {
     lagOf,
     materializationLagOf = () => new Map(),
@@ -51,7 +52,9 @@ export function createTaskMetrics(sources: TaskMetricSources): TaskMetrics {
   const registry = new Registry();
   /** The store's read counts as last scraped, per task: the counter grows by the difference. */
   const readsSeen = new Map<string, { hits: number; misses: number }>();
-  collectDefaultMetrics({ register: registry, prefix: 'weir_taskmanager_' });
+  if (streamjob !== undefined) registry.setDefaultLabels({ streamjob });
+  // Node's process metrics under their usual names (process_*, nodejs_*), as dashboards expect them.
+  collectDefaultMetrics({ register: registry });
   const task = ['task'] as const;
   return {
     registry,

@@ -3,7 +3,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { renderCrdYaml } from '../../../src/api/crd-yaml.ts';
 import {
   clusterPermissions,
@@ -286,6 +286,44 @@ describe('Helm chart charts/weir', () => {
     } finally {
       rmSync(parent, { recursive: true, force: true });
     }
+  });
+
+  it('renders the monitoring kit only when asked: PodMonitor, PrometheusRule with every alert, dashboard ConfigMap', async () => {
+    const defaults = await render();
+    assert.deepEqual(
+      defaults.filter(
+        (m) => ['PodMonitor', 'PrometheusRule'].includes(m.kind) || m.metadata.name === 'weir-dashboard',
+      ),
+      [],
+    );
+    const kit = await render(
+      '--set',
+      'metrics.podMonitor.enabled=true,metrics.prometheusRule.enabled=true,metrics.dashboard.enabled=true',
+      '--set',
+      'watchNamespaces={team-a}',
+    );
+    const monitor = only(kit, 'PodMonitor').spec as {
+      selector: { matchLabels: Record<string, string> };
+      namespaceSelector: { matchNames: string[] };
+      podMetricsEndpoints: { port: string }[];
+    };
+    assert.deepEqual(monitor.selector.matchLabels, {
+      'app.kubernetes.io/component': 'taskmanager',
+      'app.kubernetes.io/managed-by': 'weir-operator',
+    });
+    assert.deepEqual(monitor.namespaceSelector.matchNames, ['team-a']);
+    assert.equal(monitor.podMetricsEndpoints[0]?.port, 'metrics');
+    const rule = only(kit, 'PrometheusRule').spec as {
+      groups: { rules: { alert: string; expr: string }[] }[];
+    };
+    const file = parse(readFileSync(join(chart, 'files', 'weir-alerts.yaml'), 'utf8')) as typeof rule;
+    assert.deepEqual(rule, file, 'the PrometheusRule carries files/weir-alerts.yaml as it is');
+    assert.equal(rule.groups.flatMap((g) => g.rules).length, 6);
+    const dashboard = only(kit, 'ConfigMap', 'weir-dashboard') as Manifest & { data: Record<string, string> };
+    assert.equal(dashboard.metadata.labels?.grafana_dashboard, '1');
+    const panels = (JSON.parse(dashboard.data['weir-streamjobs.json'] ?? '{}') as { panels: unknown[] })
+      .panels;
+    assert.equal(panels.length, 10);
   });
 
   it('ships the CRD the schema renders in crds/', () => {

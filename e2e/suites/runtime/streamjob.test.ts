@@ -101,7 +101,7 @@ describe('StreamJob running the real TaskManager runtime', {
     // event, never by a checkpoint, so it reaches the time status showed.
     const statusTime = Date.parse(job.status?.checkpoint?.latestCompleted?.time ?? '') / 1000;
     const gauge = new RegExp(
-      `^weir_streamjob_last_checkpoint_timestamp_seconds\\{namespace="${namespace}",job="count"\\} (\\S+)$`,
+      `^weir_streamjob_last_checkpoint_timestamp_seconds\\{namespace="${namespace}",streamjob="count"\\} (\\S+)$`,
       'm',
     );
     await waitFor('the last-checkpoint gauge to reach the status time', 30_000, async () => {
@@ -125,7 +125,13 @@ describe('StreamJob running the real TaskManager runtime', {
     try {
       const body = await (await fetch(`${metrics.url}/metrics`)).text();
       for (const task of [0, 1]) {
-        assert.match(body, new RegExp(`^weir_checkpoints_completed_total\\{task="${task}"\\} [1-9]`, 'm'));
+        assert.match(
+          body,
+          new RegExp(
+            `^weir_checkpoints_completed_total\\{task="s0-t${task}",streamjob="count"\\} [1-9]`,
+            'm',
+          ),
+        );
       }
     } finally {
       metrics.close();

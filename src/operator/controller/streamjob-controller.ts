@@ -222,7 +222,7 @@ export class StreamJobController {
       if (event.reason === taskFailedReason) {
         this.deps.metrics.taskFailures.inc({
           namespace: job.metadata.namespace ?? '',
-          job: job.metadata.name ?? '',
+          streamjob: job.metadata.name ?? '',
         });
       }
       await this.deps.events.record(target, event.type, event.reason, event.message);
