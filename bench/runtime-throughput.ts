@@ -656,7 +656,7 @@ if (runs('pipelines')) {
   const jobs = `${import.meta.dirname}/../src/jobs`;
   const keyed = await drainRun(inputs.keyed, n, {
     entry: `${jobs}/keyed-count.ts`,
-    lastStage: '0',
+    lastStage: 's0-t0',
     lastStageRecords: n,
   });
   const lines = await drainRun(inputs.lines, n / 4, {

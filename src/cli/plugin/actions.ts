@@ -40,14 +40,19 @@ export function savepointState(job: StreamJob, baseline: SavepointBaseline): Wai
   return { done: false, progress: `waiting for the job to run (phase ${status?.phase ?? 'Pending'})` };
 }
 
-/** Suspended: no pods, and the savepoint the suspend took (if any) recorded. */
+/** The steps of status.upgrade that are still under way (the others record how one ended). */
+const stepsUnderWay = new Set(['Warming', 'Savepointing', 'Deploying']);
+
+/**
+ * Suspended, and the stop behind it over: the phase reads Suspended while the
+ * TaskManagers still stop with their savepoint (status.upgrade), so that must
+ * have ended and the savepoint (if any) be recorded.
+ */
 export function suspendedState(job: StreamJob, generation: number): WaitState {
   const status = job.status;
-  if (
-    (status?.observedGeneration ?? 0) >= generation &&
-    status?.phase === 'Suspended' &&
-    !status.savepointInProgress
-  ) {
+  const stopping =
+    stepsUnderWay.has(status?.upgrade?.step ?? '') || status?.savepointInProgress !== undefined;
+  if ((status?.observedGeneration ?? 0) >= generation && status?.phase === 'Suspended' && !stopping) {
     const savepoint = [...(status.savepoints ?? [])].reverse().find((s) => s.reason === 'suspend');
     return {
       done: true,
@@ -56,7 +61,7 @@ export function suspendedState(job: StreamJob, generation: number): WaitState {
   }
   return {
     done: false,
-    progress: `phase ${status?.phase ?? 'Pending'}${status?.savepointInProgress ? ', taking its savepoint' : ''}`,
+    progress: `phase ${status?.phase ?? 'Pending'}${stopping ? ', stopping with its savepoint' : ''}`,
   };
 }
 

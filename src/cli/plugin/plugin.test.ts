@@ -158,6 +158,14 @@ describe('kubectl weir: what --wait waits for', () => {
       ).done,
       false,
     );
+    assert.equal(
+      suspendedState(
+        job({ phase: 'Suspended', observedGeneration: 3, upgrade: { step: 'Savepointing' } as never }),
+        3,
+      ).done,
+      false,
+      'the phase reads Suspended while the TaskManagers still stop with the savepoint',
+    );
     assert.deepEqual(
       suspendedState(
         job({ phase: 'Suspended', observedGeneration: 3, savepoints: [savepoint('s', 'suspend')] }),
