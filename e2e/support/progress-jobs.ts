@@ -20,6 +20,7 @@ export async function runningProgressJob(
   checkpoints: Record<string, unknown> = {},
   taskManager: Record<string, unknown> = {},
   spec: Record<string, unknown> = {},
+  args: Record<string, unknown> = {},
 ): Promise<{ input: string; output: string }> {
   const partitions = progressPartitions;
   const input = uniqueName(`${name}-in`);
@@ -27,7 +28,7 @@ export async function runningProgressJob(
   await createTopics({ name: input, partitions }, { name: output, partitions });
   await produce(input, keyedInput(0, records, progressKeys));
   const body = weirDevJob(name, 'keyed-count-sum', {
-    args: { input, output, version: 'v1' },
+    args: { input, output, version: 'v1', ...args },
     storageUrl: `s3://weir/e2e-progress-${uniqueName('r')}`,
     interval: '1s',
     spec: {

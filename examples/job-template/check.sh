@@ -15,7 +15,10 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cd "$root"
 echo "==> npm pack packages/sdk (builds its dist/ with type declarations)"
-tarball="$(npm pack --silent --pack-destination "$work" ./packages/sdk | tail -n 1)"
+# One pack at a time: npm test runs this check twice at once (here and in build-image.sh's template image),
+# and both would compile into packages/sdk/dist.
+mkdir -p "$root/.weir"
+tarball="$(flock "$root/.weir/sdk-pack.lock" npm pack --silent --pack-destination "$work" ./packages/sdk | tail -n 1)"
 contents="$(tar -tzf "$work/$tarball")"
 grep -qx 'package/dist/sdk/index.d.ts' <<<"$contents" || { echo "the SDK tarball has no type declarations" >&2; exit 1; }
 cp -r examples/job-template "$work/project"

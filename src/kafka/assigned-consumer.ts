@@ -147,6 +147,11 @@ export class AssignedConsumer {
     return this.fetcher.highWatermark(topic, partition);
   }
 
+  /** Records fetched and not yet consumed, of every assigned partition. */
+  bufferedRecords(): number {
+    return this.fetcher.buffered;
+  }
+
   /** The next offset fetched from the partition (records may be fetched and not yet consumed). */
   fetchPosition(topic: string, partition: number): number | undefined {
     return this.fetcher.position(topic, partition);

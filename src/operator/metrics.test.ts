@@ -72,4 +72,19 @@ describe('metrics users can join', () => {
     );
     assert.equal(lines(text, 'nodejs_heap_size_used_bytes').length, 1);
   });
+
+  it('a TaskManager reports its watermark lag and late records, per task', async () => {
+    const metrics = createTaskMetrics(
+      { lagOf: () => new Map(), watermarkLagOf: () => new Map([['s1-t0', 4.5]]) },
+      'orders',
+    );
+    metrics.lateRecords.inc({ task: 's1-t0' }, 3);
+    const text = await metrics.registry.metrics();
+    assert.deepEqual(lines(text, 'weir_task_watermark_lag_seconds'), [
+      'weir_task_watermark_lag_seconds{task="s1-t0",streamjob="orders"} 4.5',
+    ]);
+    assert.deepEqual(lines(text, 'weir_task_late_records_total'), [
+      'weir_task_late_records_total{task="s1-t0",streamjob="orders"} 3',
+    ]);
+  });
 });

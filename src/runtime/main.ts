@@ -109,6 +109,13 @@ export async function runTaskManager(
           }),
         ),
       lagOf: () => new Map(tasks.map((t) => [t.label.task, t.lag()])),
+      watermarkLagOf: () =>
+        new Map(
+          tasks.flatMap((t) => {
+            const lag = t.watermarkLagMs(Date.now());
+            return lag === undefined ? [] : [[t.label.task, lag / 1000]];
+          }),
+        ),
       materializationLagOf: () =>
         new Map(
           tasks.flatMap((t) => (t.loggedState ? [[t.label.task, t.materializationLagMs() / 1000]] : [])),

@@ -6,7 +6,9 @@ export interface TaskMetrics {
   recordsIn: Counter<'task'>;
   recordsOut: Counter<'task'>;
   deadLetters: Counter<'task'>;
+  lateRecords: Counter<'task'>;
   lag: Gauge<'task'>;
+  watermarkLag: Gauge<'task'>;
   materializationLag: Gauge<'task'>;
   checkpointDuration: Histogram<'task'>;
   checkpointBytes: Counter<'task'>;
@@ -31,6 +33,8 @@ export function taskLabel(stage: number, index: number): string {
 export interface TaskMetricSources {
   lagOf: () => Map<string, number>;
   materializationLagOf?: () => Map<string, number>;
+  /** Seconds between now and each event-time task's watermark (tasks without event time absent). */
+  watermarkLagOf?: () => Map<string, number>;
   /** The disk stores' figures, of tasks whose state is on disk. */
   stateOf?: () => Map<string, DiskStoreStats>;
   /** A standby TaskManager's tasks: changelog records committed and not yet applied. */
@@ -46,6 +50,7 @@ export function createTaskMetrics(sources: TaskMetricSources, streamjob?: string
   const {
     lagOf,
     materializationLagOf = () => new Map(),
+    watermarkLagOf = () => new Map(),
     stateOf = () => new Map(),
     standbyLagOf = () => new Map(),
   } = sources;
@@ -75,6 +80,22 @@ export function createTaskMetrics(sources: TaskMetricSources, streamjob?: string
       help: 'Poison records written to the dead-letter topic.',
       labelNames: task,
       registers: [registry],
+    }),
+    lateRecords: new Counter({
+      name: 'weir_task_late_records_total',
+      help: "Records too late for every window of a window step (past its allowed lateness), written to the step's late-records topic.",
+      labelNames: task,
+      registers: [registry],
+    }),
+    watermarkLag: new Gauge({
+      name: 'weir_task_watermark_lag_seconds',
+      help: "How far the task's event-time watermark is behind the clock; absent for tasks without event time.",
+      labelNames: task,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [t, lag] of watermarkLagOf()) this.set({ task: t }, lag);
+      },
     }),
     lag: new Gauge({
       name: 'weir_task_lag_records',

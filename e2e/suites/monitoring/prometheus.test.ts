@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { dashboardSvg, fetchDashboardData, type Panel } from '../../../scripts/dashboard-svg.ts';
 import { repositoryRoot, runTool } from '../../support/cli.ts';
 import { waitFor } from '../../support/cluster.ts';
 import { keyedInput } from '../../support/committed-state.ts';
@@ -83,6 +85,12 @@ describe('the monitoring kit in a real Prometheus', {
       const found = await prom.query(`weir_task_records_in_total{namespace="${suite.namespace}"}`);
       return found.length >= 2 && found.every((s) => Number(s.value[1]) > 0) ? found : undefined;
     });
+    // More input now that Prometheus scrapes the pods: rates (records, checkpoint durations) need a counter that
+    // moves between two scrapes, and the first input may all have been processed before the first one.
+    for (let batch = 1; batch <= 5; batch++) {
+      await produce(input, keyedInput(batch * 2000, 2000, 10));
+      await delay(1_000);
+    }
     for (const s of series) {
       assert.equal(s.metric.streamjob, 'counts');
       assert.match(s.metric.pod ?? '', /^counts-tm-[01]$/);
@@ -104,6 +112,22 @@ describe('the monitoring kit in a real Prometheus', {
       for (const { title, expr } of exprs) if ((await prom.query(expr)).length === 0) empty.push(title);
       return empty.length === 0 ? true : undefined;
     });
+
+    // Drawn as scripts/render-dashboard.ts draws docs/images/dashboard.svg: a line in every panel.
+    const end = Math.floor(Date.now() / 1000);
+    const drawn = await fetchDashboardData(prom.url, dashboard.panels as Panel[], {
+      start: end - 120,
+      end,
+      namespace: suite.namespace,
+    });
+    assert.deepEqual(
+      drawn.filter((d) => !d.series.some((s) => s.points.length > 0)).map((d) => d.panel.title),
+      [],
+      'panels with nothing to draw',
+    );
+    const svg = dashboardSvg('Weir StreamJobs', drawn, { start: end - 120, end });
+    assert.ok((svg.match(/<polyline /g)?.length ?? 0) >= drawn.length, 'a line in every panel');
+    assert.ok(!svg.includes('No data'));
   });
 
   it('fires WeirStreamJobRestarting for the job that keeps failing, naming it', async () => {

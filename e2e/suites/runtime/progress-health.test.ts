@@ -66,4 +66,17 @@ describe('health by progress', {
     const progress = new Date(idle.status?.checkpoint?.latestCompleted?.time ?? 0).getTime();
     assert.ok(progress > since, 'the idle tasks kept their progress moving');
   });
+
+  it('an idle keyBy job is never restarted for want of progress: its repartition topic ends in a commit marker', async () => {
+    // The second stage reads a topic written in transactions: the last offset of each partition is a commit
+    // marker no task reads, so its own position stays one short of the end offset while nothing comes.
+    await runningProgressJob(suite, 'idle-keyby', 100, {}, {}, {}, { stages: 2 });
+    const since = Date.now();
+    await delay(30_000);
+    const idle = await suite.jobs.get('idle-keyby');
+    assert.equal(idle.status?.restarts?.count ?? 0, 0, JSON.stringify(idle.status?.restarts));
+    assert.equal(idle.status?.phase, 'Running');
+    const progress = new Date(idle.status?.checkpoint?.latestCompleted?.time ?? 0).getTime();
+    assert.ok(progress > since, 'the idle tasks of both stages kept their progress moving');
+  });
 });

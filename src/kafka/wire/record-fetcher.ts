@@ -193,6 +193,11 @@ export class RecordFetcher {
     return this.assigned.get(`${topic}/${partition}`)?.highWatermark;
   }
 
+  /** Records fetched and not yet consumed, of every partition. */
+  get buffered(): number {
+    return this.queuedRecords;
+  }
+
   /** The next offset the partition's fetches ask for; undefined until it is known. */
   position(topic: string, partition: number): number | undefined {
     return this.assigned.get(`${topic}/${partition}`)?.position;

@@ -61,6 +61,9 @@ class TestingConsumer implements TaskConsumer {
   fetchPosition(): number | undefined {
     return undefined;
   }
+  bufferedRecords(): number {
+    return 0;
+  }
   async endOffsets(partitions: unknown[]): Promise<number[]> {
     return partitions.map(() => this.log.end);
   }

@@ -4,10 +4,14 @@ import type { TaskConsumer } from './task-clients.ts';
 
 /**
  * Whether this task, having read nothing since its last commit, is idle:
- * the partition leaders answer, and in every partition the task's own
- * position is at their end offset, so nothing is there that it failed to
- * read. A task stuck behind records (a dead fetch, a partition it never
- * reads) is not idle however quiet the topic, and health by progress finds it.
+ * the partition leaders answer, and in every partition nothing is there that
+ * it failed to read. Either its own position is at their end offset, or
+ * only control records lie between: a transactional input (a repartition
+ * topic, another job's output) ends in a commit marker no task ever reads,
+ * which the fetches passed while every record they fetched was consumed. A
+ * task stuck behind records (a dead fetch, a partition it never reads, records
+ * fetched and not taken) is not idle however quiet the topic, and health by
+ * progress finds it.
  */
 export async function provenIdle(
   partitions: readonly PartitionRuntime[],
@@ -20,10 +24,15 @@ export async function provenIdle(
       partitions.map((p) => p.tp),
       Math.min(5_000, checkpointTimeoutMs),
     );
+    // Read after the leaders answered: a record fetched since is at or past the end they gave.
+    const drained = consumer.bufferedRecords() === 0;
     return partitions.every((p, i) => {
+      const end = ends[i] as number;
+      const fetched = consumer.fetchPosition(p.tp.topic, p.tp.partition);
       // Nothing processed yet: where the fetches are (the log's start, for a partition never read).
-      const position = p.position ?? consumer.fetchPosition(p.tp.topic, p.tp.partition);
-      return position !== undefined && position >= (ends[i] as number);
+      const position = p.position ?? fetched;
+      if (position !== undefined && position >= end) return true;
+      return drained && fetched !== undefined && fetched >= end;
     });
   } catch (error) {
     log.warn({ err: error }, 'progress: the partition leaders did not answer this idle task');

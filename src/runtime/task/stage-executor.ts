@@ -54,6 +54,10 @@ class KeyChangedError extends CodedError {
   }
 }
 
+/** Headers of a record sent to a window step's late-records topic: the step, and the watermark it came after. */
+export const lateOperatorHeader = 'weir.late.operator';
+export const lateWatermarkHeader = 'weir.late.watermark';
+
 /** The time an operator sees: the task's event-time watermark and its processing-time clock. */
 export interface TimeContext {
   watermark: number;
@@ -392,7 +396,7 @@ export class StageExecutor {
           key: step.late.key.encode(record.key),
           value: step.late.value.encode(record.value),
           timestamp: record.timestamp,
-          headers: { 'weir.late.operator': step.id, 'weir.late.watermark': String(time.watermark) },
+          headers: { [lateOperatorHeader]: step.id, [lateWatermarkHeader]: String(time.watermark) },
         });
         return [];
       }

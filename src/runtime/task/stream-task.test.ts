@@ -52,6 +52,9 @@ class TestingConsumer implements TaskConsumer {
   fetchPosition(): number | undefined {
     return undefined;
   }
+  bufferedRecords(): number {
+    return 0;
+  }
   async endOffsets(partitions: unknown[]): Promise<number[]> {
     this.endOffsetQueries++;
     return partitions.map(() => this.end);

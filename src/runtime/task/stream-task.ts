@@ -17,6 +17,7 @@ import { Checkpointer, type CheckpointReport, type CheckpointRequest } from './c
 import { TaskEventTime } from './event-time.ts';
 import { recordKeptStore } from './kept-store.ts';
 import { TaskLifecycle } from './lifecycle.ts';
+import { outputKind, watermarkLagMs } from './output-kind.ts';
 import type { PartitionRuntime } from './partition-runtime.ts';
 import type { TaskProgress } from './progress-health.ts';
 import type { OutputRecord, StageExecutor } from './stage-executor.ts';
@@ -105,7 +106,7 @@ export class StreamTask {
   private eagerCommitsUntil = 0;
   private stopRequested = false;
   /** Records in and out since the metrics were last told (countRecords). */
-  private counts = { in: 0, out: 0, deadLetters: 0 };
+  private counts = { in: 0, out: 0, deadLetters: 0, late: 0 };
   private lastRuntime: PartitionRuntime | undefined;
   private lastHeaders: { from: Record<string, string> | undefined; list: Record<string, string>[] } = {
     from: undefined,
@@ -365,8 +366,7 @@ export class StreamTask {
         value: out.value,
         headers: out.headers && this.headerList(out.headers),
       });
-      if (out.topic === this.deps.job.sink.topic || out.topic === route?.topic) this.counts.out++;
-      else this.counts.deadLetters++;
+      this.counts[outputKind(out, this.deps.job.sink.topic, route?.topic)]++;
     }
     return producer.sendAll(records);
   }
@@ -385,7 +385,8 @@ export class StreamTask {
     if (this.counts.in) metrics.recordsIn.inc(this.label, this.counts.in);
     if (this.counts.out) metrics.recordsOut.inc(this.label, this.counts.out);
     if (this.counts.deadLetters) metrics.deadLetters.inc(this.label, this.counts.deadLetters);
-    this.counts = { in: 0, out: 0, deadLetters: 0 };
+    if (this.counts.late) metrics.lateRecords.inc(this.label, this.counts.late);
+    this.counts = { in: 0, out: 0, deadLetters: 0, late: 0 };
   }
 
   /**
@@ -603,6 +604,14 @@ export class StreamTask {
   }
 
   /** How long the task has held logged changes that no stored section has. */
+  /** How far the task's event-time watermark (its slowest partition's) is behind `now`; undefined without event time. */
+  watermarkLagMs(now: number): number | undefined {
+    return watermarkLagMs(
+      this.owned.map((r) => r.time.watermark),
+      now,
+    );
+  }
+
   materializationLagMs(): number {
     return this.running?.checkpointer.materializationLagMs() ?? 0;
   }

@@ -10,6 +10,8 @@ export interface TaskConsumer {
   consume(max: number): Promise<ConsumedRecord[]>;
   highWatermark(topic: string, partition: number): number | undefined;
   fetchPosition(topic: string, partition: number): number | undefined;
+  /** Records fetched and not yet consumed, of every partition. */
+  bufferedRecords(): number;
   endOffsets(partitions: { topic: string; partition: number }[], timeoutMs: number): Promise<number[]>;
   commitWithMetadata(offsets: { topic: string; partition: number; offset: number; metadata: string }[]): void;
   disconnect(): Promise<void>;
