@@ -603,7 +603,6 @@ export class StreamTask {
     return this.running?.state.stats?.();
   }
 
-  /** How long the task has held logged changes that no stored section has. */
   /** How far the task's event-time watermark (its slowest partition's) is behind `now`; undefined without event time. */
   watermarkLagMs(now: number): number | undefined {
     return watermarkLagMs(
@@ -612,6 +611,7 @@ export class StreamTask {
     );
   }
 
+  /** How long the task has held logged changes that no stored section has. */
   materializationLagMs(): number {
     return this.running?.checkpointer.materializationLagMs() ?? 0;
   }
