@@ -154,12 +154,28 @@ export const podShapeProperties = {
       properties: {
         name: { ...dnsLabel, description: 'The container name.' },
         image: { type: 'string', description: 'The container image.', minLength: 1, maxLength: 1024 },
+        volumeMounts: {
+          type: 'array',
+          description: "The sidecar's volume mounts, as in a container spec.",
+          maxItems: 32,
+          items: {
+            type: 'object',
+            description: 'A volume mount.',
+            required: ['name'],
+            'x-kubernetes-preserve-unknown-fields': true,
+            properties: { name: { type: 'string', description: 'The volume.', maxLength: 63 } },
+          },
+        },
       },
     },
     'x-kubernetes-validations': [
       {
         rule: `self.all(c, c.name != '${taskManagerContainerName}')`,
         message: `the container name ${taskManagerContainerName} is Weir's`,
+      },
+      {
+        rule: "self.all(c, !has(c.volumeMounts) || c.volumeMounts.all(m, m.name != 'credentials'))",
+        message: "a sidecar may not mount the credentials volume: it holds the TaskManager's secrets",
       },
       { rule: 'self.all(c, self.exists_one(d, d.name == c.name))', message: 'sidecar names must be unique' },
     ],

@@ -152,6 +152,16 @@ const invalid: [string, (spec: Spec) => void, string][] = [
     "the container name taskmanager is Weir's",
   ],
   [
+    'a sidecar that mounts the TaskManager’s credentials',
+    (s) =>
+      (s.taskManager = {
+        sidecars: [
+          { name: 'shipper', image: 'busybox', volumeMounts: [{ name: 'credentials', mountPath: '/c' }] },
+        ],
+      }),
+    "a sidecar may not mount the credentials volume: it holds the TaskManager's secrets",
+  ],
+  [
     'a topology spread constraint without its topology key',
     (s) =>
       (s.taskManager = { topologySpreadConstraints: [{ maxSkew: 1, whenUnsatisfiable: 'DoNotSchedule' }] }),

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { PartitionStores } from '../state/partition-stores.ts';
-import { provenIdle } from './idle-proof.ts';
+import { provenIdle, unreadRecords } from './idle-proof.ts';
 import { PartitionRuntime } from './partition-runtime.ts';
 import type { TaskConsumer } from './task-clients.ts';
 
@@ -61,5 +61,15 @@ describe('provenIdle: a task that read nothing since its commit is idle only whe
   it('is not idle when the partition leaders do not answer', async () => {
     const silent = { ...consumer([], [], 0), endOffsets: async () => Promise.reject(new Error('timed out')) };
     assert.equal(await provenIdle(partitions([10]), silent, 10_000, log), false);
+  });
+});
+
+describe('unreadRecords: a partition’s lag', () => {
+  it('counts from the position to the high watermark, less the markers the fetches passed once nothing waits', () => {
+    assert.equal(unreadRecords(undefined, 5, 5, true), null, 'no fetch saw the high watermark yet');
+    assert.equal(unreadRecords(20, 10, 12, false), 10, 'records fetched and not taken are unread');
+    assert.equal(unreadRecords(21, 20, 21, true), 0, 'only a commit marker left: nothing to read');
+    assert.equal(unreadRecords(30, 20, 21, true), 9);
+    assert.equal(unreadRecords(20, undefined, undefined, true), 20, 'a partition never read');
   });
 });

@@ -39,3 +39,20 @@ export async function provenIdle(
     return false;
   }
 }
+
+/**
+ * The records of a partition the task has yet to read: from its position to
+ * the high watermark, less what its fetches passed without a record for it
+ * (a transactional topic's commit markers) once nothing fetched waits.
+ * Null before a fetch saw the high watermark.
+ */
+export function unreadRecords(
+  high: number | undefined,
+  position: number | undefined,
+  fetched: number | undefined,
+  drained: boolean,
+): number | null {
+  if (high === undefined) return null;
+  const read = drained && fetched !== undefined ? Math.max(position ?? 0, fetched) : (position ?? 0);
+  return Math.max(0, high - read);
+}

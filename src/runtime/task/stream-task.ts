@@ -15,6 +15,7 @@ import { RepartitionWriter, repartitionHeaders } from '../repartition/writer.ts'
 import type { DiskStoreStats } from '../state/disk-store.ts';
 import { Checkpointer, type CheckpointReport, type CheckpointRequest } from './checkpointer.ts';
 import { TaskEventTime } from './event-time.ts';
+import { unreadRecords } from './idle-proof.ts';
 import { recordKeptStore } from './kept-store.ts';
 import { TaskLifecycle } from './lifecycle.ts';
 import { outputKind, watermarkLagMs } from './output-kind.ts';
@@ -560,11 +561,16 @@ export class StreamTask {
       state: this.lifecycle.state,
       ...(running?.producer.transactionalId ? { transactionalId: running.producer.transactionalId } : {}),
       partitions: [...this.partitions.values()].map((p) => {
-        const high = running?.consumer.highWatermark(p.tp.topic, p.tp.partition);
+        const consumer = running?.consumer;
         return {
           ...p.tp,
           offset: p.position ?? null,
-          lag: high === undefined ? null : Math.max(0, high - (p.position ?? 0)),
+          lag: unreadRecords(
+            consumer?.highWatermark(p.tp.topic, p.tp.partition),
+            p.position,
+            consumer?.fetchPosition(p.tp.topic, p.tp.partition),
+            consumer?.bufferedRecords() === 0,
+          ),
         };
       }),
       lastCheckpointId: checkpointer?.lastCheckpointId ?? 0,
