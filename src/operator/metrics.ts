@@ -31,6 +31,21 @@ export function createMetrics(sources: {
   checkpoints: () => JobCheckpoint[];
 }): OperatorMetrics {
   const registry = new Registry();
+  /** A gauge with a series per job, set at scrape time from the jobs' status; a job whose value is undefined has none. */
+  const perJobGauge = (name: string, help: string, valueFor: (job: JobCheckpoint) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['namespace', 'streamjob'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const job of sources.checkpoints()) {
+          const value = valueFor(job);
+          if (value !== undefined) this.set({ namespace: job.namespace, streamjob: job.job }, value);
+        }
+      },
+    });
   // Node's process metrics under their usual names (process_*, nodejs_*), as dashboards expect them.
   collectDefaultMetrics({ register: registry });
   return {
@@ -75,57 +90,31 @@ export function createMetrics(sources: {
       registers: [registry],
     }),
     // A timestamp rather than an age, as Prometheus advises: alert on time() - this.
-    lastCheckpointTime: new Gauge({
-      name: 'weir_streamjob_last_checkpoint_timestamp_seconds',
-      help: 'When every task of the StreamJob had last completed a checkpoint (status.checkpoint.latestCompleted).',
-      labelNames: ['namespace', 'streamjob'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const { namespace, job, checkpoint } of sources.checkpoints()) {
-          const time = checkpoint?.latestCompleted?.time;
-          if (time) this.set({ namespace, streamjob: job }, Date.parse(time) / 1000);
-        }
-      },
-    }),
-    checkpointFailures: new Gauge({
-      name: 'weir_streamjob_checkpoint_consecutive_failures',
-      help: 'Consecutive checkpoint failures of the StreamJob’s worst task.',
-      labelNames: ['namespace', 'streamjob'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const { namespace, job, checkpoint } of sources.checkpoints()) {
-          if (checkpoint) this.set({ namespace, streamjob: job }, checkpoint.consecutiveFailures ?? 0);
-        }
-      },
-    }),
+    lastCheckpointTime: perJobGauge(
+      'weir_streamjob_last_checkpoint_timestamp_seconds',
+      'When every task of the StreamJob had last completed a checkpoint (status.checkpoint.latestCompleted).',
+      ({ checkpoint }) => seconds(checkpoint?.latestCompleted?.time),
+    ),
+    checkpointFailures: perJobGauge(
+      'weir_streamjob_checkpoint_consecutive_failures',
+      'Consecutive checkpoint failures of the StreamJob’s worst task.',
+      ({ checkpoint }) => (checkpoint ? (checkpoint.consecutiveFailures ?? 0) : undefined),
+    ),
     // What alert rules compare the checkpoint age with: time() - last checkpoint > on(...) this window.
-    progressWindow: new Gauge({
-      name: 'weir_streamjob_progress_window_seconds',
-      help: 'The StreamJob’s progress window: a task that has not committed for this long is replaced.',
-      labelNames: ['namespace', 'streamjob'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const { namespace, job, progressWindowSeconds } of sources.checkpoints()) {
-          if (progressWindowSeconds !== undefined)
-            this.set({ namespace, streamjob: job }, progressWindowSeconds);
-        }
-      },
-    }),
-    lastSavepointFailureTime: new Gauge({
-      name: 'weir_streamjob_last_savepoint_failure_timestamp_seconds',
-      help: 'When the StreamJob’s most recent savepoint failed (status.lastSavepointFailure); absent before any.',
-      labelNames: ['namespace', 'streamjob'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const { namespace, job, lastSavepointFailure } of sources.checkpoints()) {
-          if (lastSavepointFailure)
-            this.set({ namespace, streamjob: job }, Date.parse(lastSavepointFailure) / 1000);
-        }
-      },
-    }),
+    progressWindow: perJobGauge(
+      'weir_streamjob_progress_window_seconds',
+      'The StreamJob’s progress window: a task that has not committed for this long is replaced.',
+      ({ progressWindowSeconds }) => progressWindowSeconds,
+    ),
+    lastSavepointFailureTime: perJobGauge(
+      'weir_streamjob_last_savepoint_failure_timestamp_seconds',
+      'When the StreamJob’s most recent savepoint failed (status.lastSavepointFailure); absent before any.',
+      ({ lastSavepointFailure }) => seconds(lastSavepointFailure),
+    ),
   };
+}
+
+/** An RFC 3339 time as Prometheus' seconds since the epoch; undefined for none. */
+function seconds(time: string | undefined): number | undefined {
+  return time ? Date.parse(time) / 1000 : undefined;
 }
