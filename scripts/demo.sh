@@ -20,9 +20,9 @@ source "$WEIR_STATE/env"
 source "$root/e2e/harness/services.sh"
 cd "$root"
 
-step "StreamJob CRD"
-kubectl apply --server-side --force-conflicts -f crds/streamjob.yaml
-kubectl wait --for=condition=Established --timeout=30s crd/streamjobs.weir.dev
+step "StreamJob and StreamJobSnapshot CRDs"
+kubectl apply --server-side --force-conflicts -f crds/
+kubectl wait --for=condition=Established --timeout=30s crd/streamjobs.weir.dev crd/streamjobsnapshots.weir.dev
 done_step
 
 step "operator: helm upgrade --install weir charts/weir (image weir:dev, built from the Dockerfile)"

@@ -1,14 +1,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { crdFiles, renderCrdYaml } from '../src/api/crd-yaml.ts';
+import { crdFiles } from '../src/api/crd-yaml.ts';
 import { referenceFile, renderStreamJobReference } from '../src/api/reference-doc.ts';
 
 const root = join(import.meta.dirname, '..');
-const yaml = renderCrdYaml();
 for (const file of crdFiles) {
-  const target = join(root, file);
+  const target = join(root, file.path);
   mkdirSync(dirname(target), { recursive: true });
-  writeFileSync(target, yaml);
+  writeFileSync(target, file.render());
   process.stdout.write(`wrote ${target}\n`);
 }
 const reference = join(root, referenceFile);

@@ -5,14 +5,14 @@ import { kubectl, repositoryRoot } from './cli.ts';
 import { type Cluster, requireEnv, waitFor } from './cluster.ts';
 
 export async function applyCrd(): Promise<void> {
+  await kubectl('apply', '--server-side', '--force-conflicts', '-f', join(repositoryRoot, 'crds'));
   await kubectl(
-    'apply',
-    '--server-side',
-    '--force-conflicts',
-    '-f',
-    join(repositoryRoot, 'crds', 'streamjob.yaml'),
+    'wait',
+    '--for=condition=Established',
+    '--timeout=30s',
+    'crd/streamjobs.weir.dev',
+    'crd/streamjobsnapshots.weir.dev',
   );
-  await kubectl('wait', '--for=condition=Established', '--timeout=30s', 'crd/streamjobs.weir.dev');
 }
 
 export type StreamJobInput = Omit<Partial<StreamJobSpec>, 'checkpoints' | 'kafka' | 'taskManager'> & {

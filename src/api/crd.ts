@@ -1,3 +1,5 @@
+import { snapshotKind, snapshotPlural, snapshotShortNames, snapshotSingular } from './snapshot.ts';
+import { snapshotSpecSchema, snapshotStatusSchema } from './snapshot-schema.ts';
 import {
   categories,
   group,
@@ -92,6 +94,60 @@ export function streamJobCrd(): CrdManifest {
                   message: `metadata.name must be at most ${maxJobNameLength} characters, so that pod names (<name>-tm-<index>) stay valid`,
                 },
               ],
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** The StreamJobSnapshot CustomResourceDefinition: one savepoint of a StreamJob as a resource. */
+export function streamJobSnapshotCrd(): CrdManifest {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: {
+      name: `${snapshotPlural}.${group}`,
+      labels: { 'app.kubernetes.io/name': 'weir', 'app.kubernetes.io/component': 'crd' },
+    },
+    spec: {
+      group,
+      scope: 'Namespaced',
+      names: {
+        kind: snapshotKind,
+        plural: snapshotPlural,
+        singular: snapshotSingular,
+        shortNames: snapshotShortNames,
+        categories: ['weir'],
+        listKind: `${snapshotKind}List`,
+      },
+      versions: [
+        {
+          name: version,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            { name: 'Job', type: 'string', jsonPath: '.spec.jobName', description: 'The StreamJob.' },
+            { name: 'State', type: 'string', jsonPath: '.status.state', description: 'How taking it went.' },
+            { name: 'Reason', type: 'string', jsonPath: '.status.reason', description: 'Why it was taken.' },
+            { name: 'Path', type: 'string', jsonPath: '.status.path', description: 'Where it is stored.' },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              description:
+                'StreamJobSnapshot is one savepoint of a StreamJob: creating one takes a savepoint; Weir records one for every savepoint it takes itself; deleting one deletes its objects in S3 (spec.disposeOnDelete).',
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string', description: 'The versioned schema of this object.' },
+                kind: { type: 'string', description: 'The REST resource this object represents.' },
+                metadata: { type: 'object' },
+                spec: snapshotSpecSchema,
+                status: snapshotStatusSchema,
+              },
             },
           },
         },

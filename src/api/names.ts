@@ -23,6 +23,14 @@ export function stateClaimName(podName: string): string {
   return `${podName}-state`;
 }
 
+/**
+ * The StreamJobSnapshot Weir records for a savepoint it took itself (periodic, upgrade, suspend,
+ * deletion, savepointTriggerNonce): <job>-<savepoint id>. One a user creates keeps the user's name.
+ */
+export function snapshotNameOf(job: string, savepointId: string): string {
+  return `${job}-${savepointId}`;
+}
+
 export const tokenSecretKey = 'token';
 export function tokenSecretName(job: string): string {
   return `${job}-weir-token`;

@@ -205,6 +205,10 @@ export const streamJobSpecSchema = {
       message:
         'upgrade.warmup needs checkpoints.mode exactly-once: the new version warms its state from the changelog, which only exactly-once writes',
     },
+    {
+      rule: '!has(self.initialSavepoint) || !has(self.initialSnapshot)',
+      message: 'set initialSavepoint or initialSnapshot, not both',
+    },
   ],
   properties: {
     image: {
@@ -567,6 +571,14 @@ export const streamJobSpecSchema = {
       pattern: savepointRefPattern,
       maxLength: 1024,
     },
+    initialSnapshot: {
+      type: 'string',
+      description:
+        'The StreamJobSnapshot in this namespace to start from, by name (of this job or of any other; it must be Completed). Like initialSavepoint, setting or changing it starts a new run whose tasks restore from that savepoint; until the snapshot is Completed, a job that has not run yet waits, and a running one keeps running as it is. A snapshot named here is never deleted from S3.',
+      minLength: 1,
+      maxLength: 253,
+      pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
+    },
     allowNonRestoredState: {
       type: 'boolean',
       description:
@@ -737,9 +749,10 @@ export const streamJobSpecSchema = {
   },
 } as const satisfies SchemaProps;
 
-const timestamp = (description: string) => ({ type: 'string', format: 'date-time', description }) as const;
+export const timestamp = (description: string) =>
+  ({ type: 'string', format: 'date-time', description }) as const;
 
-const savepointReason = {
+export const savepointReason = {
   type: 'string',
   description:
     'Why the savepoint was taken: manual (savepointTriggerNonce), periodic (savepoints.interval), upgrade (a savepoint upgrade stopped the old version with it), suspend (state: suspended stopped the job with it; resuming restores from it) or deletion (savepoints.onDeletion stopped the job with it as it was deleted).',
@@ -917,6 +930,10 @@ export const streamJobStatusSchema = {
         id: { type: 'string', description: 'The savepoint id.' },
         reason: savepointReason,
         startedAt: timestamp('When it was requested.'),
+        snapshot: {
+          type: 'string',
+          description: 'The StreamJobSnapshot a user created to ask for it, if any.',
+        },
       },
     },
     savepoints: {
@@ -936,6 +953,11 @@ export const streamJobStatusSchema = {
           },
           time: timestamp('When it completed.'),
           reason: savepointReason,
+          snapshot: {
+            type: 'string',
+            description:
+              'The StreamJobSnapshot a user created to ask for it; absent, Weir records it as <job>-<id>.',
+          },
         },
       },
     },
@@ -979,6 +1001,7 @@ export const streamJobStatusSchema = {
       required: ['id', 'time', 'message'],
       properties: {
         id: { type: 'string', description: 'The savepoint id.' },
+        snapshot: { type: 'string', description: 'The StreamJobSnapshot that asked for it, if any.' },
         time: timestamp('When it failed.'),
         message: { type: 'string', description: 'Why it failed.' },
       },

@@ -3,6 +3,7 @@ import { CoreV1Api, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { type Logger, pino } from 'pino';
 import { labels, managedBy } from '../api/constants.ts';
 import { tokenSecretName } from '../api/names.ts';
+import { type StreamJobSnapshot, snapshotKind, snapshotPlural } from '../api/snapshot.ts';
 import { apiVersion, group, kind, plural, type StreamJob, version } from '../api/streamjob.ts';
 import { loadConfig, type OperatorConfig } from './config.ts';
 import { ActionOutcomes } from './control/action-outcomes.ts';
@@ -19,14 +20,15 @@ import { type InformerOptions, objectKey } from './kube/informer.ts';
 import { InformerSet } from './kube/informer-set.ts';
 import { LeaderElector } from './kube/leader-election.ts';
 import { PooledKubeConfig } from './kube/pooled-kube-config.ts';
-import { podJobKey, slimNode, slimPod, slimStreamJob } from './kube/slim.ts';
+import { podJobKey, slimNode, slimPod, slimStreamJob, snapshotJobKey } from './kube/slim.ts';
+import { SnapshotClient } from './kube/snapshot-client.ts';
 import { WorkQueue } from './kube/work-queue.ts';
 import { createMetrics } from './metrics.ts';
 import { StatusRecorder } from './status/status-recorder.ts';
 
 type Log = Logger;
 
-/** The operator's informers: StreamJobs and their pods in the watched namespaces, and every node. */
+/** The operator's informers: StreamJobs, their pods and snapshots in the watched namespaces, and every node. */
 function createInformers(kubeConfig: PooledKubeConfig, config: OperatorConfig, log: Log) {
   const informerOptions = <T>(what: string, shape: Pick<InformerOptions<T>, 'transform' | 'indexBy'>) => ({
     resyncMs: 5 * 60_000,
@@ -56,13 +58,26 @@ function createInformers(kubeConfig: PooledKubeConfig, config: OperatorConfig, l
     config.watchNamespaces,
     informerOptions('pods', { transform: slimPod, indexBy: podJobKey }),
   );
+  const snapshots = new InformerSet<StreamJobSnapshot>(
+    kubeConfig,
+    {
+      apiVersion,
+      kind: snapshotKind,
+      collection: (ns) =>
+        ns
+          ? `/apis/${group}/${version}/namespaces/${ns}/${snapshotPlural}`
+          : `/apis/${group}/${version}/${snapshotPlural}`,
+    },
+    config.watchNamespaces,
+    informerOptions('streamjobsnapshots', { transform: slimStreamJob, indexBy: snapshotJobKey }),
+  );
   const nodes = new InformerSet<V1Node>(
     kubeConfig,
     { apiVersion: 'v1', kind: 'Node', collection: () => '/api/v1/nodes' },
     [],
     informerOptions('nodes', { transform: slimNode }),
   );
-  return { jobs, pods, nodes };
+  return { jobs, pods, snapshots, nodes };
 }
 
 type Informers = ReturnType<typeof createInformers>;
@@ -91,7 +106,11 @@ function createOperatorMetrics({ jobs }: Informers) {
 }
 
 /** Every informer event that concerns a job puts the job in the queue. */
-function subscribe({ jobs, pods, nodes }: Informers, queue: WorkQueue, forget: (uid: string) => void): void {
+function subscribe(
+  { jobs, pods, snapshots, nodes }: Informers,
+  queue: WorkQueue,
+  forget: (uid: string) => void,
+): void {
   const enqueueJob = (job: StreamJob) => queue.add(objectKey(job));
   jobs.subscribe({
     onAdd: enqueueJob,
@@ -103,6 +122,23 @@ function subscribe({ jobs, pods, nodes }: Informers, queue: WorkQueue, forget: (
     if (job) queue.add(job);
   };
   pods.subscribe({ onAdd: enqueueOwner, onUpdate: enqueueOwner, onDelete: enqueueOwner });
+  // A snapshot concerns its job, and every job of its namespace that names it in spec.initialSnapshot.
+  const enqueueSnapshotJobs = (snapshot: StreamJobSnapshot) => {
+    const job = snapshotJobKey(snapshot);
+    if (job) queue.add(job);
+    for (const named of jobs.list()) {
+      if (
+        named.metadata.namespace === snapshot.metadata.namespace &&
+        named.spec.initialSnapshot === snapshot.metadata.name
+      )
+        queue.add(objectKey(named));
+    }
+  };
+  snapshots.subscribe({
+    onAdd: enqueueSnapshotJobs,
+    onUpdate: enqueueSnapshotJobs,
+    onDelete: enqueueSnapshotJobs,
+  });
   const nodeReady = (node: V1Node) => node.status?.conditions?.find((c) => c.type === 'Ready')?.status;
   nodes.subscribe({
     onUpdate: (node, previous) => {
@@ -135,14 +171,22 @@ export async function startOperator(): Promise<void> {
   });
 
   const informers = createInformers(kubeConfig, config, log);
-  const { jobs, pods, nodes } = informers;
+  const { jobs, pods, snapshots, nodes } = informers;
   const metrics = createOperatorMetrics(informers);
   // A finished background request (a savepoint, a disposal) requeues its job, whose next pass observes the outcome.
   const outcomes = new ActionOutcomes((job) => queue.add(objectKey(job)));
-  const actuator = new Actuator(kubeConfig, controlKey, outcomes, {
-    enabled: config.networkPolicy.enabled,
-    operator: { namespace: config.leaseNamespace, podLabels: config.networkPolicy.operatorPodLabels },
-  });
+  const finalizers = new FinalizerPatcher(kubeConfig);
+  const snapshotClient = new SnapshotClient(kubeConfig, finalizers);
+  const actuator = new Actuator(
+    kubeConfig,
+    controlKey,
+    outcomes,
+    {
+      enabled: config.networkPolicy.enabled,
+      operator: { namespace: config.leaseNamespace, podLabels: config.networkPolicy.operatorPodLabels },
+    },
+    snapshotClient,
+  );
   const events = new EventRecorder(kubeConfig, 'weir-operator', log);
   const taskManagers = new TaskManagerPoller({
     key: controlKey,
@@ -169,8 +213,10 @@ export async function startOperator(): Promise<void> {
     jobs,
     pods,
     nodes,
+    snapshots,
+    snapshotClient,
     status: new StatusRecorder(kubeConfig),
-    finalizers: new FinalizerPatcher(kubeConfig),
+    finalizers,
     events,
     actuator,
     outcomes,
@@ -216,7 +262,7 @@ export async function startOperator(): Promise<void> {
   const health = await startHealthServer({
     host: config.healthHost,
     port: config.healthPort,
-    ready: () => jobs.hasSynced && pods.hasSynced && nodes.hasSynced,
+    ready: () => jobs.hasSynced && pods.hasSynced && snapshots.hasSynced && nodes.hasSynced,
     registry: metrics.registry,
   });
   log.info(
@@ -224,7 +270,7 @@ export async function startOperator(): Promise<void> {
     'serving health and metrics',
   );
 
-  await Promise.all([jobs.start(), pods.start(), nodes.start()]);
+  await Promise.all([jobs.start(), pods.start(), snapshots.start(), nodes.start()]);
   log.info({ jobs: jobs.list().length, pods: pods.list().length }, 'caches synced');
 
   const elector = new LeaderElector(
@@ -264,6 +310,7 @@ export async function startOperator(): Promise<void> {
     await elector.stop();
     jobs.stop();
     pods.stop();
+    snapshots.stop();
     nodes.stop();
     health.close();
     log.info('stopped');

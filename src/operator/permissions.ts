@@ -1,3 +1,4 @@
+import { snapshotPlural } from '../api/snapshot.ts';
 import { group, plural } from '../api/streamjob.ts';
 
 /** One RBAC rule the operator needs, and the code path that needs it. */
@@ -41,6 +42,18 @@ export const watchedNamespacePermissions: readonly Permission[] = [
     resource: `${plural}/finalizers`,
     verbs: ['update'],
     why: 'owner references with blockOwnerDeletion on clusters that enforce OwnerReferencesPermissionEnforcement',
+  },
+  {
+    apiGroup: group,
+    resource: snapshotPlural,
+    verbs: ['list', 'watch', 'create', 'patch', 'delete'],
+    why: "the StreamJobSnapshot informer; records of Weir's own savepoints created, their finalizer patched, the records the history limits drop deleted",
+  },
+  {
+    apiGroup: group,
+    resource: `${snapshotPlural}/status`,
+    verbs: ['patch'],
+    why: "a snapshot's state, read off its job's status",
   },
   {
     apiGroup: '',

@@ -20,6 +20,7 @@ import { type OperatorPeer, taskManagerNetworkPolicy } from '../deploy/network-p
 import { stateClaim } from '../deploy/state-claim.ts';
 import { type PodIdentity, taskManagerPod, tokenSecret } from '../deploy/taskmanager-pod.ts';
 import { httpStatus, OperatorError } from '../errors.ts';
+import type { SnapshotClient } from '../kube/snapshot-client.ts';
 
 /** A promotion is answered before the standby restores: a request only. */
 const promoteTimeoutMs = 5_000;
@@ -47,13 +48,16 @@ export class Actuator {
   private readonly outcomes: ActionOutcomes;
   /** Pods (by uid) that answered a promotion: decide asks again on every pass, and this sends it once. */
   private readonly promoted = new Set<string>();
+  private readonly snapshots: SnapshotClient;
 
   constructor(
     kubeConfig: KubeConfig,
     controlKey: Buffer,
     outcomes: ActionOutcomes,
     networkPolicy: NetworkPolicySettings,
+    snapshots: SnapshotClient,
   ) {
+    this.snapshots = snapshots;
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.networking = kubeConfig.makeApiClient(NetworkingV1Api);
     this.networkPolicy = networkPolicy;
@@ -116,6 +120,13 @@ export class Actuator {
         return;
       case 'promoteStandby':
         await this.promote(job, action);
+        return;
+      case 'createSnapshot':
+      case 'patchSnapshotStatus':
+      case 'addSnapshotFinalizer':
+      case 'removeSnapshotFinalizer':
+      case 'deleteSnapshot':
+        await this.snapshots.apply(job.metadata.namespace ?? '', action);
         return;
     }
   }

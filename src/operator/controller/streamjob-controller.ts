@@ -1,6 +1,7 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { finalSavepointFinalizer } from '../../api/constants.ts';
+import type { StreamJobSnapshot } from '../../api/snapshot.ts';
 import type { StreamJob } from '../../api/streamjob.ts';
 import type { ActionOutcomes } from '../control/action-outcomes.ts';
 import type { TaskManagerPoller } from '../control/taskmanager-poller.ts';
@@ -10,21 +11,27 @@ import { decideJobDeletion, finalizerChange } from '../decide/deletion.ts';
 import { type EventSpec, taskFailedReason } from '../decide/events.ts';
 import type { Observation } from '../decide/observation.ts';
 import { awaitedSavepointId } from '../decide/savepoint.ts';
+import { decideOrphanSnapshots, missingRecords, type SnapshotEvent } from '../decide/snapshots.ts';
 import { activeSlotsOf, splitByRole } from '../decide/standby.ts';
-import { type EventRecorder, streamJobEventTarget } from '../kube/event-recorder.ts';
+import { type EventRecorder, snapshotEventTarget, streamJobEventTarget } from '../kube/event-recorder.ts';
 import type { FinalizerPatcher } from '../kube/finalizers.ts';
 import { objectKey } from '../kube/informer.ts';
 import type { ObjectCache } from '../kube/informer-set.ts';
+import type { SnapshotClient } from '../kube/snapshot-client.ts';
 import type { ReconcileResult } from '../kube/work-queue.ts';
 import type { OperatorMetrics } from '../metrics.ts';
 import type { StatusRecorder } from '../status/status-recorder.ts';
 import type { Actuator } from './act.ts';
 import { observeNodesOf, observePod } from './observe.ts';
+import { observeInitialSnapshot, snapshotReferences, snapshotsOfJob } from './observe-snapshots.ts';
 
 export interface ControllerDeps {
   jobs: ObjectCache<StreamJob>;
   pods: ObjectCache<V1Pod>;
   nodes: ObjectCache<V1Node>;
+  /** StreamJobSnapshots, indexed by "namespace/jobName". */
+  snapshots: ObjectCache<StreamJobSnapshot>;
+  snapshotClient: SnapshotClient;
   status: StatusRecorder;
   events: EventRecorder;
   actuator: Actuator;
@@ -93,7 +100,7 @@ export class StreamJobController {
   async reconcile(key: string): Promise<ReconcileResult | undefined> {
     const { jobs, log } = this.deps;
     const job = jobs.get(key);
-    if (!job) return undefined;
+    if (!job) return this.reconcileOrphanSnapshots(key);
     const jobLog = log.child({ job: key });
     const uid = job.metadata.uid ?? '';
     if (job.metadata.deletionTimestamp) {
@@ -146,7 +153,11 @@ export class StreamJobController {
       ...(checkpoints ? { checkpoints } : {}),
       ...(polled?.standbyLags ? { standbyLags: polled.standbyLags } : {}),
       ...outcomes.observe(job.metadata.uid ?? ''),
+      snapshots: snapshotsOfJob(key, this.deps.snapshots),
+      snapshotReferences: snapshotReferences(job, this.deps.jobs),
     };
+    const initialSnapshot = observeInitialSnapshot(job, this.deps.snapshots);
+    if (initialSnapshot) observation.initialSnapshot = initialSnapshot;
     return {
       observation,
       ...(polled?.nextPollInMs !== undefined ? { nextPollInMs: polled.nextPollInMs } : {}),
@@ -177,6 +188,7 @@ export class StreamJobController {
     // The transition is recorded: its Events and the actions it asked for go at once.
     await Promise.all([
       written ? this.emit(job, decision.events, jobLog) : undefined,
+      this.emitOnSnapshots(job.metadata.namespace ?? '', decision.snapshotEvents, jobLog),
       actuator.apply(recorded, decision.actions),
     ]);
     // A pod the API server refused just now goes into the Ready condition at once; one refused before is
@@ -201,6 +213,14 @@ export class StreamJobController {
     const uid = job.metadata.uid ?? '';
     const decision = decideJobDeletion(job, observation, this.deps.now());
     await status.record(job, decision.status);
+    // The final savepoint gets its record before the job goes: what a later job restores from by name.
+    const previous = new Set((job.status?.savepoints ?? []).map((e) => e.id));
+    const records = missingRecords(
+      { savepoints: (decision.status.savepoints ?? []).filter((e) => !previous.has(e.id)) },
+      { name: job.metadata.name ?? '', uid },
+      new Set(snapshotsOfJob(objectKey(job), this.deps.snapshots).map((s) => s.name)),
+    );
+    for (const record of records) await this.deps.snapshotClient.apply(job.metadata.namespace ?? '', record);
     // Events first: the finalizer's removal lets the object go, and the events are what is left to read.
     await this.emit(job, decision.events, jobLog);
     const action = decision.action;
@@ -213,6 +233,36 @@ export class StreamJobController {
       this.finalized.add(uid, this.deps.now().getTime());
     }
     return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : undefined;
+  }
+
+  /**
+   * The snapshots of a job name no StreamJob has (any more): a request
+   * fails naming why, and a deleted one is let go with its objects left in S3.
+   */
+  private async reconcileOrphanSnapshots(key: string): Promise<undefined> {
+    const orphans = snapshotsOfJob(key, this.deps.snapshots);
+    if (!orphans.length) return undefined;
+    const namespace = key.slice(0, key.indexOf('/'));
+    const decision = decideOrphanSnapshots(orphans, `StreamJob ${key} does not exist`);
+    const jobLog = this.deps.log.child({ job: key });
+    for (const action of decision.actions) await this.deps.snapshotClient.apply(namespace, action);
+    await this.emitOnSnapshots(namespace, decision.events, jobLog);
+    return undefined;
+  }
+
+  private async emitOnSnapshots(namespace: string, decided: readonly SnapshotEvent[], jobLog: Logger) {
+    for (const event of decided) {
+      jobLog.info(
+        { snapshot: event.snapshot.name, reason: event.reason, eventType: event.type },
+        event.message,
+      );
+      await this.deps.events.record(
+        snapshotEventTarget(namespace, event.snapshot),
+        event.type,
+        event.reason,
+        event.message,
+      );
+    }
   }
 
   private async emit(job: StreamJob, decided: readonly EventSpec[], jobLog: Logger): Promise<void> {

@@ -12,6 +12,7 @@ import { checkpointEvents, summarizeCheckpoints } from './checkpoint-summary.ts'
 import { jobConditions } from './conditions.ts';
 import { type EventSpec, podProblemReason } from './events.ts';
 import { decideFailures } from './failures.ts';
+import { initialSavepointOf, waitForInitialSnapshot } from './initial-snapshot.ts';
 import { type Observation, type ObservedNode, type ObservedPod, unreadyNodeOf } from './observation.ts';
 import { offsetResetEvents } from './offset-resets.ts';
 import { decidePhase } from './phase.ts';
@@ -27,6 +28,7 @@ import {
   type TriggerSavepoint,
 } from './savepoint.ts';
 import { type DisposeSavepoints, decideSavepointHistory, savepointsInUse } from './savepoint-history.ts';
+import { decideJobSnapshots, type SnapshotAction, type SnapshotEvent } from './snapshot-pass.ts';
 import { specHashOf } from './spec-diff.ts';
 import {
   activeSlotsOf,
@@ -52,12 +54,15 @@ export type Action =
   | TriggerSavepoint
   | StopWithSavepoint
   | DisposeSavepoints
-  | PromoteStandby;
+  | PromoteStandby
+  | SnapshotAction;
 
 export interface Decision {
   status: StreamJobStatus;
   actions: Action[];
   events: EventSpec[];
+  /** Events on the job's StreamJobSnapshots, recorded on each snapshot. */
+  snapshotEvents: SnapshotEvent[];
   /** Reconcile again after this long even if nothing changes (a due restart, a node timeout). */
   requeueAfterMs?: number;
 }
@@ -92,6 +97,7 @@ interface Pass {
   previous: StreamJobStatus;
   status: StreamJobStatus;
   events: EventSpec[];
+  snapshotEvents: SnapshotEvent[];
   actions: Action[];
   /** Asks for a reconcile after `ms` (the earliest request wins). */
   requeue(ms: number | undefined): void;
@@ -112,6 +118,8 @@ export function decide(
   options: DecideOptions,
 ): Decision {
   const previous = job.status ?? {};
+  const waiting = waitForInitialSnapshot(job, observation.initialSnapshot, now);
+  if (waiting) return { ...waiting, actions: [], snapshotEvents: [] };
   let requeueAfterMs: number | undefined;
   const byRole = splitByRole(observation.pods, activeSlotsOf(previous));
   const pass: Pass = {
@@ -124,6 +132,7 @@ export function decide(
     previous,
     status: structuredClone(previous),
     events: [],
+    snapshotEvents: [],
     actions: [],
     requeue: (ms) => {
       if (ms !== undefined) requeueAfterMs = Math.max(1, Math.min(requeueAfterMs ?? ms, ms));
@@ -143,8 +152,14 @@ export function decide(
   const phase = recordPhase(pass, pods);
   recordSavepoints(pass, phase, pods.readyPods, pods.wanted);
   recordConditions(pass, phase, pods, deployedSpec);
-  const { status, actions, events } = pass;
-  return { status, actions, events, ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };
+  const { status, actions, events, snapshotEvents } = pass;
+  return {
+    status,
+    actions,
+    events,
+    snapshotEvents,
+    ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}),
+  };
 }
 
 /** Checkpoint progress first: the upgrade calls a new version stable once a checkpoint completed after it. */
@@ -211,7 +226,7 @@ function recordRun(pass: Pass, upgrade: UpgradeDecision): void {
       restarts: status.restarts,
     },
     {
-      initialSavepoint: job.spec.initialSavepoint,
+      initialSavepoint: initialSavepointOf(job, pass.observation.initialSnapshot),
       restartNonce: job.spec.restartNonce,
       deployment: upgrade.deploy,
       newRunId: pass.options.newRunId,
@@ -495,12 +510,17 @@ function recordPhase(pass: Pass, pods: PodsOutcome): Phase {
 /** A failed deletion of dropped savepoints is tried again after this long. */
 const disposalRetryMs = 60_000;
 
-/** Manual and periodic savepoints, then the history: what it keeps, and deleting what it drops. */
+/**
+ * Manual, requested (StreamJobSnapshot) and periodic savepoints, then the
+ * history: what it keeps, and deleting what it drops; then the snapshot
+ * resources, read off the status this leaves.
+ */
 function recordSavepoints(pass: Pass, phase: Phase, readyPods: ObservedPod[], wanted: number): void {
   const { job, observation, now, status, timing } = pass;
   // Every task must take part, or the savepoint would be missing partitions.
   const targets: SavepointTarget[] =
     readyPods.length === wanted && readyPods.every((p) => p.podIP) ? reachable(readyPods) : [];
+  const snapshots = decideJobSnapshots(job, status, observation);
   const since = periodicSavepointSince(status);
   const savepoint = decideSavepoint(status, {
     nonce: job.spec.savepointTriggerNonce,
@@ -512,16 +532,21 @@ function recordSavepoints(pass: Pass, phase: Phase, readyPods: ObservedPod[], wa
     locate: (id) => jobSavepointUrl(job, id),
     ...(timing.savepointIntervalMs !== undefined ? { periodicIntervalMs: timing.savepointIntervalMs } : {}),
     ...(since ? { periodicSince: since } : {}),
+    ...(snapshots.requested !== undefined ? { requested: snapshots.requested } : {}),
   });
   pass.events.push(...savepoint.events);
   if (savepoint.action) pass.actions.push(savepoint.action);
   pass.requeue(savepoint.requeueAfterMs);
 
+  const inUse = snapshots.release();
   const history = decideSavepointHistory(status, {
     maxCount: job.spec.savepoints.historyMaxCount,
     maxAgeMs: timing.savepointHistoryMaxAgeMs,
     now,
-    protectedIds: savepointsInUse(status, job.spec.initialSavepoint),
+    protectedIds: new Set([
+      ...savepointsInUse(status, initialSavepointOf(job, observation.initialSnapshot)),
+      ...inUse,
+    ]),
     disposer: phase === 'Running' ? targets[0] : undefined,
     outcome: observation.disposalOutcome,
     retryAfterMs: disposalRetryMs,
@@ -529,6 +554,10 @@ function recordSavepoints(pass: Pass, phase: Phase, readyPods: ObservedPod[], wa
   pass.events.push(...history.events);
   if (history.action) pass.actions.push(history.action);
   pass.requeue(history.requeueAfterMs);
+
+  const resources = snapshots.reconcile(phase);
+  pass.actions.push(...resources.actions);
+  pass.snapshotEvents.push(...resources.events);
 }
 
 /** Conditions, the phase-change event, and rechecks due to a failure window or a NotReady node. */

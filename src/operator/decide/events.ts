@@ -31,6 +31,13 @@ export const eventReasons = [
   'FinalSavepointRequested',
   'FinalSavepointCompleted',
   'FinalSavepointSkipped',
+  // StreamJobSnapshot resources (recorded on the snapshot), and a job waiting for spec.initialSnapshot
+  'SnapshotInProgress',
+  'SnapshotCompleted',
+  'SnapshotFailed',
+  'SnapshotRetrying',
+  'SnapshotObjectsKept',
+  'InitialSnapshotNotReady',
   // Upgrades and suspension
   'UpgradeStarted',
   'UpgradeSavepointCompleted',

@@ -1,6 +1,8 @@
+import type { InitialSnapshot } from './initial-snapshot.ts';
 import type { ObservedTaskReport } from './progress.ts';
 import type { SavepointOutcome } from './savepoint.ts';
 import type { DisposalOutcome } from './savepoint-history.ts';
+import type { ObservedSnapshot } from './snapshots.ts';
 
 /** What the controller saw of a job's world, reduced to what decisions need. */
 export interface ObservedPod {
@@ -64,6 +66,15 @@ export interface Observation {
   savepointOutcome?: SavepointOutcome;
   /** How the last request to delete savepoints dropped from the history ended, once it has. */
   disposalOutcome?: DisposalOutcome;
+  /** The StreamJobSnapshots of the job's name (spec.jobName), a former job's of that name too. */
+  snapshots?: readonly ObservedSnapshot[];
+  /**
+   * Who refers to a snapshot or savepoint: by snapshot name (spec.initialSnapshot) and by savepoint
+   * path without its trailing slash (spec.initialSavepoint's URL form), the StreamJobs of the namespace.
+   */
+  snapshotReferences?: ReadonlyMap<string, readonly string[]>;
+  /** spec.initialSnapshot as found, when the job sets it. */
+  initialSnapshot?: InitialSnapshot;
   /** Pods that could not be created, and why: the API server's refusal, or a check before it (Actuator.podRejections). */
   podRejections?: readonly { pod: string; message: string }[];
 }

@@ -42,6 +42,8 @@ export interface SavepointInput {
   periodicIntervalMs?: number;
   /** When the periodic interval runs from (the newest savepoint, failed savepoint or deployment). */
   periodicSince?: Date;
+  /** The StreamJobSnapshot a user created that waits for a savepoint (snapshots.ts requestedSnapshot). */
+  requested?: string;
 }
 
 /**
@@ -82,7 +84,12 @@ export function decideSavepoint(
     return { events };
   }
 
-  if (status.observedSavepointTriggerNonce === input.nonce) return decidePeriodic(status, input, events);
+  if (status.observedSavepointTriggerNonce === input.nonce) {
+    if (input.requested !== undefined && input.phase === 'Running' && input.targets.length) {
+      return { action: start(status, 'manual', input, events, input.requested), events };
+    }
+    return decidePeriodic(status, input, events);
+  }
   if (stopped) {
     status.observedSavepointTriggerNonce = input.nonce;
     events.push({
@@ -117,13 +124,19 @@ function start(
   reason: 'manual' | 'periodic',
   input: SavepointInput,
   events: EventSpec[],
+  snapshot?: string,
 ): TriggerSavepoint {
   const id = savepointIdAt(reason, input.now);
-  status.savepointInProgress = { id, reason, startedAt: input.now.toISOString() };
+  status.savepointInProgress = {
+    id,
+    reason,
+    startedAt: input.now.toISOString(),
+    ...(snapshot !== undefined ? { snapshot } : {}),
+  };
   events.push({
     type: 'Normal',
     reason: 'SavepointRequested',
-    message: `taking ${reason} savepoint ${id} of ${input.targets.length} TaskManager pod(s)`,
+    message: `taking ${reason} savepoint ${id} of ${input.targets.length} TaskManager pod(s)${snapshot !== undefined ? ` for StreamJobSnapshot ${snapshot}` : ''}`,
   });
   return trigger(id, input.targets);
 }
@@ -154,10 +167,13 @@ export function awaitedSavepointId(status: StreamJobStatus): string | undefined 
 /** Adds a completed savepoint to the history in status (mutated in place); decideSavepointHistory bounds it. */
 export function recordSavepoint(
   status: StreamJobStatus,
-  savepoint: { id: string; reason: SavepointReason; path: string; now: Date },
+  savepoint: { id: string; reason: SavepointReason; path: string; now: Date; snapshot?: string },
 ): EventSpec[] {
-  const { id, reason, path, now } = savepoint;
-  status.savepoints = [...(status.savepoints ?? []), { id, path, time: now.toISOString(), reason }];
+  const { id, reason, path, now, snapshot } = savepoint;
+  status.savepoints = [
+    ...(status.savepoints ?? []),
+    { id, path, time: now.toISOString(), reason, ...(snapshot !== undefined ? { snapshot } : {}) },
+  ];
   return [
     {
       type: 'Normal',
@@ -180,8 +196,15 @@ export function applySavepointOutcome(
   const pending = status.savepointInProgress;
   if (!pending || pending.id !== outcome.id) return [];
   delete status.savepointInProgress;
-  if (outcome.ok) return recordSavepoint(status, { id: outcome.id, reason: pending.reason, path, now });
-  status.lastSavepointFailure = { id: outcome.id, time: now.toISOString(), message: outcome.message };
+  const snapshot = pending.snapshot !== undefined ? { snapshot: pending.snapshot } : {};
+  if (outcome.ok)
+    return recordSavepoint(status, { id: outcome.id, reason: pending.reason, path, now, ...snapshot });
+  status.lastSavepointFailure = {
+    id: outcome.id,
+    time: now.toISOString(),
+    message: outcome.message,
+    ...snapshot,
+  };
   return [
     {
       type: 'Warning',

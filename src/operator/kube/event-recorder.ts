@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { snapshotKind } from '../../api/snapshot.ts';
 import { apiVersion, kind, type StreamJob } from '../../api/streamjob.ts';
 
 export interface EventTarget {
@@ -21,6 +22,21 @@ export function streamJobEventTarget(job: StreamJob): EventTarget {
     namespace: job.metadata.namespace ?? '',
     uid: job.metadata.uid ?? '',
     ...(job.metadata.resourceVersion ? { resourceVersion: job.metadata.resourceVersion } : {}),
+  };
+}
+
+/** A StreamJobSnapshot as the object its Events are about. */
+export function snapshotEventTarget(
+  namespace: string,
+  snapshot: { name: string; uid: string; resourceVersion?: string },
+): EventTarget {
+  return {
+    apiVersion,
+    kind: snapshotKind,
+    name: snapshot.name,
+    namespace,
+    uid: snapshot.uid,
+    ...(snapshot.resourceVersion ? { resourceVersion: snapshot.resourceVersion } : {}),
   };
 }
 

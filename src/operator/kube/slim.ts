@@ -8,6 +8,7 @@ import type {
   V1PodCondition,
 } from '@kubernetes/client-node';
 import { labels } from '../../api/constants.ts';
+import type { StreamJobSnapshot } from '../../api/snapshot.ts';
 import type { StreamJob } from '../../api/streamjob.ts';
 
 /**
@@ -40,10 +41,16 @@ function slimMeta(meta: V1ObjectMeta | undefined, keep: { labels: boolean }): V1
  * through the status subresource, where the API server keeps the stored metadata whatever the body
  * carries, so nothing dropped here is ever written back.
  */
-export function slimStreamJob(job: StreamJob): StreamJob {
+export function slimStreamJob<T extends StreamJob | StreamJobSnapshot>(job: T): T {
   const { managedFields: _managed, annotations, ...metadata } = job.metadata;
   const kept = annotations && lastApplied in annotations ? withoutKey(annotations, lastApplied) : annotations;
   return { ...job, metadata: { ...metadata, ...(kept ? { annotations: kept } : {}) } };
+}
+
+/** The key of the job a StreamJobSnapshot is of ("namespace/jobName"): the snapshot informer's index. */
+export function snapshotJobKey(snapshot: StreamJobSnapshot): string | undefined {
+  const job = snapshot.spec?.jobName;
+  return job ? `${snapshot.metadata.namespace ?? ''}/${job}` : undefined;
 }
 
 function withoutKey(record: Record<string, string>, key: string): Record<string, string> | undefined {
