@@ -1,7 +1,8 @@
 import { after, before } from 'node:test';
-import { type Cluster, connect, createTestNamespace, deleteNamespace } from './cluster.ts';
+import { type Cluster, connect, createTestNamespace, deleteNamespace, waitFor } from './cluster.ts';
 import { createMinioSecret } from './committed-state.ts';
 import { type OperatorProcess, startNamespaceOperator } from './operator.ts';
+import { StreamJobSnapshots } from './snapshots.ts';
 import { applyCrd, StreamJobs } from './streamjobs.ts';
 
 /** What a suite of StreamJob tests works with; filled in by its before hook. */
@@ -36,6 +37,10 @@ export async function startJobNamespace(
 
 /** Stops the operator and deletes the namespace of startJobNamespace, as far as they were made. */
 export async function stopJobNamespace(suite: Partial<JobSuite>): Promise<void> {
+  // StreamJobSnapshots carry the operator's finalizer: they go while it still runs, or the namespace would stay
+  // Terminating after it stopped (what a user who uninstalls the operator first meets; docs/operating.md).
+  if (suite.operator && suite.cluster && suite.namespace)
+    await deleteSnapshots(suite.cluster, suite.namespace);
   await suite.operator?.stop();
   if (suite.cluster && suite.namespace) await deleteNamespace(suite.cluster, suite.namespace);
 }
@@ -48,4 +53,14 @@ export function jobSuite(namespacePrefix: string, operatorEnv?: Record<string, s
   });
   after(() => stopJobNamespace(suite));
   return suite;
+}
+
+/** Deletes a namespace's StreamJobSnapshots and waits (at most 60 s) until the operator has let them go. */
+async function deleteSnapshots(cluster: Cluster, namespace: string): Promise<void> {
+  const snapshots = new StreamJobSnapshots(cluster, namespace);
+  const names = async () => (await snapshots.list()).map((s) => s.metadata.name ?? '');
+  for (const name of await names().catch(() => [])) await snapshots.delete(name).catch(() => undefined);
+  await waitFor(`the StreamJobSnapshots of ${namespace} to go`, 60_000, async () =>
+    (await names()).length === 0 ? true : undefined,
+  ).catch((error: unknown) => process.stderr.write(`${(error as Error).message}\n`));
 }

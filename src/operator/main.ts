@@ -3,6 +3,7 @@ import { CoreV1Api, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { type Logger, pino } from 'pino';
 import { labels, managedBy } from '../api/constants.ts';
 import { tokenSecretName } from '../api/names.ts';
+import { parseSavepointRef } from '../api/savepoint-ref.ts';
 import { type StreamJobSnapshot, snapshotKind, snapshotPlural } from '../api/snapshot.ts';
 import { apiVersion, group, kind, plural, type StreamJob, version } from '../api/streamjob.ts';
 import { loadConfig, type OperatorConfig } from './config.ts';
@@ -111,11 +112,36 @@ function subscribe(
   queue: WorkQueue,
   forget: (uid: string) => void,
 ): void {
-  const enqueueJob = (job: StreamJob) => queue.add(objectKey(job));
+  // A job that names another job's snapshot or savepoint (spec.initialSnapshot, initialSavepoint's URL) holds
+  // that job's deletions and history limits: a change to it, or its deletion, concerns that job too.
+  const enqueueReferenced = (job: StreamJob) => {
+    const namespace = job.metadata.namespace ?? '';
+    const named = job.spec.initialSnapshot && snapshots.get(`${namespace}/${job.spec.initialSnapshot}`);
+    if (named) queue.add(`${namespace}/${named.spec.jobName}`);
+    const ref = job.spec.initialSavepoint;
+    if (!ref?.startsWith('s3://')) return;
+    try {
+      const url = parseSavepointRef(ref);
+      if (url.kind === 'url' && url.namespace === namespace) queue.add(`${namespace}/${url.job}`);
+    } catch {
+      // Not a savepoint URL (the CRD's pattern refuses those): it names nothing to requeue.
+    }
+  };
+  const enqueueJob = (job: StreamJob) => {
+    queue.add(objectKey(job));
+    enqueueReferenced(job);
+  };
   jobs.subscribe({
     onAdd: enqueueJob,
-    onUpdate: enqueueJob,
-    onDelete: (job) => forget(job.metadata.uid ?? ''),
+    onUpdate: (job, previous) => {
+      enqueueJob(job);
+      if (previous) enqueueReferenced(previous);
+    },
+    onDelete: (job) => {
+      forget(job.metadata.uid ?? '');
+      // Its snapshots are no job's now (decideOrphanSnapshots), and what it named is free.
+      enqueueJob(job);
+    },
   });
   const enqueueOwner = (pod: V1Pod) => {
     const job = podJobKey(pod);

@@ -184,7 +184,11 @@ export async function runTaskManager(
       },
     }),
   );
-  servers.push(await startMetricsServer(config.control.host, config.metricsPort, metrics.registry));
+  servers.push(
+    await startMetricsServer(config.control.host, config.metricsPort, metrics.registry, () =>
+      taskManager.status(),
+    ),
+  );
   jobLog.info(
     { control: servers[0]?.address(), metrics: servers[1]?.address(), tasks: config.tasks },
     'serving',

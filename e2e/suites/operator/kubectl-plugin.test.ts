@@ -66,17 +66,22 @@ describe('kubectl weir: the kubectl plugin', { skip: needsHarnessNodes('run the 
       /Conditions:\n(?:.*\n)*?\s+Ready\s+True\s+Running/,
       /Rollout:/,
       /TaskManagers:\n\s+orders-tm-0\s+Running/,
+      // Each TaskManager's own report, read through the API server's pod proxy from its metrics port.
+      /TaskManager reports .*:\n\s+orders-tm-0\s+run \S+\s+active\s+1 task\(s\)\n\s+s0-t0\s+running\s+checkpoint #\d+\s+committed \d+s ago\s+lag \d+/,
+      /\n\s+orders-tm-1\s+run \S+\s+active/,
       /Events:/,
     ])
       assert.match(described.stdout, part);
 
-    const savepoint = await weir('savepoint', 'orders', '--wait', '--timeout', '2m');
+    const savepoint = await weir('savepoint', 'orders', '--wait', '--timeout', '2m', '--name', 'before-v2');
     assert.equal(savepoint.code, 0, savepoint.all);
-    assert.match(savepoint.stderr, /savepoint requested \(savepointTriggerNonce 1\)/);
+    assert.match(savepoint.stderr, /streamjobsnapshot \S+\/before-v2 created: savepoint of orders requested/);
     assert.match(
       savepoint.stdout,
-      /^savepoint \S+ completed: s3:\/\/weir\/e2e-kubectl-weir\/.*\/savepoints\//,
+      /^savepoint \S+ completed: s3:\/\/weir\/e2e-kubectl-weir\/.*\/savepoints\/\S+ \(streamjobsnapshot before-v2\)/,
     );
+    const taken = await weir('describe', 'orders');
+    assert.match(taken.stdout, /Snapshots: .*\n\s+before-v2\s+Completed\s+manual\s/);
 
     const suspend = await weir('suspend', 'orders', '--wait');
     assert.equal(suspend.code, 0, suspend.all);

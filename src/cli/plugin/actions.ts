@@ -1,44 +1,9 @@
+import type { StreamJobSnapshot } from '../../api/snapshot.ts';
 import type { StreamJob } from '../../api/streamjob.ts';
 import { CodedError } from '../../errors.ts';
-import type { PluginKube } from './kube.ts';
 
 /** Where a wait stands: still going (with what to show), or over (with the result to print, or a failure). */
 export type WaitState = { done: false; progress: string } | { done: true; result: string; failed?: boolean };
-
-/** What the job looked like before a savepoint was asked for: the savepoints and the failure it had. */
-export interface SavepointBaseline {
-  nonce: number;
-  ids: ReadonlySet<string>;
-  failureId?: string;
-}
-
-export function savepointBaseline(job: StreamJob, nonce: number): SavepointBaseline {
-  const failureId = job.status?.lastSavepointFailure?.id;
-  return {
-    nonce,
-    ids: new Set((job.status?.savepoints ?? []).map((s) => s.id)),
-    ...(failureId ? { failureId } : {}),
-  };
-}
-
-/** How a requested savepoint stands, from the job's status. */
-export function savepointState(job: StreamJob, baseline: SavepointBaseline): WaitState {
-  const status = job.status;
-  const made = (status?.savepoints ?? []).find((s) => s.reason === 'manual' && !baseline.ids.has(s.id));
-  if (made) return { done: true, result: `savepoint ${made.id} completed: ${made.path}` };
-  const failure = status?.lastSavepointFailure;
-  if (
-    failure &&
-    failure.id !== baseline.failureId &&
-    (status?.observedSavepointTriggerNonce ?? 0) >= baseline.nonce
-  )
-    return { done: true, failed: true, result: `savepoint ${failure.id} failed: ${failure.message}` };
-  if ((status?.observedSavepointTriggerNonce ?? -1) < baseline.nonce)
-    return { done: false, progress: 'requested; waiting for the operator' };
-  const taking = status?.savepointInProgress;
-  if (taking) return { done: false, progress: `taking savepoint ${taking.id}` };
-  return { done: false, progress: `waiting for the job to run (phase ${status?.phase ?? 'Pending'})` };
-}
 
 /** The steps of status.upgrade that are still under way (the others record how one ended). */
 const stepsUnderWay = new Set(['Warming', 'Savepointing', 'Deploying']);
@@ -93,12 +58,36 @@ export interface WaitOptions {
   onProgress?: (progress: string) => void;
 }
 
-/** Reads the job until `state` says it is done, or the timeout passes (a coded error naming what was awaited). */
-export async function waitFor(
-  kube: Pick<PluginKube, 'getJob'>,
-  job: StreamJob,
+/** How a StreamJobSnapshot the plugin created stands. */
+export function snapshotState(snapshot: StreamJobSnapshot): WaitState {
+  const status = snapshot.status ?? {};
+  const name = snapshot.metadata.name ?? '';
+  if (status.state === 'Completed')
+    return {
+      done: true,
+      result: `savepoint ${status.savepointId} completed: ${status.path} (streamjobsnapshot ${name})`,
+    };
+  if (status.state === 'Failed')
+    return {
+      done: true,
+      failed: true,
+      result: `streamjobsnapshot ${name} failed: ${status.error ?? 'no reason given'}`,
+    };
+  if (status.state === 'InProgress')
+    return { done: false, progress: `taking savepoint ${status.savepointId}` };
+  if (status.state === 'Pending')
+    return {
+      done: false,
+      progress: status.message ?? `pending${status.failures ? ` (attempt ${status.failures + 1})` : ''}`,
+    };
+  return { done: false, progress: 'created; waiting for the operator' };
+}
+
+/** Reads an object until `state` says it is done, or the timeout passes (a coded error naming what was awaited). */
+export async function waitFor<T>(
+  read: () => Promise<T>,
   what: string,
-  state: (job: StreamJob) => WaitState,
+  state: (current: T) => WaitState,
   options: WaitOptions,
 ): Promise<{ result: string; failed: boolean }> {
   const now = options.now ?? Date.now;
@@ -106,8 +95,7 @@ export async function waitFor(
   const deadline = now() + options.timeoutMs;
   let shown = '';
   for (;;) {
-    const current = await kube.getJob(job.metadata.namespace ?? '', job.metadata.name ?? '');
-    const s = state(current);
+    const s = state(await read());
     if (s.done) return { result: s.result, failed: s.failed ?? false };
     if (s.progress !== shown) {
       shown = s.progress;

@@ -4,14 +4,7 @@ import { parseDuration } from '../../api/duration.ts';
 import { taskManagerPodName } from '../../api/names.ts';
 import type { StreamJob } from '../../api/streamjob.ts';
 import { CodedError } from '../../errors.ts';
-import {
-  runningState,
-  savepointBaseline,
-  savepointState,
-  suspendedState,
-  type WaitState,
-  waitFor,
-} from './actions.ts';
+import { runningState, snapshotState, suspendedState, type WaitState, waitFor } from './actions.ts';
 import type { PluginKube } from './kube.ts';
 import { describe, rollbackStatus, statusTable, summarize } from './render.ts';
 
@@ -20,7 +13,7 @@ export const usage = `usage: kubectl weir <command> [JOB] [options]
 commands:
   status                 the StreamJobs with phase, parallelism, checkpoint age, lag, restarts, last failure
   describe JOB           the job's rollout, checkpoints, savepoints, failures, TaskManagers and events
-  savepoint JOB          take a savepoint now (spec.savepointTriggerNonce)
+  savepoint JOB          take a savepoint now: creates a StreamJobSnapshot of the job
   suspend JOB            stop the job with a savepoint and remove its pods (spec.state: suspended)
   resume JOB             run a suspended job again, from its savepoint (spec.state: running)
   restart JOB            restart every task once (spec.restartNonce)
@@ -32,6 +25,8 @@ options:
   -A, --all-namespaces   status: every namespace
   -o, --output FORMAT    status, describe, rollback-status: json or yaml
   --wait                 savepoint, suspend, resume, restart: wait until done, showing progress
+  --name NAME            savepoint: the StreamJobSnapshot's name (default: <job>-snapshot-<random>)
+  --keep-on-delete       savepoint: deleting the StreamJobSnapshot leaves its objects in S3
   --timeout DURATION     how long --wait waits (default 5m)
   --task N               logs: only the pod running task N
   --tail N               logs: the last N lines of each pod
@@ -71,6 +66,8 @@ function parse(argv: string[]) {
       timeout: { type: 'string', default: '5m' },
       task: { type: 'string' },
       tail: { type: 'string' },
+      name: { type: 'string' },
+      'keep-on-delete': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -79,6 +76,12 @@ function parse(argv: string[]) {
   if (!commands.includes(command)) usageError(`unknown command "${command}"`);
   if (command === 'status' ? job !== undefined : job === undefined || extra.length > 0)
     usageError(command === 'status' ? 'status takes no job name' : `${command} takes exactly one job name`);
+  if ((values.name !== undefined || values['keep-on-delete']) && command !== 'savepoint')
+    usageError('--name and --keep-on-delete go with savepoint');
+  if (values.name !== undefined && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(values.name))
+    usageError(
+      `--name "${values.name}" is not a valid resource name (lower-case letters, digits, "-" and ".")`,
+    );
   if (values.output !== undefined && values.output !== 'json' && values.output !== 'yaml')
     usageError(`--output must be json or yaml, not "${values.output}"`);
   const count = (flag: 'task' | 'tail') => {
@@ -104,6 +107,8 @@ function parse(argv: string[]) {
     timeoutMs,
     task: count('task'),
     tail: count('tail'),
+    name: values.name,
+    keepOnDelete: values['keep-on-delete'],
   };
 }
 
@@ -132,7 +137,23 @@ export async function runPlugin(argv: string[], connect: () => PluginKube, io: P
   const job = await kube.getJob(namespace, args.job);
   switch (args.command) {
     case 'describe': {
-      const [pods, events] = await Promise.all([kube.pods(job), kube.events(job)]);
+      const [pods, events, snapshots] = await Promise.all([
+        kube.pods(job),
+        kube.events(job),
+        kube.snapshots(job),
+      ]);
+      const reports = await Promise.all(
+        pods
+          .filter((p) => p.status?.phase === 'Running')
+          .map(async (p) => {
+            const pod = p.metadata?.name ?? '';
+            try {
+              return { pod, report: await kube.taskManagerReport(namespace, pod) };
+            } catch (error) {
+              return { pod, error: (error as Error).message };
+            }
+          }),
+      );
       if (args.output)
         io.out(
           formatted(
@@ -144,12 +165,14 @@ export async function runPlugin(argv: string[], connect: () => PluginKube, io: P
                 phase: p.status?.phase,
                 node: p.spec?.nodeName,
               })),
+              snapshots: snapshots.map((s) => ({ name: s.metadata.name, ...(s.status ?? {}) })),
+              reports,
               events: events.map((e) => ({ type: e.type, reason: e.reason, message: e.message })),
             },
             args.output,
           ),
         );
-      else io.out(`${describe(job, pods, events, io.now())}\n`);
+      else io.out(`${describe(job, { pods, events, snapshots, reports }, io.now())}\n`);
       return 0;
     }
     case 'rollback-status':
@@ -169,6 +192,8 @@ export async function runPlugin(argv: string[], connect: () => PluginKube, io: P
       return 0;
     case 'logs':
       return logs(kube, job, args, io);
+    case 'savepoint':
+      return takeSnapshot(kube, job, args, io);
     default:
       return change(kube, job, args.command, args, io);
   }
@@ -204,13 +229,6 @@ async function logs(
 /** The spec change each action makes, and what --wait waits for. */
 function plan(command: string, job: StreamJob): { spec: Record<string, unknown>; note: string } {
   switch (command) {
-    case 'savepoint': {
-      const nonce = (job.spec.savepointTriggerNonce ?? 0) + 1;
-      return {
-        spec: { savepointTriggerNonce: nonce },
-        note: `savepoint requested (savepointTriggerNonce ${nonce})`,
-      };
-    }
     case 'restart': {
       const nonce = (job.spec.restartNonce ?? 0) + 1;
       return { spec: { restartNonce: nonce }, note: `restart requested (restartNonce ${nonce})` };
@@ -233,7 +251,6 @@ async function change(
 ): Promise<number> {
   let job = read;
   let planned = plan(command, job);
-  let baseline = savepointBaseline(job, (job.spec.savepointTriggerNonce ?? 0) + 1);
   for (let attempt = 1; Object.keys(planned.spec).length > 0; attempt++) {
     try {
       job = await kube.patchSpec(job, planned.spec);
@@ -243,20 +260,42 @@ async function change(
       if (!(error instanceof CodedError) || error.code !== 'CONFLICT' || attempt === 3) throw error;
       job = await kube.getJob(job.metadata.namespace ?? '', job.metadata.name ?? '');
       planned = plan(command, job);
-      baseline = savepointBaseline(job, (job.spec.savepointTriggerNonce ?? 0) + 1);
     }
   }
   io.err(`streamjob ${job.metadata.namespace}/${job.metadata.name}: ${planned.note}\n`);
   if (!args.wait) return 0;
   const generation = job.metadata.generation ?? 0;
   const state: (j: StreamJob) => WaitState =
-    command === 'savepoint'
-      ? (j) => savepointState(j, baseline)
-      : command === 'suspend'
-        ? (j) => suspendedState(j, generation)
-        : (j) => runningState(j, generation, command === 'restart' ? job.spec.restartNonce : undefined);
+    command === 'suspend'
+      ? (j) => suspendedState(j, generation)
+      : (j) => runningState(j, generation, command === 'restart' ? job.spec.restartNonce : undefined);
   const started = io.now().getTime();
-  const outcome = await waitFor(kube, job, `${command} ${job.metadata.name}`, state, {
+  const reread = () => kube.getJob(job.metadata.namespace ?? '', job.metadata.name ?? '');
+  const outcome = await waitFor(reread, `${command} ${job.metadata.name}`, state, {
+    timeoutMs: args.timeoutMs,
+    onProgress: (p) => io.err(`  ${Math.round((io.now().getTime() - started) / 1000)}s: ${p}\n`),
+  });
+  io.out(`${outcome.result}\n`);
+  return outcome.failed ? 1 : 0;
+}
+
+/** savepoint: a StreamJobSnapshot of the job, and with --wait its progress until Completed or Failed. */
+async function takeSnapshot(
+  kube: PluginKube,
+  job: StreamJob,
+  args: { wait: boolean; timeoutMs: number; name?: string | undefined; keepOnDelete: boolean },
+  io: PluginIo,
+): Promise<number> {
+  const created = await kube.createSnapshot(job, { name: args.name, disposeOnDelete: !args.keepOnDelete });
+  const namespace = created.metadata.namespace ?? job.metadata.namespace ?? '';
+  const name = created.metadata.name ?? '';
+  io.err(`streamjobsnapshot ${namespace}/${name} created: savepoint of ${job.metadata.name} requested\n`);
+  if (!args.wait) {
+    io.out(`${name}\n`);
+    return 0;
+  }
+  const started = io.now().getTime();
+  const outcome = await waitFor(() => kube.getSnapshot(namespace, name), `savepoint ${name}`, snapshotState, {
     timeoutMs: args.timeoutMs,
     onProgress: (p) => io.err(`  ${Math.round((io.now().getTime() - started) / 1000)}s: ${p}\n`),
   });

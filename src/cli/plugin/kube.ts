@@ -7,8 +7,10 @@ import {
   setHeaderOptions,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { labels } from '../../api/constants.ts';
-import { group, plural, type StreamJob, version } from '../../api/streamjob.ts';
+import { labels, ports } from '../../api/constants.ts';
+import { controlPaths, parseTaskManagerStatus, type TaskManagerReport } from '../../api/control-api.ts';
+import { type StreamJobSnapshot, snapshotKind, snapshotPlural } from '../../api/snapshot.ts';
+import { apiVersion, group, plural, type StreamJob, version } from '../../api/streamjob.ts';
 import { CodedError } from '../../errors.ts';
 
 /** The status code of a failed API call, when it has one. */
@@ -16,6 +18,9 @@ function httpStatus(error: unknown): number | undefined {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'number' ? code : undefined;
 }
+
+/** A report larger than this is refused: a TaskManager runs at most a few thousand tasks. */
+const maxReportBytes = 4 * 1024 * 1024;
 
 /** What the plugin reads and changes, through the user's kubeconfig (KUBECONFIG, ~/.kube/config or in-cluster). */
 export class PluginKube {
@@ -90,6 +95,102 @@ export class PluginKube {
         throw new CodedError('CONFLICT', `streamjob ${namespace}/${name} changed while it was patched`, true);
       throw this.apiError(`patch streamjob ${namespace}/${name}`, error);
     }
+  }
+
+  /** Creates a StreamJobSnapshot of the job (a name of its own, or one the API server completes). */
+  async createSnapshot(
+    job: StreamJob,
+    options: { name?: string | undefined; disposeOnDelete: boolean },
+  ): Promise<StreamJobSnapshot> {
+    const namespace = job.metadata.namespace ?? '';
+    const jobName = job.metadata.name ?? '';
+    const body = {
+      apiVersion,
+      kind: snapshotKind,
+      metadata: options.name ? { name: options.name } : { generateName: `${jobName}-snapshot-` },
+      spec: { jobName, disposeOnDelete: options.disposeOnDelete },
+    };
+    try {
+      return (await this.custom.createNamespacedCustomObject({
+        group,
+        version,
+        plural: snapshotPlural,
+        namespace,
+        body,
+      })) as StreamJobSnapshot;
+    } catch (error) {
+      if (httpStatus(error) === 409)
+        throw new CodedError(
+          'CONFLICT',
+          `streamjobsnapshot "${options.name}" already exists in namespace "${namespace}": choose another --name`,
+          false,
+        );
+      throw this.apiError(`create a streamjobsnapshot of ${namespace}/${jobName}`, error);
+    }
+  }
+
+  async getSnapshot(namespace: string, name: string): Promise<StreamJobSnapshot> {
+    try {
+      return (await this.custom.getNamespacedCustomObject({
+        group,
+        version,
+        plural: snapshotPlural,
+        namespace,
+        name,
+      })) as StreamJobSnapshot;
+    } catch (error) {
+      throw this.apiError(`read streamjobsnapshot ${namespace}/${name}`, error);
+    }
+  }
+
+  /** The job's StreamJobSnapshots, oldest first; none when the CRD is not installed. */
+  async snapshots(job: StreamJob): Promise<StreamJobSnapshot[]> {
+    try {
+      const list = (await this.custom.listNamespacedCustomObject({
+        group,
+        version,
+        plural: snapshotPlural,
+        namespace: job.metadata.namespace ?? '',
+      })) as { items: StreamJobSnapshot[] };
+      const created = (s: StreamJobSnapshot) => new Date(s.metadata.creationTimestamp ?? 0).getTime();
+      return list.items
+        .filter((s) => s.spec?.jobName === job.metadata.name)
+        .sort((a, b) => created(a) - created(b));
+    } catch (error) {
+      if (httpStatus(error) === 404) return [];
+      throw this.apiError(`list streamjobsnapshots in ${job.metadata.namespace}`, error);
+    }
+  }
+
+  /**
+   * A TaskManager's own report (GET /v1/status on its metrics port), through
+   * the API server's pod proxy: validated like the operator validates it,
+   * since the pod may run another Weir version.
+   */
+  async taskManagerReport(namespace: string, pod: string): Promise<TaskManagerReport> {
+    let text: string;
+    try {
+      text = await this.core.connectGetNamespacedPodProxyWithPath({
+        namespace,
+        name: `${pod}:${ports.metrics}`,
+        path: controlPaths.status.slice(1),
+      });
+    } catch (error) {
+      throw this.apiError(`read the report of TaskManager ${pod}`, error);
+    }
+    if (text.length > maxReportBytes)
+      throw new CodedError(
+        'TASKMANAGER_STATUS_INVALID',
+        `the report of ${pod} is over ${maxReportBytes} bytes`,
+        false,
+      );
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new CodedError('TASKMANAGER_STATUS_INVALID', `the report of ${pod} is not JSON`, false);
+    }
+    return parseTaskManagerStatus(body);
   }
 
   async pods(job: StreamJob): Promise<V1Pod[]> {

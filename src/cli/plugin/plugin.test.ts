@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { StreamJob } from '../../api/streamjob.ts';
 import { testingSpec } from '../../operator/decide/testing-spec.ts';
-import { runningState, savepointBaseline, savepointState, suspendedState, waitFor } from './actions.ts';
+import { runningState, snapshotState, suspendedState, waitFor } from './actions.ts';
 import { age, rollbackStatus, statusTable, summarize } from './render.ts';
 
 const now = new Date('2026-12-07T02:00:00Z');
@@ -111,39 +111,6 @@ describe('kubectl weir: what --wait waits for', () => {
     savepoints: [savepoint('old', 'manual')],
     observedSavepointTriggerNonce: 0,
   });
-  const baseline = savepointBaseline(before, 1);
-
-  it('a savepoint: asked, taken, then completed or failed', () => {
-    assert.deepEqual(savepointState(before, baseline), {
-      done: false,
-      progress: 'requested; waiting for the operator',
-    });
-    const taking = job({
-      ...before.status,
-      observedSavepointTriggerNonce: 1,
-      savepointInProgress: { id: 'sp-1', reason: 'manual', startedAt: 't' },
-    });
-    assert.deepEqual(savepointState(taking, baseline), { done: false, progress: 'taking savepoint sp-1' });
-    const made = job({
-      ...before.status,
-      observedSavepointTriggerNonce: 1,
-      savepoints: [savepoint('old', 'manual'), savepoint('sp-1', 'manual')],
-    });
-    assert.deepEqual(savepointState(made, baseline), {
-      done: true,
-      result: 'savepoint sp-1 completed: s3://b/shop/orders/savepoints/sp-1/',
-    });
-    const failed = job({
-      ...before.status,
-      observedSavepointTriggerNonce: 1,
-      lastSavepointFailure: { id: 'sp-1', time: 't', message: 'S3_ACCESS_DENIED: …' },
-    });
-    assert.deepEqual(savepointState(failed, baseline), {
-      done: true,
-      failed: true,
-      result: 'savepoint sp-1 failed: S3_ACCESS_DENIED: …',
-    });
-  });
 
   it('a suspend: the generation observed, Suspended, its savepoint recorded', () => {
     assert.equal(suspendedState(job({ phase: 'Suspended', observedGeneration: 2 }), 3).done, false);
@@ -202,18 +169,67 @@ describe('kubectl weir: what --wait waits for', () => {
     let clock = 0;
     const seen: string[] = [];
     const states = ['a', 'a', 'b'];
-    const kube = { getJob: async () => before };
     await assert.rejects(
-      waitFor(kube, before, 'savepoint orders', () => ({ done: false, progress: states.shift() ?? 'c' }), {
-        timeoutMs: 4000,
-        now: () => clock,
-        sleep: async (ms) => {
-          clock += ms;
+      waitFor(
+        async () => before,
+        'savepoint orders',
+        () => ({ done: false, progress: states.shift() ?? 'c' }),
+        {
+          timeoutMs: 4000,
+          now: () => clock,
+          sleep: async (ms) => {
+            clock += ms;
+          },
+          onProgress: (p) => seen.push(p),
         },
-        onProgress: (p) => seen.push(p),
-      }),
+      ),
       { code: 'TIMEOUT', message: 'savepoint orders: not done after 4s (c)' },
     );
     assert.deepEqual(seen, ['a', 'b', 'c']);
+  });
+});
+
+describe('kubectl weir: savepoint through a StreamJobSnapshot', () => {
+  const snapshot = (status: Record<string, unknown> | undefined) => ({
+    apiVersion: 'weir.dev/v1alpha1' as const,
+    kind: 'StreamJobSnapshot' as const,
+    metadata: { name: 'orders-snapshot-x7k2p', namespace: 'shop' },
+    spec: { jobName: 'orders', disposeOnDelete: true, backoffLimit: 1 },
+    ...(status ? { status } : {}),
+  });
+
+  it('shows each state while it waits, and ends on Completed or Failed with the path or the cause', () => {
+    assert.deepEqual(snapshotState(snapshot(undefined)), {
+      done: false,
+      progress: 'created; waiting for the operator',
+    });
+    assert.deepEqual(
+      snapshotState(
+        snapshot({
+          state: 'Pending',
+          message: 'waiting for StreamJob orders to be Running (it is Restarting)',
+        }),
+      ),
+      {
+        done: false,
+        progress: 'waiting for StreamJob orders to be Running (it is Restarting)',
+      },
+    );
+    assert.deepEqual(snapshotState(snapshot({ state: 'InProgress', savepointId: 'manual-1' })), {
+      done: false,
+      progress: 'taking savepoint manual-1',
+    });
+    assert.deepEqual(
+      snapshotState(snapshot({ state: 'Completed', savepointId: 'manual-1', path: 's3://b/p/' })),
+      {
+        done: true,
+        result: 'savepoint manual-1 completed: s3://b/p/ (streamjobsnapshot orders-snapshot-x7k2p)',
+      },
+    );
+    assert.deepEqual(snapshotState(snapshot({ state: 'Failed', error: 'StreamJob orders is Suspended' })), {
+      done: true,
+      failed: true,
+      result: 'streamjobsnapshot orders-snapshot-x7k2p failed: StreamJob orders is Suspended',
+    });
   });
 });

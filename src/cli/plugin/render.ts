@@ -1,4 +1,6 @@
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
+import type { TaskManagerReport } from '../../api/control-api.ts';
+import type { StreamJobSnapshot } from '../../api/snapshot.ts';
 import type { StreamJob } from '../../api/streamjob.ts';
 
 /** "45s", "3m", "2h", "4d": how long ago, as kubectl prints ages. */
@@ -108,10 +110,16 @@ export function rollbackStatus(job: StreamJob): string {
 /** `kubectl weir describe`: the job, its rollout, checkpoints, savepoints, failures, pods and events, on one screen. */
 export function describe(
   job: StreamJob,
-  pods: readonly V1Pod[],
-  events: readonly CoreV1Event[],
+  seen: {
+    pods: readonly V1Pod[];
+    events: readonly CoreV1Event[];
+    snapshots: readonly StreamJobSnapshot[];
+    /** Each running TaskManager's own report, or why it could not be read. */
+    reports: readonly { pod: string; report?: TaskManagerReport; error?: string }[];
+  },
   now: Date,
 ): string {
+  const { pods, events, snapshots, reports } = seen;
   const s = summarize(job, now);
   const status = job.status;
   const out = [
@@ -142,6 +150,13 @@ export function describe(
       ? [`  failed: ${status.lastSavepointFailure.id}: ${oneLine(status.lastSavepointFailure.message, 100)}`]
       : []),
     '',
+    `Snapshots:    ${snapshots.length === 0 ? 'none' : `${snapshots.length} (kubectl get streamjobsnapshots)`}`,
+    ...snapshots.slice(-5).map((snapshot) => {
+      const st = snapshot.status ?? {};
+      const detail = st.state === 'Completed' ? st.path : oneLine(st.error ?? st.message, 70);
+      return `  ${(snapshot.metadata.name ?? '').padEnd(36)} ${(st.state ?? 'New').padEnd(10)} ${(st.reason ?? '').padEnd(9)} ${age(snapshot.metadata.creationTimestamp, now).padStart(4)} ago  ${detail ?? ''}`.trimEnd();
+    }),
+    '',
     `Failures:     ${s.restarts} restart(s)`,
     ...(status?.restarts?.recentFailures ?? [])
       .slice(-5)
@@ -156,6 +171,11 @@ export function describe(
       return `  ${(p.metadata?.name ?? '').padEnd(24)} ${(p.status?.phase ?? '-').padEnd(9)} ${ready ? 'ready' : 'not ready'}  ${role}  node ${p.spec?.nodeName ?? '-'}  restarts ${container?.restartCount ?? 0}`;
     }),
     '',
+    "TaskManager reports (GET /v1/status on each pod's metrics port):",
+    ...reports.flatMap(({ pod, report, error }) =>
+      report ? reportLines(pod, report) : [`  ${pod.padEnd(24)} unavailable: ${oneLine(error, 90)}`],
+    ),
+    '',
     'Events:',
     ...events
       .slice(-10)
@@ -165,4 +185,25 @@ export function describe(
       ),
   ];
   return out.join('\n');
+}
+
+/** One line per task of a TaskManager's own report: its state, checkpoint, commit age, lag and failures. */
+function reportLines(pod: string, report: TaskManagerReport): string[] {
+  const role =
+    report.standbyLag !== undefined ? `standby, changelog lag ${report.standbyLag ?? '?'}` : 'active';
+  const lines = [`  ${pod.padEnd(24)} run ${report.runId}  ${role}  ${report.tasks.length} task(s)`];
+  for (const t of report.tasks) {
+    const since =
+      t.sinceCommitMs !== undefined
+        ? `committed ${Math.round(t.sinceCommitMs / 1000)}s ago`
+        : 'not restored yet';
+    const warm = t.warmRestore
+      ? `  ${t.warmRestore.warm ? 'warm restore' : `cold restore: ${oneLine(t.warmRestore.why, 60)}`}`
+      : '';
+    const resets = t.offsetResets?.length ? `  offset resets ${t.offsetResets.length}` : '';
+    lines.push(
+      `    s${t.stage ?? 0}-t${t.task}  ${t.state.padEnd(13)} checkpoint #${t.checkpointId}  ${since}  lag ${t.lag ?? '?'}  failures ${t.consecutiveFailures}${warm}${resets}`,
+    );
+  }
+  return lines;
 }

@@ -3,11 +3,12 @@ import type { Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { ports } from '../../api/constants.ts';
 import {
+  controlPaths,
   type NoProgressDocument,
   parseTaskManagerStatus,
   type TaskManagerStatusDocument,
 } from '../../api/control-api.ts';
-import { startControlServer } from '../../runtime/control/control-server.ts';
+import { startControlServer, startMetricsServer } from '../../runtime/control/control-server.ts';
 import {
   disposeTaskManagerSavepoint,
   fetchTaskManagerStatus,
@@ -120,5 +121,22 @@ describe('the control API contract, runtime server against operator client', () 
 
   it('a token the TaskManager does not hold is refused, and said so', async () => {
     await assert.rejects(fetchTaskManagerStatus(host, 'wrong', 5000), { code: 'TASKMANAGER_UNAUTHORIZED' });
+  });
+
+  it('the metrics port serves the same status document read-only, without the token, and nothing else', async () => {
+    const { Registry } = await import('prom-client');
+    const metrics = await startMetricsServer(host, ports.metrics, new Registry(), () => document);
+    try {
+      const read = await fetch(`http://${host}:${ports.metrics}${controlPaths.status}`);
+      assert.equal(read.status, 200);
+      assert.deepEqual(parseTaskManagerStatus(await read.json()), parseTaskManagerStatus(document));
+      const act = await fetch(`http://${host}:${ports.metrics}${controlPaths.savepoints}`, {
+        method: 'POST',
+        body: '{"id":"x"}',
+      });
+      assert.equal(act.status, 404);
+    } finally {
+      await new Promise<void>((resolve) => metrics.close(() => resolve()));
+    }
   });
 });

@@ -16,7 +16,8 @@ import type { EventSpec } from './events.ts';
  *   Weir's own savepoints: a Completed record <job>-<id> is created for each.
  *   Retention drops a Weir record's savepoint: its objects go from S3, then the resource.
  *   A user deletes one: the finalizer holds it while a job refers to it; then its savepoint
- *   leaves the history, its objects go from S3 (disposeOnDelete), and the finalizer goes.
+ *   leaves the history for the job's disposal queue (disposeOnDelete), and the finalizer goes;
+ *   a running TaskManager of the job deletes the objects, now or when the job next runs.
  */
 
 /** A StreamJobSnapshot as decisions see it. */
@@ -198,7 +199,7 @@ export function decideSnapshots(status: StreamJobStatus, input: SnapshotInput): 
       if (event) events.push({ ...event, snapshot: ref });
     }
     const hasFinalizer = snapshot.finalizers.includes(snapshotFinalizer);
-    if (snapshot.deleting && hasFinalizer && releasable(snapshot, status, queued)) {
+    if (snapshot.deleting && hasFinalizer && releasable(snapshot, status)) {
       actions.push({ kind: 'removeSnapshotFinalizer', snapshot: ref });
     } else if (!snapshot.deleting && !hasFinalizer) {
       actions.push({ kind: 'addSnapshotFinalizer', snapshot: ref });
@@ -232,16 +233,15 @@ export function missingRecords(
   return actions;
 }
 
-/** A deleted snapshot is let go once its savepoint is out of the history, the disposal queue and progress. */
-function releasable(
-  snapshot: ObservedSnapshot,
-  status: StreamJobStatus,
-  queued: ReadonlySet<string>,
-): boolean {
+/**
+ * A deleted snapshot is let go once its savepoint is out of the history and
+ * not being taken. Its objects may still wait in the job's disposal queue
+ * (status.savepointsToDispose) for a running TaskManager: the job deletes them
+ * when it next runs, and the resource's deletion does not wait for that.
+ */
+function releasable(snapshot: ObservedSnapshot, status: StreamJobStatus): boolean {
   if (status.savepointInProgress?.snapshot === snapshot.name) return false;
-  if (historyEntryOf(snapshot, status)) return false;
-  const id = snapshot.savepointId ?? snapshot.status.savepointId;
-  return id === undefined || !queued.has(id);
+  return !historyEntryOf(snapshot, status);
 }
 
 function completed(entry: HistoryEntry): StreamJobSnapshotStatus {

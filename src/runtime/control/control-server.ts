@@ -195,13 +195,24 @@ export function startControlServer(options: {
   });
 }
 
+/**
+ * The metrics port: Prometheus' /metrics, and GET /v1/status read-only
+ * without the token. The status document holds no secret (task states,
+ * partitions, offsets, lag, checkpoint ids), the same facts as the metrics,
+ * and the job's NetworkPolicy admits this port from anywhere, as it must for
+ * Prometheus; the control port, which acts, keeps its token.
+ */
 export function startMetricsServer(
   host: string | undefined,
   port: number,
   registry: Registry,
+  /** The control API's status document, served read-only here too (kubectl weir describe reads it). */
+  status?: () => TaskManagerStatusDocument,
 ): Promise<Server> {
   const server = createServer((req, res) => {
-    if ((req.url ?? '/').split('?')[0] !== '/metrics') return void res.writeHead(404).end('not found\n');
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === controlPaths.status && status) return send(res, 200, status());
+    if (path !== '/metrics') return void res.writeHead(404).end('not found\n');
     serveMetrics(registry, res);
   });
   return new Promise((resolve, reject) => {
