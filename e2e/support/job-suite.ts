@@ -55,12 +55,23 @@ export function jobSuite(namespacePrefix: string, operatorEnv?: Record<string, s
   return suite;
 }
 
-/** Deletes a namespace's StreamJobSnapshots and waits (at most 60 s) until the operator has let them go. */
+/**
+ * Deletes a namespace's StreamJobs, then its StreamJobSnapshots, and waits (at most a minute each) until the
+ * operator has let them go: a job holds the snapshot its run restored from.
+ */
 async function deleteSnapshots(cluster: Cluster, namespace: string): Promise<void> {
+  const jobs = new StreamJobs(cluster, namespace);
   const snapshots = new StreamJobSnapshots(cluster, namespace);
-  const names = async () => (await snapshots.list()).map((s) => s.metadata.name ?? '');
-  for (const name of await names().catch(() => [])) await snapshots.delete(name).catch(() => undefined);
+  const jobNames = async () => (await jobs.list()).map((j) => j.metadata.name ?? '');
+  const snapshotNames = async () => (await snapshots.list()).map((s) => s.metadata.name ?? '');
+  const report = (error: unknown) => process.stderr.write(`${(error as Error).message}\n`);
+  for (const name of await jobNames().catch(() => [])) await jobs.delete(name).catch(() => undefined);
+  await waitFor(`the StreamJobs of ${namespace} to go`, 60_000, async () =>
+    (await jobNames()).length === 0 ? true : undefined,
+  ).catch(report);
+  for (const name of await snapshotNames().catch(() => []))
+    await snapshots.delete(name).catch(() => undefined);
   await waitFor(`the StreamJobSnapshots of ${namespace} to go`, 60_000, async () =>
-    (await names()).length === 0 ? true : undefined,
-  ).catch((error: unknown) => process.stderr.write(`${(error as Error).message}\n`));
+    (await snapshotNames()).length === 0 ? true : undefined,
+  ).catch(report);
 }

@@ -93,6 +93,16 @@ export class StreamJobs {
     }) as Promise<StreamJob>;
   }
 
+  async list(): Promise<StreamJob[]> {
+    const list = (await this.api.listNamespacedCustomObject({
+      group: 'weir.dev',
+      version: 'v1alpha1',
+      plural: 'streamjobs',
+      namespace: this.namespace,
+    })) as { items: StreamJob[] };
+    return list.items;
+  }
+
   get(name: string): Promise<StreamJob> {
     return this.api.getNamespacedCustomObject({
       group: 'weir.dev',

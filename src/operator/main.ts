@@ -266,7 +266,7 @@ export async function startOperator(): Promise<void> {
       const code = (error as { code?: unknown }).code;
       metrics.reconcileErrors.inc({ code: typeof code === 'string' ? code : 'UNKNOWN' });
       // A conflict only means the cache was behind the API server; the retry reads the newer object.
-      const level = code === 'STATUS_CONFLICT' ? 'debug' : 'warn';
+      const level = code === 'STATUS_CONFLICT' || code === 'FINALIZER_CONFLICT' ? 'debug' : 'warn';
       log[level](
         { job: key, err: error, retryInMs },
         retryInMs === undefined ? 'reconcile failed (not retried)' : 'reconcile failed',

@@ -168,9 +168,10 @@ export class PluginKube {
    * since the pod may run another Weir version.
    */
   async taskManagerReport(namespace: string, pod: string): Promise<TaskManagerReport> {
-    let text: string;
+    let answer: unknown;
     try {
-      text = await this.core.connectGetNamespacedPodProxyWithPath({
+      // The client parses a JSON answer itself; it is typed as a string, which it is only when it is not JSON.
+      answer = await this.core.connectGetNamespacedPodProxyWithPath({
         namespace,
         name: `${pod}:${ports.metrics}`,
         path: controlPaths.status.slice(1),
@@ -178,17 +179,20 @@ export class PluginKube {
     } catch (error) {
       throw this.apiError(`read the report of TaskManager ${pod}`, error);
     }
+    const text = typeof answer === 'string' ? answer : JSON.stringify(answer);
     if (text.length > maxReportBytes)
       throw new CodedError(
         'TASKMANAGER_STATUS_INVALID',
         `the report of ${pod} is over ${maxReportBytes} bytes`,
         false,
       );
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw new CodedError('TASKMANAGER_STATUS_INVALID', `the report of ${pod} is not JSON`, false);
+    let body: unknown = answer;
+    if (typeof answer === 'string') {
+      try {
+        body = JSON.parse(answer);
+      } catch {
+        throw new CodedError('TASKMANAGER_STATUS_INVALID', `the report of ${pod} is not JSON`, false);
+      }
     }
     return parseTaskManagerStatus(body);
   }

@@ -335,3 +335,17 @@ describe('periodic savepoints', () => {
     );
   });
 });
+
+describe('savepoint ids', () => {
+  it('two asked for within one second get ids of their own', () => {
+    const status: StreamJobStatus = { observedSavepointTriggerNonce: 0 };
+    const first = decideSavepoint(status, input({ nonce: 1 }));
+    const firstId = first.action?.kind === 'triggerSavepoint' ? first.action.id : '';
+    decideSavepoint(status, input({ nonce: 1, outcome: { id: firstId, ok: true } }));
+    const second = decideSavepoint(status, input({ nonce: 2 }));
+    const secondId = second.action?.kind === 'triggerSavepoint' ? second.action.id : '';
+    assert.equal(firstId, 'manual-20261122t041500z');
+    assert.equal(secondId, 'manual-20261122t041500z-2');
+    assert.equal(savepointIdAt('manual', t0, new Set([firstId, secondId])), 'manual-20261122t041500z-3');
+  });
+});

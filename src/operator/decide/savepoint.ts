@@ -16,14 +16,36 @@ export type SavepointOutcome = { id: string; ok: true } | { id: string; ok: fals
 
 export type SavepointReason = NonNullable<StreamJobStatus['savepoints']>[number]['reason'];
 
-/** A readable, sortable id that is unique per second: manual-20261122t041500z. */
-export function savepointIdAt(reason: SavepointReason, now: Date): string {
+/**
+ * A readable, sortable id: manual-20261122t041500z. Unique per second, and
+ * among `taken` (the job's savepoints so far) by a suffix: two savepoints
+ * asked for within one second (a nonce, then a StreamJobSnapshot) must not
+ * write over each other's objects.
+ */
+export function savepointIdAt(reason: SavepointReason, now: Date, taken?: ReadonlySet<string>): string {
   const stamp = now
     .toISOString()
     .replace(/\.\d+Z$/, 'z')
     .replace(/[-:]/g, '')
     .toLowerCase();
-  return `${reason}-${stamp}`;
+  const id = `${reason}-${stamp}`;
+  if (!taken?.has(id)) return id;
+  let n = 2;
+  while (taken.has(`${id}-${n}`)) n++;
+  return `${id}-${n}`;
+}
+
+/** Every savepoint id the job's status knows: completed, being taken, failed last, or waiting for deletion. */
+export function savepointIdsOf(status: StreamJobStatus): Set<string> {
+  return new Set(
+    [
+      ...(status.savepoints ?? []).map((s) => s.id),
+      ...(status.savepointsToDispose ?? []).map((s) => s.id),
+      status.savepointInProgress?.id,
+      status.lastSavepointFailure?.id,
+      status.upgrade?.savepointId,
+    ].filter((id): id is string => id !== undefined),
+  );
 }
 
 export interface SavepointInput {
@@ -126,7 +148,7 @@ function start(
   events: EventSpec[],
   snapshot?: string,
 ): TriggerSavepoint {
-  const id = savepointIdAt(reason, input.now);
+  const id = savepointIdAt(reason, input.now, savepointIdsOf(status));
   status.savepointInProgress = {
     id,
     reason,
