@@ -40,7 +40,7 @@ export async function stopJobNamespace(suite: Partial<JobSuite>): Promise<void> 
   // StreamJobSnapshots carry the operator's finalizer: they go while it still runs, or the namespace would stay
   // Terminating after it stopped (what a user who uninstalls the operator first meets; docs/operating.md).
   if (suite.operator && suite.cluster && suite.namespace)
-    await deleteSnapshots(suite.cluster, suite.namespace);
+    await deleteJobsAndSnapshots(suite.cluster, suite.namespace);
   await suite.operator?.stop();
   if (suite.cluster && suite.namespace) await deleteNamespace(suite.cluster, suite.namespace);
 }
@@ -59,7 +59,7 @@ export function jobSuite(namespacePrefix: string, operatorEnv?: Record<string, s
  * Deletes a namespace's StreamJobs, then its StreamJobSnapshots, and waits (at most a minute each) until the
  * operator has let them go: a job holds the snapshot its run restored from.
  */
-async function deleteSnapshots(cluster: Cluster, namespace: string): Promise<void> {
+export async function deleteJobsAndSnapshots(cluster: Cluster, namespace: string): Promise<void> {
   const jobs = new StreamJobs(cluster, namespace);
   const snapshots = new StreamJobSnapshots(cluster, namespace);
   const jobNames = async () => (await jobs.list()).map((j) => j.metadata.name ?? '');

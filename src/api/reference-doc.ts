@@ -1,4 +1,6 @@
 import type { SchemaProps } from './schema.ts';
+import { snapshotKind } from './snapshot.ts';
+import { snapshotSpecSchema, snapshotStatusSchema } from './snapshot-schema.ts';
 import { group, kind, version } from './streamjob.ts';
 import { streamJobSpecSchema, streamJobStatusSchema } from './streamjob-schema.ts';
 
@@ -95,5 +97,26 @@ export function renderStreamJobReference(): string {
   }
   const status = rowsOf(streamJobStatusSchema as SchemaProps, 'status', false, []).slice(1);
   out.push('', '## status', '', 'Written by the operator; read-only for users.', '', ...table(status));
+  const snapshotSpec = rowsOf(snapshotSpecSchema as SchemaProps, 'spec', true, []).slice(1);
+  const snapshotStatus = rowsOf(snapshotStatusSchema as SchemaProps, 'status', false, []).slice(1);
+  out.push(
+    '',
+    `# ${snapshotKind} reference (\`${group}/${version}\`)`,
+    '',
+    'One savepoint of a StreamJob (docs/operating.md, "Savepoints as resources"). Creating one takes a savepoint;',
+    "Weir records each savepoint it takes itself as `<job>-<savepoint id>`; deleting one deletes the savepoint's",
+    'objects in S3 unless `disposeOnDelete` is false.',
+    '',
+    `## ${snapshotKind} spec`,
+    '',
+    ...table(snapshotSpec),
+    ...rules(snapshotSpec),
+    '',
+    `## ${snapshotKind} status`,
+    '',
+    'Written by the operator; read-only for users.',
+    '',
+    ...table(snapshotStatus),
+  );
   return `${out.join('\n')}\n`;
 }

@@ -207,7 +207,7 @@ describe('Helm chart charts/weir', () => {
     }
   });
 
-  it('adds StreamJobs to the view, edit and admin roles by aggregation, bound to no one', async () => {
+  it('adds StreamJobs and StreamJobSnapshots to the view, edit and admin roles by aggregation, bound to no one', async () => {
     const manifests = await render();
     const view = only(manifests, 'ClusterRole', 'weir-streamjobs-view');
     assert.equal(view.metadata.labels?.['rbac.authorization.k8s.io/aggregate-to-view'], 'true');
@@ -221,11 +221,20 @@ describe('Helm chart charts/weir', () => {
       'weir.dev/streamjobs:get',
       'weir.dev/streamjobs:list',
       'weir.dev/streamjobs:watch',
+      'weir.dev/streamjobsnapshots/status:get',
+      'weir.dev/streamjobsnapshots/status:list',
+      'weir.dev/streamjobsnapshots/status:watch',
+      'weir.dev/streamjobsnapshots:get',
+      'weir.dev/streamjobsnapshots:list',
+      'weir.dev/streamjobsnapshots:watch',
     ]);
     const edit = only(manifests, 'ClusterRole', 'weir-streamjobs-edit');
     assert.equal(edit.metadata.labels?.['rbac.authorization.k8s.io/aggregate-to-edit'], 'true');
     assert.equal(edit.metadata.labels?.['rbac.authorization.k8s.io/aggregate-to-admin'], 'true');
     assert.ok(!cells(edit.rules ?? []).some((c) => c.includes('/status:')), 'status stays the operator’s');
+    // Taking and deleting savepoints is an edit: creating and deleting StreamJobSnapshots.
+    assert.ok(cells(edit.rules ?? []).includes('weir.dev/streamjobsnapshots:create'));
+    assert.ok(cells(edit.rules ?? []).includes('weir.dev/streamjobsnapshots:delete'));
     const bound = manifests
       .filter((m) => m.kind.endsWith('Binding'))
       .map((m) => (m.roleRef as { name: string }).name);

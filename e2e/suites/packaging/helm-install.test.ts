@@ -18,6 +18,7 @@ import {
   deleteNamespace,
   waitFor,
 } from '../../support/cluster.ts';
+import { deleteJobsAndSnapshots } from '../../support/job-suite.ts';
 import {
   accessMatrix,
   accessMismatches,
@@ -85,6 +86,8 @@ describe('helm install: the operator running in-cluster', () => {
     installed = true;
   });
   after(async () => {
+    // Snapshot records carry the operator's finalizer: they go while it runs (docs/operating.md).
+    if (installed && jobsNamespace) await deleteJobsAndSnapshots(cluster, jobsNamespace);
     if (installed) await helm('uninstall', release, '--namespace', releaseNamespace).catch(() => undefined);
     for (const ns of [releaseNamespace, jobsNamespace, unwatchedNamespace]) {
       if (ns) await deleteNamespace(cluster, ns);
