@@ -72,6 +72,26 @@ export interface TaskStatusDocument {
   warmRestore?: { warm: boolean; why?: string };
   /** The task's latest offset resets since it started (at most maxReportedOffsetResets); absent when none. */
   offsetResets?: OffsetResetDocument[];
+  /** What the task did since it started running: the autoscaler's measurements (counters; rates are differences). */
+  load?: TaskLoadDocument;
+}
+
+/**
+ * A task's work since it started running, as counters on its own clock: the
+ * operator takes differences between two reports for rates and shares, so
+ * neither a lost report nor the two clocks' disagreement skews them.
+ */
+export interface TaskLoadDocument {
+  /** Records read and processed. */
+  recordsIn: number;
+  /** Records written (to the sink, a repartition topic or the dead letters). */
+  recordsOut: number;
+  /** Time spent processing, firing timers and checkpointing: not waiting for input or for the producer. */
+  busyMs: number;
+  /** Time spent waiting for the producer's queue to take records: the stage's output holds it back. */
+  backpressureMs: number;
+  /** Time since the task started running. */
+  uptimeMs: number;
 }
 
 /**
@@ -153,6 +173,10 @@ export interface TaskCheckpointReport {
   offsetResets?: OffsetResetReport[];
   /** A promoted standby's restore: on its warm state or not, and why (at most maxWarmWhyLength characters). */
   warmRestore?: { warm: boolean; why?: string };
+  /** How many input partitions the task owns. */
+  partitionCount?: number;
+  /** The task's work counters; absent from a TaskManager too old to report them, or before it runs. */
+  load?: TaskLoadDocument;
 }
 
 /** A warmRestore.why longer than this is cut: it goes into the job's status. */
@@ -287,6 +311,8 @@ export function parseTaskManagerStatus(body: unknown): TaskManagerReport {
       const resets = parseOffsetResets(raw.offsetResets, (why) => invalid(`tasks[${i}].offsetResets`, why));
       if (resets.length) report.offsetResets = resets;
     }
+    if (Array.isArray(raw.partitions)) report.partitionCount = raw.partitions.length;
+    if (raw.load !== undefined) report.load = parseLoad(raw.load, (why) => invalid(`tasks[${i}].load`, why));
     if (raw.committedAsOf === null) return report;
     const asOf = typeof raw.committedAsOf === 'string' ? new Date(raw.committedAsOf) : undefined;
     if (!asOf || Number.isNaN(asOf.getTime()))
@@ -296,6 +322,19 @@ export function parseTaskManagerStatus(body: unknown): TaskManagerReport {
   const report: TaskManagerReport = { runId: body.runId, tasks };
   if (body.standby !== undefined) report.standbyLag = standbyLagOf(body.standby, invalid);
   return report;
+}
+
+const loadFields = ['recordsIn', 'recordsOut', 'busyMs', 'backpressureMs', 'uptimeMs'] as const;
+
+/** A task's load counters: every one a non-negative whole number, busy and backpressure within the uptime. */
+function parseLoad(value: unknown, invalid: (why: string) => Error): TaskLoadDocument {
+  if (!isRecord(value)) throw invalid('not an object');
+  for (const field of loadFields)
+    if (!nonNegativeInteger(value[field])) throw invalid(`${field} is not a whole number ≥ 0`);
+  const load = Object.fromEntries(loadFields.map((f) => [f, value[f]])) as unknown as TaskLoadDocument;
+  if (load.busyMs + load.backpressureMs > load.uptimeMs + 1000)
+    throw invalid('busyMs and backpressureMs add up to more than uptimeMs');
+  return load;
 }
 
 /** The summed lag of a standby TaskManager's standby tasks; null while one is unknown. */

@@ -209,6 +209,11 @@ export const streamJobSpecSchema = {
       rule: '!has(self.initialSavepoint) || !has(self.initialSnapshot)',
       message: 'set initialSavepoint or initialSnapshot, not both',
     },
+    {
+      rule: "!has(self.autoscaler) || !self.autoscaler.enabled || self.autoscaler.mode != 'apply' || !has(oldSelf.autoscaler) || !oldSelf.autoscaler.enabled || oldSelf.autoscaler.mode != 'apply' || self.parallelism == oldSelf.parallelism",
+      message:
+        'parallelism cannot change while autoscaler.enabled is true in mode apply: the autoscaler sets the tasks per stage (status.autoscaler.parallelism); bound it with autoscaler.minParallelism and maxParallelism, or turn it off',
+    },
   ],
   properties: {
     image: {
@@ -480,6 +485,69 @@ export const streamJobSpecSchema = {
         'Which tasks restart after a failure: region restarts only the failed pod (tasks are independent regions, joined only through Kafka); full restarts every pod.',
       enum: ['region', 'full'],
       default: 'region',
+    },
+    autoscaler: {
+      type: 'object',
+      description:
+        "Sets the tasks per stage from what the TaskManagers measure: each stage's input rate, busy time and backlog (after DS2, Kalavri et al., OSDI 2018). The parallelism is the smallest that lets every stage take its input rate plus its backlog within catchUpDuration at targetUtilization, judged by the busiest task; it scales up at once, down only after scaleDownDelay, never during a restore, an upgrade or a savepoint, nor within stabilization of the last scaling. Scaling is the last-state rescale (state moves with its partitions, exactly once). status.autoscaler gives the measurements, the recommendation and the reason in words. In mode apply, spec.parallelism cannot change: the autoscaler holds the job's parallelism in status.autoscaler.parallelism, and turning it off returns the job to spec.parallelism.",
+      properties: {
+        enabled: { type: 'boolean', description: 'Whether the autoscaler runs.', default: false },
+        mode: {
+          type: 'string',
+          description:
+            'apply: the job is rescaled to the recommendation. recommend: status.autoscaler shows the recommendation and its reason, and nothing changes (watch it before you trust it).',
+          enum: ['apply', 'recommend'],
+          default: 'apply',
+        },
+        targetUtilization: {
+          type: 'number',
+          description:
+            'The share of its time the busiest task of a stage should be busy at the parallelism chosen (0.1 to 1): the headroom left for bursts.',
+          minimum: 0.1,
+          maximum: 1,
+          default: 0.7,
+        },
+        minParallelism: {
+          type: 'integer',
+          description: 'The fewest tasks per stage the autoscaler sets.',
+          minimum: 1,
+          maximum: 4096,
+          default: 1,
+        },
+        maxParallelism: {
+          type: 'integer',
+          description:
+            "The most tasks per stage the autoscaler sets; unset, the widest source's partition count (more tasks than partitions would idle).",
+          minimum: 1,
+          maximum: 4096,
+        },
+        metricsWindow: duration(
+          'How far back the measurements a decision uses reach; a decision needs at least half of it measured since the job last started or scaled.',
+          { min: '10s', max: '1h' },
+          '5m',
+        ),
+        stabilization: duration(
+          'No decision within this long after a scaling (or a deployment): the measurements settle first.',
+          { min: '0s', max: '1h' },
+          '5m',
+        ),
+        scaleDownDelay: duration(
+          'A lower recommendation must hold this long before the job scales down.',
+          { min: '0s', max: '24h' },
+          '10m',
+        ),
+        catchUpDuration: duration(
+          'The backlog (records waiting in the input) must be read within this long at the parallelism chosen.',
+          { min: '10s', max: '24h' },
+          '5m',
+        ),
+      },
+      'x-kubernetes-validations': [
+        {
+          rule: '!has(self.maxParallelism) || self.minParallelism <= self.maxParallelism',
+          message: 'minParallelism must be at most maxParallelism',
+        },
+      ],
     },
     standby: {
       type: 'object',
@@ -993,6 +1061,76 @@ export const streamJobStatusSchema = {
       properties: {
         time: timestamp('When it failed.'),
         message: { type: 'string', description: 'Why it failed.' },
+      },
+    },
+    autoscaler: {
+      type: 'object',
+      description:
+        'What the autoscaler (spec.autoscaler) measured and decided: the measurements it used, its recommendation with the reason in words, the parallelism it holds (mode apply) and when it last scaled.',
+      properties: {
+        parallelism: {
+          type: 'integer',
+          description:
+            'The tasks per stage the autoscaler holds the job at (mode apply); spec.parallelism is used while it is unset.',
+        },
+        recommendation: {
+          type: 'object',
+          description: 'The parallelism the latest measurements call for, and why.',
+          required: ['parallelism', 'reason', 'time'],
+          properties: {
+            parallelism: { type: 'integer', description: 'Tasks per stage.' },
+            reason: {
+              type: 'string',
+              description:
+                'Why, in one sentence: e.g. "stage 0 busiest task 97% busy at 41000 rec/s, lag growing 8000 rec/s; 3 → 5 tasks to read 1200000 records within 5m".',
+            },
+            time: timestamp('When it was made.'),
+          },
+        },
+        lastScaleTime: timestamp('When the autoscaler last rescaled the job.'),
+        scaleDownSince: timestamp(
+          'Since when the recommendation has been below the current parallelism (a scale-down waits scaleDownDelay from here).',
+        ),
+        measurements: {
+          type: 'object',
+          description: 'The measurements of the latest decision, per stage, over the metrics window.',
+          properties: {
+            windowSeconds: { type: 'integer', description: 'How much time the measurements cover.' },
+            stages: {
+              type: 'array',
+              description: 'One entry per stage.',
+              maxItems: 64,
+              items: {
+                type: 'object',
+                description: "A stage's measurements.",
+                properties: {
+                  stage: { type: 'integer', description: 'The stage index.' },
+                  tasks: { type: 'integer', description: 'Tasks measured.' },
+                  recordsPerSecond: {
+                    type: 'integer',
+                    description: 'Records the stage processed per second.',
+                  },
+                  busiestTask: { type: 'string', description: 'The busiest task (s<stage>-t<index>).' },
+                  busiestBusyPercent: { type: 'integer', description: 'Its share of time busy, in percent.' },
+                  backpressurePercent: {
+                    type: 'integer',
+                    description:
+                      "The stage's share of time waiting for its output, in percent (busiest task).",
+                  },
+                  recordsPerBusySecond: {
+                    type: 'integer',
+                    description: 'The true processing rate of one task: records per busy second.',
+                  },
+                  lagRecords: { type: 'integer', description: 'Records waiting in the stage input.' },
+                  lagRecordsPerSecond: {
+                    type: 'integer',
+                    description: 'How fast the backlog grows (negative: shrinks).',
+                  },
+                },
+              },
+            },
+          },
+        },
       },
     },
     lastSavepointFailure: {

@@ -15,12 +15,15 @@ export interface CountSum {
  * right, so the upgrade and failure tests check both. Args: `input`, `output`,
  * `version` (stamped on every output record), and `stages: 2` to count behind
  * a keyBy on the same key: the records then cross the repartition topic
- * `by-key`, so savepoints align barriers between two stages.
+ * `by-key`, so savepoints align barriers between two stages. `workMicros`
+ * spends that much CPU on each record (a busy loop), so that a test or a
+ * benchmark knows one task's capacity: the autoscaler's load generator.
  */
 export default function keyedCountSum(args: Record<string, unknown>) {
   const input = typeof args.input === 'string' ? args.input : 'events';
   const output = typeof args.output === 'string' ? args.output : 'sums';
   const version = typeof args.version === 'string' ? args.version : 'v1';
+  const workNs = BigInt(Math.round(Math.max(0, Number(args.workMicros ?? 0)) * 1000));
   const source = Pipeline.from('events', { topics: [input], key: string, value: string });
   const keyed =
     args.stages === 2 ? source.keyBy('by-key', (r) => r.key, { key: string, value: string }) : source;
@@ -28,6 +31,12 @@ export default function keyedCountSum(args: Record<string, unknown>) {
     .process('count-sum', {
       state: { count: valueState<number>(), sum: valueState<number>() },
       process(record, state, emit) {
+        if (workNs > 0n) {
+          const until = process.hrtime.bigint() + workNs;
+          while (process.hrtime.bigint() < until) {
+            // CPU spent on the record, as a heavier pipeline would.
+          }
+        }
         const amount = Number(/(\d+)$/.exec(record.value ?? '')?.[1]);
         if (!Number.isSafeInteger(amount))
           throw new Error(`value "${record.value}" does not end in a number`);

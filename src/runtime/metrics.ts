@@ -7,6 +7,8 @@ export interface TaskMetrics {
   recordsOut: Counter<'task'>;
   deadLetters: Counter<'task'>;
   lateRecords: Counter<'task'>;
+  busy: Counter<'task'>;
+  backpressure: Counter<'task'>;
   lag: Gauge<'task'>;
   watermarkLag: Gauge<'task'>;
   materializationLag: Gauge<'task'>;
@@ -84,6 +86,18 @@ export function createTaskMetrics(sources: TaskMetricSources, streamjob?: string
     lateRecords: new Counter({
       name: 'weir_task_late_records_total',
       help: "Records too late for every window of a window step (past its allowed lateness), written to the step's late-records topic.",
+      labelNames: task,
+      registers: [registry],
+    }),
+    busy: new Counter({
+      name: 'weir_task_busy_seconds_total',
+      help: 'Time the task spent processing, firing timers and checkpointing (not waiting for input or output); its rate is the busy share.',
+      labelNames: task,
+      registers: [registry],
+    }),
+    backpressure: new Counter({
+      name: 'weir_task_backpressure_seconds_total',
+      help: "Time the task waited for the producer's queue to take its output.",
       labelNames: task,
       registers: [registry],
     }),

@@ -33,6 +33,7 @@ const document: TaskManagerStatusDocument = {
       committedAsOf: '2026-11-30T10:00:00.000Z',
       sinceCommitMs: 800,
       consecutiveCheckpointFailures: 0,
+      load: { recordsIn: 42, recordsOut: 40, busyMs: 900, backpressureMs: 10, uptimeMs: 5000 },
     },
     {
       task: 1,
@@ -105,8 +106,10 @@ describe('the control API contract, runtime server against operator client', () 
           committedAsOf: new Date('2026-11-30T10:00:00.000Z'),
           sinceCommitMs: 800,
           lag: 0,
+          partitionCount: 1,
+          load: { recordsIn: 42, recordsOut: 40, busyMs: 900, backpressureMs: 10, uptimeMs: 5000 },
         },
-        { task: 1, state: 'restoring', checkpointId: 0, consecutiveFailures: 2, lag: 0 },
+        { task: 1, state: 'restoring', checkpointId: 0, consecutiveFailures: 2, lag: 0, partitionCount: 0 },
       ],
     });
   });

@@ -41,8 +41,16 @@ describe('parseTaskManagerStatus', () => {
           sinceCommitMs: 1500,
           lag: 12,
           consecutiveFailures: 0,
+          partitionCount: 2,
         },
-        { task: 3, state: 'restoring', checkpointId: 4, lag: null, consecutiveFailures: 0 },
+        {
+          task: 3,
+          state: 'restoring',
+          checkpointId: 4,
+          lag: null,
+          consecutiveFailures: 0,
+          partitionCount: 3,
+        },
       ],
     });
   });
@@ -50,6 +58,22 @@ describe('parseTaskManagerStatus', () => {
   it('reads a TaskManager too old to say how long ago it committed: no progress verdict, not an error', () => {
     const [report] = parseTaskManagerStatus(body([task()])).tasks;
     assert.equal(report?.sinceCommitMs, undefined);
+  });
+
+  it('reads a task’s load counters, and refuses ones that cannot be, naming the field', () => {
+    const load = { recordsIn: 10, recordsOut: 9, busyMs: 400, backpressureMs: 100, uptimeMs: 1000 };
+    assert.deepEqual(parseTaskManagerStatus(body([task({ load })])).tasks[0]?.load, load);
+    for (const [bad, why] of [
+      [{ ...load, recordsIn: -1 }, /tasks\[0\]\.load: recordsIn is not a whole number/],
+      [{ ...load, busyMs: 1.5 }, /tasks\[0\]\.load: busyMs is not a whole number/],
+      [{ ...load, busyMs: 5000 }, /busyMs and backpressureMs add up to more than uptimeMs/],
+      ['busy', /tasks\[0\]\.load: not an object/],
+    ] as const) {
+      assert.throws(() => parseTaskManagerStatus(body([task({ load: bad })])), {
+        code: 'TASKMANAGER_STATUS_INVALID',
+        message: why,
+      });
+    }
   });
 
   it('reads a task’s offset resets', () => {

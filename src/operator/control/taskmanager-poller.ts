@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import { deployedSpecOf, type StreamJob } from '../../api/streamjob.ts';
+import { autoscalerSettings } from '../decide/autoscaler.ts';
+import { LoadHistory, type LoadWindow } from '../decide/load-window.ts';
 import type { ObservedPod } from '../decide/observation.ts';
 import { nextPollDelayMs, type ObservedTaskReport } from '../decide/progress.ts';
 import { timingOf } from '../decide/timing.ts';
@@ -47,6 +49,8 @@ export class TaskManagerPoller {
     string,
     { runId: string; tasks: ObservedTaskReport[]; standbyLags: ReadonlyMap<string, number | null> }
   >();
+  /** The load samples of autoscaled jobs (spec.autoscaler), by job uid. */
+  private readonly histories = new Map<string, LoadHistory>();
   /** "<job uid> <error code>" already logged at warn, so a broken job does not repeat itself every poll. */
   private readonly warned = new Set<string>();
   private readonly slots: RequestSlots;
@@ -68,6 +72,8 @@ export class TaskManagerPoller {
     reports: ObservedTaskReport[] | undefined;
     /** The standby pods' lags (by pod name) as they last answered. */
     standbyLags?: ReadonlyMap<string, number | null>;
+    /** What the tasks did over spec.autoscaler.metricsWindow, for an autoscaled job. */
+    load?: LoadWindow;
     nextPollInMs: number | undefined;
   } {
     const uid = job.metadata.uid ?? '';
@@ -75,7 +81,14 @@ export class TaskManagerPoller {
     if (!runId) return { reports: undefined, nextPollInMs: undefined };
     const cached = this.latest.get(uid)?.runId === runId ? this.latest.get(uid) : undefined;
     const reports = cached?.tasks;
-    const lags = cached?.standbyLags.size ? { standbyLags: cached.standbyLags } : {};
+    const settings = autoscalerSettings(job.spec);
+    const load = settings
+      ? this.histories.get(uid)?.window(settings.metricsWindowMs, this.options.now().getTime())
+      : undefined;
+    const lags = {
+      ...(cached?.standbyLags.size ? { standbyLags: cached.standbyLags } : {}),
+      ...(load ? { load } : {}),
+    };
     const delayMs = nextPollDelayMs(reports, timingOf(deployedSpecOf(job)), this.options.minIntervalMs);
     const targets = pods.filter(
       (p) => p.podIP && p.phase === 'Running' && p.ready && !p.deleting && p.runId === runId,
@@ -92,6 +105,11 @@ export class TaskManagerPoller {
         .then((answered) => {
           if (!answered || !this.inFlight.has(uid)) return; // nothing answered, or the job was deleted meanwhile
           this.latest.set(uid, { runId, ...answered });
+          if (job.spec.autoscaler?.enabled) {
+            const history = this.histories.get(uid) ?? new LoadHistory();
+            history.add(this.options.now().getTime(), runId, answered.tasks);
+            this.histories.set(uid, history);
+          } else this.histories.delete(uid);
           this.options.onReports(job);
         })
         .finally(() => this.inFlight.delete(uid));
@@ -153,6 +171,7 @@ export class TaskManagerPoller {
     this.lastPolledAt.delete(uid);
     this.inFlight.delete(uid);
     this.latest.delete(uid);
+    this.histories.delete(uid);
     for (const key of this.warned) if (key.startsWith(`${uid} `)) this.warned.delete(key);
   }
 }

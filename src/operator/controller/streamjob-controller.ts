@@ -152,6 +152,7 @@ export class StreamJobController {
       released: this.released.current(this.deps.now().getTime()),
       ...(checkpoints ? { checkpoints } : {}),
       ...(polled?.standbyLags ? { standbyLags: polled.standbyLags } : {}),
+      ...(polled?.load ? { load: polled.load } : {}),
       ...outcomes.observe(job.metadata.uid ?? ''),
       snapshots: snapshotsOfJob(key, this.deps.snapshots),
       snapshotReferences: snapshotReferences(job, this.deps.jobs),

@@ -38,6 +38,10 @@ export const eventReasons = [
   'SnapshotRetrying',
   'SnapshotObjectsKept',
   'InitialSnapshotNotReady',
+  // The autoscaler (spec.autoscaler)
+  'AutoscalerScaleUp',
+  'AutoscalerScaleDown',
+  'AutoscalerRecommendation',
   // Upgrades and suspension
   'UpgradeStarted',
   'UpgradeSavepointCompleted',

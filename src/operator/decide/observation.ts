@@ -1,4 +1,5 @@
 import type { InitialSnapshot } from './initial-snapshot.ts';
+import type { LoadWindow } from './load-window.ts';
 import type { ObservedTaskReport } from './progress.ts';
 import type { SavepointOutcome } from './savepoint.ts';
 import type { DisposalOutcome } from './savepoint-history.ts';
@@ -60,6 +61,8 @@ export interface Observation {
   gone?: ReadonlySet<string>;
   /** The latest task reports of the current run's TaskManagers; absent before they first answered. */
   checkpoints?: readonly ObservedTaskReport[];
+  /** What the tasks did over spec.autoscaler.metricsWindow (an autoscaled job, once measured). */
+  load?: LoadWindow;
   /** The standby pods' changelog lag (records; null: not known yet) by pod name, as they last answered. */
   standbyLags?: ReadonlyMap<string, number | null>;
   /** How the TaskManagers answered the latest savepoint request, once they all have. */

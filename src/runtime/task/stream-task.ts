@@ -108,6 +108,9 @@ export class StreamTask {
   private stopRequested = false;
   /** Records in and out since the metrics were last told (countRecords). */
   private counts = { in: 0, out: 0, deadLetters: 0, late: 0 };
+  /** The work since run() began, for the autoscaler (TaskLoadDocument): counters, never reset. */
+  private readonly load = { recordsIn: 0, recordsOut: 0, busyMs: 0, backpressureMs: 0 };
+  private runningSince: number | undefined;
   private lastRuntime: PartitionRuntime | undefined;
   private lastHeaders: { from: Record<string, string> | undefined; list: Record<string, string>[] } = {
     from: undefined,
@@ -213,14 +216,22 @@ export class StreamTask {
   /** Consumes and processes until stop() or a failure; checkpoints on the interval. */
   async run(): Promise<void> {
     const { consumer, alignment } = this.clients;
+    this.runningSince ??= this.deps.now();
     while (!this.stopRequested) {
       const messages = this.partitions.size ? await consumer.consume(consumeBatch) : [];
       if (!this.partitions.size) await new Promise((r) => setTimeout(r, 100));
-      this.readTime(this.deps.now());
+      // From here to the loop's end the task works (or waits for its output): its busy time.
+      const started = this.deps.now();
+      let heldBack = 0;
+      this.readTime(started);
       for (const message of messages) {
         // A promise only when the producer's queue was full: the hot path makes none per record.
         const queued = this.admit(message);
-        if (queued) await queued;
+        if (queued) {
+          const waiting = this.deps.now();
+          await queued;
+          heldBack += this.deps.now() - waiting;
+        }
       }
       this.countRecords();
       await this.advanceTime();
@@ -240,6 +251,11 @@ export class StreamTask {
         await this.checkpoint({});
         this.nextCheckpointAt = this.deps.now() + this.deps.config.checkpoint.intervalMs;
       }
+      const busyMs = Math.max(0, this.deps.now() - started - heldBack);
+      this.load.busyMs += busyMs;
+      this.load.backpressureMs += heldBack;
+      this.deps.metrics.busy.inc(this.label, busyMs / 1000);
+      if (heldBack) this.deps.metrics.backpressure.inc(this.label, heldBack / 1000);
     }
     this.countRecords();
     for (const request of this.pendingSavepoints.splice(0)) {
@@ -383,6 +399,8 @@ export class StreamTask {
   /** The batch's record counts into the metrics: once a batch, not once a record. */
   private countRecords(): void {
     const { metrics } = this.deps;
+    this.load.recordsIn += this.counts.in;
+    this.load.recordsOut += this.counts.out + this.counts.deadLetters;
     if (this.counts.in) metrics.recordsIn.inc(this.label, this.counts.in);
     if (this.counts.out) metrics.recordsOut.inc(this.label, this.counts.out);
     if (this.counts.deadLetters) metrics.deadLetters.inc(this.label, this.counts.deadLetters);
@@ -580,6 +598,17 @@ export class StreamTask {
       consecutiveCheckpointFailures: checkpointer?.failures ?? 0,
       ...(this.warmRestore ? { warmRestore: this.warmRestore } : {}),
       ...(this.resets.length ? { offsetResets: [...this.resets] } : {}),
+      ...(this.runningSince !== undefined
+        ? {
+            load: {
+              recordsIn: this.load.recordsIn,
+              recordsOut: this.load.recordsOut,
+              busyMs: Math.round(this.load.busyMs),
+              backpressureMs: Math.round(this.load.backpressureMs),
+              uptimeMs: Math.max(0, Math.round(this.deps.now() - this.runningSince)),
+            },
+          }
+        : {}),
     };
   }
 
