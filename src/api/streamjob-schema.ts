@@ -1096,6 +1096,9 @@ export const streamJobStatusSchema = {
           description: 'The measurements of the latest decision, per stage, over the metrics window.',
           properties: {
             windowSeconds: { type: 'integer', description: 'How much time the measurements cover.' },
+            time: timestamp(
+              'When they were taken: status takes new figures when the recommendation changes, and once a minute otherwise.',
+            ),
             stages: {
               type: 'array',
               description: 'One entry per stage.',

@@ -173,6 +173,21 @@ const invalid: [string, (spec: Spec) => void, string][] = [
     'spec.initialSavepoint',
   ],
   [
+    'both initialSavepoint and initialSnapshot',
+    (s) => Object.assign(s, { initialSavepoint: 'manual-1', initialSnapshot: 'before-v2' }),
+    'set initialSavepoint or initialSnapshot, not both',
+  ],
+  [
+    'an autoscaler whose minParallelism exceeds its maxParallelism',
+    (s) => (s.autoscaler = { enabled: true, minParallelism: 5, maxParallelism: 2 }),
+    'spec.autoscaler: Invalid value: minParallelism must be at most maxParallelism',
+  ],
+  [
+    'an autoscaler target utilization above 1',
+    (s) => (s.autoscaler = { enabled: true, targetUtilization: 1.5 }),
+    'spec.autoscaler.targetUtilization',
+  ],
+  [
     'a savepoint history of 0',
     (s) => (s.savepoints = { historyMaxCount: 0 }),
     'spec.savepoints.historyMaxCount',

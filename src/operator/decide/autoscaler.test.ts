@@ -174,6 +174,16 @@ describe('decideAutoscaler: the parallelism the measurements call for', () => {
     assert.deepEqual(decide(hot, { settings: { mode: 'recommend' }, previous: d.status }).events, []);
   });
 
+  it('unchanged, the figures in status are refreshed once a minute, not every poll (one status write a minute)', () => {
+    const steady = (busy: number) => [task(0, { busy }), task(1, { busy })];
+    const first = decide(steady(0.5));
+    const soon = decide(steady(0.52), { previous: first.status, now: at(30) });
+    assert.deepEqual(soon.status, first.status, 'nothing to write 30 s later');
+    const later = decide(steady(0.52), { previous: soon.status, now: at(60) });
+    assert.equal(later.status.measurements?.stages?.[0]?.busiestBusyPercent, 52);
+    assert.equal(later.status.measurements?.time, at(60).toISOString());
+  });
+
   it('bounded by minParallelism and maxParallelism, and says so', () => {
     const hot = [task(0, { inRate: 2000, busy: 1, lagRate: 4000, partitions: 12 })];
     const d = decide(hot, { settings: { maxParallelism: 3 } });

@@ -61,6 +61,9 @@ interface StageNeed {
   measurement: StageMeasurement;
 }
 
+/** How often unchanged measurements are written to status again. */
+export const measurementsRefreshMs = 60_000;
+
 const round = (n: number) => Math.round(n);
 const percent = (share: number) => Math.round(share * 100);
 
@@ -166,16 +169,18 @@ export function decideAutoscaler(
     target === current
       ? `${widest.reason}; ${current} tasks hold it${bound}`
       : `${widest.reason}; ${current} → ${target} tasks${bound}`;
-  status.measurements = {
-    windowSeconds: Math.round(window.spanMs / 1000),
-    stages: needs.map((n) => n.measurement),
-  };
   const changed = status.recommendation?.parallelism !== target;
-  status.recommendation = {
-    parallelism: target,
-    reason,
-    time: changed ? now.toISOString() : (status.recommendation?.time ?? now.toISOString()),
-  };
+  // The figures move every poll; status takes them when the recommendation changes, and at most once a
+  // refresh period otherwise, so an autoscaled job costs a status write a minute, not one a poll.
+  const shownAt = status.measurements?.time ? new Date(status.measurements.time).getTime() : 0;
+  if (changed || now.getTime() - shownAt >= measurementsRefreshMs) {
+    status.measurements = {
+      windowSeconds: Math.round(window.spanMs / 1000),
+      stages: needs.map((n) => n.measurement),
+      time: now.toISOString(),
+    };
+    status.recommendation = { parallelism: target, reason, time: now.toISOString() };
+  }
 
   if (target < current) status.scaleDownSince ??= now.toISOString();
   else delete status.scaleDownSince;
