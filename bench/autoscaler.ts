@@ -21,7 +21,11 @@
  * share them, so a task's capacity falls as tasks are added; the figures say
  * so where it shows.
  *
- * Usage: source .weir/harness/env && node bench/autoscaler.ts [--base 300] [--work-micros 1000] [--step-seconds 120]
+ * With `--keys 1` every record goes to one partition: the skew case, where
+ * more tasks cannot help and the autoscaler must not scale (its reason says
+ * why).
+ *
+ * Usage: source .weir/harness/env && node bench/autoscaler.ts [--base 300] [--work-micros 1000] [--step-seconds 120] [--keys 96]
  */
 import { parseArgs } from 'node:util';
 import { requireEnv } from '../e2e/support/cluster.ts';
@@ -36,13 +40,15 @@ const { values } = parseArgs({
     base: { type: 'string', default: '300' },
     'work-micros': { type: 'string', default: '1000' },
     'step-seconds': { type: 'string', default: '120' },
+    /** Keys of the input; 1 puts every record in one partition (the skew case: no scale-up can help). */
+    keys: { type: 'string', default: '96' },
   },
 });
 const base = Number(values.base);
 const workMicros = Number(values['work-micros']);
 const stepMs = Number(values['step-seconds']) * 1000;
 const partitions = 12;
-const keys = 96;
+const keys = Number(values.keys);
 const catchUp = 60;
 const scaleDownDelay = 60;
 
@@ -55,6 +61,7 @@ interface Point {
   tasks: number;
   held: number | undefined;
   lag: number | undefined;
+  reason: string | undefined;
 }
 
 try {
@@ -106,6 +113,7 @@ try {
       tasks: job.status?.tasks?.total ?? 0,
       held: job.status?.autoscaler?.parallelism,
       lag: job.status?.checkpoint?.lagRecords,
+      reason: job.status?.autoscaler?.recommendation?.reason,
     });
     return job;
   };
@@ -165,15 +173,17 @@ try {
   const catchUpMs = caughtUp ? caughtUp.atMs - stepAt : Number.NaN;
   const problems = await committedCountSumProblems(output, partitions, produced, keys);
   const measured = last?.status?.autoscaler?.measurements?.stages?.[0];
+  const during = timeline.filter((p) => p.atMs >= stepAt && p.atMs < downAt).map((p) => p.tasks);
 
   const out = [
-    `autoscaler bench: base ${base} rec/s, step to ${3 * base} rec/s, ${workMicros} µs of CPU per record, 12 partitions`,
+    `autoscaler bench: base ${base} rec/s, step to ${3 * base} rec/s, ${workMicros} µs of CPU per record, 12 partitions, ${keys} key(s)`,
     `  one task's measured rate: ${measured?.recordsPerBusySecond ?? '?'} rec per busy second (last window)`,
     `  step up: ${ups.length} decision(s): ${ups.map((e) => `${(e.atMs - stepAt) / 1000}s ${/(\d+ → \d+)/.exec(e.message)?.[1]}`).join(', ')}`,
     `  rescale downtime (decision → Running): ${downtimes.map((d) => `→${d.to}: ${(d.ms / 1000).toFixed(1)}s`).join(', ')}`,
     `  last scale-up Running ${lastUpRunning ? ((lastUp?.atMs ?? 0) - stepAt + lastUpRunning.ms) / 1000 : '?'}s after the step`,
     `  backlog under 1 s of input ${(catchUpMs / 1000).toFixed(1)}s after the step; goal catchUpDuration + downtime = ${(goalMs / 1000).toFixed(1)}s; ratio ${(catchUpMs / goalMs).toFixed(2)}`,
     `  step down: ${downs.length} decision(s): ${downs.map((e) => `${(e.atMs - downAt) / 1000}s after the step ${/(\d+ → \d+)/.exec(e.message)?.[1]}`).join(', ')} (scaleDownDelay ${scaleDownDelay}s)`,
+    `  tasks during the step: ${Math.min(...during)}–${Math.max(...during)}; recommendation at the step's end: ${timeline.filter((p) => p.atMs < downAt).at(-1)?.reason ?? '-'}`,
     `  exactly once over ${produced} records: ${problems.length ? problems.slice(0, 5).join('; ') : 'every key counted 1..n and summed once'}`,
   ];
   process.stdout.write(`${out.join('\n')}\n`);

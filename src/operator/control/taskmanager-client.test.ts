@@ -42,6 +42,10 @@ describe('parseTaskManagerStatus', () => {
           lag: 12,
           consecutiveFailures: 0,
           partitionCount: 2,
+          positions: [
+            { topic: 'in', partition: 0, offset: 10 },
+            { topic: 'in', partition: 1, offset: 3 },
+          ],
         },
         {
           task: 3,
@@ -50,6 +54,11 @@ describe('parseTaskManagerStatus', () => {
           lag: null,
           consecutiveFailures: 0,
           partitionCount: 3,
+          positions: [
+            { topic: 'in', partition: 2, offset: null },
+            { topic: 'in', partition: 0, offset: 10 },
+            { topic: 'in', partition: 1, offset: 3 },
+          ],
         },
       ],
     });

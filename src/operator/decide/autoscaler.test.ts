@@ -17,18 +17,22 @@ const settings: AutoscalerSettings = {
 };
 
 /** A task of stage 0 that processes `rate` rec/s at `busy` share, with a backlog. */
-const task = (index: number, fields: Partial<TaskLoad> = {}): TaskLoad => ({
-  stage: 0,
-  task: index,
-  inRate: 1000,
-  outRate: 1000,
-  busy: 0.5,
-  backpressure: 0,
-  lag: 0,
-  lagRate: 0,
-  partitions: 3,
-  ...fields,
-});
+const task = (index: number, fields: Partial<TaskLoad> = {}): TaskLoad => {
+  const t = {
+    stage: 0,
+    task: index,
+    inRate: 1000,
+    outRate: 1000,
+    busy: 0.5,
+    backpressure: 0,
+    lag: 0,
+    lagRate: 0,
+    partitions: 3,
+    ...fields,
+  };
+  // A steady load unless the case says otherwise: the latest quarter as the whole window.
+  return { recentInRate: t.inRate, recentLagRate: t.lagRate, ...t };
+};
 const window = (tasks: TaskLoad[], spanMs = 60_000): LoadWindow => ({ spanMs, tasks });
 
 function decide(
@@ -87,13 +91,20 @@ describe('decideAutoscaler: the parallelism the measurements call for', () => {
     },
     {
       name: 'one hot partition: no scale-up that cannot spread it, and the reason says so',
+      // s0-t0's partition 5 alone brings 1900 rec/s at 2000 rec/s per busy second: 95 % of a task, whatever the parallelism.
       tasks: [
-        task(0, { busy: 0.98, inRate: 2000, lagRate: 500, partitions: 1 }),
-        task(1, { busy: 0.1, inRate: 200 }),
-        task(2, { busy: 0.1, inRate: 200 }),
+        task(0, {
+          busy: 0.98,
+          inRate: 1960,
+          lagRate: 0,
+          partitions: 4,
+          hottest: { partition: 'in/5', rate: 1900 },
+        }),
+        task(1, { busy: 0.1, inRate: 200, partitions: 4 }),
+        task(2, { busy: 0.1, inRate: 200, partitions: 4 }),
       ],
       want: 3,
-      reason: /s0-t0 reads one partition, which more tasks would not spread: no scale-up/,
+      reason: /partition in\/5 alone brings 1900 rec\/s, 95% of a task, which more tasks would not spread/,
     },
   ];
   for (const c of cases) {
@@ -103,6 +114,14 @@ describe('decideAutoscaler: the parallelism the measurements call for', () => {
       assert.match(d.status.recommendation?.reason ?? '', c.reason);
     });
   }
+
+  it('a load step inside the window: what arrives now, not the window’s average', () => {
+    // Over the window the backlog grew 1000 rec/s on average; in its latest quarter, 4000 rec/s.
+    const d = decide([
+      task(0, { inRate: 2000, busy: 1, lagRate: 1000, recentLagRate: 4000, partitions: 12 }),
+    ]);
+    assert.equal(d.status.recommendation?.parallelism, 5);
+  });
 
   it('scales up at once, with an Event, and records when', () => {
     const d = decide([task(0, { inRate: 2000, busy: 1, lagRate: 4000, partitions: 12 })]);
@@ -255,6 +274,8 @@ describe('loadWindow: rates from the counters of two polls', () => {
           backpressure: 0,
           lag: 600,
           lagRate: 50,
+          recentInRate: 2000,
+          recentLagRate: 50,
           partitions: 4,
         },
       ],

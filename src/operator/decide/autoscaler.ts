@@ -69,12 +69,13 @@ const percent = (share: number) => Math.round(share * 100);
 
 /**
  * The tasks one stage needs (DS2): the records that arrive per second (what
- * was processed plus the backlog's growth) and the backlog over the catch-up
+ * was processed plus the backlog's growth, over the window's latest quarter) and the backlog over the catch-up
  * time, at what one task does per busy second, each task at most
  * targetUtilization busy. Judged by the busiest task: its rate per busy
  * second is the stage's capacity per task, so skew counts against the stage.
- * A busiest task that reads one partition cannot be relieved by more tasks:
- * the stage then asks only for what its other tasks need.
+ * A partition that alone keeps its task over the target cannot be spread by
+ * more tasks: the stage then asks only for what the rest needs (plus that
+ * partition's task), and never for fewer tasks than it has.
  */
 export function stageNeed(
   stage: number,
@@ -95,7 +96,11 @@ export function stageNeed(
       : working.length
         ? working.reduce((sum, t) => sum + t.inRate / t.busy, 0) / working.length
         : 0;
-  const arrival = Math.max(0, processed + lagRate);
+  // What arrives now: the latest quarter of the window, so that a load step inside it is not averaged away.
+  const arrival = Math.max(
+    0,
+    tasks.reduce((sum, t) => sum + t.recentInRate + t.recentLagRate, 0),
+  );
   const catchUpSeconds = settings.catchUpMs / 1000;
   const measurement: StageMeasurement = {
     stage,
@@ -117,15 +122,21 @@ export function stageNeed(
   const growing = lagRate > 0 ? `, lag growing ${round(lagRate)} rec/s` : '';
   const head = `stage ${stage} busiest task ${measurement.busiestTask} ${measurement.busiestBusyPercent}% busy at ${round(processed)} rec/s${growing}`;
   let reason = `${head}; ${lag ? `${round(lag)} records to read within ${catchUpSeconds}s, ` : ''}${round(perBusySecond)} rec/s per busy task second`;
-  // One hot partition: more tasks would not spread it. Ask only for what the rest of the stage needs.
-  const hotAlone = busiest.partitions === 1 && busiest.busy > settings.targetUtilization && tasks.length > 1;
-  if (hotAlone) {
-    const others = tasks.filter((t) => t !== busiest);
-    const othersBusy = others.reduce((sum, t) => sum + t.busy, 0);
-    const othersNeed = Math.max(1, Math.ceil(othersBusy / settings.targetUtilization)) + 1;
-    if (wanted > current && othersNeed <= current) wanted = current;
-    if (wanted <= current)
-      reason = `${head}; ${measurement.busiestTask} reads one partition, which more tasks would not spread: no scale-up`;
+  // A partition that alone keeps a task over the target: no parallelism spreads it (a partition is read by
+  // one task). More tasks only for what the rest needs (plus that partition's task); fewer would pile more
+  // onto the task that holds it.
+  const hot = tasks
+    .flatMap((t) => (t.hottest ? [{ ...t.hottest, arrival: t.hottest.rate + Math.max(0, t.lagRate) }] : []))
+    .reduce<{ partition: string; arrival: number } | undefined>(
+      (a, b) => (!a || b.arrival > a.arrival ? b : a),
+      undefined,
+    );
+  const hotShare = hot ? hot.arrival / perBusySecond : 0;
+  if (hot && hotShare > settings.targetUtilization) {
+    const forTheRest =
+      Math.ceil(Math.max(0, needed - hot.arrival) / (perBusySecond * settings.targetUtilization)) + 1;
+    wanted = Math.max(current, forTheRest);
+    reason = `${head}; partition ${hot.partition} alone brings ${round(hot.arrival)} rec/s, ${percent(hotShare)}% of a task, which more tasks would not spread`;
   }
   return { stage, tasks: Math.min(wanted, maxUseful), maxUseful, measurement, reason };
 }

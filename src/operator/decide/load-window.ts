@@ -7,6 +7,8 @@ export interface TaskSample {
   load: TaskLoadDocument;
   lag: number | null;
   partitions: number;
+  /** Each owned partition's read position ("topic/partition" → offset). */
+  positions?: ReadonlyMap<string, number>;
 }
 
 /** One poll of a job's TaskManagers, at the operator's time. */
@@ -31,7 +33,15 @@ export interface TaskLoad {
   lag: number;
   /** How fast the backlog grew over the window (records per second; negative: it shrank). */
   lagRate: number;
+  /**
+   * The input rate and the backlog's growth over the window's latest quarter: what arrives now, where a load
+   * step inside the window would be averaged away.
+   */
+  recentInRate: number;
+  recentLagRate: number;
   partitions: number;
+  /** The partition that brought the most records per second over the window, with that rate. */
+  hottest?: { partition: string; rate: number };
 }
 
 export interface LoadWindow {
@@ -55,7 +65,20 @@ export class LoadHistory {
   add(atMs: number, runId: string, reports: readonly TaskCheckpointReport[]): void {
     const tasks = reports.flatMap((r): TaskSample[] =>
       r.load
-        ? [{ stage: r.stage ?? 0, task: r.task, load: r.load, lag: r.lag, partitions: r.partitionCount ?? 0 }]
+        ? [
+            {
+              stage: r.stage ?? 0,
+              task: r.task,
+              load: r.load,
+              lag: r.lag,
+              partitions: r.partitionCount ?? 0,
+              positions: new Map(
+                (r.positions ?? []).flatMap((p) =>
+                  p.offset === null ? [] : [[`${p.topic}/${p.partition}`, p.offset] as const],
+                ),
+              ),
+            },
+          ]
         : [],
     );
     if (this.samples.at(-1)?.runId !== runId) this.samples = [];
@@ -110,6 +133,10 @@ export function loadWindow(
     const share = (f: 'busyMs' | 'backpressureMs') =>
       Math.min(1, Math.max(0, (last.sample.load[f] - first.sample.load[f]) / uptime));
     const lag = last.sample.lag ?? 0;
+    // The latest quarter: from the first sample at or after its start, when that is not the last one.
+    const from = seen.find((p) => p.at >= last.at - windowMs / 4 && p !== last) ?? first;
+    const recentUptime = last.sample.load.uptimeMs - from.sample.load.uptimeMs;
+    const recentElapsed = last.at - from.at;
     tasks.push({
       stage: last.sample.stage,
       task: last.sample.task,
@@ -119,11 +146,29 @@ export function loadWindow(
       backpressure: share('backpressureMs'),
       lag,
       lagRate: ((lag - (first.sample.lag ?? 0)) * 1000) / elapsed,
+      recentInRate:
+        recentUptime > 0
+          ? ((last.sample.load.recordsIn - from.sample.load.recordsIn) * 1000) / recentUptime
+          : 0,
+      recentLagRate: recentElapsed > 0 ? ((lag - (from.sample.lag ?? 0)) * 1000) / recentElapsed : 0,
       partitions: last.sample.partitions,
+      ...hottestOf(first.sample, last.sample, elapsed),
     });
     spanMs = Math.min(spanMs, uptime);
   }
   if (!tasks.length) return undefined;
   tasks.sort((a, b) => a.stage - b.stage || a.task - b.task);
   return { spanMs, tasks };
+}
+
+/** The partition whose position moved the most between two samples, in records per second. */
+function hottestOf(first: TaskSample, last: TaskSample, elapsedMs: number): Pick<TaskLoad, 'hottest'> {
+  let hottest: TaskLoad['hottest'];
+  for (const [partition, offset] of last.positions ?? []) {
+    const before = first.positions?.get(partition);
+    if (before === undefined || offset < before) continue;
+    const rate = ((offset - before) * 1000) / elapsedMs;
+    if (!hottest || rate > hottest.rate) hottest = { partition, rate };
+  }
+  return hottest ? { hottest } : {};
 }
