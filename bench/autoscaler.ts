@@ -25,6 +25,9 @@
  * more tasks cannot help and the autoscaler must not scale (its reason says
  * why).
  *
+ * With `--noisy-minutes N` the load is instead 3 × base ± 30 %, changing every
+ * 30 s, for N minutes: how many scalings (the goal is at most one).
+ *
  * Usage: source .weir/harness/env && node bench/autoscaler.ts [--base 300] [--work-micros 1000] [--step-seconds 120] [--keys 96]
  */
 import { parseArgs } from 'node:util';
@@ -42,6 +45,8 @@ const { values } = parseArgs({
     'step-seconds': { type: 'string', default: '120' },
     /** Keys of the input; 1 puts every record in one partition (the skew case: no scale-up can help). */
     keys: { type: 'string', default: '96' },
+    /** Instead of the step: a noisy load around 3 × base (±30 % every 30 s) for this many minutes. */
+    'noisy-minutes': { type: 'string' },
   },
 });
 const base = Number(values.base);
@@ -96,7 +101,7 @@ try {
   const started = Date.now();
   const writer = await openWriter(input);
   const load = (async () => {
-    while (!stop && Date.now() - started < 3 * stepMs + 300_000) {
+    while (!stop && Date.now() - started < 3 * stepMs + 1_200_000) {
       const n = Math.round(rate / 10);
       await writer.write(keyedInput(produced, n, keys));
       produced += n;
@@ -126,13 +131,27 @@ try {
     return last;
   };
 
-  await until(stepMs); // base load
-  const stepAt = Date.now() - started;
-  rate = 3 * base;
-  await until(2 * stepMs);
-  const downAt = Date.now() - started;
-  rate = base;
-  const last = await until(3 * stepMs + scaleDownDelay * 1000);
+  const noisyMs = values['noisy-minutes'] ? Number(values['noisy-minutes']) * 60_000 : undefined;
+  let stepAt: number;
+  let downAt: number;
+  let last: StreamJob | undefined;
+  if (noisyMs !== undefined) {
+    stepAt = Date.now() - started;
+    for (let phase = 0; Date.now() - started < stepAt + noisyMs; phase++) {
+      rate = 3 * base * (phase % 2 === 0 ? 1.3 : 0.7);
+      await until(Math.min(stepAt + noisyMs, Date.now() - started + 30_000));
+    }
+    downAt = Date.now() - started;
+    last = await sample();
+  } else {
+    await until(stepMs); // base load
+    stepAt = Date.now() - started;
+    rate = 3 * base;
+    await until(2 * stepMs);
+    downAt = Date.now() - started;
+    rate = base;
+    last = await until(3 * stepMs + scaleDownDelay * 1000);
+  }
   stop = true;
   await load;
   await writer.close();
@@ -186,6 +205,13 @@ try {
     `  tasks during the step: ${Math.min(...during)}–${Math.max(...during)}; recommendation at the step's end: ${timeline.filter((p) => p.atMs < downAt).at(-1)?.reason ?? '-'}`,
     `  exactly once over ${produced} records: ${problems.length ? problems.slice(0, 5).join('; ') : 'every key counted 1..n and summed once'}`,
   ];
+  if (noisyMs !== undefined) {
+    out.splice(
+      2,
+      out.length - 3,
+      `  noisy load ${3 * base} rec/s ± 30 % every 30 s for ${noisyMs / 60_000} min: ${scalings.length} scaling(s) (goal: at most 1); tasks ${Math.min(...during)}–${Math.max(...during)}`,
+    );
+  }
   process.stdout.write(`${out.join('\n')}\n`);
   for (const e of scalings)
     process.stdout.write(`    ${(e.atMs / 1000).toFixed(1)}s ${e.reason}: ${e.message}\n`);

@@ -126,7 +126,9 @@ export function stageNeed(
   // one task). More tasks only for what the rest needs (plus that partition's task); fewer would pile more
   // onto the task that holds it.
   const hot = tasks
-    .flatMap((t) => (t.hottest ? [{ ...t.hottest, arrival: t.hottest.rate + Math.max(0, t.lagRate) }] : []))
+    .flatMap((t) =>
+      t.hottest ? [{ ...t.hottest, arrival: t.hottest.rate + Math.max(0, t.recentLagRate) }] : [],
+    )
     .reduce<{ partition: string; arrival: number } | undefined>(
       (a, b) => (!a || b.arrival > a.arrival ? b : a),
       undefined,

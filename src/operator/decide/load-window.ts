@@ -40,7 +40,7 @@ export interface TaskLoad {
   recentInRate: number;
   recentLagRate: number;
   partitions: number;
-  /** The partition that brought the most records per second over the window, with that rate. */
+  /** The partition that brought the most records per second over the window's latest quarter, with that rate. */
   hottest?: { partition: string; rate: number };
 }
 
@@ -152,7 +152,8 @@ export function loadWindow(
           : 0,
       recentLagRate: recentElapsed > 0 ? ((lag - (from.sample.lag ?? 0)) * 1000) / recentElapsed : 0,
       partitions: last.sample.partitions,
-      ...hottestOf(first.sample, last.sample, elapsed),
+      // Over the latest quarter too: the partition that brings the most now.
+      ...hottestOf(from.sample, last.sample, recentElapsed > 0 ? recentElapsed : elapsed),
     });
     spanMs = Math.min(spanMs, uptime);
   }
