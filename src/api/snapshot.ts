@@ -1,6 +1,6 @@
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import type { FromSchema } from './schema.ts';
-import type { snapshotSpecSchema, snapshotStatusSchema } from './snapshot-schema.ts';
+import { type snapshotSpecSchema, snapshotStatusSchema } from './snapshot-schema.ts';
 import type { apiVersion } from './streamjob.ts';
 
 /** StreamJobSnapshot: one savepoint of a StreamJob as a resource (src/api/snapshot-schema.ts). */
@@ -26,3 +26,8 @@ export interface StreamJobSnapshot {
  * and no StreamJob refers to it any more.
  */
 export const snapshotFinalizer = 'weir.dev/snapshot-disposal';
+
+/** Every field of a snapshot's status, from its schema: what a status write sets or clears. */
+export const snapshotStatusFields = Object.keys(
+  snapshotStatusSchema.properties,
+) as (keyof StreamJobSnapshotStatus)[];

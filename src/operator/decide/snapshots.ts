@@ -1,5 +1,10 @@
 import { snapshotNameOf } from '../../api/names.ts';
-import { type SnapshotState, type StreamJobSnapshotStatus, snapshotFinalizer } from '../../api/snapshot.ts';
+import {
+  type SnapshotState,
+  type StreamJobSnapshotStatus,
+  snapshotFinalizer,
+  snapshotStatusFields,
+} from '../../api/snapshot.ts';
 import type { Phase, StreamJobStatus } from '../../api/streamjob.ts';
 import type { EventSpec } from './events.ts';
 
@@ -332,23 +337,8 @@ function pick<K extends keyof StreamJobSnapshotStatus>(
   return out;
 }
 
-const statusKeys = [
-  'state',
-  'jobUid',
-  'savepointId',
-  'path',
-  'reason',
-  'triggerTime',
-  'completionTime',
-  'failures',
-  'lastFailedSavepointId',
-  'error',
-  'message',
-  'observedGeneration',
-] as const satisfies readonly (keyof StreamJobSnapshotStatus)[];
-
 function sameStatus(a: StreamJobSnapshotStatus, b: StreamJobSnapshotStatus): boolean {
-  return statusKeys.every((k) => a[k] === b[k]);
+  return snapshotStatusFields.every((k) => a[k] === b[k]);
 }
 
 function refOf(snapshot: ObservedSnapshot): SnapshotRef {

@@ -6,27 +6,12 @@ import {
   snapshotFinalizer,
   snapshotKind,
   snapshotPlural,
+  snapshotStatusFields,
 } from '../../api/snapshot.ts';
 import { apiVersion, group, version } from '../../api/streamjob.ts';
 import type { SnapshotAction, SnapshotRef } from '../decide/snapshots.ts';
 import { httpStatus, OperatorError } from '../errors.ts';
 import type { FinalizerPatcher } from './finalizers.ts';
-
-/** Every status field, so a merge patch can remove the ones a new status leaves out. */
-const statusFields: readonly (keyof StreamJobSnapshotStatus)[] = [
-  'state',
-  'jobUid',
-  'savepointId',
-  'path',
-  'reason',
-  'triggerTime',
-  'completionTime',
-  'failures',
-  'lastFailedSavepointId',
-  'error',
-  'message',
-  'observedGeneration',
-];
 
 /**
  * Writes StreamJobSnapshots: the records of Weir's own savepoints, every
@@ -99,7 +84,7 @@ export class SnapshotClient {
   }
 
   private async patchStatus(namespace: string, name: string, status: StreamJobSnapshotStatus): Promise<void> {
-    const body = { status: Object.fromEntries(statusFields.map((k) => [k, status[k] ?? null])) };
+    const body = { status: Object.fromEntries(snapshotStatusFields.map((k) => [k, status[k] ?? null])) };
     try {
       await this.api.patchNamespacedCustomObjectStatus(
         { group, version, namespace, plural: snapshotPlural, name, body },
