@@ -115,6 +115,24 @@ describe('decideAutoscaler: the parallelism the measurements call for', () => {
     });
   }
 
+  it('one hot partition with a growing backlog at parallelism 1: no scale-up, its backlog is its own', () => {
+    const d = decide([
+      task(0, {
+        busy: 0.95,
+        inRate: 1900,
+        recentLagRate: 300,
+        lag: 30_000,
+        partitions: 12,
+        hottest: { partition: 'in/3', rate: 1900 },
+      }),
+    ]);
+    assert.equal(d.status.recommendation?.parallelism, 1);
+    assert.match(
+      d.status.recommendation?.reason ?? '',
+      /partition in\/3 alone brings 2200 rec\/s, 110% of a task/,
+    );
+  });
+
   it('a load step inside the window: what arrives now, not the window’s average', () => {
     // Over the window the backlog grew 1000 rec/s on average; in its latest quarter, 4000 rec/s.
     const d = decide([

@@ -127,16 +127,17 @@ export function stageNeed(
   // onto the task that holds it.
   const hot = tasks
     .flatMap((t) =>
-      t.hottest ? [{ ...t.hottest, arrival: t.hottest.rate + Math.max(0, t.recentLagRate) }] : [],
+      t.hottest ? [{ ...t.hottest, arrival: t.hottest.rate + Math.max(0, t.recentLagRate), lag: t.lag }] : [],
     )
-    .reduce<{ partition: string; arrival: number } | undefined>(
+    .reduce<{ partition: string; arrival: number; lag: number } | undefined>(
       (a, b) => (!a || b.arrival > a.arrival ? b : a),
       undefined,
     );
   const hotShare = hot ? hot.arrival / perBusySecond : 0;
   if (hot && hotShare > settings.targetUtilization) {
-    const forTheRest =
-      Math.ceil(Math.max(0, needed - hot.arrival) / (perBusySecond * settings.targetUtilization)) + 1;
+    // Its task's backlog is that partition's: the rest is what the other partitions bring and hold.
+    const rest = Math.max(0, needed - hot.arrival - hot.lag / catchUpSeconds);
+    const forTheRest = Math.ceil(rest / (perBusySecond * settings.targetUtilization)) + 1;
     wanted = Math.max(current, forTheRest);
     reason = `${head}; partition ${hot.partition} alone brings ${round(hot.arrival)} rec/s, ${percent(hotShare)}% of a task, which more tasks would not spread`;
   }
