@@ -7,7 +7,7 @@ import {
   type StreamJobStatus,
 } from '../../api/streamjob.ts';
 import { jobSelector, podCount, tasksOfPod } from '../deploy/taskmanager-pod.ts';
-import { autoscalerSettings, decideAutoscaler } from './autoscaler.ts';
+import { autoscaleJob } from './autoscaler-pass.ts';
 import { bounded } from './bounded.ts';
 import { checkpointEvents, summarizeCheckpoints } from './checkpoint-summary.ts';
 import { jobConditions } from './conditions.ts';
@@ -176,42 +176,11 @@ function recordCheckpoints({ job, observation, previous, status, events }: Pass)
   if (resets.announcedUpTo) status.lastOffsetResetTime = resets.announcedUpTo;
 }
 
-/** The upgrade steps still under way (the others record how one ended). */
-const upgradeUnderWay = new Set(['Warming', 'Savepointing', 'Deploying']);
-
-/**
- * The autoscaler (spec.autoscaler), before the upgrade machine: returns the
- * job as the machine must see it, with the parallelism the autoscaler holds
- * in mode apply, so that a scaling is the ordinary last-state rescale.
- */
+/** The autoscaler's step of the pass (autoscaler-pass.ts): the job as the upgrade machine must see it. */
 function recordAutoscaler(pass: Pass): StreamJob {
-  const { job, status, previous, observation, now } = pass;
-  const settings = autoscalerSettings(job.spec);
-  if (!settings) {
-    delete status.autoscaler;
-    return job;
-  }
-  const deployed = deployedSpecOf({ spec: job.spec, status });
-  const busy =
-    previous.phase !== 'Running'
-      ? `the job is ${previous.phase ?? 'starting'}`
-      : status.upgrade && upgradeUnderWay.has(status.upgrade.step)
-        ? 'an upgrade is under way'
-        : status.savepointInProgress
-          ? 'a savepoint is being taken'
-          : undefined;
-  const decision = decideAutoscaler(status.autoscaler, {
-    settings,
-    current: deployed.parallelism,
-    window: observation.load,
-    busy,
-    deployedAt: status.deployment?.time ? new Date(status.deployment.time) : undefined,
-    now,
-  });
-  status.autoscaler = decision.status;
-  pass.events.push(...decision.events);
-  const held = settings.mode === 'apply' ? decision.status.parallelism : undefined;
-  return held === undefined ? job : { ...job, spec: { ...job.spec, parallelism: held } };
+  const { job, events } = autoscaleJob(pass);
+  pass.events.push(...events);
+  return job;
 }
 
 /** Writes the upgrade machine's decision into status; returns the spec the pods are made from. */

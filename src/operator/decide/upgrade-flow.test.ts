@@ -257,6 +257,48 @@ describe('upgrade flows through decide()', () => {
     assert.deepEqual(kinds(d, 'stopWithSavepoint'), []);
   });
 
+  it('the autoscaler in mode apply rescales through the same last-state upgrade; spec.parallelism stays the user’s', () => {
+    const stable = stableJob();
+    const autoscaled = changeSpec(stable, {
+      autoscaler: {
+        enabled: true,
+        mode: 'apply',
+        targetUtilization: 0.7,
+        minParallelism: 1,
+        metricsWindow: '1m',
+        stabilization: '0s',
+        scaleDownDelay: '10m',
+        catchUpDuration: '5m',
+      },
+    });
+    const parallelism = autoscaled.spec.parallelism;
+    // Every task 100 % busy at 1000 rec/s, the backlog growing 2000 rec/s: three times what runs arrives.
+    const load = {
+      spanMs: 60_000,
+      tasks: Array.from({ length: parallelism }, (_, task) => ({
+        stage: 0,
+        task,
+        inRate: 1000,
+        outRate: 1000,
+        busy: 1,
+        backpressure: 0,
+        lag: 0,
+        lagRate: 2000 / parallelism,
+        recentInRate: 1000,
+        recentLagRate: 2000 / parallelism,
+        partitions: 12,
+      })),
+    };
+    const { d } = pass(autoscaled, { ...seen(podsOf(stable)), load }, at(3600));
+    const wanted = Math.ceil((parallelism * 1000 + 2000) / 700);
+    assert.equal(d.status.autoscaler?.parallelism, wanted);
+    assert.deepEqual(reasons(d).slice(0, 1), ['AutoscalerScaleUp']);
+    assert.equal(d.status.upgrade?.mode, 'last-state', 'the ordinary rescale');
+    assert.equal(d.status.upgrade?.step, 'Deploying');
+    assert.equal((d.status.deployment?.spec as StreamJobSpec).parallelism, wanted);
+    assert.equal(d.status.run?.id, stable.status?.run?.id, 'same run, state kept');
+  });
+
   it('stateless starts a new run without state', () => {
     const stable = stableJob();
     const { d } = pass(
