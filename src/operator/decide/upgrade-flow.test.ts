@@ -295,7 +295,7 @@ describe('upgrade flows through decide()', () => {
     assert.deepEqual(reasons(d).slice(0, 1), ['AutoscalerScaleUp']);
     assert.equal(d.status.upgrade?.mode, 'last-state', 'the ordinary rescale');
     assert.equal(d.status.upgrade?.step, 'Deploying');
-    assert.equal((d.status.deployment?.spec as StreamJobSpec).parallelism, wanted);
+    assert.equal((d.status.deployment?.spec as StreamJobSpec | undefined)?.parallelism, wanted);
     assert.equal(d.status.run?.id, stable.status?.run?.id, 'same run, state kept');
   });
 
