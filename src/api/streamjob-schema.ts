@@ -1088,6 +1088,20 @@ export const streamJobStatusSchema = {
           },
         },
         lastScaleTime: timestamp('When the autoscaler last rescaled the job.'),
+        lastScaleUp: {
+          type: 'object',
+          description:
+            'The latest scale-up and the records per second the stage that asked for it processed before it: a later scale-up waits unless that one raised them.',
+          properties: {
+            from: { type: 'integer', description: 'Tasks per stage before.' },
+            to: { type: 'integer', description: 'Tasks per stage after.' },
+            stage: { type: 'integer', description: 'The stage that set the parallelism.' },
+            recordsPerSecond: {
+              type: 'integer',
+              description: 'What that stage processed per second before.',
+            },
+          },
+        },
         scaleDownSince: timestamp(
           'Since when the recommendation has been below the current parallelism (a scale-down waits scaleDownDelay from here).',
         ),

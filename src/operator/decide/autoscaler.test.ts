@@ -141,6 +141,26 @@ describe('decideAutoscaler: the parallelism the measurements call for', () => {
     assert.equal(d.status.recommendation?.parallelism, 5);
   });
 
+  it('no second scale-up when the first raised nothing: the tasks share what does not grow with them', () => {
+    const previous: AutoscalerStatus = {
+      parallelism: 2,
+      lastScaleTime: at(-600).toISOString(),
+      lastScaleUp: { from: 1, to: 2, stage: 0, recordsPerSecond: 900 },
+    };
+    // Two tasks, each 100 % busy, process 920 rec/s together: not the 1800 two tasks promised.
+    const stuck = [0, 1].map((i) => task(i, { inRate: 460, busy: 1, lagRate: 300, partitions: 6 }));
+    const held = decide(stuck, { current: 2, previous });
+    assert.equal(held.status.parallelism, 2);
+    assert.deepEqual(held.events, []);
+    assert.match(
+      held.status.recommendation?.reason ?? '',
+      /held: the scale-up 1 → 2 raised stage 0 from 900 to 920 rec\/s/,
+    );
+    // Two tasks that did double it may grow again.
+    const grew = [0, 1].map((i) => task(i, { inRate: 900, busy: 1, lagRate: 300, partitions: 6 }));
+    assert.ok((decide(grew, { current: 2, previous }).status.parallelism ?? 0) > 2);
+  });
+
   it('scales up at once, with an Event, and records when', () => {
     const d = decide([task(0, { inRate: 2000, busy: 1, lagRate: 4000, partitions: 12 })]);
     assert.equal(d.status.parallelism, 5);

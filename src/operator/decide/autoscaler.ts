@@ -211,15 +211,55 @@ export function decideAutoscaler(
   if (target === current) return { status, events };
   const hold = holdReason(status, input, target);
   if (hold) return { status, events };
+  const ineffective = target > current ? ineffectiveScaleUp(status, current, needs) : undefined;
+  if (ineffective) {
+    if (status.recommendation) status.recommendation.reason = `${reason}; held: ${ineffective}`;
+    return { status, events };
+  }
   status.parallelism = target;
   status.lastScaleTime = now.toISOString();
   delete status.scaleDownSince;
+  if (target > current) {
+    status.lastScaleUp = {
+      from: current,
+      to: target,
+      stage: widest.stage,
+      recordsPerSecond: widest.measurement.recordsPerSecond ?? 0,
+    };
+  } else delete status.lastScaleUp;
   events.push({
     type: 'Normal',
     reason: target > current ? 'AutoscalerScaleUp' : 'AutoscalerScaleDown',
     message: `rescaling ${current} → ${target} tasks per stage: ${reason}`,
   });
   return { status, events };
+}
+
+/**
+ * A scale-up after a scale-up that did not raise what the stage processes:
+ * its tasks share something that does not grow with them (the node's cores,
+ * a downstream system), so more tasks would only cost a rescale. Effective
+ * is at least a tenth of the gain the added tasks promised.
+ */
+function ineffectiveScaleUp(
+  status: AutoscalerStatus,
+  current: number,
+  needs: readonly StageNeed[],
+): string | undefined {
+  const last = status.lastScaleUp;
+  if (
+    !last ||
+    last.to !== current ||
+    last.from === undefined ||
+    last.to === undefined ||
+    last.from >= last.to
+  )
+    return undefined;
+  const before = last.recordsPerSecond ?? 0;
+  const now = needs.find((n) => n.stage === last.stage)?.measurement.recordsPerSecond ?? 0;
+  const promised = (before * (last.to - last.from)) / last.from;
+  if (before <= 0 || now - before >= promised / 10) return undefined;
+  return `the scale-up ${last.from} → ${last.to} raised stage ${last.stage} from ${before} to ${now} rec/s, not the ${Math.round(before + promised)} more tasks promise: more tasks do not help here`;
 }
 
 /** Why a change of parallelism waits, if it does. */
