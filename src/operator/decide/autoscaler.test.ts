@@ -120,9 +120,11 @@ describe('decideAutoscaler: the parallelism the measurements call for', () => {
       task(0, {
         busy: 0.95,
         inRate: 1900,
+        recentInRate: 1950,
         recentLagRate: 300,
         lag: 30_000,
         partitions: 12,
+        // The partition's rate, from positions on the operator's clock, a little under the task's on its own.
         hottest: { partition: 'in/3', rate: 1900 },
       }),
     ]);

@@ -137,7 +137,8 @@ export function stageNeed(
   if (hot && hotShare > settings.targetUtilization) {
     // Its task's backlog is that partition's: the rest is what the other partitions bring and hold.
     const rest = Math.max(0, needed - hot.arrival - hot.lag / catchUpSeconds);
-    const forTheRest = Math.ceil(rest / (perBusySecond * settings.targetUtilization)) + 1;
+    // Less than a tenth of a task's worth is the two rates' measurement noise, not load that needs a task.
+    const forTheRest = Math.max(0, Math.ceil(rest / (perBusySecond * settings.targetUtilization) - 0.1)) + 1;
     wanted = Math.max(current, forTheRest);
     reason = `${head}; partition ${hot.partition} alone brings ${round(hot.arrival)} rec/s, ${percent(hotShare)}% of a task, which more tasks would not spread`;
   }
