@@ -180,10 +180,12 @@ export function decideAutoscaler(
     target !== widest.tasks
       ? ` (bounded to ${settings.minParallelism}–${upper}${settings.maxParallelism === undefined ? `, the source's ${sourcePartitions} partitions` : ''})`
       : '';
+  const ineffective =
+    settings.mode === 'apply' && target > current ? ineffectiveScaleUp(status, current, needs) : undefined;
   const reason =
     target === current
       ? `${widest.reason}; ${current} tasks hold it${bound}`
-      : `${widest.reason}; ${current} → ${target} tasks${bound}`;
+      : `${widest.reason}; ${current} → ${target} tasks${bound}${ineffective ? `; held: ${ineffective}` : ''}`;
   const changed = status.recommendation?.parallelism !== target;
   // The figures move every poll; status takes them when the recommendation changes, and at most once a
   // refresh period otherwise, so an autoscaled job costs a status write a minute, not one a poll.
@@ -212,11 +214,7 @@ export function decideAutoscaler(
   if (target === current) return { status, events };
   const hold = holdReason(status, input, target);
   if (hold) return { status, events };
-  const ineffective = target > current ? ineffectiveScaleUp(status, current, needs) : undefined;
-  if (ineffective) {
-    if (status.recommendation) status.recommendation.reason = `${reason}; held: ${ineffective}`;
-    return { status, events };
-  }
+  if (ineffective) return { status, events };
   status.parallelism = target;
   status.lastScaleTime = now.toISOString();
   delete status.scaleDownSince;
