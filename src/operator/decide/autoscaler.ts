@@ -125,10 +125,14 @@ export function stageNeed(
   // A partition that alone keeps a task over the target: no parallelism spreads it (a partition is read by
   // one task). More tasks only for what the rest needs (plus that partition's task); fewer would pile more
   // onto the task that holds it.
+  // The partition's rate is known exactly only for a task that reads one partition: its own rate.
   const hot = tasks
-    .flatMap((t) =>
-      t.hottest ? [{ ...t.hottest, arrival: t.hottest.rate + Math.max(0, t.recentLagRate), lag: t.lag }] : [],
-    )
+    .filter((t) => t.partitions === 1)
+    .map((t) => ({
+      partition: `of s${stage}-t${t.task}`,
+      arrival: t.recentInRate + Math.max(0, t.recentLagRate),
+      lag: t.lag,
+    }))
     .reduce<{ partition: string; arrival: number; lag: number } | undefined>(
       (a, b) => (!a || b.arrival > a.arrival ? b : a),
       undefined,
