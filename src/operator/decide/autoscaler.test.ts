@@ -114,6 +114,13 @@ describe('decideAutoscaler: the parallelism the measurements call for', () => {
     });
   }
 
+  it('no decision on a stage seen through some of its tasks (after a rescale, before all answered)', () => {
+    // Three tasks run; one answered, 100 % busy at 439 rec/s: alone it would look like a 1-task stage.
+    const partial = decide([task(2, { inRate: 439, busy: 1, partitions: 4 })], { current: 3 });
+    assert.equal(partial.status.recommendation, undefined);
+    assert.equal(partial.status.scaleDownSince, undefined);
+  });
+
   it('a load step inside the window: what arrives now, not the window’s average', () => {
     // Over the window the backlog grew 1000 rec/s on average; in its latest quarter, 4000 rec/s.
     const d = decide([

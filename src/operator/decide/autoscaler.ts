@@ -168,6 +168,10 @@ export function decideAutoscaler(
   if (!window || window.spanMs < settings.metricsWindowMs / 2) return { status, events };
 
   const stages = [...new Set(window.tasks.map((t) => t.stage))].sort((a, b) => a - b);
+  // Every task of every stage measured, or nothing is decided: a stage seen through some of its tasks (the
+  // others not answering yet after a rescale) looks smaller than it is, and would be scaled down under load.
+  if (stages.some((s) => window.tasks.filter((t) => t.stage === s).length < current))
+    return { status, events };
   const needs = stages.map((s) =>
     stageNeed(
       s,
