@@ -175,8 +175,6 @@ export interface TaskCheckpointReport {
   warmRestore?: { warm: boolean; why?: string };
   /** How many input partitions the task owns. */
   partitionCount?: number;
-  /** Each input partition's read position (null: none yet), for the rate each partition brings. */
-  positions?: { topic: string; partition: number; offset: number | null }[];
   /** The task's work counters; absent from a TaskManager too old to report them, or before it runs. */
   load?: TaskLoadDocument;
 }
@@ -313,10 +311,7 @@ export function parseTaskManagerStatus(body: unknown): TaskManagerReport {
       const resets = parseOffsetResets(raw.offsetResets, (why) => invalid(`tasks[${i}].offsetResets`, why));
       if (resets.length) report.offsetResets = resets;
     }
-    if (Array.isArray(raw.partitions)) {
-      report.partitionCount = raw.partitions.length;
-      report.positions = positionsOf(raw.partitions, (why) => invalid(`tasks[${i}].partitions`, why));
-    }
+    if (Array.isArray(raw.partitions)) report.partitionCount = raw.partitions.length;
     if (raw.load !== undefined) report.load = parseLoad(raw.load, (why) => invalid(`tasks[${i}].load`, why));
     if (raw.committedAsOf === null) return report;
     const asOf = typeof raw.committedAsOf === 'string' ? new Date(raw.committedAsOf) : undefined;
@@ -327,24 +322,6 @@ export function parseTaskManagerStatus(body: unknown): TaskManagerReport {
   const report: TaskManagerReport = { runId: body.runId, tasks };
   if (body.standby !== undefined) report.standbyLag = standbyLagOf(body.standby, invalid);
   return report;
-}
-
-/** The partitions' positions: a topic name as Kafka bounds it, a partition and an offset (or null) each. */
-function positionsOf(
-  partitions: unknown[],
-  invalid: (why: string) => Error,
-): { topic: string; partition: number; offset: number | null }[] {
-  return partitions.map((p, j) => {
-    const r = isRecord(p) ? p : {};
-    const valid =
-      typeof r.topic === 'string' &&
-      r.topic.length > 0 &&
-      r.topic.length <= 249 &&
-      nonNegativeInteger(r.partition) &&
-      (r.offset === null || nonNegativeInteger(r.offset));
-    if (!valid) throw invalid(`entry ${j} is not {topic, partition, offset}`);
-    return { topic: r.topic as string, partition: r.partition as number, offset: r.offset as number | null };
-  });
 }
 
 const loadFields = ['recordsIn', 'recordsOut', 'busyMs', 'backpressureMs', 'uptimeMs'] as const;

@@ -45,6 +45,9 @@ export interface StreamJob {
 /** Pod names are <job>-tm-<index> and must stay a DNS label (63 characters). */
 export const maxJobNameLength = 50;
 
+/** The steps of status.upgrade that are still under way (the others record how one ended). */
+export const upgradeStepsUnderWay: ReadonlySet<string> = new Set(['Warming', 'Savepointing', 'Deploying']);
+
 /** A spec recorded in status (status.deployment, status.lastStableSpec), with its generation and time. */
 export type RecordedSpec = NonNullable<StreamJobStatus['deployment']>;
 

@@ -1,12 +1,9 @@
 import type { StreamJobSnapshot } from '../../api/snapshot.ts';
-import type { StreamJob } from '../../api/streamjob.ts';
+import { type StreamJob, upgradeStepsUnderWay } from '../../api/streamjob.ts';
 import { CodedError } from '../../errors.ts';
 
 /** Where a wait stands: still going (with what to show), or over (with the result to print, or a failure). */
 export type WaitState = { done: false; progress: string } | { done: true; result: string; failed?: boolean };
-
-/** The steps of status.upgrade that are still under way (the others record how one ended). */
-const stepsUnderWay = new Set(['Warming', 'Savepointing', 'Deploying']);
 
 /**
  * Suspended, and the stop behind it over: the phase reads Suspended while the
@@ -16,7 +13,7 @@ const stepsUnderWay = new Set(['Warming', 'Savepointing', 'Deploying']);
 export function suspendedState(job: StreamJob, generation: number): WaitState {
   const status = job.status;
   const stopping =
-    stepsUnderWay.has(status?.upgrade?.step ?? '') || status?.savepointInProgress !== undefined;
+    upgradeStepsUnderWay.has(status?.upgrade?.step ?? '') || status?.savepointInProgress !== undefined;
   if ((status?.observedGeneration ?? 0) >= generation && status?.phase === 'Suspended' && !stopping) {
     const savepoint = [...(status.savepoints ?? [])].reverse().find((s) => s.reason === 'suspend');
     return {

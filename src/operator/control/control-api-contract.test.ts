@@ -107,7 +107,6 @@ describe('the control API contract, runtime server against operator client', () 
           sinceCommitMs: 800,
           lag: 0,
           partitionCount: 1,
-          positions: [{ topic: 'in', partition: 0, offset: 42 }],
           load: { recordsIn: 42, recordsOut: 40, busyMs: 900, backpressureMs: 10, uptimeMs: 5000 },
         },
         {
@@ -117,7 +116,6 @@ describe('the control API contract, runtime server against operator client', () 
           consecutiveFailures: 2,
           lag: 0,
           partitionCount: 0,
-          positions: [],
         },
       ],
     });

@@ -1,10 +1,12 @@
-import { deployedSpecOf, type StreamJob, type StreamJobStatus } from '../../api/streamjob.ts';
+import {
+  deployedSpecOf,
+  type StreamJob,
+  type StreamJobStatus,
+  upgradeStepsUnderWay,
+} from '../../api/streamjob.ts';
 import { autoscalerSettings, decideAutoscaler } from './autoscaler.ts';
 import type { EventSpec } from './events.ts';
 import type { Observation } from './observation.ts';
-
-/** The upgrade steps still under way (the others record how one ended). */
-const upgradeUnderWay = new Set(['Warming', 'Savepointing', 'Deploying']);
 
 /**
  * The autoscaler (spec.autoscaler) in a decide pass, before the upgrade
@@ -29,7 +31,7 @@ export function autoscaleJob(pass: {
   const busy =
     previous.phase !== 'Running'
       ? `the job is ${previous.phase ?? 'starting'}`
-      : status.upgrade && upgradeUnderWay.has(status.upgrade.step)
+      : status.upgrade && upgradeStepsUnderWay.has(status.upgrade.step)
         ? 'an upgrade is under way'
         : status.savepointInProgress
           ? 'a savepoint is being taken'

@@ -7,8 +7,6 @@ export interface TaskSample {
   load: TaskLoadDocument;
   lag: number | null;
   partitions: number;
-  /** Each owned partition's read position ("topic/partition" → offset). */
-  positions?: ReadonlyMap<string, number>;
 }
 
 /** One poll of a job's TaskManagers, at the operator's time. */
@@ -40,8 +38,6 @@ export interface TaskLoad {
   recentInRate: number;
   recentLagRate: number;
   partitions: number;
-  /** The partition that brought the most records per second over the window's latest quarter, with that rate. */
-  hottest?: { partition: string; rate: number };
 }
 
 export interface LoadWindow {
@@ -72,11 +68,6 @@ export class LoadHistory {
               load: r.load,
               lag: r.lag,
               partitions: r.partitionCount ?? 0,
-              positions: new Map(
-                (r.positions ?? []).flatMap((p) =>
-                  p.offset === null ? [] : [[`${p.topic}/${p.partition}`, p.offset] as const],
-                ),
-              ),
             },
           ]
         : [],
@@ -152,24 +143,10 @@ export function loadWindow(
           : 0,
       recentLagRate: recentElapsed > 0 ? ((lag - (from.sample.lag ?? 0)) * 1000) / recentElapsed : 0,
       partitions: last.sample.partitions,
-      // Over the latest quarter too: the partition that brings the most now.
-      ...hottestOf(from.sample, last.sample, recentElapsed > 0 ? recentElapsed : elapsed),
     });
     spanMs = Math.min(spanMs, uptime);
   }
   if (!tasks.length) return undefined;
   tasks.sort((a, b) => a.stage - b.stage || a.task - b.task);
   return { spanMs, tasks };
-}
-
-/** The partition whose position moved the most between two samples, in records per second. */
-function hottestOf(first: TaskSample, last: TaskSample, elapsedMs: number): Pick<TaskLoad, 'hottest'> {
-  let hottest: TaskLoad['hottest'];
-  for (const [partition, offset] of last.positions ?? []) {
-    const before = first.positions?.get(partition);
-    if (before === undefined || offset < before) continue;
-    const rate = ((offset - before) * 1000) / elapsedMs;
-    if (!hottest || rate > hottest.rate) hottest = { partition, rate };
-  }
-  return hottest ? { hottest } : {};
 }
