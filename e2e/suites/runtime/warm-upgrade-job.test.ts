@@ -16,7 +16,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * upgrade starts the new version's pods beside the old ones, which stop with
  * the savepoint once the new ones are warm; the new ones continue on their
  * warm state. A second upgrade is taken back while it warms (the spec
- * reverted): its pods go, the running version is untouched. Every key's
+ * reverted; its pods cannot be scheduled, so it cannot end on its own): its pods go, the running
+ * version is untouched. Every key's
  * count, sum and order come out exactly once.
  */
 describe('StreamJob: warm upgrades', () => {
@@ -92,11 +93,21 @@ describe('StreamJob: warm upgrades', () => {
     assert.deepEqual(upgraded.status?.standby?.activeSlots, [1, 1]);
     assert.deepEqual(await podNames(), ['wuj-tm-0-1', 'wuj-tm-1-1']);
 
-    // 2. Taken back while warming: the new pods go, the running version stays as it is.
-    await jobs.patchSpec(name, { args: { input, output, stages: 2, version: 'v3' } });
+    // 2. Taken back while warming: the new pods go, the running version stays as it is. The new version's pods
+    // ask for a node label no node has, so they stay Pending and the warm-up cannot end before it is taken back
+    // (with pods that start, it raced the revert: on a loaded machine the warm-up won, and the upgrade ran).
+    const nowhere = { 'weir.dev/e2e-no-such-node': 'true' };
+    await jobs.patchSpec(name, {
+      args: { input, output, stages: 2, version: 'v3' },
+      taskManager: { nodeSelector: nowhere },
+    });
     await jobs.waitFor(name, 'Warming', (j) => j.status?.upgrade?.step === 'Warming', 60_000);
     for (let i = 0; i < 300 && !(await podNames()).includes('wuj-tm-0'); i++) await sleep(100);
-    await jobs.patchSpec(name, { args: { input, output, stages: 2, version: 'v2' } });
+    assert.ok((await podNames()).includes('wuj-tm-0'), 'the new version’s pods were made while it warmed');
+    await jobs.patchSpec(name, {
+      args: { input, output, stages: 2, version: 'v2' },
+      taskManager: { nodeSelector: null },
+    });
     const back = await jobs.waitFor(name, 'the warm-up abandoned', (j) => !j.status?.upgrade, 60_000);
     assert.equal(back.status?.run?.id, upgraded.status?.run?.id, 'the same run goes on');
     for (let i = 0; i < 600 && (await podNames()).length > 2; i++) await sleep(100);

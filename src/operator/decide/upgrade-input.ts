@@ -52,6 +52,7 @@ export function decideJobUpgrade(
     lastFailureTime ? new Date(lastFailureTime).getTime() : 0,
   );
   const allReady = live.length === wanted && !restartPending && status.phase !== 'Failed';
+  const reported = new Set((observation.checkpoints ?? []).map((r) => r.pod));
   const stable = allReady && checkpointTime !== undefined && new Date(checkpointTime).getTime() > since;
   return decideUpgrade({
     upgrade: status.upgrade,
@@ -77,6 +78,7 @@ export function decideJobUpgrade(
     lastCheckpointTime: checkpointTime ? new Date(checkpointTime) : undefined,
     savepointOutcome: observation.savepointOutcome,
     savepointInProgress: status.savepointInProgress !== undefined,
+    unreportedPods: live.filter((p) => !reported.has(p.pod)).map((p) => p.pod),
     warmRestores: (observation.checkpoints ?? []).flatMap((r) =>
       r.warmRestore ? [{ task: `${r.stage ?? 0}/${r.task}`, ...r.warmRestore }] : [],
     ),

@@ -58,6 +58,7 @@ function input(overrides: Partial<Omit<UpgradeInput, 'timing'>>): UpgradeInput {
     savepointOutcome: undefined,
     savepointInProgress: false,
     warmRestores: [],
+    unreportedPods: [],
     warmReady: false,
     warmCount: { ready: 0, wanted: 2 },
     warmSlots: [1, 1],
@@ -504,6 +505,36 @@ describe('upgrade state machine', () => {
       assert.match(
         again.events[0]?.message ?? '',
         /is stable .*; restored from savepoint upgrade-1: 1 task\(s\) on their warm state/,
+      );
+    });
+
+    it('Deploying: stable, but a pod has not reported its restore yet: waits for it, up to the stable timeout', () => {
+      const restores = [{ task: '1/0', warm: true }];
+      const upgrade = {
+        ...warmUpgrade('Deploying'),
+        message: 'restored from savepoint upgrade-1: 1 task(s) on their warm state',
+      };
+      const waiting = decideUpgrade(
+        input(warmInput({ upgrade, warmRestores: restores, stable: true, unreportedPods: ['job-tm-1-1'] })),
+      );
+      assert.equal(waiting.upgrade?.step, 'Deploying', 'not summed up on half the reports');
+      assert.deepEqual(waiting.events, []);
+      const late = new Date(new Date(upgrade.stepStartedAt).getTime() + timingOf(spec2).stableTimeoutMs + 1);
+      const gaveUp = decideUpgrade(
+        input(
+          warmInput({
+            upgrade,
+            warmRestores: restores,
+            stable: true,
+            unreportedPods: ['job-tm-1-1'],
+            now: late,
+          }),
+        ),
+      );
+      assert.equal(
+        gaveUp.events[0]?.reason,
+        'UpgradeCompleted',
+        'a pod that never answers does not hold it forever',
       );
     });
   });

@@ -122,6 +122,8 @@ export interface UpgradeInput {
   warmCount: { ready: number; wanted: number };
   /** The promoted tasks' restores (their reports' warmRestore), labelled stage/task. */
   warmRestores: { task: string; warm: boolean; why?: string }[];
+  /** Live pods of the deployment whose report the operator has not read yet (their restores are unknown). */
+  unreportedPods: string[];
   /** A warm upgrade's pods' slot for each pod index, were one to start now (warm-pods.ts). */
   warmSlots: number[];
   newRunId: () => string;
@@ -597,6 +599,13 @@ function deploying(input: UpgradeInput, upgrade: UpgradeStatus, deployment: Reco
   }
   const handOver = upgrade.warm ? warmHandOver(input, upgrade) : undefined;
   if (handOver) return handOver;
+  const timeoutMs = input.timing.stableTimeoutMs;
+  const elapsed = input.now.getTime() - new Date(upgrade.stepStartedAt).getTime();
+  // A warm hand-over is summed up once every pod said how its tasks restored: a pod polled before it was Ready
+  // would otherwise be left out of the count (up to the stable timeout; then it completes with what is known).
+  const restoresUnknown =
+    upgrade.warm !== undefined && input.unreportedPods.length > 0 && elapsed <= timeoutMs;
+  if (input.stable && restoresUnknown) return { ...quiet(), upgrade, requeueAfterMs: 1000 };
   if (input.stable) {
     checkTransition('Deploying', 'Idle');
     return {
@@ -612,8 +621,6 @@ function deploying(input: UpgradeInput, upgrade: UpgradeStatus, deployment: Reco
       ],
     };
   }
-  const timeoutMs = input.timing.stableTimeoutMs;
-  const elapsed = input.now.getTime() - new Date(upgrade.stepStartedAt).getTime();
   const why = input.failed
     ? 'its restart strategy gave up'
     : elapsed > timeoutMs
