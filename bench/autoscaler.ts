@@ -35,7 +35,7 @@ import { requireEnv } from '../e2e/support/cluster.ts';
 import { committedCountSumProblems, keyedInput } from '../e2e/support/committed-state.ts';
 import { startJobNamespace, stopJobNamespace } from '../e2e/support/job-suite.ts';
 import { createTopics, openWriter, uniqueName } from '../e2e/support/kafka-topics.ts';
-import { weirDevJob } from '../e2e/support/streamjobs.ts';
+import { autoscaledCountSumJob } from '../e2e/support/streamjobs.ts';
 import type { StreamJob } from '../src/api/streamjob.ts';
 
 const { values } = parseArgs({
@@ -74,21 +74,17 @@ try {
   const output = uniqueName('as-out');
   await createTopics({ name: input, partitions }, { name: output, partitions });
   await jobs.create(
-    weirDevJob('as', 'keyed-count-sum', {
-      args: { input, output, version: 'v1', workMicros },
+    autoscaledCountSumJob('as', {
+      input,
+      output,
+      workMicros,
       storageUrl: `s3://${requireEnv('WEIR_S3_BUCKET')}/bench-autoscaler`,
-      interval: '1s',
-      spec: {
-        parallelism: 1,
-        taskSlots: 1,
-        autoscaler: {
-          enabled: true,
-          targetUtilization: 0.7,
-          metricsWindow: '30s',
-          stabilization: '20s',
-          scaleDownDelay: `${scaleDownDelay}s`,
-          catchUpDuration: `${catchUp}s`,
-        },
+      autoscaler: {
+        targetUtilization: 0.7,
+        metricsWindow: '30s',
+        stabilization: '20s',
+        scaleDownDelay: `${scaleDownDelay}s`,
+        catchUpDuration: `${catchUp}s`,
       },
     }),
   );

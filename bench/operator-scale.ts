@@ -16,7 +16,7 @@
  * Usage: source .weir/harness/env && node bench/operator-scale.ts --jobs 1000 --kwok [--concurrency 16]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
@@ -28,13 +28,20 @@ import {
   requireEnv,
   waitFor,
 } from '../e2e/support/cluster.ts';
-import { importImage } from '../e2e/support/harness-nodes.ts';
 import { startOperator } from '../e2e/support/operator.ts';
 import { applyCrd, standinJob } from '../e2e/support/streamjobs.ts';
 import { type StreamJob, taskManagerDefaults } from '../src/api/streamjob.ts';
 import { taskManagerPod, tokenSecret } from '../src/operator/deploy/taskmanager-pod.ts';
 import { type KwokNodes, startKwokNodes } from './kwok.ts';
 import { createMemoryCgroup, type MemoryCgroup } from './memory-cgroup.ts';
+import {
+  apiServerWrites,
+  buildTinyTaskManager,
+  inParallel,
+  procStats,
+  tinyTaskManagerImage,
+  writesSince,
+} from './operator-kit.ts';
 
 const { values } = parseArgs({
   options: {
@@ -66,38 +73,8 @@ if (operatorBuild !== 'dist' && operatorBuild !== 'source') {
   throw new Error(`--operator must be dist or source, got ${operatorBuild}`);
 }
 const parallelism = 2;
-// Tagged: an untagged (latest) image is pulled again on every start, and nothing can be pulled here.
-const image = 'weir-bench/tiny-taskmanager:1';
+const image = tinyTaskManagerImage;
 const root = join(import.meta.dirname, '..');
-
-/**
- * The stand-in's binary, and for the harness's real nodes an image of it (static, FROM scratch), made with
- * buildah and imported into every node; kwok's nodes run no containers.
- */
-async function buildTinyTaskManager(forHarnessNodes: boolean): Promise<void> {
-  const dir = join(process.env.HOME ?? '/root', '.cache', 'weir', 'bench');
-  mkdirSync(dir, { recursive: true });
-  const binary = join(dir, 'tiny-taskmanager');
-  execFileSync('gcc', ['-O2', '-static', '-o', binary, join(root, 'bench', 'tiny-taskmanager.c')]);
-  if (!forHarnessNodes) return;
-  const buildah = (...args: string[]) => execFileSync('buildah', args, { encoding: 'utf8' }).trim();
-  const container = buildah('from', 'scratch');
-  buildah('copy', container, binary, '/tiny-taskmanager');
-  buildah('config', '--entrypoint', '["/tiny-taskmanager"]', '--user', '65532:65532', container);
-  buildah('commit', '--quiet', '--rm', container, `localhost/${image}`);
-  const archive = join(dir, 'tiny-taskmanager.oci.tar');
-  rmSync(archive, { force: true });
-  buildah('push', '--quiet', `localhost/${image}`, `oci-archive:${archive}:docker.io/${image}`);
-  await importImage(archive);
-}
-
-async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++] as T);
-  });
-  await Promise.all(workers);
-}
 
 /**
  * Each poll lists every pod or StreamJob of the run: at thousands of jobs that is megabytes per poll, which
@@ -223,14 +200,6 @@ async function cleanUp(cluster: ReturnType<typeof connect>, namespace: string) {
     const list = await cluster.core.listNamespace();
     return !list.items.some((n) => n.metadata?.name === namespace);
   });
-}
-
-function procStats(pid: number): { cpuSeconds: number; peakRssMiB: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  const ticks = Number(stat[11]) + Number(stat[12]); // utime + stime
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return { cpuSeconds: ticks / 100, peakRssMiB: Math.round(hwm / 1024) };
 }
 
 function quantile(metrics: string, q: number): number {
@@ -378,36 +347,6 @@ async function measureWeir(cluster: ReturnType<typeof connect>, placement: Place
     writes,
     restart,
   };
-}
-
-/** Writes by verb and resource, from the API server's own request counters (all clients). */
-function apiServerWrites(): Map<string, number> {
-  const text = execFileSync('kubectl', ['get', '--raw', '/metrics'], {
-    maxBuffer: 256 * 1024 * 1024,
-  }).toString();
-  const writes = new Map<string, number>();
-  for (const [, labels, value] of text.matchAll(/^apiserver_request_total\{([^}]*)\} (\S+)$/gm)) {
-    const label = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(labels ?? '')?.[1] ?? '';
-    const verb = label('verb');
-    if (!['POST', 'PUT', 'PATCH', 'DELETE', 'DELETECOLLECTION', 'APPLY'].includes(verb)) continue;
-    const resource = label('subresource')
-      ? `${label('resource')}/${label('subresource')}`
-      : label('resource');
-    const key = `${verb} ${resource} ${label('code')}`;
-    writes.set(key, (writes.get(key) ?? 0) + Number(value));
-  }
-  return writes;
-}
-
-/** The operator's writes (StreamJobs, pods, Secrets, Events) since `before`, per job when `perJob` > 0. */
-function writesSince(before: Map<string, number>, perJob = 0): Record<string, number> {
-  const counted = (key: string) => /^(\w+) (streamjobs(\/status)?|pods|secrets|events) \d+$/.test(key);
-  const writes: Record<string, number> = {};
-  for (const [key, count] of apiServerWrites()) {
-    const made = count - (before.get(key) ?? 0);
-    if (made > 0 && counted(key)) writes[key] = perJob ? Math.round((made / perJob) * 100) / 100 : made;
-  }
-  return writes;
 }
 
 /**

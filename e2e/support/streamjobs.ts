@@ -74,6 +74,29 @@ export function weirDevJob(
   };
 }
 
+/**
+ * The autoscaled load job of the autoscaler suite and bench: a keyed count and sum whose records each cost
+ * `workMicros` of CPU (so one task's capacity is known), one task to start with, checkpointing every second.
+ */
+export function autoscaledCountSumJob(
+  name: string,
+  options: {
+    input: string;
+    output: string;
+    workMicros: number;
+    storageUrl: string;
+    autoscaler: Record<string, unknown>;
+  },
+): Record<string, unknown> {
+  const { input, output, workMicros } = options;
+  return weirDevJob(name, 'keyed-count-sum', {
+    args: { input, output, version: 'v1', workMicros },
+    storageUrl: options.storageUrl,
+    interval: '1s',
+    spec: { parallelism: 1, taskSlots: 1, autoscaler: { enabled: true, ...options.autoscaler } },
+  });
+}
+
 export class StreamJobs {
   private readonly api: CustomObjectsApi;
   private readonly namespace: string;

@@ -6,7 +6,7 @@ import { committedCountSumProblems, keyedInput } from '../../support/committed-s
 import { needsHarnessNodes } from '../../support/harness-nodes.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, flowInput, uniqueName } from '../../support/kafka-topics.ts';
-import { weirDevJob } from '../../support/streamjobs.ts';
+import { autoscaledCountSumJob } from '../../support/streamjobs.ts';
 
 const keys = 48;
 const partitions = 12;
@@ -42,23 +42,19 @@ describe('autoscaler: scaling on lag and busy time', {
     const output = uniqueName(`${name}-out`);
     await createTopics({ name: input, partitions }, { name: output, partitions });
     const created = await suite.jobs.create(
-      weirDevJob(name, 'keyed-count-sum', {
-        args: { input, output, version: 'v1', workMicros },
+      autoscaledCountSumJob(name, {
+        input,
+        output,
+        workMicros,
         storageUrl: 's3://weir/e2e-autoscaler',
-        interval: '1s',
-        spec: {
-          parallelism: 1,
-          taskSlots: 1,
-          autoscaler: {
-            enabled: true,
-            mode,
-            targetUtilization: 0.7,
-            maxParallelism: 4,
-            metricsWindow: '16s',
-            stabilization: '10s',
-            scaleDownDelay: '20s',
-            catchUpDuration: '2m',
-          },
+        autoscaler: {
+          mode,
+          targetUtilization: 0.7,
+          maxParallelism: 4,
+          metricsWindow: '16s',
+          stabilization: '10s',
+          scaleDownDelay: '20s',
+          catchUpDuration: '2m',
         },
       }),
     );

@@ -24,6 +24,7 @@ import type { StatusRecorder } from '../status/status-recorder.ts';
 import type { Actuator } from './act.ts';
 import { observeNodesOf, observePod } from './observe.ts';
 import { observeInitialSnapshot, snapshotReferences, snapshotsOfJob } from './observe-snapshots.ts';
+import { WrittenVersions } from './written-versions.ts';
 
 export interface ControllerDeps {
   jobs: ObjectCache<StreamJob>;
@@ -92,6 +93,8 @@ export class StreamJobController {
    * deciding again on that stale copy would release them twice.
    */
   private readonly finalized = new RecentUids();
+  /** Status writes the cache may not show yet: a pass on the copy written over is held (written-versions.ts). */
+  private readonly writtenVersions = new WrittenVersions();
 
   constructor(deps: ControllerDeps) {
     this.deps = deps;
@@ -115,6 +118,13 @@ export class StreamJobController {
       await this.deps.finalizers.apply(job, finalizer);
       return undefined;
     }
+    const staleForMs = this.writtenVersions.staleForMs(
+      uid,
+      job.metadata.resourceVersion,
+      this.deps.now().getTime(),
+    );
+    // The write's watch event brings the job back; the requeue covers an event that never comes.
+    if (staleForMs > 0) return { requeueAfterMs: staleForMs };
     const { observation, nextPollInMs } = this.observe(job, true);
     return this.reconcileLive(job, observation, nextPollInMs, jobLog);
   }
@@ -176,6 +186,7 @@ export class StreamJobController {
     const decision = decide(job, observation, this.deps.now(), this.deps.decideOptions);
 
     const written = await status.record(job, decision.status);
+    if (written) this.writtenVersions.wrote(uid, job.metadata.resourceVersion, this.deps.now().getTime());
     const recorded: StreamJob = { ...job, status: decision.status };
     const nowMs = this.deps.now().getTime();
     for (const action of decision.actions) {
