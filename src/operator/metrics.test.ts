@@ -88,3 +88,36 @@ describe('metrics users can join', () => {
     ]);
   });
 });
+
+describe('operator metrics at scrape time', () => {
+  it('a scrape builds the job list once for every per-job gauge, and the next scrape sees the jobs as they are then', async () => {
+    let built = 0;
+    let lastCheckpointId = 1;
+    const metrics = createMetrics({
+      jobsByPhase: () => ({ Running: 1 }),
+      checkpoints: () => {
+        built++;
+        return [
+          {
+            namespace: 'shop',
+            job: 'orders',
+            checkpoint: {
+              latestCompleted: { id: lastCheckpointId, time: '2026-12-07T02:00:00Z' },
+              consecutiveFailures: lastCheckpointId,
+            },
+            progressWindowSeconds: 70,
+          },
+        ];
+      },
+    });
+    await metrics.registry.metrics();
+    assert.equal(built, 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    lastCheckpointId = 4;
+    const text = await metrics.registry.metrics();
+    assert.equal(built, 2);
+    assert.deepEqual(lines(text, 'weir_streamjob_checkpoint_consecutive_failures'), [
+      'weir_streamjob_checkpoint_consecutive_failures{namespace="shop",streamjob="orders"} 4',
+    ]);
+  });
+});

@@ -31,6 +31,18 @@ export function createMetrics(sources: {
   checkpoints: () => JobCheckpoint[];
 }): OperatorMetrics {
   const registry = new Registry();
+  // Every per-job gauge reads the job list at scrape time; one scrape builds it once, not once per gauge (the
+  // gauges collect within one turn of the event loop, after which the list is dropped).
+  let jobsThisScrape: JobCheckpoint[] | undefined;
+  const jobsNow = () => {
+    if (!jobsThisScrape) {
+      jobsThisScrape = sources.checkpoints();
+      setImmediate(() => {
+        jobsThisScrape = undefined;
+      });
+    }
+    return jobsThisScrape;
+  };
   /** A gauge with a series per job, set at scrape time from the jobs' status; a job whose value is undefined has none. */
   const perJobGauge = (name: string, help: string, valueFor: (job: JobCheckpoint) => number | undefined) =>
     new Gauge({
@@ -40,7 +52,7 @@ export function createMetrics(sources: {
       registers: [registry],
       collect() {
         this.reset();
-        for (const job of sources.checkpoints()) {
+        for (const job of jobsNow()) {
           const value = valueFor(job);
           if (value !== undefined) this.set({ namespace: job.namespace, streamjob: job.job }, value);
         }
