@@ -2,7 +2,7 @@
  * What the autoscaler costs the operator (issue 35): N StreamJobs of parallelism 1 run on the harness's real
  * nodes as TaskManager stand-ins (tiny-taskmanager.c: a status document with load counters, like a
  * TaskManager's, busy --busy % of the time, moved by up to ±--noise % every 30 s). The same jobs are measured
- * twice in one run, for --minutes each, with the chart's poll interval:
+ * twice in one run, for --minutes each, with the chart's poll interval (charts/weir/values.yaml):
  *   - baseline: autoscaler off;
  *   - autoscaled: spec.autoscaler.enabled on every job (apply mode), measured from once each shows a first
  *     recommendation in status.
@@ -21,6 +21,7 @@ import { type StreamJob, taskManagerDefaults } from '../src/api/streamjob.ts';
 import {
   apiServerWrites,
   buildTinyTaskManager,
+  chartValues,
   inParallel,
   procStats,
   tinyTaskManagerImage,
@@ -106,7 +107,7 @@ const operator = await startOperator({
   leaseNamespace: namespace,
   readyTimeoutMs: 5 * 60_000,
   // The chart's poll interval, not the tests' 2 s: the bench measures what a deployment would do.
-  env: { WEIR_STATUS_POLL_INTERVAL: '30s' },
+  env: { WEIR_STATUS_POLL_INTERVAL: chartValues.statusPollInterval },
 });
 try {
   const pid = operator.process.pid ?? 0;

@@ -5,11 +5,22 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { importImage } from '../e2e/support/harness-nodes.ts';
 
 // Tagged: an untagged (latest) image is pulled again on every start, and nothing can be pulled here.
 export const tinyTaskManagerImage = 'weir-bench/tiny-taskmanager:2';
 const root = join(import.meta.dirname, '..');
+
+/**
+ * The chart's defaults for the operator (charts/weir/values.yaml): the benches run it as a deployment
+ * would, not with the tests' 2 s poll.
+ */
+export const chartValues = parseYaml(readFileSync(join(root, 'charts', 'weir', 'values.yaml'), 'utf8')) as {
+  heapPercent: number;
+  concurrency: number;
+  statusPollInterval: string;
+};
 
 /**
  * The stand-in's binary, and for the harness's real nodes an image of it (static, FROM scratch), made with

@@ -16,11 +16,9 @@
  * Usage: source .weir/harness/env && node bench/operator-scale.ts --jobs 1000 --kwok [--concurrency 16]
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
-import { parse as parseYaml } from 'yaml';
 import {
   connect,
   createTestNamespace,
@@ -37,6 +35,7 @@ import { createMemoryCgroup, type MemoryCgroup } from './memory-cgroup.ts';
 import {
   apiServerWrites,
   buildTinyTaskManager,
+  chartValues,
   inParallel,
   procStats,
   tinyTaskManagerImage,
@@ -224,12 +223,8 @@ function quantile(metrics: string, q: number): number {
   return Number.NaN;
 }
 
-/** The Node options the chart gives the operator (its heap as a share of the memory limit). */
-const chartValues = parseYaml(readFileSync(join(root, 'charts', 'weir', 'values.yaml'), 'utf8')) as {
-  heapPercent: number;
-  concurrency: number;
-};
 const operatorConcurrency = values['operator-concurrency'] || String(chartValues.concurrency);
+/** The Node options the chart gives the operator (its heap as a share of the memory limit). */
 const chartNodeOptions = `--max-old-space-size-percentage=${chartValues.heapPercent}`;
 
 /** The operator, in a memory cgroup of its own when a limit is set. */
@@ -245,7 +240,7 @@ async function startBenchOperator(namespace: string, name: string) {
     readyTimeoutMs: 5 * 60_000,
     // The chart's defaults, not the tests' 2 s poll: the bench measures what a deployment would do.
     env: {
-      WEIR_STATUS_POLL_INTERVAL: '30s',
+      WEIR_STATUS_POLL_INTERVAL: chartValues.statusPollInterval,
       WEIR_OPERATOR_CONCURRENCY: operatorConcurrency,
       NODE_OPTIONS: `${chartNodeOptions} ${values['operator-node-options']}`.trim(),
     },
