@@ -1,5 +1,15 @@
 /** Weir's pipeline SDK: what job modules import. */
 export { bytes, type Format, FormatError, formats, json, string } from './formats.ts';
+export type {
+  IntervalJoinOptions,
+  JoinStream,
+  JoinStreamSource,
+  LateJoinRecords,
+  Table,
+  TableSource,
+  TemporalJoinOptions,
+  WindowJoinOptions,
+} from './joins.ts';
 export {
   type JobDefinition,
   type KafkaSink,

@@ -1,4 +1,18 @@
 import type { Format } from './formats.ts';
+import {
+  type IntervalJoinOptions,
+  type JoinFunction,
+  type JoinInput,
+  type JoinSpec,
+  type JoinStream,
+  type JoinStreamSource,
+  type Table,
+  type TableSource,
+  type TemporalJoinOptions,
+  type WindowJoinOptions,
+  wholeMs,
+  windowBounds,
+} from './joins.ts';
 import { PipelineDefinitionError, type StreamRecord } from './records.ts';
 import type { StateHandles, StateSpec } from './state.ts';
 import type { FiredTimer, TimerService, WatermarkStrategy } from './time.ts';
@@ -97,7 +111,8 @@ export type Step =
       aggregate: AggregateFunction<unknown, unknown, unknown, unknown>;
       allowedLatenessMs: number;
       late: LateRecordsOutput<unknown, unknown>;
-    };
+    }
+  | { kind: 'join'; id: string; spec: JoinSpec; fn: JoinFunction };
 
 /** How records cross a repartition topic between two stages. */
 export interface RepartitionFormats<K, V> {
@@ -131,6 +146,8 @@ export interface StageDefinition {
   readonly input: StageInput;
   readonly steps: readonly Step[];
   readonly output: StageOutput;
+  /** Topics read besides the input, each entering at its join step (first stage only). */
+  readonly joins: readonly JoinInput[];
 }
 
 export interface JobDefinition {
@@ -150,6 +167,7 @@ const operatorIdPattern = /^[a-z][a-z0-9-]{0,62}$/;
 interface OpenStage {
   input: StageInput;
   steps: Step[];
+  joins: JoinInput[];
 }
 
 /**
@@ -176,7 +194,26 @@ export class Pipeline<K, V> {
     checkId(id, new Set());
     if (source.topics.length === 0) throw new PipelineDefinitionError(`source "${id}" names no topics`);
     const input: StageInput = { kind: 'source', id, source: source as KafkaSource<unknown, unknown> };
-    return new Pipeline<K, V>(input.source, [], { input, steps: [] });
+    return new Pipeline<K, V>(input.source, [], { input, steps: [], joins: [] });
+  }
+
+  /** A compacted topic as a table, for join(), leftJoin() and (with `versions`) temporalJoin(). */
+  static table<K, V>(id: string, source: TableSource<K, V>): Table<K, V> {
+    checkId(id, new Set());
+    if (!source.topic) throw new PipelineDefinitionError(`table "${id}" names no topic`);
+    if (source.versions) {
+      wholeMs(`table "${id}": versions.maxOutOfOrdernessMs`, source.versions.maxOutOfOrdernessMs);
+      wholeMs(`table "${id}": versions.maxVersionsPerKey`, source.versions.maxVersionsPerKey ?? 100, 1);
+    }
+    return { kind: 'table', id, source };
+  }
+
+  /** A topic as the other side of windowJoin() or intervalJoin(). */
+  static stream<K, V>(id: string, source: JoinStreamSource<K, V>): JoinStream<K, V> {
+    checkId(id, new Set());
+    if (!source.topic) throw new PipelineDefinitionError(`stream "${id}" names no topic`);
+    wholeMs(`stream "${id}": watermarks.maxOutOfOrdernessMs`, source.watermarks?.maxOutOfOrdernessMs ?? -1);
+    return { kind: 'stream', id, source };
   }
 
   /** Every operator id used so far: ids are unique across the whole job. */
@@ -185,6 +222,7 @@ export class Pipeline<K, V> {
     for (const stage of [...this.closed, this.open]) {
       ids.add(stage.input.id);
       for (const step of stage.steps) ids.add(step.id);
+      for (const input of stage.joins) ids.add(input.id);
     }
     return ids;
   }
@@ -300,6 +338,165 @@ export class Pipeline<K, V> {
   }
 
   /**
+   * Joins each record with the table's current value for its key, as of the
+   * record's processing; a record whose key the table lacks is dropped.
+   * The table is kept in the job's state, per source partition.
+   */
+  join<T, R>(id: string, table: Table<K, T>, fn: (value: V, tableValue: T, key: K) => R): Pipeline<K, R> {
+    return this.appendJoin(id, table, { kind: 'table', mode: 'inner', input: table.id }, fn as JoinFunction);
+  }
+
+  /** join(), but a record whose key the table lacks is joined with null. */
+  leftJoin<T, R>(
+    id: string,
+    table: Table<K, T>,
+    fn: (value: V, tableValue: T | null, key: K) => R,
+  ): Pipeline<K, R> {
+    return this.appendJoin(id, table, { kind: 'table', mode: 'left', input: table.id }, fn as JoinFunction);
+  }
+
+  /**
+   * Joins each record with the table's version valid at the record's event
+   * time (a versioned table: `versions` on its source). A record waits in
+   * state until the watermark, the least of both sides', reaches its time,
+   * so a version written a little after the record still counts.
+   */
+  temporalJoin<T, R>(
+    id: string,
+    table: Table<K, T>,
+    fn: (value: V, tableValue: T | null, key: K) => R,
+    options: TemporalJoinOptions,
+  ): Pipeline<K, R> {
+    if (!table.source.versions) {
+      throw new PipelineDefinitionError(
+        `temporal join "${id}": table "${table.id}" keeps no versions (give its source "versions")`,
+      );
+    }
+    return this.appendJoin(
+      id,
+      table,
+      {
+        kind: 'temporal',
+        mode: options.kind ?? 'inner',
+        input: table.id,
+        maxVersionsPerKey: table.source.versions.maxVersionsPerKey ?? 100,
+        late: lateTopic(id, options.lateRecords),
+      },
+      fn as JoinFunction,
+    );
+  }
+
+  /**
+   * Joins records of both streams with the same key whose timestamps are
+   * close: the other side's at most `beforeMs` before this side's and at
+   * most `afterMs` after. Each side is kept in state until the watermark
+   * passes its window plus grace; unmatched records (left, outer) are
+   * emitted then, with null for the side they lack.
+   */
+  windowJoin<V2, R>(
+    id: string,
+    other: JoinStream<K, V2>,
+    options: WindowJoinOptions,
+    fn: (left: V | null, right: V2 | null, key: K) => R,
+  ): Pipeline<K, R> {
+    return this.appendJoin(
+      id,
+      other,
+      {
+        kind: 'window',
+        mode: options.kind ?? 'inner',
+        input: other.id,
+        ...windowBounds(id, options),
+        late: lateTopic(id, options.lateRecords),
+      },
+      fn as JoinFunction,
+    );
+  }
+
+  /** Flink's interval join: inner pairs with other.timestamp − this.timestamp in [lowerMs, upperMs]. */
+  intervalJoin<V2, R>(
+    id: string,
+    other: JoinStream<K, V2>,
+    options: IntervalJoinOptions,
+    fn: (left: V, right: V2, key: K) => R,
+  ): Pipeline<K, R> {
+    if (options.lowerMs > options.upperMs) {
+      throw new PipelineDefinitionError(
+        `interval join "${id}": lowerMs ${options.lowerMs} is above upperMs ${options.upperMs}`,
+      );
+    }
+    return this.appendJoin(
+      id,
+      other,
+      {
+        kind: 'window',
+        mode: 'inner',
+        input: other.id,
+        ...windowBounds(id, {
+          beforeMs: -options.lowerMs,
+          afterMs: options.upperMs,
+          graceMs: options.graceMs,
+        }),
+        late: lateTopic(id, options.lateRecords),
+      },
+      fn as JoinFunction,
+    );
+  }
+
+  /** A join step and the input it reads, after the checks every join shares. */
+  private appendJoin<R, K2, V2>(
+    id: string,
+    other: Table<K2, V2> | JoinStream<K2, V2>,
+    spec: JoinSpec,
+    fn: JoinFunction,
+  ): Pipeline<K, R> {
+    const { input } = this.open;
+    if (input.kind !== 'source') {
+      throw new PipelineDefinitionError(
+        `join "${id}" must come before any keyBy: its other side is read co-partitioned with the source`,
+      );
+    }
+    if (input.source.topics.length !== 1) {
+      throw new PipelineDefinitionError(
+        `join "${id}": the source "${input.id}" reads ${input.source.topics.length} topics; a join needs exactly one`,
+      );
+    }
+    const eventTime = spec.kind !== 'table';
+    if (eventTime && !this.source.watermarks) {
+      throw new PipelineDefinitionError(`join "${id}" needs event time: give the source "watermarks"`);
+    }
+    const { source } = other;
+    if (source.key.name !== input.source.key.name) {
+      throw new PipelineDefinitionError(
+        `join "${id}": "${other.id}" (topic ${source.topic}) has key format ${source.key.name} and the source (topic ${input.source.topics[0]}) ${input.source.key.name}; co-partitioned topics need the same key format`,
+      );
+    }
+    if (input.source.topics.includes(source.topic) || this.open.joins.some((j) => j.topic === source.topic)) {
+      throw new PipelineDefinitionError(`join "${id}": topic ${source.topic} is read twice in the stage`);
+    }
+    checkId(other.id, this.ids());
+    const clock = other.kind === 'stream' ? other.source.watermarks : other.source.versions;
+    const joinInput: JoinInput = {
+      id: other.id,
+      role: other.kind,
+      topic: source.topic,
+      key: source.key as Format<unknown>,
+      value: source.value as Format<unknown>,
+      joinId: id,
+      ...(clock?.timestamp
+        ? { timestamp: clock.timestamp as (r: StreamRecord<unknown, unknown>) => number }
+        : {}),
+      ...(eventTime && clock ? { outOfOrdernessMs: clock.maxOutOfOrdernessMs } : {}),
+    };
+    checkId(id, new Set([...this.ids(), other.id]));
+    return new Pipeline<K, R>(this.source, this.closed, {
+      ...this.open,
+      steps: [...this.open.steps, { kind: 'join', id, spec, fn }],
+      joins: [...this.open.joins, joinInput],
+    });
+  }
+
+  /**
    * Re-keys the stream: ends the stage here. Records cross Kafka through the
    * job's repartition topic named after `id`, partitioned by the new key, in
    * the same transaction that commits this stage's input; keyed state after
@@ -335,22 +532,28 @@ export class Pipeline<K, V> {
       input: this.open.input,
       steps: this.open.steps,
       output,
+      joins: this.open.joins,
     };
     const input: StageInput = { kind: 'repartition', id, formats: output.formats };
-    return new Pipeline<K2, V2>(this.source, [...this.closed, stage], { input, steps: [] });
+    return new Pipeline<K2, V2>(this.source, [...this.closed, stage], { input, steps: [], joins: [] });
   }
 
   to(id: string, sink: KafkaSink<K, V>, options: { poisonRecords?: PoisonRecordPolicy } = {}): JobDefinition {
     checkId(id, this.ids());
     const poisonRecords = options.poisonRecords ?? { kind: 'fail' };
-    if (poisonRecords.kind === 'dead-letter' && this.source.topics.includes(poisonRecords.topic)) {
-      throw new PipelineDefinitionError(`dead-letter topic "${poisonRecords.topic}" is also a source topic`);
+    const inputs = [
+      ...this.source.topics,
+      ...[...this.closed, this.open].flatMap((s) => s.joins.map((j) => j.topic)),
+    ];
+    if (poisonRecords.kind === 'dead-letter' && inputs.includes(poisonRecords.topic)) {
+      throw new PipelineDefinitionError(`dead-letter topic "${poisonRecords.topic}" is also an input topic`);
     }
     const last: StageDefinition = {
       index: this.closed.length,
       input: this.open.input,
       steps: this.open.steps,
       output: { kind: 'sink', id, sink: sink as KafkaSink<unknown, unknown> },
+      joins: this.open.joins,
     };
     const first = this.closed[0] ?? last;
     return {
@@ -371,7 +574,9 @@ export function statefulOperatorIds(job: JobDefinition): string[] {
 
 /** The ids of a stage's steps that keep keyed state (process functions and windows). */
 export function statefulStepIds(stage: StageDefinition): string[] {
-  return stage.steps.filter((s) => s.kind === 'process' || s.kind === 'window').map((s) => s.id);
+  return stage.steps
+    .filter((s) => s.kind === 'process' || s.kind === 'window' || s.kind === 'join')
+    .map((s) => s.id);
 }
 
 /** A function of the window's records as an aggregate whose accumulator is those records (value and time). */
@@ -395,6 +600,15 @@ function collectingWindow(
 /** The ids of the job's repartitions (keyBy), in stage order: each names one internal topic. */
 export function repartitionIds(job: JobDefinition): string[] {
   return job.stages.flatMap((stage) => (stage.output.kind === 'repartition' ? [stage.output.id] : []));
+}
+
+function lateTopic(id: string, late: { topic: string } | undefined): { topic: string } {
+  if (!late?.topic) {
+    throw new PipelineDefinitionError(
+      `join "${id}": lateRecords.topic is required (late records are never dropped)`,
+    );
+  }
+  return { topic: late.topic };
 }
 
 function checkId(id: string, taken: Set<string>): void {

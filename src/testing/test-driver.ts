@@ -6,6 +6,7 @@ import {
   readSnapshotIndex,
   verifiedSection,
 } from '../runtime/state/snapshot-format.ts';
+import { joinOutOfOrderness } from '../runtime/task/event-time.ts';
 import {
   type OutputRecord,
   StageExecutor,
@@ -64,7 +65,15 @@ export class TestDriver {
     this.width = options.repartitionPartitions ?? 4;
     this.now = options.startTime ?? 0;
     const strategy = job.source.watermarks;
-    this.watermarks = strategy ? new SourceWatermarks(strategy, this.now) : undefined;
+    const first = job.stages[0] as StageDefinition;
+    const timedJoins = joinOutOfOrderness(first);
+    this.watermarks = strategy ? new SourceWatermarks(strategy, this.now, timedJoins) : undefined;
+    // As in a task, which counts every partition it owns: both sides of an event-time join hold the
+    // watermark back until each has been read (here partition 0 of each; others count once sent to).
+    if (timedJoins.size) {
+      for (const topic of [job.source.topics[0] as string, ...timedJoins.keys()])
+        this.sourcePartitions.add(`${topic}/0`);
+    }
     this.executors = job.stages.map(
       (stage) =>
         new StageExecutor(
@@ -94,25 +103,42 @@ export class TestDriver {
     return offset.toString();
   }
 
-  /** Encodes the inputs with the source's formats and processes them in order, through every stage. */
+  /**
+   * Encodes the inputs with their topic's formats (the source's, or a
+   * joined table's or stream's) and processes them in order, through every stage.
+   */
   send<K, V>(...inputs: DriverInput<K, V>[]): this {
+    const first = this.job.stages[0] as StageDefinition;
     for (const input of inputs) {
       const topic = input.topic ?? (this.job.source.topics[0] as string);
-      if (!this.job.source.topics.includes(topic))
-        throw new Error(`"${topic}" is not a source topic of this job`);
+      const joined = first.joins.find((j) => j.topic === topic);
+      if (!this.job.source.topics.includes(topic) && !joined)
+        throw new Error(`"${topic}" is not an input topic of this job`);
+      const formats = joined ?? this.job.source;
       const partition = input.partition ?? 0;
-      this.sourcePartitions.add(`${topic}/${partition}`);
+      const timed = !joined || joined.outOfOrdernessMs !== undefined;
+      if (timed) this.sourcePartitions.add(`${topic}/${partition}`);
       const eventTime = this.run(0, {
         topic,
         partition,
         timestamp: input.timestamp ?? 0,
-        key: (this.job.source.key.encode as (k: K) => Buffer | null)(input.key),
-        value: (this.job.source.value.encode as (v: V) => Buffer | null)(input.value),
+        key: (formats.key.encode as (k: K) => Buffer | null)(input.key),
+        value: (formats.value.encode as (v: V) => Buffer | null)(input.value),
       });
-      this.watermarks?.observe(`${topic}/${partition}`, this.storesOf(topic, partition), eventTime, this.now);
+      const own = this.storesOf(topic, partition);
+      if (timed) this.watermarks?.observe(`${topic}/${partition}`, own, eventTime, this.now);
       this.fireDueTimers();
     }
     return this;
+  }
+
+  /** The stores a record of `topic` is processed against: a join input's are its source partition's. */
+  private homeOf(stage: number, topic: string, partition: number): PartitionStores {
+    const first = this.job.stages[0] as StageDefinition;
+    if (stage === 0 && first.joins.some((j) => j.topic === topic)) {
+      return this.storesOf(this.job.source.topics[0] as string, partition);
+    }
+    return this.storesOf(topic, partition);
   }
 
   /** Moves the watermark to at least `watermark` (as if every source partition had reached it) and fires timers. */
@@ -168,7 +194,7 @@ export class TestDriver {
     record: { topic: string; partition: number; timestamp: number; key: Buffer | null; value: Buffer | null },
   ): number {
     const executor = this.executors[stage] as StageExecutor;
-    const stores = this.storesOf(record.topic, record.partition);
+    const stores = this.homeOf(stage, record.topic, record.partition);
     const out = executor.process(
       {
         topic: record.topic,
@@ -246,15 +272,31 @@ export class TestDriver {
     key: unknown,
     at = { topic: '', partition: 0 },
   ): T | undefined {
+    return this.keyStores(operatorId, key, at).valueState<T>(`${operatorId}/${name}`, stateKey(key)).get();
+  }
+
+  /** A map-state's entries for a key (a join's kept records, say), found as valueState() finds its entry. */
+  stateEntries<T>(
+    operatorId: string,
+    name: string,
+    key: unknown,
+    at = { topic: '', partition: 0 },
+  ): [string, T][] {
+    return this.keyStores(operatorId, key, at).mapState<T>(`${operatorId}/${name}`, stateKey(key)).entries();
+  }
+
+  private keyStores(
+    operatorId: string,
+    key: unknown,
+    at: { topic: string; partition: number },
+  ): PartitionStores {
     const stage = this.stageOf(operatorId);
     let where = { topic: at.topic || (this.job.source.topics[0] as string), partition: at.partition };
     if (stage.input.kind === 'repartition') {
       const encoded = stage.input.formats.key.encode(key);
       where = { topic: driverTopic(stage.input.id), partition: partitionOfKey(encoded, this.width) };
     }
-    return this.storesOf(where.topic, where.partition)
-      .valueState<T>(`${operatorId}/${name}`, stateKey(key))
-      .get();
+    return this.storesOf(where.topic, where.partition);
   }
 
   /** A snapshot of every partition of every stage, in the snapshot object format. */
@@ -277,9 +319,13 @@ export class TestDriver {
         new PartitionStores(decodeSection(key, section)),
       );
     }
-    const sources = [...driver.partitions].filter(([id]) =>
-      job.source.topics.includes(id.slice(0, id.lastIndexOf('/'))),
+    const timedJoins = (job.stages[0] as StageDefinition).joins.filter(
+      (j) => j.outOfOrdernessMs !== undefined,
     );
+    const sources = [...driver.partitions].filter(([id]) => {
+      const topic = id.slice(0, id.lastIndexOf('/'));
+      return job.source.topics.includes(topic) || timedJoins.some((j) => j.topic === topic);
+    });
     for (const [id] of sources) driver.sourcePartitions.add(id);
     driver.watermarks?.restore(sources);
     return driver;

@@ -40,9 +40,14 @@ export class TaskEventTime {
   ) {
     const strategy = job.source.watermarks;
     if (!strategy) return;
-    if (stage.input.kind === 'source') this.source = new SourceWatermarks(strategy, now);
+    if (stage.input.kind === 'source')
+      this.source = new SourceWatermarks(strategy, now, joinOutOfOrderness(stage));
     else this.channels = new ChannelWatermarks(ownedPartitions, parallelism);
+    this.untimed = new Set(untimedTopics(stage));
   }
+
+  /** Topics whose partitions hold nothing back: tables joined as of processing time. */
+  private untimed = new Set<string>();
 
   get enabled(): boolean {
     return this.source !== undefined || this.channels !== undefined;
@@ -71,8 +76,11 @@ export class TaskEventTime {
    */
   advance(partitions: readonly OwnedPartition[], now: number): void {
     if (this.source) {
+      const timed = this.untimed.size
+        ? partitions.filter((p) => !this.untimed.has(topicOf(p.id)))
+        : partitions;
       this.current = this.source.current(
-        partitions.map((p) => p.id),
+        timed.map((p) => p.id),
         now,
       );
     } else if (this.channels) this.current = this.channels.current();
@@ -104,4 +112,20 @@ export class TaskEventTime {
   markerSent(marker: string, now: number): void {
     this.sent = { status: marker, at: now };
   }
+}
+
+function topicOf(partitionId: string): string {
+  return partitionId.slice(0, partitionId.lastIndexOf('/'));
+}
+
+/** The out-of-orderness of each join input that counts in event time (a stream, or a versioned table). */
+export function joinOutOfOrderness(stage: StageDefinition): Map<string, number> {
+  return new Map(
+    stage.joins.flatMap((j) => (j.outOfOrdernessMs === undefined ? [] : [[j.topic, j.outOfOrdernessMs]])),
+  );
+}
+
+/** The join inputs that do not count in event time: tables joined as of processing time. */
+export function untimedTopics(stage: StageDefinition): string[] {
+  return stage.joins.filter((j) => j.outOfOrdernessMs === undefined).map((j) => j.topic);
 }

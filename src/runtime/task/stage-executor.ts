@@ -1,4 +1,5 @@
 import { CodedError } from '../../errors.ts';
+import type { JoinInput } from '../../sdk/joins.ts';
 import type {
   JobDefinition,
   SourcePosition,
@@ -12,6 +13,7 @@ import { partitionOfKey, type RepartitionRoute } from '../repartition/route.ts';
 import { keyOfStateKey, stateKey } from '../state/keys.ts';
 import type { PartitionStores } from '../state/partition-stores.ts';
 import { StateStoreError } from '../state/state-store-error.ts';
+import { JoinOperator, type JoinOutcome } from '../time/joins.ts';
 import { deleteTimer, registerTimer, takeDueTimers } from '../time/timers.ts';
 import { raiseFloor } from '../time/watermarks.ts';
 import { WindowOperator } from '../time/windows.ts';
@@ -57,6 +59,8 @@ class KeyChangedError extends CodedError {
 /** Headers of a record sent to a window step's late-records topic: the step, and the watermark it came after. */
 export const lateOperatorHeader = 'weir.late.operator';
 export const lateWatermarkHeader = 'weir.late.watermark';
+/** On a join's late record: which input it came from (the stage's source, or the join's other input). */
+export const lateInputHeader = 'weir.late.input';
 
 /** The time an operator sees: the task's event-time watermark and its processing-time clock. */
 export interface TimeContext {
@@ -98,8 +102,15 @@ export class StageExecutor {
   private readonly windows = new Map<string, WindowOperator>();
   /** Each process step's state declarations, by step id, with the store each is kept in. */
   private readonly specs = new Map<string, { name: string; store: string; map: boolean }[]>();
-  /** Steps with timers, by index: windows, and process functions with onTimer. */
+  /** Steps with timers, by index: windows, joins in event time, and process functions with onTimer. */
   private readonly timed: number[];
+  private readonly joinOps = new Map<string, JoinOperator>();
+  /** The stage's other inputs by topic, each with the index of the join step it enters. */
+  private readonly joinInputs = new Map<string, { input: JoinInput; step: number }>();
+  /** The raw record being processed, for a join's late-records topic; and a sequence unique per record. */
+  private raw: { key: Buffer | null; value: Buffer | null; input: string } | undefined;
+  private seqBase = '';
+  private seqCount = 0;
 
   /** `route` is required when the stage ends in a repartition. */
   constructor(job: JobDefinition, stage: StageDefinition, route?: RepartitionRoute) {
@@ -110,7 +121,12 @@ export class StageExecutor {
       throw new Error(`stage ${stage.index} ends in repartition "${stage.output.id}" but has no route`);
     }
     this.fromTask = route ? { [fromTaskHeader]: String(route.fromTask) } : {};
-    for (const step of stage.steps) {
+    for (const [index, step] of stage.steps.entries()) {
+      if (step.kind === 'join') {
+        this.joinOps.set(step.id, new JoinOperator(step));
+        const input = stage.joins.find((j) => j.joinId === step.id);
+        if (input) this.joinInputs.set(input.topic, { input, step: index });
+      }
       if (step.kind === 'window') this.windows.set(step.id, new WindowOperator(step));
       if (step.kind === 'process') {
         this.specs.set(
@@ -124,8 +140,21 @@ export class StageExecutor {
       }
     }
     this.timed = stage.steps.flatMap((step, i) =>
-      step.kind === 'window' || (step.kind === 'process' && step.onTimer) ? [i] : [],
+      step.kind === 'window' ||
+      (step.kind === 'process' && step.onTimer) ||
+      (step.kind === 'join' && step.spec.kind !== 'table')
+        ? [i]
+        : [],
     );
+  }
+
+  /** The join input a topic is, if it is not the stage's source: its records' state is kept with the source's partition. */
+  joinInputOf(topic: string): JoinInput | undefined {
+    return this.joinInputs.get(topic)?.input;
+  }
+
+  private nextSeq(): string {
+    return `${this.seqBase}:${this.seqCount++}`;
   }
 
   /** The event time of the last record process() read (the source's timestamp assigner applied). */
@@ -147,7 +176,15 @@ export class StageExecutor {
     stores.begin();
     const { input } = this.stage;
     const at = { operatorId: input.id };
+    this.seqBase = `o${position.offset}`;
+    this.seqCount = 0;
     try {
+      const joined = this.joinInputs.get(position.topic);
+      if (joined) {
+        at.operatorId = joined.input.id;
+        return this.processJoinInput(joined, timestamp, rawKey, rawValue, stores, time, at);
+      }
+      this.raw = { key: rawKey, value: rawValue, input: input.id };
       const formats = input.kind === 'source' ? input.source : input.formats;
       const record: StreamRecord<unknown, unknown> = {
         key: formats.key.decode(rawKey),
@@ -191,11 +228,64 @@ export class StageExecutor {
     }
   }
 
-  /**
-   * Fires the partition's timers due by the watermark and the clock, earliest
-   * first, each through the steps after its operator. A failing timer fails
-   * the task (its state is restored from the last checkpoint).
-   */
+  /** A record of a join's other input: into the join step, and what it releases through the steps after. */
+  private processJoinInput(
+    joined: { input: JoinInput; step: number },
+    timestamp: number,
+    rawKey: Buffer | null,
+    rawValue: Buffer | null,
+    stores: PartitionStores,
+    time: TimeContext,
+    at: { operatorId: string },
+  ): OutputRecord[] {
+    const { input, step } = joined;
+    const record: StreamRecord<unknown, unknown> = {
+      key: input.key.decode(rawKey),
+      value: input.value.decode(rawValue),
+      timestamp,
+    };
+    if (input.timestamp) record.timestamp = input.timestamp(record);
+    this.lastTimestamp = record.timestamp;
+    at.operatorId = input.joinId;
+    this.raw = { key: rawKey, value: rawValue, input: input.id };
+    const key = stateKey(record.key);
+    const outcome = (this.joinOps.get(input.joinId) as JoinOperator).onRight(
+      record,
+      key,
+      stores,
+      time.watermark,
+      this.nextSeq(),
+    );
+    const late: OutputRecord[] = [];
+    const released = this.joinResult(input.joinId, outcome, time, late);
+    const emitted = this.runSteps(step + 1, released, key, stores, time, at);
+    at.operatorId = this.stage.output.id;
+    return [...this.encode(emitted.records), ...late, ...emitted.late];
+  }
+
+  /** A join's outcome: its records, or (late) the raw record to the join's late-records topic. */
+  private joinResult(
+    joinId: string,
+    outcome: JoinOutcome,
+    time: TimeContext,
+    late: OutputRecord[],
+  ): StreamRecord<unknown, unknown>[] {
+    if (outcome.kind === 'records') return outcome.records;
+    const step = this.stage.steps.find((s) => s.id === joinId) as Extract<Step, { kind: 'join' }>;
+    if (step.spec.kind === 'table') return [];
+    late.push({
+      topic: step.spec.late.topic,
+      key: this.raw?.key ?? null,
+      value: this.raw?.value ?? null,
+      headers: {
+        [lateOperatorHeader]: joinId,
+        [lateInputHeader]: this.raw?.input ?? '',
+        [lateWatermarkHeader]: String(time.watermark),
+      },
+    });
+    return [];
+  }
+
   /**
    * The step a task (and the test driver) takes at a batch boundary for one
    * partition: its due timers fire, and if any did, the partition keeps the
@@ -217,9 +307,19 @@ export class StageExecutor {
         const key = keyOfStateKey(timer.stateKey);
         const at = { operatorId: step.id };
         fired++;
+        this.seqBase = `t${timer.domain[0]}${timer.time}`;
+        this.seqCount = 0;
+        this.raw = undefined;
         try {
           let records: StreamRecord<unknown, unknown>[];
-          if (step.kind === 'window') {
+          if (step.kind === 'join') {
+            records = (this.joinOps.get(step.id) as JoinOperator).onTimer(
+              key,
+              timer.stateKey,
+              stores,
+              time.watermark,
+            );
+          } else if (step.kind === 'window') {
             records = (this.windows.get(step.id) as WindowOperator).onTimer(
               key,
               timer.stateKey,
@@ -399,6 +499,16 @@ export class StageExecutor {
           headers: { [lateOperatorHeader]: step.id, [lateWatermarkHeader]: String(time.watermark) },
         });
         return [];
+      }
+      case 'join': {
+        const key = this.checkKey(step, record, inputKey);
+        const op = this.joinOps.get(step.id) as JoinOperator;
+        return this.joinResult(
+          step.id,
+          op.onLeft(record, key, stores, time.watermark, this.nextSeq()),
+          time,
+          late,
+        );
       }
     }
   }

@@ -16,6 +16,7 @@ import type { DiskStoreStats } from '../state/disk-store.ts';
 import { Checkpointer, type CheckpointReport, type CheckpointRequest } from './checkpointer.ts';
 import { TaskEventTime } from './event-time.ts';
 import { unreadRecords } from './idle-proof.ts';
+import { joinHomes } from './join-partitions.ts';
 import { recordKeptStore } from './kept-store.ts';
 import { TaskLifecycle } from './lifecycle.ts';
 import { outputKind, watermarkLagMs } from './output-kind.ts';
@@ -112,6 +113,8 @@ export class StreamTask {
   private readonly load = { recordsIn: 0, recordsOut: 0, busyMs: 0, backpressureMs: 0 };
   private runningSince: number | undefined;
   private lastRuntime: PartitionRuntime | undefined;
+  /** A join input's partitions, each with the source partition of its number, where the join keeps its state. */
+  private readonly joinHomes = new Map<PartitionRuntime, PartitionRuntime>();
   private lastHeaders: { from: Record<string, string> | undefined; list: Record<string, string>[] } = {
     from: undefined,
     list: [],
@@ -161,6 +164,7 @@ export class StreamTask {
     this.owned = opened.partitions;
     this.warmRestore = opened.warmRestore;
     for (const p of opened.partitions) this.partitions.set(p.id, p);
+    for (const [input, home] of joinHomes(stage, opened.partitions)) this.joinHomes.set(input, home);
     const writer = opened.route ? new RepartitionWriter(opened.producer, opened.route) : undefined;
     const eventTime = new TaskEventTime(job, stage, opened.owned.length, config.parallelism, this.deps.now());
     eventTime.restore(opened.partitions);
@@ -328,15 +332,19 @@ export class StreamTask {
 
   private process(runtime: PartitionRuntime, message: ConsumedRecord): Promise<void> | undefined {
     const { executor, eventTime } = this.clients;
+    const home = this.joinHomes.get(runtime) ?? runtime;
     const outputs = executor.process(
       { topic: message.topic, partition: message.partition, offset: String(message.offset) },
       message.timestamp,
       message.key,
       message.value,
-      runtime.stores,
-      runtime.time,
+      home.stores,
+      home.time,
     );
-    if (eventTime.enabled)
+    if (
+      eventTime.enabled &&
+      (home === runtime || executor.joinInputOf(message.topic)?.outOfOrdernessMs !== undefined)
+    )
       eventTime.observeRecord(runtime.id, runtime.stores, executor.lastTimestamp, this.deps.now());
     advancePosition(runtime, message.offset);
     this.counts.in++;

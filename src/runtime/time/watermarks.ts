@@ -47,11 +47,15 @@ export class SourceWatermarks {
   private readonly maxTimestamp = new Map<string, number>();
   private readonly lastRecordAt = new Map<string, number>();
   private last = Number.NEGATIVE_INFINITY;
+  /** A join's other input may have an out-of-orderness of its own, by topic. */
+  private readonly topicOutOfOrderness: ReadonlyMap<string, number>;
 
   constructor(
     strategy: Pick<WatermarkStrategy<unknown, unknown>, 'maxOutOfOrdernessMs' | 'idleTimeoutMs'>,
     now: number,
+    topicOutOfOrderness: ReadonlyMap<string, number> = new Map(),
   ) {
+    this.topicOutOfOrderness = topicOutOfOrderness;
     this.outOfOrdernessMs = strategy.maxOutOfOrdernessMs;
     this.idleTimeoutMs = strategy.idleTimeoutMs ?? Number.POSITIVE_INFINITY;
     this.startedAt = now;
@@ -98,7 +102,10 @@ export class SourceWatermarks {
       if (now - (this.lastRecordAt.get(p) ?? this.startedAt) >= this.idleTimeoutMs) continue;
       active++;
       const max = this.maxTimestamp.get(p) ?? Number.NEGATIVE_INFINITY;
-      min = Math.min(min, max - this.outOfOrdernessMs - 1);
+      const outOfOrderness = this.topicOutOfOrderness.size
+        ? (this.topicOutOfOrderness.get(p.slice(0, p.lastIndexOf('/'))) ?? this.outOfOrdernessMs)
+        : this.outOfOrdernessMs;
+      min = Math.min(min, max - outOfOrderness - 1);
     }
     if (active > 0) this.last = Math.max(this.last, min);
     return { watermark: this.last, idle: active === 0 };
