@@ -173,6 +173,18 @@ export class AssignedConsumer {
     );
   }
 
+  /** Each partition's log start offset as its leader says it now: where reading from the beginning starts. */
+  startOffsets(partitions: { topic: string; partition: number }[], timeoutMs: number): Promise<number[]> {
+    return Promise.all(
+      partitions.map(async ({ topic, partition }) => {
+        const offsets = await settle<WatermarkOffsets>(`query start offset of ${topic}[${partition}]`, (cb) =>
+          this.native.queryWatermarkOffsets(topic, partition, timeoutMs, cb),
+        );
+        return offsets.lowOffset;
+      }),
+    );
+  }
+
   setConsumeTimeout(ms: number): void {
     this.consumeTimeoutMs = ms;
   }

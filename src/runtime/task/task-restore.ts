@@ -233,6 +233,7 @@ async function restoreState(
     if (!fromSavepoint && !kept) await replayChangelogs(deps, consumer, changelog, partitions, log, warm);
     for (const runtime of partitions) runtime.stores.trackChanges();
   }
+  if (deps.stage.joins.length > 0) await pinJoinStarts(consumer, partitions);
   consumer.assign(partitions.map((p) => ({ ...p.tp, offset: p.position ?? -2 /* OFFSET_BEGINNING */ })));
   const { id, ...opened } = clients;
   return { ...opened, partitions, changelog, state, transactionalId: id };
@@ -416,4 +417,28 @@ async function explainCommittedFailure(
     admin.disconnect();
   }
   throw error;
+}
+
+/**
+ * In a stage with joins, a source partition keeps state written by another
+ * topic's records (join-partitions.ts), and a checkpoint commits that state
+ * through the partition's own offset: so every partition needs a position
+ * before it has read anything. A partition never read starts where reading
+ * from the beginning would, the log start, now pinned.
+ */
+async function pinJoinStarts(
+  consumer: AssignedConsumer,
+  partitions: readonly PartitionRuntime[],
+): Promise<void> {
+  const unread = partitions.filter((p) => p.position === undefined);
+  if (unread.length === 0) return;
+  const starts = await withKafkaRetries(() =>
+    consumer.startOffsets(
+      unread.map((p) => p.tp),
+      30_000,
+    ),
+  );
+  unread.forEach((p, i) => {
+    p.position = starts[i] as number;
+  });
 }
