@@ -161,7 +161,7 @@ describe('SDK pipeline and test driver', () => {
           { topic: 'u', key: string, value: string },
           { poisonRecords: { kind: 'dead-letter', topic: 't' } },
         ),
-      /also a source topic/,
+      /also an input topic/,
     ],
   ];
   for (const [what, build, message] of invalid) {
