@@ -14,7 +14,7 @@
  * entries (weir_state_entries, disk store) sampled every 30 s against the
  * bound the window sets: rate × 2 sides × (window + grace + out-of-orderness).
  *
- *   node bench/joins.ts [--only throughput|state] [--records 200000] [--minutes 10] [--rate 200]
+ *   node bench/joins.ts [--only throughput|state] [--records 200000] [--minutes 10] [--rate 200] [--profile DIR]
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -30,6 +30,8 @@ const { values } = parseArgs({
     records: { type: 'string', default: '200000' },
     minutes: { type: 'string', default: '10' },
     rate: { type: 'string', default: '200' },
+    /** A directory for the TaskManagers' CPU profiles (node --cpu-prof). */
+    profile: { type: 'string' },
   },
 });
 const runs = (part: string) => values.only === undefined || values.only === part;
@@ -91,6 +93,7 @@ async function startJoinJob(
     }),
     WEIR_ENTRY: join(jobs, `${entry}.ts`),
     WEIR_ARGS: JSON.stringify({ output, late: uniqueName('bench-join-late'), idleMs: 600_000, ...args }),
+    ...(values.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values.profile}` } : {}),
     ...extraEnv,
   };
   const tm = new TaskManagerProcess(env);
@@ -110,7 +113,7 @@ async function weirDrain(entry: string, args: Record<string, unknown>, total: nu
     await sleep(100);
   }
   const seconds = (Date.now() - started) / 1000;
-  tm.signal('SIGKILL');
+  tm.signal(values.profile ? 'SIGTERM' : 'SIGKILL'); // a profile is written at a clean exit
   await tm.exited;
   return total / seconds;
 }
@@ -174,17 +177,19 @@ if (runs('throughput')) {
       time: start + i * 10,
     }),
   }));
+  // 20,000 users, an impression each 200 s of event time: about 3 impressions in a click's 10 minutes.
+  const users = 20_000;
   await produceBacklog(topics.impressions, n, (i) => ({
-    key: `u${(i * 13) % 1000}`,
+    key: `u${(i * 13) % users}`,
     value: JSON.stringify({ id: `i${i}`, ad: `a${i % 50}`, time: start + i * 10 }),
   }));
   await produceBacklog(topics.clicks, n, (i) => ({
-    key: `u${(i * 7) % 1000}`,
+    key: `u${(i * 7) % users}`,
     value: JSON.stringify({ id: `c${i}`, ad: `a${i % 50}`, time: start + i * 10 + 5 }),
   }));
   log(
     `joins, one task (one stream thread), exactly-once, 1 s commits, backlogs on one partition each:\n` +
-      `  orders ${fmt(n)} × customers table ${fmt(versions)} versions of ${fmt(customers)} keys; clicks ${fmt(n)} × impressions ${fmt(n)}, 1000 users, 10 min window`,
+      `  orders ${fmt(n)} × customers table ${fmt(versions)} versions of ${fmt(customers)} keys; clicks ${fmt(n)} × impressions ${fmt(n)}, ${fmt(users)} users, 10 min window (~3 impressions per click)`,
   );
   const orders = await weirDrain(
     'order-enrichment',
@@ -196,6 +201,7 @@ if (runs('throughput')) {
     { clicks: topics.clicks, impressions: topics.impressions },
     2 * n,
   );
+  if (values.profile) process.exit(0);
   const ksOrders = kafkaStreams('orders', topics.orders, topics.customers, n + versions);
   const ksClicks = kafkaStreams('clicks', topics.clicks, topics.impressions, 2 * n);
   log('| join | Weir, input rec/s | Kafka Streams, input rec/s | Weir / Kafka Streams |');

@@ -329,7 +329,7 @@ export class PartitionStores {
     };
   }
 
-  mapState<V>(name: string, key: string): MapState<V> {
+  mapState<V>(name: string, key: string): KeyedMapState<V> {
     const store = this.store(name);
     const prefix = `${key}${separator}`;
     const ownKeys = store.keysWithPrefix
@@ -340,11 +340,21 @@ export class PartitionStores {
       set: (entry, value) => this.write(store, prefix + entry, encode(value)),
       delete: (entry) => this.write(store, prefix + entry, undefined),
       entries: () => ownKeys().map((k) => [k.slice(prefix.length), decode<V>(store.get(k)) as V]),
+      names: () => ownKeys().map((k) => k.slice(prefix.length)),
       clear: () => {
         for (const k of ownKeys()) this.write(store, k, undefined);
       },
     };
   }
+}
+
+/**
+ * A map state as the runtime's own operators use it: also the entry names
+ * alone, in order, without reading or decoding their values (a join reads
+ * the few entries whose names, which begin with their time, are in range).
+ */
+export interface KeyedMapState<V> extends MapState<V> {
+  names(): string[];
 }
 
 function encode(value: unknown): Buffer {

@@ -1,7 +1,6 @@
 import type { JoinFunction, JoinSpec } from '../../sdk/joins.ts';
 import type { StreamRecord } from '../../sdk/pipeline.ts';
-import type { MapState } from '../../sdk/state.ts';
-import type { PartitionStores } from '../state/partition-stores.ts';
+import type { KeyedMapState, PartitionStores } from '../state/partition-stores.ts';
 import { registerTimer } from './timers.ts';
 
 /**
@@ -45,8 +44,23 @@ function timeName(ts: number): string {
   return String(Math.trunc(ts) + 1e15).padStart(16, '0');
 }
 
-function sortedEntries<T>(map: MapState<T>): [string, T][] {
-  return map.entries().sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+/** The time an entry's name begins with. */
+function timeOf(name: string): number {
+  return Number(name.slice(0, 16)) - 1e15;
+}
+
+/**
+ * Entry names come in name order (the store's key order, which is time
+ * order here), so a range is found from the names alone, and only the
+ * entries in it are read and decoded.
+ */
+function namesBetween(names: string[], from: number, to: number): string[] {
+  const low = timeName(from);
+  const high = timeName(to);
+  return names.filter((n) => {
+    const t = n.slice(0, 16);
+    return t >= low && t <= high;
+  });
 }
 
 const none: JoinOutcome = { kind: 'records', records: [] };
@@ -58,7 +72,7 @@ export class JoinOperator {
     this.step = step;
   }
 
-  private map<T>(stores: PartitionStores, name: string, stateKey: string): MapState<T> {
+  private map<T>(stores: PartitionStores, name: string, stateKey: string): KeyedMapState<T> {
     return stores.mapState<T>(`${this.step.id}/${name}`, stateKey);
   }
 
@@ -149,9 +163,8 @@ export class JoinOperator {
     const tracked = spec.mode !== 'inner';
     const other = this.map<Kept>(stores, side === 'left' ? 'right' : 'left', stateKey);
     const records: StreamRecord<unknown, unknown>[] = [];
-    for (const [name, kept] of sortedEntries(other)) {
-      if (kept.ts < from) continue;
-      if (kept.ts > to) break;
+    for (const name of namesBetween(other.names(), from, to)) {
+      const kept = other.get(name) as Kept;
       records.push(
         side === 'left'
           ? this.joined(record.key, record.value, kept.v, Math.max(ts, kept.ts))
@@ -182,22 +195,33 @@ export class JoinOperator {
     const out: StreamRecord<unknown, unknown>[] = [];
     if (spec.kind === 'temporal') {
       const pending = this.map<Kept>(stores, 'pending', stateKey);
-      const versions = sortedEntries(this.map<{ v: unknown }>(stores, 'versions', stateKey));
-      for (const [name, waiting] of sortedEntries(pending)) {
-        if (waiting.ts > watermark) break;
-        const valid = versionAt(versions, waiting.ts);
+      const versions = this.map<{ v: unknown }>(stores, 'versions', stateKey);
+      const versionNames = versions.names();
+      const pendingNames = pending.names();
+      let released = 0;
+      for (const name of pendingNames) {
+        if (timeOf(name) > watermark) break;
+        released++;
+        const waiting = pending.get(name) as Kept;
+        const at = versionAt(versionNames, waiting.ts);
+        const valid = at === undefined ? null : (versions.get(at)?.v ?? null);
         if (valid !== null || spec.mode === 'left') out.push(this.joined(key, waiting.v, valid, waiting.ts));
         pending.delete(name);
       }
-      this.pruneVersions(stores, stateKey, watermark, spec.maxVersionsPerKey);
+      const next = pendingNames[released];
+      this.pruneVersions(stores, stateKey, watermark, spec.maxVersionsPerKey, {
+        versions: versionNames,
+        firstPending: next === undefined ? undefined : timeOf(next),
+      });
       return out;
     }
     for (const side of ['left', 'right'] as const) {
       const kept = this.map<Kept>(stores, side, stateKey);
       const emitUnmatched = side === 'left' ? spec.mode !== 'inner' : spec.mode === 'outer';
-      for (const [name, record] of sortedEntries(kept)) {
-        if (this.expiry(spec, record.ts) > watermark) break;
-        if (emitUnmatched && !record.m) {
+      for (const name of kept.names()) {
+        if (this.expiry(spec, timeOf(name)) > watermark) break;
+        const record = emitUnmatched ? (kept.get(name) as Kept) : undefined;
+        if (record && !record.m) {
           out.push(
             side === 'left'
               ? this.joined(key, record.v, null, record.ts)
@@ -215,14 +239,21 @@ export class JoinOperator {
    * after the floor (the watermark, or the earliest waiting record if that
    * is earlier), the one valid at the floor, and no more than the cap.
    */
-  private pruneVersions(stores: PartitionStores, stateKey: string, watermark: number, cap: number): void {
+  private pruneVersions(
+    stores: PartitionStores,
+    stateKey: string,
+    watermark: number,
+    cap: number,
+    known?: { versions: string[]; firstPending: number | undefined },
+  ): void {
     const versions = this.map<{ v: unknown }>(stores, 'versions', stateKey);
-    const names = versions
-      .entries()
-      .map(([name]) => name)
-      .sort();
-    const firstPending = sortedEntries(this.map<Kept>(stores, 'pending', stateKey))[0];
-    const floor = Math.min(watermark, firstPending ? firstPending[1].ts : Number.POSITIVE_INFINITY);
+    const names = known?.versions ?? versions.names();
+    let firstPending = known?.firstPending;
+    if (!known) {
+      const first = this.map<Kept>(stores, 'pending', stateKey).names()[0];
+      firstPending = first === undefined ? undefined : timeOf(first);
+    }
+    const floor = Math.min(watermark, firstPending ?? Number.POSITIVE_INFINITY);
     const floorName = Number.isFinite(floor) ? timeName(floor) : floor < 0 ? '' : '~';
     // The last version at or before the floor is still valid there; those before it are not.
     let validAtFloor = -1;
@@ -232,13 +263,13 @@ export class JoinOperator {
   }
 }
 
-/** The value of the last version at or before `ts`: null when there is none or it is a tombstone. */
-function versionAt(versions: [string, { v: unknown }][], ts: number): unknown {
+/** The name of the last version at or before `ts`, if any (its value null is a tombstone). */
+function versionAt(names: string[], ts: number): string | undefined {
   const at = timeName(ts);
-  let valid: unknown = null;
-  for (const [name, version] of versions) {
+  let valid: string | undefined;
+  for (const name of names) {
     if (name > at) break;
-    valid = version.v;
+    valid = name;
   }
   return valid;
 }

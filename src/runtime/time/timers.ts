@@ -88,10 +88,29 @@ export function takeDueTimers(
   const store = stores.stores.get(timerStoreName(operatorId));
   const next = { event: Number.POSITIVE_INFINITY, processing: Number.POSITIVE_INFINITY };
   const due: { name: string; timer: DueTimer }[] = [];
-  for (const name of store?.keys() ?? []) {
-    const timer = parseEntry(name);
-    if (timer.time <= (timer.domain === 'event' ? watermark : now)) due.push({ name, timer });
-    else next[timer.domain] = Math.min(next[timer.domain], timer.time);
+  if (store?.keysWithPrefix) {
+    // A store that lists keys in order (on disk) gives each domain's timers earliest first: the due ones
+    // are a prefix, and the first one not due is the next. A task with many timers set (a join keeps one
+    // per waiting record) then pays for the due ones, not for all of them at every batch.
+    for (const [domain, limit] of [
+      ['event', watermark],
+      ['processing', now],
+    ] as const) {
+      for (const name of store.keysWithPrefix(domain === 'event' ? 'e' : 'p')) {
+        const timer = parseEntry(name);
+        if (timer.time > limit) {
+          next[domain] = timer.time;
+          break;
+        }
+        due.push({ name, timer });
+      }
+    }
+  } else {
+    for (const name of store?.keys() ?? []) {
+      const timer = parseEntry(name);
+      if (timer.time <= (timer.domain === 'event' ? watermark : now)) due.push({ name, timer });
+      else next[timer.domain] = Math.min(next[timer.domain], timer.time);
+    }
   }
   let perOperator = earliest.get(stores);
   if (!perOperator) {

@@ -46,6 +46,7 @@ export class SourceWatermarks {
   private readonly startedAt: number;
   private readonly maxTimestamp = new Map<string, number>();
   private readonly lastRecordAt = new Map<string, number>();
+  private readonly unsaved = new Map<string, PartitionStores>();
   private last = Number.NEGATIVE_INFINITY;
   /** A join's other input may have an out-of-orderness of its own, by topic. */
   private readonly topicOutOfOrderness: ReadonlyMap<string, number>;
@@ -70,9 +71,26 @@ export class SourceWatermarks {
     const max = this.restoredMax(partition, stores);
     if (timestamp > max) {
       this.maxTimestamp.set(partition, timestamp);
-      stores.valueState<number>(internalTimeStore, maxTimestampEntry).set(timestamp);
+      this.unsaved.set(partition, stores);
     }
     this.lastRecordAt.set(partition, now);
+  }
+
+  /**
+   * The largest timestamps raised since the last save, into their
+   * partitions' state: once a batch (current() does it) rather than at every
+   * record, which cost an event-time job a state write per record. A
+   * checkpoint between a record and its batch's end stores a maximum a batch
+   * old, so a restored task starts from a watermark no higher than it had:
+   * the floor (above) keeps what timers decided, and the rest is redone.
+   */
+  private save(): void {
+    for (const [partition, stores] of this.unsaved) {
+      stores
+        .valueState<number>(internalTimeStore, maxTimestampEntry)
+        .set(this.maxTimestamp.get(partition) as number);
+    }
+    this.unsaved.clear();
   }
 
   /** The partition's largest timestamp, read from its state the first time. */
@@ -96,6 +114,7 @@ export class SourceWatermarks {
   }
 
   current(partitions: Iterable<string>, now: number): WatermarkStatus {
+    this.save();
     let min = Number.POSITIVE_INFINITY;
     let active = 0;
     for (const p of partitions) {
