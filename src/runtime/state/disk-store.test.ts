@@ -46,6 +46,30 @@ describe('DiskStateStore', () => {
     await store.close();
   });
 
+  it('lists one key’s map entries in order through writes, removals, flushes and a full cache, as a join reads them', async () => {
+    const store = fresh(8 * 1024);
+    const m = store.open('t/0', 'join/left');
+    const list = () => [...(m.keysWithPrefix?.('k\u0000') ?? [])].map((k) => k.slice(2));
+    const expected = new Set<string>();
+    for (let i = 0; i < 400; i++) {
+      const name = String((i * 37) % 1000).padStart(4, '0');
+      m.set(`k\u0000${name}`, Buffer.from('v'));
+      expected.add(name);
+      m.set(`other-${i}`, Buffer.alloc(64)); // fills the cache: flushes happen between listings
+      if (i % 3 === 0) {
+        const gone = [...expected].sort()[0] as string;
+        m.delete(`k\u0000${gone}`);
+        expected.delete(gone);
+      }
+      if (i % 50 === 0) assert.deepEqual(list(), [...expected].sort(), `after write ${i}`);
+    }
+    store.settle();
+    assert.deepEqual(list(), [...expected].sort(), 'after a flush');
+    m.load([['k\u0000zz', Buffer.from('r')]]);
+    assert.deepEqual(list(), [...expected, 'zz'].sort(), 'after a restore into the store');
+    await store.close();
+  });
+
   it('refuses a key over LMDB’s limit with a coded error naming the limit', async () => {
     const store = fresh(1 << 20);
     const map = store.open('t/0', 'op/v');
