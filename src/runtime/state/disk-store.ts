@@ -78,6 +78,8 @@ export class DiskStateStore implements StateStorage {
    * least recently listed leaving first.
    */
   private readonly groupNames = new Map<string, string[]>();
+  /** Entries added less entries removed since the last flush: LMDB's count lags the cache by this much. */
+  private unflushedEntries = 0;
   private bytes = 0;
   private nextScope = 0;
   private closed = false;
@@ -128,7 +130,7 @@ export class DiskStateStore implements StateStorage {
     if (this.closed) return { entries: 0, diskBytes: 0, cacheBytes: 0, hits: 0, misses: 0 };
     const stats = this.db.getStats() as { entryCount: number; lastPageNumber: number; pageSize: number };
     return {
-      entries: stats.entryCount,
+      entries: stats.entryCount + this.unflushedEntries,
       diskBytes: (stats.lastPageNumber + 1) * stats.pageSize,
       cacheBytes: this.bytes,
       hits: this.counts.hits,
@@ -234,6 +236,9 @@ export class DiskStateStore implements StateStorage {
   put(scoped: string, value: Buffer | null): void {
     this.assertOpen();
     checkKeyLength(scoped);
+    // Whether the entry was there: cached, since a write reads its prior value first (the undo log).
+    const before = this.cache.has(scoped) ? this.cache.get(scoped) : this.get(scoped);
+    this.unflushedEntries += (value !== null ? 1 : 0) - (before ? 1 : 0);
     this.remember(scoped, value);
     const listed = this.groupNames.size ? groupOf(scoped) : undefined;
     if (listed !== undefined) {
@@ -255,6 +260,8 @@ export class DiskStateStore implements StateStorage {
   /** Restored entries of a scope, straight to disk in one write transaction (the cache forgets their keys). */
   load(tag: string, entries: readonly [string, Buffer][]): void {
     this.assertOpen();
+    // Written first, so what is loaded over lands last and the count of entries stays exact.
+    this.flush();
     this.groupNames.clear();
     const keys = entries.map(([key]) => {
       const scoped = tag + key;
@@ -390,6 +397,7 @@ export class DiskStateStore implements StateStorage {
     }
     this.pending.clear();
     this.pendingGroups.clear();
+    this.unflushedEntries = 0;
   }
 
   /**
