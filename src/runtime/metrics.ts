@@ -172,7 +172,7 @@ export function createTaskMetrics(sources: TaskMetricSources, streamjob?: string
     }),
     stateEntries: new Gauge({
       name: 'weir_state_entries',
-      help: "State entries in the task's disk store (entries written since the last flush not yet counted).",
+      help: "State entries in the task's disk store, those its cache holds unwritten included.",
       labelNames: task,
       registers: [registry],
       collect() {

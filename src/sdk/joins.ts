@@ -144,3 +144,67 @@ export function windowBounds(
   }
   return { beforeMs, afterMs, graceMs: wholeMs(`join "${id}": graceMs`, o.graceMs ?? 0) };
 }
+
+export function lateTopic(id: string, late: { topic: string } | undefined): { topic: string } {
+  if (!late?.topic) {
+    throw new PipelineDefinitionError(
+      `join "${id}": lateRecords.topic is required (late records are never dropped)`,
+    );
+  }
+  return { topic: late.topic };
+}
+
+/**
+ * The input a join reads, after the checks every join shares: it is in the
+ * job's first stage (`source` undefined after a keyBy), whose source reads
+ * one topic with the same key format as the other side, no topic is read
+ * twice, and an event-time join has event time.
+ */
+export function checkedJoinInput<K, V>(
+  id: string,
+  other: Table<K, V> | JoinStream<K, V>,
+  spec: JoinSpec,
+  stage: {
+    source: { id: string; topics: string[]; key: Format<unknown> } | undefined;
+    joinedTopics: string[];
+    eventTime: boolean;
+  },
+): JoinInput {
+  const { source } = stage;
+  if (!source) {
+    throw new PipelineDefinitionError(
+      `join "${id}" must come before any keyBy: its other side is read co-partitioned with the source`,
+    );
+  }
+  if (source.topics.length !== 1) {
+    throw new PipelineDefinitionError(
+      `join "${id}": the source "${source.id}" reads ${source.topics.length} topics; a join needs exactly one`,
+    );
+  }
+  const eventTime = spec.kind !== 'table';
+  if (eventTime && !stage.eventTime) {
+    throw new PipelineDefinitionError(`join "${id}" needs event time: give the source "watermarks"`);
+  }
+  const side = other.source;
+  if (side.key.name !== source.key.name) {
+    throw new PipelineDefinitionError(
+      `join "${id}": "${other.id}" (topic ${side.topic}) has key format ${side.key.name} and the source (topic ${source.topics[0]}) ${source.key.name}; co-partitioned topics need the same key format`,
+    );
+  }
+  if (source.topics.includes(side.topic) || stage.joinedTopics.includes(side.topic)) {
+    throw new PipelineDefinitionError(`join "${id}": topic ${side.topic} is read twice in the stage`);
+  }
+  const clock = other.kind === 'stream' ? other.source.watermarks : other.source.versions;
+  return {
+    id: other.id,
+    role: other.kind,
+    topic: side.topic,
+    key: side.key as Format<unknown>,
+    value: side.value as Format<unknown>,
+    joinId: id,
+    ...(clock?.timestamp
+      ? { timestamp: clock.timestamp as (r: StreamRecord<unknown, unknown>) => number }
+      : {}),
+    ...(eventTime && clock ? { outOfOrdernessMs: clock.maxOutOfOrdernessMs } : {}),
+  };
+}

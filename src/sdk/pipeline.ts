@@ -1,11 +1,13 @@
 import type { Format } from './formats.ts';
 import {
+  checkedJoinInput,
   type IntervalJoinOptions,
   type JoinFunction,
   type JoinInput,
   type JoinSpec,
   type JoinStream,
   type JoinStreamSource,
+  lateTopic,
   type Table,
   type TableSource,
   type TemporalJoinOptions,
@@ -451,43 +453,15 @@ export class Pipeline<K, V> {
     fn: JoinFunction,
   ): Pipeline<K, R> {
     const { input } = this.open;
-    if (input.kind !== 'source') {
-      throw new PipelineDefinitionError(
-        `join "${id}" must come before any keyBy: its other side is read co-partitioned with the source`,
-      );
-    }
-    if (input.source.topics.length !== 1) {
-      throw new PipelineDefinitionError(
-        `join "${id}": the source "${input.id}" reads ${input.source.topics.length} topics; a join needs exactly one`,
-      );
-    }
-    const eventTime = spec.kind !== 'table';
-    if (eventTime && !this.source.watermarks) {
-      throw new PipelineDefinitionError(`join "${id}" needs event time: give the source "watermarks"`);
-    }
-    const { source } = other;
-    if (source.key.name !== input.source.key.name) {
-      throw new PipelineDefinitionError(
-        `join "${id}": "${other.id}" (topic ${source.topic}) has key format ${source.key.name} and the source (topic ${input.source.topics[0]}) ${input.source.key.name}; co-partitioned topics need the same key format`,
-      );
-    }
-    if (input.source.topics.includes(source.topic) || this.open.joins.some((j) => j.topic === source.topic)) {
-      throw new PipelineDefinitionError(`join "${id}": topic ${source.topic} is read twice in the stage`);
-    }
     checkId(other.id, this.ids());
-    const clock = other.kind === 'stream' ? other.source.watermarks : other.source.versions;
-    const joinInput: JoinInput = {
-      id: other.id,
-      role: other.kind,
-      topic: source.topic,
-      key: source.key as Format<unknown>,
-      value: source.value as Format<unknown>,
-      joinId: id,
-      ...(clock?.timestamp
-        ? { timestamp: clock.timestamp as (r: StreamRecord<unknown, unknown>) => number }
-        : {}),
-      ...(eventTime && clock ? { outOfOrdernessMs: clock.maxOutOfOrdernessMs } : {}),
-    };
+    const joinInput = checkedJoinInput(id, other, spec, {
+      source:
+        input.kind === 'source'
+          ? { id: input.id, topics: input.source.topics, key: input.source.key }
+          : undefined,
+      joinedTopics: this.open.joins.map((j) => j.topic),
+      eventTime: this.source.watermarks !== undefined,
+    });
     checkId(id, new Set([...this.ids(), other.id]));
     return new Pipeline<K, R>(this.source, this.closed, {
       ...this.open,
@@ -600,15 +574,6 @@ function collectingWindow(
 /** The ids of the job's repartitions (keyBy), in stage order: each names one internal topic. */
 export function repartitionIds(job: JobDefinition): string[] {
   return job.stages.flatMap((stage) => (stage.output.kind === 'repartition' ? [stage.output.id] : []));
-}
-
-function lateTopic(id: string, late: { topic: string } | undefined): { topic: string } {
-  if (!late?.topic) {
-    throw new PipelineDefinitionError(
-      `join "${id}": lateRecords.topic is required (late records are never dropped)`,
-    );
-  }
-  return { topic: late.topic };
 }
 
 function checkId(id: string, taken: Set<string>): void {
