@@ -250,7 +250,10 @@ export class DiskStateStore implements StateStorage {
       const group = groupOf(scoped);
       if (group !== undefined) {
         let keys = this.pendingGroups.get(group);
-        if (!keys) this.pendingGroups.set(group, (keys = new Set()));
+        if (!keys) {
+          keys = new Set();
+          this.pendingGroups.set(group, keys);
+        }
         keys.add(scoped);
       }
     }
