@@ -80,6 +80,8 @@ export class DiskStateStore implements StateStorage {
   private readonly groupNames = new Map<string, string[]>();
   /** Entries added less entries removed since the last flush: LMDB's count lags the cache by this much. */
   private unflushedEntries = 0;
+  /** Keys written since the last flush without knowing whether they were there before. */
+  private readonly uncounted = new Set<string>();
   private bytes = 0;
   private nextScope = 0;
   private closed = false;
@@ -130,7 +132,7 @@ export class DiskStateStore implements StateStorage {
     if (this.closed) return { entries: 0, diskBytes: 0, cacheBytes: 0, hits: 0, misses: 0 };
     const stats = this.db.getStats() as { entryCount: number; lastPageNumber: number; pageSize: number };
     return {
-      entries: stats.entryCount + this.unflushedEntries,
+      entries: stats.entryCount + this.unflushedEntries + this.uncountedChange(),
       diskBytes: (stats.lastPageNumber + 1) * stats.pageSize,
       cacheBytes: this.bytes,
       hits: this.counts.hits,
@@ -236,9 +238,11 @@ export class DiskStateStore implements StateStorage {
   put(scoped: string, value: Buffer | null): void {
     this.assertOpen();
     checkKeyLength(scoped);
-    // Whether the entry was there: cached, since a write reads its prior value first (the undo log).
-    const before = this.cache.has(scoped) ? this.cache.get(scoped) : this.get(scoped);
-    this.unflushedEntries += (value !== null ? 1 : 0) - (before ? 1 : 0);
+    // Whether the entry was there is known when it is cached, as it is after a write's read of its prior
+    // value (the undo log); a changelog's replay writes without reading, and those are counted when asked.
+    if (this.cache.has(scoped))
+      this.unflushedEntries += (value !== null ? 1 : 0) - (this.cache.get(scoped) ? 1 : 0);
+    else this.uncounted.add(scoped);
     this.remember(scoped, value);
     const listed = this.groupNames.size ? groupOf(scoped) : undefined;
     if (listed !== undefined) {
@@ -401,6 +405,17 @@ export class DiskStateStore implements StateStorage {
     this.pending.clear();
     this.pendingGroups.clear();
     this.unflushedEntries = 0;
+    this.uncounted.clear();
+  }
+
+  /** What the uncounted writes changed: each now present or not, against whether it is on disk. */
+  private uncountedChange(): number {
+    let change = 0;
+    for (const scoped of this.uncounted) {
+      const onDisk = this.db.doesExist(Buffer.from(scoped, 'utf8')) ? 1 : 0;
+      change += (this.cache.get(scoped) ? 1 : 0) - onDisk;
+    }
+    return change;
   }
 
   /**
