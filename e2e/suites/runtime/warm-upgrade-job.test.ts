@@ -104,15 +104,23 @@ describe('StreamJob: warm upgrades', () => {
     await jobs.waitFor(name, 'Warming', (j) => j.status?.upgrade?.step === 'Warming', 60_000);
     for (let i = 0; i < 300 && !(await podNames()).includes('wuj-tm-0'); i++) await sleep(100);
     assert.ok((await podNames()).includes('wuj-tm-0'), 'the new version’s pods were made while it warmed');
+    // Taken back exactly: the job had no taskManager, and the patch above made one (the API server filled in
+    // its defaults), so the revert removes it whole. Removing only the node selector would leave those
+    // defaults, which the operator takes for a change: an upgrade of its own, with a new run.
     await jobs.patchSpec(name, {
       args: { input, output, stages: 2, version: 'v2' },
-      taskManager: { nodeSelector: null },
+      taskManager: null,
     });
     const back = await jobs.waitFor(name, 'the warm-up abandoned', (j) => !j.status?.upgrade, 60_000);
     assert.equal(back.status?.run?.id, upgraded.status?.run?.id, 'the same run goes on');
     for (let i = 0; i < 600 && (await podNames()).length > 2; i++) await sleep(100);
     assert.deepEqual(await podNames(), ['wuj-tm-0-1', 'wuj-tm-1-1']);
     await jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 60_000);
+    // Read again once the pods settled: a revert the operator took for a change would have started an
+    // upgrade of its own just after the abandonment (a new run), which the read above can miss.
+    const settled = await jobs.get(name);
+    assert.equal(settled.status?.run?.id, upgraded.status?.run?.id, 'the revert started no upgrade');
+    assert.equal(settled.status?.upgrade, undefined);
 
     const produced = (await flow.finish()) * batch;
     const records = await readCommitted(output, partitions, {
