@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { repositoryRoot } from '../../support/cli.ts';
+import { waitFor } from '../../support/cluster.ts';
+import { committedOffsets } from '../../support/committed-state.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
 import { seededRandom } from '../../support/seeded-random.ts';
 import { type TaskManagerProcess, TaskManagers } from '../../support/taskmanager-process.ts';
@@ -298,11 +300,15 @@ describe('TaskManager runtime: joins, exactly once through kills and an upgrade'
       );
       // The customers are in the state of the orders partitions, which have read nothing yet: a commit must
       // still store them (in a snapshot, or in the changelog under exactly-once), or the restart below would
-      // find the customers' offsets committed and the table gone.
-      await first.waitForLog(
-        'the table committed',
-        (l) => l.msg === 'checkpoint: committed' && Number(l.offsets) > 0,
-      );
+      // find the customers' offsets committed and the table gone. Killed once every customer is committed, so
+      // the table after the restart can only be the restored one (a customer read again after the restart
+      // could race the orders, which a join by processing time takes in whatever order it reads them).
+      await waitFor('every customer committed', 60_000, async () => {
+        const committed = await committedOffsets(`weir.e2e.${settings.job}.r1`, topics.customers, partitions);
+        return committed.reduce((sum, c) => sum + Math.max(0, c.offset), 0) === users.length
+          ? true
+          : undefined;
+      });
       first.signal('SIGKILL');
       assert.equal(await first.exited, null);
       const second = taskManagers.start(settings, env);
