@@ -235,6 +235,12 @@ export function settle<T>(
 // COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, and UNSTABLE_OFFSET_COMMIT
 // (offsets of a transaction still open: it commits or is aborted shortly).
 const coordinatorNotReady = new Set([14, 15, 16, 88]);
+/**
+ * A partition's leader being elected or moved (LEADER_NOT_AVAILABLE,
+ * NOT_LEADER_OR_FOLLOWER): a topic made a moment ago answers so until its
+ * leader is up, which stopped a task querying its new changelog's end offsets.
+ */
+const leaderMoving = new Set([5, 6]);
 
 /** Runs `call` again while it fails with a retriable Kafka error, for at most `budgetMs`. */
 export async function withKafkaRetries<T>(call: () => Promise<T>, budgetMs = 30_000): Promise<T> {
@@ -245,7 +251,8 @@ export async function withKafkaRetries<T>(call: () => Promise<T>, budgetMs = 30_
       return await call();
     } catch (error) {
       const retriable =
-        error instanceof KafkaError && (error.retriable || coordinatorNotReady.has(error.kafkaCode));
+        error instanceof KafkaError &&
+        (error.retriable || coordinatorNotReady.has(error.kafkaCode) || leaderMoving.has(error.kafkaCode));
       if (!retriable || Date.now() + delay > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
