@@ -1,28 +1,10 @@
-/**
- * Joins beside Kafka Streams, and the state a window join keeps.
- *
- * throughput: Weir's two join jobs (src/jobs/order-enrichment.ts, a temporal
- * join of orders with a versioned customers table; src/jobs/click-attribution.ts,
- * clicks joined with the impressions up to 10 minutes before them) and
- * their Kafka Streams twins (bench/kafka-streams, Joins.java) on the same
- * backlogs on the same broker, in the same run: input records per second
- * (both topics) from the first record read until every record of both was
- * read, one task (one stream thread), exactly once, 1 s commits.
- *
- * state: click attribution with a 60 s window and 10 s grace fed at a steady
- * rate on both sides for `--minutes`, event time = now; the task's state
- * entries (weir_state_entries, disk store) sampled every 30 s against the
- * bound the window sets: rate × 2 sides × (window + grace + out-of-orderness).
- *
- *   node bench/joins.ts [--only throughput|state] [--records 200000] [--minutes 10] [--rate 200] [--profile DIR]
- */
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { repositoryRoot } from '../e2e/support/cli.ts';
 import { createTopics, kafkaBootstrap, openWriter, uniqueName } from '../e2e/support/kafka-topics.ts';
 import { TaskManagerProcess, taskManagerEnv } from '../e2e/support/taskmanager-process.ts';
 import { TransactionalProducer } from '../src/kafka/transactional-producer.ts';
+import { kafkaStreamsTwin, scrapeMetrics } from './taskmanager-kit.ts';
 
 const { values } = parseArgs({
   options: {
@@ -58,18 +40,6 @@ async function produceBacklog(
   }
   await producer.flush();
   await producer.disconnect();
-}
-
-/** Each metric's value summed over its labels (the task label: one task here). */
-async function scrape(url: string): Promise<Map<string, number>> {
-  const text = await (await fetch(url)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || !line) continue;
-    const name = line.slice(0, line.search(/[ {]/));
-    out.set(name, (out.get(name) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
-  }
-  return out;
 }
 
 /** A one-task TaskManager of a join job; resolves once it has restored, with its metrics URL. */
@@ -108,7 +78,7 @@ async function weirDrain(entry: string, args: Record<string, unknown>, total: nu
   const { tm, metricsUrl } = await startJoinJob(entry, args);
   const started = Date.now();
   const deadline = started + 600_000;
-  while (((await scrape(metricsUrl)).get('weir_task_records_in_total') ?? 0) < total) {
+  while (((await scrapeMetrics(metricsUrl)).get('weir_task_records_in_total') ?? 0) < total) {
     if (Date.now() > deadline) throw new Error(`${entry}: the backlog was not drained within 10 minutes`);
     await sleep(100);
   }
@@ -120,30 +90,7 @@ async function weirDrain(entry: string, args: Record<string, unknown>, total: nu
 
 /** The Kafka Streams twin (bench/kafka-streams, Joins.java) on the same topics. */
 function kafkaStreams(topology: 'orders' | 'clicks', left: string, right: string, total: number): number {
-  const dir = join(repositoryRoot, 'bench/kafka-streams');
-  execFileSync('mvn', ['-q', '-B', 'package'], { cwd: dir, stdio: 'inherit' });
-  const out = execFileSync(
-    'java',
-    [
-      '-Xms1g',
-      '-Xmx2g',
-      '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
-      '-cp',
-      `${dir}/target/ks-pipelines-all.jar`,
-      'bench.Joins',
-      kafkaBootstrap(),
-      topology,
-      left,
-      right,
-      String(total),
-      uniqueName(`ksb-${topology}`),
-      `${dir}/target/state`,
-    ],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 660_000 },
-  );
-  const result = /^RESULT (\d+)$/m.exec(out);
-  if (!result) throw new Error(`Kafka Streams ${topology}: no result in ${out.slice(-500)}`);
-  return Number(result[1]);
+  return kafkaStreamsTwin('Joins', [topology, left, right, String(total), uniqueName(`ksb-${topology}`)]);
 }
 
 if (runs('throughput')) {
@@ -265,7 +212,7 @@ if (runs('state')) {
       sent += batch.length;
     }
     if (now >= nextSample) {
-      const m = await scrape(metricsUrl).catch((error: unknown) => {
+      const m = await scrapeMetrics(metricsUrl).catch((error: unknown) => {
         throw new Error(`the TaskManager did not answer (${String(error)}): ${tm.exitReport()}`);
       });
       const entries = m.get('weir_state_entries') ?? 0;

@@ -45,6 +45,7 @@ import { KafkaAdmin } from '../src/kafka/admin.ts';
 import { AssignedConsumer } from '../src/kafka/assigned-consumer.ts';
 import { TransactionalProducer } from '../src/kafka/transactional-producer.ts';
 import { decodeSection, encodeSnapshot, verifiedSection } from '../src/runtime/state/snapshot-format.ts';
+import { kafkaStreamsTwin } from './taskmanager-kit.ts';
 
 const { values } = parseArgs({
   options: {
@@ -600,31 +601,13 @@ function kafkaStreams(
   n: number,
   lastStageRecords: number,
 ): number {
-  const dir = `${import.meta.dirname}/kafka-streams`;
-  execFileSync('mvn', ['-q', '-B', 'package'], { cwd: dir, stdio: 'inherit' });
-  const app = uniqueName(`ksb-${topology}`);
-  const out = execFileSync(
-    'java',
-    [
-      '-Xms1g',
-      '-Xmx2g',
-      '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
-      '-cp',
-      `${dir}/target/ks-pipelines-all.jar`,
-      'bench.Pipelines',
-      kafkaBootstrap(),
-      topology,
-      input,
-      String(n),
-      String(lastStageRecords),
-      app,
-      `${dir}/target/state`,
-    ],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 660_000 },
-  );
-  const result = /^RESULT (\d+)$/m.exec(out);
-  if (!result) throw new Error(`Kafka Streams ${topology}: no result in ${out.slice(-500)}`);
-  return Number(result[1]);
+  return kafkaStreamsTwin('Pipelines', [
+    topology,
+    input,
+    String(n),
+    String(lastStageRecords),
+    uniqueName(`ksb-${topology}`),
+  ]);
 }
 
 /** Lines of 8 words from a vocabulary of 1000, and page views of 1000 users 10 ms of event time apart. */

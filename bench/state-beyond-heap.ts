@@ -23,6 +23,7 @@ import { createTopics, kafkaBootstrap, uniqueName } from '../e2e/support/kafka-t
 import { NativeReader } from '../e2e/support/native-reader.ts';
 import { TaskManagerProcess, taskManagerEnv } from '../e2e/support/taskmanager-process.ts';
 import { TransactionalProducer } from '../src/kafka/transactional-producer.ts';
+import { scrapeMetrics } from './taskmanager-kit.ts';
 
 const { values } = parseArgs({
   options: {
@@ -61,17 +62,6 @@ async function produceInput(topic: string): Promise<void> {
   await producer.disconnect();
 }
 
-async function scrape(url: string): Promise<Map<string, number>> {
-  const text = await (await fetch(url)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || !line) continue;
-    const name = line.slice(0, line.search(/[ {]/));
-    out.set(name, (out.get(name) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
-  }
-  return out;
-}
-
 interface Peaks {
   heap: number;
   rss: number;
@@ -96,7 +86,7 @@ async function runUntil(
   let movedAt = Date.now();
   for (let s = 0; s < limitSeconds; s++) {
     if (tm.child.exitCode !== null || tm.exitSignal) throw new Error(`TaskManager ended: ${tm.exitReport()}`);
-    const m = await scrape(url).catch(() => new Map<string, number>());
+    const m = await scrapeMetrics(url).catch(() => new Map<string, number>());
     const now = m.get('weir_task_records_in_total') ?? recordsIn;
     if (now !== recordsIn) movedAt = Date.now();
     recordsIn = now;

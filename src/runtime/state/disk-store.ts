@@ -240,8 +240,8 @@ export class DiskStateStore implements StateStorage {
     checkKeyLength(scoped);
     // Whether the entry was there is known when it is cached, as it is after a write's read of its prior
     // value (the undo log); a changelog's replay writes without reading, and those are counted when asked.
-    if (this.cache.has(scoped))
-      this.unflushedEntries += (value !== null ? 1 : 0) - (this.cache.get(scoped) ? 1 : 0);
+    const prior = this.cache.get(scoped); // a Buffer, null (known absent) or undefined (not cached)
+    if (prior !== undefined) this.unflushedEntries += (value !== null ? 1 : 0) - (prior ? 1 : 0);
     else this.uncounted.add(scoped);
     this.remember(scoped, value);
     const listed = this.groupNames.size ? groupOf(scoped) : undefined;

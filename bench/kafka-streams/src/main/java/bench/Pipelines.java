@@ -63,19 +63,7 @@ public final class Pipelines {
         Path stateDir = Path.of(args[6], appId);
         Files.createDirectories(stateDir);
         String output = appId + "-out";
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
-            admin.createTopics(List.of(new NewTopic(output, 1, (short) 1))).all().get();
-        }
-
-        Properties p = new Properties();
-        p.put(StreamsConfig.APPLICATION_ID_CONFIG, appId);
-        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
-        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "1000");
-        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, "1");
-        p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
-        p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, "1");
-        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
+        Properties p = exactlyOnceApp(bootstrap, appId, stateDir, output);
 
         StreamsBuilder builder = new StreamsBuilder();
         AtomicLong firstRead = new AtomicLong();
@@ -111,6 +99,26 @@ public final class Pipelines {
             throw new IllegalArgumentException("topology must be wordcount or pageviews: " + which);
         }
         run(builder, p, firstRead, inputRecords, lastStageRecords, stateDir);
+    }
+
+    /**
+     * The settings both twins run with (exactly_once_v2, 1 s commits, one stream thread, reading from the
+     * beginning), after creating the output topic.
+     */
+    static Properties exactlyOnceApp(String bootstrap, String appId, Path stateDir, String output) throws Exception {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            admin.createTopics(List.of(new NewTopic(output, 1, (short) 1))).all().get();
+        }
+        Properties p = new Properties();
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, appId);
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "1000");
+        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, "1");
+        p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
+        p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, "1");
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
+        return p;
     }
 
     static void run(StreamsBuilder builder, Properties p, AtomicLong firstRead, long inputRecords, long lastStageRecords,
