@@ -243,7 +243,7 @@ export class DiskStateStore implements StateStorage {
     const prior = this.cache.get(scoped); // a Buffer, null (known absent) or undefined (not cached)
     if (prior !== undefined) this.unflushedEntries += (value !== null ? 1 : 0) - (prior ? 1 : 0);
     else this.uncounted.add(scoped);
-    this.remember(scoped, value);
+    this.remember(scoped, value, prior);
     const listed = this.groupNames.size ? groupOf(scoped) : undefined;
     if (listed !== undefined) {
       const names = this.groupNames.get(listed);
@@ -442,8 +442,8 @@ export class DiskStateStore implements StateStorage {
     if (!options.keep) rmSync(this.path, { recursive: true, force: true });
   }
 
-  private remember(scoped: string, value: Buffer | null): void {
-    const prior = this.cache.get(scoped);
+  /** `prior` is the cached value when the caller has just read it (undefined: not cached). */
+  private remember(scoped: string, value: Buffer | null, prior = this.cache.get(scoped)): void {
     if (prior !== undefined) {
       this.bytes -= entrySize(scoped, prior);
       this.cache.delete(scoped);

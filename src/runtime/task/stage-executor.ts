@@ -176,15 +176,18 @@ export class StageExecutor {
     stores.begin();
     const { input } = this.stage;
     const at = { operatorId: input.id };
-    this.seqBase = `o${position.offset}`;
-    this.seqCount = 0;
     try {
-      const joined = this.joinInputs.get(position.topic);
-      if (joined) {
-        at.operatorId = joined.input.id;
-        return this.processJoinInput(joined, timestamp, rawKey, rawValue, stores, time, at);
+      // Only a stage with joins needs a record's sequence and raw bytes: the rest pay nothing on this path.
+      if (this.joinOps.size) {
+        this.seqBase = `o${position.offset}`;
+        this.seqCount = 0;
+        const joined = this.joinInputs.get(position.topic);
+        if (joined) {
+          at.operatorId = joined.input.id;
+          return this.processJoinInput(joined, timestamp, rawKey, rawValue, stores, time, at);
+        }
+        this.raw = { key: rawKey, value: rawValue, input: input.id };
       }
-      this.raw = { key: rawKey, value: rawValue, input: input.id };
       const formats = input.kind === 'source' ? input.source : input.formats;
       const record: StreamRecord<unknown, unknown> = {
         key: formats.key.decode(rawKey),
