@@ -106,13 +106,18 @@ describe('StreamJobSnapshot: savepoints as resources', {
     });
     assert.deepEqual(inS3, [keepId, second.spec.savepointId].sort());
 
-    // A user's snapshot deleted: its objects go from S3 (through a TaskManager of the running job), then it goes.
+    // A user's snapshot deleted: the resource goes once its savepoint has left the history for the
+    // job's disposal queue, and a TaskManager of the running job deletes its objects from S3. The
+    // resource's deletion does not wait for the objects (a suspended job would hold it for ever), so
+    // the objects are awaited on their own.
     await snapshots.create('sn-drop', { jobName: 'sn' });
     const dropId = (await completed('sn-drop'))?.status?.savepointId ?? '';
     assert.ok((await savepointsInS3('sn')).includes(dropId));
     await snapshots.delete('sn-drop');
-    await snapshots.waitFor('sn-drop', 'gone once its objects are deleted', (s) => s === undefined);
-    assert.ok(!(await savepointsInS3('sn')).includes(dropId), 'its objects are gone from S3');
+    await snapshots.waitFor('sn-drop', 'gone', (s) => s === undefined);
+    await waitFor('its objects gone from S3', 60_000, async () =>
+      (await savepointsInS3('sn')).includes(dropId) ? undefined : true,
+    );
     assert.ok((await savepointsInS3('sn')).includes(keepId), 'the other snapshot is untouched');
 
     // The job stops (suspended, with nothing new read since sn-keep); another job starts from sn-keep by name
