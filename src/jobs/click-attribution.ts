@@ -27,7 +27,11 @@ export interface Attribution {
  * and co-partitioned; a click joins every impression of its user up to
  * `withinMs` (600000: ten minutes) before it (and `afterMs`, 0, after).
  * `kind` 'inner' (default), 'left' (clicks with no impression too) or
- * 'outer'. Args: `clicks`, `impressions`, `output`, `late`, `withinMs`,
+ * 'outer'. With `by: 'ad'`, impressions are keyed by ad instead (any
+ * partitioning) and clicks, still keyed by user, are re-keyed by ad with a
+ * keyBy before the join, which sends both sides through its repartition
+ * topic: a click then joins the impressions of its ad. Args: `clicks`,
+ * `impressions`, `output`, `late`, `by` ('user' or 'ad'), `withinMs`,
  * `afterMs`, `graceMs` (10000), `outOfOrdernessMs` (5000), `idleMs` (30000).
  */
 export default function clickAttribution(args: Record<string, unknown>) {
@@ -43,7 +47,7 @@ export default function clickAttribution(args: Record<string, unknown>) {
     watermarks: { timestamp: (r) => r.value?.time ?? r.timestamp, maxOutOfOrdernessMs: outOfOrdernessMs },
   });
   const kind = text('kind', 'inner');
-  return Pipeline.from('clicks', {
+  const clicks = Pipeline.from('clicks', {
     topics: [text('clicks', 'clicks')],
     key: string,
     value: json<Click>(),
@@ -52,7 +56,12 @@ export default function clickAttribution(args: Record<string, unknown>) {
       maxOutOfOrdernessMs: outOfOrdernessMs,
       idleTimeoutMs: number('idleMs', 30_000),
     },
-  })
+  });
+  const keyed =
+    text('by', 'user') === 'ad'
+      ? clicks.keyBy('by-ad', (r) => r.value?.ad ?? '', { key: string, value: json<Click>() })
+      : clicks;
+  return keyed
     .windowJoin(
       'attribute',
       impressions,

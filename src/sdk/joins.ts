@@ -1,9 +1,12 @@
 /**
  * Tables and joins, as job authors declare them. The engine is
- * runtime/time/joins.ts. A join reads its other side in the same stage as
- * the stream it joins, partition p of each topic in the task that owns p, so
- * both sides must be co-partitioned: the same partition count (checked when
- * the task starts) and the same key format (checked here).
+ * runtime/time/joins.ts. A join in the first stage reads its other side in
+ * the same stage as the stream it joins, partition p of each topic in the
+ * task that owns p, so both sides must be co-partitioned: the same partition
+ * count (checked when the task starts) and the same key format (checked
+ * here). A join after a keyBy co-partitions them itself: the first stage
+ * reads the other side too and sends it on through the keyBy's repartition
+ * topic, partitioned by the same key.
  */
 import type { Format } from './formats.ts';
 import { PipelineDefinitionError, type StreamRecord } from './records.ts';
@@ -156,29 +159,35 @@ export function lateTopic(id: string, late: { topic: string } | undefined): { to
 
 /**
  * The input a join reads, after the checks every join shares: it is in the
- * job's first stage (`source` undefined after a keyBy), whose source reads
- * one topic with the same key format as the other side, no topic is read
- * twice, and an event-time join has event time.
+ * job's first stage, whose source reads one topic, or in the stage right
+ * after the first keyBy (the other side then reaches it through the same
+ * repartition topic, re-keyed with the keyBy's key format); the other side
+ * has the same key format as the stream it joins, no topic is read twice,
+ * and an event-time join has event time.
  */
 export function checkedJoinInput<K, V>(
   id: string,
   other: Table<K, V> | JoinStream<K, V>,
   spec: JoinSpec,
   stage: {
-    source: { id: string; topics: string[]; key: Format<unknown> } | undefined;
-    joinedTopics: string[];
+    /** The stage's input: the source, or (after a keyBy) the repartition's key format. */
+    input:
+      | { kind: 'source'; id: string; topics: string[]; key: Format<unknown> }
+      | { kind: 'repartition'; id: string; stageIndex: number; key: Format<unknown> };
+    /** Every topic the job reads so far (its source and the joins' other sides). */
+    readTopics: string[];
     eventTime: boolean;
   },
 ): JoinInput {
-  const { source } = stage;
-  if (!source) {
+  const { input } = stage;
+  if (input.kind === 'repartition' && input.stageIndex !== 1) {
     throw new PipelineDefinitionError(
-      `join "${id}" must come before any keyBy: its other side is read co-partitioned with the source`,
+      `join "${id}" must come before the second keyBy: its other side reaches it through the first keyBy's repartition topic`,
     );
   }
-  if (source.topics.length !== 1) {
+  if (input.kind === 'source' && input.topics.length !== 1) {
     throw new PipelineDefinitionError(
-      `join "${id}": the source "${source.id}" reads ${source.topics.length} topics; a join needs exactly one`,
+      `join "${id}": the source "${input.id}" reads ${input.topics.length} topics; a join before any keyBy needs exactly one (or join after a keyBy, which co-partitions both sides)`,
     );
   }
   const eventTime = spec.kind !== 'table';
@@ -186,13 +195,14 @@ export function checkedJoinInput<K, V>(
     throw new PipelineDefinitionError(`join "${id}" needs event time: give the source "watermarks"`);
   }
   const side = other.source;
-  if (side.key.name !== source.key.name) {
+  if (side.key.name !== input.key.name) {
+    const stream = input.kind === 'source' ? `the source (topic ${input.topics[0]})` : `keyBy "${input.id}"`;
     throw new PipelineDefinitionError(
-      `join "${id}": "${other.id}" (topic ${side.topic}) has key format ${side.key.name} and the source (topic ${source.topics[0]}) ${source.key.name}; co-partitioned topics need the same key format`,
+      `join "${id}": "${other.id}" (topic ${side.topic}) has key format ${side.key.name} and ${stream} ${input.key.name}; joined sides need the same key format`,
     );
   }
-  if (source.topics.includes(side.topic) || stage.joinedTopics.includes(side.topic)) {
-    throw new PipelineDefinitionError(`join "${id}": topic ${side.topic} is read twice in the stage`);
+  if (stage.readTopics.includes(side.topic)) {
+    throw new PipelineDefinitionError(`join "${id}": topic ${side.topic} is read twice in the job`);
   }
   const clock = other.kind === 'stream' ? other.source.watermarks : other.source.versions;
   return {

@@ -148,7 +148,11 @@ export interface StageDefinition {
   readonly input: StageInput;
   readonly steps: readonly Step[];
   readonly output: StageOutput;
-  /** Topics read besides the input, each entering at its join step (first stage only). */
+  /**
+   * Topics joined besides the input, each entering at its join step. In the
+   * first stage the task reads them itself; in the second, the first stage
+   * reads them and sends their records on through the repartition topic.
+   */
   readonly joins: readonly JoinInput[];
 }
 
@@ -455,11 +459,14 @@ export class Pipeline<K, V> {
     const { input } = this.open;
     checkId(other.id, this.ids());
     const joinInput = checkedJoinInput(id, other, spec, {
-      source:
+      input:
         input.kind === 'source'
-          ? { id: input.id, topics: input.source.topics, key: input.source.key }
-          : undefined,
-      joinedTopics: this.open.joins.map((j) => j.topic),
+          ? { kind: 'source', id: input.id, topics: input.source.topics, key: input.source.key }
+          : { kind: 'repartition', id: input.id, stageIndex: this.closed.length, key: input.formats.key },
+      readTopics: [
+        ...this.source.topics,
+        ...[...this.closed, this.open].flatMap((s) => s.joins.map((j) => j.topic)),
+      ],
       eventTime: this.source.watermarks !== undefined,
     });
     checkId(id, new Set([...this.ids(), other.id]));

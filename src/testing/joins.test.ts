@@ -225,6 +225,117 @@ describe('stream–stream joins through the test driver', () => {
   });
 });
 
+describe('joins after a keyBy: the other side re-keyed through the same repartition topic', () => {
+  type Order = { id: string; customer: string; amount: number; time: number };
+  const customers = Pipeline.table('customers', {
+    topic: 'customers',
+    key: string,
+    value: json<{ tier: string }>(),
+  });
+  /** Orders keyed by their id, re-keyed by customer, then enriched from the customers table. */
+  const byOrderId = (kind: 'inner' | 'left') => {
+    const rekeyed = Pipeline.from('orders', {
+      topics: ['orders-by-id'],
+      key: string,
+      value: json<Order>(),
+    }).keyBy('by-customer', (r) => r.value?.customer ?? '', { key: string, value: json<Order>() });
+    const join = (v: Order | null, c: { tier: string } | null) => `${v?.id}:${c?.tier ?? '-'}`;
+    return (
+      kind === 'inner'
+        ? rekeyed.join<{ tier: string } | null, string>('enrich', customers, join)
+        : rekeyed.leftJoin<{ tier: string } | null, string>('enrich', customers, join)
+    ).to('out', { topic: 'out', key: string, value: string });
+  };
+  const byId = (id: string, customer: string, partition = 0): Input => ({
+    topic: 'orders-by-id',
+    key: id,
+    value: { id, customer, amount: 1, time: 0 },
+    partition,
+  });
+  const tier = (id: string, value: string | null, partition = 0): Input => ({
+    topic: 'customers',
+    key: id,
+    value: value === null ? null : { tier: value },
+    partition,
+  });
+
+  it('joins records whose topic key differs from the table’s, whatever partitions both were read from', () => {
+    for (const kind of ['inner', 'left'] as const) {
+      const driver = new TestDriver(byOrderId(kind), { repartitionPartitions: 3 });
+      driver.send(byId('o1', 'ann', 1), tier('ann', 'gold', 2), byId('o2', 'ann', 0), byId('o3', 'bob', 2));
+      driver.send(tier('bob', 'silver', 0), byId('o4', 'bob', 1), tier('ann', null, 1), byId('o5', 'ann', 2));
+      const joined = driver.output<string, string>().map((r) => `${r.key}/${r.value}`);
+      const inner = ['ann/o2:gold', 'bob/o4:silver'];
+      assert.deepEqual(
+        joined,
+        kind === 'inner' ? inner : ['ann/o1:-', 'ann/o2:gold', 'bob/o3:-', 'bob/o4:silver', 'ann/o5:-'],
+        kind,
+      );
+    }
+  });
+
+  it('keeps the table in the state after the keyBy, across a snapshot and restore', () => {
+    const job = byOrderId('inner');
+    const first = new TestDriver(job);
+    first.send(tier('ann', 'gold'), tier('bob', 'silver'));
+    const second = TestDriver.restore(job, first.snapshot());
+    second.send(byId('o1', 'bob'), byId('o2', 'ann'));
+    assert.deepEqual(
+      second.output<string, string>().map((r) => r.value),
+      ['o1:silver', 'o2:gold'],
+    );
+  });
+
+  it('a window join after a keyBy: clicks keyed by user meet impressions keyed by ad, held by both sides’ watermark', () => {
+    type Event = { id: string; ad: string; time: number };
+    const impressions = Pipeline.stream('impressions', {
+      topic: 'impressions-by-ad',
+      key: string,
+      value: json<Event>(),
+      watermarks: { timestamp: (r) => r.value?.time ?? 0, maxOutOfOrdernessMs: 0 },
+    });
+    const job = Pipeline.from('clicks', {
+      topics: ['clicks-by-user'],
+      key: string,
+      value: json<Event>(),
+      watermarks: { timestamp: (r) => r.value?.time ?? 0, maxOutOfOrdernessMs: 0 },
+    })
+      .keyBy('by-ad', (r) => r.value?.ad ?? '', { key: string, value: json<Event>() })
+      .windowJoin(
+        'attribute',
+        impressions,
+        { beforeMs: 10 * minute, afterMs: 0, kind: 'left', lateRecords: { topic: 'late' } },
+        (c, i) => `${c?.id ?? '-'}×${i?.id ?? '-'}`,
+      )
+      .to('out', { topic: 'out', key: string, value: string });
+    const driver = new TestDriver(job);
+    const clickOf = (user: string, id: string, ad: string, time: number): Input => ({
+      topic: 'clicks-by-user',
+      key: user,
+      value: { id, ad, time },
+    });
+    const impressionOf = (id: string, ad: string, time: number): Input => ({
+      topic: 'impressions-by-ad',
+      key: ad,
+      value: { id, ad, time },
+    });
+    driver.send(impressionOf('i1', 'a1', 0), impressionOf('i2', 'a2', minute));
+    driver.send(clickOf('u1', 'c1', 'a1', 5 * minute), clickOf('u2', 'c2', 'a2', 20 * minute));
+    driver.send(impressionOf('i3', 'a1', 30 * minute));
+    // The watermark (30 min on impressions, 20 on clicks) passed c1's window: c1 matched i1; c2 (a2's
+    // impression was 19 minutes before) waits for its own window to close.
+    assert.deepEqual(
+      driver.output<string, string>().map((r) => `${r.key}:${r.value}`),
+      ['a1:c1×i1'],
+    );
+    driver.advanceEventTime(60 * minute);
+    assert.deepEqual(
+      driver.output<string, string>().map((r) => `${r.key}:${r.value}`),
+      ['a1:c1×i1', 'a2:c2×-'],
+    );
+  });
+});
+
 describe('join definitions that cannot work', () => {
   const orders = () =>
     Pipeline.from('orders', {
@@ -235,14 +346,34 @@ describe('join definitions that cannot work', () => {
     });
   const table = Pipeline.table('customers', { topic: 'customers', key: string, value: json() });
 
-  it('refuses a join after a keyBy, naming the join', () => {
+  it('refuses a join after a second keyBy, and after a keyBy whose key format differs, naming the join', () => {
     assert.throws(
       () =>
         orders()
           .keyBy('rekey', (r) => r.key, { key: string, value: json() })
+          .keyBy('again', (r) => r.key, { key: string, value: json() })
           .join('enrich', table, (v) => v),
       (e: Error) =>
-        e instanceof PipelineDefinitionError && /join "enrich" must come before any keyBy/.test(e.message),
+        e instanceof PipelineDefinitionError &&
+        /join "enrich" must come before the second keyBy/.test(e.message),
+    );
+    assert.throws(
+      () =>
+        orders()
+          .keyBy('rekey', (r) => Buffer.from(r.key ?? ''), { key: bytes, value: json() })
+          .join('enrich', table as never, (v) => v),
+      /"customers" \(topic customers\) has key format string and keyBy "rekey" bytes/,
+    );
+  });
+
+  it('refuses a topic read twice in the job, naming it', () => {
+    const ordersAgain = Pipeline.table('again', { topic: 'orders', key: string, value: json() });
+    assert.throws(
+      () =>
+        orders()
+          .keyBy('rekey', (r) => r.key, { key: string, value: json() })
+          .join('enrich', ordersAgain, (v) => v),
+      /join "enrich": topic orders is read twice in the job/,
     );
   });
 

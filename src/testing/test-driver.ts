@@ -1,3 +1,4 @@
+import { joinInputHeader } from '../runtime/repartition/barriers.ts';
 import { partitionOfKey } from '../runtime/repartition/route.ts';
 import { PartitionStores } from '../runtime/state/partition-stores.ts';
 import {
@@ -7,6 +8,7 @@ import {
   verifiedSection,
 } from '../runtime/state/snapshot-format.ts';
 import { joinOutOfOrderness } from '../runtime/task/event-time.ts';
+import { joinInputsRead } from '../runtime/task/join-inputs.ts';
 import {
   type OutputRecord,
   StageExecutor,
@@ -66,7 +68,7 @@ export class TestDriver {
     this.now = options.startTime ?? 0;
     const strategy = job.source.watermarks;
     const first = job.stages[0] as StageDefinition;
-    const timedJoins = joinOutOfOrderness(first);
+    const timedJoins = joinOutOfOrderness(joinInputsRead(job, first));
     this.watermarks = strategy ? new SourceWatermarks(strategy, this.now, timedJoins) : undefined;
     // As in a task, which counts every partition it owns: both sides of an event-time join hold the
     // watermark back until each has been read (here partition 0 of each; others count once sent to).
@@ -111,7 +113,7 @@ export class TestDriver {
     const first = this.job.stages[0] as StageDefinition;
     for (const input of inputs) {
       const topic = input.topic ?? (this.job.source.topics[0] as string);
-      const joined = first.joins.find((j) => j.topic === topic);
+      const joined = joinInputsRead(this.job, first).find((j) => j.topic === topic);
       if (!this.job.source.topics.includes(topic) && !joined)
         throw new Error(`"${topic}" is not an input topic of this job`);
       const formats = joined ?? this.job.source;
@@ -191,7 +193,14 @@ export class TestDriver {
   /** Processes one record in a stage and what it emits in the stages after; returns its event time. */
   private run(
     stage: number,
-    record: { topic: string; partition: number; timestamp: number; key: Buffer | null; value: Buffer | null },
+    record: {
+      topic: string;
+      partition: number;
+      timestamp: number;
+      key: Buffer | null;
+      value: Buffer | null;
+      viaJoinInput?: string | undefined;
+    },
   ): number {
     const executor = this.executors[stage] as StageExecutor;
     const stores = this.homeOf(stage, record.topic, record.partition);
@@ -206,6 +215,7 @@ export class TestDriver {
       record.value,
       stores,
       this.time(stores),
+      record.viaJoinInput,
     );
     const eventTime = executor.lastTimestamp;
     this.route(stage, out, eventTime);
@@ -225,6 +235,7 @@ export class TestDriver {
         timestamp: o.timestamp ?? timestamp,
         key: o.key,
         value: o.value,
+        viaJoinInput: o.headers?.[joinInputHeader],
       });
     }
   }
@@ -319,7 +330,7 @@ export class TestDriver {
         new PartitionStores(decodeSection(key, section)),
       );
     }
-    const timedJoins = (job.stages[0] as StageDefinition).joins.filter(
+    const timedJoins = joinInputsRead(job, job.stages[0] as StageDefinition).filter(
       (j) => j.outOfOrdernessMs !== undefined,
     );
     const sources = [...driver.partitions].filter(([id]) => {

@@ -32,6 +32,8 @@ interface JoinCase {
   name: string;
   entry: string;
   args: (topics: { left: string; right: string; output: string; late: string }) => Record<string, unknown>;
+  /** The other side's partition count, when it differs from the stream's (a join after a keyBy). */
+  rightPartitions?: number;
   /** Batch b of both sides, with event times in [b·3 s, b·3 s + 3 s) after the origin. */
   batch: (b: number, random: () => number) => { left: Produced[]; right: Produced[] };
   /** Records far ahead on every partition of both sides: the watermark passes everything before them. */
@@ -55,7 +57,12 @@ async function joinUnderFaults(c: JoinCase, random: () => number, taskManagers: 
     output: uniqueName(`${c.name}-out`),
     late: uniqueName(`${c.name}-late`),
   };
-  await createTopics(...Object.values(topics).map((name) => ({ name, partitions })));
+  await createTopics(
+    ...Object.values(topics).map((name) => ({
+      name,
+      partitions: name === topics.right ? (c.rightPartitions ?? partitions) : partitions,
+    })),
+  );
   const token = `${c.name}-token`;
   const base = {
     job: uniqueName(c.name),
@@ -263,6 +270,53 @@ const clickAttribution: JoinCase = {
   },
 };
 
+/**
+ * Clicks keyed by user (left) re-keyed by ad, joined with impressions keyed by
+ * ad (right) up to 10 s before them. The impressions topic has 3 partitions
+ * to the clicks' 4, and its records land in random ones: only the keyBy's
+ * repartition topic, which carries both sides, co-partitions them.
+ */
+const clicksByAd: JoinCase = {
+  ...clickAttribution,
+  name: 'clicks-by-ad',
+  args: (t) => ({ ...clickAttribution.args(t), by: 'ad' }),
+  rightPartitions: 3,
+  batch: (b, random) => {
+    const at = origin + b * batchMs;
+    const time = () => at + Math.floor(random() * batchMs);
+    const ad = () => `a${Math.floor(random() * 5)}`;
+    const left = Array.from({ length: 10 }, (_, i) => {
+      const u = users[Math.floor(random() * users.length)] as string;
+      return record(u, { id: `c${b}-${i}`, ad: ad(), time: time() });
+    });
+    const right = Array.from({ length: 10 }, (_, i) => {
+      const a = ad();
+      const value = JSON.stringify({ id: `i${b}-${i}`, ad: a, time: time() });
+      return { key: a, value, partition: Math.floor(random() * 3) };
+    });
+    return { left, right };
+  },
+  flush: (time) => ({
+    left: flushKeys.map((k) => record(k, { id: `flush-c-${k}`, ad: 'flush', time })),
+    right: [0, 1, 2].map((p) => ({
+      key: 'flush',
+      value: JSON.stringify({ id: `flush-i-${p}`, ad: 'flush', time }),
+      partition: p,
+    })),
+  }),
+  expected: (left, right) => {
+    type Event = { id: string; ad: string; time: number };
+    const impressions = right.map((r) => JSON.parse(r.value) as Event);
+    return left.flatMap((r) => {
+      const click = JSON.parse(r.value) as Event;
+      if (click.id.startsWith('flush')) return [];
+      return impressions
+        .filter((i) => i.ad === click.ad && i.time >= click.time - 10_000 && i.time <= click.time)
+        .map((i) => `${click.id}×${i.id}:${click.time - i.time}`);
+    });
+  },
+};
+
 describe('TaskManager runtime: joins, exactly once through kills and an upgrade', () => {
   const taskManagers = new TaskManagers();
   after(() => taskManagers.killAll());
@@ -334,5 +388,9 @@ describe('TaskManager runtime: joins, exactly once through kills and an upgrade'
 
   it('clicks × impressions within 10 s (windowed stream–stream): every pair exactly once, through 10 SIGKILLs and a savepoint upgrade', async (t) => {
     await joinUnderFaults(clickAttribution, seededRandom(t), taskManagers);
+  });
+
+  it('clicks keyed by user × impressions keyed by ad, joined after a keyBy by ad (differently partitioned topics): every pair exactly once, through 10 SIGKILLs and a savepoint upgrade', async (t) => {
+    await joinUnderFaults(clicksByAd, seededRandom(t), taskManagers);
   });
 });

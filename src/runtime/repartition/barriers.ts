@@ -30,6 +30,8 @@ export const watermarkHeader = 'weir.watermark';
 
 /** The header naming the upstream task that wrote a repartition record. */
 export const fromTaskHeader = 'weir.from';
+/** On a join's other-side record sent on through a repartition topic: the id of the input it came from. */
+export const joinInputHeader = 'weir.join.input';
 /** The header of a barrier record: the savepoint id it stands for. Its key and value are empty. */
 export const barrierHeader = 'weir.barrier';
 /** The header of a barrier record: how many tasks the writing stage ran (its layout). */

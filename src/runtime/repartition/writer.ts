@@ -1,6 +1,12 @@
 import type { ConsumedRecord } from '../../kafka/assigned-consumer.ts';
 import type { OutgoingRecord } from '../../kafka/transactional-producer.ts';
-import { barrierHeader, barrierTasksHeader, fromTaskHeader, watermarkHeader } from './barriers.ts';
+import {
+  barrierHeader,
+  barrierTasksHeader,
+  fromTaskHeader,
+  joinInputHeader,
+  watermarkHeader,
+} from './barriers.ts';
 import type { RepartitionRoute } from './route.ts';
 
 /** What the writer needs of the task's producer: a send into its open transaction. */
@@ -69,4 +75,12 @@ export function repartitionHeaders(message: ConsumedRecord): {
     else if (name === watermarkHeader) watermark = String(value);
   }
   return { from, barrier, barrierTasks, watermark };
+}
+
+/** The join input a repartitioned record belongs to, when the first stage sent it on from a join's other side. */
+export function joinInputOfRecord(message: ConsumedRecord): string | undefined {
+  for (const { key: name, value } of message.headers ?? []) {
+    if (name === joinInputHeader) return String(value);
+  }
+  return undefined;
 }

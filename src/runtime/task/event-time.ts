@@ -1,3 +1,4 @@
+import type { JoinInput } from '../../sdk/joins.ts';
 import type { JobDefinition, StageDefinition } from '../../sdk/pipeline.ts';
 import type { PartitionStores } from '../state/partition-stores.ts';
 import {
@@ -6,6 +7,7 @@ import {
   SourceWatermarks,
   type WatermarkStatus,
 } from '../time/watermarks.ts';
+import { joinInputsRead } from './join-inputs.ts';
 import type { TimeContext } from './stage-executor.ts';
 
 /** A partition the task owns, with its state. */
@@ -40,10 +42,12 @@ export class TaskEventTime {
   ) {
     const strategy = job.source.watermarks;
     if (!strategy) return;
+    // A first stage reads its joins' other sides (and the next stage's, which it sends on): both count.
+    const joins = joinInputsRead(job, stage);
     if (stage.input.kind === 'source')
-      this.source = new SourceWatermarks(strategy, now, joinOutOfOrderness(stage));
+      this.source = new SourceWatermarks(strategy, now, joinOutOfOrderness(joins));
     else this.channels = new ChannelWatermarks(ownedPartitions, parallelism);
-    this.untimed = new Set(untimedTopics(stage));
+    this.untimed = new Set(untimedTopics(joins));
   }
 
   /** Topics whose partitions hold nothing back: tables joined as of processing time. */
@@ -119,13 +123,13 @@ function topicOf(partitionId: string): string {
 }
 
 /** The out-of-orderness of each join input that counts in event time (a stream, or a versioned table). */
-export function joinOutOfOrderness(stage: StageDefinition): Map<string, number> {
+export function joinOutOfOrderness(inputs: readonly JoinInput[]): Map<string, number> {
   return new Map(
-    stage.joins.flatMap((j) => (j.outOfOrdernessMs === undefined ? [] : [[j.topic, j.outOfOrdernessMs]])),
+    inputs.flatMap((j) => (j.outOfOrdernessMs === undefined ? [] : [[j.topic, j.outOfOrdernessMs]])),
   );
 }
 
 /** The join inputs that do not count in event time: tables joined as of processing time. */
-export function untimedTopics(stage: StageDefinition): string[] {
-  return stage.joins.filter((j) => j.outOfOrdernessMs === undefined).map((j) => j.topic);
+export function untimedTopics(inputs: readonly JoinInput[]): string[] {
+  return inputs.filter((j) => j.outOfOrdernessMs === undefined).map((j) => j.topic);
 }

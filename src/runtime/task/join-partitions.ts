@@ -45,7 +45,7 @@ export function checkCopartitioned(stage: StageDefinition, counts: ReadonlyMap<s
     if (have !== want) {
       throw new RuntimeError(
         'JOIN_NOT_COPARTITIONED',
-        `join "${j.joinId}": topic ${j.topic} ("${j.id}") has ${have} partitions and the source topic ${source} has ${want}; a join needs both sides co-partitioned (the same partition count and key), so give ${j.topic} ${want} partitions or re-key one side through a topic that has`,
+        `join "${j.joinId}": topic ${j.topic} ("${j.id}") has ${have} partitions and the source topic ${source} has ${want}; a join needs both sides co-partitioned (the same partition count and key), so give ${j.topic} ${want} partitions, or join after a keyBy, which sends both sides through one repartition topic`,
         false,
       );
     }

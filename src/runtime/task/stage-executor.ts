@@ -8,7 +8,7 @@ import type {
   StreamRecord,
 } from '../../sdk/pipeline.ts';
 import type { TimerService } from '../../sdk/time.ts';
-import { fromTaskHeader } from '../repartition/barriers.ts';
+import { fromTaskHeader, joinInputHeader } from '../repartition/barriers.ts';
 import { partitionOfKey, type RepartitionRoute } from '../repartition/route.ts';
 import { keyOfStateKey, stateKey } from '../state/keys.ts';
 import type { PartitionStores } from '../state/partition-stores.ts';
@@ -17,6 +17,7 @@ import { JoinOperator, type JoinOutcome } from '../time/joins.ts';
 import { deleteTimer, registerTimer, takeDueTimers } from '../time/timers.ts';
 import { raiseFloor } from '../time/watermarks.ts';
 import { WindowOperator } from '../time/windows.ts';
+import { forwardedJoins } from './join-inputs.ts';
 
 export { stateKey } from '../state/keys.ts';
 
@@ -107,6 +108,10 @@ export class StageExecutor {
   private readonly joinOps = new Map<string, JoinOperator>();
   /** The stage's other inputs by topic, each with the index of the join step it enters. */
   private readonly joinInputs = new Map<string, { input: JoinInput; step: number }>();
+  /** The same by input id, for a stage after a keyBy, whose other inputs arrive through the repartition topic. */
+  private readonly joinInputsById = new Map<string, { input: JoinInput; step: number }>();
+  /** The next stage's other inputs this stage reads and sends on, by topic, with their records' headers. */
+  private readonly forwarded = new Map<string, { input: JoinInput; headers: Record<string, string> }>();
   /** The raw record being processed, for a join's late-records topic; and a sequence unique per record. */
   private raw: { key: Buffer | null; value: Buffer | null; input: string } | undefined;
   private seqBase = '';
@@ -125,7 +130,10 @@ export class StageExecutor {
       if (step.kind === 'join') {
         this.joinOps.set(step.id, new JoinOperator(step));
         const input = stage.joins.find((j) => j.joinId === step.id);
-        if (input) this.joinInputs.set(input.topic, { input, step: index });
+        if (input) {
+          this.joinInputs.set(input.topic, { input, step: index });
+          this.joinInputsById.set(input.id, { input, step: index });
+        }
       }
       if (step.kind === 'window') this.windows.set(step.id, new WindowOperator(step));
       if (step.kind === 'process') {
@@ -139,6 +147,9 @@ export class StageExecutor {
         );
       }
     }
+    for (const input of forwardedJoins(job, stage)) {
+      this.forwarded.set(input.topic, { input, headers: { ...this.fromTask, [joinInputHeader]: input.id } });
+    }
     this.timed = stage.steps.flatMap((step, i) =>
       step.kind === 'window' ||
       (step.kind === 'process' && step.onTimer) ||
@@ -151,6 +162,11 @@ export class StageExecutor {
   /** The join input a topic is, if it is not the stage's source: its records' state is kept with the source's partition. */
   joinInputOf(topic: string): JoinInput | undefined {
     return this.joinInputs.get(topic)?.input;
+  }
+
+  /** Whether the stage's joins take their other sides' records from its repartition topic (a stage after a keyBy). */
+  get joinsViaRepartition(): boolean {
+    return this.stage.input.kind === 'repartition' && this.joinInputsById.size > 0;
   }
 
   private nextSeq(): string {
@@ -172,19 +188,40 @@ export class StageExecutor {
     rawValue: Buffer | null,
     stores: PartitionStores,
     time: TimeContext = { watermark: Number.NEGATIVE_INFINITY, now: 0 },
+    /** The join input a repartitioned record came from (its `weir.join.input` header), after a keyBy. */
+    viaJoinInput?: string,
   ): OutputRecord[] {
     stores.begin();
     const { input } = this.stage;
     const at = { operatorId: input.id };
     try {
+      if (this.forwarded.size) {
+        const forwarded = this.forwarded.get(position.topic);
+        if (forwarded) {
+          at.operatorId = forwarded.input.id;
+          return [this.forward(forwarded, timestamp, rawKey, rawValue)];
+        }
+      }
       // Only a stage with joins needs a record's sequence and raw bytes: the rest pay nothing on this path.
       if (this.joinOps.size) {
         this.seqBase = `o${position.offset}`;
         this.seqCount = 0;
-        const joined = this.joinInputs.get(position.topic);
+        const joined =
+          viaJoinInput === undefined
+            ? this.joinInputs.get(position.topic)
+            : this.joinInputsById.get(viaJoinInput);
+        if (viaJoinInput !== undefined && !joined) {
+          throw new CodedError(
+            'JOIN_INPUT_UNKNOWN',
+            `record ${position.topic}/${position.partition}@${position.offset} names join input "${viaJoinInput}", which stage ${this.stage.index} does not join`,
+            false,
+          );
+        }
         if (joined) {
           at.operatorId = joined.input.id;
-          return this.processJoinInput(joined, timestamp, rawKey, rawValue, stores, time, at);
+          return this.processJoinInput(joined, timestamp, rawKey, rawValue, stores, time, at, {
+            timestamped: viaJoinInput !== undefined,
+          });
         }
         this.raw = { key: rawKey, value: rawValue, input: input.id };
       }
@@ -240,6 +277,7 @@ export class StageExecutor {
     stores: PartitionStores,
     time: TimeContext,
     at: { operatorId: string },
+    options: { timestamped: boolean },
   ): OutputRecord[] {
     const { input, step } = joined;
     const record: StreamRecord<unknown, unknown> = {
@@ -247,7 +285,8 @@ export class StageExecutor {
       value: input.value.decode(rawValue),
       timestamp,
     };
-    if (input.timestamp) record.timestamp = input.timestamp(record);
+    // A record sent on by the first stage carries the time its assigner gave it there.
+    if (input.timestamp && !options.timestamped) record.timestamp = input.timestamp(record);
     this.lastTimestamp = record.timestamp;
     at.operatorId = input.joinId;
     this.raw = { key: rawKey, value: rawValue, input: input.id };
@@ -264,6 +303,38 @@ export class StageExecutor {
     const emitted = this.runSteps(step + 1, released, key, stores, time, at);
     at.operatorId = this.stage.output.id;
     return [...this.encode(emitted.records), ...late, ...emitted.late];
+  }
+
+  /**
+   * A record of the next stage's join input, sent on through this stage's
+   * repartition topic: its key re-encoded with the keyBy's key format (so it
+   * lands where the stream's records of that key do), its value as read, its
+   * time as the input's assigner gives it (which the watermark here counts).
+   */
+  private forward(
+    forwarded: { input: JoinInput; headers: Record<string, string> },
+    timestamp: number,
+    rawKey: Buffer | null,
+    rawValue: Buffer | null,
+  ): OutputRecord {
+    const { input, headers } = forwarded;
+    const keyValue = input.key.decode(rawKey);
+    let time = timestamp;
+    if (input.timestamp) {
+      time = input.timestamp({ key: keyValue, value: input.value.decode(rawValue), timestamp });
+    }
+    this.lastTimestamp = time;
+    const route = this.route as RepartitionRoute;
+    const output = this.stage.output as Extract<StageDefinition['output'], { kind: 'repartition' }>;
+    const key = output.formats.key.encode(keyValue);
+    return {
+      topic: route.topic,
+      partition: partitionOfKey(key, route.partitions),
+      key,
+      value: rawValue,
+      timestamp: time,
+      headers,
+    };
   }
 
   /** A join's outcome: its records, or (late) the raw record to the join's late-records topic. */

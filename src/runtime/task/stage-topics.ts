@@ -6,6 +6,7 @@ import { statefulStepIds } from '../../sdk/pipeline.ts';
 import { RuntimeError } from '../errors.ts';
 import type { RepartitionRoute } from '../repartition/route.ts';
 import { ChangelogRoute, changelogTopicConfig } from '../state/changelog.ts';
+import { joinInputsRead } from './join-inputs.ts';
 import { checkCopartitioned } from './join-partitions.ts';
 import type { StreamTaskDeps } from './task-deps.ts';
 
@@ -47,7 +48,8 @@ export async function inputPartitions(
     const sources = new Map<string, number>();
     for (const topic of job.source.topics) sources.set(topic, await admin.partitionCount(topic));
     const width = Math.max(...sources.values());
-    for (const join of stage.joins) sources.set(join.topic, await admin.partitionCount(join.topic));
+    for (const join of joinInputsRead(job, stage))
+      sources.set(join.topic, await admin.partitionCount(join.topic));
     checkCopartitioned(stage, sources);
     const ensure = async (operatorId: string) => {
       const name = repartitionTopic(config.namespace, config.job, config.runId, operatorId);

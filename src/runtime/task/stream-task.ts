@@ -11,7 +11,7 @@ import { RuntimeError } from '../errors.ts';
 import { taskLabel } from '../metrics.ts';
 import { BarrierAlignment } from '../repartition/barriers.ts';
 import type { RepartitionRoute } from '../repartition/route.ts';
-import { RepartitionWriter, repartitionHeaders } from '../repartition/writer.ts';
+import { joinInputOfRecord, RepartitionWriter, repartitionHeaders } from '../repartition/writer.ts';
 import type { DiskStoreStats } from '../state/disk-store.ts';
 import { Checkpointer, type CheckpointReport, type CheckpointRequest } from './checkpointer.ts';
 import { TaskEventTime } from './event-time.ts';
@@ -340,6 +340,7 @@ export class StreamTask {
       message.value,
       home.stores,
       home.time,
+      executor.joinsViaRepartition ? joinInputOfRecord(message) : undefined,
     );
     if (
       eventTime.enabled &&

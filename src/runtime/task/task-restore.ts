@@ -233,7 +233,8 @@ async function restoreState(
     if (!fromSavepoint && !kept) await replayChangelogs(deps, consumer, changelog, partitions, log, warm);
     for (const runtime of partitions) runtime.stores.trackChanges();
   }
-  if (deps.stage.joins.length > 0) await pinJoinStarts(consumer, partitions);
+  if (deps.stage.input.kind === 'source' && deps.stage.joins.length > 0)
+    await pinJoinStarts(consumer, partitions);
   consumer.assign(partitions.map((p) => ({ ...p.tp, offset: p.position ?? -2 /* OFFSET_BEGINNING */ })));
   const { id, ...opened } = clients;
   return { ...opened, partitions, changelog, state, transactionalId: id };
