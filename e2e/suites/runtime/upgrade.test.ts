@@ -383,4 +383,107 @@ describe('StreamJob upgrades with the real runtime', {
     const output = stable.spec.args?.output as string;
     await assertCountSumExactlyOnce(output, produced);
   });
+  it('savepoint upgrade of a join after a keyBy (clicks by user re-keyed by ad × impressions by ad) with both sides flowing: every pair exactly once', async () => {
+    const topics = {
+      clicks: uniqueName('jn-clicks'),
+      impressions: uniqueName('jn-imps'),
+      output: uniqueName('jn-out'),
+      late: uniqueName('jn-late'),
+    };
+    await createTopics(
+      { name: topics.clicks, partitions },
+      { name: topics.impressions, partitions: 3 },
+      { name: topics.output, partitions },
+      { name: topics.late, partitions },
+    );
+    // Batch n of each side: event times in [n s, n s + 1 s) after a day ago, ads a0–a4; impressions in any partition.
+    const origin = Math.floor((Date.now() - 86_400_000) / 1_000) * 1_000;
+    type Event = { id: string; ad: string; time: number };
+    const click = (n: number, i: number): Event => ({
+      id: `c${n}-${i}`,
+      ad: `a${(n * 3 + i) % 5}`,
+      time: origin + n * 1_000 + ((i * 97) % 1_000),
+    });
+    const impression = (n: number, i: number): Event => ({
+      id: `i${n}-${i}`,
+      ad: `a${(n + i * 2) % 5}`,
+      time: origin + n * 1_000 + ((i * 131) % 1_000),
+    });
+    const perBatch = 8;
+    const clicksOf = (n: number) =>
+      Array.from({ length: perBatch }, (_, i) => ({
+        key: `u${(n * 7 + i) % 8}`,
+        value: JSON.stringify(click(n, i)),
+      }));
+    const impressionsOf = (n: number) =>
+      Array.from({ length: perBatch }, (_, i) => {
+        const e = impression(n, i);
+        return { key: e.ad, value: JSON.stringify(e), partition: (n + i) % 3 };
+      });
+    const args = { ...topics, by: 'ad', withinMs: 10_000, graceMs: 5_000, idleMs: 600_000 };
+    await createJob('jn', 'click-attribution', args);
+    await firstStable('jn', 120_000);
+    const clicks$ = flowInput(topics.clicks, clicksOf, { pauseMs: 100, maxBatches: 400 });
+    const impressions$ = flowInput(topics.impressions, impressionsOf, { pauseMs: 100, maxBatches: 400 });
+    await readCommitted(topics.output, partitions, { expected: 20, timeoutMs: 90_000, quietMs: 0 });
+    await jobs.patchSpec('jn', { args: { ...args, release: '2' } });
+    const upgraded = await upgradeCompleted('jn', 2, 'the upgrade to complete (generation 2 stable)');
+    assert.ok(
+      upgraded.status?.savepoints?.some((sp) => sp.reason === 'upgrade'),
+      `an upgrade savepoint, not a fallback: ${(await eventsOf(upgraded)).join(', ')}`,
+    );
+    const [clickBatches, impressionBatches] = await Promise.all([clicks$.finish(), impressions$.finish()]);
+    // Far ahead on every partition of both sides: the watermark passes every window before it.
+    const end = origin + 1_000 * 1_000;
+    const flush = (id: string) => JSON.stringify({ id, ad: 'flush', time: end });
+    await produce(
+      topics.clicks,
+      Array.from({ length: partitions }, (_, p) => ({
+        key: 'flush',
+        value: flush(`flush-c${p}`),
+        partition: p,
+      })),
+    );
+    await produce(
+      topics.impressions,
+      [0, 1, 2].map((p) => ({ key: 'flush', value: flush(`flush-i${p}`), partition: p })),
+    );
+    const clicks = Array.from({ length: clickBatches }, (_, n) =>
+      Array.from({ length: perBatch }, (_, i) => click(n, i)),
+    ).flat();
+    const impressions = Array.from({ length: impressionBatches }, (_, n) =>
+      Array.from({ length: perBatch }, (_, i) => impression(n, i)),
+    ).flat();
+    const expected = clicks.flatMap((c) =>
+      impressions
+        .filter((i) => i.ad === c.ad && i.time >= c.time - 10_000 && i.time <= c.time)
+        .map((i) => `${c.id}×${i.id}`),
+    );
+    const records = await readCommitted(topics.output, partitions, {
+      expected: expected.length,
+      timeoutMs: 180_000,
+      quietMs: 3_000,
+    });
+    const emitted = records.flatMap((r) => {
+      const a = JSON.parse(r.value ?? '{}') as { click: string; impression: string };
+      return a.click.startsWith('flush') ? [] : [`${a.click}×${a.impression}`];
+    });
+    assert.ok(expected.length > 200, `the inputs call for ${expected.length} pairs`);
+    const count = (xs: string[]) =>
+      xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map<string, number>());
+    const want = count(expected);
+    const got = count(emitted);
+    const missing = [...want].filter(([x, n]) => (got.get(x) ?? 0) < n).map(([x]) => x);
+    const extra = [...got].filter(([x, n]) => (want.get(x) ?? 0) < n).map(([x]) => x);
+    assert.deepEqual(
+      { missing: missing.slice(0, 20), extra: extra.slice(0, 20) },
+      { missing: [], extra: [] },
+    );
+    const late = await readCommitted(topics.late, partitions, {
+      expected: 0,
+      timeoutMs: 2_000,
+      quietMs: 500,
+    });
+    assert.equal(late.length, 0, 'no input was late');
+  });
 });
