@@ -14,6 +14,8 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '200' },
     /** A directory for the TaskManagers' CPU profiles (node --cpu-prof). */
     profile: { type: 'string' },
+    /** Weir only: for an A/B of two Weir versions, without the twins' minutes. */
+    'no-kafka-streams': { type: 'boolean' },
   },
 });
 const runs = (part: string) => values.only === undefined || values.only === part;
@@ -149,6 +151,10 @@ if (runs('throughput')) {
     2 * n,
   );
   if (values.profile) process.exit(0);
+  if (values['no-kafka-streams']) {
+    log(`Weir alone: orders ${fmt(orders)} rec/s, clicks ${fmt(clicks)} rec/s`);
+    process.exit(0);
+  }
   const ksOrders = kafkaStreams('orders', topics.orders, topics.customers, n + versions);
   const ksClicks = kafkaStreams('clicks', topics.clicks, topics.impressions, 2 * n);
   log('| join | Weir, input rec/s | Kafka Streams, input rec/s | Weir / Kafka Streams |');

@@ -36,6 +36,22 @@ describe('DiskStateStore', () => {
     await store.close();
   });
 
+  it('keeps an entry read between evictions in the cache while colder ones leave (second chance)', async () => {
+    const store = fresh(64 * 1024);
+    const counts = store.open('t/0', 'op/count');
+    counts.set('hot', Buffer.from('h'));
+    for (let i = 0; i < 20_000; i++) {
+      counts.set(`cold-${i}`, Buffer.from(String(i)));
+      if (i % 100 === 0) counts.get('hot');
+    }
+    const { misses } = store.counts;
+    assert.equal(counts.get('hot')?.toString(), 'h');
+    assert.equal(store.counts.misses, misses, 'the hot entry was still cached');
+    assert.equal(counts.get('cold-0')?.toString(), '0');
+    assert.equal(store.counts.misses, misses + 1, 'the coldest entry had left the cache');
+    await store.close();
+  });
+
   it('keeps the stores of partitions apart and ranges over one key prefix in order', async () => {
     const store = fresh(1 << 20);
     const a = store.open('t/0', 'op/m');
