@@ -74,7 +74,7 @@ npm run --silent check:cycles
 done_step
 
 step "shell scripts (shellcheck)"
-shellcheck -x scripts/*.sh e2e/*.sh e2e/harness/*.sh e2e/kind/*.sh examples/job-template/check.sh .ci/run
+shellcheck -x scripts/*.sh e2e/*.sh e2e/harness/*.sh e2e/kind/*.sh e2e/kind/node/*.sh examples/job-template/check.sh .ci/run
 done_step
 
 step "Dockerfiles (hadolint)"

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Deletes the kind cluster from up.sh and its state directory.
+# Deletes the kind cluster from up.sh and its state directory, then stops the
+# project's Docker engine (engine.sh down). The node image and the engine's
+# image store stay cached.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -7,7 +9,10 @@ root="$(cd "$here/../.." && pwd)"
 source "$root/e2e/harness/lib.sh"
 # shellcheck source=versions.env
 source "$here/versions.env"
-export PATH="$WEIR_CACHE/kind/$KIND_VERSION/bin:$PATH"
-command -v kind >/dev/null || die "kind is not installed (e2e/kind/up.sh installs it)"
-kind delete cluster --name weir-e2e
-rm -rf "$root/.weir/kind"
+export DOCKER_HOST="unix:///run/weir-kind-docker/docker.sock"
+kind="$WEIR_CACHE/kind/$KIND_VERSION/bin/kind"
+if [[ -x "$kind" ]] && bash "$here/engine.sh" status >/dev/null 2>&1; then
+  "$kind" delete cluster --name weir-e2e
+fi
+rm -rf "$root/.weir/kind/env" "$root/.weir/kind/kubeconfig"
+bash "$here/engine.sh" down

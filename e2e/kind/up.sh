@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Creates (or reuses) the kind cluster "weir-e2e", builds the Weir image and the
-# stand-in TaskManager image, loads both into the cluster, starts Kafka and
-# MinIO in it, and writes .weir/kind/env for the suites. Needs Docker; kind,
-# kubectl and helm are taken from PATH or installed from the Go module proxy.
-# Idempotent: a second run rebuilds and reloads the images only.
+# Creates (or reuses) the kind cluster "weir-e2e" on this machine, with nothing
+# pulled from a registry: starts the project's Docker engine (engine.sh), builds
+# kind from its Go module and the node image (node-image.sh), creates the cluster,
+# loads the Weir image and the test images (scripts/build-image.sh) with
+# `kind load image-archive`, and writes .weir/kind/env for the suites.
+# Idempotent: a second run reuses the cluster and loads changed images only.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -16,69 +17,52 @@ cluster=weir-e2e
 state="$root/.weir/kind"
 mkdir -p "$state"
 
-command -v docker >/dev/null || die "kind needs Docker, and there is no docker command here"
-docker info >/dev/null 2>&1 || die "the Docker daemon does not answer (docker info failed)"
+eval "$(bash "$here/engine.sh" up)"
 
 tools="$WEIR_CACHE/kind/$KIND_VERSION/bin"
-if ! command -v kind >/dev/null; then
-  if [[ ! -x "$tools/kind" ]]; then
-    step "kind $KIND_VERSION: go install sigs.k8s.io/kind@$KIND_VERSION"
-    GOBIN="$tools" CGO_ENABLED=0 go install "sigs.k8s.io/kind@$KIND_VERSION"
-    done_step
-  fi
-  export PATH="$tools:$PATH"
+if [[ "$("$tools/kind" version 2>/dev/null)" != "kind $KIND_VERSION "* ]]; then
+  step "kind $KIND_VERSION: building sigs.k8s.io/kind"
+  rm -rf "$tools.partial" && mkdir -p "$tools.partial"
+  GOBIN="$tools.partial" CGO_ENABLED=0 run_logged "$WEIR_CACHE/kind/logs/kind.log" go install "sigs.k8s.io/kind@$KIND_VERSION"
+  rm -rf "$tools" && mv "$tools.partial" "$tools"
+  done_step
 fi
-if ! command -v helm >/dev/null; then
-  bash "$root/e2e/harness/build-go-tools.sh" helm
-  export PATH="$WEIR_CACHE/helm/$HELM_VERSION/bin:$PATH"
-fi
-if ! command -v kubectl >/dev/null; then
-  bash "$root/e2e/harness/build-kubernetes.sh"
-  export PATH="$WEIR_CACHE/kubernetes/$KUBERNETES_VERSION/bin:$PATH"
-fi
+bash "$root/e2e/harness/build-go-tools.sh" helm
+export PATH="$tools:$WEIR_CACHE/helm/$HELM_VERSION/bin:$WEIR_CACHE/kubernetes/$KUBERNETES_VERSION/bin:$PATH"
+image=$(bash "$here/node-image.sh")
 
 if kind get clusters 2>/dev/null | grep -qx "$cluster"; then
   info "kind cluster $cluster: exists"
 else
-  step "kind cluster $cluster: creating (node image $KIND_NODE_IMAGE)"
-  kind create cluster --name "$cluster" --image "$KIND_NODE_IMAGE" --config "$here/cluster.yaml" --wait 120s
+  step "kind cluster $cluster: creating (node image $image)"
+  sed -e "s|KIND_POD_SUBNET|$KIND_POD_SUBNET|" -e "s|KIND_SERVICE_SUBNET|$KIND_SERVICE_SUBNET|" \
+    "$here/cluster.yaml" >"$state/cluster.yaml"
+  run_logged "$state/create.log" kind create cluster --name "$cluster" --image "$image" \
+    --config "$state/cluster.yaml" --wait 180s
   done_step
 fi
 kind get kubeconfig --name "$cluster" >"$state/kubeconfig"
 export KUBECONFIG="$state/kubeconfig"
-
-step "image weir:dev: docker build (Dockerfile at the repository root)"
-docker build --tag weir:dev "$root"
-done_step
-step "image weir-test/taskmanager-standin:e2e: docker build"
-docker build --tag weir-test/taskmanager-standin:e2e \
-  --file "$here/taskmanager-standin.Dockerfile" "$root/e2e/support"
-done_step
-step "loading both images into $cluster"
-kind load docker-image --name "$cluster" weir:dev weir-test/taskmanager-standin:e2e
+step "kind cluster $cluster: waiting for every node and kube-system pod to be ready"
+kubectl wait --for=condition=Ready nodes --all --timeout=180s >/dev/null
+kubectl -n kube-system wait --for=condition=Ready pods --all --timeout=180s >/dev/null
 done_step
 
-step "Kafka and MinIO in namespace weir-services"
-kubectl apply -f "$here/services.yaml"
-kubectl -n weir-services rollout status deployment/kafka --timeout=180s
-kubectl -n weir-services rollout status deployment/minio --timeout=180s
+bash "$root/scripts/setup.sh"
+# shellcheck source=../../scripts/node-env.sh
+source "$root/scripts/node-env.sh"
+bash "$root/scripts/build-image.sh" --test-images
+step "loading weir:dev and the test images into $cluster"
+for archive in weir-dev taskmanager-standin; do
+  run_logged "$state/load.log" kind load image-archive --name "$cluster" "$WEIR_CACHE/images/$archive.oci.tar"
+done
 done_step
 
 cat >"$state/env" <<ENV
 # Written by e2e/kind/up.sh. Use: source $state/env
+export DOCKER_HOST="$DOCKER_HOST"
 export KUBECONFIG="$state/kubeconfig"
 export PATH="$PATH"
-export WEIR_KAFKA_BOOTSTRAP=127.0.0.1:30094
-export WEIR_S3_ENDPOINT=http://127.0.0.1:30900
-export WEIR_S3_ACCESS_KEY=weir-e2e
-export WEIR_S3_SECRET_KEY=weir-e2e-secret
-export WEIR_S3_BUCKET=weir
-export WEIR_S3_REGION=us-east-1
-export WEIR_E2E_OPERATOR_IMAGE=weir:dev
+export WEIR_KIND_CLUSTER=$cluster
 ENV
-# shellcheck source=/dev/null
-source "$state/env"
-bash "$root/scripts/setup.sh"
-source "$root/scripts/node-env.sh"
-node "$root/e2e/harness/ensure-bucket.ts" "$WEIR_S3_BUCKET"
 info "kind cluster $cluster is ready: source $state/env"

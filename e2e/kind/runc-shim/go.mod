@@ -1,0 +1,3 @@
+module weir.dev/kind/runc-shim
+
+go 1.24
