@@ -14,5 +14,7 @@ kind="$WEIR_CACHE/kind/$KIND_VERSION/bin/kind"
 if [[ -x "$kind" ]] && bash "$here/engine.sh" status >/dev/null 2>&1; then
   "$kind" delete cluster --name weir-e2e
 fi
+# The host's routes to the nodes' pod CIDRs (up.sh).
+ip route show root "$KIND_POD_SUBNET" | awk '{print $1}' | while read -r cidr; do ip route delete "$cidr"; done
 rm -rf "$root/.weir/kind/env" "$root/.weir/kind/kubeconfig"
 bash "$here/engine.sh" down

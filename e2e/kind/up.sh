@@ -47,13 +47,20 @@ step "kind cluster $cluster: waiting for every node and kube-system pod to be re
 kubectl wait --for=condition=Ready nodes --all --timeout=180s >/dev/null
 kubectl -n kube-system wait --for=condition=Ready pods --all --timeout=180s >/dev/null
 done_step
+# The host reaches pods as the harness's host does (the operator run by a suite calls TaskManagers' control API):
+# a route to each node's pod CIDR through the node, inside the harness's block. down.sh removes them.
+kubectl get nodes -o jsonpath='{range .items[*]}{.spec.podCIDR} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}' |
+  while read -r cidr address; do
+    [[ "$cidr" == 10.247.* && -n "$address" ]] || die "node pod CIDR $cidr outside $KIND_POD_SUBNET"
+    ip route replace "$cidr" via "$address"
+  done
 
 bash "$root/scripts/setup.sh"
 # shellcheck source=../../scripts/node-env.sh
 source "$root/scripts/node-env.sh"
 bash "$root/scripts/build-image.sh" --test-images
-step "loading weir:dev and the test images into $cluster"
-for archive in weir-dev taskmanager-standin; do
+step "loading weir:dev and the test images (stand-in TaskManager, the job template's revenue job) into $cluster"
+for archive in weir-dev taskmanager-standin job-template; do
   run_logged "$state/load.log" kind load image-archive --name "$cluster" "$WEIR_CACHE/images/$archive.oci.tar"
 done
 done_step
@@ -62,7 +69,8 @@ cat >"$state/env" <<ENV
 # Written by e2e/kind/up.sh. Use: source $state/env
 export DOCKER_HOST="$DOCKER_HOST"
 export KUBECONFIG="$state/kubeconfig"
-export PATH="$PATH"
+# kind, helm, kubectl and Node first; whatever else is on PATH (the harness's tools) after them.
+export PATH="$tools:$WEIR_CACHE/helm/$HELM_VERSION/bin:$WEIR_CACHE/kubernetes/$KUBERNETES_VERSION/bin:$(dirname "$(command -v node)"):\$PATH"
 export WEIR_KIND_CLUSTER=$cluster
 ENV
 info "kind cluster $cluster is ready: source $state/env"

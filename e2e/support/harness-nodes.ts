@@ -15,6 +15,17 @@ export function harnessNodes(): string[] {
   return (process.env.WEIR_HARNESS_NODES ?? '').split(',').filter((n) => n !== '');
 }
 
+/**
+ * Why a suite that runs pods which use Kafka and MinIO is skipped here, or
+ * false where it can run: on the local harness, or on the kind cluster
+ * (e2e/kind/test.sh), whose pods reach the harness's services through the host.
+ */
+export function needsPodCluster(what: string): string | false {
+  return harnessNodes().length > 0 || process.env.WEIR_KIND_CLUSTER
+    ? false
+    : `needs a cluster whose pods reach Kafka and MinIO (the local harness, or kind) to ${what}`;
+}
+
 /** Why a test that injects node or network failures is skipped here, or false where it can run. */
 export function needsHarnessNodes(what: string): string | false {
   return harnessNodes().length > 0 ? false : `needs the local harness's nodes to ${what}`;

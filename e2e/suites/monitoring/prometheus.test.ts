@@ -7,7 +7,7 @@ import { dashboardSvg, fetchDashboardData, type Panel } from '../../../scripts/d
 import { repositoryRoot, runTool } from '../../support/cli.ts';
 import { waitFor } from '../../support/cluster.ts';
 import { keyedInput } from '../../support/committed-state.ts';
-import { needsHarnessNodes } from '../../support/harness-nodes.ts';
+import { needsPodCluster } from '../../support/harness-nodes.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, produce, uniqueName } from '../../support/kafka-topics.ts';
 import { PrometheusProcess } from '../../support/prometheus.ts';
@@ -42,7 +42,7 @@ describe('the monitoring kit in promtool', () => {
  * for a job that keeps failing.
  */
 describe('the monitoring kit in a real Prometheus', {
-  skip: needsHarnessNodes('run the jobs it watches'),
+  skip: needsPodCluster('run the jobs it watches'),
 }, () => {
   const suite = jobSuite('mon-prometheus');
   let prometheus: PrometheusProcess | undefined;

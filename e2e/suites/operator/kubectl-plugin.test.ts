@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { repositoryRoot, runTool } from '../../support/cli.ts';
 import { committedCountSumProblems, keyedInput } from '../../support/committed-state.ts';
-import { needsHarnessNodes } from '../../support/harness-nodes.ts';
+import { needsPodCluster } from '../../support/harness-nodes.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, produce, uniqueName } from '../../support/kafka-topics.ts';
 import { weirDevJob } from '../../support/streamjobs.ts';
@@ -16,7 +16,7 @@ const partitions = 4;
  * PATH, against a running job on the harness: every command, as a user
  * types it, and the job still exactly once after all of them.
  */
-describe('kubectl weir: the kubectl plugin', { skip: needsHarnessNodes('run the job it operates') }, () => {
+describe('kubectl weir: the kubectl plugin', { skip: needsPodCluster('run the job it operates') }, () => {
   const suite = jobSuite('op-kubectl-weir');
   const env = { ...process.env, PATH: `${join(repositoryRoot, 'bin')}:${process.env.PATH}` };
   const weir = async (...args: string[]) => {

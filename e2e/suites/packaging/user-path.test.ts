@@ -12,7 +12,7 @@ import {
   requireEnv,
 } from '../../support/cluster.ts';
 import { createMinioSecret } from '../../support/committed-state.ts';
-import { needsHarnessNodes } from '../../support/harness-nodes.ts';
+import { needsPodCluster } from '../../support/harness-nodes.ts';
 import { deleteJobsAndSnapshots } from '../../support/job-suite.ts';
 import { grantJobAcls, scramUser } from '../../support/kafka-security.ts';
 import {
@@ -41,7 +41,7 @@ const partitions = 2;
  * resume, with every hour's revenue out exactly once.
  */
 describe('a new user’s path: chart, job template on the SDK package, SCRAM with least-privilege ACLs, operations', {
-  skip: needsHarnessNodes('run its image'),
+  skip: needsPodCluster('run its image'),
 }, () => {
   let cluster: Cluster;
   let releaseNamespace: string;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { StreamJob } from '../../../src/api/streamjob.ts';
 import { waitFor } from '../../support/cluster.ts';
 import { committedCountSumProblems, keyedInput } from '../../support/committed-state.ts';
-import { needsHarnessNodes } from '../../support/harness-nodes.ts';
+import { needsPodCluster } from '../../support/harness-nodes.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, flowInput, uniqueName } from '../../support/kafka-topics.ts';
 import { autoscaledCountSumJob } from '../../support/streamjobs.ts';
@@ -23,7 +23,7 @@ const batch = 200;
  * up, decisions under a noisy load, skew) are bench/autoscaler's.
  */
 describe('autoscaler: scaling on lag and busy time', {
-  skip: needsHarnessNodes('run the jobs it scales'),
+  skip: needsPodCluster('run the jobs it scales'),
 }, () => {
   const suite = jobSuite('rt-autoscaler');
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type { StreamJob } from '../../../src/api/streamjob.ts';
 import { requireEnv, waitFor } from '../../support/cluster.ts';
-import { needsHarnessNodes } from '../../support/harness-nodes.ts';
+import { needsPodCluster } from '../../support/harness-nodes.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, uniqueName } from '../../support/kafka-topics.ts';
 import { weirDevJob } from '../../support/streamjobs.ts';
@@ -14,7 +14,7 @@ import { weirDevJob } from '../../support/streamjobs.ts';
  * so they run side by side.
  */
 describe('failures name their cause in status and events', {
-  skip: needsHarnessNodes('use its services and nodes'),
+  skip: needsPodCluster('use its services and nodes'),
   concurrency: true,
 }, () => {
   const suite = jobSuite('rt-causes');

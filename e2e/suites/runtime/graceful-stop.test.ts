@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { repositoryRoot } from '../../support/cli.ts';
 import { countSumProblems, keyedInput } from '../../support/committed-state.ts';
-import { needsHarnessNodes } from '../../support/harness-nodes.ts';
+import { needsPodCluster } from '../../support/harness-nodes.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, flowInput, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
 import { seededRandom } from '../../support/seeded-random.ts';
@@ -123,7 +123,7 @@ describe('TaskManager runtime: graceful stops of a two-stage job while a savepoi
  * checked over everything it wrote.
  */
 describe('StreamJob: graceful pod deletions and rescales of a two-stage job with periodic savepoints', {
-  skip: needsHarnessNodes('use its services and nodes'),
+  skip: needsPodCluster('use its services and nodes'),
 }, () => {
   const suite = jobSuite('rt-graceful');
 

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { SchedulingV1Api } from '@kubernetes/client-node';
 import { labels } from '../../../src/api/constants.ts';
 import { committedCountSumProblems, keyedInput } from '../../support/committed-state.ts';
-import { needsHarnessNodes } from '../../support/harness-nodes.ts';
+import { needsPodCluster } from '../../support/harness-nodes.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, produce, uniqueName } from '../../support/kafka-topics.ts';
 import { weirDevJob } from '../../support/streamjobs.ts';
@@ -16,7 +16,7 @@ const partitions = 2;
  * as the user shaped it (labels, annotations, a priority class, a topology
  * spread, an extra ConfigMap volume and mount, a sidecar) and the job runs.
  */
-describe('TaskManager pods shaped by the spec', { skip: needsHarnessNodes('run its pods') }, () => {
+describe('TaskManager pods shaped by the spec', { skip: needsPodCluster('run its pods') }, () => {
   const suite = jobSuite('rt-pod-shape');
 
   it('runs the job in pods with the user’s labels, annotations, placement, volumes and sidecar', async (t) => {

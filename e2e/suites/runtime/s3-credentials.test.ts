@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { countSumProblems, keyedInput } from '../../support/committed-state.ts';
-import { needsHarnessNodes } from '../../support/harness-nodes.ts';
+import { needsPodCluster } from '../../support/harness-nodes.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
 import { weirDevJob } from '../../support/streamjobs.ts';
@@ -12,7 +12,7 @@ import { weirDevJob } from '../../support/streamjobs.ts';
  * environment (as an IRSA web identity or instance metadata would be on AWS).
  */
 describe('S3 credentials from the default chain', {
-  skip: needsHarnessNodes('use its services and nodes'),
+  skip: needsPodCluster('use its services and nodes'),
 }, () => {
   const suite = jobSuite('rt-s3-chain');
 

@@ -7,7 +7,7 @@ import { httpStatus } from '../../../src/operator/errors.ts';
 import { readManifest } from '../../../src/runtime/checkpoint/savepoint-manifest.ts';
 import { waitFor } from '../../support/cluster.ts';
 import { committedCountSumProblems, keyedInput, runtimeStorage } from '../../support/committed-state.ts';
-import { needsHarnessNodes } from '../../support/harness-nodes.ts';
+import { needsPodCluster } from '../../support/harness-nodes.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
 import { weirDevJob } from '../../support/streamjobs.ts';
@@ -21,7 +21,7 @@ const partitions = 4;
  * is deleted, which another job then restores by its s3:// path.
  */
 describe('StreamJob savepoint history, periodic and final savepoints', {
-  skip: needsHarnessNodes('use its services and nodes'),
+  skip: needsPodCluster('use its services and nodes'),
 }, () => {
   const suite = jobSuite('rt-savepoints');
   const storageUrl = 's3://weir/e2e-savepoints';

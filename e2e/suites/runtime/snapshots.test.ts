@@ -4,7 +4,7 @@ import { snapshotFinalizer } from '../../../src/api/snapshot.ts';
 import { httpStatus } from '../../../src/operator/errors.ts';
 import { waitFor } from '../../support/cluster.ts';
 import { committedCountSumProblems, keyedInput, runtimeStorage } from '../../support/committed-state.ts';
-import { needsHarnessNodes } from '../../support/harness-nodes.ts';
+import { needsPodCluster } from '../../support/harness-nodes.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
 import { StreamJobSnapshots } from '../../support/snapshots.ts';
@@ -21,7 +21,7 @@ const partitions = 4;
  * while another job names the snapshot, and the refusals a user can meet.
  */
 describe('StreamJobSnapshot: savepoints as resources', {
-  skip: needsHarnessNodes('run the jobs it snapshots'),
+  skip: needsPodCluster('run the jobs it snapshots'),
 }, () => {
   const suite = jobSuite('rt-snapshots');
   const storageUrl = 's3://weir/e2e-snapshots';

@@ -10,7 +10,7 @@ import {
   keyedInput,
   runtimeStorage,
 } from '../../support/committed-state.ts';
-import { needsHarnessNodes } from '../../support/harness-nodes.ts';
+import { needsPodCluster } from '../../support/harness-nodes.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import {
   createTopics,
@@ -52,7 +52,7 @@ function flow(topic: string, from: number, size: number, pauseMs: number) {
  * lost, duplicated or applied twice to state across the upgrade shows.
  */
 describe('StreamJob upgrades with the real runtime', {
-  skip: needsHarnessNodes('use its services and nodes'),
+  skip: needsPodCluster('use its services and nodes'),
 }, () => {
   const suite = jobSuite('rt-upgrade');
   let cluster: Cluster;
