@@ -34,9 +34,15 @@ class TestingConsumer implements TaskConsumer {
     this.batches = batches;
   }
 
+  /** Called as each scripted batch is handed out. */
+  onBatch: (batch: ConsumedRecord[]) => void = () => {};
+
   async consume(): Promise<ConsumedRecord[]> {
     const next = this.batches.shift();
-    if (next) return next;
+    if (next) {
+      this.onBatch(next);
+      return next;
+    }
     this.onDrained();
     // A real consumer waits for records: yield to timers instead of spinning on microtasks.
     await new Promise((resolve) => setTimeout(resolve, 1));
@@ -112,7 +118,7 @@ after(() => {
  * 2, so two upstream tasks write partition 0 of the repartition topic), its
  * clients the stand-ins above, its state on a local directory.
  */
-function secondStageTask(batches: ConsumedRecord[][], clock: { now: number } = { now: 0 }) {
+function secondStageTask(batches: ConsumedRecord[][], clock: { readonly now: number } = { now: 0 }) {
   const job = keyedCountSum({ input: 'in', output: 'out', stages: 2 }) as JobDefinition;
   const stage = job.stages[1];
   assert.ok(stage);
@@ -300,6 +306,40 @@ describe('StreamTask health by progress', () => {
     consumer.end = 5;
     clock.now = 8 * hour;
     await until('an idle check at the end', () => task.progress().committedAsOf === 8 * hour);
+    task.requestStop();
+    await running;
+    await task.close({ finalCheckpoint: true });
+  });
+});
+
+describe('StreamTask under slow records', () => {
+  it('gives the event loop back within a batch once it has worked for a while, so probes and other tasks are answered', async (t) => {
+    // Every reading of the clock is 20 ms later: the task's slice of work ends within a few records.
+    let now = 0;
+    const clock = {
+      get now() {
+        now += 20;
+        return now;
+      },
+    };
+    const batch = Array.from({ length: 64 }, (_, i) => record(i, 0, `k${i % 4}`, 1));
+    const { task, consumer, producer } = secondStageTask([batch], clock);
+    t.after(() => task.requestStop());
+    let outputsWhenLoopRan: number | undefined;
+    consumer.onBatch = () => {
+      setImmediate(() => {
+        outputsWhenLoopRan = producer.openRecords;
+      });
+    };
+    await task.restore();
+    const running = task.run();
+    await consumer.drained;
+    assert.ok(outputsWhenLoopRan !== undefined, 'the event loop ran');
+    assert.ok(
+      outputsWhenLoopRan < batch.length,
+      `the event loop ran only after the whole batch (${outputsWhenLoopRan} of ${batch.length} records processed)`,
+    );
+    assert.equal(producer.openRecords, batch.length, 'every record processed in the end');
     task.requestStop();
     await running;
     await task.close({ finalCheckpoint: true });

@@ -52,6 +52,15 @@ export type TaskStatus = TaskStatusDocument;
  */
 const consumeBatch = 500;
 
+/**
+ * A batch gives the event loop back after this much work: a job whose
+ * records cost milliseconds each would otherwise hold it for seconds per
+ * batch, and the pod's probes (answered on the same loop, with Kubernetes'
+ * one-second timeout) would fail and get it killed. Other tasks of the
+ * TaskManager get their turn too. Checked every 16 records.
+ */
+const sliceMs = 50;
+
 /** How long a task ending for a failure waits for the broker to abort its open transaction. */
 const failedAbortTimeoutMs = 1_500;
 
@@ -227,14 +236,22 @@ export class StreamTask {
       // From here to the loop's end the task works (or waits for its output): its busy time.
       const started = this.deps.now();
       let heldBack = 0;
+      let yielded = 0;
+      let sliceStarted = started;
       this.readTime(started);
-      for (const message of messages) {
+      for (let i = 0; i < messages.length; i++) {
         // A promise only when the producer's queue was full: the hot path makes none per record.
-        const queued = this.admit(message);
+        const queued = this.admit(messages[i] as ConsumedRecord);
         if (queued) {
           const waiting = this.deps.now();
           await queued;
           heldBack += this.deps.now() - waiting;
+        }
+        if ((i & 15) === 15 && this.deps.now() - sliceStarted >= sliceMs) {
+          const paused = this.deps.now();
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          sliceStarted = this.deps.now();
+          yielded += sliceStarted - paused;
         }
       }
       this.countRecords();
@@ -255,7 +272,7 @@ export class StreamTask {
         await this.checkpoint({});
         this.nextCheckpointAt = this.deps.now() + this.deps.config.checkpoint.intervalMs;
       }
-      const busyMs = Math.max(0, this.deps.now() - started - heldBack);
+      const busyMs = Math.max(0, this.deps.now() - started - heldBack - yielded);
       this.load.busyMs += busyMs;
       this.load.backpressureMs += heldBack;
       this.deps.metrics.busy.inc(this.label, busyMs / 1000);

@@ -29,6 +29,11 @@ export class TestingProducer implements TaskProducer {
   async begin(): Promise<void> {
     this.open = { records: [], offsets: [] };
   }
+  /** How many records the open transaction holds so far. */
+  get openRecords(): number {
+    return this.open.records.length;
+  }
+
   sendAll(records: readonly OutgoingRecord[]): undefined {
     this.open.records.push(...records);
     return undefined;
