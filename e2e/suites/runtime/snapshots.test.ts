@@ -186,9 +186,15 @@ describe('StreamJobSnapshot: savepoints as resources', {
     assert.ok(orphan, 'the records of sn outlive it');
     await snapshots.delete(orphan.metadata.name ?? '');
     await snapshots.waitFor(orphan.metadata.name ?? '', 'gone', (s) => s === undefined);
-    const kept = await eventReasons(orphan.metadata.uid);
+    // The Event is recorded as the finalizer goes, and may reach the API server just after the resource left.
+    const keptEvent = /^SnapshotObjectsKept: StreamJob \S+\/sn does not exist: .* stay at s3:\/\//;
+    let kept: string[] = [];
+    await waitFor('the SnapshotObjectsKept Event', 30_000, async () => {
+      kept = await eventReasons(orphan.metadata.uid);
+      return kept.some((e) => keptEvent.test(e)) ? true : undefined;
+    }).catch(() => undefined);
     assert.ok(
-      kept.some((e) => /^SnapshotObjectsKept: StreamJob \S+\/sn does not exist: .* stay at s3:\/\//.test(e)),
+      kept.some((e) => keptEvent.test(e)),
       kept.join('\n'),
     );
   });
