@@ -260,3 +260,17 @@ export async function committedCountSumProblems(
   const records = await readCommitted(output, partitions, { expected: n, timeoutMs: 120_000, quietMs: 2000 });
   return countSumProblems(records, n, keys);
 }
+
+/** What `expected` lacks in `actual` and what `actual` has beyond it, counting repeats. */
+export function multisetDiff(actual: string[], expected: string[]): { missing: string[]; extra: string[] } {
+  const counts = new Map<string, number>();
+  for (const e of expected) counts.set(e, (counts.get(e) ?? 0) + 1);
+  const extra: string[] = [];
+  for (const a of actual) {
+    const n = counts.get(a) ?? 0;
+    if (n === 0) extra.push(a);
+    else counts.set(a, n - 1);
+  }
+  const missing = [...counts].flatMap(([e, n]) => Array.from({ length: n }, () => e));
+  return { missing: missing.slice(0, 20), extra: extra.slice(0, 20) };
+}

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { repositoryRoot } from '../../support/cli.ts';
 import { waitFor } from '../../support/cluster.ts';
-import { committedOffsets } from '../../support/committed-state.ts';
+import { committedOffsets, multisetDiff } from '../../support/committed-state.ts';
 import { createTopics, produce, readCommitted, uniqueName } from '../../support/kafka-topics.ts';
 import { seededRandom } from '../../support/seeded-random.ts';
 import { type TaskManagerProcess, TaskManagers } from '../../support/taskmanager-process.ts';
@@ -150,20 +150,6 @@ async function joinUnderFaults(c: JoinCase, random: () => number, taskManagers: 
     'every joined record exactly once',
   );
   assert.equal(late.length, 0, 'no input was late');
-}
-
-/** What `expected` lacks in `actual` and what `actual` has beyond it, counting repeats. */
-function multisetDiff(actual: string[], expected: string[]): { missing: string[]; extra: string[] } {
-  const counts = new Map<string, number>();
-  for (const e of expected) counts.set(e, (counts.get(e) ?? 0) + 1);
-  const extra: string[] = [];
-  for (const a of actual) {
-    const n = counts.get(a) ?? 0;
-    if (n === 0) extra.push(a);
-    else counts.set(a, n - 1);
-  }
-  const missing = [...counts].flatMap(([e, n]) => Array.from({ length: n }, () => e));
-  return { missing: missing.slice(0, 20), extra: extra.slice(0, 20) };
 }
 
 const flushKeys = Array.from({ length: partitions }, (_, p) => {

@@ -8,6 +8,7 @@ import {
   countSumProblems,
   exactlyOnceProblems,
   keyedInput,
+  multisetDiff,
   runtimeStorage,
 } from '../../support/committed-state.ts';
 import { needsPodCluster } from '../../support/harness-nodes.ts';
@@ -469,16 +470,7 @@ describe('StreamJob upgrades with the real runtime', {
       return a.click.startsWith('flush') ? [] : [`${a.click}×${a.impression}`];
     });
     assert.ok(expected.length > 200, `the inputs call for ${expected.length} pairs`);
-    const count = (xs: string[]) =>
-      xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map<string, number>());
-    const want = count(expected);
-    const got = count(emitted);
-    const missing = [...want].filter(([x, n]) => (got.get(x) ?? 0) < n).map(([x]) => x);
-    const extra = [...got].filter(([x, n]) => (want.get(x) ?? 0) < n).map(([x]) => x);
-    assert.deepEqual(
-      { missing: missing.slice(0, 20), extra: extra.slice(0, 20) },
-      { missing: [], extra: [] },
-    );
+    assert.deepEqual(multisetDiff(emitted, expected), { missing: [], extra: [] }, 'every pair exactly once');
     const late = await readCommitted(topics.late, partitions, {
       expected: 0,
       timeoutMs: 2_000,
