@@ -104,20 +104,21 @@ describe('StreamJob: warm upgrades', () => {
     await jobs.waitFor(name, 'Warming', (j) => j.status?.upgrade?.step === 'Warming', 60_000);
     for (let i = 0; i < 300 && !(await podNames()).includes('wuj-tm-0'); i++) await sleep(100);
     assert.ok((await podNames()).includes('wuj-tm-0'), 'the new version’s pods were made while it warmed');
-    // Taken back exactly: the job had no taskManager, and the patch above made one (the API server filled in
-    // its defaults), so the revert removes it whole. Removing only the node selector would leave those
-    // defaults, which the operator takes for a change: an upgrade of its own, with a new run.
+    // Taken back as a user takes back a field: the node selector removed. The job had no taskManager; the
+    // patch above made one, and the API server filled in its defaults, which stay. A taskManager of only
+    // defaults is the same pods as none, so this is the running version again, not a change.
     await jobs.patchSpec(name, {
       args: { input, output, stages: 2, version: 'v2' },
-      taskManager: null,
+      taskManager: { nodeSelector: null },
     });
     const back = await jobs.waitFor(name, 'the warm-up abandoned', (j) => !j.status?.upgrade, 60_000);
     assert.equal(back.status?.run?.id, upgraded.status?.run?.id, 'the same run goes on');
     for (let i = 0; i < 600 && (await podNames()).length > 2; i++) await sleep(100);
     assert.deepEqual(await podNames(), ['wuj-tm-0-1', 'wuj-tm-1-1']);
     await jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 60_000);
-    // Read again once the pods settled: a revert the operator took for a change would have started an
-    // upgrade of its own just after the abandonment (a new run), which the read above can miss.
+    // Read again once the pods settled: a revert the operator took for a change (the defaults left behind)
+    // would have started an upgrade of its own just after the abandonment (a new run), which the read above
+    // can miss.
     const settled = await jobs.get(name);
     assert.equal(settled.status?.run?.id, upgraded.status?.run?.id, 'the revert started no upgrade');
     assert.equal(settled.status?.upgrade, undefined);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { StreamJobSpec } from '../../api/streamjob.ts';
+import { type StreamJobSpec, taskManagerDefaults } from '../../api/streamjob.ts';
 import { type DiffType, diffSpecs, specHashOf } from './spec-diff.ts';
 import { testingSpec } from './testing-spec.ts';
 
@@ -50,6 +50,18 @@ const cases: [string, Partial<StreamJobSpec>, DiffType, string[]][] = [
     ['parallelism', 'image'],
   ],
   [
+    'a taskManager of nothing but its defaults where there was none',
+    { taskManager: structuredClone(taskManagerDefaults) },
+    'ignore',
+    [],
+  ],
+  [
+    'a taskManager with one setting of its own',
+    { taskManager: { ...structuredClone(taskManagerDefaults), heapPercent: 60 } },
+    'upgrade',
+    ['taskManager'],
+  ],
+  [
     'allowNonRestoredState false → true',
     { allowNonRestoredState: true },
     'upgrade',
@@ -87,5 +99,28 @@ describe('specHashOf', () => {
     assert.equal(specHashOf(base), earlier);
     assert.equal(specHashOf({ ...base, restartNonce: 9, upgradeMode: 'stateless' }), earlier);
     assert.notEqual(specHashOf({ ...base, allowNonRestoredState: true }), earlier);
+    // A taskManager of only defaults makes the pods a job without one has (taskManagerOf in spec-diff.ts).
+    assert.equal(specHashOf({ ...base, taskManager: structuredClone(taskManagerDefaults) }), earlier);
+  });
+
+  it('is unchanged for a taskManager with settings of its own (their pods keep their hash)', () => {
+    const taskManager = { ...structuredClone(taskManagerDefaults), nodeSelector: { disk: 'ssd' } };
+    const shaping = { ...base, taskManager };
+    const earlier = createHash('sha256')
+      .update(
+        JSON.stringify({
+          image: base.image,
+          entry: base.entry,
+          args: base.args,
+          parallelism: base.parallelism,
+          taskSlots: base.taskSlots,
+          kafka: base.kafka,
+          checkpoints: base.checkpoints,
+          taskManager,
+        }),
+      )
+      .digest('hex')
+      .slice(0, 10);
+    assert.equal(specHashOf(shaping), earlier);
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { StreamJobSpec } from '../../api/streamjob.ts';
+import { type StreamJobSpec, taskManagerDefaults } from '../../api/streamjob.ts';
 
 /**
  * How much a spec change needs, ordered as the Flink operator's DiffType:
@@ -51,7 +51,21 @@ function canonical(value: unknown): string {
 /** `false` and absent are the same for allowNonRestoredState, so jobs from before the field keep their hash. */
 function shapingValue(spec: StreamJobSpec, field: ShapingField): unknown {
   if (field === 'allowNonRestoredState') return spec.allowNonRestoredState ? true : undefined;
+  if (field === 'taskManager') return taskManagerOf(spec);
   return spec[field];
+}
+
+const defaultTaskManager = canonical(taskManagerDefaults);
+
+/**
+ * A taskManager holding nothing but its defaults is the same as none: the operator makes the pods of a job without
+ * one from those defaults. The API server fills them in whenever the object is present, so one written as `{}`, or
+ * left so when a user removes the fields they had set, would otherwise differ from none and start an upgrade that
+ * changes nothing.
+ */
+function taskManagerOf(spec: StreamJobSpec): StreamJobSpec['taskManager'] {
+  const taskManager = spec.taskManager;
+  return taskManager !== undefined && canonical(taskManager) === defaultTaskManager ? undefined : taskManager;
 }
 
 export function diffSpecs(from: StreamJobSpec, to: StreamJobSpec): SpecDiff {
@@ -83,7 +97,9 @@ const hashedFields = [
  * operator upgrade does not restart every job.
  */
 export function specHashOf(spec: StreamJobSpec): string {
-  const shaping: Record<string, unknown> = Object.fromEntries(hashedFields.map((f) => [f, spec[f]]));
+  const shaping: Record<string, unknown> = Object.fromEntries(
+    hashedFields.map((f) => [f, f === 'taskManager' ? taskManagerOf(spec) : spec[f]]),
+  );
   // Only when set, so jobs that never used it keep the hash (and pods) they had before the field existed.
   if (spec.allowNonRestoredState) shaping.allowNonRestoredState = true;
   return createHash('sha256').update(JSON.stringify(shaping)).digest('hex').slice(0, 10);
