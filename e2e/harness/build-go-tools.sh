@@ -32,8 +32,7 @@ build_with_go_install() { # name version package ldflags
   done_step
 }
 
-# etcd's server module has relative replaces, so `go install` refuses it; a
-# wrapper module that requires it builds its main package instead.
+# etcd's server module has relative replaces, so `go install` refuses it: built through a wrapper module.
 build_etcd() {
   local v="$ETCD_VERSION" out="$WEIR_CACHE/etcd/$ETCD_VERSION/bin"
   if ! prepare_only && [[ -x "$out/etcd" && "$("$out/etcd" --version 2>/dev/null)" == *"etcd Version: ${v#v}"* ]]; then
@@ -42,16 +41,7 @@ build_etcd() {
   fi
   step "etcd $v: building go.etcd.io/etcd/server/v3 through a wrapper module"
   local src="$WEIR_CACHE/etcd/$v/src"
-  mkdir -p "$src"
-  cat >"$src/go.mod" <<MOD
-module weir.dev/harness/etcd
-
-go 1.24
-
-require go.etcd.io/etcd/server/v3 $v
-MOD
-  printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' >"$src/tools.go"
-  (cd "$src" && run_logged "$src/tidy.log" go mod tidy)
+  wrapper_module "$src" etcd go.etcd.io/etcd/server/v3 "$v" go.etcd.io/etcd/server/v3
   if prepare_only; then
     (cd "$src" && run_logged "$src/list.log" go list -deps go.etcd.io/etcd/server/v3)
     info "prepare only: $(wc -l <"$src/list.log") packages resolve; not compiled"

@@ -53,6 +53,17 @@ run_logged() {
   fi
 }
 
+# wrapper_module DIR NAME MODULE VERSION PACKAGE: a module in DIR (made anew) that requires MODULE@VERSION and
+# imports PACKAGE, tidied (log: DIR/tidy.log), for `go build` of PACKAGE from DIR. A module with relative replaces,
+# such as etcd's server, is refused by `go install`; built through such a module it is not.
+wrapper_module() {
+  local dir="$1" name="$2" module="$3" version="$4" package="$5"
+  rm -rf "$dir" && mkdir -p "$dir"
+  printf 'module weir.dev/wrapper/%s\n\ngo 1.24\n\nrequire %s %s\n' "$name" "$module" "$version" >"$dir/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$package" >"$dir/tools.go"
+  (cd "$dir" && run_logged "$dir/tidy.log" go mod tidy)
+}
+
 # openssl with its output in $OSSL_LOG, naming the failing step and the log.
 ossl() { openssl "$@" 2>>"$OSSL_LOG" || die "openssl $1 failed (log: $OSSL_LOG)"; }
 

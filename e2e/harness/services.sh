@@ -18,6 +18,8 @@ KAFKA_DIR="$WEIR_CACHE/kafka/$KAFKA_VERSION"
 S3_ACCESS_KEY=weir-harness
 S3_SECRET_KEY=weir-harness-secret
 S3_BUCKET=weir
+# shellcheck source=cluster-names.env
+source "$WEIR_ROOT/e2e/harness/cluster-names.env"
 # The nodes: real kubelets with containerd and runc (e2e/harness/kubelet-node.sh).
 HARNESS_NODES="${WEIR_HARNESS_NODE_COUNT:-2}"
 # And, after them, a pool of nodes for the suites that stop or freeze a node (e2e/suites/node-loss),
@@ -133,17 +135,21 @@ start_kafka() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$SVC_ADDR:9093
-listeners=PLAINTEXT://$SVC_ADDR:9092,CONTROLLER://$SVC_ADDR:9093,SASL_SSL://$SVC_ADDR:9094,SSL://$SVC_ADDR:9095
-advertised.listeners=PLAINTEXT://$SVC_ADDR:9092,SASL_SSL://$SVC_ADDR:9094,SSL://$SVC_ADDR:9095
+listeners=PLAINTEXT://$SVC_ADDR:9092,CONTROLLER://$SVC_ADDR:9093,SASL_SSL://$SVC_ADDR:9094,SSL://$SVC_ADDR:9095,CLUSTER://$SVC_ADDR:$KAFKA_CLUSTER_PORT,CLUSTER_SASL_SSL://$SVC_ADDR:$KAFKA_CLUSTER_SASL_SSL_PORT
+advertised.listeners=PLAINTEXT://$SVC_ADDR:9092,SASL_SSL://$SVC_ADDR:9094,SSL://$SVC_ADDR:9095,CLUSTER://$KAFKA_DNS_NAME:$KAFKA_CLUSTER_PORT,CLUSTER_SASL_SSL://$KAFKA_DNS_NAME:$KAFKA_CLUSTER_SASL_SSL_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL,CLUSTER:PLAINTEXT,CLUSTER_SASL_SSL:SASL_SSL
 # A secured broker as production has one: SCRAM over TLS on 9094, mutual TLS on 9095, ACLs on both. The
 # PLAINTEXT listener's ANONYMOUS principal is a super user, so harness tools and the tests' own clients
 # (and the controller) are not held by the ACLs the secured tests set.
 sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
 listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+# The CLUSTER listeners serve pods that reach the broker by name (cluster-names.env): a client is sent back to the
+# listener it came in on, so each advertises that name, and the host's clients keep the address.
+listener.name.cluster_sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.cluster_sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 ssl.keystore.type=PEM
 ssl.keystore.location=$PKI/kafka/server.pem
 ssl.truststore.type=PEM

@@ -5,12 +5,15 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { installWeirChart } from '../support/chart.ts';
 import { helm, kubectl, repositoryRoot } from '../support/cli.ts';
+import { requireEnv, waitFor } from '../support/cluster.ts';
 
 /**
  * The kind cluster from e2e/kind/up.sh, as a user's CI would use it: three
  * nodes of the node image built here, cluster DNS (which the local harness
  * lacks), pod traffic between nodes through the CNI agent, images loaded with
- * `kind load`, and the chart's operator running from weir:dev.
+ * `kind load`, the harness's Kafka and MinIO reached by name as services
+ * outside the cluster (e2e/kind/services.yaml), and the chart's operator
+ * running from weir:dev.
  */
 const skip = process.env.WEIR_KIND_CLUSTER
   ? false
@@ -41,17 +44,17 @@ async function nodePod(name: string, onNode: string, script: string, labels: Rec
   return name;
 }
 
+/** Waits for pod `name` to reach one of `phases`; on a timeout the error holds `kubectl describe` of it. */
 async function waitForPhase(name: string, phases: string[], timeoutMs = 120_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const phase = await kubectl('-n', namespace, 'get', 'pod', name, '-o', 'jsonpath={.status.phase}');
-    if (phases.includes(phase)) return phase;
-    if (Date.now() > deadline) {
-      const described = await kubectl('-n', namespace, 'describe', 'pod', name);
-      throw new Error(`pod ${name} is ${phase || 'not scheduled'}, not ${phases.join('/')}:\n${described}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-  }
+  return waitFor(
+    `pod ${name} in phase ${phases.join('/')}`,
+    timeoutMs,
+    async () => {
+      const phase = await kubectl('-n', namespace, 'get', 'pod', name, '-o', 'jsonpath={.status.phase}');
+      return phases.includes(phase) ? phase : undefined;
+    },
+    () => kubectl('-n', namespace, 'describe', 'pod', name),
+  );
 }
 
 describe('kind cluster built here', { skip }, () => {
@@ -123,6 +126,37 @@ describe('kind cluster built here', { skip }, () => {
     );
     assert.equal(seen.api, apiService, 'kubernetes.default resolves to the API Service');
     assert.equal(seen.echo, 'echo', 'the answer came from the pod on the other worker');
+  });
+
+  it('reaches the harness’s Kafka and MinIO by name through CoreDNS, and Kafka advertises that name to pods', async () => {
+    const kafka = requireEnv('WEIR_POD_KAFKA_BOOTSTRAP');
+    const minio = requireEnv('WEIR_POD_S3_ENDPOINT');
+    // The TaskManagers' own Kafka client (librdkafka): the brokers it is told to use after bootstrapping are the
+    // ones it reconnects to, so they must be the name too, not the host's address.
+    const client = [
+      `const Kafka = require('/opt/weir/node_modules/@confluentinc/kafka-javascript');`,
+      `(async () => {`,
+      `  const minio = await fetch(${JSON.stringify(`${minio}/minio/health/live`)});`,
+      `  const producer = new Kafka.Producer({ 'metadata.broker.list': ${JSON.stringify(kafka)} });`,
+      `  producer.connect({ timeout: 30000 }, (error, metadata) => {`,
+      `    if (error) { console.error(String(error)); process.exit(1); }`,
+      `    const brokers = metadata.brokers.map((b) => b.host + ':' + b.port);`,
+      `    console.log(JSON.stringify({ minio: minio.status, brokers }));`,
+      `    producer.disconnect();`,
+      `  });`,
+      `})().catch((error) => { console.error(String(error)); process.exit(1); });`,
+    ].join('\n');
+    await nodePod('services-by-name', 'weir-e2e-worker', client);
+    const phase = await waitForPhase('services-by-name', ['Succeeded', 'Failed']);
+    const logs = await kubectl('-n', namespace, 'logs', 'services-by-name');
+    assert.equal(phase, 'Succeeded', logs);
+    const seen = JSON.parse(logs) as { minio: number; brokers: string[] };
+    assert.equal(seen.minio, 200, `MinIO's health at ${minio}`);
+    assert.deepEqual(
+      seen.brokers,
+      [kafka],
+      'the broker advertises its name on the listener the pod came in on',
+    );
   });
 
   it('runs the chart’s operator from the loaded weir:dev image, ready on a worker', async () => {

@@ -86,16 +86,14 @@ etcd_version="v${etcd_image##*:}" && etcd_version="${etcd_version%-0}"
 coredns_version="${coredns_image##*:}"
 pause_version="${pause_image##*:}"
 
-# A Go command built through a wrapper module that requires its module (relative replaces keep `go install` out).
+# A Go command built through a wrapper module that requires its module (lib.sh: etcd's relative replaces keep
+# `go install` out).
 go_command() { # name module version package
   local name=$1 module=$2 version=$3 package=$4 out="$bin/$1-$3"
   [[ -x "$out" ]] && return 0
   step "$name $version: building $package"
   local src="$work/$name-$version"
-  rm -rf "$src" && mkdir -p "$src"
-  printf 'module weir.dev/kind/%s\n\ngo 1.24\n\nrequire %s %s\n' "$name" "$module" "$version" >"$src/go.mod"
-  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$package" >"$src/tools.go"
-  (cd "$src" && run_logged "$logs/$name.log" go mod tidy)
+  wrapper_module "$src" "$name" "$module" "$version" "$package"
   (cd "$src" && CGO_ENABLED=0 run_logged "$logs/$name.log" go build -trimpath -ldflags "-s -w" -o "$out.partial" "$package")
   mv "$out.partial" "$out"
   done_step

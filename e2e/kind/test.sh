@@ -4,8 +4,10 @@
 # engine (down.sh) whatever the outcome.
 #
 # Kafka and MinIO are the local harness's, on the host, as a user's CI might run
-# them beside kind: its pods reach them through the host (started here if the
-# harness is not up; the engine leaves its network alone, engine.sh). The suites:
+# them beside kind (started here if the harness is not up; the engine leaves its
+# network alone, engine.sh). Pods reach them by name through CoreDNS: Services
+# without selectors whose endpoints are the host-side address (services.yaml),
+# and a broker listener that advertises that name. The suites:
 # - e2e/kind/cluster.test.ts, what the harness cannot show: kind's nodes built here,
 #   cluster DNS, pod traffic between nodes, images loaded with `kind load`, the chart;
 # - every e2e suite whose pods run jobs over Kafka and MinIO without the harness's
@@ -53,6 +55,10 @@ info "kind cluster up in $(( $(date +%s) - started ))s"
 source "$root/.weir/harness/env"
 # shellcheck source=/dev/null
 source "$root/.weir/kind/env"
+# shellcheck source=../harness/cluster-names.env
+source "$root/e2e/harness/cluster-names.env"
+timeout 5 bash -c "</dev/tcp/$WEIR_SERVICES_ADDRESS/$KAFKA_CLUSTER_PORT" 2>/dev/null ||
+  die "the running harness's Kafka has no listener on $WEIR_SERVICES_ADDRESS:$KAFKA_CLUSTER_PORT for pods that reach it by name (started by an older checkout?): npm run harness:down, then run this again"
 # The suites' pods are kind's: the harness's nodes are not theirs to stop or cut.
 unset WEIR_HARNESS_NODES
 export WEIR_HARNESS_LOGS="$root/.weir/kind/logs"

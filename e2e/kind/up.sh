@@ -12,6 +12,9 @@ root="$(cd "$here/../.." && pwd)"
 source "$root/e2e/harness/lib.sh"
 # shellcheck source=versions.env
 source "$here/versions.env"
+# The harness's services' address and the names its pods reach them by (cluster-names.env).
+# shellcheck source=../harness/services.sh
+source "$root/e2e/harness/services.sh"
 
 cluster=weir-e2e
 state="$root/.weir/kind"
@@ -55,6 +58,13 @@ kubectl get nodes -o jsonpath='{range .items[*]}{.spec.podCIDR} {.status.address
     ip route replace "$cidr" via "$address"
   done
 
+step "Services for the harness's Kafka and MinIO in namespace $SERVICES_NAMESPACE (e2e/kind/services.yaml)"
+sed -e "s|SERVICES_NAMESPACE|$SERVICES_NAMESPACE|g" -e "s|SERVICES_ADDRESS|$SVC_ADDR|g" \
+  -e "s|KAFKA_CLUSTER_SASL_SSL_PORT|$KAFKA_CLUSTER_SASL_SSL_PORT|g" -e "s|KAFKA_CLUSTER_PORT|$KAFKA_CLUSTER_PORT|g" \
+  "$here/services.yaml" >"$state/services.yaml"
+run_logged "$state/services.log" kubectl apply -f "$state/services.yaml"
+done_step
+
 bash "$root/scripts/setup.sh"
 # shellcheck source=../../scripts/node-env.sh
 source "$root/scripts/node-env.sh"
@@ -72,5 +82,10 @@ export KUBECONFIG="$state/kubeconfig"
 # kind, helm, kubectl and Node first; whatever else is on PATH (the harness's tools) after them.
 export PATH="$tools:$WEIR_CACHE/helm/$HELM_VERSION/bin:$WEIR_CACHE/kubernetes/$KUBERNETES_VERSION/bin:$(dirname "$(command -v node)"):\$PATH"
 export WEIR_KIND_CLUSTER=$cluster
+# What the suites put in StreamJobs: names CoreDNS resolves to the harness's Kafka and MinIO (services.yaml).
+export WEIR_POD_KAFKA_BOOTSTRAP="$KAFKA_DNS_NAME:$KAFKA_CLUSTER_PORT"
+export WEIR_POD_KAFKA_SASL_SSL_BOOTSTRAP="$KAFKA_DNS_NAME:$KAFKA_CLUSTER_SASL_SSL_PORT"
+export WEIR_POD_S3_ENDPOINT="http://$MINIO_DNS_NAME:9000"
+export WEIR_POD_S3_TLS_ENDPOINT="https://$MINIO_DNS_NAME:9002"
 ENV
 info "kind cluster $cluster is ready: source $state/env"

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { StreamJob, StreamJobSpec } from '../../src/api/streamjob.ts';
 import { kubectl, repositoryRoot } from './cli.ts';
-import { type Cluster, requireEnv, waitFor } from './cluster.ts';
+import { type Cluster, waitFor } from './cluster.ts';
+import { podKafkaBootstrap, podS3Endpoint } from './pod-services.ts';
 
 export async function applyCrd(): Promise<void> {
   await kubectl('apply', '--server-side', '--force-conflicts', '-f', join(repositoryRoot, 'crds'));
@@ -30,8 +31,8 @@ export function standinJob(name: string, spec: StreamJobInput = {}): Record<stri
     spec: {
       image: 'weir-test/taskmanager-standin:e2e',
       entry: 'dist/jobs/standin.js',
-      kafka: { bootstrapServers: requireEnv('WEIR_KAFKA_BOOTSTRAP') },
-      checkpoints: { storage: { url: 's3://weir/e2e', endpoint: requireEnv('WEIR_S3_ENDPOINT') } },
+      kafka: { bootstrapServers: podKafkaBootstrap() },
+      checkpoints: { storage: { url: 's3://weir/e2e', endpoint: podS3Endpoint() } },
       ...spec,
     },
   };
@@ -60,11 +61,11 @@ export function weirDevJob(
       image: 'weir:dev',
       entry: `/opt/weir/dist/jobs/${job}.js`,
       args: options.args,
-      kafka: { bootstrapServers: requireEnv('WEIR_KAFKA_BOOTSTRAP') },
+      kafka: { bootstrapServers: podKafkaBootstrap() },
       checkpoints: {
         storage: {
           url: options.storageUrl,
-          endpoint: requireEnv('WEIR_S3_ENDPOINT'),
+          endpoint: podS3Endpoint(),
           credentialsSecret: { name: 'minio' },
         },
         interval: options.interval,

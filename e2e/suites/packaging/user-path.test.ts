@@ -22,6 +22,7 @@ import {
   readCommitted,
   uniqueName,
 } from '../../support/kafka-topics.ts';
+import { podKafkaSaslSslBootstrap, podS3Endpoint } from '../../support/pod-services.ts';
 import { StreamJobSnapshots } from '../../support/snapshots.ts';
 import { applyCrd, StreamJobs } from '../../support/streamjobs.ts';
 
@@ -103,7 +104,7 @@ describe('a new user’s path: chart, job template on the SDK package, SCRAM wit
         args: t,
         parallelism: 2,
         kafka: {
-          bootstrapServers: requireEnv('WEIR_KAFKA_SASL_SSL_BOOTSTRAP'),
+          bootstrapServers: podKafkaSaslSslBootstrap(),
           securityProtocol: 'SASL_SSL',
           saslMechanism: 'SCRAM-SHA-512',
           secretRef: { name: user },
@@ -113,7 +114,7 @@ describe('a new user’s path: chart, job template on the SDK package, SCRAM wit
         checkpoints: {
           storage: {
             url: 's3://weir/e2e-user-path',
-            endpoint: requireEnv('WEIR_S3_ENDPOINT'),
+            endpoint: podS3Endpoint(),
             credentialsSecret: { name: 'minio' },
           },
           interval: '1s',

@@ -5,6 +5,7 @@ import { requireEnv, waitFor } from '../../support/cluster.ts';
 import { needsPodCluster } from '../../support/harness-nodes.ts';
 import { jobSuite } from '../../support/job-suite.ts';
 import { createTopics, uniqueName } from '../../support/kafka-topics.ts';
+import { podS3Endpoint, podS3TlsEndpoint } from '../../support/pod-services.ts';
 import { weirDevJob } from '../../support/streamjobs.ts';
 
 /**
@@ -86,7 +87,7 @@ describe('failures name their cause in status and events', {
       checkpoints: {
         storage: {
           url: 's3://weir/e2e-causes',
-          endpoint: requireEnv('WEIR_S3_ENDPOINT'),
+          endpoint: podS3Endpoint(),
           credentialsSecret: { name: 'minio' },
           ...storage,
         },
@@ -124,7 +125,7 @@ describe('failures name their cause in status and events', {
   });
 
   it('an S3 endpoint whose certificate is not trusted (no tls.ca)', async () => {
-    await job('s3-untrusted', storageSpec({ endpoint: requireEnv('WEIR_S3_TLS_ENDPOINT') }));
+    await job('s3-untrusted', storageSpec({ endpoint: podS3TlsEndpoint() }));
     await failedWith(
       's3-untrusted',
       /S3_TLS_FAILED: .*certificate is not trusted \(spec\.checkpoints\.storage\.tls\.ca\)/,

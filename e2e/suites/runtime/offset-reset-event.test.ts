@@ -10,6 +10,7 @@ import {
   readCommitted,
   uniqueName,
 } from '../../support/kafka-topics.ts';
+import { podKafkaBootstrap } from '../../support/pod-services.ts';
 import { weirDevJob } from '../../support/streamjobs.ts';
 
 /**
@@ -32,7 +33,10 @@ describe('StreamJob: an offset reset by spec.kafka.offsetOutOfRange is an event'
         args: { input, output, version: 'v1' },
         storageUrl: `s3://weir/e2e-reset-${uniqueName('r')}`,
         interval: '1s',
-        spec: { parallelism: 1, kafka: { bootstrapServers: kafkaBootstrap(), offsetOutOfRange: 'earliest' } },
+        spec: {
+          parallelism: 1,
+          kafka: { bootstrapServers: podKafkaBootstrap(), offsetOutOfRange: 'earliest' },
+        },
       }),
     );
     await suite.jobs.waitFor('reset', 'Running', (j) => j.status?.phase === 'Running', 120_000);
