@@ -27,6 +27,13 @@ export function savepointCompleteMessage(id: string): string {
   return `SAVEPOINT_COMPLETE: ${id}`;
 }
 
+/**
+ * What a TaskManager that stopped cleanly on SIGTERM, without a savepoint, leaves in its termination message. A
+ * pod the operator did not delete gets SIGTERM only from the kubelet killing its container (a failed liveness
+ * probe), so the operator names that instead of an exit "with success".
+ */
+export const stoppedOnSigtermMessage = 'STOPPED_ON_SIGTERM: stopped on SIGTERM after committing its work';
+
 /** POST /v1/savepoints */
 export interface SavepointRequest {
   id: string;

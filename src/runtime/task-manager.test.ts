@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
-import type { NoProgressDocument, TaskStatusDocument } from '../api/control-api.ts';
+import {
+  type NoProgressDocument,
+  stoppedOnSigtermMessage,
+  type TaskStatusDocument,
+} from '../api/control-api.ts';
 import { FilesystemStorage } from '../storage/filesystem-storage.ts';
 import { readManifest } from './checkpoint/savepoint-manifest.ts';
 import type { CheckpointReport } from './task/checkpointer.ts';
@@ -194,6 +198,16 @@ describe('TaskManager', () => {
       [8, 8],
     );
     for (const t of tasks) assert.deepEqual(t.calls, ['restore', 'run', 'requestStop', 'close final']);
+  });
+
+  it('a stop on SIGTERM says so in the termination message once its work is committed; a requested stop does not', async () => {
+    const signalled = await running([new TestingTask(0)]);
+    signalled.tm.terminate();
+    assert.equal(await signalled.tm.finished, 0);
+    assert.deepEqual(signalled.messages, [stoppedOnSigtermMessage]);
+    const requested = await running([new TestingTask(0)]);
+    await requested.tm.stopForRequest(undefined);
+    assert.deepEqual(requested.messages, []);
   });
 
   it('a stop with a savepoint: the first stage commits its part in its last checkpoint, a later stage cuts at the barriers first; the manifest part and the termination message are written before it ends', async () => {

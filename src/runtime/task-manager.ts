@@ -4,6 +4,7 @@ import {
   type PromoteResponse,
   type StandbyTaskDocument,
   savepointCompleteMessage,
+  stoppedOnSigtermMessage,
   type TaskManagerStatusDocument,
   type TaskStatusDocument,
 } from '../api/control-api.ts';
@@ -76,6 +77,9 @@ export interface ManagedStandby {
 }
 
 /** What a stop ended with: each task's last report, and with a savepoint, its recorded manifest part or why not. */
+/** Who asked for a stop: the kubelet's signal, Ctrl-C (weir run-local), the operator's control API, or a test. */
+export type StopReason = 'SIGTERM' | 'SIGINT' | 'control API' | 'test';
+
 export interface StopOutcome {
   reports: (CheckpointReport | undefined)[];
   recorded?: RecordedSavepoint | Error;
@@ -234,7 +238,7 @@ export class TaskManager {
    * them (the response still in flight when the servers closed) left a pod
    * that stopped cleanly without its part.
    */
-  stop(savepointId: string | undefined, reason: string): Promise<StopOutcome> {
+  stop(savepointId: string | undefined, reason: StopReason): Promise<StopOutcome> {
     if (this.stopping) return this.stopping;
     if (this.isFinal()) return Promise.resolve({ reports: [] });
     this.log.info(
@@ -260,6 +264,8 @@ export class TaskManager {
         recorded = await this.recordSavepoint(savepointId, reports).catch((error: unknown) => error as Error);
         if (!(recorded instanceof Error))
           this.deps.writeTerminationMessage(savepointCompleteMessage(savepointId));
+      } else if (reason === 'SIGTERM' && !this.isFinal()) {
+        this.deps.writeTerminationMessage(stoppedOnSigtermMessage);
       }
       clearTimeout(timer);
       this.end(0);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { stoppedOnSigtermMessage } from '../../api/control-api.ts';
 import { decideFailures, type FailuresInput } from './failures.ts';
 import type { ObservedNode, ObservedPod } from './observation.ts';
 import { resolveRestartStrategy } from './restart-strategy.ts';
@@ -86,6 +87,28 @@ describe('decideFailures', () => {
     );
     assert.ok(d.kind === 'restart' && d.replaceAll);
     assert.equal(d.kind === 'restart' ? d.restarts.nextRestartAt : '', later);
+  });
+});
+
+describe('a pod that ended with exit code 0 without being deleted', () => {
+  const messageOf = (terminationMessage?: string) => {
+    const decision = decideFailures(
+      input([pod(0, { phase: 'Succeeded', ...(terminationMessage ? { terminationMessage } : {}) }), pod(1)]),
+    );
+    assert.ok(decision.kind === 'restart');
+    return decision.failures[0]?.message;
+  };
+
+  it('was stopped by the kubelet when its TaskManager stopped on SIGTERM: named so, not as a success', () => {
+    assert.equal(
+      messageOf(`exit code 0: ${stoppedOnSigtermMessage}`),
+      "pod wc-tm-0 was stopped by the kubelet without being deleted, most likely because its liveness probe failed (see the pod's Unhealthy events); it committed its work before it exited",
+    );
+  });
+
+  it('otherwise exited on its own, with what its container said', () => {
+    assert.equal(messageOf('exit code 0'), 'pod wc-tm-0 exited unexpectedly with success (exit code 0)');
+    assert.equal(messageOf(), 'pod wc-tm-0 exited unexpectedly with success');
   });
 });
 

@@ -1,3 +1,4 @@
+import { stoppedOnSigtermMessage } from '../../api/control-api.ts';
 import type { FailureRecord, StreamJobSpec, StreamJobStatus } from '../../api/streamjob.ts';
 import type { EventSpec } from './events.ts';
 import { type Observation, type ObservedPod, unreadyNodeOf } from './observation.ts';
@@ -57,9 +58,8 @@ export function failureOf(
       message: `pod ${name} failed: ${pod.terminationMessage ?? 'no details'}`,
     };
   }
-  if (pod.phase === 'Succeeded') {
-    return { pod, name, reason: 'PodSucceeded', message: `pod ${name} exited unexpectedly with success` };
-  }
+  if (pod.phase === 'Succeeded')
+    return { pod, name, reason: 'PodSucceeded', message: succeededMessage(name, pod) };
   if (observation.gone?.has(pod.uid)) {
     return {
       pod,
@@ -85,6 +85,19 @@ export function failureOf(
     }
   }
   return undefined;
+}
+
+/**
+ * Why a pod the operator did not delete ended with exit code 0. Its TaskManager stops cleanly on SIGTERM and says
+ * so; undeleted, that signal came from the kubelet killing the container, which it does when the liveness probe
+ * fails (the control port did not answer in time: the probe's Unhealthy events give its answers).
+ */
+function succeededMessage(name: string, pod: ObservedPod): string {
+  if (pod.terminationMessage?.includes(stoppedOnSigtermMessage)) {
+    return `pod ${name} was stopped by the kubelet without being deleted, most likely because its liveness probe failed (see the pod's Unhealthy events); it committed its work before it exited`;
+  }
+  const said = pod.terminationMessage ? ` (${pod.terminationMessage})` : '';
+  return `pod ${name} exited unexpectedly with success${said}`;
 }
 
 export interface FailuresInput {
