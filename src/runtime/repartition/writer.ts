@@ -56,31 +56,27 @@ export class RepartitionWriter {
 
 /**
  * What a record read from a repartition topic carries: its upstream task, and
- * a barrier (with its writer's parallelism, when it says) or a watermark if a marker.
+ * a barrier (with its writer's parallelism, when it says) or a watermark if a marker,
+ * or the join input it belongs to when the first stage sent it on from a join's other side.
  */
 export function repartitionHeaders(message: ConsumedRecord): {
   from: number;
   barrier: string | undefined;
   barrierTasks: number | undefined;
   watermark: string | undefined;
+  joinInput: string | undefined;
 } {
   let from = -1;
   let barrier: string | undefined;
   let barrierTasks: number | undefined;
   let watermark: string | undefined;
+  let joinInput: string | undefined;
   for (const { key: name, value } of message.headers ?? []) {
     if (name === fromTaskHeader) from = Number(String(value));
     else if (name === barrierHeader) barrier = String(value);
     else if (name === barrierTasksHeader) barrierTasks = Number(String(value));
     else if (name === watermarkHeader) watermark = String(value);
+    else if (name === joinInputHeader) joinInput = String(value);
   }
-  return { from, barrier, barrierTasks, watermark };
-}
-
-/** The join input a repartitioned record belongs to, when the first stage sent it on from a join's other side. */
-export function joinInputOfRecord(message: ConsumedRecord): string | undefined {
-  for (const { key: name, value } of message.headers ?? []) {
-    if (name === joinInputHeader) return String(value);
-  }
-  return undefined;
+  return { from, barrier, barrierTasks, watermark, joinInput };
 }

@@ -3,6 +3,16 @@ import { RuntimeError } from '../errors.ts';
 import type { PartitionRuntime } from './partition-runtime.ts';
 
 /**
+ * Whether the stage reads its joins' other inputs itself, beside its source, keeping their state with the source's
+ * partitions (after a keyBy they arrive through the repartition topic instead: stage-executor.ts).
+ */
+export function readsJoinInputs(
+  stage: StageDefinition,
+): stage is StageDefinition & { input: Extract<StageDefinition['input'], { kind: 'source' }> } {
+  return stage.joins.length > 0 && stage.input.kind === 'source';
+}
+
+/**
  * A join keeps its state with the stage's source partition: partition p of
  * a join input maps to source partition p, which the same task owns (task i
  * owns p mod N = i of every topic) and commits in the same transaction.
@@ -12,7 +22,7 @@ export function joinHomes(
   partitions: readonly PartitionRuntime[],
 ): Map<PartitionRuntime, PartitionRuntime> {
   const homes = new Map<PartitionRuntime, PartitionRuntime>();
-  if (stage.joins.length === 0 || stage.input.kind !== 'source') return homes;
+  if (!readsJoinInputs(stage)) return homes;
   const source = stage.input.source.topics[0] as string;
   const joined = new Set(stage.joins.map((j) => j.topic));
   const byId = new Map(partitions.map((p) => [p.id, p]));

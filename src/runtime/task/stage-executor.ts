@@ -164,11 +164,6 @@ export class StageExecutor {
     return this.joinInputs.get(topic)?.input;
   }
 
-  /** Whether the stage's joins take their other sides' records from its repartition topic (a stage after a keyBy). */
-  get joinsViaRepartition(): boolean {
-    return this.stage.input.kind === 'repartition' && this.joinInputsById.size > 0;
-  }
-
   private nextSeq(): string {
     return `${this.seqBase}:${this.seqCount++}`;
   }

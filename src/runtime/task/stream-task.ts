@@ -11,7 +11,7 @@ import { RuntimeError } from '../errors.ts';
 import { taskLabel } from '../metrics.ts';
 import { BarrierAlignment } from '../repartition/barriers.ts';
 import type { RepartitionRoute } from '../repartition/route.ts';
-import { joinInputOfRecord, RepartitionWriter, repartitionHeaders } from '../repartition/writer.ts';
+import { RepartitionWriter, repartitionHeaders } from '../repartition/writer.ts';
 import type { DiskStoreStats } from '../state/disk-store.ts';
 import { Checkpointer, type CheckpointReport, type CheckpointRequest } from './checkpointer.ts';
 import { TaskEventTime } from './event-time.ts';
@@ -247,11 +247,13 @@ export class StreamTask {
           await queued;
           heldBack += this.deps.now() - waiting;
         }
-        if ((i & 15) === 15 && this.deps.now() - sliceStarted >= sliceMs) {
+        if ((i & 15) === 15) {
           const paused = this.deps.now();
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          sliceStarted = this.deps.now();
-          yielded += sliceStarted - paused;
+          if (paused - sliceStarted >= sliceMs) {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            sliceStarted = this.deps.now();
+            yielded += sliceStarted - paused;
+          }
         }
       }
       this.countRecords();
@@ -314,7 +316,7 @@ export class StreamTask {
     if (!runtime) return undefined;
     const { alignment, eventTime } = this.clients;
     if (alignment) {
-      const { from, barrier, barrierTasks, watermark } = repartitionHeaders(message);
+      const { from, barrier, barrierTasks, watermark, joinInput } = repartitionHeaders(message);
       const wasHolding = alignment.holding;
       const admission = alignment.admit(
         message.partition,
@@ -334,8 +336,9 @@ export class StreamTask {
           eventTime.observeMarker(message.partition, from, watermark);
         return undefined;
       }
+      return this.process(runtime, message, joinInput);
     }
-    return this.process(runtime, message);
+    return this.process(runtime, message, undefined);
   }
 
   /** The owned partition a record came from; the last one found is kept, since a batch mostly runs in one. */
@@ -347,7 +350,12 @@ export class StreamTask {
     return runtime;
   }
 
-  private process(runtime: PartitionRuntime, message: ConsumedRecord): Promise<void> | undefined {
+  /** `joinInput`: the join input a record read from the repartition topic was sent on for (its header). */
+  private process(
+    runtime: PartitionRuntime,
+    message: ConsumedRecord,
+    joinInput: string | undefined,
+  ): Promise<void> | undefined {
     const { executor, eventTime } = this.clients;
     const home = this.joinHomes.get(runtime) ?? runtime;
     const outputs = executor.process(
@@ -357,7 +365,7 @@ export class StreamTask {
       message.value,
       home.stores,
       home.time,
-      executor.joinsViaRepartition ? joinInputOfRecord(message) : undefined,
+      joinInput,
     );
     if (
       eventTime.enabled &&

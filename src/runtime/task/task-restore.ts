@@ -14,6 +14,7 @@ import type { PartitionStores } from '../state/partition-stores.ts';
 import { allOrNone } from './all-or-none.ts';
 import { ownedPartitions, partitionId, type TopicPartition } from './assignment.ts';
 import { replayToCommittedEnd } from './changelog-replay.ts';
+import { readsJoinInputs } from './join-partitions.ts';
 import {
   adoptKeptStore,
   type KeptStoreRecord,
@@ -233,8 +234,7 @@ async function restoreState(
     if (!fromSavepoint && !kept) await replayChangelogs(deps, consumer, changelog, partitions, log, warm);
     for (const runtime of partitions) runtime.stores.trackChanges();
   }
-  if (deps.stage.input.kind === 'source' && deps.stage.joins.length > 0)
-    await pinJoinStarts(consumer, partitions);
+  if (readsJoinInputs(deps.stage)) await pinJoinStarts(consumer, partitions);
   consumer.assign(partitions.map((p) => ({ ...p.tp, offset: p.position ?? -2 /* OFFSET_BEGINNING */ })));
   const { id, ...opened } = clients;
   return { ...opened, partitions, changelog, state, transactionalId: id };
