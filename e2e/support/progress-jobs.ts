@@ -1,4 +1,5 @@
 import { keyedInput } from './committed-state.ts';
+import { nodeLossPlacement } from './harness-nodes.ts';
 import type { JobSuite } from './job-suite.ts';
 import { createTopics, produce, readCommitted, uniqueName } from './kafka-topics.ts';
 import { weirDevJob } from './streamjobs.ts';
@@ -43,4 +44,28 @@ export async function runningProgressJob(
   await suite.jobs.waitFor(name, 'Running', (j) => j.status?.phase === 'Running', 120_000);
   await readCommitted(output, partitions, { expected: records, timeoutMs: 60_000, quietMs: 200 });
   return { input, output };
+}
+
+/**
+ * A running progress job for the zombie suites, on the harness's node-loss pool (freezing a node stalls every pod
+ * on it): its checkpoint timeout is long, so a TaskManager cut off from Kafka keeps its commit open until its link
+ * heals, as a zombie would, and neither the progress window nor the failure budget ends it first.
+ */
+export async function runningZombieJob(
+  suite: JobSuite,
+  name: string,
+  spec: Record<string, unknown> = {},
+): Promise<{ input: string; output: string }> {
+  const { taskManager } = await nodeLossPlacement();
+  const checkpoints = { timeout: '2m', progressWindow: '5m', tolerableFailures: 100 };
+  return runningProgressJob(suite, name, 1000, checkpoints, taskManager, spec);
+}
+
+/** The node and uid of pod `name` in the suite's namespace, for the node and link hooks. */
+export async function podPlacement(suite: JobSuite, name: string): Promise<{ node: string; uid: string }> {
+  const pod = await suite.cluster.core.readNamespacedPod({ name, namespace: suite.namespace });
+  const node = pod.spec?.nodeName;
+  const uid = pod.metadata?.uid;
+  if (!node || !uid) throw new Error(`pod ${name} has no node or uid: ${JSON.stringify(pod.status ?? {})}`);
+  return { node, uid };
 }

@@ -5,7 +5,6 @@ import { committedCountSumProblems, keyedInput } from '../../support/committed-s
 import {
   awaitInstanceExit,
   needsHarnessNodes,
-  nodeLossPlacement,
   podInstance,
   setNodeState,
   setPodLink,
@@ -15,7 +14,8 @@ import { produce } from '../../support/kafka-topics.ts';
 import {
   progressKeys as keys,
   progressPartitions as partitions,
-  runningProgressJob,
+  podPlacement,
+  runningZombieJob,
 } from '../../support/progress-jobs.ts';
 
 /**
@@ -32,16 +32,11 @@ describe('standby tasks: promoted while a zombie of the active task still runs',
   const suite = jobSuite('rt-standby-zombie');
 
   it('the standby on the other node takes over from a frozen node, the zombie is fenced, and exactly once holds', async () => {
-    const { taskManager } = await nodeLossPlacement();
     const name = 'sbz';
-    const { input, output } = await runningProgressJob(
-      suite,
-      name,
-      1000,
-      { timeout: '2m', progressWindow: '5m', tolerableFailures: 100 },
-      taskManager,
-      { parallelism: 1, standby: { replicas: 1 } },
-    );
+    const { input, output } = await runningZombieJob(suite, name, {
+      parallelism: 1,
+      standby: { replicas: 1 },
+    });
     const { core } = suite.cluster;
     const list = async () =>
       (await core.listNamespacedPod({ namespace: suite.namespace, labelSelector: `weir.dev/job=${name}` }))
@@ -55,10 +50,8 @@ describe('standby tasks: promoted while a zombie of the active task still runs',
       await new Promise((r) => setTimeout(r, 200));
       standby = (await list()).find((p) => p.metadata?.name === `${name}-tm-0-1`);
     }
-    const victim = (await list()).find((p) => p.metadata?.name === `${name}-tm-0`);
-    const node = victim?.spec?.nodeName ?? '';
-    const victimUid = victim?.metadata?.uid ?? '';
-    assert.ok(node && victimUid && standby?.spec?.nodeName);
+    const { node, uid: victimUid } = await podPlacement(suite, `${name}-tm-0`);
+    assert.ok(standby?.spec?.nodeName);
     assert.notEqual(standby?.spec?.nodeName, node, 'the anti-affinity put the standby on the other node');
 
     await setNodeState(node, 'frozen');

@@ -5,7 +5,6 @@ import { committedCountSumProblems, keyedInput } from '../../support/committed-s
 import {
   awaitInstanceExit,
   needsHarnessNodes,
-  nodeLossPlacement,
   podInstance,
   setNodeState,
   setPodLink,
@@ -15,7 +14,8 @@ import { produce } from '../../support/kafka-topics.ts';
 import {
   progressKeys as keys,
   progressPartitions as partitions,
-  runningProgressJob,
+  podPlacement,
+  runningZombieJob,
 } from '../../support/progress-jobs.ts';
 
 /**
@@ -30,23 +30,8 @@ describe('health by progress: a zombie on a lost node', {
   const suite = jobSuite('rt-zombie');
 
   it('a TaskManager left running on a lost node is fenced once its replacement runs, and exactly once holds', async () => {
-    // A long checkpoint timeout: the cut-off TaskManager keeps its commit open until the link heals, as a zombie would.
-    const { taskManager } = await nodeLossPlacement();
-    const { input, output } = await runningProgressJob(
-      suite,
-      'zombie',
-      1000,
-      { timeout: '2m', progressWindow: '5m', tolerableFailures: 100 },
-      taskManager,
-    );
-    const pods = await suite.cluster.core.listNamespacedPod({
-      namespace: suite.namespace,
-      labelSelector: 'weir.dev/job=zombie',
-    });
-    const victim = pods.items.find((p) => p.metadata?.name === 'zombie-tm-0');
-    const node = victim?.spec?.nodeName ?? '';
-    const victimUid = victim?.metadata?.uid ?? '';
-    assert.ok(node && victimUid);
+    const { input, output } = await runningZombieJob(suite, 'zombie');
+    const { node, uid: victimUid } = await podPlacement(suite, 'zombie-tm-0');
 
     // The node's kubelet hangs (no heartbeats, probes or deletions) and the pod's link goes down: its process runs on.
     await setNodeState(node, 'frozen');

@@ -5,7 +5,6 @@ import { countSumProblems, keyedInput } from '../../support/committed-state.ts';
 import {
   awaitInstanceExit,
   needsHarnessNodes,
-  nodeLossPlacement,
   podInstance,
   setNodeState,
   setPodLink,
@@ -15,7 +14,8 @@ import { produce, readCommitted } from '../../support/kafka-topics.ts';
 import {
   progressKeys as keys,
   progressPartitions as partitions,
-  runningProgressJob,
+  podPlacement,
+  runningZombieJob,
 } from '../../support/progress-jobs.ts';
 
 /**
@@ -32,23 +32,10 @@ describe('node loss: a zombie of the previous run after a stateless upgrade', {
   const suite = jobSuite('nl-zrun');
 
   it('the old run’s TaskManager on a lost node is fenced by the new run and commits nothing more', async () => {
-    const { taskManager } = await nodeLossPlacement();
-    const { input, output } = await runningProgressJob(
-      suite,
-      'zrun',
-      1000,
-      { timeout: '2m', progressWindow: '5m', tolerableFailures: 100 },
-      taskManager,
-    );
-    const pods = await suite.cluster.core.listNamespacedPod({
-      namespace: suite.namespace,
-      labelSelector: 'weir.dev/job=zrun',
-    });
-    const victim = pods.items.find((p) => p.metadata?.name === 'zrun-tm-0');
-    const node = victim?.spec?.nodeName ?? '';
-    const victimUid = victim?.metadata?.uid ?? '';
+    const { input, output } = await runningZombieJob(suite, 'zrun');
+    const { node, uid: victimUid } = await podPlacement(suite, 'zrun-tm-0');
     const oldRun = (await suite.jobs.get('zrun')).status?.run?.id;
-    assert.ok(node && victimUid && oldRun);
+    assert.ok(oldRun);
 
     await setNodeState(node, 'frozen');
     try {
