@@ -42,6 +42,9 @@ cleanup() {
   if ((harness_started)); then bash "$root/e2e/harness/down.sh" || true; fi
 }
 trap cleanup EXIT
+# Node, node_modules and the Debian packages first, as npm test and the demo do: the harness's start needs them
+# (from a clean clone nothing else has installed them yet).
+bash "$root/scripts/setup.sh"
 if ! bash "$root/e2e/harness/status.sh" >/dev/null 2>&1; then
   step "the local harness, for its Kafka and MinIO"
   bash "$root/e2e/harness/up.sh"
