@@ -10,7 +10,7 @@ import {
   stopTaskManagerWithSavepoint,
   triggerTaskManagerSavepoint,
 } from '../control/taskmanager-client.ts';
-import type { Action } from '../decide/decide.ts';
+import type { Action } from '../decide/pass.ts';
 import type { SavepointOutcome, TriggerSavepoint } from '../decide/savepoint.ts';
 import type { DisposalOutcome, DisposeSavepoints } from '../decide/savepoint-history.ts';
 import type { PromoteStandby } from '../decide/standby.ts';

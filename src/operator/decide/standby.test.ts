@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { StreamJob, StreamJobSpec, StreamJobStatus } from '../../api/streamjob.ts';
-import { type Action, type DecideOptions, type Decision, decide, specHash } from './decide.ts';
+import { type Decision, decide, specHash } from './decide.ts';
 import type { Observation, ObservedPod } from './observation.ts';
+import type { Action, DecideOptions } from './pass.ts';
 import { PodPlan } from './pods.ts';
 import { planStandbyPods, splitByRole, standbyToPromote } from './standby.ts';
 import { testingSpec } from './testing-spec.ts';

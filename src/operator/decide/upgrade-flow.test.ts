@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { StreamJob, StreamJobSpec } from '../../api/streamjob.ts';
-import { type Action, type DecideOptions, type Decision, decide } from './decide.ts';
+import { type Decision, decide } from './decide.ts';
 import type { Observation, ObservedPod } from './observation.ts';
+import type { Action, DecideOptions } from './pass.ts';
 import { specHashOf } from './spec-diff.ts';
 import { testingSpec } from './testing-spec.ts';
 
