@@ -1,5 +1,6 @@
 import { joinInputHeader } from '../runtime/repartition/barriers.ts';
 import { partitionOfKey } from '../runtime/repartition/route.ts';
+import { stateKey } from '../runtime/state/keys.ts';
 import { PartitionStores } from '../runtime/state/partition-stores.ts';
 import {
   decodeSection,
@@ -9,12 +10,8 @@ import {
 } from '../runtime/state/snapshot-format.ts';
 import { joinOutOfOrderness } from '../runtime/task/event-time.ts';
 import { joinInputsRead } from '../runtime/task/join-inputs.ts';
-import {
-  type OutputRecord,
-  StageExecutor,
-  stateKey,
-  type TimeContext,
-} from '../runtime/task/stage-executor.ts';
+import { StageExecutor } from '../runtime/task/stage-executor.ts';
+import type { OutputRecord, TimeContext } from '../runtime/task/stage-output.ts';
 import { partitionWatermark, SourceWatermarks } from '../runtime/time/watermarks.ts';
 import type { JobDefinition, StageDefinition } from '../sdk/pipeline.ts';
 

@@ -8,7 +8,7 @@ import {
   type WatermarkStatus,
 } from '../time/watermarks.ts';
 import { joinInputsRead } from './join-inputs.ts';
-import type { TimeContext } from './stage-executor.ts';
+import type { TimeContext } from './stage-output.ts';
 
 /** A partition the task owns, with its state. */
 interface OwnedPartition {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { outputKind, watermarkLagMs } from './output-kind.ts';
-import { lateOperatorHeader } from './stage-executor.ts';
+import { lateOperatorHeader } from './stage-output.ts';
 
 describe('a task output’s kind, for its counters', () => {
   const cases: [string, { topic: string; headers?: Record<string, string> }, string][] = [

@@ -1,4 +1,4 @@
-import { lateOperatorHeader, type OutputRecord } from './stage-executor.ts';
+import { lateOperatorHeader, type OutputRecord } from './stage-output.ts';
 
 /**
  * What a task's output record is, for its counters: a sink or repartition

@@ -6,7 +6,7 @@ import type { StateStorage } from '../state/entry-map.ts';
 import { PartitionStores } from '../state/partition-stores.ts';
 import { sectionEntries, verifiedSection } from '../state/snapshot-format.ts';
 import { partitionId, type TopicPartition } from './assignment.ts';
-import type { TimeContext } from './stage-executor.ts';
+import type { TimeContext } from './stage-output.ts';
 
 /** One owned source partition: its keyed state, position and committed pointer. */
 export class PartitionRuntime implements PartitionProgress {
