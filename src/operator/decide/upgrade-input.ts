@@ -3,6 +3,7 @@ import { deployedSpecOf, type StreamJob, type StreamJobStatus } from '../../api/
 import { podCount } from '../deploy/taskmanager-pod.ts';
 import { failureOf } from './failures.ts';
 import type { Observation, ObservedPod } from './observation.ts';
+import type { ObservedTaskReport } from './progress.ts';
 import { activeSlotsOf, slotCount } from './standby.ts';
 import type { JobTiming } from './timing.ts';
 import { decideUpgrade, type UpgradeDecision, type UpgradeInput } from './upgrade.ts';
@@ -13,6 +14,23 @@ export function reachable(pods: ObservedPod[]) {
   return pods
     .filter((p) => p.ready && p.phase === 'Running' && !p.deleting && p.podIP)
     .map((p) => ({ pod: p.name, podIP: p.podIP ?? '' }));
+}
+
+/** Task states before a task has restored: its report cannot yet say how it restored. */
+const restoringStates = new Set(['created', 'restoring']);
+
+/**
+ * The live pods that have not yet said how their tasks restored: no report from them, or one taken while a task
+ * was still restoring (a stateless first stage may already run and checkpoint beside a stateful stage that
+ * restores, so the job can look stable before that report arrives).
+ */
+export function podsNotDoneRestoring(
+  live: readonly { pod: string }[],
+  reports: readonly Pick<ObservedTaskReport, 'pod' | 'state'>[],
+): string[] {
+  const reported = new Set(reports.map((r) => r.pod));
+  const restoring = new Set(reports.filter((r) => restoringStates.has(r.state)).map((r) => r.pod));
+  return live.filter((p) => !reported.has(p.pod) || restoring.has(p.pod)).map((p) => p.pod);
 }
 
 /** The upgrade machine's view of this pass: what runs, what failed, whether the deployment is stable. */
@@ -52,7 +70,6 @@ export function decideJobUpgrade(
     lastFailureTime ? new Date(lastFailureTime).getTime() : 0,
   );
   const allReady = live.length === wanted && !restartPending && status.phase !== 'Failed';
-  const reported = new Set((observation.checkpoints ?? []).map((r) => r.pod));
   const stable = allReady && checkpointTime !== undefined && new Date(checkpointTime).getTime() > since;
   return decideUpgrade({
     upgrade: status.upgrade,
@@ -78,7 +95,7 @@ export function decideJobUpgrade(
     lastCheckpointTime: checkpointTime ? new Date(checkpointTime) : undefined,
     savepointOutcome: observation.savepointOutcome,
     savepointInProgress: status.savepointInProgress !== undefined,
-    unreportedPods: live.filter((p) => !reported.has(p.pod)).map((p) => p.pod),
+    unreportedPods: podsNotDoneRestoring(live, observation.checkpoints ?? []),
     warmRestores: (observation.checkpoints ?? []).flatMap((r) =>
       r.warmRestore ? [{ task: `${r.stage ?? 0}/${r.task}`, ...r.warmRestore }] : [],
     ),
