@@ -98,7 +98,7 @@ const hashedFields = [
  */
 export function specHashOf(spec: StreamJobSpec): string {
   const shaping: Record<string, unknown> = Object.fromEntries(
-    hashedFields.map((f) => [f, f === 'taskManager' ? taskManagerOf(spec) : spec[f]]),
+    hashedFields.map((f) => [f, shapingValue(spec, f)]),
   );
   // Only when set, so jobs that never used it keep the hash (and pods) they had before the field existed.
   if (spec.allowNonRestoredState) shaping.allowNonRestoredState = true;
